@@ -1,0 +1,7 @@
+from rest_framework.routers import SimpleRouter
+
+from clients.api import ClientViewSet
+
+router = SimpleRouter()
+router.register("clients", ClientViewSet, basename="client")
+urlpatterns = router.urls

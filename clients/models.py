@@ -1,0 +1,209 @@
+"""People: clients, their intake answers and the consents they signed."""
+
+import hashlib
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.models import Clinic, Modality, StaffMember
+
+
+class Client(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="clients")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    emergency_contact_name = models.CharField(max_length=200, blank=True)
+    emergency_contact_phone = models.CharField(max_length=40, blank=True)
+    gp_details = models.CharField("GP", max_length=200, blank=True)
+    # Email preferences: booking mail is always sent; these cover non-essential mail.
+    accepts_aftercare_email = models.BooleanField(default=True)
+    accepts_marketing_email = models.BooleanField(default=False)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True, help_text="Set by one-click unsubscribe.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["clinic", "last_name", "first_name"], name="client_clinic_name"),
+            models.Index(fields=["clinic", "email"], name="client_clinic_email"),
+            models.Index(fields=["clinic", "phone"], name="client_clinic_phone"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(first_name="") & ~Q(last_name=""), name="client_name_required"),
+        ]
+
+    def __str__(self):
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class IntakeQuestionnaire(models.Model):
+    """One version of the clinic's intake form; answers map to condition codes that rules check.
+
+    `questions` is a list of {"code", "text", "kind": "yes_no"|"date"|"text"|"choice",
+    "condition": <condition code a yes/date answer records>, "choices": [...]}.
+    A published version is never edited: publish a new version instead.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="intake_questionnaires")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    questions = models.JSONField(default=list)
+    is_current = models.BooleanField(default=False)
+    published_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["clinic_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "version"], name="intake_version_unique"),
+            models.UniqueConstraint(
+                fields=["clinic"], condition=Q(is_current=True), name="intake_one_current_per_clinic"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="intake_version_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} v{self.version}"
+
+
+class IntakeResponse(models.Model):
+    """A client's answers, pinned to the questionnaire version they answered."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="intake_responses")
+    questionnaire = models.ForeignKey(IntakeQuestionnaire, on_delete=models.PROTECT, related_name="responses")
+    answers = models.JSONField(default=dict)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    fitzpatrick_type = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["client_id", "-submitted_at", "-id"]
+        get_latest_by = "submitted_at"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fitzpatrick_type__isnull=True) | Q(fitzpatrick_type__gte=1, fitzpatrick_type__lte=6),
+                name="intake_fitzpatrick_1_6",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.client} intake {self.submitted_at:%Y-%m-%d}"
+
+
+class ClientCondition(models.Model):
+    """A condition an intake answer recorded (e.g. 'isotretinoin' with the date of the last dose)."""
+
+    response = models.ForeignKey(IntakeResponse, on_delete=models.CASCADE, related_name="conditions")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="conditions")
+    code = models.SlugField(max_length=60)
+    noted_on = models.DateField(null=True, blank=True, help_text="When it happened or was last true.")
+    details = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["client_id", "code", "id"]
+        indexes = [models.Index(fields=["client", "code"], name="condition_client_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["response", "code"], name="condition_once_per_response"),
+        ]
+
+    def __str__(self):
+        return self.code
+
+
+class ConsentTemplate(models.Model):
+    """One version of the consent text for a modality; a version in use is never edited."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="consent_templates")
+    modality = models.CharField(max_length=20, choices=Modality.choices)
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Procedure, benefit, risks, alternatives, aftercare, right to withdraw.")
+    is_current = models.BooleanField(default=False)
+    published_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["clinic_id", "modality", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "modality", "version"], name="consent_version_unique"),
+            models.UniqueConstraint(
+                fields=["clinic", "modality"], condition=Q(is_current=True), name="consent_one_current_per_modality"
+            ),
+            models.CheckConstraint(condition=~Q(body=""), name="consent_body_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.title} v{self.version}"
+
+
+def sha256_hex(text: str) -> str:
+    """Return the hex SHA-256 of the text as UTF-8."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class SignedConsent(models.Model):
+    """What a client signed, exactly as they saw it. A database trigger refuses any UPDATE."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="signed_consents")
+    template = models.ForeignKey(ConsentTemplate, on_delete=models.PROTECT, related_name="signatures")
+    modality = models.CharField(max_length=20, choices=Modality.choices)
+    version = models.PositiveIntegerField()
+    signed_text = models.TextField()
+    signed_text_sha256 = models.CharField(max_length=64)
+    signature_name = models.CharField(max_length=200, help_text="The name the client typed to sign.")
+    signed_at = models.DateTimeField(default=timezone.now)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    witnessed_by = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="witnessed_consents"
+    )
+
+    class Meta:
+        ordering = ["client_id", "-signed_at", "-id"]
+        get_latest_by = "signed_at"
+        constraints = [
+            models.CheckConstraint(condition=~Q(signed_text=""), name="signed_consent_text_required"),
+            models.CheckConstraint(condition=~Q(signature_name=""), name="signed_consent_signature_required"),
+            models.CheckConstraint(condition=Q(signed_text_sha256__regex=r"^[0-9a-f]{64}$"), name="signed_consent_hash_hex"),
+        ]
+
+    def __str__(self):
+        return f"{self.client} consent {self.modality} v{self.version}"
+
+
+class PhotoConsentScope(models.TextChoices):
+    CLINICAL = "clinical", "Clinical record"
+    TEACHING = "teaching", "Teaching"
+    MARKETING = "marketing", "Marketing"
+
+
+class PhotoConsent(models.Model):
+    """Consent to photos for one scope; revocable, so revocation is its own timestamp."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="photo_consents")
+    scope = models.CharField(max_length=20, choices=PhotoConsentScope.choices)
+    signed_text = models.TextField()
+    signature_name = models.CharField(max_length=200)
+    granted_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["client_id", "scope", "-granted_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(signature_name=""), name="photo_consent_signature_required"),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=models.F("granted_at")),
+                name="photo_consent_revoked_after_granted",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.client} photos: {self.scope}"

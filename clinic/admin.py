@@ -1,0 +1,85 @@
+from django.contrib import admin
+
+from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
+from clinic.models import (
+    Clinic,
+    Device,
+    OutboxMessage,
+    PractitionerQualification,
+    Room,
+    StaffMember,
+    TimeOff,
+    WorkingHours,
+)
+
+
+@admin.register(Clinic)
+class ClinicAdmin(ClinicScopedAdmin):
+    list_display = ["name", "time_zone", "email", "phone"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "time_zone", "email", "phone", "address"]}),
+        (
+            "Booking policy",
+            {
+                "fields": [
+                    "min_booking_notice_minutes",
+                    "cancellation_window_hours",
+                    "reminder_lead_hours",
+                    "slot_step_minutes",
+                    "intake_validity_days",
+                    "consent_validity_days",
+                ]
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+class QualificationInline(ClinicScopedInline):
+    model = PractitionerQualification
+
+
+class WorkingHoursInline(ClinicScopedInline):
+    model = WorkingHours
+
+
+class TimeOffInline(ClinicScopedInline):
+    model = TimeOff
+
+
+@admin.register(StaffMember)
+class StaffMemberAdmin(ClinicScopedAdmin):
+    list_display = ["display_name", "role", "clinic", "is_active"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["display_name", "user__username"]
+    raw_id_fields = ["user"]
+    inlines = [QualificationInline, WorkingHoursInline, TimeOffInline]
+
+
+@admin.register(Room)
+class RoomAdmin(ClinicScopedAdmin):
+    list_display = ["name", "clinic", "is_active"]
+
+
+@admin.register(Device)
+class DeviceAdmin(ClinicScopedAdmin):
+    list_display = ["name", "kind", "max_depth_mm", "serial_number", "is_active"]
+    list_filter = ["kind", "is_active"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ClinicScopedAdmin):
+    list_display = ["template_key", "recipient_email", "status", "due_at", "sent_at", "attempts"]
+    list_filter = ["status", "template_key"]
+    search_fields = ["recipient_email", "topic", "dedupe_key"]
+    readonly_fields = [f.name for f in OutboxMessage._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

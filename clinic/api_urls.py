@@ -1,0 +1,7 @@
+from rest_framework.routers import SimpleRouter
+
+from clinic.api import PractitionerViewSet
+
+router = SimpleRouter()
+router.register("practitioners", PractitionerViewSet, basename="practitioner")
+urlpatterns = router.urls

@@ -1,0 +1,21 @@
+"""The Celery application `clinic` (`celery -A clinic worker`, `celery -A clinic beat`)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+
+app = Celery("clinic")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def _prepare_filesystem_broker(sender, **kwargs):
+    """Create the broker folder and turn off remote control, which the filesystem transport lacks."""
+    if sender.conf.broker_url.startswith("filesystem"):
+        folder = sender.conf.broker_transport_options.get("data_folder_in")
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        sender.conf.worker_enable_remote_control = False

@@ -1,0 +1,281 @@
+"""The organisation: clinics, their staff, rooms, devices, working hours and the message outbox."""
+
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+MAX_NEEDLE_DEPTH_MM = Decimal("3.0")  # the deepest any device in scope reaches; DB-enforced
+
+
+class Modality(models.TextChoices):
+    MICRONEEDLING = "microneedling", "Microneedling"
+    MICROCURRENT = "microcurrent", "Microcurrent"
+    MESOTHERAPY = "mesotherapy", "Mesotherapy"
+
+
+def validate_time_zone(value: str) -> None:
+    """Refuse anything that is not an IANA time zone name."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone (for example Europe/London).")
+
+
+def default_reminder_lead_hours() -> list[int]:
+    """Return the reminder lead times a new clinic starts with: a day before and two hours before."""
+    return [24, 2]
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True, help_text="Used in the public booking address.")
+    time_zone = models.CharField(
+        max_length=64, validators=[validate_time_zone], help_text="IANA name, e.g. Europe/London."
+    )
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    address = models.TextField(blank=True)
+    # Booking policy
+    min_booking_notice_minutes = models.PositiveIntegerField(
+        default=120, help_text="How long before a visit it can still be booked online."
+    )
+    cancellation_window_hours = models.PositiveIntegerField(
+        default=24, help_text="Clients may cancel or reschedule themselves up to this many hours before."
+    )
+    reminder_lead_hours = models.JSONField(
+        default=default_reminder_lead_hours, blank=True, help_text="Hours before a visit to send reminders, e.g. [24, 2]."
+    )
+    slot_step_minutes = models.PositiveIntegerField(default=15)
+    intake_validity_days = models.PositiveIntegerField(
+        default=365, help_text="An intake older than this is asked again before the next visit."
+    )
+    consent_validity_days = models.PositiveIntegerField(default=365)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(slot_step_minutes__gte=5), name="clinic_slot_step_at_least_5"),
+            models.CheckConstraint(condition=~Q(time_zone=""), name="clinic_time_zone_required"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def clean(self):
+        leads = self.reminder_lead_hours
+        if not isinstance(leads, list) or not all(isinstance(h, int | float) and h > 0 for h in leads):
+            raise ValidationError({"reminder_lead_hours": "Give a list of positive hours, e.g. [24, 2]."})
+
+
+class StaffRole(models.TextChoices):
+    FRONT_DESK = "front_desk", "Front desk"
+    PRACTITIONER = "practitioner", "Practitioner"
+    MANAGER = "manager", "Manager"
+
+
+class StaffMember(models.Model):
+    """A user's place in one clinic: the clinic scopes everything the user sees."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff")
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="staff")
+    role = models.CharField(max_length=20, choices=StaffRole.choices)
+    display_name = models.CharField(max_length=120, help_text="As clients see it, e.g. 'Dr Amara Lee'.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic_id", "display_name", "id"]
+        indexes = [models.Index(fields=["clinic", "role"])]
+
+    def __str__(self):
+        return self.display_name
+
+    @property
+    def is_practitioner(self) -> bool:
+        return self.role == StaffRole.PRACTITIONER
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == StaffRole.MANAGER
+
+
+class PractitionerQualification(models.Model):
+    """A modality a practitioner may perform, with the deepest needle depth they may use."""
+
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="qualifications")
+    modality = models.CharField(max_length=20, choices=Modality.choices)
+    max_depth_mm = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_NEEDLE_DEPTH_MM)],
+        help_text="For needle modalities; empty where depth does not apply.",
+    )
+
+    class Meta:
+        ordering = ["staff_member_id", "modality"]
+        constraints = [
+            models.UniqueConstraint(fields=["staff_member", "modality"], name="qualification_once_per_modality"),
+            models.CheckConstraint(
+                condition=Q(max_depth_mm__isnull=True) | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                name="qualification_depth_within_0_3mm",
+            ),
+        ]
+
+    def __str__(self):
+        depth = f" ≤ {self.max_depth_mm} mm" if self.max_depth_mm is not None else ""
+        return f"{self.get_modality_display()}{depth}"
+
+
+class Room(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="rooms")
+    name = models.CharField(max_length=80)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic_id", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="room_name_unique_per_clinic")]
+
+    def __str__(self):
+        return self.name
+
+
+class DeviceKind(models.TextChoices):
+    ROLLER = "roller", "Dermaroller"
+    STAMP = "stamp", "Derma stamp"
+    PEN = "pen", "Microneedling pen"
+    RF_PEN = "rf_pen", "RF microneedling"
+    MICROCURRENT_UNIT = "microcurrent_unit", "Microcurrent unit"
+    ELECTROPORATION = "electroporation", "Electroporation (needle-free meso)"
+    INJECTOR = "injector", "Mesotherapy injector"
+
+
+class Device(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=30, choices=DeviceKind.choices)
+    serial_number = models.CharField(max_length=80, blank=True)
+    max_depth_mm = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_NEEDLE_DEPTH_MM)],
+        help_text="Deepest setting, for needling devices.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic_id", "kind", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="device_name_unique_per_clinic"),
+            models.CheckConstraint(
+                condition=Q(max_depth_mm__isnull=True) | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                name="device_depth_within_0_3mm",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class WorkingHours(models.Model):
+    """A practitioner's regular hours on one weekday, in the clinic's local time."""
+
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+
+    class Meta:
+        ordering = ["staff_member_id", "weekday", "start_time"]
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(end_time__gt=models.F("start_time")), name="working_hours_end_after_start"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="working_hours_weekday_0_6"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+
+
+class TimeOff(models.Model):
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["staff_member_id", "start"]
+        verbose_name_plural = "time off"
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="time_off_end_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.staff_member} off {self.start:%Y-%m-%d %H:%M}"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Scheduled"  # waiting for its due time
+    SENDING = "sending", "Sending"  # claimed by one worker; released if that worker dies
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"  # permanent refusal or retries used up; last_error says why
+    CANCELLED = "cancelled", "Cancelled"  # its reason went away (e.g. the visit was cancelled)
+
+
+class OutboxMessage(models.Model):
+    """An email to send, written in the same transaction as the change that causes it."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="outbox")
+    recipient_email = models.EmailField()
+    recipient_name = models.CharField(max_length=200, blank=True)
+    template_key = models.CharField(max_length=80, help_text="Names the templates under templates/email/.")
+    context = models.JSONField(default=dict, blank=True)
+    topic = models.CharField(
+        max_length=80, blank=True, db_index=True, help_text="What it is about, e.g. 'appointment:42'."
+    )
+    is_essential = models.BooleanField(
+        default=True, help_text="Booking mail is essential; aftercare and marketing can be unsubscribed."
+    )
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    smtp_message_id = models.CharField(max_length=255, blank=True)
+    last_error = models.TextField(blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["status", "due_at"], name="outbox_status_due")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status=OutboxStatus.SENT) | Q(sent_at__isnull=False), name="outbox_sent_has_sent_at"
+            ),
+            models.CheckConstraint(condition=~Q(dedupe_key=""), name="outbox_dedupe_key_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.template_key} to {self.recipient_email} ({self.status})"

@@ -1,0 +1,189 @@
+"""The outbox: messages written with the change that causes them, delivered by workers exactly once.
+
+Delivery, step by step:
+1. `outbox_release_stale_claims` puts back rows whose worker died while holding them.
+2. `outbox_claim_due` claims due rows one by one with a conditional UPDATE (pending -> sending), so
+   two workers or two beat ticks never hold the same row.
+3. `outbox_deliver` sends the claimed rows over one SMTP connection and marks each sent (with its
+   Message-ID) right after the server accepts it; transient failures go back to pending with a
+   backoff, permanent ones are marked failed with the reason.
+"""
+
+import logging
+import smtplib
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.message import make_msgid
+from django.db import transaction
+from django.db.models import F
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from clinic.models import Clinic, OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+# 100 rows a batch: one SMTP session of about a second on a local relay, small enough that a
+# killed worker leaves little to re-claim.
+DELIVERY_BATCH_SIZE = 100
+# A claim older than this belongs to a worker that died; well above one batch's sending time.
+STALE_CLAIM_AFTER = timedelta(minutes=10)
+MAX_ATTEMPTS = 8
+FIRST_RETRY_AFTER = timedelta(minutes=1)
+
+
+def outbox_enqueue(
+    *,
+    clinic: Clinic,
+    recipient_email: str,
+    template_key: str,
+    dedupe_key: str,
+    due_at: datetime | None = None,
+    context: dict | None = None,
+    recipient_name: str = "",
+    topic: str = "",
+    is_essential: bool = True,
+) -> OutboxMessage:
+    """Write a message to send, once per dedupe key; call inside the transaction of its cause."""
+    message, _created = OutboxMessage.objects.get_or_create(
+        dedupe_key=dedupe_key,
+        defaults={
+            "clinic": clinic,
+            "recipient_email": recipient_email,
+            "recipient_name": recipient_name,
+            "template_key": template_key,
+            "context": context or {},
+            "due_at": due_at or timezone.now(),
+            "topic": topic,
+            "is_essential": is_essential,
+        },
+    )
+    return message
+
+
+def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
+    """Put rows claimed by a worker that died back in the queue; return how many."""
+    now = now or timezone.now()
+    return OutboxMessage.objects.filter(status=OutboxStatus.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER).update(
+        status=OutboxStatus.PENDING, claimed_at=None
+    )
+
+
+def outbox_claim_due(*, limit: int = DELIVERY_BATCH_SIZE, now: datetime | None = None) -> list[int]:
+    """Claim up to `limit` due rows for this worker and return their ids."""
+    now = now or timezone.now()
+    candidate_ids = list(
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, due_at__lte=now)
+        .order_by("due_at", "id")
+        .values_list("id", flat=True)[: limit * 2]
+    )
+    claimed: list[int] = []
+    for message_id in candidate_ids:
+        # The conditional update is the claim: only one caller can move a row out of pending.
+        won = OutboxMessage.objects.filter(id=message_id, status=OutboxStatus.PENDING).update(
+            status=OutboxStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        )
+        if won:
+            claimed.append(message_id)
+            if len(claimed) == limit:
+                break
+    return claimed
+
+
+def render_outbox_message(message: OutboxMessage) -> EmailMultiAlternatives:
+    """Build the email for a row from templates/email/<template_key>/{subject,body}.txt (+ body.html)."""
+    context = {**message.context, "clinic": message.clinic, "recipient_name": message.recipient_name}
+    folder = f"email/{message.template_key}"
+    subject = " ".join(render_to_string(f"{folder}/subject.txt", context).split())
+    body = render_to_string(f"{folder}/body.txt", context)
+    domain = message.clinic.email.rpartition("@")[2] or "clinic.localhost"
+    email = EmailMultiAlternatives(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.recipient_email],
+        reply_to=[message.clinic.email] if message.clinic.email else None,
+        headers={"Message-ID": make_msgid(idstring=f"outbox{message.id}", domain=domain)},
+    )
+    try:
+        email.attach_alternative(render_to_string(f"{folder}/body.html", context), "text/html")
+    except TemplateDoesNotExist:
+        pass
+    return email
+
+
+def _is_permanent(error: Exception) -> bool:
+    """Tell a refusal that will never succeed (5xx, bad address, missing template) from a passing one."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _msg in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code >= 500
+    return isinstance(error, TemplateDoesNotExist | ValueError)
+
+
+def _record_failure(message: OutboxMessage, error: Exception) -> None:
+    now = timezone.now()
+    reason = f"{type(error).__name__}: {error}"[:2000]
+    if _is_permanent(error) or message.attempts >= MAX_ATTEMPTS:
+        OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.FAILED, last_error=reason, claimed_at=None
+        )
+        logger.warning("outbox message %s failed for good: %s", message.id, reason)
+        return
+    retry_in = FIRST_RETRY_AFTER * (2 ** (message.attempts - 1))
+    OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
+        status=OutboxStatus.PENDING, last_error=reason, claimed_at=None, due_at=now + retry_in
+    )
+    logger.info("outbox message %s will be retried in %s: %s", message.id, retry_in, reason)
+
+
+def outbox_deliver(message_ids: list[int]) -> int:
+    """Send claimed rows over one SMTP connection; return how many were sent."""
+    messages = list(
+        OutboxMessage.objects.filter(id__in=message_ids, status=OutboxStatus.SENDING)
+        .select_related("clinic")
+        .order_by("id")
+    )
+    if not messages:
+        return 0
+    sent = 0
+    connection = get_connection()
+    try:
+        connection.open()
+    except (OSError, smtplib.SMTPException) as error:
+        for message in messages:
+            _record_failure(message, error)
+        return 0
+    try:
+        for message in messages:
+            try:
+                email = render_outbox_message(message)
+                email.connection = connection
+                email.send()
+            except (OSError, smtplib.SMTPException, TemplateDoesNotExist, ValueError) as error:
+                _record_failure(message, error)
+                if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
+                    connection.close()
+                    connection = get_connection()
+                continue
+            with transaction.atomic():
+                OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
+                    status=OutboxStatus.SENT,
+                    sent_at=timezone.now(),
+                    smtp_message_id=email.extra_headers["Message-ID"],
+                    last_error="",
+                )
+            sent += 1
+    finally:
+        connection.close()
+    return sent
+
+
+def outbox_cancel(*, topic: str) -> int:
+    """Cancel every message about `topic` that has not gone out yet; return how many."""
+    return OutboxMessage.objects.filter(topic=topic, status=OutboxStatus.PENDING).update(
+        status=OutboxStatus.CANCELLED
+    )

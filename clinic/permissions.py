@@ -1,0 +1,61 @@
+"""Who is signed in, and which clinic that scopes them to."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+
+from clinic.models import Clinic, StaffMember
+
+
+def staff_member_of(user) -> StaffMember | None:
+    """Return the user's active staff membership, or None for anyone who is not clinic staff."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    try:
+        member = user.staff
+    except StaffMember.DoesNotExist:
+        return None
+    return member if member.is_active else None
+
+
+def clinic_of(request) -> Clinic:
+    """Return the clinic of the signed-in staff member; call only behind staff_required/IsClinicStaff."""
+    member = staff_member_of(request.user)
+    if member is None:
+        raise PermissionDenied("Only clinic staff can see this.")
+    return member.clinic
+
+
+def staff_required(view):
+    """Let in only signed-in members of a clinic's staff; others go to sign-in or get a 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        member = staff_member_of(request.user)
+        if member is None:
+            raise PermissionDenied("Your account is not linked to a clinic. Ask your manager to add you.")
+        request.staff_member = member
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class IsClinicStaff(BasePermission):
+    """Allow API access to active staff of a clinic only."""
+
+    message = "Sign in with a clinic staff account."
+
+    def has_permission(self, request, view):
+        return staff_member_of(request.user) is not None
+
+
+class ClinicScopedQuerysetMixin:
+    """Filter a DRF view's queryset to the signed-in staff member's clinic (field `clinic_field`)."""
+
+    clinic_field = "clinic"
+
+    def get_queryset(self):
+        return super().get_queryset().filter(**{self.clinic_field: clinic_of(self.request)})

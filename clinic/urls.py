@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from clinic import views
+
+# Higher layers are included by dotted path, so the clinic package never imports them.
+urlpatterns = [
+    path("", include("treatments.urls")),
+    path("clients/", include("clients.urls")),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("mailbox/", views.mailbox, name="mailbox"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("clinic.api_urls")),
+    path("api/v1/", include("clients.api_urls")),
+    path("api/v1/", include("treatments.api_urls")),
+]

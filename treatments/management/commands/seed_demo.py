@@ -1,0 +1,373 @@
+"""Create (once) a realistic demo clinic, a second clinic to show scoping, and print the logins."""
+
+import datetime as dt
+import random
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from clients.models import (
+    Client,
+    ClientCondition,
+    ConsentTemplate,
+    IntakeQuestionnaire,
+    IntakeResponse,
+    PhotoConsent,
+    SignedConsent,
+    sha256_hex,
+)
+from clinic.models import Clinic, Device, PractitionerQualification, Room, StaffMember, WorkingHours
+from treatments import demo_data as data
+from treatments.eligibility import is_qualified
+from treatments.models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
+    BodyArea,
+    ContraindicationRule,
+    Product,
+    ProductLot,
+    Protocol,
+    ProtocolArea,
+    Service,
+)
+
+MANAGER_GROUP = "Clinic managers"
+# Models a manager configures through the admin (app label, model names).
+MANAGER_MODELS = {
+    "clinic": ["clinic", "staffmember", "practitionerqualification", "room", "device", "workinghours", "timeoff"],
+    "clients": ["intakequestionnaire", "consenttemplate", "client"],
+    "treatments": ["protocol", "protocolarea", "contraindicationrule", "product", "productlot", "service"],
+}
+MANAGER_VIEW_ONLY = {"clinic": ["outboxmessage"], "clients": ["signedconsent"], "treatments": ["appointment"]}
+DAYS_AROUND_TODAY = 7
+CLIENT_COUNT = 40
+
+
+class Command(BaseCommand):
+    help = "Create the demo clinics once (idempotent) and print the demo logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet-if-present", action="store_true", help="Print only the logins if seeded.")
+
+    def handle(self, *args, **options):
+        rng = random.Random(2026)  # the same demo on every machine
+        with transaction.atomic():
+            group = self._manager_group()
+            clinic, created = self._clinic(data.CLINIC, data.STAFF, group)
+            other, other_created = self._clinic(data.OTHER_CLINIC, data.OTHER_STAFF, group)
+            if created:
+                self._configure(clinic)
+                self._clients_and_history(clinic, rng, CLIENT_COUNT, with_forms=True)
+            if other_created:
+                self._other_clinic_config(other)
+                self._clients_and_history(other, rng, 6, with_forms=False)
+        if created or not options["quiet_if_present"]:
+            self.stdout.write(self.style.SUCCESS(f"Demo clinic: {clinic.name} ({clinic.time_zone})"))
+        self._print_logins()
+
+    # --- users and clinics -------------------------------------------------------------------
+    def _manager_group(self) -> Group:
+        group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
+        perms = []
+        for app_label, models in MANAGER_MODELS.items():
+            perms += Permission.objects.filter(content_type__app_label=app_label, content_type__model__in=models)
+        for app_label, models in MANAGER_VIEW_ONLY.items():
+            perms += Permission.objects.filter(
+                content_type__app_label=app_label, content_type__model__in=models, codename__startswith="view_"
+            )
+        group.permissions.set(perms)
+        return group
+
+    def _clinic(self, fields, staff, group) -> tuple[Clinic, bool]:
+        clinic, created = Clinic.objects.get_or_create(slug=fields["slug"], defaults=fields)
+        user_model = get_user_model()
+        for username, display, role, quals, days, hours in staff:
+            user, user_created = user_model.objects.get_or_create(
+                username=username, defaults={"first_name": display.split()[-2] if " " in display else display}
+            )
+            if user_created:
+                user.set_password(data.DEMO_PASSWORD)
+                user.is_staff = role == "manager"
+                user.email = f"{username}@{fields['slug']}.example"
+                user.save()
+                if role == "manager":
+                    user.groups.add(group)
+            member, _ = StaffMember.objects.get_or_create(
+                user=user, defaults={"clinic": clinic, "role": role, "display_name": display}
+            )
+            for modality, depth in quals.items():
+                PractitionerQualification.objects.get_or_create(
+                    staff_member=member, modality=modality, defaults={"max_depth_mm": depth}
+                )
+            if hours and not member.working_hours.exists():
+                start, end = (dt.time.fromisoformat(t) for t in hours)
+                WorkingHours.objects.bulk_create(
+                    WorkingHours(staff_member=member, weekday=day, start_time=start, end_time=end) for day in days
+                )
+        return clinic, created
+
+    def _configure(self, clinic: Clinic) -> None:
+        for name in data.ROOMS:
+            Room.objects.get_or_create(clinic=clinic, name=name)
+        for name, kind, depth in data.DEVICES:
+            Device.objects.get_or_create(clinic=clinic, name=name, defaults={"kind": kind, "max_depth_mm": depth})
+        products = {}
+        for name, maker, lots in data.PRODUCTS:
+            product, _ = Product.objects.get_or_create(clinic=clinic, name=name, defaults={"manufacturer": maker})
+            products[name] = product
+            for lot, expiry in lots:
+                ProductLot.objects.get_or_create(
+                    product=product, lot_number=lot, defaults={"expiry_date": dt.date.fromisoformat(expiry)}
+                )
+        areas = {a.code: a for a in BodyArea.objects.all()}
+        protocols = {}
+        for spec in data.PROTOCOLS:
+            fields = {
+                k: v for k, v in spec.items() if k not in {"name", "areas", "contraindications", "products"}
+            }
+            protocol, _ = Protocol.objects.get_or_create(clinic=clinic, name=spec["name"], defaults=fields)
+            protocols[spec["name"]] = protocol
+            for code, low, high in spec["areas"]:
+                ProtocolArea.objects.get_or_create(
+                    protocol=protocol, area=areas[code], defaults={"min_depth_mm": low, "max_depth_mm": high}
+                )
+            for code, severity, within, text in spec["contraindications"]:
+                ContraindicationRule.objects.get_or_create(
+                    protocol=protocol,
+                    condition_code=code,
+                    defaults={"severity": severity, "within_days": within, "explanation": text},
+                )
+            protocol.products.set([products[name] for name in spec.get("products", [])])
+        for name, protocol_names, minutes, before, after, price, kind, depth, online, text in data.SERVICES:
+            service, _ = Service.objects.get_or_create(
+                clinic=clinic,
+                name=name,
+                defaults={
+                    "duration_minutes": minutes,
+                    "buffer_before_minutes": before,
+                    "buffer_after_minutes": after,
+                    "price": price,
+                    "device_kind": kind,
+                    "max_depth_mm": depth,
+                    "bookable_online": online,
+                    "description": text,
+                },
+            )
+            service.protocols.set([protocols[p] for p in protocol_names])
+        self._forms(clinic)
+
+    def _forms(self, clinic: Clinic) -> None:
+        questions = [
+            {"code": code, "text": text, "kind": kind, "condition": condition}
+            for code, text, kind, condition in data.INTAKE_QUESTIONS
+        ]
+        IntakeQuestionnaire.objects.get_or_create(
+            clinic=clinic,
+            version=1,
+            defaults={
+                "title": "Health questionnaire",
+                "questions": questions[:-6] + questions[-2:],
+                "published_at": timezone.now() - dt.timedelta(days=600),
+            },
+        )
+        IntakeQuestionnaire.objects.get_or_create(
+            clinic=clinic, version=2, defaults={"title": "Health questionnaire", "questions": questions, "is_current": True}
+        )
+        for modality, (title, body) in data.CONSENT_TEXT.items():
+            if modality == "microneedling":
+                ConsentTemplate.objects.get_or_create(
+                    clinic=clinic,
+                    modality=modality,
+                    version=1,
+                    defaults={
+                        "title": title,
+                        "body": body.split("\nAftercare")[0],
+                        "published_at": timezone.now() - dt.timedelta(days=500),
+                    },
+                )
+            ConsentTemplate.objects.get_or_create(
+                clinic=clinic,
+                modality=modality,
+                version=2 if modality == "microneedling" else 1,
+                defaults={"title": title, "body": body, "is_current": True},
+            )
+
+    def _other_clinic_config(self, clinic: Clinic) -> None:
+        Room.objects.get_or_create(clinic=clinic, name="Suite A")
+        Device.objects.get_or_create(clinic=clinic, name="Toning unit", defaults={"kind": "microcurrent_unit"})
+        protocol, _ = Protocol.objects.get_or_create(
+            clinic=clinic,
+            name="Microcurrent lift",
+            defaults={"modality": "microcurrent", "min_interval_days": 2, "current_min_ua": 100, "current_max_ua": 400},
+        )
+        service, _ = Service.objects.get_or_create(
+            clinic=clinic,
+            name="Microcurrent lift",
+            defaults={"duration_minutes": 45, "buffer_after_minutes": 15, "price": 110, "device_kind": "microcurrent_unit"},
+        )
+        service.protocols.set([protocol])
+
+    # --- clients, forms and appointments -------------------------------------------------------
+    def _clients_and_history(self, clinic: Clinic, rng: random.Random, count: int, *, with_forms: bool) -> None:
+        now = timezone.now()
+        clients = []
+        offset = 0 if with_forms else 17
+        for i in range(count):
+            first = data.FIRST_NAMES[(i + offset) % len(data.FIRST_NAMES)]
+            last = data.LAST_NAMES[(i * 7 + offset) % len(data.LAST_NAMES)]
+            clients.append(
+                Client.objects.create(
+                    clinic=clinic,
+                    first_name=first,
+                    last_name=last,
+                    email=f"{first}.{last}{i}@example.com".lower(),
+                    phone=f"+44 7700 9{i:05d}" if with_forms else f"+1 212 555 {1000 + i}",
+                    date_of_birth=dt.date(1960 + rng.randrange(45), rng.randrange(1, 13), rng.randrange(1, 29)),
+                    emergency_contact_name=f"{rng.choice(data.FIRST_NAMES)} {last}",
+                    emergency_contact_phone=f"+44 7700 8{i:05d}",
+                    accepts_aftercare_email=i % 9 != 0,
+                    created_at=now - dt.timedelta(days=rng.randrange(20, 900)),
+                )
+            )
+        if with_forms:
+            self._intake_and_consent(clinic, clients, rng)
+        self._appointments(clinic, clients, rng)
+
+    def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
+        now = timezone.now()
+        old_form, current_form = IntakeQuestionnaire.objects.filter(clinic=clinic).order_by("version")
+        templates = list(ConsentTemplate.objects.filter(clinic=clinic))
+        flagged = [("cold-sores", None), ("isotretinoin", 120), ("pregnancy", None), ("botox", 20), ("diabetes", None)]
+        for i, client in enumerate(clients):
+            state = i % 4  # 0: nothing yet, 1: current, 2: stale (old version, 14 months ago), 3: current + flags
+            if state == 0:
+                continue
+            stale = state == 2
+            submitted = now - dt.timedelta(days=430 if stale else rng.randrange(3, 200))
+            response = IntakeResponse.objects.create(
+                client=client,
+                questionnaire=old_form if stale else current_form,
+                answers={"fitzpatrick": rng.choice(["I", "II", "III", "IV", "V", "VI"]), "goals": "Smoother skin"},
+                submitted_at=submitted,
+                fitzpatrick_type=rng.randrange(1, 7),
+                user_agent="seed_demo",
+            )
+            if state == 3:
+                code, days_ago = flagged[(i // 4) % len(flagged)]
+                ClientCondition.objects.create(
+                    response=response,
+                    client=client,
+                    code=code,
+                    noted_on=(now - dt.timedelta(days=days_ago)).date() if days_ago else None,
+                )
+                response.answers[code] = "yes" if days_ago is None else str(now.date() - dt.timedelta(days=days_ago))
+                IntakeResponse.objects.filter(pk=response.pk).update(answers=response.answers)
+            for template in templates:
+                if (template.is_current and i % 3 != 0) or (not template.is_current and i % 5 == 0):
+                    SignedConsent.objects.create(
+                        client=client,
+                        template=template,
+                        modality=template.modality,
+                        version=template.version,
+                        signed_text=template.body,
+                        signed_text_sha256=sha256_hex(template.body),
+                        signature_name=client.full_name,
+                        signed_at=submitted + dt.timedelta(minutes=5),
+                        ip_address="203.0.113.10",
+                        user_agent="seed_demo",
+                    )
+            if i % 2:
+                PhotoConsent.objects.create(
+                    client=client,
+                    scope="clinical",
+                    signed_text="Photos for my clinical record only.",
+                    signature_name=client.full_name,
+                    granted_at=submitted,
+                )
+
+    def _appointments(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
+        """Fill each practitioner's working days around today, never overlapping a person, room or device."""
+        zone = clinic.zone
+        now = timezone.now()
+        today = timezone.localdate(timezone=zone)
+        practitioners = list(
+            StaffMember.objects.filter(clinic=clinic, role="practitioner").prefetch_related("qualifications", "working_hours")
+        )
+        services = list(Service.objects.filter(clinic=clinic).prefetch_related("protocols"))
+        rooms = list(Room.objects.filter(clinic=clinic))
+        devices = list(Device.objects.filter(clinic=clinic))
+        busy: dict[object, list[tuple[dt.datetime, dt.datetime]]] = {}
+
+        def free(resource, start, end):
+            return all(end <= s or start >= e for s, e in busy.get(resource, []))
+
+        created: list[Appointment] = []
+        for day_offset in range(-DAYS_AROUND_TODAY, DAYS_AROUND_TODAY + 1):
+            day = today + dt.timedelta(days=day_offset)
+            for practitioner in practitioners:
+                hours = [h for h in practitioner.working_hours.all() if h.weekday == day.weekday()]
+                options = [s for s in services if is_qualified(practitioner, s)]
+                if not hours or not options:
+                    continue
+                cursor = dt.datetime.combine(day, hours[0].start_time, tzinfo=zone)
+                closing = dt.datetime.combine(day, hours[0].end_time, tzinfo=zone)
+                while True:
+                    service = rng.choice(options)
+                    cursor += dt.timedelta(minutes=rng.choice([0, 0, 15, 30, 45, 60]))
+                    start = cursor + dt.timedelta(minutes=service.buffer_before_minutes)
+                    end = start + dt.timedelta(minutes=service.duration_minutes)
+                    block = (cursor, end + dt.timedelta(minutes=service.buffer_after_minutes))
+                    if block[1] > closing:
+                        break
+                    room = next((r for r in rooms if free(r, *block)), None)
+                    device = None
+                    if service.device_kind:
+                        device = next((d for d in devices if d.kind == service.device_kind and free(d, *block)), None)
+                    if room is None or (service.device_kind and device is None):
+                        cursor += dt.timedelta(minutes=15)
+                        continue
+                    for resource in (practitioner, room, device):
+                        if resource is not None:
+                            busy.setdefault(resource, []).append(block)
+                    created.append(
+                        Appointment(
+                            clinic=clinic,
+                            client=rng.choice(clients),
+                            practitioner=practitioner,
+                            service=service,
+                            room=room,
+                            device=device,
+                            start=start.astimezone(dt.UTC),
+                            end=end.astimezone(dt.UTC),
+                            status=self._status_for(start, end, now, rng),
+                            created_at=now - dt.timedelta(days=rng.randrange(1, 30)),
+                        )
+                    )
+                    cursor = block[1]
+        Appointment.objects.bulk_create(created)
+        AppointmentEvent.objects.bulk_create(
+            AppointmentEvent(appointment=a, at=a.created_at, action="booked", details={"source": "seed_demo"})
+            for a in Appointment.objects.filter(clinic=clinic)
+        )
+
+    @staticmethod
+    def _status_for(start, end, now, rng) -> str:
+        roll = rng.random()
+        if end <= now:
+            return AppointmentStatus.FULFILLED if roll < 0.85 else (
+                AppointmentStatus.NOSHOW if roll < 0.9 else AppointmentStatus.CANCELLED
+            )
+        if start <= now:
+            return AppointmentStatus.ARRIVED
+        return AppointmentStatus.CANCELLED if roll < 0.08 else AppointmentStatus.BOOKED
+
+    def _print_logins(self) -> None:
+        self.stdout.write("Demo logins (password for all: %s):" % data.DEMO_PASSWORD)
+        for username, display, role, *_ in data.STAFF:
+            self.stdout.write(f"  {username:<14} {display} ({role.replace('_', ' ')}, {data.CLINIC['name']})")
+        for username, display, role, *_ in data.OTHER_STAFF:
+            self.stdout.write(f"  {username:<14} {display} ({role.replace('_', ' ')}, {data.OTHER_CLINIC['name']})")

@@ -1,0 +1,459 @@
+"""Protocols, services, appointments and the treatment sessions recorded against them."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from clients.models import Client
+from clinic.models import MAX_NEEDLE_DEPTH_MM, Clinic, Device, DeviceKind, Modality, Room, StaffMember
+
+MAX_MICROCURRENT_UA = 1000  # microcurrent is always below 1 mA
+MAX_MESO_DEPTH_MM = Decimal("13.0")  # point-by-point body technique reaches 4–12 mm
+
+
+class BodyArea(models.Model):
+    """A treatable area, with its SNOMED CT body-site code where one is known."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80)
+    snomed_code = models.CharField(max_length=20, blank=True)
+    is_body = models.BooleanField(default=False, help_text="Body rather than face.")
+
+    class Meta:
+        ordering = ["is_body", "name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Waveform(models.TextChoices):
+    SQUARE = "square", "Square"
+    SINE = "sine", "Sine"
+    SAWTOOTH = "sawtooth", "Sawtooth"
+    OTHER = "other", "Other"
+
+
+class MesoTechnique(models.TextChoices):
+    NAPPAGE = "nappage", "Nappage"
+    PAPULE = "papule", "Papule"
+    POINT_BY_POINT = "point_by_point", "Point by point"
+    LINEAR_RETROGRADE = "linear_retrograde", "Linear / retrograde"
+    NEEDLE_FREE = "needle_free", "Needle-free (patch or electroporation)"
+
+
+class Product(models.Model):
+    """A mesotherapy product the clinic stocks."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="products")
+    name = models.CharField(max_length=150)
+    manufacturer = models.CharField(max_length=150, blank=True)
+    ingredients = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic_id", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="product_name_unique_per_clinic")]
+
+    def __str__(self):
+        return self.name
+
+
+class ProductLot(models.Model):
+    """A manufacturer's lot (batch): a recall must find every client who received it."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="lots")
+    lot_number = models.CharField(max_length=60)
+    expiry_date = models.DateField()
+    received_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["product_id", "expiry_date", "lot_number"]
+        constraints = [models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_per_product")]
+
+    def __str__(self):
+        return f"{self.product} lot {self.lot_number} (exp. {self.expiry_date:%Y-%m-%d})"
+
+
+class Protocol(models.Model):
+    """A clinic's editable rules for one modality: ranges, devices, intervals and course plan.
+
+    The modality decides which fields apply; every default comes from seed data, not from code.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="protocols")
+    modality = models.CharField(max_length=20, choices=Modality.choices)
+    name = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    # Interval and course plan
+    min_interval_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Shortest time between two sessions of this protocol."
+    )
+    course_sessions = models.PositiveIntegerField(null=True, blank=True)
+    course_sessions_per_week = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+    course_interval_days = models.PositiveIntegerField(null=True, blank=True)
+    maintenance_interval_days = models.PositiveIntegerField(null=True, blank=True)
+    # Microneedling
+    allowed_device_kinds = models.JSONField(default=list, blank=True, help_text="Device kinds, e.g. ['pen'].")
+    # Microcurrent
+    current_min_ua = models.PositiveIntegerField(null=True, blank=True)
+    current_max_ua = models.PositiveIntegerField(null=True, blank=True)
+    frequency_min_hz = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    frequency_max_hz = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    waveforms = models.JSONField(default=list, blank=True)
+    # Mesotherapy
+    techniques = models.JSONField(default=list, blank=True)
+    depth_min_mm = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    depth_max_mm = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    products = models.ManyToManyField(Product, blank=True, related_name="protocols")
+
+    class Meta:
+        ordering = ["clinic_id", "modality", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_unique_per_clinic"),
+            models.CheckConstraint(
+                condition=Q(current_max_ua__isnull=True) | Q(current_max_ua__lt=MAX_MICROCURRENT_UA),
+                name="protocol_current_below_1ma",
+            ),
+            models.CheckConstraint(
+                condition=Q(current_min_ua__isnull=True)
+                | Q(current_max_ua__isnull=True)
+                | Q(current_min_ua__lte=F("current_max_ua")),
+                name="protocol_current_range_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(frequency_min_hz__isnull=True)
+                | Q(frequency_max_hz__isnull=True)
+                | Q(frequency_min_hz__gt=0, frequency_min_hz__lte=F("frequency_max_hz")),
+                name="protocol_frequency_range_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(depth_min_mm__isnull=True)
+                | Q(depth_max_mm__isnull=True)
+                | Q(depth_min_mm__gt=0, depth_min_mm__lte=F("depth_max_mm"), depth_max_mm__lte=MAX_MESO_DEPTH_MM),
+                name="protocol_depth_range_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ProtocolArea(models.Model):
+    """An area a protocol treats; for microneedling, its depth range (within 0–3 mm)."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="areas")
+    area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, related_name="+")
+    min_depth_mm = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    max_depth_mm = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    notes = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["protocol_id", "area__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "area"], name="protocol_area_once"),
+            models.CheckConstraint(
+                condition=(Q(min_depth_mm__isnull=True) & Q(max_depth_mm__isnull=True))
+                | Q(min_depth_mm__gt=0, min_depth_mm__lte=F("max_depth_mm"), max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                name="protocol_area_depth_within_0_3mm",
+            ),
+        ]
+
+    def __str__(self):
+        if self.min_depth_mm is None:
+            return str(self.area)
+        return f"{self.area}: {self.min_depth_mm}–{self.max_depth_mm} mm"
+
+
+class ContraindicationSeverity(models.TextChoices):
+    ABSOLUTE = "absolute", "Absolute (blocks booking)"
+    RELATIVE = "relative", "Relative (warn; practitioner decides and records why)"
+
+
+class ContraindicationRule(models.Model):
+    """A rule over an intake condition code; with within_days it applies only that long after the date."""
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="contraindications")
+    condition_code = models.SlugField(max_length=60)
+    severity = models.CharField(max_length=10, choices=ContraindicationSeverity.choices)
+    within_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Only when the condition's date is within this many days."
+    )
+    explanation = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["protocol_id", "severity", "condition_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "condition_code"], name="contraindication_once"),
+            models.CheckConstraint(
+                condition=Q(within_days__isnull=True) | Q(within_days__gt=0), name="contraindication_window_positive"
+            ),
+        ]
+
+    def __str__(self):
+        window = f" within {self.within_days} days" if self.within_days else ""
+        return f"{self.condition_code}: {self.severity}{window}"
+
+
+class Service(models.Model):
+    """What the clinic sells and books: one or more protocols, a duration, buffers and a price."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="services")
+    name = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    protocols = models.ManyToManyField(Protocol, blank=True, related_name="services")
+    duration_minutes = models.PositiveIntegerField()
+    buffer_before_minutes = models.PositiveIntegerField(default=0, help_text="e.g. numbing time, room set-up.")
+    buffer_after_minutes = models.PositiveIntegerField(default=0, help_text="e.g. cleaning the room.")
+    price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
+    requires_room = models.BooleanField(default=True)
+    device_kind = models.CharField(max_length=30, choices=DeviceKind.choices, blank=True)
+    max_depth_mm = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(MAX_NEEDLE_DEPTH_MM)],
+        help_text="Deepest needling the service involves; the practitioner must be qualified for it.",
+    )
+    bookable_online = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic_id", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="service_name_unique_per_clinic"),
+            models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="service_duration_positive"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="service_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(max_depth_mm__isnull=True) | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                name="service_depth_within_0_3mm",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Course(models.Model):
+    """A planned series of sessions of one service for one client."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="courses")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="courses")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="courses")
+    planned_sessions = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["clinic_id", "-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(planned_sessions__gte=1), name="course_has_sessions"),
+        ]
+
+    def __str__(self):
+        return f"{self.client}: {self.planned_sessions} × {self.service}"
+
+
+class AppointmentStatus(models.TextChoices):
+    """FHIR R4 Appointment.status codes."""
+
+    PROPOSED = "proposed", "Proposed"
+    PENDING = "pending", "Pending"
+    BOOKED = "booked", "Booked"
+    ARRIVED = "arrived", "Arrived"
+    FULFILLED = "fulfilled", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NOSHOW = "noshow", "No-show"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+    CHECKED_IN = "checked-in", "Checked in"
+    WAITLIST = "waitlist", "Waitlist"
+
+
+# Statuses that hold the practitioner, room and device (the others free the time).
+INACTIVE_STATUSES = (
+    AppointmentStatus.CANCELLED,
+    AppointmentStatus.NOSHOW,
+    AppointmentStatus.ENTERED_IN_ERROR,
+    AppointmentStatus.WAITLIST,
+)
+
+
+class Appointment(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="appointments")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="appointments")
+    practitioner = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="appointments")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="appointments")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments")
+    device = models.ForeignKey(
+        Device, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
+    )
+    course = models.ForeignKey(
+        Course, on_delete=models.SET_NULL, null=True, blank=True, related_name="appointments"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=20, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    notes = models.TextField(blank=True)
+    cancellation_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sequence = models.PositiveIntegerField(default=0, help_text="RFC 5545 SEQUENCE: bumped on every change.")
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [
+            models.Index(fields=["clinic", "start"], name="appointment_clinic_start"),
+            models.Index(fields=["practitioner", "start"], name="appointment_practitioner_start"),
+            models.Index(fields=["client", "start"], name="appointment_client_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="appointment_end_after_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.client} – {self.service} at {self.start:%Y-%m-%d %H:%M} UTC"
+
+
+class AppointmentEvent(models.Model):
+    """One change to an appointment: who, when, what. Written by the service that made the change."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=40)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["appointment_id", "at", "id"]
+
+    def __str__(self):
+        return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class TreatmentSession(models.Model):
+    """What was done at a visit, recorded per area; signed off by the practitioner, then read-only."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="treatment_sessions")
+    appointment = models.OneToOneField(
+        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="treatment_session"
+    )
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="treatment_sessions")
+    practitioner = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="treatment_sessions")
+    started_at = models.DateTimeField(default=timezone.now)
+    notes = models.TextField(blank=True)
+    signed_off_at = models.DateTimeField(null=True, blank=True)
+    signed_off_by = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="signed_off_sessions"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(signed_off_at__isnull=True, signed_off_by__isnull=True)
+                | Q(signed_off_at__isnull=False, signed_off_by__isnull=False),
+                name="session_sign_off_complete",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.client} session {self.started_at:%Y-%m-%d}"
+
+
+class MicroneedlingRecord(models.Model):
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="microneedling")
+    area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    depth_mm = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(MAX_NEEDLE_DEPTH_MM)],
+    )
+    passes = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    cartridge_lot = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        ordering = ["session_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(depth_mm__gt=0, depth_mm__lte=MAX_NEEDLE_DEPTH_MM), name="microneedling_depth_within_0_3mm"
+            ),
+            models.CheckConstraint(condition=Q(passes__gte=1), name="microneedling_passes_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.area}: {self.depth_mm} mm × {self.passes}"
+
+
+class MicrocurrentRecord(models.Model):
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="microcurrent")
+    area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    current_ua = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_MICROCURRENT_UA - 1)]
+    )
+    frequency_hz = models.DecimalField(max_digits=6, decimal_places=2)
+    waveform = models.CharField(max_length=10, choices=Waveform.choices)
+    minutes = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["session_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(current_ua__gt=0, current_ua__lt=MAX_MICROCURRENT_UA), name="microcurrent_below_1ma"
+            ),
+            models.CheckConstraint(condition=Q(frequency_hz__gt=0), name="microcurrent_frequency_positive"),
+            models.CheckConstraint(condition=Q(minutes__gt=0), name="microcurrent_minutes_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.area}: {self.current_ua} µA {self.frequency_hz} Hz"
+
+
+class MesotherapyRecord(models.Model):
+    """One product injected (or infused) into one area. Product, lot and expiry are copied as given."""
+
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="mesotherapy")
+    area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, related_name="+")
+    lot = models.ForeignKey(ProductLot, on_delete=models.PROTECT, related_name="administrations")
+    product_name = models.CharField(max_length=150)
+    lot_number = models.CharField(max_length=60)
+    expiry_date = models.DateField()
+    volume_ml = models.DecimalField(max_digits=5, decimal_places=2)
+    depth_mm = models.DecimalField(max_digits=4, decimal_places=2)
+    technique = models.CharField(max_length=20, choices=MesoTechnique.choices)
+
+    class Meta:
+        ordering = ["session_id", "id"]
+        indexes = [models.Index(fields=["lot_number"], name="meso_lot_number")]
+        constraints = [
+            models.CheckConstraint(condition=Q(volume_ml__gt=0), name="meso_volume_positive"),
+            models.CheckConstraint(
+                condition=Q(depth_mm__gte=0, depth_mm__lte=MAX_MESO_DEPTH_MM), name="meso_depth_within_range"
+            ),
+            models.CheckConstraint(condition=~Q(lot_number=""), name="meso_lot_number_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.area}: {self.product_name} lot {self.lot_number} {self.volume_ml} mL"
+
+
+class SessionPhoto(models.Model):
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="photos")
+    area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    image = models.FileField(upload_to="session-photos/%Y/%m/")
+    caption = models.CharField(max_length=200, blank=True)
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session_id", "taken_at", "id"]
+
+    def __str__(self):
+        return f"Photo {self.taken_at:%Y-%m-%d}"

@@ -1,0 +1,26 @@
+"""Reads of the treatments layer, planned so their query count does not grow with the rows."""
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from clinic.models import Clinic
+from treatments.models import Appointment
+
+
+def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Return the aware start and end of a local calendar day (23 or 25 hours on DST change days)."""
+    zone = clinic.zone
+    start = dt.datetime.combine(day, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return start, end
+
+
+def appointments_for_day(*, clinic: Clinic, day: dt.date) -> QuerySet[Appointment]:
+    """Return the clinic's appointments that start on the local day, with everything a list shows."""
+    start, end = local_day_bounds(clinic, day)
+    return (
+        Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end)
+        .select_related("client", "practitioner", "service", "room", "device")
+        .order_by("start", "practitioner__display_name", "id")
+    )

@@ -1,0 +1,39 @@
+"""Staff pages of the treatments layer."""
+
+import datetime as dt
+
+from django.shortcuts import render
+from django.utils import timezone
+
+from clinic.permissions import staff_required
+from treatments.models import INACTIVE_STATUSES
+from treatments.selectors import appointments_for_day
+
+
+@staff_required
+def home(request):
+    """Show the clinic's appointments for one local day (today unless ?date=YYYY-MM-DD)."""
+    clinic = request.staff_member.clinic
+    today = timezone.localdate(timezone=clinic.zone)
+    day, date_error = today, ""
+    if raw := request.GET.get("date"):
+        try:
+            day = dt.date.fromisoformat(raw)
+        except ValueError:
+            date_error = f"“{raw}” is not a date; showing today. Use the form YYYY-MM-DD."
+    appointments = list(appointments_for_day(clinic=clinic, day=day))
+    active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
+    return render(
+        request,
+        "treatments/home.html",
+        {
+            "day": day,
+            "today": today,
+            "previous_day": day - dt.timedelta(days=1),
+            "next_day": day + dt.timedelta(days=1),
+            "appointments": appointments,
+            "active_count": len(active),
+            "date_error": date_error,
+            "zone_name": clinic.time_zone,
+        },
+    )
