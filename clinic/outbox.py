@@ -12,6 +12,7 @@ Delivery, step by step:
 import logging
 import smtplib
 from datetime import datetime, timedelta
+from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -104,7 +105,7 @@ def render_outbox_message(message: OutboxMessage) -> EmailMultiAlternatives:
         subject=subject,
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[message.recipient_email],
+        to=[formataddr((message.recipient_name, message.recipient_email))],
         reply_to=[message.clinic.email] if message.clinic.email else None,
         headers={"Message-ID": make_msgid(idstring=f"outbox{message.id}", domain=domain)},
     )

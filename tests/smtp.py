@@ -1,0 +1,58 @@
+"""A real SMTP server (aiosmtpd) on a free local port that records what it receives."""
+
+import socket
+import threading
+from email import message_from_bytes, policy
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RecordingHandler:
+    """Accept every message and keep it; `refuse_with` makes the server answer DATA with that reply."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.envelopes = []
+        self.refuse_with: str | None = None
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse_with:
+            return self.refuse_with
+        with self.lock:
+            self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    @property
+    def messages(self):
+        with self.lock:
+            return [message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
+
+
+class SMTPServer:
+    """Start and stop an aiosmtpd server; restartable on the same port to simulate an outage."""
+
+    def __init__(self):
+        self.handler = RecordingHandler()
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self._controller: Controller | None = None
+
+    def start(self):
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port)
+        self._controller.start()
+
+    def stop(self):
+        if self._controller:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def messages(self):
+        return self.handler.messages

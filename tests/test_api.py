@@ -1,0 +1,74 @@
+"""The API: token and session auth, search, field errors, and a schema with docs served locally."""
+
+import re
+
+import pytest
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import ClientFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(alice):
+    api = APIClient()
+    api.force_authenticate(alice.user)
+    return api
+
+
+def test_search_matches_name_email_and_phone(api, lumen):
+    ClientFactory(clinic=lumen, first_name="Grace", last_name="Okafor", email="g.okafor@example.com",
+                  phone="+44 7700 900123")
+    ClientFactory(clinic=lumen, first_name="Ruby", last_name="Hill", email="ruby@example.com", phone="+44 7700 555")
+    for term in ("okafor", "g.okafor@", "900123", "grace okafor"):
+        results = api.get("/api/v1/clients/", {"search": term}).json()["results"]
+        assert [c["last_name"] for c in results] == ["Okafor"], term
+
+
+def test_client_has_the_documented_fields(api, lumen_client_record):
+    body = api.get(f"/api/v1/clients/{lumen_client_record.id}/").json()
+    assert {"id", "first_name", "last_name", "email", "phone"} <= set(body)
+
+
+def test_bad_client_input_gets_field_errors_not_a_500(api):
+    response = api.post("/api/v1/clients/", {"first_name": "", "email": "not-an-email", "date_of_birth": "2999-01-01"},
+                        format="json")
+    assert response.status_code == 400
+    errors = response.json()
+    assert {"first_name", "last_name", "email", "date_of_birth"} <= set(errors)
+
+
+def test_a_client_needs_a_way_to_be_reached(api):
+    response = api.post("/api/v1/clients/", {"first_name": "Ann", "last_name": "Lee"}, format="json")
+    assert response.status_code == 400
+    assert "email address or a phone number" in str(response.json())
+
+
+def test_token_auth_works_with_drf_create_token(alice):
+    call_command("drf_create_token", alice.user.username)
+    token = Token.objects.get(user=alice.user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert api.get("/api/v1/services/").status_code == 200
+
+
+def test_anonymous_requests_are_refused(db):
+    assert APIClient().get("/api/v1/clients/").status_code in (401, 403)
+
+
+def test_the_openapi_schema_documents_the_endpoints(alice_client):
+    response = alice_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    for path in ("/api/v1/clients/", "/api/v1/services/", "/api/v1/practitioners/"):
+        assert path in schema["paths"]
+
+
+def test_the_docs_page_loads_its_assets_from_this_server(alice_client):
+    page = alice_client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets, page
+    assert all(not a.startswith(("http://", "https://", "//")) for a in assets), assets

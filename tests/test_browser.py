@@ -1,0 +1,71 @@
+"""End to end in a real Chromium (Playwright): the front desk signs in and sees today's appointments."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import PASSWORD, AppointmentFactory, ClientFactory, StaffMemberFactory
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page(chromium_path, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls (set-up and
+    # teardown) are synchronous and safe, but Django would refuse them while that loop exists.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1024, "height": 768})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()
+
+
+def _today_at(clinic, hour, minute=0):
+    today = timezone.localdate(timezone=clinic.zone)
+    return dt.datetime.combine(today, dt.time(hour, minute), tzinfo=clinic.zone)
+
+
+@pytest.fixture
+def frontdesk_with_a_day(transactional_db, lumen, harbour):
+    desk = StaffMemberFactory(clinic=lumen, user__username="frontdesk", display_name="Jo Carter")
+    olivia = ClientFactory(clinic=lumen, first_name="Olivia", last_name="Smith")
+    AppointmentFactory(clinic=lumen, client=olivia, start=_today_at(lumen, 9, 30), end=_today_at(lumen, 10, 30),
+                       service__name="Microneedling facial")
+    AppointmentFactory(clinic=harbour, client=ClientFactory(clinic=harbour, last_name="Harbourside"),
+                       start=_today_at(harbour, 11), end=_today_at(harbour, 12))
+    return desk
+
+
+def test_frontdesk_signs_in_and_sees_todays_appointments(live_server, frontdesk_with_a_day, browser_page):
+    page = browser_page
+    # given the front page, which asks to sign in
+    page.goto(live_server.url + "/")
+    assert page.get_by_role("heading", name="Sign in").is_visible()
+    # when the front desk signs in
+    page.get_by_label("Username").fill("frontdesk")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    # then today's appointments of their clinic are listed, in local time
+    table = page.locator("#appointments")
+    table.wait_for()
+    text = table.inner_text()
+    assert "Olivia Smith" in text
+    assert "09:30–10:30" in text
+    assert "Microneedling facial" in text
+    assert "Harbourside" not in text
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Today")

@@ -1,0 +1,119 @@
+"""Outbox delivery through a real SMTP server (aiosmtpd), called in-process."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from clinic.models import OutboxMessage, OutboxStatus
+from clinic.outbox import (
+    STALE_CLAIM_AFTER,
+    outbox_cancel,
+    outbox_claim_due,
+    outbox_deliver,
+    outbox_enqueue,
+    outbox_release_stale_claims,
+)
+from clinic.tasks import deliver_due_messages_task
+
+pytestmark = pytest.mark.django_db
+
+
+def _enqueue(clinic, key="m1", due_at=None, **kwargs):
+    return outbox_enqueue(
+        clinic=clinic, recipient_email="olivia@example.com", recipient_name="Olivia", template_key="outbox_test",
+        dedupe_key=key, due_at=due_at, context={"note": "Bring your questions."}, **kwargs
+    )
+
+
+def test_a_due_message_is_delivered_once_even_if_the_task_runs_twice(lumen, smtp_settings, smtp_server):
+    message = _enqueue(lumen)
+    assert deliver_due_messages_task() == 1
+    assert deliver_due_messages_task() == 0
+    assert len(smtp_server.messages) == 1
+    received = smtp_server.messages[0]
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT
+    assert message.sent_at is not None
+    assert received["Message-ID"] == message.smtp_message_id
+    assert received["Subject"] == "Lumen Skin Clinic: test message"
+    assert "Bring your questions." in received.get_body().get_content()
+
+
+def test_a_message_due_later_waits(lumen, smtp_settings, smtp_server):
+    _enqueue(lumen, due_at=timezone.now() + dt.timedelta(hours=2))
+    assert deliver_due_messages_task() == 0
+    assert smtp_server.messages == []
+
+
+def test_two_claims_never_take_the_same_row(lumen):
+    for i in range(5):
+        _enqueue(lumen, key=f"k{i}")
+    first = outbox_claim_due(limit=3)
+    second = outbox_claim_due(limit=3)
+    assert len(first) == 3
+    assert len(second) == 2
+    assert not set(first) & set(second)
+
+
+def test_a_claim_left_by_a_dead_worker_is_released(lumen):
+    long_ago = timezone.now() - STALE_CLAIM_AFTER - dt.timedelta(minutes=1)
+    message = _enqueue(lumen, due_at=long_ago)
+    [claimed] = outbox_claim_due(now=long_ago)
+    assert claimed == message.id
+    assert outbox_release_stale_claims() == 1
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.PENDING
+
+
+def test_a_refused_connection_is_retried_later(lumen, settings, smtp_server):
+    # given an SMTP address where nothing listens
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", smtp_server.port, 2
+    smtp_server.stop()
+    message = _enqueue(lumen)
+    # when the worker tries
+    assert deliver_due_messages_task() == 0
+    # then the row waits for a retry with the reason, not lost and not failed
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.PENDING
+    assert message.attempts == 1
+    assert message.due_at > timezone.now()
+    assert "Connection refused" in message.last_error or "Errno" in message.last_error
+
+
+def test_a_permanent_refusal_is_marked_failed_with_the_reason(lumen, smtp_settings, smtp_server):
+    smtp_server.handler.refuse_with = "550 5.1.1 Mailbox does not exist"
+    message = _enqueue(lumen)
+    outbox_deliver(outbox_claim_due())
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.FAILED
+    assert "Mailbox does not exist" in message.last_error
+
+
+def test_a_temporary_refusal_is_retried(lumen, smtp_settings, smtp_server):
+    smtp_server.handler.refuse_with = "451 4.3.0 Try again later"
+    message = _enqueue(lumen)
+    outbox_deliver(outbox_claim_due())
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.PENDING
+    assert "Try again later" in message.last_error
+
+
+def test_cancelling_a_topic_stops_its_pending_messages(lumen, smtp_settings, smtp_server):
+    _enqueue(lumen, key="reminder", topic="appointment:7")
+    assert outbox_cancel(topic="appointment:7") == 1
+    assert deliver_due_messages_task() == 0
+    assert OutboxMessage.objects.get(dedupe_key="reminder").status == OutboxStatus.CANCELLED
+
+
+def test_without_smtp_mail_is_written_where_staff_can_read_it(lumen, settings, tmp_path, alice_client):
+    settings.EMAIL_BACKEND = "clinic.mail.MailDirBackend"
+    settings.MAIL_DIR = tmp_path / "mail"
+    _enqueue(lumen)
+    assert deliver_due_messages_task() == 1
+    [written] = list((tmp_path / "mail").glob("*.eml"))
+    assert "Bring your questions." in written.read_text()
+    page = alice_client.get("/mailbox/").content.decode()
+    assert "Lumen Skin Clinic: test message" in page
+    assert "Bring your questions." in page

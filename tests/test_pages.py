@@ -1,0 +1,85 @@
+"""Staff pages: sign-in first, today's list in the clinic's own time zone, assets served locally."""
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import PASSWORD, AppointmentFactory
+from treatments.selectors import local_day_bounds
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_front_page_asks_an_anonymous_visitor_to_sign_in(client):
+    response = client.get("/", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/accounts/login/")
+    assert b"Sign in" in response.content
+
+
+def test_a_wrong_password_gets_a_plain_message(client, alice):
+    response = client.post("/accounts/login/", {"username": "alice", "password": "nope"})
+    assert "do not match" in response.content.decode()
+
+
+def test_signing_in_lands_on_todays_appointments(client, alice, lumen, lumen_client_record):
+    zone = lumen.zone
+    today = timezone.localdate(timezone=zone)
+    AppointmentFactory(clinic=lumen, client=lumen_client_record,
+                       start=dt.datetime.combine(today, dt.time(14, 30), tzinfo=zone),
+                       end=dt.datetime.combine(today, dt.time(15, 30), tzinfo=zone))
+    response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}, follow=True)
+    page = response.content.decode()
+    assert "Olivia Smith" in page
+    assert "14:30–15:30" in page  # local time, not UTC
+    assert "Europe/London" in page
+
+
+def test_a_bad_date_is_explained_not_a_500(alice_client):
+    response = alice_client.get("/?date=31-02-2026")
+    assert response.status_code == 200
+    assert "is not a date" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("zone", "day", "hours"),
+    [
+        ("Europe/London", dt.date(2026, 3, 29), 23),
+        ("Europe/London", dt.date(2026, 10, 25), 25),
+        ("America/New_York", dt.date(2026, 3, 8), 23),
+        ("America/New_York", dt.date(2026, 11, 1), 25),
+        ("Europe/London", dt.date(2026, 6, 1), 24),
+    ],
+)
+def test_a_local_day_is_23_or_25_hours_on_daylight_saving_days(lumen, zone, day, hours):
+    lumen.time_zone = zone
+    start, end = local_day_bounds(lumen, day)
+    # Subtracting aware datetimes that share a tzinfo is wall-clock arithmetic in Python: compare in UTC.
+    assert end.astimezone(dt.UTC) - start.astimezone(dt.UTC) == dt.timedelta(hours=hours)
+
+
+def test_an_appointment_just_after_local_midnight_on_a_dst_day_is_on_that_day(alice_client, lumen,
+                                                                             lumen_client_record):
+    zone = lumen.zone
+    day = dt.date(2026, 10, 25)  # clocks go back in London
+    AppointmentFactory(clinic=lumen, client=lumen_client_record,
+                       start=dt.datetime(2026, 10, 25, 23, 30, tzinfo=zone),
+                       end=dt.datetime(2026, 10, 25, 23, 45, tzinfo=zone))
+    page = alice_client.get(f"/?date={day.isoformat()}").content.decode()
+    assert "23:30–23:45" in page
+
+
+def test_no_template_or_stylesheet_loads_anything_from_the_internet():
+    offenders = []
+    for path in list((ROOT / "templates").rglob("*.html")) + list((ROOT / "static").rglob("*.css")):
+        for url in re.findall(r"(?:src|href|url)\s*[=(]\s*[\"']?(https?:)?//", path.read_text()):
+            offenders.append((path.name, url))
+    assert offenders == []
+
+
+def test_the_stylesheet_is_served_by_the_app(client):
+    response = client.get("/static/css/app.css")
+    assert response.status_code == 200

@@ -1,0 +1,78 @@
+"""The demo seed: realistic, scoped, and safe to run again."""
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from clients.models import Client, IntakeResponse, SignedConsent
+from clinic.models import Clinic, StaffMember
+from treatments.models import Appointment, Protocol, Service
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def seeded(capsys):
+    call_command("seed_demo")
+    return capsys.readouterr().out
+
+
+def _counts():
+    return [m.objects.count() for m in (Clinic, StaffMember, Client, Service, Protocol, Appointment, SignedConsent)]
+
+
+def test_it_prints_the_demo_logins(seeded):
+    for username in ("frontdesk", "manager", "practitioner", "nurse", "doctor"):
+        assert username in seeded
+
+
+def test_running_it_twice_creates_nothing_more(seeded):
+    before = _counts()
+    call_command("seed_demo")
+    assert _counts() == before
+
+
+def test_it_builds_a_realistic_clinic(seeded):
+    clinic = Clinic.objects.get(slug="lumen")
+    practitioners = StaffMember.objects.filter(clinic=clinic, role="practitioner")
+    assert practitioners.count() == 3
+    # different qualifications: not everyone may do mesotherapy or deep needling
+    quals = {p.user.username: {q.modality: q.max_depth_mm for q in p.qualifications.all()} for p in practitioners}
+    assert "mesotherapy" not in quals["practitioner"]
+    assert quals["practitioner"]["microneedling"] < quals["doctor"]["microneedling"]
+    assert Service.objects.filter(clinic=clinic).count() >= 6
+    assert set(Protocol.objects.filter(clinic=clinic).values_list("modality", flat=True)) == {
+        "microneedling", "microcurrent", "mesotherapy"
+    }
+    assert Client.objects.filter(clinic=clinic).count() == 40
+    # intake and consent in various states: none, stale version, current
+    with_intake = IntakeResponse.objects.filter(client__clinic=clinic).values("client").distinct().count()
+    assert 0 < with_intake < 40
+    assert IntakeResponse.objects.filter(client__clinic=clinic, questionnaire__is_current=False).exists()
+    assert SignedConsent.objects.filter(client__clinic=clinic, template__is_current=False).exists()
+
+
+def test_appointments_span_two_weeks_around_today_without_double_booking(seeded):
+    clinic = Clinic.objects.get(slug="lumen")
+    appointments = list(Appointment.objects.filter(clinic=clinic).exclude(status="cancelled"))
+    days = {timezone.localtime(a.start, clinic.zone).date() for a in appointments}
+    today = timezone.localdate(timezone=clinic.zone)
+    assert min(days) < today < max(days)
+    assert (max(days) - min(days)).days >= 12
+    for field in ("practitioner_id", "room_id", "device_id"):
+        by_resource = {}
+        for a in appointments:
+            key = getattr(a, field)
+            if key is None:
+                continue
+            for other in by_resource.get(key, []):
+                assert a.end <= other.start or a.start >= other.end, (field, a, other)
+            by_resource.setdefault(key, []).append(a)
+
+
+def test_protocol_defaults_are_data_from_domain_md(seeded):
+    protocol = Protocol.objects.get(clinic__slug="lumen", name="Microneedling – face and neck")
+    cheeks = protocol.areas.get(area__code="cheeks")
+    assert (str(cheeks.min_depth_mm), str(cheeks.max_depth_mm)) == ("0.50", "1.00")
+    isotretinoin = protocol.contraindications.get(condition_code="isotretinoin")
+    assert isotretinoin.within_days == 180
