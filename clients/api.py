@@ -22,7 +22,9 @@ class ClientSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         if not attrs.get("email") and not attrs.get("phone"):
-            raise serializers.ValidationError("Give an email address or a phone number so we can reach the client.")
+            raise serializers.ValidationError(
+                "Give an email address or a phone number so we can reach the client."
+            )
         return attrs
 
 

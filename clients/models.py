@@ -34,7 +34,9 @@ class Client(models.Model):
             models.Index(fields=["clinic", "phone"], name="client_clinic_phone"),
         ]
         constraints = [
-            models.CheckConstraint(condition=~Q(first_name="") & ~Q(last_name=""), name="client_name_required"),
+            models.CheckConstraint(
+                condition=~Q(first_name="") & ~Q(last_name=""), name="client_name_required"
+            ),
         ]
 
     def __str__(self):
@@ -90,7 +92,8 @@ class IntakeResponse(models.Model):
         get_latest_by = "submitted_at"
         constraints = [
             models.CheckConstraint(
-                condition=Q(fitzpatrick_type__isnull=True) | Q(fitzpatrick_type__gte=1, fitzpatrick_type__lte=6),
+                condition=Q(fitzpatrick_type__isnull=True)
+                | Q(fitzpatrick_type__gte=1, fitzpatrick_type__lte=6),
                 name="intake_fitzpatrick_1_6",
             ),
         ]
@@ -126,7 +129,9 @@ class ConsentTemplate(models.Model):
     modality = models.CharField(max_length=20, choices=Modality.choices)
     version = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
-    body = models.TextField(help_text="Procedure, benefit, risks, alternatives, aftercare, right to withdraw.")
+    body = models.TextField(
+        help_text="Procedure, benefit, risks, alternatives, aftercare, right to withdraw."
+    )
     is_current = models.BooleanField(default=False)
     published_at = models.DateTimeField(default=timezone.now)
 
@@ -135,7 +140,9 @@ class ConsentTemplate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "modality", "version"], name="consent_version_unique"),
             models.UniqueConstraint(
-                fields=["clinic", "modality"], condition=Q(is_current=True), name="consent_one_current_per_modality"
+                fields=["clinic", "modality"],
+                condition=Q(is_current=True),
+                name="consent_one_current_per_modality",
             ),
             models.CheckConstraint(condition=~Q(body=""), name="consent_body_required"),
         ]
@@ -172,7 +179,9 @@ class SignedConsent(models.Model):
         constraints = [
             models.CheckConstraint(condition=~Q(signed_text=""), name="signed_consent_text_required"),
             models.CheckConstraint(condition=~Q(signature_name=""), name="signed_consent_signature_required"),
-            models.CheckConstraint(condition=Q(signed_text_sha256__regex=r"^[0-9a-f]{64}$"), name="signed_consent_hash_hex"),
+            models.CheckConstraint(
+                condition=Q(signed_text_sha256__regex=r"^[0-9a-f]{64}$"), name="signed_consent_hash_hex"
+            ),
         ]
 
     def __str__(self):

@@ -2,8 +2,8 @@
 
 from django.shortcuts import render
 
-from clinic.permissions import staff_required
 from clients.selectors import clients_matching
+from clinic.permissions import staff_required
 
 
 @staff_required

@@ -27,6 +27,8 @@ class PractitionerViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelViewS
     serializer_class = PractitionerSerializer
     queryset = (
         StaffMember.objects.filter(role=StaffRole.PRACTITIONER, is_active=True)
-        .prefetch_related(Prefetch("qualifications", queryset=PractitionerQualification.objects.order_by("modality")))
+        .prefetch_related(
+            Prefetch("qualifications", queryset=PractitionerQualification.objects.order_by("modality"))
+        )
         .order_by("display_name", "id")
     )

@@ -47,7 +47,9 @@ class Clinic(models.Model):
         default=24, help_text="Clients may cancel or reschedule themselves up to this many hours before."
     )
     reminder_lead_hours = models.JSONField(
-        default=default_reminder_lead_hours, blank=True, help_text="Hours before a visit to send reminders, e.g. [24, 2]."
+        default=default_reminder_lead_hours,
+        blank=True,
+        help_text="Hours before a visit to send reminders, e.g. [24, 2].",
     )
     slot_step_minutes = models.PositiveIntegerField(default=15)
     intake_validity_days = models.PositiveIntegerField(
@@ -124,9 +126,12 @@ class PractitionerQualification(models.Model):
     class Meta:
         ordering = ["staff_member_id", "modality"]
         constraints = [
-            models.UniqueConstraint(fields=["staff_member", "modality"], name="qualification_once_per_modality"),
+            models.UniqueConstraint(
+                fields=["staff_member", "modality"], name="qualification_once_per_modality"
+            ),
             models.CheckConstraint(
-                condition=Q(max_depth_mm__isnull=True) | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                condition=Q(max_depth_mm__isnull=True)
+                | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
                 name="qualification_depth_within_0_3mm",
             ),
         ]
@@ -179,7 +184,8 @@ class Device(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["clinic", "name"], name="device_name_unique_per_clinic"),
             models.CheckConstraint(
-                condition=Q(max_depth_mm__isnull=True) | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                condition=Q(max_depth_mm__isnull=True)
+                | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
                 name="device_depth_within_0_3mm",
             ),
         ]
@@ -210,8 +216,12 @@ class WorkingHours(models.Model):
         ordering = ["staff_member_id", "weekday", "start_time"]
         verbose_name_plural = "working hours"
         constraints = [
-            models.CheckConstraint(condition=Q(end_time__gt=models.F("start_time")), name="working_hours_end_after_start"),
-            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="working_hours_weekday_0_6"),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=models.F("start_time")), name="working_hours_end_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(weekday__gte=0, weekday__lte=6), name="working_hours_weekday_0_6"
+            ),
         ]
 
     def __str__(self):
@@ -272,7 +282,8 @@ class OutboxMessage(models.Model):
         indexes = [models.Index(fields=["status", "due_at"], name="outbox_status_due")]
         constraints = [
             models.CheckConstraint(
-                condition=~Q(status=OutboxStatus.SENT) | Q(sent_at__isnull=False), name="outbox_sent_has_sent_at"
+                condition=~Q(status=OutboxStatus.SENT) | Q(sent_at__isnull=False),
+                name="outbox_sent_has_sent_at",
             ),
             models.CheckConstraint(condition=~Q(dedupe_key=""), name="outbox_dedupe_key_required"),
         ]

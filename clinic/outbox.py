@@ -68,9 +68,9 @@ def outbox_enqueue(
 def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
     """Put rows claimed by a worker that died back in the queue; return how many."""
     now = now or timezone.now()
-    return OutboxMessage.objects.filter(status=OutboxStatus.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER).update(
-        status=OutboxStatus.PENDING, claimed_at=None
-    )
+    return OutboxMessage.objects.filter(
+        status=OutboxStatus.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER
+    ).update(status=OutboxStatus.PENDING, claimed_at=None)
 
 
 def outbox_claim_due(*, limit: int = DELIVERY_BATCH_SIZE, now: datetime | None = None) -> list[int]:

@@ -87,7 +87,9 @@ def redis_url_for_tests() -> str:
 def redis_reachable(url: str) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1) as sock:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1
+        ) as sock:
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
@@ -133,14 +135,25 @@ class CeleryStack:
     def start(self, *names: str):
         celery = [sys.executable, "-m", "celery", "-A", "clinic"]
         commands = {
-            "worker": [*celery, "worker", "-l", "info", "--concurrency", "2", "-n", f"t{uuid.uuid4().hex[:6]}@%h",
-                       "--without-mingle", "--without-gossip"],
+            "worker": [
+                *celery,
+                "worker",
+                "-l",
+                "info",
+                "--concurrency",
+                "2",
+                "-n",
+                f"t{uuid.uuid4().hex[:6]}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
             "beat": [*celery, "beat", "-l", "info", "-s", str(self.workdir / "beat-schedule")],
         }
         for name in names or ("worker", "beat"):
             log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
-            self.processes[name] = subprocess.Popen(commands[name], cwd=ROOT, env=self.env(), stdout=log,
-                                                    stderr=subprocess.STDOUT)
+            self.processes[name] = subprocess.Popen(
+                commands[name], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            )
 
     def stop(self):
         for process in self.processes.values():

@@ -55,7 +55,8 @@ class PractitionerFactory(StaffMemberFactory):
     def hours(obj, create, extracted, **kwargs):
         if create:
             WorkingHours.objects.bulk_create(
-                WorkingHours(staff_member=obj, weekday=d, start_time=dt.time(9), end_time=dt.time(17)) for d in range(7)
+                WorkingHours(staff_member=obj, weekday=d, start_time=dt.time(9), end_time=dt.time(17))
+                for d in range(7)
             )
 
 

@@ -20,9 +20,16 @@ def api(alice):
 
 
 def test_search_matches_name_email_and_phone(api, lumen):
-    ClientFactory(clinic=lumen, first_name="Grace", last_name="Okafor", email="g.okafor@example.com",
-                  phone="+44 7700 900123")
-    ClientFactory(clinic=lumen, first_name="Ruby", last_name="Hill", email="ruby@example.com", phone="+44 7700 555")
+    ClientFactory(
+        clinic=lumen,
+        first_name="Grace",
+        last_name="Okafor",
+        email="g.okafor@example.com",
+        phone="+44 7700 900123",
+    )
+    ClientFactory(
+        clinic=lumen, first_name="Ruby", last_name="Hill", email="ruby@example.com", phone="+44 7700 555"
+    )
     for term in ("okafor", "g.okafor@", "900123", "grace okafor"):
         results = api.get("/api/v1/clients/", {"search": term}).json()["results"]
         assert [c["last_name"] for c in results] == ["Okafor"], term
@@ -34,8 +41,11 @@ def test_client_has_the_documented_fields(api, lumen_client_record):
 
 
 def test_bad_client_input_gets_field_errors_not_a_500(api):
-    response = api.post("/api/v1/clients/", {"first_name": "", "email": "not-an-email", "date_of_birth": "2999-01-01"},
-                        format="json")
+    response = api.post(
+        "/api/v1/clients/",
+        {"first_name": "", "email": "not-an-email", "date_of_birth": "2999-01-01"},
+        format="json",
+    )
     assert response.status_code == 400
     errors = response.json()
     assert {"first_name", "last_name", "email", "date_of_birth"} <= set(errors)

@@ -44,10 +44,19 @@ def _today_at(clinic, hour, minute=0):
 def frontdesk_with_a_day(transactional_db, lumen, harbour):
     desk = StaffMemberFactory(clinic=lumen, user__username="frontdesk", display_name="Jo Carter")
     olivia = ClientFactory(clinic=lumen, first_name="Olivia", last_name="Smith")
-    AppointmentFactory(clinic=lumen, client=olivia, start=_today_at(lumen, 9, 30), end=_today_at(lumen, 10, 30),
-                       service__name="Microneedling facial")
-    AppointmentFactory(clinic=harbour, client=ClientFactory(clinic=harbour, last_name="Harbourside"),
-                       start=_today_at(harbour, 11), end=_today_at(harbour, 12))
+    AppointmentFactory(
+        clinic=lumen,
+        client=olivia,
+        start=_today_at(lumen, 9, 30),
+        end=_today_at(lumen, 10, 30),
+        service__name="Microneedling facial",
+    )
+    AppointmentFactory(
+        clinic=harbour,
+        client=ClientFactory(clinic=harbour, last_name="Harbourside"),
+        start=_today_at(harbour, 11),
+        end=_today_at(harbour, 12),
+    )
     return desk
 
 

@@ -20,13 +20,21 @@ def test_worker_and_beat_deliver_a_due_message_exactly_once(celery_stack, smtp_s
     # given a message due now, committed before any worker runs
     clinic = ClinicFactory(name="Lumen Skin Clinic")
     message = OutboxMessage.objects.create(
-        clinic=clinic, recipient_email="olivia@example.com", recipient_name="Olivia", template_key="outbox_test",
-        context={"note": "See you soon."}, due_at=timezone.now(), dedupe_key="worker-test-1",
+        clinic=clinic,
+        recipient_email="olivia@example.com",
+        recipient_name="Olivia",
+        template_key="outbox_test",
+        context={"note": "See you soon."},
+        due_at=timezone.now(),
+        dedupe_key="worker-test-1",
     )
     # when a worker and beat (ticking every second) run
     celery_stack.start("worker", "beat")
-    wait_until(lambda: smtp_server.messages, timeout=90,
-               message=f"the SMTP server to receive the message; logs:\n{celery_stack.logs()}")
+    wait_until(
+        lambda: smtp_server.messages,
+        timeout=90,
+        message=f"the SMTP server to receive the message; logs:\n{celery_stack.logs()}",
+    )
     # then after several more ticks it has still been received once, and the row says sent
     time.sleep(4)
     assert len(smtp_server.messages) == 1

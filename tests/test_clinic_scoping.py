@@ -16,13 +16,16 @@ def _today_at(clinic, hour):
     return dt.datetime.combine(local_today, dt.time(hour), tzinfo=clinic.zone)
 
 
-def test_home_shows_only_the_signed_in_clinics_appointments(alice_client, lumen, harbour,
-                                                            lumen_client_record, harbour_client_record):
+def test_home_shows_only_the_signed_in_clinics_appointments(
+    alice_client, lumen, harbour, lumen_client_record, harbour_client_record
+):
     # given an appointment today in each clinic
-    AppointmentFactory(clinic=lumen, client=lumen_client_record, start=_today_at(lumen, 12),
-                       end=_today_at(lumen, 13))
-    AppointmentFactory(clinic=harbour, client=harbour_client_record, start=_today_at(harbour, 12),
-                       end=_today_at(harbour, 13))
+    AppointmentFactory(
+        clinic=lumen, client=lumen_client_record, start=_today_at(lumen, 12), end=_today_at(lumen, 13)
+    )
+    AppointmentFactory(
+        clinic=harbour, client=harbour_client_record, start=_today_at(harbour, 12), end=_today_at(harbour, 13)
+    )
     # when Alice opens her home page
     page = alice_client.get("/").content.decode()
     # then she sees Lumen's client and not Harbour's
@@ -74,8 +77,13 @@ def test_api_services_and_practitioners_are_scoped(alice, bob, lumen, harbour):
 def test_a_new_client_is_registered_in_the_creators_clinic(alice, lumen):
     response = _api_as(alice).post(
         "/api/v1/clients/",
-        {"first_name": "Nia", "last_name": "Cole", "email": "nia@example.com", "phone": "+44 7700 111222",
-         "date_of_birth": "1990-04-02"},
+        {
+            "first_name": "Nia",
+            "last_name": "Cole",
+            "email": "nia@example.com",
+            "phone": "+44 7700 111222",
+            "date_of_birth": "1990-04-02",
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
@@ -99,8 +107,9 @@ def test_a_user_without_a_clinic_is_refused_the_home_page(client, db):
     assert client.get("/").status_code == 403
 
 
-def test_admin_shows_a_manager_only_their_clinics_clients(client, lumen, harbour, lumen_client_record,
-                                                          harbour_client_record):
+def test_admin_shows_a_manager_only_their_clinics_clients(
+    client, lumen, harbour, lumen_client_record, harbour_client_record
+):
     from django.contrib.auth.models import Permission
 
     from tests.factories import StaffMemberFactory

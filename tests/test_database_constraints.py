@@ -116,19 +116,29 @@ def test_it_refuses_two_current_consent_versions_for_one_modality(lumen):
 
 def test_it_refuses_a_duplicate_dedupe_key(lumen):
     OutboxMessage.objects.create(
-        clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", due_at=timezone.now(),
+        clinic=lumen,
+        recipient_email="a@example.com",
+        template_key="outbox_test",
+        due_at=timezone.now(),
         dedupe_key="appointment:1:confirmation",
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         OutboxMessage.objects.create(
-            clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", due_at=timezone.now(),
+            clinic=lumen,
+            recipient_email="a@example.com",
+            template_key="outbox_test",
+            due_at=timezone.now(),
             dedupe_key="appointment:1:confirmation",
         )
 
 
 def test_enqueueing_the_same_dedupe_key_twice_keeps_one_message(lumen):
-    first = outbox_enqueue(clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", dedupe_key="k1")
-    second = outbox_enqueue(clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", dedupe_key="k1")
+    first = outbox_enqueue(
+        clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", dedupe_key="k1"
+    )
+    second = outbox_enqueue(
+        clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", dedupe_key="k1"
+    )
     assert first.pk == second.pk
     assert OutboxMessage.objects.filter(dedupe_key="k1").count() == 1
 
@@ -138,6 +148,10 @@ def test_it_refuses_a_microcurrent_of_1_ma_or_more(session):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         MicrocurrentRecord.objects.create(
-            session=session, area=BodyArea.objects.get(code="cheeks"), current_ua=1000, frequency_hz=Decimal("1"),
-            waveform="square", minutes=10,
+            session=session,
+            area=BodyArea.objects.get(code="cheeks"),
+            current_ua=1000,
+            frequency_hz=Decimal("1"),
+            waveform="square",
+            minutes=10,
         )

@@ -21,8 +21,14 @@ pytestmark = pytest.mark.django_db
 
 def _enqueue(clinic, key="m1", due_at=None, **kwargs):
     return outbox_enqueue(
-        clinic=clinic, recipient_email="olivia@example.com", recipient_name="Olivia", template_key="outbox_test",
-        dedupe_key=key, due_at=due_at, context={"note": "Bring your questions."}, **kwargs
+        clinic=clinic,
+        recipient_email="olivia@example.com",
+        recipient_name="Olivia",
+        template_key="outbox_test",
+        dedupe_key=key,
+        due_at=due_at,
+        context={"note": "Bring your questions."},
+        **kwargs,
     )
 
 

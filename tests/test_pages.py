@@ -28,9 +28,12 @@ def test_a_wrong_password_gets_a_plain_message(client, alice):
 def test_signing_in_lands_on_todays_appointments(client, alice, lumen, lumen_client_record):
     zone = lumen.zone
     today = timezone.localdate(timezone=zone)
-    AppointmentFactory(clinic=lumen, client=lumen_client_record,
-                       start=dt.datetime.combine(today, dt.time(14, 30), tzinfo=zone),
-                       end=dt.datetime.combine(today, dt.time(15, 30), tzinfo=zone))
+    AppointmentFactory(
+        clinic=lumen,
+        client=lumen_client_record,
+        start=dt.datetime.combine(today, dt.time(14, 30), tzinfo=zone),
+        end=dt.datetime.combine(today, dt.time(15, 30), tzinfo=zone),
+    )
     response = client.post("/accounts/login/", {"username": "alice", "password": PASSWORD}, follow=True)
     page = response.content.decode()
     assert "Olivia Smith" in page
@@ -61,13 +64,17 @@ def test_a_local_day_is_23_or_25_hours_on_daylight_saving_days(lumen, zone, day,
     assert end.astimezone(dt.UTC) - start.astimezone(dt.UTC) == dt.timedelta(hours=hours)
 
 
-def test_an_appointment_just_after_local_midnight_on_a_dst_day_is_on_that_day(alice_client, lumen,
-                                                                             lumen_client_record):
+def test_an_appointment_just_after_local_midnight_on_a_dst_day_is_on_that_day(
+    alice_client, lumen, lumen_client_record
+):
     zone = lumen.zone
     day = dt.date(2026, 10, 25)  # clocks go back in London
-    AppointmentFactory(clinic=lumen, client=lumen_client_record,
-                       start=dt.datetime(2026, 10, 25, 23, 30, tzinfo=zone),
-                       end=dt.datetime(2026, 10, 25, 23, 45, tzinfo=zone))
+    AppointmentFactory(
+        clinic=lumen,
+        client=lumen_client_record,
+        start=dt.datetime(2026, 10, 25, 23, 30, tzinfo=zone),
+        end=dt.datetime(2026, 10, 25, 23, 45, tzinfo=zone),
+    )
     page = alice_client.get(f"/?date={day.isoformat()}").content.decode()
     assert "23:30–23:45" in page
 

@@ -18,7 +18,10 @@ def seeded(capsys):
 
 
 def _counts():
-    return [m.objects.count() for m in (Clinic, StaffMember, Client, Service, Protocol, Appointment, SignedConsent)]
+    return [
+        m.objects.count()
+        for m in (Clinic, StaffMember, Client, Service, Protocol, Appointment, SignedConsent)
+    ]
 
 
 def test_it_prints_the_demo_logins(seeded):
@@ -37,12 +40,16 @@ def test_it_builds_a_realistic_clinic(seeded):
     practitioners = StaffMember.objects.filter(clinic=clinic, role="practitioner")
     assert practitioners.count() == 3
     # different qualifications: not everyone may do mesotherapy or deep needling
-    quals = {p.user.username: {q.modality: q.max_depth_mm for q in p.qualifications.all()} for p in practitioners}
+    quals = {
+        p.user.username: {q.modality: q.max_depth_mm for q in p.qualifications.all()} for p in practitioners
+    }
     assert "mesotherapy" not in quals["practitioner"]
     assert quals["practitioner"]["microneedling"] < quals["doctor"]["microneedling"]
     assert Service.objects.filter(clinic=clinic).count() >= 6
     assert set(Protocol.objects.filter(clinic=clinic).values_list("modality", flat=True)) == {
-        "microneedling", "microcurrent", "mesotherapy"
+        "microneedling",
+        "microcurrent",
+        "mesotherapy",
     }
     assert Client.objects.filter(clinic=clinic).count() == 40
     # intake and consent in various states: none, stale version, current

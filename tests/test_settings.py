@@ -22,10 +22,17 @@ PRODUCTION = {
 def _manage(*args, env):
     # Drop the suite's own relaxed test defaults so the child sees production defaults.
     relaxed = {"SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "STATIC_MANIFEST"}
-    clean = {k: v for k, v in os.environ.items() if k not in relaxed and not k.startswith("SECURE_")
-             and not k.endswith("_COOKIE_SECURE")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in relaxed and not k.startswith("SECURE_") and not k.endswith("_COOKIE_SECURE")
+    }
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -63,6 +70,14 @@ def test_every_variable_in_env_example_is_documented_in_the_readme():
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
     names = [line.split("=", 1)[0].lstrip("# ").strip() for line in example.splitlines() if "=" in line]
-    assert {"DATABASE_URL", "REDIS_URL", "EMAIL_HOST", "EMAIL_PORT", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"} <= set(names)
+    assert {
+        "DATABASE_URL",
+        "REDIS_URL",
+        "EMAIL_HOST",
+        "EMAIL_PORT",
+        "SECRET_KEY",
+        "DEBUG",
+        "ALLOWED_HOSTS",
+    } <= set(names)
     missing = [name for name in names if f"`{name}`" not in readme]
     assert missing == []

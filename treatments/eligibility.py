@@ -24,7 +24,9 @@ def qualification_gaps(
             and (qualification.max_depth_mm is None or qualification.max_depth_mm < service.max_depth_mm)
         ):
             allowed = qualification.max_depth_mm or 0
-            gaps.append(f"qualified for microneedling to {allowed} mm, the service needs {service.max_depth_mm} mm")
+            gaps.append(
+                f"qualified for microneedling to {allowed} mm, the service needs {service.max_depth_mm} mm"
+            )
     return gaps
 
 

@@ -56,7 +56,9 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["clinic_id", "name", "id"]
-        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="product_name_unique_per_clinic")]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="product_name_unique_per_clinic")
+        ]
 
     def __str__(self):
         return self.name
@@ -72,7 +74,9 @@ class ProductLot(models.Model):
 
     class Meta:
         ordering = ["product_id", "expiry_date", "lot_number"]
-        constraints = [models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_per_product")]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_per_product")
+        ]
 
     def __str__(self):
         return f"{self.product} lot {self.lot_number} (exp. {self.expiry_date:%Y-%m-%d})"
@@ -134,7 +138,11 @@ class Protocol(models.Model):
             models.CheckConstraint(
                 condition=Q(depth_min_mm__isnull=True)
                 | Q(depth_max_mm__isnull=True)
-                | Q(depth_min_mm__gt=0, depth_min_mm__lte=F("depth_max_mm"), depth_max_mm__lte=MAX_MESO_DEPTH_MM),
+                | Q(
+                    depth_min_mm__gt=0,
+                    depth_min_mm__lte=F("depth_max_mm"),
+                    depth_max_mm__lte=MAX_MESO_DEPTH_MM,
+                ),
                 name="protocol_depth_range_ordered",
             ),
         ]
@@ -158,7 +166,11 @@ class ProtocolArea(models.Model):
             models.UniqueConstraint(fields=["protocol", "area"], name="protocol_area_once"),
             models.CheckConstraint(
                 condition=(Q(min_depth_mm__isnull=True) & Q(max_depth_mm__isnull=True))
-                | Q(min_depth_mm__gt=0, min_depth_mm__lte=F("max_depth_mm"), max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                | Q(
+                    min_depth_mm__gt=0,
+                    min_depth_mm__lte=F("max_depth_mm"),
+                    max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM,
+                ),
                 name="protocol_area_depth_within_0_3mm",
             ),
         ]
@@ -190,7 +202,8 @@ class ContraindicationRule(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["protocol", "condition_code"], name="contraindication_once"),
             models.CheckConstraint(
-                condition=Q(within_days__isnull=True) | Q(within_days__gt=0), name="contraindication_window_positive"
+                condition=Q(within_days__isnull=True) | Q(within_days__gt=0),
+                name="contraindication_window_positive",
             ),
         ]
 
@@ -207,7 +220,9 @@ class Service(models.Model):
     description = models.TextField(blank=True)
     protocols = models.ManyToManyField(Protocol, blank=True, related_name="services")
     duration_minutes = models.PositiveIntegerField()
-    buffer_before_minutes = models.PositiveIntegerField(default=0, help_text="e.g. numbing time, room set-up.")
+    buffer_before_minutes = models.PositiveIntegerField(
+        default=0, help_text="e.g. numbing time, room set-up."
+    )
     buffer_after_minutes = models.PositiveIntegerField(default=0, help_text="e.g. cleaning the room.")
     price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
     requires_room = models.BooleanField(default=True)
@@ -230,7 +245,8 @@ class Service(models.Model):
             models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="service_duration_positive"),
             models.CheckConstraint(condition=Q(price__gte=0), name="service_price_not_negative"),
             models.CheckConstraint(
-                condition=Q(max_depth_mm__isnull=True) | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                condition=Q(max_depth_mm__isnull=True)
+                | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
                 name="service_depth_within_0_3mm",
             ),
         ]
@@ -288,7 +304,9 @@ class Appointment(models.Model):
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="appointments")
     practitioner = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="appointments")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="appointments")
-    room = models.ForeignKey(Room, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments")
+    room = models.ForeignKey(
+        Room, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
+    )
     device = models.ForeignKey(
         Device, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
     )
@@ -297,7 +315,9 @@ class Appointment(models.Model):
     )
     start = models.DateTimeField()
     end = models.DateTimeField()
-    status = models.CharField(max_length=20, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    status = models.CharField(
+        max_length=20, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
+    )
     notes = models.TextField(blank=True)
     cancellation_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
@@ -383,7 +403,8 @@ class MicroneedlingRecord(models.Model):
         ordering = ["session_id", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(depth_mm__gt=0, depth_mm__lte=MAX_NEEDLE_DEPTH_MM), name="microneedling_depth_within_0_3mm"
+                condition=Q(depth_mm__gt=0, depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
+                name="microneedling_depth_within_0_3mm",
             ),
             models.CheckConstraint(condition=Q(passes__gte=1), name="microneedling_passes_positive"),
         ]
@@ -407,7 +428,8 @@ class MicrocurrentRecord(models.Model):
         ordering = ["session_id", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(current_ua__gt=0, current_ua__lt=MAX_MICROCURRENT_UA), name="microcurrent_below_1ma"
+                condition=Q(current_ua__gt=0, current_ua__lt=MAX_MICROCURRENT_UA),
+                name="microcurrent_below_1ma",
             ),
             models.CheckConstraint(condition=Q(frequency_hz__gt=0), name="microcurrent_frequency_positive"),
             models.CheckConstraint(condition=Q(minutes__gt=0), name="microcurrent_minutes_positive"),

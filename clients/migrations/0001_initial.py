@@ -6,205 +6,406 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clinic', '0001_initial'),
+        ("clinic", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Client',
+            name="Client",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField(blank=True, null=True)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('emergency_contact_name', models.CharField(blank=True, max_length=200)),
-                ('emergency_contact_phone', models.CharField(blank=True, max_length=40)),
-                ('gp_details', models.CharField(blank=True, max_length=200, verbose_name='GP')),
-                ('accepts_aftercare_email', models.BooleanField(default=True)),
-                ('accepts_marketing_email', models.BooleanField(default=False)),
-                ('unsubscribed_at', models.DateTimeField(blank=True, help_text='Set by one-click unsubscribe.', null=True)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clients', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField(blank=True, null=True)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("emergency_contact_name", models.CharField(blank=True, max_length=200)),
+                ("emergency_contact_phone", models.CharField(blank=True, max_length=40)),
+                ("gp_details", models.CharField(blank=True, max_length=200, verbose_name="GP")),
+                ("accepts_aftercare_email", models.BooleanField(default=True)),
+                ("accepts_marketing_email", models.BooleanField(default=False)),
+                (
+                    "unsubscribed_at",
+                    models.DateTimeField(blank=True, help_text="Set by one-click unsubscribe.", null=True),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clients",
+                        to="clinic.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_name', 'first_name', 'id'],
+                "ordering": ["last_name", "first_name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ConsentTemplate',
+            name="ConsentTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('modality', models.CharField(choices=[('microneedling', 'Microneedling'), ('microcurrent', 'Microcurrent'), ('mesotherapy', 'Mesotherapy')], max_length=20)),
-                ('version', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=200)),
-                ('body', models.TextField(help_text='Procedure, benefit, risks, alternatives, aftercare, right to withdraw.')),
-                ('is_current', models.BooleanField(default=False)),
-                ('published_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consent_templates', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("microneedling", "Microneedling"),
+                            ("microcurrent", "Microcurrent"),
+                            ("mesotherapy", "Mesotherapy"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "body",
+                    models.TextField(
+                        help_text="Procedure, benefit, risks, alternatives, aftercare, right to withdraw."
+                    ),
+                ),
+                ("is_current", models.BooleanField(default=False)),
+                ("published_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="consent_templates",
+                        to="clinic.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', 'modality', '-version'],
+                "ordering": ["clinic_id", "modality", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='IntakeQuestionnaire',
+            name="IntakeQuestionnaire",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=200)),
-                ('questions', models.JSONField(default=list)),
-                ('is_current', models.BooleanField(default=False)),
-                ('published_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='intake_questionnaires', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=200)),
+                ("questions", models.JSONField(default=list)),
+                ("is_current", models.BooleanField(default=False)),
+                ("published_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="intake_questionnaires",
+                        to="clinic.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', '-version'],
+                "ordering": ["clinic_id", "-version"],
             },
         ),
         migrations.CreateModel(
-            name='IntakeResponse',
+            name="IntakeResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answers', models.JSONField(default=dict)),
-                ('submitted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=500)),
-                ('fitzpatrick_type', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='intake_responses', to='clients.client')),
-                ('questionnaire', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='responses', to='clients.intakequestionnaire')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("answers", models.JSONField(default=dict)),
+                ("submitted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=500)),
+                ("fitzpatrick_type", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="intake_responses",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "questionnaire",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="responses",
+                        to="clients.intakequestionnaire",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['client_id', '-submitted_at', '-id'],
-                'get_latest_by': 'submitted_at',
+                "ordering": ["client_id", "-submitted_at", "-id"],
+                "get_latest_by": "submitted_at",
             },
         ),
         migrations.CreateModel(
-            name='ClientCondition',
+            name="ClientCondition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=60)),
-                ('noted_on', models.DateField(blank=True, help_text='When it happened or was last true.', null=True)),
-                ('details', models.CharField(blank=True, max_length=300)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conditions', to='clients.client')),
-                ('response', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conditions', to='clients.intakeresponse')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=60)),
+                (
+                    "noted_on",
+                    models.DateField(blank=True, help_text="When it happened or was last true.", null=True),
+                ),
+                ("details", models.CharField(blank=True, max_length=300)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="conditions",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "response",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conditions",
+                        to="clients.intakeresponse",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['client_id', 'code', 'id'],
+                "ordering": ["client_id", "code", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PhotoConsent',
+            name="PhotoConsent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('clinical', 'Clinical record'), ('teaching', 'Teaching'), ('marketing', 'Marketing')], max_length=20)),
-                ('signed_text', models.TextField()),
-                ('signature_name', models.CharField(max_length=200)),
-                ('granted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='photo_consents', to='clients.client')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[
+                            ("clinical", "Clinical record"),
+                            ("teaching", "Teaching"),
+                            ("marketing", "Marketing"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("signed_text", models.TextField()),
+                ("signature_name", models.CharField(max_length=200)),
+                ("granted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="photo_consents",
+                        to="clients.client",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['client_id', 'scope', '-granted_at'],
+                "ordering": ["client_id", "scope", "-granted_at"],
             },
         ),
         migrations.CreateModel(
-            name='SignedConsent',
+            name="SignedConsent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('modality', models.CharField(choices=[('microneedling', 'Microneedling'), ('microcurrent', 'Microcurrent'), ('mesotherapy', 'Mesotherapy')], max_length=20)),
-                ('version', models.PositiveIntegerField()),
-                ('signed_text', models.TextField()),
-                ('signed_text_sha256', models.CharField(max_length=64)),
-                ('signature_name', models.CharField(help_text='The name the client typed to sign.', max_length=200)),
-                ('signed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=500)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='signed_consents', to='clients.client')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='signatures', to='clients.consenttemplate')),
-                ('witnessed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='witnessed_consents', to='clinic.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("microneedling", "Microneedling"),
+                            ("microcurrent", "Microcurrent"),
+                            ("mesotherapy", "Mesotherapy"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("signed_text", models.TextField()),
+                ("signed_text_sha256", models.CharField(max_length=64)),
+                (
+                    "signature_name",
+                    models.CharField(help_text="The name the client typed to sign.", max_length=200),
+                ),
+                ("signed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=500)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="signed_consents",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="signatures",
+                        to="clients.consenttemplate",
+                    ),
+                ),
+                (
+                    "witnessed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="witnessed_consents",
+                        to="clinic.staffmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['client_id', '-signed_at', '-id'],
-                'get_latest_by': 'signed_at',
+                "ordering": ["client_id", "-signed_at", "-id"],
+                "get_latest_by": "signed_at",
             },
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['clinic', 'last_name', 'first_name'], name='client_clinic_name'),
+            model_name="client",
+            index=models.Index(fields=["clinic", "last_name", "first_name"], name="client_clinic_name"),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['clinic', 'email'], name='client_clinic_email'),
+            model_name="client",
+            index=models.Index(fields=["clinic", "email"], name="client_clinic_email"),
         ),
         migrations.AddIndex(
-            model_name='client',
-            index=models.Index(fields=['clinic', 'phone'], name='client_clinic_phone'),
+            model_name="client",
+            index=models.Index(fields=["clinic", "phone"], name="client_clinic_phone"),
         ),
         migrations.AddConstraint(
-            model_name='client',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('first_name', ''), _negated=True), models.Q(('last_name', ''), _negated=True)), name='client_name_required'),
+            model_name="client",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("first_name", ""), _negated=True), models.Q(("last_name", ""), _negated=True)
+                ),
+                name="client_name_required",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='consenttemplate',
-            constraint=models.UniqueConstraint(fields=('clinic', 'modality', 'version'), name='consent_version_unique'),
+            model_name="consenttemplate",
+            constraint=models.UniqueConstraint(
+                fields=("clinic", "modality", "version"), name="consent_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='consenttemplate',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('clinic', 'modality'), name='consent_one_current_per_modality'),
+            model_name="consenttemplate",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("clinic", "modality"),
+                name="consent_one_current_per_modality",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='consenttemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('body', ''), _negated=True), name='consent_body_required'),
+            model_name="consenttemplate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("body", ""), _negated=True), name="consent_body_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='intakequestionnaire',
-            constraint=models.UniqueConstraint(fields=('clinic', 'version'), name='intake_version_unique'),
+            model_name="intakequestionnaire",
+            constraint=models.UniqueConstraint(fields=("clinic", "version"), name="intake_version_unique"),
         ),
         migrations.AddConstraint(
-            model_name='intakequestionnaire',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('clinic',), name='intake_one_current_per_clinic'),
+            model_name="intakequestionnaire",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("clinic",),
+                name="intake_one_current_per_clinic",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='intakequestionnaire',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='intake_version_positive'),
+            model_name="intakequestionnaire",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="intake_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='intakeresponse',
-            constraint=models.CheckConstraint(condition=models.Q(('fitzpatrick_type__isnull', True), models.Q(('fitzpatrick_type__gte', 1), ('fitzpatrick_type__lte', 6)), _connector='OR'), name='intake_fitzpatrick_1_6'),
+            model_name="intakeresponse",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("fitzpatrick_type__isnull", True),
+                    models.Q(("fitzpatrick_type__gte", 1), ("fitzpatrick_type__lte", 6)),
+                    _connector="OR",
+                ),
+                name="intake_fitzpatrick_1_6",
+            ),
         ),
         migrations.AddIndex(
-            model_name='clientcondition',
-            index=models.Index(fields=['client', 'code'], name='condition_client_code'),
+            model_name="clientcondition",
+            index=models.Index(fields=["client", "code"], name="condition_client_code"),
         ),
         migrations.AddConstraint(
-            model_name='clientcondition',
-            constraint=models.UniqueConstraint(fields=('response', 'code'), name='condition_once_per_response'),
+            model_name="clientcondition",
+            constraint=models.UniqueConstraint(
+                fields=("response", "code"), name="condition_once_per_response"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='photoconsent',
-            constraint=models.CheckConstraint(condition=models.Q(('signature_name', ''), _negated=True), name='photo_consent_signature_required'),
+            model_name="photoconsent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("signature_name", ""), _negated=True),
+                name="photo_consent_signature_required",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='photoconsent',
-            constraint=models.CheckConstraint(condition=models.Q(('revoked_at__isnull', True), ('revoked_at__gte', models.F('granted_at')), _connector='OR'), name='photo_consent_revoked_after_granted'),
+            model_name="photoconsent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("revoked_at__isnull", True), ("revoked_at__gte", models.F("granted_at")), _connector="OR"
+                ),
+                name="photo_consent_revoked_after_granted",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signedconsent',
-            constraint=models.CheckConstraint(condition=models.Q(('signed_text', ''), _negated=True), name='signed_consent_text_required'),
+            model_name="signedconsent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("signed_text", ""), _negated=True), name="signed_consent_text_required"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signedconsent',
-            constraint=models.CheckConstraint(condition=models.Q(('signature_name', ''), _negated=True), name='signed_consent_signature_required'),
+            model_name="signedconsent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("signature_name", ""), _negated=True),
+                name="signed_consent_signature_required",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='signedconsent',
-            constraint=models.CheckConstraint(condition=models.Q(('signed_text_sha256__regex', '^[0-9a-f]{64}$')), name='signed_consent_hash_hex'),
+            model_name="signedconsent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("signed_text_sha256__regex", "^[0-9a-f]{64}$")),
+                name="signed_consent_hash_hex",
+            ),
         ),
     ]

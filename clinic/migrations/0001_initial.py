@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,160 +18,440 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Clinic',
+            name="Clinic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(help_text='Used in the public booking address.', max_length=80, unique=True)),
-                ('time_zone', models.CharField(help_text='IANA name, e.g. Europe/London.', max_length=64, validators=[clinic.models.validate_time_zone])),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=40)),
-                ('address', models.TextField(blank=True)),
-                ('min_booking_notice_minutes', models.PositiveIntegerField(default=120, help_text='How long before a visit it can still be booked online.')),
-                ('cancellation_window_hours', models.PositiveIntegerField(default=24, help_text='Clients may cancel or reschedule themselves up to this many hours before.')),
-                ('reminder_lead_hours', models.JSONField(blank=True, default=clinic.models.default_reminder_lead_hours, help_text='Hours before a visit to send reminders, e.g. [24, 2].')),
-                ('slot_step_minutes', models.PositiveIntegerField(default=15)),
-                ('intake_validity_days', models.PositiveIntegerField(default=365, help_text='An intake older than this is asked again before the next visit.')),
-                ('consent_validity_days', models.PositiveIntegerField(default=365)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Used in the public booking address.", max_length=80, unique=True
+                    ),
+                ),
+                (
+                    "time_zone",
+                    models.CharField(
+                        help_text="IANA name, e.g. Europe/London.",
+                        max_length=64,
+                        validators=[clinic.models.validate_time_zone],
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=40)),
+                ("address", models.TextField(blank=True)),
+                (
+                    "min_booking_notice_minutes",
+                    models.PositiveIntegerField(
+                        default=120, help_text="How long before a visit it can still be booked online."
+                    ),
+                ),
+                (
+                    "cancellation_window_hours",
+                    models.PositiveIntegerField(
+                        default=24,
+                        help_text="Clients may cancel or reschedule themselves up to this many hours before.",
+                    ),
+                ),
+                (
+                    "reminder_lead_hours",
+                    models.JSONField(
+                        blank=True,
+                        default=clinic.models.default_reminder_lead_hours,
+                        help_text="Hours before a visit to send reminders, e.g. [24, 2].",
+                    ),
+                ),
+                ("slot_step_minutes", models.PositiveIntegerField(default=15)),
+                (
+                    "intake_validity_days",
+                    models.PositiveIntegerField(
+                        default=365,
+                        help_text="An intake older than this is asked again before the next visit.",
+                    ),
+                ),
+                ("consent_validity_days", models.PositiveIntegerField(default=365)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('slot_step_minutes__gte', 5)), name='clinic_slot_step_at_least_5'), models.CheckConstraint(condition=models.Q(('time_zone', ''), _negated=True), name='clinic_time_zone_required')],
+                "ordering": ["name", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("slot_step_minutes__gte", 5)), name="clinic_slot_step_at_least_5"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("time_zone", ""), _negated=True), name="clinic_time_zone_required"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StaffMember',
+            name="StaffMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('front_desk', 'Front desk'), ('practitioner', 'Practitioner'), ('manager', 'Manager')], max_length=20)),
-                ('display_name', models.CharField(help_text="As clients see it, e.g. 'Dr Amara Lee'.", max_length=120)),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='staff', to='clinic.clinic')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='staff', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("front_desk", "Front desk"),
+                            ("practitioner", "Practitioner"),
+                            ("manager", "Manager"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "display_name",
+                    models.CharField(help_text="As clients see it, e.g. 'Dr Amara Lee'.", max_length=120),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="staff", to="clinic.clinic"
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', 'display_name', 'id'],
+                "ordering": ["clinic_id", "display_name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PractitionerQualification',
+            name="PractitionerQualification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('modality', models.CharField(choices=[('microneedling', 'Microneedling'), ('microcurrent', 'Microcurrent'), ('mesotherapy', 'Mesotherapy')], max_length=20)),
-                ('max_depth_mm', models.DecimalField(blank=True, decimal_places=2, help_text='For needle modalities; empty where depth does not apply.', max_digits=3, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01')), django.core.validators.MaxValueValidator(Decimal('3.0'))])),
-                ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='qualifications', to='clinic.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("microneedling", "Microneedling"),
+                            ("microcurrent", "Microcurrent"),
+                            ("mesotherapy", "Mesotherapy"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "max_depth_mm",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="For needle modalities; empty where depth does not apply.",
+                        max_digits=3,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01")),
+                            django.core.validators.MaxValueValidator(Decimal("3.0")),
+                        ],
+                    ),
+                ),
+                (
+                    "staff_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="qualifications",
+                        to="clinic.staffmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['staff_member_id', 'modality'],
+                "ordering": ["staff_member_id", "modality"],
             },
         ),
         migrations.CreateModel(
-            name='TimeOff',
+            name="TimeOff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='time_off', to='clinic.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                (
+                    "staff_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="time_off",
+                        to="clinic.staffmember",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'time off',
-                'ordering': ['staff_member_id', 'start'],
+                "verbose_name_plural": "time off",
+                "ordering": ["staff_member_id", "start"],
             },
         ),
         migrations.CreateModel(
-            name='WorkingHours',
+            name="WorkingHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('start_time', models.TimeField()),
-                ('end_time', models.TimeField()),
-                ('staff_member', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='working_hours', to='clinic.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("start_time", models.TimeField()),
+                ("end_time", models.TimeField()),
+                (
+                    "staff_member",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="working_hours",
+                        to="clinic.staffmember",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'working hours',
-                'ordering': ['staff_member_id', 'weekday', 'start_time'],
+                "verbose_name_plural": "working hours",
+                "ordering": ["staff_member_id", "weekday", "start_time"],
             },
         ),
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('kind', models.CharField(choices=[('roller', 'Dermaroller'), ('stamp', 'Derma stamp'), ('pen', 'Microneedling pen'), ('rf_pen', 'RF microneedling'), ('microcurrent_unit', 'Microcurrent unit'), ('electroporation', 'Electroporation (needle-free meso)'), ('injector', 'Mesotherapy injector')], max_length=30)),
-                ('serial_number', models.CharField(blank=True, max_length=80)),
-                ('max_depth_mm', models.DecimalField(blank=True, decimal_places=2, help_text='Deepest setting, for needling devices.', max_digits=3, null=True, validators=[django.core.validators.MinValueValidator(Decimal('0.01')), django.core.validators.MaxValueValidator(Decimal('3.0'))])),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='devices', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("roller", "Dermaroller"),
+                            ("stamp", "Derma stamp"),
+                            ("pen", "Microneedling pen"),
+                            ("rf_pen", "RF microneedling"),
+                            ("microcurrent_unit", "Microcurrent unit"),
+                            ("electroporation", "Electroporation (needle-free meso)"),
+                            ("injector", "Mesotherapy injector"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("serial_number", models.CharField(blank=True, max_length=80)),
+                (
+                    "max_depth_mm",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Deepest setting, for needling devices.",
+                        max_digits=3,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01")),
+                            django.core.validators.MaxValueValidator(Decimal("3.0")),
+                        ],
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="devices",
+                        to="clinic.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', 'kind', 'name', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('clinic', 'name'), name='device_name_unique_per_clinic'), models.CheckConstraint(condition=models.Q(('max_depth_mm__isnull', True), models.Q(('max_depth_mm__gt', 0), ('max_depth_mm__lte', Decimal('3.0'))), _connector='OR'), name='device_depth_within_0_3mm')],
+                "ordering": ["clinic_id", "kind", "name", "id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("clinic", "name"), name="device_name_unique_per_clinic"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("max_depth_mm__isnull", True),
+                            models.Q(("max_depth_mm__gt", 0), ("max_depth_mm__lte", Decimal("3.0"))),
+                            _connector="OR",
+                        ),
+                        name="device_depth_within_0_3mm",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recipient_email', models.EmailField(max_length=254)),
-                ('recipient_name', models.CharField(blank=True, max_length=200)),
-                ('template_key', models.CharField(help_text='Names the templates under templates/email/.', max_length=80)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('topic', models.CharField(blank=True, db_index=True, help_text="What it is about, e.g. 'appointment:42'.", max_length=80)),
-                ('is_essential', models.BooleanField(default=True, help_text='Booking mail is essential; aftercare and marketing can be unsubscribed.')),
-                ('due_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('pending', 'Scheduled'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='pending', max_length=12)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('smtp_message_id', models.CharField(blank=True, max_length=255)),
-                ('last_error', models.TextField(blank=True)),
-                ('dedupe_key', models.CharField(max_length=200, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbox', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("recipient_email", models.EmailField(max_length=254)),
+                ("recipient_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "template_key",
+                    models.CharField(help_text="Names the templates under templates/email/.", max_length=80),
+                ),
+                ("context", models.JSONField(blank=True, default=dict)),
+                (
+                    "topic",
+                    models.CharField(
+                        blank=True,
+                        db_index=True,
+                        help_text="What it is about, e.g. 'appointment:42'.",
+                        max_length=80,
+                    ),
+                ),
+                (
+                    "is_essential",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Booking mail is essential; aftercare and marketing can be unsubscribed.",
+                    ),
+                ),
+                ("due_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Scheduled"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("smtp_message_id", models.CharField(blank=True, max_length=255)),
+                ("last_error", models.TextField(blank=True)),
+                ("dedupe_key", models.CharField(max_length=200, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="outbox", to="clinic.clinic"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_at', 'id'],
-                'indexes': [models.Index(fields=['status', 'due_at'], name='outbox_status_due')],
-                'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('status', 'sent'), _negated=True), ('sent_at__isnull', False), _connector='OR'), name='outbox_sent_has_sent_at'), models.CheckConstraint(condition=models.Q(('dedupe_key', ''), _negated=True), name='outbox_dedupe_key_required')],
+                "ordering": ["due_at", "id"],
+                "indexes": [models.Index(fields=["status", "due_at"], name="outbox_status_due")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "sent"), _negated=True),
+                            ("sent_at__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="outbox_sent_has_sent_at",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("dedupe_key", ""), _negated=True),
+                        name="outbox_dedupe_key_required",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Room',
+            name="Room",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rooms', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=80)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="rooms", to="clinic.clinic"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', 'name', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('clinic', 'name'), name='room_name_unique_per_clinic')],
+                "ordering": ["clinic_id", "name", "id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("clinic", "name"), name="room_name_unique_per_clinic")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='staffmember',
-            index=models.Index(fields=['clinic', 'role'], name='clinic_staf_clinic__481a4c_idx'),
+            model_name="staffmember",
+            index=models.Index(fields=["clinic", "role"], name="clinic_staf_clinic__481a4c_idx"),
         ),
         migrations.AddConstraint(
-            model_name='practitionerqualification',
-            constraint=models.UniqueConstraint(fields=('staff_member', 'modality'), name='qualification_once_per_modality'),
+            model_name="practitionerqualification",
+            constraint=models.UniqueConstraint(
+                fields=("staff_member", "modality"), name="qualification_once_per_modality"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='practitionerqualification',
-            constraint=models.CheckConstraint(condition=models.Q(('max_depth_mm__isnull', True), models.Q(('max_depth_mm__gt', 0), ('max_depth_mm__lte', Decimal('3.0'))), _connector='OR'), name='qualification_depth_within_0_3mm'),
+            model_name="practitionerqualification",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("max_depth_mm__isnull", True),
+                    models.Q(("max_depth_mm__gt", 0), ("max_depth_mm__lte", Decimal("3.0"))),
+                    _connector="OR",
+                ),
+                name="qualification_depth_within_0_3mm",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='timeoff',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gt', models.F('start'))), name='time_off_end_after_start'),
+            model_name="timeoff",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gt", models.F("start"))), name="time_off_end_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workinghours',
-            constraint=models.CheckConstraint(condition=models.Q(('end_time__gt', models.F('start_time'))), name='working_hours_end_after_start'),
+            model_name="workinghours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end_time__gt", models.F("start_time"))),
+                name="working_hours_end_after_start",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workinghours',
-            constraint=models.CheckConstraint(condition=models.Q(('weekday__gte', 0), ('weekday__lte', 6)), name='working_hours_weekday_0_6'),
+            model_name="workinghours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("weekday__gte", 0), ("weekday__lte", 6)), name="working_hours_weekday_0_6"
+            ),
         ),
     ]

@@ -9,398 +9,990 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clients', '0001_initial'),
-        ('clinic', '0001_initial'),
+        ("clients", "0001_initial"),
+        ("clinic", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BodyArea',
+            name="BodyArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.SlugField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=80)),
-                ('snomed_code', models.CharField(blank=True, max_length=20)),
-                ('is_body', models.BooleanField(default=False, help_text='Body rather than face.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=80)),
+                ("snomed_code", models.CharField(blank=True, max_length=20)),
+                ("is_body", models.BooleanField(default=False, help_text="Body rather than face.")),
             ],
             options={
-                'ordering': ['is_body', 'name'],
+                "ordering": ["is_body", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('status', models.CharField(choices=[('proposed', 'Proposed'), ('pending', 'Pending'), ('booked', 'Booked'), ('arrived', 'Arrived'), ('fulfilled', 'Completed'), ('cancelled', 'Cancelled'), ('noshow', 'No-show'), ('entered-in-error', 'Entered in error'), ('checked-in', 'Checked in'), ('waitlist', 'Waitlist')], default='booked', max_length=20)),
-                ('notes', models.TextField(blank=True)),
-                ('cancellation_reason', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('sequence', models.PositiveIntegerField(default=0, help_text='RFC 5545 SEQUENCE: bumped on every change.')),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='clients.client')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appointments', to='clinic.clinic')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='clinic.device')),
-                ('practitioner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='clinic.staffmember')),
-                ('room', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='clinic.room')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("proposed", "Proposed"),
+                            ("pending", "Pending"),
+                            ("booked", "Booked"),
+                            ("arrived", "Arrived"),
+                            ("fulfilled", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("noshow", "No-show"),
+                            ("entered-in-error", "Entered in error"),
+                            ("checked-in", "Checked in"),
+                            ("waitlist", "Waitlist"),
+                        ],
+                        default="booked",
+                        max_length=20,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("cancellation_reason", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "sequence",
+                    models.PositiveIntegerField(
+                        default=0, help_text="RFC 5545 SEQUENCE: bumped on every change."
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="appointments",
+                        to="clinic.clinic",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="clinic.device",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="clinic.staffmember",
+                    ),
+                ),
+                (
+                    "room",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="clinic.room",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['start', 'id'],
+                "ordering": ["start", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AppointmentEvent',
+            name="AppointmentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('action', models.CharField(max_length=40)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('appointment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='treatments.appointment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("action", models.CharField(max_length=40)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="treatments.appointment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['appointment_id', 'at', 'id'],
+                "ordering": ["appointment_id", "at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('planned_sessions', models.PositiveIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('notes', models.TextField(blank=True)),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='clients.client')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='courses', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("planned_sessions", models.PositiveIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="courses",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="courses",
+                        to="clinic.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', '-created_at', 'id'],
+                "ordering": ["clinic_id", "-created_at", "id"],
             },
         ),
         migrations.AddField(
-            model_name='appointment',
-            name='course',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='appointments', to='treatments.course'),
+            model_name="appointment",
+            name="course",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="appointments",
+                to="treatments.course",
+            ),
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150)),
-                ('manufacturer', models.CharField(blank=True, max_length=150)),
-                ('ingredients', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='products', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150)),
+                ("manufacturer", models.CharField(blank=True, max_length=150)),
+                ("ingredients", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="products",
+                        to="clinic.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', 'name', 'id'],
+                "ordering": ["clinic_id", "name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ProductLot',
+            name="ProductLot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('lot_number', models.CharField(max_length=60)),
-                ('expiry_date', models.DateField()),
-                ('received_on', models.DateField(blank=True, null=True)),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lots', to='treatments.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("lot_number", models.CharField(max_length=60)),
+                ("expiry_date", models.DateField()),
+                ("received_on", models.DateField(blank=True, null=True)),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lots",
+                        to="treatments.product",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['product_id', 'expiry_date', 'lot_number'],
+                "ordering": ["product_id", "expiry_date", "lot_number"],
             },
         ),
         migrations.CreateModel(
-            name='Protocol',
+            name="Protocol",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('modality', models.CharField(choices=[('microneedling', 'Microneedling'), ('microcurrent', 'Microcurrent'), ('mesotherapy', 'Mesotherapy')], max_length=20)),
-                ('name', models.CharField(max_length=150)),
-                ('description', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('min_interval_days', models.PositiveIntegerField(blank=True, help_text='Shortest time between two sessions of this protocol.', null=True)),
-                ('course_sessions', models.PositiveIntegerField(blank=True, null=True)),
-                ('course_sessions_per_week', models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True)),
-                ('course_interval_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('maintenance_interval_days', models.PositiveIntegerField(blank=True, null=True)),
-                ('allowed_device_kinds', models.JSONField(blank=True, default=list, help_text="Device kinds, e.g. ['pen'].")),
-                ('current_min_ua', models.PositiveIntegerField(blank=True, null=True)),
-                ('current_max_ua', models.PositiveIntegerField(blank=True, null=True)),
-                ('frequency_min_hz', models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True)),
-                ('frequency_max_hz', models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True)),
-                ('waveforms', models.JSONField(blank=True, default=list)),
-                ('techniques', models.JSONField(blank=True, default=list)),
-                ('depth_min_mm', models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True)),
-                ('depth_max_mm', models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='protocols', to='clinic.clinic')),
-                ('products', models.ManyToManyField(blank=True, related_name='protocols', to='treatments.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("microneedling", "Microneedling"),
+                            ("microcurrent", "Microcurrent"),
+                            ("mesotherapy", "Mesotherapy"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("name", models.CharField(max_length=150)),
+                ("description", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "min_interval_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Shortest time between two sessions of this protocol.",
+                        null=True,
+                    ),
+                ),
+                ("course_sessions", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "course_sessions_per_week",
+                    models.DecimalField(blank=True, decimal_places=1, max_digits=3, null=True),
+                ),
+                ("course_interval_days", models.PositiveIntegerField(blank=True, null=True)),
+                ("maintenance_interval_days", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "allowed_device_kinds",
+                    models.JSONField(blank=True, default=list, help_text="Device kinds, e.g. ['pen']."),
+                ),
+                ("current_min_ua", models.PositiveIntegerField(blank=True, null=True)),
+                ("current_max_ua", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "frequency_min_hz",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True),
+                ),
+                (
+                    "frequency_max_hz",
+                    models.DecimalField(blank=True, decimal_places=2, max_digits=6, null=True),
+                ),
+                ("waveforms", models.JSONField(blank=True, default=list)),
+                ("techniques", models.JSONField(blank=True, default=list)),
+                ("depth_min_mm", models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True)),
+                ("depth_max_mm", models.DecimalField(blank=True, decimal_places=2, max_digits=4, null=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="protocols",
+                        to="clinic.clinic",
+                    ),
+                ),
+                (
+                    "products",
+                    models.ManyToManyField(blank=True, related_name="protocols", to="treatments.product"),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', 'modality', 'name', 'id'],
+                "ordering": ["clinic_id", "modality", "name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ContraindicationRule',
+            name="ContraindicationRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('condition_code', models.SlugField(max_length=60)),
-                ('severity', models.CharField(choices=[('absolute', 'Absolute (blocks booking)'), ('relative', 'Relative (warn; practitioner decides and records why)')], max_length=10)),
-                ('within_days', models.PositiveIntegerField(blank=True, help_text="Only when the condition's date is within this many days.", null=True)),
-                ('explanation', models.CharField(blank=True, max_length=300)),
-                ('protocol', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contraindications', to='treatments.protocol')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("condition_code", models.SlugField(max_length=60)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("absolute", "Absolute (blocks booking)"),
+                            ("relative", "Relative (warn; practitioner decides and records why)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "within_days",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="Only when the condition's date is within this many days.",
+                        null=True,
+                    ),
+                ),
+                ("explanation", models.CharField(blank=True, max_length=300)),
+                (
+                    "protocol",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contraindications",
+                        to="treatments.protocol",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['protocol_id', 'severity', 'condition_code'],
+                "ordering": ["protocol_id", "severity", "condition_code"],
             },
         ),
         migrations.CreateModel(
-            name='ProtocolArea',
+            name="ProtocolArea",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('min_depth_mm', models.DecimalField(blank=True, decimal_places=2, max_digits=3, null=True)),
-                ('max_depth_mm', models.DecimalField(blank=True, decimal_places=2, max_digits=3, null=True)),
-                ('notes', models.CharField(blank=True, max_length=200)),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='treatments.bodyarea')),
-                ('protocol', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='areas', to='treatments.protocol')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("min_depth_mm", models.DecimalField(blank=True, decimal_places=2, max_digits=3, null=True)),
+                ("max_depth_mm", models.DecimalField(blank=True, decimal_places=2, max_digits=3, null=True)),
+                ("notes", models.CharField(blank=True, max_length=200)),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.bodyarea",
+                    ),
+                ),
+                (
+                    "protocol",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="areas",
+                        to="treatments.protocol",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['protocol_id', 'area__name'],
+                "ordering": ["protocol_id", "area__name"],
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150)),
-                ('description', models.TextField(blank=True)),
-                ('duration_minutes', models.PositiveIntegerField()),
-                ('buffer_before_minutes', models.PositiveIntegerField(default=0, help_text='e.g. numbing time, room set-up.')),
-                ('buffer_after_minutes', models.PositiveIntegerField(default=0, help_text='e.g. cleaning the room.')),
-                ('price', models.DecimalField(decimal_places=2, max_digits=8, validators=[django.core.validators.MinValueValidator(0)])),
-                ('requires_room', models.BooleanField(default=True)),
-                ('device_kind', models.CharField(blank=True, choices=[('roller', 'Dermaroller'), ('stamp', 'Derma stamp'), ('pen', 'Microneedling pen'), ('rf_pen', 'RF microneedling'), ('microcurrent_unit', 'Microcurrent unit'), ('electroporation', 'Electroporation (needle-free meso)'), ('injector', 'Mesotherapy injector')], max_length=30)),
-                ('max_depth_mm', models.DecimalField(blank=True, decimal_places=2, help_text='Deepest needling the service involves; the practitioner must be qualified for it.', max_digits=3, null=True, validators=[django.core.validators.MaxValueValidator(Decimal('3.0'))])),
-                ('bookable_online', models.BooleanField(default=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='services', to='clinic.clinic')),
-                ('protocols', models.ManyToManyField(blank=True, related_name='services', to='treatments.protocol')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150)),
+                ("description", models.TextField(blank=True)),
+                ("duration_minutes", models.PositiveIntegerField()),
+                (
+                    "buffer_before_minutes",
+                    models.PositiveIntegerField(default=0, help_text="e.g. numbing time, room set-up."),
+                ),
+                (
+                    "buffer_after_minutes",
+                    models.PositiveIntegerField(default=0, help_text="e.g. cleaning the room."),
+                ),
+                (
+                    "price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=8,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
+                ("requires_room", models.BooleanField(default=True)),
+                (
+                    "device_kind",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("roller", "Dermaroller"),
+                            ("stamp", "Derma stamp"),
+                            ("pen", "Microneedling pen"),
+                            ("rf_pen", "RF microneedling"),
+                            ("microcurrent_unit", "Microcurrent unit"),
+                            ("electroporation", "Electroporation (needle-free meso)"),
+                            ("injector", "Mesotherapy injector"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "max_depth_mm",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Deepest needling the service involves; the practitioner must be qualified for it.",
+                        max_digits=3,
+                        null=True,
+                        validators=[django.core.validators.MaxValueValidator(Decimal("3.0"))],
+                    ),
+                ),
+                ("bookable_online", models.BooleanField(default=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="services",
+                        to="clinic.clinic",
+                    ),
+                ),
+                (
+                    "protocols",
+                    models.ManyToManyField(blank=True, related_name="services", to="treatments.protocol"),
+                ),
             ],
             options={
-                'ordering': ['clinic_id', 'name', 'id'],
+                "ordering": ["clinic_id", "name", "id"],
             },
         ),
         migrations.AddField(
-            model_name='course',
-            name='service',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='treatments.service'),
+            model_name="course",
+            name="service",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="courses", to="treatments.service"
+            ),
         ),
         migrations.AddField(
-            model_name='appointment',
-            name='service',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='treatments.service'),
+            model_name="appointment",
+            name="service",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="appointments",
+                to="treatments.service",
+            ),
         ),
         migrations.CreateModel(
-            name='TreatmentSession',
+            name="TreatmentSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('notes', models.TextField(blank=True)),
-                ('signed_off_at', models.DateTimeField(blank=True, null=True)),
-                ('appointment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='treatment_session', to='treatments.appointment')),
-                ('client', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treatment_sessions', to='clients.client')),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='treatment_sessions', to='clinic.clinic')),
-                ('practitioner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='treatment_sessions', to='clinic.staffmember')),
-                ('signed_off_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='signed_off_sessions', to='clinic.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("notes", models.TextField(blank=True)),
+                ("signed_off_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "appointment",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="treatment_session",
+                        to="treatments.appointment",
+                    ),
+                ),
+                (
+                    "client",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="treatment_sessions",
+                        to="clients.client",
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="treatment_sessions",
+                        to="clinic.clinic",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="treatment_sessions",
+                        to="clinic.staffmember",
+                    ),
+                ),
+                (
+                    "signed_off_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="signed_off_sessions",
+                        to="clinic.staffmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', 'id'],
+                "ordering": ["-started_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='SessionPhoto',
+            name="SessionPhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image', models.FileField(upload_to='session-photos/%Y/%m/')),
-                ('caption', models.CharField(blank=True, max_length=200)),
-                ('taken_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('area', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='treatments.bodyarea')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='treatments.treatmentsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("image", models.FileField(upload_to="session-photos/%Y/%m/")),
+                ("caption", models.CharField(blank=True, max_length=200)),
+                ("taken_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "area",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.bodyarea",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="photos",
+                        to="treatments.treatmentsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session_id', 'taken_at', 'id'],
+                "ordering": ["session_id", "taken_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='MicroneedlingRecord',
+            name="MicroneedlingRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('depth_mm', models.DecimalField(decimal_places=2, max_digits=3, validators=[django.core.validators.MinValueValidator(Decimal('0.01')), django.core.validators.MaxValueValidator(Decimal('3.0'))])),
-                ('passes', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1)])),
-                ('cartridge_lot', models.CharField(blank=True, max_length=60)),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='treatments.bodyarea')),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinic.device')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='microneedling', to='treatments.treatmentsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "depth_mm",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=3,
+                        validators=[
+                            django.core.validators.MinValueValidator(Decimal("0.01")),
+                            django.core.validators.MaxValueValidator(Decimal("3.0")),
+                        ],
+                    ),
+                ),
+                (
+                    "passes",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MinValueValidator(1)]
+                    ),
+                ),
+                ("cartridge_lot", models.CharField(blank=True, max_length=60)),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.bodyarea",
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinic.device",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="microneedling",
+                        to="treatments.treatmentsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session_id', 'id'],
+                "ordering": ["session_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='MicrocurrentRecord',
+            name="MicrocurrentRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('current_ua', models.PositiveIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(999)])),
-                ('frequency_hz', models.DecimalField(decimal_places=2, max_digits=6)),
-                ('waveform', models.CharField(choices=[('square', 'Square'), ('sine', 'Sine'), ('sawtooth', 'Sawtooth'), ('other', 'Other')], max_length=10)),
-                ('minutes', models.PositiveSmallIntegerField()),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='treatments.bodyarea')),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='clinic.device')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='microcurrent', to='treatments.treatmentsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "current_ua",
+                    models.PositiveIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(999),
+                        ]
+                    ),
+                ),
+                ("frequency_hz", models.DecimalField(decimal_places=2, max_digits=6)),
+                (
+                    "waveform",
+                    models.CharField(
+                        choices=[
+                            ("square", "Square"),
+                            ("sine", "Sine"),
+                            ("sawtooth", "Sawtooth"),
+                            ("other", "Other"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("minutes", models.PositiveSmallIntegerField()),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.bodyarea",
+                    ),
+                ),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="clinic.device",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="microcurrent",
+                        to="treatments.treatmentsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session_id', 'id'],
+                "ordering": ["session_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='MesotherapyRecord',
+            name="MesotherapyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('product_name', models.CharField(max_length=150)),
-                ('lot_number', models.CharField(max_length=60)),
-                ('expiry_date', models.DateField()),
-                ('volume_ml', models.DecimalField(decimal_places=2, max_digits=5)),
-                ('depth_mm', models.DecimalField(decimal_places=2, max_digits=4)),
-                ('technique', models.CharField(choices=[('nappage', 'Nappage'), ('papule', 'Papule'), ('point_by_point', 'Point by point'), ('linear_retrograde', 'Linear / retrograde'), ('needle_free', 'Needle-free (patch or electroporation)')], max_length=20)),
-                ('area', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='treatments.bodyarea')),
-                ('lot', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='administrations', to='treatments.productlot')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mesotherapy', to='treatments.treatmentsession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("product_name", models.CharField(max_length=150)),
+                ("lot_number", models.CharField(max_length=60)),
+                ("expiry_date", models.DateField()),
+                ("volume_ml", models.DecimalField(decimal_places=2, max_digits=5)),
+                ("depth_mm", models.DecimalField(decimal_places=2, max_digits=4)),
+                (
+                    "technique",
+                    models.CharField(
+                        choices=[
+                            ("nappage", "Nappage"),
+                            ("papule", "Papule"),
+                            ("point_by_point", "Point by point"),
+                            ("linear_retrograde", "Linear / retrograde"),
+                            ("needle_free", "Needle-free (patch or electroporation)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "area",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="treatments.bodyarea",
+                    ),
+                ),
+                (
+                    "lot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="administrations",
+                        to="treatments.productlot",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mesotherapy",
+                        to="treatments.treatmentsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['session_id', 'id'],
+                "ordering": ["session_id", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='product',
-            constraint=models.UniqueConstraint(fields=('clinic', 'name'), name='product_name_unique_per_clinic'),
+            model_name="product",
+            constraint=models.UniqueConstraint(
+                fields=("clinic", "name"), name="product_name_unique_per_clinic"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='productlot',
-            constraint=models.UniqueConstraint(fields=('product', 'lot_number'), name='lot_unique_per_product'),
+            model_name="productlot",
+            constraint=models.UniqueConstraint(
+                fields=("product", "lot_number"), name="lot_unique_per_product"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocol',
-            constraint=models.UniqueConstraint(fields=('clinic', 'name'), name='protocol_name_unique_per_clinic'),
+            model_name="protocol",
+            constraint=models.UniqueConstraint(
+                fields=("clinic", "name"), name="protocol_name_unique_per_clinic"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocol',
-            constraint=models.CheckConstraint(condition=models.Q(('current_max_ua__isnull', True), ('current_max_ua__lt', 1000), _connector='OR'), name='protocol_current_below_1ma'),
+            model_name="protocol",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("current_max_ua__isnull", True), ("current_max_ua__lt", 1000), _connector="OR"
+                ),
+                name="protocol_current_below_1ma",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocol',
-            constraint=models.CheckConstraint(condition=models.Q(('current_min_ua__isnull', True), ('current_max_ua__isnull', True), ('current_min_ua__lte', models.F('current_max_ua')), _connector='OR'), name='protocol_current_range_ordered'),
+            model_name="protocol",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("current_min_ua__isnull", True),
+                    ("current_max_ua__isnull", True),
+                    ("current_min_ua__lte", models.F("current_max_ua")),
+                    _connector="OR",
+                ),
+                name="protocol_current_range_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocol',
-            constraint=models.CheckConstraint(condition=models.Q(('frequency_min_hz__isnull', True), ('frequency_max_hz__isnull', True), models.Q(('frequency_min_hz__gt', 0), ('frequency_min_hz__lte', models.F('frequency_max_hz'))), _connector='OR'), name='protocol_frequency_range_ordered'),
+            model_name="protocol",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("frequency_min_hz__isnull", True),
+                    ("frequency_max_hz__isnull", True),
+                    models.Q(
+                        ("frequency_min_hz__gt", 0), ("frequency_min_hz__lte", models.F("frequency_max_hz"))
+                    ),
+                    _connector="OR",
+                ),
+                name="protocol_frequency_range_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocol',
-            constraint=models.CheckConstraint(condition=models.Q(('depth_min_mm__isnull', True), ('depth_max_mm__isnull', True), models.Q(('depth_max_mm__lte', Decimal('13.0')), ('depth_min_mm__gt', 0), ('depth_min_mm__lte', models.F('depth_max_mm'))), _connector='OR'), name='protocol_depth_range_ordered'),
+            model_name="protocol",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("depth_min_mm__isnull", True),
+                    ("depth_max_mm__isnull", True),
+                    models.Q(
+                        ("depth_max_mm__lte", Decimal("13.0")),
+                        ("depth_min_mm__gt", 0),
+                        ("depth_min_mm__lte", models.F("depth_max_mm")),
+                    ),
+                    _connector="OR",
+                ),
+                name="protocol_depth_range_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contraindicationrule',
-            constraint=models.UniqueConstraint(fields=('protocol', 'condition_code'), name='contraindication_once'),
+            model_name="contraindicationrule",
+            constraint=models.UniqueConstraint(
+                fields=("protocol", "condition_code"), name="contraindication_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contraindicationrule',
-            constraint=models.CheckConstraint(condition=models.Q(('within_days__isnull', True), ('within_days__gt', 0), _connector='OR'), name='contraindication_window_positive'),
+            model_name="contraindicationrule",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("within_days__isnull", True), ("within_days__gt", 0), _connector="OR"),
+                name="contraindication_window_positive",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='protocolarea',
-            constraint=models.UniqueConstraint(fields=('protocol', 'area'), name='protocol_area_once'),
+            model_name="protocolarea",
+            constraint=models.UniqueConstraint(fields=("protocol", "area"), name="protocol_area_once"),
         ),
         migrations.AddConstraint(
-            model_name='protocolarea',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('min_depth_mm__isnull', True), ('max_depth_mm__isnull', True)), models.Q(('max_depth_mm__lte', Decimal('3.0')), ('min_depth_mm__gt', 0), ('min_depth_mm__lte', models.F('max_depth_mm'))), _connector='OR'), name='protocol_area_depth_within_0_3mm'),
+            model_name="protocolarea",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("min_depth_mm__isnull", True), ("max_depth_mm__isnull", True)),
+                    models.Q(
+                        ("max_depth_mm__lte", Decimal("3.0")),
+                        ("min_depth_mm__gt", 0),
+                        ("min_depth_mm__lte", models.F("max_depth_mm")),
+                    ),
+                    _connector="OR",
+                ),
+                name="protocol_area_depth_within_0_3mm",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.UniqueConstraint(fields=('clinic', 'name'), name='service_name_unique_per_clinic'),
+            model_name="service",
+            constraint=models.UniqueConstraint(
+                fields=("clinic", "name"), name="service_name_unique_per_clinic"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('duration_minutes__gt', 0)), name='service_duration_positive'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("duration_minutes__gt", 0)), name="service_duration_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('price__gte', 0)), name='service_price_not_negative'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("price__gte", 0)), name="service_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='service',
-            constraint=models.CheckConstraint(condition=models.Q(('max_depth_mm__isnull', True), models.Q(('max_depth_mm__gt', 0), ('max_depth_mm__lte', Decimal('3.0'))), _connector='OR'), name='service_depth_within_0_3mm'),
+            model_name="service",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("max_depth_mm__isnull", True),
+                    models.Q(("max_depth_mm__gt", 0), ("max_depth_mm__lte", Decimal("3.0"))),
+                    _connector="OR",
+                ),
+                name="service_depth_within_0_3mm",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='course',
-            constraint=models.CheckConstraint(condition=models.Q(('planned_sessions__gte', 1)), name='course_has_sessions'),
+            model_name="course",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("planned_sessions__gte", 1)), name="course_has_sessions"
+            ),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['clinic', 'start'], name='appointment_clinic_start'),
+            model_name="appointment",
+            index=models.Index(fields=["clinic", "start"], name="appointment_clinic_start"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['practitioner', 'start'], name='appointment_practitioner_start'),
+            model_name="appointment",
+            index=models.Index(fields=["practitioner", "start"], name="appointment_practitioner_start"),
         ),
         migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['client', 'start'], name='appointment_client_start'),
+            model_name="appointment",
+            index=models.Index(fields=["client", "start"], name="appointment_client_start"),
         ),
         migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('end__gt', models.F('start'))), name='appointment_end_after_start'),
+            model_name="appointment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end__gt", models.F("start"))), name="appointment_end_after_start"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='treatmentsession',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('signed_off_at__isnull', True), ('signed_off_by__isnull', True)), models.Q(('signed_off_at__isnull', False), ('signed_off_by__isnull', False)), _connector='OR'), name='session_sign_off_complete'),
+            model_name="treatmentsession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("signed_off_at__isnull", True), ("signed_off_by__isnull", True)),
+                    models.Q(("signed_off_at__isnull", False), ("signed_off_by__isnull", False)),
+                    _connector="OR",
+                ),
+                name="session_sign_off_complete",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='microneedlingrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('depth_mm__gt', 0), ('depth_mm__lte', Decimal('3.0'))), name='microneedling_depth_within_0_3mm'),
+            model_name="microneedlingrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("depth_mm__gt", 0), ("depth_mm__lte", Decimal("3.0"))),
+                name="microneedling_depth_within_0_3mm",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='microneedlingrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('passes__gte', 1)), name='microneedling_passes_positive'),
+            model_name="microneedlingrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("passes__gte", 1)), name="microneedling_passes_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='microcurrentrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('current_ua__gt', 0), ('current_ua__lt', 1000)), name='microcurrent_below_1ma'),
+            model_name="microcurrentrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("current_ua__gt", 0), ("current_ua__lt", 1000)),
+                name="microcurrent_below_1ma",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='microcurrentrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('frequency_hz__gt', 0)), name='microcurrent_frequency_positive'),
+            model_name="microcurrentrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("frequency_hz__gt", 0)), name="microcurrent_frequency_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='microcurrentrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('minutes__gt', 0)), name='microcurrent_minutes_positive'),
+            model_name="microcurrentrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("minutes__gt", 0)), name="microcurrent_minutes_positive"
+            ),
         ),
         migrations.AddIndex(
-            model_name='mesotherapyrecord',
-            index=models.Index(fields=['lot_number'], name='meso_lot_number'),
+            model_name="mesotherapyrecord",
+            index=models.Index(fields=["lot_number"], name="meso_lot_number"),
         ),
         migrations.AddConstraint(
-            model_name='mesotherapyrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('volume_ml__gt', 0)), name='meso_volume_positive'),
+            model_name="mesotherapyrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("volume_ml__gt", 0)), name="meso_volume_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mesotherapyrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('depth_mm__gte', 0), ('depth_mm__lte', Decimal('13.0'))), name='meso_depth_within_range'),
+            model_name="mesotherapyrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("depth_mm__gte", 0), ("depth_mm__lte", Decimal("13.0"))),
+                name="meso_depth_within_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mesotherapyrecord',
-            constraint=models.CheckConstraint(condition=models.Q(('lot_number', ''), _negated=True), name='meso_lot_number_required'),
+            model_name="mesotherapyrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("lot_number", ""), _negated=True), name="meso_lot_number_required"
+            ),
         ),
     ]

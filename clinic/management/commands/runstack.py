@@ -90,6 +90,8 @@ class Command(BaseCommand):
         self.stdout.write(f"\n{line}\n  Clinic is running at  http://{host}:{port}/\n")
         self.stdout.write(f"  API docs:             http://{host}:{port}/api/docs/")
         if settings.EMAIL_BACKEND == "clinic.mail.MailDirBackend":
-            self.stdout.write(f"  Mail (no SMTP set):   http://{host}:{port}/mailbox/  and {settings.MAIL_DIR}")
+            self.stdout.write(
+                f"  Mail (no SMTP set):   http://{host}:{port}/mailbox/  and {settings.MAIL_DIR}"
+            )
         call_command("seed_demo", "--quiet-if-present", stdout=self.stdout)
         self.stdout.write(f"  Ctrl-C stops web, worker and beat.\n{line}\n")

@@ -38,7 +38,15 @@ from treatments.models import (
 MANAGER_GROUP = "Clinic managers"
 # Models a manager configures through the admin (app label, model names).
 MANAGER_MODELS = {
-    "clinic": ["clinic", "staffmember", "practitionerqualification", "room", "device", "workinghours", "timeoff"],
+    "clinic": [
+        "clinic",
+        "staffmember",
+        "practitionerqualification",
+        "room",
+        "device",
+        "workinghours",
+        "timeoff",
+    ],
     "clients": ["intakequestionnaire", "consenttemplate", "client"],
     "treatments": ["protocol", "protocolarea", "contraindicationrule", "product", "productlot", "service"],
 }
@@ -51,7 +59,9 @@ class Command(BaseCommand):
     help = "Create the demo clinics once (idempotent) and print the demo logins."
 
     def add_arguments(self, parser):
-        parser.add_argument("--quiet-if-present", action="store_true", help="Print only the logins if seeded.")
+        parser.add_argument(
+            "--quiet-if-present", action="store_true", help="Print only the logins if seeded."
+        )
 
     def handle(self, *args, **options):
         rng = random.Random(2026)  # the same demo on every machine
@@ -74,10 +84,14 @@ class Command(BaseCommand):
         group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
         perms = []
         for app_label, models in MANAGER_MODELS.items():
-            perms += Permission.objects.filter(content_type__app_label=app_label, content_type__model__in=models)
+            perms += Permission.objects.filter(
+                content_type__app_label=app_label, content_type__model__in=models
+            )
         for app_label, models in MANAGER_VIEW_ONLY.items():
             perms += Permission.objects.filter(
-                content_type__app_label=app_label, content_type__model__in=models, codename__startswith="view_"
+                content_type__app_label=app_label,
+                content_type__model__in=models,
+                codename__startswith="view_",
             )
         group.permissions.set(perms)
         return group
@@ -106,7 +120,8 @@ class Command(BaseCommand):
             if hours and not member.working_hours.exists():
                 start, end = (dt.time.fromisoformat(t) for t in hours)
                 WorkingHours.objects.bulk_create(
-                    WorkingHours(staff_member=member, weekday=day, start_time=start, end_time=end) for day in days
+                    WorkingHours(staff_member=member, weekday=day, start_time=start, end_time=end)
+                    for day in days
                 )
         return clinic, created
 
@@ -114,10 +129,14 @@ class Command(BaseCommand):
         for name in data.ROOMS:
             Room.objects.get_or_create(clinic=clinic, name=name)
         for name, kind, depth in data.DEVICES:
-            Device.objects.get_or_create(clinic=clinic, name=name, defaults={"kind": kind, "max_depth_mm": depth})
+            Device.objects.get_or_create(
+                clinic=clinic, name=name, defaults={"kind": kind, "max_depth_mm": depth}
+            )
         products = {}
         for name, maker, lots in data.PRODUCTS:
-            product, _ = Product.objects.get_or_create(clinic=clinic, name=name, defaults={"manufacturer": maker})
+            product, _ = Product.objects.get_or_create(
+                clinic=clinic, name=name, defaults={"manufacturer": maker}
+            )
             products[name] = product
             for lot, expiry in lots:
                 ProductLot.objects.get_or_create(
@@ -175,7 +194,9 @@ class Command(BaseCommand):
             },
         )
         IntakeQuestionnaire.objects.get_or_create(
-            clinic=clinic, version=2, defaults={"title": "Health questionnaire", "questions": questions, "is_current": True}
+            clinic=clinic,
+            version=2,
+            defaults={"title": "Health questionnaire", "questions": questions, "is_current": True},
         )
         for modality, (title, body) in data.CONSENT_TEXT.items():
             if modality == "microneedling":
@@ -198,21 +219,35 @@ class Command(BaseCommand):
 
     def _other_clinic_config(self, clinic: Clinic) -> None:
         Room.objects.get_or_create(clinic=clinic, name="Suite A")
-        Device.objects.get_or_create(clinic=clinic, name="Toning unit", defaults={"kind": "microcurrent_unit"})
+        Device.objects.get_or_create(
+            clinic=clinic, name="Toning unit", defaults={"kind": "microcurrent_unit"}
+        )
         protocol, _ = Protocol.objects.get_or_create(
             clinic=clinic,
             name="Microcurrent lift",
-            defaults={"modality": "microcurrent", "min_interval_days": 2, "current_min_ua": 100, "current_max_ua": 400},
+            defaults={
+                "modality": "microcurrent",
+                "min_interval_days": 2,
+                "current_min_ua": 100,
+                "current_max_ua": 400,
+            },
         )
         service, _ = Service.objects.get_or_create(
             clinic=clinic,
             name="Microcurrent lift",
-            defaults={"duration_minutes": 45, "buffer_after_minutes": 15, "price": 110, "device_kind": "microcurrent_unit"},
+            defaults={
+                "duration_minutes": 45,
+                "buffer_after_minutes": 15,
+                "price": 110,
+                "device_kind": "microcurrent_unit",
+            },
         )
         service.protocols.set([protocol])
 
     # --- clients, forms and appointments -------------------------------------------------------
-    def _clients_and_history(self, clinic: Clinic, rng: random.Random, count: int, *, with_forms: bool) -> None:
+    def _clients_and_history(
+        self, clinic: Clinic, rng: random.Random, count: int, *, with_forms: bool
+    ) -> None:
         now = timezone.now()
         clients = []
         offset = 0 if with_forms else 17
@@ -226,7 +261,9 @@ class Command(BaseCommand):
                     last_name=last,
                     email=f"{first}.{last}{i}@example.com".lower(),
                     phone=f"+44 7700 9{i:05d}" if with_forms else f"+1 212 555 {1000 + i}",
-                    date_of_birth=dt.date(1960 + rng.randrange(45), rng.randrange(1, 13), rng.randrange(1, 29)),
+                    date_of_birth=dt.date(
+                        1960 + rng.randrange(45), rng.randrange(1, 13), rng.randrange(1, 29)
+                    ),
                     emergency_contact_name=f"{rng.choice(data.FIRST_NAMES)} {last}",
                     emergency_contact_phone=f"+44 7700 8{i:05d}",
                     accepts_aftercare_email=i % 9 != 0,
@@ -241,9 +278,17 @@ class Command(BaseCommand):
         now = timezone.now()
         old_form, current_form = IntakeQuestionnaire.objects.filter(clinic=clinic).order_by("version")
         templates = list(ConsentTemplate.objects.filter(clinic=clinic))
-        flagged = [("cold-sores", None), ("isotretinoin", 120), ("pregnancy", None), ("botox", 20), ("diabetes", None)]
+        flagged = [
+            ("cold-sores", None),
+            ("isotretinoin", 120),
+            ("pregnancy", None),
+            ("botox", 20),
+            ("diabetes", None),
+        ]
         for i, client in enumerate(clients):
-            state = i % 4  # 0: nothing yet, 1: current, 2: stale (old version, 14 months ago), 3: current + flags
+            state = (
+                i % 4
+            )  # 0: nothing yet, 1: current, 2: stale (old version, 14 months ago), 3: current + flags
             if state == 0:
                 continue
             stale = state == 2
@@ -251,7 +296,10 @@ class Command(BaseCommand):
             response = IntakeResponse.objects.create(
                 client=client,
                 questionnaire=old_form if stale else current_form,
-                answers={"fitzpatrick": rng.choice(["I", "II", "III", "IV", "V", "VI"]), "goals": "Smoother skin"},
+                answers={
+                    "fitzpatrick": rng.choice(["I", "II", "III", "IV", "V", "VI"]),
+                    "goals": "Smoother skin",
+                },
                 submitted_at=submitted,
                 fitzpatrick_type=rng.randrange(1, 7),
                 user_agent="seed_demo",
@@ -264,7 +312,9 @@ class Command(BaseCommand):
                     code=code,
                     noted_on=(now - dt.timedelta(days=days_ago)).date() if days_ago else None,
                 )
-                response.answers[code] = "yes" if days_ago is None else str(now.date() - dt.timedelta(days=days_ago))
+                response.answers[code] = (
+                    "yes" if days_ago is None else str(now.date() - dt.timedelta(days=days_ago))
+                )
                 IntakeResponse.objects.filter(pk=response.pk).update(answers=response.answers)
             for template in templates:
                 if (template.is_current and i % 3 != 0) or (not template.is_current and i % 5 == 0):
@@ -295,7 +345,9 @@ class Command(BaseCommand):
         now = timezone.now()
         today = timezone.localdate(timezone=zone)
         practitioners = list(
-            StaffMember.objects.filter(clinic=clinic, role="practitioner").prefetch_related("qualifications", "working_hours")
+            StaffMember.objects.filter(clinic=clinic, role="practitioner").prefetch_related(
+                "qualifications", "working_hours"
+            )
         )
         services = list(Service.objects.filter(clinic=clinic).prefetch_related("protocols"))
         rooms = list(Room.objects.filter(clinic=clinic))
@@ -326,7 +378,9 @@ class Command(BaseCommand):
                     room = next((r for r in rooms if free(r, *block)), None)
                     device = None
                     if service.device_kind:
-                        device = next((d for d in devices if d.kind == service.device_kind and free(d, *block)), None)
+                        device = next(
+                            (d for d in devices if d.kind == service.device_kind and free(d, *block)), None
+                        )
                     if room is None or (service.device_kind and device is None):
                         cursor += dt.timedelta(minutes=15)
                         continue
@@ -358,16 +412,20 @@ class Command(BaseCommand):
     def _status_for(start, end, now, rng) -> str:
         roll = rng.random()
         if end <= now:
-            return AppointmentStatus.FULFILLED if roll < 0.85 else (
-                AppointmentStatus.NOSHOW if roll < 0.9 else AppointmentStatus.CANCELLED
+            return (
+                AppointmentStatus.FULFILLED
+                if roll < 0.85
+                else (AppointmentStatus.NOSHOW if roll < 0.9 else AppointmentStatus.CANCELLED)
             )
         if start <= now:
             return AppointmentStatus.ARRIVED
         return AppointmentStatus.CANCELLED if roll < 0.08 else AppointmentStatus.BOOKED
 
     def _print_logins(self) -> None:
-        self.stdout.write("Demo logins (password for all: %s):" % data.DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {data.DEMO_PASSWORD}):")
         for username, display, role, *_ in data.STAFF:
             self.stdout.write(f"  {username:<14} {display} ({role.replace('_', ' ')}, {data.CLINIC['name']})")
         for username, display, role, *_ in data.OTHER_STAFF:
-            self.stdout.write(f"  {username:<14} {display} ({role.replace('_', ' ')}, {data.OTHER_CLINIC['name']})")
+            self.stdout.write(
+                f"  {username:<14} {display} ({role.replace('_', ' ')}, {data.OTHER_CLINIC['name']})"
+            )
