@@ -4,6 +4,7 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 
 from clinic.models import Clinic, StaffMember
@@ -59,3 +60,22 @@ class ClinicScopedQuerysetMixin:
 
     def get_queryset(self):
         return super().get_queryset().filter(**{self.clinic_field: clinic_of(self.request)})
+
+
+class ClinicScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """An id field that accepts only rows of the requesting staff member's clinic ("not found" otherwise)."""
+
+    default_error_messages = {"does_not_exist": "No such {model} in this clinic (id {pk_value})."}
+
+    def __init__(self, *, model, clinic_field="clinic", **kwargs):
+        self.model = model
+        self.clinic_field = clinic_field
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        clinic = clinic_of(self.context["request"])
+        return self.model._default_manager.filter(**{self.clinic_field: clinic})
+
+    def fail(self, key, **kwargs):
+        kwargs.setdefault("model", self.model._meta.verbose_name)
+        return super().fail(key, **kwargs)

@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hash test passwords cheaply; the real hasher costs ~0.3 s a user and proves nothing here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def lumen(db):
     return ClinicFactory(name="Lumen Skin Clinic", slug="lumen-test", time_zone="Europe/London")

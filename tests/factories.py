@@ -109,6 +109,12 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     service = factory.SubFactory(ServiceFactory, clinic=factory.SelfAttribute("..clinic"))
     start = factory.LazyFunction(lambda: dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC))
     end = factory.LazyAttribute(lambda o: o.start + dt.timedelta(hours=1))
+    blocked_start = factory.LazyAttribute(
+        lambda o: o.start - dt.timedelta(minutes=o.service.buffer_before_minutes)
+    )
+    blocked_end = factory.LazyAttribute(
+        lambda o: o.end + dt.timedelta(minutes=o.service.buffer_after_minutes)
+    )
 
 
 class ConsentTemplateFactory(factory.django.DjangoModelFactory):

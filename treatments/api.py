@@ -1,9 +1,31 @@
-"""API of the treatments layer: services."""
+"""API of the treatments layer: services, availability, appointments and courses."""
 
-from rest_framework import serializers, viewsets
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from clinic.permissions import ClinicScopedQuerysetMixin
-from treatments.models import Service
+from clients.models import Client
+from clinic.models import Device, Room, StaffMember
+from clinic.permissions import ClinicScopedPrimaryKeyField, ClinicScopedQuerysetMixin, clinic_of
+from treatments.availability import available_slots
+from treatments.booking import (
+    BookingRequest,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    appointment_set_status,
+    course_book,
+    course_progress,
+)
+from treatments.models import Appointment, AppointmentStatus, Service
+from treatments.selectors import appointments_between
+
+MAX_AVAILABILITY_DAYS = 62
+MAX_LIST_DAYS = 62
 
 
 class ServiceSerializer(serializers.ModelSerializer):
@@ -34,3 +56,246 @@ class ServiceViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = ServiceSerializer
     queryset = Service.objects.filter(is_active=True).prefetch_related("protocols").order_by("name", "id")
+
+
+# --- availability ------------------------------------------------------------------------------------
+class AvailabilityQuerySerializer(serializers.Serializer):
+    service = ClinicScopedPrimaryKeyField(model=Service)
+    start = serializers.DateField(help_text="First local date, YYYY-MM-DD.")
+    end = serializers.DateField(help_text="Last local date (inclusive), YYYY-MM-DD.")
+    practitioner = ClinicScopedPrimaryKeyField(model=StaffMember, required=False)
+
+    def validate(self, attrs):
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": "The end date is before the start date."})
+        if (attrs["end"] - attrs["start"]).days >= MAX_AVAILABILITY_DAYS:
+            raise serializers.ValidationError(
+                {"end": f"Ask for at most {MAX_AVAILABILITY_DAYS} days at a time."}
+            )
+        return attrs
+
+
+class SlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    practitioner = serializers.IntegerField(source="practitioner_id")
+    room = serializers.IntegerField(source="room_id", allow_null=True)
+    device = serializers.IntegerField(source="device_id", allow_null=True)
+
+
+class AvailabilityView(APIView):
+    """Free start times for a service over local dates, in the clinic's time zone."""
+
+    @extend_schema(
+        parameters=[AvailabilityQuerySerializer],
+        responses=inline_serializer("Availability", {"slots": SlotSerializer(many=True)}),
+    )
+    def get(self, request):
+        query = AvailabilityQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        slots = available_slots(
+            service=data["service"],
+            start_date=data["start"],
+            end_date=data["end"],
+            practitioner_id=data["practitioner"].id if data.get("practitioner") else None,
+        )
+        return Response({"slots": SlotSerializer(slots, many=True).data})
+
+
+# --- appointments ----------------------------------------------------------------------------------
+class AppointmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "start",
+            "end",
+            "client",
+            "service",
+            "practitioner",
+            "room",
+            "device",
+            "status",
+            "course",
+            "sequence",
+        ]
+
+
+class AppointmentEventSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    action = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", default=None)
+    details = serializers.JSONField()
+
+
+class AppointmentDetailSerializer(AppointmentSerializer):
+    events = AppointmentEventSerializer(many=True, read_only=True)
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = [*AppointmentSerializer.Meta.fields, "notes", "cancellation_reason", "events"]
+
+
+class AppointmentCreateSerializer(serializers.Serializer):
+    client = ClinicScopedPrimaryKeyField(model=Client)
+    service = ClinicScopedPrimaryKeyField(model=Service)
+    practitioner = ClinicScopedPrimaryKeyField(model=StaffMember)
+    start = serializers.DateTimeField(
+        help_text="ISO 8601; without an offset it is read in the clinic's zone."
+    )
+    room = ClinicScopedPrimaryKeyField(model=Room, required=False, allow_null=True)
+    device = ClinicScopedPrimaryKeyField(model=Device, required=False, allow_null=True)
+    relative_contraindication_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    interval_override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RescheduleSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class RangeQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="First local date (default today).")
+    end = serializers.DateField(required=False, help_text="Last local date, inclusive (default start).")
+
+    def validate(self, attrs):
+        start = attrs.get("start") or self.context["today"]
+        end = attrs.get("end") or start
+        if end < start:
+            raise serializers.ValidationError({"end": "The end date is before the start date."})
+        if (end - start).days >= MAX_LIST_DAYS:
+            raise serializers.ValidationError({"end": f"Ask for at most {MAX_LIST_DAYS} days at a time."})
+        return {"start": start, "end": end}
+
+
+class CalendarPagination(LimitOffsetPagination):
+    default_limit = 200
+    max_limit = 1000
+
+
+class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
+    """Appointments of the clinic: list a range, book, and change one."""
+
+    queryset = Appointment.objects.all()
+    serializer_class = AppointmentSerializer
+    pagination_class = CalendarPagination
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("clinic", "client", "service", "practitioner")
+
+    @extend_schema(parameters=[RangeQuerySerializer], responses=AppointmentSerializer(many=True))
+    def list(self, request):
+        clinic = clinic_of(request)
+        query = RangeQuerySerializer(
+            data=request.query_params, context={"today": timezone.localdate(timezone=clinic.zone)}
+        )
+        query.is_valid(raise_exception=True)
+        appointments = appointments_between(
+            clinic=clinic, first_day=query.validated_data["start"], last_day=query.validated_data["end"]
+        )
+        page = self.paginate_queryset(appointments)
+        return self.get_paginated_response(AppointmentSerializer(page, many=True).data)
+
+    @extend_schema(responses=AppointmentDetailSerializer)
+    def retrieve(self, request, pk=None):
+        appointment = self.get_object()
+        return Response(AppointmentDetailSerializer(appointment).data)
+
+    @extend_schema(
+        request=AppointmentCreateSerializer,
+        responses={
+            201: AppointmentSerializer,
+            409: inline_serializer(
+                "Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()}
+            ),
+        },
+    )
+    def create(self, request):
+        data = self._valid(AppointmentCreateSerializer, request)
+        appointment = appointment_book(BookingRequest(**data, source="api"), actor=request.user)
+        return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CancelSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        data = self._valid(CancelSerializer, request)
+        appointment = appointment_cancel(self.get_object(), actor=request.user, reason=data["reason"])
+        return Response(AppointmentSerializer(appointment).data)
+
+    @extend_schema(request=RescheduleSerializer, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, pk=None):
+        data = self._valid(RescheduleSerializer, request)
+        appointment = appointment_reschedule(
+            self.get_object(), start=data["start"], actor=request.user, reason=data["reason"]
+        )
+        return Response(AppointmentSerializer(appointment).data)
+
+    @extend_schema(request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        return self._set_status(AppointmentStatus.ARRIVED)
+
+    @extend_schema(request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request, pk=None):
+        return self._set_status(AppointmentStatus.NOSHOW)
+
+    @extend_schema(request=None, responses=AppointmentSerializer)
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        return self._set_status(AppointmentStatus.FULFILLED)
+
+    def _set_status(self, new_status):
+        appointment = appointment_set_status(self.get_object(), status=new_status, actor=self.request.user)
+        return Response(AppointmentSerializer(appointment).data)
+
+    def _valid(self, serializer_class, request):
+        serializer = serializer_class(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+# --- courses -----------------------------------------------------------------------------------------
+class CourseCreateSerializer(serializers.Serializer):
+    client = ClinicScopedPrimaryKeyField(model=Client)
+    service = ClinicScopedPrimaryKeyField(model=Service)
+    practitioner = ClinicScopedPrimaryKeyField(model=StaffMember)
+    starts = serializers.ListField(child=serializers.DateTimeField(), min_length=1, max_length=52)
+    relative_contraindication_reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CourseView(APIView):
+    """Book a course: every session or none."""
+
+    @extend_schema(
+        request=CourseCreateSerializer,
+        responses={
+            201: inline_serializer(
+                "Course",
+                {
+                    "id": serializers.IntegerField(),
+                    "appointments": AppointmentSerializer(many=True),
+                    "progress": serializers.DictField(),
+                },
+            )
+        },
+    )
+    def post(self, request):
+        serializer = CourseCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        course = course_book(**serializer.validated_data, actor=request.user)
+        appointments = course.appointments.order_by("start")
+        return Response(
+            {
+                "id": course.id,
+                "appointments": AppointmentSerializer(appointments, many=True).data,
+                "progress": course_progress(course),
+            },
+            status=status.HTTP_201_CREATED,
+        )

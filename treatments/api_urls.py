@@ -1,7 +1,13 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from treatments.api import ServiceViewSet
+from treatments.api import AppointmentViewSet, AvailabilityView, CourseView, ServiceViewSet
 
 router = SimpleRouter()
 router.register("services", ServiceViewSet, basename="service")
-urlpatterns = router.urls
+router.register("appointments", AppointmentViewSet, basename="appointment")
+urlpatterns = [
+    path("availability/", AvailabilityView.as_view(), name="availability"),
+    path("courses/", CourseView.as_view(), name="course-create"),
+    *router.urls,
+]

@@ -315,6 +315,10 @@ class Appointment(models.Model):
     )
     start = models.DateTimeField()
     end = models.DateTimeField()
+    # The time the practitioner, room and device are held: start less the service's buffer before,
+    # end plus its buffer after. Overlap rules (and PostgreSQL's exclusion constraints) compare these.
+    blocked_start = models.DateTimeField()
+    blocked_end = models.DateTimeField()
     status = models.CharField(
         max_length=20, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
     )
@@ -335,10 +339,18 @@ class Appointment(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="appointment_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(blocked_start__lte=F("start"), blocked_end__gte=F("end")),
+                name="appointment_blocked_covers_visit",
+            ),
         ]
 
     def __str__(self):
         return f"{self.client} – {self.service} at {self.start:%Y-%m-%d %H:%M} UTC"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status not in INACTIVE_STATUSES
 
 
 class AppointmentEvent(models.Model):

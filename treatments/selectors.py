@@ -24,3 +24,14 @@ def appointments_for_day(*, clinic: Clinic, day: dt.date) -> QuerySet[Appointmen
         .select_related("client", "practitioner", "service", "room", "device")
         .order_by("start", "practitioner__display_name", "id")
     )
+
+
+def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) -> QuerySet[Appointment]:
+    """Return the clinic's appointments starting on local days first_day..last_day (inclusive)."""
+    start, _ = local_day_bounds(clinic, first_day)
+    _, end = local_day_bounds(clinic, last_day)
+    return (
+        Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end)
+        .select_related("practitioner", "room", "device", "client", "service")
+        .order_by("start", "practitioner__display_name", "id")
+    )

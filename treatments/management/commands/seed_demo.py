@@ -397,6 +397,8 @@ class Command(BaseCommand):
                             device=device,
                             start=start.astimezone(dt.UTC),
                             end=end.astimezone(dt.UTC),
+                            blocked_start=block[0].astimezone(dt.UTC),
+                            blocked_end=block[1].astimezone(dt.UTC),
                             status=self._status_for(start, end, now, rng),
                             created_at=now - dt.timedelta(days=rng.randrange(1, 30)),
                         )

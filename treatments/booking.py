@@ -1,0 +1,504 @@
+"""The one door for booking: book, reschedule, cancel, change status, and book a course.
+
+Each function validates, writes the appointment and its audit event in one transaction, and raises
+ClinicError (or ConflictError when a time is taken) with a message a front-desk person can act on.
+
+Double bookings: on PostgreSQL, exclusion constraints refuse two active appointments whose blocked
+times overlap for the same practitioner, room or device (migration 0004); a race that slips past the
+friendly pre-check lands there and is reported the same way. On SQLite every write transaction starts
+with BEGIN IMMEDIATE (settings), so the pre-check and the insert run one booking at a time.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clients.models import Client
+from clinic.errors import ClinicError, ConflictError, NotAllowedError
+from clinic.models import Device, Room, StaffMember, StaffRole, TimeOff
+from treatments.contraindications import absolute, contraindication_findings, relative
+from treatments.eligibility import qualification_gaps
+from treatments.models import (
+    INACTIVE_STATUSES,
+    Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
+    Course,
+    Service,
+)
+
+MAX_COURSE_SESSIONS = 52
+# A walk-in entered a few minutes after it began is still accepted.
+PAST_GRACE = dt.timedelta(minutes=15)
+
+# Which status a visit may move to from which (FHIR Appointment codes).
+TRANSITIONS = {
+    AppointmentStatus.ARRIVED: {AppointmentStatus.BOOKED, AppointmentStatus.PENDING},
+    AppointmentStatus.FULFILLED: {
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.CHECKED_IN,
+    },
+    AppointmentStatus.NOSHOW: {AppointmentStatus.BOOKED, AppointmentStatus.PENDING},
+}
+
+
+@dataclass
+class BookingRequest:
+    """What the front desk (or a client online) asks for; room and device are assigned when omitted."""
+
+    client: Client
+    service: Service
+    practitioner: StaffMember
+    start: dt.datetime
+    room: Room | None = None
+    device: Device | None = None
+    relative_contraindication_reason: str = ""
+    interval_override_reason: str = ""
+    notes: str = ""
+    source: str = "staff"
+
+
+def _local(clinic, instant: dt.datetime) -> str:
+    return timezone.localtime(instant, clinic.zone).strftime("%H:%M")
+
+
+def _local_day(clinic, instant: dt.datetime) -> str:
+    return timezone.localtime(instant, clinic.zone).strftime("%a %d %b %Y %H:%M")
+
+
+def _describe_taken(clinic, what: str, other: Appointment) -> str:
+    return (
+        f"{what} is already booked {_local(clinic, other.blocked_start)}–{_local(clinic, other.blocked_end)}."
+    )
+
+
+def _overlapping(clinic, blocked_start, blocked_end, ignore_id=None):
+    overlapping = Appointment.objects.filter(
+        clinic=clinic, blocked_start__lt=blocked_end, blocked_end__gt=blocked_start
+    ).exclude(status__in=INACTIVE_STATUSES)
+    if ignore_id:
+        overlapping = overlapping.exclude(pk=ignore_id)
+    return overlapping
+
+
+def _check_rules(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:
+    """Raise for what makes the booking impossible; return what was accepted with a reason."""
+    client, service, practitioner = request.client, request.service, request.practitioner
+    clinic = service.clinic
+    accepted: list[str] = []
+    if client.clinic_id != clinic.id or practitioner.clinic_id != clinic.id:
+        raise ClinicError(
+            "That client, practitioner and service are not all of this clinic.", code="wrong_clinic"
+        )
+    if not service.is_active:
+        raise ClinicError(f"“{service.name}” is no longer offered.", code="service_inactive")
+    if practitioner.role != StaffRole.PRACTITIONER or not practitioner.is_active:
+        raise ClinicError(
+            f"{practitioner.display_name} does not take appointments.", code="not_a_practitioner"
+        )
+    modalities = {p.modality for p in service.protocols.all()}
+    gaps = qualification_gaps(
+        qualifications=list(practitioner.qualifications.all()), service=service, modalities=modalities
+    )
+    if gaps:
+        raise ClinicError(
+            f"{practitioner.display_name} cannot perform “{service.name}”: {'; '.join(gaps)}.",
+            code="not_qualified",
+        )
+    local_date = timezone.localtime(request.start, clinic.zone).date()
+    findings = contraindication_findings(client=client, service=service, on=local_date)
+    if blocking := absolute(findings):
+        raise ClinicError(
+            f"{client.full_name} cannot have “{service.name}”: "
+            + "; ".join(f.describe() for f in blocking)
+            + ". This is an absolute contraindication.",
+            code="contraindicated",
+        )
+    if warnings := relative(findings):
+        listed = "; ".join(f.describe() for f in warnings)
+        if not request.relative_contraindication_reason.strip():
+            raise ClinicError(
+                f"{client.full_name} has a relative contraindication: {listed}. "
+                "The practitioner must confirm and record why it is safe to go ahead.",
+                code="relative_contraindication_needs_reason",
+            )
+        accepted.append(
+            f"Relative contraindication accepted ({listed}): {request.relative_contraindication_reason}"
+        )
+    accepted += _check_interval(request, actor=actor, ignore_id=ignore_id)
+    return accepted
+
+
+def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:
+    """Refuse a session sooner after (or before) another of the same protocol than it allows."""
+    service, client = request.service, request.client
+    protocols = [p for p in service.protocols.all() if p.min_interval_days]
+    for protocol in protocols:
+        gap = dt.timedelta(days=protocol.min_interval_days)
+        nearby = (
+            Appointment.objects.filter(
+                client=client,
+                service__protocols=protocol,
+                start__gt=request.start - gap,
+                start__lt=request.start + gap,
+            )
+            .exclude(status__in=INACTIVE_STATUSES)
+            .exclude(pk=ignore_id)
+            .order_by("start")
+            .first()
+        )
+        if nearby is None:
+            continue
+        message = (
+            f"{client.full_name} has “{protocol.name}” on {_local_day(service.clinic, nearby.start)}; "
+            f"sessions must be at least {protocol.min_interval_days} days apart."
+        )
+        if not request.interval_override_reason.strip():
+            raise ClinicError(message + " A manager can override with a reason.", code="too_soon")
+        member = getattr(actor, "staff", None) if actor else None
+        if member is None or member.role != StaffRole.MANAGER:
+            raise NotAllowedError(
+                message + " Only a manager can override the interval.", code="override_not_allowed"
+            )
+        return [f"Interval overridden by {member.display_name}: {request.interval_override_reason}"]
+    return []
+
+
+def _check_working_time(practitioner: StaffMember, clinic, blocked_start, blocked_end) -> None:
+    zone = clinic.zone
+    local_start = timezone.localtime(blocked_start, zone)
+    local_end = timezone.localtime(blocked_end, zone)
+    fits = any(
+        h.weekday == local_start.weekday()
+        and local_start.date() == local_end.date()
+        and h.start_time <= local_start.time()
+        and local_end.time() <= h.end_time
+        for h in practitioner.working_hours.all()
+    )
+    if not fits:
+        raise ConflictError(
+            f"{practitioner.display_name} does not work {local_start:%a %d %b} "
+            f"{local_start:%H:%M}–{local_end:%H:%M} ({clinic.time_zone}).",
+            code="outside_working_hours",
+        )
+    off = TimeOff.objects.filter(
+        staff_member=practitioner, start__lt=blocked_end, end__gt=blocked_start
+    ).first()
+    if off:
+        raise ConflictError(
+            f"{practitioner.display_name} is off {_local_day(clinic, off.start)}–{_local(clinic, off.end)}.",
+            code="practitioner_off",
+        )
+
+
+def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_id=None):
+    """Return (room, device) free for the blocked time, or raise ConflictError naming what is taken."""
+    service, practitioner, clinic = request.service, request.practitioner, request.service.clinic
+    overlapping = list(
+        _overlapping(clinic, blocked_start, blocked_end, ignore_id).select_related("room", "device")
+    )
+    taken_by_practitioner = next((a for a in overlapping if a.practitioner_id == practitioner.id), None)
+    if taken_by_practitioner:
+        raise ConflictError(
+            _describe_taken(clinic, practitioner.display_name, taken_by_practitioner),
+            code="practitioner_taken",
+        )
+    busy_rooms = {a.room_id: a for a in overlapping if a.room_id}
+    busy_devices = {a.device_id: a for a in overlapping if a.device_id}
+    room = request.room
+    if room is not None:
+        if room.clinic_id != clinic.id:
+            raise ClinicError("That room is not in this clinic.", code="wrong_clinic")
+        if room.id in busy_rooms:
+            raise ConflictError(_describe_taken(clinic, room.name, busy_rooms[room.id]), code="room_taken")
+    elif service.requires_room:
+        room = (
+            Room.objects.filter(clinic=clinic, is_active=True)
+            .exclude(id__in=busy_rooms)
+            .order_by("name", "id")
+            .first()
+        )
+        if room is None:
+            raise ConflictError("No treatment room is free at that time.", code="no_room_free")
+    device = request.device
+    if device is not None:
+        if device.clinic_id != clinic.id:
+            raise ClinicError("That device is not in this clinic.", code="wrong_clinic")
+        if service.device_kind and device.kind != service.device_kind:
+            raise ClinicError(
+                f"“{service.name}” needs a {service.get_device_kind_display()}, not {device}.",
+                code="wrong_device",
+            )
+        if device.id in busy_devices:
+            raise ConflictError(
+                _describe_taken(clinic, device.name, busy_devices[device.id]), code="device_taken"
+            )
+    elif service.device_kind:
+        device = (
+            Device.objects.filter(clinic=clinic, kind=service.device_kind, is_active=True)
+            .exclude(id__in=busy_devices)
+            .order_by("name", "id")
+            .first()
+        )
+        if device is None:
+            raise ConflictError(
+                f"No {service.get_device_kind_display()} is free at that time.", code="no_device_free"
+            )
+    return room, device
+
+
+def _blocked(service: Service, start: dt.datetime):
+    end = start + dt.timedelta(minutes=service.duration_minutes)
+    return (
+        end,
+        start - dt.timedelta(minutes=service.buffer_before_minutes),
+        end + dt.timedelta(minutes=service.buffer_after_minutes),
+    )
+
+
+def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | None:
+    text = str(error)
+    for resource in ("practitioner", "room", "device"):
+        if f"appointment_{resource}_no_overlap" in text:
+            return ConflictError(
+                f"Someone else just booked that {resource} at that time. Pick another time.",
+                code=f"{resource}_taken",
+            )
+    return None
+
+
+def _aware_utc(start: dt.datetime) -> dt.datetime:
+    if timezone.is_naive(start):
+        raise ClinicError(
+            "Give the start time with its UTC offset, e.g. 2026-11-23T10:00:00+00:00.", code="naive_time"
+        )
+    return start.astimezone(dt.UTC)
+
+
+def _refuse_past(start: dt.datetime) -> None:
+    if start < timezone.now() - PAST_GRACE:
+        raise ClinicError("That time has already passed. Pick a time from now on.", code="in_the_past")
+
+
+def appointment_book(request: BookingRequest, *, actor=None, course: Course | None = None) -> Appointment:
+    """Book one visit, or raise ClinicError/ConflictError saying why not."""
+    clinic = request.service.clinic
+    request.start = _aware_utc(request.start)
+    _refuse_past(request.start)
+    end, blocked_start, blocked_end = _blocked(request.service, request.start)
+    accepted = _check_rules(request, actor=actor)
+    _check_working_time(request.practitioner, clinic, blocked_start, blocked_end)
+    try:
+        with transaction.atomic():
+            room, device = _hold_resources(request, blocked_start, blocked_end)
+            appointment = Appointment.objects.create(
+                clinic=clinic,
+                client=request.client,
+                practitioner=request.practitioner,
+                service=request.service,
+                room=room,
+                device=device,
+                course=course,
+                start=request.start,
+                end=end,
+                blocked_start=blocked_start,
+                blocked_end=blocked_end,
+                status=AppointmentStatus.BOOKED,
+                notes=request.notes,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            AppointmentEvent.objects.create(
+                appointment=appointment,
+                actor=appointment.created_by,
+                action="booked",
+                details={"source": request.source, "accepted": accepted, "start": request.start.isoformat()},
+            )
+    except IntegrityError as error:
+        conflict = _conflict_from_integrity_error(error)
+        if conflict is None:
+            raise
+        raise conflict from error
+    return appointment
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("clinic", "client", "service", "practitioner")
+        .get(pk=appointment.pk)
+    )
+
+
+def appointment_reschedule(
+    appointment: Appointment, *, start: dt.datetime, actor=None, reason: str = ""
+) -> Appointment:
+    """Move an active visit to a new start with the same practitioner; room and device follow if free."""
+    start = _aware_utc(start)
+    _refuse_past(start)
+    if not appointment.is_active or appointment.status == AppointmentStatus.FULFILLED:
+        raise ClinicError(
+            f"A {appointment.get_status_display().lower()} visit cannot be moved.", code="not_movable"
+        )
+    request = BookingRequest(
+        client=appointment.client,
+        service=appointment.service,
+        practitioner=appointment.practitioner,
+        start=start,
+        relative_contraindication_reason="accepted at booking",
+        interval_override_reason="",
+    )
+    end, blocked_start, blocked_end = _blocked(appointment.service, start)
+    _check_interval(request, actor=actor, ignore_id=appointment.pk)
+    _check_working_time(appointment.practitioner, appointment.clinic, blocked_start, blocked_end)
+    try:
+        with transaction.atomic():
+            current = _locked(appointment)
+            previous = current.start
+            room, device = _hold_resources(request, blocked_start, blocked_end, ignore_id=current.pk)
+            current.start, current.end = start, end
+            current.blocked_start, current.blocked_end = blocked_start, blocked_end
+            current.room, current.device = room, device
+            current.sequence += 1
+            current.save(
+                update_fields=["start", "end", "blocked_start", "blocked_end", "room", "device", "sequence"]
+            )
+            AppointmentEvent.objects.create(
+                appointment=current,
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                action="rescheduled",
+                details={"from": previous.isoformat(), "to": start.isoformat(), "reason": reason},
+            )
+    except IntegrityError as error:
+        conflict = _conflict_from_integrity_error(error)
+        if conflict is None:
+            raise
+        raise conflict from error
+    return current
+
+
+@transaction.atomic
+def appointment_cancel(
+    appointment: Appointment, *, actor=None, reason: str = "", by_client: bool = False
+) -> Appointment:
+    """Cancel an active visit; its time becomes free at once."""
+    current = _locked(appointment)
+    if not current.is_active or current.status == AppointmentStatus.FULFILLED:
+        raise ClinicError(
+            f"This visit is {current.get_status_display().lower()} and cannot be cancelled.",
+            code="not_cancellable",
+        )
+    current.status = AppointmentStatus.CANCELLED
+    current.cancellation_reason = reason[:300]
+    current.sequence += 1
+    current.save(update_fields=["status", "cancellation_reason", "sequence"])
+    AppointmentEvent.objects.create(
+        appointment=current,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action="cancelled",
+        details={"reason": reason, "by_client": by_client},
+    )
+    return current
+
+
+@transaction.atomic
+def appointment_set_status(appointment: Appointment, *, status: str, actor=None) -> Appointment:
+    """Check in (arrived), complete (fulfilled) or mark a no-show, if the current status allows it."""
+    current = _locked(appointment)
+    allowed_from = TRANSITIONS.get(status)
+    if allowed_from is None:
+        raise ClinicError(f"“{status}” is not a status the front desk can set.", code="bad_status")
+    if current.status not in allowed_from:
+        raise ClinicError(
+            f"A {current.get_status_display().lower()} visit cannot become "
+            f"{AppointmentStatus(status).label.lower()}.",
+            code="bad_transition",
+        )
+    previous = current.status
+    current.status = status
+    current.save(update_fields=["status"])
+    AppointmentEvent.objects.create(
+        appointment=current,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=f"status:{status}",
+        details={"from": previous, "to": status},
+    )
+    return current
+
+
+def course_book(
+    *,
+    client: Client,
+    service: Service,
+    practitioner: StaffMember,
+    starts: list[dt.datetime],
+    actor=None,
+    relative_contraindication_reason: str = "",
+) -> Course:
+    """Book every session of a course or none; the error names the session that could not be booked."""
+    if not starts:
+        raise ClinicError("A course needs at least one session.", code="empty_course")
+    if len(starts) > MAX_COURSE_SESSIONS:
+        raise ClinicError(
+            f"A course can have at most {MAX_COURSE_SESSIONS} sessions.", code="course_too_long"
+        )
+    starts = sorted(_aware_utc(s) for s in starts)
+    with transaction.atomic():
+        course = Course.objects.create(
+            clinic=service.clinic, client=client, service=service, planned_sessions=len(starts)
+        )
+        for number, start in enumerate(starts, 1):
+            request = BookingRequest(
+                client=client,
+                service=service,
+                practitioner=practitioner,
+                start=start,
+                relative_contraindication_reason=relative_contraindication_reason,
+                source="course",
+            )
+            try:
+                appointment_book(request, actor=actor, course=course)
+            except ClinicError as error:
+                when = _local_day(service.clinic, start)
+                error.message = f"Session {number} of {len(starts)} ({when}): {error.message}"
+                raise
+    return course
+
+
+def course_starts(
+    *, first_start: dt.datetime, sessions: int, weekdays_pattern_days: list[int], zone
+) -> list[dt.datetime]:
+    """Return session starts at the same local time, stepping through the day offsets in a repeating pattern.
+
+    E.g. twice a week for five weeks from a Monday: pattern [3, 4] (Mon→Thu→Mon), sessions=10.
+    """
+    if sessions < 1 or not weekdays_pattern_days or any(d < 1 for d in weekdays_pattern_days):
+        raise ClinicError(
+            "Give a number of sessions and day gaps of at least one day.", code="bad_course_pattern"
+        )
+    local = timezone.localtime(first_start, zone)
+    starts = [local]
+    index = 0
+    while len(starts) < sessions:
+        # Wall-clock arithmetic on purpose: the same local time on each day, across DST changes.
+        next_local = (
+            starts[-1].replace(tzinfo=None) + dt.timedelta(days=weekdays_pattern_days[index])
+        ).replace(tzinfo=zone)
+        starts.append(next_local)
+        index = (index + 1) % len(weekdays_pattern_days)
+    return [s.astimezone(dt.UTC) for s in starts]
+
+
+def course_progress(course: Course) -> dict:
+    """Return how many sessions of a course are done, booked ahead, and missed or cancelled."""
+    statuses = list(course.appointments.values_list("status", flat=True))
+    return {
+        "planned": course.planned_sessions,
+        "done": sum(s == AppointmentStatus.FULFILLED for s in statuses),
+        "upcoming": sum(s in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED) for s in statuses),
+        "missed_or_cancelled": sum(
+            s in (AppointmentStatus.NOSHOW, AppointmentStatus.CANCELLED) for s in statuses
+        ),
+    }
