@@ -4,6 +4,9 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 
@@ -53,7 +56,20 @@ class IsClinicStaff(BasePermission):
         return staff_member_of(request.user) is not None
 
 
-class ClinicScopedQuerysetMixin:
+class ClinicTimeMixin:
+    """Read and render API times in the clinic's zone once DRF knows who is calling.
+
+    The middleware cannot do this for token users: DRF authenticates them after middleware runs.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        member = staff_member_of(request.user)
+        if member is not None:
+            timezone.activate(member.clinic.zone)
+
+
+class ClinicScopedQuerysetMixin(ClinicTimeMixin):
     """Filter a DRF view's queryset to the signed-in staff member's clinic (field `clinic_field`)."""
 
     clinic_field = "clinic"
@@ -62,6 +78,7 @@ class ClinicScopedQuerysetMixin:
         return super().get_queryset().filter(**{self.clinic_field: clinic_of(self.request)})
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class ClinicScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """An id field that accepts only rows of the requesting staff member's clinic ("not found" otherwise)."""
 

@@ -15,12 +15,16 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from django.core.servers import basehttp
 from django.db import connection
 
 from tests.factories import ClientFactory, ClinicFactory, StaffMemberFactory
 from tests.smtp import SMTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
+# Django's test server listens with a backlog of 10, so a burst of simultaneous clients is reset
+# before any request reaches the app; gunicorn, what production runs, listens with 2048.
+basehttp.WSGIServer.request_queue_size = 256
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 

@@ -10,7 +10,12 @@ from rest_framework.views import APIView
 
 from clients.models import Client
 from clinic.models import Device, Room, StaffMember
-from clinic.permissions import ClinicScopedPrimaryKeyField, ClinicScopedQuerysetMixin, clinic_of
+from clinic.permissions import (
+    ClinicScopedPrimaryKeyField,
+    ClinicScopedQuerysetMixin,
+    ClinicTimeMixin,
+    clinic_of,
+)
 from treatments.availability import available_slots
 from treatments.booking import (
     BookingRequest,
@@ -83,7 +88,7 @@ class SlotSerializer(serializers.Serializer):
     device = serializers.IntegerField(source="device_id", allow_null=True)
 
 
-class AvailabilityView(APIView):
+class AvailabilityView(ClinicTimeMixin, APIView):
     """Free start times for a service over local dates, in the clinic's time zone."""
 
     @extend_schema(
@@ -270,7 +275,7 @@ class CourseCreateSerializer(serializers.Serializer):
     relative_contraindication_reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class CourseView(APIView):
+class CourseView(ClinicTimeMixin, APIView):
     """Book a course: every session or none."""
 
     @extend_schema(

@@ -70,11 +70,18 @@ class BusyTimes:
 
 
 def _local_window(day: dt.date, start: dt.time, end: dt.time, zone) -> tuple[dt.datetime, dt.datetime]:
-    """Return a local working window on a day as UTC instants (a DST gap resolves forward)."""
-    return (
-        dt.datetime.combine(day, start, tzinfo=zone).astimezone(UTC),
-        dt.datetime.combine(day, end, tzinfo=zone).astimezone(UTC),
-    )
+    """Return a local working window on a day as UTC instants, never longer than the hours as written.
+
+    A wall time that happens twice (clocks back) or never (clocks forward) has two readings (fold 0
+    and 1): the window starts at the later one and ends at the earlier one.
+    """
+
+    def readings(wall: dt.time) -> tuple[dt.datetime, dt.datetime]:
+        first = dt.datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
+        second = dt.datetime.combine(day, wall, tzinfo=zone).replace(fold=1).astimezone(UTC)
+        return first, second
+
+    return max(readings(start)), min(readings(end))
 
 
 def _first_on_grid(instant: dt.datetime, zone, step_minutes: int) -> dt.datetime:

@@ -1,0 +1,99 @@
+"""Fifty simultaneous requests for one slot at a live server: exactly one wins, the rest get 409."""
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from tests.booking_world import build_world, local
+from treatments.models import INACTIVE_STATUSES, Appointment
+
+REQUESTS = 50
+
+
+def _post(url, token, payload, barrier):
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    barrier.wait()
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _fire(live_server, token, payloads):
+    barrier = threading.Barrier(len(payloads))
+    url = live_server.url + "/api/v1/appointments/"
+    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
+        return list(pool.map(lambda p: _post(url, token, p, barrier), payloads))
+
+
+@pytest.fixture
+def world(transactional_db):
+    return build_world(pens=1)
+
+
+@pytest.fixture
+def token(world):
+    return Token.objects.create(user=world.desk.user).key
+
+
+def test_fifty_requests_for_one_slot_book_it_once(live_server, world, token):
+    start = local(world, 2026, 12, 7, 10).isoformat()
+    payloads = [
+        {
+            "client": world.client().id,
+            "service": world.microcurrent.id,
+            "practitioner": world.dr_lee.id,
+            "start": start,
+        }
+        for _ in range(REQUESTS)
+    ]
+    results = _fire(live_server, token, payloads)
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(201) == 1, results
+    assert statuses.count(409) == REQUESTS - 1, results
+    assert all(body.get("code") for status, body in results if status == 409)
+    assert Appointment.objects.exclude(status__in=INACTIVE_STATUSES).count() == 1
+
+
+def test_partially_overlapping_requests_book_only_one(live_server, world, token):
+    # 45 min + 10 min held: 10:00, 10:15, 10:30 and 10:45 all overlap one another
+    starts = [local(world, 2026, 12, 7, 10, minute).isoformat() for minute in (0, 15, 30, 45)] * 5
+    payloads = [
+        {
+            "client": world.client().id,
+            "service": world.microcurrent.id,
+            "practitioner": world.dr_lee.id,
+            "start": start,
+        }
+        for start in starts
+    ]
+    results = _fire(live_server, token, payloads)
+    assert [status for status, _ in results].count(201) == 1, results
+    assert Appointment.objects.exclude(status__in=INACTIVE_STATUSES).count() == 1
+
+
+def test_two_practitioners_racing_for_the_only_pen_get_it_once(live_server, world, token):
+    start = local(world, 2026, 12, 7, 10).isoformat()
+    payloads = [
+        {
+            "client": world.client().id,
+            "service": world.microneedling.id,
+            "practitioner": (world.dr_lee if i % 2 else world.sam).id,
+            "start": start,
+        }
+        for i in range(20)
+    ]
+    results = _fire(live_server, token, payloads)
+    assert [status for status, _ in results].count(201) == 1, results
+    assert Appointment.objects.exclude(status__in=INACTIVE_STATUSES).values("device").distinct().count() == 1

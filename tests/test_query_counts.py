@@ -1,0 +1,122 @@
+"""Reads are planned: the query count does not grow with the number of appointments or practitioners."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from clinic.models import PractitionerQualification, WorkingHours
+from tests.booking_world import build_world
+from tests.factories import PractitionerFactory
+from treatments.availability import available_slots
+from treatments.models import Appointment
+
+pytestmark = pytest.mark.django_db
+DAY = dt.date(2026, 12, 7)
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+def fill(world, count, days=10):
+    """Add `count` non-overlapping 2-minute appointments, spread over `days` days and two practitioners."""
+    zone = world.clinic.zone
+    practitioners = [world.dr_lee, world.sam]
+    client = world.client()
+    first = Appointment.objects.count()
+    rows = []
+    for i in range(first, first + count):
+        day = DAY + dt.timedelta(days=i % days)
+        nth_that_day = i // days
+        practitioner = practitioners[nth_that_day % 2]
+        minute = (nth_that_day // 2) * 3  # each practitioner's visits 3 minutes apart
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC) + dt.timedelta(
+            minutes=minute
+        )
+        end = start + dt.timedelta(minutes=2)
+        rows.append(
+            Appointment(
+                clinic=world.clinic,
+                client=client,
+                practitioner=practitioner,
+                service=world.microcurrent,
+                start=start,
+                end=end,
+                blocked_start=start,
+                blocked_end=end,
+            )
+        )
+    Appointment.objects.bulk_create(rows)
+
+
+def more_practitioners(world, count):
+    for i in range(count):
+        member = PractitionerFactory(clinic=world.clinic, display_name=f"Extra {i}")
+        PractitionerQualification.objects.create(staff_member=member, modality="microcurrent")
+
+
+def count_queries(fn):
+    with CaptureQueriesContext(connection) as queries:
+        fn()
+    return len(queries)
+
+
+def availability(world):
+    world.microcurrent.refresh_from_db()
+    return available_slots(
+        service=world.microcurrent,
+        start_date=DAY,
+        end_date=DAY + dt.timedelta(days=9),
+        now=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+    )
+
+
+def test_availability_queries_do_not_grow_with_appointments_or_practitioners(world):
+    fill(world, 10)
+    small = count_queries(lambda: availability(world))
+    fill(world, 490)
+    more_practitioners(world, 8)
+    large = count_queries(lambda: availability(world))
+    assert small == large
+    assert WorkingHours.objects.count() > 14  # the extra practitioners really have hours
+
+
+def _api(world):
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    return api
+
+
+def test_appointment_list_queries_do_not_grow(world):
+    api = _api(world)
+    fill(world, 10)
+    url = "/api/v1/appointments/?start=2026-12-07&end=2026-12-16&limit=1000"
+    small = count_queries(lambda: api.get(url))
+    fill(world, 490)
+    large = count_queries(lambda: api.get(url))
+    assert api.get(url).json()["count"] == 500
+    assert small == large
+
+
+def test_day_page_queries_do_not_grow(world, client):
+    client.force_login(world.desk.user)
+    fill(world, 10, days=1)
+    small = count_queries(lambda: client.get("/?date=2026-12-07"))
+    fill(world, 490, days=1)
+    large = count_queries(lambda: client.get("/?date=2026-12-07"))
+    assert small == large
+
+
+def test_availability_api_queries_do_not_grow(world):
+    api = _api(world)
+    url = f"/api/v1/availability/?service={world.microcurrent.id}&start=2026-12-07&end=2026-12-16"
+    fill(world, 10)
+    small = count_queries(lambda: api.get(url))
+    fill(world, 490)
+    more_practitioners(world, 8)
+    large = count_queries(lambda: api.get(url))
+    assert small == large
