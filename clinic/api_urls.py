@@ -3,5 +3,5 @@ from rest_framework.routers import SimpleRouter
 from clinic.api import PractitionerViewSet
 
 router = SimpleRouter()
-router.register("practitioners", PractitionerViewSet, basename="practitioner")
+router.register("practitioners", PractitionerViewSet, basename="api-practitioner")
 urlpatterns = router.urls

@@ -215,3 +215,30 @@ def chromium_path():
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         pytest.skip(f"No Chromium at {CHROMIUM} (apt-get install chromium): browser test skipped")
     return CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser_page(chromium_path, monkeypatch):
+    """A Chromium page driven by Playwright (skipped, with the reason, where there is no Chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls (set-up and
+    # teardown) are synchronous and safe, but Django would refuse them while that loop exists.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(15_000)
+        yield page
+        browser.close()

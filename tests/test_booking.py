@@ -284,3 +284,40 @@ def test_course_sessions_keep_their_local_time_across_a_dst_change(world):
     )
     assert [s.astimezone(world.clinic.zone).hour for s in starts] == [10, 10, 10]
     assert [s.hour for s in starts] == [10, 9, 9]  # UTC: GMT then BST from 28 March
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_a_deadlocked_write_is_retried_not_a_500(world, monkeypatch):
+    from django.db import OperationalError
+
+    from treatments import booking
+
+    real = booking._hold_resources
+    calls = []
+
+    def deadlock_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from _Deadlock()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(booking, "_hold_resources", deadlock_once)
+    appointment = book(world, local(world, 2026, 12, 7, 10))
+    assert appointment.pk and len(calls) == 2
+
+
+def test_an_endless_deadlock_becomes_a_clear_conflict(world, monkeypatch):
+    from django.db import OperationalError
+
+    from treatments import booking
+
+    def always(*args, **kwargs):
+        raise OperationalError("deadlock detected") from _Deadlock()
+
+    monkeypatch.setattr(booking, "_hold_resources", always)
+    with pytest.raises(ConflictError) as refused:
+        book(world, local(world, 2026, 12, 7, 10))
+    assert refused.value.code == "busy"

@@ -25,9 +25,16 @@ def _post(url, token, payload, barrier):
     barrier.wait()
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, json.loads(response.read())
+            return response.status, _body(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        return error.code, _body(error.read())
+
+
+def _body(raw: bytes) -> dict:
+    try:
+        return json.loads(raw or b"{}")
+    except ValueError:
+        return {"not_json": raw[:300].decode(errors="replace")}
 
 
 def _fire(live_server, token, payloads):

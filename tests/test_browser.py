@@ -9,31 +9,6 @@ from tests.factories import PASSWORD, AppointmentFactory, ClientFactory, StaffMe
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser_page(chromium_path, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls (set-up and
-    # teardown) are synchronous and safe, but Django would refuse them while that loop exists.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1024, "height": 768})
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-
 
 def _today_at(clinic, hour, minute=0):
     today = timezone.localdate(timezone=clinic.zone)

@@ -120,3 +120,17 @@ def test_availability_api_queries_do_not_grow(world):
     more_practitioners(world, 8)
     large = count_queries(lambda: api.get(url))
     assert small == large
+
+
+@pytest.mark.parametrize("view", ["day", "week"])
+@pytest.mark.parametrize("by", ["practitioner", "room"])
+def test_calendar_queries_do_not_grow(world, client, view, by):
+    client.force_login(world.desk.user)
+    url = f"/calendar/?date=2026-12-07&view={view}&by={by}"
+    fill(world, 10, days=1)
+    small = count_queries(lambda: client.get(url))
+    fill(world, 490, days=1)
+    more_practitioners(world, 8)
+    large = count_queries(lambda: client.get(url))
+    assert client.get(url).status_code == 200
+    assert small == large

@@ -12,7 +12,7 @@ with BEGIN IMMEDIATE (settings), so the pre-check and the insert run one booking
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from clients.models import Client
@@ -28,8 +28,13 @@ from treatments.models import (
     Course,
     Service,
 )
+from treatments.notifications import notify_booked, notify_cancelled, notify_rescheduled
 
 MAX_COURSE_SESSIONS = 52
+# PostgreSQL aborts one of two bookings that wait on each other's rows in different exclusion indexes
+# (deadlock) or cannot be serialised; the retry then sees the winner and reports a plain conflict.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+WRITE_ATTEMPTS = 4
 # A walk-in entered a few minutes after it began is still accepted.
 PAST_GRACE = dt.timedelta(minutes=15)
 
@@ -270,6 +275,26 @@ def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | Non
     return None
 
 
+def _write_with_retries(write):
+    """Run a booking write, retrying deadlocks; turn exclusion violations into ConflictError."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            return write()
+        except IntegrityError as error:
+            conflict = _conflict_from_integrity_error(error)
+            if conflict is None:
+                raise
+            raise conflict from error
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES:
+                raise
+            if attempt == WRITE_ATTEMPTS:
+                raise ConflictError(
+                    "The calendar is very busy at that moment. Please try again.", code="busy"
+                ) from error
+    raise AssertionError("unreachable")
+
+
 def _aware_utc(start: dt.datetime) -> dt.datetime:
     if timezone.is_naive(start):
         raise ClinicError(
@@ -291,7 +316,8 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
     end, blocked_start, blocked_end = _blocked(request.service, request.start)
     accepted = _check_rules(request, actor=actor)
     _check_working_time(request.practitioner, clinic, blocked_start, blocked_end)
-    try:
+
+    def write():
         with transaction.atomic():
             room, device = _hold_resources(request, blocked_start, blocked_end)
             appointment = Appointment.objects.create(
@@ -316,11 +342,10 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 action="booked",
                 details={"source": request.source, "accepted": accepted, "start": request.start.isoformat()},
             )
-    except IntegrityError as error:
-        conflict = _conflict_from_integrity_error(error)
-        if conflict is None:
-            raise
-        raise conflict from error
+            notify_booked(appointment)
+            return appointment
+
+    appointment = _write_with_retries(write)
     return appointment
 
 
@@ -353,7 +378,8 @@ def appointment_reschedule(
     end, blocked_start, blocked_end = _blocked(appointment.service, start)
     _check_interval(request, actor=actor, ignore_id=appointment.pk)
     _check_working_time(appointment.practitioner, appointment.clinic, blocked_start, blocked_end)
-    try:
+
+    def write():
         with transaction.atomic():
             current = _locked(appointment)
             previous = current.start
@@ -371,11 +397,10 @@ def appointment_reschedule(
                 action="rescheduled",
                 details={"from": previous.isoformat(), "to": start.isoformat(), "reason": reason},
             )
-    except IntegrityError as error:
-        conflict = _conflict_from_integrity_error(error)
-        if conflict is None:
-            raise
-        raise conflict from error
+            notify_rescheduled(current)
+            return current
+
+    current = _write_with_retries(write)
     return current
 
 
@@ -400,6 +425,7 @@ def appointment_cancel(
         action="cancelled",
         details={"reason": reason, "by_client": by_client},
     )
+    notify_cancelled(current)
     return current
 
 

@@ -1,7 +1,19 @@
 from django.urls import path
 
-from treatments import views
+from treatments.views import booking, calendar, day, public
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", day.home, name="home"),
+    path("calendar/", calendar.calendar, name="calendar"),
+    path("book/", booking.book, name="book"),
+    path("appointments/<int:pk>/", booking.appointment_detail, name="appointment-detail"),
+    path(
+        "appointments/<int:pk>/<str:action>/",
+        booking.appointment_action,
+        name="appointment-action",
+    ),
+    path("p/<slug:slug>/", public.public_services, name="public-services"),
+    path("p/<slug:slug>/book/<int:service_id>/", public.public_times, name="public-times"),
+    path("p/<slug:slug>/book/<int:service_id>/details/", public.public_details, name="public-details"),
+    path("p/manage/<str:token>/", public.public_manage, name="public-manage"),
 ]

@@ -1,0 +1,194 @@
+"""Staff and public booking pages, without a browser: outcomes, messages, and the link's limits."""
+
+import datetime as dt
+
+import pytest
+from django.core import signing
+from django.utils import timezone
+
+from clients.models import ClientCondition, IntakeQuestionnaire, IntakeResponse
+from clinic.models import OutboxMessage
+from tests.booking_world import build_world, local
+from treatments.booking import BookingRequest, appointment_book
+from treatments.links import SALT, manage_token
+from treatments.models import Appointment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    world = build_world()
+    world.clinic.slug = "lumen"
+    world.clinic.save(update_fields=["slug"])
+    return world
+
+
+@pytest.fixture
+def desk(client, world):
+    client.force_login(world.desk.user)
+    return client
+
+
+def _book(world, start, client=None):
+    return appointment_book(
+        BookingRequest(
+            client=client or world.client(email="c@example.com"),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=start,
+        )
+    )
+
+
+def test_booking_a_new_client_from_the_form(desk, world):
+    response = desk.post(
+        "/book/",
+        {
+            "practitioner": world.dr_lee.id,
+            "start": "2026-12-07T10:00",
+            "service": world.microcurrent.id,
+            "new-first_name": "Nia",
+            "new-last_name": "Cole",
+            "new-email": "nia@example.com",
+        },
+        follow=True,
+    )
+    appointment = Appointment.objects.get(client__last_name="Cole")
+    assert response.redirect_chain[-1][0] == f"/appointments/{appointment.pk}/"
+    assert appointment.start == local(world, 2026, 12, 7, 10)
+    assert "Booked Nia Cole" in response.content.decode()
+
+
+def test_a_taken_time_on_the_form_is_a_409_with_the_reason_and_keeps_the_input(desk, world):
+    _book(world, local(world, 2026, 12, 7, 10))
+    response = desk.post(
+        "/book/",
+        {
+            "practitioner": world.dr_lee.id,
+            "start": "2026-12-07T10:30",
+            "service": world.microcurrent.id,
+            "new-first_name": "Nia",
+            "new-last_name": "Cole",
+            "new-email": "nia@example.com",
+        },
+    )
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Dr Amara Lee is already booked 10:00–10:55." in page
+    assert 'value="Nia"' in page
+    assert not Appointment.objects.filter(client__last_name="Cole").exists()  # nor a stray client
+    from clients.models import Client
+
+    assert not Client.objects.filter(last_name="Cole").exists()
+
+
+def test_the_finder_lists_free_times(desk, world):
+    page = desk.get(f"/book/?service={world.microcurrent.id}&practitioner={world.dr_lee.id}&date=2026-12-07")
+    assert "09:00 · Dr Amara Lee" in page.content.decode()
+
+
+def test_reschedule_from_the_page(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    response = desk.post(
+        f"/appointments/{appointment.pk}/reschedule/",
+        {"reschedule-start": "2026-12-08T11:00", "reschedule-reason": "Asked"},
+        follow=True,
+    )
+    assert "Moved to Tue 08 Dec 11:00" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.start == local(world, 2026, 12, 8, 11)
+
+
+def test_a_refused_action_is_explained_on_the_page(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    desk.post(f"/appointments/{appointment.pk}/no_show/")
+    response = desk.post(f"/appointments/{appointment.pk}/check_in/", follow=True)
+    assert "cannot become arrived" in response.content.decode()
+
+
+def test_another_clinics_appointment_is_not_found(client, world):
+    other = build_world()
+    client.force_login(other.desk.user)
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    assert client.get(f"/appointments/{appointment.pk}/").status_code == 404
+
+
+def test_booking_queues_a_confirmation_with_local_time_and_link(world):
+    appointment = _book(world, local(world, 2027, 7, 5, 10))
+    message = OutboxMessage.objects.get(dedupe_key=f"appointment:{appointment.pk}:booked")
+    assert message.context["local_start"] == "Monday 05 July 2027 at 10:00"
+    assert message.context["zone_abbreviation"] == "BST"
+    assert "/p/manage/" in message.context["manage_url"]
+
+
+def test_cancelling_cancels_pending_messages_and_queues_a_notice(world):
+    from treatments.booking import appointment_cancel
+
+    appointment = _book(world, local(world, 2027, 7, 5, 10))
+    appointment_cancel(appointment)
+    statuses = dict(
+        OutboxMessage.objects.filter(topic=f"appointment:{appointment.pk}").values_list(
+            "template_key", "status"
+        )
+    )
+    assert statuses == {"booking_confirmation": "cancelled", "booking_cancelled": "pending"}
+
+
+def test_the_public_page_tells_a_contraindicated_client_to_call_without_medical_detail(client, world):
+    questionnaire = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=1, title="H", is_current=True
+    )
+    patient = world.client(first_name="Ann", last_name="Lee", email="ann@example.com")
+    response = IntakeResponse.objects.create(client=patient, questionnaire=questionnaire)
+    ClientCondition.objects.create(response=response, client=patient, code="pacemaker")
+    day = timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=7)
+    page = client.post(
+        f"/p/lumen/book/{world.microcurrent.id}/details/",
+        {
+            "start": f"{day.isoformat()}T10:00",
+            "practitioner": world.dr_lee.id,
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "email": "ann@example.com",
+        },
+    )
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert "We need a word with you" in text
+    assert "Pacemaker" not in text
+
+
+def test_the_link_refuses_changes_inside_the_cancellation_window(client, world):
+    soon = timezone.now() + dt.timedelta(hours=3)
+    soon_local = timezone.localtime(soon, world.clinic.zone).replace(minute=0, second=0, microsecond=0)
+    world.dr_lee.working_hours.update(start_time=dt.time(0), end_time=dt.time(23, 59))
+    appointment = _book(world, soon_local + dt.timedelta(hours=1))
+    token = manage_token(appointment)
+    response = client.post(f"/p/manage/{token}/", {"action": "cancel"}, follow=True)
+    assert "Changes online close 24 hours before" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+
+
+def test_an_expired_link_is_refused(client, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    token = signing.dumps(
+        {"a": appointment.pk, "exp": int(timezone.now().timestamp()) - 1}, salt=SALT, compress=True
+    )
+    response = client.get(f"/p/manage/{token}/")
+    assert response.status_code == 404
+    assert "expired" in response.content.decode()
+
+
+def test_the_client_reschedules_from_the_link(client, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    token = manage_token(appointment)
+    page = client.get(f"/p/manage/{token}/?date=2026-12-08").content.decode()
+    assert 'value="2026-12-08T10:00"' in page
+    response = client.post(
+        f"/p/manage/{token}/", {"action": "reschedule", "start": "2026-12-08T10:00"}, follow=True
+    )
+    assert "Your visit has moved" in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.start == local(world, 2026, 12, 8, 10)

@@ -1,0 +1,120 @@
+"""End to end in Chromium: the front desk books from the calendar and cancels; a client books online
+and cancels from the link in the email a real SMTP server received."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.utils import timezone
+
+from clinic.tasks import deliver_due_messages_task
+from tests.booking_world import build_world
+from tests.factories import PASSWORD
+from treatments.models import Appointment
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def world(transactional_db):
+    world = build_world()
+    world.clinic.slug = "lumen"
+    world.clinic.phone = "+44 20 7946 0000"
+    world.clinic.save(update_fields=["slug", "phone"])
+    world.microcurrent.bookable_online = True
+    world.microcurrent.save(update_fields=["bookable_online"])
+    world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com", phone="+44 7700 900123")
+    return world
+
+
+def next_week(world) -> dt.date:
+    return timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=7)
+
+
+def sign_in(page, live_server, username):
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+
+
+def test_front_desk_books_from_the_calendar_and_cancels(live_server, world, browser_page):
+    page = browser_page
+    day = next_week(world)
+    sign_in(page, live_server, world.desk.user.username)
+    # given the calendar of a day next week
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    # when the front desk clicks Dr Lee's free 10:00
+    page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()
+    page.get_by_label("Service").select_option(label="Microcurrent workout (45 min)")
+    # and finds the client by typing part of her phone number, choosing with the keyboard
+    page.get_by_label("Search by name, phone or email").fill("900123")
+    page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
+    page.get_by_label("Search by name, phone or email").press("Enter")
+    assert "Olivia Smith" in page.locator("#chosen-client").inner_text()
+    page.get_by_role("button", name="Book", exact=True).click()
+    # then the appointment page says it is booked, at the local time chosen
+    assert page.locator("#status").inner_text() == "Booked"
+    assert "10:00–10:45" in page.content()
+    appointment = Appointment.objects.get(client__last_name="Smith")
+    assert appointment.start == dt.datetime.combine(day, dt.time(10), tzinfo=world.clinic.zone)
+    # and the calendar shows it
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    assert "Olivia Smith" in page.locator(f"[data-appointment-id='{appointment.id}']").inner_text()
+    # when the front desk cancels it
+    page.locator(f"[data-appointment-id='{appointment.id}']").click()
+    page.get_by_label("Reason (optional)").fill("Client called in sick")
+    page.get_by_role("button", name="Cancel appointment").click()
+    # then it is cancelled, with who and why in its history
+    assert page.locator("#status").inner_text() == "Cancelled"
+    assert "Client called in sick" in page.locator(".history").inner_text()
+    appointment.refresh_from_db()
+    assert appointment.status == "cancelled"
+
+
+def test_a_client_books_online_and_cancels_from_the_emailed_link(
+    live_server, world, browser_page, smtp_settings, smtp_server
+):
+    smtp_settings.SITE_URL = live_server.url
+    page = browser_page
+    day = next_week(world)
+    # given the clinic's public booking page
+    page.goto(f"{live_server.url}/p/lumen/")
+    page.get_by_role("link", name="Choose a time for Microcurrent workout").click()
+    page.get_by_label("Day").fill(day.isoformat())
+    page.get_by_role("button", name="Show times").click()
+    # when the client picks 11:00 and gives her details
+    page.get_by_role("link", name="11:00", exact=True).click()
+    page.get_by_label("First name").fill("Maya")
+    page.get_by_label("Last name").fill("Patel")
+    page.get_by_label("Email").fill("maya@example.com")
+    page.get_by_label("Phone").fill("+44 7700 900555")
+    page.get_by_role("button", name="Book").click()
+    # then she is booked and told so
+    page.get_by_text("You are booked").wait_for()
+    assert "11:00" in page.locator("#when").inner_text()
+    appointment = Appointment.objects.get(client__email="maya@example.com")
+    assert appointment.status == "booked"
+    # when the worker sends the confirmation through the SMTP server
+    assert deliver_due_messages_task() == 1
+    [email] = smtp_server.messages
+    body = email.get_body().get_content()
+    assert "11:00" in body and "Europe/London" in body
+    link = re.search(r"(http://\S+/p/manage/\S+/)", body).group(1)
+    # and she opens the link from the email and cancels
+    page.goto(link)
+    page.get_by_role("button", name="Cancel my appointment").click()
+    # then the visit is cancelled and the time is free again
+    page.get_by_text("Your visit is cancelled").wait_for()
+    assert page.locator("#status").inner_text() == "Cancelled"
+    appointment.refresh_from_db()
+    assert appointment.status == "cancelled"
+    assert appointment.events.filter(action="cancelled", details__by_client=True).exists()
+
+
+def test_a_tampered_link_is_refused(live_server, world, browser_page):
+    page = browser_page
+    response = page.goto(f"{live_server.url}/p/manage/not-a-real-token/")
+    assert response.status == 404
+    assert "This link does not work" in page.content()

@@ -1,0 +1,62 @@
+"""Forms for the booking screens; they only parse input, the booking service decides."""
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from clients.models import Client
+
+
+class NewClientForm(forms.Form):
+    """A client typed in while booking, when search found nobody."""
+
+    first_name = forms.CharField(max_length=100)
+    last_name = forms.CharField(max_length=100)
+    email = forms.EmailField(required=False)
+    phone = forms.CharField(max_length=40, required=False)
+    date_of_birth = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_date_of_birth(self):
+        value = self.cleaned_data.get("date_of_birth")
+        if value and value > timezone.localdate():
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("email") and not cleaned.get("phone"):
+            raise forms.ValidationError("Give an email address or a phone number so we can reach the client.")
+        return cleaned
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A date and time typed in the clinic's local time (the page sets the zone)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]
+
+
+class RescheduleForm(forms.Form):
+    start = LocalDateTimeField(label="New start")
+    reason = forms.CharField(max_length=200, required=False)
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, label="Reason (optional)")
+
+
+def client_choices_for(clinic) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=Client.objects.filter(clinic=clinic), required=False, widget=forms.HiddenInput
+    )
+
+
+def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:
+    """Return (date, error message) for a YYYY-MM-DD query value."""
+    if not raw:
+        return default, ""
+    try:
+        return dt.date.fromisoformat(raw), ""
+    except ValueError:
+        return default, f"“{raw}” is not a date; showing {default:%d %b %Y}. Use the form YYYY-MM-DD."

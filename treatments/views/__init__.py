@@ -1,0 +1,1 @@
+"""Pages of the treatments layer, one module per concern."""

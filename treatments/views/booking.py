@@ -1,0 +1,238 @@
+"""Staff pages to book a visit and to act on one: check in, complete, no-show, reschedule, cancel."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clients.models import Client
+from clients.services import client_register
+from clinic.errors import ClinicError, ConflictError
+from clinic.models import StaffMember, StaffRole
+from clinic.permissions import staff_required
+from treatments.availability import available_slots, qualified_practitioners
+from treatments.booking import (
+    BookingRequest,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    appointment_set_status,
+    course_progress,
+)
+from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date
+from treatments.models import Appointment, AppointmentStatus, Service
+
+MAX_SLOTS_SHOWN = 80
+
+
+def _local_start(raw: str | None, zone) -> dt.datetime | None:
+    """Read a local 'YYYY-MM-DDTHH:MM' from a form or link as an aware time in the clinic's zone."""
+    if not raw:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=zone)
+
+
+def _services_for(clinic, practitioner):
+    services = list(Service.objects.filter(clinic=clinic, is_active=True).prefetch_related("protocols"))
+    if practitioner is None:
+        return services
+    return [
+        s for s in services if practitioner.id in {p.id for p in qualified_practitioners(s, practitioner.id)}
+    ]
+
+
+@staff_required
+def book(request):
+    """Pick a time (from the calendar or the finder), then a client, and book."""
+    clinic = request.staff_member.clinic
+    zone = clinic.zone
+    params = request.POST if request.method == "POST" else request.GET
+    practitioner = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=params.get("practitioner") or 0
+    ).first()
+    start = _local_start(params.get("start"), zone)
+    service = Service.objects.filter(clinic=clinic, is_active=True, pk=params.get("service") or 0).first()
+
+    if practitioner is None or start is None:
+        return _finder(request, clinic, service, practitioner)
+
+    services = _services_for(clinic, practitioner)
+    # Not HTML-required: the section is folded away when a found client is chosen, and a browser
+    # would silently refuse to submit. The server checks these fields when they are used.
+    new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
+    chosen_client = Client.objects.filter(clinic=clinic, pk=params.get("client") or 0).first()
+    error, status = "", 200
+    if request.method == "POST":
+        if service is None:
+            error, status = "Choose the service to book.", 400
+        elif chosen_client is None and not any(
+            request.POST.get(f"new-{f}") for f in ("first_name", "last_name")
+        ):
+            error, status = "Choose a client from the search, or fill in the new client's details.", 400
+        elif chosen_client is None and not new_client_form.is_valid():
+            error, status = "Check the new client's details below.", 400
+        else:
+            try:
+                with transaction.atomic():
+                    client = chosen_client or client_register(clinic=clinic, **new_client_form.cleaned_data)
+                    appointment = appointment_book(
+                        BookingRequest(
+                            client=client,
+                            service=service,
+                            practitioner=practitioner,
+                            start=start,
+                            relative_contraindication_reason=request.POST.get("relative_reason", ""),
+                            interval_override_reason=request.POST.get("override_reason", ""),
+                            notes=request.POST.get("notes", ""),
+                        ),
+                        actor=request.user,
+                    )
+            except ClinicError as refusal:
+                error = refusal.message
+                status = 409 if isinstance(refusal, ConflictError) else 400
+            else:
+                local = timezone.localtime(appointment.start, zone)
+                messages.success(
+                    request,
+                    f"Booked {client.full_name} for {service.name} with {practitioner.display_name}, "
+                    f"{local:%a %d %b %H:%M}.",
+                )
+                return redirect("appointment-detail", appointment.pk)
+    return render(
+        request,
+        "treatments/book.html",
+        {
+            "practitioner": practitioner,
+            "start": start,
+            "start_value": timezone.localtime(start, zone).strftime("%Y-%m-%dT%H:%M"),
+            "services": services,
+            "service": service,
+            "chosen_client": chosen_client,
+            "new_client_form": new_client_form,
+            "error": error,
+            "posted": request.POST,
+        },
+        status=status,
+    )
+
+
+def _finder(request, clinic, service, practitioner):
+    """List free times for a service on a day, each a link to the booking form."""
+    today = timezone.localdate(timezone=clinic.zone)
+    day, date_error = parse_local_date(request.GET.get("date"), today)
+    slots = []
+    if service is not None:
+        slots = available_slots(
+            service=service,
+            start_date=day,
+            end_date=day,
+            practitioner_id=practitioner.id if practitioner else None,
+        )[:MAX_SLOTS_SHOWN]
+    names = {
+        p.id: p.display_name for p in StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER)
+    }
+    return render(
+        request,
+        "treatments/find_time.html",
+        {
+            "services": Service.objects.filter(clinic=clinic, is_active=True).order_by("name"),
+            "practitioners": StaffMember.objects.filter(
+                clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
+            ).order_by("display_name"),
+            "service": service,
+            "practitioner": practitioner,
+            "day": day,
+            "slots": [
+                {
+                    "local": timezone.localtime(s.start, clinic.zone),
+                    "practitioner_id": s.practitioner_id,
+                    "practitioner": names.get(s.practitioner_id, ""),
+                }
+                for s in slots
+            ],
+            "date_error": date_error,
+        },
+    )
+
+
+def _appointment_for(request, pk) -> Appointment:
+    return get_object_or_404(
+        Appointment.objects.select_related("client", "service", "practitioner", "room", "device", "course"),
+        pk=pk,
+        clinic=request.staff_member.clinic,
+    )
+
+
+@staff_required
+def appointment_detail(request, pk):
+    """Show a visit, everything that happened to it, and what can be done next."""
+    appointment = _appointment_for(request, pk)
+    zone = request.staff_member.clinic.zone
+    return render(
+        request,
+        "treatments/appointment_detail.html",
+        {
+            "appointment": appointment,
+            "events": appointment.events.select_related("actor").order_by("at", "id"),
+            "reschedule_form": RescheduleForm(
+                prefix="reschedule",
+                initial={"start": timezone.localtime(appointment.start, zone).strftime("%Y-%m-%dT%H:%M")},
+            ),
+            "cancel_form": CancelForm(prefix="cancel"),
+            "progress": course_progress(appointment.course) if appointment.course else None,
+            "can_check_in": appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING),
+            "can_complete": appointment.status
+            in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN),
+            "can_change": appointment.is_active and appointment.status != AppointmentStatus.FULFILLED,
+        },
+    )
+
+
+STATUS_ACTIONS = {
+    "check_in": (AppointmentStatus.ARRIVED, "Checked in."),
+    "complete": (AppointmentStatus.FULFILLED, "Marked as completed."),
+    "no_show": (AppointmentStatus.NOSHOW, "Marked as a no-show."),
+}
+
+
+@staff_required
+@require_POST
+def appointment_action(request, pk, action):
+    """Apply one action from the appointment page and come back to it with the outcome."""
+    appointment = _appointment_for(request, pk)
+    try:
+        if action in STATUS_ACTIONS:
+            new_status, done = STATUS_ACTIONS[action]
+            appointment_set_status(appointment, status=new_status, actor=request.user)
+            messages.success(request, done)
+        elif action == "cancel":
+            form = CancelForm(request.POST, prefix="cancel")
+            form.is_valid()
+            appointment_cancel(appointment, actor=request.user, reason=form.cleaned_data.get("reason", ""))
+            messages.success(request, "Cancelled. The time is free again and the client will be told.")
+        elif action == "reschedule":
+            form = RescheduleForm(request.POST, prefix="reschedule")
+            if not form.is_valid():
+                messages.error(request, "Give the new start as a date and time.")
+                return redirect("appointment-detail", pk)
+            moved = appointment_reschedule(
+                appointment,
+                start=form.cleaned_data["start"],
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+            local = timezone.localtime(moved.start, request.staff_member.clinic.zone)
+            messages.success(request, f"Moved to {local:%a %d %b %H:%M}.")
+        else:
+            raise Http404("No such action.")
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    return redirect("appointment-detail", pk)

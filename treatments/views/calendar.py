@@ -1,0 +1,225 @@
+"""The front desk's calendar: a day across practitioners or rooms, or a week of one of them."""
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.db.models import Prefetch
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import Room, StaffMember, StaffRole, TimeOff, WorkingHours
+from clinic.permissions import staff_required
+from treatments.forms import parse_local_date
+from treatments.models import INACTIVE_STATUSES, Appointment
+from treatments.selectors import local_day_bounds
+
+PIXELS_PER_MINUTE = 1.2
+DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(19)
+
+
+def _minutes(local: dt.datetime, day_open: dt.datetime) -> float:
+    return (local - day_open).total_seconds() / 60
+
+
+def _column(*, title, day, zone, day_open_time, appointments, windows, busy, step, book_params, subtitle=""):
+    """Lay out one column: appointment blocks, and bookable free steps inside the working windows."""
+    day_open = dt.datetime.combine(day, day_open_time, tzinfo=zone).astimezone(dt.UTC)
+    blocks = []
+    for appointment in appointments:
+        top = _minutes(appointment.start, day_open) * PIXELS_PER_MINUTE
+        height = max(18.0, (appointment.end - appointment.start).total_seconds() / 60 * PIXELS_PER_MINUTE)
+        blocks.append({"appointment": appointment, "top": top, "height": height})
+    free = []
+    for window_start, window_end in windows:
+        start = dt.datetime.combine(day, window_start, tzinfo=zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(day, window_end, tzinfo=zone).astimezone(dt.UTC)
+        while start + step <= end:
+            if all(start + step <= b_start or start >= b_end for b_start, b_end in busy):
+                local = timezone.localtime(start, zone)
+                query = urlencode({**book_params, "start": local.strftime("%Y-%m-%dT%H:%M")})
+                free.append(
+                    {
+                        "top": _minutes(start, day_open) * PIXELS_PER_MINUTE,
+                        "height": step.total_seconds() / 60 * PIXELS_PER_MINUTE,
+                        "label": local.strftime("%H:%M"),
+                        "url": f"{reverse('book')}?{query}",
+                    }
+                )
+            start += step
+    return {"title": title, "subtitle": subtitle, "day": day, "blocks": blocks, "free": free}
+
+
+@staff_required
+def calendar(request):
+    """Show a day (columns per practitioner or room) or a week (columns per day for one of them)."""
+    clinic = request.staff_member.clinic
+    zone = clinic.zone
+    today = timezone.localdate(timezone=zone)
+    day, date_error = parse_local_date(request.GET.get("date"), today)
+    view = "week" if request.GET.get("view") == "week" else "day"
+    by = "room" if request.GET.get("by") == "room" else "practitioner"
+    step = dt.timedelta(minutes=clinic.slot_step_minutes)
+
+    practitioners = list(
+        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True)
+        .prefetch_related(Prefetch("working_hours", queryset=WorkingHours.objects.order_by("start_time")))
+        .order_by("display_name", "id")
+    )
+    rooms = list(Room.objects.filter(clinic=clinic, is_active=True).order_by("name", "id"))
+    if view == "week":
+        first_day = day - dt.timedelta(days=day.weekday())
+        days = [first_day + dt.timedelta(days=i) for i in range(7)]
+    else:
+        days = [day]
+    range_start, _ = local_day_bounds(clinic, days[0])
+    _, range_end = local_day_bounds(clinic, days[-1])
+    appointments = list(
+        Appointment.objects.filter(clinic=clinic, start__lt=range_end, end__gt=range_start)
+        .select_related("client", "service", "practitioner", "room", "device")
+        .order_by("start", "id")
+    )
+    time_off = list(
+        TimeOff.objects.filter(
+            staff_member__clinic=clinic, start__lt=range_end, end__gt=range_start
+        ).values_list("staff_member_id", "start", "end")
+    )
+    all_hours = [h for p in practitioners for h in p.working_hours.all()]
+    day_open_time = min((h.start_time for h in all_hours), default=DEFAULT_OPEN)
+    day_close_time = max((h.end_time for h in all_hours), default=DEFAULT_CLOSE)
+    if day_close_time <= day_open_time:
+        day_open_time, day_close_time = DEFAULT_OPEN, DEFAULT_CLOSE
+
+    def busy_for(practitioner_id, on_day):
+        start, end = local_day_bounds(clinic, on_day)
+        held = [
+            (a.blocked_start, a.blocked_end)
+            for a in appointments
+            if a.practitioner_id == practitioner_id
+            and a.status not in INACTIVE_STATUSES
+            and a.start < end
+            and a.end > start
+        ]
+        return held + [(s, e) for staff_id, s, e in time_off if staff_id == practitioner_id]
+
+    def on_day(items, on_day_date):
+        start, end = local_day_bounds(clinic, on_day_date)
+        return [a for a in items if start <= a.start < end]
+
+    def windows(practitioner, on_day_date):
+        return [
+            (h.start_time, h.end_time)
+            for h in practitioner.working_hours.all()
+            if h.weekday == on_day_date.weekday()
+        ]
+
+    columns = []
+    selected = None
+    if view == "day":
+        for_day = on_day(appointments, day)
+        if by == "practitioner":
+            for p in practitioners:
+                columns.append(
+                    _column(
+                        title=p.display_name,
+                        day=day,
+                        zone=zone,
+                        day_open_time=day_open_time,
+                        appointments=[a for a in for_day if a.practitioner_id == p.id],
+                        windows=windows(p, day),
+                        busy=busy_for(p.id, day),
+                        step=step,
+                        book_params={"practitioner": p.id},
+                    )
+                )
+        else:
+            for room in rooms:
+                columns.append(
+                    _column(
+                        title=room.name,
+                        day=day,
+                        zone=zone,
+                        day_open_time=day_open_time,
+                        appointments=[a for a in for_day if a.room_id == room.id],
+                        windows=[],
+                        busy=[],
+                        step=step,
+                        book_params={},
+                    )
+                )
+    else:
+        if by == "practitioner":
+            selected = next((p for p in practitioners if str(p.id) == request.GET.get("practitioner")), None)
+            selected = selected or (practitioners[0] if practitioners else None)
+        else:
+            selected = next((r for r in rooms if str(r.id) == request.GET.get("room")), None)
+            selected = selected or (rooms[0] if rooms else None)
+        for d in days:
+            for_day = on_day(appointments, d)
+            if selected is None:
+                break
+            if by == "practitioner":
+                columns.append(
+                    _column(
+                        title=f"{d:%a %d}",
+                        day=d,
+                        zone=zone,
+                        day_open_time=day_open_time,
+                        appointments=[a for a in for_day if a.practitioner_id == selected.id],
+                        windows=windows(selected, d),
+                        busy=busy_for(selected.id, d),
+                        step=step,
+                        book_params={"practitioner": selected.id},
+                    )
+                )
+            else:
+                columns.append(
+                    _column(
+                        title=f"{d:%a %d}",
+                        day=d,
+                        zone=zone,
+                        day_open_time=day_open_time,
+                        appointments=[a for a in for_day if a.room_id == selected.id],
+                        windows=[],
+                        busy=[],
+                        step=step,
+                        book_params={},
+                    )
+                )
+
+    open_local = dt.datetime.combine(day, day_open_time)
+    close_local = dt.datetime.combine(day, day_close_time)
+    total_minutes = (close_local - open_local).total_seconds() / 60
+    hour_marks = []
+    mark = open_local.replace(minute=0)
+    while mark <= close_local:
+        if mark >= open_local:
+            hour_marks.append(
+                {
+                    "label": mark.strftime("%H:%M"),
+                    "top": (mark - open_local).total_seconds() / 60 * PIXELS_PER_MINUTE,
+                }
+            )
+        mark += dt.timedelta(hours=1)
+    shift = dt.timedelta(days=7 if view == "week" else 1)
+    return render(
+        request,
+        "treatments/calendar.html",
+        {
+            "columns": columns,
+            "view": view,
+            "by": by,
+            "day": day,
+            "days": days,
+            "today": today,
+            "previous_day": day - shift,
+            "next_day": day + shift,
+            "practitioners": practitioners,
+            "rooms": rooms,
+            "selected": selected,
+            "height": total_minutes * PIXELS_PER_MINUTE,
+            "hour_marks": hour_marks,
+            "date_error": date_error,
+            "zone_name": clinic.time_zone,
+        },
+    )

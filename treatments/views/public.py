@@ -1,0 +1,238 @@
+"""The clinic's public booking pages, and the page a client reaches from the link in their email."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from clients.models import Client
+from clients.services import client_register
+from clinic.errors import ClinicError, ConflictError
+from clinic.models import Clinic, StaffMember
+from treatments.availability import available_slots
+from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
+from treatments.forms import NewClientForm, parse_local_date
+from treatments.links import LinkInvalid, appointment_from_token, manage_token
+from treatments.models import AppointmentEvent, AppointmentStatus, Service
+
+DAYS_AHEAD = 60
+# What a client is told when a rule refuses them: medical detail is for the practitioner, not the web page.
+NEEDS_A_CONVERSATION = {
+    "contraindicated",
+    "relative_contraindication_needs_reason",
+    "too_soon",
+    "not_qualified",
+}
+
+
+def _client_message(refusal: ClinicError, clinic: Clinic) -> str:
+    if refusal.code in NEEDS_A_CONVERSATION:
+        phone = f" on {clinic.phone}" if clinic.phone else ""
+        return f"We need a word with you before booking this treatment. Please call us{phone}."
+    if isinstance(refusal, ConflictError):
+        return "Sorry, that time has just been taken. Please choose another."
+    return refusal.message
+
+
+def _times(clinic, service, day, practitioner_id=None, ignore_appointment_id=None):
+    """Return the day's free starts as (local time, practitioner id), one per start time."""
+    seen, times = set(), []
+    for slot in available_slots(
+        service=service,
+        start_date=day,
+        end_date=day,
+        practitioner_id=practitioner_id,
+        ignore_appointment_id=ignore_appointment_id,
+    ):
+        local = timezone.localtime(slot.start, clinic.zone)
+        if local not in seen:
+            seen.add(local)
+            times.append(
+                {
+                    "local": local,
+                    "value": local.strftime("%Y-%m-%dT%H:%M"),
+                    "practitioner": slot.practitioner_id,
+                }
+            )
+    return times
+
+
+def public_services(request, slug):
+    """List what can be booked online."""
+    clinic = get_object_or_404(Clinic, slug=slug)
+    services = Service.objects.filter(clinic=clinic, is_active=True, bookable_online=True).order_by("name")
+    return render(request, "public/services.html", {"clinic": clinic, "services": services})
+
+
+def _day_choice(request, clinic):
+    today = timezone.localdate(timezone=clinic.zone)
+    day, error = parse_local_date(request.GET.get("date"), today)
+    if day < today or day > today + dt.timedelta(days=DAYS_AHEAD):
+        return today, f"Choose a day between today and {DAYS_AHEAD} days ahead."
+    return day, error
+
+
+def public_times(request, slug, service_id):
+    """Show the free times of a service on a day."""
+    clinic = get_object_or_404(Clinic, slug=slug)
+    service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
+    day, date_error = _day_choice(request, clinic)
+    today = timezone.localdate(timezone=clinic.zone)
+    return render(
+        request,
+        "public/times.html",
+        {
+            "clinic": clinic,
+            "service": service,
+            "day": day,
+            "times": _times(clinic, service, day),
+            "date_error": date_error,
+            "previous_day": day - dt.timedelta(days=1) if day > today else None,
+            "next_day": day + dt.timedelta(days=1),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def public_details(request, slug, service_id):
+    """Take the client's details for a chosen time and book it."""
+    clinic = get_object_or_404(Clinic, slug=slug)
+    service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
+    params = request.POST if request.method == "POST" else request.GET
+    practitioner = get_object_or_404(
+        StaffMember, clinic=clinic, pk=params.get("practitioner") or 0, role="practitioner", is_active=True
+    )
+    try:
+        start = dt.datetime.fromisoformat(params.get("start", "")).replace(tzinfo=clinic.zone)
+    except ValueError:
+        messages.error(request, "Choose a time from the list.")
+        return redirect("public-times", slug, service.pk)
+    form = NewClientForm(request.POST or None)
+    error, status = "", 200
+    if request.method == "POST" and form.is_valid():
+        earliest = timezone.now() + dt.timedelta(minutes=clinic.min_booking_notice_minutes)
+        if not form.cleaned_data["email"]:
+            error, status = "We need your email address to send your confirmation.", 400
+        elif start < earliest:
+            error, status = (
+                "That time is too soon to book online. Please choose a later time or call us.",
+                400,
+            )
+        else:
+            try:
+                with transaction.atomic():
+                    client = _find_or_register(clinic, form.cleaned_data)
+                    appointment = appointment_book(
+                        BookingRequest(
+                            client=client,
+                            service=service,
+                            practitioner=practitioner,
+                            start=start,
+                            source="online",
+                        ),
+                    )
+            except ClinicError as refusal:
+                error = _client_message(refusal, clinic)
+                status = 409 if isinstance(refusal, ConflictError) else 400
+            else:
+                messages.success(
+                    request, "You are booked. We have emailed you a confirmation with this link."
+                )
+                return redirect("public-manage", manage_token(appointment))
+    elif request.method == "POST":
+        error, status = "Please check the details below.", 400
+    return render(
+        request,
+        "public/details.html",
+        {
+            "clinic": clinic,
+            "service": service,
+            "practitioner": practitioner,
+            "start": start,
+            "start_value": params.get("start"),
+            "form": form,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+def _find_or_register(clinic, details) -> Client:
+    """Return the clinic's client with this email and last name, or register a new one."""
+    existing = (
+        Client.objects.filter(
+            clinic=clinic, email__iexact=details["email"], last_name__iexact=details["last_name"].strip()
+        )
+        .order_by("id")
+        .first()
+    )
+    return existing or client_register(clinic=clinic, **details)
+
+
+def _can_change(appointment) -> bool:
+    window = dt.timedelta(hours=appointment.clinic.cancellation_window_hours)
+    return (
+        appointment.is_active
+        and appointment.status != AppointmentStatus.FULFILLED
+        and timezone.now() <= appointment.start - window
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def public_manage(request, token):
+    """Let a client confirm, cancel or move their visit from the emailed link, within the clinic's window."""
+    try:
+        appointment = appointment_from_token(token)
+    except LinkInvalid as invalid:
+        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
+    clinic = appointment.clinic
+    can_change = _can_change(appointment)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "confirm" and appointment.is_active:
+            AppointmentEvent.objects.create(appointment=appointment, action="confirmed_by_client", details={})
+            messages.success(request, "Thank you, your visit is confirmed.")
+        elif action in ("cancel", "reschedule") and not can_change:
+            messages.error(
+                request,
+                f"Changes online close {clinic.cancellation_window_hours} hours before the "
+                f"visit. Please call us{' on ' + clinic.phone if clinic.phone else ''}.",
+            )
+        elif action == "cancel":
+            appointment_cancel(appointment, reason="Cancelled by the client online", by_client=True)
+            messages.success(request, "Your visit is cancelled. We have emailed you to confirm.")
+        elif action == "reschedule":
+            try:
+                start = dt.datetime.fromisoformat(request.POST.get("start", "")).replace(tzinfo=clinic.zone)
+                appointment = appointment_reschedule(
+                    appointment, start=start, reason="Moved by the client online"
+                )
+            except ValueError:
+                messages.error(request, "Choose a new time from the list.")
+            except ClinicError as refusal:
+                messages.error(request, _client_message(refusal, clinic))
+            else:
+                messages.success(request, "Your visit has moved. We have emailed you the new time.")
+                return redirect("public-manage", manage_token(appointment))
+        return redirect("public-manage", token)
+    day, date_error = _day_choice(request, clinic)
+    times = []
+    if can_change and request.GET.get("date"):
+        times = _times(clinic, appointment.service, day, appointment.practitioner_id, appointment.pk)
+    return render(
+        request,
+        "public/manage.html",
+        {
+            "appointment": appointment,
+            "clinic": clinic,
+            "token": token,
+            "can_change": can_change,
+            "local_start": timezone.localtime(appointment.start, clinic.zone),
+            "day": day,
+            "times": times,
+            "date_error": date_error,
+        },
+    )
