@@ -242,3 +242,8 @@ def browser_page(chromium_path, monkeypatch):
         page.set_default_timeout(15_000)
         yield page
         browser.close()
+        # ORM calls made while Playwright's loop ran opened a connection in that loop's context;
+        # close it here so the test database can be dropped at the end of the run.
+        from django.db import connections
+
+        connections.close_all()
