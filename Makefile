@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test install install-dev lint fmt migrations-check ci clean
+.PHONY: run test install install-dev lint fmt migrations-check bench ci clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -43,6 +43,12 @@ fmt: $(VENV)/.installed-dev
 migrations-check: $(VENV)/.installed-dev
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/python manage.py check
+
+## bench: the benchmarks of docs/benchmarks.md (needs PostgreSQL at 127.0.0.1:5432)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.setup_data
+	$(BIN)/python -m bench.availability
+	$(BIN)/python -m bench.booking_throughput
 
 ci:
 	bash .ci/run

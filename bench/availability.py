@@ -56,12 +56,16 @@ def main():
         response = http.get(url, HTTP_HOST="127.0.0.1")
         assert response.status_code == 200, response.content[:200]
 
-    print(f"appointments in the database: {Appointment.objects.count()}, slots found: {slot_count}, "
-          f"queries per call: {len(queries)}")
+    print(
+        f"appointments in the database: {Appointment.objects.count()}, slots found: {slot_count}, "
+        f"queries per call: {len(queries)}"
+    )
     for name, fn in (("service function", direct), ("HTTP API (in-process)", api)):
         timings = measure(fn)
-        print(f"availability, 30 days, {name}: p50 {statistics.median(timings):.1f} ms, "
-              f"p95 {percentile(timings, 0.95):.1f} ms over {RUNS} runs")
+        print(
+            f"availability, 30 days, {name}: p50 {statistics.median(timings):.1f} ms, "
+            f"p95 {percentile(timings, 0.95):.1f} ms over {RUNS} runs"
+        )
 
 
 if __name__ == "__main__":

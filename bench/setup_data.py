@@ -21,7 +21,9 @@ def django_env() -> dict:
     return {
         **os.environ,
         "DATABASE_URL": BENCH_DATABASE_URL,
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"),
+        "SECRET_KEY": os.environ.get(
+            "SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+        ),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "SECURE_SSL_REDIRECT": "false",
         "STATIC_MANIFEST": "false",
@@ -47,7 +49,7 @@ def recreate_database():
 
 
 def first_bench_day() -> dt.date:
-    return dt.date.today() + dt.timedelta(days=2)
+    return dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)
 
 
 def build():
@@ -59,34 +61,58 @@ def build():
     from clinic.models import Clinic, Device, PractitionerQualification, Room, StaffMember, WorkingHours
     from treatments.models import Appointment, Protocol, Service
 
-    clinic = Clinic.objects.create(name="Bench Clinic", slug="bench", time_zone="Europe/London",
-                                   min_booking_notice_minutes=0, slot_step_minutes=15)
+    clinic = Clinic.objects.create(
+        name="Bench Clinic",
+        slug="bench",
+        time_zone="Europe/London",
+        min_booking_notice_minutes=0,
+        slot_step_minutes=15,
+    )
     users = get_user_model().objects
-    desk = StaffMember.objects.create(user=users.create_user("bench-desk", password="bench-pass-2026"),
-                                      clinic=clinic, role="front_desk", display_name="Bench Desk")
+    desk_user = users.create_user("bench-desk", password="bench-pass-2026")  # noqa: S106 (local benchmark)
+    desk = StaffMember.objects.create(
+        user=desk_user,
+        clinic=clinic,
+        role="front_desk",
+        display_name="Bench Desk",
+    )
     Token.objects.create(key="b" * 40, user=desk.user)
     protocol = Protocol.objects.create(clinic=clinic, modality="microneedling", name="Microneedling")
-    service = Service.objects.create(clinic=clinic, name="Microneedling facial", duration_minutes=60,
-                                     buffer_before_minutes=15, buffer_after_minutes=10, price=Decimal("180"),
-                                     device_kind="pen", max_depth_mm=Decimal("1.0"))
+    service = Service.objects.create(
+        clinic=clinic,
+        name="Microneedling facial",
+        duration_minutes=60,
+        buffer_before_minutes=15,
+        buffer_after_minutes=10,
+        price=Decimal("180"),
+        device_kind="pen",
+        max_depth_mm=Decimal("1.0"),
+    )
     service.protocols.set([protocol])
-    short = Service.objects.create(clinic=clinic, name="Quick check", duration_minutes=20, price=Decimal("0"),
-                                   device_kind="pen")
+    short = Service.objects.create(
+        clinic=clinic, name="Quick check", duration_minutes=20, price=Decimal("0"), device_kind="pen"
+    )
     short.protocols.set([protocol])
     practitioners, rooms, pens = [], [], []
     for i in range(PRACTITIONERS):
-        member = StaffMember.objects.create(user=users.create_user(f"bench-p{i}"), clinic=clinic,
-                                            role="practitioner", display_name=f"Practitioner {i:02d}")
-        PractitionerQualification.objects.create(staff_member=member, modality="microneedling",
-                                                 max_depth_mm=Decimal("3.0"))
+        member = StaffMember.objects.create(
+            user=users.create_user(f"bench-p{i}"),
+            clinic=clinic,
+            role="practitioner",
+            display_name=f"Practitioner {i:02d}",
+        )
+        PractitionerQualification.objects.create(
+            staff_member=member, modality="microneedling", max_depth_mm=Decimal("3.0")
+        )
         WorkingHours.objects.bulk_create(
             WorkingHours(staff_member=member, weekday=d, start_time=dt.time(8), end_time=dt.time(20))
             for d in range(7)
         )
         practitioners.append(member)
         rooms.append(Room.objects.create(clinic=clinic, name=f"Room {i:02d}"))
-        pens.append(Device.objects.create(clinic=clinic, name=f"Pen {i:02d}", kind="pen",
-                                          max_depth_mm=Decimal("2.5")))
+        pens.append(
+            Device.objects.create(clinic=clinic, name=f"Pen {i:02d}", kind="pen", max_depth_mm=Decimal("2.5"))
+        )
     clients = Client.objects.bulk_create(
         Client(clinic=clinic, first_name=f"Client{i}", last_name="Bench", email=f"c{i}@example.com")
         for i in range(500)
@@ -97,15 +123,28 @@ def build():
     for day_index in range(DAYS):
         day = first_bench_day() + dt.timedelta(days=day_index)
         for p_index, member in enumerate(practitioners):
-            for n in range(per_day_each + (1 if day_index * PRACTITIONERS + p_index < APPOINTMENTS % (DAYS * 10)
-                                            else 0)):
-                start = dt.datetime.combine(day, dt.time(8), tzinfo=zone) + dt.timedelta(minutes=40 * n + 5 * p_index)
+            for n in range(
+                per_day_each + (1 if day_index * PRACTITIONERS + p_index < APPOINTMENTS % (DAYS * 10) else 0)
+            ):
+                start = dt.datetime.combine(day, dt.time(8), tzinfo=zone) + dt.timedelta(
+                    minutes=40 * n + 5 * p_index
+                )
                 start = start.astimezone(dt.UTC)
                 end = start + dt.timedelta(minutes=20)
-                rows.append(Appointment(clinic=clinic, client=clients[len(rows) % len(clients)],
-                                        practitioner=member, service=short, room=rooms[p_index],
-                                        device=pens[p_index], start=start, end=end, blocked_start=start,
-                                        blocked_end=end))
+                rows.append(
+                    Appointment(
+                        clinic=clinic,
+                        client=clients[len(rows) % len(clients)],
+                        practitioner=member,
+                        service=short,
+                        room=rooms[p_index],
+                        device=pens[p_index],
+                        start=start,
+                        end=end,
+                        blocked_start=start,
+                        blocked_end=end,
+                    )
+                )
     Appointment.objects.bulk_create(rows[:APPOINTMENTS], batch_size=1000)
     return clinic, service
 

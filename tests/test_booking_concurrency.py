@@ -104,3 +104,29 @@ def test_two_practitioners_racing_for_the_only_pen_get_it_once(live_server, worl
     results = _fire(live_server, token, payloads)
     assert [status for status, _ in results].count(201) == 1, results
     assert Appointment.objects.exclude(status__in=INACTIVE_STATUSES).values("device").distinct().count() == 1
+
+
+def test_simultaneous_bookings_for_different_practitioners_share_out_the_rooms(live_server, transactional_db):
+    # given two rooms and two pens, and two practitioners booked at the very same moment, many times
+    world = build_world(rooms=2, pens=2)
+    token = Token.objects.create(user=world.desk.user).key
+    payloads = []
+    for hour in (10, 12, 14):
+        for practitioner in (world.dr_lee, world.sam):
+            payloads.append(
+                {
+                    "client": world.client().id,
+                    "service": world.microneedling.id,
+                    "practitioner": practitioner.id,
+                    "start": local(world, 2026, 12, 7, hour).isoformat(),
+                }
+            )
+    # when they all arrive together
+    results = _fire(live_server, token, payloads)
+    # then every one is booked: whoever lost the race for the first room got the second
+    assert [status for status, _ in results] == [201] * len(payloads), results
+    for hour in (10, 12, 14):
+        rooms = Appointment.objects.filter(start=local(world, 2026, 12, 7, hour)).values_list(
+            "room", flat=True
+        )
+        assert len(set(rooms)) == 2

@@ -10,9 +10,11 @@ with BEGIN IMMEDIATE (settings), so the pre-check and the insert run one booking
 """
 
 import datetime as dt
+import random
 from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from clients.models import Client
@@ -22,6 +24,7 @@ from treatments.contraindications import absolute, contraindication_findings, re
 from treatments.eligibility import qualification_gaps
 from treatments.models import (
     INACTIVE_STATUSES,
+    MAX_HELD,
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
@@ -34,7 +37,7 @@ MAX_COURSE_SESSIONS = 52
 # PostgreSQL aborts one of two bookings that wait on each other's rows in different exclusion indexes
 # (deadlock) or cannot be serialised; the retry then sees the winner and reports a plain conflict.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
-WRITE_ATTEMPTS = 4
+WRITE_ATTEMPTS = 6
 # A walk-in entered a few minutes after it began is still accepted.
 PAST_GRACE = dt.timedelta(minutes=15)
 
@@ -82,7 +85,10 @@ def _describe_taken(clinic, what: str, other: Appointment) -> str:
 
 def _overlapping(clinic, blocked_start, blocked_end, ignore_id=None):
     overlapping = Appointment.objects.filter(
-        clinic=clinic, blocked_start__lt=blocked_end, blocked_end__gt=blocked_start
+        clinic=clinic,
+        blocked_start__lt=blocked_end,
+        blocked_start__gt=blocked_start - MAX_HELD,  # lets the (clinic, blocked_start) index do the work
+        blocked_end__gt=blocked_start,
     ).exclude(status__in=INACTIVE_STATUSES)
     if ignore_id:
         overlapping = overlapping.exclude(pk=ignore_id)
@@ -199,7 +205,14 @@ def _check_working_time(practitioner: StaffMember, clinic, blocked_start, blocke
         )
 
 
-def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_id=None):
+def _pick(candidates, spread: bool):
+    """Return the first free candidate, or a random one when retrying after losing a race for the first."""
+    if not candidates:
+        return None
+    return random.choice(candidates) if spread else candidates[0]  # noqa: S311 (not security)
+
+
+def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_id=None, spread=False):
     """Return (room, device) free for the blocked time, or raise ConflictError naming what is taken."""
     service, practitioner, clinic = request.service, request.practitioner, request.service.clinic
     overlapping = list(
@@ -220,11 +233,13 @@ def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_
         if room.id in busy_rooms:
             raise ConflictError(_describe_taken(clinic, room.name, busy_rooms[room.id]), code="room_taken")
     elif service.requires_room:
-        room = (
-            Room.objects.filter(clinic=clinic, is_active=True)
-            .exclude(id__in=busy_rooms)
-            .order_by("name", "id")
-            .first()
+        room = _pick(
+            list(
+                Room.objects.filter(clinic=clinic, is_active=True)
+                .exclude(id__in=busy_rooms)
+                .order_by("name", "id")
+            ),
+            spread,
         )
         if room is None:
             raise ConflictError("No treatment room is free at that time.", code="no_room_free")
@@ -242,11 +257,13 @@ def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_
                 _describe_taken(clinic, device.name, busy_devices[device.id]), code="device_taken"
             )
     elif service.device_kind:
-        device = (
-            Device.objects.filter(clinic=clinic, kind=service.device_kind, is_active=True)
-            .exclude(id__in=busy_devices)
-            .order_by("name", "id")
-            .first()
+        device = _pick(
+            list(
+                Device.objects.filter(clinic=clinic, kind=service.device_kind, is_active=True)
+                .exclude(id__in=busy_devices)
+                .order_by("name", "id")
+            ),
+            spread,
         )
         if device is None:
             raise ConflictError(
@@ -275,15 +292,21 @@ def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | Non
     return None
 
 
-def _write_with_retries(write):
-    """Run a booking write, retrying deadlocks; turn exclusion violations into ConflictError."""
+def _write_with_retries(write, *, reassignable: frozenset[str] = frozenset()):
+    """Run a booking write, retrying deadlocks; turn exclusion violations into ConflictError.
+
+    `reassignable` names the resources ("room", "device") the booking picked itself: when another
+    booking took that one at the same moment, the retry picks the next free one instead of refusing.
+    """
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            return write()
+            return write(attempt)
         except IntegrityError as error:
             conflict = _conflict_from_integrity_error(error)
             if conflict is None:
                 raise
+            if conflict.code.removesuffix("_taken") in reassignable and attempt < WRITE_ATTEMPTS:
+                continue
             raise conflict from error
         except OperationalError as error:
             if getattr(error.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES:
@@ -313,13 +336,14 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
     clinic = request.service.clinic
     request.start = _aware_utc(request.start)
     _refuse_past(request.start)
+    prefetch_related_objects([request.service], "protocols")
     end, blocked_start, blocked_end = _blocked(request.service, request.start)
     accepted = _check_rules(request, actor=actor)
     _check_working_time(request.practitioner, clinic, blocked_start, blocked_end)
 
-    def write():
+    def write(attempt):
         with transaction.atomic():
-            room, device = _hold_resources(request, blocked_start, blocked_end)
+            room, device = _hold_resources(request, blocked_start, blocked_end, spread=attempt > 1)
             appointment = Appointment.objects.create(
                 clinic=clinic,
                 client=request.client,
@@ -345,7 +369,10 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
             notify_booked(appointment)
             return appointment
 
-    appointment = _write_with_retries(write)
+    reassignable = frozenset(
+        name for name, given in (("room", request.room), ("device", request.device)) if given is None
+    )
+    appointment = _write_with_retries(write, reassignable=reassignable)
     return appointment
 
 
@@ -379,11 +406,13 @@ def appointment_reschedule(
     _check_interval(request, actor=actor, ignore_id=appointment.pk)
     _check_working_time(appointment.practitioner, appointment.clinic, blocked_start, blocked_end)
 
-    def write():
+    def write(attempt):
         with transaction.atomic():
             current = _locked(appointment)
             previous = current.start
-            room, device = _hold_resources(request, blocked_start, blocked_end, ignore_id=current.pk)
+            room, device = _hold_resources(
+                request, blocked_start, blocked_end, ignore_id=current.pk, spread=attempt > 1
+            )
             current.start, current.end = start, end
             current.blocked_start, current.blocked_end = blocked_start, blocked_end
             current.room, current.device = room, device
@@ -400,7 +429,7 @@ def appointment_reschedule(
             notify_rescheduled(current)
             return current
 
-    current = _write_with_retries(write)
+    current = _write_with_retries(write, reassignable=frozenset({"room", "device"}))
     return current
 
 

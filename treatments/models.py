@@ -1,5 +1,6 @@
 """Protocols, services, appointments and the treatment sessions recorded against them."""
 
+import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
@@ -12,7 +13,9 @@ from clients.models import Client
 from clinic.models import MAX_NEEDLE_DEPTH_MM, Clinic, Device, DeviceKind, Modality, Room, StaffMember
 
 MAX_MICROCURRENT_UA = 1000  # microcurrent is always below 1 mA
-MAX_MESO_DEPTH_MM = Decimal("13.0")  # point-by-point body technique reaches 4–12 mm
+MAX_MESO_DEPTH_MM = Decimal("13.0")
+# No visit holds a practitioner, room or device longer than this; it bounds every overlap search.
+MAX_HELD = dt.timedelta(days=1)  # point-by-point body technique reaches 4–12 mm
 
 
 class BodyArea(models.Model):
@@ -336,12 +339,18 @@ class Appointment(models.Model):
             models.Index(fields=["clinic", "start"], name="appointment_clinic_start"),
             models.Index(fields=["practitioner", "start"], name="appointment_practitioner_start"),
             models.Index(fields=["client", "start"], name="appointment_client_start"),
+            # Overlap checks: held ranges starting within a day before the asked time (see MAX_HELD).
+            models.Index(fields=["clinic", "blocked_start"], name="appointment_clinic_held"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="appointment_end_after_start"),
             models.CheckConstraint(
                 condition=Q(blocked_start__lte=F("start"), blocked_end__gte=F("end")),
                 name="appointment_blocked_covers_visit",
+            ),
+            models.CheckConstraint(
+                condition=Q(blocked_end__lte=F("blocked_start") + MAX_HELD),
+                name="appointment_held_at_most_a_day",
             ),
         ]
 
