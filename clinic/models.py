@@ -13,6 +13,15 @@ from django.utils import timezone
 MAX_NEEDLE_DEPTH_MM = Decimal("3.0")  # the deepest any device in scope reaches; DB-enforced
 
 
+def optional_needle_depth_check(name: str, field: str = "max_depth_mm") -> models.CheckConstraint:
+    """Return a constraint that a nullable needle depth, when given, is above 0 and at most 3 mm."""
+    return models.CheckConstraint(
+        condition=Q(**{f"{field}__isnull": True})
+        | Q(**{f"{field}__gt": 0, f"{field}__lte": MAX_NEEDLE_DEPTH_MM}),
+        name=name,
+    )
+
+
 class Modality(models.TextChoices):
     MICRONEEDLING = "microneedling", "Microneedling"
     MICROCURRENT = "microcurrent", "Microcurrent"
@@ -129,11 +138,7 @@ class PractitionerQualification(models.Model):
             models.UniqueConstraint(
                 fields=["staff_member", "modality"], name="qualification_once_per_modality"
             ),
-            models.CheckConstraint(
-                condition=Q(max_depth_mm__isnull=True)
-                | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
-                name="qualification_depth_within_0_3mm",
-            ),
+            optional_needle_depth_check("qualification_depth_within_0_3mm"),
         ]
 
     def __str__(self):
@@ -183,11 +188,7 @@ class Device(models.Model):
         ordering = ["clinic_id", "kind", "name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["clinic", "name"], name="device_name_unique_per_clinic"),
-            models.CheckConstraint(
-                condition=Q(max_depth_mm__isnull=True)
-                | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
-                name="device_depth_within_0_3mm",
-            ),
+            optional_needle_depth_check("device_depth_within_0_3mm"),
         ]
 
     def __str__(self):

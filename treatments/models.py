@@ -10,7 +10,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clients.models import Client
-from clinic.models import MAX_NEEDLE_DEPTH_MM, Clinic, Device, DeviceKind, Modality, Room, StaffMember
+from clinic.models import (
+    MAX_NEEDLE_DEPTH_MM,
+    Clinic,
+    Device,
+    DeviceKind,
+    Modality,
+    Room,
+    StaffMember,
+    optional_needle_depth_check,
+)
 
 MAX_MICROCURRENT_UA = 1000  # microcurrent is always below 1 mA
 MAX_MESO_DEPTH_MM = Decimal("13.0")
@@ -247,11 +256,7 @@ class Service(models.Model):
             models.UniqueConstraint(fields=["clinic", "name"], name="service_name_unique_per_clinic"),
             models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="service_duration_positive"),
             models.CheckConstraint(condition=Q(price__gte=0), name="service_price_not_negative"),
-            models.CheckConstraint(
-                condition=Q(max_depth_mm__isnull=True)
-                | Q(max_depth_mm__gt=0, max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM),
-                name="service_depth_within_0_3mm",
-            ),
+            optional_needle_depth_check("service_depth_within_0_3mm"),
         ]
 
     def __str__(self):

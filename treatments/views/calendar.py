@@ -113,79 +113,41 @@ def calendar(request):
             if h.weekday == on_day_date.weekday()
         ]
 
-    columns = []
+    def column(title, on_day_date, resource):
+        """One column: a practitioner's day (bookable free time) or a room's day (bookings only)."""
+        for_day = on_day(appointments, on_day_date)
+        if by == "practitioner":
+            return _column(
+                title=title,
+                day=on_day_date,
+                zone=zone,
+                day_open_time=day_open_time,
+                step=step,
+                appointments=[a for a in for_day if a.practitioner_id == resource.id],
+                windows=windows(resource, on_day_date),
+                busy=busy_for(resource.id, on_day_date),
+                book_params={"practitioner": resource.id},
+            )
+        return _column(
+            title=title,
+            day=on_day_date,
+            zone=zone,
+            day_open_time=day_open_time,
+            step=step,
+            appointments=[a for a in for_day if a.room_id == resource.id],
+            windows=[],
+            busy=[],
+            book_params={},
+        )
+
+    resources = practitioners if by == "practitioner" else rooms
     selected = None
     if view == "day":
-        for_day = on_day(appointments, day)
-        if by == "practitioner":
-            for p in practitioners:
-                columns.append(
-                    _column(
-                        title=p.display_name,
-                        day=day,
-                        zone=zone,
-                        day_open_time=day_open_time,
-                        appointments=[a for a in for_day if a.practitioner_id == p.id],
-                        windows=windows(p, day),
-                        busy=busy_for(p.id, day),
-                        step=step,
-                        book_params={"practitioner": p.id},
-                    )
-                )
-        else:
-            for room in rooms:
-                columns.append(
-                    _column(
-                        title=room.name,
-                        day=day,
-                        zone=zone,
-                        day_open_time=day_open_time,
-                        appointments=[a for a in for_day if a.room_id == room.id],
-                        windows=[],
-                        busy=[],
-                        step=step,
-                        book_params={},
-                    )
-                )
+        columns = [column(r.display_name if by == "practitioner" else r.name, day, r) for r in resources]
     else:
-        if by == "practitioner":
-            selected = next((p for p in practitioners if str(p.id) == request.GET.get("practitioner")), None)
-            selected = selected or (practitioners[0] if practitioners else None)
-        else:
-            selected = next((r for r in rooms if str(r.id) == request.GET.get("room")), None)
-            selected = selected or (rooms[0] if rooms else None)
-        for d in days:
-            for_day = on_day(appointments, d)
-            if selected is None:
-                break
-            if by == "practitioner":
-                columns.append(
-                    _column(
-                        title=f"{d:%a %d}",
-                        day=d,
-                        zone=zone,
-                        day_open_time=day_open_time,
-                        appointments=[a for a in for_day if a.practitioner_id == selected.id],
-                        windows=windows(selected, d),
-                        busy=busy_for(selected.id, d),
-                        step=step,
-                        book_params={"practitioner": selected.id},
-                    )
-                )
-            else:
-                columns.append(
-                    _column(
-                        title=f"{d:%a %d}",
-                        day=d,
-                        zone=zone,
-                        day_open_time=day_open_time,
-                        appointments=[a for a in for_day if a.room_id == selected.id],
-                        windows=[],
-                        busy=[],
-                        step=step,
-                        book_params={},
-                    )
-                )
+        chosen_id = request.GET.get(by)
+        selected = next((r for r in resources if str(r.id) == chosen_id), resources[0] if resources else None)
+        columns = [column(f"{d:%a %d}", d, selected) for d in days] if selected else []
 
     open_local = dt.datetime.combine(day, day_open_time)
     close_local = dt.datetime.combine(day, day_close_time)
