@@ -12,6 +12,7 @@ Delivery, step by step:
 import logging
 import smtplib
 from datetime import datetime, timedelta
+from email.mime.text import MIMEText
 from email.utils import formataddr
 
 from django.conf import settings
@@ -49,7 +50,8 @@ def outbox_enqueue(
     is_essential: bool = True,
 ) -> OutboxMessage:
     """Write a message to send, once per dedupe key; call inside the transaction of its cause."""
-    message, _created = OutboxMessage.objects.get_or_create(
+    due_at = due_at or timezone.now()
+    message, created = OutboxMessage.objects.get_or_create(
         dedupe_key=dedupe_key,
         defaults={
             "clinic": clinic,
@@ -57,12 +59,25 @@ def outbox_enqueue(
             "recipient_name": recipient_name,
             "template_key": template_key,
             "context": context or {},
-            "due_at": due_at or timezone.now(),
+            "due_at": due_at,
             "topic": topic,
             "is_essential": is_essential,
         },
     )
+    if created and due_at <= timezone.now():
+        # Due now: hand it to a worker as soon as the transaction commits (beat is the safety net).
+        transaction.on_commit(_kick_delivery, robust=True)
     return message
+
+
+def _kick_delivery() -> None:
+    """Ask a worker to deliver due messages now; if the broker is down, beat's next tick will."""
+    from clinic.tasks import deliver_due_messages_task
+
+    try:
+        deliver_due_messages_task.apply_async(retry=False, ignore_result=True)
+    except Exception:  # noqa: BLE001 (any broker failure: the row is safe in the database)
+        logger.warning("could not reach the broker; due messages wait for the next beat tick", exc_info=True)
 
 
 def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
@@ -113,6 +128,12 @@ def render_outbox_message(message: OutboxMessage) -> EmailMultiAlternatives:
         email.attach_alternative(render_to_string(f"{folder}/body.html", context), "text/html")
     except TemplateDoesNotExist:
         pass
+    if invite := message.context.get("ics"):
+        # text/calendar with its METHOD, as calendar clients expect (RFC 6047).
+        part = MIMEText(invite, "calendar", "utf-8")
+        part.set_param("method", message.context.get("ics_method", "REQUEST"))
+        part.add_header("Content-Disposition", "attachment", filename="invite.ics")
+        email.attach(part)
     return email
 
 

@@ -132,7 +132,11 @@ def test_cancelling_cancels_pending_messages_and_queues_a_notice(world):
             "template_key", "status"
         )
     )
-    assert statuses == {"booking_confirmation": "cancelled", "booking_cancelled": "pending"}
+    assert statuses == {
+        "booking_confirmation": "cancelled",
+        "booking_reminder": "cancelled",
+        "booking_cancelled": "pending",
+    }
 
 
 def test_the_public_page_tells_a_contraindicated_client_to_call_without_medical_detail(client, world):

@@ -1,10 +1,20 @@
-"""Messages a booking change sends the client, written to the outbox in the change's transaction."""
+"""Messages a booking change sends the client, written to the outbox in the change's transaction.
+
+Each is a row with a due time and a dedupe key; nothing waits in the broker. Reminders carry the
+appointment's SEQUENCE in their key, so a reschedule cancels the old ones and writes new ones.
+"""
+
+import datetime as dt
 
 from django.utils import timezone
 
+from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import outbox_cancel, outbox_enqueue
+from treatments.invites import appointment_invite
 from treatments.links import manage_url
 from treatments.models import Appointment
+
+REMINDER = "booking_reminder"
 
 
 def _context(appointment: Appointment) -> dict:
@@ -24,33 +34,56 @@ def _context(appointment: Appointment) -> dict:
     }
 
 
-def _enqueue(appointment: Appointment, template_key: str, dedupe_key: str) -> None:
+def _enqueue(
+    appointment: Appointment, template_key: str, dedupe_key: str, *, due_at=None, invite=None
+) -> None:
     client = appointment.client
     if not client.email:
         return
+    context = _context(appointment)
+    if invite:
+        context["ics"] = appointment_invite(appointment, method=invite)
+        context["ics_method"] = invite
     outbox_enqueue(
         clinic=appointment.clinic,
         recipient_email=client.email,
         recipient_name=client.full_name,
         template_key=template_key,
         dedupe_key=dedupe_key,
-        context=_context(appointment),
+        context=context,
+        due_at=due_at,
         topic=f"appointment:{appointment.pk}",
     )
 
 
+def _schedule_reminders(appointment: Appointment) -> None:
+    """Write one reminder per clinic lead time that is still in the future."""
+    now = timezone.now()
+    for lead_hours in appointment.clinic.reminder_lead_hours or []:
+        due_at = appointment.start - dt.timedelta(hours=lead_hours)  # absolute hours: right across DST
+        if due_at <= now:
+            continue
+        key = f"appointment:{appointment.pk}:reminder:{lead_hours}h:{appointment.sequence}"
+        _enqueue(appointment, REMINDER, key, due_at=due_at)
+
+
 def notify_booked(appointment: Appointment) -> None:
-    """Queue the booking confirmation (call inside the booking transaction)."""
-    _enqueue(appointment, "booking_confirmation", f"appointment:{appointment.pk}:booked")
+    """Queue the confirmation with its invite, and the reminders (call inside the booking transaction)."""
+    _enqueue(appointment, "booking_confirmation", f"appointment:{appointment.pk}:booked", invite="REQUEST")
+    _schedule_reminders(appointment)
 
 
 def notify_rescheduled(appointment: Appointment) -> None:
-    """Queue the reschedule notice for this version of the appointment."""
+    """Queue the reschedule notice with the updated invite, and move the pending reminders."""
+    OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", template_key=REMINDER, status=OutboxStatus.PENDING
+    ).update(status=OutboxStatus.CANCELLED)
     key = f"appointment:{appointment.pk}:rescheduled:{appointment.sequence}"
-    _enqueue(appointment, "booking_rescheduled", key)
+    _enqueue(appointment, "booking_rescheduled", key, invite="REQUEST")
+    _schedule_reminders(appointment)
 
 
 def notify_cancelled(appointment: Appointment) -> None:
-    """Stop whatever was still to be sent about the visit, then queue the cancellation notice."""
+    """Stop whatever was still to be sent about the visit, then queue the cancellation with its invite."""
     outbox_cancel(topic=f"appointment:{appointment.pk}")
-    _enqueue(appointment, "booking_cancelled", f"appointment:{appointment.pk}:cancelled")
+    _enqueue(appointment, "booking_cancelled", f"appointment:{appointment.pk}:cancelled", invite="CANCEL")

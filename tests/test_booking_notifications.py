@@ -1,0 +1,170 @@
+"""Booking mail: written with the change, delivered through a real SMTP server, with RFC 5545 invites."""
+
+import datetime as dt
+
+import icalendar
+import pytest
+from django.db import transaction
+
+from clinic.models import OutboxMessage, OutboxStatus
+from clinic.tasks import deliver_due_messages_task
+from tests.booking_world import build_world, local
+from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    world = build_world()
+    world.clinic.email = "hello@lumen.example"
+    world.clinic.save(update_fields=["email"])
+    return world
+
+
+def book(world, start, **kwargs):
+    return appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Olivia", email="olivia@example.com"),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=start,
+            **kwargs,
+        )
+    )
+
+
+def invite_of(message) -> icalendar.Calendar:
+    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+    return icalendar.Calendar.from_ical(part.get_payload(decode=True)), part
+
+
+def test_booking_sends_exactly_one_confirmation_with_an_invite(world, smtp_settings, smtp_server):
+    appointment = book(world, local(world, 2026, 12, 7, 10))
+    assert deliver_due_messages_task() == 1
+    assert deliver_due_messages_task() == 0
+    [message] = smtp_server.messages
+    calendar, part = invite_of(message)
+    assert part.get_param("method") == "REQUEST"
+    assert str(calendar["METHOD"]) == "REQUEST"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["UID"]) == f"appointment-{appointment.pk}@{world.clinic.slug}.clinic"
+    assert event["DTSTART"].params["TZID"] == "Europe/London"
+    assert event.decoded("DTSTART") == local(world, 2026, 12, 7, 10)
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/London"]
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Monday 07 December 2026 at 10:00 (Europe/London time, GMT)" in body
+
+
+def test_reschedule_keeps_the_uid_and_raises_the_sequence_and_cancel_says_cancel(
+    world, smtp_settings, smtp_server
+):
+    appointment = book(world, local(world, 2026, 12, 7, 10))
+    deliver_due_messages_task()
+    appointment_reschedule(appointment, start=local(world, 2026, 12, 8, 11))
+    deliver_due_messages_task()
+    appointment_cancel(appointment.__class__.objects.get(pk=appointment.pk))
+    deliver_due_messages_task()
+    events = []
+    for message in smtp_server.messages:
+        calendar, _ = invite_of(message)
+        [event] = calendar.walk("VEVENT")
+        events.append((str(calendar["METHOD"]), str(event["UID"]), int(event["SEQUENCE"])))
+    assert [method for method, _, _ in events] == ["REQUEST", "REQUEST", "CANCEL"]
+    assert len({uid for _, uid, _ in events}) == 1
+    assert [sequence for _, _, sequence in events] == [0, 1, 2]
+
+
+def test_reminders_are_rows_due_at_the_clinics_lead_times(world):
+    appointment = book(world, local(world, 2026, 12, 7, 10))
+    reminders = OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", template_key="booking_reminder"
+    )
+    assert sorted(r.due_at for r in reminders) == [
+        local(world, 2026, 12, 6, 10),  # 24 h
+        local(world, 2026, 12, 7, 8),  # 2 h
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "visit", "due_utc"),
+    [
+        # 09:00 local the day after clocks go forward: 24 real hours earlier
+        ("Europe/London", (2027, 3, 29), dt.datetime(2027, 3, 28, 8, tzinfo=dt.UTC)),
+        ("America/New_York", (2027, 3, 15), dt.datetime(2027, 3, 14, 13, tzinfo=dt.UTC)),
+        # and the day after they go back
+        ("Europe/London", (2027, 11, 1), dt.datetime(2027, 10, 31, 9, tzinfo=dt.UTC)),
+        ("America/New_York", (2027, 11, 8), dt.datetime(2027, 11, 7, 14, tzinfo=dt.UTC)),
+    ],
+)
+def test_a_reminder_after_a_dst_change_is_due_at_the_right_instant(db, zone, visit, due_utc):
+    world = build_world(time_zone=zone)
+    appointment = appointment_book(
+        BookingRequest(
+            client=world.client(email="c@example.com"),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, *visit, 9),
+        )
+    )
+    day_before = OutboxMessage.objects.get(dedupe_key=f"appointment:{appointment.pk}:reminder:24h:0")
+    assert day_before.due_at == due_utc
+
+
+def test_no_reminder_is_written_for_a_time_already_past(world):
+    from django.utils import timezone
+
+    soon = timezone.localtime(timezone.now() + dt.timedelta(minutes=90), world.clinic.zone)
+    world.dr_lee.working_hours.update(start_time=dt.time(0), end_time=dt.time(23, 59))
+    start = soon.replace(minute=(soon.minute // 15) * 15, second=0, microsecond=0)
+    if start.date() != soon.date() or start.hour >= 23:
+        pytest.skip("Too close to local midnight for a same-day visit in 90 minutes")
+    appointment = book(world, start)
+    keys = set(
+        OutboxMessage.objects.filter(topic=f"appointment:{appointment.pk}").values_list(
+            "template_key", flat=True
+        )
+    )
+    assert keys == {"booking_confirmation"}
+
+
+def test_rescheduling_moves_the_pending_reminders(world):
+    appointment = book(world, local(world, 2026, 12, 7, 10))
+    appointment_reschedule(appointment, start=local(world, 2026, 12, 9, 14))
+    pending = OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", template_key="booking_reminder", status=OutboxStatus.PENDING
+    )
+    assert sorted(r.due_at for r in pending) == [local(world, 2026, 12, 8, 14), local(world, 2026, 12, 9, 12)]
+    assert (
+        OutboxMessage.objects.filter(template_key="booking_reminder", status=OutboxStatus.CANCELLED).count()
+        == 2
+    )
+
+
+def test_cancelling_means_the_reminders_are_never_sent(world):
+    appointment = book(world, local(world, 2026, 12, 7, 10))
+    appointment_cancel(appointment)
+    assert not OutboxMessage.objects.filter(
+        template_key="booking_reminder", status=OutboxStatus.PENDING
+    ).exists()
+
+
+def test_a_rolled_back_booking_leaves_no_message(world):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        book(world, local(world, 2026, 12, 7, 10))
+        raise RuntimeError("something later in the same transaction failed")
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_booking_succeeds_when_the_broker_is_down(world, monkeypatch, django_capture_on_commit_callbacks):
+    from clinic.tasks import deliver_due_messages_task as task
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("Error 111 connecting to 127.0.0.1:6379")
+
+    monkeypatch.setattr(task, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        appointment = book(world, local(world, 2026, 12, 7, 10))
+    assert callbacks  # the kick was attempted, failed, and was only logged
+    assert appointment.pk
+    assert OutboxMessage.objects.get(dedupe_key=f"appointment:{appointment.pk}:booked").status == "pending"

@@ -1,0 +1,42 @@
+"""RFC 5545 calendar invites for appointments: one stable UID, SEQUENCE rising with every change."""
+
+import datetime as dt
+
+import icalendar
+from django.utils import timezone
+
+from treatments.models import Appointment
+
+PRODID = "-//Open clinic software//Appointments//EN"
+
+
+def appointment_uid(appointment: Appointment) -> str:
+    """Return the invite UID, the same for the appointment's whole life."""
+    return f"appointment-{appointment.pk}@{appointment.clinic.slug}.clinic"
+
+
+def appointment_invite(appointment: Appointment, *, method: str = "REQUEST") -> str:
+    """Return the invite (METHOD REQUEST or CANCEL) with DTSTART in the clinic's zone and its VTIMEZONE."""
+    clinic = appointment.clinic
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = icalendar.Event()
+    event.add("uid", appointment_uid(appointment))
+    event.add("sequence", appointment.sequence)
+    event.add("dtstamp", timezone.now().astimezone(dt.UTC))
+    event.add("dtstart", timezone.localtime(appointment.start, clinic.zone))
+    event.add("dtend", timezone.localtime(appointment.end, clinic.zone))
+    event.add("summary", f"{appointment.service.name} at {clinic.name}")
+    event.add("location", clinic.address or clinic.name)
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    if clinic.email:
+        event.add("organizer", f"mailto:{clinic.email}", parameters={"CN": clinic.name})
+    if appointment.client.email:
+        event.add(
+            "attendee", f"mailto:{appointment.client.email}", parameters={"CN": appointment.client.full_name}
+        )
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical().decode()
