@@ -31,10 +31,17 @@ logger = logging.getLogger(__name__)
 # 100 rows a batch: one SMTP session of about a second on a local relay, small enough that a
 # killed worker leaves little to re-claim.
 DELIVERY_BATCH_SIZE = 100
-# A claim older than this belongs to a worker that died; well above one batch's sending time.
-STALE_CLAIM_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
-FIRST_RETRY_AFTER = timedelta(minutes=1)
+
+
+def stale_claim_after() -> timedelta:
+    """Return the age after which a claim belongs to a worker that died (well above one batch's time)."""
+    return timedelta(seconds=settings.OUTBOX_STALE_CLAIM_SECONDS)
+
+
+def first_retry_after() -> timedelta:
+    """Return the wait before the first retry of a transient failure; it doubles with every attempt."""
+    return timedelta(seconds=settings.OUTBOX_FIRST_RETRY_SECONDS)
 
 
 def outbox_enqueue(
@@ -84,7 +91,7 @@ def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
     """Put rows claimed by a worker that died back in the queue; return how many."""
     now = now or timezone.now()
     return OutboxMessage.objects.filter(
-        status=OutboxStatus.SENDING, claimed_at__lt=now - STALE_CLAIM_AFTER
+        status=OutboxStatus.SENDING, claimed_at__lt=now - stale_claim_after()
     ).update(status=OutboxStatus.PENDING, claimed_at=None)
 
 
@@ -155,7 +162,7 @@ def _record_failure(message: OutboxMessage, error: Exception) -> None:
         )
         logger.warning("outbox message %s failed for good: %s", message.id, reason)
         return
-    retry_in = FIRST_RETRY_AFTER * (2 ** (message.attempts - 1))
+    retry_in = first_retry_after() * (2 ** (message.attempts - 1))
     OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
         status=OutboxStatus.PENDING, last_error=reason, claimed_at=None, due_at=now + retry_in
     )

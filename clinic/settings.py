@@ -146,6 +146,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 # How often beat hands due outbox rows to workers; one minute in production, shorter in tests.
 OUTBOX_TICK_SECONDS = env_int("OUTBOX_TICK_SECONDS", 60)
+# A transient SMTP failure is retried after this many seconds, doubling each time (8 attempts).
+OUTBOX_FIRST_RETRY_SECONDS = env_int("OUTBOX_FIRST_RETRY_SECONDS", 60)
+# A message claimed longer ago than this belongs to a worker that died and is handed out again.
+OUTBOX_STALE_CLAIM_SECONDS = env_int("OUTBOX_STALE_CLAIM_SECONDS", 600)
 CELERY_BEAT_SCHEDULE = {
     "deliver-due-messages": {
         "task": "clinic.tasks.deliver_due_messages_task",

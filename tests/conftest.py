@@ -126,6 +126,7 @@ class CeleryStack:
         self.smtp = smtp
         self.workdir = workdir
         self.tick_seconds = tick_seconds
+        self.extra_env: dict[str, str] = {}
         self.processes: dict[str, subprocess.Popen] = {}
 
     def env(self) -> dict:
@@ -140,6 +141,7 @@ class CeleryStack:
         )
         if self.broker.startswith("redis"):
             env["REDIS_URL"] = self.broker
+        env.update(self.extra_env)
         return env
 
     def start(self, *names: str):
@@ -160,9 +162,15 @@ class CeleryStack:
             "beat": [*celery, "beat", "-l", "info", "-s", str(self.workdir / "beat-schedule")],
         }
         for name in names or ("worker", "beat"):
+            kind = name.rstrip("0123456789")  # "worker2" is a second worker, "beat2" a second beat
+            command = list(commands[kind])
+            if kind == "beat":
+                command[-1] = str(self.workdir / f"{name}-schedule")
+            elif kind == "worker":
+                command[command.index("-n") + 1] = f"{name}-{uuid.uuid4().hex[:6]}@%h"
             log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
             self.processes[name] = subprocess.Popen(
-                commands[name], cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+                command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
             )
 
     def stop(self):

@@ -45,3 +45,72 @@ def test_worker_and_beat_deliver_a_due_message_exactly_once(celery_stack, smtp_s
     assert message.status == OutboxStatus.SENT
     assert message.smtp_message_id == received["Message-ID"]
     assert message.attempts == 1
+
+
+def _due_messages(clinic, count, prefix):
+    now = timezone.now()
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(
+            clinic=clinic,
+            recipient_email=f"client{i}@example.com",
+            template_key="outbox_test",
+            context={"note": f"{prefix}-{i}"},
+            due_at=now,
+            dedupe_key=f"{prefix}-{i}",
+        )
+        for i in range(count)
+    )
+
+
+def _received_notes(smtp_server):
+    return [
+        m.get_body().get_content().split("test message from ")[1].split(". ")[1].split("\n")[0].strip()
+        for m in smtp_server.messages
+    ]
+
+
+def test_two_beats_and_two_workers_never_send_a_message_twice(celery_stack, smtp_server):
+    # given 200 due messages
+    clinic = ClinicFactory(name="Lumen Skin Clinic")
+    _due_messages(clinic, 200, "pair")
+    # when two workers and two beats run at once
+    celery_stack.start("worker", "worker2", "beat", "beat2")
+    wait_until(
+        lambda: len(smtp_server.messages) >= 200,
+        timeout=120,
+        message=f"200 messages; logs:\n{celery_stack.logs()}",
+    )
+    time.sleep(4)  # several more ticks from both beats
+    # then each was received exactly once and every row says sent
+    notes = _received_notes(smtp_server)
+    assert len(notes) == 200
+    assert sorted(set(notes)) == sorted(notes)
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 200
+
+
+def test_messages_wait_out_an_smtp_outage_and_go_once(celery_stack, smtp_server):
+    # given an SMTP server that refuses connections, and quick retries
+    clinic = ClinicFactory(name="Lumen Skin Clinic")
+    _due_messages(clinic, 30, "outage")
+    smtp_server.stop()
+    celery_stack.extra_env["OUTBOX_FIRST_RETRY_SECONDS"] = "1"
+    celery_stack.start("worker", "beat")
+    wait_until(
+        lambda: OutboxMessage.objects.filter(attempts__gte=2).count() == 30,
+        timeout=90,
+        message=f"retries while SMTP is down; logs:\n{celery_stack.logs()}",
+    )
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 0
+    assert OutboxMessage.objects.filter(status=OutboxStatus.FAILED).count() == 0
+    # when the server comes back
+    smtp_server.start()
+    wait_until(
+        lambda: len(smtp_server.messages) >= 30,
+        timeout=120,
+        message=f"delivery after recovery; logs:\n{celery_stack.logs()}",
+    )
+    time.sleep(4)
+    # then every message went exactly once
+    notes = _received_notes(smtp_server)
+    assert len(notes) == 30 and len(set(notes)) == 30
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 30

@@ -7,12 +7,12 @@ from django.utils import timezone
 
 from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import (
-    STALE_CLAIM_AFTER,
     outbox_cancel,
     outbox_claim_due,
     outbox_deliver,
     outbox_enqueue,
     outbox_release_stale_claims,
+    stale_claim_after,
 )
 from clinic.tasks import deliver_due_messages_task
 
@@ -63,7 +63,7 @@ def test_two_claims_never_take_the_same_row(lumen):
 
 
 def test_a_claim_left_by_a_dead_worker_is_released(lumen):
-    long_ago = timezone.now() - STALE_CLAIM_AFTER - dt.timedelta(minutes=1)
+    long_ago = timezone.now() - stale_claim_after() - dt.timedelta(minutes=1)
     message = _enqueue(lumen, due_at=long_ago)
     [claimed] = outbox_claim_due(now=long_ago)
     assert claimed == message.id
