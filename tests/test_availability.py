@@ -21,6 +21,14 @@ def world(db):
     return build_world()
 
 
+def lee_on_7_december(world, service, now=LONG_AGO):
+    """Return Dr Lee's free slots for the service on Monday 7 December 2026."""
+    day = dt.date(2026, 12, 7)
+    return available_slots(
+        service=service, start_date=day, end_date=day, practitioner_id=world.dr_lee.id, now=now
+    )
+
+
 def starts(slots, world, practitioner=None):
     return [
         s.start.astimezone(world.clinic.zone).strftime("%H:%M")
@@ -30,13 +38,7 @@ def starts(slots, world, practitioner=None):
 
 
 def test_a_free_day_offers_every_step_that_fits(world):
-    slots = available_slots(
-        service=world.microcurrent,
-        start_date=dt.date(2026, 12, 7),
-        end_date=dt.date(2026, 12, 7),
-        practitioner_id=world.dr_lee.id,
-        now=LONG_AGO,
-    )
+    slots = lee_on_7_december(world, world.microcurrent)
     times = starts(slots, world)
     assert times[0] == "09:00"
     assert times[-1] == "16:00"  # 45 min + 10 min buffer must end by 17:00
@@ -44,13 +46,7 @@ def test_a_free_day_offers_every_step_that_fits(world):
 
 
 def test_the_buffer_before_keeps_the_first_slot_inside_working_hours(world):
-    slots = available_slots(
-        service=world.microneedling,
-        start_date=dt.date(2026, 12, 7),
-        end_date=dt.date(2026, 12, 7),
-        practitioner_id=world.dr_lee.id,
-        now=LONG_AGO,
-    )
+    slots = lee_on_7_december(world, world.microneedling)
     assert starts(slots, world)[0] == "09:15"
 
 
@@ -62,13 +58,7 @@ def test_a_booking_and_its_buffers_remove_overlapping_starts(world):
         start=local(world, 2026, 12, 7, 10),
         end=local(world, 2026, 12, 7, 10, 45),
     )
-    slots = available_slots(
-        service=world.microcurrent,
-        start_date=dt.date(2026, 12, 7),
-        end_date=dt.date(2026, 12, 7),
-        practitioner_id=world.dr_lee.id,
-        now=LONG_AGO,
-    )
+    slots = lee_on_7_december(world, world.microcurrent)
     times = starts(slots, world)
     assert "09:00" in times  # ends 09:55 before 10:00
     assert "09:15" not in times
@@ -85,13 +75,7 @@ def test_cancelled_bookings_do_not_hold_time(world):
         end=local(world, 2026, 12, 7, 10, 45),
         status="cancelled",
     )
-    slots = available_slots(
-        service=world.microcurrent,
-        start_date=dt.date(2026, 12, 7),
-        end_date=dt.date(2026, 12, 7),
-        practitioner_id=world.dr_lee.id,
-        now=LONG_AGO,
-    )
+    slots = lee_on_7_december(world, world.microcurrent)
     assert "10:00" in starts(slots, world)
 
 
@@ -104,13 +88,7 @@ def test_the_only_device_busy_elsewhere_removes_the_slot(world):
         start=local(world, 2026, 12, 7, 10),
         end=local(world, 2026, 12, 7, 10, 45),
     )
-    slots = available_slots(
-        service=world.microcurrent,
-        start_date=dt.date(2026, 12, 7),
-        end_date=dt.date(2026, 12, 7),
-        practitioner_id=world.dr_lee.id,
-        now=LONG_AGO,
-    )
+    slots = lee_on_7_december(world, world.microcurrent)
     assert "10:00" not in starts(slots, world)
 
 
@@ -118,13 +96,7 @@ def test_time_off_removes_slots(world):
     TimeOff.objects.create(
         staff_member=world.dr_lee, start=local(world, 2026, 12, 7, 12), end=local(world, 2026, 12, 7, 17)
     )
-    slots = available_slots(
-        service=world.microcurrent,
-        start_date=dt.date(2026, 12, 7),
-        end_date=dt.date(2026, 12, 7),
-        practitioner_id=world.dr_lee.id,
-        now=LONG_AGO,
-    )
+    slots = lee_on_7_december(world, world.microcurrent)
     assert starts(slots, world)[-1] == "11:00"
 
 
@@ -149,13 +121,7 @@ def test_minimum_notice_hides_starts_too_soon(world):
     world.clinic.min_booking_notice_minutes = 120
     world.clinic.save(update_fields=["min_booking_notice_minutes"])
     now = local(world, 2026, 12, 7, 10, 7)
-    slots = available_slots(
-        service=world.microcurrent,
-        start_date=dt.date(2026, 12, 7),
-        end_date=dt.date(2026, 12, 7),
-        practitioner_id=world.dr_lee.id,
-        now=now,
-    )
+    slots = lee_on_7_december(world, world.microcurrent, now=now)
     assert starts(slots, world)[0] == "12:15"
 
 
