@@ -399,8 +399,6 @@ def appointment_reschedule(
         service=appointment.service,
         practitioner=appointment.practitioner,
         start=start,
-        relative_contraindication_reason="accepted at booking",
-        interval_override_reason="",
     )
     end, blocked_start, blocked_end = _blocked(appointment.service, start)
     _check_interval(request, actor=actor, ignore_id=appointment.pk)

@@ -5,8 +5,6 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from clients.models import Client
-
 
 class NewClientForm(forms.Form):
     """A client typed in while booking, when search found nobody."""
@@ -46,10 +44,15 @@ class CancelForm(forms.Form):
     reason = forms.CharField(max_length=300, required=False, label="Reason (optional)")
 
 
-def client_choices_for(clinic) -> forms.ModelChoiceField:
-    return forms.ModelChoiceField(
-        queryset=Client.objects.filter(clinic=clinic), required=False, widget=forms.HiddenInput
-    )
+def parse_local_datetime(raw: str | None, zone) -> dt.datetime | None:
+    """Read 'YYYY-MM-DDTHH:MM' from a form or link as an aware time in the clinic's zone, or None."""
+    if not raw:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=zone)
 
 
 def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:

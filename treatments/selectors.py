@@ -16,16 +16,6 @@ def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.date
     return start, end
 
 
-def appointments_for_day(*, clinic: Clinic, day: dt.date) -> QuerySet[Appointment]:
-    """Return the clinic's appointments that start on the local day, with everything a list shows."""
-    start, end = local_day_bounds(clinic, day)
-    return (
-        Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end)
-        .select_related("client", "practitioner", "service", "room", "device")
-        .order_by("start", "practitioner__display_name", "id")
-    )
-
-
 def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) -> QuerySet[Appointment]:
     """Return the clinic's appointments starting on local days first_day..last_day (inclusive)."""
     start, _ = local_day_bounds(clinic, first_day)

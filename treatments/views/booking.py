@@ -1,7 +1,5 @@
 """Staff pages to book a visit and to act on one: check in, complete, no-show, reschedule, cancel."""
 
-import datetime as dt
-
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -14,7 +12,7 @@ from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
-from treatments.availability import available_slots, qualified_practitioners
+from treatments.availability import available_slots
 from treatments.booking import (
     BookingRequest,
     appointment_book,
@@ -23,29 +21,23 @@ from treatments.booking import (
     appointment_set_status,
     course_progress,
 )
-from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date
+from treatments.eligibility import qualification_gaps
+from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
 from treatments.models import Appointment, AppointmentStatus, Service
 
 MAX_SLOTS_SHOWN = 80
 
 
-def _local_start(raw: str | None, zone) -> dt.datetime | None:
-    """Read a local 'YYYY-MM-DDTHH:MM' from a form or link as an aware time in the clinic's zone."""
-    if not raw:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=zone)
-
-
 def _services_for(clinic, practitioner):
+    """Return the clinic's active services the practitioner may perform (qualifications read once)."""
     services = list(Service.objects.filter(clinic=clinic, is_active=True).prefetch_related("protocols"))
-    if practitioner is None:
-        return services
+    qualifications = list(practitioner.qualifications.all())
     return [
-        s for s in services if practitioner.id in {p.id for p in qualified_practitioners(s, practitioner.id)}
+        s
+        for s in services
+        if not qualification_gaps(
+            qualifications=qualifications, service=s, modalities={p.modality for p in s.protocols.all()}
+        )
     ]
 
 
@@ -58,7 +50,7 @@ def book(request):
     practitioner = StaffMember.objects.filter(
         clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=params.get("practitioner") or 0
     ).first()
-    start = _local_start(params.get("start"), zone)
+    start = parse_local_datetime(params.get("start"), zone)
     service = Service.objects.filter(clinic=clinic, is_active=True, pk=params.get("service") or 0).first()
 
     if practitioner is None or start is None:

@@ -6,8 +6,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from clinic.permissions import staff_required
+from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES
-from treatments.selectors import appointments_for_day
+from treatments.selectors import appointments_between
 
 
 @staff_required
@@ -15,13 +16,8 @@ def home(request):
     """Show the clinic's appointments for one local day (today unless ?date=YYYY-MM-DD)."""
     clinic = request.staff_member.clinic
     today = timezone.localdate(timezone=clinic.zone)
-    day, date_error = today, ""
-    if raw := request.GET.get("date"):
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError:
-            date_error = f"“{raw}” is not a date; showing today. Use the form YYYY-MM-DD."
-    appointments = list(appointments_for_day(clinic=clinic, day=day))
+    day, date_error = parse_local_date(request.GET.get("date"), today)
+    appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
     return render(
         request,

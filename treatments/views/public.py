@@ -14,7 +14,7 @@ from clinic.errors import ClinicError, ConflictError
 from clinic.models import Clinic, StaffMember
 from treatments.availability import available_slots
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
-from treatments.forms import NewClientForm, parse_local_date
+from treatments.forms import NewClientForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
 from treatments.models import AppointmentEvent, AppointmentStatus, Service
 
@@ -105,9 +105,8 @@ def public_details(request, slug, service_id):
     practitioner = get_object_or_404(
         StaffMember, clinic=clinic, pk=params.get("practitioner") or 0, role="practitioner", is_active=True
     )
-    try:
-        start = dt.datetime.fromisoformat(params.get("start", "")).replace(tzinfo=clinic.zone)
-    except ValueError:
+    start = parse_local_datetime(params.get("start"), clinic.zone)
+    if start is None:
         messages.error(request, "Choose a time from the list.")
         return redirect("public-times", slug, service.pk)
     form = NewClientForm(request.POST or None)
@@ -192,6 +191,7 @@ def public_manage(request, token):
     can_change = _can_change(appointment)
     if request.method == "POST":
         action = request.POST.get("action")
+        new_start = parse_local_datetime(request.POST.get("start"), clinic.zone)
         if action == "confirm" and appointment.is_active:
             AppointmentEvent.objects.create(appointment=appointment, action="confirmed_by_client", details={})
             messages.success(request, "Thank you, your visit is confirmed.")
@@ -204,14 +204,13 @@ def public_manage(request, token):
         elif action == "cancel":
             appointment_cancel(appointment, reason="Cancelled by the client online", by_client=True)
             messages.success(request, "Your visit is cancelled. We have emailed you to confirm.")
+        elif action == "reschedule" and new_start is None:
+            messages.error(request, "Choose a new time from the list.")
         elif action == "reschedule":
             try:
-                start = dt.datetime.fromisoformat(request.POST.get("start", "")).replace(tzinfo=clinic.zone)
                 appointment = appointment_reschedule(
-                    appointment, start=start, reason="Moved by the client online"
+                    appointment, start=new_start, reason="Moved by the client online"
                 )
-            except ValueError:
-                messages.error(request, "Choose a new time from the list.")
             except ClinicError as refusal:
                 messages.error(request, _client_message(refusal, clinic))
             else:
