@@ -272,6 +272,9 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=12, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(
+        max_length=120, blank=True, help_text="host:pid of the worker process holding the claim."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     smtp_message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)

@@ -10,14 +10,15 @@ Delivery, step by step:
 """
 
 import logging
+import os
 import smtplib
+import socket
 from datetime import datetime, timedelta
 from email.mime.text import MIMEText
 from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.message import make_msgid
 from django.db import transaction
 from django.db.models import F
 from django.template import TemplateDoesNotExist
@@ -87,12 +88,47 @@ def _kick_delivery() -> None:
         logger.warning("could not reach the broker; due messages wait for the next beat tick", exc_info=True)
 
 
+def claim_holder() -> str:
+    """Name this process as a claim holder: host and pid, so a restart on the host can see it died."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def _process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
 def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
-    """Put rows claimed by a worker that died back in the queue; return how many."""
+    """Put rows claimed by a worker that died back in the queue; return how many.
+
+    A holder on this host whose process is gone is released at once (a worker killed and
+    restarted picks its rows up on the next tick); a holder elsewhere after `stale_claim_after`.
+    """
     now = now or timezone.now()
-    return OutboxMessage.objects.filter(
+    released = OutboxMessage.objects.filter(
         status=OutboxStatus.SENDING, claimed_at__lt=now - stale_claim_after()
-    ).update(status=OutboxStatus.PENDING, claimed_at=None)
+    ).update(status=OutboxStatus.PENDING, claimed_at=None, claimed_by="")
+    this_host = f"{socket.gethostname()}:"
+    holders = (
+        OutboxMessage.objects.filter(status=OutboxStatus.SENDING, claimed_by__startswith=this_host)
+        .values_list("claimed_by", flat=True)
+        .distinct()
+    )
+    dead = [
+        h
+        for h in holders
+        if h.rpartition(":")[2].isdigit() and not _process_is_alive(int(h.rpartition(":")[2]))
+    ]
+    if dead:
+        released += OutboxMessage.objects.filter(status=OutboxStatus.SENDING, claimed_by__in=dead).update(
+            status=OutboxStatus.PENDING, claimed_at=None, claimed_by=""
+        )
+    return released
 
 
 def outbox_claim_due(*, limit: int = DELIVERY_BATCH_SIZE, now: datetime | None = None) -> list[int]:
@@ -104,16 +140,28 @@ def outbox_claim_due(*, limit: int = DELIVERY_BATCH_SIZE, now: datetime | None =
         .values_list("id", flat=True)[: limit * 2]
     )
     claimed: list[int] = []
+    holder = claim_holder()
     for message_id in candidate_ids:
         # The conditional update is the claim: only one caller can move a row out of pending.
         won = OutboxMessage.objects.filter(id=message_id, status=OutboxStatus.PENDING).update(
-            status=OutboxStatus.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            status=OutboxStatus.SENDING, claimed_at=now, claimed_by=holder, attempts=F("attempts") + 1
         )
         if won:
             claimed.append(message_id)
             if len(claimed) == limit:
                 break
     return claimed
+
+
+def stable_message_id(message: OutboxMessage, domain: str) -> str:
+    """Return the row's Message-ID, the same on every attempt.
+
+    SMTP cannot make delivery exactly-once by itself (RFC 1047): a worker that dies after the
+    relay's 250 and before recording it sends that one message again. The resend carries the same
+    Message-ID, so the relay's logs and the recipient's mailbox see one message, not two.
+    """
+    created = int(message.created_at.timestamp())
+    return f"<outbox.{message.id}.{created}@{domain}>"
 
 
 def render_outbox_message(message: OutboxMessage) -> EmailMultiAlternatives:
@@ -129,7 +177,7 @@ def render_outbox_message(message: OutboxMessage) -> EmailMultiAlternatives:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[formataddr((message.recipient_name, message.recipient_email))],
         reply_to=[message.clinic.email] if message.clinic.email else None,
-        headers={"Message-ID": make_msgid(idstring=f"outbox{message.id}", domain=domain)},
+        headers={"Message-ID": stable_message_id(message, domain)},
     )
     try:
         email.attach_alternative(render_to_string(f"{folder}/body.html", context), "text/html")
@@ -158,13 +206,17 @@ def _record_failure(message: OutboxMessage, error: Exception) -> None:
     reason = f"{type(error).__name__}: {error}"[:2000]
     if _is_permanent(error) or message.attempts >= MAX_ATTEMPTS:
         OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.FAILED, last_error=reason, claimed_at=None
+            status=OutboxStatus.FAILED, last_error=reason, claimed_at=None, claimed_by=""
         )
         logger.warning("outbox message %s failed for good: %s", message.id, reason)
         return
     retry_in = first_retry_after() * (2 ** (message.attempts - 1))
     OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.PENDING, last_error=reason, claimed_at=None, due_at=now + retry_in
+        status=OutboxStatus.PENDING,
+        last_error=reason,
+        claimed_at=None,
+        claimed_by="",
+        due_at=now + retry_in,
     )
     logger.info("outbox message %s will be retried in %s: %s", message.id, retry_in, reason)
 

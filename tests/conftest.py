@@ -6,6 +6,7 @@ Personas: Alice works the front desk at Lumen (London); Bob works the front desk
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -127,6 +128,7 @@ class CeleryStack:
         self.workdir = workdir
         self.tick_seconds = tick_seconds
         self.extra_env: dict[str, str] = {}
+        self.worker_concurrency = 2
         self.processes: dict[str, subprocess.Popen] = {}
 
     def env(self) -> dict:
@@ -153,7 +155,7 @@ class CeleryStack:
                 "-l",
                 "info",
                 "--concurrency",
-                "2",
+                str(self.worker_concurrency),
                 "-n",
                 f"t{uuid.uuid4().hex[:6]}@%h",
                 "--without-mingle",
@@ -170,8 +172,18 @@ class CeleryStack:
                 command[command.index("-n") + 1] = f"{name}-{uuid.uuid4().hex[:6]}@%h"
             log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
             self.processes[name] = subprocess.Popen(
-                command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+                command,
+                cwd=ROOT,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so kill() takes the pool too
             )
+
+    def kill(self, name: str):
+        """SIGKILL a process and its children at once, as a power cut or the OOM killer would."""
+        os.killpg(self.processes[name].pid, signal.SIGKILL)
+        self.processes[name].wait()
 
     def stop(self):
         for process in self.processes.values():

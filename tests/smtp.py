@@ -21,12 +21,29 @@ class RecordingHandler:
         self.lock = threading.Lock()
         self.envelopes = []
         self.refuse_with: str | None = None
+        # Hooks for crash tests, called with the number of messages accepted so far:
+        # `on_mail` when a client starts a message, `on_accepted` after a message is kept and
+        # before the server's 250 goes back.
+        self.on_mail = None
+        self.on_accepted = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.on_mail:
+            with self.lock:
+                count = len(self.envelopes)
+            self.on_mail(count)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse_with:
             return self.refuse_with
         with self.lock:
             self.envelopes.append(envelope)
+            count = len(self.envelopes)
+        if self.on_accepted:
+            self.on_accepted(count)
         return "250 Message accepted for delivery"
 
     @property
