@@ -254,12 +254,48 @@ class OutboxStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"  # its reason went away (e.g. the visit was cancelled)
 
 
+class MessageTemplate(models.Model):
+    """A clinic's own wording for one kind of email; without one, templates/email/<key>/ is used.
+
+    Subject, text and HTML are Django templates rendered with the message's context. Booking
+    mail keys are fixed (booking_confirmation, ...); aftercare keys are whatever protocols name.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="message_templates")
+    key = models.SlugField(
+        max_length=80, help_text="What the messages name, e.g. aftercare_microneedling_day1."
+    )
+    description = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=200)
+    body_text = models.TextField(help_text="Plain text: every client's mail program can show it.")
+    body_html = models.TextField(blank=True, help_text="Optional HTML version.")
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        "StaffMember", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["clinic_id", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "key"], name="message_template_key_unique"),
+            models.CheckConstraint(
+                condition=~Q(subject="") & ~Q(body_text=""), name="message_template_filled"
+            ),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
 class OutboxMessage(models.Model):
     """An email to send, written in the same transaction as the change that causes it."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="outbox")
     recipient_email = models.EmailField()
     recipient_name = models.CharField(max_length=200, blank=True)
+    # A clients.Client id, not a foreign key: the clinic layer sits below clients. Timelines and
+    # unsubscribe find a client's messages by it.
+    client_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     template_key = models.CharField(max_length=80, help_text="Names the templates under templates/email/.")
     context = models.JSONField(default=dict, blank=True)
     topic = models.CharField(

@@ -22,9 +22,9 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F
 from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
 from django.utils import timezone
 
+from clinic.message_templates import overrides_for, render_wording, wording_for
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def outbox_enqueue(
     recipient_name: str = "",
     topic: str = "",
     is_essential: bool = True,
+    client_id: int | None = None,
 ) -> OutboxMessage:
     """Write a message to send, once per dedupe key; call inside the transaction of its cause."""
     due_at = due_at or timezone.now()
@@ -70,6 +71,7 @@ def outbox_enqueue(
             "due_at": due_at,
             "topic": topic,
             "is_essential": is_essential,
+            "client_id": client_id,
         },
     )
     if created and due_at <= timezone.now():
@@ -164,25 +166,28 @@ def stable_message_id(message: OutboxMessage, domain: str) -> str:
     return f"<outbox.{message.id}.{created}@{domain}>"
 
 
-def render_outbox_message(message: OutboxMessage) -> EmailMultiAlternatives:
-    """Build the email for a row from templates/email/<template_key>/{subject,body}.txt (+ body.html)."""
+def render_outbox_message(message: OutboxMessage, overrides: dict | None = None) -> EmailMultiAlternatives:
+    """Build the email for a row from the clinic's wording for its key, or the default wording."""
     context = {**message.context, "clinic": message.clinic, "recipient_name": message.recipient_name}
-    folder = f"email/{message.template_key}"
-    subject = " ".join(render_to_string(f"{folder}/subject.txt", context).split())
-    body = render_to_string(f"{folder}/body.txt", context)
+    wording = wording_for(clinic_id=message.clinic_id, key=message.template_key, overrides=overrides)
+    rendered = render_wording(wording, context)
     domain = message.clinic.email.rpartition("@")[2] or "clinic.localhost"
+    headers = {"Message-ID": stable_message_id(message, domain)}
+    unsubscribe_url = message.context.get("unsubscribe_url")
+    if not message.is_essential and unsubscribe_url:
+        # RFC 8058 one-click: the mailbox provider POSTs "List-Unsubscribe=One-Click" to the URL.
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
+        subject=rendered.subject,
+        body=rendered.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[formataddr((message.recipient_name, message.recipient_email))],
         reply_to=[message.clinic.email] if message.clinic.email else None,
-        headers={"Message-ID": stable_message_id(message, domain)},
+        headers=headers,
     )
-    try:
-        email.attach_alternative(render_to_string(f"{folder}/body.html", context), "text/html")
-    except TemplateDoesNotExist:
-        pass
+    if rendered.body_html:
+        email.attach_alternative(rendered.body_html, "text/html")
     if invite := message.context.get("ics"):
         # text/calendar with its METHOD, as calendar clients expect (RFC 6047).
         part = MIMEText(invite, "calendar", "utf-8")
@@ -230,6 +235,7 @@ def outbox_deliver(message_ids: list[int]) -> int:
     )
     if not messages:
         return 0
+    overrides = overrides_for({(m.clinic_id, m.template_key) for m in messages})
     sent = 0
     connection = get_connection()
     try:
@@ -241,7 +247,7 @@ def outbox_deliver(message_ids: list[int]) -> int:
     try:
         for message in messages:
             try:
-                email = render_outbox_message(message)
+                email = render_outbox_message(message, overrides)
                 email.connection = connection
                 email.send()
             except (OSError, smtplib.SMTPException, TemplateDoesNotExist, ValueError) as error:
@@ -268,3 +274,10 @@ def outbox_cancel(*, topic: str) -> int:
     return OutboxMessage.objects.filter(topic=topic, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.CANCELLED
     )
+
+
+def outbox_cancel_non_essential(*, client_id: int) -> int:
+    """Cancel a client's pending aftercare and other non-essential mail (they unsubscribed)."""
+    return OutboxMessage.objects.filter(
+        client_id=client_id, is_essential=False, status=OutboxStatus.PENDING
+    ).update(status=OutboxStatus.CANCELLED, last_error="The client unsubscribed.")

@@ -3,10 +3,10 @@
 import datetime as dt
 
 from django.conf import settings
-from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from clients.links import LinkInvalid, read_signed_token, signed_token
 from treatments.models import Appointment
 
 SALT = "treatments.appointment-manage"
@@ -16,8 +16,8 @@ VALID_AFTER_END = dt.timedelta(days=1)
 
 def manage_token(appointment: Appointment) -> str:
     """Return a token naming the appointment, signed with SECRET_KEY, that expires after the visit."""
-    expires = appointment.end + VALID_AFTER_END
-    return signing.dumps({"a": appointment.pk, "exp": int(expires.timestamp())}, salt=SALT, compress=True)
+    valid_for = appointment.end + VALID_AFTER_END - timezone.now()
+    return signed_token({"a": appointment.pk}, purpose=SALT, valid_for=valid_for)
 
 
 def manage_url(appointment: Appointment) -> str:
@@ -25,18 +25,9 @@ def manage_url(appointment: Appointment) -> str:
     return settings.SITE_URL.rstrip("/") + reverse("public-manage", args=[manage_token(appointment)])
 
 
-class LinkInvalid(Exception):
-    """The link was altered, belongs to nothing, or has expired."""
-
-
 def appointment_from_token(token: str) -> Appointment:
     """Return the appointment a token names, or raise LinkInvalid."""
-    try:
-        payload = signing.loads(token, salt=SALT)
-    except signing.BadSignature as error:
-        raise LinkInvalid("This link is not valid. Use the link from your most recent email.") from error
-    if timezone.now().timestamp() > payload.get("exp", 0):
-        raise LinkInvalid("This link has expired.")
+    payload = read_signed_token(token, purpose=SALT)
     appointment = (
         Appointment.objects.select_related("clinic", "client", "service", "practitioner")
         .filter(pk=payload.get("a"))

@@ -126,6 +126,13 @@ class Protocol(models.Model):
     depth_min_mm = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
     depth_max_mm = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
     products = models.ManyToManyField(Product, blank=True, related_name="protocols")
+    # Aftercare
+    aftercare_deep_threshold_mm = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        help_text="A session needled deeper than this gets the steps marked 'deep' instead of 'standard'.",
+    )
 
     class Meta:
         ordering = ["clinic_id", "modality", "name", "id"]
@@ -191,6 +198,38 @@ class ProtocolArea(models.Model):
         if self.min_depth_mm is None:
             return str(self.area)
         return f"{self.area}: {self.min_depth_mm}–{self.max_depth_mm} mm"
+
+
+class AftercareCondition(models.TextChoices):
+    ALWAYS = "always", "Every session"
+    DEEP = "deep", "Only when needled deeper than the protocol's threshold"
+    STANDARD = "standard", "Only when not needled deeper than the threshold"
+
+
+class AftercareStep(models.Model):
+    """One message of a protocol's aftercare plan, sent a number of days after the session.
+
+    Day 0 goes as soon as the session is signed off; later days at `send_at` local time. A
+    rebooking invitation waits the protocol's minimum interval instead of `offset_days`.
+    """
+
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="aftercare_steps")
+    offset_days = models.PositiveIntegerField(default=0)
+    send_at = models.TimeField(default=dt.time(10, 0), help_text="Local time for day 1 onwards.")
+    template_key = models.SlugField(max_length=80)
+    condition = models.CharField(max_length=10, choices=AftercareCondition.choices, default="always")
+    is_rebooking_invitation = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["protocol_id", "offset_days", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["protocol", "offset_days", "template_key"], name="aftercare_step_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.protocol} day {self.offset_days}: {self.template_key}"
 
 
 class ContraindicationSeverity(models.TextChoices):

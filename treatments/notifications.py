@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import outbox_cancel, outbox_enqueue
+from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite
 from treatments.links import manage_url
 from treatments.models import Appointment
@@ -53,6 +54,7 @@ def _enqueue(
         context=context,
         due_at=due_at,
         topic=f"appointment:{appointment.pk}",
+        client_id=client.pk,
     )
 
 
@@ -71,6 +73,11 @@ def notify_booked(appointment: Appointment) -> None:
     """Queue the confirmation with its invite, and the reminders (call inside the booking transaction)."""
     _enqueue(appointment, "booking_confirmation", f"appointment:{appointment.pk}:booked", invite="REQUEST")
     _schedule_reminders(appointment)
+    # Booked again: a pending invitation to rebook the same protocol has lost its reason.
+    topics = [rebook_topic(appointment.client_id, p.pk) for p in appointment.service.protocols.all()]
+    OutboxMessage.objects.filter(topic__in=topics, status=OutboxStatus.PENDING).update(
+        status=OutboxStatus.CANCELLED, last_error="The client booked again."
+    )
 
 
 def notify_rescheduled(appointment: Appointment) -> None:

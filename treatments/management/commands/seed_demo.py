@@ -21,6 +21,7 @@ from clients.models import (
 )
 from clinic.models import Clinic, Device, PractitionerQualification, Room, StaffMember, WorkingHours
 from treatments import demo_data as data
+from treatments.aftercare import aftercare_install_default_plan
 from treatments.eligibility import is_qualified
 from treatments.models import (
     Appointment,
@@ -161,6 +162,7 @@ class Command(BaseCommand):
                     defaults={"severity": severity, "within_days": within, "explanation": text},
                 )
             protocol.products.set([products[name] for name in spec.get("products", [])])
+            aftercare_install_default_plan(protocol)
         for name, protocol_names, minutes, before, after, price, kind, depth, online, text in data.SERVICES:
             service, _ = Service.objects.get_or_create(
                 clinic=clinic,
@@ -232,6 +234,7 @@ class Command(BaseCommand):
                 "current_max_ua": 400,
             },
         )
+        aftercare_install_default_plan(protocol)
         service, _ = Service.objects.get_or_create(
             clinic=clinic,
             name="Microcurrent lift",

@@ -1,0 +1,110 @@
+"""The wording of emails: a clinic's own templates, edited by its managers, or the defaults.
+
+Defaults live under templates/email/<key>/{subject.txt, body.txt, body.html}; a MessageTemplate
+row for the clinic and key replaces all three. Both are Django templates rendered with the
+message's context; plain text is rendered without HTML escaping, HTML with it.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
+from django.template.loader import get_template
+
+from clinic.models import Clinic, MessageTemplate
+
+DEFAULTS_FOLDER = "email"
+
+
+@dataclass(frozen=True)
+class Wording:
+    """Template sources for one kind of message."""
+
+    subject: str
+    body_text: str
+    body_html: str = ""
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    body_text: str
+    body_html: str
+
+
+def _source(name: str) -> str:
+    return get_template(name).template.source
+
+
+def default_wording(key: str) -> Wording:
+    """Return the wording shipped with the application; TemplateDoesNotExist if there is none."""
+    folder = f"{DEFAULTS_FOLDER}/{key}"
+    try:
+        html = _source(f"{folder}/body.html")
+    except TemplateDoesNotExist:
+        html = ""
+    return Wording(
+        subject=_source(f"{folder}/subject.txt"), body_text=_source(f"{folder}/body.txt"), body_html=html
+    )
+
+
+def default_keys() -> list[str]:
+    """Return the keys that have shipped wording (booking mail, form requests, default aftercare)."""
+    keys = set()
+    for folder in settings.TEMPLATES[0]["DIRS"]:
+        root = Path(folder) / DEFAULTS_FOLDER
+        keys.update(p.parent.name for p in root.glob("*/subject.txt"))
+    return sorted(keys - {"outbox_test"})
+
+
+def wording_for(*, clinic_id: int, key: str, overrides: dict | None = None) -> Wording:
+    """Return the clinic's wording for `key`, else the default.
+
+    `overrides` maps (clinic_id, key) to MessageTemplate rows already read (a delivery batch reads
+    them once); without it, one query.
+    """
+    if overrides is None:
+        row = MessageTemplate.objects.filter(clinic_id=clinic_id, key=key).first()
+    else:
+        row = overrides.get((clinic_id, key))
+    if row is not None:
+        return Wording(subject=row.subject, body_text=row.body_text, body_html=row.body_html)
+    return default_wording(key)
+
+
+def overrides_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], MessageTemplate]:
+    """Read the clinic wording for many (clinic_id, key) pairs in one query."""
+    if not pairs:
+        return {}
+    rows = MessageTemplate.objects.filter(clinic_id__in={c for c, _ in pairs}, key__in={k for _, k in pairs})
+    return {(row.clinic_id, row.key): row for row in rows}
+
+
+def _compile(source: str, *, html: bool):
+    wrapped = source if html else "{% autoescape off %}" + source + "{% endautoescape %}"
+    return engines["django"].from_string(wrapped)
+
+
+def render_wording(wording: Wording, context: dict) -> RenderedMessage:
+    """Render subject (one line), text and HTML with the context."""
+    subject = " ".join(_compile(wording.subject, html=False).render(context).split())
+    text = _compile(wording.body_text, html=False).render(context)
+    html = _compile(wording.body_html, html=True).render(context) if wording.body_html.strip() else ""
+    return RenderedMessage(subject=subject, body_text=text, body_html=html)
+
+
+def wording_errors(wording: Wording, sample_context: dict) -> dict[str, str]:
+    """Return, per field, what stops the wording from rendering, in words a manager can act on."""
+    errors = {}
+    for field, html in (("subject", False), ("body_text", False), ("body_html", True)):
+        source = getattr(wording, field)
+        try:
+            _compile(source, html=html).render(sample_context)
+        except TemplateSyntaxError as error:
+            errors[field] = f"This template has a mistake: {error}"
+    return errors
+
+
+def clinic_wording_rows(clinic: Clinic) -> dict[str, MessageTemplate]:
+    return {row.key: row for row in MessageTemplate.objects.filter(clinic=clinic)}

@@ -1,0 +1,235 @@
+"""Aftercare: the plan follows what was recorded; managers' wording; one-click unsubscribe (RFC 8058)."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from clients.models import Client
+from clinic.errors import ClinicError
+from clinic.models import MessageTemplate, OutboxMessage, OutboxStatus
+from clinic.tasks import deliver_due_messages_task
+from tests.booking_world import build_world, local
+from treatments.aftercare import aftercare_install_default_plan, step_due_at
+from treatments.booking import BookingRequest, appointment_book
+from treatments.models import (
+    AftercareStep,
+    BodyArea,
+    MesotherapyRecord,
+    MicroneedlingRecord,
+    Product,
+    ProductLot,
+    TreatmentSession,
+)
+from treatments.sessions import treatment_session_sign_off
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    world = build_world()
+    world.clinic.email = "hello@lumen.example"
+    world.clinic.save(update_fields=["email"])
+    for service in (world.microneedling, world.mesotherapy):
+        for protocol in service.protocols.all():
+            aftercare_install_default_plan(protocol)
+    return world
+
+
+def needled_session(world, *depths, client=None, hour=10, day=(2026, 12, 7)):
+    client = client or world.client(first_name="Olivia", last_name="O'Brien", email="olivia@example.com")
+    appointment = appointment_book(
+        BookingRequest(
+            client=client,
+            service=world.deep_microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, *day, hour),
+        )
+    )
+    session = TreatmentSession.objects.create(
+        clinic=world.clinic, appointment=appointment, client=client, practitioner=world.dr_lee
+    )
+    areas = list(BodyArea.objects.order_by("code")[: len(depths)])
+    for area, depth in zip(areas, depths, strict=True):
+        MicroneedlingRecord.objects.create(
+            session=session, area=area, device=world.pens[0], depth_mm=Decimal(depth), passes=3
+        )
+    return session
+
+
+def aftercare_keys(session):
+    return sorted(
+        OutboxMessage.objects.filter(dedupe_key__startswith=f"session:{session.pk}:aftercare:").values_list(
+            "template_key", flat=True
+        )
+    )
+
+
+def test_deeper_microneedling_gets_the_longer_sequence(world):
+    shallow = treatment_session_sign_off(session=needled_session(world, "0.5", "1.0"), by=world.dr_lee)
+    deep = treatment_session_sign_off(session=needled_session(world, "0.5", "1.5", hour=14), by=world.dr_lee)
+    standard = [
+        "aftercare_microneedling_day0",
+        "aftercare_microneedling_day1",
+        "aftercare_microneedling_day3",
+        "aftercare_rebook",
+    ]
+    assert aftercare_keys(shallow) == standard
+    assert aftercare_keys(deep) == sorted(
+        [*standard, "aftercare_microneedling_deep_day5", "aftercare_microneedling_deep_day7"]
+    )
+    rows = OutboxMessage.objects.filter(dedupe_key__startswith=f"session:{deep.pk}:")
+    assert all(not row.is_essential for row in rows)
+    assert {row.client_id for row in rows} == {deep.client_id}
+
+
+def test_later_days_go_at_ten_local_even_across_the_clock_change(world):
+    [day1] = AftercareStep.objects.filter(
+        protocol=world.microneedling_protocol, template_key="aftercare_microneedling_day1"
+    )
+    [rebook] = AftercareStep.objects.filter(
+        protocol=world.microneedling_protocol, is_rebooking_invitation=True
+    )
+    # signed off on Saturday 24 October 2026 at 18:00 BST; the clocks go back that night
+    signed_off = local(world, 2026, 10, 24, 18)
+    due = step_due_at(day1, signed_off_at=signed_off, zone=world.clinic.zone)
+    assert due == dt.datetime(2026, 10, 25, 10, 0, tzinfo=dt.UTC)  # 10:00 GMT, not 09:00
+    # the rebooking invitation waits the protocol's minimum interval (28 days), not its own offset
+    due = step_due_at(rebook, signed_off_at=signed_off, zone=world.clinic.zone)
+    assert due == dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
+
+
+def test_day_zero_is_delivered_with_unsubscribe_headers_and_unescaped_text(world, smtp_settings, smtp_server):
+    treatment_session_sign_off(session=needled_session(world, "1.5"), by=world.dr_lee)
+    deliver_due_messages_task()
+    [aftercare] = [m for m in smtp_server.messages if "aftercare" in m["Subject"].lower()]
+    unsubscribe = aftercare["List-Unsubscribe"].strip()  # a long header may be folded
+    assert unsubscribe.startswith("<http") and "/clients/u/" in unsubscribe
+    assert aftercare["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = aftercare.get_body(preferencelist=("plain",)).get_content()
+    assert "to 1.5 mm" in text
+    assert aftercare["To"] == "Olivia O'Brien <olivia@example.com>"
+    html = aftercare.get_body(preferencelist=("html",)).get_content()
+    assert "<li>Stay out of the sun.</li>" in html
+    # booking mail carries no unsubscribe header: it is not optional
+    [confirmation] = [m for m in smtp_server.messages if m["Subject"].startswith("Booked")]
+    assert confirmation["List-Unsubscribe"] is None
+
+
+def test_mesotherapy_aftercare_names_the_products_and_lots(world, smtp_settings, smtp_server):
+    client = world.client(first_name="Mia", email="mia@example.com")
+    product = Product.objects.create(clinic=world.clinic, name="Hyaluronic cocktail")
+    lot = ProductLot.objects.create(product=product, lot_number="HA-2291", expiry_date=dt.date(2027, 6, 30))
+    session = TreatmentSession.objects.create(clinic=world.clinic, client=client, practitioner=world.dr_lee)
+    MesotherapyRecord.objects.create(
+        session=session,
+        area=BodyArea.objects.order_by("code").first(),
+        lot=lot,
+        product_name=product.name,
+        lot_number=lot.lot_number,
+        expiry_date=lot.expiry_date,
+        volume_ml=Decimal("1.50"),
+        depth_mm=Decimal("2.00"),
+        technique="papule",
+    )
+    treatment_session_sign_off(session=session, by=world.dr_lee)
+    deliver_due_messages_task()
+    [message] = smtp_server.messages
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Hyaluronic cocktail (lot HA-2291), 1.50 ml" in text
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "<li>Hyaluronic cocktail (lot HA-2291), 1.50 ml" in html
+
+
+def test_the_managers_wording_replaces_the_default_for_their_clinic_only(world, smtp_settings, smtp_server):
+    MessageTemplate.objects.create(
+        clinic=world.clinic,
+        key="aftercare_microneedling_day0",
+        subject="Care tips from {{ clinic.name }}",
+        body_text="Hi {{ client_first_name }}, cool water only tonight.",
+        body_html="<p>Hi {{ client_first_name }}, <b>cool water</b> only tonight.</p>",
+    )
+    treatment_session_sign_off(session=needled_session(world, "0.5"), by=world.dr_lee)
+    deliver_due_messages_task()
+    [aftercare] = [m for m in smtp_server.messages if m["Subject"].startswith("Care tips")]
+    assert aftercare["Subject"] == "Care tips from Lumen Skin Clinic"
+    assert aftercare.get_body(preferencelist=("plain",)).get_content().strip() == (
+        "Hi Olivia, cool water only tonight."
+    )
+    assert "<b>cool water</b>" in aftercare.get_body(preferencelist=("html",)).get_content()
+
+
+def test_a_session_with_nothing_recorded_cannot_be_signed_off_and_sends_nothing(world):
+    session = needled_session(world)
+    before = OutboxMessage.objects.count()
+    with pytest.raises(ClinicError, match="Record at least one treated area"):
+        treatment_session_sign_off(session=session, by=world.dr_lee)
+    session.refresh_from_db()
+    assert session.signed_off_at is None
+    assert OutboxMessage.objects.count() == before
+
+
+def test_front_desk_cannot_sign_a_session_off(world):
+    with pytest.raises(ClinicError, match="practitioner or manager"):
+        treatment_session_sign_off(session=needled_session(world, "0.5"), by=world.desk)
+
+
+def test_one_click_unsubscribe_stops_aftercare_but_not_booking_mail(
+    world, client, smtp_settings, smtp_server
+):
+    session = treatment_session_sign_off(session=needled_session(world, "1.5"), by=world.dr_lee)
+    pending = OutboxMessage.objects.filter(
+        client_id=session.client_id, is_essential=False, status=OutboxStatus.PENDING
+    )
+    assert pending.count() == 6  # day 0, 1, 3, 5, 7 and the rebooking invitation, none sent yet
+    url = (
+        OutboxMessage.objects.filter(client_id=session.client_id, is_essential=False)
+        .first()
+        .context["unsubscribe_url"]
+    )
+    path = url.split("://", 1)[1].partition("/")[2]
+    # a link scanner's GET changes nothing
+    page = client.get("/" + path)
+    assert page.status_code == 200 and b"Unsubscribe" in page.content
+    assert Client.objects.get(pk=session.client_id).unsubscribed_at is None
+    # the mailbox provider's one-click POST (RFC 8058), with no session and no CSRF token
+    response = client.post(
+        "/" + path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200 and b"You are unsubscribed" in response.content
+    olivia = Client.objects.get(pk=session.client_id)
+    assert olivia.unsubscribed_at is not None and not olivia.accepts_aftercare_email
+    assert pending.count() == 0
+    # a later session writes no aftercare, but a booking still sends its confirmation
+    later = treatment_session_sign_off(
+        session=needled_session(world, "0.5", client=olivia, day=(2027, 1, 11)), by=world.dr_lee
+    )
+    assert aftercare_keys(later) == []
+    deliver_due_messages_task()
+    subjects = [m["Subject"] for m in smtp_server.messages]
+    assert sum(s.startswith("Booked") for s in subjects) == 2
+    assert not any("aftercare" in s.lower() for s in subjects[1:])
+
+
+def test_a_forged_unsubscribe_link_is_refused_plainly(client, world):
+    response = client.post(reverse("client-unsubscribe", args=["not-a-token"]))
+    assert response.status_code == 404
+    assert b"This link is not valid" in response.content
+
+
+def test_booking_again_cancels_the_pending_rebooking_invitation(world):
+    session = treatment_session_sign_off(session=needled_session(world, "0.5"), by=world.dr_lee)
+    rebook = OutboxMessage.objects.get(client_id=session.client_id, template_key="aftercare_rebook")
+    assert rebook.status == OutboxStatus.PENDING
+    appointment_book(
+        BookingRequest(
+            client=session.client,
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, 2027, 1, 11, 10),
+        )
+    )
+    rebook.refresh_from_db()
+    assert rebook.status == OutboxStatus.CANCELLED
