@@ -4,5 +4,7 @@ from clients import public_views, views
 
 urlpatterns = [
     path("", views.client_list, name="client-list"),
+    path("<int:pk>/", views.client_detail, name="client-detail"),
+    path("outbox/<int:pk>/resend/", views.outbox_message_resend, name="outbox-resend"),
     path("u/<str:token>/", public_views.unsubscribe, name="client-unsubscribe"),
 ]

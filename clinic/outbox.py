@@ -24,6 +24,7 @@ from django.db.models import F
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
 
+from clinic.errors import ClinicError
 from clinic.message_templates import overrides_for, render_wording, wording_for
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
@@ -281,3 +282,26 @@ def outbox_cancel_non_essential(*, client_id: int) -> int:
     return OutboxMessage.objects.filter(
         client_id=client_id, is_essential=False, status=OutboxStatus.PENDING
     ).update(status=OutboxStatus.CANCELLED, last_error="The client unsubscribed.")
+
+
+@transaction.atomic
+def outbox_resend(message: OutboxMessage, *, recipient_email: str) -> OutboxMessage:
+    """Queue a copy of a sent or failed message, due now, to the given (perhaps corrected) address."""
+    if message.status not in (OutboxStatus.SENT, OutboxStatus.FAILED):
+        raise ClinicError(
+            "Only a message that was sent or that failed can be sent again.", code="not_resendable"
+        )
+    if not recipient_email:
+        raise ClinicError("The client has no email address. Add one on their page first.", code="no_email")
+    copies = OutboxMessage.objects.filter(dedupe_key__startswith=f"resend:{message.pk}:").count()
+    return outbox_enqueue(
+        clinic=message.clinic,
+        recipient_email=recipient_email,
+        recipient_name=message.recipient_name,
+        template_key=message.template_key,
+        dedupe_key=f"resend:{message.pk}:{copies + 1}",
+        context=message.context,
+        topic=message.topic,
+        is_essential=message.is_essential,
+        client_id=message.client_id,
+    )

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from clinic import views
+from clinic import messages_views, views
 
 # Higher layers are included by dotted path, so the clinic package never imports them.
 urlpatterns = [
@@ -16,6 +16,9 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("mailbox/", views.mailbox, name="mailbox"),
+    path("manage/emails/", messages_views.message_template_list, name="message-templates"),
+    path("manage/emails/<str:key>/", messages_views.message_template_edit, name="message-template-edit"),
+    path("manage/outbox/", messages_views.outbox_list, name="outbox"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -233,3 +233,14 @@ def test_booking_again_cancels_the_pending_rebooking_invitation(world):
     )
     rebook.refresh_from_db()
     assert rebook.status == OutboxStatus.CANCELLED
+
+
+def test_the_appointment_page_shows_its_booking_mail_and_its_aftercare(world, client):
+    session = treatment_session_sign_off(session=needled_session(world, "0.5"), by=world.dr_lee)
+    client.force_login(world.desk.user)
+    page = client.get(reverse("appointment-detail", args=[session.appointment_id])).content.decode()
+    timeline = page[page.index("<h2>Messages</h2>") : page.index("<h2>History</h2>")]
+    expected = ["booking_confirmation", "booking_reminder", "aftercare_microneedling_day0"]
+    expected.append("aftercare_rebook")
+    for key in expected:
+        assert key in timeline

@@ -2,10 +2,10 @@
 
 import datetime as dt
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from clinic.models import Clinic
-from treatments.models import Appointment
+from clinic.models import Clinic, OutboxMessage
+from treatments.models import Appointment, TreatmentSession
 
 
 def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -25,3 +25,13 @@ def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.dat
         .select_related("practitioner", "room", "device", "client", "service")
         .order_by("start", "practitioner__display_name", "id")
     )
+
+
+def appointment_messages(appointment: Appointment) -> QuerySet[OutboxMessage]:
+    """Return the mail about a visit: its booking mail and its session's aftercare, newest first."""
+    about = Q(topic=f"appointment:{appointment.pk}")
+    session_id = TreatmentSession.objects.filter(appointment=appointment).values_list("pk", flat=True).first()
+    if session_id:
+        # aftercare keys start with the session (rebooking invitations have a topic of their own)
+        about |= Q(dedupe_key__startswith=f"session:{session_id}:")
+    return OutboxMessage.objects.filter(about, clinic_id=appointment.clinic_id).order_by("-due_at", "-id")

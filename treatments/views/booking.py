@@ -24,6 +24,7 @@ from treatments.booking import (
 from treatments.eligibility import qualification_gaps
 from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
 from treatments.models import Appointment, AppointmentStatus, Service
+from treatments.selectors import appointment_messages
 
 MAX_SLOTS_SHOWN = 80
 
@@ -174,6 +175,8 @@ def appointment_detail(request, pk):
         {
             "appointment": appointment,
             "events": appointment.events.select_related("actor").order_by("at", "id"),
+            "timeline": appointment_messages(appointment),
+            "resend_next": request.get_full_path(),
             "reschedule_form": RescheduleForm(
                 prefix="reschedule",
                 initial={"start": timezone.localtime(appointment.start, zone).strftime("%Y-%m-%dT%H:%M")},

@@ -1,0 +1,144 @@
+"""Staff pages about mail: the wording editor, the outbox, client and appointment timelines, resend."""
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import MessageTemplate, OutboxMessage, OutboxStatus
+from tests.factories import StaffMemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def manager_client(client, lumen):
+    manager = StaffMemberFactory(clinic=lumen, role="manager", user__username="morgan", display_name="Morgan")
+    client.force_login(manager.user)
+    return client
+
+
+def message(clinic, *, status=OutboxStatus.SENT, client_id=None, key="booking_confirmation", **fields):
+    now = timezone.now()
+    return OutboxMessage.objects.create(
+        clinic=clinic,
+        recipient_email=fields.pop("recipient_email", "olivia@example.com"),
+        recipient_name="Olivia Smith",
+        template_key=key,
+        context={"client_first_name": "Olivia"},
+        due_at=fields.pop("due_at", now),
+        status=status,
+        sent_at=now if status == OutboxStatus.SENT else None,
+        dedupe_key=f"test:{OutboxMessage.objects.count()}:{key}",
+        client_id=client_id,
+        **fields,
+    )
+
+
+def test_the_manager_lists_and_edits_the_wording_with_a_preview(manager_client, lumen):
+    listing = manager_client.get(reverse("message-templates"))
+    assert listing.status_code == 200
+    for key in (
+        "booking_confirmation",
+        "booking_reminder",
+        "aftercare_microneedling_day0",
+        "aftercare_rebook",
+    ):
+        assert key.encode() in listing.content
+    url = reverse("message-template-edit", args=["booking_reminder"])
+    page = manager_client.get(url)
+    assert page.status_code == 200 and b"The standard wording" in page.content
+    response = manager_client.post(
+        url,
+        {
+            "subject": "See you soon, {{ client_first_name }}",
+            "body_text": "Hi {{ client_first_name }}!",
+            "body_html": "",
+        },
+        follow=True,
+    )
+    assert b"Saved." in response.content
+    assert b"See you soon, Olivia" in response.content  # the preview, filled with sample details
+    row = MessageTemplate.objects.get(clinic=lumen, key="booking_reminder")
+    assert row.subject == "See you soon, {{ client_first_name }}" and row.updated_by.display_name == "Morgan"
+
+
+def test_a_broken_template_is_refused_in_plain_words_and_not_saved(manager_client, lumen):
+    url = reverse("message-template-edit", args=["booking_reminder"])
+    response = manager_client.post(url, {"subject": "Hello", "body_text": "{% if %}oops", "body_html": ""})
+    assert response.status_code == 400
+    assert b"This template has a mistake" in response.content
+    assert b"{% if %}oops" in response.content  # what they typed is kept
+    assert not MessageTemplate.objects.filter(clinic=lumen).exists()
+
+
+def test_going_back_to_the_standard_wording(manager_client, lumen):
+    MessageTemplate.objects.create(clinic=lumen, key="booking_reminder", subject="Mine", body_text="Mine")
+    manager_client.post(reverse("message-template-edit", args=["booking_reminder"]), {"action": "restore"})
+    assert not MessageTemplate.objects.filter(clinic=lumen).exists()
+
+
+def test_front_desk_may_not_edit_wording_or_see_the_outbox(alice_client):
+    assert alice_client.get(reverse("message-templates")).status_code == 403
+    assert (
+        alice_client.post(
+            reverse("message-template-edit", args=["booking_reminder"]), {"subject": "x", "body_text": "y"}
+        ).status_code
+        == 403
+    )
+    assert alice_client.get(reverse("outbox")).status_code == 403
+
+
+def test_the_outbox_shows_failures_first_and_only_this_clinics(manager_client, lumen, harbour):
+    message(lumen, status=OutboxStatus.SENT, recipient_email="sent@example.com")
+    message(
+        lumen,
+        status=OutboxStatus.FAILED,
+        recipient_email="bounced@example.com",
+        last_error="550 no such user",
+    )
+    message(lumen, status=OutboxStatus.PENDING, recipient_email="later@example.com")
+    message(harbour, status=OutboxStatus.FAILED, recipient_email="hank@example.com")
+    page = manager_client.get(reverse("outbox")).content.decode()
+    assert (
+        page.index("bounced@example.com") < page.index("later@example.com") < page.index("sent@example.com")
+    )
+    assert "550 no such user" in page and "1 failed" in page
+    assert "hank@example.com" not in page
+    only_failed = manager_client.get(reverse("outbox"), {"status": "failed"}).content.decode()
+    assert "bounced@example.com" in only_failed and "sent@example.com" not in only_failed
+
+
+def test_front_desk_resends_a_failed_message_to_the_corrected_address(alice_client, lumen_client_record):
+    failed = message(
+        lumen_client_record.clinic,
+        status=OutboxStatus.FAILED,
+        client_id=lumen_client_record.pk,
+        recipient_email="olivia@exampel.com",
+        last_error="550 no such domain",
+    )
+    detail = reverse("client-detail", args=[lumen_client_record.pk])
+    page = alice_client.get(detail)
+    assert b"olivia@exampel.com" in page.content and b"550 no such domain" in page.content
+    response = alice_client.post(reverse("outbox-resend", args=[failed.pk]), {"next": detail}, follow=True)
+    assert response.redirect_chain[-1][0] == detail
+    assert b"Queued to send again now." in response.content
+    copy = OutboxMessage.objects.get(dedupe_key=f"resend:{failed.pk}:1")
+    assert copy.status == OutboxStatus.PENDING and copy.recipient_email == "olivia@example.com"
+    assert copy.template_key == failed.template_key and copy.context == failed.context
+    # a second resend is its own row, not refused as a duplicate
+    alice_client.post(reverse("outbox-resend", args=[failed.pk]), {"next": detail})
+    assert OutboxMessage.objects.filter(dedupe_key__startswith=f"resend:{failed.pk}:").count() == 2
+
+
+def test_a_message_still_scheduled_is_not_resent(alice_client, lumen_client_record):
+    pending = message(
+        lumen_client_record.clinic, status=OutboxStatus.PENDING, client_id=lumen_client_record.pk
+    )
+    response = alice_client.post(reverse("outbox-resend", args=[pending.pk]), follow=True)
+    assert b"Only a message that was sent or that failed can be sent again." in response.content
+    assert not OutboxMessage.objects.filter(dedupe_key__startswith="resend:").exists()
+
+
+def test_staff_cannot_resend_another_clinics_message(alice_client, harbour):
+    theirs = message(harbour)
+    assert alice_client.post(reverse("outbox-resend", args=[theirs.pk])).status_code == 404
