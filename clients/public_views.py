@@ -1,11 +1,14 @@
 """Pages a client reaches from a link in an email, without signing in."""
 
+from django.db import transaction
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from clients.links import UNSUBSCRIBE, LinkInvalid, client_from_token
-from clients.services import client_unsubscribe
+from clients.links import FORMS, UNSUBSCRIBE, LinkInvalid, client_from_token
+from clients.selectors import forms_needed
+from clients.services import client_unsubscribe, consent_sign, intake_answers_errors, intake_submit
 
 
 @csrf_exempt  # RFC 8058: the mailbox provider POSTs without a session or a form of ours
@@ -21,3 +24,75 @@ def unsubscribe(request, token):
         client_unsubscribe(client=client)
         return render(request, "public/unsubscribed.html", context)
     return render(request, "public/unsubscribe.html", context)
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@require_http_methods(["GET", "POST"])
+def forms(request, token):
+    """The intake form and the consents a client's visit needs, filled and signed in one go."""
+    try:
+        client, payload = client_from_token(token, purpose=FORMS)
+    except LinkInvalid as error:
+        return render(request, "public/link_invalid.html", {"reason": str(error)}, status=404)
+    needed = forms_needed(client=client, modalities=set(payload.get("m", [])), at=timezone.now())
+
+    def page(answers, errors, signatures, status=200):
+        questions = [
+            {**q, "value": answers.get(q["code"], ""), "error": errors.get(q["code"], "")}
+            for q in (needed.intake.questions if needed.intake else [])
+        ]
+        consents = [
+            {
+                "template": t,
+                "agreed": signatures.get(t.pk, (False, ""))[0],
+                "name": signatures.get(t.pk, (False, ""))[1],
+                "error": errors.get(f"consent-{t.pk}", ""),
+            }
+            for t in needed.consents
+        ]
+        context = {
+            "clinic": client.clinic,
+            "client": client,
+            "needed": needed,
+            "questions": questions,
+            "consents": consents,
+            "has_errors": bool(errors),
+        }
+        return render(request, "public/forms.html", context, status=status)
+
+    if request.method == "GET" or not needed:
+        return page({}, {}, {})
+    answers = {key[2:]: value for key, value in request.POST.items() if key.startswith("q-")}
+    today = timezone.localdate(timezone=client.clinic.zone)
+    errors = intake_answers_errors(needed.intake, answers, today=today) if needed.intake else {}
+    signatures = {}
+    for template in needed.consents:
+        agreed = request.POST.get(f"consent-{template.pk}-agree") == "yes"
+        name = request.POST.get(f"consent-{template.pk}-name", "").strip()
+        signatures[template.pk] = (agreed, name)
+        if not agreed:
+            errors[f"consent-{template.pk}"] = "Please tick the box to say you have read and agree."
+        elif len(name) < 2:
+            errors[f"consent-{template.pk}"] = "Please type your full name to sign."
+    if errors:
+        return page(answers, errors, signatures, status=400)
+    ip, agent = _client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+    with transaction.atomic():
+        if needed.intake:
+            intake_submit(
+                client=client, questionnaire=needed.intake, answers=answers, ip_address=ip, user_agent=agent
+            )
+        for template in needed.consents:
+            agreed, name = signatures[template.pk]
+            consent_sign(
+                client=client,
+                template=template,
+                signature_name=name,
+                agreed=agreed,
+                ip_address=ip,
+                user_agent=agent,
+            )
+    return render(request, "public/forms_done.html", {"clinic": client.clinic, "client": client})

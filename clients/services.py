@@ -1,9 +1,20 @@
 """Writes about clients. Each function is the one door for its change."""
 
+import datetime as dt
+
 from django.db import transaction
 from django.utils import timezone
 
-from clients.models import Client
+from clients.models import (
+    Client,
+    ClientCondition,
+    ConsentTemplate,
+    IntakeQuestionnaire,
+    IntakeResponse,
+    SignedConsent,
+    sha256_hex,
+)
+from clinic.errors import ClinicError
 from clinic.models import Clinic
 from clinic.outbox import outbox_cancel_non_essential
 
@@ -55,3 +66,90 @@ def client_unsubscribe(*, client: Client) -> bool:
 
 def client_accepts_non_essential_mail(client: Client) -> bool:
     return bool(client.email) and client.unsubscribed_at is None and client.accepts_aftercare_email
+
+
+YES_NO = {"yes", "no"}
+
+
+def intake_answers_errors(
+    questionnaire: IntakeQuestionnaire, answers: dict, *, today: dt.date
+) -> dict[str, str]:
+    """Return, per question code, what is wrong with the answer, in words the client understands."""
+    errors = {}
+    for question in questionnaire.questions:
+        code, kind = question["code"], question.get("kind", "text")
+        value = (answers.get(code) or "").strip()
+        if kind == "yes_no" and value not in YES_NO:
+            errors[code] = "Please answer yes or no."
+        elif kind == "date" and value:
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                errors[code] = "Please give a date as year-month-day, e.g. 2026-03-14."
+                continue
+            if day > today:
+                errors[code] = "This date is in the future. Please check it."
+        elif kind == "choice" and value and value not in question.get("choices", []):
+            errors[code] = "Please choose one of the options."
+    return errors
+
+
+@transaction.atomic
+def intake_submit(
+    *, client: Client, questionnaire: IntakeQuestionnaire, answers: dict, ip_address=None, user_agent=""
+) -> IntakeResponse:
+    """Store the client's answers pinned to this version, and the conditions they record."""
+    today = timezone.localdate(timezone=client.clinic.zone)
+    errors = intake_answers_errors(questionnaire, answers, today=today)
+    if errors:
+        raise ClinicError("Some answers need another look.", code="intake_incomplete")
+    clean = {q["code"]: (answers.get(q["code"]) or "").strip() for q in questionnaire.questions}
+    response = IntakeResponse.objects.create(
+        client=client,
+        questionnaire=questionnaire,
+        answers=clean,
+        ip_address=ip_address,
+        user_agent=user_agent[:500],
+    )
+    conditions = []
+    for question in questionnaire.questions:
+        value, condition = clean[question["code"]], question.get("condition")
+        if not condition or not value or value == "no":
+            continue
+        noted_on = dt.date.fromisoformat(value) if question.get("kind") == "date" else None
+        conditions.append(
+            ClientCondition(response=response, client=client, code=condition, noted_on=noted_on)
+        )
+    ClientCondition.objects.bulk_create(conditions)
+    return response
+
+
+@transaction.atomic
+def consent_sign(
+    *,
+    client: Client,
+    template: ConsentTemplate,
+    signature_name: str,
+    agreed: bool,
+    ip_address=None,
+    user_agent="",
+) -> SignedConsent:
+    """Record the client's signature of exactly this text; refuse it unsigned or unticked."""
+    signature_name = " ".join(signature_name.split())
+    if not agreed:
+        raise ClinicError(
+            "Please tick the box to say you have read and agree to the consent.", code="not_agreed"
+        )
+    if len(signature_name) < 2:
+        raise ClinicError("Please type your full name to sign.", code="not_signed")
+    return SignedConsent.objects.create(
+        client=client,
+        template=template,
+        modality=template.modality,
+        version=template.version,
+        signed_text=template.body,
+        signed_text_sha256=sha256_hex(template.body),
+        signature_name=signature_name,
+        ip_address=ip_address,
+        user_agent=user_agent[:500],
+    )

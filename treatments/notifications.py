@@ -8,6 +8,8 @@ import datetime as dt
 
 from django.utils import timezone
 
+from clients.links import forms_url
+from clients.selectors import forms_needed
 from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import outbox_cancel, outbox_enqueue
 from treatments.aftercare import rebook_topic
@@ -36,12 +38,12 @@ def _context(appointment: Appointment) -> dict:
 
 
 def _enqueue(
-    appointment: Appointment, template_key: str, dedupe_key: str, *, due_at=None, invite=None
+    appointment: Appointment, template_key: str, dedupe_key: str, *, due_at=None, invite=None, extra=None
 ) -> None:
     client = appointment.client
     if not client.email:
         return
-    context = _context(appointment)
+    context = {**_context(appointment), **(extra or {})}
     if invite:
         context["ics"] = appointment_invite(appointment, method=invite)
         context["ics_method"] = invite
@@ -73,11 +75,25 @@ def notify_booked(appointment: Appointment) -> None:
     """Queue the confirmation with its invite, and the reminders (call inside the booking transaction)."""
     _enqueue(appointment, "booking_confirmation", f"appointment:{appointment.pk}:booked", invite="REQUEST")
     _schedule_reminders(appointment)
+    protocols = list(appointment.service.protocols.all())
+    _request_missing_forms(appointment, {p.modality for p in protocols})
     # Booked again: a pending invitation to rebook the same protocol has lost its reason.
-    topics = [rebook_topic(appointment.client_id, p.pk) for p in appointment.service.protocols.all()]
+    topics = [rebook_topic(appointment.client_id, p.pk) for p in protocols]
     OutboxMessage.objects.filter(topic__in=topics, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.CANCELLED, last_error="The client booked again."
     )
+
+
+def _request_missing_forms(appointment: Appointment, modalities: set[str]) -> None:
+    """Ask for the intake form and consents the visit needs that are missing or stale at its start."""
+    needed = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start)
+    if not needed:
+        return
+    extra = {
+        "forms_url": forms_url(appointment.client, modalities=sorted(modalities)),
+        "forms_needed": needed.names,
+    }
+    _enqueue(appointment, "forms_request", f"appointment:{appointment.pk}:forms", extra=extra)
 
 
 def notify_rescheduled(appointment: Appointment) -> None:

@@ -1,0 +1,175 @@
+"""A booking asks for missing or stale intake and consent; the client fills and signs them from the link."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import (
+    ClientCondition,
+    ConsentTemplate,
+    IntakeQuestionnaire,
+    IntakeResponse,
+    SignedConsent,
+)
+from clinic.models import OutboxMessage
+from clinic.tasks import deliver_due_messages_task
+from tests.booking_world import build_world, local
+from tests.factories import sign_consent
+from treatments.booking import BookingRequest, appointment_book
+
+pytestmark = pytest.mark.django_db
+
+QUESTIONS = [
+    {"code": "pregnancy", "text": "Are you pregnant?", "kind": "yes_no", "condition": "pregnancy"},
+    {"code": "cold-sores", "text": "Do you get cold sores?", "kind": "yes_no", "condition": "cold-sores"},
+    {"code": "isotretinoin", "text": "Last isotretinoin dose", "kind": "date", "condition": "isotretinoin"},
+]
+
+
+@pytest.fixture
+def world(db):
+    world = build_world()
+    world.intake = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=2, title="Health questionnaire", questions=QUESTIONS, is_current=True
+    )
+    world.old_consent = ConsentTemplate.objects.create(
+        clinic=world.clinic,
+        modality="microneedling",
+        version=1,
+        title="Microneedling consent",
+        body="Old text.",
+    )
+    world.consent = ConsentTemplate.objects.create(
+        clinic=world.clinic,
+        modality="microneedling",
+        version=2,
+        title="Microneedling consent",
+        body="Procedure, risks, alternatives.",
+        is_current=True,
+    )
+    return world
+
+
+def book(world, client, start=None):
+    return appointment_book(
+        BookingRequest(
+            client=client,
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=start or local(world, 2026, 12, 7, 10),
+        )
+    )
+
+
+def forms_request(appointment):
+    return OutboxMessage.objects.filter(dedupe_key=f"appointment:{appointment.pk}:forms").first()
+
+
+def test_a_new_client_is_asked_for_intake_and_consent(world, smtp_settings, smtp_server):
+    appointment = book(world, world.client(first_name="Olivia", email="olivia@example.com"))
+    request = forms_request(appointment)
+    assert request.context["forms_needed"] == ["Health questionnaire", "Microneedling consent"]
+    assert request.is_essential and request.client_id == appointment.client_id
+    deliver_due_messages_task()
+    [mail] = [m for m in smtp_server.messages if "forms to fill in" in m["Subject"]]
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Monday 07 December 2026 at 10:00 (Europe/London time, GMT)" in body
+    assert "/clients/forms/" in body
+
+
+def test_a_client_with_current_forms_is_not_asked(world):
+    client = world.client(email="kim@example.com")
+    IntakeResponse.objects.create(client=client, questionnaire=world.intake, answers={})
+    sign_consent(client, world.consent)
+    assert forms_request(book(world, client)) is None
+
+
+def test_stale_intake_and_an_old_consent_version_are_asked_again(world):
+    client = world.client(email="lee@example.com")
+    IntakeResponse.objects.create(
+        client=client,
+        questionnaire=world.intake,
+        answers={},
+        submitted_at=timezone.now() - dt.timedelta(days=world.clinic.intake_validity_days + 30),
+    )
+    sign_consent(client, world.old_consent)
+    request = forms_request(book(world, client))
+    assert request.context["forms_needed"] == ["Health questionnaire", "Microneedling consent"]
+
+
+def _link_path(appointment):
+    url = forms_request(appointment).context["forms_url"]
+    return "/" + url.split("://", 1)[1].partition("/")[2]
+
+
+def test_blank_or_unsigned_forms_are_refused_and_nothing_is_stored(world, client):
+    appointment = book(world, world.client(first_name="Olivia", email="olivia@example.com"))
+    path = _link_path(appointment)
+    page = client.get(path)
+    assert (
+        page.status_code == 200
+        and b"Are you pregnant?" in page.content
+        and b"Procedure, risks" in page.content
+    )
+    blank = client.post(path, {})
+    assert blank.status_code == 400
+    assert b"Please answer yes or no." in blank.content
+    assert b"Please tick the box" in blank.content
+    answered_unsigned = client.post(
+        path,
+        {
+            "q-pregnancy": "no",
+            "q-cold-sores": "yes",
+            "q-isotretinoin": "",
+            f"consent-{world.consent.pk}-agree": "yes",
+            f"consent-{world.consent.pk}-name": "",
+        },
+    )
+    assert answered_unsigned.status_code == 400
+    assert b"Please type your full name to sign." in answered_unsigned.content
+    assert b'value="yes" checked' in answered_unsigned.content  # the answers given are kept
+    assert not IntakeResponse.objects.exists() and not SignedConsent.objects.exists()
+
+
+def test_filled_and_signed_forms_are_stored_pinned_to_their_versions(world, client):
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    path = _link_path(book(world, olivia))
+    response = client.post(
+        path,
+        {
+            "q-pregnancy": "no",
+            "q-cold-sores": "yes",
+            "q-isotretinoin": "2026-01-15",
+            f"consent-{world.consent.pk}-agree": "yes",
+            f"consent-{world.consent.pk}-name": "Olivia  Smith",
+        },
+        HTTP_USER_AGENT="Test browser",
+    )
+    assert response.status_code == 200 and b"Thank you, Olivia" in response.content
+    [intake] = IntakeResponse.objects.filter(client=olivia)
+    assert intake.questionnaire == world.intake
+    assert intake.answers == {"pregnancy": "no", "cold-sores": "yes", "isotretinoin": "2026-01-15"}
+    conditions = {(c.code, c.noted_on) for c in ClientCondition.objects.filter(client=olivia)}
+    assert conditions == {("cold-sores", None), ("isotretinoin", dt.date(2026, 1, 15))}
+    [signed] = SignedConsent.objects.filter(client=olivia)
+    assert (signed.version, signed.signed_text, signed.signature_name) == (
+        2,
+        world.consent.body,
+        "Olivia Smith",
+    )
+    assert signed.ip_address == "127.0.0.1" and signed.user_agent == "Test browser"
+    # the link now says there is nothing left to do
+    assert b"Nothing to fill in" in client.get(path).content
+
+
+def test_a_future_date_is_questioned(world, client):
+    path = _link_path(book(world, world.client(email="olivia@example.com")))
+    response = client.post(path, {"q-pregnancy": "no", "q-cold-sores": "no", "q-isotretinoin": "2030-01-01"})
+    assert response.status_code == 400 and b"This date is in the future." in response.content
+
+
+def test_a_forged_forms_link_is_refused(client, world):
+    response = client.get(reverse("client-forms", args=["forged"]))
+    assert response.status_code == 404 and b"This link is not valid" in response.content
