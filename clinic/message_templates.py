@@ -5,6 +5,7 @@ row for the clinic and key replaces all three. Both are Django templates rendere
 message's context; plain text is rendered without HTML escaping, HTML with it.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,7 +87,9 @@ def overrides_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], MessageT
     return {(row.clinic_id, row.key): row for row in rows}
 
 
+@functools.lru_cache(maxsize=512)
 def _compile(source: str, *, html: bool):
+    """Compile a template source once per process (a batch renders the same few many times)."""
     wrapped = source if html else "{% autoescape off %}" + source + "{% endautoescape %}"
     return engines["django"].from_string(wrapped)
 

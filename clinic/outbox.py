@@ -135,25 +135,33 @@ def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
 
 
 def outbox_claim_due(*, limit: int = DELIVERY_BATCH_SIZE, now: datetime | None = None) -> list[int]:
-    """Claim up to `limit` due rows for this worker and return their ids."""
+    """Claim up to `limit` due rows for this worker and return their ids.
+
+    Two statements a batch: the due rows are locked with SKIP LOCKED (on PostgreSQL; SQLite runs
+    write transactions one at a time), so a second worker takes the next rows instead of waiting,
+    and the conditional UPDATE is the claim: only a row still pending moves to sending.
+    """
     now = now or timezone.now()
-    candidate_ids = list(
-        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, due_at__lte=now)
-        .order_by("due_at", "id")
-        .values_list("id", flat=True)[: limit * 2]
-    )
-    claimed: list[int] = []
     holder = claim_holder()
-    for message_id in candidate_ids:
-        # The conditional update is the claim: only one caller can move a row out of pending.
-        won = OutboxMessage.objects.filter(id=message_id, status=OutboxStatus.PENDING).update(
+    with transaction.atomic():
+        due_ids = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(status=OutboxStatus.PENDING, due_at__lte=now)
+            .order_by("due_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not due_ids:
+            return []
+        claimed = OutboxMessage.objects.filter(id__in=due_ids, status=OutboxStatus.PENDING).update(
             status=OutboxStatus.SENDING, claimed_at=now, claimed_by=holder, attempts=F("attempts") + 1
         )
-        if won:
-            claimed.append(message_id)
-            if len(claimed) == limit:
-                break
-    return claimed
+        if claimed == len(due_ids):  # always, while the rows are locked
+            return due_ids
+        return list(
+            OutboxMessage.objects.filter(id__in=due_ids, status=OutboxStatus.SENDING, claimed_by=holder)
+            .filter(claimed_at=now)
+            .values_list("id", flat=True)
+        )
 
 
 def stable_message_id(message: OutboxMessage, domain: str) -> str:
@@ -257,13 +265,14 @@ def outbox_deliver(message_ids: list[int]) -> int:
                     connection.close()
                     connection = get_connection()
                 continue
-            with transaction.atomic():
-                OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
-                    status=OutboxStatus.SENT,
-                    sent_at=timezone.now(),
-                    smtp_message_id=email.extra_headers["Message-ID"],
-                    last_error="",
-                )
+            # Recorded before the next message starts (one autocommitted statement): a worker
+            # killed between two messages leaves every accepted message marked sent.
+            OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
+                status=OutboxStatus.SENT,
+                sent_at=timezone.now(),
+                smtp_message_id=email.extra_headers["Message-ID"],
+                last_error="",
+            )
             sent += 1
     finally:
         connection.close()
