@@ -13,7 +13,7 @@ from treatments.models import TreatmentSession
 def treatment_session_sign_off(*, session: TreatmentSession, by: StaffMember) -> TreatmentSession:
     """Sign the session's record off (then it is read-only) and write its aftercare to the outbox."""
     session = (
-        TreatmentSession.objects.select_for_update()
+        TreatmentSession.objects.select_for_update(of=("self",))
         .select_related("clinic", "client", "practitioner", "appointment__service")
         .get(pk=session.pk)
     )
