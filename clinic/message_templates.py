@@ -116,10 +116,6 @@ def wording_errors(wording: Wording, sample_context: dict) -> dict[str, str]:
     return errors
 
 
-def clinic_wording_rows(clinic: Clinic) -> dict[str, MessageTemplate]:
-    return {row.key: row for row in MessageTemplate.objects.filter(clinic=clinic)}
-
-
 # What a preview and a check of a manager's wording render with: every name the shipped
 # templates use, with believable values.
 SAMPLE_CONTEXT = {

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import redirect, render
+from django.template import TemplateDoesNotExist
 from django.views.decorators.http import require_http_methods
 
 from clinic.errors import ClinicError
@@ -60,7 +61,7 @@ def message_template_edit(request, key):
     own = MessageTemplate.objects.filter(clinic=clinic, key=key).first()
     try:
         shipped = default_wording(key)
-    except Exception:  # noqa: BLE001 (a key of the clinic's own, with no shipped wording)
+    except TemplateDoesNotExist:  # a key of the clinic's own, with no shipped wording
         shipped = None
     if own:
         wording = Wording(subject=own.subject, body_text=own.body_text, body_html=own.body_html)

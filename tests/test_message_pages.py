@@ -142,3 +142,11 @@ def test_a_message_still_scheduled_is_not_resent(alice_client, lumen_client_reco
 def test_staff_cannot_resend_another_clinics_message(alice_client, harbour):
     theirs = message(harbour)
     assert alice_client.post(reverse("outbox-resend", args=[theirs.pk])).status_code == 404
+
+
+def test_the_manager_adds_a_message_of_their_own_for_an_aftercare_step(manager_client, lumen):
+    url = reverse("message-template-edit", args=["aftercare_peel_day2"])
+    assert b"A new message of your own." in manager_client.get(url).content
+    manager_client.post(url, {"subject": "Day 2", "body_text": "Keep moisturising.", "body_html": ""})
+    saved = MessageTemplate.objects.get(clinic=lumen, key="aftercare_peel_day2")
+    assert saved.body_text == "Keep moisturising."
