@@ -114,3 +114,51 @@ def test_messages_wait_out_an_smtp_outage_and_go_once(celery_stack, smtp_server)
     notes = _received_notes(smtp_server)
     assert len(notes) == 30 and len(set(notes)) == 30
     assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 30
+
+
+def test_a_real_worker_sends_one_confirmation_then_the_reschedule_and_cancel_invites(
+    celery_stack, smtp_server
+):
+    import icalendar
+
+    from tests.booking_world import build_world, local
+    from treatments.booking import (
+        BookingRequest,
+        appointment_book,
+        appointment_cancel,
+        appointment_reschedule,
+    )
+
+    # given a booking committed while a worker and beat run
+    world = build_world()
+    celery_stack.start("worker", "beat")
+    appointment = appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Olivia", email="olivia@example.com"),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 7, 10),
+        )
+    )
+    logs = celery_stack.logs
+    wait_until(lambda: len(smtp_server.messages) >= 1, timeout=90, message="the confirmation")
+    # when it is moved, then cancelled, each once the previous mail went
+    appointment_reschedule(appointment, start=local(world, 2026, 12, 8, 11))
+    wait_until(lambda: len(smtp_server.messages) >= 2, timeout=90, message="the reschedule notice")
+    appointment.refresh_from_db()
+    appointment_cancel(appointment)
+    wait_until(lambda: len(smtp_server.messages) >= 3, timeout=90, message=f"the cancellation; {logs()}")
+    time.sleep(3)  # more ticks: nothing else may go out (the reminders are days away)
+    # then exactly one confirmation, and the invites tell one story
+    subjects = [m["Subject"] for m in smtp_server.messages]
+    assert len(subjects) == 3 and sum(s.startswith("Booked") for s in subjects) == 1
+    story = []
+    for message in smtp_server.messages:
+        [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
+        calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True))
+        [event] = calendar.walk("VEVENT")
+        assert event["DTSTART"].params["TZID"] == "Europe/London"
+        story.append((str(calendar["METHOD"]), str(event["UID"]), int(event["SEQUENCE"])))
+    assert [method for method, _, _ in story] == ["REQUEST", "REQUEST", "CANCEL"]
+    assert len({uid for _, uid, _ in story}) == 1
+    assert [sequence for _, _, sequence in story] == [0, 1, 2]
