@@ -8,7 +8,13 @@ from django.views.decorators.http import require_http_methods
 
 from clients.links import FORMS, UNSUBSCRIBE, LinkInvalid, client_from_token
 from clients.selectors import forms_needed
-from clients.services import client_unsubscribe, consent_sign, intake_answers_errors, intake_submit
+from clients.services import (
+    client_unsubscribe,
+    consent_sign,
+    consent_signature_error,
+    intake_answers_errors,
+    intake_submit,
+)
 
 
 @csrf_exempt  # RFC 8058: the mailbox provider POSTs without a session or a form of ours
@@ -73,10 +79,8 @@ def forms(request, token):
         agreed = request.POST.get(f"consent-{template.pk}-agree") == "yes"
         name = request.POST.get(f"consent-{template.pk}-name", "").strip()
         signatures[template.pk] = (agreed, name)
-        if not agreed:
-            errors[f"consent-{template.pk}"] = "Please tick the box to say you have read and agree."
-        elif len(name) < 2:
-            errors[f"consent-{template.pk}"] = "Please type your full name to sign."
+        if refusal := consent_signature_error(agreed=agreed, signature_name=name):
+            errors[f"consent-{template.pk}"] = refusal
     if errors:
         return page(answers, errors, signatures, status=400)
     ip, agent = _client_ip(request), request.META.get("HTTP_USER_AGENT", "")

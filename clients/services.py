@@ -124,6 +124,15 @@ def intake_submit(
     return response
 
 
+def consent_signature_error(*, agreed: bool, signature_name: str) -> str:
+    """Return what is missing from a consent signature, in the client's words; empty if nothing."""
+    if not agreed:
+        return "Please tick the box to say you have read and agree."
+    if len(" ".join(signature_name.split())) < 2:
+        return "Please type your full name to sign."
+    return ""
+
+
 @transaction.atomic
 def consent_sign(
     *,
@@ -136,12 +145,8 @@ def consent_sign(
 ) -> SignedConsent:
     """Record the client's signature of exactly this text; refuse it unsigned or unticked."""
     signature_name = " ".join(signature_name.split())
-    if not agreed:
-        raise ClinicError(
-            "Please tick the box to say you have read and agree to the consent.", code="not_agreed"
-        )
-    if len(signature_name) < 2:
-        raise ClinicError("Please type your full name to sign.", code="not_signed")
+    if refusal := consent_signature_error(agreed=agreed, signature_name=signature_name):
+        raise ClinicError(refusal, code="not_signed")
     return SignedConsent.objects.create(
         client=client,
         template=template,

@@ -143,13 +143,17 @@ SAMPLE_CONTEXT = {
 }
 
 
+def _require_manager(by: StaffMember, clinic: Clinic) -> None:
+    if not by.is_manager or by.clinic_id != clinic.pk:
+        raise NotAllowedError("Only a manager of this clinic can change its emails.")
+
+
 @transaction.atomic
 def message_template_save(
     *, clinic: Clinic, key: str, subject: str, body_text: str, body_html: str, by: StaffMember
 ) -> MessageTemplate:
     """Store the clinic's wording for `key` after checking that it renders; ClinicError if not."""
-    if not by.is_manager or by.clinic_id != clinic.pk:
-        raise NotAllowedError("Only a manager of this clinic can change its emails.")
+    _require_manager(by, clinic)
     if not slug_re.fullmatch(key):
         raise ClinicError("A message name uses lower-case letters, digits, - and _ only.", code="bad_key")
     wording = Wording(subject=subject.strip(), body_text=body_text, body_html=body_html)
@@ -174,6 +178,5 @@ def message_template_save(
 
 def message_template_restore_default(*, clinic: Clinic, key: str, by: StaffMember) -> None:
     """Drop the clinic's wording for `key`, so the shipped wording applies again."""
-    if not by.is_manager or by.clinic_id != clinic.pk:
-        raise NotAllowedError("Only a manager of this clinic can change its emails.")
+    _require_manager(by, clinic)
     MessageTemplate.objects.filter(clinic=clinic, key=key).delete()

@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # killed worker leaves little to re-claim.
 DELIVERY_BATCH_SIZE = 100
 MAX_ATTEMPTS = 8
+# What a row looks like again once no worker holds it.
+BACK_IN_QUEUE = {"status": OutboxStatus.PENDING, "claimed_at": None, "claimed_by": ""}
 
 
 def stale_claim_after() -> timedelta:
@@ -115,7 +117,7 @@ def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     released = OutboxMessage.objects.filter(
         status=OutboxStatus.SENDING, claimed_at__lt=now - stale_claim_after()
-    ).update(status=OutboxStatus.PENDING, claimed_at=None, claimed_by="")
+    ).update(**BACK_IN_QUEUE)
     this_host = f"{socket.gethostname()}:"
     holders = (
         OutboxMessage.objects.filter(status=OutboxStatus.SENDING, claimed_by__startswith=this_host)
@@ -129,7 +131,7 @@ def outbox_release_stale_claims(*, now: datetime | None = None) -> int:
     ]
     if dead:
         released += OutboxMessage.objects.filter(status=OutboxStatus.SENDING, claimed_by__in=dead).update(
-            status=OutboxStatus.PENDING, claimed_at=None, claimed_by=""
+            **BACK_IN_QUEUE
         )
     return released
 
@@ -226,10 +228,8 @@ def _record_failure(message: OutboxMessage, error: Exception) -> None:
         return
     retry_in = first_retry_after() * (2 ** (message.attempts - 1))
     OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
-        status=OutboxStatus.PENDING,
+        **BACK_IN_QUEUE,
         last_error=reason,
-        claimed_at=None,
-        claimed_by="",
         due_at=now + retry_in,
     )
     logger.info("outbox message %s will be retried in %s: %s", message.id, retry_in, reason)
