@@ -48,7 +48,7 @@ def first_retry_after() -> timedelta:
     return timedelta(seconds=settings.OUTBOX_FIRST_RETRY_SECONDS)
 
 
-def outbox_enqueue(
+def outbox_message(
     *,
     clinic: Clinic,
     recipient_email: str,
@@ -61,26 +61,42 @@ def outbox_enqueue(
     is_essential: bool = True,
     client_id: int | None = None,
 ) -> OutboxMessage:
-    """Write a message to send, once per dedupe key; call inside the transaction of its cause."""
-    due_at = due_at or timezone.now()
-    message, created = OutboxMessage.objects.get_or_create(
+    """Build (not save) a message to send; `outbox_write` stores it."""
+    if not dedupe_key:
+        raise ValueError("An outbox message needs a dedupe key.")
+    return OutboxMessage(
+        clinic=clinic,
+        recipient_email=recipient_email,
+        recipient_name=recipient_name,
+        template_key=template_key,
+        context=context or {},
+        due_at=due_at or timezone.now(),
+        topic=topic,
+        is_essential=is_essential,
+        client_id=client_id,
         dedupe_key=dedupe_key,
-        defaults={
-            "clinic": clinic,
-            "recipient_email": recipient_email,
-            "recipient_name": recipient_name,
-            "template_key": template_key,
-            "context": context or {},
-            "due_at": due_at,
-            "topic": topic,
-            "is_essential": is_essential,
-            "client_id": client_id,
-        },
     )
-    if created and due_at <= timezone.now():
+
+
+def outbox_write(messages: list[OutboxMessage]) -> None:
+    """Store messages in one INSERT; a dedupe key already stored keeps its message as it is.
+
+    Call inside the transaction of their cause. The rows come from `outbox_message`, which checks
+    the one constraint a caller could break (the dedupe key), so ignoring conflicts ignores only
+    the dedupe key's (SQLite's INSERT OR IGNORE would also swallow other constraint failures).
+    """
+    if not messages:
+        return
+    OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    if min(message.due_at for message in messages) <= timezone.now():
         # Due now: hand it to a worker as soon as the transaction commits (beat is the safety net).
         transaction.on_commit(_kick_delivery, robust=True)
-    return message
+
+
+def outbox_enqueue(**fields) -> OutboxMessage:
+    """Write one message (once per dedupe key) and return the stored row; see `outbox_message`."""
+    outbox_write([outbox_message(**fields)])
+    return OutboxMessage.objects.get(dedupe_key=fields["dedupe_key"])
 
 
 def _kick_delivery() -> None:

@@ -93,6 +93,13 @@ class ClinicScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         clinic = clinic_of(self.context["request"])
         return self.model._default_manager.filter(**{self.clinic_field: clinic})
 
+    def to_internal_value(self, data):
+        found = super().to_internal_value(data)
+        if self.clinic_field == "clinic":
+            # The row is of the caller's clinic: hand it the clinic already loaded, not a query later.
+            found.clinic = clinic_of(self.context["request"])
+        return found
+
     def fail(self, key, **kwargs):
         kwargs.setdefault("model", self.model._meta.verbose_name)
         return super().fail(key, **kwargs)

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.factories import ClientFactory
+from tests.factories import ClientFactory, PractitionerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +82,29 @@ def test_the_docs_page_loads_its_assets_from_this_server(alice_client):
     assets = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert assets, page
     assert all(not a.startswith(("http://", "https://", "//")) for a in assets), assets
+
+
+def test_a_token_request_loads_the_staff_member_and_clinic_with_the_token(alice, django_assert_num_queries):
+    PractitionerFactory(clinic=alice.clinic)
+    token = Token.objects.create(user=alice.user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    # the token with its user, staff member and clinic; then the page's count, rows and qualifications
+    with django_assert_num_queries(4):
+        response = api.get("/api/v1/practitioners/?limit=1")
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_a_token_of_someone_who_is_not_staff_is_refused(db, django_user_model):
+    outsider = django_user_model.objects.create_user("outsider", password="x")  # noqa: S106
+    token = Token.objects.create(user=outsider)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = api.get("/api/v1/services/")
+    assert response.status_code == 403
+    assert "clinic staff" in response.json()["detail"]
+    api.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = api.get("/api/v1/services/")
+    assert response.status_code in (401, 403)
+    assert response.json()["detail"] == "Invalid token."

@@ -11,7 +11,9 @@ from clinic.outbox import (
     outbox_claim_due,
     outbox_deliver,
     outbox_enqueue,
+    outbox_message,
     outbox_release_stale_claims,
+    outbox_write,
     stale_claim_after,
 )
 from clinic.tasks import deliver_due_messages_task
@@ -123,3 +125,37 @@ def test_without_smtp_mail_is_written_where_staff_can_read_it(lumen, settings, t
     page = alice_client.get("/mailbox/").content.decode()
     assert "Lumen Skin Clinic: test message" in page
     assert "Bring your questions." in page
+
+
+def test_writing_a_key_already_stored_keeps_the_stored_message(lumen):
+    first = _enqueue(lumen, key="appointment:1:booked")
+    outbox_write(
+        [
+            outbox_message(
+                clinic=lumen,
+                recipient_email="someone.else@example.com",
+                template_key="outbox_test",
+                dedupe_key="appointment:1:booked",
+                context={"note": "changed"},
+            ),
+            outbox_message(
+                clinic=lumen,
+                recipient_email="olivia@example.com",
+                template_key="outbox_test",
+                dedupe_key="new",
+            ),
+        ]
+    )
+    stored = OutboxMessage.objects.get(dedupe_key="appointment:1:booked")
+    assert stored.pk == first.pk
+    assert stored.recipient_email == "olivia@example.com"
+    assert stored.context == {"note": "Bring your questions."}
+    assert OutboxMessage.objects.filter(dedupe_key="new").exists()
+
+
+def test_a_message_without_a_dedupe_key_is_refused_before_it_is_written(lumen):
+    with pytest.raises(ValueError, match="dedupe key"):
+        outbox_message(
+            clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", dedupe_key=""
+        )
+    assert not OutboxMessage.objects.exists()

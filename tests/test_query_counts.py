@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from clinic.models import PractitionerQualification, WorkingHours
-from tests.booking_world import build_world
+from clinic.models import OutboxMessage, PractitionerQualification, WorkingHours
+from tests.booking_world import build_world, local
 from tests.factories import PractitionerFactory
 from treatments.availability import available_slots
 from treatments.models import Appointment
@@ -134,3 +134,30 @@ def test_calendar_queries_do_not_grow(world, client, view, by):
     large = count_queries(lambda: client.get(url))
     assert client.get(url).status_code == 200
     assert small == large
+
+
+def test_a_booking_is_a_fixed_plan_of_queries_with_its_messages_in_one_insert(world):
+    api = _api(world)
+
+    def book(hour) -> list[str]:
+        payload = {
+            "client": world.client(email=f"c{hour}@example.com").id,
+            "service": world.microcurrent.id,
+            "practitioner": world.dr_lee.id,
+            "start": local(world, 2026, 12, 21, hour).isoformat(),
+        }
+        with CaptureQueriesContext(connection) as queries:
+            assert api.post("/api/v1/appointments/", payload, format="json").status_code == 201
+        return [q["sql"] for q in queries.captured_queries]
+
+    fill(world, 10)
+    small = book(10)
+    fill(world, 490)
+    more_practitioners(world, 8)
+    large = book(11)
+    assert len(small) == len(large)
+    outbox_inserts = [
+        sql for sql in large if sql.startswith("INSERT") and 'INTO "clinic_outboxmessage"' in sql[:60]
+    ]
+    assert len(outbox_inserts) == 1  # confirmation, reminders and form request together
+    assert OutboxMessage.objects.filter(topic__startswith="appointment:").count() >= 2 * 3

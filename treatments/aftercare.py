@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from clients.links import absolute_url, unsubscribe_url
 from clients.services import client_accepts_non_essential_mail
-from clinic.outbox import outbox_enqueue
+from clinic.outbox import outbox_message, outbox_write
 from treatments.models import AftercareCondition, AftercareStep, Protocol, TreatmentSession
 
 # The plan a new protocol starts with, per modality: (day, template key, condition, rebooking?).
@@ -140,7 +140,7 @@ def aftercare_schedule(session: TreatmentSession) -> int:
     if not client_accepts_non_essential_mail(client):
         return 0
     deepest = deepest_needle_mm(session)
-    written = 0
+    messages = []
     for protocol in session_protocols(session):
         context = _context(session, protocol, deepest)
         steps = AftercareStep.objects.filter(protocol=protocol).select_related("protocol")
@@ -152,17 +152,19 @@ def aftercare_schedule(session: TreatmentSession) -> int:
                 if step.is_rebooking_invitation
                 else f"session:{session.pk}"
             )
-            outbox_enqueue(
-                clinic=session.clinic,
-                recipient_email=client.email,
-                recipient_name=client.full_name,
-                template_key=step.template_key,
-                dedupe_key=f"session:{session.pk}:aftercare:{step.pk}",
-                due_at=step_due_at(step, signed_off_at=session.signed_off_at, zone=session.clinic.zone),
-                context=context,
-                topic=topic,
-                is_essential=False,
-                client_id=client.pk,
+            messages.append(
+                outbox_message(
+                    clinic=session.clinic,
+                    recipient_email=client.email,
+                    recipient_name=client.full_name,
+                    template_key=step.template_key,
+                    dedupe_key=f"session:{session.pk}:aftercare:{step.pk}",
+                    due_at=step_due_at(step, signed_off_at=session.signed_off_at, zone=session.clinic.zone),
+                    context=context,
+                    topic=topic,
+                    is_essential=False,
+                    client_id=client.pk,
+                )
             )
-            written += 1
-    return written
+    outbox_write(messages)
+    return len(messages)

@@ -11,7 +11,7 @@ from django.utils import timezone
 from clients.links import forms_url
 from clients.selectors import forms_needed
 from clinic.models import OutboxMessage, OutboxStatus
-from clinic.outbox import outbox_cancel, outbox_enqueue
+from clinic.outbox import outbox_cancel, outbox_message, outbox_write
 from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite
 from treatments.links import manage_url
@@ -37,46 +37,67 @@ def _context(appointment: Appointment) -> dict:
     }
 
 
-def _enqueue(
-    appointment: Appointment, template_key: str, dedupe_key: str, *, due_at=None, invite=None, extra=None
-) -> None:
+def _message(
+    appointment: Appointment,
+    template_key: str,
+    dedupe_key: str,
+    *,
+    context: dict,
+    due_at=None,
+    invite=None,
+    extra=None,
+) -> list[OutboxMessage]:
+    """Build the message for the client (none when they have no email address)."""
     client = appointment.client
     if not client.email:
-        return
-    context = {**_context(appointment), **(extra or {})}
+        return []
+    context = {**context, **(extra or {})}
     if invite:
         context["ics"] = appointment_invite(appointment, method=invite)
         context["ics_method"] = invite
-    outbox_enqueue(
-        clinic=appointment.clinic,
-        recipient_email=client.email,
-        recipient_name=client.full_name,
-        template_key=template_key,
-        dedupe_key=dedupe_key,
-        context=context,
-        due_at=due_at,
-        topic=f"appointment:{appointment.pk}",
-        client_id=client.pk,
-    )
+    return [
+        outbox_message(
+            clinic=appointment.clinic,
+            recipient_email=client.email,
+            recipient_name=client.full_name,
+            template_key=template_key,
+            dedupe_key=dedupe_key,
+            context=context,
+            due_at=due_at,
+            topic=f"appointment:{appointment.pk}",
+            client_id=client.pk,
+        )
+    ]
 
 
-def _schedule_reminders(appointment: Appointment) -> None:
-    """Write one reminder per clinic lead time that is still in the future."""
+def _reminders(appointment: Appointment, context: dict) -> list[OutboxMessage]:
+    """Build one reminder per clinic lead time that is still in the future."""
     now = timezone.now()
+    reminders = []
     for lead_hours in appointment.clinic.reminder_lead_hours or []:
         due_at = appointment.start - dt.timedelta(hours=lead_hours)  # absolute hours: right across DST
         if due_at <= now:
             continue
         key = f"appointment:{appointment.pk}:reminder:{lead_hours}h:{appointment.sequence}"
-        _enqueue(appointment, REMINDER, key, due_at=due_at)
+        reminders += _message(appointment, REMINDER, key, context=context, due_at=due_at)
+    return reminders
 
 
 def notify_booked(appointment: Appointment) -> None:
     """Queue the confirmation with its invite, and the reminders (call inside the booking transaction)."""
-    _enqueue(appointment, "booking_confirmation", f"appointment:{appointment.pk}:booked", invite="REQUEST")
-    _schedule_reminders(appointment)
+    context = _context(appointment)
     protocols = list(appointment.service.protocols.all())
-    _request_missing_forms(appointment, {p.modality for p in protocols})
+    outbox_write(
+        _message(
+            appointment,
+            "booking_confirmation",
+            f"appointment:{appointment.pk}:booked",
+            context=context,
+            invite="REQUEST",
+        )
+        + _reminders(appointment, context)
+        + _forms_request(appointment, {p.modality for p in protocols}, context)
+    )
     # Booked again: a pending invitation to rebook the same protocol has lost its reason.
     topics = [rebook_topic(appointment.client_id, p.pk) for p in protocols]
     OutboxMessage.objects.filter(topic__in=topics, status=OutboxStatus.PENDING).update(
@@ -84,16 +105,17 @@ def notify_booked(appointment: Appointment) -> None:
     )
 
 
-def _request_missing_forms(appointment: Appointment, modalities: set[str]) -> None:
+def _forms_request(appointment: Appointment, modalities: set[str], context: dict) -> list[OutboxMessage]:
     """Ask for the intake form and consents the visit needs that are missing or stale at its start."""
     needed = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start)
     if not needed:
-        return
+        return []
     extra = {
         "forms_url": forms_url(appointment.client, modalities=sorted(modalities)),
         "forms_needed": needed.names,
     }
-    _enqueue(appointment, "forms_request", f"appointment:{appointment.pk}:forms", extra=extra)
+    key = f"appointment:{appointment.pk}:forms"
+    return _message(appointment, "forms_request", key, context=context, extra=extra)
 
 
 def notify_rescheduled(appointment: Appointment) -> None:
@@ -101,12 +123,18 @@ def notify_rescheduled(appointment: Appointment) -> None:
     OutboxMessage.objects.filter(
         topic=f"appointment:{appointment.pk}", template_key=REMINDER, status=OutboxStatus.PENDING
     ).update(status=OutboxStatus.CANCELLED)
+    context = _context(appointment)
     key = f"appointment:{appointment.pk}:rescheduled:{appointment.sequence}"
-    _enqueue(appointment, "booking_rescheduled", key, invite="REQUEST")
-    _schedule_reminders(appointment)
+    outbox_write(
+        _message(appointment, "booking_rescheduled", key, context=context, invite="REQUEST")
+        + _reminders(appointment, context)
+    )
 
 
 def notify_cancelled(appointment: Appointment) -> None:
     """Stop whatever was still to be sent about the visit, then queue the cancellation with its invite."""
     outbox_cancel(topic=f"appointment:{appointment.pk}")
-    _enqueue(appointment, "booking_cancelled", f"appointment:{appointment.pk}:cancelled", invite="CANCEL")
+    key = f"appointment:{appointment.pk}:cancelled"
+    outbox_write(
+        _message(appointment, "booking_cancelled", key, context=_context(appointment), invite="CANCEL")
+    )
