@@ -19,6 +19,9 @@ from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
+from django.db import connection as database
 from django.db import transaction
 from django.db.models import F
 from django.template import TemplateDoesNotExist
@@ -90,7 +93,7 @@ def outbox_write(messages: list[OutboxMessage]) -> None:
     OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
     if min(message.due_at for message in messages) <= timezone.now():
         # Due now: hand it to a worker as soon as the transaction commits (beat is the safety net).
-        transaction.on_commit(_kick_delivery, robust=True)
+        transaction.on_commit(kick_delivery, robust=True)
 
 
 def outbox_enqueue(**fields) -> OutboxMessage:
@@ -99,7 +102,7 @@ def outbox_enqueue(**fields) -> OutboxMessage:
     return OutboxMessage.objects.get(dedupe_key=fields["dedupe_key"])
 
 
-def _kick_delivery() -> None:
+def kick_delivery() -> None:
     """Ask a worker to deliver due messages now; if the broker is down, beat's next tick will."""
     from clinic.tasks import deliver_due_messages_task
 
@@ -193,6 +196,13 @@ def stable_message_id(message: OutboxMessage, domain: str) -> str:
     return f"<outbox.{message.id}.{created}@{domain}>"
 
 
+def _recipient(name: str, address: str) -> str:
+    """Return the To address; an international domain in its ASCII (IDNA) form, as SMTP needs."""
+    if address.isascii():
+        return formataddr((name, address))
+    return sanitize_address((name, address), settings.DEFAULT_CHARSET)
+
+
 def render_outbox_message(message: OutboxMessage, overrides: dict | None = None) -> EmailMultiAlternatives:
     """Build the email for a row from the clinic's wording for its key, or the default wording."""
     context = {**message.context, "clinic": message.clinic, "recipient_name": message.recipient_name}
@@ -209,7 +219,7 @@ def render_outbox_message(message: OutboxMessage, overrides: dict | None = None)
         subject=rendered.subject,
         body=rendered.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[formataddr((message.recipient_name, message.recipient_email))],
+        to=[_recipient(message.recipient_name, message.recipient_email)],
         reply_to=[message.clinic.email] if message.clinic.email else None,
         headers=headers,
     )
@@ -262,9 +272,9 @@ def outbox_deliver(message_ids: list[int]) -> int:
         return 0
     overrides = overrides_for({(m.clinic_id, m.template_key) for m in messages})
     sent = 0
-    connection = get_connection()
+    mail = get_connection()
     try:
-        connection.open()
+        mail.open()
     except (OSError, smtplib.SMTPException) as error:
         for message in messages:
             _record_failure(message, error)
@@ -273,26 +283,53 @@ def outbox_deliver(message_ids: list[int]) -> int:
         for message in messages:
             try:
                 email = render_outbox_message(message, overrides)
-                email.connection = connection
-                email.send()
+                _send(mail, email, message.recipient_email)
             except (OSError, smtplib.SMTPException, TemplateDoesNotExist, ValueError) as error:
                 _record_failure(message, error)
                 if isinstance(error, smtplib.SMTPServerDisconnected | OSError):
-                    connection.close()
-                    connection = get_connection()
+                    mail.close()
+                    mail = get_connection()
                 continue
-            # Recorded before the next message starts (one autocommitted statement): a worker
-            # killed between two messages leaves every accepted message marked sent.
-            OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
-                status=OutboxStatus.SENT,
-                sent_at=timezone.now(),
-                smtp_message_id=email.extra_headers["Message-ID"],
-                last_error="",
-            )
+            # Recorded before the next message starts: a worker killed between two messages
+            # leaves every accepted message marked sent.
+            _record_sent(message.id, email.extra_headers["Message-ID"])
             sent += 1
     finally:
-        connection.close()
+        mail.close()
     return sent
+
+
+def _send(mail, email: EmailMultiAlternatives, recipient_email: str) -> None:
+    """Send one email over the open mail connection.
+
+    Over SMTP the rendered bytes go straight to smtplib: Django's backend would parse and check
+    both addresses again for every message, and these come from our own settings and a stored,
+    validated address. A non-ASCII address (which needs Django's encoding) and the other
+    backends (the mail folder, tests' outbox) go through Django's backend.
+    """
+    smtp = getattr(mail, "connection", None)
+    sender = settings.DEFAULT_FROM_EMAIL
+    if isinstance(mail, SMTPBackend) and smtp is not None and sender.isascii() and recipient_email.isascii():
+        smtp.sendmail(sender, [recipient_email], email.message().as_bytes(linesep="\r\n"))
+        return
+    email.connection = mail
+    email.send()
+
+
+# One statement per message, so written once as SQL rather than compiled by the ORM each time.
+RECORD_SENT_SQL = (
+    "UPDATE clinic_outboxmessage SET status = %s, sent_at = %s, smtp_message_id = %s, last_error = ''"
+    " WHERE id = %s AND status = %s"
+)
+
+
+def _record_sent(message_id: int, smtp_message_id: str) -> None:
+    """Mark a row sent in one autocommitted statement (written as SQL: it runs once per message)."""
+    with database.cursor() as cursor:
+        cursor.execute(
+            RECORD_SENT_SQL,
+            [OutboxStatus.SENT, timezone.now(), smtp_message_id, message_id, OutboxStatus.SENDING],
+        )
 
 
 def outbox_cancel(*, topic: str) -> int:

@@ -159,3 +159,54 @@ def test_a_message_without_a_dedupe_key_is_refused_before_it_is_written(lumen):
             clinic=lumen, recipient_email="a@example.com", template_key="outbox_test", dedupe_key=""
         )
     assert not OutboxMessage.objects.exists()
+
+
+def test_the_envelope_carries_the_plain_addresses(lumen, smtp_settings, smtp_server):
+    _enqueue(lumen, key="ascii")
+    assert deliver_due_messages_task() == 1
+    [envelope] = smtp_server.handler.envelopes
+    assert envelope.rcpt_tos == ["olivia@example.com"]
+    assert envelope.mail_from == "no-reply@clinic.localhost"
+    assert smtp_server.messages[0]["To"] == "Olivia <olivia@example.com>"
+
+
+def test_an_address_with_an_international_domain_is_sent_in_its_ascii_form(lumen, smtp_settings, smtp_server):
+    message = outbox_enqueue(
+        clinic=lumen,
+        recipient_email="zoe@bücher.example",
+        template_key="outbox_test",
+        dedupe_key="idna",
+        context={"note": "n"},
+    )
+    assert deliver_due_messages_task() == 1
+    [envelope] = smtp_server.handler.envelopes
+    assert envelope.rcpt_tos == ["zoe@xn--bcher-kva.example"]
+    assert smtp_server.messages[0]["To"].addresses[0].domain == "xn--bcher-kva.example"
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.SENT
+
+
+def test_a_backlog_asks_for_more_workers_and_a_successor(lumen, smtp_settings, smtp_server, monkeypatch):
+    import clinic.tasks
+
+    kicks = []
+    monkeypatch.setattr(clinic.tasks, "kick_delivery", lambda: kicks.append(1))
+    monkeypatch.setattr(clinic.tasks, "MAX_BATCHES_PER_TICK", 2)
+    OutboxMessage.objects.bulk_create(
+        [
+            outbox_message(
+                clinic=lumen,
+                recipient_email=f"c{i}@example.com",
+                template_key="outbox_test",
+                dedupe_key=f"b{i}",
+            )
+            for i in range(250)
+        ]
+    )
+    # a full first batch asks for a second worker; stopping at the limit asks for a successor
+    assert deliver_due_messages_task() == 200
+    assert len(kicks) == 2
+    # the last 50: no full batch, nothing left, no more tasks
+    assert deliver_due_messages_task() == 50
+    assert len(kicks) == 2
+    assert len(smtp_server.messages) == 250

@@ -28,7 +28,8 @@ class Command(BaseCommand):
         schedule = str(settings.VAR_DIR / "celerybeat-schedule")
         commands = {
             "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-            "worker": [*celery, "worker", "-l", "info", "--concurrency", "2", "-n", "worker@%h"],
+            # Four processes on two cores: delivery mostly waits on SMTP and the database.
+            "worker": [*celery, "worker", "-l", "info", "--concurrency", "4", "-n", "worker@%h"],
             "beat": [*celery, "beat", "-l", "info", "-s", schedule],
         }
         processes = {
