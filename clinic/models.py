@@ -298,9 +298,7 @@ class OutboxMessage(models.Model):
     client_id = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     template_key = models.CharField(max_length=80, help_text="Names the templates under templates/email/.")
     context = models.JSONField(default=dict, blank=True)
-    topic = models.CharField(
-        max_length=80, blank=True, db_index=True, help_text="What it is about, e.g. 'appointment:42'."
-    )
+    topic = models.CharField(max_length=80, blank=True, help_text="What it is about, e.g. 'appointment:42'.")
     is_essential = models.BooleanField(
         default=True, help_text="Booking mail is essential; aftercare and marketing can be unsubscribed."
     )
@@ -314,13 +312,22 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     smtp_message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    dedupe_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["due_at", "id"]
-        indexes = [models.Index(fields=["status", "due_at"], name="outbox_status_due")]
+        # Few indexes: every message changes status twice (claimed, sent) and each change writes
+        # a new entry in every index. Topic is matched exactly, so no LIKE index beside it; the
+        # dedupe key's one unique index also serves its prefix searches (varchar_pattern_ops).
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="outbox_status_due"),
+            models.Index(fields=["topic"], name="outbox_topic"),
+        ]
         constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"], opclasses=["varchar_pattern_ops"], name="outbox_dedupe_key_unique"
+            ),
             models.CheckConstraint(
                 condition=~Q(status=OutboxStatus.SENT) | Q(sent_at__isnull=False),
                 name="outbox_sent_has_sent_at",
