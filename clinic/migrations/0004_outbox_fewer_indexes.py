@@ -4,28 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0003_message_templates'),
+        ("clinic", "0003_message_templates"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='outboxmessage',
-            name='dedupe_key',
+            model_name="outboxmessage",
+            name="dedupe_key",
             field=models.CharField(max_length=200),
         ),
         migrations.AlterField(
-            model_name='outboxmessage',
-            name='topic',
-            field=models.CharField(blank=True, help_text="What it is about, e.g. 'appointment:42'.", max_length=80),
+            model_name="outboxmessage",
+            name="topic",
+            field=models.CharField(
+                blank=True, help_text="What it is about, e.g. 'appointment:42'.", max_length=80
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['topic'], name='outbox_topic'),
+            model_name="outboxmessage",
+            index=models.Index(fields=["topic"], name="outbox_topic"),
         ),
         migrations.AddConstraint(
-            model_name='outboxmessage',
-            constraint=models.UniqueConstraint(fields=('dedupe_key',), name='outbox_dedupe_key_unique', opclasses=['varchar_pattern_ops']),
+            model_name="outboxmessage",
+            constraint=models.UniqueConstraint(
+                fields=("dedupe_key",), name="outbox_dedupe_key_unique", opclasses=["varchar_pattern_ops"]
+            ),
         ),
     ]
