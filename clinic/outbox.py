@@ -90,7 +90,7 @@ def outbox_write(messages: list[OutboxMessage]) -> None:
     """
     if not messages:
         return
-    OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True)
+    OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
     if min(message.due_at for message in messages) <= timezone.now():
         # Due now: hand it to a worker as soon as the transaction commits (beat is the safety net).
         transaction.on_commit(kick_delivery, robust=True)
