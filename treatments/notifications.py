@@ -45,16 +45,13 @@ def _message(
     context: dict,
     due_at=None,
     invite=None,
-    extra=None,
 ) -> list[OutboxMessage]:
     """Build the message for the client (none when they have no email address)."""
     client = appointment.client
     if not client.email:
         return []
-    context = {**context, **(extra or {})}
     if invite:
-        context["ics"] = appointment_invite(appointment, method=invite)
-        context["ics_method"] = invite
+        context = {**context, "ics": appointment_invite(appointment, method=invite), "ics_method": invite}
     return [
         outbox_message(
             clinic=appointment.clinic,
@@ -115,7 +112,7 @@ def _forms_request(appointment: Appointment, modalities: set[str], context: dict
         "forms_needed": needed.names,
     }
     key = f"appointment:{appointment.pk}:forms"
-    return _message(appointment, "forms_request", key, context=context, extra=extra)
+    return _message(appointment, "forms_request", key, context={**context, **extra})
 
 
 def notify_rescheduled(appointment: Appointment) -> None:
