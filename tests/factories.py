@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
-from clients.models import Client, ConsentTemplate, SignedConsent, sha256_hex
-from clinic.models import Clinic, Device, Room, StaffMember, WorkingHours
+from clients.models import Client, ConsentTemplate, SignedConsent
+from clients.services import consent_sign
+from clinic.models import Clinic, Device, OutboxMessage, Room, StaffMember, WorkingHours
 from treatments.models import Appointment, Service
 
 PASSWORD = "correct-horse-battery-staple"
@@ -130,15 +132,28 @@ class ConsentTemplateFactory(factory.django.DjangoModelFactory):
 
 
 def sign_consent(client, template) -> SignedConsent:
-    """Return a consent the client signed for the template, as the signing page would store it."""
-    return SignedConsent.objects.create(
+    """Return a consent the client signed for the template, through the service the signing page uses."""
+    return consent_sign(
         client=client,
         template=template,
-        modality=template.modality,
-        version=template.version,
-        signed_text=template.body,
-        signed_text_sha256=sha256_hex(template.body),
         signature_name=client.full_name,
+        agreed=True,
         ip_address="198.51.100.7",
         user_agent="pytest",
+    )
+
+
+def due_outbox_messages(clinic, count: int, prefix: str) -> None:
+    """Store `count` messages due now to client0@… clientN@…, each noting `prefix-i` in its text."""
+    now = timezone.now()
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(
+            clinic=clinic,
+            recipient_email=f"client{i}@example.com",
+            template_key="outbox_test",
+            context={"note": f"{prefix}-{i}"},
+            due_at=now,
+            dedupe_key=f"{prefix}-{i}",
+        )
+        for i in range(count)
     )

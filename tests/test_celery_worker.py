@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clinic.models import OutboxMessage, OutboxStatus
 from tests.conftest import wait_until
-from tests.factories import ClinicFactory
+from tests.factories import ClinicFactory, due_outbox_messages
 
 pytestmark = pytest.mark.worker
 
@@ -47,21 +47,6 @@ def test_worker_and_beat_deliver_a_due_message_exactly_once(celery_stack, smtp_s
     assert message.attempts == 1
 
 
-def _due_messages(clinic, count, prefix):
-    now = timezone.now()
-    OutboxMessage.objects.bulk_create(
-        OutboxMessage(
-            clinic=clinic,
-            recipient_email=f"client{i}@example.com",
-            template_key="outbox_test",
-            context={"note": f"{prefix}-{i}"},
-            due_at=now,
-            dedupe_key=f"{prefix}-{i}",
-        )
-        for i in range(count)
-    )
-
-
 def _received_notes(smtp_server):
     return [
         m.get_body().get_content().split("test message from ")[1].split(". ")[1].split("\n")[0].strip()
@@ -72,7 +57,7 @@ def _received_notes(smtp_server):
 def test_two_beats_and_two_workers_never_send_a_message_twice(celery_stack, smtp_server):
     # given 200 due messages
     clinic = ClinicFactory(name="Lumen Skin Clinic")
-    _due_messages(clinic, 200, "pair")
+    due_outbox_messages(clinic, 200, "pair")
     # when two workers and two beats run at once
     celery_stack.start("worker", "worker2", "beat", "beat2")
     wait_until(
@@ -91,7 +76,7 @@ def test_two_beats_and_two_workers_never_send_a_message_twice(celery_stack, smtp
 def test_messages_wait_out_an_smtp_outage_and_go_once(celery_stack, smtp_server):
     # given an SMTP server that refuses connections, and quick retries
     clinic = ClinicFactory(name="Lumen Skin Clinic")
-    _due_messages(clinic, 30, "outage")
+    due_outbox_messages(clinic, 30, "outage")
     smtp_server.stop()
     celery_stack.extra_env["OUTBOX_FIRST_RETRY_SECONDS"] = "1"
     celery_stack.start("worker", "beat")

@@ -17,6 +17,7 @@ from clinic.outbox import (
     stale_claim_after,
 )
 from clinic.tasks import deliver_due_messages_task
+from tests.factories import due_outbox_messages
 
 pytestmark = pytest.mark.django_db
 
@@ -192,17 +193,7 @@ def test_a_backlog_asks_for_more_workers_and_a_successor(lumen, smtp_settings, s
     kicks = []
     monkeypatch.setattr(clinic.tasks, "kick_delivery", lambda: kicks.append(1))
     monkeypatch.setattr(clinic.tasks, "MAX_BATCHES_PER_TICK", 2)
-    OutboxMessage.objects.bulk_create(
-        [
-            outbox_message(
-                clinic=lumen,
-                recipient_email=f"c{i}@example.com",
-                template_key="outbox_test",
-                dedupe_key=f"b{i}",
-            )
-            for i in range(250)
-        ]
-    )
+    due_outbox_messages(lumen, 250, "backlog")
     # a full first batch asks for a second worker; stopping at the limit asks for a successor
     assert deliver_due_messages_task() == 200
     assert len(kicks) == 2

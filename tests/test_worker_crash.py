@@ -17,11 +17,10 @@ conversation when the kill lands; claims and delivery are the same code with mor
 import time
 
 import pytest
-from django.utils import timezone
 
 from clinic.models import OutboxMessage, OutboxStatus
 from tests.conftest import wait_until
-from tests.factories import ClinicFactory
+from tests.factories import ClinicFactory, due_outbox_messages
 
 pytestmark = pytest.mark.worker
 
@@ -30,19 +29,7 @@ KILL_AT = 230
 
 
 def _given_500_due_messages():
-    clinic = ClinicFactory(name="Lumen Skin Clinic")
-    now = timezone.now()
-    OutboxMessage.objects.bulk_create(
-        OutboxMessage(
-            clinic=clinic,
-            recipient_email=f"client{i}@example.com",
-            template_key="outbox_test",
-            context={"note": f"crash-{i}"},
-            due_at=now,
-            dedupe_key=f"crash-{i}",
-        )
-        for i in range(TOTAL)
-    )
+    due_outbox_messages(ClinicFactory(name="Lumen Skin Clinic"), TOTAL, "crash")
 
 
 def _kill_worker_once(celery_stack, *, at: int):
