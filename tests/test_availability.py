@@ -7,10 +7,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clinic.models import TimeOff, WorkingHours
+from clinic.models import Clinic, TimeOff, WorkingHours
 from tests.booking_world import build_world, local
 from tests.factories import AppointmentFactory
 from treatments.availability import available_slots
+from treatments.models import Service
 
 pytestmark = pytest.mark.django_db
 LONG_AGO = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -173,7 +174,56 @@ def test_a_night_shift_across_the_change_has_the_real_number_of_hours(db, zone, 
     assert len(slots) == (hours * 60 - 55) // 15 + 1
 
 
-DST_DAYS = [dt.date(2027, 3, 28), dt.date(2027, 10, 31), dt.date(2027, 3, 14), dt.date(2027, 11, 7)]
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("Europe/London", dt.date(2027, 3, 28)),
+        ("Europe/London", dt.date(2027, 10, 31)),
+        ("America/New_York", dt.date(2027, 3, 14)),
+        ("America/New_York", dt.date(2027, 11, 7)),
+        ("Australia/Lord_Howe", dt.date(2027, 4, 4)),
+        ("Australia/Lord_Howe", dt.date(2027, 10, 3)),
+    ],
+)
+def test_after_a_booking_past_the_change_the_starts_stay_on_the_local_grid(db, zone, day):
+    """A 25-minute grid over a night shift through the change: the starts after the booking that
+    follows the change are on local quarter-past-the-25s, not where the old offset would put them."""
+    world = build_world(time_zone=zone, hours=(dt.time(0), dt.time(6)))
+    Clinic.objects.filter(pk=world.clinic.pk).update(slot_step_minutes=25)
+    service = Service.objects.select_related("clinic").get(pk=world.microcurrent.pk)
+    zone_info = world.clinic.zone
+    begin = dt.datetime.combine(day, dt.time(4), tzinfo=zone_info).astimezone(dt.UTC)  # after every change
+    booking = AppointmentFactory(
+        clinic=world.clinic,
+        practitioner=world.dr_lee,
+        service=world.mesotherapy,
+        client=world.client(),
+        start=begin,
+        end=begin + dt.timedelta(minutes=20),
+    )
+    slots = available_slots(
+        service=service, start_date=day, end_date=day, practitioner_id=world.dr_lee.id, now=LONG_AGO
+    )
+    expected = _free_starts_minute_by_minute(
+        day,
+        dt.time(0),
+        dt.time(6),
+        zone_info,
+        [(booking.blocked_start, booking.blocked_end)],
+        service,
+        step_minutes=25,
+    )
+    assert [slot.start for slot in slots] == expected
+    after_booking = [s.start.astimezone(zone_info) for s in slots if s.start >= booking.blocked_end]
+    assert after_booking, "the test needs starts after the booking"
+    assert all((local.hour * 60 + local.minute) % 25 == 0 for local in after_booking)
+
+
+DST_DAYS = [
+    *(dt.date(2027, 3, 28), dt.date(2027, 10, 31)),  # Europe/London
+    *(dt.date(2027, 3, 14), dt.date(2027, 11, 7)),  # America/New_York
+    *(dt.date(2027, 4, 4), dt.date(2027, 10, 3)),  # Australia/Lord_Howe: its clocks move half an hour
+]
 dates = st.one_of(
     st.sampled_from(
         DST_DAYS + [d + dt.timedelta(days=1) for d in DST_DAYS] + [d - dt.timedelta(days=1) for d in DST_DAYS]
@@ -183,10 +233,11 @@ dates = st.one_of(
 quarter_hours = st.integers(min_value=0, max_value=22 * 4)
 
 
-@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York"])
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York", "Australia/Lord_Howe"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     day=dates,
+    step_minutes=st.sampled_from([5, 15, 25, 45]),  # a step that does not divide the hour tests the grid
     start_quarter=quarter_hours,
     length_quarters=st.integers(min_value=4, max_value=40),
     bookings=st.lists(
@@ -195,7 +246,7 @@ quarter_hours = st.integers(min_value=0, max_value=22 * 4)
     ),
 )
 def test_every_slot_is_inside_local_hours_and_outside_every_booking(
-    db, zone, day, start_quarter, length_quarters, bookings
+    db, zone, day, step_minutes, start_quarter, length_quarters, bookings
 ):
     world = _world_for(zone)
     start_minutes = start_quarter * 15
@@ -207,6 +258,8 @@ def test_every_slot_is_inside_local_hours_and_outside_every_booking(
         WorkingHours.objects.filter(staff_member=world.dr_lee).update(
             start_time=hours_start, end_time=hours_end
         )
+        Clinic.objects.filter(pk=world.clinic.pk).update(slot_step_minutes=step_minutes)
+        service = Service.objects.select_related("clinic").get(pk=world.microcurrent.pk)
         held = []
         for offset_quarters, length in bookings:
             begin = dt.datetime.combine(day, dt.time.min, tzinfo=zone_info).astimezone(dt.UTC) + dt.timedelta(
@@ -227,11 +280,7 @@ def test_every_slot_is_inside_local_hours_and_outside_every_booking(
             )
             held.append((appointment.blocked_start, appointment.blocked_end))
         slots = available_slots(
-            service=world.microcurrent,
-            start_date=day,
-            end_date=day,
-            practitioner_id=world.dr_lee.id,
-            now=LONG_AGO,
+            service=service, start_date=day, end_date=day, practitioner_id=world.dr_lee.id, now=LONG_AGO
         )
         for slot in slots:
             block_start = slot.start  # microcurrent: no buffer before
@@ -242,7 +291,36 @@ def test_every_slot_is_inside_local_hours_and_outside_every_booking(
             assert local_end.date() == day and local_end.time() <= hours_end, (slot, hours_end)
             for other_start, other_end in held:
                 assert block_end <= other_start or block_start >= other_end, (slot, other_start, other_end)
+        # And nothing free is missed: exactly the starts found by trying every minute of the window.
+        assert [slot.start for slot in slots] == _free_starts_minute_by_minute(
+            day, hours_start, hours_end, zone_info, held, service, step_minutes
+        )
         transaction.set_rollback(True)
+
+
+def _free_starts_minute_by_minute(day, hours_start, hours_end, zone_info, held, service, step_minutes):
+    """The property test's oracle: every minute of the window whose local wall time is on the grid,
+    whose hold fits in the window and overlaps no booking. The window runs from the later reading of the
+    start time to the earlier reading of the end time (a wall time can happen twice or never)."""
+
+    def readings(wall):
+        local = dt.datetime.combine(day, wall, tzinfo=zone_info)
+        return [local.replace(fold=fold).astimezone(dt.UTC) for fold in (0, 1)]
+
+    window_start, window_end = max(readings(hours_start)), min(readings(hours_end))
+    before = dt.timedelta(minutes=service.buffer_before_minutes)
+    after = dt.timedelta(minutes=service.duration_minutes + service.buffer_after_minutes)
+    starts = []
+    start = window_start + before
+    while start + after <= window_end:
+        local = start.astimezone(zone_info)
+        block_start, block_end = start - before, start + after
+        if (local.hour * 60 + local.minute) % step_minutes == 0 and all(
+            block_end <= other_start or block_start >= other_end for other_start, other_end in held
+        ):
+            starts.append(start)
+        start += dt.timedelta(minutes=1)
+    return starts
 
 
 _worlds: dict = {}

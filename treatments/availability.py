@@ -6,6 +6,7 @@ hours, time off, appointments, rooms, devices), whatever the number of rows; the
 
 import bisect
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -37,53 +38,53 @@ class Slot:
 
 
 def epoch(instant: dt.datetime) -> float:
-    """Return seconds since 1970, rounded to the millisecond like the database's Epoch()."""
-    return round(instant.timestamp(), 3)
+    """Return seconds since 1970, rounded to the millisecond exactly as the database's Epoch() does."""
+    return math.floor(instant.timestamp() * 1000 + 0.5) / 1000
 
 
 class Epoch(Func):
-    """A timestamp column as seconds since 1970, computed by the database.
+    """A timestamp column as seconds since 1970 rounded to the millisecond, computed by the database.
 
     Loading 10,000 floats costs a fraction of parsing 10,000 timestamps into datetimes, which was
-    most of availability's time with 5,000 appointments (see docs/benchmarks.md).
+    most of availability's time with 5,000 appointments (see docs/benchmarks.md). The rounding is
+    float arithmetic, the same as `epoch()`'s, so a booking's end and the next one's start compare equal.
     """
 
     output_field = FloatField()
 
     def as_postgresql(self, compiler, connection, **extra):
         return self.as_sql(
-            compiler, connection, template="ROUND(EXTRACT(EPOCH FROM %(expressions)s)::numeric, 3)::float8"
+            compiler, connection, template="floor(date_part('epoch', %(expressions)s) * 1000 + 0.5) / 1000"
         )
 
     def as_sqlite(self, compiler, connection, **extra):
+        # Epoch times are positive, so CAST (which truncates) is floor here.
         return self.as_sql(
-            compiler, connection, template="ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
+            compiler,
+            connection,
+            template="CAST((julianday(%(expressions)s) - 2440587.5) * 86400000.0 + 0.5 AS INTEGER) / 1000.0",
         )
 
 
 class BusyTimes:
-    """Merged, sorted busy intervals (epoch seconds) per resource key, answering by bisection."""
+    """Busy intervals (epoch seconds) per resource, merged and sorted, answering by bisection."""
 
-    def __init__(self):
-        self._raw: dict[object, list[tuple[float, float]]] = defaultdict(list)
+    def __init__(self, intervals_by_key: dict[object, list[tuple[float, float]]]):
         self._starts: dict[object, list[float]] = {}
         self._ends: dict[object, list[float]] = {}
-
-    def add(self, key, start: float, end: float) -> None:
-        self._raw[key].append((start, end))
-
-    def freeze(self) -> "BusyTimes":
-        for key, intervals in self._raw.items():
+        for key, intervals in intervals_by_key.items():
             intervals.sort()
-            merged: list[list[float]] = []
+            starts: list[float] = []
+            ends: list[float] = []
             for start, end in intervals:
-                if merged and start <= merged[-1][1]:
-                    merged[-1][1] = max(merged[-1][1], end)
+                if ends and start <= ends[-1]:
+                    if end > ends[-1]:
+                        ends[-1] = end
                 else:
-                    merged.append([start, end])
-            self._starts[key] = [m[0] for m in merged]
-            self._ends[key] = [m[1] for m in merged]
-        return self
+                    starts.append(start)
+                    ends.append(end)
+            self._starts[key] = starts
+            self._ends[key] = ends
 
     def busy_until(self, key, start: float, end: float) -> float | None:
         """Return when the busy interval overlapping [start, end) ends, or None if the time is free."""
@@ -115,14 +116,64 @@ def _local_window(day: dt.date, start: dt.time, end: dt.time, zone) -> tuple[dt.
     return max(readings(start)), min(readings(end))
 
 
+def _on_grid(local: dt.datetime, step_minutes: int) -> bool:
+    return (local.hour * 60 + local.minute) % step_minutes == 0
+
+
 def _first_on_grid(instant: dt.datetime, zone, step_minutes: int) -> dt.datetime:
-    """Return the first instant at or after `instant` whose local wall time is on the clinic's slot grid."""
+    """Return the first instant at or after `instant` whose local wall time is on the clinic's slot grid.
+
+    The grid is every `step_minutes` of local wall time from local midnight. Adding the missing minutes
+    is right unless the local clock jumps on the way (a clock change, or midnight, where the grid starts
+    again); then the minutes are tried one by one, at most a step and the jump.
+    """
     instant = instant.astimezone(UTC)
     if instant.second or instant.microsecond:
         instant = instant.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     local = instant.astimezone(zone)
     remainder = (local.hour * 60 + local.minute) % step_minutes
-    return instant + dt.timedelta(minutes=(step_minutes - remainder) % step_minutes)
+    if not remainder:
+        return instant
+    candidate = instant + dt.timedelta(minutes=step_minutes - remainder)
+    local_candidate = candidate.astimezone(zone)
+    if local_candidate.utcoffset() == local.utcoffset() and local_candidate.date() == local.date():
+        return candidate
+    while not _on_grid(instant.astimezone(zone), step_minutes):
+        instant += dt.timedelta(minutes=1)
+    return instant
+
+
+class _LocalGrid:
+    """The clinic's slot grid (local wall times every `step` minutes from midnight) over one working window.
+
+    `ceiling` is `_first_on_grid` for epoch seconds. Where the window keeps one UTC offset (every
+    window but those a clock change runs through) it is plain arithmetic on minutes and the next start
+    is one step later; the availability loop calls it for every busy stretch it skips, and time zone
+    conversions were most of its time. Across a change the grid is found through the zone, so the
+    starts after the change are on the local grid too.
+    """
+
+    def __init__(self, window_start: dt.datetime, window_end: dt.datetime, zone, step_minutes: int):
+        self._zone = zone
+        self._step_minutes = step_minutes
+        self.step_seconds = step_minutes * 60.0
+        offset = window_start.astimezone(zone).utcoffset()
+        self.steady = offset == window_end.astimezone(zone).utcoffset()
+        self._offset_seconds = offset.total_seconds()
+
+    def ceiling(self, instant: float) -> float:
+        """Return the first start on the grid at or after `instant`."""
+        if not self.steady:
+            return epoch(
+                _first_on_grid(dt.datetime.fromtimestamp(instant, UTC), self._zone, self._step_minutes)
+            )
+        minute = math.ceil(instant / 60)
+        local_minute_of_day = int((minute * 60 + self._offset_seconds) // 60) % 1440
+        return float((minute + (-local_minute_of_day) % self._step_minutes) * 60)
+
+    def after(self, start: float) -> float:
+        """Return the start on the grid that follows `start` (itself on the grid)."""
+        return start + self.step_seconds if self.steady else self.ceiling(start + 1)
 
 
 def qualified_practitioners(service: Service, practitioner_id: int | None = None) -> list[StaffMember]:
@@ -168,8 +219,8 @@ def available_slots(
     before = dt.timedelta(minutes=service.buffer_before_minutes)
     duration = dt.timedelta(minutes=service.duration_minutes)
     after = dt.timedelta(minutes=service.buffer_after_minutes)
-    step = dt.timedelta(minutes=clinic.slot_step_minutes)
-    before_s, duration_s, after_s, step_s = (d.total_seconds() for d in (before, duration, after, step))
+    step_minutes = clinic.slot_step_minutes
+    before_s, duration_s, after_s = (d.total_seconds() for d in (before, duration, after))
     earliest = now + dt.timedelta(minutes=clinic.min_booking_notice_minutes)
     range_start = dt.datetime.combine(start_date, dt.time.min, tzinfo=zone).astimezone(UTC)
     range_end = dt.datetime.combine(end_date + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(UTC)
@@ -197,68 +248,78 @@ def available_slots(
     if (service.requires_room and not rooms) or (service.device_kind and not devices):
         return []
 
-    busy = BusyTimes()
-    for staff_id, start, end in TimeOff.objects.filter(
-        staff_member_id__in=practitioner_ids, start__lt=range_end + pad, end__gt=range_start - pad
-    ).values_list("staff_member_id", "start", "end"):
-        busy.add(("practitioner", staff_id), epoch(start), epoch(end))
-    appointments = (
-        Appointment.objects.filter(
-            clinic=clinic, blocked_start__lt=range_end + pad, blocked_end__gt=range_start - pad
+    held_by_practitioner: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    held_by_room: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    held_by_device: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for staff_id, start, end in (
+        TimeOff.objects.filter(
+            staff_member_id__in=practitioner_ids, start__lt=range_end + pad, end__gt=range_start - pad
         )
-        .exclude(status__in=INACTIVE_STATUSES)
-        .annotate(held_from=Epoch("blocked_start"), held_until=Epoch("blocked_end"))
-        .values_list("id", "practitioner_id", "room_id", "device_id", "held_from", "held_until")
+        .annotate(off_from=Epoch("start"), off_until=Epoch("end"))
+        .values_list("staff_member_id", "off_from", "off_until")
+    ):
+        held_by_practitioner[staff_id].append((start, end))
+    appointments = Appointment.objects.filter(
+        clinic=clinic, blocked_start__lt=range_end + pad, blocked_end__gt=range_start - pad
+    ).exclude(status__in=INACTIVE_STATUSES)
+    if ignore_appointment_id is not None:
+        appointments = appointments.exclude(pk=ignore_appointment_id)
+    held_times = (
+        appointments.annotate(held_from=Epoch("blocked_start"), held_until=Epoch("blocked_end"))
+        .order_by()
+        .values_list("practitioner_id", "room_id", "device_id", "held_from", "held_until")
     )
-    for appointment_id, staff_id, room_id, device_id, start, end in appointments:
-        if appointment_id == ignore_appointment_id:
-            continue
-        busy.add(("practitioner", staff_id), start, end)
+    for staff_id, room_id, device_id, start, end in held_times:
+        held = (start, end)
+        held_by_practitioner[staff_id].append(held)
         if room_id:
-            busy.add(("room", room_id), start, end)
+            held_by_room[room_id].append(held)
         if device_id:
-            busy.add(("device", device_id), start, end)
-    busy.freeze()
+            held_by_device[device_id].append(held)
+    practitioner_busy = BusyTimes(held_by_practitioner)
+    room_busy = BusyTimes(held_by_room)
+    device_busy = BusyTimes(held_by_device)
+
+    hours_by_weekday: dict[int, list[tuple[StaffMember, dt.time, dt.time]]] = defaultdict(list)
+    for practitioner in practitioners:
+        for hours in practitioner.working_hours.all():
+            hours_by_weekday[hours.weekday].append((practitioner, hours.start_time, hours.end_time))
 
     slots: list[Slot] = []
     day = start_date
     while day <= end_date:
-        for practitioner in practitioners:
-            for hours in practitioner.working_hours.all():
-                if hours.weekday != day.weekday():
+        windows = {}  # practitioners often share hours: one conversion per distinct window a day
+        for practitioner, start_time, end_time in hours_by_weekday[day.weekday()]:
+            if (start_time, end_time) not in windows:
+                window_start, window_end = _local_window(day, start_time, end_time, zone)
+                windows[start_time, end_time] = (
+                    epoch(_first_on_grid(max(window_start + before, earliest), zone, step_minutes)),
+                    epoch(window_end),
+                    _LocalGrid(window_start, window_end, zone, step_minutes),
+                )
+            start, last_end, grid = windows[start_time, end_time]
+            # The loop runs on epoch seconds: one float per candidate instead of datetime arithmetic.
+            while start + duration_s + after_s <= last_end:
+                block_start, block_end = start - before_s, start + duration_s + after_s
+                busy_until = practitioner_busy.busy_until(practitioner.id, block_start, block_end)
+                if busy_until is not None:
+                    # Skip the whole busy stretch instead of testing every step inside it.
+                    start = grid.ceiling(busy_until + before_s)
                     continue
-                window_start, window_end = _local_window(day, hours.start_time, hours.end_time, zone)
-                first = _first_on_grid(max(window_start + before, earliest), zone, clinic.slot_step_minutes)
-                # The loop runs on epoch seconds: one float per candidate instead of datetime arithmetic.
-                start, last_end = epoch(first), epoch(window_end)
-                while start + duration_s + after_s <= last_end:
-                    block_start, block_end = start - before_s, start + duration_s + after_s
-                    busy_until = busy.busy_until(("practitioner", practitioner.id), block_start, block_end)
-                    if busy_until is not None:
-                        # Skip the whole busy stretch instead of testing every step inside it.
-                        resume = dt.datetime.fromtimestamp(busy_until, UTC) + before
-                        start = max(
-                            start + step_s, epoch(_first_on_grid(resume, zone, clinic.slot_step_minutes))
+                room = next((r for r in rooms if room_busy.is_free(r.id, block_start, block_end)), None)
+                device = next((d for d in devices if device_busy.is_free(d.id, block_start, block_end)), None)
+                if (room or not rooms) and (device or not devices):
+                    slot_start = dt.datetime.fromtimestamp(start, UTC)
+                    slots.append(
+                        Slot(
+                            start=slot_start,
+                            end=slot_start + duration,
+                            practitioner_id=practitioner.id,
+                            room_id=room.id if room else None,
+                            device_id=device.id if device else None,
                         )
-                        continue
-                    room = next(
-                        (r for r in rooms if busy.is_free(("room", r.id), block_start, block_end)), None
                     )
-                    device = next(
-                        (d for d in devices if busy.is_free(("device", d.id), block_start, block_end)), None
-                    )
-                    if (room or not rooms) and (device or not devices):
-                        slot_start = dt.datetime.fromtimestamp(start, UTC)
-                        slots.append(
-                            Slot(
-                                start=slot_start,
-                                end=slot_start + duration,
-                                practitioner_id=practitioner.id,
-                                room_id=room.id if room else None,
-                                device_id=device.id if device else None,
-                            )
-                        )
-                    start += step_s
+                start = grid.after(start)
         day += dt.timedelta(days=1)
     slots.sort(key=lambda s: (s.start, s.practitioner_id))
     return slots
