@@ -186,3 +186,25 @@ def test_the_schema_documents_the_booking_endpoints(api):
     ):
         assert path in schema["paths"], path
     assert "409" in schema["paths"]["/api/v1/appointments/"]["post"]["responses"]
+
+
+@pytest.mark.parametrize("zone", ["Europe/London", "America/New_York"])
+def test_availability_answers_exactly_what_the_slot_serializer_would(zone):
+    from django.utils import timezone
+
+    from treatments.api import SlotSerializer, slots_as_json
+    from treatments.availability import available_slots
+
+    world = build_world(time_zone=zone)
+    slots = [
+        *available_slots(
+            service=world.microneedling, start_date=dt.date(2026, 12, 7), end_date=dt.date(2026, 12, 7)
+        ),
+        *available_slots(
+            service=world.microcurrent, start_date=dt.date(2027, 6, 7), end_date=dt.date(2027, 6, 7)
+        ),
+    ]
+    assert {slot.room_id for slot in slots} >= {world.rooms[0].id} and len(slots) > 20
+    with timezone.override(world.clinic.zone):  # as ClinicTimeMixin sets it for the serializer
+        expected = SlotSerializer(slots, many=True).data
+    assert slots_as_json(slots, world.clinic.zone) == [dict(item) for item in expected]

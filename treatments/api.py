@@ -1,5 +1,7 @@
 """API of the treatments layer: services, availability, appointments and courses."""
 
+import datetime as dt
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
@@ -16,7 +18,7 @@ from clinic.permissions import (
     ClinicTimeMixin,
     clinic_of,
 )
-from treatments.availability import available_slots
+from treatments.availability import Slot, available_slots
 from treatments.booking import (
     BookingRequest,
     appointment_book,
@@ -88,6 +90,30 @@ class SlotSerializer(serializers.Serializer):
     device = serializers.IntegerField(source="device_id", allow_null=True)
 
 
+def slots_as_json(slots: list[Slot], zone) -> list[dict]:
+    """Return what `SlotSerializer(slots, many=True).data` gives, built directly.
+
+    Thirty open days are ~13,000 slots, and DRF's field machinery took ~180 ms of a 230 ms answer.
+    Times are ISO 8601 in the clinic's zone, a zero offset written "Z" as DRF writes it;
+    `tests/test_booking_api.py` checks the two agree.
+    """
+
+    def iso(instant: dt.datetime) -> str:
+        text = instant.astimezone(zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    return [
+        {
+            "start": iso(slot.start),
+            "end": iso(slot.end),
+            "practitioner": slot.practitioner_id,
+            "room": slot.room_id,
+            "device": slot.device_id,
+        }
+        for slot in slots
+    ]
+
+
 class AvailabilityView(ClinicTimeMixin, APIView):
     """Free start times for a service over local dates, in the clinic's time zone."""
 
@@ -105,7 +131,7 @@ class AvailabilityView(ClinicTimeMixin, APIView):
             end_date=data["end"],
             practitioner_id=data["practitioner"].id if data.get("practitioner") else None,
         )
-        return Response({"slots": SlotSerializer(slots, many=True).data})
+        return Response({"slots": slots_as_json(slots, data["service"].clinic.zone)})
 
 
 # --- appointments ----------------------------------------------------------------------------------

@@ -97,8 +97,12 @@ class BusyTimes:
             return None
         return self._ends[key][index]
 
-    def is_free(self, key, start: float, end: float) -> bool:
-        return self.busy_until(key, start, end) is None
+    def first_free(self, resources: list, start: float, end: float):
+        """Return the first of the resources (rooms or devices, keyed by id) free for [start, end)."""
+        for resource in resources:
+            if self.busy_until(resource.id, start, end) is None:
+                return resource
+        return None
 
 
 def _local_window(day: dt.date, start: dt.time, end: dt.time, zone) -> tuple[dt.datetime, dt.datetime]:
@@ -306,8 +310,8 @@ def available_slots(
                     # Skip the whole busy stretch instead of testing every step inside it.
                     start = grid.ceiling(busy_until + before_s)
                     continue
-                room = next((r for r in rooms if room_busy.is_free(r.id, block_start, block_end)), None)
-                device = next((d for d in devices if device_busy.is_free(d.id, block_start, block_end)), None)
+                room = room_busy.first_free(rooms, block_start, block_end)
+                device = device_busy.first_free(devices, block_start, block_end)
                 if (room or not rooms) and (device or not devices):
                     slot_start = dt.datetime.fromtimestamp(start, UTC)
                     slots.append(
