@@ -98,9 +98,14 @@ def slots_as_json(slots: list[Slot], zone) -> list[dict]:
     `tests/test_booking_api.py` checks the two agree.
     """
 
+    written: dict[dt.datetime, str] = {}  # practitioners share start times: write each instant once
+
     def iso(instant: dt.datetime) -> str:
-        text = instant.astimezone(zone).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        text = written.get(instant)
+        if text is None:
+            text = instant.astimezone(zone).isoformat()
+            text = written[instant] = text[:-6] + "Z" if text.endswith("+00:00") else text
+        return text
 
     return [
         {

@@ -7,6 +7,7 @@ hours, time off, appointments, rooms, devices), whatever the number of rows; the
 import bisect
 import datetime as dt
 import math
+import operator
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -325,5 +326,5 @@ def available_slots(
                     )
                 start = grid.after(start)
         day += dt.timedelta(days=1)
-    slots.sort(key=lambda s: (s.start, s.practitioner_id))
+    slots.sort(key=operator.attrgetter("start", "practitioner_id"))
     return slots
