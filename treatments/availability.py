@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import operator
 from collections import defaultdict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db.models import FloatField, Func, Prefetch
 from django.utils import timezone
@@ -29,8 +29,10 @@ from treatments.models import INACTIVE_STATUSES, Appointment, Service
 UTC = dt.UTC
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """A free start. A named tuple: thirty open days are ~13,000 slots, and a frozen dataclass took
+    a fifth of the call to build them."""
+
     start: dt.datetime  # aware, UTC
     end: dt.datetime
     practitioner_id: int
