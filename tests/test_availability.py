@@ -187,7 +187,7 @@ def test_a_night_shift_across_the_change_has_the_real_number_of_hours(db, zone, 
 )
 def test_after_a_booking_past_the_change_the_starts_stay_on_the_local_grid(db, zone, day):
     """A 25-minute grid over a night shift through the change: the starts after the booking that
-    follows the change are on local quarter-past-the-25s, not where the old offset would put them."""
+    follows the change are on the local grid (00:00, 00:25, …), not where the old offset puts them."""
     world = build_world(time_zone=zone, hours=(dt.time(0), dt.time(6)))
     Clinic.objects.filter(pk=world.clinic.pk).update(slot_step_minutes=25)
     service = Service.objects.select_related("clinic").get(pk=world.microcurrent.pk)
