@@ -39,6 +39,26 @@ def sign_in(page, live_server, username):
     page.wait_for_url(live_server.url + "/")
 
 
+def test_what_the_front_desk_typed_before_the_search_script_loaded_is_searched(
+    live_server, world, browser_page
+):
+    page = browser_page
+    sign_in(page, live_server, world.desk.user.username)
+    # given a page whose search script arrives late (a slow connection, a busy tablet)
+    script_held = []
+    page.route("**/client-search*.js", lambda route: script_held.append(route))
+    start = f"{next_week(world).isoformat()}T10:00"
+    page.goto(f"{live_server.url}/book/?practitioner={world.dr_lee.id}&start={start}", wait_until="commit")
+    # when the front desk types before the script has run
+    page.get_by_label("Search by name, phone or email").fill("900123")
+    page.wait_for_timeout(300)
+    assert script_held, "the script was not requested"
+    assert page.locator("#client-results").get_by_role("option").count() == 0
+    script_held[0].continue_()
+    # then the client is found all the same
+    page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
+
+
 def test_front_desk_books_from_the_calendar_and_cancels(live_server, world, browser_page):
     page = browser_page
     day = next_week(world)

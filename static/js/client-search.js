@@ -45,6 +45,8 @@
   }
 
   input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 150); });
+  // Someone quick (or a slow connection) may have typed before this script ran: search for it now.
+  if (input.value.trim().length >= 2) search();
   input.addEventListener("keydown", (event) => {
     const first = results.querySelector("button");
     if (event.key === "ArrowDown" && first) { event.preventDefault(); first.focus(); }
