@@ -189,18 +189,10 @@ def test_after_a_booking_past_the_change_the_starts_stay_on_the_local_grid(db, z
     """A 25-minute grid over a night shift through the change: the starts after the booking that
     follows the change are on the local grid (00:00, 00:25, …), not where the old offset puts them."""
     world = build_world(time_zone=zone, hours=(dt.time(0), dt.time(6)))
-    Clinic.objects.filter(pk=world.clinic.pk).update(slot_step_minutes=25)
-    service = Service.objects.select_related("clinic").get(pk=world.microcurrent.pk)
+    service = _microcurrent_on_a_grid_of(world, 25)
     zone_info = world.clinic.zone
     begin = dt.datetime.combine(day, dt.time(4), tzinfo=zone_info).astimezone(dt.UTC)  # after every change
-    booking = AppointmentFactory(
-        clinic=world.clinic,
-        practitioner=world.dr_lee,
-        service=world.mesotherapy,
-        client=world.client(),
-        start=begin,
-        end=begin + dt.timedelta(minutes=20),
-    )
+    held = _lee_holds_mesotherapy(world, begin, dt.timedelta(minutes=20))
     slots = available_slots(
         service=service, start_date=day, end_date=day, practitioner_id=world.dr_lee.id, now=LONG_AGO
     )
@@ -209,12 +201,12 @@ def test_after_a_booking_past_the_change_the_starts_stay_on_the_local_grid(db, z
         dt.time(0),
         dt.time(6),
         zone_info,
-        [(booking.blocked_start, booking.blocked_end)],
+        [held],
         service,
         step_minutes=25,
     )
     assert [slot.start for slot in slots] == expected
-    after_booking = [s.start.astimezone(zone_info) for s in slots if s.start >= booking.blocked_end]
+    after_booking = [s.start.astimezone(zone_info) for s in slots if s.start >= held[1]]
     assert after_booking, "the test needs starts after the booking"
     assert all((local.hour * 60 + local.minute) % 25 == 0 for local in after_booking)
 
@@ -258,8 +250,7 @@ def test_every_slot_is_inside_local_hours_and_outside_every_booking(
         WorkingHours.objects.filter(staff_member=world.dr_lee).update(
             start_time=hours_start, end_time=hours_end
         )
-        Clinic.objects.filter(pk=world.clinic.pk).update(slot_step_minutes=step_minutes)
-        service = Service.objects.select_related("clinic").get(pk=world.microcurrent.pk)
+        service = _microcurrent_on_a_grid_of(world, step_minutes)
         held = []
         for offset_quarters, length in bookings:
             begin = dt.datetime.combine(day, dt.time.min, tzinfo=zone_info).astimezone(dt.UTC) + dt.timedelta(
@@ -270,15 +261,7 @@ def test_every_slot_is_inside_local_hours_and_outside_every_booking(
             wanted = (begin - pad, begin + dt.timedelta(minutes=length * 15) + pad)
             if any(wanted[0] < other_end and wanted[1] > other_start for other_start, other_end in held):
                 continue
-            appointment = AppointmentFactory(
-                clinic=world.clinic,
-                practitioner=world.dr_lee,
-                service=world.mesotherapy,
-                client=world.client(),
-                start=begin,
-                end=begin + dt.timedelta(minutes=length * 15),
-            )
-            held.append((appointment.blocked_start, appointment.blocked_end))
+            held.append(_lee_holds_mesotherapy(world, begin, dt.timedelta(minutes=length * 15)))
         slots = available_slots(
             service=service, start_date=day, end_date=day, practitioner_id=world.dr_lee.id, now=LONG_AGO
         )
@@ -296,6 +279,25 @@ def test_every_slot_is_inside_local_hours_and_outside_every_booking(
             day, hours_start, hours_end, zone_info, held, service, step_minutes
         )
         transaction.set_rollback(True)
+
+
+def _microcurrent_on_a_grid_of(world, step_minutes):
+    """Set the clinic's slot step; return the microcurrent service with the clinic as now stored."""
+    Clinic.objects.filter(pk=world.clinic.pk).update(slot_step_minutes=step_minutes)
+    return Service.objects.select_related("clinic").get(pk=world.microcurrent.pk)
+
+
+def _lee_holds_mesotherapy(world, begin, length):
+    """Book Dr Lee for mesotherapy (10 minutes held either side); return the time it holds."""
+    appointment = AppointmentFactory(
+        clinic=world.clinic,
+        practitioner=world.dr_lee,
+        service=world.mesotherapy,
+        client=world.client(),
+        start=begin,
+        end=begin + length,
+    )
+    return appointment.blocked_start, appointment.blocked_end
 
 
 def _free_starts_minute_by_minute(day, hours_start, hours_end, zone_info, held, service, step_minutes):
