@@ -10,6 +10,7 @@ from django.utils import timezone
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world
 from tests.factories import PASSWORD
+from treatments.booking import BookingRequest, appointment_book
 from treatments.models import Appointment
 
 pytestmark = pytest.mark.browser
@@ -91,6 +92,53 @@ def test_front_desk_books_from_the_calendar_and_cancels(live_server, world, brow
     assert "Client called in sick" in page.locator(".history").inner_text()
     appointment.refresh_from_db()
     assert appointment.status == "cancelled"
+
+
+def test_front_desk_books_a_course_moving_the_one_session_that_is_taken(live_server, world, browser_page):
+    page = browser_page
+    protocol = world.microcurrent.protocols.get()
+    protocol.course_sessions, protocol.course_sessions_per_week = 4, 2
+    protocol.save()
+    first_day = next_week(world)
+    zone = world.clinic.zone
+    # given Dr Lee is busy at 10:00 on the day of the second session (three days after the first)
+    second_day = first_day + dt.timedelta(days=3)
+    appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.mesotherapy,
+            practitioner=world.dr_lee,
+            start=dt.datetime.combine(second_day, dt.time(10), tzinfo=zone),
+        )
+    )
+    sign_in(page, live_server, world.desk.user.username)
+    page.goto(f"{live_server.url}/calendar/?date={first_day.isoformat()}")
+    page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()
+    page.get_by_label("Service").select_option(label="Microcurrent workout (45 min)")
+    page.get_by_label("Search by name, phone or email").fill("Olivia")
+    page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
+    page.get_by_label("Search by name, phone or email").press("Enter")
+    # when the front desk turns the visit into a course
+    page.get_by_role("button", name="Book a course from this visit…").click()
+    # then the protocol's plan is laid out and each date is checked: the second one is taken
+    rows = page.locator("#course-sessions tbody tr")
+    assert rows.count() == 4
+    assert "Dr Amara Lee is already booked 09:50–10:55." in rows.nth(1).inner_text()
+    assert [rows.nth(i).inner_text().strip().endswith("Free") for i in (0, 2, 3)] == [True, True, True]
+    # when the front desk moves it to 12:00 and checks again
+    page.get_by_label("Session 2").fill(f"{second_day.isoformat()}T12:00")
+    page.get_by_role("button", name="Check these dates").click()
+    assert page.locator("#course-sessions tbody tr.session-free").count() == 4
+    page.get_by_role("button", name="Book all 4 sessions").click()
+    # then all four are booked, and the first visit shows the course's progress
+    assert page.locator("#course-progress").inner_text() == "Session 1 of 4 · 0 done, 4 booked ahead"
+    booked = Appointment.objects.filter(client__last_name="Smith").order_by("start")
+    assert [timezone.localtime(a.start, zone).replace(tzinfo=None) for a in booked] == [
+        dt.datetime.combine(first_day, dt.time(10)),
+        dt.datetime.combine(second_day, dt.time(12)),
+        dt.datetime.combine(first_day + dt.timedelta(days=7), dt.time(10)),
+        dt.datetime.combine(first_day + dt.timedelta(days=10), dt.time(10)),
+    ]
 
 
 def test_a_client_books_online_and_cancels_from_the_emailed_link(

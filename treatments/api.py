@@ -304,6 +304,7 @@ class CourseCreateSerializer(serializers.Serializer):
     practitioner = ClinicScopedPrimaryKeyField(model=StaffMember)
     starts = serializers.ListField(child=serializers.DateTimeField(), min_length=1, max_length=52)
     relative_contraindication_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    interval_override_reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class CourseView(ClinicTimeMixin, APIView):

@@ -489,6 +489,7 @@ def course_book(
     starts: list[dt.datetime],
     actor=None,
     relative_contraindication_reason: str = "",
+    interval_override_reason: str = "",
 ) -> Course:
     """Book every session of a course or none; the error names the session that could not be booked."""
     if not starts:
@@ -509,6 +510,7 @@ def course_book(
                 practitioner=practitioner,
                 start=start,
                 relative_contraindication_reason=relative_contraindication_reason,
+                interval_override_reason=interval_override_reason,
                 source="course",
             )
             try:
@@ -518,6 +520,70 @@ def course_book(
                 error.message = f"Session {number} of {len(starts)} ({when}): {error.message}"
                 raise
     return course
+
+
+def course_check(
+    *,
+    client: Client,
+    service: Service,
+    practitioner: StaffMember,
+    starts: list[dt.datetime],
+    actor=None,
+    relative_contraindication_reason: str = "",
+    interval_override_reason: str = "",
+) -> list[str]:
+    """Say, for each session in time order, what would stop `course_book` booking it ('' when nothing).
+
+    A dry run of the real thing: every session is booked as `course_book` would (each later one
+    checked against the earlier ones), each in its own savepoint so one refusal does not hide the
+    next, and then everything is rolled back. So the answer cannot drift from the booking rules.
+    """
+    if not starts:
+        raise ClinicError("A course needs at least one session.", code="empty_course")
+    problems = []
+    with transaction.atomic():
+        course = Course.objects.create(
+            clinic=service.clinic, client=client, service=service, planned_sessions=len(starts)
+        )
+        for start in sorted(_aware_utc(s) for s in starts):
+            request = BookingRequest(
+                client=client,
+                service=service,
+                practitioner=practitioner,
+                start=start,
+                relative_contraindication_reason=relative_contraindication_reason,
+                interval_override_reason=interval_override_reason,
+                source="course",
+            )
+            try:
+                with transaction.atomic():
+                    appointment_book(request, actor=actor, course=course)
+            except ClinicError as refusal:
+                problems.append(refusal.message)
+            else:
+                problems.append("")
+        transaction.set_rollback(True)
+    return problems
+
+
+def course_plan(service: Service) -> tuple[int | None, list[int] | None]:
+    """Return the (sessions, day gaps) a service's protocol plans for a course, or None where it has none.
+
+    Twice a week is 3 then 4 days apart, three times 2, 2, 3: the week's seven days spread evenly.
+    """
+    for protocol in service.protocols.all():
+        if protocol.course_sessions_per_week:
+            if protocol.course_sessions_per_week < 1:  # e.g. 0.5: every other week
+                return protocol.course_sessions, [round(7 / protocol.course_sessions_per_week)]
+            per_week = min(7, round(protocol.course_sessions_per_week))
+            base, longer = divmod(7, per_week)
+            gaps = [base] * (per_week - longer) + [base + 1] * longer
+            return protocol.course_sessions, gaps
+        if protocol.course_interval_days:
+            return protocol.course_sessions, [protocol.course_interval_days]
+        if protocol.course_sessions:
+            return protocol.course_sessions, None
+    return None, None
 
 
 def course_starts(

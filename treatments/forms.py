@@ -5,6 +5,8 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from treatments.booking import MAX_COURSE_SESSIONS
+
 
 class NewClientForm(forms.Form):
     """A client typed in while booking, when search found nobody."""
@@ -42,6 +44,44 @@ class RescheduleForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(max_length=300, required=False, label="Reason (optional)")
+
+
+# How often a course repeats, as the days between one session and the next (cycled).
+REPEATS = [
+    ((3, 4), "Twice a week"),
+    ((2, 2, 3), "Three times a week"),
+    ((7,), "Every week"),
+    ((14,), "Every 2 weeks"),
+    ((21,), "Every 3 weeks"),
+    ((28,), "Every 4 weeks"),
+    ((35,), "Every 5 weeks"),
+]
+
+
+def _repeat_value(gaps) -> str:
+    return ",".join(str(g) for g in gaps)
+
+
+class CourseForm(forms.Form):
+    """How many sessions, and how far apart; the protocol's course plan is the default."""
+
+    sessions = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_COURSE_SESSIONS,
+        label="Sessions",
+        error_messages={"max_value": f"A course can have at most {MAX_COURSE_SESSIONS} sessions."},
+    )
+    repeat = forms.ChoiceField(label="Repeat")
+
+    def __init__(self, *args, plan_gaps=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(_repeat_value(gaps), label) for gaps, label in REPEATS]
+        if plan_gaps and _repeat_value(plan_gaps) not in dict(choices):
+            choices.append((_repeat_value(plan_gaps), f"Every {_repeat_value(plan_gaps)} days"))
+        self.fields["repeat"].choices = choices
+
+    def cleaned_gaps(self) -> list[int]:
+        return [int(g) for g in self.cleaned_data["repeat"].split(",")]
 
 
 def parse_local_datetime(raw: str | None, zone) -> dt.datetime | None:

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from treatments.views import booking, calendar, day, public
+from treatments.views import booking, calendar, courses, day, public
 
 urlpatterns = [
     path("", day.home, name="home"),
     path("calendar/", calendar.calendar, name="calendar"),
     path("book/", booking.book, name="book"),
+    path("book/course/", courses.book_course, name="book-course"),
     path("appointments/<int:pk>/", booking.appointment_detail, name="appointment-detail"),
     path(
         "appointments/<int:pk>/<str:action>/",

@@ -29,7 +29,7 @@ from treatments.selectors import appointment_messages
 MAX_SLOTS_SHOWN = 80
 
 
-def _services_for(clinic, practitioner):
+def services_for(clinic, practitioner):
     """Return the clinic's active services the practitioner may perform (qualifications read once)."""
     services = list(Service.objects.filter(clinic=clinic, is_active=True).prefetch_related("protocols"))
     qualifications = list(practitioner.qualifications.all())
@@ -40,6 +40,17 @@ def _services_for(clinic, practitioner):
             qualifications=qualifications, service=s, modalities={p.modality for p in s.protocols.all()}
         )
     ]
+
+
+def client_problem(request, chosen_client, new_client_form) -> str:
+    """Say what is missing before the booking has its client ('' when a client is chosen or typed in)."""
+    if chosen_client is not None:
+        return ""
+    if not any(request.POST.get(f"new-{f}") for f in ("first_name", "last_name")):
+        return "Choose a client from the search, or fill in the new client's details."
+    if not new_client_form.is_valid():
+        return "Check the new client's details below."
+    return ""
 
 
 @staff_required
@@ -57,7 +68,7 @@ def book(request):
     if practitioner is None or start is None:
         return _finder(request, clinic, service, practitioner)
 
-    services = _services_for(clinic, practitioner)
+    services = services_for(clinic, practitioner)
     # Not HTML-required: the section is folded away when a found client is chosen, and a browser
     # would silently refuse to submit. The server checks these fields when they are used.
     new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
@@ -66,12 +77,8 @@ def book(request):
     if request.method == "POST":
         if service is None:
             error, status = "Choose the service to book.", 400
-        elif chosen_client is None and not any(
-            request.POST.get(f"new-{f}") for f in ("first_name", "last_name")
-        ):
-            error, status = "Choose a client from the search, or fill in the new client's details.", 400
-        elif chosen_client is None and not new_client_form.is_valid():
-            error, status = "Check the new client's details below.", 400
+        elif problem := client_problem(request, chosen_client, new_client_form):
+            error, status = problem, 400
         else:
             try:
                 with transaction.atomic():
@@ -169,6 +176,9 @@ def appointment_detail(request, pk):
     """Show a visit, everything that happened to it, and what can be done next."""
     appointment = _appointment_for(request, pk)
     zone = request.staff_member.clinic.zone
+    course_sessions = (
+        list(appointment.course.appointments.order_by("start", "id")) if appointment.course else []
+    )
     return render(
         request,
         "treatments/appointment_detail.html",
@@ -183,6 +193,10 @@ def appointment_detail(request, pk):
             ),
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course) if appointment.course else None,
+            "course_sessions": course_sessions,
+            "session_number": next(
+                (n for n, a in enumerate(course_sessions, 1) if a.pk == appointment.pk), None
+            ),
             "can_check_in": appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING),
             "can_complete": appointment.status
             in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN),
