@@ -9,7 +9,13 @@ from django.db import transaction
 from clinic.models import OutboxMessage, OutboxStatus
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world, local
-from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
+from treatments.booking import (
+    BookingRequest,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    course_book,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +79,60 @@ def test_reschedule_keeps_the_uid_and_raises_the_sequence_and_cancel_says_cancel
     assert [method for method, _, _ in events] == ["REQUEST", "REQUEST", "CANCEL"]
     assert len({uid for _, uid, _ in events}) == 1
     assert [sequence for _, _, sequence in events] == [0, 1, 2]
+
+
+def test_a_course_is_one_confirmation_listing_every_session_with_one_calendar_file(
+    world, smtp_settings, smtp_server
+):
+    client = world.client(first_name="Olivia", email="olivia@example.com")
+    starts = [local(world, 2027, 3, 22, 10), local(world, 2027, 3, 29, 10), local(world, 2027, 4, 5, 10)]
+    course = course_book(client=client, service=world.microcurrent, practitioner=world.dr_lee, starts=starts)
+    sessions = list(course.appointments.order_by("start"))
+
+    assert deliver_due_messages_task() == 1  # the reminders are due later, one pair per session
+    [message] = smtp_server.messages
+    assert (
+        message["Subject"] == "Booked: 3 sessions of Microcurrent workout, from Monday 22 March 2027 at 10:00"
+    )
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    # the clocks change on 28 March: every visit is still at 10:00, and the zone says so
+    assert "1. Monday 22 March 2027 at 10:00 (GMT)" in body
+    assert "2. Monday 29 March 2027 at 10:00 (BST)" in body
+    assert "3. Monday 05 April 2027 at 10:00 (BST)" in body
+    calendar, part = invite_of(message)
+    assert part.get_param("method") == "PUBLISH" and str(calendar["METHOD"]) == "PUBLISH"
+    events = calendar.walk("VEVENT")
+    assert [str(e["UID"]) for e in events] == [
+        f"appointment-{a.pk}@{world.clinic.slug}.clinic" for a in sessions
+    ]
+    assert [e.decoded("DTSTART") for e in events] == starts
+    assert {e["DTSTART"].params["TZID"] for e in events} == {"Europe/London"}
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/London"]
+    pending = OutboxMessage.objects.filter(client_id=client.pk, status=OutboxStatus.PENDING)
+    assert sorted(pending.values_list("template_key", flat=True)) == ["booking_reminder"] * 6
+    assert not OutboxMessage.objects.filter(template_key="booking_confirmation").exists()
+
+
+def test_cancelling_one_session_of_a_course_cancels_that_one_in_the_calendar(
+    world, smtp_settings, smtp_server
+):
+    client = world.client(first_name="Olivia", email="olivia@example.com")
+    starts = [local(world, 2026, 12, 7, 10), local(world, 2026, 12, 14, 10)]
+    course = course_book(client=client, service=world.microcurrent, practitioner=world.dr_lee, starts=starts)
+    deliver_due_messages_task()
+    first, second = course.appointments.order_by("start")
+
+    appointment_cancel(second)
+
+    deliver_due_messages_task()
+    _, cancellation = smtp_server.messages
+    calendar, _ = invite_of(cancellation)
+    [event] = calendar.walk("VEVENT")
+    assert str(calendar["METHOD"]) == "CANCEL"
+    assert str(event["UID"]) == f"appointment-{second.pk}@{world.clinic.slug}.clinic"
+    assert int(event["SEQUENCE"]) == 1
+    kept = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, template_key="booking_reminder")
+    assert {m.topic for m in kept} == {f"appointment:{first.pk}"}
 
 
 def test_reminders_are_rows_due_at_the_clinics_lead_times(world):

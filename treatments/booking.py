@@ -31,7 +31,12 @@ from treatments.models import (
     Course,
     Service,
 )
-from treatments.notifications import notify_booked, notify_cancelled, notify_rescheduled
+from treatments.notifications import (
+    notify_booked,
+    notify_cancelled,
+    notify_course_booked,
+    notify_rescheduled,
+)
 
 MAX_COURSE_SESSIONS = 52
 # PostgreSQL aborts one of two bookings that wait on each other's rows in different exclusion indexes
@@ -366,7 +371,8 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 action="booked",
                 details={"source": request.source, "accepted": accepted, "start": request.start.isoformat()},
             )
-            notify_booked(appointment)
+            if course is None:  # a course's sessions are announced together, by course_book
+                notify_booked(appointment)
             return appointment
 
     reassignable = frozenset(
@@ -499,6 +505,7 @@ def course_book(
             f"A course can have at most {MAX_COURSE_SESSIONS} sessions.", code="course_too_long"
         )
     starts = sorted(_aware_utc(s) for s in starts)
+    sessions: list[Appointment] = []
     with transaction.atomic():
         course = Course.objects.create(
             clinic=service.clinic, client=client, service=service, planned_sessions=len(starts)
@@ -514,11 +521,12 @@ def course_book(
                 source="course",
             )
             try:
-                appointment_book(request, actor=actor, course=course)
+                sessions.append(appointment_book(request, actor=actor, course=course))
             except ClinicError as error:
                 when = _local_day(service.clinic, start)
                 error.message = f"Session {number} of {len(starts)} ({when}): {error.message}"
                 raise
+        notify_course_booked(course, sessions)
     return course
 
 

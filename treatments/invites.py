@@ -21,11 +21,40 @@ def appointment_uid(appointment: Appointment) -> str:
 
 def appointment_invite(appointment: Appointment, *, method: str = "REQUEST") -> str:
     """Return the invite (METHOD REQUEST or CANCEL) with DTSTART in the clinic's zone and its VTIMEZONE."""
-    clinic = appointment.clinic
+    calendar = _calendar(appointment.clinic, method)
+    event = _event(appointment, status="CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    if appointment.client.email:
+        event.add(
+            "attendee", f"mailto:{appointment.client.email}", parameters={"CN": appointment.client.full_name}
+        )
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+def course_invite(appointments: list[Appointment]) -> str:
+    """Return one calendar file holding every session of a course (METHOD PUBLISH).
+
+    iTIP allows several events with different UIDs only when publishing, so the course is published;
+    each event keeps its appointment's UID and SEQUENCE, and a later change to one session is sent
+    as a REQUEST (or CANCEL) for that UID, which calendars apply to the event they already hold.
+    """
+    calendar = _calendar(appointments[0].clinic, "PUBLISH")
+    for appointment in appointments:
+        calendar.add_component(_event(appointment, status="CONFIRMED"))
+    return calendar.to_ical().decode()
+
+
+def _calendar(clinic, method: str) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", method)
+    calendar.add_component(_vtimezone(clinic.time_zone))
+    return calendar
+
+
+def _event(appointment: Appointment, *, status: str) -> icalendar.Event:
+    clinic = appointment.clinic
     event = icalendar.Event()
     event.add("uid", appointment_uid(appointment))
     event.add("sequence", appointment.sequence)
@@ -34,16 +63,10 @@ def appointment_invite(appointment: Appointment, *, method: str = "REQUEST") -> 
     event.add("dtend", timezone.localtime(appointment.end, clinic.zone))
     event.add("summary", f"{appointment.service.name} at {clinic.name}")
     event.add("location", clinic.address or clinic.name)
-    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("status", status)
     if clinic.email:
         event.add("organizer", f"mailto:{clinic.email}", parameters={"CN": clinic.name})
-    if appointment.client.email:
-        event.add(
-            "attendee", f"mailto:{appointment.client.email}", parameters={"CN": appointment.client.full_name}
-        )
-    calendar.add_component(event)
-    calendar.subcomponents.insert(0, _vtimezone(clinic.time_zone))
-    return calendar.to_ical().decode()
+    return event
 
 
 @lru_cache(maxsize=64)

@@ -13,9 +13,9 @@ from clients.selectors import forms_needed
 from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import outbox_cancel, outbox_message, outbox_write
 from treatments.aftercare import rebook_topic
-from treatments.invites import appointment_invite
+from treatments.invites import appointment_invite, course_invite
 from treatments.links import manage_url
-from treatments.models import Appointment
+from treatments.models import Appointment, Course
 
 REMINDER = "booking_reminder"
 
@@ -45,6 +45,7 @@ def _message(
     context: dict,
     due_at=None,
     invite=None,
+    topic: str = "",
 ) -> list[OutboxMessage]:
     """Build the message for the client (none when they have no email address)."""
     client = appointment.client
@@ -61,7 +62,7 @@ def _message(
             dedupe_key=dedupe_key,
             context=context,
             due_at=due_at,
-            topic=f"appointment:{appointment.pk}",
+            topic=topic or f"appointment:{appointment.pk}",
             client_id=client.pk,
         )
     ]
@@ -95,7 +96,47 @@ def notify_booked(appointment: Appointment) -> None:
         + _reminders(appointment, context)
         + _forms_request(appointment, {p.modality for p in protocols}, context)
     )
-    # Booked again: a pending invitation to rebook the same protocol has lost its reason.
+    _cancel_rebooking_invitations(appointment, protocols)
+
+
+def notify_course_booked(course: Course, sessions: list[Appointment]) -> None:
+    """Queue one confirmation for a whole course, each session's reminders, and one form request.
+
+    A course of ten sessions is one email listing them all (with one calendar file holding every
+    session), not ten; the forms a course needs are asked for once, for its first visit.
+    """
+    sessions = sorted(sessions, key=lambda a: a.start)
+    first = sessions[0]
+    contexts = [_context(session) for session in sessions]
+    protocols = list(first.service.protocols.all())
+    confirmation = []
+    if first.client.email:
+        course_context = {
+            **contexts[0],
+            "course_id": course.pk,
+            "session_count": len(sessions),
+            "sessions": [
+                {key: c[key] for key in ("local_start", "zone_abbreviation", "manage_url")} for c in contexts
+            ],
+            "ics": course_invite(sessions),
+            "ics_method": "PUBLISH",
+        }
+        confirmation = _message(
+            first,
+            "course_confirmation",
+            f"course:{course.pk}:booked",
+            context=course_context,
+            topic=f"course:{course.pk}",
+        )
+    reminders = [m for session, c in zip(sessions, contexts, strict=True) for m in _reminders(session, c)]
+    outbox_write(
+        confirmation + reminders + _forms_request(first, {p.modality for p in protocols}, contexts[0])
+    )
+    _cancel_rebooking_invitations(first, protocols)
+
+
+def _cancel_rebooking_invitations(appointment: Appointment, protocols) -> None:
+    """Booked again: a pending invitation to rebook the same protocol has lost its reason."""
     topics = [rebook_topic(appointment.client_id, p.pk) for p in protocols]
     OutboxMessage.objects.filter(topic__in=topics, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.CANCELLED, last_error="The client booked again."
