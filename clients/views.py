@@ -12,8 +12,6 @@ from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
 from clinic.permissions import staff_required
 
-TIMELINE_LENGTH = 100
-
 
 @staff_required
 def client_list(request):
@@ -21,20 +19,6 @@ def client_list(request):
     query = request.GET.get("q", "").strip()
     clients = clients_matching(clinic=request.staff_member.clinic, query=query)[:100]
     return render(request, "clients/client_list.html", {"clients": clients, "query": query})
-
-
-@staff_required
-def client_detail(request, pk):
-    """A client's details, email preferences and every message sent or scheduled to them."""
-    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
-    timeline = OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by(
-        "-due_at", "-id"
-    )[:TIMELINE_LENGTH]
-    return render(
-        request,
-        "clients/client_detail.html",
-        {"client": client, "timeline": timeline, "resend_next": request.get_full_path()},
-    )
 
 
 @staff_required

@@ -23,6 +23,7 @@ from clinic.models import Device, Room, StaffMember, StaffRole, TimeOff
 from treatments.contraindications import absolute, contraindication_findings, relative
 from treatments.eligibility import qualification_gaps
 from treatments.models import (
+    COURSE_PROGRESS_STATUSES,
     INACTIVE_STATUSES,
     MAX_HELD,
     Appointment,
@@ -623,9 +624,5 @@ def course_progress(course: Course) -> dict:
     statuses = list(course.appointments.values_list("status", flat=True))
     return {
         "planned": course.planned_sessions,
-        "done": sum(s == AppointmentStatus.FULFILLED for s in statuses),
-        "upcoming": sum(s in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED) for s in statuses),
-        "missed_or_cancelled": sum(
-            s in (AppointmentStatus.NOSHOW, AppointmentStatus.CANCELLED) for s in statuses
-        ),
+        **{name: sum(s in group for s in statuses) for name, group in COURSE_PROGRESS_STATUSES.items()},
     }

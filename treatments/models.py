@@ -344,6 +344,12 @@ INACTIVE_STATUSES = (
     AppointmentStatus.ENTERED_IN_ERROR,
     AppointmentStatus.WAITLIST,
 )
+# How a course's sessions count towards its progress.
+COURSE_PROGRESS_STATUSES = {
+    "done": (AppointmentStatus.FULFILLED,),
+    "upcoming": (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN),
+    "missed_or_cancelled": (AppointmentStatus.NOSHOW, AppointmentStatus.CANCELLED),
+}
 
 
 class Appointment(models.Model):

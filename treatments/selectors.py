@@ -2,10 +2,11 @@
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
+from clients.models import Client
 from clinic.models import Clinic, OutboxMessage
-from treatments.models import Appointment, TreatmentSession
+from treatments.models import COURSE_PROGRESS_STATUSES, Appointment, Course, TreatmentSession
 
 
 def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -30,8 +31,32 @@ def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.dat
 def appointment_messages(appointment: Appointment) -> QuerySet[OutboxMessage]:
     """Return the mail about a visit: its booking mail and its session's aftercare, newest first."""
     about = Q(topic=f"appointment:{appointment.pk}")
+    if appointment.course_id:  # a course is confirmed in one email for all its sessions
+        about |= Q(topic=f"course:{appointment.course_id}")
     session_id = TreatmentSession.objects.filter(appointment=appointment).values_list("pk", flat=True).first()
     if session_id:
         # aftercare keys start with the session (rebooking invitations have a topic of their own)
         about |= Q(dedupe_key__startswith=f"session:{session_id}:")
     return OutboxMessage.objects.filter(about, clinic_id=appointment.clinic_id).order_by("-due_at", "-id")
+
+
+def client_visits(client: Client, *, now: dt.datetime, limit: int = 50) -> tuple[list, list]:
+    """Return (upcoming, past) appointments of a client: soonest first, then most recent first."""
+    visits = Appointment.objects.filter(client=client).select_related("service", "practitioner", "room")
+    upcoming = list(visits.filter(start__gte=now).order_by("start", "id")[:limit])
+    past = list(visits.filter(start__lt=now).order_by("-start", "-id")[:limit])
+    return upcoming, past
+
+
+def client_courses(client: Client) -> QuerySet[Course]:
+    """Return a client's courses, newest first, each with its progress counts and first and last visit."""
+    counts = {
+        name: Count("appointments", filter=Q(appointments__status__in=group))
+        for name, group in COURSE_PROGRESS_STATUSES.items()
+    }
+    return (
+        Course.objects.filter(client=client)
+        .select_related("service")
+        .annotate(**counts, first_start=Min("appointments__start"), last_start=Max("appointments__start"))
+        .order_by("-created_at", "-id")
+    )

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from treatments.views import booking, calendar, courses, day, public
+from treatments.views import booking, calendar, clients, courses, day, public
 
 urlpatterns = [
     path("", day.home, name="home"),
     path("calendar/", calendar.calendar, name="calendar"),
     path("book/", booking.book, name="book"),
     path("book/course/", courses.book_course, name="book-course"),
+    path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("appointments/<int:pk>/", booking.appointment_detail, name="appointment-detail"),
     path(
         "appointments/<int:pk>/<str:action>/",

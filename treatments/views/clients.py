@@ -1,0 +1,37 @@
+"""A client's page for staff: details, visits, courses and messages.
+
+It lives in the treatments layer, the lowest one that knows both clients and their visits; the
+URL stays under /clients/.
+"""
+
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from clients.models import Client
+from clinic.models import OutboxMessage
+from clinic.permissions import staff_required
+from treatments.selectors import client_courses, client_visits
+
+TIMELINE_LENGTH = 100
+
+
+@staff_required
+def client_detail(request, pk):
+    """A client's details, email preferences, visits and courses, and every message sent or scheduled."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    upcoming, past = client_visits(client, now=timezone.now())
+    timeline = OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by(
+        "-due_at", "-id"
+    )[:TIMELINE_LENGTH]
+    return render(
+        request,
+        "clients/client_detail.html",
+        {
+            "client": client,
+            "upcoming": upcoming,
+            "past": past,
+            "courses": client_courses(client),
+            "timeline": timeline,
+            "resend_next": request.get_full_path(),
+        },
+    )
