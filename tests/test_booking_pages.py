@@ -100,6 +100,33 @@ def test_reschedule_from_the_page(desk, world):
     assert appointment.start == local(world, 2026, 12, 8, 11)
 
 
+def test_the_visit_page_offers_the_practitioners_free_times_to_move_to(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    # Dr Lee is busy 14:00–14:55 on the 8th with someone else (mesotherapy: 10 min before, 10 after)
+    appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.mesotherapy,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 8, 14),
+        )
+    )
+
+    same_day = desk.get(f"/appointments/{appointment.pk}/")
+    next_day = desk.get(f"/appointments/{appointment.pk}/?date=2026-12-08")
+
+    # the visit's own time is free to move within: it does not block itself
+    own_day = [t["value"] for t in same_day.context["free_times"]]
+    assert "2026-12-07T10:00" in own_day and "2026-12-07T09:45" in own_day
+    times = [t["value"] for t in next_day.context["free_times"]]
+    assert times[0] == "2026-12-08T09:00"
+    # a microcurrent visit holds its 45 minutes and 10 after: 12:45 is the last start clear of 13:50
+    assert "2026-12-08T12:45" in times
+    assert not {"2026-12-08T13:00", "2026-12-08T14:00", "2026-12-08T14:45"} & set(times)
+    assert "2026-12-08T15:00" in times
+    assert 'aria-label="Move to Tue 8 Dec 15:00"' in next_day.content.decode()
+
+
 def test_a_refused_action_is_explained_on_the_page(desk, world):
     appointment = _book(world, local(world, 2026, 12, 7, 10))
     desk.post(f"/appointments/{appointment.pk}/no_show/")
@@ -196,3 +223,31 @@ def test_the_client_reschedules_from_the_link(client, world):
     assert "Your visit has moved" in response.content.decode()
     appointment.refresh_from_db()
     assert appointment.start == local(world, 2026, 12, 8, 10)
+
+
+def test_a_time_picked_from_the_free_times_moves_the_visit(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    page = desk.get(f"/appointments/{appointment.pk}/?date=2026-12-09").content.decode()
+    assert 'name="reschedule-start" value="2026-12-09T11:30"' in page
+    response = desk.post(
+        f"/appointments/{appointment.pk}/reschedule/", {"reschedule-start": "2026-12-09T11:30"}, follow=True
+    )
+    assert "Moved to Wed 09 Dec 11:30" in response.content.decode()
+
+
+def test_a_finished_or_cancelled_visit_offers_no_times(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    desk.post(f"/appointments/{appointment.pk}/cancel/")
+    response = desk.get(f"/appointments/{appointment.pk}/")
+    assert response.context["free_times"] == []
+    assert 'id="reschedule"' not in response.content.decode()
+
+
+def test_a_mistyped_day_for_free_times_is_explained(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    response = desk.get(f"/appointments/{appointment.pk}/?date=7/12/2026")
+    assert response.status_code == 200
+    assert (
+        "“7/12/2026” is not a date; showing 07 Dec 2026. Use the form YYYY-MM-DD."
+        in response.content.decode()
+    )

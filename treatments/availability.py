@@ -330,3 +330,33 @@ def available_slots(
         day += dt.timedelta(days=1)
     slots.sort(key=operator.attrgetter("start", "practitioner_id"))
     return slots
+
+
+def free_times_on(
+    *,
+    service: Service,
+    day: dt.date,
+    practitioner_id: int | None = None,
+    ignore_appointment_id: int | None = None,
+) -> list[dict]:
+    """Return a local day's free starts, one per time: {"local", "value" (for forms), "practitioner"}."""
+    zone = service.clinic.zone
+    seen, times = set(), []
+    for slot in available_slots(
+        service=service,
+        start_date=day,
+        end_date=day,
+        practitioner_id=practitioner_id,
+        ignore_appointment_id=ignore_appointment_id,
+    ):
+        local = timezone.localtime(slot.start, zone)
+        if local not in seen:
+            seen.add(local)
+            times.append(
+                {
+                    "local": local,
+                    "value": local.strftime("%Y-%m-%dT%H:%M"),
+                    "practitioner": slot.practitioner_id,
+                }
+            )
+    return times

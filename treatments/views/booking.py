@@ -12,7 +12,7 @@ from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
-from treatments.availability import available_slots
+from treatments.availability import available_slots, free_times_on
 from treatments.booking import (
     BookingRequest,
     appointment_book,
@@ -179,6 +179,20 @@ def appointment_detail(request, pk):
     course_sessions = (
         list(appointment.course.appointments.order_by("start", "id")) if appointment.course else []
     )
+    can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
+    move_day, move_day_error = parse_local_date(
+        request.GET.get("date"), timezone.localtime(appointment.start, zone).date()
+    )
+    free_times = (
+        free_times_on(
+            service=appointment.service,
+            day=move_day,
+            practitioner_id=appointment.practitioner_id,
+            ignore_appointment_id=appointment.pk,
+        )
+        if can_change
+        else []
+    )
     return render(
         request,
         "treatments/appointment_detail.html",
@@ -200,7 +214,10 @@ def appointment_detail(request, pk):
             "can_check_in": appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING),
             "can_complete": appointment.status
             in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN),
-            "can_change": appointment.is_active and appointment.status != AppointmentStatus.FULFILLED,
+            "can_change": can_change,
+            "move_day": move_day,
+            "move_day_error": move_day_error,
+            "free_times": free_times,
         },
     )
 

@@ -12,7 +12,7 @@ from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import Clinic, StaffMember
-from treatments.availability import available_slots
+from treatments.availability import free_times_on
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
 from treatments.forms import NewClientForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
@@ -35,29 +35,6 @@ def _client_message(refusal: ClinicError, clinic: Clinic) -> str:
     if isinstance(refusal, ConflictError):
         return "Sorry, that time has just been taken. Please choose another."
     return refusal.message
-
-
-def _times(clinic, service, day, practitioner_id=None, ignore_appointment_id=None):
-    """Return the day's free starts as (local time, practitioner id), one per start time."""
-    seen, times = set(), []
-    for slot in available_slots(
-        service=service,
-        start_date=day,
-        end_date=day,
-        practitioner_id=practitioner_id,
-        ignore_appointment_id=ignore_appointment_id,
-    ):
-        local = timezone.localtime(slot.start, clinic.zone)
-        if local not in seen:
-            seen.add(local)
-            times.append(
-                {
-                    "local": local,
-                    "value": local.strftime("%Y-%m-%dT%H:%M"),
-                    "practitioner": slot.practitioner_id,
-                }
-            )
-    return times
 
 
 def public_services(request, slug):
@@ -88,7 +65,7 @@ def public_times(request, slug, service_id):
             "clinic": clinic,
             "service": service,
             "day": day,
-            "times": _times(clinic, service, day),
+            "times": free_times_on(service=service, day=day),
             "date_error": date_error,
             "previous_day": day - dt.timedelta(days=1) if day > today else None,
             "next_day": day + dt.timedelta(days=1),
@@ -220,7 +197,12 @@ def public_manage(request, token):
     day, date_error = _day_choice(request, clinic)
     times = []
     if can_change and request.GET.get("date"):
-        times = _times(clinic, appointment.service, day, appointment.practitioner_id, appointment.pk)
+        times = free_times_on(
+            service=appointment.service,
+            day=day,
+            practitioner_id=appointment.practitioner_id,
+            ignore_appointment_id=appointment.pk,
+        )
     return render(
         request,
         "public/manage.html",
