@@ -337,3 +337,8 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.template_key} to {self.recipient_email} ({self.status})"
+
+    @property
+    def label(self) -> str:
+        """The kind of message in words, for staff: "booking_reminder" is "Booking reminder"."""
+        return self.template_key.replace("_", " ").replace("-", " ").capitalize()

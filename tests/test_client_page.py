@@ -81,7 +81,11 @@ def test_the_page_shows_each_course_with_its_progress(desk, world):
 
     [shown] = response.context["courses"]
     assert (shown.done, shown.upcoming, shown.missed_or_cancelled) == (1, 2, 1)
-    assert "1 of 4 done, 2 booked ahead, 1 missed or cancelled" in response.content.decode()
+    page = response.content.decode()
+    assert "1 of 4 done, 2 booked ahead, 1 missed or cancelled" in page
+    # its messages, in words: one confirmation for the course, the cancellation of the second visit
+    assert page.count('title="Email template: course_confirmation">Course confirmation<') == 1
+    assert page.count(">Booking cancelled<") == 1
 
 
 def test_the_appointment_page_links_to_the_client(desk, world):
