@@ -248,6 +248,10 @@ def test_without_a_client_the_dates_are_shown_and_the_page_says_what_is_missing(
             "Give every session a date and a time.",
         ),
         ({"action": "check", "course_start": ["next tuesday"]}, "Give every session a date and a time."),
+        (
+            {"action": "check", "course_start": [f"2027-01-{d:02d}T10:00" for d in range(1, 32)] * 2},
+            "A course can have at most 52 sessions.",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_400_and_nothing_is_booked(desk, world, fields, message):

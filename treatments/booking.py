@@ -488,85 +488,82 @@ def appointment_set_status(appointment: Appointment, *, status: str, actor=None)
     return current
 
 
-def course_book(
+def _course_requests(
     *,
     client: Client,
     service: Service,
     practitioner: StaffMember,
     starts: list[dt.datetime],
-    actor=None,
     relative_contraindication_reason: str = "",
     interval_override_reason: str = "",
-) -> Course:
-    """Book every session of a course or none; the error names the session that could not be booked."""
+) -> list[BookingRequest]:
+    """Return one booking request per session, in time order, or raise for a course that cannot be."""
     if not starts:
         raise ClinicError("A course needs at least one session.", code="empty_course")
     if len(starts) > MAX_COURSE_SESSIONS:
         raise ClinicError(
             f"A course can have at most {MAX_COURSE_SESSIONS} sessions.", code="course_too_long"
         )
-    starts = sorted(_aware_utc(s) for s in starts)
+    return [
+        BookingRequest(
+            client=client,
+            service=service,
+            practitioner=practitioner,
+            start=start,
+            relative_contraindication_reason=relative_contraindication_reason,
+            interval_override_reason=interval_override_reason,
+            source="course",
+        )
+        for start in sorted(_aware_utc(s) for s in starts)
+    ]
+
+
+def _new_course(requests: list[BookingRequest]) -> Course:
+    first = requests[0]
+    return Course.objects.create(
+        clinic=first.service.clinic,
+        client=first.client,
+        service=first.service,
+        planned_sessions=len(requests),
+    )
+
+
+def course_book(*, actor=None, **course) -> Course:
+    """Book every session of a course or none; the error names the session that could not be booked.
+
+    `course`: client, service, practitioner, starts, and optionally relative_contraindication_reason
+    and interval_override_reason (as for one visit).
+    """
+    requests = _course_requests(**course)
     sessions: list[Appointment] = []
     with transaction.atomic():
-        course = Course.objects.create(
-            clinic=service.clinic, client=client, service=service, planned_sessions=len(starts)
-        )
-        for number, start in enumerate(starts, 1):
-            request = BookingRequest(
-                client=client,
-                service=service,
-                practitioner=practitioner,
-                start=start,
-                relative_contraindication_reason=relative_contraindication_reason,
-                interval_override_reason=interval_override_reason,
-                source="course",
-            )
+        booked = _new_course(requests)
+        for number, request in enumerate(requests, 1):
             try:
-                sessions.append(appointment_book(request, actor=actor, course=course))
+                sessions.append(appointment_book(request, actor=actor, course=booked))
             except ClinicError as error:
-                when = _local_day(service.clinic, start)
-                error.message = f"Session {number} of {len(starts)} ({when}): {error.message}"
+                when = _local_day(request.service.clinic, request.start)
+                error.message = f"Session {number} of {len(requests)} ({when}): {error.message}"
                 raise
-        notify_course_booked(course, sessions)
-    return course
+        notify_course_booked(booked, sessions)
+    return booked
 
 
-def course_check(
-    *,
-    client: Client,
-    service: Service,
-    practitioner: StaffMember,
-    starts: list[dt.datetime],
-    actor=None,
-    relative_contraindication_reason: str = "",
-    interval_override_reason: str = "",
-) -> list[str]:
+def course_check(*, actor=None, **course) -> list[str]:
     """Say, for each session in time order, what would stop `course_book` booking it ('' when nothing).
 
     A dry run of the real thing: every session is booked as `course_book` would (each later one
     checked against the earlier ones), each in its own savepoint so one refusal does not hide the
     next, and then everything is rolled back. So the answer cannot drift from the booking rules.
     """
-    if not starts:
-        raise ClinicError("A course needs at least one session.", code="empty_course")
+    requests = _course_requests(**course)
     problems = []
     with transaction.atomic():
-        course = Course.objects.create(
-            clinic=service.clinic, client=client, service=service, planned_sessions=len(starts)
-        )
-        for start in sorted(_aware_utc(s) for s in starts):
-            request = BookingRequest(
-                client=client,
-                service=service,
-                practitioner=practitioner,
-                start=start,
-                relative_contraindication_reason=relative_contraindication_reason,
-                interval_override_reason=interval_override_reason,
-                source="course",
-            )
+        checked = _new_course(requests)
+        for request in requests:
             try:
                 with transaction.atomic():
-                    appointment_book(request, actor=actor, course=course)
+                    appointment_book(request, actor=actor, course=checked)
             except ClinicError as refusal:
                 problems.append(refusal.message)
             else:

@@ -127,7 +127,10 @@ def book_course(request):
                 except ClinicError as refusal:
                     error = refusal.message
                     status = 409 if isinstance(refusal, ConflictError) else 400
-            problems = _dry_run(request, clinic, order)
+            try:  # after a refused booking too: the table then shows every session that stops it
+                problems = _dry_run(request, clinic, order)
+            except ClinicError as refusal:  # the course as a whole cannot be (e.g. too many sessions)
+                error, status = refusal.message, 400
 
     starts = sorted(starts)
     return render(
