@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from clinic.models import Clinic, Device, PractitionerQualification, Room, StaffMember, WorkingHours
 from tests.factories import ClientFactory, ClinicFactory, StaffMemberFactory
+from treatments.booking import BookingRequest, appointment_book
 from treatments.models import ContraindicationRule, Protocol, Service
 
 
@@ -27,6 +28,15 @@ class World:
 
     def client(self, **kwargs):
         return ClientFactory(clinic=self.clinic, **kwargs)
+
+    def keep_lee_busy(self, start: dt.datetime):
+        """Book Dr Lee for mesotherapy with another client at `start` (held from 10 minutes before
+        to 10 minutes after its 45)."""
+        return appointment_book(
+            BookingRequest(
+                client=self.client(), service=self.mesotherapy, practitioner=self.dr_lee, start=start
+            )
+        )
 
 
 def build_world(*, time_zone="Europe/London", hours=(dt.time(9), dt.time(17)), rooms=2, pens=2) -> World:

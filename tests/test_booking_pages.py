@@ -103,14 +103,7 @@ def test_reschedule_from_the_page(desk, world):
 def test_the_visit_page_offers_the_practitioners_free_times_to_move_to(desk, world):
     appointment = _book(world, local(world, 2026, 12, 7, 10))
     # Dr Lee is busy 14:00–14:55 on the 8th with someone else (mesotherapy: 10 min before, 10 after)
-    appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.mesotherapy,
-            practitioner=world.dr_lee,
-            start=local(world, 2026, 12, 8, 14),
-        )
-    )
+    world.keep_lee_busy(local(world, 2026, 12, 8, 14))
 
     same_day = desk.get(f"/appointments/{appointment.pk}/")
     next_day = desk.get(f"/appointments/{appointment.pk}/?date=2026-12-08")

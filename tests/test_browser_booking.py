@@ -10,7 +10,6 @@ from django.utils import timezone
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world
 from tests.factories import PASSWORD
-from treatments.booking import BookingRequest, appointment_book
 from treatments.models import Appointment
 
 pytestmark = pytest.mark.browser
@@ -103,14 +102,7 @@ def test_front_desk_books_a_course_moving_the_one_session_that_is_taken(live_ser
     zone = world.clinic.zone
     # given Dr Lee is busy at 10:00 on the day of the second session (three days after the first)
     second_day = first_day + dt.timedelta(days=3)
-    appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.mesotherapy,
-            practitioner=world.dr_lee,
-            start=dt.datetime.combine(second_day, dt.time(10), tzinfo=zone),
-        )
-    )
+    world.keep_lee_busy(dt.datetime.combine(second_day, dt.time(10), tzinfo=zone))
     sign_in(page, live_server, world.desk.user.username)
     page.goto(f"{live_server.url}/calendar/?date={first_day.isoformat()}")
     page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()

@@ -76,14 +76,7 @@ def test_a_service_without_a_course_plan_has_no_defaults(world):
 
 def test_the_check_names_each_session_that_cannot_be_booked_and_keeps_nothing(world):
     client = world.client(email="ada@example.com")
-    appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.mesotherapy,
-            practitioner=world.dr_lee,
-            start=local(world, 2026, 12, 10, 10),
-        )
-    )
+    world.keep_lee_busy(local(world, 2026, 12, 10, 10))
     TimeOff.objects.create(
         staff_member=world.dr_lee, start=local(world, 2026, 12, 17, 0), end=local(world, 2026, 12, 18, 0)
     )
@@ -138,14 +131,7 @@ def _session_values(response) -> list[str]:
 
 def test_coming_from_the_booking_form_with_a_client_checks_every_date(desk, world):
     client = world.client(first_name="Ada", last_name="Lovelace", email="ada@example.com")
-    appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.mesotherapy,
-            practitioner=world.dr_lee,
-            start=local(world, 2026, 12, 10, 10),
-        )
-    )
+    world.keep_lee_busy(local(world, 2026, 12, 10, 10))
     before = _stored()
 
     response = _course_page(desk, world, client)
@@ -188,14 +174,7 @@ def test_booking_the_course_books_every_session_and_shows_its_progress(desk, wor
 
 def test_a_course_with_a_taken_session_books_nothing_and_says_which_one(desk, world):
     client = world.client(email="ada@example.com")
-    appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.mesotherapy,
-            practitioner=world.dr_lee,
-            start=local(world, 2026, 12, 14, 10),
-        )
-    )
+    world.keep_lee_busy(local(world, 2026, 12, 14, 10))
     before = _stored()
     dates = ["2026-12-07T10:00", "2026-12-10T10:00", "2026-12-14T10:00"]
 

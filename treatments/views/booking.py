@@ -53,16 +53,21 @@ def client_problem(request, chosen_client, new_client_form) -> str:
     return ""
 
 
+def picked_time(clinic, params):
+    """Return the practitioner and local start a booking page was opened for (None for either missing)."""
+    practitioner = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=params.get("practitioner") or 0
+    ).first()
+    return practitioner, parse_local_datetime(params.get("start"), clinic.zone)
+
+
 @staff_required
 def book(request):
     """Pick a time (from the calendar or the finder), then a client, and book."""
     clinic = request.staff_member.clinic
     zone = clinic.zone
     params = request.POST if request.method == "POST" else request.GET
-    practitioner = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=params.get("practitioner") or 0
-    ).first()
-    start = parse_local_datetime(params.get("start"), zone)
+    practitioner, start = picked_time(clinic, params)
     service = Service.objects.filter(clinic=clinic, is_active=True, pk=params.get("service") or 0).first()
 
     if practitioner is None or start is None:

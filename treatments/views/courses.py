@@ -15,12 +15,12 @@ from django.utils import timezone
 from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
-from clinic.models import StaffMember, StaffRole
+from clinic.models import StaffMember
 from clinic.permissions import staff_required
 from treatments.booking import course_book, course_check, course_plan, course_starts
 from treatments.forms import CourseForm, NewClientForm, parse_local_datetime
 from treatments.models import Service
-from treatments.views.booking import client_problem, services_for
+from treatments.views.booking import client_problem, picked_time, services_for
 
 DEFAULT_SESSIONS = 6
 DEFAULT_GAPS = [7]
@@ -74,10 +74,7 @@ def book_course(request):
     clinic = request.staff_member.clinic
     zone = clinic.zone
     params = request.POST if request.method == "POST" else request.GET
-    practitioner = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=params.get("practitioner") or 0
-    ).first()
-    first_start = parse_local_datetime(params.get("start"), zone)
+    practitioner, first_start = picked_time(clinic, params)
     if practitioner is None or first_start is None:
         return redirect("book")
     service = (
