@@ -39,6 +39,17 @@ def sign_in(page, live_server, username):
     page.wait_for_url(live_server.url + "/")
 
 
+def open_microcurrent_for_olivia(page, live_server, day, *, search):
+    """From the day's calendar, open Dr Lee's free 10:00 for a microcurrent workout and pick Olivia
+    (found by `search`) with the keyboard."""
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()
+    page.get_by_label("Service").select_option(label="Microcurrent workout (45 min)")
+    page.get_by_label("Search by name, phone or email").fill(search)
+    page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
+    page.get_by_label("Search by name, phone or email").press("Enter")
+
+
 def test_what_the_front_desk_typed_before_the_search_script_loaded_is_searched(
     live_server, world, browser_page
 ):
@@ -63,15 +74,9 @@ def test_front_desk_books_from_the_calendar_and_cancels(live_server, world, brow
     page = browser_page
     day = next_week(world)
     sign_in(page, live_server, world.desk.user.username)
-    # given the calendar of a day next week
-    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
-    # when the front desk clicks Dr Lee's free 10:00
-    page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()
-    page.get_by_label("Service").select_option(label="Microcurrent workout (45 min)")
+    # given the calendar of a day next week, when the front desk clicks Dr Lee's free 10:00
     # and finds the client by typing part of her phone number, choosing with the keyboard
-    page.get_by_label("Search by name, phone or email").fill("900123")
-    page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
-    page.get_by_label("Search by name, phone or email").press("Enter")
+    open_microcurrent_for_olivia(page, live_server, day, search="900123")
     assert "Olivia Smith" in page.locator("#chosen-client").inner_text()
     page.get_by_role("button", name="Book", exact=True).click()
     # then the appointment page says it is booked, at the local time chosen
@@ -104,12 +109,7 @@ def test_front_desk_books_a_course_moving_the_one_session_that_is_taken(live_ser
     second_day = first_day + dt.timedelta(days=3)
     world.keep_lee_busy(dt.datetime.combine(second_day, dt.time(10), tzinfo=zone))
     sign_in(page, live_server, world.desk.user.username)
-    page.goto(f"{live_server.url}/calendar/?date={first_day.isoformat()}")
-    page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()
-    page.get_by_label("Service").select_option(label="Microcurrent workout (45 min)")
-    page.get_by_label("Search by name, phone or email").fill("Olivia")
-    page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
-    page.get_by_label("Search by name, phone or email").press("Enter")
+    open_microcurrent_for_olivia(page, live_server, first_day, search="Olivia")
     # when the front desk turns the visit into a course
     page.get_by_role("button", name="Book a course from this visit…").click()
     # then the protocol's plan is laid out and each date is checked: the second one is taken
