@@ -616,9 +616,15 @@ def course_starts(
     return [s.astimezone(dt.UTC) for s in starts]
 
 
-def course_progress(course: Course) -> dict:
-    """Return how many sessions of a course are done, booked ahead, and missed or cancelled."""
-    statuses = list(course.appointments.values_list("status", flat=True))
+def course_progress(course: Course, sessions: list[Appointment] | None = None) -> dict:
+    """Return how many sessions of a course are done, booked ahead, and missed or cancelled.
+
+    `sessions`: the course's appointments when the caller has them already (else they are read).
+    """
+    if sessions is None:
+        statuses = list(course.appointments.values_list("status", flat=True))
+    else:
+        statuses = [session.status for session in sessions]
     return {
         "planned": course.planned_sessions,
         **{name: sum(s in group for s in statuses) for name, group in COURSE_PROGRESS_STATUSES.items()},

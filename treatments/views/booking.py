@@ -211,7 +211,7 @@ def appointment_detail(request, pk):
                 initial={"start": timezone.localtime(appointment.start, zone).strftime("%Y-%m-%dT%H:%M")},
             ),
             "cancel_form": CancelForm(prefix="cancel"),
-            "progress": course_progress(appointment.course) if appointment.course else None,
+            "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,
             "course_sessions": course_sessions,
             "session_number": next(
                 (n for n, a in enumerate(course_sessions, 1) if a.pk == appointment.pk), None
