@@ -1,5 +1,8 @@
 """The demo seed: realistic, scoped, and safe to run again."""
 
+import datetime as dt
+import itertools
+
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -83,3 +86,19 @@ def test_protocol_defaults_are_data_from_domain_md(seeded):
     assert (str(cheeks.min_depth_mm), str(cheeks.max_depth_mm)) == ("0.50", "1.00")
     isotretinoin = protocol.contraindications.get(condition_code="isotretinoin")
     assert isotretinoin.within_days == 180
+
+
+def test_the_demo_has_a_course_in_progress(seeded):
+    from treatments.booking import course_progress
+    from treatments.models import Course
+
+    [course] = Course.objects.filter(clinic__slug="lumen")
+    sessions = list(course.appointments.order_by("start"))
+    assert len(sessions) == course.planned_sessions >= 3
+    assert {s.client_id for s in sessions} == {course.client_id}
+    assert len({s.practitioner_id for s in sessions}) == 1
+    others = Appointment.objects.filter(client=course.client, service=course.service).exclude(course=course)
+    assert not others.exclude(status__in=["cancelled", "noshow"]).exists()
+    assert all(b.start - a.start >= dt.timedelta(days=3) for a, b in itertools.pairwise(sessions))
+    progress = course_progress(course, sessions)
+    assert progress["done"] >= 1 and progress["upcoming"] >= 1

@@ -24,11 +24,13 @@ from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan
 from treatments.eligibility import is_qualified
 from treatments.models import (
+    INACTIVE_STATUSES,
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
     BodyArea,
     ContraindicationRule,
+    Course,
     Product,
     ProductLot,
     Protocol,
@@ -276,6 +278,8 @@ class Command(BaseCommand):
         if with_forms:
             self._intake_and_consent(clinic, clients, rng)
         self._appointments(clinic, clients, rng)
+        if with_forms:
+            self._course_in_progress(clinic, clients)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
         now = timezone.now()
@@ -412,6 +416,36 @@ class Command(BaseCommand):
             AppointmentEvent(appointment=a, at=a.created_at, action="booked", details={"source": "seed_demo"})
             for a in Appointment.objects.filter(clinic=clinic)
         )
+
+    def _course_in_progress(self, clinic: Clinic, clients: list[Client]) -> None:
+        """Gather seeded twice-a-week visits, 3 or more days apart, into one client's course."""
+        service = Service.objects.filter(
+            clinic=clinic, protocols__course_sessions_per_week__isnull=False
+        ).first()
+        visits = list(
+            Appointment.objects.filter(clinic=clinic, service=service)
+            .exclude(status__in=INACTIVE_STATUSES)
+            .order_by("start")
+        )
+        by_practitioner: dict[int, list[Appointment]] = {}
+        for visit in visits:
+            picked = by_practitioner.setdefault(visit.practitioner_id, [])
+            if not picked or visit.start - picked[-1].start >= dt.timedelta(days=3):
+                picked.append(visit)
+        picked = max(by_practitioner.values(), key=len, default=[])
+        # someone with nothing against the treatment and no other visit of it to clash with the course
+        others = {v.client_id for v in visits if v not in picked}
+        client = next((c for c in clients if c.pk not in others and not c.conditions.exists()), None)
+        if service is None or client is None or len(picked) < 2:
+            return
+        course = Course.objects.create(
+            clinic=clinic,
+            client=client,
+            service=service,
+            planned_sessions=len(picked),
+            created_at=min(v.created_at for v in picked),
+        )
+        Appointment.objects.filter(pk__in=[v.pk for v in picked]).update(course=course, client=client)
 
     @staticmethod
     def _status_for(start, end, now, rng) -> str:
