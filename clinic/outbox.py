@@ -332,9 +332,9 @@ def _record_sent(message_id: int, smtp_message_id: str) -> None:
         )
 
 
-def outbox_cancel(*, topic: str) -> int:
-    """Cancel every message about `topic` that has not gone out yet; return how many."""
-    return OutboxMessage.objects.filter(topic=topic, status=OutboxStatus.PENDING).update(
+def outbox_cancel(*topics: str) -> int:
+    """Cancel every message about any of `topics` that has not gone out yet; return how many."""
+    return OutboxMessage.objects.filter(topic__in=topics, status=OutboxStatus.PENDING).update(
         status=OutboxStatus.CANCELLED
     )
 

@@ -7,7 +7,7 @@ from django.core import signing
 from django.utils import timezone
 
 from clients.models import ClientCondition, IntakeQuestionnaire, IntakeResponse
-from clinic.models import OutboxMessage
+from clinic.models import OutboxMessage, TimeOff
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book
 from treatments.links import SALT, manage_token
@@ -88,6 +88,53 @@ def test_the_finder_lists_free_times(desk, world):
     assert "09:00 · Dr Amara Lee" in page.content.decode()
 
 
+def test_the_finder_books_for_the_client_it_was_opened_for(desk, world):
+    ada = world.client(first_name="Ada", last_name="Lovelace")
+    query = f"service={world.microcurrent.id}&practitioner={world.dr_lee.id}&date=2026-12-07&client={ada.pk}"
+    page = desk.get(f"/book/?{query}").content.decode()
+    assert "<h1>Find a time for Ada Lovelace</h1>" in page
+    assert f'<input type="hidden" name="client" value="{ada.pk}">' in page
+    slot_link = (
+        f"?service={world.microcurrent.id}&practitioner={world.dr_lee.id}"
+        f"&start=2026-12-07T09:00&client={ada.pk}"
+    )
+    assert f'href="{slot_link}"' in page
+    form = desk.get(f"/book/{slot_link}")
+    assert form.context["chosen_client"] == ada
+
+
+def test_a_day_without_free_time_points_to_the_next_free_one(desk, world):
+    TimeOff.objects.create(
+        staff_member=world.dr_lee, start=local(world, 2026, 12, 7, 0), end=local(world, 2026, 12, 8, 0)
+    )
+    query = f"service={world.microcurrent.id}&practitioner={world.dr_lee.id}"
+    page = desk.get(f"/book/?{query}&date=2026-12-07").content.decode()
+    assert "No free time on this day." in page
+    assert f'href="?{query}&date=2026-12-08">Tuesday 8 December at 09:00</a>' in page
+
+
+def test_a_long_absence_is_said_plainly(desk, world):
+    TimeOff.objects.create(
+        staff_member=world.dr_lee, start=local(world, 2026, 12, 7, 0), end=local(world, 2027, 2, 1, 0)
+    )
+    query = f"service={world.microcurrent.id}&practitioner={world.dr_lee.id}&date=2026-12-07"
+    page = desk.get(f"/book/?{query}").content.decode()
+    assert "Nothing is free in the 28 days after it either: try another practitioner." in page
+
+
+def test_moving_a_visit_to_where_it_already_is_changes_nothing_and_says_so(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    messages_before = OutboxMessage.objects.count()
+    response = desk.post(
+        f"/appointments/{appointment.pk}/reschedule/", {"reschedule-start": "2026-12-07T10:00"}, follow=True
+    )
+    assert "The visit is already at Mon 07 Dec 2026 10:00. Choose another time." in response.content.decode()
+    appointment.refresh_from_db()
+    assert appointment.sequence == 0
+    assert OutboxMessage.objects.count() == messages_before
+    assert not appointment.events.filter(action="rescheduled").exists()
+
+
 def test_reschedule_from_the_page(desk, world):
     appointment = _book(world, local(world, 2026, 12, 7, 10))
     response = desk.post(
@@ -108,9 +155,10 @@ def test_the_visit_page_offers_the_practitioners_free_times_to_move_to(desk, wor
     same_day = desk.get(f"/appointments/{appointment.pk}/")
     next_day = desk.get(f"/appointments/{appointment.pk}/?date=2026-12-08")
 
-    # the visit's own time is free to move within: it does not block itself
+    # the visit's own time is free to move within: it does not block itself; where it is now is no move
     own_day = [t["value"] for t in same_day.context["free_times"]]
-    assert "2026-12-07T10:00" in own_day and "2026-12-07T09:45" in own_day
+    assert "2026-12-07T09:45" in own_day and "2026-12-07T10:15" in own_day
+    assert "2026-12-07T10:00" not in own_day
     times = [t["value"] for t in next_day.context["free_times"]]
     assert times[0] == "2026-12-08T09:00"
     # a microcurrent visit holds its 45 minutes and 10 after: 12:45 is the last start clear of 13:50

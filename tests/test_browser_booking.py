@@ -7,10 +7,12 @@ import re
 import pytest
 from django.utils import timezone
 
+from clients.models import Client
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world
 from tests.factories import PASSWORD
-from treatments.models import Appointment
+from treatments.booking import appointment_set_status, course_book
+from treatments.models import Appointment, AppointmentStatus
 
 pytestmark = pytest.mark.browser
 
@@ -131,6 +133,40 @@ def test_front_desk_books_a_course_moving_the_one_session_that_is_taken(live_ser
         dt.datetime.combine(first_day + dt.timedelta(days=7), dt.time(10)),
         dt.datetime.combine(first_day + dt.timedelta(days=10), dt.time(10)),
     ]
+
+
+def test_front_desk_stops_a_course_from_the_clients_page(live_server, world, browser_page):
+    page = browser_page
+    zone = world.clinic.zone
+    olivia = Client.objects.get(last_name="Smith")
+    first_day = next_week(world)
+    course = course_book(
+        client=olivia,
+        service=world.microcurrent,
+        practitioner=world.dr_lee,
+        starts=[
+            dt.datetime.combine(first_day + dt.timedelta(days=7 * i), dt.time(10), tzinfo=zone)
+            for i in range(3)
+        ],
+    )
+    first, second, third = course.appointments.order_by("start")
+    appointment_set_status(first, status=AppointmentStatus.FULFILLED)
+    sign_in(page, live_server, world.desk.user.username)
+    # given the client's page, when the front desk opens her course (on its next session)
+    page.goto(f"{live_server.url}/clients/{olivia.pk}/")
+    page.locator("#courses").get_by_role("link", name="Microcurrent workout").click()
+    page.wait_for_url(re.compile(rf"/appointments/{second.pk}/\?show=course#course-sessions$"))
+    # the course's sessions are shown at once (the link opens the folded list), with the way to stop it
+    page.locator("#course-cancel").get_by_label("Reason (optional)").fill("Moving abroad")
+    page.get_by_role("button", name="Cancel 2 sessions ahead").click()
+    # then both sessions ahead are cancelled, the one had stays completed, and the desk is told
+    assert "Cancelled 2 sessions from" in page.locator(".flash").inner_text()
+    assert page.locator("#course-progress").inner_text() == (
+        "Session 2 of 3 · 1 done, 0 booked ahead, 2 missed or cancelled"
+    )
+    statuses = list(course.appointments.order_by("start").values_list("status", flat=True))
+    assert statuses == ["fulfilled", "cancelled", "cancelled"]
+    assert third.events.filter(action="cancelled", details__reason="Moving abroad").exists()
 
 
 def test_a_client_books_online_and_cancels_from_the_emailed_link(

@@ -83,9 +83,33 @@ def test_the_page_shows_each_course_with_its_progress(desk, world):
     assert (shown.done, shown.upcoming, shown.missed_or_cancelled) == (1, 2, 1)
     page = response.content.decode()
     assert "1 of 4 done, 2 booked ahead, 1 missed or cancelled" in page
+    # the next session is the third (the second was cancelled); the course opens on it
+    third = course.appointments.order_by("start")[2]
+    assert shown.next_session_id == third.pk
+    assert f'<a href="/appointments/{third.pk}/?show=course#course-sessions">Microcurrent workout</a>' in page
+    when = timezone.localtime(third.start, world.clinic.zone)
+    assert f'<a href="/appointments/{third.pk}/">{when:%a %-d %b %H:%M}</a>' in page
     # its messages, in words: one confirmation for the course, the cancellation of the second visit
     assert page.count('title="Email template: course_confirmation">Course confirmation<') == 1
     assert page.count(">Booking cancelled<") == 1
+
+
+def test_a_course_with_nothing_ahead_opens_on_its_first_session(desk, world):
+    ada = world.client(first_name="Ada", email="ada@example.com")
+    course = course_book(
+        client=ada, service=world.microcurrent, practitioner=world.dr_lee, starts=[_days_ahead(world, 2)]
+    )
+    first = course.appointments.get()
+    appointment_cancel(first)
+    page = desk.get(f"/clients/{ada.pk}/").content.decode()
+    assert f'<a href="/appointments/{first.pk}/?show=course#course-sessions">Microcurrent workout</a>' in page
+    assert "<td>—</td></tr>" in page
+
+
+def test_the_page_books_a_visit_for_the_client(desk, world):
+    ada = world.client(first_name="Ada", last_name="Lovelace")
+    page = desk.get(f"/clients/{ada.pk}/").content.decode()
+    assert f'href="/book/?client={ada.pk}">Book a visit for Ada</a>' in page
 
 
 def test_the_appointment_page_links_to_the_client(desk, world):

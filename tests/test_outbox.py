@@ -111,7 +111,7 @@ def test_a_temporary_refusal_is_retried(lumen, smtp_settings, smtp_server):
 
 def test_cancelling_a_topic_stops_its_pending_messages(lumen, smtp_settings, smtp_server):
     _enqueue(lumen, key="reminder", topic="appointment:7")
-    assert outbox_cancel(topic="appointment:7") == 1
+    assert outbox_cancel("appointment:7") == 1
     assert deliver_due_messages_task() == 0
     assert OutboxMessage.objects.get(dedupe_key="reminder").status == OutboxStatus.CANCELLED
 

@@ -26,9 +26,10 @@ from treatments.booking import (
     appointment_reschedule,
     appointment_set_status,
     course_book,
+    course_cancel_remaining,
     course_progress,
 )
-from treatments.models import Appointment, AppointmentStatus, Service
+from treatments.models import Appointment, AppointmentStatus, Course, Service
 from treatments.selectors import appointments_between
 
 MAX_AVAILABILITY_DAYS = 62
@@ -307,32 +308,57 @@ class CourseCreateSerializer(serializers.Serializer):
     interval_override_reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class CourseView(ClinicTimeMixin, APIView):
-    """Book a course: every session or none."""
+CourseSchema = inline_serializer(
+    "Course",
+    {
+        "id": serializers.IntegerField(),
+        "client": serializers.IntegerField(),
+        "service": serializers.IntegerField(),
+        "appointments": AppointmentSerializer(many=True),
+        "progress": serializers.DictField(child=serializers.IntegerField()),
+    },
+)
 
-    @extend_schema(
-        request=CourseCreateSerializer,
-        responses={
-            201: inline_serializer(
-                "Course",
-                {
-                    "id": serializers.IntegerField(),
-                    "appointments": AppointmentSerializer(many=True),
-                    "progress": serializers.DictField(),
-                },
-            )
-        },
+
+def course_as_json(course: Course) -> dict:
+    """A course with its sessions in time order and its progress (done, upcoming, missed or cancelled)."""
+    appointments = list(
+        course.appointments.select_related("clinic", "client", "service", "practitioner").order_by(
+            "start", "id"
+        )
     )
-    def post(self, request):
+    return {
+        "id": course.id,
+        "client": course.client_id,
+        "service": course.service_id,
+        "appointments": AppointmentSerializer(appointments, many=True).data,
+        "progress": course_progress(course, appointments),
+    }
+
+
+class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
+    """Courses: book every session or none, read one with its progress, cancel the sessions ahead."""
+
+    queryset = Course.objects.all()
+    serializer_class = CourseCreateSerializer
+
+    @extend_schema(request=CourseCreateSerializer, responses={201: CourseSchema})
+    def create(self, request):
         serializer = CourseCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         course = course_book(**serializer.validated_data, actor=request.user)
-        appointments = course.appointments.order_by("start")
-        return Response(
-            {
-                "id": course.id,
-                "appointments": AppointmentSerializer(appointments, many=True).data,
-                "progress": course_progress(course),
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(course_as_json(course), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=CourseSchema)
+    def retrieve(self, request, pk=None):
+        return Response(course_as_json(self.get_object()))
+
+    @extend_schema(request=CancelSerializer, responses=CourseSchema)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel every session still ahead (booked, not begun); the client gets one email."""
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        course = self.get_object()
+        course_cancel_remaining(course, actor=request.user, reason=data.validated_data["reason"])
+        return Response(course_as_json(course))

@@ -36,6 +36,7 @@ from treatments.notifications import (
     notify_booked,
     notify_cancelled,
     notify_course_booked,
+    notify_course_cancelled,
     notify_rescheduled,
 )
 
@@ -324,6 +325,11 @@ def _write_with_retries(write, *, reassignable: frozenset[str] = frozenset()):
     raise AssertionError("unreachable")
 
 
+def _user(actor):
+    """The signed-in user to record as having made a change (None for the public pages and tasks)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def _aware_utc(start: dt.datetime) -> dt.datetime:
     if timezone.is_naive(start):
         raise ClinicError(
@@ -364,7 +370,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 blocked_end=blocked_end,
                 status=AppointmentStatus.BOOKED,
                 notes=request.notes,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=_user(actor),
             )
             AppointmentEvent.objects.create(
                 appointment=appointment,
@@ -401,6 +407,11 @@ def appointment_reschedule(
         raise ClinicError(
             f"A {appointment.get_status_display().lower()} visit cannot be moved.", code="not_movable"
         )
+    if start == appointment.start:
+        raise ClinicError(
+            f"The visit is already at {_local_day(appointment.clinic, start)}. Choose another time.",
+            code="same_time",
+        )
     request = BookingRequest(
         client=appointment.client,
         service=appointment.service,
@@ -427,7 +438,7 @@ def appointment_reschedule(
             )
             AppointmentEvent.objects.create(
                 appointment=current,
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                actor=_user(actor),
                 action="rescheduled",
                 details={"from": previous.isoformat(), "to": start.isoformat(), "reason": reason},
             )
@@ -455,7 +466,7 @@ def appointment_cancel(
     current.save(update_fields=["status", "cancellation_reason", "sequence"])
     AppointmentEvent.objects.create(
         appointment=current,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=_user(actor),
         action="cancelled",
         details={"reason": reason, "by_client": by_client},
     )
@@ -481,7 +492,7 @@ def appointment_set_status(appointment: Appointment, *, status: str, actor=None)
     current.save(update_fields=["status"])
     AppointmentEvent.objects.create(
         appointment=current,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=_user(actor),
         action=f"status:{status}",
         details={"from": previous, "to": status},
     )
@@ -570,6 +581,45 @@ def course_check(*, actor=None, **course) -> list[str]:
                 problems.append("")
         transaction.set_rollback(True)
     return problems
+
+
+# Sessions of a course that "cancel the rest" cancels: booked ahead and not begun (an arrived client's
+# session today, a done or missed one, keep their status).
+CANCELLABLE_AHEAD = (AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.PROPOSED)
+
+
+@transaction.atomic
+def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> list[Appointment]:
+    """Cancel every session of a course still ahead; the client is told in one email. Return them.
+
+    Each cancelled session frees its time, gets its own audit event and a higher SEQUENCE, and its
+    pending reminders are cancelled, exactly as when it is cancelled alone.
+    """
+    locked = Course.objects.select_for_update().get(pk=course.pk)
+    remaining = list(
+        Appointment.objects.select_for_update()
+        .filter(course=locked, status__in=CANCELLABLE_AHEAD, start__gt=timezone.now())
+        .select_related("clinic", "client", "service", "practitioner")
+        .order_by("start", "id")
+    )
+    if not remaining:
+        raise ClinicError("This course has no sessions ahead to cancel.", code="nothing_to_cancel")
+    for session in remaining:
+        session.status = AppointmentStatus.CANCELLED
+        session.cancellation_reason = reason[:300]
+        session.sequence += 1
+    Appointment.objects.bulk_update(remaining, ["status", "cancellation_reason", "sequence"])
+    AppointmentEvent.objects.bulk_create(
+        AppointmentEvent(
+            appointment=session,
+            actor=_user(actor),
+            action="cancelled",
+            details={"reason": reason, "by_client": False, "rest_of_course": locked.pk},
+        )
+        for session in remaining
+    )
+    notify_course_cancelled(locked, remaining)
+    return remaining
 
 
 def course_plan(service: Service) -> tuple[int | None, list[int] | None]:

@@ -31,16 +31,17 @@ def appointment_invite(appointment: Appointment, *, method: str = "REQUEST") -> 
     return calendar.to_ical().decode()
 
 
-def course_invite(appointments: list[Appointment]) -> str:
-    """Return one calendar file holding every session of a course (METHOD PUBLISH).
+def course_invite(appointments: list[Appointment], *, status: str = "CONFIRMED") -> str:
+    """Return one calendar file holding several sessions of a course (METHOD PUBLISH).
 
     iTIP allows several events with different UIDs only when publishing, so the course is published;
     each event keeps its appointment's UID and SEQUENCE, and a later change to one session is sent
     as a REQUEST (or CANCEL) for that UID, which calendars apply to the event they already hold.
+    Cancelling the rest of a course publishes those sessions again with STATUS:CANCELLED.
     """
     calendar = _calendar(appointments[0].clinic, "PUBLISH")
     for appointment in appointments:
-        calendar.add_component(_event(appointment, status="CONFIRMED"))
+        calendar.add_component(_event(appointment, status=status))
     return calendar.to_ical().decode()
 
 

@@ -99,6 +99,35 @@ def notify_booked(appointment: Appointment) -> None:
     _cancel_rebooking_invitations(appointment, protocols)
 
 
+def _course_message(
+    course: Course,
+    sessions: list[Appointment],
+    contexts: list[dict],
+    template_key: str,
+    dedupe_key: str,
+    *,
+    status: str,
+) -> list[OutboxMessage]:
+    """Build one email about several sessions of a course, with one calendar file holding them all.
+
+    `contexts`: each session's `_context`, in the same order.
+    """
+    first = sessions[0]
+    if not first.client.email:
+        return []
+    context = {
+        **contexts[0],
+        "course_id": course.pk,
+        "session_count": len(sessions),
+        "sessions": [
+            {key: c[key] for key in ("local_start", "zone_abbreviation", "manage_url")} for c in contexts
+        ],
+        "ics": course_invite(sessions, status=status),
+        "ics_method": "PUBLISH",
+    }
+    return _message(first, template_key, dedupe_key, context=context, topic=f"course:{course.pk}")
+
+
 def notify_course_booked(course: Course, sessions: list[Appointment]) -> None:
     """Queue one confirmation for a whole course, each session's reminders, and one form request.
 
@@ -107,32 +136,29 @@ def notify_course_booked(course: Course, sessions: list[Appointment]) -> None:
     """
     sessions = sorted(sessions, key=lambda a: a.start)
     first = sessions[0]
-    contexts = [_context(session) for session in sessions]
     protocols = list(first.service.protocols.all())
-    confirmation = []
-    if first.client.email:
-        course_context = {
-            **contexts[0],
-            "course_id": course.pk,
-            "session_count": len(sessions),
-            "sessions": [
-                {key: c[key] for key in ("local_start", "zone_abbreviation", "manage_url")} for c in contexts
-            ],
-            "ics": course_invite(sessions),
-            "ics_method": "PUBLISH",
-        }
-        confirmation = _message(
-            first,
-            "course_confirmation",
-            f"course:{course.pk}:booked",
-            context=course_context,
-            topic=f"course:{course.pk}",
-        )
+    contexts = [_context(session) for session in sessions]
+    confirmation = _course_message(
+        course, sessions, contexts, "course_confirmation", f"course:{course.pk}:booked", status="CONFIRMED"
+    )
     reminders = [m for session, c in zip(sessions, contexts, strict=True) for m in _reminders(session, c)]
     outbox_write(
         confirmation + reminders + _forms_request(first, {p.modality for p in protocols}, contexts[0])
     )
     _cancel_rebooking_invitations(first, protocols)
+
+
+def notify_course_cancelled(course: Course, sessions: list[Appointment]) -> None:
+    """Stop what was still to be sent about the cancelled sessions, then tell the client in one email.
+
+    The calendar file publishes each session again as CANCELLED with its higher SEQUENCE, so a
+    calendar holding the course's events marks those sessions cancelled.
+    """
+    sessions = sorted(sessions, key=lambda a: a.start)
+    outbox_cancel(*(f"appointment:{s.pk}" for s in sessions), f"course:{course.pk}")
+    key = f"course:{course.pk}:cancelled:{sessions[0].pk}"  # a session is cancelled only once
+    contexts = [_context(session) for session in sessions]
+    outbox_write(_course_message(course, sessions, contexts, "course_cancelled", key, status="CANCELLED"))
 
 
 def _cancel_rebooking_invitations(appointment: Appointment, protocols) -> None:
@@ -171,7 +197,7 @@ def notify_rescheduled(appointment: Appointment) -> None:
 
 def notify_cancelled(appointment: Appointment) -> None:
     """Stop whatever was still to be sent about the visit, then queue the cancellation with its invite."""
-    outbox_cancel(topic=f"appointment:{appointment.pk}")
+    outbox_cancel(f"appointment:{appointment.pk}")
     key = f"appointment:{appointment.pk}:cancelled"
     outbox_write(
         _message(appointment, "booking_cancelled", key, context=_context(appointment), invite="CANCEL")

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
 
 from clients.models import Client
 from clinic.models import Clinic, OutboxMessage
@@ -48,15 +48,26 @@ def client_visits(client: Client, *, now: dt.datetime, limit: int = 50) -> tuple
     return upcoming, past
 
 
-def client_courses(client: Client) -> QuerySet[Course]:
-    """Return a client's courses, newest first, each with its progress counts and first and last visit."""
+def client_courses(client: Client, *, now: dt.datetime) -> QuerySet[Course]:
+    """Return a client's courses, newest first, each with its progress counts, first and last visit,
+    and its next session (the one not over yet; None when nothing is booked ahead)."""
     counts = {
         name: Count("appointments", filter=Q(appointments__status__in=group))
         for name, group in COURSE_PROGRESS_STATUSES.items()
     }
+    next_session = Appointment.objects.filter(
+        course=OuterRef("pk"), status__in=COURSE_PROGRESS_STATUSES["upcoming"], end__gt=now
+    ).order_by("start", "id")
     return (
         Course.objects.filter(client=client)
         .select_related("service")
-        .annotate(**counts, first_start=Min("appointments__start"), last_start=Max("appointments__start"))
+        .annotate(
+            **counts,
+            first_start=Min("appointments__start"),
+            last_start=Max("appointments__start"),
+            next_session_id=Subquery(next_session.values("pk")[:1]),
+            next_session_start=Subquery(next_session.values("start")[:1]),
+            first_session_id=Min("appointments__id"),
+        )
         .order_by("-created_at", "-id")
     )

@@ -7,6 +7,7 @@ urlpatterns = [
     path("calendar/", calendar.calendar, name="calendar"),
     path("book/", booking.book, name="book"),
     path("book/course/", courses.book_course, name="book-course"),
+    path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("appointments/<int:pk>/", booking.appointment_detail, name="appointment-detail"),
     path(

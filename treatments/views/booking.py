@@ -1,5 +1,7 @@
 """Staff pages to book a visit and to act on one: check in, complete, no-show, reschedule, cancel."""
 
+import datetime as dt
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -14,6 +16,7 @@ from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
 from treatments.availability import available_slots, free_times_on
 from treatments.booking import (
+    CANCELLABLE_AHEAD,
     BookingRequest,
     appointment_book,
     appointment_cancel,
@@ -27,6 +30,8 @@ from treatments.models import Appointment, AppointmentStatus, Service
 from treatments.selectors import appointment_messages
 
 MAX_SLOTS_SHOWN = 80
+# A day with no free time: the finder looks this far ahead for the next one.
+LOOK_AHEAD_DAYS = 28
 
 
 def services_for(clinic, practitioner):
@@ -130,17 +135,23 @@ def book(request):
 
 
 def _finder(request, clinic, service, practitioner):
-    """List free times for a service on a day, each a link to the booking form."""
+    """List free times for a service on a day, each a link to the booking form (for a client, if given)."""
     today = timezone.localdate(timezone=clinic.zone)
     day, date_error = parse_local_date(request.GET.get("date"), today)
-    slots = []
+    slots, next_free = [], None
     if service is not None:
+        practitioner_id = practitioner.id if practitioner else None
         slots = available_slots(
-            service=service,
-            start_date=day,
-            end_date=day,
-            practitioner_id=practitioner.id if practitioner else None,
+            service=service, start_date=day, end_date=day, practitioner_id=practitioner_id
         )[:MAX_SLOTS_SHOWN]
+        if not slots:  # say when the next free time is instead of leaving the desk to try day after day
+            ahead = available_slots(
+                service=service,
+                start_date=day + dt.timedelta(days=1),
+                end_date=day + dt.timedelta(days=LOOK_AHEAD_DAYS),
+                practitioner_id=practitioner_id,
+            )
+            next_free = timezone.localtime(ahead[0].start, clinic.zone) if ahead else None
     names = {
         p.id: p.display_name for p in StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER)
     }
@@ -154,6 +165,9 @@ def _finder(request, clinic, service, practitioner):
             ).order_by("display_name"),
             "service": service,
             "practitioner": practitioner,
+            "next_free": next_free,
+            "look_ahead_days": LOOK_AHEAD_DAYS,
+            "for_client": Client.objects.filter(clinic=clinic, pk=request.GET.get("client") or 0).first(),
             "day": day,
             "slots": [
                 {
@@ -185,16 +199,22 @@ def appointment_detail(request, pk):
         list(appointment.course.appointments.order_by("start", "id")) if appointment.course else []
     )
     can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
+    now = timezone.now()
+    sessions_ahead = [s for s in course_sessions if s.status in CANCELLABLE_AHEAD and s.start > now]
     move_day, move_day_error = parse_local_date(
         request.GET.get("date"), timezone.localtime(appointment.start, zone).date()
     )
     free_times = (
-        free_times_on(
-            service=appointment.service,
-            day=move_day,
-            practitioner_id=appointment.practitioner_id,
-            ignore_appointment_id=appointment.pk,
-        )
+        [
+            t
+            for t in free_times_on(
+                service=appointment.service,
+                day=move_day,
+                practitioner_id=appointment.practitioner_id,
+                ignore_appointment_id=appointment.pk,
+            )
+            if t["local"] != appointment.start  # where it already is: not a move
+        ]
         if can_change
         else []
     )
@@ -213,6 +233,9 @@ def appointment_detail(request, pk):
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,
             "course_sessions": course_sessions,
+            "show_course": request.GET.get("show") == "course",
+            "sessions_ahead": sessions_ahead,
+            "course_cancel_form": CancelForm(prefix="course-cancel"),
             "session_number": next(
                 (n for n, a in enumerate(course_sessions, 1) if a.pk == appointment.pk), None
             ),

@@ -19,7 +19,8 @@ TIMELINE_LENGTH = 100
 def client_detail(request, pk):
     """A client's details, email preferences, visits and courses, and every message sent or scheduled."""
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
-    upcoming, past = client_visits(client, now=timezone.now())
+    now = timezone.now()
+    upcoming, past = client_visits(client, now=now)
     timeline = OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by(
         "-due_at", "-id"
     )[:TIMELINE_LENGTH]
@@ -30,7 +31,7 @@ def client_detail(request, pk):
             "client": client,
             "upcoming": upcoming,
             "past": past,
-            "courses": client_courses(client),
+            "courses": client_courses(client, now=now),
             "timeline": timeline,
             "resend_next": request.get_full_path(),
         },

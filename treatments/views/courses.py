@@ -9,17 +9,18 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.db import transaction
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember
 from clinic.permissions import staff_required
-from treatments.booking import course_book, course_check, course_plan, course_starts
-from treatments.forms import CourseForm, NewClientForm, parse_local_datetime
-from treatments.models import Service
+from treatments.booking import course_book, course_cancel_remaining, course_check, course_plan, course_starts
+from treatments.forms import CancelForm, CourseForm, NewClientForm, parse_local_datetime
+from treatments.models import Course, Service
 from treatments.views.booking import client_problem, picked_time, services_for
 
 DEFAULT_SESSIONS = 6
@@ -182,3 +183,30 @@ def _dry_run(request, clinic, order: _Order) -> list[str]:
         problems = course_check(**order.arguments(request, order.client(clinic)))
         transaction.set_rollback(True)
     return problems
+
+
+@staff_required
+@require_POST
+def cancel_remaining(request, pk):
+    """Cancel every session of a course still ahead, then go back to the visit it was done from."""
+    course = get_object_or_404(Course, pk=pk, clinic=request.staff_member.clinic)
+    form = CancelForm(request.POST, prefix="course-cancel")
+    form.is_valid()
+    try:
+        cancelled = course_cancel_remaining(
+            course, actor=request.user, reason=form.cleaned_data.get("reason", "")
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        first = timezone.localtime(cancelled[0].start, request.staff_member.clinic.zone)
+        count = len(cancelled)
+        messages.success(
+            request,
+            f"Cancelled {count} session{'s' if count != 1 else ''} from {first:%a %d %b}. "
+            "Their times are free again and the client will get one email.",
+        )
+    back_to = course.appointments.filter(pk=request.POST.get("appointment") or 0).first()
+    if back_to is not None:
+        return redirect("appointment-detail", back_to.pk)
+    return redirect("client-detail", course.client_id)
