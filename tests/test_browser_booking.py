@@ -72,6 +72,30 @@ def test_what_the_front_desk_typed_before_the_search_script_loaded_is_searched(
     page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
 
 
+def test_the_front_desk_steps_through_days_with_the_arrow_keys(live_server, world, browser_page):
+    page = browser_page
+    day = next_week(world)
+    sign_in(page, live_server, world.desk.user.username)
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    # → is the next day, ← the one before, T today: the calendar and the day's list alike
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(re.compile(rf"date={day + dt.timedelta(days=1)}"))
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(re.compile(rf"date={day}"))
+    # an arrow typed into a field stays in the field
+    page.get_by_label("Date").press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert f"date={day}" in page.url
+    page.locator("h1").click()  # out of the field
+    page.keyboard.press("t")
+    page.wait_for_url(re.compile(r"/calendar/\?view=day&by=practitioner$"))
+    page.goto(f"{live_server.url}/?date={day.isoformat()}")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(re.compile(rf"/\?date={day + dt.timedelta(days=1)}$"))
+    page.keyboard.press("t")
+    page.wait_for_url(live_server.url + "/")
+
+
 def test_front_desk_books_from_the_calendar_and_cancels(live_server, world, browser_page):
     page = browser_page
     day = next_week(world)

@@ -41,6 +41,49 @@ def test_signing_in_lands_on_todays_appointments(client, alice, lumen, lumen_cli
     assert "Europe/London" in page
 
 
+def _visit_at(lumen, client_record, day, hour=14):
+    zone = lumen.zone
+    return AppointmentFactory(
+        clinic=lumen,
+        client=client_record,
+        start=dt.datetime.combine(day, dt.time(hour, 30), tzinfo=zone),
+        end=dt.datetime.combine(day, dt.time(hour + 1, 30), tzinfo=zone),
+    )
+
+
+def test_the_days_list_opens_each_visit_and_its_client_and_checks_clients_in(
+    alice_client, lumen, lumen_client_record
+):
+    visit = _visit_at(lumen, lumen_client_record, timezone.localdate(timezone=lumen.zone))
+    page = alice_client.get("/").content.decode()
+    assert f'<a href="/appointments/{visit.pk}/">14:30–15:30</a>' in page
+    assert f'<a href="/clients/{lumen_client_record.pk}/">Olivia Smith</a>' in page
+    assert 'aria-label="Check in Olivia Smith at 14:30"' in page
+
+    response = alice_client.post(f"/appointments/{visit.pk}/check_in/", {"next": "/"}, follow=True)
+
+    assert response.redirect_chain == [("/", 302)]
+    page = response.content.decode()
+    assert "Olivia Smith: checked in." in page
+    assert 'aria-label="Check in Olivia Smith' not in page
+    visit.refresh_from_db()
+    assert visit.status == "arrived"
+
+
+def test_another_days_list_offers_no_check_in(alice_client, lumen, lumen_client_record):
+    tomorrow = timezone.localdate(timezone=lumen.zone) + dt.timedelta(days=1)
+    _visit_at(lumen, lumen_client_record, tomorrow)
+    page = alice_client.get(f"/?date={tomorrow.isoformat()}").content.decode()
+    assert "Olivia Smith" in page
+    assert "Check in" not in page
+
+
+def test_an_action_never_sends_the_desk_off_the_site(alice_client, lumen, lumen_client_record):
+    visit = _visit_at(lumen, lumen_client_record, timezone.localdate(timezone=lumen.zone))
+    response = alice_client.post(f"/appointments/{visit.pk}/check_in/", {"next": "https://evil.example/"})
+    assert response["Location"] == f"/appointments/{visit.pk}/"
+
+
 def test_a_bad_date_is_explained_not_a_500(alice_client):
     response = alice_client.get("/?date=31-02-2026")
     assert response.status_code == 200

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from clients.models import Client
@@ -266,7 +267,7 @@ def appointment_action(request, pk, action):
         if action in STATUS_ACTIONS:
             new_status, done = STATUS_ACTIONS[action]
             appointment_set_status(appointment, status=new_status, actor=request.user)
-            messages.success(request, done)
+            messages.success(request, f"{appointment.client.full_name}: {done[0].lower()}{done[1:]}")
         elif action == "cancel":
             form = CancelForm(request.POST, prefix="cancel")
             form.is_valid()
@@ -289,4 +290,7 @@ def appointment_action(request, pk, action):
             raise Http404("No such action.")
     except ClinicError as refusal:
         messages.error(request, refusal.message)
+    back_to = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back_to, allowed_hosts={request.get_host()}):
+        return redirect(back_to)  # e.g. the day's list, where the client was checked in
     return redirect("appointment-detail", pk)

@@ -6,8 +6,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from clinic.permissions import staff_required
+from treatments.booking import TRANSITIONS
 from treatments.forms import parse_local_date
-from treatments.models import INACTIVE_STATUSES
+from treatments.models import INACTIVE_STATUSES, AppointmentStatus
 from treatments.selectors import appointments_between
 
 
@@ -31,5 +32,6 @@ def home(request):
             "active_count": len(active),
             "date_error": date_error,
             "zone_name": clinic.time_zone,
+            "check_in_from": TRANSITIONS[AppointmentStatus.ARRIVED],
         },
     )
