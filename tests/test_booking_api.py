@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from tests.booking_world import build_world, local
 from tests.factories import ClientFactory, ClinicFactory, ServiceFactory
+from treatments.models import Appointment, Course
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +176,32 @@ def test_a_course_books_all_or_nothing(api, world):
     assert response.json()["progress"]["upcoming"] == 4
 
 
+def test_a_course_is_checked_session_by_session_without_booking_anything(api, world):
+    client = world.client()
+    starts = [local(world, 2026, 12, 7, 10) + dt.timedelta(days=3 * i) for i in range(3)]
+    world.keep_lee_busy(starts[1])
+    stored = Appointment.objects.count(), Course.objects.count()
+    body = {
+        "client": client.id,
+        "service": world.microcurrent.id,
+        "practitioner": world.dr_lee.id,
+        "starts": [s.isoformat() for s in reversed(starts)],  # any order; answered in time order
+    }
+
+    response = api.post("/api/v1/courses/check/", body, format="json")
+
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["bookable"] is False
+    assert [dt.datetime.fromisoformat(s["start"]) for s in answer["sessions"]] == starts
+    problems = [s["problem"] for s in answer["sessions"]]
+    assert problems[0] == problems[2] == ""
+    assert problems[1].startswith("Dr Amara Lee is already booked")
+    assert (Appointment.objects.count(), Course.objects.count()) == stored
+    bad = api.post("/api/v1/courses/check/", {**body, "starts": []}, format="json")
+    assert bad.status_code == 400 and "starts" in bad.json()
+
+
 def test_the_schema_documents_the_booking_endpoints(api):
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     for path in (
@@ -183,6 +210,7 @@ def test_the_schema_documents_the_booking_endpoints(api):
         "/api/v1/appointments/{id}/cancel/",
         "/api/v1/appointments/{id}/reschedule/",
         "/api/v1/courses/",
+        "/api/v1/courses/check/",
     ):
         assert path in schema["paths"], path
     assert "409" in schema["paths"]["/api/v1/appointments/"]["post"]["responses"]

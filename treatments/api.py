@@ -27,6 +27,7 @@ from treatments.booking import (
     appointment_set_status,
     course_book,
     course_cancel_remaining,
+    course_check,
     course_progress,
 )
 from treatments.models import Appointment, AppointmentStatus, Course, Service
@@ -344,10 +345,38 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=CourseCreateSerializer, responses={201: CourseSchema})
     def create(self, request):
-        serializer = CourseCreateSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        course = course_book(**serializer.validated_data, actor=request.user)
+        course = course_book(**self._order(request), actor=request.user)
         return Response(course_as_json(course), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=CourseCreateSerializer,
+        responses=inline_serializer(
+            "CourseCheck",
+            {
+                "bookable": serializers.BooleanField(),
+                "sessions": inline_serializer(
+                    "CourseCheckSession",
+                    {"start": serializers.DateTimeField(), "problem": serializers.CharField()},
+                    many=True,
+                ),
+            },
+        ),
+    )
+    @action(detail=False, methods=["post"])
+    def check(self, request):
+        """Say, for each session in time order, what would stop booking it ('' if nothing); book nothing."""
+        order = self._order(request)
+        problems = course_check(**order, actor=request.user)
+        starts = sorted(order["starts"])
+        return Response(
+            {
+                "bookable": not any(problems),
+                "sessions": [
+                    {"start": serializers.DateTimeField().to_representation(start), "problem": problem}
+                    for start, problem in zip(starts, problems, strict=True)
+                ],
+            }
+        )
 
     @extend_schema(responses=CourseSchema)
     def retrieve(self, request, pk=None):
@@ -362,3 +391,8 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         course = self.get_object()
         course_cancel_remaining(course, actor=request.user, reason=data.validated_data["reason"])
         return Response(course_as_json(course))
+
+    def _order(self, request) -> dict:
+        serializer = CourseCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
