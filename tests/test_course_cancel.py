@@ -168,6 +168,16 @@ def test_a_client_without_an_email_address_is_cancelled_without_mail(world):
     assert not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
 
 
+def _another_clinics_course() -> Course:
+    other = ClinicFactory(slug="elsewhere")
+    return Course.objects.create(
+        clinic=other,
+        client=ClientFactory(clinic=other),
+        service=ServiceFactory(clinic=other),
+        planned_sessions=1,
+    )
+
+
 # --- the visit page ----------------------------------------------------------------------------------
 @pytest.fixture
 def desk(client, world):
@@ -218,13 +228,7 @@ def test_without_a_visit_of_the_course_the_desk_lands_on_the_clients_page(desk, 
 
 
 def test_a_course_of_another_clinic_cannot_be_cancelled(desk, world):
-    other = ClinicFactory(slug="elsewhere")
-    course = Course.objects.create(
-        clinic=other,
-        client=ClientFactory(clinic=other),
-        service=ServiceFactory(clinic=other),
-        planned_sessions=1,
-    )
+    course = _another_clinics_course()
     assert desk.post(f"/courses/{course.pk}/cancel/").status_code == 404
     assert desk.get(f"/courses/{course.pk}/cancel/").status_code in (404, 405)
 
@@ -257,13 +261,7 @@ def test_the_api_reads_a_course_and_cancels_its_sessions_ahead(api, world):
 
 
 def test_the_api_does_not_show_or_cancel_another_clinics_course(api, world):
-    other = ClinicFactory(slug="elsewhere")
-    course = Course.objects.create(
-        clinic=other,
-        client=ClientFactory(clinic=other),
-        service=ServiceFactory(clinic=other),
-        planned_sessions=1,
-    )
+    course = _another_clinics_course()
     assert api.get(f"/api/v1/courses/{course.pk}/").status_code == 404
     assert api.post(f"/api/v1/courses/{course.pk}/cancel/", {}, format="json").status_code == 404
 

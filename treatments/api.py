@@ -37,6 +37,13 @@ MAX_AVAILABILITY_DAYS = 62
 MAX_LIST_DAYS = 62
 
 
+def validated(serializer_class, request) -> dict:
+    """Return the request body's validated data (DRF answers 400 with field errors otherwise)."""
+    serializer = serializer_class(data=request.data, context={"request": request})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class ServiceSerializer(serializers.ModelSerializer):
     modalities = serializers.SerializerMethodField()
 
@@ -254,21 +261,21 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         },
     )
     def create(self, request):
-        data = self._valid(AppointmentCreateSerializer, request)
+        data = validated(AppointmentCreateSerializer, request)
         appointment = appointment_book(BookingRequest(**data, source="api"), actor=request.user)
         return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CancelSerializer, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        data = self._valid(CancelSerializer, request)
+        data = validated(CancelSerializer, request)
         appointment = appointment_cancel(self.get_object(), actor=request.user, reason=data["reason"])
         return Response(AppointmentSerializer(appointment).data)
 
     @extend_schema(request=RescheduleSerializer, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])
     def reschedule(self, request, pk=None):
-        data = self._valid(RescheduleSerializer, request)
+        data = validated(RescheduleSerializer, request)
         appointment = appointment_reschedule(
             self.get_object(), start=data["start"], actor=request.user, reason=data["reason"]
         )
@@ -292,11 +299,6 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     def _set_status(self, new_status):
         appointment = appointment_set_status(self.get_object(), status=new_status, actor=self.request.user)
         return Response(AppointmentSerializer(appointment).data)
-
-    def _valid(self, serializer_class, request):
-        serializer = serializer_class(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
 
 # --- courses -----------------------------------------------------------------------------------------
@@ -345,7 +347,7 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
 
     @extend_schema(request=CourseCreateSerializer, responses={201: CourseSchema})
     def create(self, request):
-        course = course_book(**self._order(request), actor=request.user)
+        course = course_book(**validated(CourseCreateSerializer, request), actor=request.user)
         return Response(course_as_json(course), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -365,7 +367,7 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"])
     def check(self, request):
         """Say, for each session in time order, what would stop booking it ('' if nothing); book nothing."""
-        order = self._order(request)
+        order = validated(CourseCreateSerializer, request)
         problems = course_check(**order, actor=request.user)
         starts = sorted(order["starts"])
         return Response(
@@ -386,13 +388,7 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel every session still ahead (booked, not begun); the client gets one email."""
-        data = CancelSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated(CancelSerializer, request)
         course = self.get_object()
-        course_cancel_remaining(course, actor=request.user, reason=data.validated_data["reason"])
+        course_cancel_remaining(course, actor=request.user, reason=data["reason"])
         return Response(course_as_json(course))
-
-    def _order(self, request) -> dict:
-        serializer = CourseCreateSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data

@@ -449,6 +449,16 @@ def appointment_reschedule(
     return current
 
 
+CANCELLED_FIELDS = ["status", "cancellation_reason", "sequence"]
+
+
+def _mark_cancelled(appointment: Appointment, reason: str) -> None:
+    """Set what cancelling changes (the caller saves CANCELLED_FIELDS): the invite's SEQUENCE rises."""
+    appointment.status = AppointmentStatus.CANCELLED
+    appointment.cancellation_reason = reason[:300]
+    appointment.sequence += 1
+
+
 @transaction.atomic
 def appointment_cancel(
     appointment: Appointment, *, actor=None, reason: str = "", by_client: bool = False
@@ -460,10 +470,8 @@ def appointment_cancel(
             f"This visit is {current.get_status_display().lower()} and cannot be cancelled.",
             code="not_cancellable",
         )
-    current.status = AppointmentStatus.CANCELLED
-    current.cancellation_reason = reason[:300]
-    current.sequence += 1
-    current.save(update_fields=["status", "cancellation_reason", "sequence"])
+    _mark_cancelled(current, reason)
+    current.save(update_fields=CANCELLED_FIELDS)
     AppointmentEvent.objects.create(
         appointment=current,
         actor=_user(actor),
@@ -605,10 +613,8 @@ def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> 
     if not remaining:
         raise ClinicError("This course has no sessions ahead to cancel.", code="nothing_to_cancel")
     for session in remaining:
-        session.status = AppointmentStatus.CANCELLED
-        session.cancellation_reason = reason[:300]
-        session.sequence += 1
-    Appointment.objects.bulk_update(remaining, ["status", "cancellation_reason", "sequence"])
+        _mark_cancelled(session, reason)
+    Appointment.objects.bulk_update(remaining, CANCELLED_FIELDS)
     AppointmentEvent.objects.bulk_create(
         AppointmentEvent(
             appointment=session,

@@ -18,6 +18,7 @@ from clinic.permissions import staff_required
 from treatments.availability import available_slots, free_times_on
 from treatments.booking import (
     CANCELLABLE_AHEAD,
+    TRANSITIONS,
     BookingRequest,
     appointment_book,
     appointment_cancel,
@@ -240,7 +241,7 @@ def appointment_detail(request, pk):
             "session_number": next(
                 (n for n, a in enumerate(course_sessions, 1) if a.pk == appointment.pk), None
             ),
-            "can_check_in": appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING),
+            "can_check_in": appointment.status in TRANSITIONS[AppointmentStatus.ARRIVED],
             "can_complete": appointment.status
             in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN),
             "can_change": can_change,
