@@ -103,22 +103,21 @@ def test_the_finder_books_for_the_client_it_was_opened_for(desk, world):
     assert form.context["chosen_client"] == ada
 
 
-def test_a_day_without_free_time_points_to_the_next_free_one(desk, world):
-    TimeOff.objects.create(
-        staff_member=world.dr_lee, start=local(world, 2026, 12, 7, 0), end=local(world, 2026, 12, 8, 0)
-    )
+def _finder_on_7_december_with_lee_off_until(desk, world, until) -> tuple[str, str]:
+    """The finder's page for Dr Lee on 7 December, away from its midnight to `until`, and its query."""
+    TimeOff.objects.create(staff_member=world.dr_lee, start=local(world, 2026, 12, 7, 0), end=until)
     query = f"service={world.microcurrent.id}&practitioner={world.dr_lee.id}"
-    page = desk.get(f"/book/?{query}&date=2026-12-07").content.decode()
+    return desk.get(f"/book/?{query}&date=2026-12-07").content.decode(), query
+
+
+def test_a_day_without_free_time_points_to_the_next_free_one(desk, world):
+    page, query = _finder_on_7_december_with_lee_off_until(desk, world, local(world, 2026, 12, 8, 0))
     assert "No free time on this day." in page
     assert f'href="?{query}&date=2026-12-08">Tuesday 8 December at 09:00</a>' in page
 
 
 def test_a_long_absence_is_said_plainly(desk, world):
-    TimeOff.objects.create(
-        staff_member=world.dr_lee, start=local(world, 2026, 12, 7, 0), end=local(world, 2027, 2, 1, 0)
-    )
-    query = f"service={world.microcurrent.id}&practitioner={world.dr_lee.id}&date=2026-12-07"
-    page = desk.get(f"/book/?{query}").content.decode()
+    page, _ = _finder_on_7_december_with_lee_off_until(desk, world, local(world, 2027, 2, 1, 0))
     assert "Nothing is free in the 28 days after it either: try another practitioner." in page
 
 

@@ -596,6 +596,11 @@ def course_check(*, actor=None, **course) -> list[str]:
 CANCELLABLE_AHEAD = (AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.PROPOSED)
 
 
+def is_ahead(session: Appointment, now: dt.datetime) -> bool:
+    """Whether stopping its course would cancel this session: booked and not begun."""
+    return session.status in CANCELLABLE_AHEAD and session.start > now
+
+
 @transaction.atomic
 def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> list[Appointment]:
     """Cancel every session of a course still ahead; the client is told in one email. Return them.
@@ -604,12 +609,14 @@ def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> 
     pending reminders are cancelled, exactly as when it is cancelled alone.
     """
     locked = Course.objects.select_for_update().get(pk=course.pk)
-    remaining = list(
+    sessions = (
         Appointment.objects.select_for_update()
-        .filter(course=locked, status__in=CANCELLABLE_AHEAD, start__gt=timezone.now())
+        .filter(course=locked)
         .select_related("clinic", "client", "service", "practitioner")
         .order_by("start", "id")
     )
+    now = timezone.now()
+    remaining = [session for session in sessions if is_ahead(session, now)]
     if not remaining:
         raise ClinicError("This course has no sessions ahead to cancel.", code="nothing_to_cancel")
     for session in remaining:

@@ -17,7 +17,6 @@ from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
 from treatments.availability import available_slots, free_times_on
 from treatments.booking import (
-    CANCELLABLE_AHEAD,
     TRANSITIONS,
     BookingRequest,
     appointment_book,
@@ -25,6 +24,7 @@ from treatments.booking import (
     appointment_reschedule,
     appointment_set_status,
     course_progress,
+    is_ahead,
 )
 from treatments.eligibility import qualification_gaps
 from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
@@ -202,7 +202,7 @@ def appointment_detail(request, pk):
     )
     can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
     now = timezone.now()
-    sessions_ahead = [s for s in course_sessions if s.status in CANCELLABLE_AHEAD and s.start > now]
+    sessions_ahead = [s for s in course_sessions if is_ahead(s, now)]
     move_day, move_day_error = parse_local_date(
         request.GET.get("date"), timezone.localtime(appointment.start, zone).date()
     )
