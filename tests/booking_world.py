@@ -4,6 +4,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils import timezone
+
 from clinic.models import Clinic, Device, PractitionerQualification, Room, StaffMember, WorkingHours
 from tests.factories import ClientFactory, ClinicFactory, StaffMemberFactory
 from treatments.booking import BookingRequest, appointment_book
@@ -118,6 +120,13 @@ def build_world(*, time_zone="Europe/London", hours=(dt.time(9), dt.time(17)), r
         mesotherapy=service("Mesotherapy facial", meso_protocol, 45, 10, 10, ""),
         microneedling_protocol=mn_protocol,
     )
+
+
+def begun_today(clinic, minutes=10) -> dt.datetime:
+    """A start a few minutes ago that is still today in the clinic's zone (so a visit then is under way)."""
+    today = timezone.localdate(timezone=clinic.zone)
+    midnight = dt.datetime.combine(today, dt.time(0), tzinfo=clinic.zone)
+    return max(midnight, timezone.now() - dt.timedelta(minutes=minutes))
 
 
 def local(world_or_clinic, year, month, day, hour, minute=0) -> dt.datetime:

@@ -236,18 +236,61 @@ def test_rescheduling_over_its_own_time_is_allowed(world):
 
 def test_check_in_complete_and_no_show_follow_fhir_statuses(world):
     visit = book(world, local(world, 2026, 12, 7, 10))
-    assert appointment_set_status(visit, status="arrived").status == "arrived"
-    assert appointment_set_status(visit, status="fulfilled").status == "fulfilled"
+    during = visit.start + dt.timedelta(minutes=5)
+    assert appointment_set_status(visit, status="arrived", now=during).status == "arrived"
+    assert appointment_set_status(visit, status="fulfilled", now=during).status == "fulfilled"
     other = book(world, local(world, 2026, 12, 7, 14))
-    assert appointment_set_status(other, status="noshow").status == "noshow"
+    assert appointment_set_status(other, status="noshow", now=other.start).status == "noshow"
     with pytest.raises(ClinicError) as refused:
-        appointment_set_status(other, status="arrived")
+        appointment_set_status(other, status="arrived", now=other.start)
     assert refused.value.code == "bad_transition"
+
+
+def test_a_client_is_checked_in_on_the_day_of_their_visit_only(world):
+    visit = book(world, local(world, 2026, 12, 7, 14))
+    with pytest.raises(ClinicError) as the_day_before:
+        appointment_set_status(visit, status="arrived", now=local(world, 2026, 12, 6, 23, 30))
+    assert the_day_before.value.code == "not_today"
+    assert the_day_before.value.message == (
+        "This visit is on Monday 7 December. Clients are checked in on the day of their visit."
+    )
+    with pytest.raises(ClinicError) as the_day_after:
+        appointment_set_status(visit, status="arrived", now=local(world, 2026, 12, 8, 0, 5))
+    assert the_day_after.value.message == (
+        "This visit was on Monday 7 December. Mark it completed or a no-show instead."
+    )
+    visit.refresh_from_db()
+    assert visit.status == "booked"
+    assert not visit.events.filter(action__startswith="status:").exists()
+
+    # early in the morning of the visit's day (the clinic's day, not UTC's)
+    early = local(world, 2026, 12, 7, 0, 5)
+    assert appointment_set_status(visit, status="arrived", now=early).status == "arrived"
+
+
+def test_a_no_show_is_recorded_once_the_visit_has_begun(world):
+    visit = book(world, local(world, 2026, 12, 7, 14))
+    with pytest.raises(ClinicError) as too_soon:
+        appointment_set_status(visit, status="noshow", now=local(world, 2026, 12, 7, 13, 59))
+    assert too_soon.value.code == "not_yet"
+    assert too_soon.value.message == (
+        "This visit starts at 14:00 on Monday 7 December. A no-show can be recorded once its time has come."
+    )
+    assert appointment_set_status(visit, status="noshow", now=visit.start).status == "noshow"
+
+
+def test_a_visit_is_completed_on_its_day_or_later_never_ahead(world):
+    visit = book(world, local(world, 2026, 12, 7, 14))
+    with pytest.raises(ClinicError) as ahead:
+        appointment_set_status(visit, status="fulfilled", now=local(world, 2026, 12, 6, 18))
+    assert ahead.value.code == "not_yet"
+    completed_later = appointment_set_status(visit, status="fulfilled", now=local(world, 2026, 12, 9, 9))
+    assert completed_later.status == "fulfilled"
 
 
 def test_a_completed_visit_cannot_be_cancelled(world):
     visit = book(world, local(world, 2026, 12, 7, 10))
-    appointment_set_status(visit, status="fulfilled")
+    appointment_set_status(visit, status="fulfilled", now=visit.start)
     with pytest.raises(ClinicError):
         appointment_cancel(visit)
 

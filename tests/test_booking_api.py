@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
-from tests.booking_world import build_world, local
-from tests.factories import ClientFactory, ClinicFactory, ServiceFactory
+from tests.booking_world import begun_today, build_world, local
+from tests.factories import AppointmentFactory, ClientFactory, ClinicFactory, ServiceFactory
+from treatments.booking import appointment_set_status
 from treatments.models import Appointment, Course
 
 pytestmark = pytest.mark.django_db
@@ -140,11 +141,37 @@ def test_reschedule_moves_it(api, world):
 def test_list_returns_the_range_with_fhir_statuses(api, world):
     first = post_booking(api, world, local(world, 2026, 12, 7, 10)).json()
     post_booking(api, world, local(world, 2026, 12, 9, 10))
-    api.post(f"/api/v1/appointments/{first['id']}/check-in/")
+    visit = Appointment.objects.get(pk=first["id"])
+    appointment_set_status(visit, status="arrived", now=visit.start)  # on the day
     response = api.get("/api/v1/appointments/", {"start": "2026-12-07", "end": "2026-12-08"})
     assert response.status_code == 200
     results = response.json()["results"]
     assert [(a["id"], a["status"]) for a in results] == [(first["id"], "arrived")]
+
+
+def test_check_in_no_show_and_complete_answer_400_ahead_of_the_visit(api, world):
+    booked = post_booking(api, world, local(world, 2026, 12, 7, 10)).json()
+    answers = {
+        action: api.post(f"/api/v1/appointments/{booked['id']}/{action}/")
+        for action in ("check-in", "no-show", "complete")
+    }
+    assert {action: r.status_code for action, r in answers.items()} == dict.fromkeys(answers, 400)
+    assert answers["check-in"].json() == {
+        "code": "not_today",
+        "detail": "This visit is on Monday 7 December. Clients are checked in on the day of their visit.",
+    }
+    assert answers["no-show"].json()["code"] == "not_yet"
+    assert Appointment.objects.get(pk=booked["id"]).status == "booked"
+
+
+def test_check_in_answers_with_the_arrived_visit_on_its_day(api, world):
+    begun = begun_today(world.clinic)
+    visit = AppointmentFactory(
+        clinic=world.clinic, client=world.client(), start=begun, end=begun + dt.timedelta(minutes=45)
+    )
+    response = api.post(f"/api/v1/appointments/{visit.pk}/check-in/")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "arrived"
 
 
 def test_detail_shows_every_change(api, world):

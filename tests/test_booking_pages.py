@@ -169,9 +169,22 @@ def test_the_visit_page_offers_the_practitioners_free_times_to_move_to(desk, wor
 
 def test_a_refused_action_is_explained_on_the_page(desk, world):
     appointment = _book(world, local(world, 2026, 12, 7, 10))
-    desk.post(f"/appointments/{appointment.pk}/no_show/")
     response = desk.post(f"/appointments/{appointment.pk}/check_in/", follow=True)
-    assert "cannot become arrived" in response.content.decode()
+    assert (
+        "This visit is on Monday 7 December. Clients are checked in on the day of their visit."
+        in response.content.decode()
+    )
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+
+
+def test_a_visit_ahead_offers_no_check_in_no_show_or_complete(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    page = desk.get(f"/appointments/{appointment.pk}/").content.decode()
+    assert "Reschedule" in page
+    for action in ("check_in", "no_show", "complete"):
+        assert f"/appointments/{appointment.pk}/{action}/" not in page
+    assert "This visit is on Monday 7 December. Clients are checked in on the day of their visit." in page
 
 
 def test_another_clinics_appointment_is_not_found(client, world):

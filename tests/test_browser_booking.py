@@ -174,7 +174,7 @@ def test_front_desk_stops_a_course_from_the_clients_page(live_server, world, bro
         ],
     )
     first, second, third = course.appointments.order_by("start")
-    appointment_set_status(first, status=AppointmentStatus.FULFILLED)
+    appointment_set_status(first, status=AppointmentStatus.FULFILLED, now=first.start)
     sign_in(page, live_server, world.desk.user.username)
     # given the client's page, when the front desk opens her course (on its next session)
     page.goto(f"{live_server.url}/clients/{olivia.pk}/")

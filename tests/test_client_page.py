@@ -74,7 +74,7 @@ def test_the_page_shows_each_course_with_its_progress(desk, world):
     starts = [_days_ahead(world, d) for d in (2, 5, 9, 12)]
     course = course_book(client=ada, service=world.microcurrent, practitioner=world.dr_lee, starts=starts)
     first, second, *_ = course.appointments.order_by("start")
-    appointment_set_status(first, status="fulfilled")
+    appointment_set_status(first, status="fulfilled", now=first.start)
     appointment_cancel(second)
 
     response = desk.get(f"/clients/{ada.pk}/")

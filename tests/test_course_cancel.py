@@ -46,8 +46,8 @@ FOUR_WEEKS = [(2027, 3, 15), (2027, 3, 22), (2027, 3, 29), (2027, 4, 5)]  # cloc
 
 def test_the_sessions_ahead_are_cancelled_and_those_had_or_begun_keep_their_status(world):
     course, sessions = _course(world, *FOUR_WEEKS)
-    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED)
-    appointment_set_status(sessions[1], status=AppointmentStatus.ARRIVED)
+    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED, now=sessions[0].start)
+    appointment_set_status(sessions[1], status=AppointmentStatus.ARRIVED, now=sessions[1].start)
 
     cancelled = course_cancel_remaining(course, actor=world.desk.user, reason="Moving abroad")
 
@@ -99,7 +99,7 @@ def test_the_cancelled_times_are_free_again(world):
 
 def test_a_course_with_nothing_ahead_says_so(world):
     course, sessions = _course(world, (2027, 3, 15))
-    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED)
+    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED, now=sessions[0].start)
     with pytest.raises(ClinicError) as refusal:
         course_cancel_remaining(course)
     assert refusal.value.code == "nothing_to_cancel"
@@ -111,7 +111,7 @@ def test_the_client_gets_one_email_listing_the_cancelled_sessions_with_a_calenda
 ):
     course, sessions = _course(world, *FOUR_WEEKS)
     assert deliver_due_messages_task() == 1  # the course confirmation
-    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED)
+    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED, now=sessions[0].start)
 
     course_cancel_remaining(course, reason="Moving abroad")
 
@@ -141,7 +141,7 @@ def test_the_client_gets_one_email_listing_the_cancelled_sessions_with_a_calenda
 
 def test_the_cancelled_sessions_reminders_are_not_sent(world):
     course, sessions = _course(world, *FOUR_WEEKS)
-    appointment_set_status(sessions[0], status=AppointmentStatus.ARRIVED)
+    appointment_set_status(sessions[0], status=AppointmentStatus.ARRIVED, now=sessions[0].start)
     course_cancel_remaining(course)
 
     pending = OutboxMessage.objects.filter(status=OutboxStatus.PENDING)
@@ -187,7 +187,7 @@ def desk(client, world):
 
 def test_the_visit_page_offers_to_cancel_the_sessions_ahead_and_does_it(desk, world):
     course, sessions = _course(world, *FOUR_WEEKS)
-    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED)
+    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED, now=sessions[0].start)
 
     page = desk.get(f"/appointments/{sessions[1].pk}/").content.decode()
     assert "Cancel 3 sessions ahead" in page
@@ -243,7 +243,7 @@ def api(world):
 
 def test_the_api_reads_a_course_and_cancels_its_sessions_ahead(api, world):
     course, sessions = _course(world, *FOUR_WEEKS)
-    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED)
+    appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED, now=sessions[0].start)
 
     read = api.get(f"/api/v1/courses/{course.pk}/").json()
     assert [a["id"] for a in read["appointments"]] == [s.pk for s in sessions]

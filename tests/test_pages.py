@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from tests.booking_world import begun_today
 from tests.factories import PASSWORD, AppointmentFactory
 from treatments.selectors import local_day_bounds
 
@@ -133,3 +134,13 @@ def test_no_template_or_stylesheet_loads_anything_from_the_internet():
 def test_the_stylesheet_is_served_by_the_app(client):
     response = client.get("/static/css/app.css")
     assert response.status_code == 200
+
+
+def test_a_visit_under_way_offers_check_in_no_show_and_complete(alice_client, lumen, lumen_client_record):
+    begun = begun_today(lumen)
+    visit = AppointmentFactory(
+        clinic=lumen, client=lumen_client_record, start=begun, end=begun + dt.timedelta(hours=1)
+    )
+    page = alice_client.get(f"/appointments/{visit.pk}/").content.decode()
+    for action in ("check_in", "no_show", "complete"):
+        assert f"/appointments/{visit.pk}/{action}/" in page

@@ -482,19 +482,57 @@ def appointment_cancel(
     return current
 
 
-@transaction.atomic
-def appointment_set_status(appointment: Appointment, *, status: str, actor=None) -> Appointment:
-    """Check in (arrived), complete (fulfilled) or mark a no-show, if the current status allows it."""
-    current = _locked(appointment)
+def status_refusal(appointment: Appointment, status: str, *, now: dt.datetime) -> ClinicError | None:
+    """Why the visit cannot take this status now (None if it can).
+
+    The status must follow TRANSITIONS, and time must agree: a client is checked in on the day of their
+    visit (in the clinic's zone), a no-show is recorded once the visit's time has come, and a visit is
+    completed on its day or later, never ahead of it.
+    """
     allowed_from = TRANSITIONS.get(status)
     if allowed_from is None:
-        raise ClinicError(f"“{status}” is not a status the front desk can set.", code="bad_status")
-    if current.status not in allowed_from:
-        raise ClinicError(
-            f"A {current.get_status_display().lower()} visit cannot become "
+        return ClinicError(f"“{status}” is not a status the front desk can set.", code="bad_status")
+    if appointment.status not in allowed_from:
+        return ClinicError(
+            f"A {appointment.get_status_display().lower()} visit cannot become "
             f"{AppointmentStatus(status).label.lower()}.",
             code="bad_transition",
         )
+    zone = appointment.clinic.zone
+    start = timezone.localtime(appointment.start, zone)
+    today = timezone.localdate(now, zone)
+    on = f"{start:%A} {start.day} {start:%B}"
+    if status == AppointmentStatus.ARRIVED and start.date() > today:
+        return ClinicError(
+            f"This visit is on {on}. Clients are checked in on the day of their visit.",
+            code="not_today",
+        )
+    if status == AppointmentStatus.ARRIVED and start.date() < today:
+        return ClinicError(
+            f"This visit was on {on}. Mark it completed or a no-show instead.", code="not_today"
+        )
+    if status == AppointmentStatus.NOSHOW and appointment.start > now:
+        return ClinicError(
+            f"This visit starts at {start:%H:%M} on {on}. A no-show can be recorded once its time has come.",
+            code="not_yet",
+        )
+    if status == AppointmentStatus.FULFILLED and start.date() > today:
+        return ClinicError(
+            f"This visit is on {on}. It can be marked completed once it has taken place.",
+            code="not_yet",
+        )
+    return None
+
+
+@transaction.atomic
+def appointment_set_status(
+    appointment: Appointment, *, status: str, actor=None, now: dt.datetime | None = None
+) -> Appointment:
+    """Check in (arrived), complete (fulfilled) or mark a no-show, if the status and the time allow it."""
+    current = _locked(appointment)
+    refusal = status_refusal(current, status, now=now or timezone.now())
+    if refusal is not None:
+        raise refusal
     previous = current.status
     current.status = status
     current.save(update_fields=["status"])

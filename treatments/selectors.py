@@ -23,7 +23,7 @@ def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.dat
     _, end = local_day_bounds(clinic, last_day)
     return (
         Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end)
-        .select_related("practitioner", "room", "device", "client", "service")
+        .select_related("clinic", "practitioner", "room", "device", "client", "service")
         .order_by("start", "practitioner__display_name", "id")
     )
 

@@ -17,7 +17,6 @@ from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
 from treatments.availability import available_slots, free_times_on
 from treatments.booking import (
-    TRANSITIONS,
     BookingRequest,
     appointment_book,
     appointment_cancel,
@@ -25,6 +24,7 @@ from treatments.booking import (
     appointment_set_status,
     course_progress,
     is_ahead,
+    status_refusal,
 )
 from treatments.eligibility import qualification_gaps
 from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
@@ -186,7 +186,9 @@ def _finder(request, clinic, service, practitioner):
 
 def _appointment_for(request, pk) -> Appointment:
     return get_object_or_404(
-        Appointment.objects.select_related("client", "service", "practitioner", "room", "device", "course"),
+        Appointment.objects.select_related(
+            "clinic", "client", "service", "practitioner", "room", "device", "course"
+        ),
         pk=pk,
         clinic=request.staff_member.clinic,
     )
@@ -203,6 +205,7 @@ def appointment_detail(request, pk):
     can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
     now = timezone.now()
     sessions_ahead = [s for s in course_sessions if is_ahead(s, now)]
+    check_in_refusal = status_refusal(appointment, AppointmentStatus.ARRIVED, now=now)
     move_day, move_day_error = parse_local_date(
         request.GET.get("date"), timezone.localtime(appointment.start, zone).date()
     )
@@ -241,9 +244,13 @@ def appointment_detail(request, pk):
             "session_number": next(
                 (n for n, a in enumerate(course_sessions, 1) if a.pk == appointment.pk), None
             ),
-            "can_check_in": appointment.status in TRANSITIONS[AppointmentStatus.ARRIVED],
-            "can_complete": appointment.status
-            in (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN),
+            "can_check_in": check_in_refusal is None,
+            # why there is no "Check in" on a visit booked for another day, said where the button would be
+            "check_in_note": check_in_refusal.message
+            if check_in_refusal and check_in_refusal.code == "not_today"
+            else "",
+            "can_complete": status_refusal(appointment, AppointmentStatus.FULFILLED, now=now) is None,
+            "can_no_show": status_refusal(appointment, AppointmentStatus.NOSHOW, now=now) is None,
             "can_change": can_change,
             "move_day": move_day,
             "move_day_error": move_day_error,

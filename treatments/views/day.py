@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from clinic.permissions import staff_required
-from treatments.booking import TRANSITIONS
+from treatments.booking import status_refusal
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentStatus
 from treatments.selectors import appointments_between
@@ -20,6 +20,7 @@ def home(request):
     day, date_error = parse_local_date(request.GET.get("date"), today)
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
+    now = timezone.now()
     return render(
         request,
         "treatments/home.html",
@@ -32,6 +33,8 @@ def home(request):
             "active_count": len(active),
             "date_error": date_error,
             "zone_name": clinic.time_zone,
-            "check_in_from": TRANSITIONS[AppointmentStatus.ARRIVED],
+            "can_check_in": {
+                a.pk for a in active if status_refusal(a, AppointmentStatus.ARRIVED, now=now) is None
+            },
         },
     )
