@@ -219,6 +219,40 @@ def test_cancelling_cancels_pending_messages_and_queues_a_notice(world):
     }
 
 
+def _public_times_with_lee_away(client, world, *, away_days: int) -> tuple[str, dt.date]:
+    """The public page of mesotherapy (Dr Lee's alone) a week ahead, Dr Lee away from then for `away_days`."""
+    day = timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=7)
+    away_from = dt.datetime.combine(day, dt.time(0), tzinfo=world.clinic.zone)
+    TimeOff.objects.create(
+        staff_member=world.dr_lee, start=away_from, end=away_from + dt.timedelta(days=away_days)
+    )
+    page = client.get(f"/p/lumen/book/{world.mesotherapy.id}/?date={day.isoformat()}")
+    assert page.status_code == 200
+    return page.content.decode(), day
+
+
+def test_the_public_page_names_the_next_free_time_when_a_day_is_full(client, world):
+    page, day = _public_times_with_lee_away(client, world, away_days=2)
+    back = day + dt.timedelta(days=2)
+    assert "No free times on this day." in page
+    assert (
+        f'The next free time is <a class="button primary" href="?date={back.isoformat()}">'
+        f"{back:%A} {back.day} {back:%B} at 09:15</a>"  # 10 minutes' preparation after 09:00, on the grid
+    ) in page
+
+
+def test_the_public_page_asks_the_client_to_call_when_nothing_is_free_online(client, world):
+    world.clinic.phone = "+44 20 7946 0000"
+    world.clinic.save(update_fields=["phone"])
+    page, _ = _public_times_with_lee_away(client, world, away_days=90)
+    last = timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=60)
+    assert (
+        f"Nothing is free for this treatment online up to {last:%A} {last.day} {last:%B}. "
+        "Please call us on +44 20 7946 0000."
+    ) in page
+    assert "The next free time" not in page
+
+
 def test_the_public_page_tells_a_contraindicated_client_to_call_without_medical_detail(client, world):
     questionnaire = IntakeQuestionnaire.objects.create(
         clinic=world.clinic, version=1, title="H", is_current=True

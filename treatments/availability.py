@@ -360,3 +360,21 @@ def free_times_on(
                 }
             )
     return times
+
+
+def next_free_start(
+    *, service: Service, after: dt.date, days: int, practitioner_id: int | None = None
+) -> dt.datetime | None:
+    """Return the first free start (local time) on the `days` days after `after`, or None.
+
+    What a page says when a day has nothing free, so nobody has to try day after day.
+    """
+    if days < 1:
+        return None
+    ahead = available_slots(
+        service=service,
+        start_date=after + dt.timedelta(days=1),
+        end_date=after + dt.timedelta(days=days),
+        practitioner_id=practitioner_id,
+    )
+    return timezone.localtime(ahead[0].start, service.clinic.zone) if ahead else None

@@ -1,7 +1,5 @@
 """Staff pages to book a visit and to act on one: check in, complete, no-show, reschedule, cancel."""
 
-import datetime as dt
-
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -15,7 +13,7 @@ from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
-from treatments.availability import available_slots, free_times_on
+from treatments.availability import available_slots, free_times_on, next_free_start
 from treatments.booking import (
     BookingRequest,
     appointment_book,
@@ -146,14 +144,10 @@ def _finder(request, clinic, service, practitioner):
         slots = available_slots(
             service=service, start_date=day, end_date=day, practitioner_id=practitioner_id
         )[:MAX_SLOTS_SHOWN]
-        if not slots:  # say when the next free time is instead of leaving the desk to try day after day
-            ahead = available_slots(
-                service=service,
-                start_date=day + dt.timedelta(days=1),
-                end_date=day + dt.timedelta(days=LOOK_AHEAD_DAYS),
-                practitioner_id=practitioner_id,
+        if not slots:
+            next_free = next_free_start(
+                service=service, after=day, days=LOOK_AHEAD_DAYS, practitioner_id=practitioner_id
             )
-            next_free = timezone.localtime(ahead[0].start, clinic.zone) if ahead else None
     names = {
         p.id: p.display_name for p in StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER)
     }

@@ -12,7 +12,7 @@ from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import Clinic, StaffMember
-from treatments.availability import free_times_on
+from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
 from treatments.forms import NewClientForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
@@ -58,6 +58,11 @@ def public_times(request, slug, service_id):
     service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
     day, date_error = _day_choice(request, clinic)
     today = timezone.localdate(timezone=clinic.zone)
+    times = free_times_on(service=service, day=day)
+    # a day with nothing free names the next one that has something, within what can be booked online
+    last_online_day = today + dt.timedelta(days=DAYS_AHEAD)
+    days_left = (last_online_day - day).days
+    next_free = None if times else next_free_start(service=service, after=day, days=days_left)
     return render(
         request,
         "public/times.html",
@@ -65,7 +70,9 @@ def public_times(request, slug, service_id):
             "clinic": clinic,
             "service": service,
             "day": day,
-            "times": free_times_on(service=service, day=day),
+            "times": times,
+            "next_free": next_free,
+            "last_online_day": last_online_day,
             "date_error": date_error,
             "previous_day": day - dt.timedelta(days=1) if day > today else None,
             "next_day": day + dt.timedelta(days=1),
