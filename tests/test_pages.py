@@ -144,3 +144,23 @@ def test_a_visit_under_way_offers_check_in_no_show_and_complete(alice_client, lu
     page = alice_client.get(f"/appointments/{visit.pk}/").content.decode()
     for action in ("check_in", "no_show", "complete"):
         assert f"/appointments/{visit.pk}/{action}/" in page
+
+
+def test_a_day_with_nothing_on_points_to_the_next_day_with_visits(alice_client, lumen, lumen_client_record):
+    today = timezone.localdate(timezone=lumen.zone)
+    later = today + dt.timedelta(days=9)
+    cancelled = _visit_at(lumen, lumen_client_record, today + dt.timedelta(days=4))
+    cancelled.status = "cancelled"
+    cancelled.save(update_fields=["status"])
+    _visit_at(lumen, lumen_client_record, later)
+
+    page = alice_client.get(f"/?date={(today + dt.timedelta(days=1)).isoformat()}").content.decode()
+
+    assert "No appointments on this day." in page
+    assert (
+        f'The next visits are on <a href="?date={later.isoformat()}">{later:%A} {later.day} {later:%B}</a>.'
+    ) in page
+    last_page = alice_client.get(f"/?date={later.isoformat()}").content.decode()
+    assert "The next visits are on" not in last_page  # it has a visit of its own
+    after_it = alice_client.get(f"/?date={(later + dt.timedelta(days=1)).isoformat()}").content.decode()
+    assert "Nothing is booked after this day." in after_it

@@ -3,10 +3,17 @@
 import datetime as dt
 
 from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from clients.models import Client
 from clinic.models import Clinic, OutboxMessage
-from treatments.models import COURSE_PROGRESS_STATUSES, Appointment, Course, TreatmentSession
+from treatments.models import (
+    COURSE_PROGRESS_STATUSES,
+    INACTIVE_STATUSES,
+    Appointment,
+    Course,
+    TreatmentSession,
+)
 
 
 def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
@@ -26,6 +33,19 @@ def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.dat
         .select_related("clinic", "practitioner", "room", "device", "client", "service")
         .order_by("start", "practitioner__display_name", "id")
     )
+
+
+def next_day_with_visits(*, clinic: Clinic, after: dt.date) -> dt.date | None:
+    """Return the first local day after `after` with a visit still on (booked, arrived…), or None."""
+    _, end = local_day_bounds(clinic, after)
+    first_start = (
+        Appointment.objects.filter(clinic=clinic, start__gte=end)
+        .exclude(status__in=INACTIVE_STATUSES)
+        .order_by("start")
+        .values_list("start", flat=True)
+        .first()
+    )
+    return timezone.localdate(first_start, clinic.zone) if first_start else None
 
 
 def appointment_messages(appointment: Appointment) -> QuerySet[OutboxMessage]:

@@ -9,7 +9,7 @@ from clinic.permissions import staff_required
 from treatments.booking import status_refusal
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentStatus
-from treatments.selectors import appointments_between
+from treatments.selectors import appointments_between, next_day_with_visits
 
 
 @staff_required
@@ -31,6 +31,8 @@ def home(request):
             "next_day": day + dt.timedelta(days=1),
             "appointments": appointments,
             "active_count": len(active),
+            # a day with nothing on points to the next one that has visits
+            "next_busy_day": None if active else next_day_with_visits(clinic=clinic, after=day),
             "date_error": date_error,
             "zone_name": clinic.time_zone,
             "can_check_in": {
