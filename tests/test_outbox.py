@@ -3,8 +3,10 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from clinic import outbox
 from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import (
     outbox_cancel,
@@ -201,3 +203,32 @@ def test_a_backlog_asks_for_more_workers_and_a_successor(lumen, smtp_settings, s
     assert deliver_due_messages_task() == 50
     assert len(kicks) == 2
     assert len(smtp_server.messages) == 250
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's setting")
+def test_sent_records_do_not_wait_for_the_disk_and_the_setting_is_restored(
+    lumen, smtp_settings, smtp_server, monkeypatch
+):
+    # the shorter RFC 1047's window: a killed worker loses no commit PostgreSQL has taken
+    seen_while_sending = []
+    send = outbox._send
+
+    def send_and_look(*args):
+        seen_while_sending.append(_synchronous_commit())
+        return send(*args)
+
+    monkeypatch.setattr(outbox, "_send", send_and_look)
+    due_outbox_messages(lumen, 3, "async")
+    assert _synchronous_commit() == "on"
+
+    assert outbox_deliver(outbox_claim_due()) == 3
+
+    assert seen_while_sending == ["off", "off", "off"]
+    assert _synchronous_commit() == "on"
+    assert OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == 3
