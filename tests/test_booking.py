@@ -14,6 +14,7 @@ from treatments.booking import (
     appointment_cancel,
     appointment_reschedule,
     appointment_set_status,
+    appointment_undo_status,
     course_book,
     course_progress,
     course_starts,
@@ -286,6 +287,58 @@ def test_a_visit_is_completed_on_its_day_or_later_never_ahead(world):
     assert ahead.value.code == "not_yet"
     completed_later = appointment_set_status(visit, status="fulfilled", now=local(world, 2026, 12, 9, 9))
     assert completed_later.status == "fulfilled"
+
+
+def test_a_check_in_by_mistake_is_undone_on_the_day(world):
+    visit = book(world, local(world, 2026, 12, 7, 14))
+    appointment_set_status(visit, status="arrived", now=visit.start)
+
+    undone = appointment_undo_status(visit, actor=world.desk.user, now=visit.start)
+
+    assert undone.status == "booked"
+    last = visit.events.order_by("id").last()
+    assert (last.action, last.details, last.actor) == (
+        "status:booked",
+        {"from": "arrived", "to": "booked", "undo": True},
+        world.desk.user,
+    )
+    assert appointment_set_status(visit, status="arrived", now=visit.start).status == "arrived"
+
+
+def test_a_no_show_is_undone_while_its_time_is_still_free(world):
+    visit = book(world, local(world, 2026, 12, 7, 14))
+    appointment_set_status(visit, status="noshow", now=visit.start)
+    undone = appointment_undo_status(visit, now=visit.start + dt.timedelta(minutes=20))
+    assert undone.status == "booked"
+    assert (undone.room, undone.device) == (visit.room, visit.device)
+
+
+def test_a_no_show_whose_time_was_given_away_cannot_be_undone(world):
+    visit = book(world, local(world, 2026, 12, 7, 14))
+    appointment_set_status(visit, status="noshow", now=visit.start)
+    walk_in = book(world, local(world, 2026, 12, 7, 14, 15))  # Dr Lee, in the freed time
+
+    with pytest.raises(ConflictError) as refused:
+        appointment_undo_status(visit, now=visit.start)
+
+    assert refused.value.code == "practitioner_taken"
+    assert refused.value.message == "Dr Amara Lee is already booked 14:15–15:10."  # with its 10 minutes after
+    visit.refresh_from_db()
+    assert visit.status == "noshow"
+    assert walk_in.status == "booked"
+
+
+def test_only_a_check_in_or_no_show_of_today_can_be_undone(world):
+    visit = book(world, local(world, 2026, 12, 7, 14))
+    with pytest.raises(ClinicError) as nothing:
+        appointment_undo_status(visit, now=visit.start)
+    assert nothing.value.code == "nothing_to_undo"
+    appointment_set_status(visit, status="noshow", now=visit.start)
+    with pytest.raises(ClinicError) as next_day:
+        appointment_undo_status(visit, now=local(world, 2026, 12, 8, 9))
+    assert next_day.value.message == "A no-show can be undone on the day of the visit only."
+    visit.refresh_from_db()
+    assert visit.status == "noshow"
 
 
 def test_a_completed_visit_cannot_be_cancelled(world):

@@ -164,7 +164,7 @@ def test_check_in_no_show_and_complete_answer_400_ahead_of_the_visit(api, world)
     assert Appointment.objects.get(pk=booked["id"]).status == "booked"
 
 
-def test_check_in_answers_with_the_arrived_visit_on_its_day(api, world):
+def test_check_in_and_its_undo_answer_with_the_visit_on_its_day(api, world):
     begun = begun_today(world.clinic)
     visit = AppointmentFactory(
         clinic=world.clinic, client=world.client(), start=begun, end=begun + dt.timedelta(minutes=45)
@@ -172,6 +172,11 @@ def test_check_in_answers_with_the_arrived_visit_on_its_day(api, world):
     response = api.post(f"/api/v1/appointments/{visit.pk}/check-in/")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "arrived"
+
+    undone = api.post(f"/api/v1/appointments/{visit.pk}/undo-status/")
+    assert (undone.status_code, undone.json()["status"]) == (200, "booked")
+    nothing_left = api.post(f"/api/v1/appointments/{visit.pk}/undo-status/")
+    assert (nothing_left.status_code, nothing_left.json()["code"]) == (400, "nothing_to_undo")
 
 
 def test_detail_shows_every_change(api, world):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from clients.models import ClientCondition, IntakeQuestionnaire, IntakeResponse
 from clinic.models import OutboxMessage, TimeOff
 from tests.booking_world import build_world, local
-from treatments.booking import BookingRequest, appointment_book
+from treatments.booking import BookingRequest, appointment_book, appointment_reschedule
 from treatments.links import SALT, manage_token
 from treatments.models import Appointment
 
@@ -338,3 +338,14 @@ def test_a_mistyped_day_for_free_times_is_explained(desk, world):
         "“7/12/2026” is not a date; showing 07 Dec 2026. Use the form YYYY-MM-DD."
         in response.content.decode()
     )
+
+
+def test_the_history_reads_as_sentences_with_local_times_and_names(desk, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    appointment_reschedule(
+        appointment, start=local(world, 2026, 12, 8, 14), actor=world.desk.user, reason="Asked"
+    )
+    page = desk.get(f"/appointments/{appointment.pk}/").content.decode()
+    assert "<strong>Booked</strong>" in page
+    assert "<strong>Moved from Mon 07 Dec 10:00 to Tue 08 Dec 14:00</strong> by Jo Carter: Asked" in page
+    assert "status:" not in page

@@ -205,7 +205,7 @@ def test_the_visit_page_offers_to_cancel_the_sessions_ahead_and_does_it(desk, wo
         "Cancelled 3 sessions from Mon 22 Mar. Their times are free again and the client will get one email."
         in page
     )
-    assert "cancelled</strong> with the rest of the course by" in page
+    assert "<strong>Cancelled with the rest of the course</strong> by Jo Carter: Moving abroad" in page
     assert "Cancel 3 sessions ahead" not in page
     assert 'id="course-cancel"' not in page
     assert Appointment.objects.filter(course=course, status=AppointmentStatus.CANCELLED).count() == 3

@@ -164,3 +164,36 @@ def test_a_day_with_nothing_on_points_to_the_next_day_with_visits(alice_client, 
     assert "The next visits are on" not in last_page  # it has a visit of its own
     after_it = alice_client.get(f"/?date={(later + dt.timedelta(days=1)).isoformat()}").content.decode()
     assert "Nothing is booked after this day." in after_it
+
+
+def test_a_mistaken_check_in_is_undone_from_the_visit_page_and_the_history_says_so(
+    alice_client, alice, lumen, lumen_client_record
+):
+    begun = begun_today(lumen)
+    visit = AppointmentFactory(
+        clinic=lumen, client=lumen_client_record, start=begun, end=begun + dt.timedelta(hours=1)
+    )
+    alice_client.post(f"/appointments/{visit.pk}/check_in/")
+    page = alice_client.get(f"/appointments/{visit.pk}/").content.decode()
+    assert '<button type="submit" id="undo-status">Undo check-in</button>' in page
+
+    response = alice_client.post(f"/appointments/{visit.pk}/undo/", follow=True)
+
+    page = response.content.decode()
+    assert "Olivia Smith: check-in undone, booked again." in page
+    assert f"<strong>Checked in</strong> by {alice.display_name}" in page
+    assert f"<strong>Check-in undone</strong> by {alice.display_name}" in page
+    assert 'id="undo-status"' not in page
+    visit.refresh_from_db()
+    assert visit.status == "booked"
+
+
+def test_undo_is_not_offered_for_a_visit_on_another_day(alice_client, lumen, lumen_client_record):
+    yesterday = timezone.localdate(timezone=lumen.zone) - dt.timedelta(days=1)
+    visit = _visit_at(lumen, lumen_client_record, yesterday)
+    visit.status = "noshow"
+    visit.save(update_fields=["status"])
+    page = alice_client.get(f"/appointments/{visit.pk}/").content.decode()
+    assert 'id="undo-status"' not in page
+    response = alice_client.post(f"/appointments/{visit.pk}/undo/", follow=True)
+    assert "A no-show can be undone on the day of the visit only." in response.content.decode()

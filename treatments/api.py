@@ -25,6 +25,7 @@ from treatments.booking import (
     appointment_cancel,
     appointment_reschedule,
     appointment_set_status,
+    appointment_undo_status,
     course_book,
     course_cancel_remaining,
     course_check,
@@ -295,6 +296,17 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
         return self._set_status(AppointmentStatus.FULFILLED)
+
+    @extend_schema(
+        request=None,
+        responses=AppointmentSerializer,
+        description="Undo a check-in or no-show made by mistake, on the visit's day: the visit is booked "
+        "again (409 if a no-show's time has been given to another visit meanwhile).",
+    )
+    @action(detail=True, methods=["post"], url_path="undo-status")
+    def undo_status(self, request, pk=None):
+        appointment = appointment_undo_status(self.get_object(), actor=request.user)
+        return Response(AppointmentSerializer(appointment).data)
 
     def _set_status(self, new_status):
         appointment = appointment_set_status(self.get_object(), status=new_status, actor=self.request.user)

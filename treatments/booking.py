@@ -545,6 +545,67 @@ def appointment_set_status(
     return current
 
 
+# A check-in or a no-show recorded by mistake can be undone on the visit's day: the visit is booked again.
+UNDOABLE = {AppointmentStatus.ARRIVED: "check-in", AppointmentStatus.NOSHOW: "no-show"}
+
+
+def undo_refusal(appointment: Appointment, *, now: dt.datetime) -> ClinicError | None:
+    """Why the visit's check-in or no-show cannot be undone now (None if it can)."""
+    if appointment.status not in UNDOABLE:
+        return ClinicError(
+            f"This visit is {appointment.get_status_display().lower()}: there is no check-in or "
+            "no-show to undo.",
+            code="nothing_to_undo",
+        )
+    zone = appointment.clinic.zone
+    if timezone.localdate(appointment.start, zone) != timezone.localdate(now, zone):
+        return ClinicError(
+            f"A {UNDOABLE[appointment.status]} can be undone on the day of the visit only.", code="not_today"
+        )
+    return None
+
+
+def appointment_undo_status(appointment: Appointment, *, actor=None, now: dt.datetime | None = None):
+    """Put a visit checked in or marked a no-show by mistake back to booked, on the visit's day.
+
+    A no-show frees its time, so undoing one needs that time again: if another visit has taken the
+    practitioner, room or device meanwhile, the undo is refused naming it (on PostgreSQL the exclusion
+    constraints refuse a race as well).
+    """
+    now = now or timezone.now()
+
+    def write(attempt):
+        with transaction.atomic():
+            current = _locked(appointment)
+            refusal = undo_refusal(current, now=now)
+            if refusal is not None:
+                raise refusal
+            if current.status == AppointmentStatus.NOSHOW:
+                request = BookingRequest(
+                    client=current.client,
+                    service=current.service,
+                    practitioner=current.practitioner,
+                    start=current.start,
+                    room=current.room,
+                    device=current.device,
+                )
+                current.room, current.device = _hold_resources(
+                    request, current.blocked_start, current.blocked_end, ignore_id=current.pk
+                )
+            previous = current.status
+            current.status = AppointmentStatus.BOOKED
+            current.save(update_fields=["status", "room", "device"])
+            AppointmentEvent.objects.create(
+                appointment=current,
+                actor=_user(actor),
+                action=f"status:{AppointmentStatus.BOOKED}",
+                details={"from": previous, "to": AppointmentStatus.BOOKED, "undo": True},
+            )
+            return current
+
+    return _write_with_retries(write)
+
+
 def _course_requests(
     *,
     client: Client,

@@ -1,5 +1,7 @@
 """Staff pages to book a visit and to act on one: check in, complete, no-show, reschedule, cancel."""
 
+import datetime as dt
+
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -15,18 +17,21 @@ from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
 from treatments.availability import available_slots, free_times_on, next_free_start
 from treatments.booking import (
+    UNDOABLE,
     BookingRequest,
     appointment_book,
     appointment_cancel,
     appointment_reschedule,
     appointment_set_status,
+    appointment_undo_status,
     course_progress,
     is_ahead,
     status_refusal,
+    undo_refusal,
 )
 from treatments.eligibility import qualification_gaps
 from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
-from treatments.models import Appointment, AppointmentStatus, Service
+from treatments.models import Appointment, AppointmentEvent, AppointmentStatus, Service
 from treatments.selectors import appointment_messages
 
 MAX_SLOTS_SHOWN = 80
@@ -188,6 +193,42 @@ def _appointment_for(request, pk) -> Appointment:
     )
 
 
+HISTORY_LABELS = {
+    "booked": "Booked",
+    "cancelled": "Cancelled",
+    "confirmed_by_client": "Confirmed by the client",
+    "status:arrived": "Checked in",
+    "status:fulfilled": "Completed",
+    "status:noshow": "Marked as a no-show",
+}
+BOOKED_THROUGH = {"online": " online by the client", "course": " with a course", "api": " through the API"}
+
+
+def _history_line(event: AppointmentEvent, zone) -> dict:
+    """One line of a visit's history as the front desk reads it: what happened, and who did it."""
+    details = event.details or {}
+    label = HISTORY_LABELS.get(event.action, event.action)
+    if event.action == "booked":
+        label += BOOKED_THROUGH.get(details.get("source"), "")
+    elif event.action == "rescheduled" and details.get("from") and details.get("to"):
+        moved = [timezone.localtime(dt.datetime.fromisoformat(details[k]), zone) for k in ("from", "to")]
+        label = f"Moved from {moved[0]:%a %d %b %H:%M} to {moved[1]:%a %d %b %H:%M}"
+    elif event.action == "cancelled":
+        label += " by the client" if details.get("by_client") else ""
+        label += " with the rest of the course" if details.get("rest_of_course") else ""
+    elif event.action == "status:booked" and details.get("undo"):
+        label = f"{UNDOABLE.get(details.get('from'), 'status').capitalize()} undone"
+    actor = event.actor
+    staff = getattr(actor, "staff", None) if actor else None
+    return {
+        "at": event.at,
+        "label": label,
+        "by": (staff.display_name if staff else actor.get_username()) if actor else "",
+        "reason": details.get("reason", ""),
+        "accepted": details.get("accepted", []),
+    }
+
+
 @staff_required
 def appointment_detail(request, pk):
     """Show a visit, everything that happened to it, and what can be done next."""
@@ -222,7 +263,10 @@ def appointment_detail(request, pk):
         "treatments/appointment_detail.html",
         {
             "appointment": appointment,
-            "events": appointment.events.select_related("actor").order_by("at", "id"),
+            "events": [
+                _history_line(e, zone)
+                for e in appointment.events.select_related("actor__staff").order_by("at", "id")
+            ],
             "timeline": appointment_messages(appointment),
             "resend_next": request.get_full_path(),
             "reschedule_form": RescheduleForm(
@@ -245,6 +289,9 @@ def appointment_detail(request, pk):
             else "",
             "can_complete": status_refusal(appointment, AppointmentStatus.FULFILLED, now=now) is None,
             "can_no_show": status_refusal(appointment, AppointmentStatus.NOSHOW, now=now) is None,
+            "undo_label": f"Undo {UNDOABLE[appointment.status]}"
+            if undo_refusal(appointment, now=now) is None
+            else "",
             "can_change": can_change,
             "move_day": move_day,
             "move_day_error": move_day_error,
@@ -270,6 +317,10 @@ def appointment_action(request, pk, action):
             new_status, done = STATUS_ACTIONS[action]
             appointment_set_status(appointment, status=new_status, actor=request.user)
             messages.success(request, f"{appointment.client.full_name}: {done[0].lower()}{done[1:]}")
+        elif action == "undo":
+            undone = UNDOABLE.get(appointment.status, "status")
+            appointment_undo_status(appointment, actor=request.user)
+            messages.success(request, f"{appointment.client.full_name}: {undone} undone, booked again.")
         elif action == "cancel":
             form = CancelForm(request.POST, prefix="cancel")
             form.is_valid()
