@@ -102,3 +102,18 @@ def test_the_demo_has_a_course_in_progress(seeded):
     assert all(b.start - a.start >= dt.timedelta(days=3) for a, b in itertools.pairwise(sessions))
     progress = course_progress(course, sessions)
     assert progress["done"] >= 1 and progress["upcoming"] >= 1
+
+
+def test_each_demo_visits_history_explains_its_status(seeded):
+    last_action = {
+        "booked": "booked",
+        "cancelled": "cancelled",
+        "arrived": "status:arrived",
+        "fulfilled": "status:fulfilled",
+        "noshow": "status:noshow",
+    }
+    visits = Appointment.objects.filter(clinic__slug="lumen").prefetch_related("events")
+    for visit in visits:
+        actions = [e.action for e in sorted(visit.events.all(), key=lambda e: (e.at, e.id))]
+        assert actions[0] == "booked"
+        assert actions[-1] == last_action[visit.status], (visit.pk, visit.status, actions)

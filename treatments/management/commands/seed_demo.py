@@ -58,6 +58,9 @@ DAYS_AROUND_TODAY = 7
 CLIENT_COUNT = 40
 
 
+CANCELLED_BY_PHONE = "Client phoned to cancel"
+
+
 class Command(BaseCommand):
     help = "Create the demo clinics once (idempotent) and print the demo logins."
 
@@ -406,16 +409,48 @@ class Command(BaseCommand):
                             end=end.astimezone(dt.UTC),
                             blocked_start=block[0].astimezone(dt.UTC),
                             blocked_end=block[1].astimezone(dt.UTC),
-                            status=self._status_for(start, end, now, rng),
-                            created_at=now - dt.timedelta(days=rng.randrange(1, 30)),
+                            status=(status := self._status_for(start, end, now, rng)),
+                            cancellation_reason=CANCELLED_BY_PHONE
+                            if status == AppointmentStatus.CANCELLED
+                            else "",
+                            created_at=min(now, start)
+                            - dt.timedelta(days=rng.randrange(1, 30)),  # booked before it
                         )
                     )
                     cursor = block[1]
         Appointment.objects.bulk_create(created)
+        desk = StaffMember.objects.filter(clinic=clinic, role="front_desk").select_related("user").first()
         AppointmentEvent.objects.bulk_create(
-            AppointmentEvent(appointment=a, at=a.created_at, action="booked", details={"source": "seed_demo"})
+            event
             for a in Appointment.objects.filter(clinic=clinic)
+            for event in self._history_of(a, desk.user if desk else None)
         )
+
+    @staticmethod
+    def _history_of(visit: Appointment, desk_user) -> list[AppointmentEvent]:
+        """The events a visit's status implies, so each demo visit's history explains its status."""
+        events = [
+            AppointmentEvent(
+                appointment=visit, at=visit.created_at, action="booked", details={"source": "seed_demo"}
+            )
+        ]
+        minutes = dt.timedelta(minutes=1)
+
+        def status(action, at, **details):
+            events.append(
+                AppointmentEvent(appointment=visit, actor=desk_user, at=at, action=action, details=details)
+            )
+
+        if visit.status == AppointmentStatus.CANCELLED:
+            called = visit.created_at + (min(visit.start, timezone.now()) - visit.created_at) / 2
+            status("cancelled", called, reason=CANCELLED_BY_PHONE, by_client=False)
+        elif visit.status in (AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED):
+            status("status:arrived", visit.start - 5 * minutes, **{"from": "booked", "to": "arrived"})
+            if visit.status == AppointmentStatus.FULFILLED:
+                status("status:fulfilled", visit.end, **{"from": "arrived", "to": "fulfilled"})
+        elif visit.status == AppointmentStatus.NOSHOW:
+            status("status:noshow", visit.start + 20 * minutes, **{"from": "booked", "to": "noshow"})
+        return events
 
     def _course_in_progress(self, clinic: Clinic, clients: list[Client]) -> None:
         """Gather seeded twice-a-week visits, 3 or more days apart, into one client's course."""
