@@ -108,17 +108,20 @@ def drive(make_request, seconds: float) -> dict:
     }
 
 
-def free_slots(service_id: int, practitioner_ids: list[int], zone):
-    """Yield booking bodies for times nobody holds: days after the filled month, every 30 minutes."""
+def free_slots(service_id: int, practitioner_ids: list[int], client_ids: list[int], zone):
+    """Yield booking bodies for times nobody holds: days after the filled month, every 30 minutes.
+
+    Each practitioner books their own client, since a client is never in two visits at once.
+    """
     first_free_day = first_bench_day() + dt.timedelta(days=DAYS + 2)
     for day_offset in itertools.count():
         day = first_free_day + dt.timedelta(days=day_offset)
         for minute in range(0, 11 * 60, 30):
             start = dt.datetime.combine(day, dt.time(8), tzinfo=zone) + dt.timedelta(minutes=minute)
-            for practitioner_id in practitioner_ids:
+            for practitioner_id, client_id in zip(practitioner_ids, client_ids, strict=True):
                 yield json.dumps(
                     {
-                        "client": 1,
+                        "client": client_id,
                         "service": service_id,
                         "practitioner": practitioner_id,
                         "start": start.isoformat(),
@@ -133,20 +136,20 @@ def main():
     from treatments.models import Service
 
     service = Service.objects.get(clinic__slug="bench", name="Quick check")
-    client_id = (
-        Client.objects.filter(clinic__slug="bench").order_by("id").values_list("id", flat=True).first()
-    )
     practitioners = list(
         StaffMember.objects.filter(clinic__slug="bench", role="practitioner")
         .order_by("id")
         .values_list("id", flat=True)
     )
-    bodies = free_slots(service.id, practitioners, service.clinic.zone)
+    client_ids = list(
+        Client.objects.filter(clinic__slug="bench").order_by("id").values_list("id", flat=True)
+    )[: len(practitioners)]
+    bodies = free_slots(service.id, practitioners, client_ids, service.clinic.zone)
     body_lock = threading.Lock()
 
     def next_booking():
         with body_lock:
-            body = next(bodies).replace('"client": 1', f'"client": {client_id}')
+            body = next(bodies)
         return "POST", "/api/v1/appointments/", body
 
     gunicorn = start_gunicorn()

@@ -289,6 +289,35 @@ def test_a_visit_is_completed_on_its_day_or_later_never_ahead(world):
     assert completed_later.status == "fulfilled"
 
 
+def test_a_client_is_never_booked_into_two_visits_at_once(world):
+    ada = world.client(first_name="Ada", last_name="Byron")
+    facial = world.microneedling
+    book(world, local(world, 2026, 12, 7, 10), client=ada)  # Dr Lee, microcurrent 10:00–10:45
+
+    with pytest.raises(ConflictError) as refused:
+        book(world, local(world, 2026, 12, 7, 10, 30), client=ada, practitioner=world.sam, service=facial)
+
+    assert refused.value.code == "client_busy"
+    assert refused.value.message == (
+        "Ada Byron already has a visit 10:00–10:45 (Microcurrent workout with Dr Amara Lee)."
+    )
+    # right after it is fine: the practitioners' buffers are theirs, not the client's
+    assert book(
+        world, local(world, 2026, 12, 7, 10, 45), client=ada, practitioner=world.sam, service=facial
+    ).pk
+
+
+def test_moving_a_visit_onto_another_of_the_clients_visits_is_refused(world):
+    ada = world.client(first_name="Ada", last_name="Byron")
+    book(world, local(world, 2026, 12, 7, 10), client=ada)
+    other = book(
+        world, local(world, 2026, 12, 7, 14), client=ada, practitioner=world.sam, service=world.microneedling
+    )
+    with pytest.raises(ConflictError) as refused:
+        appointment_reschedule(other, start=local(world, 2026, 12, 7, 10, 15))
+    assert refused.value.code == "client_busy"
+
+
 def test_a_check_in_by_mistake_is_undone_on_the_day(world):
     visit = book(world, local(world, 2026, 12, 7, 14))
     appointment_set_status(visit, status="arrived", now=visit.start)

@@ -349,3 +349,26 @@ def test_the_history_reads_as_sentences_with_local_times_and_names(desk, world):
     assert "<strong>Booked</strong>" in page
     assert "<strong>Moved from Mon 07 Dec 10:00 to Tue 08 Dec 14:00</strong> by Jo Carter: Asked" in page
     assert "status:" not in page
+
+
+def test_booking_online_over_the_clients_own_visit_is_refused_without_showing_it(client, world):
+    ann = world.client(first_name="Ann", last_name="Lee", email="ann@example.com")
+    day = timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=7)
+    _book(world, dt.datetime.combine(day, dt.time(10), tzinfo=world.clinic.zone), client=ann)  # Dr Lee
+
+    page = client.post(
+        f"/p/lumen/book/{world.microneedling.id}/details/",
+        {
+            "start": f"{day.isoformat()}T10:15",
+            "practitioner": world.sam.id,
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "email": "ann@example.com",
+        },
+    )
+
+    assert page.status_code == 409
+    text = page.content.decode()
+    assert "Sorry, that time has just been taken. Please choose another." in text
+    assert "Microcurrent" not in text and "already has a visit" not in text  # nothing of her other visit
+    assert Appointment.objects.filter(client=ann).count() == 1

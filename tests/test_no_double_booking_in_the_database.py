@@ -26,7 +26,7 @@ def _appointment(world, start, **kwargs):
         clinic=world.clinic,
         practitioner=kwargs.pop("practitioner", world.dr_lee),
         service=world.microcurrent,
-        client=world.client(),
+        client=kwargs.pop("client", None) or world.client(),
         start=start,
         end=start + dt.timedelta(minutes=45),
         **kwargs,
@@ -75,3 +75,33 @@ def test_a_race_past_the_pre_check_is_still_a_clear_conflict(world, monkeypatch)
         )
     # then the database refused it and the error says what is taken
     assert refused.value.code == "practitioner_taken"
+
+
+def test_postgres_refuses_one_client_in_two_visits_at_once_but_not_back_to_back(world):
+    ada = world.client(first_name="Ada")
+    _appointment(world, local(world, 2026, 12, 7, 10), client=ada, room=world.rooms[0], device=None)
+    with pytest.raises(IntegrityError, match="appointment_client_no_overlap"), transaction.atomic():
+        _appointment(
+            world, local(world, 2026, 12, 7, 10, 30), client=ada, practitioner=world.sam, room=world.rooms[1]
+        )
+    # the visit ends at 10:45: the next may begin then, with someone else, whatever the buffers
+    after = _appointment(
+        world, local(world, 2026, 12, 7, 10, 45), client=ada, practitioner=world.sam, room=world.rooms[1]
+    )
+    assert after.pk
+
+
+def test_a_race_for_the_client_past_the_pre_check_is_still_a_clear_conflict(world, monkeypatch):
+    ada = world.client(first_name="Ada")
+    _appointment(world, local(world, 2026, 12, 7, 10), client=ada, room=world.rooms[1], device=None)
+    monkeypatch.setattr(booking, "_overlapping", lambda *a, **k: Appointment.objects.none())
+    with pytest.raises(ConflictError) as refused:
+        booking.appointment_book(
+            booking.BookingRequest(
+                client=ada,
+                service=world.microneedling,  # not microcurrent again: its interval rule would answer first
+                practitioner=world.sam,
+                start=local(world, 2026, 12, 7, 10),
+            )
+        )
+    assert refused.value.code == "client_busy"

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from clients.models import Client, IntakeResponse, SignedConsent
 from clinic.models import Clinic, StaffMember
-from treatments.models import Appointment, Protocol, Service
+from treatments.models import INACTIVE_STATUSES, Appointment, Protocol, Service
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,11 @@ def test_each_demo_visits_history_explains_its_status(seeded):
         actions = [e.action for e in sorted(visit.events.all(), key=lambda e: (e.at, e.id))]
         assert actions[0] == "booked"
         assert actions[-1] == last_action[visit.status], (visit.pk, visit.status, actions)
+
+
+def test_no_demo_client_is_in_two_visits_at_once(seeded):
+    visits = Appointment.objects.exclude(status__in=INACTIVE_STATUSES).order_by("client_id", "start")
+    for client_id, theirs in itertools.groupby(visits, key=lambda a: a.client_id):
+        ordered = list(theirs)
+        for earlier, later in itertools.pairwise(ordered):
+            assert earlier.end <= later.start, (client_id, earlier.pk, later.pk)

@@ -223,8 +223,25 @@ def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_
     """Return (room, device) free for the blocked time, or raise ConflictError naming what is taken."""
     service, practitioner, clinic = request.service, request.practitioner, request.service.clinic
     overlapping = list(
-        _overlapping(clinic, blocked_start, blocked_end, ignore_id).select_related("room", "device")
+        _overlapping(clinic, blocked_start, blocked_end, ignore_id).select_related(
+            "room", "device", "service", "practitioner"
+        )
     )
+    # The client cannot be in two rooms at once. A visit of theirs that overlaps this one's own time is
+    # among these rows already: its held time contains its visit, and ours contains ours.
+    start = request.start
+    end = start + dt.timedelta(minutes=service.duration_minutes)
+    client_busy = next(
+        (a for a in overlapping if a.client_id == request.client.id and a.start < end and a.end > start),
+        None,
+    )
+    if client_busy:
+        raise ConflictError(
+            f"{request.client.full_name} already has a visit {_local(clinic, client_busy.start)}–"
+            f"{_local(clinic, client_busy.end)} ({client_busy.service.name} with "
+            f"{client_busy.practitioner.display_name}).",
+            code="client_busy",
+        )
     taken_by_practitioner = next((a for a in overlapping if a.practitioner_id == practitioner.id), None)
     if taken_by_practitioner:
         raise ConflictError(
@@ -290,6 +307,10 @@ def _blocked(service: Service, start: dt.datetime):
 
 def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | None:
     text = str(error)
+    if "appointment_client_no_overlap" in text:
+        return ConflictError(
+            "The client was just booked at that time by someone else. Pick another time.", code="client_busy"
+        )
     for resource in ("practitioner", "room", "device"):
         if f"appointment_{resource}_no_overlap" in text:
             return ConflictError(

@@ -1,12 +1,15 @@
 """Create (once) a realistic demo clinic, a second clinic to show scoping, and print the logins."""
 
 import datetime as dt
+import functools
+import operator
 import random
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import (
@@ -391,16 +394,20 @@ class Command(BaseCommand):
                         device = next(
                             (d for d in devices if d.kind == service.device_kind and free(d, *block)), None
                         )
-                    if room is None or (service.device_kind and device is None):
+                    # a client is one person: never in two visits at once
+                    free_clients = [c for c in clients if free(("client", c.pk), start, end)]
+                    if room is None or (service.device_kind and device is None) or not free_clients:
                         cursor += dt.timedelta(minutes=15)
                         continue
+                    client = rng.choice(free_clients)
+                    busy.setdefault(("client", client.pk), []).append((start, end))
                     for resource in (practitioner, room, device):
                         if resource is not None:
                             busy.setdefault(resource, []).append(block)
                     created.append(
                         Appointment(
                             clinic=clinic,
-                            client=rng.choice(clients),
+                            client=client,
                             practitioner=practitioner,
                             service=service,
                             room=room,
@@ -468,8 +475,20 @@ class Command(BaseCommand):
             if not picked or visit.start - picked[-1].start >= dt.timedelta(days=3):
                 picked.append(visit)
         picked = max(by_practitioner.values(), key=len, default=[])
-        # someone with nothing against the treatment and no other visit of it to clash with the course
+        # someone with nothing against the treatment, no other visit of it to clash with the course, and
+        # no visit at the time of one of its sessions (a client is never in two visits at once)
         others = {v.client_id for v in visits if v not in picked}
+        others |= set(
+            Appointment.objects.filter(clinic=clinic)
+            .exclude(status__in=INACTIVE_STATUSES)
+            .filter(
+                functools.reduce(
+                    operator.or_, (Q(start__lt=v.end, end__gt=v.start) for v in picked), Q(pk=None)
+                )
+            )
+            .exclude(pk__in=[v.pk for v in picked])
+            .values_list("client_id", flat=True)
+        )
         client = next((c for c in clients if c.pk not in others and not c.conditions.exists()), None)
         if service is None or client is None or len(picked) < 2:
             return
