@@ -26,13 +26,13 @@ def fill(world, count, days=10):
     """Add `count` non-overlapping 2-minute appointments, spread over `days` days and two practitioners."""
     zone = world.clinic.zone
     practitioners = [world.dr_lee, world.sam]
-    client = world.client()
+    clients = [world.client(), world.client()]  # one each: a client is never in two visits at once
     first = Appointment.objects.count()
     rows = []
     for i in range(first, first + count):
         day = DAY + dt.timedelta(days=i % days)
         nth_that_day = i // days
-        practitioner = practitioners[nth_that_day % 2]
+        practitioner, client = practitioners[nth_that_day % 2], clients[nth_that_day % 2]
         minute = (nth_that_day // 2) * 3  # each practitioner's visits 3 minutes apart
         start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC) + dt.timedelta(
             minutes=minute
