@@ -230,6 +230,19 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, message: str
     pytest.fail(f"Timed out after {timeout}s waiting for {message}")
 
 
+def restart_the_worker_until_all_are_sent(celery_stack, total: int) -> None:
+    """Start the worker again, wait until `total` rows are sent, then let beat tick a few more times."""
+    from clinic.models import OutboxMessage, OutboxStatus
+
+    celery_stack.start("worker")
+    wait_until(
+        lambda: OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == total,
+        timeout=180,
+        message=f"all {total} sent after the restart; logs:\n{celery_stack.logs()}",
+    )
+    time.sleep(3)  # more beat ticks: nothing further may go out
+
+
 @pytest.fixture
 def chromium_path():
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):

@@ -14,12 +14,10 @@ The worker runs one process here so that no second process is at some other poin
 conversation when the kill lands; claims and delivery are the same code with more processes.
 """
 
-import time
-
 import pytest
 
 from clinic.models import OutboxMessage, OutboxStatus
-from tests.conftest import wait_until
+from tests.conftest import restart_the_worker_until_all_are_sent, wait_until
 from tests.factories import ClinicFactory, due_outbox_messages
 
 pytestmark = pytest.mark.worker
@@ -51,13 +49,7 @@ def _run_until_killed_then_restart(celery_stack, smtp_server, fired):
     accepted_at_kill = len(smtp_server.messages)
     assert KILL_AT <= accepted_at_kill < TOTAL, "the kill did not land in the middle of the batch"
     assert OutboxMessage.objects.filter(status=OutboxStatus.SENDING).exists(), "no claim was left behind"
-    celery_stack.start("worker")
-    wait_until(
-        lambda: OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == TOTAL,
-        timeout=180,
-        message=f"all {TOTAL} sent after the restart; logs:\n{celery_stack.logs()}",
-    )
-    time.sleep(3)  # more beat ticks: nothing further may go out
+    restart_the_worker_until_all_are_sent(celery_stack, TOTAL)
 
 
 def test_a_worker_killed_between_two_messages_loses_none_and_doubles_none(celery_stack, smtp_server):

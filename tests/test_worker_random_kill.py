@@ -17,7 +17,7 @@ import time
 import pytest
 
 from clinic.models import OutboxMessage, OutboxStatus
-from tests.conftest import wait_until
+from tests.conftest import restart_the_worker_until_all_are_sent, wait_until
 from tests.factories import ClinicFactory, due_outbox_messages
 
 pytestmark = pytest.mark.worker
@@ -57,13 +57,7 @@ def test_a_worker_killed_at_a_random_instant_loses_none_and_sends_none_as_two(ce
     smtp_server.handler.on_mail = None
     assert fired[1] < TOTAL, "the kill came after the last message: nothing was interrupted"
     # when it is restarted
-    celery_stack.start("worker")
-    wait_until(
-        lambda: OutboxMessage.objects.filter(status=OutboxStatus.SENT).count() == TOTAL,
-        timeout=180,
-        message=f"all {TOTAL} sent after the restart; logs:\n{celery_stack.logs()}",
-    )
-    time.sleep(2)  # more beat ticks: nothing further may go out
+    restart_the_worker_until_all_are_sent(celery_stack, TOTAL)
     # then every message arrived, none under two Message-IDs, at most the one in flight twice
     received = smtp_server.messages
     notes = {m.get_body().get_content().split("random-kill-")[1].split()[0].rstrip(".") for m in received}

@@ -1,15 +1,12 @@
 """Create (once) a realistic demo clinic, a second clinic to show scoping, and print the logins."""
 
 import datetime as dt
-import functools
-import operator
 import random
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import (
@@ -478,17 +475,11 @@ class Command(BaseCommand):
         # someone with nothing against the treatment, no other visit of it to clash with the course, and
         # no visit at the time of one of its sessions (a client is never in two visits at once)
         others = {v.client_id for v in visits if v not in picked}
-        others |= set(
-            Appointment.objects.filter(clinic=clinic)
-            .exclude(status__in=INACTIVE_STATUSES)
-            .filter(
-                functools.reduce(
-                    operator.or_, (Q(start__lt=v.end, end__gt=v.start) for v in picked), Q(pk=None)
-                )
-            )
-            .exclude(pk__in=[v.pk for v in picked])
-            .values_list("client_id", flat=True)
-        )
+        others |= {
+            v.client_id
+            for v in Appointment.objects.filter(clinic=clinic).exclude(status__in=INACTIVE_STATUSES)
+            if v not in picked and any(v.start < p.end and v.end > p.start for p in picked)
+        }
         client = next((c for c in clients if c.pk not in others and not c.conditions.exists()), None)
         if service is None or client is None or len(picked) < 2:
             return
