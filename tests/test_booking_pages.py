@@ -103,6 +103,28 @@ def test_the_finder_books_for_the_client_it_was_opened_for(desk, world):
     assert form.context["chosen_client"] == ada
 
 
+def test_the_finder_for_a_client_leaves_out_times_they_already_have_a_visit(desk, world):
+    ada = world.client(first_name="Ada", last_name="Lovelace")
+    _book(world, local(world, 2026, 12, 7, 10), client=ada)  # Dr Lee, microcurrent 10:00–10:45
+    query = f"service={world.microneedling.id}&practitioner={world.sam.id}&date=2026-12-07"
+
+    for_ada = desk.get(f"/book/?{query}&client={ada.pk}")
+    for_anyone = desk.get(f"/book/?{query}")
+
+    def starts(response):
+        return {slot["local"].strftime("%H:%M") for slot in response.context["slots"]}
+
+    # Sam's microneedling is 60 minutes after 15 of preparation: its starts from 09:15 (the first) to
+    # 10:30 would overlap Ada's 10:00–10:45; the first that does not is 10:45, right after it
+    overlapping = {"09:15", "09:30", "09:45", "10:00", "10:15", "10:30"}
+    assert overlapping <= starts(for_anyone)
+    assert min(starts(for_ada)) == "10:45"
+    assert starts(for_ada) == starts(for_anyone) - overlapping
+    assert "Ada already has a visit at 10:00 that day; times that would overlap it are left out." in (
+        for_ada.content.decode()
+    )
+
+
 def _finder_on_7_december_with_lee_off_until(desk, world, until) -> tuple[str, str]:
     """The finder's page for Dr Lee on 7 December, away from its midnight to `until`, and its query."""
     TimeOff.objects.create(staff_member=world.dr_lee, start=local(world, 2026, 12, 7, 0), end=until)

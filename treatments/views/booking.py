@@ -31,8 +31,8 @@ from treatments.booking import (
 )
 from treatments.eligibility import qualification_gaps
 from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
-from treatments.models import Appointment, AppointmentEvent, AppointmentStatus, Service
-from treatments.selectors import appointment_messages
+from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentEvent, AppointmentStatus, Service
+from treatments.selectors import appointment_messages, local_day_bounds
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -143,12 +143,22 @@ def _finder(request, clinic, service, practitioner):
     """List free times for a service on a day, each a link to the booking form (for a client, if given)."""
     today = timezone.localdate(timezone=clinic.zone)
     day, date_error = parse_local_date(request.GET.get("date"), today)
-    slots, next_free = [], None
+    for_client = Client.objects.filter(clinic=clinic, pk=request.GET.get("client") or 0).first()
+    slots, next_free, client_visits = [], None, []
     if service is not None:
         practitioner_id = practitioner.id if practitioner else None
         slots = available_slots(
             service=service, start_date=day, end_date=day, practitioner_id=practitioner_id
-        )[:MAX_SLOTS_SHOWN]
+        )
+        if for_client is not None:  # booking would refuse a time the client already has a visit in
+            first, last = local_day_bounds(clinic, day)
+            client_visits = list(
+                Appointment.objects.filter(client=for_client, start__lt=last, end__gt=first).exclude(
+                    status__in=INACTIVE_STATUSES
+                )
+            )
+            slots = [s for s in slots if not any(v.start < s.end and v.end > s.start for v in client_visits)]
+        slots = slots[:MAX_SLOTS_SHOWN]
         if not slots:
             next_free = next_free_start(
                 service=service, after=day, days=LOOK_AHEAD_DAYS, practitioner_id=practitioner_id
@@ -168,7 +178,8 @@ def _finder(request, clinic, service, practitioner):
             "practitioner": practitioner,
             "next_free": next_free,
             "look_ahead_days": LOOK_AHEAD_DAYS,
-            "for_client": Client.objects.filter(clinic=clinic, pk=request.GET.get("client") or 0).first(),
+            "for_client": for_client,
+            "client_visits": [timezone.localtime(v.start, clinic.zone) for v in client_visits],
             "day": day,
             "slots": [
                 {
