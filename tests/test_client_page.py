@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.booking_world import build_world
+from tests.factories import AppointmentFactory
 from treatments.booking import (
     BookingRequest,
     appointment_book,
@@ -15,8 +16,8 @@ from treatments.booking import (
     appointment_set_status,
     course_book,
 )
-from treatments.models import Appointment
-from treatments.selectors import appointment_messages
+from treatments.models import Appointment, AppointmentEvent
+from treatments.selectors import appointment_messages, client_attendance
 
 pytestmark = pytest.mark.django_db
 
@@ -168,3 +169,44 @@ def test_each_session_of_a_course_shows_the_course_confirmation_in_its_messages(
         keys = list(appointment_messages(session).values_list("template_key", flat=True))
         assert keys.count("course_confirmation") == 1
         assert keys.count("booking_reminder") == 2
+
+
+def test_no_shows_and_late_cancellations_of_the_last_year_are_shown_where_the_desk_looks(desk, world):
+    world.clinic.cancellation_window_hours = 24
+    world.clinic.save(update_fields=["cancellation_window_hours"])
+    ada = world.client(first_name="Ada", last_name="Lovelace")
+    now = timezone.now()
+
+    def visit(days_ago, status, cancelled_hours_before=None):
+        start = now - dt.timedelta(days=days_ago)
+        made = AppointmentFactory(
+            clinic=world.clinic, client=ada, service=world.microcurrent, start=start, status=status
+        )
+        if cancelled_hours_before is not None:
+            AppointmentEvent.objects.create(
+                appointment=made, action="cancelled", at=start - dt.timedelta(hours=cancelled_hours_before)
+            )
+        return made
+
+    visit(10, "noshow")
+    visit(40, "noshow")
+    visit(400, "noshow")  # more than a year ago
+    visit(20, "cancelled", cancelled_hours_before=3)  # late: inside the 24 hours
+    visit(30, "cancelled", cancelled_hours_before=72)  # in good time
+    visit(50, "fulfilled")
+
+    assert client_attendance(ada, now=now) == {"no_shows": 2, "late_cancellations": 1}
+    badge = '<span class="badge warn" id="attendance">Last 12 months: 2 no-shows, 1 late cancellation</span>'
+    assert badge in desk.get(f"/clients/{ada.pk}/").content.decode()
+    upcoming = appointment_book(
+        BookingRequest(
+            client=ada, service=world.microcurrent, practitioner=world.sam, start=_days_ahead(world, 3)
+        )
+    )
+    assert badge in desk.get(f"/appointments/{upcoming.pk}/").content.decode()
+
+
+def test_a_client_with_a_clean_record_shows_no_attendance_badge(desk, world):
+    ada = world.client(first_name="Ada", last_name="Lovelace")
+    assert client_attendance(ada, now=timezone.now()) == {"no_shows": 0, "late_cancellations": 0}
+    assert 'id="attendance"' not in desk.get(f"/clients/{ada.pk}/").content.decode()

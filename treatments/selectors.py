@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db.models import Count, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from clients.models import Client
@@ -11,6 +11,8 @@ from treatments.models import (
     COURSE_PROGRESS_STATUSES,
     INACTIVE_STATUSES,
     Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
     Course,
     TreatmentSession,
 )
@@ -90,4 +92,20 @@ def client_courses(client: Client, *, now: dt.datetime) -> QuerySet[Course]:
             first_session_id=Min("appointments__id"),
         )
         .order_by("-created_at", "-id")
+    )
+
+
+ATTENDANCE_WINDOW = dt.timedelta(days=365)
+
+
+def client_attendance(client: Client, *, now: dt.datetime) -> dict[str, int]:
+    """Count the client's no-shows and late cancellations (inside the clinic's cancellation window)
+    over the last twelve months, in one query: what the desk weighs before taking a booking."""
+    window = dt.timedelta(hours=client.clinic.cancellation_window_hours)
+    cancelled_late = AppointmentEvent.objects.filter(
+        appointment=OuterRef("pk"), action="cancelled", at__gt=OuterRef("start") - window
+    )
+    return Appointment.objects.filter(client=client, start__gte=now - ATTENDANCE_WINDOW).aggregate(
+        no_shows=Count("pk", filter=Q(status=AppointmentStatus.NOSHOW)),
+        late_cancellations=Count("pk", filter=Q(Exists(cancelled_late), status=AppointmentStatus.CANCELLED)),
     )

@@ -32,7 +32,7 @@ from treatments.booking import (
 from treatments.eligibility import qualification_gaps
 from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentEvent, AppointmentStatus, Service
-from treatments.selectors import appointment_messages, local_day_bounds
+from treatments.selectors import appointment_messages, client_attendance, local_day_bounds
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -274,6 +274,7 @@ def appointment_detail(request, pk):
         "treatments/appointment_detail.html",
         {
             "appointment": appointment,
+            "attendance": client_attendance(appointment.client, now=now),
             "events": [
                 _history_line(e, zone)
                 for e in appointment.events.select_related("actor__staff").order_by("at", "id")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from clients.models import Client
 from clinic.models import OutboxMessage
 from clinic.permissions import staff_required
-from treatments.selectors import client_courses, client_visits
+from treatments.selectors import client_attendance, client_courses, client_visits
 
 TIMELINE_LENGTH = 100
 
@@ -32,6 +32,7 @@ def client_detail(request, pk):
             "upcoming": upcoming,
             "past": past,
             "courses": client_courses(client, now=now),
+            "attendance": client_attendance(client, now=now),
             "timeline": timeline,
             "resend_next": request.get_full_path(),
         },
