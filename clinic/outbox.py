@@ -28,6 +28,7 @@ from django.db.models import F
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
 
+from clinic.email_bytes import email_bytes
 from clinic.errors import ClinicError
 from clinic.message_templates import overrides_for, render_wording, wording_for
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
@@ -279,11 +280,11 @@ def outbox_deliver(message_ids: list[int]) -> int:
         for message in messages:
             _record_failure(message, error)
         return 0
-    with _records_without_waiting_for_the_disk():
-        return _send_each(mail, messages, overrides)
+    with _records_without_waiting_for_the_disk(), database.cursor() as records:
+        return _send_each(mail, messages, overrides, records)
 
 
-def _send_each(mail, messages: list[OutboxMessage], overrides: dict) -> int:
+def _send_each(mail, messages: list[OutboxMessage], overrides: dict, records) -> int:
     sent = 0
     try:
         for message in messages:
@@ -298,7 +299,7 @@ def _send_each(mail, messages: list[OutboxMessage], overrides: dict) -> int:
                 continue
             # Recorded before the next message starts: a worker killed between two messages
             # leaves every accepted message marked sent.
-            _record_sent(message.id, email.extra_headers["Message-ID"])
+            _record_sent(records, message.id, email.extra_headers["Message-ID"])
             sent += 1
     finally:
         mail.close()
@@ -335,15 +336,15 @@ def _records_without_waiting_for_the_disk():
 def _send(mail, email: EmailMultiAlternatives, recipient_email: str) -> None:
     """Send one email over the open mail connection.
 
-    Over SMTP the rendered bytes go straight to smtplib: Django's backend would parse and check
-    both addresses again for every message, and these come from our own settings and a stored,
-    validated address. A non-ASCII address (which needs Django's encoding) and the other
+    Over SMTP the rendered bytes (`email_bytes`) go straight to smtplib: Django's backend would parse
+    and check both addresses again for every message, and these come from our own settings and a
+    stored, validated address. A non-ASCII address (which needs Django's encoding) and the other
     backends (the mail folder, tests' outbox) go through Django's backend.
     """
     smtp = getattr(mail, "connection", None)
     sender = settings.DEFAULT_FROM_EMAIL
     if isinstance(mail, SMTPBackend) and smtp is not None and sender.isascii() and recipient_email.isascii():
-        smtp.sendmail(sender, [recipient_email], email.message().as_bytes(linesep="\r\n"))
+        smtp.sendmail(sender, [recipient_email], email_bytes(email.message()))
         return
     email.connection = mail
     email.send()
@@ -356,13 +357,13 @@ RECORD_SENT_SQL = (
 )
 
 
-def _record_sent(message_id: int, smtp_message_id: str) -> None:
-    """Mark a row sent in one autocommitted statement (written as SQL: it runs once per message)."""
-    with database.cursor() as cursor:
-        cursor.execute(
-            RECORD_SENT_SQL,
-            [OutboxStatus.SENT, timezone.now(), smtp_message_id, message_id, OutboxStatus.SENDING],
-        )
+def _record_sent(cursor, message_id: int, smtp_message_id: str) -> None:
+    """Mark a row sent in one autocommitted statement, through the batch's one cursor.
+
+    Written as SQL and sent through a cursor opened once a batch: it runs once per message.
+    """
+    sent = [OutboxStatus.SENT, timezone.now(), smtp_message_id, message_id, OutboxStatus.SENDING]
+    cursor.execute(RECORD_SENT_SQL, sent)
 
 
 def outbox_cancel(*topics: str) -> int:
