@@ -132,3 +132,10 @@ def begun_today(clinic, minutes=10) -> dt.datetime:
 def local(world_or_clinic, year, month, day, hour, minute=0) -> dt.datetime:
     clinic = getattr(world_or_clinic, "clinic", world_or_clinic)
     return dt.datetime(year, month, day, hour, minute, tzinfo=clinic.zone)
+
+
+def days_ahead(world_or_clinic, days: int, hour: int, minute: int = 0) -> dt.datetime:
+    """A local time `days` after today: for tests on the real clock, whose workers share no frozen one."""
+    clinic = getattr(world_or_clinic, "clinic", world_or_clinic)
+    day = timezone.localdate(timezone=clinic.zone) + dt.timedelta(days=days)
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=clinic.zone)

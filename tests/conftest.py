@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import time_machine
 from django.core.servers import basehttp
 from django.db import connection
 
@@ -27,6 +28,27 @@ ROOT = Path(__file__).resolve().parent.parent
 # before any request reaches the app; gunicorn, what production runs, listens with 2048.
 basehttp.WSGIServer.request_queue_size = 256
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+# The suite's "now": a Tuesday morning in London, before every visit the tests book on fixed dates
+# (7 December 2026, the March and October clock changes…). Without it those dates fall into the
+# past as the calendar moves on and the bookings are refused ("That time has already passed").
+SUITE_NOW = "2026-12-01T07:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def suite_clock(request):
+    """Run each test from SUITE_NOW, the clock ticking on from there.
+
+    Tests marked `worker` or `browser` keep the real clock: their other processes (Celery
+    worker and beat, Chromium with its cookie expiry) cannot share this process's clock, so
+    they book times relative to today instead.
+    """
+    if request.node.get_closest_marker("worker") or request.node.get_closest_marker("browser"):
+        yield
+        return
+    with time_machine.travel(SUITE_NOW, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

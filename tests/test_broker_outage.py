@@ -9,7 +9,7 @@ import pytest
 
 from clinic.celery import app as celery_app
 from clinic.models import OutboxMessage, OutboxStatus
-from tests.booking_world import build_world, local
+from tests.booking_world import build_world, days_ahead
 from tests.conftest import CeleryStack, redis_reachable, wait_until
 from tests.smtp import free_port
 from treatments.booking import BookingRequest, appointment_book
@@ -83,7 +83,7 @@ def test_bookings_made_while_redis_is_down_are_all_notified_once_it_is_back(
                     client=world.client(email=f"c{i}@example.com"),
                     service=world.mesotherapy,
                     practitioner=world.dr_lee,
-                    start=local(world, 2026, 12, 7, 9, 15) + dt.timedelta(minutes=75 * i),
+                    start=days_ahead(world, 6, 9, 15) + dt.timedelta(minutes=75 * i),
                 )
             )
             for i in range(5)

@@ -106,7 +106,7 @@ def test_a_real_worker_sends_one_confirmation_then_the_reschedule_and_cancel_inv
 ):
     import icalendar
 
-    from tests.booking_world import build_world, local
+    from tests.booking_world import build_world, days_ahead
     from treatments.booking import (
         BookingRequest,
         appointment_book,
@@ -122,13 +122,13 @@ def test_a_real_worker_sends_one_confirmation_then_the_reschedule_and_cancel_inv
             client=world.client(first_name="Olivia", email="olivia@example.com"),
             service=world.microcurrent,
             practitioner=world.dr_lee,
-            start=local(world, 2026, 12, 7, 10),
+            start=days_ahead(world, 6, 10),
         )
     )
     logs = celery_stack.logs
     wait_until(lambda: len(smtp_server.messages) >= 1, timeout=90, message="the confirmation")
     # when it is moved, then cancelled, each once the previous mail went
-    appointment_reschedule(appointment, start=local(world, 2026, 12, 8, 11))
+    appointment_reschedule(appointment, start=days_ahead(world, 7, 11))
     wait_until(lambda: len(smtp_server.messages) >= 2, timeout=90, message="the reschedule notice")
     appointment.refresh_from_db()
     appointment_cancel(appointment)
