@@ -108,3 +108,24 @@ def test_a_token_of_someone_who_is_not_staff_is_refused(db, django_user_model):
     response = api.get("/api/v1/services/")
     assert response.status_code in (401, 403)
     assert response.json()["detail"] == "Invalid token."
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/clients/", "/api/v1/practitioners/", "/api/v1/services/", "/api/v1/appointments/"]
+)
+def test_a_huge_limit_or_offset_gives_a_page_not_a_server_error(api, lumen, path):
+    # given more clients than one page holds, when asked for far more than any list has
+    ClientFactory.create_batch(3, clinic=lumen)
+    huge = "61166870564591282345176840798208"
+    for query in ({"limit": huge}, {"offset": huge}, {"limit": huge, "offset": huge}, {"offset": "-37"}):
+        response = api.get(path, query)
+        # then the answer is a page: capped, or empty past the end
+        assert response.status_code == 200, (query, response.content[:200])
+        assert len(response.json()["results"]) <= 1000
+
+
+def test_a_huge_limit_is_capped_at_a_thousand(api, lumen):
+    ClientFactory.create_batch(1001, clinic=lumen)
+    response = api.get("/api/v1/clients/", {"limit": "100000"})
+    assert len(response.json()["results"]) == 1000
+    assert response.json()["count"] == 1001
