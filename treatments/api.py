@@ -6,12 +6,12 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
 from clinic.models import Device, Room, StaffMember
+from clinic.pagination import ClinicPagination
 from clinic.permissions import (
     ClinicScopedPrimaryKeyField,
     ClinicScopedQuerysetMixin,
@@ -32,7 +32,7 @@ from treatments.booking import (
     course_progress,
 )
 from treatments.models import Appointment, AppointmentStatus, Course, Service
-from treatments.selectors import appointments_between
+from treatments.selectors import FIRST_CALENDAR_DAY, LAST_CALENDAR_DAY, appointments_between, within_calendar
 
 MAX_AVAILABILITY_DAYS = 62
 MAX_LIST_DAYS = 62
@@ -75,11 +75,23 @@ class ServiceViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Service.objects.filter(is_active=True).prefetch_related("protocols").order_by("name", "id")
 
 
+class CalendarDateField(serializers.DateField):
+    """A local date the calendar can show or book; one outside it is a field error, not a 500."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not within_calendar(day):
+            raise serializers.ValidationError(
+                f"Give a date between {FIRST_CALENDAR_DAY} and {LAST_CALENDAR_DAY}.", code="outside_calendar"
+            )
+        return day
+
+
 # --- availability ------------------------------------------------------------------------------------
 class AvailabilityQuerySerializer(serializers.Serializer):
     service = ClinicScopedPrimaryKeyField(model=Service)
-    start = serializers.DateField(help_text="First local date, YYYY-MM-DD.")
-    end = serializers.DateField(help_text="Last local date (inclusive), YYYY-MM-DD.")
+    start = CalendarDateField(help_text="First local date, YYYY-MM-DD.")
+    end = CalendarDateField(help_text="Last local date (inclusive), YYYY-MM-DD.")
     practitioner = ClinicScopedPrimaryKeyField(model=StaffMember, required=False)
 
     def validate(self, attrs):
@@ -206,8 +218,8 @@ class CancelSerializer(serializers.Serializer):
 
 
 class RangeQuerySerializer(serializers.Serializer):
-    start = serializers.DateField(required=False, help_text="First local date (default today).")
-    end = serializers.DateField(required=False, help_text="Last local date, inclusive (default start).")
+    start = CalendarDateField(required=False, help_text="First local date (default today).")
+    end = CalendarDateField(required=False, help_text="Last local date, inclusive (default start).")
 
     def validate(self, attrs):
         start = attrs.get("start") or self.context["today"]
@@ -219,9 +231,8 @@ class RangeQuerySerializer(serializers.Serializer):
         return {"start": start, "end": end}
 
 
-class CalendarPagination(LimitOffsetPagination):
+class CalendarPagination(ClinicPagination):
     default_limit = 200
-    max_limit = 1000
 
 
 class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):

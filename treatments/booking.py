@@ -47,6 +47,8 @@ RETRYABLE_SQLSTATES = {"40P01", "40001"}
 WRITE_ATTEMPTS = 6
 # A walk-in entered a few minutes after it began is still accepted.
 PAST_GRACE = dt.timedelta(minutes=15)
+# No clinic books this far ahead: a later date is a mistyped year (2062 for 2026), refused plainly.
+BOOKING_HORIZON = dt.timedelta(days=5 * 365)
 
 # Which status a visit may move to from which (FHIR Appointment codes).
 TRANSITIONS = {
@@ -359,16 +361,22 @@ def _aware_utc(start: dt.datetime) -> dt.datetime:
     return start.astimezone(dt.UTC)
 
 
-def _refuse_past(start: dt.datetime) -> None:
-    if start < timezone.now() - PAST_GRACE:
+def _refuse_unbookable(start: dt.datetime) -> None:
+    """Refuse a start that has passed, or one so far ahead that its year must be a typo."""
+    now = timezone.now()
+    if start < now - PAST_GRACE:
         raise ClinicError("That time has already passed. Pick a time from now on.", code="in_the_past")
+    if start > now + BOOKING_HORIZON:
+        raise ClinicError(
+            f"That time is in {start.year}, more than five years ahead. Check the year.", code="too_far_ahead"
+        )
 
 
 def appointment_book(request: BookingRequest, *, actor=None, course: Course | None = None) -> Appointment:
     """Book one visit, or raise ClinicError/ConflictError saying why not."""
     clinic = request.service.clinic
     request.start = _aware_utc(request.start)
-    _refuse_past(request.start)
+    _refuse_unbookable(request.start)
     prefetch_related_objects([request.service], "protocols")
     end, blocked_start, blocked_end = _blocked(request.service, request.start)
     accepted = _check_rules(request, actor=actor)
@@ -423,7 +431,7 @@ def appointment_reschedule(
 ) -> Appointment:
     """Move an active visit to a new start with the same practitioner; room and device follow if free."""
     start = _aware_utc(start)
-    _refuse_past(start)
+    _refuse_unbookable(start)
     if not appointment.is_active or appointment.status == AppointmentStatus.FULFILLED:
         raise ClinicError(
             f"A {appointment.get_status_display().lower()} visit cannot be moved.", code="not_movable"

@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from treatments.booking import MAX_COURSE_SESSIONS
+from treatments.selectors import within_calendar
 
 
 class NewClientForm(forms.Form):
@@ -84,6 +85,16 @@ class CourseForm(forms.Form):
         return [int(g) for g in self.cleaned_data["repeat"].split(",")]
 
 
+def parse_id(raw: str | None) -> int:
+    """Read a row id from a link or form; 0 (which no row has) for anything that is not one.
+
+    Ids arrive in query strings that people edit and old links; "x" or "12abc" must find nothing,
+    not stop the page. Nineteen digits or more would not fit the database's integer either.
+    """
+    text = (raw or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else 0
+
+
 def parse_local_datetime(raw: str | None, zone) -> dt.datetime | None:
     """Read 'YYYY-MM-DDTHH:MM' from a form or link as an aware time in the clinic's zone, or None."""
     if not raw:
@@ -91,6 +102,8 @@ def parse_local_datetime(raw: str | None, zone) -> dt.datetime | None:
     try:
         parsed = dt.datetime.fromisoformat(raw)
     except ValueError:
+        return None
+    if not within_calendar(parsed.date()):
         return None
     return parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=zone)
 
@@ -100,6 +113,9 @@ def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:
     if not raw:
         return default, ""
     try:
-        return dt.date.fromisoformat(raw), ""
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         return default, f"“{raw}” is not a date; showing {default:%d %b %Y}. Use the form YYYY-MM-DD."
+    if not within_calendar(day):
+        return default, f"{day.year} is outside the calendar; showing {default:%d %b %Y}. Check the year."
+    return day, ""

@@ -17,6 +17,15 @@ from treatments.models import (
     TreatmentSession,
 )
 
+# The days the calendar, the finder and the API take: any visit's, with room for date arithmetic
+# (a local day's end, a week on, a course) that would overflow Python's dates near year 9999.
+FIRST_CALENDAR_DAY, LAST_CALENDAR_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+
+def within_calendar(day: dt.date) -> bool:
+    """Tell whether a date typed into a page or the API is one the calendar can show or book."""
+    return FIRST_CALENDAR_DAY <= day <= LAST_CALENDAR_DAY
+
 
 def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """Return the aware start and end of a local calendar day (23 or 25 hours on DST change days)."""

@@ -30,7 +30,14 @@ from treatments.booking import (
     undo_refusal,
 )
 from treatments.eligibility import qualification_gaps
-from treatments.forms import CancelForm, NewClientForm, RescheduleForm, parse_local_date, parse_local_datetime
+from treatments.forms import (
+    CancelForm,
+    NewClientForm,
+    RescheduleForm,
+    parse_id,
+    parse_local_date,
+    parse_local_datetime,
+)
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentEvent, AppointmentStatus, Service
 from treatments.selectors import appointment_messages, client_attendance, local_day_bounds
 
@@ -66,7 +73,7 @@ def client_problem(request, chosen_client, new_client_form) -> str:
 def picked_time(clinic, params):
     """Return the practitioner and local start a booking page was opened for (None for either missing)."""
     practitioner = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=params.get("practitioner") or 0
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=parse_id(params.get("practitioner"))
     ).first()
     return practitioner, parse_local_datetime(params.get("start"), clinic.zone)
 
@@ -78,7 +85,8 @@ def book(request):
     zone = clinic.zone
     params = request.POST if request.method == "POST" else request.GET
     practitioner, start = picked_time(clinic, params)
-    service = Service.objects.filter(clinic=clinic, is_active=True, pk=params.get("service") or 0).first()
+    service_id = parse_id(params.get("service"))
+    service = Service.objects.filter(clinic=clinic, is_active=True, pk=service_id).first()
 
     if practitioner is None or start is None:
         return _finder(request, clinic, service, practitioner)
@@ -87,7 +95,7 @@ def book(request):
     # Not HTML-required: the section is folded away when a found client is chosen, and a browser
     # would silently refuse to submit. The server checks these fields when they are used.
     new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
-    chosen_client = Client.objects.filter(clinic=clinic, pk=params.get("client") or 0).first()
+    chosen_client = Client.objects.filter(clinic=clinic, pk=parse_id(params.get("client"))).first()
     error, status = "", 200
     if request.method == "POST":
         if service is None:
@@ -143,7 +151,7 @@ def _finder(request, clinic, service, practitioner):
     """List free times for a service on a day, each a link to the booking form (for a client, if given)."""
     today = timezone.localdate(timezone=clinic.zone)
     day, date_error = parse_local_date(request.GET.get("date"), today)
-    for_client = Client.objects.filter(clinic=clinic, pk=request.GET.get("client") or 0).first()
+    for_client = Client.objects.filter(clinic=clinic, pk=parse_id(request.GET.get("client"))).first()
     slots, next_free, client_visits = [], None, []
     if service is not None:
         practitioner_id = practitioner.id if practitioner else None

@@ -19,7 +19,7 @@ from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember
 from clinic.permissions import staff_required
 from treatments.booking import course_book, course_cancel_remaining, course_check, course_plan, course_starts
-from treatments.forms import CancelForm, CourseForm, NewClientForm, parse_local_datetime
+from treatments.forms import CancelForm, CourseForm, NewClientForm, parse_id, parse_local_datetime
 from treatments.models import Course, Service
 from treatments.views.booking import client_problem, picked_time, services_for
 
@@ -79,7 +79,7 @@ def book_course(request):
     if practitioner is None or first_start is None:
         return redirect("book")
     service = (
-        Service.objects.filter(clinic=clinic, is_active=True, pk=params.get("service") or 0)
+        Service.objects.filter(clinic=clinic, is_active=True, pk=parse_id(params.get("service")))
         .prefetch_related("protocols")
         .first()
     )
@@ -93,7 +93,7 @@ def book_course(request):
         },
     )
     new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
-    chosen_client = Client.objects.filter(clinic=clinic, pk=params.get("client") or 0).first()
+    chosen_client = Client.objects.filter(clinic=clinic, pk=parse_id(params.get("client"))).first()
     action = request.POST.get("action", "plan")
 
     starts, error = [], ""
@@ -206,7 +206,7 @@ def cancel_remaining(request, pk):
             f"Cancelled {count} session{'s' if count != 1 else ''} from {first:%a %d %b}. "
             "Their times are free again and the client will get one email.",
         )
-    back_to = course.appointments.filter(pk=request.POST.get("appointment") or 0).first()
+    back_to = course.appointments.filter(pk=parse_id(request.POST.get("appointment"))).first()
     if back_to is not None:
         return redirect("appointment-detail", back_to.pk)
     return redirect("client-detail", course.client_id)

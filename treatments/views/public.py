@@ -14,7 +14,7 @@ from clinic.errors import ClinicError, ConflictError
 from clinic.models import Clinic, StaffMember
 from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
-from treatments.forms import NewClientForm, parse_local_date, parse_local_datetime
+from treatments.forms import NewClientForm, parse_id, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
 from treatments.models import AppointmentEvent, AppointmentStatus, Service
 
@@ -86,8 +86,9 @@ def public_details(request, slug, service_id):
     clinic = get_object_or_404(Clinic, slug=slug)
     service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
     params = request.POST if request.method == "POST" else request.GET
+    practitioner_id = parse_id(params.get("practitioner"))
     practitioner = get_object_or_404(
-        StaffMember, clinic=clinic, pk=params.get("practitioner") or 0, role="practitioner", is_active=True
+        StaffMember, clinic=clinic, pk=practitioner_id, role="practitioner", is_active=True
     )
     start = parse_local_datetime(params.get("start"), clinic.zone)
     if start is None:
