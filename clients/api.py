@@ -1,6 +1,5 @@
 """API of the clients layer: find and register clients."""
 
-from django.utils import timezone
 from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -14,11 +13,6 @@ class ClientSerializer(serializers.ModelSerializer):
         model = Client
         fields = ["id", "first_name", "last_name", "email", "phone", "date_of_birth"]
         extra_kwargs = {"email": {"required": False}, "phone": {"required": False}}
-
-    def validate_date_of_birth(self, value):
-        if value is not None and value > timezone.localdate():
-            raise serializers.ValidationError("The date of birth cannot be in the future.")
-        return value
 
     def validate(self, attrs):
         if not attrs.get("email") and not attrs.get("phone"):

@@ -1,21 +1,47 @@
 """People: clients, their intake answers and the consents they signed."""
 
+import datetime as dt
 import hashlib
+import unicodedata
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Clinic, Modality, StaffMember
 
+# Nobody alive was born longer ago: an earlier date of birth is a mistyped year.
+OLDEST_AGE_YEARS = 120
+
+
+def validate_date_of_birth(value: dt.date) -> None:
+    """Refuse a date of birth in the future or more than OLDEST_AGE_YEARS ago (a mistyped year)."""
+    today = timezone.localdate()
+    if value > today:
+        raise ValidationError("The date of birth cannot be in the future.", code="future")
+    if value.year < today.year - OLDEST_AGE_YEARS:
+        raise ValidationError(
+            f"A date of birth in {value.year} is more than {OLDEST_AGE_YEARS} years ago. Check the year.",
+            code="too_old",
+        )
+
+
+def validate_printable(value: str) -> None:
+    """Refuse control characters (a stray tab or escape pasted in), which no name or number has."""
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise ValidationError(
+            "This contains a control character (such as a tab). Type it again.", code="control"
+        )
+
 
 class Client(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="clients")
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
-    date_of_birth = models.DateField(null=True, blank=True)
+    first_name = models.CharField(max_length=100, validators=[validate_printable])
+    last_name = models.CharField(max_length=100, validators=[validate_printable])
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
     email = models.EmailField(blank=True)
-    phone = models.CharField(max_length=40, blank=True)
+    phone = models.CharField(max_length=40, blank=True, validators=[validate_printable])
     emergency_contact_name = models.CharField(max_length=200, blank=True)
     emergency_contact_phone = models.CharField(max_length=40, blank=True)
     gp_details = models.CharField("GP", max_length=200, blank=True)

@@ -51,6 +51,41 @@ def test_bad_client_input_gets_field_errors_not_a_500(api):
     assert {"first_name", "last_name", "email", "date_of_birth"} <= set(errors)
 
 
+@pytest.mark.parametrize(
+    ("date_of_birth", "message"),
+    [
+        ("2999-01-01", "The date of birth cannot be in the future."),
+        ("0163-02-20", "A date of birth in 163 is more than 120 years ago. Check the year."),
+    ],
+)
+def test_a_date_of_birth_in_the_future_or_centuries_ago_is_refused(api, date_of_birth, message):
+    payload = {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+    response = api.post("/api/v1/clients/", {**payload, "date_of_birth": date_of_birth}, format="json")
+    assert response.status_code == 400
+    assert response.json()["date_of_birth"] == [message]
+
+
+def test_a_name_or_phone_with_a_control_character_is_refused(api):
+    response = api.post(
+        "/api/v1/clients/",
+        {"first_name": "Ann\x0f", "last_name": "Lee", "phone": "+44\t7700 900123"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"first_name", "phone"}
+    assert "control character" in response.json()["first_name"][0]
+
+
+def test_a_client_born_in_1910_is_registered(api):
+    payload = {
+        "first_name": "Ada",
+        "last_name": "Byron",
+        "email": "ada@example.com",
+        "date_of_birth": "1910-12-10",
+    }
+    assert api.post("/api/v1/clients/", payload, format="json").status_code == 201
+
+
 def test_a_client_needs_a_way_to_be_reached(api):
     response = api.post("/api/v1/clients/", {"first_name": "Ann", "last_name": "Lee"}, format="json")
     assert response.status_code == 400

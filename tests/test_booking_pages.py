@@ -60,6 +60,24 @@ def test_booking_a_new_client_from_the_form(desk, world):
     assert "Booked Nia Cole" in response.content.decode()
 
 
+def test_a_new_client_born_centuries_ago_is_refused_on_the_form_and_nothing_is_booked(desk, world):
+    response = desk.post(
+        "/book/",
+        {
+            "practitioner": world.dr_lee.id,
+            "start": "2026-12-07T10:00",
+            "service": world.microcurrent.id,
+            "new-first_name": "Nia",
+            "new-last_name": "Cole",
+            "new-email": "nia@example.com",
+            "new-date_of_birth": "1026-05-01",
+        },
+    )
+    assert response.status_code == 400
+    assert "A date of birth in 1026 is more than 120 years ago. Check the year." in response.content.decode()
+    assert not Appointment.objects.exists()
+
+
 def test_a_taken_time_on_the_form_is_a_409_with_the_reason_and_keeps_the_input(desk, world):
     _book(world, local(world, 2026, 12, 7, 10))
     response = desk.post(

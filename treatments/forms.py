@@ -5,6 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from clients.models import validate_date_of_birth, validate_printable
 from treatments.booking import MAX_COURSE_SESSIONS
 from treatments.selectors import within_calendar
 
@@ -12,17 +13,13 @@ from treatments.selectors import within_calendar
 class NewClientForm(forms.Form):
     """A client typed in while booking, when search found nobody."""
 
-    first_name = forms.CharField(max_length=100)
-    last_name = forms.CharField(max_length=100)
+    first_name = forms.CharField(max_length=100, validators=[validate_printable])
+    last_name = forms.CharField(max_length=100, validators=[validate_printable])
     email = forms.EmailField(required=False)
-    phone = forms.CharField(max_length=40, required=False)
-    date_of_birth = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean_date_of_birth(self):
-        value = self.cleaned_data.get("date_of_birth")
-        if value and value > timezone.localdate():
-            raise forms.ValidationError("The date of birth cannot be in the future.")
-        return value
+    phone = forms.CharField(max_length=40, required=False, validators=[validate_printable])
+    date_of_birth = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_date_of_birth]
+    )
 
     def clean(self):
         cleaned = super().clean()
