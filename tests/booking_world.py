@@ -41,9 +41,16 @@ class World:
         )
 
 
-def build_world(*, time_zone="Europe/London", hours=(dt.time(9), dt.time(17)), rooms=2, pens=2) -> World:
+def build_world(
+    *, time_zone="Europe/London", hours=(dt.time(9), dt.time(17)), rooms=2, pens=2, slug=None
+) -> World:
+    """Build Lumen; `slug` fixes its public address (/p/<slug>/) for tests that open the public pages."""
     clinic = ClinicFactory(
-        name="Lumen Skin Clinic", time_zone=time_zone, slot_step_minutes=15, min_booking_notice_minutes=0
+        name="Lumen Skin Clinic",
+        time_zone=time_zone,
+        slot_step_minutes=15,
+        min_booking_notice_minutes=0,
+        **({"slug": slug} if slug else {}),
     )
 
     def practitioner(name, quals):

@@ -17,10 +17,7 @@ NOT_IDS = ["x", "12abc", "-3", "1.5", "", " ", "²", "9" * 19, "null"]
 
 @pytest.fixture
 def world(db):
-    world = build_world()
-    world.clinic.slug = "lumen"
-    world.clinic.save(update_fields=["slug"])
-    return world
+    return build_world(slug="lumen")
 
 
 @pytest.fixture
