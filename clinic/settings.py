@@ -195,6 +195,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The 400, 403, 404 and 415 answers the views cannot declare one by one (clinic/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clinic.api_schema.document_error_responses",
+    ],
 }
 
 # Production hardening: on unless DEBUG; each can be turned off behind a TLS-terminating proxy.

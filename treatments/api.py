@@ -34,6 +34,8 @@ from treatments.booking import (
 from treatments.models import Appointment, AppointmentStatus, Course, Service
 from treatments.selectors import FIRST_CALENDAR_DAY, LAST_CALENDAR_DAY, appointments_between, within_calendar
 
+# What a 409 carries: the time, room, device or client that is taken, in words.
+CONFLICT = inline_serializer("Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()})
 MAX_AVAILABILITY_DAYS = 62
 MAX_LIST_DAYS = 62
 
@@ -267,9 +269,7 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         request=AppointmentCreateSerializer,
         responses={
             201: AppointmentSerializer,
-            409: inline_serializer(
-                "Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()}
-            ),
+            409: CONFLICT,
         },
     )
     def create(self, request):
@@ -284,7 +284,7 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         appointment = appointment_cancel(self.get_object(), actor=request.user, reason=data["reason"])
         return Response(AppointmentSerializer(appointment).data)
 
-    @extend_schema(request=RescheduleSerializer, responses=AppointmentSerializer)
+    @extend_schema(request=RescheduleSerializer, responses={200: AppointmentSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def reschedule(self, request, pk=None):
         data = validated(RescheduleSerializer, request)
@@ -310,7 +310,7 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
 
     @extend_schema(
         request=None,
-        responses=AppointmentSerializer,
+        responses={200: AppointmentSerializer, 409: CONFLICT},
         description="Undo a check-in or no-show made by mistake, on the visit's day: the visit is booked "
         "again (409 if a no-show's time has been given to another visit meanwhile).",
     )
@@ -368,7 +368,7 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     queryset = Course.objects.all()
     serializer_class = CourseCreateSerializer
 
-    @extend_schema(request=CourseCreateSerializer, responses={201: CourseSchema})
+    @extend_schema(request=CourseCreateSerializer, responses={201: CourseSchema, 409: CONFLICT})
     def create(self, request):
         course = course_book(**validated(CourseCreateSerializer, request), actor=request.user)
         return Response(course_as_json(course), status=status.HTTP_201_CREATED)
