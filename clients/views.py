@@ -1,8 +1,7 @@
 """Staff pages of the clients layer."""
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from clients.models import Client
@@ -11,6 +10,7 @@ from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
 from clinic.permissions import staff_required
+from clinic.redirects import redirect_back
 
 
 @staff_required
@@ -37,7 +37,4 @@ def outbox_message_resend(request, pk):
         messages.error(request, refusal.message)
     else:
         messages.success(request, "Queued to send again now.")
-    next_url = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
-        next_url = "/"
-    return redirect(next_url)
+    return redirect_back(request, "/")

@@ -161,3 +161,18 @@ def test_a_booking_four_years_ahead_is_still_taken(api, world):
     }
     response = api.post("/api/v1/appointments/", payload, format="json")
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("next_url", ["x", "appointment-detail", "//evil.example/", "https://evil.example/"])
+def test_a_next_that_is_not_a_path_here_goes_back_to_the_visit(desk, world, next_url):
+    visit = appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 7, 10),
+        )
+    )
+    response = desk.post(f"/appointments/{visit.pk}/cancel/", {"reason": "", "next": next_url})
+    assert response.status_code == 302
+    assert response["Location"] == f"/appointments/{visit.pk}/"

@@ -6,8 +6,8 @@ from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from clients.models import Client
@@ -15,6 +15,7 @@ from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
+from clinic.redirects import redirect_back
 from treatments.availability import available_slots, free_times_on, next_free_start
 from treatments.booking import (
     UNDOABLE,
@@ -363,7 +364,5 @@ def appointment_action(request, pk, action):
             raise Http404("No such action.")
     except ClinicError as refusal:
         messages.error(request, refusal.message)
-    back_to = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(back_to, allowed_hosts={request.get_host()}):
-        return redirect(back_to)  # e.g. the day's list, where the client was checked in
-    return redirect("appointment-detail", pk)
+    # Back to where the action was taken (e.g. the day's list, where the client was checked in).
+    return redirect_back(request, reverse("appointment-detail", args=[pk]))

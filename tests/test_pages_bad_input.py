@@ -1,0 +1,149 @@
+"""Every page, asked with the values people mistype or old links carry, answers without a 500.
+
+Each page is opened with each query value it reads set to each odd value in turn, and the pages that
+take forms are posted the same values. What the answer says is checked by the tests of each page;
+this one holds the floor: never a server error.
+"""
+
+import pytest
+
+from tests.booking_world import build_world, local
+from treatments.booking import BookingRequest, appointment_book
+from treatments.links import manage_token
+
+pytestmark = pytest.mark.django_db
+
+ODD_VALUES = [
+    "",
+    "x",
+    "-1",
+    "0",
+    "99999999999999999999999",
+    "9999-12-31",
+    "9999-12-31T23:59",
+    "0001-01-01T00:00",
+    "2026-02-30",
+    "2026-03-29T01:30",  # inside London's spring-forward gap
+    "25:99",
+    "\x00",
+    "%",
+    "a" * 3000,
+]
+QUERY_NAMES = [
+    "date",
+    "view",
+    "by",
+    "practitioner",
+    "service",
+    "client",
+    "start",
+    "show",
+    "q",
+    "status",
+    "next",
+]
+FORM_NAMES = [
+    *QUERY_NAMES,
+    "action",
+    "sessions",
+    "repeat",
+    "reason",
+    "override_reason",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "new-first_name",
+    "new-last_name",
+    "new-email",
+    "new-phone",
+    "new-date_of_birth",
+    "appointment",
+]
+
+
+@pytest.fixture
+def world(db):
+    world = build_world(slug="lumen")
+    world.microcurrent.bookable_online = True
+    world.microcurrent.save(update_fields=["bookable_online"])
+    return world
+
+
+@pytest.fixture
+def visit(world):
+    return appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Olivia", email="olivia@example.com"),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 7, 10),
+        )
+    )
+
+
+def _staff_pages(world, visit):
+    return [
+        "/",
+        "/calendar/",
+        "/book/",
+        "/book/course/",
+        "/clients/",
+        f"/clients/{visit.client_id}/",
+        f"/appointments/{visit.pk}/",
+        "/manage/emails/",
+        "/manage/emails/booking_reminder/",
+        "/manage/outbox/",
+    ]
+
+
+def _public_pages(world, visit):
+    service = world.microcurrent.pk
+    return [
+        "/p/lumen/",
+        f"/p/lumen/book/{service}/",
+        f"/p/lumen/book/{service}/details/",
+        f"/p/manage/{manage_token(visit)}/",
+    ]
+
+
+def _assert_no_server_error(response, method, path, data):
+    shown = {name: value[:20] for name, value in data.items()}
+    assert response.status_code < 500, (method, path, shown)
+
+
+def test_staff_pages_take_odd_query_values(client, world, visit):
+    client.force_login(world.manager.user)  # a manager opens every staff page
+    for path in _staff_pages(world, visit):
+        for value in ODD_VALUES:
+            everything = dict.fromkeys(QUERY_NAMES, value)
+            _assert_no_server_error(client.get(path, everything), "GET", path, everything)
+            for name in QUERY_NAMES:
+                _assert_no_server_error(client.get(path, {name: value}), "GET", path, {name: value})
+
+
+def test_public_pages_take_odd_query_values(client, world, visit):
+    for path in _public_pages(world, visit):
+        for value in ODD_VALUES:
+            for query in (dict.fromkeys(QUERY_NAMES, value), *({name: value} for name in QUERY_NAMES)):
+                _assert_no_server_error(client.get(path, query), "GET", path, query)
+
+
+def test_forms_take_odd_values(client, world, visit):
+    client.force_login(world.manager.user)
+    posted = [
+        "/book/",
+        "/book/course/",
+        f"/appointments/{visit.pk}/reschedule/",
+        f"/appointments/{visit.pk}/cancel/",
+        f"/appointments/{visit.pk}/check-in/",
+        f"/courses/{visit.pk}/cancel/",
+        "/manage/emails/booking_reminder/",
+        *_public_pages(world, visit),
+    ]
+    for path in posted:
+        for value in ODD_VALUES:
+            for action in ("plan", "check", "book", "confirm", "cancel", "move", value):
+                form = {**dict.fromkeys(FORM_NAMES, value), "action": action}
+                _assert_no_server_error(client.post(path, form), "POST", path, form)
