@@ -10,9 +10,12 @@ from clinic.models import Clinic
 
 
 def clients_matching(*, clinic: Clinic, query: str) -> QuerySet[Client]:
-    """Return the clinic's clients whose name, email or phone contain every word of the query."""
+    """Return the clinic's clients whose name, email or phone contain every word of the query.
+
+    A NUL character is dropped: no stored text holds one (PostgreSQL refuses it in a query, a 500).
+    """
     clients = Client.objects.filter(clinic=clinic)
-    for word in query.split():
+    for word in query.replace("\x00", "").split():
         clients = clients.filter(
             Q(first_name__icontains=word)
             | Q(last_name__icontains=word)
