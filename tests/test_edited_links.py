@@ -27,6 +27,19 @@ def desk(client, world):
 
 
 @pytest.fixture
+def visit(world):
+    """Dr Lee's microcurrent visit at 10:00 on Monday 7 December."""
+    return appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 7, 10),
+        )
+    )
+
+
+@pytest.fixture
 def api(world):
     api = APIClient()
     api.force_authenticate(world.desk.user)
@@ -134,15 +147,7 @@ def test_a_booking_years_ahead_is_refused_as_a_mistyped_year(api, world, start):
     assert not Appointment.objects.exists()
 
 
-def test_moving_a_visit_years_ahead_is_refused_and_leaves_it_where_it_was(api, world):
-    visit = appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.microcurrent,
-            practitioner=world.dr_lee,
-            start=local(world, 2026, 12, 7, 10),
-        )
-    )
+def test_moving_a_visit_years_ahead_is_refused_and_leaves_it_where_it_was(api, world, visit):
     response = api.post(
         f"/api/v1/appointments/{visit.pk}/reschedule/", {"start": "9999-12-31T10:00:00Z"}, format="json"
     )
@@ -164,15 +169,7 @@ def test_a_booking_four_years_ahead_is_still_taken(api, world):
 
 
 @pytest.mark.parametrize("next_url", ["x", "appointment-detail", "//evil.example/", "https://evil.example/"])
-def test_a_next_that_is_not_a_path_here_goes_back_to_the_visit(desk, world, next_url):
-    visit = appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.microcurrent,
-            practitioner=world.dr_lee,
-            start=local(world, 2026, 12, 7, 10),
-        )
-    )
+def test_a_next_that_is_not_a_path_here_goes_back_to_the_visit(desk, visit, next_url):
     response = desk.post(f"/appointments/{visit.pk}/cancel/", {"reason": "", "next": next_url})
     assert response.status_code == 302
     assert response["Location"] == f"/appointments/{visit.pk}/"
