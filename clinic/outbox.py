@@ -95,6 +95,16 @@ def outbox_write(messages: list[OutboxMessage]) -> None:
     OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
     if min(message.due_at for message in messages) <= timezone.now():
         # Due now: hand it to a worker as soon as the transaction commits (beat is the safety net).
+        _kick_delivery_on_commit()
+
+
+def _kick_delivery_on_commit() -> None:
+    """Kick delivery once the transaction commits: once, however many writes it holds.
+
+    A kick already registered covers this write: savepoints nest, so whatever rolls that kick back
+    (Django drops a callback with its savepoint) rolls this write back too.
+    """
+    if not any(callback is kick_delivery for _, callback, *_ in transaction.get_connection().run_on_commit):
         transaction.on_commit(kick_delivery, robust=True)
 
 
@@ -187,6 +197,11 @@ def outbox_claim_due(*, limit: int = DELIVERY_BATCH_SIZE, now: datetime | None =
         )
 
 
+def sender_domain(clinic: Clinic) -> str:
+    """Return the domain of the clinic's Message-IDs: its own email's, else clinic.localhost."""
+    return clinic.email.rpartition("@")[2] or "clinic.localhost"
+
+
 def stable_message_id(message: OutboxMessage, domain: str) -> str:
     """Return the row's Message-ID, the same on every attempt.
 
@@ -210,8 +225,7 @@ def render_outbox_message(message: OutboxMessage, overrides: dict | None = None)
     context = {**message.context, "clinic": message.clinic, "recipient_name": message.recipient_name}
     wording = wording_for(clinic_id=message.clinic_id, key=message.template_key, overrides=overrides)
     rendered = render_wording(wording, context)
-    domain = message.clinic.email.rpartition("@")[2] or "clinic.localhost"
-    headers = {"Message-ID": stable_message_id(message, domain)}
+    headers = {"Message-ID": stable_message_id(message, sender_domain(message.clinic))}
     unsubscribe_url = message.context.get("unsubscribe_url")
     if not message.is_essential and unsubscribe_url:
         # RFC 8058 one-click: the mailbox provider POSTs "List-Unsubscribe=One-Click" to the URL.

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clinic import outbox
@@ -154,6 +154,38 @@ def test_writing_a_key_already_stored_keeps_the_stored_message(lumen):
     assert stored.recipient_email == "olivia@example.com"
     assert stored.context == {"note": "Bring your questions."}
     assert OutboxMessage.objects.filter(dedupe_key="new").exists()
+
+
+def _kicks(callbacks) -> int:
+    return sum(1 for callback in callbacks if callback is outbox.kick_delivery)
+
+
+def test_a_transaction_writing_many_due_messages_kicks_delivery_once(
+    lumen, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        for key in ("m1", "m2", "m3"):
+            _enqueue(lumen, key=key)
+        with transaction.atomic():  # a savepoint inside: the outer kick still covers it
+            _enqueue(lumen, key="m4")
+    assert _kicks(callbacks) == 1
+    assert OutboxMessage.objects.filter(status=OutboxStatus.PENDING).count() == 4
+
+
+def test_a_kick_rolled_back_with_its_savepoint_is_registered_again(lumen, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            _enqueue(lumen, key="undone")
+            raise RuntimeError("the booking failed after its message was written")
+        _enqueue(lumen, key="kept")
+    assert _kicks(callbacks) == 1
+    assert list(OutboxMessage.objects.values_list("dedupe_key", flat=True)) == ["kept"]
+
+
+def test_a_message_due_later_kicks_nothing(lumen, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        _enqueue(lumen, key="later", due_at=timezone.now() + dt.timedelta(hours=1))
+    assert _kicks(callbacks) == 0
 
 
 def test_a_message_without_a_dedupe_key_is_refused_before_it_is_written(lumen):
