@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from clients.models import Client, IntakeResponse, SignedConsent
-from clinic.models import Clinic, StaffMember
+from clinic.models import Clinic, OutboxMessage, StaffMember
 from treatments.models import INACTIVE_STATUSES, Appointment, Protocol, Service
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def seeded(capsys):
 def _counts():
     return [
         m.objects.count()
-        for m in (Clinic, StaffMember, Client, Service, Protocol, Appointment, SignedConsent)
+        for m in (Clinic, StaffMember, Client, Service, Protocol, Appointment, SignedConsent, OutboxMessage)
     ]
 
 
@@ -125,3 +125,53 @@ def test_no_demo_client_is_in_two_visits_at_once(seeded):
         ordered = list(theirs)
         for earlier, later in itertools.pairwise(ordered):
             assert earlier.end <= later.start, (client_id, earlier.pk, later.pk)
+
+
+def _messages_about(visit):
+    return {
+        m.template_key: m
+        for m in OutboxMessage.objects.filter(topic=f"appointment:{visit.pk}").order_by("due_at")
+        if m.template_key != "booking_reminder"
+    }
+
+
+def test_each_demo_visit_has_the_emails_its_booking_wrote(seeded):
+    clinic = Clinic.objects.get(slug="lumen")
+    now = timezone.now()
+    # nothing in the past waits to be sent: a first start sends no burst of old mail
+    assert not OutboxMessage.objects.filter(status="pending", due_at__lte=now).exists()
+    upcoming = Appointment.objects.filter(clinic=clinic, status="booked", course=None, start__gt=now)
+    assert upcoming.count() > 10
+    for visit in upcoming:
+        confirmation = _messages_about(visit)["booking_confirmation"]
+        assert confirmation.due_at == visit.created_at
+        assert confirmation.status in {"sent", "failed"}
+        reminders = OutboxMessage.objects.filter(
+            topic=f"appointment:{visit.pk}", template_key="booking_reminder"
+        )
+        expected = {visit.start - dt.timedelta(hours=h) for h in clinic.reminder_lead_hours}
+        assert {r.due_at for r in reminders} == expected
+        for reminder in reminders:
+            assert reminder.status == ("pending" if reminder.due_at > now else "sent"), reminder
+    for visit in Appointment.objects.filter(clinic=clinic, status="fulfilled"):
+        reminders = OutboxMessage.objects.filter(
+            topic=f"appointment:{visit.pk}", template_key="booking_reminder"
+        )
+        assert reminders and all(r.status == "sent" and r.sent_at < visit.start for r in reminders)
+    for visit in Appointment.objects.filter(clinic=clinic, status="cancelled").prefetch_related("events"):
+        cancelled_at = next(e.at for e in visit.events.all() if e.action == "cancelled")
+        notice = _messages_about(visit)["booking_cancelled"]
+        assert (notice.status, notice.sent_at) == ("sent", cancelled_at)
+        about = OutboxMessage.objects.filter(topic=f"appointment:{visit.pk}")
+        assert not about.filter(status="pending").exists()
+        assert not about.filter(status="sent", sent_at__gt=cancelled_at).exists()
+    sent = OutboxMessage.objects.filter(status="sent")
+    assert not sent.filter(smtp_message_id="").exists()
+    assert not sent.filter(sent_at__gt=now).exists()
+
+
+def test_the_demo_outbox_has_one_refused_confirmation_to_fix(seeded):
+    [failed] = OutboxMessage.objects.filter(clinic__slug="lumen", status="failed")
+    assert failed.template_key == "booking_confirmation"
+    assert "(550, b'5.1.1" in failed.last_error and failed.recipient_email in failed.last_error
+    assert failed.sent_at is None

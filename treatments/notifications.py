@@ -68,21 +68,25 @@ def _message(
     ]
 
 
-def _reminders(appointment: Appointment, context: dict) -> list[OutboxMessage]:
-    """Build one reminder per clinic lead time that is still in the future."""
-    now = timezone.now()
+def _reminders(appointment: Appointment, context: dict, *, written_at=None) -> list[OutboxMessage]:
+    """Build one reminder per clinic lead time still ahead when written (`written_at`, default now)."""
+    written_at = written_at or timezone.now()
     reminders = []
     for lead_hours in appointment.clinic.reminder_lead_hours or []:
         due_at = appointment.start - dt.timedelta(hours=lead_hours)  # absolute hours: right across DST
-        if due_at <= now:
+        if due_at <= written_at:
             continue
         key = f"appointment:{appointment.pk}:reminder:{lead_hours}h:{appointment.sequence}"
         reminders += _message(appointment, REMINDER, key, context=context, due_at=due_at)
     return reminders
 
 
-def notify_booked(appointment: Appointment) -> None:
-    """Queue the confirmation with its invite, and the reminders (call inside the booking transaction)."""
+def notify_booked(appointment: Appointment, *, booked_at=None) -> None:
+    """Queue the confirmation with its invite, and the reminders (call inside the booking transaction).
+
+    `booked_at` (default now) is for a booking recorded after it was made, such as the demo's
+    history: its messages fall due then, and reminders already past then are left out.
+    """
     context = _context(appointment)
     protocols = list(appointment.service.protocols.all())
     outbox_write(
@@ -92,9 +96,10 @@ def notify_booked(appointment: Appointment) -> None:
             f"appointment:{appointment.pk}:booked",
             context=context,
             invite="REQUEST",
+            due_at=booked_at,
         )
-        + _reminders(appointment, context)
-        + _forms_request(appointment, {p.modality for p in protocols}, context)
+        + _reminders(appointment, context, written_at=booked_at)
+        + _forms_request(appointment, {p.modality for p in protocols}, context, due_at=booked_at)
     )
     _cancel_rebooking_invitations(appointment, protocols)
 
@@ -107,6 +112,7 @@ def _course_message(
     dedupe_key: str,
     *,
     status: str,
+    due_at=None,
 ) -> list[OutboxMessage]:
     """Build one email about several sessions of a course, with one calendar file holding them all.
 
@@ -125,26 +131,38 @@ def _course_message(
         "ics": course_invite(sessions, status=status),
         "ics_method": "PUBLISH",
     }
-    return _message(first, template_key, dedupe_key, context=context, topic=f"course:{course.pk}")
+    return _message(
+        first, template_key, dedupe_key, context=context, topic=f"course:{course.pk}", due_at=due_at
+    )
 
 
-def notify_course_booked(course: Course, sessions: list[Appointment]) -> None:
+def notify_course_booked(course: Course, sessions: list[Appointment], *, booked_at=None) -> None:
     """Queue one confirmation for a whole course, each session's reminders, and one form request.
 
     A course of ten sessions is one email listing them all (with one calendar file holding every
     session), not ten; the forms a course needs are asked for once, for its first visit.
+    `booked_at`: as for `notify_booked`.
     """
     sessions = sorted(sessions, key=lambda a: a.start)
     first = sessions[0]
     protocols = list(first.service.protocols.all())
     contexts = [_context(session) for session in sessions]
     confirmation = _course_message(
-        course, sessions, contexts, "course_confirmation", f"course:{course.pk}:booked", status="CONFIRMED"
+        course,
+        sessions,
+        contexts,
+        "course_confirmation",
+        f"course:{course.pk}:booked",
+        status="CONFIRMED",
+        due_at=booked_at,
     )
-    reminders = [m for session, c in zip(sessions, contexts, strict=True) for m in _reminders(session, c)]
-    outbox_write(
-        confirmation + reminders + _forms_request(first, {p.modality for p in protocols}, contexts[0])
-    )
+    reminders = [
+        m
+        for session, c in zip(sessions, contexts, strict=True)
+        for m in _reminders(session, c, written_at=booked_at)
+    ]
+    forms = _forms_request(first, {p.modality for p in protocols}, contexts[0], due_at=booked_at)
+    outbox_write(confirmation + reminders + forms)
     _cancel_rebooking_invitations(first, protocols)
 
 
@@ -169,7 +187,9 @@ def _cancel_rebooking_invitations(appointment: Appointment, protocols) -> None:
     )
 
 
-def _forms_request(appointment: Appointment, modalities: set[str], context: dict) -> list[OutboxMessage]:
+def _forms_request(
+    appointment: Appointment, modalities: set[str], context: dict, *, due_at=None
+) -> list[OutboxMessage]:
     """Ask for the intake form and consents the visit needs that are missing or stale at its start."""
     needed = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start)
     if not needed:
@@ -179,7 +199,7 @@ def _forms_request(appointment: Appointment, modalities: set[str], context: dict
         "forms_needed": needed.names,
     }
     key = f"appointment:{appointment.pk}:forms"
-    return _message(appointment, "forms_request", key, context={**context, **extra})
+    return _message(appointment, "forms_request", key, context={**context, **extra}, due_at=due_at)
 
 
 def notify_rescheduled(appointment: Appointment) -> None:

@@ -19,7 +19,17 @@ from clients.models import (
     SignedConsent,
     sha256_hex,
 )
-from clinic.models import Clinic, Device, PractitionerQualification, Room, StaffMember, WorkingHours
+from clinic.models import (
+    Clinic,
+    Device,
+    OutboxMessage,
+    OutboxStatus,
+    PractitionerQualification,
+    Room,
+    StaffMember,
+    WorkingHours,
+)
+from clinic.outbox import sender_domain, stable_message_id
 from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan
 from treatments.eligibility import is_qualified
@@ -37,6 +47,7 @@ from treatments.models import (
     ProtocolArea,
     Service,
 )
+from treatments.notifications import notify_booked, notify_cancelled, notify_course_booked
 
 MANAGER_GROUP = "Clinic managers"
 # Models a manager configures through the admin (app label, model names).
@@ -283,6 +294,7 @@ class Command(BaseCommand):
         self._appointments(clinic, clients, rng)
         if with_forms:
             self._course_in_progress(clinic, clients)
+        self._messages(clinic)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
         now = timezone.now()
@@ -491,6 +503,68 @@ class Command(BaseCommand):
             created_at=min(v.created_at for v in picked),
         )
         Appointment.objects.filter(pk__in=[v.pk for v in picked]).update(course=course, client=client)
+
+    def _messages(self, clinic: Clinic) -> None:
+        """Write each demo visit's emails through the booking notifications, as of when it was booked.
+
+        What fell due before now is the demo's past: recorded as sent when it fell due, but never
+        delivered, so a first start sends no burst of old mail. The reminders still ahead stay
+        scheduled; the worker delivers them to the mailbox when they fall due. One confirmation is
+        recorded as refused by the client's mail server, so the outbox has a failure to fix.
+        """
+        visits = list(
+            Appointment.objects.filter(clinic=clinic)
+            .select_related("clinic", "client", "practitioner", "service")
+            .prefetch_related("service__protocols", "events")
+            .order_by("start")
+        )
+        course_sessions: dict[int, list[Appointment]] = {}
+        for visit in visits:
+            if visit.course_id is None:
+                notify_booked(visit, booked_at=visit.created_at)
+            else:
+                course_sessions.setdefault(visit.course_id, []).append(visit)
+        for course in Course.objects.filter(pk__in=course_sessions):
+            notify_course_booked(course, course_sessions[course.pk], booked_at=course.created_at)
+        for visit in visits:
+            if visit.status != AppointmentStatus.CANCELLED:
+                continue
+            cancelled_at = next(e.at for e in visit.events.all() if e.action == "cancelled")
+            self._settle(clinic, until=cancelled_at, topic=f"appointment:{visit.pk}")
+            notify_cancelled(visit)
+            OutboxMessage.objects.filter(dedupe_key=f"appointment:{visit.pk}:cancelled").update(
+                due_at=cancelled_at
+            )
+        self._settle(clinic, until=timezone.now())
+        refused = next(
+            (v for v in visits if v.status == AppointmentStatus.BOOKED and v.course_id is None),
+            None,
+        )
+        if refused is not None and refused.client.email:
+            address = refused.client.email
+            OutboxMessage.objects.filter(dedupe_key=f"appointment:{refused.pk}:booked").update(
+                status=OutboxStatus.FAILED,
+                sent_at=None,
+                smtp_message_id="",
+                last_error=(
+                    f"SMTPRecipientsRefused: {{'{address}': (550, b'5.1.1 <{address}>: "
+                    "Recipient address rejected: User unknown in virtual mailbox table')}"
+                ),
+            )
+
+    @staticmethod
+    def _settle(clinic: Clinic, *, until: dt.datetime, topic: str = "") -> None:
+        """Record the clinic's pending messages due by `until` as sent when they fell due."""
+        pending = OutboxMessage.objects.filter(clinic=clinic, status=OutboxStatus.PENDING, due_at__lte=until)
+        if topic:
+            pending = pending.filter(topic=topic)
+        settled = list(pending)
+        for message in settled:
+            message.status = OutboxStatus.SENT
+            message.attempts = 1
+            message.sent_at = message.due_at
+            message.smtp_message_id = stable_message_id(message, sender_domain(clinic))
+        OutboxMessage.objects.bulk_update(settled, ["status", "attempts", "sent_at", "smtp_message_id"])
 
     @staticmethod
     def _status_for(start, end, now, rng) -> str:
