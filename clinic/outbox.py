@@ -259,19 +259,57 @@ def _is_permanent(error: Exception) -> bool:
     return isinstance(error, TemplateDoesNotExist | ValueError)
 
 
+def _server_text(reply: bytes | str) -> str:
+    return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)).strip()
+
+
+def failure_reason(error: Exception) -> str:
+    """Say in words what went wrong, for the staff who read the outbox, with the server's own reply."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = "; ".join(f"{code} {_server_text(text)}" for code, text in error.recipients.values())
+        return f"The client's mail server refused the address: {replies}"
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        return (
+            f"The mail server refused the clinic's sender address {error.sender}: "
+            f"{error.smtp_code} {_server_text(error.smtp_error)}"
+        )
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return (
+            "The mail server did not accept the clinic's SMTP user name and password: "
+            f"{error.smtp_code} {_server_text(error.smtp_error)}"
+        )
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"The mail server refused the message: {error.smtp_code} {_server_text(error.smtp_error)}"
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return f"The mail server closed the connection: {error}"
+    if isinstance(error, OSError) and settings.EMAIL_HOST:
+        where = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+        return f"Could not reach the mail server at {where}: {error.strerror or error}"
+    if isinstance(error, OSError):
+        return f"Could not write the email: {error.strerror or error}"
+    if isinstance(error, TemplateDoesNotExist):
+        return f"The email's template {error} does not exist."
+    if isinstance(error, ValueError):
+        return f"The email could not be written: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
 def _record_failure(message: OutboxMessage, error: Exception) -> None:
     now = timezone.now()
-    reason = f"{type(error).__name__}: {error}"[:2000]
+    reason = failure_reason(error)
     if _is_permanent(error) or message.attempts >= MAX_ATTEMPTS:
+        if not _is_permanent(error):
+            reason = f"{reason.rstrip('.')}. Gave up after {message.attempts} attempts."
         OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.FAILED, last_error=reason, claimed_at=None, claimed_by=""
+            status=OutboxStatus.FAILED, last_error=reason[:2000], claimed_at=None, claimed_by=""
         )
         logger.warning("outbox message %s failed for good: %s", message.id, reason)
         return
     retry_in = first_retry_after() * (2 ** (message.attempts - 1))
+    reason = f"{reason.rstrip('.')}. Attempt {message.attempts} of {MAX_ATTEMPTS}; trying again later."
     OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
         **BACK_IN_QUEUE,
-        last_error=reason,
+        last_error=reason[:2000],
         due_at=now + retry_in,
     )
     logger.info("outbox message %s will be retried in %s: %s", message.id, retry_in, reason)

@@ -21,6 +21,7 @@ class RecordingHandler:
         self.lock = threading.Lock()
         self.envelopes = []
         self.refuse_with: str | None = None
+        self.refuse_recipient_with: str | None = None  # the reply to RCPT TO, e.g. "550 5.1.1 …"
         # Hooks for crash tests, called with the number of messages accepted so far:
         # `on_mail` when a client starts a message, `on_accepted` after a message is kept and
         # before the server's 250 goes back.
@@ -34,6 +35,12 @@ class RecordingHandler:
             self.on_mail(count)
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_recipient_with:
+            return self.refuse_recipient_with
+        envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):

@@ -90,7 +90,10 @@ def test_a_refused_connection_is_retried_later(lumen, settings, smtp_server):
     assert message.status == OutboxStatus.PENDING
     assert message.attempts == 1
     assert message.due_at > timezone.now()
-    assert "Connection refused" in message.last_error or "Errno" in message.last_error
+    assert message.last_error == (
+        f"Could not reach the mail server at 127.0.0.1:{smtp_server.port}: Connection refused."
+        f" Attempt 1 of {outbox.MAX_ATTEMPTS}; trying again later."
+    )
 
 
 def test_a_permanent_refusal_is_marked_failed_with_the_reason(lumen, smtp_settings, smtp_server):
@@ -99,7 +102,32 @@ def test_a_permanent_refusal_is_marked_failed_with_the_reason(lumen, smtp_settin
     outbox_deliver(outbox_claim_due())
     message.refresh_from_db()
     assert message.status == OutboxStatus.FAILED
-    assert "Mailbox does not exist" in message.last_error
+    assert message.last_error == "The mail server refused the message: 550 5.1.1 Mailbox does not exist"
+
+
+def test_a_refused_address_is_marked_failed_in_words(lumen, smtp_settings, smtp_server):
+    smtp_server.handler.refuse_recipient_with = "550 5.1.1 <olivia@example.com>: User unknown"
+    message = _enqueue(lumen)
+    outbox_deliver(outbox_claim_due())
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.FAILED
+    assert message.last_error == (
+        "The client's mail server refused the address: 550 5.1.1 <olivia@example.com>: User unknown"
+    )
+    assert smtp_server.handler.messages == []
+
+
+def test_a_message_still_refused_after_every_attempt_says_so(lumen, smtp_settings, smtp_server):
+    smtp_server.handler.refuse_with = "451 4.3.0 Try again later"
+    message = _enqueue(lumen)
+    OutboxMessage.objects.filter(pk=message.pk).update(attempts=outbox.MAX_ATTEMPTS - 1)
+    outbox_deliver(outbox_claim_due())
+    message.refresh_from_db()
+    assert message.status == OutboxStatus.FAILED
+    assert message.last_error == (
+        "The mail server refused the message: 451 4.3.0 Try again later."
+        f" Gave up after {outbox.MAX_ATTEMPTS} attempts."
+    )
 
 
 def test_a_temporary_refusal_is_retried(lumen, smtp_settings, smtp_server):
@@ -108,7 +136,10 @@ def test_a_temporary_refusal_is_retried(lumen, smtp_settings, smtp_server):
     outbox_deliver(outbox_claim_due())
     message.refresh_from_db()
     assert message.status == OutboxStatus.PENDING
-    assert "Try again later" in message.last_error
+    assert message.last_error == (
+        "The mail server refused the message: 451 4.3.0 Try again later."
+        f" Attempt 1 of {outbox.MAX_ATTEMPTS}; trying again later."
+    )
 
 
 def test_cancelling_a_topic_stops_its_pending_messages(lumen, smtp_settings, smtp_server):

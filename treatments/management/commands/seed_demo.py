@@ -2,6 +2,7 @@
 
 import datetime as dt
 import random
+import smtplib
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -29,7 +30,7 @@ from clinic.models import (
     StaffMember,
     WorkingHours,
 )
-from clinic.outbox import sender_domain, stable_message_id
+from clinic.outbox import failure_reason, sender_domain, stable_message_id
 from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan
 from treatments.eligibility import is_qualified
@@ -542,14 +543,12 @@ class Command(BaseCommand):
         )
         if refused is not None and refused.client.email:
             address = refused.client.email
+            unknown_user = (550, f"5.1.1 <{address}>: Recipient address rejected: User unknown".encode())
             OutboxMessage.objects.filter(dedupe_key=f"appointment:{refused.pk}:booked").update(
                 status=OutboxStatus.FAILED,
                 sent_at=None,
                 smtp_message_id="",
-                last_error=(
-                    f"SMTPRecipientsRefused: {{'{address}': (550, b'5.1.1 <{address}>: "
-                    "Recipient address rejected: User unknown in virtual mailbox table')}"
-                ),
+                last_error=failure_reason(smtplib.SMTPRecipientsRefused({address: unknown_user})),
             )
 
     @staticmethod
