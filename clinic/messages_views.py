@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Value, When
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.views.decorators.http import require_http_methods
@@ -30,6 +30,8 @@ STATUS_ORDER = Case(
     default=Value(3),
     output_field=IntegerField(),
 )
+# Within "still to go", the next to go out first; everything else newest first.
+NEXT_TO_GO_FIRST = Case(When(status__in=[OutboxStatus.SENDING, OutboxStatus.PENDING], then=F("due_at")))
 
 
 def _manager(request):
@@ -119,7 +121,9 @@ def outbox_list(request):
     status = request.GET.get("status", "")
     if status in OutboxStatus.values:
         rows = rows.filter(status=status)
-    rows = rows.annotate(status_order=STATUS_ORDER).order_by("status_order", "-due_at", "-id")
+    rows = rows.annotate(status_order=STATUS_ORDER).order_by(
+        "status_order", NEXT_TO_GO_FIRST.asc(nulls_last=True), "-due_at", "-id"
+    )
     counts = {
         s: OutboxMessage.objects.filter(clinic=request.staff_member.clinic, status=s).count()
         for s in (OutboxStatus.FAILED, OutboxStatus.PENDING)

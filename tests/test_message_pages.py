@@ -1,5 +1,7 @@
 """Staff pages about mail: the wording editor, the outbox, client and appointment timelines, resend."""
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -106,6 +108,20 @@ def test_the_outbox_shows_failures_first_and_only_this_clinics(manager_client, l
     assert "hank@example.com" not in page
     only_failed = manager_client.get(reverse("outbox"), {"status": "failed"}).content.decode()
     assert "bounced@example.com" in only_failed and "sent@example.com" not in only_failed
+
+
+def test_the_outbox_lists_the_next_message_to_go_first_and_the_latest_sent_first(manager_client, lumen):
+    now = timezone.now()
+    for hours, status, address in (
+        (48, OutboxStatus.PENDING, "in-two-days@example.com"),
+        (2, OutboxStatus.PENDING, "in-two-hours@example.com"),
+        (-30, OutboxStatus.SENT, "yesterday@example.com"),
+        (-1, OutboxStatus.SENT, "an-hour-ago@example.com"),
+    ):
+        message(lumen, status=status, recipient_email=address, due_at=now + dt.timedelta(hours=hours))
+    page = manager_client.get(reverse("outbox")).content.decode()
+    order = ["in-two-hours", "in-two-days", "an-hour-ago", "yesterday"]
+    assert sorted(order, key=lambda address: page.index(f"{address}@example.com")) == order
 
 
 def test_front_desk_resends_a_failed_message_to_the_corrected_address(alice_client, lumen_client_record):
