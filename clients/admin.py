@@ -10,12 +10,19 @@ from clients.models import (
     SignedConsent,
 )
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
+from clinic.outbox import outbox_readdress
 
 
 @admin.register(Client)
 class ClientAdmin(ClinicScopedAdmin):
     list_display = ["last_name", "first_name", "email", "phone", "date_of_birth"]
     search_fields = ["first_name", "last_name", "email", "phone"]
+
+    def save_model(self, request, obj, form, change):
+        """Save; the client's scheduled emails follow a changed address, as on the client's page."""
+        super().save_model(request, obj, form, change)
+        if change and {"email", "first_name", "last_name"} & set(form.changed_data):
+            outbox_readdress(client_id=obj.pk, recipient_email=obj.email, recipient_name=obj.full_name)
 
 
 @admin.register(IntakeQuestionnaire)

@@ -3,8 +3,8 @@
 from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from clients.models import Client
-from clients.services import client_register
+from clients.models import NO_WAY_TO_REACH, Client
+from clients.services import client_register, client_update_details
 from clinic.permissions import ClinicScopedQuerysetMixin, clinic_of
 
 
@@ -15,10 +15,11 @@ class ClientSerializer(serializers.ModelSerializer):
         extra_kwargs = {"email": {"required": False}, "phone": {"required": False}}
 
     def validate(self, attrs):
-        if not attrs.get("email") and not attrs.get("phone"):
-            raise serializers.ValidationError(
-                "Give an email address or a phone number so we can reach the client."
-            )
+        # a partial update keeps what it does not name
+        email = attrs.get("email", getattr(self.instance, "email", ""))
+        phone = attrs.get("phone", getattr(self.instance, "phone", ""))
+        if not email and not phone:
+            raise serializers.ValidationError(NO_WAY_TO_REACH)
         return attrs
 
 
@@ -27,9 +28,15 @@ class ClientViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Clients of the signed-in staff member's clinic; `?search=` matches name, email and phone."""
+    """Clients of the signed-in staff member's clinic; `?search=` matches name, email and phone.
+
+    PATCH corrects a client's details; their scheduled emails follow a changed address.
+    """
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     serializer_class = ClientSerializer
     queryset = Client.objects.all()
@@ -41,3 +48,7 @@ class ClientViewSet(
         serializer.is_valid(raise_exception=True)
         client = client_register(clinic=clinic_of(request), **serializer.validated_data)
         return Response(self.get_serializer(client).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        client_update_details(client=serializer.instance, **serializer.validated_data)
+        serializer.instance.refresh_from_db()

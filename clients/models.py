@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from clinic.models import Clinic, Modality, StaffMember
 
+# A client needs one of email and phone; said wherever a client's details are typed in.
+NO_WAY_TO_REACH = "Give an email address or a phone number so we can reach the client."
 # Nobody alive was born longer ago: an earlier date of birth is a mistyped year.
 OLDEST_AGE_YEARS = 120
 

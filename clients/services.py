@@ -16,7 +16,7 @@ from clients.models import (
 )
 from clinic.errors import ClinicError
 from clinic.models import Clinic
-from clinic.outbox import outbox_cancel_non_essential
+from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
 
 
 @transaction.atomic
@@ -43,6 +43,45 @@ def client_register(
     client.full_clean()
     client.save()
     return client
+
+
+# What a client's details page may change (preferences and notes have their own doors).
+CLIENT_DETAIL_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "gp_details",
+)
+
+
+@transaction.atomic
+def client_update_details(*, client: Client, **changes) -> int:
+    """Change a client's details from already-validated fields; return how many scheduled emails moved.
+
+    The emails still to be sent follow the client: to the new address when it changed, cancelled
+    when it was removed (an email already sent or failed stays as it was; staff resend it).
+    """
+    unknown = set(changes) - set(CLIENT_DETAIL_FIELDS)
+    if unknown:
+        raise ValueError(f"Not a client detail: {', '.join(sorted(unknown))}")
+    if not changes:
+        return 0
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    before = (client.email, client.full_name)
+    for name, value in changes.items():
+        setattr(client, name, value.strip() if isinstance(value, str) else value)
+    client.email = client.email.lower()
+    client.full_clean()
+    client.save(update_fields=list(changes))
+    if (client.email, client.full_name) == before:
+        return 0
+    return outbox_readdress(
+        client_id=client.pk, recipient_email=client.email, recipient_name=client.full_name
+    )
 
 
 @transaction.atomic

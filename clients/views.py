@@ -1,11 +1,13 @@
 """Staff pages of the clients layer."""
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
 
+from clients.forms import ClientDetailsForm
 from clients.models import Client
 from clients.selectors import clients_matching
+from clients.services import client_update_details
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
@@ -38,3 +40,22 @@ def outbox_message_resend(request, pk):
     else:
         messages.success(request, "Queued to send again now.")
     return redirect_back(request, "/")
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def client_edit(request, pk):
+    """Correct a client's name, contact details or date of birth; their scheduled emails follow."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    form = ClientDetailsForm(request.POST or None, instance=Client.objects.get(pk=client.pk))
+    if request.method == "POST" and form.is_valid():
+        moved = client_update_details(client=client, **form.changes())
+        client.refresh_from_db()
+        note = f"Saved {client.full_name}'s details."
+        if moved and client.email:
+            note += f" {moved} scheduled email{'s' if moved != 1 else ''} will go to {client.email}."
+        elif moved:
+            note += f" {moved} scheduled email{'s' if moved != 1 else ''} cancelled: no email address."
+        messages.success(request, note)
+        return redirect("client-detail", pk=client.pk)
+    return render(request, "clients/client_edit.html", {"client": client, "form": form})

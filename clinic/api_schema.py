@@ -11,6 +11,8 @@ FIELD_ERRORS = {
     "description": "What is wrong with each field of the request, by field name.",
     "additionalProperties": {"type": "array", "items": {"type": "string"}},
 }
+# Methods whose request has a body, which can be refused (400) or be of a type not read (415).
+WITH_BODY = {"post", "put", "patch"}
 # Query parameters that never refuse a request: a bad one falls back to its default.
 FORGIVING_QUERY = {"limit", "offset"}
 
@@ -28,9 +30,9 @@ UNSUPPORTED = _answer("The body is not JSON, a form or multipart form data.", "P
 
 
 def _can_be_refused(method: str, operation: dict) -> bool:
-    """Tell whether the caller's input can make the operation answer 400 (every POST; a checked query)."""
+    """Tell whether the caller's input can make the operation answer 400 (a body; a checked query)."""
     query = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
-    return method == "post" or bool(query - FORGIVING_QUERY)
+    return method in WITH_BODY or bool(query - FORGIVING_QUERY)
 
 
 def document_error_responses(result, generator, request, public):
@@ -46,6 +48,6 @@ def document_error_responses(result, generator, request, public):
             responses.setdefault("403", FORBIDDEN)
             if "{" in path:
                 responses.setdefault("404", NOT_FOUND)
-            if method == "post":
+            if method in WITH_BODY:
                 responses.setdefault("415", UNSUPPORTED)
     return result

@@ -432,6 +432,19 @@ def outbox_cancel_non_essential(*, client_id: int) -> int:
     ).update(status=OutboxStatus.CANCELLED, last_error="The client unsubscribed.")
 
 
+def outbox_readdress(*, client_id: int, recipient_email: str, recipient_name: str) -> int:
+    """Send a client's scheduled messages to their changed address; with none, cancel them.
+
+    Return how many changed. A message already claimed by a worker goes out as it was.
+    """
+    pending = OutboxMessage.objects.filter(client_id=client_id, status=OutboxStatus.PENDING)
+    if not recipient_email:
+        return pending.update(
+            status=OutboxStatus.CANCELLED, last_error="The client's email address was removed."
+        )
+    return pending.update(recipient_email=recipient_email, recipient_name=recipient_name)
+
+
 @transaction.atomic
 def outbox_resend(message: OutboxMessage, *, recipient_email: str) -> OutboxMessage:
     """Queue a copy of a sent or failed message, due now, to the given (perhaps corrected) address."""

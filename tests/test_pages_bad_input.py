@@ -54,6 +54,9 @@ FORM_NAMES = [
     "email",
     "phone",
     "date_of_birth",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "gp_details",
     "new-first_name",
     "new-last_name",
     "new-email",
@@ -91,6 +94,7 @@ def _staff_pages(world, visit):
         "/book/course/",
         "/clients/",
         f"/clients/{visit.client_id}/",
+        f"/clients/{visit.client_id}/edit/",
         f"/appointments/{visit.pk}/",
         "/manage/emails/",
         "/manage/emails/booking_reminder/",
@@ -140,6 +144,7 @@ def test_forms_take_odd_values(client, world, visit):
         f"/appointments/{visit.pk}/check-in/",
         f"/courses/{visit.pk}/cancel/",
         "/manage/emails/booking_reminder/",
+        f"/clients/{visit.client_id}/edit/",
         *_public_pages(world, visit),
     ]
     for path in posted:

@@ -5,7 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from clients.models import validate_date_of_birth, validate_printable
+from clients.models import NO_WAY_TO_REACH, validate_date_of_birth, validate_printable
 from treatments.booking import MAX_COURSE_SESSIONS
 from treatments.selectors import within_calendar
 
@@ -24,7 +24,7 @@ class NewClientForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("email") and not cleaned.get("phone"):
-            raise forms.ValidationError("Give an email address or a phone number so we can reach the client.")
+            raise forms.ValidationError(NO_WAY_TO_REACH)
         return cleaned
 
 
