@@ -178,3 +178,14 @@ def test_the_demo_outbox_has_one_refused_confirmation_to_fix(seeded):
         "Recipient address rejected: User unknown"
     )
     assert failed.sent_at is None
+
+
+def test_demo_cancellations_were_phoned_in_while_the_desk_was_open(seeded):
+    clinic = Clinic.objects.get(slug="lumen")
+    cancelled = Appointment.objects.filter(clinic=clinic, status="cancelled").prefetch_related("events")
+    assert cancelled
+    for visit in cancelled:
+        [call] = [e for e in visit.events.all() if e.action == "cancelled"]
+        assert visit.created_at < call.at < min(visit.start, timezone.now())
+        local = timezone.localtime(call.at, clinic.zone)
+        assert (local.hour, local.minute) == (10, 0) or call.at == visit.created_at + dt.timedelta(minutes=1)

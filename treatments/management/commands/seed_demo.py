@@ -440,11 +440,11 @@ class Command(BaseCommand):
         AppointmentEvent.objects.bulk_create(
             event
             for a in Appointment.objects.filter(clinic=clinic)
-            for event in self._history_of(a, desk.user if desk else None)
+            for event in self._history_of(a, desk.user if desk else None, zone)
         )
 
     @staticmethod
-    def _history_of(visit: Appointment, desk_user) -> list[AppointmentEvent]:
+    def _history_of(visit: Appointment, desk_user, zone) -> list[AppointmentEvent]:
         """The events a visit's status implies, so each demo visit's history explains its status."""
         events = [
             AppointmentEvent(
@@ -459,7 +459,10 @@ class Command(BaseCommand):
             )
 
         if visit.status == AppointmentStatus.CANCELLED:
-            called = visit.created_at + (min(visit.start, timezone.now()) - visit.created_at) / 2
+            halfway = visit.created_at + (min(visit.start, timezone.now()) - visit.created_at) / 2
+            # the client phoned while the desk was open: at 10:00 that day (or just after booking)
+            opening = dt.datetime.combine(timezone.localtime(halfway, zone).date(), dt.time(10), tzinfo=zone)
+            called = max(visit.created_at + minutes, opening)
             status("cancelled", called, reason=CANCELLED_BY_PHONE, by_client=False)
         elif visit.status in (AppointmentStatus.ARRIVED, AppointmentStatus.FULFILLED):
             status("status:arrived", visit.start - 5 * minutes, **{"from": "booked", "to": "arrived"})
