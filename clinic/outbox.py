@@ -278,6 +278,8 @@ def failure_reason(error: Exception) -> str:
             "The mail server did not accept the clinic's SMTP user name and password: "
             f"{error.smtp_code} {_server_text(error.smtp_error)}"
         )
+    if isinstance(error, smtplib.SMTPConnectError):
+        return f"The mail server refused the connection: {error.smtp_code} {_server_text(error.smtp_error)}"
     if isinstance(error, smtplib.SMTPResponseException):
         return f"The mail server refused the message: {error.smtp_code} {_server_text(error.smtp_error)}"
     if isinstance(error, smtplib.SMTPServerDisconnected):

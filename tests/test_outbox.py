@@ -1,6 +1,7 @@
 """Outbox delivery through a real SMTP server (aiosmtpd), called in-process."""
 
 import datetime as dt
+import smtplib
 
 import pytest
 from django.db import connection, transaction
@@ -115,6 +116,39 @@ def test_a_refused_address_is_marked_failed_in_words(lumen, smtp_settings, smtp_
         "The client's mail server refused the address: 550 5.1.1 <olivia@example.com>: User unknown"
     )
     assert smtp_server.handler.messages == []
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (
+            smtplib.SMTPConnectError(421, b"mx.example.com busy"),
+            "The mail server refused the connection: 421 mx.example.com busy",
+        ),
+        (
+            smtplib.SMTPSenderRefused(553, b"5.7.1 Sender not allowed", "desk@lumen.example"),
+            "The mail server refused the clinic's sender address desk@lumen.example:"
+            " 553 5.7.1 Sender not allowed",
+        ),
+        (
+            smtplib.SMTPAuthenticationError(535, b"5.7.8 Bad credentials"),
+            "The mail server did not accept the clinic's SMTP user name and password:"
+            " 535 5.7.8 Bad credentials",
+        ),
+        (
+            smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
+            "The mail server closed the connection: Connection unexpectedly closed",
+        ),
+        (TimeoutError("timed out"), "Could not reach the mail server at smtp.example.com:587: timed out"),
+        (
+            ValueError("Invalid address; only x could be parsed"),
+            "The email could not be written: Invalid address; only x could be parsed",
+        ),
+    ],
+)
+def test_each_failure_is_said_in_words(settings, error, reason):
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "smtp.example.com", 587
+    assert outbox.failure_reason(error) == reason
 
 
 def test_a_message_still_refused_after_every_attempt_says_so(lumen, smtp_settings, smtp_server):
