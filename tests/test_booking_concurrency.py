@@ -1,5 +1,6 @@
 """Fifty simultaneous requests for one slot at a live server: exactly one wins, the rest get 409."""
 
+import datetime as dt
 import json
 import threading
 import urllib.error
@@ -130,3 +131,74 @@ def test_simultaneous_bookings_for_different_practitioners_share_out_the_rooms(l
             "room", flat=True
         )
         assert len(set(rooms)) == 2
+
+
+def test_ten_practitioners_booked_at_once_share_out_ten_rooms_and_ten_pens(live_server, transactional_db):
+    # given ten practitioners, ten rooms and ten pens: at any time there is a room and a pen for each
+    from clinic.models import PractitionerQualification, WorkingHours
+    from tests.factories import StaffMemberFactory
+
+    world = build_world(rooms=10, pens=10)
+    practitioners = [world.dr_lee, world.sam]
+    for number in range(8):
+        member = StaffMemberFactory(clinic=world.clinic, role="practitioner", display_name=f"Nurse {number}")
+        PractitionerQualification.objects.create(
+            staff_member=member, modality="microneedling", max_depth_mm=1
+        )
+        WorkingHours.objects.bulk_create(
+            WorkingHours(staff_member=member, weekday=day, start_time=dt.time(9), end_time=dt.time(17))
+            for day in range(7)
+        )
+        practitioners.append(member)
+    token = Token.objects.create(user=world.desk.user).key
+    payloads = [
+        {
+            "client": world.client().id,
+            "service": world.microneedling.id,
+            "practitioner": practitioner.id,
+            "start": local(world, 2026, 12, 7, hour).isoformat(),
+        }
+        for hour in (10, 12, 14)
+        for practitioner in practitioners
+    ]
+    # when all thirty arrive together, each slot's ten racing for the same rooms and pens
+    results = _fire(live_server, token, payloads)
+    # then every one is booked: a booking that lost its room or pen took another, never "taken"
+    assert [status for status, _ in results] == [201] * len(payloads), [r for r in results if r[0] != 201]
+    for hour in (10, 12, 14):
+        held = Appointment.objects.filter(start=local(world, 2026, 12, 7, hour))
+        assert len(set(held.values_list("room", flat=True))) == 10
+        assert len(set(held.values_list("device", flat=True))) == 10
+
+
+def _losing(times: int, constraint: str):
+    """A write that loses `times` races on `constraint`, then succeeds; it records its attempts."""
+    from django.db import IntegrityError
+
+    attempts = []
+
+    def write(attempt):
+        attempts.append(attempt)
+        if len(attempts) <= times:
+            raise IntegrityError(f'conflicting key value violates exclusion constraint "{constraint}"')
+        return "booked"
+
+    return write, attempts
+
+
+def test_a_booking_keeps_taking_the_next_room_for_as_long_as_it_loses_races():
+    from treatments.booking import WRITE_ATTEMPTS, _write_with_retries
+
+    write, attempts = _losing(WRITE_ATTEMPTS + 3, "appointment_room_no_overlap")
+    assert _write_with_retries(write, reassignable=frozenset({"room"})) == "booked"
+    assert attempts == list(range(1, WRITE_ATTEMPTS + 5))
+
+
+def test_a_room_the_desk_chose_is_refused_at_the_first_lost_race():
+    from clinic.errors import ConflictError
+    from treatments.booking import _write_with_retries
+
+    write, attempts = _losing(1, "appointment_room_no_overlap")
+    with pytest.raises(ConflictError) as refused:
+        _write_with_retries(write, reassignable=frozenset({"device"}))
+    assert refused.value.code == "room_taken" and attempts == [1]

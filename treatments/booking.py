@@ -45,6 +45,11 @@ MAX_COURSE_SESSIONS = 52
 # (deadlock) or cannot be serialised; the retry then sees the winner and reports a plain conflict.
 RETRYABLE_SQLSTATES = {"40P01", "40001"}
 WRITE_ATTEMPTS = 6
+# A booking that lost the room or device it picked to a booking committed that moment tries the next
+# one. Each loss means that one is now taken, seen by the next attempt, so the tries end when a free
+# one is held or none is left ("No treatment room is free"): never "taken" while another is free.
+# The bound only guards against a bug looping forever.
+REASSIGN_ATTEMPTS = 60
 # A walk-in entered a few minutes after it began is still accepted.
 PAST_GRACE = dt.timedelta(minutes=15)
 # No clinic books this far ahead: a later date is a mistyped year (2062 for 2026), refused plainly.
@@ -326,22 +331,26 @@ def _write_with_retries(write, *, reassignable: frozenset[str] = frozenset()):
     """Run a booking write, retrying deadlocks; turn exclusion violations into ConflictError.
 
     `reassignable` names the resources ("room", "device") the booking picked itself: when another
-    booking took that one at the same moment, the retry picks the next free one instead of refusing.
+    booking took that one at the same moment, the retry picks another free one instead of refusing,
+    for as long as one is free (REASSIGN_ATTEMPTS). Deadlocks and serialisation failures are retried
+    WRITE_ATTEMPTS times.
     """
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
+    busy_retries = 0
+    for attempt in range(1, REASSIGN_ATTEMPTS + 1):
         try:
             return write(attempt)
         except IntegrityError as error:
             conflict = _conflict_from_integrity_error(error)
             if conflict is None:
                 raise
-            if conflict.code.removesuffix("_taken") in reassignable and attempt < WRITE_ATTEMPTS:
+            if conflict.code.removesuffix("_taken") in reassignable and attempt < REASSIGN_ATTEMPTS:
                 continue
             raise conflict from error
         except OperationalError as error:
             if getattr(error.__cause__, "sqlstate", None) not in RETRYABLE_SQLSTATES:
                 raise
-            if attempt == WRITE_ATTEMPTS:
+            busy_retries += 1
+            if busy_retries == WRITE_ATTEMPTS or attempt == REASSIGN_ATTEMPTS:
                 raise ConflictError(
                     "The calendar is very busy at that moment. Please try again.", code="busy"
                 ) from error
