@@ -28,7 +28,7 @@ from django.db.models import F
 from django.template import TemplateDoesNotExist
 from django.utils import timezone
 
-from clinic.email_bytes import email_bytes
+from clinic.email_bytes import email_bytes, plain_text_email_bytes
 from clinic.errors import ClinicError
 from clinic.message_templates import overrides_for, render_wording, wording_for
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
@@ -398,7 +398,8 @@ def _send(mail, email: EmailMultiAlternatives, recipient_email: str) -> None:
     smtp = getattr(mail, "connection", None)
     sender = settings.DEFAULT_FROM_EMAIL
     if isinstance(mail, SMTPBackend) and smtp is not None and sender.isascii() and recipient_email.isascii():
-        smtp.sendmail(sender, [recipient_email], email_bytes(email.message()))
+        data = plain_text_email_bytes(email)
+        smtp.sendmail(sender, [recipient_email], data if data is not None else email_bytes(email.message()))
         return
     email.connection = mail
     email.send()

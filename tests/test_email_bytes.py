@@ -1,5 +1,6 @@
 """The bytes sent over SMTP are the ones Python's compat32 policy writes, only written faster."""
 
+import re
 from email import policy as email_policy
 from email.errors import HeaderParseError
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic.email_bytes import SMTP_WIRE_POLICY, email_bytes
+from clinic.email_bytes import SMTP_WIRE_POLICY, email_bytes, plain_text_email_bytes
 from clinic.models import OutboxMessage
 from clinic.outbox import render_outbox_message
 
@@ -96,3 +97,92 @@ def _folded(policy, name, value):
 @given(name=HEADER_NAMES, value=HEADER_VALUES)
 def test_any_header_is_folded_as_compat32_folds_it(name, value):
     assert _folded(SMTP_WIRE_POLICY, name, value) == _folded(COMPAT32_CRLF, name, value)
+
+
+DATE_LINE = re.compile(rb"\r\nDate: [^\r]*\r\n")
+
+
+def _without_date(data: bytes) -> bytes:
+    assert len(DATE_LINE.findall(data)) == 1
+    return DATE_LINE.sub(b"\r\nDate: -\r\n", data)
+
+
+def _through_message(email) -> bytes:
+    return email_bytes(email.message())
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({}, id="confirmation"),
+        pytest.param({"template_key": "booking_reminder"}, id="reminder"),
+        pytest.param(
+            {"context": {"service_name": "Microneedling, full face and neck, with a hyaluronic serum " * 2}},
+            id="subject-that-folds",
+        ),
+        pytest.param(
+            {"context": {"client_first_name": "Zoë", "practitioner_name": "Dr Łukasiewicz"}}, id="8bit"
+        ),
+        # formataddr writes a non-ASCII name as an RFC 2047 word: the To header is ASCII
+        pytest.param({"recipient_name": "Zoë O’Brien-Łukasiewicz"}, id="non-ascii-name"),
+        pytest.param(
+            {
+                "template_key": "aftercare_microneedling_day1",
+                "is_essential": False,
+                "context": {"unsubscribe_url": "https://clinic.example/clients/u/" + "t" * 120 + "/"},
+            },
+            id="text-aftercare-with-a-long-unsubscribe-header",
+        ),
+    ],
+)
+def test_a_text_only_message_is_written_as_message_would_write_it(lumen, fields):
+    email = render_outbox_message(_row(lumen, **fields), {})
+    written = plain_text_email_bytes(email)
+    assert written is not None  # the fast way was taken
+    assert _without_date(written) == _without_date(_through_message(email))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"context": {"ics": INVITE, "ics_method": "REQUEST"}}, id="with-invite"),
+        pytest.param({"context": {"service_name": "Mésothérapie éclat du teint"}}, id="non-ascii-subject"),
+        pytest.param({"template_key": "aftercare_microneedling_day0", "is_essential": False}, id="with-html"),
+        pytest.param({"context": {"client_first_name": "x" * 1200}}, id="a-line-over-998-bytes"),
+    ],
+)
+def test_any_other_message_is_left_to_message(lumen, fields):
+    email = render_outbox_message(_row(lumen, **fields), {})
+    assert plain_text_email_bytes(email) is None
+
+
+BODY_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF) | st.sampled_from("\r\n\t"), max_size=300
+)
+
+
+@given(subject=HEADER_VALUES, body=BODY_TEXT, name=HEADER_VALUES)
+def test_any_text_email_is_the_same_bytes_either_way(subject, body, name):
+    from django.core.mail import EmailMessage
+    from django.core.mail.message import BadHeaderError
+
+    email = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email="Lumen <desk@lumen.example>",
+        to=[f"{name} <olivia@example.com>"],
+        reply_to=["desk@lumen.example"],
+        headers={"Message-ID": "<outbox.1.2@lumen.example>", "X-A": name},
+    )
+    try:
+        expected = _through_message(email)
+    except (BadHeaderError, HeaderParseError, ValueError) as refused:
+        # what message() refuses, the fast way leaves to it, or refuses the same way
+        try:
+            assert plain_text_email_bytes(email) is None
+        except type(refused):
+            pass
+        return
+    written = plain_text_email_bytes(email)
+    if written is not None:
+        assert _without_date(written) == _without_date(expected)
