@@ -47,15 +47,19 @@ def outbox_message_resend(request, pk):
 def client_edit(request, pk):
     """Correct a client's name, contact details or date of birth; their scheduled emails follow."""
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    # The form checks a copy: the page's heading keeps the client's saved name while a typo is fixed.
     form = ClientDetailsForm(request.POST or None, instance=Client.objects.get(pk=client.pk))
     if request.method == "POST" and form.is_valid():
         moved = client_update_details(client=client, **form.changes())
         client.refresh_from_db()
         note = f"Saved {client.full_name}'s details."
-        if moved and client.email:
-            note += f" {moved} scheduled email{'s' if moved != 1 else ''} will go to {client.email}."
-        elif moved:
-            note += f" {moved} scheduled email{'s' if moved != 1 else ''} cancelled: no email address."
+        emails = f"{moved} scheduled email{'' if moved == 1 else 's'}"
+        if moved:
+            note += (
+                f" {emails} will go to {client.email}."
+                if client.email
+                else f" {emails} cancelled: no email address."
+            )
         messages.success(request, note)
         return redirect("client-detail", pk=client.pk)
     return render(request, "clients/client_edit.html", {"client": client, "form": form})

@@ -85,6 +85,16 @@ def alice_client(client, alice):
 
 
 @pytest.fixture
+def api(alice):
+    """DRF's test client, authenticated as Alice (files with a booking world have their own)."""
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(alice.user)
+    return api
+
+
+@pytest.fixture
 def lumen_client_record(lumen):
     return ClientFactory(clinic=lumen, first_name="Olivia", last_name="Smith", email="olivia@example.com")
 

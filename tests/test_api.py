@@ -12,13 +12,6 @@ from tests.factories import ClientFactory, PractitionerFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api(alice):
-    api = APIClient()
-    api.force_authenticate(alice.user)
-    return api
-
-
 def test_search_matches_name_email_and_phone(api, lumen):
     ClientFactory(
         clinic=lumen,

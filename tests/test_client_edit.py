@@ -152,15 +152,6 @@ def test_the_client_page_links_to_the_edit_page_and_the_outbox_links_to_the_clie
     assert f'href="{reverse("client-detail", args=[lumen_client_record.pk])}"' in outbox
 
 
-@pytest.fixture
-def api(alice):
-    from rest_framework.test import APIClient
-
-    api = APIClient()
-    api.force_authenticate(alice.user)
-    return api
-
-
 def test_the_api_corrects_an_address_and_the_scheduled_emails_follow(api, mistyped):
     reminder = _message(mistyped, status=OutboxStatus.PENDING, key="reminder")
     response = api.patch(f"/api/v1/clients/{mistyped.pk}/", {"email": "Olivia@Example.com"}, format="json")

@@ -97,20 +97,24 @@ def test_a_refused_connection_is_retried_later(lumen, settings, smtp_server):
     )
 
 
-def test_a_permanent_refusal_is_marked_failed_with_the_reason(lumen, smtp_settings, smtp_server):
-    smtp_server.handler.refuse_with = "550 5.1.1 Mailbox does not exist"
-    message = _enqueue(lumen)
+def _delivered_once(clinic):
+    """Write one due message, let one delivery try it, and return the row as that left it."""
+    message = _enqueue(clinic)
     outbox_deliver(outbox_claim_due())
     message.refresh_from_db()
+    return message
+
+
+def test_a_permanent_refusal_is_marked_failed_with_the_reason(lumen, smtp_settings, smtp_server):
+    smtp_server.handler.refuse_with = "550 5.1.1 Mailbox does not exist"
+    message = _delivered_once(lumen)
     assert message.status == OutboxStatus.FAILED
     assert message.last_error == "The mail server refused the message: 550 5.1.1 Mailbox does not exist"
 
 
 def test_a_refused_address_is_marked_failed_in_words(lumen, smtp_settings, smtp_server):
     smtp_server.handler.refuse_recipient_with = "550 5.1.1 <olivia@example.com>: User unknown"
-    message = _enqueue(lumen)
-    outbox_deliver(outbox_claim_due())
-    message.refresh_from_db()
+    message = _delivered_once(lumen)
     assert message.status == OutboxStatus.FAILED
     assert message.last_error == (
         "The client's mail server refused the address: 550 5.1.1 <olivia@example.com>: User unknown"
@@ -166,9 +170,7 @@ def test_a_message_still_refused_after_every_attempt_says_so(lumen, smtp_setting
 
 def test_a_temporary_refusal_is_retried(lumen, smtp_settings, smtp_server):
     smtp_server.handler.refuse_with = "451 4.3.0 Try again later"
-    message = _enqueue(lumen)
-    outbox_deliver(outbox_claim_due())
-    message.refresh_from_db()
+    message = _delivered_once(lumen)
     assert message.status == OutboxStatus.PENDING
     assert message.last_error == (
         "The mail server refused the message: 451 4.3.0 Try again later."

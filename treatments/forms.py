@@ -5,12 +5,13 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from clients.models import NO_WAY_TO_REACH, validate_date_of_birth, validate_printable
+from clients.forms import ReachableClientMixin
+from clients.models import validate_date_of_birth, validate_printable
 from treatments.booking import MAX_COURSE_SESSIONS
 from treatments.selectors import within_calendar
 
 
-class NewClientForm(forms.Form):
+class NewClientForm(ReachableClientMixin, forms.Form):
     """A client typed in while booking, when search found nobody."""
 
     first_name = forms.CharField(max_length=100, validators=[validate_printable])
@@ -20,12 +21,6 @@ class NewClientForm(forms.Form):
     date_of_birth = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_date_of_birth]
     )
-
-    def clean(self):
-        cleaned = super().clean()
-        if not cleaned.get("email") and not cleaned.get("phone"):
-            raise forms.ValidationError(NO_WAY_TO_REACH)
-        return cleaned
 
 
 class LocalDateTimeField(forms.DateTimeField):
