@@ -22,7 +22,12 @@ class ClientAdmin(ClinicScopedAdmin):
         """Save; the client's scheduled emails follow a changed address, as on the client's page."""
         super().save_model(request, obj, form, change)
         if change and {"email", "first_name", "last_name"} & set(form.changed_data):
-            outbox_readdress(client_id=obj.pk, recipient_email=obj.email, recipient_name=obj.full_name)
+            outbox_readdress(
+                client_id=obj.pk,
+                recipient_email=obj.email,
+                recipient_name=obj.full_name,
+                first_name=obj.first_name,
+            )
 
 
 @admin.register(IntakeQuestionnaire)

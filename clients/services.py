@@ -80,7 +80,10 @@ def client_update_details(*, client: Client, **changes) -> int:
     if (client.email, client.full_name) == before:
         return 0
     return outbox_readdress(
-        client_id=client.pk, recipient_email=client.email, recipient_name=client.full_name
+        client_id=client.pk,
+        recipient_email=client.email,
+        recipient_name=client.full_name,
+        first_name=client.first_name,
     )
 
 

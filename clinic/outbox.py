@@ -435,17 +435,24 @@ def outbox_cancel_non_essential(*, client_id: int) -> int:
     ).update(status=OutboxStatus.CANCELLED, last_error="The client unsubscribed.")
 
 
-def outbox_readdress(*, client_id: int, recipient_email: str, recipient_name: str) -> int:
-    """Send a client's scheduled messages to their changed address; with none, cancel them.
+@transaction.atomic
+def outbox_readdress(*, client_id: int, recipient_email: str, recipient_name: str, first_name: str) -> int:
+    """Send a client's scheduled messages to their changed address and name; with no address, cancel them.
 
-    Return how many changed. A message already claimed by a worker goes out as it was.
+    A message that greets the client by first name (`client_first_name` in its context) greets them
+    by the corrected one. Return how many changed. A message a worker already claimed goes as it was.
     """
     pending = OutboxMessage.objects.filter(client_id=client_id, status=OutboxStatus.PENDING)
     if not recipient_email:
         return pending.update(
             status=OutboxStatus.CANCELLED, last_error="The client's email address was removed."
         )
-    return pending.update(recipient_email=recipient_email, recipient_name=recipient_name)
+    messages = list(pending.select_for_update())
+    for message in messages:
+        message.recipient_email, message.recipient_name = recipient_email, recipient_name
+        if "client_first_name" in message.context:
+            message.context = {**message.context, "client_first_name": first_name}
+    return OutboxMessage.objects.bulk_update(messages, ["recipient_email", "recipient_name", "context"])
 
 
 @transaction.atomic

@@ -79,12 +79,19 @@ def test_correcting_an_address_sends_the_scheduled_emails_there(alice_client, mi
     )
 
 
-def test_a_new_name_is_on_the_scheduled_emails(alice_client, lumen_client_record):
+def test_a_corrected_name_is_on_the_scheduled_emails(alice_client, lumen_client_record):
     reminder = _message(lumen_client_record, status=OutboxStatus.PENDING, key="reminder")
+    reminder.context = {"client_first_name": "Olivai", "service_name": "Microneedling facial"}
+    reminder.save()
+    other = _message(lumen_client_record, status=OutboxStatus.PENDING, key="other")
     edit = reverse("client-edit", args=[lumen_client_record.pk])
-    alice_client.post(edit, _details(lumen_client_record, last_name="Jones"))
+    alice_client.post(edit, _details(lumen_client_record, first_name="Olivia", last_name="Jones"))
     reminder.refresh_from_db()
     assert (reminder.recipient_name, reminder.recipient_email) == ("Olivia Jones", "olivia@example.com")
+    # the reminder greets her by the corrected name; the rest of what it says is as it was
+    assert reminder.context == {"client_first_name": "Olivia", "service_name": "Microneedling facial"}
+    other.refresh_from_db()
+    assert (other.recipient_name, other.context) == ("Olivia Jones", {})
 
 
 def test_removing_the_address_cancels_the_scheduled_emails(alice_client, lumen_client_record):
