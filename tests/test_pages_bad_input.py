@@ -7,6 +7,7 @@ this one holds the floor: never a server error.
 
 import pytest
 
+from clients.services import CLIENT_DETAIL_FIELDS
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book
 from treatments.links import manage_token
@@ -49,14 +50,7 @@ FORM_NAMES = [
     "repeat",
     "reason",
     "override_reason",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "date_of_birth",
-    "emergency_contact_name",
-    "emergency_contact_phone",
-    "gp_details",
+    *CLIENT_DETAIL_FIELDS,  # the client forms' fields (new client, edit details)
     "new-first_name",
     "new-last_name",
     "new-email",

@@ -561,11 +561,12 @@ class Command(BaseCommand):
         if topic:
             pending = pending.filter(topic=topic)
         settled = list(pending)
+        domain = sender_domain(clinic)
         for message in settled:
             message.status = OutboxStatus.SENT
             message.attempts = 1
             message.sent_at = message.due_at
-            message.smtp_message_id = stable_message_id(message, sender_domain(clinic))
+            message.smtp_message_id = stable_message_id(message, domain)
         OutboxMessage.objects.bulk_update(settled, ["status", "attempts", "sent_at", "smtp_message_id"])
 
     @staticmethod
