@@ -6,21 +6,27 @@ Needs BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/clinic_benc
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import urlparse
 
 BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench")
 PRACTITIONERS = 10
 APPOINTMENTS = 5000
 DAYS = 30
+# The benches' own var/ (filesystem broker, mail folder): every booking they make asks for a delivery
+# task, and those must not pile up in the broker folder that `make run`'s worker reads.
+BENCH_VAR_DIR = Path(__file__).resolve().parent.parent / "var" / "bench"
 
 
 def django_env() -> dict:
     return {
         **os.environ,
         "DATABASE_URL": BENCH_DATABASE_URL,
+        "VAR_DIR": str(BENCH_VAR_DIR),
         "SECRET_KEY": os.environ.get(
             "SECRET_KEY", "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
         ),
@@ -44,6 +50,7 @@ def recreate_database():
     name = url.path.lstrip("/")
     base = ["-h", url.hostname or "127.0.0.1", "-p", str(url.port or 5432), "-U", url.username or "postgres"]
     subprocess.run(["dropdb", "--if-exists", *base, name], check=True)
+    shutil.rmtree(BENCH_VAR_DIR, ignore_errors=True)  # delivery tasks queued for the old database
     subprocess.run(["createdb", *base, name], check=True)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], check=True, env=django_env())
 
