@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from clinic.models import Room, StaffMember, StaffRole, TimeOff, WorkingHours
 from clinic.permissions import staff_required
+from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import local_day_bounds
@@ -22,32 +23,52 @@ def _minutes(local: dt.datetime, day_open: dt.datetime) -> float:
     return (local - day_open).total_seconds() / 60
 
 
-def _column(*, title, day, zone, day_open_time, appointments, windows, busy, step, book_params, subtitle=""):
-    """Lay out one column: appointment blocks, and bookable free steps inside the working windows."""
+def _column(
+    *, title, day, zone, day_open_time, appointments, windows, busy, step, book_params, now, subtitle=""
+):
+    """Lay out one column: appointment blocks, and the free steps inside the working windows.
+
+    A free step that began longer ago than a booking accepts (`PAST_GRACE`) is drawn as past time,
+    not offered as a link the booking would refuse.
+    """
     day_open = dt.datetime.combine(day, day_open_time, tzinfo=zone).astimezone(dt.UTC)
+    bookable_from = now - PAST_GRACE
     blocks = []
     for appointment in appointments:
         top = _minutes(appointment.start, day_open) * PIXELS_PER_MINUTE
         height = max(18.0, (appointment.end - appointment.start).total_seconds() / 60 * PIXELS_PER_MINUTE)
         blocks.append({"appointment": appointment, "top": top, "height": height})
-    free = []
+    free, past = [], []
     for window_start, window_end in windows:
         start = dt.datetime.combine(day, window_start, tzinfo=zone).astimezone(dt.UTC)
         end = dt.datetime.combine(day, window_end, tzinfo=zone).astimezone(dt.UTC)
         while start + step <= end:
-            if all(start + step <= b_start or start >= b_end for b_start, b_end in busy):
+            top = _minutes(start, day_open) * PIXELS_PER_MINUTE
+            height = step.total_seconds() / 60 * PIXELS_PER_MINUTE
+            if start < bookable_from:
+                past.append({"top": top, "height": height})
+            elif all(start + step <= b_start or start >= b_end for b_start, b_end in busy):
                 local = timezone.localtime(start, zone)
                 query = urlencode({**book_params, "start": local.strftime("%Y-%m-%dT%H:%M")})
                 free.append(
                     {
-                        "top": _minutes(start, day_open) * PIXELS_PER_MINUTE,
-                        "height": step.total_seconds() / 60 * PIXELS_PER_MINUTE,
+                        "top": top,
+                        "height": height,
                         "label": local.strftime("%H:%M"),
                         "url": f"{reverse('book')}?{query}",
                     }
                 )
             start += step
-    return {"title": title, "subtitle": subtitle, "day": day, "blocks": blocks, "free": free}
+    now_top = _minutes(now, day_open) * PIXELS_PER_MINUTE if timezone.localdate(now, zone) == day else None
+    return {
+        "title": title,
+        "subtitle": subtitle,
+        "day": day,
+        "blocks": blocks,
+        "free": free,
+        "past": past,
+        "now_top": now_top,
+    }
 
 
 @staff_required
@@ -60,6 +81,7 @@ def calendar(request):
     view = "week" if request.GET.get("view") == "week" else "day"
     by = "room" if request.GET.get("by") == "room" else "practitioner"
     step = dt.timedelta(minutes=clinic.slot_step_minutes)
+    now = timezone.now()
 
     practitioners = list(
         StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True)
@@ -127,6 +149,7 @@ def calendar(request):
                 windows=windows(resource, on_day_date),
                 busy=busy_for(resource.id, on_day_date),
                 book_params={"practitioner": resource.id},
+                now=now,
             )
         return _column(
             title=title,
@@ -138,6 +161,7 @@ def calendar(request):
             windows=[],
             busy=[],
             book_params={},
+            now=now,
         )
 
     resources = practitioners if by == "practitioner" else rooms
@@ -163,6 +187,10 @@ def calendar(request):
                 }
             )
         mark += dt.timedelta(hours=1)
+    height = total_minutes * PIXELS_PER_MINUTE
+    for shown in columns:
+        if shown["now_top"] is not None and not 0 <= shown["now_top"] <= height:
+            shown["now_top"] = None  # before opening or after closing: no line
     shift = dt.timedelta(days=7 if view == "week" else 1)
     return render(
         request,
@@ -179,7 +207,9 @@ def calendar(request):
             "practitioners": practitioners,
             "rooms": rooms,
             "selected": selected,
-            "height": total_minutes * PIXELS_PER_MINUTE,
+            "height": height,
+            "now_label": timezone.localtime(now, zone).strftime("%H:%M"),
+            "now_shown": any(shown["now_top"] is not None for shown in columns),
             "hour_marks": hour_marks,
             "date_error": date_error,
             "zone_name": clinic.time_zone,

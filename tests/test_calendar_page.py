@@ -1,0 +1,107 @@
+"""The calendar offers only the times a booking accepts, and shows where now is."""
+
+import datetime as dt
+import re
+
+import pytest
+import time_machine
+
+from clinic.errors import ClinicError
+from tests.booking_world import build_world, local
+from treatments.booking import BookingRequest, appointment_book
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    return build_world()  # open every day 09:00-17:00, a 15-minute step
+
+
+@pytest.fixture
+def desk(client, world):
+    client.force_login(world.desk.user)
+    return client
+
+
+def _offered(page: str, practitioner: str) -> list[str]:
+    """The local start times the calendar offers as links to book the practitioner."""
+    return re.findall(rf'aria-label="Book {re.escape(practitioner)} at (\d\d:\d\d)', page)
+
+
+def _now_lines(page: str) -> list[float]:
+    return [float(top) for top in re.findall(r'class="now" style="top: ([\d.]+)px"', page)]
+
+
+def test_todays_calendar_offers_no_time_the_booking_would_refuse_as_past(desk, world):
+    # given it is 11:35 in London on Monday 7 December
+    with time_machine.travel(local(world, 2026, 12, 7, 11, 35), tick=False):
+        page = desk.get("/calendar/?date=2026-12-07").content.decode()
+        offered = _offered(page, "Dr Amara Lee")
+        # then the day's free times start at 11:30, the first a booking still takes (15 minutes' grace)
+        assert offered[0] == "11:30"
+        assert offered[-1] == "16:45"
+        assert len(offered) == 22  # 11:30 .. 16:45 every 15 minutes
+        # and the booking agrees on both sides of that edge
+        with pytest.raises(ClinicError) as refused:
+            appointment_book(_request(world, local(world, 2026, 12, 7, 11, 15)))
+        assert refused.value.code == "in_the_past"
+        assert appointment_book(_request(world, local(world, 2026, 12, 7, 11, 30))).pk
+    # and the morning that went by is drawn as past time, one block per step (09:00 .. 11:15)
+    assert page.count('<span class="past"') == 2 * 10  # Dr Lee and Sam
+
+
+def test_a_day_ahead_offers_the_whole_day_and_no_now_line(desk, world):
+    with time_machine.travel(local(world, 2026, 12, 7, 11, 35), tick=False):
+        page = desk.get("/calendar/?date=2026-12-08").content.decode()
+    assert _offered(page, "Dr Amara Lee")[0] == "09:00"
+    assert len(_offered(page, "Dr Amara Lee")) == 32
+    assert '<span class="past"' not in page
+    assert _now_lines(page) == []
+    assert "The red line is now" not in page
+
+
+def test_the_now_line_is_at_the_local_time_in_every_column_of_today(desk, world):
+    with time_machine.travel(local(world, 2026, 12, 7, 11, 35), tick=False):
+        page = desk.get("/calendar/?date=2026-12-07").content.decode()
+    # the grid opens at 09:00 and maps a minute to 1.2 pixels: 155 minutes later
+    assert _now_lines(page) == [pytest.approx(155 * 1.2)] * 2
+    assert "The red line is now, 11:35." in page
+
+
+def test_the_now_line_follows_the_clock_change(desk, world):
+    # on Sunday 29 March 2026 London moves to BST at 01:00 UTC; 10:00 UTC is 11:00 local
+    with time_machine.travel(dt.datetime(2026, 3, 29, 10, 0, tzinfo=dt.UTC), tick=False):
+        page = desk.get("/calendar/?date=2026-03-29").content.decode()
+    assert _now_lines(page) == [pytest.approx(120 * 1.2)] * 2
+    assert "The red line is now, 11:00." in page
+
+
+def test_before_opening_there_is_no_now_line_and_the_whole_day_is_offered(desk, world):
+    with time_machine.travel(local(world, 2026, 12, 7, 7, 30), tick=False):
+        page = desk.get("/calendar/?date=2026-12-07").content.decode()
+    assert _now_lines(page) == []
+    assert _offered(page, "Dr Amara Lee")[0] == "09:00"
+
+
+def test_the_week_offers_nothing_on_the_days_gone_by(desk, world):
+    # given Wednesday 9 December at 10:00, the week of Monday 7 December for Dr Lee
+    with time_machine.travel(local(world, 2026, 12, 9, 10, 0), tick=False):
+        page = desk.get(
+            f"/calendar/?view=week&practitioner={world.dr_lee.id}&date=2026-12-09"
+        ).content.decode()
+    offered_days = re.findall(r'aria-label="Book Dr Amara Lee at (\d\d:\d\d) on (\w+ \d+ \w+)"', page)
+    days = [day for _time, day in offered_days]
+    assert "Mon 7 Dec" not in days
+    assert "Tue 8 Dec" not in days
+    assert ("09:45", "Wed 9 Dec") in offered_days  # 15 minutes ago: still taken as a walk-in
+    assert ("09:30", "Wed 9 Dec") not in offered_days
+    assert ("09:00", "Thu 10 Dec") in offered_days
+    # and the line is drawn in Wednesday's column only
+    assert len(_now_lines(page)) == 1
+
+
+def _request(world, start):
+    return BookingRequest(
+        client=world.client(), service=world.microcurrent, practitioner=world.dr_lee, start=start
+    )
