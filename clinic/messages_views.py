@@ -19,6 +19,7 @@ from clinic.message_templates import (
     slug_re,
 )
 from clinic.models import MessageTemplate, OutboxMessage, OutboxStatus
+from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
 
 OUTBOX_PAGE = 200
@@ -132,7 +133,7 @@ def outbox_list(request):
         request,
         "clinic/outbox.html",
         {
-            "messages_shown": rows[:OUTBOX_PAGE],
+            "messages_shown": with_resend_refusals(rows[:OUTBOX_PAGE]),
             "status": status,
             "statuses": OutboxStatus.choices,
             "failed_count": counts[OutboxStatus.FAILED],

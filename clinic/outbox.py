@@ -13,6 +13,7 @@ import logging
 import os
 import smtplib
 import socket
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.mime.text import MIMEText
@@ -455,13 +456,56 @@ def outbox_readdress(*, client_id: int, recipient_email: str, recipient_name: st
     return OutboxMessage.objects.bulk_update(messages, ["recipient_email", "recipient_name", "context"])
 
 
+# Checks that tell, for rows about things this layer does not know (a visit, a course), why a
+# copy of them would now say something untrue. A higher layer registers its own at start-up
+# (`treatments.apps`), as the root URLconf includes higher layers: the clinic never imports them.
+ResendCheck = Callable[[list[OutboxMessage], datetime], dict[int, str]]
+_resend_checks: list[ResendCheck] = []
+
+
+def register_resend_check(check: ResendCheck) -> ResendCheck:
+    """Add a check `resend_refusals` consults: given rows and now, return {row id: why not}."""
+    if check not in _resend_checks:
+        _resend_checks.append(check)
+    return check
+
+
+def resend_refusals(messages: list[OutboxMessage], *, now: datetime | None = None) -> dict[int, str]:
+    """Return, by id, why a copy of each of these sent or failed rows would now be untrue.
+
+    A row not named may be sent again. A reason is short, for a table: "the visit was cancelled".
+    """
+    now = now or timezone.now()
+    done = [m for m in messages if m.status in (OutboxStatus.SENT, OutboxStatus.FAILED)]
+    refusals: dict[int, str] = {}
+    for check in _resend_checks:
+        for pk, reason in check(done, now).items():
+            refusals.setdefault(pk, reason)
+    return refusals
+
+
+def with_resend_refusals(messages) -> list[OutboxMessage]:
+    """Return the rows as a list, each with `resend_refusal` ("" when it may be sent again)."""
+    rows = list(messages)
+    refusals = resend_refusals(rows)
+    for row in rows:
+        row.resend_refusal = refusals.get(row.pk, "")
+    return rows
+
+
 @transaction.atomic
 def outbox_resend(message: OutboxMessage, *, recipient_email: str) -> OutboxMessage:
-    """Queue a copy of a sent or failed message, due now, to the given (perhaps corrected) address."""
+    """Queue a copy of a sent or failed message, due now, to the given (perhaps corrected) address.
+
+    Refused when the copy would no longer be true (`resend_refusals`): a reminder for a visit that
+    has passed, moved or been cancelled says the wrong thing to the client.
+    """
     if message.status not in (OutboxStatus.SENT, OutboxStatus.FAILED):
         raise ClinicError(
             "Only a message that was sent or that failed can be sent again.", code="not_resendable"
         )
+    if refusal := resend_refusals([message]).get(message.pk):
+        raise ClinicError(f"Not sent again: it is out of date ({refusal}).", code="out_of_date")
     if not recipient_email:
         raise ClinicError("The client has no email address. Add one on their page first.", code="no_email")
     copies = OutboxMessage.objects.filter(dedupe_key__startswith=f"resend:{message.pk}:").count()

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clients.models import Client, IntakeResponse, SignedConsent
 from clinic.models import Clinic, OutboxMessage, StaffMember
+from clinic.outbox import resend_refusals
 from treatments.models import INACTIVE_STATUSES, Appointment, Protocol, Service
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +179,8 @@ def test_the_demo_outbox_has_one_refused_confirmation_to_fix(seeded):
         "Recipient address rejected: User unknown"
     )
     assert failed.sent_at is None
+    # its visit is still ahead, so once the address is fixed it can be resent
+    assert resend_refusals([failed]) == {}
 
 
 def test_demo_cancellations_were_phoned_in_while_the_desk_was_open(seeded):

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class TreatmentsConfig(AppConfig):
     name = "treatments"
     verbose_name = "Protocols, services, appointments and sessions"
+
+    def ready(self):
+        from clinic.outbox import register_resend_check
+        from treatments.notifications import out_of_date_booking_messages
+
+        register_resend_check(out_of_date_booking_messages)

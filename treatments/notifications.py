@@ -15,9 +15,14 @@ from clinic.outbox import outbox_cancel, outbox_message, outbox_write
 from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite, course_invite
 from treatments.links import manage_url
-from treatments.models import Appointment, Course
+from treatments.models import Appointment, AppointmentStatus, Course
 
 REMINDER = "booking_reminder"
+
+
+def _local_start(appointment: Appointment) -> str:
+    """The visit's start as the emails write it, in the clinic's time zone."""
+    return timezone.localtime(appointment.start, appointment.clinic.zone).strftime("%A %d %B %Y at %H:%M")
 
 
 def _context(appointment: Appointment) -> dict:
@@ -28,7 +33,7 @@ def _context(appointment: Appointment) -> dict:
         "client_first_name": appointment.client.first_name,
         "service_name": appointment.service.name,
         "practitioner_name": appointment.practitioner.display_name,
-        "local_start": local_start.strftime("%A %d %B %Y at %H:%M"),
+        "local_start": _local_start(appointment),
         "zone_name": clinic.time_zone,
         "zone_abbreviation": local_start.tzname(),
         "manage_url": manage_url(appointment),
@@ -222,3 +227,76 @@ def notify_cancelled(appointment: Appointment) -> None:
     outbox_write(
         _message(appointment, "booking_cancelled", key, context=_context(appointment), invite="CANCEL")
     )
+
+
+# What each message says about its visit stops being true once the visit has moved, been cancelled
+# or begun; a cancellation notice, aftercare and rebooking invitations stay true.
+ABOUT_THE_VISIT_AHEAD = {"booking_confirmation", REMINDER, "booking_rescheduled", "forms_request"}
+NO_LONGER_HAPPENING = {
+    AppointmentStatus.CANCELLED: "was cancelled",
+    AppointmentStatus.NOSHOW: "was a no-show",
+    AppointmentStatus.ENTERED_IN_ERROR: "was entered in error",
+    AppointmentStatus.WAITLIST: "is on the waitlist",
+}
+
+
+def out_of_date_booking_messages(messages: list[OutboxMessage], now: dt.datetime) -> dict[int, str]:
+    """Say, by id, which of these messages a copy sent now would make untrue, and why.
+
+    Registered with `clinic.outbox.register_resend_check`, so a resend is refused for them: a
+    reminder for a visit that has passed, a confirmation giving a time the visit has moved from.
+    Two queries, however many messages.
+    """
+    about_visits = {
+        m.pk: int(m.topic.partition(":")[2])
+        for m in messages
+        if m.template_key in ABOUT_THE_VISIT_AHEAD and m.topic.startswith("appointment:")
+    }
+    about_courses = {
+        m.pk: int(m.topic.partition(":")[2])
+        for m in messages
+        if m.template_key == "course_confirmation" and m.topic.startswith("course:")
+    }
+    visits = Appointment.objects.select_related("clinic").in_bulk(set(about_visits.values()))
+    sessions: dict[int, list[Appointment]] = {}
+    if about_courses:
+        for session in (
+            Appointment.objects.filter(course_id__in=set(about_courses.values()))
+            .select_related("clinic")
+            .order_by("start", "id")
+        ):
+            sessions.setdefault(session.course_id, []).append(session)
+    refusals = {}
+    for message in messages:
+        if message.pk in about_visits:
+            reason = _visit_refusal(message, visits.get(about_visits[message.pk]), now)
+        elif message.pk in about_courses:
+            reason = _course_refusal(message, sessions.get(about_courses[message.pk], []), now)
+        else:
+            continue
+        if reason:
+            refusals[message.pk] = reason
+    return refusals
+
+
+def _visit_refusal(message: OutboxMessage, visit: Appointment | None, now: dt.datetime) -> str:
+    if visit is None:
+        return "the visit no longer exists"
+    if visit.status in NO_LONGER_HAPPENING:
+        return f"the visit {NO_LONGER_HAPPENING[visit.status]}"
+    if message.context.get("sequence", visit.sequence) != visit.sequence:
+        moved_to = timezone.localtime(visit.start, visit.clinic.zone)
+        return f"the visit moved to {moved_to:%a} {moved_to.day} {moved_to:%b %H:%M}"
+    if visit.start <= now:
+        return "the visit has begun" if visit.end > now else "the visit is over"
+    return ""
+
+
+def _course_refusal(message: OutboxMessage, sessions: list[Appointment], now: dt.datetime) -> str:
+    listed = [s.get("local_start") for s in message.context.get("sessions", [])]
+    current = [_local_start(s) for s in sessions if s.status not in NO_LONGER_HAPPENING]
+    if listed != current:
+        return "sessions of the course moved or were cancelled"
+    if all(s.start <= now for s in sessions):
+        return "every session of the course has begun"
+    return ""

@@ -14,6 +14,7 @@ from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember, StaffRole
+from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
 from clinic.redirects import redirect_back
 from treatments.availability import available_slots, free_times_on, next_free_start
@@ -288,7 +289,7 @@ def appointment_detail(request, pk):
                 _history_line(e, zone)
                 for e in appointment.events.select_related("actor__staff").order_by("at", "id")
             ],
-            "timeline": appointment_messages(appointment),
+            "timeline": with_resend_refusals(appointment_messages(appointment)),
             "resend_next": request.get_full_path(),
             "reschedule_form": RescheduleForm(
                 prefix="reschedule",

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from clinic.models import OutboxMessage
+from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
 from treatments.selectors import client_attendance, client_courses, client_visits
 
@@ -21,9 +22,11 @@ def client_detail(request, pk):
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
     now = timezone.now()
     upcoming, past = client_visits(client, now=now)
-    timeline = OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by(
-        "-due_at", "-id"
-    )[:TIMELINE_LENGTH]
+    timeline = with_resend_refusals(
+        OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[
+            :TIMELINE_LENGTH
+        ]
+    )
     return render(
         request,
         "clients/client_detail.html",

@@ -541,7 +541,12 @@ class Command(BaseCommand):
             )
         self._settle(clinic, until=timezone.now())
         refused = next(
-            (v for v in visits if v.status == AppointmentStatus.BOOKED and v.course_id is None),
+            # a visit still ahead, so that its confirmation can be resent once the address is fixed
+            (
+                v
+                for v in visits
+                if v.status == AppointmentStatus.BOOKED and v.course_id is None and v.start > timezone.now()
+            ),
             None,
         )
         if refused is not None and refused.client.email:
