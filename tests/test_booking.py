@@ -120,9 +120,12 @@ def test_it_refuses_an_unqualified_practitioner(world):
 def test_it_refuses_a_practitioner_not_qualified_for_the_depth(world):
     with pytest.raises(ClinicError) as refused:
         book(world, local(world, 2026, 12, 7, 10), service=world.deep_microneedling, practitioner=world.sam)
-    assert "to 1.0 mm, the service needs 2.0 mm" in refused.value.message.replace("1.00", "1.0").replace(
-        "2.00", "2.0"
-    )
+    # depths as people write them, whatever the database's two decimal places
+    assert "qualified for microneedling to 1.0 mm, the service needs 2.0 mm." in refused.value.message
+    world.deep_microneedling.refresh_from_db()  # 2.00 from the database, as a booking loads it
+    with pytest.raises(ClinicError) as reloaded:
+        book(world, local(world, 2026, 12, 7, 10), service=world.deep_microneedling, practitioner=world.sam)
+    assert reloaded.value.message == refused.value.message
 
 
 def test_it_refuses_an_absolute_contraindication(world):

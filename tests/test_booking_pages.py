@@ -192,7 +192,7 @@ def test_the_visit_page_offers_the_practitioners_free_times_to_move_to(desk, wor
     assert "2026-12-08T12:45" in times
     assert not {"2026-12-08T13:00", "2026-12-08T14:00", "2026-12-08T14:45"} & set(times)
     assert "2026-12-08T15:00" in times
-    assert 'aria-label="Move to Tue 8 Dec 15:00"' in next_day.content.decode()
+    assert 'aria-label="Move to Tue 8 Dec 15:00 with Dr Amara Lee"' in next_day.content.decode()
 
 
 def test_a_refused_action_is_explained_on_the_page(desk, world):

@@ -42,6 +42,7 @@ QUERY_NAMES = [
     "q",
     "status",
     "next",
+    "with",
 ]
 FORM_NAMES = [
     *QUERY_NAMES,
@@ -57,6 +58,9 @@ FORM_NAMES = [
     "new-phone",
     "new-date_of_birth",
     "appointment",
+    "reschedule-start",
+    "reschedule-practitioner",
+    "reschedule-reason",
 ]
 
 

@@ -211,7 +211,12 @@ class AppointmentCreateSerializer(serializers.Serializer):
 
 
 class RescheduleSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
+    start = serializers.DateTimeField(
+        help_text="The new start; the same start with another practitioner moves only them."
+    )
+    practitioner = ClinicScopedPrimaryKeyField(
+        model=StaffMember, required=False, help_text="Move to this practitioner (default: the same one)."
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -289,7 +294,11 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     def reschedule(self, request, pk=None):
         data = validated(RescheduleSerializer, request)
         appointment = appointment_reschedule(
-            self.get_object(), start=data["start"], actor=request.user, reason=data["reason"]
+            self.get_object(),
+            start=data["start"],
+            practitioner=data.get("practitioner"),
+            actor=request.user,
+            reason=data["reason"],
         )
         return Response(AppointmentSerializer(appointment).data)
 

@@ -111,15 +111,26 @@ def _overlapping(clinic, blocked_start, blocked_end, ignore_id=None):
 
 def _check_rules(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:
     """Raise for what makes the booking impossible; return what was accepted with a reason."""
-    client, service, practitioner = request.client, request.service, request.practitioner
-    clinic = service.clinic
-    accepted: list[str] = []
-    if client.clinic_id != clinic.id or practitioner.clinic_id != clinic.id:
+    client, service = request.client, request.service
+    if client.clinic_id != service.clinic_id:
         raise ClinicError(
             "That client, practitioner and service are not all of this clinic.", code="wrong_clinic"
         )
     if not service.is_active:
         raise ClinicError(f"“{service.name}” is no longer offered.", code="service_inactive")
+    _check_practitioner(request)
+    accepted = _check_contraindications(request)
+    accepted += _check_interval(request, actor=actor, ignore_id=ignore_id)
+    return accepted
+
+
+def _check_practitioner(request: BookingRequest) -> None:
+    """Raise unless the practitioner is the clinic's, takes appointments and may perform the service."""
+    service, practitioner = request.service, request.practitioner
+    if practitioner.clinic_id != service.clinic_id:
+        raise ClinicError(
+            "That client, practitioner and service are not all of this clinic.", code="wrong_clinic"
+        )
     if practitioner.role != StaffRole.PRACTITIONER or not practitioner.is_active:
         raise ClinicError(
             f"{practitioner.display_name} does not take appointments.", code="not_a_practitioner"
@@ -133,28 +144,37 @@ def _check_rules(request: BookingRequest, *, actor, ignore_id=None) -> list[str]
             f"{practitioner.display_name} cannot perform “{service.name}”: {'; '.join(gaps)}.",
             code="not_qualified",
         )
-    local_date = timezone.localtime(request.start, clinic.zone).date()
+
+
+def _check_contraindications(request: BookingRequest, *, relative_accepted: bool = False) -> list[str]:
+    """Raise for an absolute contraindication on the visit's local day, or a relative one without a reason.
+
+    `relative_accepted`: the visit is being moved, and relative ones were weighed when it was booked.
+    Return what was accepted with a reason.
+    """
+    client, service = request.client, request.service
+    local_date = timezone.localtime(request.start, service.clinic.zone).date()
     findings = contraindication_findings(client=client, service=service, on=local_date)
     if blocking := absolute(findings):
         raise ClinicError(
-            f"{client.full_name} cannot have “{service.name}”: "
+            f"{client.full_name} cannot have “{service.name}”"
+            + (f" on {local_date:%a} {local_date.day} {local_date:%b %Y}" if relative_accepted else "")
+            + ": "
             + "; ".join(f.describe() for f in blocking)
             + ". This is an absolute contraindication.",
             code="contraindicated",
         )
-    if warnings := relative(findings):
-        listed = "; ".join(f.describe() for f in warnings)
-        if not request.relative_contraindication_reason.strip():
-            raise ClinicError(
-                f"{client.full_name} has a relative contraindication: {listed}. "
-                "The practitioner must confirm and record why it is safe to go ahead.",
-                code="relative_contraindication_needs_reason",
-            )
-        accepted.append(
-            f"Relative contraindication accepted ({listed}): {request.relative_contraindication_reason}"
+    warnings = relative(findings)
+    if not warnings or relative_accepted:
+        return []
+    listed = "; ".join(f.describe() for f in warnings)
+    if not request.relative_contraindication_reason.strip():
+        raise ClinicError(
+            f"{client.full_name} has a relative contraindication: {listed}. "
+            "The practitioner must confirm and record why it is safe to go ahead.",
+            code="relative_contraindication_needs_reason",
         )
-    accepted += _check_interval(request, actor=actor, ignore_id=ignore_id)
-    return accepted
+    return [f"Relative contraindication accepted ({listed}): {request.relative_contraindication_reason}"]
 
 
 def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:
@@ -436,16 +456,29 @@ def _locked(appointment: Appointment) -> Appointment:
 
 
 def appointment_reschedule(
-    appointment: Appointment, *, start: dt.datetime, actor=None, reason: str = ""
+    appointment: Appointment,
+    *,
+    start: dt.datetime,
+    practitioner: StaffMember | None = None,
+    actor=None,
+    reason: str = "",
 ) -> Appointment:
-    """Move an active visit to a new start with the same practitioner; room and device follow if free."""
+    """Move an active visit to a new start, or to another practitioner, or both.
+
+    Checked again as for a booking, on the new day and with whoever will see the client: the
+    practitioner's qualification, their hours and time off, an absolute contraindication on the new
+    day (a relative one was weighed, with its reason, when the visit was booked), the protocol's
+    interval. Room and device follow if free, else others are taken.
+    """
     start = _aware_utc(start)
     _refuse_unbookable(start)
     if not appointment.is_active or appointment.status == AppointmentStatus.FULFILLED:
         raise ClinicError(
             f"A {appointment.get_status_display().lower()} visit cannot be moved.", code="not_movable"
         )
-    if start == appointment.start:
+    practitioner = practitioner or appointment.practitioner
+    to_another = practitioner.pk != appointment.practitioner_id
+    if start == appointment.start and not to_another:
         raise ClinicError(
             f"The visit is already at {_local_day(appointment.clinic, start)}. Choose another time.",
             code="same_time",
@@ -453,32 +486,47 @@ def appointment_reschedule(
     request = BookingRequest(
         client=appointment.client,
         service=appointment.service,
-        practitioner=appointment.practitioner,
+        practitioner=practitioner,
         start=start,
     )
+    prefetch_related_objects([request.service], "protocols")
     end, blocked_start, blocked_end = _blocked(appointment.service, start)
+    if to_another:
+        _check_practitioner(request)
+    _check_contraindications(request, relative_accepted=True)
     _check_interval(request, actor=actor, ignore_id=appointment.pk)
-    _check_working_time(appointment.practitioner, appointment.clinic, blocked_start, blocked_end)
+    _check_working_time(practitioner, appointment.clinic, blocked_start, blocked_end)
 
     def write(attempt):
         with transaction.atomic():
             current = _locked(appointment)
-            previous = current.start
+            previous, previous_practitioner = current.start, current.practitioner
             room, device = _hold_resources(
                 request, blocked_start, blocked_end, ignore_id=current.pk, spread=attempt > 1
             )
             current.start, current.end = start, end
             current.blocked_start, current.blocked_end = blocked_start, blocked_end
+            current.practitioner = practitioner
             current.room, current.device = room, device
             current.sequence += 1
             current.save(
-                update_fields=["start", "end", "blocked_start", "blocked_end", "room", "device", "sequence"]
+                update_fields=[
+                    "start",
+                    "end",
+                    "blocked_start",
+                    "blocked_end",
+                    "practitioner",
+                    "room",
+                    "device",
+                    "sequence",
+                ]
             )
+            details = {"from": previous.isoformat(), "to": start.isoformat(), "reason": reason}
+            if previous_practitioner.pk != practitioner.pk:
+                details["practitioner_from"] = previous_practitioner.display_name
+                details["practitioner_to"] = practitioner.display_name
             AppointmentEvent.objects.create(
-                appointment=current,
-                actor=_user(actor),
-                action="rescheduled",
-                details={"from": previous.isoformat(), "to": start.isoformat(), "reason": reason},
+                appointment=current, actor=_user(actor), action="rescheduled", details=details
             )
             notify_rescheduled(current)
             return current

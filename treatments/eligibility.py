@@ -25,9 +25,16 @@ def qualification_gaps(
         ):
             allowed = qualification.max_depth_mm or 0
             gaps.append(
-                f"qualified for microneedling to {allowed} mm, the service needs {service.max_depth_mm} mm"
+                f"qualified for microneedling to {millimetres(allowed)} mm, "
+                f"the service needs {millimetres(service.max_depth_mm)} mm"
             )
     return gaps
+
+
+def millimetres(depth) -> str:
+    """A needle depth as people write it: 1.0, 0.25, 2.5 (not 1.00 from the database, nor 1)."""
+    text = f"{depth:.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def is_qualified(practitioner: StaffMember, service: Service) -> bool:

@@ -31,8 +31,15 @@ class LocalDateTimeField(forms.DateTimeField):
 
 
 class RescheduleForm(forms.Form):
+    """A new start, and whoever will see the client then (`practitioners`: those who may)."""
+
     start = LocalDateTimeField(label="New start")
+    practitioner = forms.ModelChoiceField(queryset=None, label="With", required=False, empty_label=None)
     reason = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, practitioners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].queryset = practitioners
 
 
 class CancelForm(forms.Form):

@@ -4,6 +4,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,7 +32,7 @@ from treatments.booking import (
     status_refusal,
     undo_refusal,
 )
-from treatments.eligibility import qualification_gaps
+from treatments.eligibility import is_qualified, qualification_gaps
 from treatments.forms import (
     CancelForm,
     NewClientForm,
@@ -204,6 +205,18 @@ def _finder(request, clinic, service, practitioner):
     )
 
 
+def _who_may_see(appointment: Appointment) -> list[StaffMember]:
+    """The clinic's practitioners qualified for the visit's service: whom it can be moved to."""
+    service = appointment.service
+    prefetch_related_objects([service], "protocols")
+    practitioners = (
+        StaffMember.objects.filter(clinic=appointment.clinic, role=StaffRole.PRACTITIONER, is_active=True)
+        .prefetch_related("qualifications")
+        .order_by("display_name", "id")
+    )
+    return [p for p in practitioners if p.pk == appointment.practitioner_id or is_qualified(p, service)]
+
+
 def _appointment_for(request, pk) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related(
@@ -233,7 +246,13 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
         label += BOOKED_THROUGH.get(details.get("source"), "")
     elif event.action == "rescheduled" and details.get("from") and details.get("to"):
         moved = [timezone.localtime(dt.datetime.fromisoformat(details[k]), zone) for k in ("from", "to")]
-        label = f"Moved from {moved[0]:%a %d %b %H:%M} to {moved[1]:%a %d %b %H:%M}"
+        label = (
+            f"Moved from {moved[0]:%a %d %b %H:%M} to {moved[1]:%a %d %b %H:%M}"
+            if moved[0] != moved[1]
+            else f"Moved at {moved[1]:%a %d %b %H:%M}"
+        )
+        if details.get("practitioner_to"):
+            label += f", from {details.get('practitioner_from', '')} to {details['practitioner_to']}"
     elif event.action == "cancelled":
         label += " by the client" if details.get("by_client") else ""
         label += " with the rest of the course" if details.get("rest_of_course") else ""
@@ -265,16 +284,21 @@ def appointment_detail(request, pk):
     move_day, move_day_error = parse_local_date(
         request.GET.get("date"), timezone.localtime(appointment.start, zone).date()
     )
+    movers = _who_may_see(appointment) if can_change else []
+    move_with = next(
+        (p for p in movers if p.pk == parse_id(request.GET.get("with"))), appointment.practitioner
+    )
     free_times = (
         [
             t
             for t in free_times_on(
                 service=appointment.service,
                 day=move_day,
-                practitioner_id=appointment.practitioner_id,
+                practitioner_id=move_with.pk,
                 ignore_appointment_id=appointment.pk,
             )
-            if t["local"] != appointment.start  # where it already is: not a move
+            # where it already is: not a move
+            if t["local"] != appointment.start or move_with.pk != appointment.practitioner_id
         ]
         if can_change
         else []
@@ -293,8 +317,16 @@ def appointment_detail(request, pk):
             "resend_next": request.get_full_path(),
             "reschedule_form": RescheduleForm(
                 prefix="reschedule",
-                initial={"start": timezone.localtime(appointment.start, zone).strftime("%Y-%m-%dT%H:%M")},
+                practitioners=StaffMember.objects.filter(pk__in=[p.pk for p in movers]).order_by(
+                    "display_name"
+                ),
+                initial={
+                    "start": timezone.localtime(appointment.start, zone).strftime("%Y-%m-%dT%H:%M"),
+                    "practitioner": move_with.pk,
+                },
             ),
+            "movers": movers,
+            "move_with": move_with,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,
             "course_sessions": course_sessions,
@@ -349,18 +381,32 @@ def appointment_action(request, pk, action):
             appointment_cancel(appointment, actor=request.user, reason=form.cleaned_data.get("reason", ""))
             messages.success(request, "Cancelled. The time is free again and the client will be told.")
         elif action == "reschedule":
-            form = RescheduleForm(request.POST, prefix="reschedule")
+            form = RescheduleForm(
+                request.POST,
+                prefix="reschedule",
+                practitioners=StaffMember.objects.filter(
+                    clinic=appointment.clinic, role=StaffRole.PRACTITIONER, is_active=True
+                ),
+            )
             if not form.is_valid():
-                messages.error(request, "Give the new start as a date and time.")
+                messages.error(
+                    request,
+                    "Pick who the client will see from the list."
+                    if "practitioner" in form.errors
+                    else "Give the new start as a date and time.",
+                )
                 return redirect("appointment-detail", pk)
             moved = appointment_reschedule(
                 appointment,
                 start=form.cleaned_data["start"],
+                practitioner=form.cleaned_data["practitioner"],
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
             )
             local = timezone.localtime(moved.start, request.staff_member.clinic.zone)
-            messages.success(request, f"Moved to {local:%a %d %b %H:%M}.")
+            messages.success(
+                request, f"Moved to {local:%a %d %b %H:%M} with {moved.practitioner.display_name}."
+            )
         else:
             raise Http404("No such action.")
     except ClinicError as refusal:
