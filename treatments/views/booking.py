@@ -42,7 +42,7 @@ from treatments.forms import (
     parse_local_datetime,
 )
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentEvent, AppointmentStatus, Service
-from treatments.selectors import appointment_messages, client_attendance, local_day_bounds
+from treatments.selectors import appointment_messages, client_attendance, local_day_bounds, time_off_clashes
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -326,6 +326,7 @@ def appointment_detail(request, pk):
                 },
             ),
             "movers": movers,
+            "time_off": time_off_clashes([appointment]).get(appointment.pk),
             "move_with": move_with,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,

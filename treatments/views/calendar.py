@@ -13,7 +13,7 @@ from clinic.permissions import staff_required
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
-from treatments.selectors import local_day_bounds
+from treatments.selectors import local_day_bounds, time_off_clashes
 
 PIXELS_PER_MINUTE = 1.2
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(19)
@@ -104,8 +104,11 @@ def calendar(request):
     time_off = list(
         TimeOff.objects.filter(
             staff_member__clinic=clinic, start__lt=range_end, end__gt=range_start
-        ).values_list("staff_member_id", "start", "end")
+        ).order_by("start", "id")
     )
+    clashes = time_off_clashes(appointments, time_off)
+    for appointment in appointments:
+        appointment.time_off = clashes.get(appointment.pk)
     all_hours = [h for p in practitioners for h in p.working_hours.all()]
     day_open_time = min((h.start_time for h in all_hours), default=DEFAULT_OPEN)
     day_close_time = max((h.end_time for h in all_hours), default=DEFAULT_CLOSE)
@@ -122,7 +125,7 @@ def calendar(request):
             and a.start < end
             and a.end > start
         ]
-        return held + [(s, e) for staff_id, s, e in time_off if staff_id == practitioner_id]
+        return held + [(off.start, off.end) for off in time_off if off.staff_member_id == practitioner_id]
 
     def on_day(items, on_day_date):
         start, end = local_day_bounds(clinic, on_day_date)

@@ -9,7 +9,7 @@ from clinic.permissions import staff_required
 from treatments.booking import status_refusal
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentStatus
-from treatments.selectors import appointments_between, next_day_with_visits
+from treatments.selectors import appointments_between, next_day_with_visits, time_off_clashes
 
 
 @staff_required
@@ -20,6 +20,9 @@ def home(request):
     day, date_error = parse_local_date(request.GET.get("date"), today)
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
+    clashes = time_off_clashes(appointments)
+    for appointment in appointments:
+        appointment.time_off = clashes.get(appointment.pk)
     now = timezone.now()
     return render(
         request,

@@ -1,0 +1,74 @@
+"""Time off entered after visits were booked (a sick day) is said where the desk looks, so they move them."""
+
+import pytest
+from django.urls import reverse
+
+from clinic.models import TimeOff
+from tests.booking_world import build_world, local
+from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
+from treatments.selectors import time_off_clashes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+@pytest.fixture
+def sick_day(world):
+    """Dr Lee's visit at 10:00 and Sam's at 11:00 on 8 December; then Dr Lee calls in sick for the day."""
+    lee = _book(world, world.dr_lee, 10)
+    sam = _book(world, world.sam, 11)
+    lee_cancelled = _book(world, world.dr_lee, 14)
+    appointment_cancel(lee_cancelled)
+    lee_cancelled.refresh_from_db()
+    off = TimeOff.objects.create(
+        staff_member=world.dr_lee,
+        start=local(world, 2026, 12, 8, 0),
+        end=local(world, 2026, 12, 9, 0),
+        reason="Sick",
+    )
+    return lee, sam, lee_cancelled, off
+
+
+def _book(world, practitioner, hour):
+    return appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microneedling,
+            practitioner=practitioner,
+            start=local(world, 2026, 12, 8, hour),
+        )
+    )
+
+
+def test_only_the_visits_still_to_be_had_with_the_absent_practitioner_clash(world, sick_day):
+    lee, sam, lee_cancelled, off = sick_day
+    assert time_off_clashes([lee, sam, lee_cancelled]) == {lee.pk: off}
+
+
+def test_the_day_list_flags_the_visit_and_links_to_moving_it(client, world, sick_day):
+    lee, sam, _cancelled, _off = sick_day
+    client.force_login(world.desk.user)
+    page = client.get("/?date=2026-12-08").content.decode()
+    move_link = f'href="{reverse("appointment-detail", args=[lee.pk])}#reschedule">Off then: Sick. Move it</a>'
+    assert page.count("Off then") == 1 and move_link in page
+
+
+def test_the_calendar_flags_the_visit(client, world, sick_day):
+    lee, _sam, _cancelled, _off = sick_day
+    client.force_login(world.desk.user)
+    page = client.get("/calendar/?date=2026-12-08").content.decode()
+    assert page.count("booking status-booked clash") == 1
+    assert f'data-appointment-id="{lee.pk}" title="Dr Amara Lee is off then: Sick"' in page
+
+
+def test_the_visit_page_says_so_until_it_is_moved_to_someone_else(client, world, sick_day):
+    lee, _sam, _cancelled, _off = sick_day
+    client.force_login(world.desk.user)
+    url = reverse("appointment-detail", args=[lee.pk])
+    assert "Off Tue 8 Dec 00:00–Wed 9 Dec 00:00 (Sick)" in client.get(url).content.decode()
+    appointment_reschedule(lee, start=local(world, 2026, 12, 8, 13), practitioner=world.sam)
+    assert 'id="time-off-clash"' not in client.get(url).content.decode()
