@@ -400,3 +400,31 @@ def test_booking_online_over_the_clients_own_visit_is_refused_without_showing_it
     assert "Sorry, that time has just been taken. Please choose another." in text
     assert "Microcurrent" not in text and "already has a visit" not in text  # nothing of her other visit
     assert Appointment.objects.filter(client=ann).count() == 1
+
+
+def test_the_link_says_until_when_changes_are_taken_online_right_across_a_clock_change(client, world):
+    # a visit on Sunday 28 March 2027 at 10:00 BST, the day the clocks go forward; the window is 24 hours
+    appointment = _book(world, local(world, 2027, 3, 28, 10))
+    page = client.get(f"/p/manage/{manage_token(appointment)}/").content.decode()
+    # 24 real hours before is Saturday at 09:00 GMT, not the 10:00 that wall-clock arithmetic gives
+    assert "You can cancel or move your visit here until Saturday 27 March at 09:00" in page
+    # a visit further ahead than clients book online offers today for moving it, with no complaint
+    assert 'name="date" value="2026-12-01"' in page and "Choose a day between" not in page
+
+
+def test_moving_from_the_link_starts_on_the_visits_own_day(client, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    page = client.get(f"/p/manage/{manage_token(appointment)}/").content.decode()
+    assert 'name="date" value="2026-12-07"' in page
+
+
+def test_the_link_remembers_the_client_confirmed(client, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    url = f"/p/manage/{manage_token(appointment)}/"
+    assert "Confirm I’m coming" in client.get(url).content.decode()
+    client.post(url, {"action": "confirm"})
+    response = client.post(url, {"action": "confirm"}, follow=True)  # a second tap, or a reload
+    assert "Thank you, your visit is confirmed." in response.content.decode()
+    page = client.get(url).content.decode()
+    assert "You have confirmed you are coming." in page and "Confirm I’m coming" not in page
+    assert appointment.events.filter(action="confirmed_by_client").count() == 1

@@ -53,7 +53,8 @@ def test_the_day_list_flags_the_visit_and_links_to_moving_it(client, world, sick
     lee, sam, _cancelled, _off = sick_day
     client.force_login(world.desk.user)
     page = client.get("/?date=2026-12-08").content.decode()
-    move_link = f'href="{reverse("appointment-detail", args=[lee.pk])}#reschedule">Off then: Sick. Move it</a>'
+    visit_page = reverse("appointment-detail", args=[lee.pk])
+    move_link = f'href="{visit_page}#reschedule">Off then: Sick. Move it</a>'
     assert page.count("Off then") == 1 and move_link in page
 
 

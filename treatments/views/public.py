@@ -44,9 +44,12 @@ def public_services(request, slug):
     return render(request, "public/services.html", {"clinic": clinic, "services": services})
 
 
-def _day_choice(request, clinic):
+def _day_choice(request, clinic, default: dt.date | None = None):
+    """The day the client chose (?date=), else `default` if bookable online, else today."""
     today = timezone.localdate(timezone=clinic.zone)
-    day, error = parse_local_date(request.GET.get("date"), today)
+    if default is None or not today <= default <= today + dt.timedelta(days=DAYS_AHEAD):
+        default = today
+    day, error = parse_local_date(request.GET.get("date"), default)
     if day < today or day > today + dt.timedelta(days=DAYS_AHEAD):
         return today, f"Choose a day between today and {DAYS_AHEAD} days ahead."
     return day, error
@@ -178,7 +181,10 @@ def public_manage(request, token):
         action = request.POST.get("action")
         new_start = parse_local_datetime(request.POST.get("start"), clinic.zone)
         if action == "confirm" and appointment.is_active:
-            AppointmentEvent.objects.create(appointment=appointment, action="confirmed_by_client", details={})
+            if not appointment.events.filter(action="confirmed_by_client").exists():
+                AppointmentEvent.objects.create(
+                    appointment=appointment, action="confirmed_by_client", details={}
+                )
             messages.success(request, "Thank you, your visit is confirmed.")
         elif action in ("cancel", "reschedule") and not can_change:
             messages.error(
@@ -202,7 +208,8 @@ def public_manage(request, token):
                 messages.success(request, "Your visit has moved. We have emailed you the new time.")
                 return redirect("public-manage", manage_token(appointment))
         return redirect("public-manage", token)
-    day, date_error = _day_choice(request, clinic)
+    local_start = timezone.localtime(appointment.start, clinic.zone)
+    day, date_error = _day_choice(request, clinic, default=local_start.date())
     times = []
     if can_change and request.GET.get("date"):
         times = free_times_on(
@@ -219,7 +226,13 @@ def public_manage(request, token):
             "clinic": clinic,
             "token": token,
             "can_change": can_change,
-            "local_start": timezone.localtime(appointment.start, clinic.zone),
+            "local_start": local_start,
+            # until when the client may still cancel or move it online
+            # in UTC, then local: a window that spans a clock change is still its hours long
+            "changes_until": timezone.localtime(
+                appointment.start - dt.timedelta(hours=clinic.cancellation_window_hours), clinic.zone
+            ),
+            "confirmed": appointment.events.filter(action="confirmed_by_client").exists(),
             "day": day,
             "times": times,
             "date_error": date_error,
