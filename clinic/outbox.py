@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.mime.text import MIMEText
-from email.utils import formataddr
+from email.utils import formataddr, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -214,6 +214,16 @@ def stable_message_id(message: OutboxMessage, domain: str) -> str:
     return f"<outbox.{message.id}.{created}@{domain}>"
 
 
+def clinic_sender(clinic: Clinic) -> str:
+    """The From of a clinic's mail: the clinic's name on the sending address (`DEFAULT_FROM_EMAIL`).
+
+    One deployment can send for several clinics; each client sees their own clinic's name, and
+    replies go to the clinic's own address (Reply-To).
+    """
+    _name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return formataddr((clinic.name, address)) if clinic.name else settings.DEFAULT_FROM_EMAIL
+
+
 def _recipient(name: str, address: str) -> str:
     """Return the To address; an international domain in its ASCII (IDNA) form, as SMTP needs."""
     if address.isascii():
@@ -235,7 +245,7 @@ def render_outbox_message(message: OutboxMessage, overrides: dict | None = None)
     email = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=clinic_sender(message.clinic),
         to=[_recipient(message.recipient_name, message.recipient_email)],
         reply_to=[message.clinic.email] if message.clinic.email else None,
         headers=headers,

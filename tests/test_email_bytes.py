@@ -186,3 +186,20 @@ def test_any_text_email_is_the_same_bytes_either_way(subject, body, name):
     written = plain_text_email_bytes(email)
     if written is not None:
         assert _without_date(written) == _without_date(expected)
+
+
+@pytest.mark.parametrize(
+    "name", ["Lumen Skin Clinic", "Clinique Étoile", "Smith, Jones & Co", 'The "Glow" Room']
+)
+def test_the_sender_is_the_clinic_by_name_either_way(lumen, name):
+    from email.header import decode_header, make_header
+    from email.utils import parseaddr
+
+    lumen.name = name
+    email = render_outbox_message(_row(lumen), {})
+    from_header = email.message()["From"]
+    display, address = parseaddr(str(make_header(decode_header(from_header))))
+    assert (display, address) == (name, "no-reply@clinic.localhost")
+    written = plain_text_email_bytes(email)
+    if written is not None:
+        assert _without_date(written) == _without_date(_through_message(email))

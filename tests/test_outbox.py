@@ -270,6 +270,8 @@ def test_the_envelope_carries_the_plain_addresses(lumen, smtp_settings, smtp_ser
     assert envelope.rcpt_tos == ["olivia@example.com"]
     assert envelope.mail_from == "no-reply@clinic.localhost"
     assert smtp_server.messages[0]["To"] == "Olivia <olivia@example.com>"
+    # the client sees their clinic's name as the sender; replies go to the clinic
+    assert smtp_server.messages[0]["From"] == "Lumen Skin Clinic <no-reply@clinic.localhost>"
 
 
 def test_an_address_with_an_international_domain_is_sent_in_its_ascii_form(lumen, smtp_settings, smtp_server):
