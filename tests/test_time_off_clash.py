@@ -70,6 +70,9 @@ def test_the_visit_page_says_so_until_it_is_moved_to_someone_else(client, world,
     lee, _sam, _cancelled, _off = sick_day
     client.force_login(world.desk.user)
     url = reverse("appointment-detail", args=[lee.pk])
-    assert "Off Tue 8 Dec 00:00–Wed 9 Dec 00:00 (Sick)" in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    assert "Off Tue 8 Dec 00:00–Wed 9 Dec 00:00 (Sick)" in page
+    # and the free times first offered for moving it are Sam's, not Dr Lee's
+    assert "with Sam Rivera" in page and "with Dr Amara Lee" not in page.split('id="reschedule"')[-1]
     appointment_reschedule(lee, start=local(world, 2026, 12, 8, 13), practitioner=world.sam)
     assert 'id="time-off-clash"' not in client.get(url).content.decode()

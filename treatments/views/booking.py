@@ -285,8 +285,11 @@ def appointment_detail(request, pk):
         request.GET.get("date"), timezone.localtime(appointment.start, zone).date()
     )
     movers = _who_may_see(appointment) if can_change else []
+    time_off = time_off_clashes([appointment]).get(appointment.pk) if can_change else None
+    # with the practitioner off then, the free times first shown are someone else's
+    usual = next((p for p in movers if p.pk != appointment.practitioner_id), None) if time_off else None
     move_with = next(
-        (p for p in movers if p.pk == parse_id(request.GET.get("with"))), appointment.practitioner
+        (p for p in movers if p.pk == parse_id(request.GET.get("with"))), usual or appointment.practitioner
     )
     free_times = (
         [
@@ -326,7 +329,7 @@ def appointment_detail(request, pk):
                 },
             ),
             "movers": movers,
-            "time_off": time_off_clashes([appointment]).get(appointment.pk),
+            "time_off": time_off,
             "move_with": move_with,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,
