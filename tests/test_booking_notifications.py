@@ -228,3 +228,28 @@ def test_a_booking_succeeds_when_the_broker_is_down(world, monkeypatch, django_c
     assert callbacks  # the kick was attempted, failed, and was only logged
     assert appointment.pk
     assert OutboxMessage.objects.get(dedupe_key=f"appointment:{appointment.pk}:booked").status == "pending"
+
+
+def test_a_visit_moved_before_its_confirmation_went_out_sends_only_the_new_time(
+    world, smtp_settings, smtp_server
+):
+    # given a booking whose confirmation has not gone out yet (a worker behind, the broker down)
+    appointment = book(world, local(world, 2026, 12, 7, 10))
+    moved = appointment_reschedule(appointment, start=local(world, 2026, 12, 8, 11))
+    moved_again = appointment_reschedule(moved, start=local(world, 2026, 12, 8, 15))
+    # when the worker catches up
+    assert deliver_due_messages_task() == 1
+    # then the client gets one email, with the time that holds and the latest invite
+    [message] = smtp_server.messages
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Tuesday 08 December 2026 at 15:00" in body and "10:00" not in body and "11:00" not in body
+    calendar, _ = invite_of(message)
+    [event] = calendar.walk("VEVENT")
+    assert int(event["SEQUENCE"]) == moved_again.sequence == 2
+    cancelled = OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", status=OutboxStatus.CANCELLED
+    )
+    assert {m.template_key for m in cancelled if "gives the new time" in m.last_error} == {
+        "booking_confirmation",
+        "booking_rescheduled",
+    }

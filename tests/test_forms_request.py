@@ -173,3 +173,17 @@ def test_a_future_date_is_questioned(world, client):
 def test_a_forged_forms_link_is_refused(client, world):
     response = client.get(reverse("client-forms", args=["forged"]))
     assert response.status_code == 404 and b"This link is not valid" in response.content
+
+
+def test_a_form_request_still_to_go_takes_the_new_time_of_a_moved_visit(world):
+    from treatments.booking import appointment_reschedule
+
+    client = world.client(first_name="Olivia", email="olivia@example.com")
+    visit = book(world, client, start=local(world, 2026, 12, 7, 10))
+    [before] = OutboxMessage.objects.filter(template_key="forms_request", client_id=client.pk)
+    appointment_reschedule(visit, start=local(world, 2026, 12, 9, 14))
+    [after] = OutboxMessage.objects.filter(template_key="forms_request", client_id=client.pk)
+    assert after.pk == before.pk and after.status == "pending"
+    assert after.context["local_start"] == "Wednesday 09 December 2026 at 14:00"
+    assert after.context["forms_url"] == before.context["forms_url"]
+    assert after.context["forms_needed"] == before.context["forms_needed"]

@@ -208,11 +208,25 @@ def _forms_request(
 
 
 def notify_rescheduled(appointment: Appointment) -> None:
-    """Queue the reschedule notice with the updated invite, and move the pending reminders."""
-    OutboxMessage.objects.filter(
-        topic=f"appointment:{appointment.pk}", template_key=REMINDER, status=OutboxStatus.PENDING
-    ).update(status=OutboxStatus.CANCELLED)
+    """Queue the reschedule notice with the updated invite, and move what was still to be sent.
+
+    Pending reminders are replaced by ones for the new time. A confirmation or an earlier notice
+    not sent yet (a worker behind, the broker down) would give the old time: it is cancelled, the
+    notice gives the new one. A form request still to go keeps its links and takes the new time.
+    """
+    pending = OutboxMessage.objects.filter(topic=f"appointment:{appointment.pk}", status=OutboxStatus.PENDING)
+    pending.filter(template_key=REMINDER).update(
+        status=OutboxStatus.CANCELLED, last_error="The visit moved; reminders for the new time replace it."
+    )
+    pending.filter(template_key__in=["booking_confirmation", "booking_rescheduled"]).update(
+        status=OutboxStatus.CANCELLED,
+        last_error="The visit moved before this was sent; the notice of the move gives the new time.",
+    )
     context = _context(appointment)
+    forms_requests = list(pending.filter(template_key="forms_request").select_for_update())
+    for request in forms_requests:
+        request.context = {**request.context, **context}
+    OutboxMessage.objects.bulk_update(forms_requests, ["context"])
     key = f"appointment:{appointment.pk}:rescheduled:{appointment.sequence}"
     outbox_write(
         _message(appointment, "booking_rescheduled", key, context=context, invite="REQUEST")
