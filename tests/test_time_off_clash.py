@@ -76,3 +76,14 @@ def test_the_visit_page_says_so_until_it_is_moved_to_someone_else(client, world,
     assert "with Sam Rivera" in page and "with Dr Amara Lee" not in page.split('id="reschedule"')[-1]
     appointment_reschedule(lee, start=local(world, 2026, 12, 8, 13), practitioner=world.sam)
     assert 'id="time-off-clash"' not in client.get(url).content.decode()
+
+
+def test_the_calendar_column_says_when_the_practitioner_is_off(client, world, sick_day):
+    TimeOff.objects.create(
+        staff_member=world.sam, start=local(world, 2026, 12, 8, 13), end=local(world, 2026, 12, 8, 15)
+    )
+    client.force_login(world.desk.user)
+    page = client.get("/calendar/?date=2026-12-08").content.decode()
+    assert 'Dr Amara Lee <span class="warning off-note">Off all day (Sick)</span>' in page
+    assert 'Sam Rivera <span class="warning off-note">Off 13:00–15:00</span>' in page
+    assert "Off" not in client.get("/calendar/?date=2026-12-09").content.decode().split('class="calendar"')[1]

@@ -138,6 +138,18 @@ def calendar(request):
             if h.weekday == on_day_date.weekday()
         ]
 
+    def off_note(practitioner_id, on_day_date):
+        """ "Off 09:00–13:00 (Training)" for the practitioner's time off that day, if any."""
+        start, end = local_day_bounds(clinic, on_day_date)
+        notes = []
+        for off in time_off:
+            if off.staff_member_id == practitioner_id and off.start < end and off.end > start:
+                first = timezone.localtime(max(off.start, start), zone)
+                last = timezone.localtime(min(off.end, end), zone)
+                span = "all day" if (off.start <= start and off.end >= end) else f"{first:%H:%M}–{last:%H:%M}"
+                notes.append(f"Off {span}" + (f" ({off.reason})" if off.reason else ""))
+        return "; ".join(notes)
+
     def column(title, on_day_date, resource):
         """One column: a practitioner's day (bookable free time) or a room's day (bookings only)."""
         for_day = on_day(appointments, on_day_date)
@@ -153,6 +165,7 @@ def calendar(request):
                 busy=busy_for(resource.id, on_day_date),
                 book_params={"practitioner": resource.id},
                 now=now,
+                subtitle=off_note(resource.id, on_day_date),
             )
         return _column(
             title=title,
