@@ -428,3 +428,14 @@ def test_the_link_remembers_the_client_confirmed(client, world):
     page = client.get(url).content.decode()
     assert "You have confirmed you are coming." in page and "Confirm I’m coming" not in page
     assert appointment.events.filter(action="confirmed_by_client").count() == 1
+
+
+def test_the_days_list_shows_which_clients_confirmed_from_their_link(client, desk, world):
+    confirmed = _book(world, local(world, 2026, 12, 7, 10))
+    _book(world, local(world, 2026, 12, 7, 14), client=world.client(email="n@example.com"))
+    client.post(f"/p/manage/{manage_token(confirmed)}/", {"action": "confirm"})
+    client.force_login(world.desk.user)
+    page = client.get("/?date=2026-12-07").content.decode()
+    assert page.count('class="badge confirmed"') == 1
+    row = page[page.index(f'data-appointment-id="{confirmed.pk}"') :].split("</tr>")[0]
+    assert 'class="badge confirmed"' in row

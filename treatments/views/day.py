@@ -8,7 +8,7 @@ from django.utils import timezone
 from clinic.permissions import staff_required
 from treatments.booking import status_refusal
 from treatments.forms import parse_local_date
-from treatments.models import INACTIVE_STATUSES, AppointmentStatus
+from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
 from treatments.selectors import appointments_between, next_day_with_visits, time_off_clashes
 
 
@@ -21,8 +21,14 @@ def home(request):
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
     clashes = time_off_clashes(appointments)
+    confirmed = set(
+        AppointmentEvent.objects.filter(
+            appointment__in=[a.pk for a in active], action="confirmed_by_client"
+        ).values_list("appointment_id", flat=True)
+    )
     for appointment in appointments:
         appointment.time_off = clashes.get(appointment.pk)
+        appointment.confirmed_by_client = appointment.pk in confirmed
     now = timezone.now()
     return render(
         request,
