@@ -42,7 +42,10 @@ def setup_django():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     import django
 
+    from clinic.memory import freeze_startup_objects
+
     django.setup()
+    freeze_startup_objects()  # as clinic.wsgi and the Celery worker do after start-up
 
 
 def recreate_database():

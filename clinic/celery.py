@@ -3,6 +3,9 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
+
+from clinic.memory import freeze_startup_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
@@ -19,3 +22,9 @@ def _prepare_filesystem_broker(sender, **kwargs):
         if folder:
             os.makedirs(folder, exist_ok=True)
         sender.conf.worker_enable_remote_control = False
+
+
+@worker_process_init.connect
+def _freeze_startup_objects(**kwargs):
+    """Each worker process, once started, keeps its start-up objects out of the collector's walks."""
+    freeze_startup_objects()

@@ -81,3 +81,32 @@ def test_every_variable_in_env_example_is_documented_in_the_readme():
     } <= set(names)
     missing = [name for name in names if f"`{name}`" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize("module", ["clinic.wsgi", "clinic.asgi"])
+def test_the_web_process_keeps_its_start_up_objects_out_of_the_collectors_walks(module):
+    # what start-up loaded is frozen once (gc.freeze), so a full collection walks only what requests made
+    probe = f"import gc, {module}; print(gc.get_freeze_count())"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={**os.environ, **PRODUCTION},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 10_000  # Django, the apps and their models
+
+
+def test_each_celery_worker_process_freezes_its_start_up_objects():
+    import gc
+
+    from celery.signals import worker_process_init
+
+    frozen_before = gc.get_freeze_count()
+    try:
+        worker_process_init.send(sender=None)
+        assert gc.get_freeze_count() > max(frozen_before, 10_000)
+    finally:
+        gc.unfreeze()
