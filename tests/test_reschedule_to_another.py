@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from clients.models import ClientCondition, IntakeQuestionnaire, IntakeResponse
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import OutboxMessage, PractitionerQualification, TimeOff
+from clinic.outbox import render_outbox_message
 from tests.booking_world import build_world, local
 from tests.factories import PractitionerFactory
 from treatments.booking import BookingRequest, appointment_book, appointment_reschedule
@@ -50,6 +51,12 @@ def test_a_visit_moves_to_another_practitioner_at_the_same_time(world):
     notice = OutboxMessage.objects.get(dedupe_key=f"appointment:{visit.pk}:rescheduled:{moved.sequence}")
     assert notice.context["practitioner_name"] == "Sam Rivera"
     assert "SEQUENCE:1" in notice.context["ics"]
+    email = render_outbox_message(notice)
+    assert (
+        email.subject
+        == "Changed: Microcurrent workout is on Tuesday 08 December 2026 at 10:00 (GMT) with Sam Rivera"
+    )
+    assert "has changed. It is now:\n\n  Microcurrent workout with Sam Rivera" in email.body
     # and Dr Lee's time is free again: another client can take it
     assert world.keep_lee_busy(visit.start).practitioner == world.dr_lee
 
