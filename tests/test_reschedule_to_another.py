@@ -181,3 +181,16 @@ def test_the_page_refuses_a_practitioner_of_another_clinic_in_words(client, worl
     assert "Pick who the client will see from the list." in response.content.decode()
     visit.refresh_from_db()
     assert visit.practitioner == world.dr_lee and visit.start == local(world, *TEN)
+
+
+def test_a_day_with_nothing_free_points_to_the_next_free_time_with_that_practitioner(client, world):
+    visit = _book(world)
+    TimeOff.objects.create(
+        staff_member=world.sam, start=local(world, 2026, 12, 9, 0), end=local(world, 2026, 12, 11, 0)
+    )
+    client.force_login(world.desk.user)
+    page = client.get(
+        reverse("appointment-detail", args=[visit.pk]), {"with": world.sam.pk, "date": "2026-12-09"}
+    ).content.decode()
+    assert "No free time with Sam Rivera on Wednesday 9 December." in page
+    assert f'href="?with={world.sam.pk}&date=2026-12-11#reschedule">Friday 11 December at 09:00</a>' in page

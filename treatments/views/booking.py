@@ -354,6 +354,15 @@ def appointment_detail(request, pk):
             "move_day": move_day,
             "move_day_error": move_day_error,
             "free_times": free_times,
+            # a day with nothing free points to the next one that has something
+            "next_free": next_free_start(
+                service=appointment.service,
+                after=move_day,
+                days=LOOK_AHEAD_DAYS,
+                practitioner_id=move_with.pk,
+            )
+            if can_change and not free_times
+            else None,
         },
     )
 
