@@ -192,3 +192,17 @@ def test_demo_cancellations_were_phoned_in_while_the_desk_was_open(seeded):
         assert visit.created_at < call.at < min(visit.start, timezone.now())
         local = timezone.localtime(call.at, clinic.zone)
         assert (local.hour, local.minute) == (10, 0) or call.at == visit.created_at + dt.timedelta(minutes=1)
+
+
+def test_the_demo_has_an_afternoon_off_with_visits_still_to_move(seeded):
+    from clinic.models import TimeOff
+    from treatments.selectors import time_off_clashes
+
+    clinic = Clinic.objects.get(slug="lumen")
+    [off] = TimeOff.objects.filter(staff_member__clinic=clinic)
+    assert off.reason == "Training course"
+    assert timezone.localtime(off.start, clinic.zone).date() == timezone.localdate(
+        timezone=clinic.zone
+    ) + dt.timedelta(days=2)
+    flagged = time_off_clashes(list(Appointment.objects.filter(clinic=clinic)))
+    assert flagged and all(off == clash for clash in flagged.values())

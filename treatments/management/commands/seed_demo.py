@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from clients.models import (
@@ -28,6 +29,7 @@ from clinic.models import (
     PractitionerQualification,
     Room,
     StaffMember,
+    TimeOff,
     WorkingHours,
 )
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
@@ -90,12 +92,29 @@ class Command(BaseCommand):
             if created:
                 self._configure(clinic)
                 self._clients_and_history(clinic, rng, CLIENT_COUNT, with_forms=True)
+                self._afternoon_off(clinic)
             if other_created:
                 self._other_clinic_config(other)
                 self._clients_and_history(other, rng, 6, with_forms=False)
         if created or not options["quiet_if_present"]:
             self.stdout.write(self.style.SUCCESS(f"Demo clinic: {clinic.name} ({clinic.time_zone})"))
         self._print_logins()
+
+    def _afternoon_off(self, clinic: Clinic) -> None:
+        """Give the practitioner busiest the day after tomorrow that afternoon off, entered after their
+        visits were booked (a training course), so the demo shows visits flagged to be moved."""
+        zone = clinic.zone
+        day = timezone.localdate(timezone=zone) + dt.timedelta(days=2)
+        one_pm = dt.datetime.combine(day, dt.time(13), tzinfo=zone)
+        evening = dt.datetime.combine(day, dt.time(23), tzinfo=zone)
+        afternoon = Appointment.objects.filter(
+            clinic=clinic, status=AppointmentStatus.BOOKED, start__gte=one_pm, start__lt=evening
+        )
+        busiest = afternoon.values("practitioner").annotate(visits=Count("id")).order_by("-visits").first()
+        if busiest:
+            TimeOff.objects.create(
+                staff_member_id=busiest["practitioner"], start=one_pm, end=evening, reason="Training course"
+            )
 
     # --- users and clinics -------------------------------------------------------------------
     def _manager_group(self) -> Group:
