@@ -238,3 +238,43 @@ def test_a_tampered_link_is_refused(live_server, world, browser_page):
     response = page.goto(f"{live_server.url}/p/manage/not-a-real-token/")
     assert response.status == 404
     assert "This link does not work" in page.content()
+
+
+def test_front_desk_moves_a_sick_practitioners_visit_to_a_colleague(live_server, world, browser_page):
+    from clinic.models import TimeOff
+    from treatments.booking import BookingRequest, appointment_book
+
+    page = browser_page
+    day = next_week(world)
+    zone = world.clinic.zone
+    olivia = Client.objects.get(last_name="Smith")
+    # given Olivia's microcurrent visit with Dr Lee at 10:00, and then Dr Lee off sick that day
+    visit = appointment_book(
+        BookingRequest(
+            client=olivia,
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=dt.datetime.combine(day, dt.time(10), tzinfo=zone),
+        )
+    )
+    TimeOff.objects.create(
+        staff_member=world.dr_lee,
+        start=dt.datetime.combine(day, dt.time(0), tzinfo=zone),
+        end=dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone),
+        reason="Sick",
+    )
+    sign_in(page, live_server, world.desk.user.username)
+    # when the front desk opens that day's list, the visit is flagged; its link leads to moving it
+    page.goto(f"{live_server.url}/?date={day.isoformat()}")
+    page.get_by_role("link", name="Off then: Sick. Move it").click()
+    assert "(Sick)" in page.locator("#time-off-clash").inner_text()
+    # and the free times first offered are Sam's: the same 10:00 is one of them
+    page.get_by_role("button", name=f"Move to {day:%a} {day.day} {day:%b} 10:00 with Sam Rivera").click()
+    # then the visit is Sam's at the same time, and the history says who moved it from whom
+    assert "with Sam Rivera" in page.locator(".flash").inner_text()
+    assert page.locator("#time-off-clash").count() == 0
+    assert "from Dr Amara Lee to Sam Rivera" in page.locator(".history").inner_text()
+    visit.refresh_from_db()
+    assert visit.practitioner == world.sam and visit.start == dt.datetime.combine(
+        day, dt.time(10), tzinfo=zone
+    )
