@@ -112,8 +112,15 @@ class Command(BaseCommand):
         )
         busiest = afternoon.values("practitioner").annotate(visits=Count("id")).order_by("-visits").first()
         if busiest:
+            hours = WorkingHours.objects.filter(
+                staff_member_id=busiest["practitioner"], weekday=day.weekday()
+            )
+            closing = max((h.end_time for h in hours), default=dt.time(19))
             TimeOff.objects.create(
-                staff_member_id=busiest["practitioner"], start=one_pm, end=evening, reason="Training course"
+                staff_member_id=busiest["practitioner"],
+                start=one_pm,
+                end=dt.datetime.combine(day, closing, tzinfo=zone),  # the rest of their working day
+                reason="Training course",
             )
 
     # --- users and clinics -------------------------------------------------------------------
