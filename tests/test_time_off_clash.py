@@ -87,3 +87,25 @@ def test_the_calendar_column_says_when_the_practitioner_is_off(client, world, si
     assert 'Dr Amara Lee <span class="warning off-note">Off all day (Sick)</span>' in page
     assert 'Sam Rivera <span class="warning off-note">Off 13:00–15:00</span>' in page
     assert "Off" not in client.get("/calendar/?date=2026-12-09").content.decode().split('class="calendar"')[1]
+
+
+def test_the_colleague_first_offered_is_one_free_at_the_visits_own_time(client, world):
+    from decimal import Decimal
+
+    from clinic.models import PractitionerQualification
+    from tests.factories import PractitionerFactory
+
+    # given Anna (first by name) and Sam may both do the visit, and Anna is busy at its time
+    anna = PractitionerFactory(clinic=world.clinic, display_name="Anna Bell")
+    PractitionerQualification.objects.create(
+        staff_member=anna, modality="microneedling", max_depth_mm=Decimal("1.0")
+    )
+    lee = _book(world, world.dr_lee, 10)
+    _book(world, anna, 10)
+    TimeOff.objects.create(
+        staff_member=world.dr_lee, start=local(world, 2026, 12, 8, 0), end=local(world, 2026, 12, 9, 0)
+    )
+    client.force_login(world.desk.user)
+    page = client.get(reverse("appointment-detail", args=[lee.pk])).content.decode()
+    # then the times first shown are Sam's, who is free at 10:00, with 10:00 among them
+    assert 'aria-label="Move to Tue 8 Dec 10:00 with Sam Rivera"' in page

@@ -217,6 +217,21 @@ def _who_may_see(appointment: Appointment) -> list[StaffMember]:
     return [p for p in practitioners if p.pk == appointment.practitioner_id or is_qualified(p, service)]
 
 
+def _stand_in(appointment: Appointment, movers: list[StaffMember], day) -> StaffMember | None:
+    """Who could see the client instead: free at the visit's own time if anyone is, else free that day."""
+    others = [p for p in movers if p.pk != appointment.practitioner_id]
+    if not others:
+        return None
+    slots = available_slots(
+        service=appointment.service, start_date=day, end_date=day, ignore_appointment_id=appointment.pk
+    )
+    at_its_time = {s.practitioner_id for s in slots if s.start == appointment.start}
+    that_day = {s.practitioner_id for s in slots}
+    return next(
+        (p for p in others if p.pk in at_its_time), next((p for p in others if p.pk in that_day), others[0])
+    )
+
+
 def _appointment_for(request, pk) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related(
@@ -287,9 +302,9 @@ def appointment_detail(request, pk):
     movers = _who_may_see(appointment) if can_change else []
     time_off = time_off_clashes([appointment]).get(appointment.pk) if can_change else None
     # with the practitioner off then, the free times first shown are someone else's
-    usual = next((p for p in movers if p.pk != appointment.practitioner_id), None) if time_off else None
+    stand_in = _stand_in(appointment, movers, move_day) if time_off else None
     move_with = next(
-        (p for p in movers if p.pk == parse_id(request.GET.get("with"))), usual or appointment.practitioner
+        (p for p in movers if p.pk == parse_id(request.GET.get("with"))), stand_in or appointment.practitioner
     )
     free_times = (
         [
