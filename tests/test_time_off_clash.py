@@ -109,3 +109,13 @@ def test_the_colleague_first_offered_is_one_free_at_the_visits_own_time(client, 
     page = client.get(reverse("appointment-detail", args=[lee.pk])).content.decode()
     # then the times first shown are Sam's, who is free at 10:00, with 10:00 among them
     assert 'aria-label="Move to Tue 8 Dec 10:00 with Sam Rivera"' in page
+
+
+def test_the_clients_page_flags_their_visit_too(client, world, sick_day):
+    lee, _sam, _cancelled, _off = sick_day
+    client.force_login(world.desk.user)
+    page = client.get(reverse("client-detail", args=[lee.client_id])).content.decode()
+    assert (
+        f'href="{reverse("appointment-detail", args=[lee.pk])}#reschedule">Off then: Sick. Move it</a>'
+        in page
+    )

@@ -11,7 +11,7 @@ from clients.models import Client
 from clinic.models import OutboxMessage
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
-from treatments.selectors import client_attendance, client_courses, client_visits
+from treatments.selectors import client_attendance, client_courses, client_visits, time_off_clashes
 
 TIMELINE_LENGTH = 100
 
@@ -22,6 +22,9 @@ def client_detail(request, pk):
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
     now = timezone.now()
     upcoming, past = client_visits(client, now=now)
+    clashes = time_off_clashes(upcoming)
+    for visit in upcoming:
+        visit.time_off = clashes.get(visit.pk)
     timeline = with_resend_refusals(
         OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[
             :TIMELINE_LENGTH
