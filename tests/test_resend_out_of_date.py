@@ -170,3 +170,20 @@ def test_the_checks_take_the_same_queries_for_three_messages_or_thirty(client, w
     OutboxMessage.objects.filter(client_id=olivia.pk).update(status=OutboxStatus.SENT, sent_at=timezone.now())
     assert OutboxMessage.objects.filter(client_id=olivia.pk).count() >= 30
     assert timeline_queries() == few
+
+
+@pytest.mark.parametrize(
+    "topic", ["", "appointment:", "appointment:x", "appointment:²", "course:9999999", "other:1"]
+)
+def test_a_message_whose_topic_names_no_visit_is_resent(world, topic):
+    message = OutboxMessage.objects.create(
+        clinic=world.clinic,
+        recipient_email="olivia@example.com",
+        template_key="booking_confirmation",
+        dedupe_key=f"odd:{topic}",
+        topic=topic,
+        status=OutboxStatus.SENT,
+        due_at=timezone.now(),
+        sent_at=timezone.now(),
+    )
+    assert resend_refusals([message]) == {}

@@ -262,15 +262,13 @@ def out_of_date_booking_messages(messages: list[OutboxMessage], now: dt.datetime
     Two queries, however many messages.
     """
     about_visits = {
-        m.pk: int(m.topic.partition(":")[2])
-        for m in messages
-        if m.template_key in ABOUT_THE_VISIT_AHEAD and m.topic.startswith("appointment:")
+        m.pk: _id_in(m.topic, "appointment") for m in messages if m.template_key in ABOUT_THE_VISIT_AHEAD
     }
     about_courses = {
-        m.pk: int(m.topic.partition(":")[2])
-        for m in messages
-        if m.template_key == "course_confirmation" and m.topic.startswith("course:")
+        m.pk: _id_in(m.topic, "course") for m in messages if m.template_key == "course_confirmation"
     }
+    about_visits = {pk: visit_id for pk, visit_id in about_visits.items() if visit_id is not None}
+    about_courses = {pk: course_id for pk, course_id in about_courses.items() if course_id is not None}
     visits = Appointment.objects.select_related("clinic").in_bulk(set(about_visits.values()))
     sessions: dict[int, list[Appointment]] = {}
     if about_courses:
@@ -291,6 +289,12 @@ def out_of_date_booking_messages(messages: list[OutboxMessage], now: dt.datetime
         if reason:
             refusals[message.pk] = reason
     return refusals
+
+
+def _id_in(topic: str, kind: str) -> int | None:
+    """The id in a topic such as "appointment:42" (None for a topic of another kind)."""
+    prefix, _, number = topic.partition(":")
+    return int(number) if prefix == kind and number.isascii() and number.isdigit() else None
 
 
 def _visit_refusal(message: OutboxMessage, visit: Appointment | None, now: dt.datetime) -> str:
