@@ -61,6 +61,7 @@ FORM_NAMES = [
     "reschedule-start",
     "reschedule-practitioner",
     "reschedule-reason",
+    "end",
 ]
 
 
@@ -97,6 +98,7 @@ def _staff_pages(world, visit):
         "/manage/emails/",
         "/manage/emails/booking_reminder/",
         "/manage/outbox/",
+        "/time-off/",
     ]
 
 
@@ -143,6 +145,8 @@ def test_forms_take_odd_values(client, world, visit):
         f"/courses/{visit.pk}/cancel/",
         "/manage/emails/booking_reminder/",
         f"/clients/{visit.client_id}/edit/",
+        "/time-off/",
+        f"/time-off/{visit.pk}/remove/",
         *_public_pages(world, visit),
     ]
     for path in posted:

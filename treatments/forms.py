@@ -118,3 +118,21 @@ def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:
     if not within_calendar(day):
         return default, f"{day.year} is outside the calendar; showing {default:%d %b %Y}. Check the year."
     return day, ""
+
+
+class TimeOffForm(forms.Form):
+    """A practitioner's time off, typed in the clinic's local time."""
+
+    practitioner = forms.ModelChoiceField(queryset=None, empty_label=None)
+    start = LocalDateTimeField(label="From")
+    end = LocalDateTimeField(label="Until")
+    reason = forms.CharField(
+        max_length=200,
+        required=False,
+        validators=[validate_printable],
+        help_text="For example: Sick, Training",
+    )
+
+    def __init__(self, *args, practitioners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].queryset = practitioners

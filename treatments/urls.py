@@ -1,10 +1,12 @@
 from django.urls import path
 
-from treatments.views import booking, calendar, clients, courses, day, public
+from treatments.views import booking, calendar, clients, courses, day, public, time_off
 
 urlpatterns = [
     path("", day.home, name="home"),
     path("calendar/", calendar.calendar, name="calendar"),
+    path("time-off/", time_off.time_off, name="time-off"),
+    path("time-off/<int:pk>/remove/", time_off.time_off_delete, name="time-off-remove"),
     path("book/", booking.book, name="book"),
     path("book/course/", courses.book_course, name="book-course"),
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),

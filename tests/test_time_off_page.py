@@ -1,0 +1,145 @@
+"""The front desk records a sick call in the app, and sees at once the booked visits it leaves to move."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from clinic.models import TimeOff
+from tests.booking_world import build_world, local
+from tests.factories import ClinicFactory, PractitionerFactory
+from treatments.booking import BookingRequest, appointment_book
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+@pytest.fixture
+def desk(client, world):
+    client.force_login(world.desk.user)
+    return client
+
+
+def _book(world, practitioner, hour, day=8):
+    return appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Olivia", last_name=f"Smith{hour}"),
+            service=world.microcurrent if practitioner == world.dr_lee else world.microneedling,
+            practitioner=practitioner,
+            start=local(world, 2026, 12, day, hour),
+        )
+    )
+
+
+def _record(desk, world, start="2026-12-08T00:00", end="2026-12-09T00:00", reason="Sick", **extra):
+    fields = {"practitioner": world.dr_lee.pk, "start": start, "end": end, "reason": reason, **extra}
+    return desk.post(reverse("time-off"), fields, follow=True)
+
+
+def test_a_sick_day_is_recorded_and_the_visits_in_it_are_listed_to_move(desk, world):
+    morning, afternoon = _book(world, world.dr_lee, 10), _book(world, world.dr_lee, 15)
+    other_day = _book(world, world.dr_lee, 10, day=9)
+    sams = _book(world, world.sam, 11)
+    response = _record(desk, world)
+    page = response.content.decode()
+    assert "Saved: Dr Amara Lee off Tue 8 Dec 00:00 – Wed 9 Dec 00:00. 2 booked visits fall in it" in page
+    off = TimeOff.objects.get()
+    assert (off.staff_member, off.start, off.end, off.reason) == (
+        world.dr_lee,
+        local(world, 2026, 12, 8, 0),
+        local(world, 2026, 12, 9, 0),
+        "Sick",
+    )
+    section = page[page.index(f'id="time-off-{off.pk}"') :].split("</section>")[0]
+    for visit in (morning, afternoon):
+        assert f'href="{reverse("appointment-detail", args=[visit.pk])}#reschedule"' in section
+    for visit in (other_day, sams):
+        assert reverse("appointment-detail", args=[visit.pk]) not in section
+
+
+def test_time_off_ending_before_it_starts_is_refused_in_words_and_nothing_saved(desk, world):
+    response = _record(desk, world, start="2026-12-08T17:00", end="2026-12-08T09:00")
+    assert response.status_code == 400
+    assert "The time off must end after it starts." in response.content.decode()
+    assert not TimeOff.objects.exists()
+
+
+def test_a_mistyped_year_is_refused(desk, world):
+    response = _record(desk, world, end="2028-12-09T00:00")
+    assert response.status_code == 400
+    assert "more than a year of time off" in response.content.decode()
+    assert not TimeOff.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"start": "tomorrow"},
+        {"end": ""},
+        {"practitioner": "x"},
+        {"practitioner": "99999"},
+        {"start": "2026-03-29T01:30"},  # London's clocks skip 01:00-02:00 that night
+        {"reason": "Sick\x00"},
+    ],
+)
+def test_odd_input_is_refused_with_a_400_and_nothing_saved(desk, world, fields):
+    response = _record(desk, world, **fields)
+    assert response.status_code == 400
+    assert not TimeOff.objects.exists()
+
+
+def test_another_clinics_practitioner_cannot_be_given_time_off(desk, world):
+    theirs = PractitionerFactory(clinic=ClinicFactory(), display_name="Elsewhere")
+    response = _record(desk, world, practitioner=theirs.pk)
+    assert response.status_code == 400
+    assert not TimeOff.objects.exists()
+
+
+def test_time_off_entered_by_mistake_is_taken_back(desk, world):
+    _record(desk, world)
+    off = TimeOff.objects.get()
+    response = desk.post(reverse("time-off-remove", args=[off.pk]), follow=True)
+    assert "Taken back: Dr Amara Lee off Tue 8 Dec 00:00 – Wed 9 Dec 00:00." in response.content.decode()
+    assert not TimeOff.objects.exists()
+    again = desk.post(reverse("time-off-remove", args=[off.pk]), follow=True)
+    assert "That time off was already taken back." in again.content.decode()
+
+
+def test_another_clinics_time_off_is_neither_shown_nor_taken_back(desk, world):
+    elsewhere = build_world(slug="elsewhere")
+    theirs = TimeOff.objects.create(
+        staff_member=elsewhere.dr_lee, start=local(world, 2026, 12, 8, 0), end=local(world, 2026, 12, 9, 0)
+    )
+    assert f'id="time-off-{theirs.pk}"' not in desk.get(reverse("time-off")).content.decode()
+    desk.post(reverse("time-off-remove", args=[theirs.pk]))
+    assert TimeOff.objects.filter(pk=theirs.pk).exists()
+
+
+def test_the_page_takes_the_same_queries_for_one_time_off_or_ten(desk, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert desk.get(reverse("time-off")).status_code == 200
+        return len(captured)
+
+    _book(world, world.dr_lee, 10)
+    _record(desk, world)
+    one = queries()
+    for day in range(10, 19):
+        _book(world, world.dr_lee, 10, day=day)
+        _record(desk, world, start=f"2026-12-{day:02d}T00:00", end=f"2026-12-{day + 1:02d}T00:00")
+    assert TimeOff.objects.count() == 10
+    assert queries() == one
+
+
+def test_the_times_typed_are_the_clinics_local_times_in_summer_too(desk, world):
+    _record(desk, world, start="2027-06-08T09:00", end="2027-06-08T13:00", reason="Training")
+    off = TimeOff.objects.get()
+    assert off.start.astimezone(dt.UTC) == dt.datetime(2027, 6, 8, 8, 0, tzinfo=dt.UTC)  # 09:00 BST
+    assert off.end == local(world, 2027, 6, 8, 13)

@@ -1,0 +1,104 @@
+"""Time off for staff: record a sick day or a course, see the booked visits it leaves to move.
+
+It lives in the treatments layer because it shows the visits that fall in the time off.
+"""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic.errors import ClinicError
+from clinic.models import StaffMember, StaffRole, TimeOff
+from clinic.permissions import staff_required
+from clinic.time_off import time_off_record, time_off_remove
+from treatments.forms import TimeOffForm
+from treatments.models import INACTIVE_STATUSES, Appointment
+from treatments.selectors import time_off_clashes
+
+COMING_SHOWN = 100
+
+
+def _span(off: TimeOff, zone) -> str:
+    start, end = timezone.localtime(off.start, zone), timezone.localtime(off.end, zone)
+    return f"{start:%a} {start.day} {start:%b %H:%M} – {end:%a} {end.day} {end:%b %H:%M}"
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def time_off(request):
+    """Record time off for a practitioner; list the time off to come with the visits booked in it."""
+    clinic = request.staff_member.clinic
+    zone = clinic.zone
+    practitioners = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
+    ).order_by("display_name", "id")
+    today = timezone.localdate(timezone=zone)
+    whole_day = {
+        "start": dt.datetime.combine(today, dt.time(0)).strftime("%Y-%m-%dT%H:%M"),
+        "end": dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0)).strftime("%Y-%m-%dT%H:%M"),
+    }
+    form = TimeOffForm(request.POST or None, practitioners=practitioners, initial=whole_day)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                off = time_off_record(clinic=clinic, **form.cleaned_data)
+            except ClinicError as refusal:
+                form.add_error(None, refusal.message)
+            else:
+                booked = len(time_off_clashes(_visits_in([off])))
+                note = f"Saved: {off.staff_member.display_name} off {_span(off, zone)}."
+                if booked:
+                    note += f" {booked} booked visit{'' if booked == 1 else 's'} fall in it: move them below."
+                messages.success(request, note)
+                return redirect("time-off")
+        status = 400
+    coming = list(
+        TimeOff.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now())
+        .select_related("staff_member")
+        .order_by("start", "id")[:COMING_SHOWN]
+    )
+    visits = _visits_in(coming)
+    clashes = time_off_clashes(visits, coming)
+    rows = [
+        {
+            "off": off,
+            "span": _span(off, zone),
+            "visits": [v for v in visits if clashes.get(v.pk) == off],
+        }
+        for off in coming
+    ]
+    return render(request, "treatments/time_off.html", {"form": form, "rows": rows}, status=status)
+
+
+def _visits_in(time_off: list[TimeOff]) -> list[Appointment]:
+    """The booked visits of these practitioners between the first start and the last end (one query)."""
+    if not time_off:
+        return []
+    return list(
+        Appointment.objects.filter(
+            practitioner_id__in={off.staff_member_id for off in time_off},
+            start__lt=max(off.end for off in time_off),
+            end__gt=min(off.start for off in time_off),
+        )
+        .exclude(status__in=INACTIVE_STATUSES)
+        .select_related("client", "service", "practitioner")
+        .order_by("start", "id")
+    )
+
+
+@staff_required
+@require_POST
+def time_off_delete(request, pk):
+    """Take back time off entered by mistake."""
+    clinic = request.staff_member.clinic
+    removed = time_off_remove(clinic=clinic, time_off_id=pk)
+    if removed is None:
+        messages.error(request, "That time off was already taken back.")
+    else:
+        span = _span(removed, clinic.zone)
+        messages.success(request, f"Taken back: {removed.staff_member.display_name} off {span}.")
+    return redirect("time-off")
