@@ -62,6 +62,7 @@ FORM_NAMES = [
     "reschedule-practitioner",
     "reschedule-reason",
     "end",
+    "to",
 ]
 
 
@@ -147,6 +148,7 @@ def test_forms_take_odd_values(client, world, visit):
         f"/clients/{visit.client_id}/edit/",
         "/time-off/",
         f"/time-off/{visit.pk}/remove/",
+        f"/time-off/{visit.pk}/hand-over/",
         *_public_pages(world, visit),
     ]
     for path in posted:

@@ -143,3 +143,35 @@ def test_the_times_typed_are_the_clinics_local_times_in_summer_too(desk, world):
     off = TimeOff.objects.get()
     assert off.start.astimezone(dt.UTC) == dt.datetime(2027, 6, 8, 8, 0, tzinfo=dt.UTC)  # 09:00 BST
     assert off.end == local(world, 2027, 6, 8, 13)
+
+
+def test_the_visits_in_a_time_off_are_handed_over_to_a_colleague_where_they_are_free(desk, world):
+    morning, afternoon = _book(world, world.dr_lee, 10), _book(world, world.dr_lee, 15)
+    _book(world, world.sam, 15)  # Sam is busy at 15:00
+    _record(desk, world)
+    off = TimeOff.objects.get()
+    response = desk.post(reverse("time-off-hand-over", args=[off.pk]), {"to": world.sam.pk}, follow=True)
+    page = response.content.decode()
+    assert "Moved 1 of 2 visits to Sam Rivera; each client will be told." in page
+    assert "Not moved: Tue 8 Dec 15:00 Olivia Smith15. Sam Rivera is already booked 14:45" in page
+    morning.refresh_from_db()
+    afternoon.refresh_from_db()
+    assert (morning.practitioner, morning.start) == (world.sam, local(world, 2026, 12, 8, 10))
+    assert afternoon.practitioner == world.dr_lee
+    assert morning.events.get(action="rescheduled").details["reason"] == "Dr Amara Lee away"
+    # and what is left to move is what the page lists under the time off
+    section = page[page.index(f'id="time-off-{off.pk}"') :].split("</section>")[0]
+    assert reverse("appointment-detail", args=[afternoon.pk]) in section
+    assert reverse("appointment-detail", args=[morning.pk]) not in section
+
+
+@pytest.mark.parametrize("to", ["", "x", "99999", "lee"])
+def test_handing_over_to_no_colleague_is_refused_in_words(desk, world, to):
+    visit = _book(world, world.dr_lee, 10)
+    _record(desk, world)
+    off = TimeOff.objects.get()
+    choice = world.dr_lee.pk if to == "lee" else to
+    response = desk.post(reverse("time-off-hand-over", args=[off.pk]), {"to": choice}, follow=True)
+    assert "Pick a colleague from the list to take the visits." in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.practitioner == world.dr_lee and visit.sequence == 0

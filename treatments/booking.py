@@ -535,6 +535,25 @@ def appointment_reschedule(
     return current
 
 
+def hand_over_visits(
+    visits: list[Appointment], *, to: StaffMember, actor=None, reason: str = ""
+) -> tuple[list[Appointment], list[tuple[Appointment, str]]]:
+    """Move each visit to another practitioner at its own time; return (moved, [(refused, why)]).
+
+    For a practitioner who is away: each move is its own booking-checked write (`appointment_reschedule`),
+    so the visits the colleague can take move and the others stay, each with the reason in words.
+    """
+    moved, refused = [], []
+    for visit in visits:
+        try:
+            moved.append(
+                appointment_reschedule(visit, start=visit.start, practitioner=to, actor=actor, reason=reason)
+            )
+        except ClinicError as refusal:
+            refused.append((visit, refusal.message))
+    return moved, refused
+
+
 CANCELLED_FIELDS = ["status", "cancellation_reason", "sequence"]
 
 

@@ -14,7 +14,8 @@ from clinic.errors import ClinicError
 from clinic.models import StaffMember, StaffRole, TimeOff
 from clinic.permissions import staff_required
 from clinic.time_off import time_off_record, time_off_remove
-from treatments.forms import TimeOffForm
+from treatments.booking import hand_over_visits
+from treatments.forms import TimeOffForm, parse_id
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import time_off_clashes
 
@@ -71,7 +72,12 @@ def time_off(request):
         }
         for off in coming
     ]
-    return render(request, "treatments/time_off.html", {"form": form, "rows": rows}, status=status)
+    return render(
+        request,
+        "treatments/time_off.html",
+        {"form": form, "rows": rows, "practitioners": practitioners},
+        status=status,
+    )
 
 
 def _visits_in(time_off: list[TimeOff]) -> list[Appointment]:
@@ -101,4 +107,39 @@ def time_off_delete(request, pk):
     else:
         span = _span(removed, clinic.zone)
         messages.success(request, f"Taken back: {removed.staff_member.display_name} off {span}.")
+    return redirect("time-off")
+
+
+@staff_required
+@require_POST
+def time_off_hand_over(request, pk):
+    """Move the visits booked in a practitioner's time off to a colleague, at their own times."""
+    clinic = request.staff_member.clinic
+    off = TimeOff.objects.filter(pk=pk, staff_member__clinic=clinic).select_related("staff_member").first()
+    colleague = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=parse_id(request.POST.get("to"))
+    ).first()
+    if off is None or colleague is None or colleague.pk == off.staff_member_id:
+        messages.error(request, "Pick a colleague from the list to take the visits.")
+        return redirect("time-off")
+    visits = _visits_in([off])
+    clashes = time_off_clashes(visits, [off])
+    to_move = [v for v in visits if v.pk in clashes]
+    moved, refused = hand_over_visits(
+        to_move, to=colleague, actor=request.user, reason=f"{off.staff_member.display_name} away"
+    )
+    zone = clinic.zone
+    if moved:
+        messages.success(
+            request,
+            f"Moved {len(moved)} of {len(to_move)} visit{'' if len(to_move) == 1 else 's'} to "
+            f"{colleague.display_name}; each client will be told.",
+        )
+    for visit, why in refused:
+        local = timezone.localtime(visit.start, zone)
+        messages.error(
+            request, f"Not moved: {local:%a} {local.day} {local:%b %H:%M} {visit.client.full_name}. {why}"
+        )
+    if not to_move:
+        messages.info(request, "No booked visits fall in that time off.")
     return redirect("time-off")
