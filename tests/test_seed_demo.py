@@ -206,3 +206,22 @@ def test_the_demo_has_an_afternoon_off_with_visits_still_to_move(seeded):
     ) + dt.timedelta(days=2)
     flagged = time_off_clashes(list(Appointment.objects.filter(clinic=clinic)))
     assert flagged and all(off == clash for clash in flagged.values())
+
+
+def test_no_demo_visit_is_one_a_booking_would_refuse_for_the_clients_intake(seeded):
+    from treatments.contraindications import absolute, contraindication_findings
+
+    clinic = Clinic.objects.get(slug="lumen")
+    visits = Appointment.objects.filter(clinic=clinic).select_related("client", "service")
+    for visit in visits.prefetch_related("service__protocols"):
+        on = timezone.localtime(visit.start, clinic.zone).date()
+        assert not absolute(contraindication_findings(client=visit.client, service=visit.service, on=on)), (
+            visit
+        )
+    # and nobody named as a man is recorded as pregnant
+    from clients.models import ClientCondition
+    from treatments.demo_data import MALE_FIRST_NAMES
+
+    assert not ClientCondition.objects.filter(
+        code="pregnancy", client__first_name__in=MALE_FIRST_NAMES
+    ).exists()

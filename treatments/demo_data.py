@@ -460,6 +460,8 @@ FIRST_NAMES = [
     "Tom",
     "Kai",
 ]
+# Who is never asked about pregnancy in the demo's answers.
+MALE_FIRST_NAMES = {"James", "Oliver", "Noah", "Leo", "Arjun", "Daniel", "Ethan", "Samuel", "Tom", "Kai"}
 LAST_NAMES = [
     "Smith",
     "Jones",

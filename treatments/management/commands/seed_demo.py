@@ -35,6 +35,7 @@ from clinic.models import (
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
 from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan
+from treatments.contraindications import absolute, contraindication_findings
 from treatments.eligibility import is_qualified
 from treatments.models import (
     INACTIVE_STATUSES,
@@ -355,6 +356,8 @@ class Command(BaseCommand):
             )
             if state == 3:
                 code, days_ago = flagged[(i // 4) % len(flagged)]
+                if code == "pregnancy" and client.first_name in data.MALE_FIRST_NAMES:
+                    code, days_ago = "cold-sores", None
                 ClientCondition.objects.create(
                     response=response,
                     client=client,
@@ -406,6 +409,15 @@ class Command(BaseCommand):
         def free(resource, start, end):
             return all(end <= s or start >= e for s, e in busy.get(resource, []))
 
+        # A booking would refuse a client a service their intake rules out: the demo books none such.
+        flagged = set(ClientCondition.objects.filter(client__in=clients).values_list("client_id", flat=True))
+        ruled_out = {
+            (client.pk, service.pk)
+            for client in clients
+            if client.pk in flagged
+            for service in services
+            if absolute(contraindication_findings(client=client, service=service, on=today))
+        }
         created: list[Appointment] = []
         for day_offset in range(-DAYS_AROUND_TODAY, DAYS_AROUND_TODAY + 1):
             day = today + dt.timedelta(days=day_offset)
@@ -431,7 +443,11 @@ class Command(BaseCommand):
                             (d for d in devices if d.kind == service.device_kind and free(d, *block)), None
                         )
                     # a client is one person: never in two visits at once
-                    free_clients = [c for c in clients if free(("client", c.pk), start, end)]
+                    free_clients = [
+                        c
+                        for c in clients
+                        if free(("client", c.pk), start, end) and (c.pk, service.pk) not in ruled_out
+                    ]
                     if room is None or (service.device_kind and device is None) or not free_clients:
                         cursor += dt.timedelta(minutes=15)
                         continue
