@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clients.models import Client
+from clients.selectors import forms_needed
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember, StaffRole
@@ -32,6 +33,7 @@ from treatments.booking import (
     status_refusal,
     undo_refusal,
 )
+from treatments.contraindications import absolute, contraindication_findings, relative
 from treatments.eligibility import is_qualified, qualification_gaps
 from treatments.forms import (
     CancelForm,
@@ -232,6 +234,27 @@ def _stand_in(appointment: Appointment, movers: list[StaffMember], day) -> Staff
     )
 
 
+def _before_the_session(appointment: Appointment) -> dict:
+    """What the practitioner reviews before treating: the client's latest intake against the service's
+    rules on the visit's day (absolute ones can appear after booking, with a new intake), and the forms
+    still missing or out of date."""
+    service = appointment.service
+    prefetch_related_objects([service], "protocols")
+    on = timezone.localtime(appointment.start, appointment.clinic.zone).date()
+    findings = contraindication_findings(client=appointment.client, service=service, on=on)
+    booked = appointment.events.filter(action="booked").values_list("details", flat=True).first() or {}
+    return {
+        "absolute": absolute(findings),
+        "relative": relative(findings),
+        "accepted": booked.get("accepted", []),
+        "forms_needed": forms_needed(
+            client=appointment.client,
+            modalities={p.modality for p in service.protocols.all()},
+            at=appointment.start,
+        ).names,
+    }
+
+
 def _appointment_for(request, pk) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related(
@@ -343,6 +366,7 @@ def appointment_detail(request, pk):
                     "practitioner": move_with.pk,
                 },
             ),
+            "safety": _before_the_session(appointment) if appointment.is_active else None,
             "movers": movers,
             "time_off": time_off,
             "move_with": move_with,
