@@ -95,6 +95,13 @@ def api(alice):
 
 
 @pytest.fixture
+def desk(client, world):
+    """Django's test client signed in as the front desk of the test module's own `world`."""
+    client.force_login(world.desk.user)
+    return client
+
+
+@pytest.fixture
 def lumen_client_record(lumen):
     return ClientFactory(clinic=lumen, first_name="Olivia", last_name="Smith", email="olivia@example.com")
 

@@ -21,12 +21,6 @@ def world(db):
     return build_world(slug="lumen")
 
 
-@pytest.fixture
-def desk(client, world):
-    client.force_login(world.desk.user)
-    return client
-
-
 def _book(world, start, client=None):
     return appointment_book(
         BookingRequest(

@@ -18,12 +18,6 @@ def world(db):
     return build_world()  # open every day 09:00-17:00, a 15-minute step
 
 
-@pytest.fixture
-def desk(client, world):
-    client.force_login(world.desk.user)
-    return client
-
-
 def _offered(page: str, practitioner: str) -> list[str]:
     """The local start times the calendar offers as links to book the practitioner."""
     return re.findall(rf'aria-label="Book {re.escape(practitioner)} at (\d\d:\d\d)', page)

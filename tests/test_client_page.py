@@ -27,12 +27,6 @@ def world(db):
     return build_world()
 
 
-@pytest.fixture
-def desk(client, world):
-    client.force_login(world.desk.user)
-    return client
-
-
 def _days_ahead(world, days, hour=10):
     local_day = timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=days)
     return dt.datetime.combine(local_day, dt.time(hour), tzinfo=world.clinic.zone)

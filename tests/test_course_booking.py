@@ -25,12 +25,6 @@ def world(db):
     return world
 
 
-@pytest.fixture
-def desk(client, world):
-    client.force_login(world.desk.user)
-    return client
-
-
 def _stored():
     return (
         Appointment.objects.count(),

@@ -179,12 +179,6 @@ def _another_clinics_course() -> Course:
 
 
 # --- the visit page ----------------------------------------------------------------------------------
-@pytest.fixture
-def desk(client, world):
-    client.force_login(world.desk.user)
-    return client
-
-
 def test_the_visit_page_offers_to_cancel_the_sessions_ahead_and_does_it(desk, world):
     course, sessions = _course(world, *FOUR_WEEKS)
     appointment_set_status(sessions[0], status=AppointmentStatus.FULFILLED, now=sessions[0].start)

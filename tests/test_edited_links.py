@@ -21,12 +21,6 @@ def world(db):
 
 
 @pytest.fixture
-def desk(client, world):
-    client.force_login(world.desk.user)
-    return client
-
-
-@pytest.fixture
 def visit(world):
     """Dr Lee's microcurrent visit at 10:00 on Monday 7 December."""
     return appointment_book(

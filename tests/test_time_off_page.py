@@ -18,12 +18,6 @@ def world(db):
     return build_world()
 
 
-@pytest.fixture
-def desk(client, world):
-    client.force_login(world.desk.user)
-    return client
-
-
 def _book(world, practitioner, hour, day=8):
     return appointment_book(
         BookingRequest(
