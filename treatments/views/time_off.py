@@ -50,7 +50,7 @@ def time_off(request):
             except ClinicError as refusal:
                 form.add_error(None, refusal.message)
             else:
-                booked = len(time_off_clashes(_visits_in([off])))
+                booked = len(time_off_clashes(_visits_in([off]), [off]))
                 note = f"Saved: {off.staff_member.display_name} off {_span(off, zone)}."
                 if booked:
                     note += f" {booked} booked visit{'' if booked == 1 else 's'} fall in it: move them below."
