@@ -219,7 +219,7 @@ def test_another_clinics_appointment_is_not_found(client, world):
 def test_booking_queues_a_confirmation_with_local_time_and_link(world):
     appointment = _book(world, local(world, 2027, 7, 5, 10))
     message = OutboxMessage.objects.get(dedupe_key=f"appointment:{appointment.pk}:booked")
-    assert message.context["local_start"] == "Monday 05 July 2027 at 10:00"
+    assert message.context["local_start"] == "Monday 5 July 2027 at 10:00"
     assert message.context["zone_abbreviation"] == "BST"
     assert "/p/manage/" in message.context["manage_url"]
 

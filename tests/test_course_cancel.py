@@ -125,7 +125,7 @@ def test_the_client_gets_one_email_listing_the_cancelled_sessions_with_a_calenda
     assert "The remaining 3 sessions of your course of Microcurrent workout" in body
     assert "1. Monday 22 March 2027 at 10:00 (GMT)" in body
     assert "2. Monday 29 March 2027 at 10:00 (BST)" in body
-    assert "3. Monday 05 April 2027 at 10:00 (BST)" in body
+    assert "3. Monday 5 April 2027 at 10:00 (BST)" in body
     assert "15 March" not in body
     [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True))

@@ -54,7 +54,7 @@ def test_a_visit_moves_to_another_practitioner_at_the_same_time(world):
     email = render_outbox_message(notice)
     assert (
         email.subject
-        == "Changed: Microcurrent workout is on Tuesday 08 December 2026 at 10:00 (GMT) with Sam Rivera"
+        == "Changed: Microcurrent workout is on Tuesday 8 December 2026 at 10:00 (GMT) with Sam Rivera"
     )
     assert "has changed. It is now:\n\n  Microcurrent workout with Sam Rivera" in email.body
     # and Dr Lee's time is free again: another client can take it

@@ -187,3 +187,17 @@ def test_a_message_whose_topic_names_no_visit_is_resent(world, topic):
         sent_at=timezone.now(),
     )
     assert resend_refusals([message]) == {}
+
+
+def test_a_course_confirmation_written_with_zero_padded_days_is_still_current(world, olivia):
+    # rows written before the emails dropped the day's leading zero ("Tuesday 08 December")
+    starts = [local(world, 2026, 12, day, 10) for day in (8, 11)]
+    course = course_book(client=olivia, service=world.microcurrent, practitioner=world.dr_lee, starts=starts)
+    confirmation = _sent(dedupe_key=f"course:{course.pk}:booked")
+    assert [s["local_start"] for s in confirmation.context["sessions"]] == [
+        "Tuesday 8 December 2026 at 10:00",
+        "Friday 11 December 2026 at 10:00",
+    ]
+    confirmation.context["sessions"][0]["local_start"] = "Tuesday 08 December 2026 at 10:00"
+    confirmation.save(update_fields=["context"])
+    assert resend_refusals([confirmation]) == {}

@@ -112,7 +112,7 @@ def _context(session: TreatmentSession, protocol: Protocol, deepest: Decimal | N
         "protocol_name": protocol.name,
         "modality": protocol.modality,
         "practitioner_name": session.practitioner.display_name,
-        "session_date": signed_off_local.strftime("%A %d %B %Y"),
+        "session_date": f"{signed_off_local:%A} {signed_off_local.day} {signed_off_local:%B %Y}",
         "zone_name": clinic.time_zone,
         "deepest_needle_mm": format(deepest.normalize(), "f") if deepest is not None else "",
         "areas": sorted(

@@ -5,6 +5,7 @@ appointment's SEQUENCE in their key, so a reschedule cancels the old ones and wr
 """
 
 import datetime as dt
+import re
 
 from django.utils import timezone
 
@@ -21,8 +22,14 @@ REMINDER = "booking_reminder"
 
 
 def _local_start(appointment: Appointment) -> str:
-    """The visit's start as the emails write it, in the clinic's time zone."""
-    return timezone.localtime(appointment.start, appointment.clinic.zone).strftime("%A %d %B %Y at %H:%M")
+    """The visit's start as the emails write it, in the clinic's zone: "Monday 7 December 2026 at 10:00"."""
+    local = timezone.localtime(appointment.start, appointment.clinic.zone)
+    return f"{local:%A} {local.day} {local:%B %Y at %H:%M}"
+
+
+def _as_written(text: str | None) -> str:
+    """A start as `_local_start` writes it, also for rows written before days lost their leading zero."""
+    return re.sub(r"^(\w+) 0(\d) ", r"\1 \2 ", text or "")
 
 
 def _context(appointment: Appointment) -> dict:
@@ -311,7 +318,7 @@ def _visit_refusal(message: OutboxMessage, visit: Appointment | None, now: dt.da
 
 
 def _course_refusal(message: OutboxMessage, sessions: list[Appointment], now: dt.datetime) -> str:
-    listed = [s.get("local_start") for s in message.context.get("sessions", [])]
+    listed = [_as_written(s.get("local_start")) for s in message.context.get("sessions", [])]
     current = [_local_start(s) for s in sessions if s.status not in NO_LONGER_HAPPENING]
     if listed != current:
         return "sessions of the course moved or were cancelled"
