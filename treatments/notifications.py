@@ -17,6 +17,7 @@ from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite, course_invite
 from treatments.links import manage_url
 from treatments.models import Appointment, AppointmentStatus, Course
+from treatments.selectors import short_local
 
 REMINDER = "booking_reminder"
 
@@ -310,8 +311,7 @@ def _visit_refusal(message: OutboxMessage, visit: Appointment | None, now: dt.da
     if visit.status in NO_LONGER_HAPPENING:
         return f"the visit {NO_LONGER_HAPPENING[visit.status]}"
     if message.context.get("sequence", visit.sequence) != visit.sequence:
-        moved_to = timezone.localtime(visit.start, visit.clinic.zone)
-        return f"the visit moved to {moved_to:%a} {moved_to.day} {moved_to:%b %H:%M}"
+        return f"the visit moved to {short_local(visit.start, visit.clinic.zone)}"
     if visit.start <= now:
         return "the visit has begun" if visit.end > now else "the visit is over"
     return ""

@@ -62,6 +62,12 @@ def time_off_clashes(appointments, time_off: list[TimeOff] | None = None) -> dic
     return clashes
 
 
+def short_local(instant: dt.datetime, zone) -> str:
+    """An instant as staff pages and short messages write it, in the zone: "Wed 9 Dec 14:30"."""
+    local = timezone.localtime(instant, zone)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
 def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """Return the aware start and end of a local calendar day (23 or 25 hours on DST change days)."""
     zone = clinic.zone

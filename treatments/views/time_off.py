@@ -17,14 +17,13 @@ from clinic.time_off import time_off_record, time_off_remove
 from treatments.booking import hand_over_visits
 from treatments.forms import TimeOffForm, parse_id
 from treatments.models import INACTIVE_STATUSES, Appointment
-from treatments.selectors import time_off_clashes
+from treatments.selectors import short_local, time_off_clashes
 
 COMING_SHOWN = 100
 
 
 def _span(off: TimeOff, zone) -> str:
-    start, end = timezone.localtime(off.start, zone), timezone.localtime(off.end, zone)
-    return f"{start:%a} {start.day} {start:%b %H:%M} – {end:%a} {end.day} {end:%b %H:%M}"
+    return f"{short_local(off.start, zone)} – {short_local(off.end, zone)}"
 
 
 @staff_required
@@ -50,7 +49,7 @@ def time_off(request):
             except ClinicError as refusal:
                 form.add_error(None, refusal.message)
             else:
-                booked = len(time_off_clashes(_visits_in([off]), [off]))
+                booked = len(_visits_to_move(off))
                 note = f"Saved: {off.staff_member.display_name} off {_span(off, zone)}."
                 if booked:
                     note += f" {booked} booked visit{'' if booked == 1 else 's'} fall in it: move them below."
@@ -96,6 +95,13 @@ def _visits_in(time_off: list[TimeOff]) -> list[Appointment]:
     )
 
 
+def _visits_to_move(off: TimeOff) -> list[Appointment]:
+    """The visits still to be had that fall in this time off."""
+    visits = _visits_in([off])
+    clashes = time_off_clashes(visits, [off])
+    return [v for v in visits if v.pk in clashes]
+
+
 @staff_required
 @require_POST
 def time_off_delete(request, pk):
@@ -122,9 +128,7 @@ def time_off_hand_over(request, pk):
     if off is None or colleague is None or colleague.pk == off.staff_member_id:
         messages.error(request, "Pick a colleague from the list to take the visits.")
         return redirect("time-off")
-    visits = _visits_in([off])
-    clashes = time_off_clashes(visits, [off])
-    to_move = [v for v in visits if v.pk in clashes]
+    to_move = _visits_to_move(off)
     moved, refused = hand_over_visits(
         to_move, to=colleague, actor=request.user, reason=f"{off.staff_member.display_name} away"
     )
@@ -136,9 +140,8 @@ def time_off_hand_over(request, pk):
             f"{colleague.display_name}; each client will be told.",
         )
     for visit, why in refused:
-        local = timezone.localtime(visit.start, zone)
         messages.error(
-            request, f"Not moved: {local:%a} {local.day} {local:%b %H:%M} {visit.client.full_name}. {why}"
+            request, f"Not moved: {short_local(visit.start, zone)} {visit.client.full_name}. {why}"
         )
     if not to_move:
         messages.info(request, "No booked visits fall in that time off.")
