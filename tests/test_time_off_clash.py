@@ -119,3 +119,26 @@ def test_the_clients_page_flags_their_visit_too(client, world, sick_day):
         f'href="{reverse("appointment-detail", args=[lee.pk])}#reschedule">Off then: Sick. Move it</a>'
         in page
     )
+
+
+def test_the_visit_page_works_out_the_days_free_times_once(client, world, sick_day, monkeypatch):
+    """Choosing the stand-in and listing their free times share one availability computation."""
+    import treatments.availability
+    import treatments.views.booking
+
+    lee, _sam, _cancelled, _off = sick_day
+    calls = []
+    for module in (treatments.availability, treatments.views.booking):
+        real = module.available_slots
+
+        def counted(*args, _real=real, **kwargs):
+            calls.append(kwargs.get("practitioner_id"))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "available_slots", counted)
+    client.force_login(world.desk.user)
+    page = client.get(reverse("appointment-detail", args=[lee.pk])).content.decode()
+    assert 'aria-label="Move to Tue 8 Dec 13:00 with Sam Rivera"' in page
+    # one for the day (everyone), and none again for Sam; the next free time looks further only when
+    # the day has nothing
+    assert calls == [None]

@@ -340,15 +340,22 @@ def free_times_on(
     ignore_appointment_id: int | None = None,
 ) -> list[dict]:
     """Return a local day's free starts, one per time: {"local", "value" (for forms), "practitioner"}."""
-    zone = service.clinic.zone
-    seen, times = set(), []
-    for slot in available_slots(
+    slots = available_slots(
         service=service,
         start_date=day,
         end_date=day,
         practitioner_id=practitioner_id,
         ignore_appointment_id=ignore_appointment_id,
-    ):
+    )
+    return free_times_from(slots, service.clinic.zone)
+
+
+def free_times_from(slots, zone, *, practitioner_id: int | None = None) -> list[dict]:
+    """`free_times_on` over slots already computed, optionally only one practitioner's."""
+    seen, times = set(), []
+    for slot in slots:
+        if practitioner_id is not None and slot.practitioner_id != practitioner_id:
+            continue
         local = timezone.localtime(slot.start, zone)
         if local not in seen:
             seen.add(local)

@@ -19,7 +19,7 @@ from clinic.models import StaffMember, StaffRole
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
 from clinic.redirects import redirect_back
-from treatments.availability import available_slots, free_times_on, next_free_start
+from treatments.availability import available_slots, free_times_from, free_times_on, next_free_start
 from treatments.booking import (
     UNDOABLE,
     BookingRequest,
@@ -219,16 +219,13 @@ def _who_may_see(appointment: Appointment) -> list[StaffMember]:
     return [p for p in practitioners if p.pk == appointment.practitioner_id or is_qualified(p, service)]
 
 
-def _stand_in(appointment: Appointment, movers: list[StaffMember], day) -> StaffMember | None:
+def _stand_in(appointment: Appointment, movers: list[StaffMember], day_slots) -> StaffMember | None:
     """Who could see the client instead: free at the visit's own time if anyone is, else free that day."""
     others = [p for p in movers if p.pk != appointment.practitioner_id]
     if not others:
         return None
-    slots = available_slots(
-        service=appointment.service, start_date=day, end_date=day, ignore_appointment_id=appointment.pk
-    )
-    at_its_time = {s.practitioner_id for s in slots if s.start == appointment.start}
-    that_day = {s.practitioner_id for s in slots}
+    at_its_time = {s.practitioner_id for s in day_slots if s.start == appointment.start}
+    that_day = {s.practitioner_id for s in day_slots}
     return next(
         (p for p in others if p.pk in at_its_time), next((p for p in others if p.pk in that_day), others[0])
     )
@@ -324,26 +321,39 @@ def appointment_detail(request, pk):
     )
     movers = _who_may_see(appointment) if can_change else []
     time_off = time_off_clashes([appointment]).get(appointment.pk) if can_change else None
-    # with the practitioner off then, the free times first shown are someone else's
-    stand_in = _stand_in(appointment, movers, move_day) if time_off else None
+    # With the practitioner off then, the free times first shown are someone else's: everyone's that
+    # day are worked out once, to choose the stand-in and to list theirs.
+    day_slots = (
+        available_slots(
+            service=appointment.service,
+            start_date=move_day,
+            end_date=move_day,
+            ignore_appointment_id=appointment.pk,
+        )
+        if time_off
+        else None
+    )
+    stand_in = _stand_in(appointment, movers, day_slots) if time_off else None
     move_with = next(
         (p for p in movers if p.pk == parse_id(request.GET.get("with"))), stand_in or appointment.practitioner
     )
-    free_times = (
-        [
-            t
-            for t in free_times_on(
-                service=appointment.service,
-                day=move_day,
-                practitioner_id=move_with.pk,
-                ignore_appointment_id=appointment.pk,
-            )
-            # where it already is: not a move
-            if t["local"] != appointment.start or move_with.pk != appointment.practitioner_id
-        ]
-        if can_change
-        else []
-    )
+    if not can_change:
+        day_times = []
+    elif day_slots is not None:
+        day_times = free_times_from(day_slots, zone, practitioner_id=move_with.pk)
+    else:
+        day_times = free_times_on(
+            service=appointment.service,
+            day=move_day,
+            practitioner_id=move_with.pk,
+            ignore_appointment_id=appointment.pk,
+        )
+    free_times = [
+        t
+        for t in day_times
+        # where it already is: not a move
+        if t["local"] != appointment.start or move_with.pk != appointment.practitioner_id
+    ]
     return render(
         request,
         "treatments/appointment_detail.html",
