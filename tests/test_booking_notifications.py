@@ -4,6 +4,7 @@ import datetime as dt
 
 import icalendar
 import pytest
+import time_machine
 from django.db import transaction
 
 from clinic.models import OutboxMessage, OutboxStatus
@@ -171,21 +172,50 @@ def test_a_reminder_after_a_dst_change_is_due_at_the_right_instant(db, zone, vis
     assert day_before.due_at == due_utc
 
 
-def test_no_reminder_is_written_for_a_time_already_past(world):
-    from django.utils import timezone
-
-    soon = timezone.localtime(timezone.now() + dt.timedelta(minutes=90), world.clinic.zone)
-    world.dr_lee.working_hours.update(start_time=dt.time(0), end_time=dt.time(23, 59))
-    start = soon.replace(minute=(soon.minute // 15) * 15, second=0, microsecond=0)
-    if start.date() != soon.date() or start.hour >= 23:
-        pytest.skip("Too close to local midnight for a same-day visit in 90 minutes")
-    appointment = book(world, start)
-    keys = set(
-        OutboxMessage.objects.filter(topic=f"appointment:{appointment.pk}").values_list(
-            "template_key", flat=True
-        )
+def _reminders_due(world, appointment):
+    return sorted(
+        OutboxMessage.objects.filter(
+            topic=f"appointment:{appointment.pk}", template_key="booking_reminder", status=OutboxStatus.PENDING
+        ).values_list("due_at", flat=True)
     )
-    assert keys == {"booking_confirmation"}
+
+
+@pytest.mark.parametrize(
+    ("booked_at", "reminders_due"),
+    [
+        # both reminders still ahead, each more than an hour after the confirmation
+        ((2026, 12, 5, 9, 0), [(2026, 12, 6, 10, 0), (2026, 12, 7, 8, 0)]),
+        # the day-before one would come 30 minutes after the confirmation: left out
+        ((2026, 12, 6, 9, 30), [(2026, 12, 7, 8, 0)]),
+        # the day-before one passed; the 2 h one is an hour after the confirmation: kept
+        ((2026, 12, 7, 7, 0), [(2026, 12, 7, 8, 0)]),
+        # booked at 07:50 for 10:00: the 2 h one would come ten minutes later
+        ((2026, 12, 7, 7, 50), []),
+        # booked 90 minutes ahead: both times have passed
+        ((2026, 12, 7, 8, 30), []),
+    ],
+)
+def test_no_reminder_comes_right_after_the_confirmation(world, booked_at, reminders_due):
+    world.dr_lee.working_hours.update(start_time=dt.time(0), end_time=dt.time(23, 59))
+    with time_machine.travel(local(world, *booked_at), tick=False):
+        appointment = book(world, local(world, 2026, 12, 7, 10))
+    assert OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", template_key="booking_confirmation"
+    ).exists()
+    assert _reminders_due(world, appointment) == [local(world, *due) for due in reminders_due]
+
+
+def test_a_move_close_to_the_new_time_leaves_out_the_reminder_that_would_follow_the_notice(world):
+    with time_machine.travel(local(world, 2026, 12, 1, 9), tick=False):
+        appointment = book(world, local(world, 2026, 12, 7, 10))
+    assert len(_reminders_due(world, appointment)) == 2
+    # moved at 11:45 to 14:00 the same day: the 2 h reminder would come 15 minutes after the notice
+    with time_machine.travel(local(world, 2026, 12, 7, 11, 45), tick=False):
+        appointment_reschedule(appointment, start=local(world, 2026, 12, 7, 14))
+    assert _reminders_due(world, appointment) == []
+    assert OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", template_key="booking_rescheduled", status=OutboxStatus.PENDING
+    ).exists()
 
 
 def test_rescheduling_moves_the_pending_reminders(world):

@@ -20,6 +20,10 @@ from treatments.models import Appointment, AppointmentStatus, Course
 from treatments.selectors import short_local
 
 REMINDER = "booking_reminder"
+# A reminder that would arrive this soon after the confirmation (or the notice of a move) repeats
+# what the client has just read: it is left out. Booked at 11:50 for 14:00, the 2 h reminder would
+# come ten minutes after the confirmation.
+REMINDER_MIN_GAP = dt.timedelta(hours=1)
 
 
 def _local_start(appointment: Appointment) -> str:
@@ -82,12 +86,16 @@ def _message(
 
 
 def _reminders(appointment: Appointment, context: dict, *, written_at=None) -> list[OutboxMessage]:
-    """Build one reminder per clinic lead time still ahead when written (`written_at`, default now)."""
+    """Build one reminder per clinic lead time, for those due an hour or more after being written.
+
+    `written_at` (default now) is when the confirmation or the notice of a move is written: a
+    reminder due before then, or less than REMINDER_MIN_GAP after it, is left out.
+    """
     written_at = written_at or timezone.now()
     reminders = []
     for lead_hours in appointment.clinic.reminder_lead_hours or []:
         due_at = appointment.start - dt.timedelta(hours=lead_hours)  # absolute hours: right across DST
-        if due_at <= written_at:
+        if due_at < written_at + REMINDER_MIN_GAP:
             continue
         key = f"appointment:{appointment.pk}:reminder:{lead_hours}h:{appointment.sequence}"
         reminders += _message(appointment, REMINDER, key, context=context, due_at=due_at)
