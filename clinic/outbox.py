@@ -337,6 +337,9 @@ def outbox_deliver(message_ids: list[int]) -> int:
     )
     if not messages:
         return 0
+    messages = _without_lapsed(messages)
+    if not messages:
+        return 0
     overrides = overrides_for({(m.clinic_id, m.template_key) for m in messages})
     mail = get_connection()
     try:
@@ -347,6 +350,24 @@ def outbox_deliver(message_ids: list[int]) -> int:
         return 0
     with _records_without_waiting_for_the_disk(), database.cursor() as records:
         return _send_each(mail, messages, overrides, records)
+
+
+def _without_lapsed(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Cancel, with the reason, the claimed rows that would now be untrue or needless; return the rest.
+
+    A reminder that waited out an outage past its visit's start, or about a visit that moved while
+    it was claimed, is not sent (`out_of_date_reasons`).
+    """
+    lapsed = out_of_date_reasons(messages, now=timezone.now(), delivering=True)
+    for message_id, reason in lapsed.items():
+        OutboxMessage.objects.filter(id=message_id, status=OutboxStatus.SENDING).update(
+            status=OutboxStatus.CANCELLED,
+            last_error=f"Not sent: {reason}."[:2000],
+            claimed_at=None,
+            claimed_by="",
+        )
+        logger.info("outbox message %s not sent: %s", message_id, reason)
+    return [m for m in messages if m.pk not in lapsed]
 
 
 def _send_each(mail, messages: list[OutboxMessage], overrides: dict, records) -> int:
@@ -466,32 +487,40 @@ def outbox_readdress(*, client_id: int, recipient_email: str, recipient_name: st
     return OutboxMessage.objects.bulk_update(messages, ["recipient_email", "recipient_name", "context"])
 
 
-# Checks that tell, for rows about things this layer does not know (a visit, a course), why a
-# copy of them would now say something untrue. A higher layer registers its own at start-up
-# (`treatments.apps`), as the root URLconf includes higher layers: the clinic never imports them.
-ResendCheck = Callable[[list[OutboxMessage], datetime], dict[int, str]]
-_resend_checks: list[ResendCheck] = []
+# Checks that tell, for rows about things this layer does not know (a visit, a course), why sending
+# them now would say something untrue. A higher layer registers its own at start-up (`treatments.apps`),
+# as the root URLconf includes higher layers: the clinic never imports them.
+OutOfDateCheck = Callable[[list[OutboxMessage], datetime, bool], dict[int, str]]
+_out_of_date_checks: list[OutOfDateCheck] = []
 
 
-def register_resend_check(check: ResendCheck) -> ResendCheck:
-    """Add a check `resend_refusals` consults: given rows and now, return {row id: why not}."""
-    if check not in _resend_checks:
-        _resend_checks.append(check)
+def register_out_of_date_check(check: OutOfDateCheck) -> OutOfDateCheck:
+    """Add a check `out_of_date_reasons` consults: given rows, now and `delivering`, return {id: why}."""
+    if check not in _out_of_date_checks:
+        _out_of_date_checks.append(check)
     return check
 
 
-def resend_refusals(messages: list[OutboxMessage], *, now: datetime | None = None) -> dict[int, str]:
-    """Return, by id, why a copy of each of these sent or failed rows would now be untrue.
+def out_of_date_reasons(
+    messages: list[OutboxMessage], *, now: datetime, delivering: bool = False
+) -> dict[int, str]:
+    """Return, by id, why sending each of these rows now would be untrue, or needless.
 
-    A row not named may be sent again. A reason is short, for a table: "the visit was cancelled".
+    `delivering`: the rows are going out as scheduled (not as a copy staff asked for), so a check may
+    also leave out one whose moment passed, such as a late reminder with a nearer one going too.
+    A reason is short, for a table: "the visit was cancelled". A row not named may be sent.
     """
-    now = now or timezone.now()
+    reasons: dict[int, str] = {}
+    for check in _out_of_date_checks:
+        for pk, reason in check(messages, now, delivering).items():
+            reasons.setdefault(pk, reason)
+    return reasons
+
+
+def resend_refusals(messages: list[OutboxMessage], *, now: datetime | None = None) -> dict[int, str]:
+    """Return, by id, why a copy of each of these sent or failed rows would now be untrue."""
     done = [m for m in messages if m.status in (OutboxStatus.SENT, OutboxStatus.FAILED)]
-    refusals: dict[int, str] = {}
-    for check in _resend_checks:
-        for pk, reason in check(done, now).items():
-            refusals.setdefault(pk, reason)
-    return refusals
+    return out_of_date_reasons(done, now=now or timezone.now())
 
 
 def with_resend_refusals(messages) -> list[OutboxMessage]:

@@ -175,7 +175,9 @@ def test_a_reminder_after_a_dst_change_is_due_at_the_right_instant(db, zone, vis
 def _reminders_due(world, appointment):
     return sorted(
         OutboxMessage.objects.filter(
-            topic=f"appointment:{appointment.pk}", template_key="booking_reminder", status=OutboxStatus.PENDING
+            topic=f"appointment:{appointment.pk}",
+            template_key="booking_reminder",
+            status=OutboxStatus.PENDING,
         ).values_list("due_at", flat=True)
     )
 

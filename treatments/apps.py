@@ -6,7 +6,7 @@ class TreatmentsConfig(AppConfig):
     verbose_name = "Protocols, services, appointments and sessions"
 
     def ready(self):
-        from clinic.outbox import register_resend_check
+        from clinic.outbox import register_out_of_date_check
         from treatments.notifications import out_of_date_booking_messages
 
-        register_resend_check(out_of_date_booking_messages)
+        register_out_of_date_check(out_of_date_booking_messages)

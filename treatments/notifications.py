@@ -270,12 +270,17 @@ NO_LONGER_HAPPENING = {
 }
 
 
-def out_of_date_booking_messages(messages: list[OutboxMessage], now: dt.datetime) -> dict[int, str]:
-    """Say, by id, which of these messages a copy sent now would make untrue, and why.
+def out_of_date_booking_messages(
+    messages: list[OutboxMessage], now: dt.datetime, delivering: bool = False
+) -> dict[int, str]:
+    """Say, by id, which of these messages sent now would be untrue, and why.
 
-    Registered with `clinic.outbox.register_resend_check`, so a resend is refused for them: a
-    reminder for a visit that has passed, a confirmation giving a time the visit has moved from.
-    Two queries, however many messages.
+    Registered with `clinic.outbox.register_out_of_date_check`: a resend is refused for them, and
+    delivery cancels them instead of sending (a reminder for a visit that has begun, a confirmation
+    giving a time the visit has moved from). When `delivering`, a reminder that comes late (a worker
+    or the mail server was down) is also left out when a reminder nearer the visit is due within
+    REMINDER_MIN_GAP: the client gets one reminder, not two at once.
+    Two queries, however many messages; three with reminders being delivered.
     """
     about_visits = {
         m.pk: _id_in(m.topic, "appointment") for m in messages if m.template_key in ABOUT_THE_VISIT_AHEAD
@@ -294,7 +299,7 @@ def out_of_date_booking_messages(messages: list[OutboxMessage], now: dt.datetime
             .order_by("start", "id")
         ):
             sessions.setdefault(session.course_id, []).append(session)
-    refusals = {}
+    refusals = _late_reminders_with_a_nearer_one(messages, about_visits, now) if delivering else {}
     for message in messages:
         if message.pk in about_visits:
             reason = _visit_refusal(message, visits.get(about_visits[message.pk]), now)
@@ -305,6 +310,39 @@ def out_of_date_booking_messages(messages: list[OutboxMessage], now: dt.datetime
         if reason:
             refusals[message.pk] = reason
     return refusals
+
+
+def _late_reminders_with_a_nearer_one(
+    messages: list[OutboxMessage], about_visits: dict[int, int], now: dt.datetime
+) -> dict[int, str]:
+    """The scheduled reminders a nearer reminder of the same visit replaces, being due within the gap.
+
+    Copies staff asked for ("resend:" keys) are neither left out nor counted.
+    """
+    reminders = [
+        m
+        for m in messages
+        if m.template_key == REMINDER and m.pk in about_visits and not m.dedupe_key.startswith("resend:")
+    ]
+    if not reminders:
+        return {}
+    nearer_due: dict[str, dt.datetime] = {}
+    for topic, due_at in (
+        OutboxMessage.objects.filter(
+            topic__in={m.topic for m in reminders},
+            template_key=REMINDER,
+            due_at__lte=now + REMINDER_MIN_GAP,
+        )
+        .exclude(status__in=[OutboxStatus.CANCELLED, OutboxStatus.FAILED])
+        .exclude(dedupe_key__startswith="resend:")
+        .values_list("topic", "due_at")
+    ):
+        nearer_due[topic] = max(due_at, nearer_due.get(topic, due_at))
+    return {
+        m.pk: "it was late, and the reminder nearer the visit goes instead"
+        for m in reminders
+        if nearer_due.get(m.topic, m.due_at) > m.due_at
+    }
 
 
 def _id_in(topic: str, kind: str) -> int | None:
