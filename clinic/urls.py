@@ -27,3 +27,6 @@ urlpatterns = [
     path("api/v1/", include("clients.api_urls")),
     path("api/v1/", include("treatments.api_urls")),
 ]
+
+handler404 = "clinic.views.page_not_found"
+handler500 = "clinic.views.server_error"

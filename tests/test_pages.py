@@ -197,3 +197,14 @@ def test_undo_is_not_offered_for_a_visit_on_another_day(alice_client, lumen, lum
     assert 'id="undo-status"' not in page
     response = alice_client.post(f"/appointments/{visit.pk}/undo/", follow=True)
     assert "A no-show can be undone on the day of the visit only." in response.content.decode()
+
+
+def test_no_table_column_heading_is_left_without_words():
+    """A screen reader reads each column's heading: a column of buttons is named too (visually hidden)."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parent.parent / "templates"
+    unnamed = [
+        str(p.relative_to(templates)) for p in templates.rglob("*.html") if "<th></th>" in p.read_text()
+    ]
+    assert unnamed == []
