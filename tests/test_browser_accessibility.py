@@ -1,0 +1,140 @@
+"""The pages staff and clients use pass axe-core's WCAG 2.1 A and AA rules and its best practices.
+
+Run in Chromium over the demo clinic (`seed_demo`: a full calendar, a sick afternoon, failed mail),
+so the pages hold what they hold in use: visits, flags, timelines, forms with their errors. axe-core
+is the copy bundled in the `axe-playwright-python` package; nothing is fetched.
+"""
+
+import datetime as dt
+import io
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.base import AXE_SCRIPT
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.links import forms_url, unsubscribe_url
+from clients.models import Client
+from treatments import demo_data
+from treatments.links import manage_url
+from treatments.models import Appointment, AppointmentStatus
+
+# The demo needs the body areas a data migration writes: kept across the live server's flushes.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+RULE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+@pytest.fixture
+def demo():
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+def violations(page) -> list[str]:
+    """axe-core's violations on the page as loaded, one line each (empty when it passes)."""
+    page.evaluate(AXE_SCRIPT)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        RULE_TAGS,
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']}; e.g. {v['nodes'][0]['html'][:120]}"
+        for v in result["violations"]
+    ]
+
+
+def audit(page, base_url: str, paths: list[str]) -> dict[str, list[str]]:
+    found = {}
+    for path in paths:
+        page.goto(base_url + path)
+        if problems := violations(page):
+            found[path] = problems
+    return found
+
+
+def sign_in(page, live_server, username):
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(demo_data.DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+
+
+def _a_visit_ahead() -> Appointment:
+    return (
+        Appointment.objects.filter(status=AppointmentStatus.BOOKED, client__email__gt="")
+        .order_by("start")
+        .last()
+    )
+
+
+def test_the_front_desks_pages_pass(live_server, demo, browser_page):
+    page = browser_page
+    page.goto(live_server.url + "/accounts/login/")
+    assert violations(page) == []
+    sign_in(page, live_server, "frontdesk")
+    visit = _a_visit_ahead()
+    found = audit(
+        page,
+        live_server.url,
+        [
+            "/",
+            "/calendar/",
+            "/calendar/?view=week",
+            "/clients/",
+            "/clients/?q=a",
+            reverse("client-detail", args=[visit.client_id]),
+            reverse("client-edit", args=[visit.client_id]),
+            reverse("appointment-detail", args=[visit.pk]),
+            "/book/",
+            "/book/course/",
+            "/time-off/",
+            "/manage/outbox/",  # not theirs: the page that says so
+            "/appointments/999999/",
+        ],
+    )
+    # and a booking form, opened from a free time tomorrow, sent empty: with its errors shown
+    tomorrow = timezone.localdate(timezone=visit.clinic.zone) + dt.timedelta(days=1)
+    page.goto(f"{live_server.url}/calendar/?date={tomorrow.isoformat()}")
+    page.locator("a.free").first.click()
+    page.locator("#booking-form").evaluate("form => form.noValidate = true")
+    page.get_by_role("button", name="Book", exact=True).click()
+    page.wait_for_load_state()
+    if problems := violations(page):
+        found["/book/ sent empty"] = problems
+    assert found == {}
+
+
+def test_the_managers_pages_pass(live_server, demo, browser_page):
+    page = browser_page
+    sign_in(page, live_server, "manager")
+    assert (
+        audit(
+            page,
+            live_server.url,
+            ["/manage/outbox/", "/manage/emails/", "/manage/emails/booking_reminder/", "/mailbox/"],
+        )
+        == {}
+    )
+
+
+def test_the_clients_pages_pass(live_server, demo, browser_page):
+    page = browser_page
+    visit = _a_visit_ahead()
+    client = Client.objects.get(pk=visit.client_id)
+    online = visit.clinic.services.filter(bookable_online=True).order_by("id").first()
+    found = audit(
+        page,
+        live_server.url,
+        [
+            f"/p/{visit.clinic.slug}/",
+            f"/p/{visit.clinic.slug}/book/{online.pk}/",
+            urlsplit(manage_url(visit)).path,
+            urlsplit(forms_url(client, modalities=["microneedling"])).path,
+            urlsplit(unsubscribe_url(client)).path,
+            "/p/manage/not-a-real-token/",
+            "/p/no-such-clinic/",
+        ],
+    )
+    assert found == {}
