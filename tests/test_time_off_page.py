@@ -86,6 +86,16 @@ def test_odd_input_is_refused_with_a_400_and_nothing_saved(desk, world, fields):
     assert not TimeOff.objects.exists()
 
 
+def test_the_form_sent_as_it_came_records_no_one_as_off(desk, world):
+    """Nobody is chosen beforehand: an accidental click on "Record" does not mark the first name off."""
+    page = desk.get(reverse("time-off")).content.decode()
+    assert '<option value="" selected>Choose…</option>' in page
+    response = desk.post(reverse("time-off"), {"start": "2026-12-08T00:00", "end": "2026-12-09T00:00"})
+    assert response.status_code == 400
+    assert "Choose who is off." in response.content.decode()
+    assert not TimeOff.objects.exists()
+
+
 def test_another_clinics_practitioner_cannot_be_given_time_off(desk, world):
     theirs = PractitionerFactory(clinic=ClinicFactory(), display_name="Elsewhere")
     response = _record(desk, world, practitioner=theirs.pk)

@@ -123,7 +123,11 @@ def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:
 class TimeOffForm(forms.Form):
     """A practitioner's time off, typed in the clinic's local time."""
 
-    practitioner = forms.ModelChoiceField(queryset=None, empty_label=None)
+    # No one is chosen beforehand: a form sent as it came must not record the first name on the list
+    # as off.
+    practitioner = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose…", error_messages={"required": "Choose who is off."}
+    )
     start = LocalDateTimeField(label="From")
     end = LocalDateTimeField(label="Until")
     reason = forms.CharField(
