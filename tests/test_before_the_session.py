@@ -90,3 +90,21 @@ def test_a_cancelled_visit_has_no_such_section(client, world):
     visit = _book(world, world.client(first_name="Nia"))
     appointment_cancel(visit)
     assert 'id="before-the-session"' not in _page(client, world, visit)
+
+
+def test_once_the_visit_is_completed_the_section_is_gone(client, world):
+    import time_machine
+
+    from treatments.booking import appointment_set_status
+    from treatments.models import AppointmentStatus
+
+    olivia = world.client(first_name="Olivia")
+    visit = _book(world, olivia)
+    assert 'id="before-the-session"' in _page(client, world, visit)
+    with time_machine.travel(local(world, 2026, 12, 8, 10, 5), tick=False):
+        appointment_set_status(visit, status=AppointmentStatus.ARRIVED)
+        # checked in, the session about to begin: still shown
+        assert "Still to fill or sign before the visit" in _page(client, world, visit)
+    with time_machine.travel(local(world, 2026, 12, 8, 11, 5), tick=False):
+        appointment_set_status(visit, status=AppointmentStatus.FULFILLED)
+        assert 'id="before-the-session"' not in _page(client, world, visit)

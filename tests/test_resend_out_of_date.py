@@ -155,6 +155,16 @@ def test_the_client_page_says_why_instead_of_offering_resend(client, world, oliv
     assert not OutboxMessage.objects.filter(dedupe_key__startswith=f"resend:{stale.pk}:").exists()
 
 
+def test_a_course_message_names_its_sessions_not_only_the_first(client, world, olivia):
+    starts = [local(world, 2026, 12, day, 10) for day in (8, 11, 15)]
+    course = course_book(client=olivia, service=world.microcurrent, practitioner=world.dr_lee, starts=starts)
+    client.force_login(world.desk.user)
+    page = client.get(reverse("client-detail", args=[olivia.pk])).content.decode()
+    assert "3 sessions from Tuesday 8 December 2026 at 10:00" in page
+    first = course.appointments.order_by("start").first()
+    assert "3 sessions from" in client.get(reverse("appointment-detail", args=[first.pk])).content.decode()
+
+
 def test_the_checks_take_the_same_queries_for_three_messages_or_thirty(client, world, olivia):
     def timeline_queries():
         with CaptureQueriesContext(connection) as queries:

@@ -376,7 +376,7 @@ def appointment_detail(request, pk):
                     "practitioner": move_with.pk,
                 },
             ),
-            "safety": _before_the_session(appointment) if appointment.is_active else None,
+            "safety": _before_the_session(appointment) if can_change else None,  # none once completed
             "movers": movers,
             "time_off": time_off,
             "move_with": move_with,
