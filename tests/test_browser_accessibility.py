@@ -143,3 +143,17 @@ def test_the_clients_pages_pass(live_server, demo, browser_page):
         ],
     )
     assert found == {}
+
+
+def test_on_a_tablet_the_calendars_columns_are_equal_whatever_their_headings_say(
+    live_server, demo, browser_page
+):
+    page = browser_page
+    page.set_viewport_size({"width": 820, "height": 1180})
+    sign_in(page, live_server, "frontdesk")
+    # the demo's afternoon off, the day after tomorrow, gives one column a long heading
+    day = timezone.localdate(timezone=_a_visit_ahead().clinic.zone) + dt.timedelta(days=2)
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    assert page.locator(".off-note").count() == 1
+    widths = page.locator(".calendar .column").evaluate_all("columns => columns.map(c => c.offsetWidth)")
+    assert len(widths) == 3 and max(widths) - min(widths) <= 1, widths

@@ -86,6 +86,7 @@ def test_the_calendar_column_says_when_the_practitioner_is_off(client, world, si
     page = client.get("/calendar/?date=2026-12-08").content.decode()
     assert 'Dr Amara Lee <span class="warning off-note">Off all day (Sick)</span>' in page
     assert 'Sam Rivera <span class="warning off-note">Off 13:00–15:00</span>' in page
+    assert 'title="Sam Rivera: Off 13:00–15:00"' in page  # whole, where the heading is cut short
     assert "Off" not in client.get("/calendar/?date=2026-12-09").content.decode().split('class="calendar"')[1]
 
 
