@@ -38,7 +38,7 @@ class RescheduleForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False)
 
     def __init__(self, *args, practitioners, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)  # labels as on the other forms, no colon
         self.fields["practitioner"].queryset = practitioners
 
 
@@ -138,5 +138,5 @@ class TimeOffForm(forms.Form):
     )
 
     def __init__(self, *args, practitioners, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)  # labels as on the other forms, no colon
         self.fields["practitioner"].queryset = practitioners
