@@ -15,6 +15,7 @@ from clients.services import (
     intake_answers_errors,
     intake_submit,
 )
+from clinic.middleware import show_times_in_clinic_zone
 
 
 @csrf_exempt  # RFC 8058: the mailbox provider POSTs without a session or a form of ours
@@ -25,6 +26,7 @@ def unsubscribe(request, token):
         client, _payload = client_from_token(token, purpose=UNSUBSCRIBE)
     except LinkInvalid as error:
         return render(request, "public/link_invalid.html", {"reason": str(error)}, status=404)
+    show_times_in_clinic_zone(client.clinic)
     context = {"clinic": client.clinic, "client": client}
     if request.method == "POST":
         client_unsubscribe(client=client)
@@ -43,6 +45,7 @@ def forms(request, token):
         client, payload = client_from_token(token, purpose=FORMS)
     except LinkInvalid as error:
         return render(request, "public/link_invalid.html", {"reason": str(error)}, status=404)
+    show_times_in_clinic_zone(client.clinic)
     needed = forms_needed(client=client, modalities=set(payload.get("m", [])), at=timezone.now())
 
     def page(answers, errors, signatures, status=200):

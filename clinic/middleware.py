@@ -1,4 +1,4 @@
-"""Render every staff page in the signed-in staff member's clinic time zone."""
+"""Render every page in its clinic's time zone: a staff member's, or the clinic a client's page is of."""
 
 from django.utils import timezone
 
@@ -21,3 +21,12 @@ class ClinicTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+def show_times_in_clinic_zone(clinic) -> None:
+    """Render the rest of this request in `clinic`'s zone: for the pages a client (not signed in) opens.
+
+    Templates write aware times in the active zone, which is otherwise the server's (UTC). The
+    middleware above resets it after the response.
+    """
+    timezone.activate(clinic.zone)

@@ -406,6 +406,16 @@ def test_the_link_says_until_when_changes_are_taken_online_right_across_a_clock_
     assert 'name="date" value="2026-12-01"' in page and "Choose a day between" not in page
 
 
+def test_the_details_page_says_the_policy_before_the_client_books(client, world):
+    url = (
+        f"/p/lumen/book/{world.microneedling.id}/details/?start=2027-03-28T10:00&practitioner={world.sam.id}"
+    )
+    page = " ".join(client.get(url).content.decode().split())
+    assert "with Sam Rivera · 60 minutes" in page
+    # the same 24 real hours as the link will say, across the clocks going forward that night
+    assert "to cancel or move the visit yourself, until Saturday 27 March at 09:00" in page
+
+
 def test_moving_from_the_link_starts_on_the_visits_own_day(client, world):
     appointment = _book(world, local(world, 2026, 12, 7, 10))
     page = client.get(f"/p/manage/{manage_token(appointment)}/").content.decode()

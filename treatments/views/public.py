@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
+from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, StaffMember
 from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
@@ -40,6 +41,7 @@ def _client_message(refusal: ClinicError, clinic: Clinic) -> str:
 def public_services(request, slug):
     """List what can be booked online."""
     clinic = get_object_or_404(Clinic, slug=slug)
+    show_times_in_clinic_zone(clinic)
     services = Service.objects.filter(clinic=clinic, is_active=True, bookable_online=True).order_by("name")
     return render(request, "public/services.html", {"clinic": clinic, "services": services})
 
@@ -58,6 +60,7 @@ def _day_choice(request, clinic, default: dt.date | None = None):
 def public_times(request, slug, service_id):
     """Show the free times of a service on a day."""
     clinic = get_object_or_404(Clinic, slug=slug)
+    show_times_in_clinic_zone(clinic)
     service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
     day, date_error = _day_choice(request, clinic)
     today = timezone.localdate(timezone=clinic.zone)
@@ -87,6 +90,7 @@ def public_times(request, slug, service_id):
 def public_details(request, slug, service_id):
     """Take the client's details for a chosen time and book it."""
     clinic = get_object_or_404(Clinic, slug=slug)
+    show_times_in_clinic_zone(clinic)
     service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
     params = request.POST if request.method == "POST" else request.GET
     practitioner_id = parse_id(params.get("practitioner"))
@@ -140,6 +144,8 @@ def public_details(request, slug, service_id):
             "practitioner": practitioner,
             "start": start,
             "start_value": params.get("start"),
+            # the policy, said before they book
+            "changes_until": _changes_close(clinic, start),
             "form": form,
             "error": error,
         },
@@ -159,12 +165,20 @@ def _find_or_register(clinic, details) -> Client:
     return existing or client_register(clinic=clinic, **details)
 
 
+def _changes_close(clinic, start: dt.datetime) -> dt.datetime:
+    """When a visit at `start` stops being changeable online, in the clinic's local time.
+
+    Worked out in UTC, then made local: a window that spans a clock change is still its hours long.
+    """
+    window = dt.timedelta(hours=clinic.cancellation_window_hours)
+    return timezone.localtime(start.astimezone(dt.UTC) - window, clinic.zone)
+
+
 def _can_change(appointment) -> bool:
-    window = dt.timedelta(hours=appointment.clinic.cancellation_window_hours)
     return (
         appointment.is_active
         and appointment.status != AppointmentStatus.FULFILLED
-        and timezone.now() <= appointment.start - window
+        and timezone.now() <= _changes_close(appointment.clinic, appointment.start)
     )
 
 
@@ -176,6 +190,7 @@ def public_manage(request, token):
     except LinkInvalid as invalid:
         return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
     clinic = appointment.clinic
+    show_times_in_clinic_zone(clinic)
     can_change = _can_change(appointment)
     if request.method == "POST":
         action = request.POST.get("action")
@@ -228,10 +243,7 @@ def public_manage(request, token):
             "can_change": can_change,
             "local_start": local_start,
             # until when the client may still cancel or move it online
-            # in UTC, then local: a window that spans a clock change is still its hours long
-            "changes_until": timezone.localtime(
-                appointment.start - dt.timedelta(hours=clinic.cancellation_window_hours), clinic.zone
-            ),
+            "changes_until": _changes_close(clinic, appointment.start),
             "confirmed": appointment.events.filter(action="confirmed_by_client").exists(),
             "day": day,
             "times": times,
