@@ -24,6 +24,11 @@ def _world(zone):
     return world
 
 
+def _details(client, world, start: str):
+    details = f"/p/clinic-here/book/{world.microcurrent.id}/details/"
+    return client.get(details, {"start": start, "practitioner": world.sam.id})
+
+
 def _text(response) -> str:
     assert response.status_code == 200
     return " ".join(response.content.decode().split())
@@ -46,16 +51,14 @@ def test_the_times_offered_are_the_clinics_local_times(client, zone, day):
 @pytest.mark.parametrize("zone", ["America/New_York", "Europe/London"])
 def test_the_details_page_gives_the_chosen_time_and_the_policy_in_local_time(client, zone):
     world = _world(zone)
-    url = f"/p/clinic-here/book/{world.microcurrent.id}/details/?start=2027-06-08T10:00&practitioner={world.sam.id}"
-    page = _text(client.get(url))
+    page = _text(_details(client, world, "2027-06-08T10:00"))
     assert "Tuesday 8 June 2027 at 10:00</strong>" in page
     assert "until Monday 7 June at 10:00" in page
 
 
 def test_the_policy_spans_a_clock_change_in_real_hours(client):
     world = _world("Europe/London")
-    url = f"/p/clinic-here/book/{world.microcurrent.id}/details/?start=2027-03-28T10:00&practitioner={world.sam.id}"
-    page = _text(client.get(url))
+    page = _text(_details(client, world, "2027-03-28T10:00"))
     assert "Sunday 28 March 2027 at 10:00</strong>" in page
     # 24 real hours before 10:00 BST is 09:00 GMT the day before
     assert "until Saturday 27 March at 09:00" in page
