@@ -434,6 +434,19 @@ def test_the_link_remembers_the_client_confirmed(client, world):
     assert appointment.events.filter(action="confirmed_by_client").count() == 1
 
 
+def test_a_visit_that_has_begun_or_is_over_is_not_offered_for_confirming(client, world):
+    import time_machine
+
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    url = f"/p/manage/{manage_token(appointment)}/"
+    assert "Confirm I’m coming" in client.get(url).content.decode()
+    with time_machine.travel(local(world, 2026, 12, 7, 10, 5), tick=False):
+        assert "Confirm I’m coming" not in client.get(url).content.decode()
+        response = client.post(url, {"action": "confirm"}, follow=True)
+    assert "There is nothing to confirm: this visit is no longer ahead." in response.content.decode()
+    assert not appointment.events.filter(action="confirmed_by_client").exists()
+
+
 def test_the_days_list_shows_which_clients_confirmed_from_their_link(client, desk, world):
     confirmed = _book(world, local(world, 2026, 12, 7, 10))
     _book(world, local(world, 2026, 12, 7, 14), client=world.client(email="n@example.com"))

@@ -192,15 +192,21 @@ def public_manage(request, token):
     clinic = appointment.clinic
     show_times_in_clinic_zone(clinic)
     can_change = _can_change(appointment)
+    # "I'm coming" means something only before the visit, while it is still booked
+    can_confirm = appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING) and (
+        appointment.start > timezone.now()
+    )
     if request.method == "POST":
         action = request.POST.get("action")
         new_start = parse_local_datetime(request.POST.get("start"), clinic.zone)
-        if action == "confirm" and appointment.is_active:
+        if action == "confirm" and can_confirm:
             if not appointment.events.filter(action="confirmed_by_client").exists():
                 AppointmentEvent.objects.create(
                     appointment=appointment, action="confirmed_by_client", details={}
                 )
             messages.success(request, "Thank you, your visit is confirmed.")
+        elif action == "confirm":
+            messages.error(request, "There is nothing to confirm: this visit is no longer ahead.")
         elif action in ("cancel", "reschedule") and not can_change:
             messages.error(
                 request,
@@ -241,6 +247,7 @@ def public_manage(request, token):
             "clinic": clinic,
             "token": token,
             "can_change": can_change,
+            "can_confirm": can_confirm,
             "local_start": local_start,
             # until when the client may still cancel or move it online
             "changes_until": _changes_close(clinic, appointment.start),
