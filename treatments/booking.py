@@ -39,6 +39,7 @@ from treatments.notifications import (
     notify_course_cancelled,
     notify_rescheduled,
 )
+from treatments.selectors import fits_working_hours
 
 MAX_COURSE_SESSIONS = 52
 # PostgreSQL aborts one of two bookings that wait on each other's rows in different exclusion indexes
@@ -216,14 +217,7 @@ def _check_working_time(practitioner: StaffMember, clinic, blocked_start, blocke
     zone = clinic.zone
     local_start = timezone.localtime(blocked_start, zone)
     local_end = timezone.localtime(blocked_end, zone)
-    fits = any(
-        h.weekday == local_start.weekday()
-        and local_start.date() == local_end.date()
-        and h.start_time <= local_start.time()
-        and local_end.time() <= h.end_time
-        for h in practitioner.working_hours.all()
-    )
-    if not fits:
+    if not fits_working_hours(practitioner.working_hours.all(), zone, blocked_start, blocked_end):
         raise ConflictError(
             f"{practitioner.display_name} does not work {local_start:%a %d %b} "
             f"{local_start:%H:%M}–{local_end:%H:%M} ({clinic.time_zone}).",

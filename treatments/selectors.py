@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Sub
 from django.utils import timezone
 
 from clients.models import Client
-from clinic.models import Clinic, OutboxMessage, TimeOff
+from clinic.models import Clinic, OutboxMessage, TimeOff, WorkingHours
 from treatments.models import (
     COURSE_PROGRESS_STATUSES,
     INACTIVE_STATUSES,
@@ -60,6 +60,46 @@ def time_off_clashes(appointments, time_off: list[TimeOff] | None = None) -> dic
                 clashes[appointment.pk] = off
                 break
     return clashes
+
+
+def fits_working_hours(hours, zone, start: dt.datetime, end: dt.datetime) -> bool:
+    """Tell whether start–end lies, on one local day, inside one of these working-hours windows."""
+    local_start, local_end = timezone.localtime(start, zone), timezone.localtime(end, zone)
+    return local_start.date() == local_end.date() and any(
+        h.weekday == local_start.weekday()
+        and h.start_time <= local_start.time()
+        and local_end.time() <= h.end_time
+        for h in hours
+    )
+
+
+def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None = None) -> set[int]:
+    """Return the ids of visits still to be had that their practitioner's working hours no longer hold.
+
+    A rota changed after visits were booked (Sam stops working Tuesday afternoons) leaves them booked
+    at a time their practitioner does not work; like time off, the desk is told where it looks.
+    Checked as booking checks it: the visit's held time (with the service's buffers) in one window.
+    One query however many visits, none when the caller has the hours loaded (`hours`).
+    """
+    ahead = [
+        a
+        for a in appointments
+        if a.status not in INACTIVE_STATUSES and a.status != AppointmentStatus.FULFILLED
+    ]
+    if not ahead:
+        return set()
+    if hours is None:
+        hours = list(WorkingHours.objects.filter(staff_member_id__in={a.practitioner_id for a in ahead}))
+    by_practitioner: dict[int, list[WorkingHours]] = {}
+    for h in hours:
+        by_practitioner.setdefault(h.staff_member_id, []).append(h)
+    return {
+        a.pk
+        for a in ahead
+        if not fits_working_hours(
+            by_practitioner.get(a.practitioner_id, []), zone, a.blocked_start, a.blocked_end
+        )
+    }
 
 
 def short_local(instant: dt.datetime, zone) -> str:

@@ -44,7 +44,13 @@ from treatments.forms import (
     parse_local_datetime,
 )
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentEvent, AppointmentStatus, Service
-from treatments.selectors import appointment_messages, client_attendance, local_day_bounds, time_off_clashes
+from treatments.selectors import (
+    appointment_messages,
+    client_attendance,
+    local_day_bounds,
+    outside_working_hours,
+    time_off_clashes,
+)
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -321,7 +327,9 @@ def appointment_detail(request, pk):
     )
     movers = _who_may_see(appointment) if can_change else []
     time_off = time_off_clashes([appointment]).get(appointment.pk) if can_change else None
-    # With the practitioner off then, the free times first shown are someone else's: everyone's that
+    off_hours = can_change and not time_off and bool(outside_working_hours([appointment], zone))
+    away = bool(time_off or off_hours)  # the practitioner will not be there
+    # With the practitioner away then, the free times first shown are someone else's: everyone's that
     # day are worked out once, to choose the stand-in and to list theirs.
     day_slots = (
         available_slots(
@@ -330,10 +338,10 @@ def appointment_detail(request, pk):
             end_date=move_day,
             ignore_appointment_id=appointment.pk,
         )
-        if time_off
+        if away
         else None
     )
-    stand_in = _stand_in(appointment, movers, day_slots) if time_off else None
+    stand_in = _stand_in(appointment, movers, day_slots) if away else None
     move_with = next(
         (p for p in movers if p.pk == parse_id(request.GET.get("with"))), stand_in or appointment.practitioner
     )
@@ -379,6 +387,7 @@ def appointment_detail(request, pk):
             "safety": _before_the_session(appointment) if can_change else None,  # none once completed
             "movers": movers,
             "time_off": time_off,
+            "off_hours": off_hours,
             "move_with": move_with,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,

@@ -11,7 +11,13 @@ from clients.models import Client
 from clinic.models import OutboxMessage
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
-from treatments.selectors import client_attendance, client_courses, client_visits, time_off_clashes
+from treatments.selectors import (
+    client_attendance,
+    client_courses,
+    client_visits,
+    outside_working_hours,
+    time_off_clashes,
+)
 
 TIMELINE_LENGTH = 100
 
@@ -23,8 +29,10 @@ def client_detail(request, pk):
     now = timezone.now()
     upcoming, past = client_visits(client, now=now)
     clashes = time_off_clashes(upcoming)
+    off_hours = outside_working_hours(upcoming, client.clinic.zone)
     for visit in upcoming:
         visit.time_off = clashes.get(visit.pk)
+        visit.off_hours = visit.pk in off_hours
     timeline = with_resend_refusals(
         OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[
             :TIMELINE_LENGTH

@@ -9,7 +9,12 @@ from clinic.permissions import staff_required
 from treatments.booking import status_refusal
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
-from treatments.selectors import appointments_between, next_day_with_visits, time_off_clashes
+from treatments.selectors import (
+    appointments_between,
+    next_day_with_visits,
+    outside_working_hours,
+    time_off_clashes,
+)
 
 
 @staff_required
@@ -21,6 +26,7 @@ def home(request):
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
     clashes = time_off_clashes(appointments)
+    off_hours = outside_working_hours(appointments, clinic.zone)
     confirmed = set(
         AppointmentEvent.objects.filter(
             appointment__in=[a.pk for a in active], action="confirmed_by_client"
@@ -28,6 +34,7 @@ def home(request):
     )
     for appointment in appointments:
         appointment.time_off = clashes.get(appointment.pk)
+        appointment.off_hours = appointment.pk in off_hours
         appointment.confirmed_by_client = appointment.pk in confirmed
     now = timezone.now()
     return render(
