@@ -79,6 +79,40 @@ def test_another_days_list_offers_no_check_in(alice_client, lumen, lumen_client_
     assert "Check in" not in page
 
 
+def test_the_days_list_offers_each_visit_its_next_step_as_its_status_and_time_allow(
+    alice_client, lumen, lumen_client_record
+):
+    import time_machine
+
+    today = dt.date(2026, 12, 7)
+    visit = _visit_at(lumen, lumen_client_record, today)  # 14:30–15:30
+
+    def buttons(at_hour, at_minute=0):
+        when = dt.datetime.combine(today, dt.time(at_hour, at_minute), tzinfo=lumen.zone)
+        with time_machine.travel(when, tick=False):
+            page = alice_client.get(f"/?date={today.isoformat()}").content.decode()
+        return [b for b in ("Check in", "Completed", "No-show") if f">{b}</button>" in page]
+
+    assert buttons(9) == ["Check in"]  # the morning of the visit
+    assert buttons(14, 45) == ["Check in", "No-show"]  # its time has come, nobody checked in
+    visit.status = "arrived"
+    visit.save(update_fields=["status"])
+    assert buttons(14, 45) == ["Completed"]
+    visit.status = "booked"
+    visit.save(update_fields=["status"])
+    # the day after, nobody having marked it: completed or a no-show, said with the visit's name and time
+    with time_machine.travel(dt.datetime(2026, 12, 8, 9, tzinfo=lumen.zone), tick=False):
+        page = alice_client.get(f"/?date={today.isoformat()}").content.decode()
+        assert 'aria-label="Mark Olivia Smith&#x27;s visit at 14:30 completed">Completed</button>' in page
+        assert 'aria-label="Mark Olivia Smith a no-show for 14:30">No-show</button>' in page
+        response = alice_client.post(
+            f"/appointments/{visit.pk}/no_show/", {"next": f"/?date={today}"}, follow=True
+        )
+    assert "Olivia Smith: marked as a no-show." in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.status == "noshow"
+
+
 def test_an_action_never_sends_the_desk_off_the_site(alice_client, lumen, lumen_client_record):
     visit = _visit_at(lumen, lumen_client_record, timezone.localdate(timezone=lumen.zone))
     response = alice_client.post(f"/appointments/{visit.pk}/check_in/", {"next": "https://evil.example/"})

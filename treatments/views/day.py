@@ -16,6 +16,36 @@ from treatments.selectors import (
     time_off_clashes,
 )
 
+# What the desk does next with a visit, in the order they come: action, status, button, spoken label.
+NEXT_STEPS = [
+    ("check_in", AppointmentStatus.ARRIVED, "Check in", "Check in {name} at {time}"),
+    ("complete", AppointmentStatus.FULFILLED, "Completed", "Mark {name}'s visit at {time} completed"),
+    ("no_show", AppointmentStatus.NOSHOW, "No-show", "Mark {name} a no-show for {time}"),
+]
+
+
+def _next_steps(appointment, now) -> list[tuple[str, str, str]]:
+    """The status buttons the day's list offers for a visit: the ones its status and time allow.
+
+    Check in on the day; completed once checked in (or for a day gone by, when nobody checked it in);
+    no-show once its time has come and the client has not been checked in.
+    """
+    zone = appointment.clinic.zone
+    local_start = timezone.localtime(appointment.start, zone)
+    steps = []
+    for action, status, label, spoken in NEXT_STEPS:
+        if status_refusal(appointment, status, now=now) is not None:
+            continue
+        if (
+            status == AppointmentStatus.FULFILLED
+            and appointment.status == AppointmentStatus.BOOKED
+            and timezone.localdate(now, zone) <= local_start.date()
+        ):
+            continue  # today, a visit is checked in before it is completed
+        name = appointment.client.full_name
+        steps.append((action, label, spoken.format(name=name, time=f"{local_start:%H:%M}")))
+    return steps
+
 
 @staff_required
 def home(request):
@@ -25,6 +55,7 @@ def home(request):
     day, date_error = parse_local_date(request.GET.get("date"), today)
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
+    now = timezone.now()
     clashes = time_off_clashes(appointments)
     off_hours = outside_working_hours(appointments, clinic.zone)
     confirmed = set(
@@ -36,7 +67,7 @@ def home(request):
         appointment.time_off = clashes.get(appointment.pk)
         appointment.off_hours = appointment.pk in off_hours
         appointment.confirmed_by_client = appointment.pk in confirmed
-    now = timezone.now()
+        appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
     return render(
         request,
         "treatments/home.html",
@@ -51,8 +82,5 @@ def home(request):
             "next_busy_day": None if active else next_day_with_visits(clinic=clinic, after=day),
             "date_error": date_error,
             "zone_name": clinic.time_zone,
-            "can_check_in": {
-                a.pk for a in active if status_refusal(a, AppointmentStatus.ARRIVED, now=now) is None
-            },
         },
     )
