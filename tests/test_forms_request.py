@@ -30,6 +30,11 @@ QUESTIONS = [
 
 @pytest.fixture
 def world(db):
+    return forms_world()
+
+
+def forms_world():
+    """Lumen with a current intake form (version 2) and microneedling consent (version 2 of 2)."""
     world = build_world()
     world.intake = IntakeQuestionnaire.objects.create(
         clinic=world.clinic, version=2, title="Health questionnaire", questions=QUESTIONS, is_current=True

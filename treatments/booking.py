@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from clinic.errors import ClinicError, ConflictError, NotAllowedError
-from clinic.models import Device, Room, StaffMember, StaffRole, TimeOff
+from clinic.models import Device, OutboxMessage, OutboxStatus, Room, StaffMember, StaffRole, TimeOff
 from treatments.contraindications import absolute, contraindication_findings, relative
 from treatments.eligibility import qualification_gaps
 from treatments.models import (
@@ -37,6 +37,7 @@ from treatments.notifications import (
     notify_cancelled,
     notify_course_booked,
     notify_course_cancelled,
+    notify_forms_request,
     notify_rescheduled,
 )
 from treatments.selectors import fits_working_hours
@@ -439,6 +440,47 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
     )
     appointment = _write_with_retries(write, reassignable=reassignable)
     return appointment
+
+
+@transaction.atomic
+def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[str]:
+    """Email the client the link to the intake and consents their visit still needs; return their names.
+
+    For the front desk chasing forms before a visit: refused, in words, for a visit no longer ahead,
+    a client with no email address, a link still waiting to go out, or nothing missing.
+    """
+    current = _locked(appointment)
+    client = current.client
+    if (
+        not current.is_active
+        or current.status == AppointmentStatus.FULFILLED
+        or current.start <= timezone.now()
+    ):
+        raise ClinicError(
+            "This visit is no longer ahead: there is nothing to fill before it.", code="not_ahead"
+        )
+    if not client.email:
+        raise ClinicError(
+            f"{client.full_name} has no email address. Add one on their page, or have them fill the "
+            "forms at the desk.",
+            code="no_email",
+        )
+    if OutboxMessage.objects.filter(
+        topic=f"appointment:{current.pk}", template_key="forms_request", status=OutboxStatus.PENDING
+    ).exists():
+        raise ClinicError(
+            f"A link to the forms is already on its way to {client.email}.", code="already_queued"
+        )
+    names = notify_forms_request(current)
+    if not names:
+        raise ClinicError(
+            "Nothing is missing: the intake and consents this visit needs are in order.",
+            code="nothing_missing",
+        )
+    AppointmentEvent.objects.create(
+        appointment=current, actor=_user(actor), action="forms_requested", details={"forms": names}
+    )
+    return names
 
 
 def _locked(appointment: Appointment) -> Appointment:

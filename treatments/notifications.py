@@ -209,7 +209,7 @@ def _cancel_rebooking_invitations(appointment: Appointment, protocols) -> None:
 
 
 def _forms_request(
-    appointment: Appointment, modalities: set[str], context: dict, *, due_at=None
+    appointment: Appointment, modalities: set[str], context: dict, *, due_at=None, key: str = ""
 ) -> list[OutboxMessage]:
     """Ask for the intake form and consents the visit needs that are missing or stale at its start."""
     needed = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start)
@@ -219,8 +219,24 @@ def _forms_request(
         "forms_url": forms_url(appointment.client, modalities=sorted(modalities)),
         "forms_needed": needed.names,
     }
-    key = f"appointment:{appointment.pk}:forms"
+    key = key or f"appointment:{appointment.pk}:forms"
     return _message(appointment, "forms_request", key, context={**context, **extra}, due_at=due_at)
+
+
+def notify_forms_request(appointment: Appointment) -> list[str]:
+    """Queue, now, the link to the forms the visit still needs (staff asked); return their names.
+
+    Nothing is queued, and [] returned, when nothing is missing. Each request is its own message
+    (`…:forms:2`, `…:forms:3`): the client may have lost the first, or the forms changed since.
+    """
+    modalities = {p.modality for p in appointment.service.protocols.all()}
+    earlier = OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", template_key="forms_request"
+    ).count()
+    key = f"appointment:{appointment.pk}:forms:{earlier + 1}"
+    messages = _forms_request(appointment, modalities, _context(appointment), key=key)
+    outbox_write(messages)
+    return messages[0].context["forms_needed"] if messages else []
 
 
 def notify_rescheduled(appointment: Appointment) -> None:

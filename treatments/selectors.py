@@ -2,10 +2,21 @@
 
 import datetime as dt
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    prefetch_related_objects,
+)
 from django.utils import timezone
 
 from clients.models import Client
+from clients.selectors import forms_needed_for_visits
 from clinic.models import Clinic, OutboxMessage, TimeOff, WorkingHours
 from treatments.models import (
     COURSE_PROGRESS_STATUSES,
@@ -100,6 +111,24 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
             by_practitioner.get(a.practitioner_id, []), zone, a.blocked_start, a.blocked_end
         )
     }
+
+
+def forms_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:
+    """Return, by id, the names of the forms each visit still to be had lacks (visits lacking none left out).
+
+    For the desk chasing intake and consent before the day. Five queries however many visits (the
+    services' protocols, then `forms_needed_for_visits`).
+    """
+    ahead = [
+        a
+        for a in appointments
+        if a.status not in INACTIVE_STATUSES and a.status != AppointmentStatus.FULFILLED
+    ]
+    prefetch_related_objects(ahead, "service__protocols")
+    needed = forms_needed_for_visits(
+        clinic, [(a.pk, a.client_id, {p.modality for p in a.service.protocols.all()}, a.start) for a in ahead]
+    )
+    return {pk: forms.names for pk, forms in needed.items() if forms}
 
 
 def short_local(instant: dt.datetime, zone) -> str:

@@ -25,6 +25,7 @@ from treatments.booking import (
     BookingRequest,
     appointment_book,
     appointment_cancel,
+    appointment_request_forms,
     appointment_reschedule,
     appointment_set_status,
     appointment_undo_status,
@@ -247,6 +248,7 @@ def _before_the_session(appointment: Appointment) -> dict:
     findings = contraindication_findings(client=appointment.client, service=service, on=on)
     booked = appointment.events.filter(action="booked").values_list("details", flat=True).first() or {}
     return {
+        "visit_ahead": appointment.start > timezone.now(),
         "absolute": absolute(findings),
         "relative": relative(findings),
         "accepted": booked.get("accepted", []),
@@ -272,6 +274,7 @@ HISTORY_LABELS = {
     "booked": "Booked",
     "cancelled": "Cancelled",
     "confirmed_by_client": "Confirmed by the client",
+    "forms_requested": "Emailed the link to the forms",
     "status:arrived": "Checked in",
     "status:fulfilled": "Completed",
     "status:noshow": "Marked as a no-show",
@@ -285,6 +288,8 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
     label = HISTORY_LABELS.get(event.action, event.action)
     if event.action == "booked":
         label += BOOKED_THROUGH.get(details.get("source"), "")
+    elif event.action == "forms_requested" and details.get("forms"):
+        label += f" ({', '.join(details['forms'])})"
     elif event.action == "rescheduled" and details.get("from") and details.get("to"):
         moved = [timezone.localtime(dt.datetime.fromisoformat(details[k]), zone) for k in ("from", "to")]
         label = (
@@ -442,6 +447,11 @@ def appointment_action(request, pk, action):
             new_status, done = STATUS_ACTIONS[action]
             appointment_set_status(appointment, status=new_status, actor=request.user)
             messages.success(request, f"{appointment.client.full_name}: {done[0].lower()}{done[1:]}")
+        elif action == "send_forms":
+            names = appointment_request_forms(appointment, actor=request.user)
+            messages.success(
+                request, f"Emailed {appointment.client.full_name} the link to fill: {', '.join(names)}."
+            )
         elif action == "undo":
             undone = UNDOABLE.get(appointment.status, "status")
             appointment_undo_status(appointment, actor=request.user)

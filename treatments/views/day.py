@@ -11,6 +11,7 @@ from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
 from treatments.selectors import (
     appointments_between,
+    forms_missing,
     next_day_with_visits,
     outside_working_hours,
     time_off_clashes,
@@ -58,6 +59,7 @@ def home(request):
     now = timezone.now()
     clashes = time_off_clashes(appointments)
     off_hours = outside_working_hours(appointments, clinic.zone)
+    missing = forms_missing(appointments, clinic)
     confirmed = set(
         AppointmentEvent.objects.filter(
             appointment__in=[a.pk for a in active], action="confirmed_by_client"
@@ -66,6 +68,7 @@ def home(request):
     for appointment in appointments:
         appointment.time_off = clashes.get(appointment.pk)
         appointment.off_hours = appointment.pk in off_hours
+        appointment.forms_missing = missing.get(appointment.pk, [])
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
     return render(

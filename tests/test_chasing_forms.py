@@ -1,0 +1,127 @@
+"""The front desk chases missing intake and consent: the day's list shows who lacks them, and the
+visit's page emails the link again, through the outbox, with the reason recorded on the visit."""
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from clients.models import ConsentTemplate, IntakeResponse
+from clinic.errors import ClinicError
+from clinic.models import OutboxMessage, OutboxStatus
+from clinic.tasks import deliver_due_messages_task
+from tests.booking_world import local
+from tests.factories import sign_consent
+from tests.test_forms_request import book, forms_world
+from treatments.booking import appointment_request_forms
+from treatments.selectors import forms_missing
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    return forms_world()
+
+
+@pytest.fixture
+def visits(world):
+    """Olivia, who has filled nothing, and Kim, whose intake and consent are current, both on 7 Dec."""
+    olivia = book(world, world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com"))
+    kim_client = world.client(first_name="Kim", last_name="Park", email="kim@example.com")
+    IntakeResponse.objects.create(client=kim_client, questionnaire=world.intake, answers={})
+    sign_consent(kim_client, world.consent)
+    kim = book(world, kim_client, start=local(world, 2026, 12, 7, 13))
+    return olivia, kim
+
+
+def test_the_days_list_marks_the_visits_whose_forms_are_missing(desk, world, visits):
+    olivia, kim = visits
+    page = desk.get("/?date=2026-12-07").content.decode()
+    badge = (
+        f'<a class="badge warn" href="{reverse("appointment-detail", args=[olivia.pk])}#before-the-session" '
+        'title="Still to fill or sign: Health questionnaire, Microneedling consent">Forms missing</a>'
+    )
+    assert badge in page and page.count("Forms missing") == 1
+
+
+def test_finding_what_is_missing_takes_the_same_queries_for_two_visits_or_twelve(world, visits):
+    def queries():
+        visits = list(world.clinic.appointments.select_related("service"))  # as the day's list loads them
+        with CaptureQueriesContext(connection) as captured:
+            forms_missing(visits, world.clinic)
+        return len(captured)
+
+    few = queries()
+    for hour in (10, 12, 14):
+        book(world, world.client(email=f"c{hour}@example.com"), start=local(world, 2026, 12, 8, hour))
+        book(world, world.client(email=f"d{hour}@example.com"), start=local(world, 2026, 12, 9, hour))
+    assert world.clinic.appointments.count() == 8
+    assert queries() == few == 5
+
+
+def test_the_desk_emails_the_link_again_and_the_visit_records_it(
+    desk, world, visits, smtp_settings, smtp_server
+):
+    olivia, _kim = visits
+    deliver_due_messages_task()  # the booking's own request went out
+    url = reverse("appointment-detail", args=[olivia.pk])
+    page = desk.get(url).content.decode()
+    assert "Email Olivia the link to fill them</button>" in page
+    response = desk.post(reverse("appointment-action", args=[olivia.pk, "send_forms"]), follow=True)
+    page = response.content.decode()
+    assert "Emailed Olivia Smith the link to fill: Health questionnaire, Microneedling consent." in page
+    assert "Emailed the link to the forms (Health questionnaire, Microneedling consent)" in page
+    again = OutboxMessage.objects.get(dedupe_key=f"appointment:{olivia.pk}:forms:2")
+    assert again.status == OutboxStatus.PENDING and again.recipient_email == "olivia@example.com"
+    assert deliver_due_messages_task() == 1
+    requests = [m for m in smtp_server.messages if "forms to fill in" in m["Subject"]]
+    assert len(requests) == 2
+    assert "/clients/forms/" in requests[1].get_body(preferencelist=("plain",)).get_content()
+
+
+def test_asking_again_while_a_link_is_still_to_go_is_refused(world, visits):
+    olivia, _kim = visits
+    # the booking's request is still pending (no worker has run)
+    with pytest.raises(ClinicError, match="already on its way to olivia@example.com"):
+        appointment_request_forms(olivia)
+
+
+def test_nothing_missing_no_address_or_a_visit_gone_by_is_refused_in_words(world, visits):
+    olivia, kim = visits
+    with pytest.raises(ClinicError, match="Nothing is missing"):
+        appointment_request_forms(kim)
+    no_email = book(
+        world, world.client(first_name="Ann", last_name="Lee", email=""), local(world, 2026, 12, 8, 10)
+    )
+    with pytest.raises(ClinicError, match="Ann Lee has no email address"):
+        appointment_request_forms(no_email)
+    OutboxMessage.objects.filter(template_key="forms_request").update(
+        status=OutboxStatus.SENT, sent_at=timezone.now()
+    )
+    with (
+        time_machine.travel(local(world, 2026, 12, 7, 11), tick=False),
+        pytest.raises(ClinicError, match="no longer ahead"),
+    ):
+        appointment_request_forms(olivia)
+    assert not OutboxMessage.objects.filter(dedupe_key__contains=":forms:").exists()
+    assert not olivia.events.filter(action="forms_requested").exists()
+
+
+def test_a_new_consent_version_published_after_booking_is_chased_too(desk, world, visits):
+    _olivia, kim = visits
+    ConsentTemplate.objects.filter(pk=world.consent.pk).update(is_current=False)
+    ConsentTemplate.objects.create(
+        clinic=world.clinic,
+        modality="microneedling",
+        version=3,
+        title="Microneedling consent",
+        body="Updated risks.",
+        is_current=True,
+    )
+    page = desk.get("/?date=2026-12-07").content.decode()
+    assert page.count("Forms missing") == 2
+    assert appointment_request_forms(kim) == ["Microneedling consent"]
+    assert OutboxMessage.objects.filter(dedupe_key=f"appointment:{kim.pk}:forms:1").exists()
