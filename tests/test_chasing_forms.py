@@ -11,6 +11,7 @@ from django.utils import timezone
 from clients.models import ConsentTemplate, IntakeResponse
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus
+from clinic.outbox import resend_refusals
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import local
 from tests.factories import sign_consent
@@ -125,3 +126,35 @@ def test_a_new_consent_version_published_after_booking_is_chased_too(desk, world
     assert page.count("Forms missing") == 2
     assert appointment_request_forms(kim) == ["Microneedling consent"]
     assert OutboxMessage.objects.filter(dedupe_key=f"appointment:{kim.pk}:forms:1").exists()
+
+
+def _fill_everything(world, client):
+    IntakeResponse.objects.create(client=client, questionnaire=world.intake, answers={})
+    sign_consent(client, world.consent)
+
+
+def test_a_request_still_to_go_when_the_client_has_filled_everything_is_not_sent(
+    world, visits, smtp_settings, smtp_server
+):
+    olivia, _kim = visits
+    # the worker was behind; meanwhile Olivia filled the forms at the desk
+    _fill_everything(world, olivia.client)
+    deliver_due_messages_task()
+    request = OutboxMessage.objects.get(dedupe_key=f"appointment:{olivia.pk}:forms")
+    assert (request.status, request.last_error) == (
+        OutboxStatus.CANCELLED,
+        "Not sent: the forms it asks for are filled and signed.",
+    )
+    assert not [m for m in smtp_server.messages if "forms to fill in" in m["Subject"]]
+
+
+def test_a_request_is_not_resent_once_answered_and_the_timeline_says_why(desk, world, visits, smtp_settings):
+    olivia, _kim = visits
+    deliver_due_messages_task()
+    request = OutboxMessage.objects.get(dedupe_key=f"appointment:{olivia.pk}:forms")
+    assert request.status == OutboxStatus.SENT
+    assert resend_refusals([request]) == {}
+    _fill_everything(world, olivia.client)
+    assert resend_refusals([request]) == {request.pk: "the forms it asks for are filled and signed"}
+    page = desk.get(reverse("appointment-detail", args=[olivia.pk])).content.decode()
+    assert "Out of date: the forms it asks for are filled and signed" in page

@@ -7,6 +7,7 @@ appointment's SEQUENCE in their key, so a reschedule cancels the old ones and wr
 import datetime as dt
 import re
 
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from clients.links import forms_url
@@ -17,7 +18,7 @@ from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite, course_invite
 from treatments.links import manage_url
 from treatments.models import Appointment, AppointmentStatus, Course
-from treatments.selectors import short_local
+from treatments.selectors import forms_missing, short_local
 
 REMINDER = "booking_reminder"
 # A reminder that would arrive this soon after the confirmation (or the notice of a move) repeats
@@ -295,8 +296,10 @@ def out_of_date_booking_messages(
     delivery cancels them instead of sending (a reminder for a visit that has begun, a confirmation
     giving a time the visit has moved from). When `delivering`, a reminder that comes late (a worker
     or the mail server was down) is also left out when a reminder nearer the visit is due within
-    REMINDER_MIN_GAP: the client gets one reminder, not two at once.
-    Two queries, however many messages; three with reminders being delivered.
+    REMINDER_MIN_GAP: the client gets one reminder, not two at once. A form request is out of date
+    once the client has filled and signed what it asks for.
+    Two queries, however many messages; three with reminders being delivered, and six more per
+    clinic with form requests (`forms_missing`).
     """
     about_visits = {
         m.pk: _id_in(m.topic, "appointment") for m in messages if m.template_key in ABOUT_THE_VISIT_AHEAD
@@ -325,7 +328,30 @@ def out_of_date_booking_messages(
             continue
         if reason:
             refusals[message.pk] = reason
+    refusals.update(_form_requests_answered(messages, about_visits, visits, refusals))
     return refusals
+
+
+def _form_requests_answered(messages, about_visits, visits, refusals) -> dict[int, str]:
+    """The form requests, about visits still current, whose client now has every form the visit needs."""
+    asking = [
+        m
+        for m in messages
+        if m.template_key == "forms_request" and m.pk in about_visits and m.pk not in refusals
+    ]
+    if not asking:
+        return {}
+    visits_asked = [visits[about_visits[m.pk]] for m in asking if about_visits[m.pk] in visits]
+    prefetch_related_objects(visits_asked, "service")
+    missing = {}
+    for clinic_id in {v.clinic_id for v in visits_asked}:
+        of_clinic = [v for v in visits_asked if v.clinic_id == clinic_id]
+        missing.update(forms_missing(of_clinic, of_clinic[0].clinic))
+    return {
+        m.pk: "the forms it asks for are filled and signed"
+        for m in asking
+        if about_visits[m.pk] in visits and about_visits[m.pk] not in missing
+    }
 
 
 def _late_reminders_with_a_nearer_one(
