@@ -356,9 +356,14 @@ def _without_lapsed(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     """Cancel, with the reason, the claimed rows that would now be untrue or needless; return the rest.
 
     A reminder that waited out an outage past its visit's start, or about a visit that moved while
-    it was claimed, is not sent (`out_of_date_reasons`).
+    it was claimed, is not sent (`out_of_date_reasons`). A check that fails is logged and the batch
+    goes as it is: these checks spare the client a needless email, and must never stop the mail.
     """
-    lapsed = out_of_date_reasons(messages, now=timezone.now(), delivering=True)
+    try:
+        lapsed = out_of_date_reasons(messages, now=timezone.now(), delivering=True)
+    except Exception:  # noqa: BLE001 (any bug in a higher layer's check)
+        logger.exception("out-of-date check failed; sending the batch of %d as it is", len(messages))
+        return messages
     for message_id, reason in lapsed.items():
         OutboxMessage.objects.filter(id=message_id, status=OutboxStatus.SENDING).update(
             status=OutboxStatus.CANCELLED,

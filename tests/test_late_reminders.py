@@ -129,3 +129,14 @@ def test_a_reminder_claimed_as_the_visit_moves_is_not_sent_with_the_old_time(wor
     # the notice of the move and the new reminders go as usual
     assert _deliver_at(world, 2026, 12, 7, 10, 1) == 1
     assert smtp_server.messages[0]["Subject"].startswith("Changed:")
+
+
+def test_a_check_that_fails_never_stops_the_mail(world, visit, smtp_server, monkeypatch):
+    from clinic import outbox
+
+    def broken(messages, now, delivering):
+        raise KeyError("a bug in a higher layer's check")
+
+    monkeypatch.setattr(outbox, "_out_of_date_checks", [*outbox._out_of_date_checks, broken])
+    assert _deliver_at(world, 2026, 12, 7, 10) == 1
+    assert _reminder(visit, 24).status == OutboxStatus.SENT
