@@ -4,6 +4,7 @@ from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from clients.models import NO_WAY_TO_REACH, Client
+from clients.selectors import search_clients
 from clients.services import client_register, client_update_details
 from clinic.permissions import ClinicScopedQuerysetMixin, clinic_of
 
@@ -23,6 +24,15 @@ class ClientSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class ClientSearch(filters.SearchFilter):
+    """`?search=` as the client list page searches (`clients.selectors.search_clients`): every word in
+    the name, email or phone, and a phone number however it is written."""
+
+    def filter_queryset(self, request, queryset, view):
+        query = request.query_params.get(self.search_param, "")
+        return search_clients(queryset, query) if query.strip() else queryset
+
+
 class ClientViewSet(
     ClinicScopedQuerysetMixin,
     mixins.ListModelMixin,
@@ -40,8 +50,8 @@ class ClientViewSet(
 
     serializer_class = ClientSerializer
     queryset = Client.objects.all()
-    filter_backends = [filters.SearchFilter]
-    search_fields = ["first_name", "last_name", "email", "phone"]
+    filter_backends = [ClientSearch]
+    search_fields = ["first_name", "last_name", "email", "phone"]  # named in the schema
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

@@ -3,19 +3,44 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Max, Q, QuerySet
+from django.db.models import F, Max, Q, QuerySet, Value
+from django.db.models.functions import Replace
 
 from clients.models import Client, ConsentTemplate, IntakeQuestionnaire, IntakeResponse, SignedConsent
 from clinic.models import Clinic
 
+# What people type between the digits of a phone number: "+44 7700-900.123", "(555) 010 2000".
+PHONE_PUNCTUATION = " -().+/"
+
 
 def clients_matching(*, clinic: Clinic, query: str) -> QuerySet[Client]:
-    """Return the clinic's clients whose name, email or phone contain every word of the query.
+    """Return the clinic's clients matching the query (see `search_clients`), by name."""
+    return search_clients(Client.objects.filter(clinic=clinic), query)
 
-    A NUL character is dropped: no stored text holds one (PostgreSQL refuses it in a query, a 500).
+
+def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:
+    """Narrow `clients` to those whose name, email or phone contain every word of the query.
+
+    A query that is a phone number (digits and the punctuation around them) matches the phone's
+    digits however either was written: "07700 900123" finds "+44 7700 900123", "(555) 010-2000"
+    finds "+1 555 010 2000". A NUL character is dropped: no stored text holds one (PostgreSQL
+    refuses it in a query, a 500).
     """
-    clients = Client.objects.filter(clinic=clinic)
-    for word in query.replace("\x00", "").split():
+    query = query.replace("\x00", "")
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if len(digits) >= 3 and all(ch.isdigit() or ch in PHONE_PUNCTUATION for ch in query.strip()):
+        # the national form ("07700…", "0044…") is the international one less its leading zeros
+        numbers = {digits, digits.lstrip("0")} - {""}
+        phone_digits = F("phone")
+        for ch in PHONE_PUNCTUATION:
+            phone_digits = Replace(phone_digits, Value(ch), Value(""))
+        matches = Q(email__icontains=query.strip())
+        for number in numbers:
+            matches |= Q(phone_digits__contains=number)
+        return (
+            clients.alias(phone_digits=phone_digits).filter(matches).order_by("last_name", "first_name", "id")
+        )
+    for word in query.split():
         clients = clients.filter(
             Q(first_name__icontains=word)
             | Q(last_name__icontains=word)

@@ -157,3 +157,28 @@ def test_a_huge_limit_is_capped_at_a_thousand(api, lumen):
     response = api.get("/api/v1/clients/", {"limit": "100000"})
     assert len(response.json()["results"]) == 1000
     assert response.json()["count"] == 1001
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["07700 900123", "07700900123", "+44 7700 900123", "+447700900123", "0044 7700 900 123", "7700-900-123"],
+)
+def test_a_phone_number_is_found_however_it_is_typed(api, alice_client, lumen, typed):
+    ClientFactory(clinic=lumen, first_name="Grace", last_name="Okafor", phone="+44 7700 900123")
+    ClientFactory(clinic=lumen, first_name="Ruby", last_name="Hill", phone="+44 7700 900999")
+    results = api.get("/api/v1/clients/", {"search": typed}).json()["results"]
+    assert [c["last_name"] for c in results] == ["Okafor"], typed
+    # and the clients page, which searches the same way
+    page = alice_client.get("/clients/", {"q": typed}).content.decode()
+    assert "Okafor" in page and "Hill" not in page
+
+
+def test_a_north_american_number_is_found_as_people_write_it(api, harbour, bob):
+    from rest_framework.test import APIClient
+
+    ClientFactory(clinic=harbour, first_name="Hank", last_name="Harbourside", phone="+1 555 010 2000")
+    bobs = APIClient()
+    bobs.force_authenticate(bob.user)
+    for typed in ("(555) 010-2000", "555.010.2000", "5550102000"):
+        results = bobs.get("/api/v1/clients/", {"search": typed}).json()["results"]
+        assert [c["last_name"] for c in results] == ["Harbourside"], typed
