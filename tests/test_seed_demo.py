@@ -128,6 +128,17 @@ def test_no_demo_client_is_in_two_visits_at_once(seeded):
             assert earlier.end <= later.start, (client_id, earlier.pk, later.pk)
 
 
+def test_a_demo_client_comes_at_most_once_a_day(seeded):
+    from collections import Counter
+
+    from django.utils import timezone
+
+    clinic = Clinic.objects.get(slug="lumen")
+    visits = Appointment.objects.filter(clinic=clinic).select_related("clinic")
+    days = Counter((a.client_id, timezone.localtime(a.start, clinic.zone).date()) for a in visits)
+    assert max(days.values()) == 1, [key for key, count in days.items() if count > 1]
+
+
 def _messages_about(visit):
     return {
         m.template_key: m

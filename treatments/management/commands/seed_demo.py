@@ -335,10 +335,10 @@ class Command(BaseCommand):
             ("botox", 20),
             ("diabetes", None),
         ]
+        # As at a clinic with regulars: most have current forms; a new client has none yet, a lapsed
+        # one's are 14 months old (an old version), and now and then a consent is still to sign.
         for i, client in enumerate(clients):
-            state = (
-                i % 4
-            )  # 0: nothing yet, 1: current, 2: stale (old version, 14 months ago), 3: current + flags
+            state = i % 8  # 0: nothing yet, 2: stale, 3 and 6: current with flags, others: current
             if state == 0:
                 continue
             stale = state == 2
@@ -354,7 +354,7 @@ class Command(BaseCommand):
                 fitzpatrick_type=rng.randrange(1, 7),
                 user_agent="seed_demo",
             )
-            if state == 3:
+            if state in (3, 6):
                 code, days_ago = flagged[(i // 4) % len(flagged)]
                 if code == "pregnancy" and client.first_name in data.MALE_FIRST_NAMES:
                     code, days_ago = "cold-sores", None
@@ -369,7 +369,7 @@ class Command(BaseCommand):
                 )
                 IntakeResponse.objects.filter(pk=response.pk).update(answers=response.answers)
             for template in templates:
-                if (template.is_current and i % 3 != 0) or (not template.is_current and i % 5 == 0):
+                if (template.is_current and i % 9 != 4) or (not template.is_current and i % 5 == 0):
                     SignedConsent.objects.create(
                         client=client,
                         template=template,
@@ -421,6 +421,7 @@ class Command(BaseCommand):
         created: list[Appointment] = []
         for day_offset in range(-DAYS_AROUND_TODAY, DAYS_AROUND_TODAY + 1):
             day = today + dt.timedelta(days=day_offset)
+            seen_that_day: set[int] = set()  # one visit a client a day, as clients come
             for practitioner in practitioners:
                 hours = [h for h in practitioner.working_hours.all() if h.weekday == day.weekday()]
                 options = [s for s in services if is_qualified(practitioner, s)]
@@ -442,17 +443,17 @@ class Command(BaseCommand):
                         device = next(
                             (d for d in devices if d.kind == service.device_kind and free(d, *block)), None
                         )
-                    # a client is one person: never in two visits at once
+                    # a client is one person (never in two visits at once), and comes once a day
                     free_clients = [
                         c
                         for c in clients
-                        if free(("client", c.pk), start, end) and (c.pk, service.pk) not in ruled_out
+                        if c.pk not in seen_that_day and (c.pk, service.pk) not in ruled_out
                     ]
                     if room is None or (service.device_kind and device is None) or not free_clients:
                         cursor += dt.timedelta(minutes=15)
                         continue
                     client = rng.choice(free_clients)
-                    busy.setdefault(("client", client.pk), []).append((start, end))
+                    seen_that_day.add(client.pk)
                     for resource in (practitioner, room, device):
                         if resource is not None:
                             busy.setdefault(resource, []).append(block)
