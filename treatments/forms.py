@@ -30,7 +30,15 @@ class LocalDateTimeField(forms.DateTimeField):
     input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]
 
 
-class RescheduleForm(forms.Form):
+class PlainLabelsForm(forms.Form):
+    """A form whose labels carry no colon (Django's default suffix), as the hand-written forms' labels."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class RescheduleForm(PlainLabelsForm):
     """A new start, and whoever will see the client then (`practitioners`: those who may)."""
 
     start = LocalDateTimeField(label="New start")
@@ -38,11 +46,11 @@ class RescheduleForm(forms.Form):
     reason = forms.CharField(max_length=200, required=False)
 
     def __init__(self, *args, practitioners, **kwargs):
-        super().__init__(*args, label_suffix="", **kwargs)  # labels as on the other forms, no colon
+        super().__init__(*args, **kwargs)
         self.fields["practitioner"].queryset = practitioners
 
 
-class CancelForm(forms.Form):
+class CancelForm(PlainLabelsForm):
     reason = forms.CharField(max_length=300, required=False, label="Reason (optional)")
 
 
@@ -120,7 +128,7 @@ def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:
     return day, ""
 
 
-class TimeOffForm(forms.Form):
+class TimeOffForm(PlainLabelsForm):
     """A practitioner's time off, typed in the clinic's local time."""
 
     # No one is chosen beforehand: a form sent as it came must not record the first name on the list
@@ -138,5 +146,5 @@ class TimeOffForm(forms.Form):
     )
 
     def __init__(self, *args, practitioners, **kwargs):
-        super().__init__(*args, label_suffix="", **kwargs)  # labels as on the other forms, no colon
+        super().__init__(*args, **kwargs)
         self.fields["practitioner"].queryset = practitioners
