@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Replace
+from django.utils import timezone
 
 from clients.models import Client, ConsentTemplate, IntakeQuestionnaire, IntakeResponse, SignedConsent
 from clinic.models import Clinic
@@ -121,3 +122,75 @@ def forms_needed_for_visits(
         ]
         needed[key] = FormsNeeded(intake=intake, consents=consents)
     return needed
+
+
+@dataclass(frozen=True)
+class FormState:
+    """Where a client stands with one of the clinic's current forms, said for the front desk."""
+
+    title: str
+    state: str  # "current", "stale" (too old or an older version), "missing"
+    text: str  # "Filled 3 Nov 2026 (version 2)", "Signed version 1; version 2 is current", "Not signed"
+
+
+def _day(instant: dt.datetime, zone) -> str:
+    local = timezone.localtime(instant, zone)
+    return f"{local.day} {local:%b %Y}"
+
+
+def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
+    """The client's standing with the clinic's current intake form and each current consent.
+
+    Stale as `forms_needed` counts it: intake older than the clinic's validity, a consent of an older
+    version or older than the consent validity. Four queries.
+    """
+    clinic = client.clinic
+    states = []
+    current_intake = IntakeQuestionnaire.objects.filter(clinic=clinic, is_current=True).first()
+    if current_intake is not None:
+        latest = (
+            IntakeResponse.objects.filter(client=client)
+            .select_related("questionnaire")
+            .order_by("-submitted_at", "-id")
+            .first()
+        )
+        if latest is None:
+            states.append(FormState(current_intake.title, "missing", "Not filled yet"))
+        else:
+            filled = (
+                f"Filled {_day(latest.submitted_at, clinic.zone)} (version {latest.questionnaire.version})"
+            )
+            too_old = latest.submitted_at < now - dt.timedelta(days=clinic.intake_validity_days)
+            states.append(
+                FormState(
+                    current_intake.title,
+                    "stale" if too_old else "current",
+                    f"{filled}; older than {clinic.intake_validity_days} days, so asked again"
+                    if too_old
+                    else filled,
+                )
+            )
+    signed = {}
+    for consent in SignedConsent.objects.filter(client=client).order_by("signed_at", "id"):
+        signed[consent.modality] = consent  # the latest of each modality
+    valid_after = now - dt.timedelta(days=clinic.consent_validity_days)
+    for template in ConsentTemplate.objects.filter(clinic=clinic, is_current=True).order_by("modality"):
+        latest = signed.get(template.modality)
+        if latest is None:
+            states.append(FormState(template.title, "missing", "Not signed"))
+            continue
+        on = _day(latest.signed_at, clinic.zone)
+        if latest.version != template.version:
+            text, state = (
+                f"Signed version {latest.version} on {on}; version {template.version} is current",
+                "stale",
+            )
+        elif latest.signed_at < valid_after:
+            text, state = (
+                f"Signed {on}; older than {clinic.consent_validity_days} days, so asked again",
+                "stale",
+            )
+        else:
+            text, state = f"Signed {on} (version {latest.version})", "current"
+        states.append(FormState(template.title, state, text))
+    return states

@@ -158,3 +158,28 @@ def test_a_request_is_not_resent_once_answered_and_the_timeline_says_why(desk, w
     assert resend_refusals([request]) == {request.pk: "the forms it asks for are filled and signed"}
     page = desk.get(reverse("appointment-detail", args=[olivia.pk])).content.decode()
     assert "Out of date: the forms it asks for are filled and signed" in page
+
+
+def test_the_clients_page_says_where_they_stand_with_each_form(desk, world, visits):
+    olivia, kim = visits
+    page = " ".join(desk.get(reverse("client-detail", args=[olivia.client_id])).content.decode().split())
+    assert '<section class="card" id="forms">' in page
+    assert '<dt>Health questionnaire</dt><dd><span class="warning">Not filled yet</span></dd>' in page
+    assert '<dt>Microneedling consent</dt><dd><span class="warning">Not signed</span></dd>' in page
+    assert "Forms missing</a>" in page  # on her upcoming visit too
+    page = " ".join(desk.get(reverse("client-detail", args=[kim.client_id])).content.decode().split())
+    assert "<dt>Health questionnaire</dt><dd>Filled 1 Dec 2026 (version 2)</dd>" in page
+    assert "<dt>Microneedling consent</dt><dd>Signed 1 Dec 2026 (version 2)</dd>" in page
+    assert "Forms missing" not in page
+
+
+def test_an_old_consent_version_or_an_old_intake_is_said_as_such(desk, world):
+    import datetime as dt
+
+    lee = world.client(first_name="Lee", last_name="Ward", email="lee@example.com")
+    long_ago = timezone.now() - dt.timedelta(days=world.clinic.intake_validity_days + 30)
+    IntakeResponse.objects.create(client=lee, questionnaire=world.intake, answers={}, submitted_at=long_ago)
+    sign_consent(lee, world.old_consent)
+    page = " ".join(desk.get(reverse("client-detail", args=[lee.pk])).content.decode().split())
+    assert f"older than {world.clinic.intake_validity_days} days, so asked again" in page
+    assert "Signed version 1 on 1 Dec 2026; version 2 is current" in page

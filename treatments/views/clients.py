@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from clients.models import Client
+from clients.selectors import client_forms
 from clinic.models import OutboxMessage
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
@@ -15,6 +16,7 @@ from treatments.selectors import (
     client_attendance,
     client_courses,
     client_visits,
+    forms_missing,
     outside_working_hours,
     time_off_clashes,
 )
@@ -30,9 +32,11 @@ def client_detail(request, pk):
     upcoming, past = client_visits(client, now=now)
     clashes = time_off_clashes(upcoming)
     off_hours = outside_working_hours(upcoming, client.clinic.zone)
+    missing = forms_missing(upcoming, client.clinic)
     for visit in upcoming:
         visit.time_off = clashes.get(visit.pk)
         visit.off_hours = visit.pk in off_hours
+        visit.forms_missing = missing.get(visit.pk, [])
     timeline = with_resend_refusals(
         OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[
             :TIMELINE_LENGTH
@@ -47,6 +51,7 @@ def client_detail(request, pk):
             "past": past,
             "courses": client_courses(client, now=now),
             "attendance": client_attendance(client, now=now),
+            "forms": client_forms(client, now=now),
             "timeline": timeline,
             "resend_next": request.get_full_path(),
         },
