@@ -139,6 +139,18 @@ def test_a_demo_client_comes_at_most_once_a_day(seeded):
     assert max(days.values()) == 1, [key for key, count in days.items() if count > 1]
 
 
+def test_no_demo_client_was_treated_without_their_forms(seeded):
+    from clients.selectors import forms_needed
+
+    done = Appointment.objects.filter(
+        clinic__slug="lumen", status__in=["fulfilled", "arrived"]
+    ).select_related("client__clinic", "service")
+    assert done.exists()
+    for visit in done:
+        modalities = {p.modality for p in visit.service.protocols.all()}
+        assert not forms_needed(client=visit.client, modalities=modalities, at=visit.start), visit.pk
+
+
 def _messages_about(visit):
     return {
         m.template_key: m

@@ -21,6 +21,7 @@ from clients.models import (
     SignedConsent,
     sha256_hex,
 )
+from clients.selectors import forms_needed_for_visits
 from clinic.models import (
     Clinic,
     Device,
@@ -418,6 +419,8 @@ class Command(BaseCommand):
             for service in services
             if absolute(contraindication_findings(client=client, service=service, on=today))
         }
+        # Nobody was treated without their forms: visits gone by are of clients whose forms are in order.
+        in_order = _forms_in_order(clinic, clients, services, now)
         created: list[Appointment] = []
         for day_offset in range(-DAYS_AROUND_TODAY, DAYS_AROUND_TODAY + 1):
             day = today + dt.timedelta(days=day_offset)
@@ -447,7 +450,9 @@ class Command(BaseCommand):
                     free_clients = [
                         c
                         for c in clients
-                        if c.pk not in seen_that_day and (c.pk, service.pk) not in ruled_out
+                        if c.pk not in seen_that_day
+                        and (c.pk, service.pk) not in ruled_out
+                        and (start >= now or (c.pk, service.pk) in in_order)
                     ]
                     if room is None or (service.device_kind and device is None) or not free_clients:
                         cursor += dt.timedelta(minutes=15)
@@ -532,14 +537,23 @@ class Command(BaseCommand):
                 picked.append(visit)
         picked = max(by_practitioner.values(), key=len, default=[])
         # someone with nothing against the treatment, no other visit of it to clash with the course, and
-        # no visit at the time of one of its sessions (a client is never in two visits at once)
+        # no other visit on the day of one of its sessions (a client comes once a day)
         others = {v.client_id for v in visits if v not in picked}
+        session_days = {timezone.localtime(p.start, clinic.zone).date() for p in picked}
         others |= {
             v.client_id
-            for v in Appointment.objects.filter(clinic=clinic).exclude(status__in=INACTIVE_STATUSES)
-            if v not in picked and any(v.start < p.end and v.end > p.start for p in picked)
+            for v in Appointment.objects.filter(clinic=clinic)
+            if v not in picked and timezone.localtime(v.start, clinic.zone).date() in session_days
         }
-        client = next((c for c in clients if c.pk not in others and not c.conditions.exists()), None)
+        in_order = _forms_in_order(clinic, clients, [service], timezone.now()) if service else set()
+        client = next(
+            (
+                c
+                for c in clients
+                if c.pk not in others and not c.conditions.exists() and (c.pk, service.pk) in in_order
+            ),
+            None,
+        )
         if service is None or client is None or len(picked) < 2:
             return
         course = Course.objects.create(
@@ -638,3 +652,12 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {username:<14} {display} ({role.replace('_', ' ')}, {data.OTHER_CLINIC['name']})"
             )
+
+
+def _forms_in_order(clinic, clients, services, at) -> set[tuple[int, int]]:
+    """The (client, service) pairs for which the client's intake and consents are in order at `at`."""
+    modalities_of = {s.pk: {p.modality for p in s.protocols.all()} for s in services}
+    needed = forms_needed_for_visits(
+        clinic, [((c.pk, s.pk), c.pk, modalities_of[s.pk], at) for c in clients for s in services]
+    )
+    return {key for key, forms in needed.items() if not forms}
