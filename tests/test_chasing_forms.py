@@ -183,3 +183,25 @@ def test_an_old_consent_version_or_an_old_intake_is_said_as_such(desk, world):
     page = " ".join(desk.get(reverse("client-detail", args=[lee.pk])).content.decode().split())
     assert f"older than {world.clinic.intake_validity_days} days, so asked again" in page
     assert "Signed version 1 on 1 Dec 2026; version 2 is current" in page
+
+
+def test_at_check_in_the_desk_is_told_and_can_hand_the_forms_over_on_the_tablet(desk, world, visits):
+    import re
+
+    olivia, kim = visits
+    with time_machine.travel(local(world, 2026, 12, 7, 9, 50), tick=False):
+        response = desk.post(reverse("appointment-action", args=[olivia.pk, "check_in"]), follow=True)
+        page = " ".join(response.content.decode().split())
+        assert "Olivia Smith: checked in." in page
+        assert (
+            "Before the session, Olivia must still fill or sign: Health questionnaire, Microneedling consent."
+            in page
+        )
+        link = re.search(r'id="fill-here" href="([^"]+)"', page).group(1)
+        # the client's own forms page, opened on the desk's device
+        forms_page = desk.get(link.removeprefix("http://testserver")).content.decode()
+        assert "Health questionnaire" in forms_page and "Microneedling consent" in forms_page
+        # Kim's forms are in order: checked in without a word about them, and no link offered
+        response = desk.post(reverse("appointment-action", args=[kim.pk, "check_in"]), follow=True)
+    page = response.content.decode()
+    assert "must still fill or sign" not in page and 'id="fill-here"' not in page

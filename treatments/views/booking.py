@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from clients.links import forms_url
 from clients.models import Client
 from clients.selectors import forms_needed
 from clients.services import client_register
@@ -247,17 +248,29 @@ def _before_the_session(appointment: Appointment) -> dict:
     on = timezone.localtime(appointment.start, appointment.clinic.zone).date()
     findings = contraindication_findings(client=appointment.client, service=service, on=on)
     booked = appointment.events.filter(action="booked").values_list("details", flat=True).first() or {}
+    modalities = {p.modality for p in service.protocols.all()}
+    missing = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start).names
     return {
         "visit_ahead": appointment.start > timezone.now(),
         "absolute": absolute(findings),
         "relative": relative(findings),
         "accepted": booked.get("accepted", []),
-        "forms_needed": forms_needed(
-            client=appointment.client,
-            modalities={p.modality for p in service.protocols.all()},
-            at=appointment.start,
-        ).names,
+        "forms_needed": missing,
+        # the client's own forms page, to open on the desk's tablet and hand over
+        "fill_here_url": forms_url(appointment.client, modalities=sorted(modalities)) if missing else "",
     }
+
+
+def _say_forms_still_missing(request, appointment: Appointment) -> None:
+    """At check-in, tell the desk what the client must still fill or sign before the session."""
+    modalities = {p.modality for p in appointment.service.protocols.all()}
+    missing = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start).names
+    if missing:
+        messages.warning(
+            request,
+            f"Before the session, {appointment.client.first_name} must still fill or sign: "
+            f"{', '.join(missing)}. The visit's page opens the forms here for them to fill.",
+        )
 
 
 def _appointment_for(request, pk) -> Appointment:
@@ -447,6 +460,8 @@ def appointment_action(request, pk, action):
             new_status, done = STATUS_ACTIONS[action]
             appointment_set_status(appointment, status=new_status, actor=request.user)
             messages.success(request, f"{appointment.client.full_name}: {done[0].lower()}{done[1:]}")
+            if new_status == AppointmentStatus.ARRIVED:
+                _say_forms_still_missing(request, appointment)
         elif action == "send_forms":
             names = appointment_request_forms(appointment, actor=request.user)
             messages.success(
