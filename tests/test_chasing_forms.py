@@ -205,3 +205,11 @@ def test_at_check_in_the_desk_is_told_and_can_hand_the_forms_over_on_the_tablet(
         response = desk.post(reverse("appointment-action", args=[kim.pk, "check_in"]), follow=True)
     page = response.content.decode()
     assert "must still fill or sign" not in page and 'id="fill-here"' not in page
+
+
+def test_the_calendar_marks_them_too(desk, world, visits):
+    olivia, kim = visits
+    page = desk.get("/calendar/?date=2026-12-07").content.decode()
+    assert page.count('<span class="forms-note"') == 1
+    block = page.split(f'data-appointment-id="{olivia.pk}"')[1].split("</a>")[0]
+    assert 'title="Still to fill or sign: Health questionnaire, Microneedling consent">Forms missing' in block

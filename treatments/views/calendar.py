@@ -13,7 +13,7 @@ from clinic.permissions import staff_required
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
-from treatments.selectors import local_day_bounds, outside_working_hours, time_off_clashes
+from treatments.selectors import forms_missing, local_day_bounds, outside_working_hours, time_off_clashes
 
 PIXELS_PER_MINUTE = 1.2
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(19)
@@ -109,9 +109,11 @@ def calendar(request):
     clashes = time_off_clashes(appointments, time_off)
     all_hours = [h for p in practitioners for h in p.working_hours.all()]
     off_hours = outside_working_hours(appointments, clinic.zone, all_hours)
+    missing = forms_missing(appointments, clinic)
     for appointment in appointments:
         appointment.time_off = clashes.get(appointment.pk)
         appointment.off_hours = appointment.pk in off_hours
+        appointment.forms_missing = missing.get(appointment.pk, [])
     day_open_time = min((h.start_time for h in all_hours), default=DEFAULT_OPEN)
     day_close_time = max((h.end_time for h in all_hours), default=DEFAULT_CLOSE)
     if day_close_time <= day_open_time:
