@@ -51,6 +51,13 @@ def test_booking_a_new_client_from_the_form(desk, world):
     assert response.redirect_chain[-1][0] == f"/appointments/{appointment.pk}/"
     assert appointment.start == local(world, 2026, 12, 7, 10)
     assert "Booked Nia Cole" in response.content.decode()
+    assert "The confirmation is on its way." in response.content.decode()
+
+
+def test_booking_a_client_with_no_email_address_says_nothing_will_be_sent(desk, world):
+    response = _book_new_client(desk, world, **{"new-email": "", "new-phone": "+44 7700 900555"})
+    page = " ".join(response.content.decode().split())
+    assert "Nia has no email address, so no confirmation or reminders go out" in page
 
 
 def test_a_new_client_born_centuries_ago_is_refused_on_the_form_and_nothing_is_booked(desk, world):

@@ -213,3 +213,18 @@ def test_the_calendar_marks_them_too(desk, world, visits):
     assert page.count('<span class="forms-note"') == 1
     block = page.split(f'data-appointment-id="{olivia.pk}"')[1].split("</a>")[0]
     assert 'title="Still to fill or sign: Health questionnaire, Microneedling consent">Forms missing' in block
+
+
+def test_booking_says_the_confirmation_carries_a_link_to_the_missing_forms(desk, world):
+    client = world.client(first_name="Ann", last_name="Hale", email="ann@example.com")
+    fields = {
+        "practitioner": world.dr_lee.id,
+        "start": "2026-12-08T10:00",
+        "service": world.microneedling.id,
+        "client": client.pk,
+    }
+    page = " ".join(desk.post("/book/", fields, follow=True).content.decode().split())
+    assert (
+        "The confirmation is on its way, with a link to fill: Health questionnaire, Microneedling consent."
+        in page
+    )

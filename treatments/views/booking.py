@@ -16,7 +16,7 @@ from clients.models import Client
 from clients.selectors import forms_needed
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
-from clinic.models import StaffMember, StaffRole
+from clinic.models import OutboxMessage, StaffMember, StaffRole
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
 from clinic.redirects import redirect_back
@@ -139,7 +139,7 @@ def book(request):
                 messages.success(
                     request,
                     f"Booked {client.full_name} for {service.name} with {practitioner.display_name}, "
-                    f"{local:%a %d %b %H:%M}.",
+                    f"{local:%a %d %b %H:%M}.{_what_the_client_is_sent(appointment)}",
                 )
                 return redirect("appointment-detail", appointment.pk)
     return render(
@@ -259,6 +259,25 @@ def _before_the_session(appointment: Appointment) -> dict:
         # the client's own forms page, to open on the desk's tablet and hand over
         "fill_here_url": forms_url(appointment.client, modalities=sorted(modalities)) if missing else "",
     }
+
+
+def _what_the_client_is_sent(appointment: Appointment) -> str:
+    """After booking, say what the client will get by email, or that they will get nothing."""
+    client = appointment.client
+    if not client.email:
+        return (
+            f" {client.first_name} has no email address, so no confirmation or reminders go out: "
+            "add one on their page, or tell them the time now."
+        )
+    request = OutboxMessage.objects.filter(
+        dedupe_key=f"appointment:{appointment.pk}:forms", template_key="forms_request"
+    ).first()
+    if request is not None:
+        return (
+            " The confirmation is on its way, with a link to fill: "
+            f"{', '.join(request.context.get('forms_needed', []))}."
+        )
+    return " The confirmation is on its way."
 
 
 def _say_forms_still_missing(request, appointment: Appointment) -> None:
