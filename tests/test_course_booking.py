@@ -163,6 +163,7 @@ def test_booking_the_course_books_every_session_and_shows_its_progress(desk, wor
     assert response.status_code == 302 and response.url == f"/appointments/{booked[0].pk}/"
     page = desk.get(response.url).content.decode()
     assert "Booked 3 sessions of Microcurrent workout for Ada Lovelace with Dr Amara Lee" in page
+    assert "The confirmation is on its way." in page
     assert "Session 1 of 3 · 0 done, 3 booked ahead" in page
 
 

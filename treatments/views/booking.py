@@ -139,7 +139,7 @@ def book(request):
                 messages.success(
                     request,
                     f"Booked {client.full_name} for {service.name} with {practitioner.display_name}, "
-                    f"{local:%a %d %b %H:%M}.{_what_the_client_is_sent(appointment)}",
+                    f"{local:%a %d %b %H:%M}.{what_the_client_is_sent(appointment)}",
                 )
                 return redirect("appointment-detail", appointment.pk)
     return render(
@@ -261,8 +261,9 @@ def _before_the_session(appointment: Appointment) -> dict:
     }
 
 
-def _what_the_client_is_sent(appointment: Appointment) -> str:
-    """After booking, say what the client will get by email, or that they will get nothing."""
+def what_the_client_is_sent(appointment: Appointment) -> str:
+    """After booking (a visit, or a course's first session), say what the client will get by email, or
+    that they will get nothing."""
     client = appointment.client
     if not client.email:
         return (

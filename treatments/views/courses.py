@@ -21,7 +21,7 @@ from clinic.permissions import staff_required
 from treatments.booking import course_book, course_cancel_remaining, course_check, course_plan, course_starts
 from treatments.forms import CancelForm, CourseForm, NewClientForm, parse_id, parse_local_datetime
 from treatments.models import Course, Service
-from treatments.views.booking import client_problem, picked_time, services_for
+from treatments.views.booking import client_problem, picked_time, services_for, what_the_client_is_sent
 
 DEFAULT_SESSIONS = 6
 DEFAULT_GAPS = [7]
@@ -172,7 +172,8 @@ def _book(request, clinic, order: _Order):
     messages.success(
         request,
         f"Booked {len(booked)} sessions of {order.service.name} for {client.full_name} with "
-        f"{order.practitioner.display_name}, {first:%a %d %b %H:%M} to {last:%a %d %b %Y}.",
+        f"{order.practitioner.display_name}, {first:%a %d %b %H:%M} to {last:%a %d %b %Y}."
+        f"{what_the_client_is_sent(booked[0])}",
     )
     return redirect("appointment-detail", booked[0].pk)
 
