@@ -228,3 +228,46 @@ def test_booking_says_the_confirmation_carries_a_link_to_the_missing_forms(desk,
         "The confirmation is on its way, with a link to fill: Health questionnaire, Microneedling consent."
         in page
     )
+
+
+def test_the_days_list_emails_everyone_still_missing_forms_in_one_action(desk, world, visits):
+    olivia, kim = visits
+    ann = book(
+        world, world.client(first_name="Ann", last_name="Lee", email=""), start=local(world, 2026, 12, 7, 15)
+    )
+    OutboxMessage.objects.filter(template_key="forms_request").update(
+        status=OutboxStatus.SENT, sent_at=timezone.now()
+    )
+    page = " ".join(desk.get("/?date=2026-12-07").content.decode().split())
+    assert "2 visits ahead on this day still lack forms." in page and "Email each client the link" in page
+    response = desk.post(reverse("chase-forms"), {"date": "2026-12-07"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/?date=2026-12-07"
+    page = " ".join(response.content.decode().split())
+    assert "Emailed the forms link to 1 client: Olivia Smith." in page
+    assert "Ann Lee (15:00): Ann Lee has no email address." in page
+    assert OutboxMessage.objects.filter(dedupe_key=f"appointment:{olivia.pk}:forms:2").exists()
+    assert olivia.events.filter(action="forms_requested").count() == 1
+    assert not ann.events.filter(action="forms_requested").exists()
+    # sent again at once: Olivia's link is still on its way, so nothing doubles
+    page = " ".join(
+        desk.post(reverse("chase-forms"), {"date": "2026-12-07"}, follow=True).content.decode().split()
+    )
+    assert "Olivia Smith (10:00): A link to the forms is already on its way to olivia@example.com." in page
+    assert OutboxMessage.objects.filter(dedupe_key__startswith=f"appointment:{olivia.pk}:forms:").count() == 1
+
+
+def test_a_day_gone_by_offers_no_chasing(desk, world, visits):
+    with time_machine.travel(local(world, 2026, 12, 8, 9), tick=False):
+        page = desk.get("/?date=2026-12-07").content.decode()
+    assert 'id="chase-forms"' not in page
+
+
+@pytest.mark.parametrize("date", ["", "31-02-2026", "2026-13-01", "9999999"])
+def test_chasing_with_a_bad_day_sends_nothing_and_says_so(desk, world, visits, date):
+    OutboxMessage.objects.filter(template_key="forms_request").update(
+        status=OutboxStatus.SENT, sent_at=timezone.now()
+    )
+    response = desk.post(reverse("chase-forms"), {"date": date}, follow=True)
+    assert response.status_code == 200
+    assert "Nothing was sent: the day was missing or not a date." in response.content.decode()
+    assert not OutboxMessage.objects.filter(dedupe_key__contains=":forms:").exists()

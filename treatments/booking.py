@@ -483,6 +483,24 @@ def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[s
     return names
 
 
+def appointments_request_forms(
+    visits: list[Appointment], *, actor=None
+) -> tuple[list[Appointment], list[tuple[Appointment, str]]]:
+    """`appointment_request_forms` for each visit (a day's, say); return (sent, [(visit, why not)]).
+
+    Each visit is its own transaction: one that cannot be asked leaves the others asked.
+    """
+    sent, refused = [], []
+    for visit in visits:
+        try:
+            appointment_request_forms(visit, actor=actor)
+        except ClinicError as refusal:
+            refused.append((visit, refusal.message))
+        else:
+            sent.append(visit)
+    return sent, refused
+
+
 def _locked(appointment: Appointment) -> Appointment:
     return (
         Appointment.objects.select_for_update()

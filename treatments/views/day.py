@@ -2,11 +2,14 @@
 
 import datetime as dt
 
-from django.shortcuts import render
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from clinic.permissions import staff_required
-from treatments.booking import status_refusal
+from treatments.booking import appointments_request_forms, status_refusal
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
 from treatments.selectors import (
@@ -71,6 +74,7 @@ def home(request):
         appointment.forms_missing = missing.get(appointment.pk, [])
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
+    to_chase = [a for a in appointments if a.forms_missing and a.start > now]
     return render(
         request,
         "treatments/home.html",
@@ -85,5 +89,38 @@ def home(request):
             "next_busy_day": None if active else next_day_with_visits(clinic=clinic, after=day),
             "date_error": date_error,
             "zone_name": clinic.time_zone,
+            "to_chase": to_chase,
         },
     )
+
+
+@staff_required
+@require_POST
+def chase_forms(request):
+    """Email the forms link to every client of the day (?date=) whose visit ahead still lacks forms."""
+    clinic = request.staff_member.clinic
+    day, error = parse_local_date(request.POST.get("date"), timezone.localdate(timezone=clinic.zone))
+    if error or not request.POST.get("date"):
+        messages.error(
+            request, "Nothing was sent: the day was missing or not a date. Try again from its list."
+        )
+        return redirect("home")
+    appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
+    missing = forms_missing(appointments, clinic)
+    now = timezone.now()
+    sent, refused = appointments_request_forms(
+        [a for a in appointments if a.pk in missing and a.start > now], actor=request.user
+    )
+    if sent:
+        messages.success(
+            request,
+            f"Emailed the forms link to {len(sent)} client{'s' if len(sent) != 1 else ''}: "
+            f"{', '.join(a.client.full_name for a in sent)}.",
+        )
+    for visit, reason in refused:
+        messages.warning(
+            request, f"{visit.client.full_name} ({visit.start.astimezone(clinic.zone):%H:%M}): {reason}"
+        )
+    if not sent and not refused:
+        messages.info(request, "Nobody on this day is missing forms.")
+    return redirect(f"{reverse('home')}?date={day.isoformat()}")
