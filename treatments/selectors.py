@@ -38,6 +38,15 @@ def within_calendar(day: dt.date) -> bool:
     return FIRST_CALENDAR_DAY <= day <= LAST_CALENDAR_DAY
 
 
+def still_to_be_had(appointments) -> list:
+    """The visits that are still on: neither cancelled (nor the like) nor completed."""
+    return [
+        a
+        for a in appointments
+        if a.status not in INACTIVE_STATUSES and a.status != AppointmentStatus.FULFILLED
+    ]
+
+
 def time_off_clashes(appointments, time_off: list[TimeOff] | None = None) -> dict[int, TimeOff]:
     """Return, by appointment id, the practitioner's time off that a visit still to be had falls in.
 
@@ -45,11 +54,7 @@ def time_off_clashes(appointments, time_off: list[TimeOff] | None = None) -> dic
     not be there; the day list, the calendar and the visit's page say so, so the desk moves them.
     One query however many visits, none when the caller has the time off loaded (`time_off`).
     """
-    ahead = [
-        a
-        for a in appointments
-        if a.status not in INACTIVE_STATUSES and a.status != AppointmentStatus.FULFILLED
-    ]
+    ahead = still_to_be_had(appointments)
     if not ahead:
         return {}
     if time_off is None:
@@ -92,11 +97,7 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
     Checked as booking checks it: the visit's held time (with the service's buffers) in one window.
     One query however many visits, none when the caller has the hours loaded (`hours`).
     """
-    ahead = [
-        a
-        for a in appointments
-        if a.status not in INACTIVE_STATUSES and a.status != AppointmentStatus.FULFILLED
-    ]
+    ahead = still_to_be_had(appointments)
     if not ahead:
         return set()
     if hours is None:
@@ -119,11 +120,7 @@ def forms_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:
     For the desk chasing intake and consent before the day. Five queries however many visits (the
     services' protocols, then `forms_needed_for_visits`).
     """
-    ahead = [
-        a
-        for a in appointments
-        if a.status not in INACTIVE_STATUSES and a.status != AppointmentStatus.FULFILLED
-    ]
+    ahead = still_to_be_had(appointments)
     prefetch_related_objects(ahead, "service__protocols")
     needed = forms_needed_for_visits(
         clinic, [(a.pk, a.client_id, {p.modality for p in a.service.protocols.all()}, a.start) for a in ahead]

@@ -49,6 +49,7 @@ from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentEvent, 
 from treatments.selectors import (
     appointment_messages,
     client_attendance,
+    forms_missing,
     local_day_bounds,
     outside_working_hours,
     time_off_clashes,
@@ -283,8 +284,7 @@ def what_the_client_is_sent(appointment: Appointment) -> str:
 
 def _say_forms_still_missing(request, appointment: Appointment) -> None:
     """At check-in, tell the desk what the client must still fill or sign before the session."""
-    modalities = {p.modality for p in appointment.service.protocols.all()}
-    missing = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start).names
+    missing = forms_missing([appointment], appointment.clinic).get(appointment.pk)
     if missing:
         messages.warning(
             request,

@@ -51,6 +51,11 @@ def _next_steps(appointment, now) -> list[tuple[str, str, str]]:
     return steps
 
 
+def _to_chase(appointments, missing: dict[int, list[str]], now) -> list:
+    """The visits still ahead whose client lacks forms (`missing`, from `forms_missing`)."""
+    return [a for a in appointments if a.pk in missing and a.start > now]
+
+
 @staff_required
 def home(request):
     """Show the clinic's appointments for one local day (today unless ?date=YYYY-MM-DD)."""
@@ -74,7 +79,7 @@ def home(request):
         appointment.forms_missing = missing.get(appointment.pk, [])
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
-    to_chase = [a for a in appointments if a.forms_missing and a.start > now]
+    to_chase = _to_chase(appointments, missing, now)
     return render(
         request,
         "treatments/home.html",
@@ -108,9 +113,7 @@ def chase_forms(request):
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     missing = forms_missing(appointments, clinic)
     now = timezone.now()
-    sent, refused = appointments_request_forms(
-        [a for a in appointments if a.pk in missing and a.start > now], actor=request.user
-    )
+    sent, refused = appointments_request_forms(_to_chase(appointments, missing, now), actor=request.user)
     if sent:
         messages.success(
             request,
