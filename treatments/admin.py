@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from clinic.admin import StaffMemberAdmin
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
+from clinic.models import StaffMember, StaffRole
 from treatments.models import (
     Appointment,
     AppointmentEvent,
@@ -18,6 +23,7 @@ from treatments.models import (
     SessionPhoto,
     TreatmentSession,
 )
+from treatments.selectors import VISITS_AHEAD_CHECKED, short_local, visits_left_without_their_practitioner
 
 
 @admin.register(BodyArea)
@@ -100,3 +106,63 @@ class TreatmentSessionAdmin(ClinicScopedAdmin):
     list_display = ["client", "practitioner", "started_at", "signed_off_at"]
     raw_id_fields = ["client", "appointment"]
     inlines = [MicroneedlingInline, MicrocurrentInline, MesotherapyInline, PhotoInline]
+
+
+# How many of the visits left without their practitioner the manager's note lists by name.
+VISITS_NAMED = 10
+
+
+class StaffMemberWithVisitsAdmin(StaffMemberAdmin):
+    """The staff page, which also says which booked visits new hours, time off or leaving leave out.
+
+    Defined here, not in `clinic.admin`, because the visits are this layer's.
+    """
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        member = form.instance
+        if member.role != StaffRole.PRACTITIONER:
+            return
+        left = visits_left_without_their_practitioner(member, now=timezone.now())
+        if left:
+            messages.warning(request, _left_without_note(member, left))
+
+
+def _left_without_note(member, left) -> str:
+    """ "Sam Rivera has 2 booked visits ahead without them: Tue 8 Dec 14:00 Ann Lee (not working then), …" """
+    zone = member.clinic.zone
+    count = len(left)
+    named = format_html_join(
+        ", ",
+        '<a href="{}">{} {}</a> ({})',
+        (
+            (reverse("appointment-detail", args=[v.pk]), short_local(v.start, zone), v.client.full_name, why)
+            for v, why in left[:VISITS_NAMED]
+        ),
+    )
+    if count >= VISITS_AHEAD_CHECKED:
+        more = f" and more (the first {VISITS_AHEAD_CHECKED} were checked)"
+    else:
+        more = f" and {count - VISITS_NAMED} more" if count > VISITS_NAMED else ""
+    together = (
+        format_html(
+            ' The <a href="{}">time off page</a> hands those in time off to a colleague together.',
+            reverse("time-off"),
+        )
+        if any(why == "time off" for _v, why in left)
+        else ""
+    )
+    return format_html(
+        "{} has {} booked visit{} ahead without them: {}{}. They stay booked until moved: open each to "
+        "give it to a colleague or another time.{}",
+        member.display_name,
+        count,
+        "" if count == 1 else "s",
+        named,
+        more,
+        together,
+    )
+
+
+admin.site.unregister(StaffMember)
+admin.site.register(StaffMember, StaffMemberWithVisitsAdmin)

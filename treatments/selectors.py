@@ -93,15 +93,20 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
     """Return the ids of visits still to be had that their practitioner's working hours no longer hold.
 
     A rota changed after visits were booked (Sam stops working Tuesday afternoons) leaves them booked
-    at a time their practitioner does not work; like time off, the desk is told where it looks.
-    Checked as booking checks it: the visit's held time (with the service's buffers) in one window.
-    One query however many visits, none when the caller has the hours loaded (`hours`).
+    at a time their practitioner does not work; like time off, the desk is told where it looks. A
+    practitioner made inactive (they left) works no hours at all. Checked as booking checks it: the
+    visit's held time (with the service's buffers) in one window. One query however many visits,
+    none when the caller has the hours loaded (`hours`, of active practitioners only).
     """
     ahead = still_to_be_had(appointments)
     if not ahead:
         return set()
     if hours is None:
-        hours = list(WorkingHours.objects.filter(staff_member_id__in={a.practitioner_id for a in ahead}))
+        hours = list(
+            WorkingHours.objects.filter(
+                staff_member_id__in={a.practitioner_id for a in ahead}, staff_member__is_active=True
+            )
+        )
     by_practitioner: dict[int, list[WorkingHours]] = {}
     for h in hours:
         by_practitioner.setdefault(h.staff_member_id, []).append(h)
@@ -112,6 +117,39 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
             by_practitioner.get(a.practitioner_id, []), zone, a.blocked_start, a.blocked_end
         )
     }
+
+
+# How many of a practitioner's visits ahead `visits_left_without_their_practitioner` looks at: a
+# year of a full diary; the manager is told when there are more.
+VISITS_AHEAD_CHECKED = 2000
+
+
+def visits_left_without_their_practitioner(
+    practitioner, *, now: dt.datetime
+) -> list[tuple[Appointment, str]]:
+    """Return the practitioner's visits still ahead that they will not be there for, soonest first, with why.
+
+    For the manager who has just changed their hours, time off or active state: the visits stay
+    booked (nothing moves behind the desk's back) and each is said, to be moved from its page.
+    Three queries however many visits (and one for the clinic, if not loaded).
+    """
+    visits = list(
+        Appointment.objects.filter(practitioner=practitioner, end__gt=now)
+        .exclude(status__in=INACTIVE_STATUSES)
+        .exclude(status=AppointmentStatus.FULFILLED)
+        .select_related("client")
+        .order_by("start", "id")[:VISITS_AHEAD_CHECKED]
+    )
+    if not practitioner.is_active:
+        return [(visit, "no longer active") for visit in visits]
+    zone = practitioner.clinic.zone
+    away = time_off_clashes(visits)
+    off_hours = outside_working_hours([v for v in visits if v.pk not in away], zone)
+    return [
+        (visit, "time off" if visit.pk in away else "not working then")
+        for visit in visits
+        if visit.pk in away or visit.pk in off_hours
+    ]
 
 
 def forms_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:

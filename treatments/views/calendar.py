@@ -3,7 +3,7 @@
 import datetime as dt
 from urllib.parse import urlencode
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,10 +13,19 @@ from clinic.permissions import staff_required
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
-from treatments.selectors import forms_missing, local_day_bounds, outside_working_hours, time_off_clashes
+from treatments.selectors import (
+    forms_missing,
+    local_day_bounds,
+    outside_working_hours,
+    still_to_be_had,
+    time_off_clashes,
+)
 
 PIXELS_PER_MINUTE = 1.2
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(19)
+# The heading of a column kept for visits still booked with someone who left, or in a closed room.
+LEFT_NOTE = "No longer active: move these visits"
+CLOSED_NOTE = "Not in use: move these visits"
 
 
 def _minutes(local: dt.datetime, day_open: dt.datetime) -> float:
@@ -83,12 +92,6 @@ def calendar(request):
     step = dt.timedelta(minutes=clinic.slot_step_minutes)
     now = timezone.now()
 
-    practitioners = list(
-        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True)
-        .prefetch_related(Prefetch("working_hours", queryset=WorkingHours.objects.order_by("start_time")))
-        .order_by("display_name", "id")
-    )
-    rooms = list(Room.objects.filter(clinic=clinic, is_active=True).order_by("name", "id"))
     if view == "week":
         first_day = day - dt.timedelta(days=day.weekday())
         days = [first_day + dt.timedelta(days=i) for i in range(7)]
@@ -100,6 +103,30 @@ def calendar(request):
         Appointment.objects.filter(clinic=clinic, start__lt=range_end, end__gt=range_start)
         .select_related("client", "service", "practitioner", "room", "device")
         .order_by("start", "id")
+    )
+    # Someone who left, or a room taken out of use, keeps a column while visits there are still to
+    # be had: the desk sees them to move them.
+    left_with_visits = {
+        a.practitioner_id for a in still_to_be_had(appointments) if not a.practitioner.is_active
+    }
+    closed_with_visits = {
+        a.room_id for a in still_to_be_had(appointments) if a.room_id and not a.room.is_active
+    }
+    practitioners = list(
+        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER)
+        .filter(Q(is_active=True) | Q(pk__in=left_with_visits))
+        .prefetch_related(
+            Prefetch(
+                "working_hours",
+                queryset=WorkingHours.objects.filter(staff_member__is_active=True).order_by("start_time"),
+            )
+        )
+        .order_by("-is_active", "display_name", "id")
+    )
+    rooms = list(
+        Room.objects.filter(clinic=clinic)
+        .filter(Q(is_active=True) | Q(pk__in=closed_with_visits))
+        .order_by("-is_active", "name", "id")
     )
     time_off = list(
         TimeOff.objects.filter(
@@ -169,7 +196,7 @@ def calendar(request):
                 busy=busy_for(resource.id, on_day_date),
                 book_params={"practitioner": resource.id},
                 now=now,
-                subtitle=off_note(resource.id, on_day_date),
+                subtitle=off_note(resource.id, on_day_date) if resource.is_active else LEFT_NOTE,
             )
         return _column(
             title=title,
@@ -182,6 +209,7 @@ def calendar(request):
             busy=[],
             book_params={},
             now=now,
+            subtitle="" if resource.is_active else CLOSED_NOTE,
         )
 
     resources = practitioners if by == "practitioner" else rooms
