@@ -340,6 +340,7 @@ def outbox_deliver(message_ids: list[int]) -> int:
     messages = _without_lapsed(messages)
     if not messages:
         return 0
+    _bring_up_to_date(messages)
     overrides = overrides_for({(m.clinic_id, m.template_key) for m in messages})
     mail = get_connection()
     try:
@@ -373,6 +374,28 @@ def _without_lapsed(messages: list[OutboxMessage]) -> list[OutboxMessage]:
         )
         logger.info("outbox message %s not sent: %s", message_id, reason)
     return [m for m in messages if m.pk not in lapsed]
+
+
+def _bring_up_to_date(messages: list[OutboxMessage]) -> None:
+    """Let the registered refreshes update what the claimed rows say, and store it, before they go.
+
+    A form request written at booking lists two forms; the client signed one since: the email lists
+    the one still to do, and the row records what was sent. A refresh that fails is logged and the
+    rows go as written, as for the out-of-date checks.
+    """
+    changed: dict[int, OutboxMessage] = {}
+    for refresh in _context_refreshes:
+        try:
+            updates = refresh(messages)
+        except Exception:  # noqa: BLE001 (any bug in a higher layer's refresh)
+            logger.exception("outbox refresh %s failed; the batch goes as written", refresh.__name__)
+            continue
+        for message in messages:
+            if updates.get(message.pk):
+                message.context = {**message.context, **updates[message.pk]}
+                changed[message.pk] = message
+    if changed:
+        OutboxMessage.objects.bulk_update(list(changed.values()), ["context"])
 
 
 def _send_each(mail, messages: list[OutboxMessage], overrides: dict, records) -> int:
@@ -520,6 +543,19 @@ def out_of_date_reasons(
         for pk, reason in check(messages, now, delivering).items():
             reasons.setdefault(pk, reason)
     return reasons
+
+
+# Refreshes for what a row says that can change between writing and sending while the row stays
+# true (the forms a request still asks for). Registered by a higher layer, as the checks are.
+ContextRefresh = Callable[[list[OutboxMessage]], dict[int, dict]]
+_context_refreshes: list[ContextRefresh] = []
+
+
+def register_context_refresh(refresh: ContextRefresh) -> ContextRefresh:
+    """Add a refresh delivery calls on the rows about to go: return {id: context keys to update}."""
+    if refresh not in _context_refreshes:
+        _context_refreshes.append(refresh)
+    return refresh
 
 
 def resend_refusals(messages: list[OutboxMessage], *, now: datetime | None = None) -> dict[int, str]:

@@ -148,6 +148,55 @@ def test_a_request_still_to_go_when_the_client_has_filled_everything_is_not_sent
     assert not [m for m in smtp_server.messages if "forms to fill in" in m["Subject"]]
 
 
+def test_a_request_still_to_go_asks_only_for_what_is_still_missing_when_it_goes(
+    world, visits, smtp_settings, smtp_server
+):
+    olivia, _kim = visits
+    request = OutboxMessage.objects.get(dedupe_key=f"appointment:{olivia.pk}:forms")
+    assert request.context["forms_needed"] == ["Health questionnaire", "Microneedling consent"]
+    # the worker was behind; meanwhile Olivia filled her intake at the desk, not yet the consent
+    IntakeResponse.objects.create(client=olivia.client, questionnaire=world.intake, answers={})
+    deliver_due_messages_task()
+    [mail] = [m for m in smtp_server.messages if "forms to fill in" in m["Subject"]]
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "  - Microneedling consent" in body and "Health questionnaire" not in body
+    request.refresh_from_db()
+    # the record says what was sent
+    assert request.status == OutboxStatus.SENT
+    assert request.context["forms_needed"] == ["Microneedling consent"]
+
+
+def test_a_request_whose_forms_have_not_changed_goes_as_written(world, visits, smtp_settings, smtp_server):
+    from treatments.notifications import form_requests_as_they_stand
+
+    olivia, kim = visits
+    request = OutboxMessage.objects.get(dedupe_key=f"appointment:{olivia.pk}:forms")
+    confirmation = OutboxMessage.objects.get(dedupe_key=f"appointment:{kim.pk}:booked")
+    assert form_requests_as_they_stand([request, confirmation]) == {}
+    with CaptureQueriesContext(connection) as queries:
+        assert form_requests_as_they_stand([confirmation]) == {}
+    assert len(queries) == 0
+
+
+def test_a_refresh_that_fails_lets_the_batch_go_as_written(world, visits, smtp_settings, smtp_server):
+    from clinic import outbox
+
+    def broken(messages):
+        raise RuntimeError("a bug in a refresh")
+
+    olivia, _kim = visits
+    outbox.register_context_refresh(broken)
+    try:
+        IntakeResponse.objects.create(client=olivia.client, questionnaire=world.intake, answers={})
+        deliver_due_messages_task()
+    finally:
+        outbox._context_refreshes.remove(broken)
+    request = OutboxMessage.objects.get(dedupe_key=f"appointment:{olivia.pk}:forms")
+    assert request.status == OutboxStatus.SENT
+    # the working refresh still ran
+    assert request.context["forms_needed"] == ["Microneedling consent"]
+
+
 def test_a_request_is_not_resent_once_answered_and_the_timeline_says_why(desk, world, visits, smtp_settings):
     olivia, _kim = visits
     deliver_due_messages_task()

@@ -6,7 +6,8 @@ class TreatmentsConfig(AppConfig):
     verbose_name = "Protocols, services, appointments and sessions"
 
     def ready(self):
-        from clinic.outbox import register_out_of_date_check
-        from treatments.notifications import out_of_date_booking_messages
+        from clinic.outbox import register_context_refresh, register_out_of_date_check
+        from treatments.notifications import form_requests_as_they_stand, out_of_date_booking_messages
 
         register_out_of_date_check(out_of_date_booking_messages)
+        register_context_refresh(form_requests_as_they_stand)
