@@ -457,7 +457,9 @@ class Command(BaseCommand):
                     if room is None or (service.device_kind and device is None) or not free_clients:
                         cursor += dt.timedelta(minutes=15)
                         continue
-                    client = rng.choice(free_clients)
+                    # most clients booked ahead have filled their forms already; some still have to
+                    regulars = [c for c in free_clients if (c.pk, service.pk) in in_order]
+                    client = rng.choice(regulars if regulars and rng.random() < 0.8 else free_clients)
                     seen_that_day.add(client.pk)
                     for resource in (practitioner, room, device):
                         if resource is not None:
