@@ -93,11 +93,28 @@ class IntakeQuestionnaire(models.Model):
     class Meta:
         ordering = ["clinic_id", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "version"], name="intake_version_unique"),
             models.UniqueConstraint(
-                fields=["clinic"], condition=Q(is_current=True), name="intake_one_current_per_clinic"
+                fields=["clinic", "version"],
+                name="intake_version_unique",
+                violation_error_message=(
+                    "There is already an intake form with this version number: give the new one the "
+                    "next number."
+                ),
             ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="intake_version_positive"),
+            models.UniqueConstraint(
+                fields=["clinic"],
+                condition=Q(is_current=True),
+                name="intake_one_current_per_clinic",
+                violation_error_message=(
+                    "Only one intake form can be current: untick the one that is current now, then tick "
+                    "this one."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=1),
+                name="intake_version_positive",
+                violation_error_message="Version numbers start at 1.",
+            ),
         ]
 
     def __str__(self):
@@ -166,13 +183,28 @@ class ConsentTemplate(models.Model):
     class Meta:
         ordering = ["clinic_id", "modality", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "modality", "version"], name="consent_version_unique"),
+            models.UniqueConstraint(
+                fields=["clinic", "modality", "version"],
+                name="consent_version_unique",
+                violation_error_message=(
+                    "There is already a consent of this version for this modality: give the new one the "
+                    "next number."
+                ),
+            ),
             models.UniqueConstraint(
                 fields=["clinic", "modality"],
                 condition=Q(is_current=True),
                 name="consent_one_current_per_modality",
+                violation_error_message=(
+                    "Only one consent a modality can be current: untick the one that is current now, "
+                    "then tick this one."
+                ),
             ),
-            models.CheckConstraint(condition=~Q(body=""), name="consent_body_required"),
+            models.CheckConstraint(
+                condition=~Q(body=""),
+                name="consent_body_required",
+                violation_error_message="A consent needs the text the client signs.",
+            ),
         ]
 
     def __str__(self):

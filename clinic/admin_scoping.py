@@ -47,7 +47,8 @@ class ClinicScopedAdmin(admin.ModelAdmin):
             return kwargs
         path = _clinic_path(db_field.related_model)
         if path:
-            kwargs["queryset"] = db_field.related_model._default_manager.filter(**{path: clinic})
+            value = clinic.pk if path == "pk" else clinic
+            kwargs["queryset"] = db_field.related_model._default_manager.filter(**{path: value})
         return kwargs
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -56,11 +57,22 @@ class ClinicScopedAdmin(admin.ModelAdmin):
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         return super().formfield_for_manytomany(db_field, request, **self._limit(db_field, request, kwargs))
 
-    def get_exclude(self, request, obj=None):
-        exclude = list(super().get_exclude(request, obj) or [])
-        if self._member_clinic(request) and any(f.name == "clinic" for f in self.model._meta.fields):
-            exclude.append("clinic")
-        return exclude
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        """For a manager, show the clinic as theirs and fixed, rather than leave it off the form.
+
+        Left off, it would be left out of validation too: a second room named like the first would
+        pass the form and meet the database's unique constraint as a 500. Fixed (a disabled field
+        takes its value from here, never from what is sent), every constraint with the clinic in it
+        is checked and said on the form.
+        """
+        form = super().get_form(request, obj, change=change, **kwargs)
+        clinic = self._member_clinic(request)
+        field = form.base_fields.get("clinic")
+        if clinic and field is not None:
+            field.disabled = True
+            field.initial = clinic.pk
+            field.help_text = ""
+        return form
 
     def save_model(self, request, obj, form, change):
         clinic = self._member_clinic(request)

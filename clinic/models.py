@@ -19,6 +19,7 @@ def optional_needle_depth_check(name: str, field: str = "max_depth_mm") -> model
         condition=Q(**{f"{field}__isnull": True})
         | Q(**{f"{field}__gt": 0, f"{field}__lte": MAX_NEEDLE_DEPTH_MM}),
         name=name,
+        violation_error_message="A needle depth is above 0 and at most 3 mm (or left empty).",
     )
 
 
@@ -70,8 +71,16 @@ class Clinic(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(slot_step_minutes__gte=5), name="clinic_slot_step_at_least_5"),
-            models.CheckConstraint(condition=~Q(time_zone=""), name="clinic_time_zone_required"),
+            models.CheckConstraint(
+                condition=Q(slot_step_minutes__gte=5),
+                name="clinic_slot_step_at_least_5",
+                violation_error_message="The slot step must be at least 5 minutes.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(time_zone=""),
+                name="clinic_time_zone_required",
+                violation_error_message="Choose the clinic's time zone.",
+            ),
         ]
 
     def __str__(self):
@@ -136,7 +145,12 @@ class PractitionerQualification(models.Model):
         ordering = ["staff_member_id", "modality"]
         constraints = [
             models.UniqueConstraint(
-                fields=["staff_member", "modality"], name="qualification_once_per_modality"
+                fields=["staff_member", "modality"],
+                name="qualification_once_per_modality",
+                violation_error_message=(
+                    "This practitioner already has a qualification for that modality: change that row "
+                    "instead."
+                ),
             ),
             optional_needle_depth_check("qualification_depth_within_0_3mm"),
         ]
@@ -153,7 +167,13 @@ class Room(models.Model):
 
     class Meta:
         ordering = ["clinic_id", "name", "id"]
-        constraints = [models.UniqueConstraint(fields=["clinic", "name"], name="room_name_unique_per_clinic")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="room_name_unique_per_clinic",
+                violation_error_message="There is already a room with this name.",
+            )
+        ]
 
     def __str__(self):
         return self.name
@@ -187,7 +207,11 @@ class Device(models.Model):
     class Meta:
         ordering = ["clinic_id", "kind", "name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "name"], name="device_name_unique_per_clinic"),
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="device_name_unique_per_clinic",
+                violation_error_message="There is already a device with this name.",
+            ),
             optional_needle_depth_check("device_depth_within_0_3mm"),
         ]
 
@@ -218,10 +242,14 @@ class WorkingHours(models.Model):
         verbose_name_plural = "working hours"
         constraints = [
             models.CheckConstraint(
-                condition=Q(end_time__gt=models.F("start_time")), name="working_hours_end_after_start"
+                condition=Q(end_time__gt=models.F("start_time")),
+                name="working_hours_end_after_start",
+                violation_error_message="Working hours must end after they start.",
             ),
             models.CheckConstraint(
-                condition=Q(weekday__gte=0, weekday__lte=6), name="working_hours_weekday_0_6"
+                condition=Q(weekday__gte=0, weekday__lte=6),
+                name="working_hours_weekday_0_6",
+                violation_error_message="Choose a day of the week.",
             ),
         ]
 
@@ -239,7 +267,11 @@ class TimeOff(models.Model):
         ordering = ["staff_member_id", "start"]
         verbose_name_plural = "time off"
         constraints = [
-            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="time_off_end_after_start"),
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")),
+                name="time_off_end_after_start",
+                violation_error_message="Time off must end after it starts.",
+            ),
         ]
 
     def __str__(self):
@@ -277,9 +309,17 @@ class MessageTemplate(models.Model):
     class Meta:
         ordering = ["clinic_id", "key"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "key"], name="message_template_key_unique"),
+            models.UniqueConstraint(
+                fields=["clinic", "key"],
+                name="message_template_key_unique",
+                violation_error_message=(
+                    "The clinic already has its own wording for this email: edit that one."
+                ),
+            ),
             models.CheckConstraint(
-                condition=~Q(subject="") & ~Q(body_text=""), name="message_template_filled"
+                condition=~Q(subject="") & ~Q(body_text=""),
+                name="message_template_filled",
+                violation_error_message="An email needs a subject and a text.",
             ),
         ]
 

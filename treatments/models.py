@@ -69,7 +69,11 @@ class Product(models.Model):
     class Meta:
         ordering = ["clinic_id", "name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "name"], name="product_name_unique_per_clinic")
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="product_name_unique_per_clinic",
+                violation_error_message="There is already a product with this name.",
+            )
         ]
 
     def __str__(self):
@@ -87,7 +91,11 @@ class ProductLot(models.Model):
     class Meta:
         ordering = ["product_id", "expiry_date", "lot_number"]
         constraints = [
-            models.UniqueConstraint(fields=["product", "lot_number"], name="lot_unique_per_product")
+            models.UniqueConstraint(
+                fields=["product", "lot_number"],
+                name="lot_unique_per_product",
+                violation_error_message="This lot number is already recorded for this product.",
+            )
         ]
 
     def __str__(self):
@@ -137,22 +145,29 @@ class Protocol(models.Model):
     class Meta:
         ordering = ["clinic_id", "modality", "name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "name"], name="protocol_name_unique_per_clinic"),
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="protocol_name_unique_per_clinic",
+                violation_error_message="There is already a protocol with this name.",
+            ),
             models.CheckConstraint(
                 condition=Q(current_max_ua__isnull=True) | Q(current_max_ua__lt=MAX_MICROCURRENT_UA),
                 name="protocol_current_below_1ma",
+                violation_error_message="Microcurrent stays below 1 mA: give at most 999 µA.",
             ),
             models.CheckConstraint(
                 condition=Q(current_min_ua__isnull=True)
                 | Q(current_max_ua__isnull=True)
                 | Q(current_min_ua__lte=F("current_max_ua")),
                 name="protocol_current_range_ordered",
+                violation_error_message="The lowest current must not be above the highest.",
             ),
             models.CheckConstraint(
                 condition=Q(frequency_min_hz__isnull=True)
                 | Q(frequency_max_hz__isnull=True)
                 | Q(frequency_min_hz__gt=0, frequency_min_hz__lte=F("frequency_max_hz")),
                 name="protocol_frequency_range_ordered",
+                violation_error_message="The lowest frequency must not be above the highest.",
             ),
             models.CheckConstraint(
                 condition=Q(depth_min_mm__isnull=True)
@@ -163,6 +178,9 @@ class Protocol(models.Model):
                     depth_max_mm__lte=MAX_MESO_DEPTH_MM,
                 ),
                 name="protocol_depth_range_ordered",
+                violation_error_message=(
+                    "Give depths above 0 and at most 13 mm, the shallowest no deeper than the deepest."
+                ),
             ),
         ]
 
@@ -182,7 +200,11 @@ class ProtocolArea(models.Model):
     class Meta:
         ordering = ["protocol_id", "area__name"]
         constraints = [
-            models.UniqueConstraint(fields=["protocol", "area"], name="protocol_area_once"),
+            models.UniqueConstraint(
+                fields=["protocol", "area"],
+                name="protocol_area_once",
+                violation_error_message="This area is already in the protocol.",
+            ),
             models.CheckConstraint(
                 condition=(Q(min_depth_mm__isnull=True) & Q(max_depth_mm__isnull=True))
                 | Q(
@@ -191,6 +213,10 @@ class ProtocolArea(models.Model):
                     max_depth_mm__lte=MAX_NEEDLE_DEPTH_MM,
                 ),
                 name="protocol_area_depth_within_0_3mm",
+                violation_error_message=(
+                    "Give both depths, above 0 and at most 3 mm, the shallowest no deeper than the "
+                    "deepest (or neither)."
+                ),
             ),
         ]
 
@@ -224,7 +250,9 @@ class AftercareStep(models.Model):
         ordering = ["protocol_id", "offset_days", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["protocol", "offset_days", "template_key"], name="aftercare_step_unique"
+                fields=["protocol", "offset_days", "template_key"],
+                name="aftercare_step_unique",
+                violation_error_message="This email is already planned on that day of the sequence.",
             ),
         ]
 
@@ -251,10 +279,17 @@ class ContraindicationRule(models.Model):
     class Meta:
         ordering = ["protocol_id", "severity", "condition_code"]
         constraints = [
-            models.UniqueConstraint(fields=["protocol", "condition_code"], name="contraindication_once"),
+            models.UniqueConstraint(
+                fields=["protocol", "condition_code"],
+                name="contraindication_once",
+                violation_error_message=(
+                    "This protocol already has a rule for that condition: change that row instead."
+                ),
+            ),
             models.CheckConstraint(
                 condition=Q(within_days__isnull=True) | Q(within_days__gt=0),
                 name="contraindication_window_positive",
+                violation_error_message="A time window is at least one day (leave it empty for any time).",
             ),
         ]
 
@@ -292,9 +327,21 @@ class Service(models.Model):
     class Meta:
         ordering = ["clinic_id", "name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "name"], name="service_name_unique_per_clinic"),
-            models.CheckConstraint(condition=Q(duration_minutes__gt=0), name="service_duration_positive"),
-            models.CheckConstraint(condition=Q(price__gte=0), name="service_price_not_negative"),
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="service_name_unique_per_clinic",
+                violation_error_message="There is already a service with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gt=0),
+                name="service_duration_positive",
+                violation_error_message="A service lasts at least a minute.",
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gte=0),
+                name="service_price_not_negative",
+                violation_error_message="A price cannot be negative.",
+            ),
             optional_needle_depth_check("service_depth_within_0_3mm"),
         ]
 

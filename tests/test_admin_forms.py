@@ -1,0 +1,98 @@
+"""The admin, as a manager uses it: what the database refuses is said on the form, never a 500.
+
+A manager's forms fix the clinic to their own. Before, the clinic was left off the form, and with it
+every constraint it is part of: a second room of the same name reached the database as a 500.
+"""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from clinic.models import Device, Room
+from tests.booking_world import build_world
+from treatments.models import Service
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+@pytest.fixture
+def manager(client, world):
+    user = world.manager.user
+    user.is_staff = True
+    user.save()
+    models = ["room", "device", "service", "staffmember", "workinghours", "timeoff"]
+    codenames = [f"{verb}_{model}" for verb in ("add", "change", "view") for model in models]
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    return client
+
+
+def _errors(page: str) -> str:
+    import re
+
+    return " ".join(re.findall(r'<ul class="errorlist[^"]*"[^>]*>(.*?)</ul>', page, re.S))
+
+
+def test_a_second_room_of_the_same_name_is_refused_on_the_form(manager, world):
+    name = world.rooms[0].name
+    response = manager.post("/admin/clinic/room/add/", {"name": name, "is_active": "on"})
+    assert response.status_code == 200
+    assert "There is already a room with this name." in _errors(response.content.decode())
+    assert Room.objects.filter(clinic=world.clinic, name=name).count() == 1
+
+
+def test_a_new_room_is_the_managers_clinics_whatever_is_sent(manager, world):
+    from tests.factories import ClinicFactory
+
+    other = ClinicFactory(name="Harbour")
+    response = manager.post(
+        "/admin/clinic/room/add/", {"name": "Room 9", "is_active": "on", "clinic": other.pk}
+    )
+    assert response.status_code == 302
+    assert Room.objects.get(name="Room 9").clinic == world.clinic
+
+
+def test_the_manager_sees_their_clinic_on_the_form_and_cannot_change_it(manager, world):
+    page = manager.get("/admin/clinic/room/add/").content.decode()
+    assert 'name="clinic"' in page and "disabled" in page.split('name="clinic"')[1].split(">")[0]
+    assert world.clinic.name in page
+
+
+def test_a_second_device_or_service_of_the_same_name_is_refused_on_the_form(manager, world):
+    pen = world.pens[0]
+    response = manager.post(
+        "/admin/clinic/device/add/", {"name": pen.name, "kind": pen.kind, "is_active": "on"}
+    )
+    assert response.status_code == 200
+    assert "There is already a device with this name." in _errors(response.content.decode())
+    assert Device.objects.filter(clinic=world.clinic, name=pen.name).count() == 1
+    response = manager.post(
+        "/admin/treatments/service/add/",
+        {
+            "name": world.microcurrent.name,
+            "duration_minutes": "45",
+            "buffer_before_minutes": "0",
+            "buffer_after_minutes": "0",
+            "price": "80",
+            "requires_room": "on",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert "There is already a service with this name." in _errors(response.content.decode())
+    assert Service.objects.filter(clinic=world.clinic, name=world.microcurrent.name).count() == 1
+
+
+def test_working_hours_ending_before_they_start_are_said_in_words(client, world):
+    from django.contrib.auth.models import User
+
+    from tests.test_working_hours_clash import _admin_change, _hours_field
+
+    client.force_login(User.objects.create_superuser("owner", "owner@example.com", "pw"))
+    page = _admin_change(client, world.sam, **{_hours_field(world, world.sam, 1, "end_time"): "08:00"})
+    assert "Working hours must end after they start." in _errors(page)
+    assert "is violated" not in page
