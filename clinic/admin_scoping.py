@@ -22,6 +22,11 @@ def _clinic_path(model) -> str | None:
     return None
 
 
+def _in_clinic(path: str, clinic: Clinic) -> dict:
+    """The filter keeping rows to the clinic along `path` ("pk" for the clinic itself takes its id)."""
+    return {path: clinic.pk if path == "pk" else clinic}
+
+
 class ClinicScopedAdmin(admin.ModelAdmin):
     """Show and offer only rows of the signed-in manager's clinic; superusers see every clinic."""
 
@@ -39,7 +44,7 @@ class ClinicScopedAdmin(admin.ModelAdmin):
         if clinic is False:
             return queryset.none()
         path = _clinic_path(self.model)
-        return queryset.filter(**{path: clinic}) if path else queryset
+        return queryset.filter(**_in_clinic(path, clinic)) if path else queryset
 
     def _limit(self, db_field, request, kwargs):
         clinic = self._member_clinic(request)
@@ -47,8 +52,7 @@ class ClinicScopedAdmin(admin.ModelAdmin):
             return kwargs
         path = _clinic_path(db_field.related_model)
         if path:
-            value = clinic.pk if path == "pk" else clinic
-            kwargs["queryset"] = db_field.related_model._default_manager.filter(**{path: value})
+            kwargs["queryset"] = db_field.related_model._default_manager.filter(**_in_clinic(path, clinic))
         return kwargs
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -90,5 +94,7 @@ class ClinicScopedInline(admin.TabularInline):
         member = None if request.user.is_superuser else staff_member_of(request.user)
         path = _clinic_path(db_field.related_model)
         if member and path:
-            kwargs["queryset"] = db_field.related_model._default_manager.filter(**{path: member.clinic})
+            kwargs["queryset"] = db_field.related_model._default_manager.filter(
+                **_in_clinic(path, member.clinic)
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

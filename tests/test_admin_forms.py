@@ -96,3 +96,24 @@ def test_working_hours_ending_before_they_start_are_said_in_words(client, world)
     page = _admin_change(client, world.sam, **{_hours_field(world, world.sam, 1, "end_time"): "08:00"})
     assert "Working hours must end after they start." in _errors(page)
     assert "is violated" not in page
+
+
+def test_a_manager_opens_and_saves_their_clinics_settings(client, world):
+    """The clinic's own page: filtered by its id (it used to be a 500 for every manager)."""
+    from django.urls import reverse
+
+    from tests.factories import ClinicFactory
+
+    other = ClinicFactory(name="Harbour Aesthetics")
+    user = world.manager.user
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["change_clinic", "view_clinic"]))
+    client.force_login(user)
+    listing = client.get("/admin/clinic/clinic/")
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert world.clinic.name in page and other.name not in page
+    change = reverse("admin:clinic_clinic_change", args=[world.clinic.pk])
+    assert client.get(change).status_code == 200
+    assert client.get(reverse("admin:clinic_clinic_change", args=[other.pk])).status_code == 302
