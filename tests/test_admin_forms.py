@@ -117,3 +117,57 @@ def test_a_manager_opens_and_saves_their_clinics_settings(client, world):
     change = reverse("admin:clinic_clinic_change", args=[world.clinic.pk])
     assert client.get(change).status_code == 200
     assert client.get(reverse("admin:clinic_clinic_change", args=[other.pk])).status_code == 302
+
+
+def test_every_admin_page_a_manager_opens_answers_without_a_500(client, world):
+    """Each registered model's list, add page, an empty add, a row's page sent back as it is, and its
+    delete confirmation: a page, a redirect or a refusal, never a server error."""
+    from django.contrib import admin
+    from django.urls import NoReverseMatch, reverse
+
+    from clients.models import ConsentTemplate, IntakeQuestionnaire
+    from clinic.models import TimeOff
+    from tests.test_working_hours_clash import _book, _FormFields
+
+    _book(world, 10)
+    IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=1, title="Q", questions=[], is_current=True
+    )
+    ConsentTemplate.objects.create(
+        clinic=world.clinic, modality="microneedling", version=1, title="C", body="Text.", is_current=True
+    )
+    visit = _book(world, 11)
+    TimeOff.objects.create(staff_member=world.sam, start=visit.start, end=visit.end)
+    user = world.manager.user
+    user.is_staff = True
+    user.save()
+    user.user_permissions.add(*Permission.objects.all())
+    client.force_login(user)
+    answers = []
+    for model in admin.site._registry:
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        answers.append((name, "list", client.get(reverse(f"{name}_changelist")).status_code))
+        try:
+            add = reverse(f"{name}_add")
+        except NoReverseMatch:
+            add = None
+        if add:
+            answers.append((name, "add", client.get(add).status_code))
+            answers.append((name, "add empty", client.post(add, {}).status_code))
+        row = model._default_manager.order_by("pk").first()
+        if row is None:
+            continue
+        change = reverse(f"{name}_change", args=[row.pk])
+        page = client.get(change)
+        answers.append((name, "change", page.status_code))
+        if page.status_code == 200:
+            fields = _FormFields()
+            fields.feed(page.content.decode())
+            sent = {k: v for k, v in fields.fields.items() if "__prefix__" not in k}
+            answers.append((name, "sent back", client.post(change, sent).status_code))
+            answers.append(
+                (name, "saved as new", client.post(change, {**sent, "_saveasnew": "1"}).status_code)
+            )
+        answers.append((name, "delete", client.get(reverse(f"{name}_delete", args=[row.pk])).status_code))
+    assert len(answers) > 60
+    assert [a for a in answers if a[2] not in (200, 302, 403)] == []
