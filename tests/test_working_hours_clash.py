@@ -195,7 +195,7 @@ def test_time_off_added_in_the_admin_names_its_visits_and_points_to_the_hand_ove
     )
     assert "was changed successfully" in page
     assert f"Tue 8 Dec 10:00 {visit.client.full_name}</a> (time off)" in page
-    assert f'The <a href="{reverse("time-off")}">time off page</a> hands those' in page
+    assert f'The <a href="{reverse("time-off")}">time off page</a> hands them' in page
 
 
 def test_a_practitioner_made_inactive_is_told_of_every_visit_they_leave(admin_site, world):
@@ -261,3 +261,57 @@ def test_a_room_taken_out_of_use_keeps_its_column_while_visits_are_booked_in_it(
     by_room = desk.get("/calendar/?date=2026-12-08&by=room").content.decode()
     assert room.name in by_room and "Not in use: move these visits" in by_room
     assert f'data-appointment-id="{visit.pk}"' in by_room
+
+
+def test_the_time_off_page_lists_visits_outside_new_hours_and_hands_them_over_at_the_same_times(
+    desk, world, rota_change
+):
+    morning, afternoon = rota_change
+    page = desk.get(reverse("time-off")).content.decode()
+    assert 'id="off-hours"' in page
+    assert "<strong>Sam Rivera</strong> does not work then:" in page and "1 booked visit to move" in page
+    assert f'{reverse("appointment-detail", args=[afternoon.pk])}#reschedule">Tue 8 Dec 14:00' in page
+    assert reverse("appointment-detail", args=[morning.pk]) not in page
+    response = desk.post(
+        reverse("off-hours-hand-over", args=[world.sam.pk]), {"to": world.dr_lee.pk}, follow=True
+    )
+    assert "Moved 1 of 1 visit to Dr Amara Lee; each client will be told." in response.content.decode()
+    afternoon.refresh_from_db()
+    morning.refresh_from_db()
+    assert afternoon.practitioner_id == world.dr_lee.pk and afternoon.start == local(world, 2026, 12, 8, 14)
+    assert morning.practitioner_id == world.sam.pk
+    moved = afternoon.events.get(action="rescheduled")
+    assert moved.details["reason"] == "Sam Rivera not working then"
+    assert 'id="off-hours"' not in desk.get(reverse("time-off")).content.decode()
+
+
+def test_a_visit_the_colleague_cannot_take_stays_and_the_desk_is_told_why(desk, world, rota_change):
+    _morning, afternoon = rota_change
+    world.keep_lee_busy(local(world, 2026, 12, 8, 14))
+    response = desk.post(
+        reverse("off-hours-hand-over", args=[world.sam.pk]), {"to": world.dr_lee.pk}, follow=True
+    )
+    page = response.content.decode()
+    assert f"Not moved: Tue 8 Dec 14:00 {afternoon.client.full_name}." in page
+    afternoon.refresh_from_db()
+    assert afternoon.practitioner_id == world.sam.pk
+
+
+def test_the_visits_of_someone_who_left_are_handed_over_from_the_same_page(desk, world):
+    visits = [_book(world, hour) for hour in (10, 14)]
+    type(world.sam).objects.filter(pk=world.sam.pk).update(is_active=False)
+    page = desk.get(reverse("time-off")).content.decode()
+    assert "<strong>Sam Rivera</strong> is no longer active:" in page and "2 booked visits to move" in page
+    desk.post(reverse("off-hours-hand-over", args=[world.sam.pk]), {"to": world.dr_lee.pk})
+    assert {v.practitioner_id for v in type(visits[0]).objects.filter(pk__in=[v.pk for v in visits])} == {
+        world.dr_lee.pk
+    }
+
+
+def test_handing_over_to_nobody_or_to_themselves_is_refused_in_words(desk, world, rota_change):
+    for to in ("", "abc", world.sam.pk):
+        response = desk.post(reverse("off-hours-hand-over", args=[world.sam.pk]), {"to": to}, follow=True)
+        assert "Pick a colleague from the list to take the visits." in response.content.decode()
+    _morning, afternoon = rota_change
+    afternoon.refresh_from_db()
+    assert afternoon.practitioner_id == world.sam.pk

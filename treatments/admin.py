@@ -23,7 +23,11 @@ from treatments.models import (
     SessionPhoto,
     TreatmentSession,
 )
-from treatments.selectors import VISITS_AHEAD_CHECKED, short_local, visits_left_without_their_practitioner
+from treatments.selectors import (
+    VISITS_AHEAD_CHECKED,
+    short_local,
+    visits_left_without_their_practitioner,
+)
 
 
 @admin.register(BodyArea)
@@ -144,13 +148,8 @@ def _left_without_note(member, left) -> str:
         more = f" and more (the first {VISITS_AHEAD_CHECKED} were checked)"
     else:
         more = f" and {count - VISITS_NAMED} more" if count > VISITS_NAMED else ""
-    together = (
-        format_html(
-            ' The <a href="{}">time off page</a> hands those in time off to a colleague together.',
-            reverse("time-off"),
-        )
-        if any(why == "time off" for _v, why in left)
-        else ""
+    together = format_html(
+        ' The <a href="{}">time off page</a> hands them to a colleague together.', reverse("time-off")
     )
     return format_html(
         "{} has {} booked visit{} ahead without them: {}{}. They stay booked until moved: open each to "

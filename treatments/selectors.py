@@ -119,37 +119,41 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
     }
 
 
-# How many of a practitioner's visits ahead `visits_left_without_their_practitioner` looks at: a
-# year of a full diary; the manager is told when there are more.
+# How many visits ahead `visits_left_without_their_practitioner` looks at: a year of a full diary;
+# the manager is told when there are more.
 VISITS_AHEAD_CHECKED = 2000
+LEFT = "no longer active"
+AWAY = "time off"
+NOT_WORKING = "not working then"
 
 
 def visits_left_without_their_practitioner(
-    practitioner, *, now: dt.datetime
+    practitioner=None, *, clinic: Clinic | None = None, now: dt.datetime
 ) -> list[tuple[Appointment, str]]:
-    """Return the practitioner's visits still ahead that they will not be there for, soonest first, with why.
+    """Return the visits still ahead that their practitioner will not be there for, soonest first, with why.
 
-    For the manager who has just changed their hours, time off or active state: the visits stay
-    booked (nothing moves behind the desk's back) and each is said, to be moved from its page.
-    Three queries however many visits (and one for the clinic, if not loaded).
+    Of one practitioner, or of the whole clinic: the visits stay booked (nothing moves behind the
+    desk's back) and each is said, to be moved. Why is LEFT (the practitioner was made inactive),
+    AWAY (time off) or NOT_WORKING (their working hours changed). Three queries however many visits.
     """
+    visits = Appointment.objects.filter(end__gt=now).exclude(status__in=INACTIVE_STATUSES)
+    visits = visits.exclude(status=AppointmentStatus.FULFILLED)
+    visits = visits.filter(practitioner=practitioner) if practitioner else visits.filter(clinic=clinic)
     visits = list(
-        Appointment.objects.filter(practitioner=practitioner, end__gt=now)
-        .exclude(status__in=INACTIVE_STATUSES)
-        .exclude(status=AppointmentStatus.FULFILLED)
-        .select_related("client")
-        .order_by("start", "id")[:VISITS_AHEAD_CHECKED]
+        visits.select_related("client", "service", "practitioner__clinic").order_by("start", "id")[
+            :VISITS_AHEAD_CHECKED
+        ]
     )
-    if not practitioner.is_active:
-        return [(visit, "no longer active") for visit in visits]
-    zone = practitioner.clinic.zone
-    away = time_off_clashes(visits)
-    off_hours = outside_working_hours([v for v in visits if v.pk not in away], zone)
-    return [
-        (visit, "time off" if visit.pk in away else "not working then")
-        for visit in visits
-        if visit.pk in away or visit.pk in off_hours
-    ]
+    if not visits:
+        return []
+    zone = visits[0].practitioner.clinic.zone
+    working = [v for v in visits if v.practitioner.is_active]
+    away = time_off_clashes(working)
+    off_hours = outside_working_hours([v for v in working if v.pk not in away], zone)
+    why = {v.pk: LEFT for v in visits if not v.practitioner.is_active}
+    why.update(dict.fromkeys(away, AWAY))
+    why.update(dict.fromkeys(off_hours, NOT_WORKING))
+    return [(v, why[v.pk]) for v in visits if v.pk in why]
 
 
 def forms_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:

@@ -9,6 +9,7 @@ urlpatterns = [
     path("time-off/", time_off.time_off, name="time-off"),
     path("time-off/<int:pk>/remove/", time_off.time_off_delete, name="time-off-remove"),
     path("time-off/<int:pk>/hand-over/", time_off.time_off_hand_over, name="time-off-hand-over"),
+    path("time-off/hours/<int:pk>/hand-over/", time_off.off_hours_hand_over, name="off-hours-hand-over"),
     path("book/", booking.book, name="book"),
     path("book/course/", courses.book_course, name="book-course"),
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),

@@ -17,9 +17,17 @@ from clinic.time_off import time_off_record, time_off_remove
 from treatments.booking import hand_over_visits
 from treatments.forms import TimeOffForm, parse_id
 from treatments.models import INACTIVE_STATUSES, Appointment
-from treatments.selectors import short_local, time_off_clashes
+from treatments.selectors import (
+    AWAY,
+    LEFT,
+    short_local,
+    time_off_clashes,
+    visits_left_without_their_practitioner,
+)
 
 COMING_SHOWN = 100
+# Visits named under each practitioner whose hours leave them out; the rest are counted.
+OFF_HOURS_NAMED = 20
 
 
 def _span(off: TimeOff, zone) -> str:
@@ -74,9 +82,38 @@ def time_off(request):
     return render(
         request,
         "treatments/time_off.html",
-        {"form": form, "rows": rows, "practitioners": practitioners},
+        {
+            "form": form,
+            "rows": rows,
+            "practitioners": practitioners,
+            "off_hours": _off_hours_by_practitioner(clinic),
+        },
         status=status,
     )
+
+
+def _outside_hours(visits_and_why) -> list[Appointment]:
+    """The visits left without their practitioner other than by time off (listed under the time off)."""
+    return [visit for visit, why in visits_and_why if why != AWAY]
+
+
+def _off_hours_by_practitioner(clinic) -> list[dict]:
+    """The visits ahead booked when their practitioner no longer works, by practitioner (three queries)."""
+    left = visits_left_without_their_practitioner(clinic=clinic, now=timezone.now())
+    groups: dict[int, dict] = {}
+    for visit, why in left:
+        if why == AWAY:
+            continue
+        group = groups.setdefault(
+            visit.practitioner_id, {"practitioner": visit.practitioner, "left": why == LEFT, "visits": []}
+        )
+        group["visits"].append(visit)
+    for group in groups.values():
+        group["shown"], group["more"] = (
+            group["visits"][:OFF_HOURS_NAMED],
+            len(group["visits"]) - OFF_HOURS_NAMED,
+        )
+    return sorted(groups.values(), key=lambda g: (g["practitioner"].display_name, g["practitioner"].pk))
 
 
 def _visits_in(time_off: list[TimeOff]) -> list[Appointment]:
@@ -129,10 +166,36 @@ def time_off_hand_over(request, pk):
         messages.error(request, "Pick a colleague from the list to take the visits.")
         return redirect("time-off")
     to_move = _visits_to_move(off)
-    moved, refused = hand_over_visits(
-        to_move, to=colleague, actor=request.user, reason=f"{off.staff_member.display_name} away"
-    )
-    zone = clinic.zone
+    _hand_over(request, to_move, colleague, reason=f"{off.staff_member.display_name} away")
+    if not to_move:
+        messages.info(request, "No booked visits fall in that time off.")
+    return redirect("time-off")
+
+
+@staff_required
+@require_POST
+def off_hours_hand_over(request, pk):
+    """Move the visits booked when a practitioner no longer works (new hours, or they left) to a colleague."""
+    clinic = request.staff_member.clinic
+    absent = StaffMember.objects.filter(pk=pk, clinic=clinic, role=StaffRole.PRACTITIONER).first()
+    colleague = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=parse_id(request.POST.get("to"))
+    ).first()
+    if absent is None or colleague is None or colleague.pk == absent.pk:
+        messages.error(request, "Pick a colleague from the list to take the visits.")
+        return redirect("time-off")
+    to_move = _outside_hours(visits_left_without_their_practitioner(absent, now=timezone.now()))
+    why = "no longer here" if not absent.is_active else "not working then"
+    _hand_over(request, to_move, colleague, reason=f"{absent.display_name} {why}")
+    if not to_move:
+        messages.info(request, f"No booked visits of {absent.display_name} are left to move.")
+    return redirect("time-off")
+
+
+def _hand_over(request, to_move: list[Appointment], colleague: StaffMember, *, reason: str) -> None:
+    """Move the visits to the colleague at their own times; say what moved and, for each left, why."""
+    moved, refused = hand_over_visits(to_move, to=colleague, actor=request.user, reason=reason)
+    zone = request.staff_member.clinic.zone
     if moved:
         messages.success(
             request,
@@ -143,6 +206,3 @@ def time_off_hand_over(request, pk):
         messages.error(
             request, f"Not moved: {short_local(visit.start, zone)} {visit.client.full_name}. {why}"
         )
-    if not to_move:
-        messages.info(request, "No booked visits fall in that time off.")
-    return redirect("time-off")
