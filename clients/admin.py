@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from clients.models import (
     Client,
@@ -9,6 +9,7 @@ from clients.models import (
     PhotoConsent,
     SignedConsent,
 )
+from clients.services import form_version_make_current
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
 from clinic.outbox import outbox_readdress
 
@@ -30,9 +31,65 @@ class ClientAdmin(ClinicScopedAdmin):
             )
 
 
+class FormVersionAdmin(ClinicScopedAdmin):
+    """A version of a form: its text is fixed once a client has answered or signed it.
+
+    Changing the text of a version in use would leave clients counted as having signed words they
+    never saw: the manager adds the next version instead, and makes it current from the list.
+    """
+
+    fixed_once_used: list[str] = []
+    used_by = ""  # the reverse relation of the answers or signatures
+    actions = ["make_current"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = list(super().get_readonly_fields(request, obj))
+        if obj is not None and getattr(obj, self.used_by).exists():
+            fixed += self.fixed_once_used
+        return fixed
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if "is_current" in form.base_fields:
+            form.base_fields["is_current"].help_text = (
+                "To publish a new version, save it, then choose it in the list and make it the current "
+                "version: the one current now stops being so."
+            )
+        return form
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and request.method == "GET" and getattr(obj, self.used_by).exists():
+            messages.info(
+                request,
+                "Clients have already answered or signed this version, so its text cannot change. "
+                "To change it, add a new version with the next number and make it current.",
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Make the chosen version the current one")
+    def make_current(self, request, queryset):
+        chosen = list(queryset)
+        if len(chosen) != 1:
+            self.message_user(request, "Choose exactly one version to make current.", messages.ERROR)
+            return
+        version = chosen[0]
+        if form_version_make_current(version):
+            self.message_user(
+                request,
+                f"“{version.title}” version {version.version} is now current. Clients with an older "
+                "version are asked again before their next visit.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, f"“{version.title}” version {version.version} was already current.")
+
+
 @admin.register(IntakeQuestionnaire)
-class IntakeQuestionnaireAdmin(ClinicScopedAdmin):
+class IntakeQuestionnaireAdmin(FormVersionAdmin):
     list_display = ["title", "version", "is_current", "published_at"]
+    fixed_once_used = ["version", "title", "questions"]
+    used_by = "responses"
 
 
 class ConditionInline(ClinicScopedInline):
@@ -49,9 +106,11 @@ class IntakeResponseAdmin(ClinicScopedAdmin):
 
 
 @admin.register(ConsentTemplate)
-class ConsentTemplateAdmin(ClinicScopedAdmin):
-    list_display = ["title", "modality", "version", "is_current"]
+class ConsentTemplateAdmin(FormVersionAdmin):
+    list_display = ["title", "modality", "version", "is_current", "published_at"]
     list_filter = ["modality", "is_current"]
+    fixed_once_used = ["modality", "version", "title", "body"]
+    used_by = "signatures"
 
 
 @admin.register(SignedConsent)

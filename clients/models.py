@@ -106,8 +106,8 @@ class IntakeQuestionnaire(models.Model):
                 condition=Q(is_current=True),
                 name="intake_one_current_per_clinic",
                 violation_error_message=(
-                    "Only one intake form can be current: untick the one that is current now, then tick "
-                    "this one."
+                    "Another version is current. Save this one without ticking it, then choose it in the "
+                    "list and make it the current version."
                 ),
             ),
             models.CheckConstraint(
@@ -196,8 +196,8 @@ class ConsentTemplate(models.Model):
                 condition=Q(is_current=True),
                 name="consent_one_current_per_modality",
                 violation_error_message=(
-                    "Only one consent a modality can be current: untick the one that is current now, "
-                    "then tick this one."
+                    "Another version of this consent is current. Save this one without ticking it, then "
+                    "choose it in the list and make it the current version."
                 ),
             ),
             models.CheckConstraint(

@@ -200,3 +200,23 @@ def consent_sign(
         ip_address=ip_address,
         user_agent=user_agent[:500],
     )
+
+
+@transaction.atomic
+def form_version_make_current(version: IntakeQuestionnaire | ConsentTemplate) -> bool:
+    """Publish this version of the intake form or of a modality's consent: it becomes the current one.
+
+    The version current until now stops being so in the same transaction (the database allows one
+    current version per form). Clients whose intake or signature is of an older version are asked
+    again before their next visit. Returns False if it was already current.
+    """
+    model = type(version)
+    same_form = {"clinic_id": version.clinic_id}
+    if isinstance(version, ConsentTemplate):
+        same_form["modality"] = version.modality
+    current = model.objects.select_for_update().filter(**same_form, is_current=True)
+    if [v.pk for v in current] == [version.pk]:
+        return False
+    current.update(is_current=False)
+    model.objects.filter(pk=version.pk).update(is_current=True, published_at=timezone.now())
+    return True

@@ -171,3 +171,135 @@ def test_every_admin_page_a_manager_opens_answers_without_a_500(client, world):
         answers.append((name, "delete", client.get(reverse(f"{name}_delete", args=[row.pk])).status_code))
     assert len(answers) > 60
     assert [a for a in answers if a[2] not in (200, 302, 403)] == []
+
+
+@pytest.fixture
+def consents(world):
+    """Version 2 of the microneedling consent, current and signed by Olivia; version 3 drafted."""
+    from clients.models import ConsentTemplate
+    from tests.factories import sign_consent
+
+    current = ConsentTemplate.objects.create(
+        clinic=world.clinic,
+        modality="microneedling",
+        version=2,
+        title="Microneedling consent",
+        body="Risks: redness.",
+        is_current=True,
+    )
+    olivia = world.client(first_name="Olivia")
+    sign_consent(olivia, current)
+    draft = ConsentTemplate.objects.create(
+        clinic=world.clinic, modality="microneedling", version=3, title="Microneedling consent", body="New."
+    )
+    return current, draft, olivia
+
+
+@pytest.fixture
+def forms_manager(client, world):
+    user = world.manager.user
+    user.is_staff = True
+    user.save()
+    codenames = [
+        f"{verb}_{m}"
+        for verb in ("add", "change", "view")
+        for m in ("consenttemplate", "intakequestionnaire")
+    ]
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    return client
+
+
+def test_a_signed_consent_versions_text_cannot_be_changed_in_place(forms_manager, world, consents):
+    from django.urls import reverse
+
+    current, draft, _olivia = consents
+    url = reverse("admin:clients_consenttemplate_change", args=[current.pk])
+    page = forms_manager.get(url).content.decode()
+    assert 'name="body"' not in page and "Risks: redness." in page
+    assert "Clients have already answered or signed this version, so its text cannot change." in page
+    forms_manager.post(url, {"body": "Risks: none.", "version": "2", "title": "Other", "is_current": "on"})
+    current.refresh_from_db()
+    assert (current.body, current.title) == ("Risks: redness.", "Microneedling consent")
+    # a version nobody signed yet is still edited freely
+    assert (
+        'name="body"'
+        in forms_manager.get(
+            reverse("admin:clients_consenttemplate_change", args=[draft.pk])
+        ).content.decode()
+    )
+
+
+def test_making_a_new_version_current_retires_the_old_one_and_asks_signers_again(
+    forms_manager, world, consents
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from clients.selectors import forms_needed
+
+    current, draft, olivia = consents
+    visit_at = timezone.now() + dt.timedelta(days=3)
+    assert not forms_needed(client=olivia, modalities={"microneedling"}, at=visit_at).consents
+    response = forms_manager.post(
+        "/admin/clients/consenttemplate/",
+        {"action": "make_current", "_selected_action": [draft.pk]},
+        follow=True,
+    )
+    assert "“Microneedling consent” version 3 is now current." in response.content.decode()
+    current.refresh_from_db()
+    draft.refresh_from_db()
+    assert (current.is_current, draft.is_current) == (False, True)
+    assert [
+        t.version for t in forms_needed(client=olivia, modalities={"microneedling"}, at=visit_at).consents
+    ] == [3]
+
+
+def test_ticking_a_second_current_version_says_how_to_publish_it(forms_manager, world, consents):
+    from django.urls import reverse
+
+    _current, draft, _olivia = consents
+    url = reverse("admin:clients_consenttemplate_change", args=[draft.pk])
+    response = forms_manager.post(
+        url,
+        {
+            "modality": "microneedling",
+            "version": "3",
+            "title": "Microneedling consent",
+            "body": "New.",
+            "is_current": "on",
+            "published_at_0": "2026-12-01",
+            "published_at_1": "09:00",
+        },
+    )
+    assert response.status_code == 200
+    assert "Another version of this consent is current." in _errors(response.content.decode())
+    draft.refresh_from_db()
+    assert not draft.is_current
+
+
+def test_making_two_versions_current_at_once_is_refused(forms_manager, world, consents):
+    current, draft, _olivia = consents
+    response = forms_manager.post(
+        "/admin/clients/consenttemplate/",
+        {"action": "make_current", "_selected_action": [current.pk, draft.pk]},
+        follow=True,
+    )
+    assert "Choose exactly one version to make current." in response.content.decode()
+    current.refresh_from_db()
+    assert current.is_current
+
+
+def test_an_answered_intake_forms_questions_are_fixed_too(forms_manager, world):
+    from django.urls import reverse
+
+    from clients.models import IntakeQuestionnaire, IntakeResponse
+
+    form = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=1, title="Health questionnaire", questions=[], is_current=True
+    )
+    url = reverse("admin:clients_intakequestionnaire_change", args=[form.pk])
+    assert 'name="questions"' in forms_manager.get(url).content.decode()
+    IntakeResponse.objects.create(client=world.client(), questionnaire=form, answers={})
+    assert 'name="questions"' not in forms_manager.get(url).content.decode()

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("is_current", True)),
                 fields=("clinic", "modality"),
                 name="consent_one_current_per_modality",
-                violation_error_message="Only one consent a modality can be current: untick the one that is current now, then tick this one.",
+                violation_error_message="Another version of this consent is current. Save this one without ticking it, then choose it in the list and make it the current version.",
             ),
         ),
         migrations.AlterConstraint(
@@ -54,7 +54,7 @@ class Migration(migrations.Migration):
                 condition=models.Q(("is_current", True)),
                 fields=("clinic",),
                 name="intake_one_current_per_clinic",
-                violation_error_message="Only one intake form can be current: untick the one that is current now, then tick this one.",
+                violation_error_message="Another version is current. Save this one without ticking it, then choose it in the list and make it the current version.",
             ),
         ),
         migrations.AlterConstraint(
