@@ -88,6 +88,7 @@ class FormVersionAdmin(ClinicScopedAdmin):
 @admin.register(IntakeQuestionnaire)
 class IntakeQuestionnaireAdmin(FormVersionAdmin):
     list_display = ["title", "version", "is_current", "published_at"]
+    fields = ["clinic", "version", "title", "questions", "is_current", "published_at"]
     fixed_once_used = ["version", "title", "questions"]
     used_by = "responses"
 
@@ -109,6 +110,7 @@ class IntakeResponseAdmin(ClinicScopedAdmin):
 class ConsentTemplateAdmin(FormVersionAdmin):
     list_display = ["title", "modality", "version", "is_current", "published_at"]
     list_filter = ["modality", "is_current"]
+    fields = ["clinic", "modality", "version", "title", "body", "is_current", "published_at"]
     fixed_once_used = ["modality", "version", "title", "body"]
     used_by = "signatures"
 

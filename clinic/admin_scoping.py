@@ -76,6 +76,8 @@ class ClinicScopedAdmin(admin.ModelAdmin):
             field.disabled = True
             field.initial = clinic.pk
             field.help_text = ""
+            for link in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):
+                setattr(field.widget, link, False)  # no pencil and eye beside a clinic they cannot change
         return form
 
     def save_model(self, request, obj, form, change):
