@@ -35,6 +35,11 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone (for example Europe/London).")
 
 
+# A reminder further ahead than a month is not a reminder; more than five a visit is spam.
+LONGEST_REMINDER_LEAD_HOURS = 24 * 31
+MOST_REMINDERS = 5
+
+
 def default_reminder_lead_hours() -> list[int]:
     """Return the reminder lead times a new clinic starts with: a day before and two hours before."""
     return [24, 2]
@@ -92,8 +97,19 @@ class Clinic(models.Model):
 
     def clean(self):
         leads = self.reminder_lead_hours
-        if not isinstance(leads, list) or not all(isinstance(h, int | float) and h > 0 for h in leads):
-            raise ValidationError({"reminder_lead_hours": "Give a list of positive hours, e.g. [24, 2]."})
+        if not isinstance(leads, list) or not all(
+            isinstance(h, int | float) and not isinstance(h, bool) and 0 < h <= LONGEST_REMINDER_LEAD_HOURS
+            for h in leads
+        ):
+            words = (
+                "Give a list of hours before the visit, each more than 0 and at most "
+                f"{LONGEST_REMINDER_LEAD_HOURS} (a month), e.g. [24, 2]."
+            )
+            raise ValidationError({"reminder_lead_hours": words})
+        if len(set(leads)) != len(leads):
+            raise ValidationError({"reminder_lead_hours": "Each reminder time once, please: e.g. [24, 2]."})
+        if len(leads) > MOST_REMINDERS:
+            raise ValidationError({"reminder_lead_hours": f"At most {MOST_REMINDERS} reminders a visit."})
 
 
 class StaffRole(models.TextChoices):

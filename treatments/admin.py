@@ -3,9 +3,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from clinic.admin import StaffMemberAdmin
+from clinic.admin import ClinicAdmin, StaffMemberAdmin
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
-from clinic.models import StaffMember, StaffRole
+from clinic.models import Clinic, StaffMember, StaffRole
 from treatments.models import (
     Appointment,
     AppointmentEvent,
@@ -23,6 +23,7 @@ from treatments.models import (
     SessionPhoto,
     TreatmentSession,
 )
+from treatments.notifications import reminders_follow_lead_times
 from treatments.selectors import (
     VISITS_AHEAD_CHECKED,
     short_local,
@@ -163,5 +164,23 @@ def _left_without_note(member, left) -> str:
     )
 
 
+class ClinicWithRemindersAdmin(ClinicAdmin):
+    """The clinic's settings; changed reminder times apply to the visits already booked too."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "reminder_lead_hours" in form.changed_data:
+            scheduled, cancelled = reminders_follow_lead_times(obj)
+            leads = " and ".join(f"{hours:g} h" for hours in sorted(obj.reminder_lead_hours, reverse=True))
+            now_sent = f"Reminders now go {leads} before each visit" if leads else "No reminders are sent now"
+            messages.info(
+                request,
+                f"{now_sent}. The visits already booked follow: {scheduled} reminder"
+                f"{'' if scheduled == 1 else 's'} scheduled, {cancelled} cancelled.",
+            )
+
+
 admin.site.unregister(StaffMember)
 admin.site.register(StaffMember, StaffMemberWithVisitsAdmin)
+admin.site.unregister(Clinic)
+admin.site.register(Clinic, ClinicWithRemindersAdmin)

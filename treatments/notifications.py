@@ -126,6 +126,49 @@ def notify_booked(appointment: Appointment, *, booked_at=None) -> None:
     _cancel_rebooking_invitations(appointment, protocols)
 
 
+LEAD_TIMES_CHANGED = "The clinic's reminder times changed."
+
+
+def reminders_follow_lead_times(clinic, *, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Give each visit ahead the reminders the clinic's lead times now ask for; return (scheduled, cancelled).
+
+    Call in the transaction that changes `clinic.reminder_lead_hours`. A reminder still to go at a
+    lead time no longer set is cancelled; one at a new lead time is written (or scheduled again, if
+    an earlier change cancelled it), except where `_reminders` leaves it out (due within the hour).
+    Reminders already sent stay sent, and copies staff asked for are left alone. Four statements
+    and the writes, however many visits.
+    """
+    now = now or timezone.now()
+    visits = list(
+        Appointment.objects.filter(
+            clinic=clinic, status=AppointmentStatus.BOOKED, start__gt=now
+        ).select_related("client", "service", "practitioner", "clinic")
+    )
+    wanted = {m.dedupe_key: m for visit in visits for m in _reminders(visit, _context(visit), written_at=now)}
+    existing = {
+        row.dedupe_key: row
+        for row in OutboxMessage.objects.filter(
+            topic__in=[f"appointment:{visit.pk}" for visit in visits], template_key=REMINDER
+        )
+        .exclude(dedupe_key__startswith="resend:")
+        .only("id", "dedupe_key", "status", "last_error")
+    }
+    cancelled = OutboxMessage.objects.filter(
+        pk__in=[row.pk for key, row in existing.items() if key not in wanted], status=OutboxStatus.PENDING
+    ).update(status=OutboxStatus.CANCELLED, last_error=LEAD_TIMES_CHANGED)
+    again = [
+        row
+        for key, row in existing.items()
+        if key in wanted and row.status == OutboxStatus.CANCELLED and row.last_error == LEAD_TIMES_CHANGED
+    ]
+    for row in again:
+        row.status, row.due_at, row.last_error = OutboxStatus.PENDING, wanted[row.dedupe_key].due_at, ""
+    OutboxMessage.objects.bulk_update(again, ["status", "due_at", "last_error"])
+    new = [message for key, message in wanted.items() if key not in existing]
+    outbox_write(new)
+    return len(new) + len(again), cancelled
+
+
 def _course_message(
     course: Course,
     sessions: list[Appointment],
