@@ -67,6 +67,9 @@ class FormVersionAdmin(ClinicScopedAdmin):
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def after_made_current(self, request, version) -> None:
+        """What else to tell the manager once a version is current (the treatments layer adds the visits)."""
+
     @admin.action(description="Make the chosen version the current one")
     def make_current(self, request, queryset):
         chosen = list(queryset)
@@ -81,6 +84,7 @@ class FormVersionAdmin(ClinicScopedAdmin):
                 "version are asked again before their next visit.",
                 messages.SUCCESS,
             )
+            self.after_made_current(request, version)
         else:
             self.message_user(request, f"“{version.title}” version {version.version} was already current.")
 

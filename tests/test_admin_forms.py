@@ -303,3 +303,36 @@ def test_an_answered_intake_forms_questions_are_fixed_too(forms_manager, world):
     assert 'name="questions"' in forms_manager.get(url).content.decode()
     IntakeResponse.objects.create(client=world.client(), questionnaire=form, answers={})
     assert 'name="questions"' not in forms_manager.get(url).content.decode()
+
+
+def test_making_a_version_current_says_how_many_visits_ahead_now_wait_for_it(forms_manager, world, consents):
+    from tests.booking_world import local
+    from treatments.booking import BookingRequest, appointment_book
+
+    _current, draft, olivia = consents
+    for client, day in ((olivia, 8), (world.client(first_name="Kim"), 9)):
+        appointment_book(
+            BookingRequest(
+                client=client,
+                service=world.microneedling,
+                practitioner=world.dr_lee,
+                start=local(world, 2026, 12, day, 10),
+            )
+        )
+    # a microcurrent visit needs no microneedling consent
+    appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Ann"),
+            service=world.microcurrent,
+            practitioner=world.sam,
+            start=local(world, 2026, 12, 8, 11),
+        )
+    )
+    response = forms_manager.post(
+        "/admin/clients/consenttemplate/",
+        {"action": "make_current", "_selected_action": [draft.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "2 booked visits ahead (2 clients) now wait for it, the first Tue 8 Dec 10:00." in page
+    assert 'href="/?date=2026-12-08">day\'s list</a> marks them "Forms missing"' in page

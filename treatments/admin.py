@@ -3,6 +3,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from clients.admin import ConsentTemplateAdmin, IntakeQuestionnaireAdmin
+from clients.models import ConsentTemplate, IntakeQuestionnaire
 from clinic.admin import ClinicAdmin, StaffMemberAdmin
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
 from clinic.models import Clinic, StaffMember, StaffRole
@@ -27,6 +29,7 @@ from treatments.notifications import reminders_follow_lead_times
 from treatments.selectors import (
     VISITS_AHEAD_CHECKED,
     short_local,
+    visits_ahead_needing,
     visits_left_without_their_practitioner,
 )
 
@@ -180,7 +183,44 @@ class ClinicWithRemindersAdmin(ClinicAdmin):
             )
 
 
+class TellsTheVisitsAhead:
+    """Once a form version is current, say how many visits ahead now wait for it, and where to chase them."""
+
+    def after_made_current(self, request, version) -> None:
+        visits = visits_ahead_needing(version, clinic=version.clinic, now=timezone.now())
+        if not visits:
+            return
+        clients = len({v.client_id for v in visits})
+        messages.info(
+            request,
+            format_html(
+                "{} booked visit{} ahead ({} client{}) now wait{} for it, the first {}. The "
+                '<a href="{}">day\'s list</a> marks them "Forms missing" and emails each day\'s '
+                "clients the link.",
+                len(visits),
+                "" if len(visits) == 1 else "s",
+                clients,
+                "" if clients == 1 else "s",
+                "s" if len(visits) == 1 else "",
+                short_local(visits[0].start, version.clinic.zone),
+                f"{reverse('home')}?date={visits[0].start.astimezone(version.clinic.zone).date().isoformat()}",
+            ),
+        )
+
+
+class ConsentTemplateWithVisitsAdmin(TellsTheVisitsAhead, ConsentTemplateAdmin):
+    pass
+
+
+class IntakeQuestionnaireWithVisitsAdmin(TellsTheVisitsAhead, IntakeQuestionnaireAdmin):
+    pass
+
+
 admin.site.unregister(StaffMember)
 admin.site.register(StaffMember, StaffMemberWithVisitsAdmin)
 admin.site.unregister(Clinic)
 admin.site.register(Clinic, ClinicWithRemindersAdmin)
+admin.site.unregister(ConsentTemplate)
+admin.site.register(ConsentTemplate, ConsentTemplateWithVisitsAdmin)
+admin.site.unregister(IntakeQuestionnaire)
+admin.site.register(IntakeQuestionnaire, IntakeQuestionnaireWithVisitsAdmin)

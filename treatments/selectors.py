@@ -156,6 +156,23 @@ def visits_left_without_their_practitioner(
     return [(v, why[v.pk]) for v in visits if v.pk in why]
 
 
+def visits_ahead_needing(version, *, clinic: Clinic, now: dt.datetime) -> list[Appointment]:
+    """The booked visits ahead whose client has yet to fill or sign this version of a form.
+
+    For the manager who has just made a new intake or consent version current. Five queries.
+    """
+    visits = list(
+        Appointment.objects.filter(clinic=clinic, status=AppointmentStatus.BOOKED, start__gt=now)
+        .prefetch_related("service__protocols")
+        .order_by("start", "id")[:VISITS_AHEAD_CHECKED]
+    )
+    needed = forms_needed_for_visits(
+        clinic,
+        [(v.pk, v.client_id, {p.modality for p in v.service.protocols.all()}, v.start) for v in visits],
+    )
+    return [v for v in visits if needed[v.pk].intake == version or version in needed[v.pk].consents]
+
+
 def forms_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:
     """Return, by id, the names of the forms each visit still to be had lacks (visits lacking none left out).
 
