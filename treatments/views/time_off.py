@@ -159,11 +159,8 @@ def time_off_hand_over(request, pk):
     """Move the visits booked in a practitioner's time off to a colleague, at their own times."""
     clinic = request.staff_member.clinic
     off = TimeOff.objects.filter(pk=pk, staff_member__clinic=clinic).select_related("staff_member").first()
-    colleague = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=parse_id(request.POST.get("to"))
-    ).first()
-    if off is None or colleague is None or colleague.pk == off.staff_member_id:
-        messages.error(request, "Pick a colleague from the list to take the visits.")
+    colleague = _colleague_chosen(request, instead_of=off.staff_member_id if off else None)
+    if off is None or colleague is None:
         return redirect("time-off")
     to_move = _visits_to_move(off)
     _hand_over(request, to_move, colleague, reason=f"{off.staff_member.display_name} away")
@@ -178,11 +175,8 @@ def off_hours_hand_over(request, pk):
     """Move the visits booked when a practitioner no longer works (new hours, or they left) to a colleague."""
     clinic = request.staff_member.clinic
     absent = StaffMember.objects.filter(pk=pk, clinic=clinic, role=StaffRole.PRACTITIONER).first()
-    colleague = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True, pk=parse_id(request.POST.get("to"))
-    ).first()
-    if absent is None or colleague is None or colleague.pk == absent.pk:
-        messages.error(request, "Pick a colleague from the list to take the visits.")
+    colleague = _colleague_chosen(request, instead_of=absent.pk if absent else None)
+    if absent is None or colleague is None:
         return redirect("time-off")
     to_move = _outside_hours(visits_left_without_their_practitioner(absent, now=timezone.now()))
     why = "no longer here" if not absent.is_active else "not working then"
@@ -190,6 +184,20 @@ def off_hours_hand_over(request, pk):
     if not to_move:
         messages.info(request, f"No booked visits of {absent.display_name} are left to move.")
     return redirect("time-off")
+
+
+def _colleague_chosen(request, *, instead_of: int | None) -> StaffMember | None:
+    """The active practitioner picked in the form ("to") to take someone's visits; None, said, if none."""
+    colleague = StaffMember.objects.filter(
+        clinic=request.staff_member.clinic,
+        role=StaffRole.PRACTITIONER,
+        is_active=True,
+        pk=parse_id(request.POST.get("to")),
+    ).first()
+    if instead_of is None or colleague is None or colleague.pk == instead_of:
+        messages.error(request, "Pick a colleague from the list to take the visits.")
+        return None
+    return colleague
 
 
 def _hand_over(request, to_move: list[Appointment], colleague: StaffMember, *, reason: str) -> None:
