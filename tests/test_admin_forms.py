@@ -5,7 +5,7 @@ every constraint it is part of: a second room of the same name reached the datab
 """
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 
 from clinic.models import Device, Room
 from tests.booking_world import build_world
@@ -88,8 +88,6 @@ def test_a_second_device_or_service_of_the_same_name_is_refused_on_the_form(mana
 
 
 def test_working_hours_ending_before_they_start_are_said_in_words(client, world):
-    from django.contrib.auth.models import User
-
     from tests.test_working_hours_clash import _admin_change, _hours_field
 
     client.force_login(User.objects.create_superuser("owner", "owner@example.com", "pw"))
@@ -336,3 +334,35 @@ def test_making_a_version_current_says_how_many_visits_ahead_now_wait_for_it(for
     page = response.content.decode()
     assert "2 booked visits ahead (2 clients) now wait for it, the first Tue 8 Dec 10:00." in page
     assert 'href="/?date=2026-12-08">day\'s list</a> marks them "Forms missing"' in page
+
+
+def test_visits_courses_and_sessions_are_shown_in_the_admin_never_written(client, world):
+    """Even the owner: a save there would skip the booking rules, the history and the client's emails
+    (and on SQLite, with no exclusion constraints, "Save as new" made a second booking of the same time)."""
+    from django.urls import reverse
+
+    from tests.test_working_hours_clash import _book, _FormFields
+    from treatments.models import Appointment
+
+    visit = _book(world, 10)
+    client.force_login(User.objects.create_superuser("owner", "owner@example.com", "pw"))
+    change = reverse("admin:treatments_appointment_change", args=[visit.pk])
+    page = client.get(change)
+    assert page.status_code == 200
+    fields = _FormFields()
+    fields.feed(page.content.decode())
+    assert "start_0" not in fields.fields and "practitioner" not in fields.fields
+    sent = {"start_0": "2026-12-08", "start_1": "15:00", "status": "cancelled", "_saveasnew": "1"}
+    assert client.post(change, sent).status_code == 403
+    assert client.post(reverse("admin:treatments_appointment_add"), sent).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:treatments_appointment_delete", args=[visit.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert list(Appointment.objects.values_list("pk", "start", "status")) == [
+        (visit.pk, visit.start, "booked")
+    ]
+    for model in ("course", "treatmentsession"):
+        assert client.get(reverse(f"admin:treatments_{model}_add")).status_code == 403

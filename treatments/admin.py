@@ -71,14 +71,44 @@ class ServiceAdmin(ClinicScopedAdmin):
     filter_horizontal = ["protocols"]
 
 
-class AppointmentEventInline(ClinicScopedInline):
+class ReadOnlyInline(ClinicScopedInline):
+    """Rows shown under a read-only record (its history, its settings per area)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AppointmentEventInline(ReadOnlyInline):
     model = AppointmentEvent
     readonly_fields = ["actor", "at", "action", "details"]
-    can_delete = False
+
+
+class ReadOnlyRecordAdmin(ClinicScopedAdmin):
+    """A record the admin shows but never writes: its changes go through the staff pages' services.
+
+    Booking, moving and cancelling check the practitioner, room, device, rules and time, record who
+    did it and tell the client; a signed-off session is fixed. A save here would do none of that (and
+    on SQLite, which has no exclusion constraints, could even double-book).
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(ClinicScopedAdmin):
+class AppointmentAdmin(ReadOnlyRecordAdmin):
     list_display = ["start", "client", "service", "practitioner", "room", "device", "status"]
     list_filter = ["status", "practitioner"]
     date_hierarchy = "start"
@@ -88,29 +118,29 @@ class AppointmentAdmin(ClinicScopedAdmin):
 
 
 @admin.register(Course)
-class CourseAdmin(ClinicScopedAdmin):
+class CourseAdmin(ReadOnlyRecordAdmin):
     list_display = ["client", "service", "planned_sessions", "created_at"]
     raw_id_fields = ["client"]
 
 
-class MicroneedlingInline(ClinicScopedInline):
+class MicroneedlingInline(ReadOnlyInline):
     model = MicroneedlingRecord
 
 
-class MicrocurrentInline(ClinicScopedInline):
+class MicrocurrentInline(ReadOnlyInline):
     model = MicrocurrentRecord
 
 
-class MesotherapyInline(ClinicScopedInline):
+class MesotherapyInline(ReadOnlyInline):
     model = MesotherapyRecord
 
 
-class PhotoInline(ClinicScopedInline):
+class PhotoInline(ReadOnlyInline):
     model = SessionPhoto
 
 
 @admin.register(TreatmentSession)
-class TreatmentSessionAdmin(ClinicScopedAdmin):
+class TreatmentSessionAdmin(ReadOnlyRecordAdmin):
     list_display = ["client", "practitioner", "started_at", "signed_off_at"]
     raw_id_fields = ["client", "appointment"]
     inlines = [MicroneedlingInline, MicrocurrentInline, MesotherapyInline, PhotoInline]
