@@ -18,6 +18,7 @@ from django.utils import timezone
 from clients.models import Client
 from clients.selectors import forms_needed_for_visits
 from clinic.models import Clinic, OutboxMessage, TimeOff, WorkingHours
+from treatments.eligibility import is_qualified
 from treatments.models import (
     COURSE_PROGRESS_STATUSES,
     INACTIVE_STATUSES,
@@ -119,12 +120,26 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
     }
 
 
+def not_qualified_for(appointments) -> set[int]:
+    """Return the ids of visits still to be had whose practitioner's qualifications no longer cover them.
+
+    A manager removed a modality, or lowered a needle depth, after the visit was booked: booking
+    would refuse it now, and a session could not be recorded, so the desk is told to move it, as
+    for time off. Two queries however many visits (the protocols and the qualifications), more
+    when the services or practitioners are not loaded.
+    """
+    ahead = still_to_be_had(appointments)
+    prefetch_related_objects(ahead, "service__protocols", "practitioner__qualifications")
+    return {a.pk for a in ahead if not is_qualified(a.practitioner, a.service)}
+
+
 # How many visits ahead `visits_left_without_their_practitioner` looks at: a year of a full diary;
 # the manager is told when there are more.
 VISITS_AHEAD_CHECKED = 2000
 LEFT = "no longer active"
 AWAY = "time off"
 NOT_WORKING = "not working then"
+NOT_QUALIFIED = "not qualified for it"
 
 
 def visits_left_without_their_practitioner(
@@ -134,7 +149,8 @@ def visits_left_without_their_practitioner(
 
     Of one practitioner, or of the whole clinic: the visits stay booked (nothing moves behind the
     desk's back) and each is said, to be moved. Why is LEFT (the practitioner was made inactive),
-    AWAY (time off) or NOT_WORKING (their working hours changed). Three queries however many visits.
+    AWAY (time off), NOT_WORKING (their working hours changed) or NOT_QUALIFIED (their qualifications
+    changed). Five queries however many visits.
     """
     visits = Appointment.objects.filter(end__gt=now).exclude(status__in=INACTIVE_STATUSES)
     visits = visits.exclude(status=AppointmentStatus.FULFILLED)
@@ -150,9 +166,11 @@ def visits_left_without_their_practitioner(
     working = [v for v in visits if v.practitioner.is_active]
     away = time_off_clashes(working)
     off_hours = outside_working_hours([v for v in working if v.pk not in away], zone)
+    unqualified = not_qualified_for([v for v in working if v.pk not in away and v.pk not in off_hours])
     why = {v.pk: LEFT for v in visits if not v.practitioner.is_active}
     why.update(dict.fromkeys(away, AWAY))
     why.update(dict.fromkeys(off_hours, NOT_WORKING))
+    why.update(dict.fromkeys(unqualified, NOT_QUALIFIED))
     return [(v, why[v.pk]) for v in visits if v.pk in why]
 
 

@@ -51,6 +51,7 @@ from treatments.selectors import (
     client_attendance,
     forms_missing,
     local_day_bounds,
+    not_qualified_for,
     outside_working_hours,
     time_off_clashes,
 )
@@ -366,7 +367,8 @@ def appointment_detail(request, pk):
     movers = _who_may_see(appointment) if can_change else []
     time_off = time_off_clashes([appointment]).get(appointment.pk) if can_change else None
     off_hours = can_change and not time_off and bool(outside_working_hours([appointment], zone))
-    away = bool(time_off or off_hours)  # the practitioner will not be there
+    unqualified = can_change and not (time_off or off_hours) and bool(not_qualified_for([appointment]))
+    away = bool(time_off or off_hours or unqualified)  # the practitioner will not see the client then
     # With the practitioner away then, the free times first shown are someone else's: everyone's that
     # day are worked out once, to choose the stand-in and to list theirs.
     day_slots = (
@@ -426,6 +428,7 @@ def appointment_detail(request, pk):
             "movers": movers,
             "time_off": time_off,
             "off_hours": off_hours,
+            "unqualified": unqualified,
             "move_with": move_with,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,

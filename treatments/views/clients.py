@@ -17,6 +17,7 @@ from treatments.selectors import (
     client_courses,
     client_visits,
     forms_missing,
+    not_qualified_for,
     outside_working_hours,
     time_off_clashes,
 )
@@ -32,10 +33,12 @@ def client_detail(request, pk):
     upcoming, past = client_visits(client, now=now)
     clashes = time_off_clashes(upcoming)
     off_hours = outside_working_hours(upcoming, client.clinic.zone)
+    unqualified = not_qualified_for(upcoming)
     missing = forms_missing(upcoming, client.clinic)
     for visit in upcoming:
         visit.time_off = clashes.get(visit.pk)
         visit.off_hours = visit.pk in off_hours
+        visit.unqualified = visit.pk in unqualified
         visit.forms_missing = missing.get(visit.pk, [])
     timeline = with_resend_refusals(
         OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[

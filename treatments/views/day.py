@@ -16,6 +16,7 @@ from treatments.selectors import (
     appointments_between,
     forms_missing,
     next_day_with_visits,
+    not_qualified_for,
     outside_working_hours,
     time_off_clashes,
 )
@@ -67,6 +68,7 @@ def home(request):
     now = timezone.now()
     clashes = time_off_clashes(appointments)
     off_hours = outside_working_hours(appointments, clinic.zone)
+    unqualified = not_qualified_for(appointments)
     missing = forms_missing(appointments, clinic)
     confirmed = set(
         AppointmentEvent.objects.filter(
@@ -76,6 +78,7 @@ def home(request):
     for appointment in appointments:
         appointment.time_off = clashes.get(appointment.pk)
         appointment.off_hours = appointment.pk in off_hours
+        appointment.unqualified = appointment.pk in unqualified
         appointment.forms_missing = missing.get(appointment.pk, [])
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []

@@ -20,6 +20,8 @@ from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
     AWAY,
     LEFT,
+    NOT_QUALIFIED,
+    NOT_WORKING,
     short_local,
     time_off_clashes,
     visits_left_without_their_practitioner,
@@ -92,23 +94,39 @@ def time_off(request):
     )
 
 
-def _outside_hours(visits_and_why) -> list[Appointment]:
+# What the visit's history says of the practitioner it was moved from, by why they could not see the client.
+MOVED_BECAUSE = {
+    LEFT: "no longer here",
+    NOT_WORKING: "not working then",
+    NOT_QUALIFIED: "not qualified for it",
+}
+# The heading of a practitioner's visits to move, when all are for the one reason.
+CANNOT_BECAUSE = {
+    LEFT: "is no longer active",
+    NOT_WORKING: "does not work then",
+    NOT_QUALIFIED: "is not qualified for them",
+}
+
+
+def _outside_hours(visits_and_why) -> list[tuple[Appointment, str]]:
     """The visits left without their practitioner other than by time off (listed under the time off)."""
-    return [visit for visit, why in visits_and_why if why != AWAY]
+    return [(visit, why) for visit, why in visits_and_why if why != AWAY]
 
 
 def _off_hours_by_practitioner(clinic) -> list[dict]:
     """The visits ahead booked when their practitioner no longer works, by practitioner (three queries)."""
     left = visits_left_without_their_practitioner(clinic=clinic, now=timezone.now())
     groups: dict[int, dict] = {}
-    for visit, why in left:
-        if why == AWAY:
-            continue
-        group = groups.setdefault(
-            visit.practitioner_id, {"practitioner": visit.practitioner, "left": why == LEFT, "visits": []}
-        )
+    for visit, why in _outside_hours(left):
+        group = groups.setdefault(visit.practitioner_id, {"practitioner": visit.practitioner, "visits": []})
+        visit.why = why
         group["visits"].append(visit)
     for group in groups.values():
+        reasons = {visit.why for visit in group["visits"]}
+        group["cannot"] = (
+            CANNOT_BECAUSE[reasons.pop()] if len(reasons) == 1 else "cannot see these clients then"
+        )
+        group["mixed"] = bool(reasons)
         group["shown"], group["more"] = (
             group["visits"][:OFF_HOURS_NAMED],
             len(group["visits"]) - OFF_HOURS_NAMED,
@@ -163,7 +181,7 @@ def time_off_hand_over(request, pk):
     if off is None or colleague is None:
         return redirect("time-off")
     to_move = _visits_to_move(off)
-    _hand_over(request, to_move, colleague, reason=f"{off.staff_member.display_name} away")
+    _hand_over(request, [(visit, f"{off.staff_member.display_name} away") for visit in to_move], colleague)
     if not to_move:
         messages.info(request, "No booked visits fall in that time off.")
     return redirect("time-off")
@@ -179,8 +197,9 @@ def off_hours_hand_over(request, pk):
     if absent is None or colleague is None:
         return redirect("time-off")
     to_move = _outside_hours(visits_left_without_their_practitioner(absent, now=timezone.now()))
-    why = "no longer here" if not absent.is_active else "not working then"
-    _hand_over(request, to_move, colleague, reason=f"{absent.display_name} {why}")
+    _hand_over(
+        request, [(visit, f"{absent.display_name} {MOVED_BECAUSE[why]}") for visit, why in to_move], colleague
+    )
     if not to_move:
         messages.info(request, f"No booked visits of {absent.display_name} are left to move.")
     return redirect("time-off")
@@ -200,9 +219,16 @@ def _colleague_chosen(request, *, instead_of: int | None) -> StaffMember | None:
     return colleague
 
 
-def _hand_over(request, to_move: list[Appointment], colleague: StaffMember, *, reason: str) -> None:
-    """Move the visits to the colleague at their own times; say what moved and, for each left, why."""
-    moved, refused = hand_over_visits(to_move, to=colleague, actor=request.user, reason=reason)
+def _hand_over(request, to_move: list[tuple[Appointment, str]], colleague: StaffMember) -> None:
+    """Move each visit to the colleague at its own time, its history giving its reason; say what moved
+    and, for each left, why."""
+    moved, refused = [], []
+    for reason in dict.fromkeys(reason for _visit, reason in to_move):
+        done, not_done = hand_over_visits(
+            [visit for visit, r in to_move if r == reason], to=colleague, actor=request.user, reason=reason
+        )
+        moved += done
+        refused += not_done
     zone = request.staff_member.clinic.zone
     if moved:
         messages.success(
