@@ -70,7 +70,7 @@ class FormVersionAdmin(ClinicScopedAdmin):
     def after_made_current(self, request, version) -> None:
         """What else to tell the manager once a version is current (the treatments layer adds the visits)."""
 
-    @admin.action(description="Make the chosen version the current one")
+    @admin.action(description="Make the chosen version the current one", permissions=["change"])
     def make_current(self, request, queryset):
         chosen = list(queryset)
         if len(chosen) != 1:

@@ -71,26 +71,8 @@ class ServiceAdmin(ClinicScopedAdmin):
     filter_horizontal = ["protocols"]
 
 
-class ReadOnlyInline(ClinicScopedInline):
-    """Rows shown under a read-only record (its history, its settings per area)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class AppointmentEventInline(ReadOnlyInline):
-    model = AppointmentEvent
-    readonly_fields = ["actor", "at", "action", "details"]
-
-
-class ReadOnlyRecordAdmin(ClinicScopedAdmin):
-    """A record the admin shows but never writes: its changes go through the staff pages' services.
+class WritesNothing:
+    """Shown in the admin, never written there: the changes go through the staff pages' services.
 
     Booking, moving and cancelling check the practitioner, room, device, rules and time, record who
     did it and tell the client; a signed-off session is fixed. A save here would do none of that (and
@@ -105,6 +87,19 @@ class ReadOnlyRecordAdmin(ClinicScopedAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyInline(WritesNothing, ClinicScopedInline):
+    """Rows shown under a read-only record (its history, its settings per area)."""
+
+
+class AppointmentEventInline(ReadOnlyInline):
+    model = AppointmentEvent
+    readonly_fields = ["actor", "at", "action", "details"]
+
+
+class ReadOnlyRecordAdmin(WritesNothing, ClinicScopedAdmin):
+    """A visit, a course or a treatment session: see `WritesNothing`."""
 
 
 @admin.register(Appointment)
@@ -151,7 +146,8 @@ VISITS_NAMED = 10
 
 
 class StaffMemberWithVisitsAdmin(StaffMemberAdmin):
-    """The staff page, which also says which booked visits new hours, time off or leaving leave out.
+    """The staff page, which also says which booked visits new hours, qualifications, time off or leaving
+    leave without the practitioner.
 
     Defined here, not in `clinic.admin`, because the visits are this layer's.
     """
