@@ -366,3 +366,35 @@ def test_visits_courses_and_sessions_are_shown_in_the_admin_never_written(client
     ]
     for model in ("course", "treatmentsession"):
         assert client.get(reverse(f"admin:treatments_{model}_add")).status_code == 403
+
+
+def test_the_visits_waiting_for_a_version_take_six_queries_however_many(world, consents):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from tests.booking_world import local
+    from treatments.booking import BookingRequest, appointment_book
+    from treatments.selectors import visits_ahead_needing
+
+    _current, draft, _olivia = consents
+
+    def count(visits, hour):
+        for day in range(visits):
+            appointment_book(
+                BookingRequest(
+                    client=world.client(),
+                    service=world.microneedling,
+                    practitioner=world.dr_lee,
+                    start=local(world, 2026, 12, 8 + day, hour),
+                )
+            )
+        with CaptureQueriesContext(connection) as queries:
+            found = visits_ahead_needing(draft, clinic=world.clinic, now=timezone.now())
+        return len(queries), len(found)
+
+    assert count(2, 10) == (6, 0)  # version 3 is not current yet: nobody waits for it
+    draft.is_current = True
+    type(draft).objects.filter(pk=_current.pk).update(is_current=False)
+    draft.save()
+    assert count(3, 14) == (6, 5)
