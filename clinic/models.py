@@ -1,5 +1,6 @@
 """The organisation: clinics, their staff, rooms, devices, working hours and the message outbox."""
 
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
 
@@ -35,6 +36,8 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone (for example Europe/London).")
 
 
+# Longer than this is a mistyped year, not time off.
+LONGEST_TIME_OFF = dt.timedelta(days=366)
 # A reminder further ahead than a month is not a reminder; more than five a visit is spam.
 LONGEST_REMINDER_LEAD_HOURS = 24 * 31
 MOST_REMINDERS = 5
@@ -292,6 +295,11 @@ class TimeOff(models.Model):
 
     def __str__(self):
         return f"{self.staff_member} off {self.start:%Y-%m-%d %H:%M}"
+
+    def clean(self):
+        """What `clinic.time_off.time_off_record` refuses, said on the admin's form too."""
+        if self.start and self.end and self.end - self.start > LONGEST_TIME_OFF:
+            raise ValidationError("That is more than a year of time off. Check the dates.")
 
 
 class OutboxStatus(models.TextChoices):

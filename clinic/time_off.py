@@ -9,10 +9,7 @@ import datetime as dt
 from django.db import transaction
 
 from clinic.errors import ClinicError
-from clinic.models import StaffMember, StaffRole, TimeOff
-
-# Longer than this is a mistyped year, not time off.
-LONGEST_TIME_OFF = dt.timedelta(days=366)
+from clinic.models import LONGEST_TIME_OFF, StaffMember, StaffRole, TimeOff
 
 
 @transaction.atomic

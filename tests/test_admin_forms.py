@@ -398,3 +398,24 @@ def test_the_visits_waiting_for_a_version_take_six_queries_however_many(world, c
     type(draft).objects.filter(pk=_current.pk).update(is_current=False)
     draft.save()
     assert count(3, 14) == (6, 5)
+
+
+def test_time_off_entered_in_the_admin_is_checked_as_on_the_time_off_page(client, world):
+    from clinic.models import TimeOff
+    from tests.test_working_hours_clash import _admin_change
+
+    client.force_login(User.objects.create_superuser("owner", "owner@example.com", "pw"))
+    page = _admin_change(
+        client,
+        world.sam,
+        **{
+            "time_off-TOTAL_FORMS": "1",
+            "time_off-0-start_0": "2026-12-08",
+            "time_off-0-start_1": "00:00",
+            "time_off-0-end_0": "2028-12-08",
+            "time_off-0-end_1": "00:00",
+            "time_off-0-reason": "Typo",
+        },
+    )
+    assert "That is more than a year of time off. Check the dates." in page
+    assert not TimeOff.objects.exists()
