@@ -1,3 +1,5 @@
+import zoneinfo
+
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
@@ -11,6 +13,7 @@ from clinic.models import Clinic, StaffMember, StaffRole
 from treatments.models import (
     Appointment,
     AppointmentEvent,
+    AppointmentStatus,
     BodyArea,
     ContraindicationRule,
     Course,
@@ -194,10 +197,13 @@ def _left_without_note(member, left) -> str:
 
 
 class ClinicWithRemindersAdmin(ClinicAdmin):
-    """The clinic's settings; changed reminder times apply to the visits already booked too."""
+    """The clinic's settings; changed reminder times apply to the visits already booked too, and a
+    changed time zone says what it does to them."""
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
+        if change and "time_zone" in form.changed_data:
+            _warn_of_the_zone_change(request, obj, form.initial.get("time_zone", ""))
         if change and "reminder_lead_hours" in form.changed_data:
             scheduled, cancelled = reminders_follow_lead_times(obj)
             leads = " and ".join(f"{hours:g} h" for hours in sorted(obj.reminder_lead_hours, reverse=True))
@@ -207,6 +213,26 @@ class ClinicWithRemindersAdmin(ClinicAdmin):
                 f"{now_sent}. The visits already booked follow: {scheduled} reminder"
                 f"{'' if scheduled == 1 else 's'} scheduled, {cancelled} cancelled.",
             )
+
+
+def _warn_of_the_zone_change(request, clinic, old_zone: str) -> None:
+    """Say that the visits ahead keep their moment, so their local times change, the first as example."""
+    ahead = Appointment.objects.filter(
+        clinic=clinic, status=AppointmentStatus.BOOKED, start__gt=timezone.now()
+    )
+    first = ahead.select_related("client").order_by("start", "id").first()
+    if first is None:
+        return
+    count = ahead.count()
+    was, now = short_local(first.start, zoneinfo.ZoneInfo(old_zone)), short_local(first.start, clinic.zone)
+    visits = f"{count} booked visit{'' if count == 1 else 's'}"
+    messages.warning(
+        request,
+        f"The clinic's time zone is now {clinic.time_zone}. Its {visits} ahead keep their moment, so they "
+        f"show at new local times: {first.client.full_name}'s was {was} ({old_zone}), now {now}. If they "
+        "were booked in the wrong zone, move each to the time the client was given. Emails still to go "
+        "give the new times.",
+    )
 
 
 class TellsTheVisitsAhead:

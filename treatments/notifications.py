@@ -425,6 +425,46 @@ def form_requests_as_they_stand(messages: list[OutboxMessage]) -> dict[int, dict
     return updates
 
 
+# What a message about a visit says of it that can change without the visit moving: a service or
+# practitioner renamed, the clinic's zone corrected. Brought up to date as the message goes.
+SAID_OF_THE_VISIT = ("service_name", "practitioner_name", "local_start", "zone_name", "zone_abbreviation")
+
+
+def visit_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, dict]:
+    """For messages about a visit about to be sent, what they say of it where that changed since.
+
+    Registered with `clinic.outbox.register_context_refresh`. A move is not this: it raises the
+    visit's SEQUENCE, and the out-of-date check cancels what was written before it. No query for a
+    batch without messages about a visit; one with them.
+    """
+    about = {
+        m.pk: _id_in(m.topic, "appointment") for m in messages if m.template_key in ABOUT_THE_VISIT_AHEAD
+    }
+    about = {pk: visit_id for pk, visit_id in about.items() if visit_id is not None}
+    if not about:
+        return {}
+    visits = Appointment.objects.select_related("clinic", "service", "practitioner").in_bulk(
+        set(about.values())
+    )
+    updates = {}
+    for message in messages:
+        visit = visits.get(about.get(message.pk))
+        if visit is None or message.context.get("sequence", visit.sequence) != visit.sequence:
+            continue
+        now_said = {
+            "service_name": visit.service.name,
+            "practitioner_name": visit.practitioner.display_name,
+            "local_start": _local_start(visit),
+            "zone_name": visit.clinic.time_zone,
+            "zone_abbreviation": timezone.localtime(visit.start, visit.clinic.zone).tzname(),
+        }
+        said = {**message.context, "local_start": _as_written(message.context.get("local_start"))}
+        changed = {key: value for key, value in now_said.items() if said.get(key) != value}
+        if changed:
+            updates[message.pk] = changed
+    return updates
+
+
 def _late_reminders_with_a_nearer_one(
     messages: list[OutboxMessage], about_visits: dict[int, int], now: dt.datetime
 ) -> dict[int, str]:
