@@ -46,10 +46,13 @@ def _send_the_24h_reminder(visit, smtp_server):
     return reminder, mail["Subject"], mail.get_body(preferencelist=("plain",)).get_content()
 
 
-def test_a_service_renamed_after_booking_is_named_as_it_is_now(world, visit, smtp_settings, smtp_server):
+def test_a_service_or_practitioner_renamed_after_booking_is_named_as_now(
+    world, visit, smtp_settings, smtp_server
+):
     type(world.microcurrent).objects.filter(pk=world.microcurrent.pk).update(name="Sculpt and lift")
+    type(world.dr_lee).objects.filter(pk=world.dr_lee.pk).update(display_name="Dr Amara Lee-Khan")
     reminder, subject, body = _send_the_24h_reminder(visit, smtp_server)
-    assert "Sculpt and lift" in subject and "Sculpt and lift with Dr Amara Lee" in body
+    assert "Sculpt and lift" in subject and "Sculpt and lift with Dr Amara Lee-Khan" in body
     assert "Microcurrent" not in body
     assert reminder.context["service_name"] == "Sculpt and lift"  # the record says what was sent
 
