@@ -589,6 +589,57 @@ def appointment_reschedule(
     return current
 
 
+def appointment_change_room_and_device(appointment: Appointment, *, actor=None) -> Appointment:
+    """Give a visit another room and device at the same time, in place of any taken out of use.
+
+    A room closed for a leak, or a pen sent for repair, leaves visits booked in it: each keeps its
+    time and practitioner, and takes a free room or device in use (the ones still in use are kept).
+    The client's emails do not name rooms or devices, so nothing is sent; the history records it.
+    """
+    if not appointment.is_active or appointment.status == AppointmentStatus.FULFILLED:
+        raise ClinicError(
+            f"A {appointment.get_status_display().lower()} visit keeps its room and device.",
+            code="not_movable",
+        )
+
+    def write(attempt):
+        with transaction.atomic():
+            current = _locked(appointment)
+            room = current.room if current.room and current.room.is_active else None
+            device = current.device if current.device and current.device.is_active else None
+            if (room or not current.room_id) and (device or not current.device_id):
+                raise ClinicError(
+                    "Its room and device are both in use: nothing to change.", code="nothing_to_do"
+                )
+            request = BookingRequest(
+                client=current.client,
+                service=current.service,
+                practitioner=current.practitioner,
+                start=current.start,
+                room=room,
+                device=device,
+            )
+            before = (current.room, current.device)
+            current.room, current.device = _hold_resources(
+                request, current.blocked_start, current.blocked_end, ignore_id=current.pk, spread=attempt > 1
+            )
+            current.save(update_fields=["room", "device"])
+            AppointmentEvent.objects.create(
+                appointment=current,
+                actor=_user(actor),
+                action="resources_changed",
+                details={
+                    "room_from": before[0].name if before[0] else "",
+                    "room_to": current.room.name if current.room else "",
+                    "device_from": before[1].name if before[1] else "",
+                    "device_to": current.device.name if current.device else "",
+                },
+            )
+            return current
+
+    return _write_with_retries(write, reassignable=frozenset({"room", "device"}))
+
+
 def hand_over_visits(
     visits: list[Appointment], *, to: StaffMember, actor=None, reason: str = ""
 ) -> tuple[list[Appointment], list[tuple[Appointment, str]]]:

@@ -133,6 +133,24 @@ def not_qualified_for(appointments) -> set[int]:
     return {a.pk for a in ahead if not is_qualified(a.practitioner, a.service)}
 
 
+def out_of_use(appointments) -> dict[int, str]:
+    """Return, by id, what of the room and device of each visit still to be had was taken out of use.
+
+    "Room 2 is not in use", "Pen A is out of use": the visit keeps its time, and takes another room
+    or device (`booking.appointment_change_room_and_device`). No query when rooms and devices are
+    loaded, two when not.
+    """
+    ahead = still_to_be_had(appointments)
+    prefetch_related_objects(ahead, "room", "device")
+    said = {}
+    for a in ahead:
+        gone = [f"{a.room.name} is not in use"] if a.room and not a.room.is_active else []
+        gone += [f"{a.device.name} is out of use"] if a.device and not a.device.is_active else []
+        if gone:
+            said[a.pk] = "; ".join(gone)
+    return said
+
+
 # How many visits ahead `visits_left_without_their_practitioner` looks at: a year of a full diary;
 # the manager is told when there are more.
 VISITS_AHEAD_CHECKED = 2000

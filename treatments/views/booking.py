@@ -26,6 +26,7 @@ from treatments.booking import (
     BookingRequest,
     appointment_book,
     appointment_cancel,
+    appointment_change_room_and_device,
     appointment_request_forms,
     appointment_reschedule,
     appointment_set_status,
@@ -52,6 +53,7 @@ from treatments.selectors import (
     forms_missing,
     local_day_bounds,
     not_qualified_for,
+    out_of_use,
     outside_working_hours,
     time_off_clashes,
 )
@@ -312,6 +314,7 @@ HISTORY_LABELS = {
     "status:arrived": "Checked in",
     "status:fulfilled": "Completed",
     "status:noshow": "Marked as a no-show",
+    "resources_changed": "Room and device changed",
 }
 BOOKED_THROUGH = {"online": " online by the client", "course": " with a course", "api": " through the API"}
 
@@ -333,6 +336,13 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
         )
         if details.get("practitioner_to"):
             label += f", from {details.get('practitioner_from', '')} to {details['practitioner_to']}"
+    elif event.action == "resources_changed":
+        changes = [
+            f"{details[f'{kind}_from']} to {details[f'{kind}_to']}"
+            for kind in ("room", "device")
+            if details.get(f"{kind}_from") != details.get(f"{kind}_to")
+        ]
+        label = "Changed " + ", ".join(changes) if changes else label
     elif event.action == "cancelled":
         label += " by the client" if details.get("by_client") else ""
         label += " with the rest of the course" if details.get("rest_of_course") else ""
@@ -429,6 +439,7 @@ def appointment_detail(request, pk):
             "time_off": time_off,
             "off_hours": off_hours,
             "unqualified": unqualified,
+            "out_of_use": out_of_use([appointment]).get(appointment.pk, "") if can_change else "",
             "move_with": move_with,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,
@@ -490,6 +501,10 @@ def appointment_action(request, pk, action):
             messages.success(
                 request, f"Emailed {appointment.client.full_name} the link to fill: {', '.join(names)}."
             )
+        elif action == "change_room":
+            changed = appointment_change_room_and_device(appointment, actor=request.user)
+            now_in = ", ".join(r.name for r in (changed.room, changed.device) if r)
+            messages.success(request, f"{appointment.client.full_name} now has {now_in}, at the same time.")
         elif action == "undo":
             undone = UNDOABLE.get(appointment.status, "status")
             appointment_undo_status(appointment, actor=request.user)

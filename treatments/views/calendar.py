@@ -17,6 +17,7 @@ from treatments.selectors import (
     forms_missing,
     local_day_bounds,
     not_qualified_for,
+    out_of_use,
     outside_working_hours,
     still_to_be_had,
     time_off_clashes,
@@ -138,11 +139,13 @@ def calendar(request):
     all_hours = [h for p in practitioners for h in p.working_hours.all()]
     off_hours = outside_working_hours(appointments, clinic.zone, all_hours)
     unqualified = not_qualified_for(appointments)
+    gone = out_of_use(appointments)
     missing = forms_missing(appointments, clinic)
     for appointment in appointments:
         appointment.time_off = clashes.get(appointment.pk)
         appointment.off_hours = appointment.pk in off_hours
         appointment.unqualified = appointment.pk in unqualified
+        appointment.out_of_use = gone.get(appointment.pk, "")
         appointment.forms_missing = missing.get(appointment.pk, [])
     day_open_time = min((h.start_time for h in all_hours), default=DEFAULT_OPEN)
     day_close_time = max((h.end_time for h in all_hours), default=DEFAULT_CLOSE)

@@ -17,6 +17,7 @@ from treatments.selectors import (
     forms_missing,
     next_day_with_visits,
     not_qualified_for,
+    out_of_use,
     outside_working_hours,
     time_off_clashes,
 )
@@ -69,6 +70,7 @@ def home(request):
     clashes = time_off_clashes(appointments)
     off_hours = outside_working_hours(appointments, clinic.zone)
     unqualified = not_qualified_for(appointments)
+    gone = out_of_use(appointments)
     missing = forms_missing(appointments, clinic)
     confirmed = set(
         AppointmentEvent.objects.filter(
@@ -79,6 +81,7 @@ def home(request):
         appointment.time_off = clashes.get(appointment.pk)
         appointment.off_hours = appointment.pk in off_hours
         appointment.unqualified = appointment.pk in unqualified
+        appointment.out_of_use = gone.get(appointment.pk, "")
         appointment.forms_missing = missing.get(appointment.pk, [])
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
