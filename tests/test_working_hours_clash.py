@@ -316,3 +316,28 @@ def test_handing_over_to_nobody_or_to_themselves_is_refused_in_words(desk, world
     _morning, afternoon = rota_change
     afternoon.refresh_from_db()
     assert afternoon.practitioner_id == world.sam.pk
+
+
+def test_todays_list_says_what_in_the_next_fortnight_has_nobody_to_see_the_client(desk, world, rota_change):
+    _morning, afternoon = rota_change
+    today = desk.get("/").content.decode()
+    assert "1 visit in the next two weeks has nobody to see the client then" in today
+    assert f'<a href="{reverse("time-off")}">Move it</a>' in today
+    # another day's list keeps to that day
+    assert 'id="to-move"' not in desk.get("/?date=2026-12-09").content.decode()
+    appointment_reschedule(afternoon, start=afternoon.start, practitioner=world.dr_lee)
+    assert 'id="to-move"' not in desk.get("/").content.decode()
+
+
+def test_a_visit_further_ahead_is_left_to_the_time_off_page(desk, world):
+    visit = appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microcurrent,
+            practitioner=world.sam,
+            start=local(world, 2026, 12, 22, 14),
+        )
+    )
+    world.sam.working_hours.update(end_time=dt.time(13))
+    assert 'id="to-move"' not in desk.get("/").content.decode()
+    assert reverse("appointment-detail", args=[visit.pk]) in desk.get(reverse("time-off")).content.decode()

@@ -161,16 +161,17 @@ NOT_QUALIFIED = "not qualified for it"
 
 
 def visits_left_without_their_practitioner(
-    practitioner=None, *, clinic: Clinic | None = None, now: dt.datetime
+    practitioner=None, *, clinic: Clinic | None = None, now: dt.datetime, until: dt.datetime | None = None
 ) -> list[tuple[Appointment, str]]:
     """Return the visits still ahead that their practitioner will not be there for, soonest first, with why.
 
     Of one practitioner, or of the whole clinic: the visits stay booked (nothing moves behind the
     desk's back) and each is said, to be moved. Why is LEFT (the practitioner was made inactive),
     AWAY (time off), NOT_WORKING (their working hours changed) or NOT_QUALIFIED (their qualifications
-    changed). Five queries however many visits.
+    changed). Only visits starting before `until`, if given. Five queries however many visits.
     """
     visits = Appointment.objects.filter(end__gt=now).exclude(status__in=INACTIVE_STATUSES)
+    visits = visits.filter(start__lt=until) if until else visits
     visits = visits.exclude(status=AppointmentStatus.FULFILLED)
     visits = visits.filter(practitioner=practitioner) if practitioner else visits.filter(clinic=clinic)
     visits = list(

@@ -20,9 +20,13 @@ from treatments.selectors import (
     out_of_use,
     outside_working_hours,
     time_off_clashes,
+    visits_left_without_their_practitioner,
 )
 
 # What the desk does next with a visit, in the order they come: action, status, button, spoken label.
+# How far ahead today's list looks for visits nobody can see the client at.
+SOON = dt.timedelta(days=14)
+
 NEXT_STEPS = [
     ("check_in", AppointmentStatus.ARRIVED, "Check in", "Check in {name} at {time}"),
     ("complete", AppointmentStatus.FULFILLED, "Completed", "Mark {name}'s visit at {time} completed"),
@@ -86,6 +90,12 @@ def home(request):
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
     to_chase = _to_chase(appointments, missing, now)
+    # Today's list, where the desk starts, also says what in the next fortnight has nobody to see the client.
+    to_move = (
+        visits_left_without_their_practitioner(clinic=clinic, now=now, until=now + SOON)
+        if day == today
+        else []
+    )
     return render(
         request,
         "treatments/home.html",
@@ -101,6 +111,7 @@ def home(request):
             "date_error": date_error,
             "zone_name": clinic.time_zone,
             "to_chase": to_chase,
+            "to_move": to_move,
         },
     )
 
