@@ -2,7 +2,7 @@
 
 Sam needled to 1.0 mm; the manager lowers him to 0.5 mm (or takes microneedling off him). His 1.0 mm
 facial next Tuesday stays booked (nothing moves behind the desk's back), but booking would refuse it
-now and its session could not be recorded by him: it is flagged until someone moves it.
+now, as outside his scope of practice: it is flagged until someone moves it.
 """
 
 from decimal import Decimal

@@ -124,8 +124,8 @@ def not_qualified_for(appointments) -> set[int]:
     """Return the ids of visits still to be had whose practitioner's qualifications no longer cover them.
 
     A manager removed a modality, or lowered a needle depth, after the visit was booked: booking
-    would refuse it now, and a session could not be recorded, so the desk is told to move it, as
-    for time off. Two queries however many visits (the protocols and the qualifications), more
+    would refuse it now (the practitioner is outside their scope of practice), so the desk is told to
+    move it, as for time off. Two queries however many visits (the protocols and the qualifications), more
     when the services or practitioners are not loaded.
     """
     ahead = still_to_be_had(appointments)
