@@ -14,14 +14,10 @@ from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
-    forms_missing,
     local_day_bounds,
-    not_qualified_for,
-    out_of_use,
-    outside_working_hours,
     still_to_be_had,
-    time_off_clashes,
 )
+from treatments.views.flags import flag_visits
 
 PIXELS_PER_MINUTE = 1.2
 DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(19)
@@ -135,18 +131,8 @@ def calendar(request):
             staff_member__clinic=clinic, start__lt=range_end, end__gt=range_start
         ).order_by("start", "id")
     )
-    clashes = time_off_clashes(appointments, time_off)
     all_hours = [h for p in practitioners for h in p.working_hours.all()]
-    off_hours = outside_working_hours(appointments, clinic.zone, all_hours)
-    unqualified = not_qualified_for(appointments)
-    gone = out_of_use(appointments)
-    missing = forms_missing(appointments, clinic)
-    for appointment in appointments:
-        appointment.time_off = clashes.get(appointment.pk)
-        appointment.off_hours = appointment.pk in off_hours
-        appointment.unqualified = appointment.pk in unqualified
-        appointment.out_of_use = gone.get(appointment.pk, "")
-        appointment.forms_missing = missing.get(appointment.pk, [])
+    flag_visits(appointments, clinic, time_off=time_off, hours=all_hours)
     day_open_time = min((h.start_time for h in all_hours), default=DEFAULT_OPEN)
     day_close_time = max((h.end_time for h in all_hours), default=DEFAULT_CLOSE)
     if day_close_time <= day_open_time:

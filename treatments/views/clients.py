@@ -16,11 +16,8 @@ from treatments.selectors import (
     client_attendance,
     client_courses,
     client_visits,
-    forms_missing,
-    not_qualified_for,
-    outside_working_hours,
-    time_off_clashes,
 )
+from treatments.views.flags import flag_visits
 
 TIMELINE_LENGTH = 100
 
@@ -31,15 +28,7 @@ def client_detail(request, pk):
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
     now = timezone.now()
     upcoming, past = client_visits(client, now=now)
-    clashes = time_off_clashes(upcoming)
-    off_hours = outside_working_hours(upcoming, client.clinic.zone)
-    unqualified = not_qualified_for(upcoming)
-    missing = forms_missing(upcoming, client.clinic)
-    for visit in upcoming:
-        visit.time_off = clashes.get(visit.pk)
-        visit.off_hours = visit.pk in off_hours
-        visit.unqualified = visit.pk in unqualified
-        visit.forms_missing = missing.get(visit.pk, [])
+    flag_visits(upcoming, client.clinic)
     timeline = with_resend_refusals(
         OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[
             :TIMELINE_LENGTH

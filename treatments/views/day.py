@@ -16,12 +16,9 @@ from treatments.selectors import (
     appointments_between,
     forms_missing,
     next_day_with_visits,
-    not_qualified_for,
-    out_of_use,
-    outside_working_hours,
-    time_off_clashes,
     visits_left_without_their_practitioner,
 )
+from treatments.views.flags import flag_visits
 
 # What the desk does next with a visit, in the order they come: action, status, button, spoken label.
 # How far ahead today's list looks for visits nobody can see the client at.
@@ -71,22 +68,13 @@ def home(request):
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
     now = timezone.now()
-    clashes = time_off_clashes(appointments)
-    off_hours = outside_working_hours(appointments, clinic.zone)
-    unqualified = not_qualified_for(appointments)
-    gone = out_of_use(appointments)
-    missing = forms_missing(appointments, clinic)
+    missing = flag_visits(appointments, clinic)
     confirmed = set(
         AppointmentEvent.objects.filter(
             appointment__in=[a.pk for a in active], action="confirmed_by_client"
         ).values_list("appointment_id", flat=True)
     )
     for appointment in appointments:
-        appointment.time_off = clashes.get(appointment.pk)
-        appointment.off_hours = appointment.pk in off_hours
-        appointment.unqualified = appointment.pk in unqualified
-        appointment.out_of_use = gone.get(appointment.pk, "")
-        appointment.forms_missing = missing.get(appointment.pk, [])
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
     to_chase = _to_chase(appointments, missing, now)

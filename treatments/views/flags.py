@@ -1,0 +1,30 @@
+"""What the desk is told of each visit in a list: why it cannot go ahead as booked, and forms missing."""
+
+from treatments.selectors import (
+    forms_missing,
+    not_qualified_for,
+    out_of_use,
+    outside_working_hours,
+    time_off_clashes,
+)
+
+
+def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int, list[str]]:
+    """Set on each visit `.time_off`, `.off_hours`, `.unqualified`, `.out_of_use` and `.forms_missing`.
+
+    The day's list, the calendar and the client's page show them. A fixed number of queries however many
+    visits; fewer when the caller has the time off or the working hours (of active practitioners)
+    loaded. Returns the forms missing by visit id, as `forms_missing` does.
+    """
+    clashes = time_off_clashes(appointments, time_off)
+    off_hours = outside_working_hours(appointments, clinic.zone, hours)
+    unqualified = not_qualified_for(appointments)
+    gone = out_of_use(appointments)
+    missing = forms_missing(appointments, clinic)
+    for visit in appointments:
+        visit.time_off = clashes.get(visit.pk)
+        visit.off_hours = visit.pk in off_hours
+        visit.unqualified = visit.pk in unqualified
+        visit.out_of_use = gone.get(visit.pk, "")
+        visit.forms_missing = missing.get(visit.pk, [])
+    return missing
