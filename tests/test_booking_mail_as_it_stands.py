@@ -14,7 +14,7 @@ from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world, local
 from tests.test_reminder_times_change import _clinic_admin
 from treatments.booking import BookingRequest, appointment_book
-from treatments.notifications import visit_messages_as_they_stand
+from treatments.notifications import booking_messages_as_they_stand
 
 pytestmark = pytest.mark.django_db
 
@@ -77,10 +77,10 @@ def test_a_batch_without_booking_mail_costs_no_query(world):
     due_outbox_messages(world.clinic, 3, "bench")
     messages = list(OutboxMessage.objects.all())
     with CaptureQueriesContext(connection) as queries:
-        assert visit_messages_as_they_stand(messages) == {}
+        assert booking_messages_as_they_stand(messages) == {}
     assert len(queries) == 0
 
 
 def test_mail_that_still_says_what_is_true_is_left_as_written(world, visit):
     written = list(OutboxMessage.objects.filter(topic=f"appointment:{visit.pk}"))
-    assert visit_messages_as_they_stand(written) == {}
+    assert booking_messages_as_they_stand(written) == {}

@@ -167,15 +167,18 @@ def test_a_request_still_to_go_asks_only_for_what_is_still_missing_when_it_goes(
 
 
 def test_a_request_whose_forms_have_not_changed_goes_as_written(world, visits, smtp_settings, smtp_server):
-    from treatments.notifications import form_requests_as_they_stand
+    from treatments.notifications import booking_messages_as_they_stand
 
     olivia, kim = visits
     request = OutboxMessage.objects.get(dedupe_key=f"appointment:{olivia.pk}:forms")
     confirmation = OutboxMessage.objects.get(dedupe_key=f"appointment:{kim.pk}:booked")
-    assert form_requests_as_they_stand([request, confirmation]) == {}
     with CaptureQueriesContext(connection) as queries:
-        assert form_requests_as_they_stand([confirmation]) == {}
-    assert len(queries) == 0
+        assert booking_messages_as_they_stand([request, confirmation]) == {}
+    # the visits, then what the form request's visit still needs: its service's protocols, four for the forms
+    assert len(queries) == 1 + 1 + 4
+    with CaptureQueriesContext(connection) as queries:
+        assert booking_messages_as_they_stand([confirmation]) == {}
+    assert len(queries) == 1  # no form request: the visits only
 
 
 def test_a_refresh_that_fails_lets_the_batch_go_as_written(world, visits, smtp_settings, smtp_server):

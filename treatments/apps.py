@@ -7,12 +7,7 @@ class TreatmentsConfig(AppConfig):
 
     def ready(self):
         from clinic.outbox import register_context_refresh, register_out_of_date_check
-        from treatments.notifications import (
-            form_requests_as_they_stand,
-            out_of_date_booking_messages,
-            visit_messages_as_they_stand,
-        )
+        from treatments.notifications import booking_messages_as_they_stand, out_of_date_booking_messages
 
         register_out_of_date_check(out_of_date_booking_messages)
-        register_context_refresh(form_requests_as_they_stand)
-        register_context_refresh(visit_messages_as_they_stand)
+        register_context_refresh(booking_messages_as_they_stand)

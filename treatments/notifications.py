@@ -403,39 +403,15 @@ def _forms_missing_for(requests, about_visits, visits) -> dict[int, list[str]]:
     return missing
 
 
-def form_requests_as_they_stand(messages: list[OutboxMessage]) -> dict[int, dict]:
-    """For the form requests about to be sent, the forms their visit still lacks where those changed.
+def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, dict]:
+    """For messages about a visit about to be sent, what they say that changed since they were written.
 
-    Registered with `clinic.outbox.register_context_refresh`. Written at booking, a request listed
-    the intake and a consent; the client has filled the intake since: it asks for the consent only.
-    No query for a batch without form requests; seven and six more a clinic with them.
-    """
-    requests = [m for m in messages if m.template_key == "forms_request"]
-    about_visits = {m.pk: _id_in(m.topic, "appointment") for m in requests}
-    requests = [m for m in requests if about_visits[m.pk] is not None]
-    if not requests:
-        return {}
-    visits = Appointment.objects.select_related("clinic").in_bulk({about_visits[m.pk] for m in requests})
-    missing = _forms_missing_for(requests, about_visits, visits)
-    updates = {}
-    for request in requests:
-        still = missing.get(about_visits[request.pk])
-        if still and still != request.context.get("forms_needed"):
-            updates[request.pk] = {"forms_needed": still}
-    return updates
-
-
-# What a message about a visit says of it that can change without the visit moving: a service or
-# practitioner renamed, the clinic's zone corrected. Brought up to date as the message goes.
-SAID_OF_THE_VISIT = ("service_name", "practitioner_name", "local_start", "zone_name", "zone_abbreviation")
-
-
-def visit_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, dict]:
-    """For messages about a visit about to be sent, what they say of it where that changed since.
-
-    Registered with `clinic.outbox.register_context_refresh`. A move is not this: it raises the
-    visit's SEQUENCE, and the out-of-date check cancels what was written before it. No query for a
-    batch without messages about a visit; one with them.
+    Registered with `clinic.outbox.register_context_refresh`. What they say of the visit: a service or
+    practitioner renamed, the clinic's zone corrected. What a form request asks for: written at booking,
+    it listed the intake and a consent; the client has filled the intake since: it asks for the consent
+    only. A move is not this: it raises the visit's SEQUENCE, and the out-of-date check cancels what was
+    written before it. No query for a batch without messages about a visit; one with them, and five more
+    a clinic with form requests.
     """
     about = {
         m.pk: _id_in(m.topic, "appointment") for m in messages if m.template_key in ABOUT_THE_VISIT_AHEAD
@@ -446,11 +422,18 @@ def visit_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, dic
     visits = Appointment.objects.select_related("clinic", "service", "practitioner").in_bulk(
         set(about.values())
     )
+    current = [
+        m
+        for m in messages
+        if m.pk in about
+        and about[m.pk] in visits
+        and m.context.get("sequence", visits[about[m.pk]].sequence) == visits[about[m.pk]].sequence
+    ]
+    requests = [m for m in current if m.template_key == "forms_request"]
+    missing = _forms_missing_for(requests, about, visits) if requests else {}
     updates = {}
-    for message in messages:
-        visit = visits.get(about.get(message.pk))
-        if visit is None or message.context.get("sequence", visit.sequence) != visit.sequence:
-            continue
+    for message in current:
+        visit = visits[about[message.pk]]
         now_said = {
             "service_name": visit.service.name,
             "practitioner_name": visit.practitioner.display_name,
@@ -458,6 +441,8 @@ def visit_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, dic
             "zone_name": visit.clinic.time_zone,
             "zone_abbreviation": timezone.localtime(visit.start, visit.clinic.zone).tzname(),
         }
+        if message in requests and missing.get(visit.pk):
+            now_said["forms_needed"] = missing[visit.pk]
         said = {**message.context, "local_start": _as_written(message.context.get("local_start"))}
         changed = {key: value for key, value in now_said.items() if said.get(key) != value}
         if changed:
