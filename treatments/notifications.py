@@ -38,19 +38,25 @@ def _as_written(text: str | None) -> str:
     return re.sub(r"^(\w+) 0(\d) ", r"\1 \2 ", text or "")
 
 
-def _context(appointment: Appointment) -> dict:
+def _said_of_the_visit(appointment: Appointment) -> dict:
+    """What the emails say of a visit that can change without it moving: names, local time and zone."""
     clinic = appointment.clinic
-    local_start = timezone.localtime(appointment.start, clinic.zone)
     return {
-        "appointment_id": appointment.pk,
-        "client_first_name": appointment.client.first_name,
         "service_name": appointment.service.name,
         "practitioner_name": appointment.practitioner.display_name,
         "local_start": _local_start(appointment),
         "zone_name": clinic.time_zone,
-        "zone_abbreviation": local_start.tzname(),
+        "zone_abbreviation": timezone.localtime(appointment.start, clinic.zone).tzname(),
+    }
+
+
+def _context(appointment: Appointment) -> dict:
+    return {
+        "appointment_id": appointment.pk,
+        "client_first_name": appointment.client.first_name,
+        **_said_of_the_visit(appointment),
         "manage_url": manage_url(appointment),
-        "cancellation_window_hours": clinic.cancellation_window_hours,
+        "cancellation_window_hours": appointment.clinic.cancellation_window_hours,
         "sequence": appointment.sequence,
     }
 
@@ -434,14 +440,8 @@ def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, d
     updates = {}
     for message in current:
         visit = visits[about[message.pk]]
-        now_said = {
-            "service_name": visit.service.name,
-            "practitioner_name": visit.practitioner.display_name,
-            "local_start": _local_start(visit),
-            "zone_name": visit.clinic.time_zone,
-            "zone_abbreviation": timezone.localtime(visit.start, visit.clinic.zone).tzname(),
-        }
-        if message in requests and missing.get(visit.pk):
+        now_said = _said_of_the_visit(visit)
+        if message.template_key == "forms_request" and missing.get(visit.pk):
             now_said["forms_needed"] = missing[visit.pk]
         said = {**message.context, "local_start": _as_written(message.context.get("local_start"))}
         changed = {key: value for key, value in now_said.items() if said.get(key) != value}
