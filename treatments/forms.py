@@ -1,13 +1,24 @@
 """Forms for the booking screens; they only parse input, the booking service decides."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
+from django.db.models import Case, When
 from django.utils import timezone
 
 from clients.forms import ReachableClientMixin
 from clients.models import validate_date_of_birth, validate_printable
+from clinic.models import MAX_NEEDLE_DEPTH_MM
 from treatments.booking import MAX_COURSE_SESSIONS
+from treatments.models import (
+    MAX_MESO_DEPTH_MM,
+    MAX_MICROCURRENT_UA,
+    BodyArea,
+    MesoTechnique,
+    ProductLot,
+    Waveform,
+)
 from treatments.selectors import within_calendar
 
 
@@ -148,3 +159,95 @@ class TimeOffForm(PlainLabelsForm):
     def __init__(self, *args, practitioners, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["practitioner"].queryset = practitioners
+
+
+# --- the treatment record -----------------------------------------------------------------------
+
+
+class AreaChoiceField(forms.ModelChoiceField):
+    """Body areas, the protocol's first, each with the protocol's depth range where it sets one."""
+
+    def __init__(self, *, protocol_areas: dict, **kwargs):
+        self.protocol_areas = protocol_areas
+        super().__init__(queryset=BodyArea.objects.all(), **kwargs)
+        if protocol_areas:
+            self.queryset = BodyArea.objects.annotate(
+                outside=Case(When(pk__in=list(protocol_areas), then=0), default=1)
+            ).order_by("outside", "is_body", "name")
+
+    def label_from_instance(self, obj):
+        protocol_area = self.protocol_areas.get(obj.pk)
+        if protocol_area is None:
+            return f"{obj.name} (not in the protocol)" if self.protocol_areas else obj.name
+        if protocol_area.min_depth_mm is None:
+            return obj.name
+        depths = (protocol_area.min_depth_mm, protocol_area.max_depth_mm)
+        low, high = (format(d.normalize(), "f") for d in depths)
+        return f"{obj.name} ({low}–{high} mm)"
+
+
+class RecordEntryForm(PlainLabelsForm):
+    """One treated area of a session; each modality's form adds its settings."""
+
+    outside_protocol_reason = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Reason, if outside the protocol",
+        help_text="Needed only when a setting or area is outside the protocol's defaults.",
+        validators=[validate_printable],
+    )
+
+    def __init__(self, *args, protocol_areas: dict, devices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["area"] = AreaChoiceField(protocol_areas=protocol_areas, label="Area")
+        if devices is not None:
+            self.fields["device"] = forms.ModelChoiceField(queryset=devices, required=False, label="Device")
+        self.order_fields(["area", "device"])
+
+
+class MicroneedlingEntryForm(RecordEntryForm):
+    depth_mm = forms.DecimalField(
+        label="Depth (mm)", min_value=Decimal("0.01"), max_value=MAX_NEEDLE_DEPTH_MM, decimal_places=2
+    )
+    passes = forms.IntegerField(label="Passes", min_value=1, max_value=30)
+    cartridge_lot = forms.CharField(
+        label="Cartridge lot", max_length=60, required=False, validators=[validate_printable]
+    )
+
+
+class MicrocurrentEntryForm(RecordEntryForm):
+    current_ua = forms.IntegerField(label="Current (µA)", min_value=1, max_value=MAX_MICROCURRENT_UA - 1)
+    frequency_hz = forms.DecimalField(
+        label="Frequency (Hz)", min_value=Decimal("0.01"), max_value=Decimal("9999.99"), decimal_places=2
+    )
+    waveform = forms.ChoiceField(label="Waveform", choices=Waveform.choices)
+    minutes = forms.IntegerField(label="Minutes", min_value=1, max_value=240)
+
+
+class MesotherapyEntryForm(RecordEntryForm):
+    lot = forms.ModelChoiceField(queryset=ProductLot.objects.none(), label="Product and lot")
+    volume_ml = forms.DecimalField(
+        label="Volume (mL)", min_value=Decimal("0.01"), max_value=Decimal("100"), decimal_places=2
+    )
+    depth_mm = forms.DecimalField(
+        label="Depth (mm)", min_value=Decimal("0"), max_value=MAX_MESO_DEPTH_MM, decimal_places=2
+    )
+    technique = forms.ChoiceField(label="Technique", choices=MesoTechnique.choices)
+
+    def __init__(self, *args, lots=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lot"].queryset = lots if lots is not None else ProductLot.objects.none()
+        self.fields["lot"].label_from_instance = lambda lot: (
+            f"{lot.product.name} · lot {lot.lot_number} · expires {lot.expiry_date:%d %b %Y}"
+        )
+        self.fields["lot"].empty_label = "Choose the product and lot"
+
+
+class SessionNotesForm(PlainLabelsForm):
+    notes = forms.CharField(
+        label="Notes",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="The skin's response, products applied after, advice given.",
+    )

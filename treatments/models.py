@@ -516,6 +516,9 @@ class MicroneedlingRecord(models.Model):
     )
     passes = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     cartridge_lot = models.CharField(max_length=60, blank=True)
+    outside_protocol_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the practitioner went outside the protocol here."
+    )
 
     class Meta:
         ordering = ["session_id", "id"]
@@ -541,6 +544,9 @@ class MicrocurrentRecord(models.Model):
     frequency_hz = models.DecimalField(max_digits=6, decimal_places=2)
     waveform = models.CharField(max_length=10, choices=Waveform.choices)
     minutes = models.PositiveSmallIntegerField()
+    outside_protocol_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the practitioner went outside the protocol here."
+    )
 
     class Meta:
         ordering = ["session_id", "id"]
@@ -569,6 +575,9 @@ class MesotherapyRecord(models.Model):
     volume_ml = models.DecimalField(max_digits=5, decimal_places=2)
     depth_mm = models.DecimalField(max_digits=4, decimal_places=2)
     technique = models.CharField(max_length=20, choices=MesoTechnique.choices)
+    outside_protocol_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the practitioner went outside the protocol here."
+    )
 
     class Meta:
         ordering = ["session_id", "id"]

@@ -8,6 +8,7 @@ from django.db.models import (
     Max,
     Min,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.selectors import forms_needed_for_visits
-from clinic.models import Clinic, OutboxMessage, TimeOff, WorkingHours
+from clinic.models import Clinic, Device, DeviceKind, Modality, OutboxMessage, TimeOff, WorkingHours
 from treatments.eligibility import is_qualified
 from treatments.models import (
     COURSE_PROGRESS_STATUSES,
@@ -26,6 +27,11 @@ from treatments.models import (
     AppointmentEvent,
     AppointmentStatus,
     Course,
+    MesotherapyRecord,
+    MicrocurrentRecord,
+    MicroneedlingRecord,
+    ProductLot,
+    Protocol,
     TreatmentSession,
 )
 
@@ -322,3 +328,63 @@ def client_attendance(client: Client, *, now: dt.datetime) -> dict[str, int]:
         no_shows=Count("pk", filter=Q(status=AppointmentStatus.NOSHOW)),
         late_cancellations=Count("pk", filter=Q(Exists(cancelled_late), status=AppointmentStatus.CANCELLED)),
     )
+
+
+# --- treatment records --------------------------------------------------------------------------
+
+# The devices each modality is recorded with (a protocol can narrow microneedling's, e.g. to pens only).
+RECORDING_DEVICE_KINDS = {
+    Modality.MICRONEEDLING: (DeviceKind.ROLLER, DeviceKind.STAMP, DeviceKind.PEN, DeviceKind.RF_PEN),
+    Modality.MICROCURRENT: (DeviceKind.MICROCURRENT_UNIT,),
+    Modality.MESOTHERAPY: (DeviceKind.INJECTOR, DeviceKind.ELECTROPORATION),
+}
+
+
+def device_kinds_for(modality: str, protocol: Protocol | None) -> tuple[str, ...]:
+    if modality == Modality.MICRONEEDLING and protocol is not None and protocol.allowed_device_kinds:
+        return tuple(protocol.allowed_device_kinds)
+    return RECORDING_DEVICE_KINDS[modality]
+
+
+def recording_devices(clinic: Clinic, modality: str, protocol: Protocol | None) -> QuerySet[Device]:
+    """The clinic's devices in use that this modality can be recorded with."""
+    return Device.objects.filter(clinic=clinic, is_active=True, kind__in=device_kinds_for(modality, protocol))
+
+
+def usable_lots(clinic: Clinic, *, on: dt.date) -> QuerySet[ProductLot]:
+    """Lots of the clinic's products in stock that have not expired by `on`, soonest to expire first."""
+    return (
+        ProductLot.objects.filter(product__clinic=clinic, product__is_active=True, expiry_date__gte=on)
+        .select_related("product")
+        .order_by("product__name", "expiry_date", "lot_number")
+    )
+
+
+def with_recorded_areas(sessions) -> QuerySet[TreatmentSession]:
+    """Sessions with what they record loaded: three queries for their areas, whatever their number."""
+    return sessions.select_related("practitioner", "signed_off_by", "appointment__service").prefetch_related(
+        Prefetch("microneedling", MicroneedlingRecord.objects.select_related("area", "device")),
+        Prefetch("microcurrent", MicrocurrentRecord.objects.select_related("area", "device")),
+        Prefetch("mesotherapy", MesotherapyRecord.objects.select_related("area")),
+    )
+
+
+def earlier_sessions(session: TreatmentSession, *, limit: int = 3) -> list[TreatmentSession]:
+    """The client's last signed-off sessions before this one, newest first: what was done last time."""
+    return list(
+        with_recorded_areas(
+            TreatmentSession.objects.filter(
+                client_id=session.client_id, signed_off_at__isnull=False, started_at__lt=session.started_at
+            ).exclude(pk=session.pk)
+        ).order_by("-started_at", "-id")[:limit]
+    )
+
+
+def client_treatment_records(client: Client, *, limit: int = 50) -> list[TreatmentSession]:
+    """A client's treatment records, newest first, each with its areas."""
+    records = with_recorded_areas(TreatmentSession.objects.filter(client=client))
+    return list(records.order_by("-started_at", "-id")[:limit])
+
+
+def recorded_area_count(session: TreatmentSession) -> int:
+    return session.microneedling.count() + session.microcurrent.count() + session.mesotherapy.count()

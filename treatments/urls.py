@@ -1,6 +1,6 @@
 from django.urls import path
 
-from treatments.views import booking, calendar, clients, courses, day, public, time_off
+from treatments.views import booking, calendar, clients, courses, day, public, sessions, time_off
 
 urlpatterns = [
     path("", day.home, name="home"),
@@ -15,6 +15,9 @@ urlpatterns = [
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("appointments/<int:pk>/", booking.appointment_detail, name="appointment-detail"),
+    # the treatment record, before the visit's generic actions (whose <action> would take "record")
+    path("appointments/<int:pk>/record/", sessions.session_record, name="session-record"),
+    path("appointments/<int:pk>/record/start/", sessions.record_start, name="session-record-start"),
     path(
         "appointments/<int:pk>/<str:action>/",
         booking.appointment_action,

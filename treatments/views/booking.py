@@ -46,7 +46,14 @@ from treatments.forms import (
     parse_local_date,
     parse_local_datetime,
 )
-from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentEvent, AppointmentStatus, Service
+from treatments.models import (
+    INACTIVE_STATUSES,
+    Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
+    Service,
+    TreatmentSession,
+)
 from treatments.selectors import (
     appointment_messages,
     client_attendance,
@@ -55,8 +62,10 @@ from treatments.selectors import (
     not_qualified_for,
     out_of_use,
     outside_working_hours,
+    recorded_area_count,
     time_off_clashes,
 )
+from treatments.sessions import may_record, record_start_refusal
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -243,7 +252,7 @@ def _stand_in(appointment: Appointment, movers: list[StaffMember], day_slots) ->
     )
 
 
-def _before_the_session(appointment: Appointment) -> dict:
+def before_the_session(appointment: Appointment) -> dict:
     """What the practitioner reviews before treating: the client's latest intake against the service's
     rules on the visit's day (absolute ones can appear after booking, with a new intake), and the forms
     still missing or out of date."""
@@ -412,11 +421,21 @@ def appointment_detail(request, pk):
         # where it already is: not a move
         if t["local"] != appointment.start or move_with.pk != appointment.practitioner_id
     ]
+    record = TreatmentSession.objects.filter(appointment=appointment).select_related("signed_off_by").first()
+    may_write_records = may_record(request.staff_member)
+    startable = record is None and may_write_records and appointment.service.protocols.exists()
+    record_refusal = record_start_refusal(appointment, now=now) if startable else None
     return render(
         request,
         "treatments/appointment_detail.html",
         {
             "appointment": appointment,
+            "record": record,
+            "record_areas": recorded_area_count(record) if record else 0,
+            "may_record": may_write_records,
+            # why no record can be started yet: said only on the visit's day, where it helps
+            "record_refusal": record_refusal,
+            "can_start_record": startable and record_refusal is None,
             "attendance": client_attendance(appointment.client, now=now),
             "events": [
                 _history_line(e, zone)
@@ -434,7 +453,7 @@ def appointment_detail(request, pk):
                     "practitioner": move_with.pk,
                 },
             ),
-            "safety": _before_the_session(appointment) if can_change else None,  # none once completed
+            "safety": before_the_session(appointment) if can_change else None,  # none once completed
             "movers": movers,
             "time_off": time_off,
             "off_hours": off_hours,

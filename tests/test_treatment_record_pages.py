@@ -1,0 +1,207 @@
+"""The record's pages: the visit offers to start it, the practitioner writes it, the desk cannot.
+
+Lumen (London) at SUITE_NOW, 07:00 on Tuesday 1 December 2026; Olivia's microneedling at 10:00 today.
+"""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from clinic.models import OutboxMessage
+from tests.booking_world import build_world, local
+from tests.factories import ConsentTemplateFactory
+from treatments.aftercare import aftercare_install_default_plan
+from treatments.booking import BookingRequest, appointment_book
+from treatments.models import (
+    AppointmentStatus,
+    BodyArea,
+    MicroneedlingRecord,
+    Product,
+    ProductLot,
+    ProtocolArea,
+    TreatmentSession,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(db):
+    world = build_world()
+    for code, low, high in (("forehead", "0.25", "0.5"), ("cheeks", "0.5", "1.0")):
+        ProtocolArea.objects.create(
+            protocol=world.microneedling_protocol,
+            area=BodyArea.objects.get(code=code),
+            min_depth_mm=Decimal(low),
+            max_depth_mm=Decimal(high),
+        )
+    aftercare_install_default_plan(world.microneedling_protocol)
+    return world
+
+
+@pytest.fixture
+def visit(world):
+    return appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Olivia", email="olivia@example.com"),
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 1, 10),
+        )
+    )
+
+
+@pytest.fixture
+def practitioner(client, world):
+    client.force_login(world.dr_lee.user)
+    return client
+
+
+def record_url(visit):
+    return reverse("session-record", args=[visit.pk])
+
+
+def add_area(browser, visit, **fields):
+    data = {
+        "action": "add_microneedling",
+        "microneedling-area": BodyArea.objects.get(code=fields.pop("area", "cheeks")).pk,
+        "microneedling-device": fields.pop("device", ""),
+        "microneedling-depth_mm": fields.pop("depth", "0.75"),
+        "microneedling-passes": fields.pop("passes", "3"),
+        "microneedling-cartridge_lot": fields.pop("lot", ""),
+        "microneedling-outside_protocol_reason": fields.pop("reason", ""),
+    }
+    return browser.post(record_url(visit), data | fields)
+
+
+def test_the_practitioner_starts_records_and_signs_off_from_the_visit(practitioner, world, visit):
+    page = practitioner.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert 'id="start-record"' in page and "Starting it checks Olivia in." in page
+    response = practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    assert response.status_code == 302 and response["Location"] == record_url(visit)
+    page = practitioner.get(record_url(visit)).content.decode()
+    assert "Cheeks (0.5–1 mm)" in page and "Forehead (0.25–0.5 mm)" in page
+    assert "Neck (not in the protocol)" in page
+    assert f'<option value="{world.pens[0].pk}" selected>' in page  # the visit's pen
+    response = add_area(practitioner, visit, device=world.pens[0].pk, lot="CART-9")
+    assert response.status_code == 302
+    record = MicroneedlingRecord.objects.get()
+    assert (record.area.code, record.depth_mm, record.cartridge_lot) == ("cheeks", Decimal("0.75"), "CART-9")
+    practitioner.post(record_url(visit), {"action": "notes", "notes-notes": "Even pinpoint bleeding."})
+    response = practitioner.post(record_url(visit), {"action": "sign_off"}, follow=True)
+    page = response.content.decode()
+    assert "Signed off: the record is final and the visit completed." in page
+    sent = OutboxMessage.objects.filter(dedupe_key__startswith=f"session:{record.session_id}:").count()
+    assert sent >= 1 and f"{sent} aftercare emails scheduled for Olivia." in page
+    assert 'id="aftercare"' in page and "Aftercare microneedling day0" in page
+    assert 'id="add-microneedling"' not in page and "Remove" not in page
+    visit.refresh_from_db()
+    assert visit.status == AppointmentStatus.FULFILLED
+    visit_page = practitioner.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert "Signed off</span> by Dr Amara Lee" in visit_page and "Read the record" in visit_page
+
+
+def test_a_refused_area_comes_back_as_typed_with_the_reason_beside_it(practitioner, world, visit):
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    response = add_area(practitioner, visit, area="forehead", depth="0.9", lot="CART-77")
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "0.9 mm is outside the protocol&#x27;s 0.25–0.5 mm for Forehead. Give the reason" in page
+    assert 'value="0.9"' in page and 'value="CART-77"' in page
+    assert not MicroneedlingRecord.objects.exists()
+    response = add_area(
+        practitioner, visit, area="forehead", depth="0.9", reason="Deep lines, agreed with client"
+    )
+    assert response.status_code == 302
+    assert MicroneedlingRecord.objects.get().outside_protocol_reason == "Deep lines, agreed with client"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"depth": "abc"},
+        {"depth": "4"},
+        {"depth": "-1"},
+        {"passes": "0"},
+        {"passes": ""},
+        {"microneedling-area": "99999"},
+        {"microneedling-area": "x"},
+        {"device": "99999"},
+        {"reason": "\x00"},
+    ],
+)
+def test_bad_input_is_a_page_with_the_error_never_a_500(practitioner, visit, fields):
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    response = add_area(practitioner, visit, **fields)
+    assert response.status_code == 400
+    assert 'class="error" role="alert"' in response.content.decode()
+    assert not MicroneedlingRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"action": "add_nothing"},
+        {"action": "remove", "modality": "microneedling", "record": "x"},
+        {"action": "remove", "modality": "laser", "record": "1"},
+        {"action": "add_microcurrent", "microcurrent-area": "1"},
+        {"action": "sign_off"},
+        {},
+    ],
+)
+def test_other_posts_are_refused_in_words(practitioner, visit, data):
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    response = practitioner.post(record_url(visit), data, follow=True)
+    assert response.status_code in (200, 400)
+    assert 'class="error' in response.content.decode()
+    assert TreatmentSession.objects.get().signed_off_at is None
+
+
+def test_another_clinics_lot_or_device_cannot_be_chosen(practitioner, world, visit):
+    other = build_world()
+    lot = ProductLot.objects.create(
+        product=Product.objects.create(clinic=other.clinic, name="Theirs"),
+        lot_number="T-1",
+        expiry_date="2030-01-01",
+    )
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    response = add_area(practitioner, visit, device=other.pens[0].pk)
+    assert response.status_code == 400 and not MicroneedlingRecord.objects.exists()
+    assert lot.pk  # (mesotherapy's lot list is scoped the same way: tests/test_treatment_record.py)
+    assert (
+        practitioner.get(
+            reverse("session-record", args=[other.keep_lee_busy(local(other, 2026, 12, 1, 11)).pk])
+        ).status_code
+        == 404
+    )
+
+
+def test_the_front_desk_sees_the_records_state_but_not_the_record(desk, world, visit):
+    page = desk.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert 'id="start-record"' not in page
+    assert desk.post(reverse("session-record-start", args=[visit.pk])).status_code == 403
+    assert not TreatmentSession.objects.exists()
+    TreatmentSession.objects.create(
+        clinic=world.clinic, appointment=visit, client=visit.client, practitioner=world.dr_lee
+    )
+    assert desk.get(record_url(visit)).status_code == 403
+    page = desk.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert "Not signed off</span> 0 areas recorded so far." in page and 'id="open-record"' not in page
+
+
+def test_the_visit_says_why_no_record_can_start_yet(practitioner, world, visit):
+    ConsentTemplateFactory(clinic=world.clinic, modality="microneedling")
+    page = practitioner.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert 'id="start-record"' not in page
+    assert "No treatment record yet: Olivia must still fill or sign: Microneedling consent." in page
+    response = practitioner.post(reverse("session-record-start", args=[visit.pk]), follow=True)
+    assert "Olivia must still fill or sign" in response.content.decode()
+    assert not TreatmentSession.objects.exists()
+
+
+def test_a_visit_without_a_record_sends_the_record_page_back_to_the_visit(practitioner, visit):
+    response = practitioner.get(record_url(visit))
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "appointment-detail", args=[visit.pk]
+    )

@@ -1,0 +1,211 @@
+"""The practitioner's treatment record of a visit: start it, write each treated area, sign it off.
+
+Every write goes through treatments.sessions, which checks it. A form the service refuses comes back
+with what was typed and the reason beside it, so nothing typed is lost.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic.errors import ClinicError
+from clinic.models import Modality, OutboxMessage
+from clinic.permissions import staff_required
+from treatments.forms import (
+    MesotherapyEntryForm,
+    MicrocurrentEntryForm,
+    MicroneedlingEntryForm,
+    SessionNotesForm,
+    parse_id,
+)
+from treatments.models import TreatmentSession
+from treatments.selectors import (
+    earlier_sessions,
+    recording_devices,
+    usable_lots,
+    with_recorded_areas,
+)
+from treatments.sessions import (
+    may_record,
+    treatment_session_add_mesotherapy,
+    treatment_session_add_microcurrent,
+    treatment_session_add_microneedling,
+    treatment_session_remove_area,
+    treatment_session_set_notes,
+    treatment_session_sign_off,
+    treatment_session_start,
+)
+from treatments.views.booking import _appointment_for, before_the_session
+
+ENTRY_FORMS = {
+    Modality.MICRONEEDLING: MicroneedlingEntryForm,
+    Modality.MICROCURRENT: MicrocurrentEntryForm,
+    Modality.MESOTHERAPY: MesotherapyEntryForm,
+}
+ADD_AREA = {
+    Modality.MICRONEEDLING: treatment_session_add_microneedling,
+    Modality.MICROCURRENT: treatment_session_add_microcurrent,
+    Modality.MESOTHERAPY: treatment_session_add_mesotherapy,
+}
+
+
+def _recorder(request):
+    if not may_record(request.staff_member):
+        raise PermissionDenied(
+            "Treatment records are written and read by the clinic's practitioners and managers."
+        )
+    return request.staff_member
+
+
+@staff_required
+@require_POST
+def record_start(request, pk):
+    """Start the visit's record (checking the client in if they are still booked), then open it."""
+    by = _recorder(request)
+    appointment = _appointment_for(request, pk)
+    try:
+        treatment_session_start(appointment=appointment, by=by)
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("appointment-detail", pk)
+    return redirect("session-record", pk)
+
+
+def _entry_form(modality, protocol, session, data=None):
+    """The form to add one area of this modality, with the choices the protocol and the clinic give."""
+    clinic = session.clinic
+    protocol_areas = {pa.area_id: pa for pa in protocol.areas.all()} if protocol else {}
+    kwargs = {"prefix": modality, "protocol_areas": protocol_areas}
+    initial = {}
+    if modality != Modality.MESOTHERAPY:
+        kwargs["devices"] = recording_devices(clinic, modality, protocol)
+        visit_device = session.appointment.device if session.appointment_id else None
+        if visit_device is not None and visit_device.kind in {d.kind for d in kwargs["devices"]}:
+            initial["device"] = visit_device.pk
+    if modality == Modality.MICROCURRENT and protocol and protocol.waveforms:
+        initial["waveform"] = protocol.waveforms[0]
+    if modality == Modality.MESOTHERAPY:
+        kwargs["lots"] = usable_lots(clinic, on=timezone.localdate(session.started_at, clinic.zone))
+        if protocol and protocol.techniques:
+            initial["technique"] = protocol.techniques[0]
+    return ENTRY_FORMS[modality](data, initial=initial, **kwargs)
+
+
+def _recorded(session: TreatmentSession, modality: str) -> list:
+    return list(getattr(session, modality).all())
+
+
+def _render(request, appointment, session, *, forms=None, notes_form=None, status=200):
+    """The record page: the visit, what to check first, each modality's areas and their forms."""
+    session = with_recorded_areas(TreatmentSession.objects.filter(pk=session.pk)).get()
+    protocols = list(appointment.service.protocols.prefetch_related("areas__area", "products"))
+    forms = forms or {}
+    sections = [
+        {
+            "modality": protocol.modality,
+            "label": Modality(protocol.modality).label,
+            "protocol": protocol,
+            "entries": _recorded(session, protocol.modality),
+            "form": None
+            if session.signed_off_at
+            else forms.get(protocol.modality) or _entry_form(protocol.modality, protocol, session),
+        }
+        for protocol in protocols
+        if protocol.modality in ENTRY_FORMS
+    ]
+    aftercare = (
+        list(
+            OutboxMessage.objects.filter(
+                clinic_id=session.clinic_id, dedupe_key__startswith=f"session:{session.pk}:"
+            ).order_by("due_at", "id")
+        )
+        if session.signed_off_at
+        else []
+    )
+    member = request.staff_member
+    return render(
+        request,
+        "treatments/session_record.html",
+        {
+            "appointment": appointment,
+            "session": session,
+            "sections": sections,
+            "areas_recorded": sum(len(s["entries"]) for s in sections),
+            "notes_form": notes_form or SessionNotesForm(prefix="notes", initial={"notes": session.notes}),
+            "safety": before_the_session(appointment),
+            "earlier": earlier_sessions(session),
+            "aftercare": aftercare,
+            "may_sign": member.pk == session.practitioner_id or member.is_manager,
+        },
+        status=status,
+    )
+
+
+def _add_area(request, appointment, session, by, modality):
+    """Write one area from the posted form; on a refusal, show the form again as typed."""
+    protocol = next((p for p in appointment.service.protocols.all() if p.modality == modality), None)
+    if protocol is None:
+        label = Modality(modality).label.lower()
+        messages.error(request, f"{appointment.service.name} does not include {label}.")
+        return redirect("session-record", appointment.pk)
+    form = _entry_form(modality, protocol, session, data=request.POST)
+    if form.is_valid():
+        try:
+            entry = ADD_AREA[modality](session=session, by=by, **form.cleaned_data)
+        except ClinicError as refusal:
+            field = "outside_protocol_reason" if refusal.code == "needs_reason" else None
+            form.add_error(field, refusal.message)
+        else:
+            messages.success(request, f"Recorded {entry.area.name}.")
+            return redirect("session-record", appointment.pk)
+    return _render(request, appointment, session, forms={modality: form}, status=400)
+
+
+@staff_required
+def session_record(request, pk):
+    """Show the visit's record and take its writes: an area, a removal, the notes, the sign-off."""
+    by = _recorder(request)
+    appointment = _appointment_for(request, pk)
+    session = TreatmentSession.objects.filter(appointment=appointment).first()
+    if session is None:
+        messages.info(request, "This visit has no treatment record yet: start it from here.")
+        return redirect("appointment-detail", pk)
+    if request.method != "POST":
+        return _render(request, appointment, session)
+    action = request.POST.get("action", "")
+    try:
+        if action.startswith("add_") and action[4:] in ENTRY_FORMS:
+            return _add_area(request, appointment, session, by, action[4:])
+        if action == "remove" and request.POST.get("modality") in ENTRY_FORMS:
+            treatment_session_remove_area(
+                session=session,
+                by=by,
+                modality=request.POST["modality"],
+                record_id=parse_id(request.POST.get("record")) or 0,
+            )
+            messages.success(request, "Taken out of the record.")
+        elif action == "notes":
+            form = SessionNotesForm(request.POST, prefix="notes")
+            if not form.is_valid():
+                return _render(request, appointment, session, notes_form=form, status=400)
+            treatment_session_set_notes(session=session, by=by, notes=form.cleaned_data["notes"])
+            messages.success(request, "Notes saved.")
+        elif action == "sign_off":
+            signed = treatment_session_sign_off(session=session, by=by)
+            sent = OutboxMessage.objects.filter(
+                clinic_id=signed.clinic_id, dedupe_key__startswith=f"session:{signed.pk}:"
+            ).count()
+            aftercare = (
+                f" {sent} aftercare email{'s' if sent != 1 else ''} scheduled for {signed.client.first_name}."
+                if sent
+                else f" No aftercare email goes to {signed.client.first_name}"
+                + (" (no email address)." if not signed.client.email else " (none set, or unsubscribed).")
+            )
+            messages.success(request, "Signed off: the record is final and the visit completed." + aftercare)
+        else:
+            messages.error(request, "That is not something the record page can do.")
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    return redirect("session-record", pk)
