@@ -172,7 +172,7 @@ def test_a_session_with_nothing_recorded_cannot_be_signed_off_and_sends_nothing(
 
 
 def test_front_desk_cannot_sign_a_session_off(world):
-    with pytest.raises(ClinicError, match="practitioner or manager"):
+    with pytest.raises(ClinicError, match="Only Dr Amara Lee, who treated the client, or a manager"):
         treatment_session_sign_off(session=needled_session(world, "0.5"), by=world.desk)
 
 

@@ -338,7 +338,6 @@ def test_the_database_refuses_any_change_to_a_signed_off_record(world, session):
     treatment_session_sign_off(session=session, by=world.dr_lee)
     for change in (
         lambda: MicroneedlingRecord.objects.filter(pk=record.pk).update(depth_mm=Decimal("2")),
-        lambda: MicroneedlingRecord.objects.filter(pk=record.pk).delete(),
         lambda: MicroneedlingRecord.objects.create(
             session=session, area=area("nose"), depth_mm=Decimal("0.3"), passes=1
         ),
@@ -354,3 +353,14 @@ def test_the_database_lets_a_record_change_before_sign_off(world, session):
     record = needle(world, session)
     assert MicroneedlingRecord.objects.filter(pk=record.pk).update(depth_mm=Decimal("0.4")) == 1
     assert TreatmentSession.objects.filter(pk=session.pk).update(notes="draft") == 1
+
+
+def test_a_colleague_does_not_write_another_practitioners_record(world, visit, session):
+    with pytest.raises(NotAllowedError, match="Dr Amara Lee treats this client, so they write the record"):
+        needle(world, session, by=world.sam)
+    with pytest.raises(NotAllowedError, match="Dr Amara Lee treats this client"):
+        treatment_session_set_notes(session=session, by=world.sam, notes="mine")
+    other_visit = book(world, hour=13)
+    with pytest.raises(NotAllowedError, match="If you treat instead, move the visit to you first"):
+        treatment_session_start(appointment=other_visit, by=world.sam)
+    assert needle(world, session, by=world.manager).pk  # a manager may, for the practitioner

@@ -205,3 +205,17 @@ def test_a_visit_without_a_record_sends_the_record_page_back_to_the_visit(practi
     assert response.status_code == 302 and response["Location"] == reverse(
         "appointment-detail", args=[visit.pk]
     )
+
+
+def test_a_colleague_reads_the_record_without_its_forms(client, world, visit):
+    client.force_login(world.sam.user)
+    page = client.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert 'id="start-record"' not in page
+    TreatmentSession.objects.create(
+        clinic=world.clinic, appointment=visit, client=visit.client, practitioner=world.dr_lee
+    )
+    page = client.get(record_url(visit)).content.decode()
+    assert 'id="add-microneedling"' not in page and 'id="sign-off"' not in page
+    assert "Dr Amara Lee, who treats Olivia, writes this record and signs it off" in page
+    response = add_area(client, visit)
+    assert response.status_code == 302 and not MicroneedlingRecord.objects.exists()

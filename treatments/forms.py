@@ -199,10 +199,16 @@ class RecordEntryForm(PlainLabelsForm):
 
     def __init__(self, *args, protocol_areas: dict, devices=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["area"] = AreaChoiceField(protocol_areas=protocol_areas, label="Area")
+        self.fields["area"] = AreaChoiceField(
+            protocol_areas=protocol_areas, label="Area", empty_label="Choose the area"
+        )
         if devices is not None:
-            self.fields["device"] = forms.ModelChoiceField(queryset=devices, required=False, label="Device")
-        self.order_fields(["area", "device"])
+            self.fields["device"] = forms.ModelChoiceField(
+                queryset=devices, required=False, label="Device", empty_label="None recorded"
+            )
+        # the area and device first, the settings, then the reason for going outside the protocol
+        settings = [name for name in self.fields if name not in {"area", "device", "outside_protocol_reason"}]
+        self.order_fields(["area", "device", *settings, "outside_protocol_reason"])
 
 
 class MicroneedlingEntryForm(RecordEntryForm):

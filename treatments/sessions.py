@@ -56,7 +56,7 @@ def mm(value) -> str:
     return f"{num(value)} mm"
 
 
-def _between(low, high, unit: str) -> str:
+def between(low, high, unit: str) -> str:
     """The protocol's range as a person reads it: "100–400 µA", "from 0.5 Hz", "up to 10 Hz"."""
     if low is not None and high is not None:
         return f"{num(low)}–{num(high)} {unit}"
@@ -68,9 +68,31 @@ def may_record(member: StaffMember | None) -> bool:
     return member is not None and (member.is_practitioner or member.is_manager)
 
 
-def _check_recorder(session_or_appointment, by: StaffMember) -> None:
-    if by.clinic_id != session_or_appointment.clinic_id or not may_record(by):
-        raise NotAllowedError("Treatment records are written by the clinic's practitioners and managers.")
+def may_write(member: StaffMember | None, visit_or_session) -> bool:
+    """A record is written by the practitioner who treats (the visit's), or by a manager for them."""
+    return (
+        member is not None
+        and member.clinic_id == visit_or_session.clinic_id
+        and (member.pk == visit_or_session.practitioner_id or member.is_manager)
+    )
+
+
+def write_refusal(by: StaffMember, visit_or_session) -> NotAllowedError | None:
+    """Why `by` may not write this visit's record (None if they may)."""
+    if may_write(by, visit_or_session):
+        return None
+    if not may_record(by) or by.clinic_id != visit_or_session.clinic_id:
+        return NotAllowedError("Treatment records are written by the clinic's practitioners and managers.")
+    return NotAllowedError(
+        f"{visit_or_session.practitioner.display_name} treats this client, so they write the record "
+        "(or a manager for them). If you treat instead, move the visit to you first."
+    )
+
+
+def _check_recorder(visit_or_session, by: StaffMember) -> None:
+    refusal = write_refusal(by, visit_or_session)
+    if refusal is not None:
+        raise refusal
 
 
 # --- starting the record --------------------------------------------------------------------------
@@ -276,7 +298,7 @@ def treatment_session_add_microneedling(
         low, high = protocol_area.min_depth_mm, protocol_area.max_depth_mm
         deviations.check(
             not low <= depth <= high,
-            f"{mm(depth)} is outside the protocol's {_between(low, high, 'mm')} for {area.name}.",
+            f"{mm(depth)} is outside the protocol's {between(low, high, 'mm')} for {area.name}.",
         )
     return MicroneedlingRecord.objects.create(
         session=recording.session,
@@ -315,7 +337,7 @@ def treatment_session_add_microcurrent(
         ):
             deviations.check(
                 (low is not None and value < low) or (high is not None and value > high),
-                f"{num(value)} {unit} is outside the protocol's {_between(low, high, unit)}.",
+                f"{num(value)} {unit} is outside the protocol's {between(low, high, unit)}.",
             )
         usual = [Waveform(w).label.lower() for w in protocol.waveforms if w in Waveform.values]
         deviations.check(
@@ -370,7 +392,7 @@ def treatment_session_add_mesotherapy(
         low, high = protocol.depth_min_mm, protocol.depth_max_mm
         deviations.check(
             (low is not None and depth < low) or (high is not None and depth > high),
-            f"{mm(depth)} is outside the protocol's {_between(low, high, 'mm')}.",
+            f"{mm(depth)} is outside the protocol's {between(low, high, 'mm')}.",
         )
         deviations.check(
             bool(protocol.techniques) and technique not in protocol.techniques,
@@ -429,7 +451,7 @@ def treatment_session_sign_off(*, session: TreatmentSession, by: StaffMember) ->
         .select_related("clinic", "client", "practitioner", "appointment__service")
         .get(pk=session.pk)
     )
-    if by.clinic_id != session.clinic_id or not (by.pk == session.practitioner_id or by.is_manager):
+    if not may_write(by, session):
         raise NotAllowedError(
             f"Only {session.practitioner.display_name}, who treated the client, or a manager can sign "
             "this record off."

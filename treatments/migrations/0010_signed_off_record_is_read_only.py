@@ -1,7 +1,9 @@
 """Make the database itself refuse changes to a signed-off treatment record, on SQLite and PostgreSQL.
 
-Once a session is signed off, its row cannot be updated, and no treated area can be added to it,
-changed in it or taken from it. The services refuse first, in words; this is the backstop.
+Once a session is signed off, its row cannot be updated, and no treated area can be added to it or
+changed in it. The services refuse first, in words (taking an area out as well); this is the backstop.
+Deletion is left to the services and the read-only admin: `manage.py flush` on SQLite deletes rows,
+and must still empty a database.
 """
 
 from django.db import migrations
@@ -20,7 +22,7 @@ def sqlite_forward() -> list[str]:
         BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END;"""
     ]
     for table in RECORD_TABLES:
-        for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))):
+        for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW"))):
             when = " OR ".join(SESSION_IS_SIGNED.format(row=row) for row in rows)
             statements.append(
                 f"""CREATE TRIGGER {table}_signed_no_{event.lower()} BEFORE {event} ON treatments_{table}
@@ -32,7 +34,7 @@ def sqlite_forward() -> list[str]:
 
 def sqlite_backward() -> list[str]:
     names = ["treatment_session_signed_no_update"] + [
-        f"{table}_signed_no_{event}" for table in RECORD_TABLES for event in ("insert", "update", "delete")
+        f"{table}_signed_no_{event}" for table in RECORD_TABLES for event in ("insert", "update")
     ]
     return [f"DROP TRIGGER IF EXISTS {name};" for name in names]
 
@@ -48,15 +50,12 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE OR REPLACE FUNCTION treatments_signed_record_refuse_change() RETURNS trigger AS $$
 BEGIN
-    IF (TG_OP IN ('UPDATE', 'DELETE') AND EXISTS (
+    IF (TG_OP = 'UPDATE' AND EXISTS (
             SELECT 1 FROM treatments_treatmentsession WHERE id = OLD.session_id AND signed_off_at IS NOT NULL))
-       OR (TG_OP IN ('INSERT', 'UPDATE') AND EXISTS (
+       OR (EXISTS (
             SELECT 1 FROM treatments_treatmentsession WHERE id = NEW.session_id AND signed_off_at IS NOT NULL))
     THEN
         RAISE EXCEPTION 'a signed-off treatment record can never be changed' USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
     END IF;
     RETURN NEW;
 END;
@@ -72,7 +71,7 @@ def postgres_forward() -> list[str]:
     ]
     for table in RECORD_TABLES:
         statements.append(
-            f"""CREATE TRIGGER {table}_signed_no_change BEFORE INSERT OR UPDATE OR DELETE ON treatments_{table}
+            f"""CREATE TRIGGER {table}_signed_no_change BEFORE INSERT OR UPDATE ON treatments_{table}
             FOR EACH ROW EXECUTE FUNCTION treatments_signed_record_refuse_change();"""
         )
     return statements

@@ -65,7 +65,7 @@ from treatments.selectors import (
     recorded_area_count,
     time_off_clashes,
 )
-from treatments.sessions import may_record, record_start_refusal
+from treatments.sessions import may_record, may_write, record_start_refusal
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -422,8 +422,8 @@ def appointment_detail(request, pk):
         if t["local"] != appointment.start or move_with.pk != appointment.practitioner_id
     ]
     record = TreatmentSession.objects.filter(appointment=appointment).select_related("signed_off_by").first()
-    may_write_records = may_record(request.staff_member)
-    startable = record is None and may_write_records and appointment.service.protocols.exists()
+    writer = may_write(request.staff_member, appointment)
+    startable = record is None and writer and appointment.service.protocols.exists()
     record_refusal = record_start_refusal(appointment, now=now) if startable else None
     return render(
         request,
@@ -432,7 +432,7 @@ def appointment_detail(request, pk):
             "appointment": appointment,
             "record": record,
             "record_areas": recorded_area_count(record) if record else 0,
-            "may_record": may_write_records,
+            "may_record": may_record(request.staff_member),
             # why no record can be started yet: said only on the visit's day, where it helps
             "record_refusal": record_refusal,
             "can_start_record": startable and record_refusal is None,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.errors import ClinicError
-from clinic.models import Modality, OutboxMessage
+from clinic.models import DeviceKind, Modality, OutboxMessage
 from clinic.permissions import staff_required
 from treatments.forms import (
     MesotherapyEntryForm,
@@ -20,7 +20,7 @@ from treatments.forms import (
     SessionNotesForm,
     parse_id,
 )
-from treatments.models import TreatmentSession
+from treatments.models import MesoTechnique, TreatmentSession, Waveform
 from treatments.selectors import (
     earlier_sessions,
     recording_devices,
@@ -28,7 +28,9 @@ from treatments.selectors import (
     with_recorded_areas,
 )
 from treatments.sessions import (
+    between,
     may_record,
+    may_write,
     treatment_session_add_mesotherapy,
     treatment_session_add_microcurrent,
     treatment_session_add_microneedling,
@@ -36,6 +38,7 @@ from treatments.sessions import (
     treatment_session_set_notes,
     treatment_session_sign_off,
     treatment_session_start,
+    write_refusal,
 )
 from treatments.views.booking import _appointment_for, before_the_session
 
@@ -93,6 +96,36 @@ def _entry_form(modality, protocol, session, data=None):
     return ENTRY_FORMS[modality](data, initial=initial, **kwargs)
 
 
+def protocol_says(protocol) -> str:
+    """The protocol's settings in a line, beside the form: what the practitioner is expected to use."""
+    if protocol.modality == Modality.MICRONEEDLING:
+        kinds = [DeviceKind(k).label.lower() for k in protocol.allowed_device_kinds if k in DeviceKind.values]
+        depths = "the depth range of each area is beside its name"
+        return f"{' or '.join(kinds)} only; {depths}" if kinds else depths
+    parts = []
+    if protocol.modality == Modality.MICROCURRENT:
+        for low, high, unit in (
+            (protocol.current_min_ua, protocol.current_max_ua, "µA"),
+            (protocol.frequency_min_hz, protocol.frequency_max_hz, "Hz"),
+        ):
+            if low is not None or high is not None:
+                parts.append(between(low, high, unit))
+        waves = [Waveform(w).label.lower() for w in protocol.waveforms if w in Waveform.values]
+        if waves:
+            parts.append(f"{' or '.join(waves)} waves")
+    if protocol.modality == Modality.MESOTHERAPY:
+        if protocol.depth_min_mm is not None or protocol.depth_max_mm is not None:
+            parts.append(between(protocol.depth_min_mm, protocol.depth_max_mm, "mm") + " deep")
+        known = MesoTechnique.values
+        techniques = [MesoTechnique(t).label.lower() for t in protocol.techniques if t in known]
+        if techniques:
+            parts.append(" or ".join(techniques))
+        products = [p.name for p in protocol.products.all()]
+        if products:
+            parts.append("products: " + ", ".join(products))
+    return "; ".join(parts)
+
+
 def _recorded(session: TreatmentSession, modality: str) -> list:
     return list(getattr(session, modality).all())
 
@@ -102,14 +135,16 @@ def _render(request, appointment, session, *, forms=None, notes_form=None, statu
     session = with_recorded_areas(TreatmentSession.objects.filter(pk=session.pk)).get()
     protocols = list(appointment.service.protocols.prefetch_related("areas__area", "products"))
     forms = forms or {}
+    member = request.staff_member
     sections = [
         {
             "modality": protocol.modality,
             "label": Modality(protocol.modality).label,
             "protocol": protocol,
             "entries": _recorded(session, protocol.modality),
+            "protocol_says": protocol_says(protocol),
             "form": None
-            if session.signed_off_at
+            if session.signed_off_at or not may_write(member, session)
             else forms.get(protocol.modality) or _entry_form(protocol.modality, protocol, session),
         }
         for protocol in protocols
@@ -124,7 +159,6 @@ def _render(request, appointment, session, *, forms=None, notes_form=None, statu
         if session.signed_off_at
         else []
     )
-    member = request.staff_member
     return render(
         request,
         "treatments/session_record.html",
@@ -137,7 +171,7 @@ def _render(request, appointment, session, *, forms=None, notes_form=None, statu
             "safety": before_the_session(appointment),
             "earlier": earlier_sessions(session),
             "aftercare": aftercare,
-            "may_sign": member.pk == session.practitioner_id or member.is_manager,
+            "may_write": may_write(member, session),
         },
         status=status,
     )
@@ -174,6 +208,10 @@ def session_record(request, pk):
         return redirect("appointment-detail", pk)
     if request.method != "POST":
         return _render(request, appointment, session)
+    refusal = write_refusal(by, session)
+    if refusal is not None:
+        messages.error(request, refusal.message)
+        return redirect("session-record", pk)
     action = request.POST.get("action", "")
     try:
         if action.startswith("add_") and action[4:] in ENTRY_FORMS:
