@@ -6,11 +6,14 @@ Lumen (London) at SUITE_NOW, 07:00 on Tuesday 1 December 2026; Olivia's micronee
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test import Client as BrowserClient
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.models import OutboxMessage
 from tests.booking_world import build_world, local
-from tests.factories import ConsentTemplateFactory
+from tests.factories import AppointmentFactory, ConsentTemplateFactory
 from treatments.aftercare import aftercare_install_default_plan
 from treatments.booking import BookingRequest, appointment_book
 from treatments.models import (
@@ -56,6 +59,14 @@ def visit(world):
 def practitioner(client, world):
     client.force_login(world.dr_lee.user)
     return client
+
+
+@pytest.fixture
+def desk_user(world):
+    """The front desk, in a browser of its own beside the practitioner's."""
+    browser = BrowserClient()
+    browser.force_login(world.desk.user)
+    return browser
 
 
 def record_url(visit):
@@ -219,3 +230,58 @@ def test_a_colleague_reads_the_record_without_its_forms(client, world, visit):
     assert "Dr Amara Lee, who treats Olivia, writes this record and signs it off" in page
     response = add_area(client, visit)
     assert response.status_code == 302 and not MicroneedlingRecord.objects.exists()
+
+
+def _signed_records(world, client, count, first_hour=9):
+    """`count` signed-off microneedling records for `client`, on days before today."""
+    from treatments.sessions import treatment_session_add_microneedling, treatment_session_sign_off
+
+    for n in range(count):
+        visit = AppointmentFactory(
+            clinic=world.clinic,
+            client=client,
+            practitioner=world.dr_lee,
+            service=world.microneedling,
+            status=AppointmentStatus.ARRIVED,
+            start=local(world, 2026, 11, 30 - n, first_hour),
+            end=local(world, 2026, 11, 30 - n, first_hour + 1),
+        )
+        session = TreatmentSession.objects.create(
+            clinic=world.clinic, appointment=visit, client=client, practitioner=world.dr_lee
+        )
+        treatment_session_add_microneedling(
+            session=session,
+            by=world.dr_lee,
+            area=BodyArea.objects.get(code="cheeks"),
+            depth_mm="0.5",
+            passes=2,
+        )
+        treatment_session_sign_off(session=session, by=world.dr_lee)
+
+
+def _queries(browser, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert browser.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_clients_page_lists_their_records_for_practitioners_only(practitioner, desk_user, world, visit):
+    _signed_records(world, visit.client, 2)
+    url = reverse("client-detail", args=[visit.client.pk])
+    page = practitioner.get(url).content.decode()
+    assert 'id="treatment-records"' in page and page.count("Cheeks 0.5 mm × 2") == 2
+    assert "Signed off" in page
+    assert 'id="treatment-records"' not in desk_user.get(url).content.decode()
+
+
+def test_the_clients_page_and_the_record_read_as_many_queries_for_few_and_many_records(
+    practitioner, world, visit
+):
+    _signed_records(world, visit.client, 1)
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    client_page, record_page = reverse("client-detail", args=[visit.client.pk]), record_url(visit)
+    few = (_queries(practitioner, client_page), _queries(practitioner, record_page))
+    _signed_records(world, visit.client, 12, first_hour=14)
+    many = (_queries(practitioner, client_page), _queries(practitioner, record_page))
+    assert TreatmentSession.objects.filter(client=visit.client).count() == 14
+    assert few == many

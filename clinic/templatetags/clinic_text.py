@@ -1,5 +1,7 @@
 """Template filters for how the clinic's pages lay out text."""
 
+from decimal import Decimal, InvalidOperation
+
 from django import template
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
@@ -14,3 +16,15 @@ def breakable_email(address: str) -> str:
     if not at:
         return conditional_escape(address)
     return mark_safe(f"{conditional_escape(local)}@<wbr>{conditional_escape(domain)}")  # noqa: S308 (escaped)
+
+
+@register.filter
+def plain_number(value) -> str:
+    """A measured amount as a person writes it: 0.50 → 0.5, 2.00 → 2, 0.75 → 0.75 (no rounding)."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format(number.normalize(), "f")

@@ -15,8 +15,10 @@ from clinic.permissions import staff_required
 from treatments.selectors import (
     client_attendance,
     client_courses,
+    client_treatment_records,
     client_visits,
 )
+from treatments.sessions import may_record
 from treatments.views.flags import flag_visits
 
 TIMELINE_LENGTH = 100
@@ -46,5 +48,7 @@ def client_detail(request, pk):
             "forms": client_forms(client, now=now),
             "timeline": timeline,
             "resend_next": request.get_full_path(),
+            # health data: for the practitioners and managers, not the front desk
+            "records": client_treatment_records(client) if may_record(request.staff_member) else None,
         },
     )

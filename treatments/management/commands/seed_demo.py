@@ -3,6 +3,7 @@
 import datetime as dt
 import random
 import smtplib
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -46,11 +47,15 @@ from treatments.models import (
     BodyArea,
     ContraindicationRule,
     Course,
+    MesotherapyRecord,
+    MicrocurrentRecord,
+    MicroneedlingRecord,
     Product,
     ProductLot,
     Protocol,
     ProtocolArea,
     Service,
+    TreatmentSession,
 )
 from treatments.notifications import notify_booked, notify_cancelled, notify_course_booked
 
@@ -323,6 +328,7 @@ class Command(BaseCommand):
         self._appointments(clinic, clients, rng)
         if with_forms:
             self._course_in_progress(clinic, clients)
+            self._treatment_records(clinic)
         self._messages(clinic)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
@@ -567,6 +573,36 @@ class Command(BaseCommand):
         )
         Appointment.objects.filter(pk__in=[v.pk for v in picked]).update(course=course, client=client)
 
+    @staticmethod
+    def _treatment_records(clinic: Clinic) -> None:
+        """Give each completed visit a signed-off record, within the protocol and the practitioner's
+        limits, so the practitioner sees what was done last time. No aftercare: it is in the past."""
+        visits = (
+            Appointment.objects.filter(clinic=clinic, status=AppointmentStatus.FULFILLED)
+            .select_related("client", "practitioner", "device")
+            .prefetch_related(
+                "service__protocols__areas__area",
+                "service__protocols__products",
+                "practitioner__qualifications",
+            )
+        )
+        lots = list(ProductLot.objects.filter(product__clinic=clinic).select_related("product"))
+        for visit in visits:
+            session = TreatmentSession.objects.create(
+                clinic=clinic,
+                appointment=visit,
+                client=visit.client,
+                practitioner=visit.practitioner,
+                started_at=visit.start,
+                notes="Even erythema at the end, as expected. Aftercare explained.",
+            )
+            for protocol in visit.service.protocols.all():
+                for n, protocol_area in enumerate(protocol.areas.all()[:2]):
+                    _demo_area(session, visit, protocol, protocol_area, n, lots)
+            TreatmentSession.objects.filter(pk=session.pk).update(
+                signed_off_at=visit.end, signed_off_by=visit.practitioner
+            )
+
     def _messages(self, clinic: Clinic) -> None:
         """Write each demo visit's emails through the booking notifications, as of when it was booked.
 
@@ -663,3 +699,47 @@ def _forms_in_order(clinic, clients, services, at) -> set[tuple[int, int]]:
         clinic, [((c.pk, s.pk), c.pk, modalities_of[s.pk], at) for c in clients for s in services]
     )
     return {key for key, forms in needed.items() if not forms}
+
+
+def _demo_area(session, visit, protocol, protocol_area, n: int, lots) -> None:
+    """One treated area of a demo record, as the practitioner would have given it."""
+    area = protocol_area.area
+    if protocol.modality == "microneedling" and protocol_area.min_depth_mm is not None:
+        qualified = {q.modality: q.max_depth_mm for q in visit.practitioner.qualifications.all()}
+        limits = [protocol_area.max_depth_mm, qualified.get("microneedling")]
+        limits.append(visit.device.max_depth_mm if visit.device else None)
+        depth = min(d for d in limits if d is not None)
+        if depth >= protocol_area.min_depth_mm:
+            MicroneedlingRecord.objects.create(
+                session=session,
+                area=area,
+                device=visit.device,
+                depth_mm=depth,
+                passes=3 - n,
+                cartridge_lot="CART-2611",
+            )
+    elif protocol.modality == "microcurrent":
+        MicrocurrentRecord.objects.create(
+            session=session,
+            area=area,
+            device=visit.device,
+            current_ua=200 + 50 * n,
+            frequency_hz=Decimal("2.5"),
+            waveform="square",
+            minutes=8,
+        )
+    elif protocol.modality == "mesotherapy":
+        products = set(protocol.products.all())
+        lot = next((x for x in lots if x.product in products and x.expiry_date >= visit.start.date()), None)
+        if lot is not None:
+            MesotherapyRecord.objects.create(
+                session=session,
+                area=area,
+                lot=lot,
+                product_name=lot.product.name,
+                lot_number=lot.lot_number,
+                expiry_date=lot.expiry_date,
+                volume_ml=Decimal("1.0"),
+                depth_mm=protocol.depth_min_mm or Decimal("1.0"),
+                technique=(protocol.techniques or ["papule"])[0],
+            )
