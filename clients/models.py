@@ -254,6 +254,26 @@ class PhotoConsentScope(models.TextChoices):
     MARKETING = "marketing", "Marketing"
 
 
+# What the client agrees to for each scope, kept word for word with their signature.
+PHOTO_CONSENT_TEXTS = {
+    PhotoConsentScope.CLINICAL: (
+        "I agree that the clinic may photograph the treated areas before, during and after my treatments, "
+        "and keep the photos in my clinical record, seen only by the staff who treat me. They are not "
+        "shown to anyone else or used for anything else. I may withdraw this at any time; photos already "
+        "taken stay in my record."
+    ),
+    PhotoConsentScope.TEACHING: (
+        "I agree that photos from my clinical record may be shown, without my name, to train the "
+        "clinic's practitioners. I may withdraw this at any time."
+    ),
+    PhotoConsentScope.MARKETING: (
+        "I agree that photos from my clinical record may be used in the clinic's publicity (website, "
+        "social media, leaflets). I may withdraw this at any time; it stops new uses, not ones already "
+        "printed."
+    ),
+}
+
+
 class PhotoConsent(models.Model):
     """Consent to photos for one scope; revocable, so revocation is its own timestamp."""
 

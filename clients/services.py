@@ -6,11 +6,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import (
+    PHOTO_CONSENT_TEXTS,
     Client,
     ClientCondition,
     ConsentTemplate,
     IntakeQuestionnaire,
     IntakeResponse,
+    PhotoConsent,
     SignedConsent,
     sha256_hex,
 )
@@ -220,3 +222,40 @@ def form_version_make_current(version: IntakeQuestionnaire | ConsentTemplate) ->
     current.update(is_current=False)
     model.objects.filter(pk=version.pk).update(is_current=True, published_at=timezone.now())
     return True
+
+
+def photo_consent_current(client: Client, scope: str) -> PhotoConsent | None:
+    """The client's photo consent for this scope still standing (not withdrawn), if any."""
+    return (
+        PhotoConsent.objects.filter(client=client, scope=scope, revoked_at__isnull=True)
+        .order_by("-granted_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def photo_consent_give(*, client: Client, scope: str, signature_name: str, agreed: bool) -> PhotoConsent:
+    """Record the client's consent to photos for one scope, with the words they agreed to.
+
+    Asked again while it stands, it is the same consent (a second tap changes nothing).
+    """
+    if scope not in PHOTO_CONSENT_TEXTS:
+        raise ClinicError("Choose what the photos may be used for.", code="bad_scope")
+    signature_name = " ".join(signature_name.split())
+    if refusal := consent_signature_error(agreed=agreed, signature_name=signature_name):
+        raise ClinicError(refusal, code="not_signed")
+    Client.objects.select_for_update().filter(pk=client.pk).first()  # one consent per scope at a time
+    standing = photo_consent_current(client, scope)
+    if standing is not None:
+        return standing
+    return PhotoConsent.objects.create(
+        client=client, scope=scope, signed_text=PHOTO_CONSENT_TEXTS[scope], signature_name=signature_name
+    )
+
+
+@transaction.atomic
+def photo_consent_withdraw(*, client: Client, scope: str) -> int:
+    """Record that the client withdrew their photo consent for a scope; return how many were standing."""
+    return PhotoConsent.objects.filter(client=client, scope=scope, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )

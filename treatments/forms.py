@@ -257,3 +257,25 @@ class SessionNotesForm(PlainLabelsForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="The skin's response, products applied after, advice given.",
     )
+
+
+class SessionPhotoForm(PlainLabelsForm):
+    image = forms.FileField(
+        label="Photo",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/heic"}),
+    )
+    area = forms.ModelChoiceField(
+        queryset=BodyArea.objects.all(), required=False, label="Area", empty_label="Not one area"
+    )
+    caption = forms.CharField(
+        max_length=200, required=False, label="Caption", validators=[validate_printable]
+    )
+
+
+class PhotoConsentForm(PlainLabelsForm):
+    """The client's consent to photos for their clinical record, signed on the practitioner's tablet."""
+
+    agreed = forms.BooleanField(required=False, label="I have read this and agree")
+    signature_name = forms.CharField(
+        max_length=200, required=False, label="Full name, to sign", validators=[validate_printable]
+    )

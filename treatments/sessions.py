@@ -12,13 +12,16 @@ one transaction.
 """
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
+from clients.models import PhotoConsentScope
 from clients.selectors import forms_needed
+from clients.services import photo_consent_current
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import Device, Modality, StaffMember
 from treatments.aftercare import aftercare_schedule
@@ -34,6 +37,7 @@ from treatments.models import (
     MicroneedlingRecord,
     ProductLot,
     Protocol,
+    SessionPhoto,
     TreatmentSession,
     Waveform,
 )
@@ -190,9 +194,8 @@ class Recording:
     qualification_max_depth: Decimal | None
 
 
-def _open_for_writing(session: TreatmentSession, by: StaffMember, modality: str) -> Recording:
-    """Lock the session, check it can still be written by `by` for this modality, and load its rules."""
-    _check_recorder(session, by)
+def _locked_unsigned(session: TreatmentSession) -> TreatmentSession:
+    """The session locked for this transaction, refused if it is signed off already."""
     locked = (
         TreatmentSession.objects.select_for_update(of=("self",))
         .select_related("clinic", "client", "practitioner", "appointment__service")
@@ -200,6 +203,13 @@ def _open_for_writing(session: TreatmentSession, by: StaffMember, modality: str)
     )
     if locked.signed_off_at is not None:
         raise ClinicError("This record is signed off and can no longer change.", code="signed_off")
+    return locked
+
+
+def _open_for_writing(session: TreatmentSession, by: StaffMember, modality: str) -> Recording:
+    """Lock the session, check it can still be written by `by` for this modality, and load its rules."""
+    _check_recorder(session, by)
+    locked = _locked_unsigned(session)
     label = Modality(modality).label.lower()
     protocol = None
     if locked.appointment_id:
@@ -429,12 +439,66 @@ def treatment_session_set_notes(
 ) -> TreatmentSession:
     """Write the session's free-text notes (skin's response, advice given), before sign-off."""
     _check_recorder(session, by)
-    locked = TreatmentSession.objects.select_for_update(of=("self",)).get(pk=session.pk)
-    if locked.signed_off_at is not None:
-        raise ClinicError("This record is signed off and can no longer change.", code="signed_off")
+    locked = _locked_unsigned(session)
     locked.notes = notes.strip()
     locked.save(update_fields=["notes"])
     return locked
+
+
+# --- photos -----------------------------------------------------------------------------------
+
+MAX_PHOTO_BYTES = 20 * 1024 * 1024  # a phone's full-size photo, with room to spare
+# What a photo's first bytes are, and the extension it is stored under (never the uploaded name).
+PHOTO_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+)
+
+
+def photo_kind(head: bytes) -> str | None:
+    """The stored extension of a photo from its first bytes: JPEG, PNG, WebP or HEIC; None otherwise."""
+    for signature, extension in PHOTO_SIGNATURES:
+        if head.startswith(signature):
+            return extension
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1"):
+        return "heic"
+    return None
+
+
+@transaction.atomic
+def treatment_session_add_photo(
+    *, session: TreatmentSession, by: StaffMember, image, area: BodyArea | None = None, caption: str = ""
+) -> SessionPhoto:
+    """Keep a photo in the record, if the client consented to photos for their clinical record.
+
+    The file is stored under a random name (the uploaded one can carry the client's name) and read
+    back only through the record's pages.
+    """
+    _check_recorder(session, by)
+    locked = _locked_unsigned(session)
+    if photo_consent_current(locked.client, PhotoConsentScope.CLINICAL) is None:
+        raise ClinicError(
+            f"{locked.client.first_name} has not consented to photos for their clinical record: record "
+            "their consent first.",
+            code="no_photo_consent",
+        )
+    if image.size > MAX_PHOTO_BYTES:
+        raise ClinicError(
+            f"That file is {image.size // (1024 * 1024)} MB; a photo can be at most 20 MB.", code="too_big"
+        )
+    image.seek(0)
+    kind = photo_kind(image.read(16))
+    image.seek(0)
+    if kind is None:
+        raise ClinicError(
+            "That file is not a photo: give a JPEG, PNG, WebP or HEIC image.", code="not_a_photo"
+        )
+    photo = SessionPhoto(session=locked, area=area, caption=caption.strip())
+    photo.image.save(f"{uuid.uuid4().hex}.{kind}", image, save=False)
+    photo.save()
+    return photo
 
 
 # --- signing off ----------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ urlpatterns = [
     # the treatment record, before the visit's generic actions (whose <action> would take "record")
     path("appointments/<int:pk>/record/", sessions.session_record, name="session-record"),
     path("appointments/<int:pk>/record/start/", sessions.record_start, name="session-record-start"),
+    path("appointments/<int:pk>/record/photos/<int:photo_id>/", sessions.session_photo, name="session-photo"),
     path(
         "appointments/<int:pk>/<str:action>/",
         booking.appointment_action,

@@ -6,10 +6,13 @@ with what was typed and the reason beside it, so nothing typed is lost.
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
+from clients.services import photo_consent_current, photo_consent_give
 from clinic.errors import ClinicError
 from clinic.models import DeviceKind, Modality, OutboxMessage
 from clinic.permissions import staff_required
@@ -17,10 +20,12 @@ from treatments.forms import (
     MesotherapyEntryForm,
     MicrocurrentEntryForm,
     MicroneedlingEntryForm,
+    PhotoConsentForm,
     SessionNotesForm,
+    SessionPhotoForm,
     parse_id,
 )
-from treatments.models import MesoTechnique, TreatmentSession, Waveform
+from treatments.models import MesoTechnique, SessionPhoto, TreatmentSession, Waveform
 from treatments.selectors import (
     earlier_sessions,
     recording_devices,
@@ -34,6 +39,7 @@ from treatments.sessions import (
     treatment_session_add_mesotherapy,
     treatment_session_add_microcurrent,
     treatment_session_add_microneedling,
+    treatment_session_add_photo,
     treatment_session_remove_area,
     treatment_session_set_notes,
     treatment_session_sign_off,
@@ -130,7 +136,7 @@ def _recorded(session: TreatmentSession, modality: str) -> list:
     return list(getattr(session, modality).all())
 
 
-def _render(request, appointment, session, *, forms=None, notes_form=None, status=200):
+def _render(request, appointment, session, *, forms=None, notes_form=None, photo_form=None, status=200):
     """The record page: the visit, what to check first, each modality's areas and their forms."""
     session = with_recorded_areas(TreatmentSession.objects.filter(pk=session.pk)).get()
     protocols = list(appointment.service.protocols.prefetch_related("areas__area", "products"))
@@ -172,6 +178,11 @@ def _render(request, appointment, session, *, forms=None, notes_form=None, statu
             "earlier": earlier_sessions(session),
             "aftercare": aftercare,
             "may_write": may_write(member, session),
+            "photos": list(session.photos.select_related("area")),
+            "photo_consent": photo_consent_current(appointment.client, PhotoConsentScope.CLINICAL),
+            "photo_consent_text": PHOTO_CONSENT_TEXTS[PhotoConsentScope.CLINICAL],
+            "photo_form": photo_form or SessionPhotoForm(prefix="photo"),
+            "photo_consent_form": PhotoConsentForm(prefix="consent"),
         },
         status=status,
     )
@@ -230,6 +241,26 @@ def session_record(request, pk):
                 return _render(request, appointment, session, notes_form=form, status=400)
             treatment_session_set_notes(session=session, by=by, notes=form.cleaned_data["notes"])
             messages.success(request, "Notes saved.")
+        elif action == "photo":
+            form = SessionPhotoForm(request.POST, request.FILES, prefix="photo")
+            if not form.is_valid():
+                return _render(request, appointment, session, photo_form=form, status=400)
+            try:
+                treatment_session_add_photo(session=session, by=by, **form.cleaned_data)
+            except ClinicError as refusal:
+                form.add_error("image", refusal.message)
+                return _render(request, appointment, session, photo_form=form, status=400)
+            messages.success(request, "Photo kept in the record.")
+        elif action == "photo_consent":
+            form = PhotoConsentForm(request.POST, prefix="consent")
+            form.is_valid()
+            photo_consent_give(
+                client=appointment.client,
+                scope=PhotoConsentScope.CLINICAL,
+                signature_name=form.cleaned_data.get("signature_name", ""),
+                agreed=form.cleaned_data.get("agreed", False),
+            )
+            messages.success(request, f"{appointment.client.first_name}'s consent to photos is recorded.")
         elif action == "sign_off":
             signed = treatment_session_sign_off(session=session, by=by)
             sent = OutboxMessage.objects.filter(
@@ -247,3 +278,22 @@ def session_record(request, pk):
     except ClinicError as refusal:
         messages.error(request, refusal.message)
     return redirect("session-record", pk)
+
+
+PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic"}
+
+
+@staff_required
+def session_photo(request, pk, photo_id):
+    """One photo of a record, to the clinic's practitioners and managers only, never cached."""
+    _recorder(request)
+    appointment = _appointment_for(request, pk)
+    photo = get_object_or_404(SessionPhoto, pk=photo_id, session__appointment=appointment)
+    extension = photo.image.name.rsplit(".", 1)[-1].lower()
+    try:
+        handle = photo.image.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404("This photo's file is missing from the clinic's storage.") from missing
+    response = FileResponse(handle, content_type=PHOTO_TYPES.get(extension, "application/octet-stream"))
+    response["Cache-Control"] = "private, no-store"
+    return response
