@@ -6,6 +6,11 @@ urlpatterns = [
     path("", views.client_list, name="client-list"),
     # A client's own page (client-detail) shows their visits, so the treatments layer serves it.
     path("<int:pk>/edit/", views.client_edit, name="client-edit"),
+    path(
+        "<int:pk>/photo-consent/<str:scope>/withdraw/",
+        views.photo_consent_withdraw_view,
+        name="photo-consent-withdraw",
+    ),
     path("outbox/<int:pk>/resend/", views.outbox_message_resend, name="outbox-resend"),
     path("forms/<str:token>/", public_views.forms, name="client-forms"),
     path("u/<str:token>/", public_views.unsubscribe, name="client-unsubscribe"),

@@ -5,9 +5,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.forms import ClientDetailsForm
-from clients.models import Client
+from clients.models import Client, PhotoConsentScope
 from clients.selectors import clients_matching
-from clients.services import client_update_details
+from clients.services import client_update_details, photo_consent_withdraw
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
@@ -63,3 +63,20 @@ def client_edit(request, pk):
         messages.success(request, note)
         return redirect("client-detail", pk=client.pk)
     return render(request, "clients/client_edit.html", {"client": client, "form": form})
+
+
+@staff_required
+@require_POST
+def photo_consent_withdraw_view(request, pk, scope):
+    """Record that the client withdrew their consent to photos for one use (told at the desk or by phone)."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    if scope not in PhotoConsentScope.values:
+        messages.error(request, "That is not a use of photos the clinic asks consent for.")
+    elif photo_consent_withdraw(client=client, scope=scope):
+        label = PhotoConsentScope(scope).label.lower()
+        messages.success(
+            request, f"{client.full_name} withdrew consent to photos for: {label}. No new ones are taken."
+        )
+    else:
+        messages.info(request, f"{client.full_name} had no standing consent to withdraw there.")
+    return redirect("client-detail", pk=client.pk)

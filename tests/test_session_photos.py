@@ -149,3 +149,19 @@ def test_the_practitioner_takes_consent_and_a_photo_on_the_record_page_and_only_
     assert (
         client.get(reverse("session-photo", args=[session.appointment_id, photo.pk + 1])).status_code == 404
     )
+
+
+def test_the_desk_records_a_withdrawal_on_the_clients_page(client, world, session):
+    consent(session)
+    client.force_login(world.desk.user)
+    page_url = reverse("client-detail", args=[session.client_id])
+    assert 'id="photo-consent-clinical"' in client.get(page_url).content.decode()
+    withdraw = reverse("photo-consent-withdraw", args=[session.client_id, "clinical"])
+    response = client.post(withdraw, follow=True)
+    assert "Olivia Smith withdrew consent to photos for: clinical record." in response.content.decode()
+    assert 'id="photo-consent-clinical"' not in response.content.decode()
+    assert PhotoConsent.objects.get().revoked_at is not None
+    assert "no standing consent" in client.post(withdraw, follow=True).content.decode()
+    assert client.post(reverse("photo-consent-withdraw", args=[session.client_id, "x"])).status_code == 302
+    other = build_world().client()
+    assert client.post(reverse("photo-consent-withdraw", args=[other.pk, "clinical"])).status_code == 404

@@ -46,6 +46,7 @@ def client_detail(request, pk):
             "courses": client_courses(client, now=now),
             "attendance": client_attendance(client, now=now),
             "forms": client_forms(client, now=now),
+            "photo_consents": list(client.photo_consents.filter(revoked_at__isnull=True).order_by("scope")),
             "timeline": timeline,
             "resend_next": request.get_full_path(),
             # health data: for the practitioners and managers, not the front desk
