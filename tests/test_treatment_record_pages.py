@@ -285,3 +285,27 @@ def test_the_clients_page_and_the_record_read_as_many_queries_for_few_and_many_r
     many = (_queries(practitioner, client_page), _queries(practitioner, record_page))
     assert TreatmentSession.objects.filter(client=visit.client).count() == 14
     assert few == many
+
+
+@pytest.mark.parametrize(
+    ("client_fields", "why"),
+    [
+        ({"email": ""}, "they have no email address."),
+        ({"accepts_aftercare_email": False}, "they do not take aftercare email."),
+    ],
+)
+def test_signing_off_says_why_no_aftercare_goes(practitioner, world, client_fields, why):
+    visit = appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Ann", **client_fields),
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 1, 12),
+        )
+    )
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    add_area(practitioner, visit)
+    page = practitioner.post(record_url(visit), {"action": "sign_off"}, follow=True).content.decode()
+    assert "No aftercare email goes to Ann: see why below." in page
+    assert f"No aftercare email goes to Ann: {why}" in page
+    assert not OutboxMessage.objects.filter(template_key__startswith="aftercare").exists()

@@ -269,8 +269,7 @@ def session_record(request, pk):
             aftercare = (
                 f" {sent} aftercare email{'s' if sent != 1 else ''} scheduled for {signed.client.first_name}."
                 if sent
-                else f" No aftercare email goes to {signed.client.first_name}"
-                + (" (no email address)." if not signed.client.email else " (none set, or unsubscribed).")
+                else f" No aftercare email goes to {signed.client.first_name}: see why below."
             )
             messages.success(request, "Signed off: the record is final and the visit completed." + aftercare)
         else:

@@ -36,7 +36,7 @@ from clinic.models import (
 )
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
 from treatments import demo_data as data
-from treatments.aftercare import aftercare_install_default_plan
+from treatments.aftercare import aftercare_install_default_plan, aftercare_schedule
 from treatments.contraindications import absolute, contraindication_findings
 from treatments.eligibility import is_qualified
 from treatments.models import (
@@ -576,7 +576,7 @@ class Command(BaseCommand):
     @staticmethod
     def _treatment_records(clinic: Clinic) -> None:
         """Give each completed visit a signed-off record, within the protocol and the practitioner's
-        limits, so the practitioner sees what was done last time. No aftercare: it is in the past."""
+        limits, so the practitioner sees what was done last time, with the aftercare it scheduled."""
         visits = (
             Appointment.objects.filter(clinic=clinic, status=AppointmentStatus.FULFILLED)
             .select_related("client", "practitioner", "device")
@@ -602,6 +602,8 @@ class Command(BaseCommand):
             TreatmentSession.objects.filter(pk=session.pk).update(
                 signed_off_at=visit.end, signed_off_by=visit.practitioner
             )
+            session.refresh_from_db()
+            aftercare_schedule(session)  # what fell due is settled as sent with the rest (_messages)
 
     def _messages(self, clinic: Clinic) -> None:
         """Write each demo visit's emails through the booking notifications, as of when it was booked.
