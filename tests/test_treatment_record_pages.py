@@ -309,3 +309,17 @@ def test_signing_off_says_why_no_aftercare_goes(practitioner, world, client_fiel
     assert "No aftercare email goes to Ann: see why below." in page
     assert f"No aftercare email goes to Ann: {why}" in page
     assert not OutboxMessage.objects.filter(template_key__startswith="aftercare").exists()
+
+
+def test_todays_list_reminds_each_practitioner_of_their_records_not_signed_off(practitioner, world, visit):
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    page = practitioner.get("/").content.decode()
+    assert 'id="to-sign-off"' in page and "1 treatment record not signed off" in page
+    assert record_url(visit) in page
+    for colleague, expected in ((world.sam, False), (world.desk, False), (world.manager, True)):
+        browser = BrowserClient()
+        browser.force_login(colleague.user)
+        assert ('id="to-sign-off"' in browser.get("/").content.decode()) is expected
+    add_area(practitioner, visit)
+    practitioner.post(record_url(visit), {"action": "sign_off"})
+    assert 'id="to-sign-off"' not in practitioner.get("/").content.decode()

@@ -388,3 +388,16 @@ def client_treatment_records(client: Client, *, limit: int = 50) -> list[Treatme
 
 def recorded_area_count(session: TreatmentSession) -> int:
     return session.microneedling.count() + session.microcurrent.count() + session.mesotherapy.count()
+
+
+def records_to_sign_off(member, *, limit: int = 20) -> list[TreatmentSession]:
+    """Records started and not yet signed off: the practitioner's own, or all the clinic's for a manager.
+
+    Oldest first: a record left open is a clinical note not yet final, and its aftercare not yet sent.
+    """
+    records = TreatmentSession.objects.filter(
+        clinic_id=member.clinic_id, signed_off_at__isnull=True, appointment__isnull=False
+    )
+    if not member.is_manager:
+        records = records.filter(practitioner=member)
+    return list(records.select_related("client", "practitioner").order_by("started_at", "id")[:limit])

@@ -16,8 +16,10 @@ from treatments.selectors import (
     appointments_between,
     forms_missing,
     next_day_with_visits,
+    records_to_sign_off,
     visits_left_without_their_practitioner,
 )
+from treatments.sessions import may_record
 from treatments.views.flags import flag_visits
 
 # What the desk does next with a visit, in the order they come: action, status, button, spoken label.
@@ -63,6 +65,7 @@ def _to_chase(appointments, missing: dict[int, list[str]], now) -> list:
 def home(request):
     """Show the clinic's appointments for one local day (today unless ?date=YYYY-MM-DD)."""
     clinic = request.staff_member.clinic
+    member = request.staff_member
     today = timezone.localdate(timezone=clinic.zone)
     day, date_error = parse_local_date(request.GET.get("date"), today)
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
@@ -99,6 +102,7 @@ def home(request):
             "date_error": date_error,
             "zone_name": clinic.time_zone,
             "to_chase": to_chase,
+            "to_sign_off": records_to_sign_off(member) if may_record(member) else [],
             "to_move": to_move,
         },
     )
