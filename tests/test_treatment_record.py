@@ -364,3 +364,35 @@ def test_a_colleague_does_not_write_another_practitioners_record(world, visit, s
     with pytest.raises(NotAllowedError, match="If you treat instead, move the visit to you first"):
         treatment_session_start(appointment=other_visit, by=world.sam)
     assert needle(world, session, by=world.manager).pk  # a manager may, for the practitioner
+
+
+def test_a_protocol_that_sets_no_ranges_takes_any_setting_without_a_reason(world):
+    meso = world.mesotherapy.protocols.get()
+    assert (meso.depth_min_mm, meso.depth_max_mm, meso.techniques) == (None, None, [])
+    product = Product.objects.create(clinic=world.clinic, name="HA cocktail")
+    lot = ProductLot.objects.create(product=product, lot_number="HA-1", expiry_date=dt.date(2027, 1, 1))
+    session = treatment_session_start(appointment=book(world, service=world.mesotherapy), by=world.dr_lee)
+    record = treatment_session_add_mesotherapy(
+        session=session,
+        by=world.dr_lee,
+        area=area("scalp"),
+        lot=lot,
+        volume_ml=Decimal("2"),
+        depth_mm=Decimal("6"),
+        technique="point_by_point",
+    )
+    assert record.outside_protocol_reason == ""
+    world.microcurrent.protocols.update(current_min_ua=None, current_max_ua=None, waveforms=[])
+    session = treatment_session_start(
+        appointment=book(world, service=world.microcurrent, hour=14), by=world.dr_lee
+    )
+    record = treatment_session_add_microcurrent(
+        session=session,
+        by=world.dr_lee,
+        area=area("neck"),
+        current_ua=900,
+        frequency_hz=Decimal("0.5"),
+        waveform="other",
+        minutes=5,
+    )
+    assert record.outside_protocol_reason == ""

@@ -323,3 +323,51 @@ def test_todays_list_reminds_each_practitioner_of_their_records_not_signed_off(p
     add_area(practitioner, visit)
     practitioner.post(record_url(visit), {"action": "sign_off"})
     assert 'id="to-sign-off"' not in practitioner.get("/").content.decode()
+
+
+def test_a_recall_finds_every_client_given_a_lot_and_no_one_else(practitioner, world):
+    from treatments.sessions import treatment_session_add_mesotherapy, treatment_session_sign_off
+
+    product = Product.objects.create(clinic=world.clinic, name="HA cocktail")
+    recalled = ProductLot.objects.create(product=product, lot_number="HA-2291", expiry_date="2027-06-30")
+    other = ProductLot.objects.create(product=product, lot_number="HA-3300", expiry_date="2027-09-30")
+    for hour, name, lot in ((10, "Ann", recalled), (12, "Bea", recalled), (14, "Cat", other)):
+        visit = appointment_book(
+            BookingRequest(
+                client=world.client(first_name=name, phone=f"+44 7700 9000{hour}"),
+                service=world.mesotherapy,
+                practitioner=world.dr_lee,
+                start=local(world, 2026, 12, 1, hour),
+            )
+        )
+        from treatments.sessions import treatment_session_start
+
+        session = treatment_session_start(appointment=visit, by=world.dr_lee)
+        treatment_session_add_mesotherapy(
+            session=session,
+            by=world.dr_lee,
+            area=BodyArea.objects.get(code="face"),
+            lot=lot,
+            volume_ml=Decimal("1"),
+            depth_mm=Decimal("2"),
+            technique="papule",
+        )
+        treatment_session_sign_off(session=session, by=world.dr_lee)
+    page = practitioner.get(reverse("lot-recall"), {"lot": recalled.pk}).content.decode()
+    assert "HA cocktail lot HA-2291: 2 clients, 2 administrations" in page
+    assert "Ann" in page and "Bea" in page and "+44 7700 900010" in page and "Cat " not in page
+    elsewhere = build_world()
+    theirs = ProductLot.objects.create(
+        product=Product.objects.create(clinic=elsewhere.clinic, name="Theirs"),
+        lot_number="T",
+        expiry_date="2030-01-01",
+    )
+    assert (
+        "not one of the clinic"
+        in practitioner.get(reverse("lot-recall"), {"lot": theirs.pk}).content.decode()
+    )
+    assert "not one of the clinic" in practitioner.get(reverse("lot-recall"), {"lot": "x"}).content.decode()
+
+
+def test_the_front_desk_has_no_recall_page(desk):
+    assert desk.get(reverse("lot-recall")).status_code == 403

@@ -401,3 +401,18 @@ def records_to_sign_off(member, *, limit: int = 20) -> list[TreatmentSession]:
     if not member.is_manager:
         records = records.filter(practitioner=member)
     return list(records.select_related("client", "practitioner").order_by("started_at", "id")[:limit])
+
+
+def lot_recipients(clinic: Clinic, lot: ProductLot) -> list[MesotherapyRecord]:
+    """Everyone given a lot in the clinic, newest first, with their contact details: a recall's list.
+
+    Matched by the lot copied into each record (its number under its product's name), so a record
+    keeps being found whatever later happens to the lot's row.
+    """
+    return list(
+        MesotherapyRecord.objects.filter(
+            session__clinic=clinic, lot_number=lot.lot_number, product_name=lot.product.name
+        )
+        .select_related("area", "session__client", "session__practitioner")
+        .order_by("-session__started_at", "-id")
+    )

@@ -62,6 +62,8 @@ def mm(value) -> str:
 
 def between(low, high, unit: str) -> str:
     """The protocol's range as a person reads it: "100–400 µA", "from 0.5 Hz", "up to 10 Hz"."""
+    if low is None and high is None:
+        return "range (none set)"
     if low is not None and high is not None:
         return f"{num(low)}–{num(high)} {unit}"
     return f"from {num(low)} {unit}" if low is not None else f"up to {num(high)} {unit}"

@@ -24,6 +24,7 @@ urlpatterns = [
         booking.appointment_action,
         name="appointment-action",
     ),
+    path("records/lots/", sessions.lot_recall, name="lot-recall"),
     path("p/<slug:slug>/", public.public_services, name="public-services"),
     path("p/<slug:slug>/book/<int:service_id>/", public.public_times, name="public-times"),
     path("p/<slug:slug>/book/<int:service_id>/details/", public.public_details, name="public-details"),

@@ -25,9 +25,10 @@ from treatments.forms import (
     SessionPhotoForm,
     parse_id,
 )
-from treatments.models import MesoTechnique, SessionPhoto, TreatmentSession, Waveform
+from treatments.models import MesoTechnique, ProductLot, SessionPhoto, TreatmentSession, Waveform
 from treatments.selectors import (
     earlier_sessions,
+    lot_recipients,
     recording_devices,
     usable_lots,
     with_recorded_areas,
@@ -296,3 +297,25 @@ def session_photo(request, pk, photo_id):
     response = FileResponse(handle, content_type=PHOTO_TYPES.get(extension, "application/octet-stream"))
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@staff_required
+def lot_recall(request):
+    """Who was given a product lot: for a manufacturer's recall, with each client's contact details."""
+    _recorder(request)
+    clinic = request.staff_member.clinic
+    lots = ProductLot.objects.filter(product__clinic=clinic).select_related("product")
+    lots = list(lots.order_by("product__name", "lot_number"))
+    chosen = next((lot for lot in lots if lot.pk == parse_id(request.GET.get("lot"))), None)
+    given = lot_recipients(clinic, chosen) if chosen else []
+    return render(
+        request,
+        "treatments/lot_recall.html",
+        {
+            "lots": lots,
+            "chosen": chosen,
+            "given": given,
+            "clients": len({record.session.client_id for record in given}),
+            "asked_unknown": bool(request.GET.get("lot")) and chosen is None,
+        },
+    )
