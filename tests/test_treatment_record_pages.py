@@ -371,3 +371,53 @@ def test_a_recall_finds_every_client_given_a_lot_and_no_one_else(practitioner, w
 
 def test_the_front_desk_has_no_recall_page(desk):
     assert desk.get(reverse("lot-recall")).status_code == 403
+
+
+GARBAGE = ["", "abc", "-1", "0", "NaN", "Infinity", "1e400", "99999999999", "1.234567", "\x00", "１２"]
+
+
+@pytest.mark.parametrize("value", GARBAGE)
+@pytest.mark.parametrize(
+    ("service", "modality", "fields"),
+    [
+        (
+            "microcurrent",
+            "microcurrent",
+            ["current_ua", "frequency_hz", "minutes", "area", "device", "waveform"],
+        ),
+        ("mesotherapy", "mesotherapy", ["volume_ml", "depth_mm", "lot", "area", "technique"]),
+    ],
+)
+def test_every_field_of_every_form_answers_bad_input_with_a_page(
+    practitioner, world, service, modality, fields, value
+):
+    product = Product.objects.create(clinic=world.clinic, name="HA cocktail")
+    lot = ProductLot.objects.create(product=product, lot_number="HA-1", expiry_date="2027-01-01")
+    visit = appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=getattr(world, service),
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 1, 10),
+        )
+    )
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    good = {
+        "current_ua": "200",
+        "frequency_hz": "2",
+        "minutes": "10",
+        "area": str(BodyArea.objects.get(code="cheeks").pk),
+        "device": "",
+        "waveform": "square",
+        "volume_ml": "1",
+        "depth_mm": "2",
+        "lot": str(lot.pk),
+        "technique": "papule",
+    }
+    for field in fields:
+        data = {f"{modality}-{k}": v for k, v in good.items()} | {f"{modality}-{field}": value}
+        response = practitioner.post(record_url(visit), {"action": f"add_{modality}", **data})
+        assert response.status_code in (302, 400), (field, value, response.status_code)
+    session = TreatmentSession.objects.get(appointment=visit)
+    for record in getattr(session, modality).all():  # whatever was accepted is a sane record
+        assert record.area_id and (getattr(record, "current_ua", 1) or 0) > 0
