@@ -146,3 +146,18 @@ def days_ahead(world_or_clinic, days: int, hour: int, minute: int = 0) -> dt.dat
     clinic = getattr(world_or_clinic, "clinic", world_or_clinic)
     day = timezone.localdate(timezone=clinic.zone) + dt.timedelta(days=days)
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=clinic.zone)
+
+
+def give_face_depth_ranges(world) -> None:
+    """Set the microneedling protocol's depths: forehead 0.25–0.5 mm, cheeks 0.5–1.0 mm (DOMAIN.md)."""
+    from treatments.models import BodyArea, ProtocolArea
+
+    for code, low, high in (("forehead", "0.25", "0.5"), ("cheeks", "0.5", "1.0")):
+        # a transactional test's flush empties the areas the data migration wrote: put back what is used
+        area, _ = BodyArea.objects.get_or_create(code=code, defaults={"name": code.capitalize()})
+        ProtocolArea.objects.create(
+            protocol=world.microneedling_protocol,
+            area=area,
+            min_depth_mm=Decimal(low),
+            max_depth_mm=Decimal(high),
+        )

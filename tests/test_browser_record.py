@@ -2,15 +2,14 @@
 aftercare email reaches a real SMTP server."""
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 
 from clinic.tasks import deliver_due_messages_task
-from tests.booking_world import begun_today, build_world
+from tests.booking_world import begun_today, build_world, give_face_depth_ranges
 from tests.factories import PASSWORD, AppointmentFactory
 from treatments.aftercare import aftercare_install_default_plan
-from treatments.models import AppointmentStatus, BodyArea, MicroneedlingRecord, ProtocolArea
+from treatments.models import AppointmentStatus, MicroneedlingRecord
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +17,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def world(transactional_db):
     world = build_world()
-    for code, low, high in (("forehead", "0.25", "0.5"), ("cheeks", "0.5", "1.0")):
-        # an earlier transactional test's flush empties the areas the data migration wrote
-        area, _ = BodyArea.objects.get_or_create(code=code, defaults={"name": code.capitalize()})
-        ProtocolArea.objects.create(
-            protocol=world.microneedling_protocol,
-            area=area,
-            min_depth_mm=Decimal(low),
-            max_depth_mm=Decimal(high),
-        )
+    give_face_depth_ranges(world)
     aftercare_install_default_plan(world.microneedling_protocol)
     return world
 

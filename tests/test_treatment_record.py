@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from clients.models import ClientCondition, IntakeQuestionnaire, IntakeResponse
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import Device, OutboxMessage
-from tests.booking_world import build_world, local
+from tests.booking_world import build_world, give_face_depth_ranges, local
 from tests.factories import ConsentTemplateFactory, sign_consent
 from treatments.aftercare import aftercare_install_default_plan
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel
@@ -25,7 +25,6 @@ from treatments.models import (
     MicroneedlingRecord,
     Product,
     ProductLot,
-    ProtocolArea,
     TreatmentSession,
 )
 from treatments.sessions import (
@@ -48,11 +47,8 @@ def area(code):
 @pytest.fixture
 def world(db):
     world = build_world()
+    give_face_depth_ranges(world)
     protocol = world.microneedling_protocol
-    for code, low, high in (("forehead", "0.25", "0.5"), ("cheeks", "0.5", "1.0")):
-        ProtocolArea.objects.create(
-            protocol=protocol, area=area(code), min_depth_mm=Decimal(low), max_depth_mm=Decimal(high)
-        )
     protocol.allowed_device_kinds = ["pen"]
     protocol.save(update_fields=["allowed_device_kinds"])
     mc = world.microcurrent.protocols.get()

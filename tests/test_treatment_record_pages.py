@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic.models import OutboxMessage
-from tests.booking_world import build_world, local
+from tests.booking_world import build_world, give_face_depth_ranges, local
 from tests.factories import AppointmentFactory, ConsentTemplateFactory
 from treatments.aftercare import aftercare_install_default_plan
 from treatments.booking import BookingRequest, appointment_book
@@ -22,7 +22,6 @@ from treatments.models import (
     MicroneedlingRecord,
     Product,
     ProductLot,
-    ProtocolArea,
     TreatmentSession,
 )
 
@@ -32,13 +31,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world(db):
     world = build_world()
-    for code, low, high in (("forehead", "0.25", "0.5"), ("cheeks", "0.5", "1.0")):
-        ProtocolArea.objects.create(
-            protocol=world.microneedling_protocol,
-            area=BodyArea.objects.get(code=code),
-            min_depth_mm=Decimal(low),
-            max_depth_mm=Decimal(high),
-        )
+    give_face_depth_ranges(world)
     aftercare_install_default_plan(world.microneedling_protocol)
     return world
 
