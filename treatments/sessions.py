@@ -37,6 +37,7 @@ from treatments.models import (
     MicroneedlingRecord,
     ProductLot,
     Protocol,
+    ProtocolArea,
     SessionPhoto,
     TreatmentSession,
     Waveform,
@@ -113,10 +114,11 @@ def record_start_refusal(appointment: Appointment, *, now: dt.datetime) -> Clini
     elif status == AppointmentStatus.BOOKED:
         refusal = status_refusal(appointment, AppointmentStatus.ARRIVED, now=now)
         if refusal is not None:
-            if timezone.localdate(appointment.start, zone) > timezone.localdate(now, zone):
+            start = timezone.localtime(appointment.start, zone)
+            if start.date() > timezone.localdate(now, zone):
                 return ClinicError(
-                    f"This visit is on {timezone.localtime(appointment.start, zone):%A %d %B}. The record is "
-                    "started when the client is here.",
+                    f"This visit is on {start:%A} {start.day} {start:%B}. The record is started when the "
+                    "client is here.",
                     code="not_yet",
                 )
             return ClinicError(
@@ -192,7 +194,7 @@ class Recording:
     session: TreatmentSession
     modality: str
     protocol: Protocol | None
-    areas: dict[int, "object"]  # area id → ProtocolArea (empty: the protocol lists no areas)
+    areas: dict[int, ProtocolArea]  # by area id; empty when the protocol lists no areas
     qualification_max_depth: Decimal | None
 
 
