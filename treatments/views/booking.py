@@ -305,7 +305,7 @@ def _say_forms_still_missing(request, appointment: Appointment) -> None:
         )
 
 
-def _appointment_for(request, pk) -> Appointment:
+def visit_of_this_clinic(request, pk) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related(
             "clinic", "client", "service", "practitioner", "room", "device", "course"
@@ -371,7 +371,7 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
 @staff_required
 def appointment_detail(request, pk):
     """Show a visit, everything that happened to it, and what can be done next."""
-    appointment = _appointment_for(request, pk)
+    appointment = visit_of_this_clinic(request, pk)
     zone = request.staff_member.clinic.zone
     course_sessions = (
         list(appointment.course.appointments.order_by("start", "id")) if appointment.course else []
@@ -507,7 +507,7 @@ STATUS_ACTIONS = {
 @require_POST
 def appointment_action(request, pk, action):
     """Apply one action from the appointment page and come back to it with the outcome."""
-    appointment = _appointment_for(request, pk)
+    appointment = visit_of_this_clinic(request, pk)
     try:
         if action in STATUS_ACTIONS:
             new_status, done = STATUS_ACTIONS[action]

@@ -47,7 +47,7 @@ from treatments.sessions import (
     treatment_session_start,
     write_refusal,
 )
-from treatments.views.booking import _appointment_for, before_the_session
+from treatments.views.booking import before_the_session, visit_of_this_clinic
 
 ENTRY_FORMS = {
     Modality.MICRONEEDLING: MicroneedlingEntryForm,
@@ -74,7 +74,7 @@ def _recorder(request):
 def record_start(request, pk):
     """Start the visit's record (checking the client in if they are still booked), then open it."""
     by = _recorder(request)
-    appointment = _appointment_for(request, pk)
+    appointment = visit_of_this_clinic(request, pk)
     try:
         treatment_session_start(appointment=appointment, by=by)
     except ClinicError as refusal:
@@ -213,7 +213,7 @@ def _add_area(request, appointment, session, by, modality):
 def session_record(request, pk):
     """Show the visit's record and take its writes: an area, a removal, the notes, the sign-off."""
     by = _recorder(request)
-    appointment = _appointment_for(request, pk)
+    appointment = visit_of_this_clinic(request, pk)
     session = TreatmentSession.objects.filter(appointment=appointment).first()
     if session is None:
         messages.info(request, "This visit has no treatment record yet: start it from here.")
@@ -287,7 +287,7 @@ PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "h
 def session_photo(request, pk, photo_id):
     """One photo of a record, to the clinic's practitioners and managers only, never cached."""
     _recorder(request)
-    appointment = _appointment_for(request, pk)
+    appointment = visit_of_this_clinic(request, pk)
     photo = get_object_or_404(SessionPhoto, pk=photo_id, session__appointment=appointment)
     extension = photo.image.name.rsplit(".", 1)[-1].lower()
     try:
