@@ -414,3 +414,11 @@ def test_every_field_of_every_form_answers_bad_input_with_a_page(
     session = TreatmentSession.objects.get(appointment=visit)
     for record in getattr(session, modality).all():  # whatever was accepted is a sane record
         assert record.area_id and (getattr(record, "current_ua", 1) or 0) > 0
+
+
+def test_the_visit_says_completing_it_by_hand_sends_no_aftercare_while_the_record_is_open(
+    practitioner, visit
+):
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    page = practitioner.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert 'id="complete-note"' in page and "completing it here sends none" in page
