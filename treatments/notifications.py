@@ -328,6 +328,8 @@ def notify_cancelled(appointment: Appointment) -> None:
 # What each message says about its visit stops being true once the visit has moved, been cancelled
 # or begun; a cancellation notice, aftercare and rebooking invitations stay true.
 ABOUT_THE_VISIT_AHEAD = {"booking_confirmation", REMINDER, "booking_rescheduled", "forms_request"}
+# The messages that ask for the forms the visit still lacks when they go.
+ASK_FOR_MISSING_FORMS = {"forms_request", REMINDER}
 NO_LONGER_HAPPENING = {
     AppointmentStatus.CANCELLED: "was cancelled",
     AppointmentStatus.NOSHOW: "was a no-show",
@@ -397,7 +399,7 @@ def _form_requests_answered(messages, about_visits, visits, refusals) -> dict[in
 
 
 def _forms_missing_for(requests, about_visits, visits) -> dict[int, list[str]]:
-    """`forms_missing` for the visits these form requests are about, by visit id (six queries a clinic)."""
+    """`forms_missing` for the visits these messages are about, by visit id (five queries a clinic)."""
     visits_asked = [visits[about_visits[m.pk]] for m in requests if about_visits[m.pk] in visits]
     if not visits_asked:
         return {}
@@ -416,8 +418,9 @@ def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, d
     practitioner renamed, the clinic's zone corrected. What a form request asks for: written at booking,
     it listed the intake and a consent; the client has filled the intake since: it asks for the consent
     only. A move is not this: it raises the visit's SEQUENCE, and the out-of-date check cancels what was
-    written before it. No query for a batch without messages about a visit; one with them, and five more
-    a clinic with form requests.
+    written before it. A reminder asks for the forms the visit lacks when it goes (a consent version
+    published, or the intake's validity run out, since booking). No query for a batch without messages
+    about a visit; one with them, and five more a clinic with form requests or reminders.
     """
     about = {
         m.pk: _id_in(m.topic, "appointment") for m in messages if m.template_key in ABOUT_THE_VISIT_AHEAD
@@ -425,7 +428,7 @@ def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, d
     about = {pk: visit_id for pk, visit_id in about.items() if visit_id is not None}
     if not about:
         return {}
-    visits = Appointment.objects.select_related("clinic", "service", "practitioner").in_bulk(
+    visits = Appointment.objects.select_related("clinic", "client", "service", "practitioner").in_bulk(
         set(about.values())
     )
     current = [
@@ -435,14 +438,22 @@ def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, d
         and about[m.pk] in visits
         and m.context.get("sequence", visits[about[m.pk]].sequence) == visits[about[m.pk]].sequence
     ]
-    requests = [m for m in current if m.template_key == "forms_request"]
-    missing = _forms_missing_for(requests, about, visits) if requests else {}
+    asking = [m for m in current if m.template_key in ASK_FOR_MISSING_FORMS]
+    missing = _forms_missing_for(asking, about, visits) if asking else {}
     updates = {}
     for message in current:
         visit = visits[about[message.pk]]
         now_said = _said_of_the_visit(visit)
         if message.template_key == "forms_request" and missing.get(visit.pk):
             now_said["forms_needed"] = missing[visit.pk]
+        elif message.template_key == REMINDER and missing.get(visit.pk):
+            # stale since booking (a new consent version, the intake's validity ran out): asked again here
+            now_said["forms_needed"] = missing[visit.pk]
+            now_said["forms_url"] = forms_url(
+                visit.client, modalities=sorted({p.modality for p in visit.service.protocols.all()})
+            )
+        elif message.template_key == REMINDER and message.context.get("forms_needed"):
+            now_said["forms_needed"] = []  # filled since an earlier attempt: no longer asked
         said = {**message.context, "local_start": _as_written(message.context.get("local_start"))}
         changed = {key: value for key, value in now_said.items() if said.get(key) != value}
         if changed:
