@@ -392,3 +392,25 @@ def test_a_protocol_that_sets_no_ranges_takes_any_setting_without_a_reason(world
         minutes=5,
     )
     assert record.outside_protocol_reason == ""
+
+
+def test_what_is_learnt_after_sign_off_is_added_beside_the_final_record(world, session):
+    from treatments.models import SessionAddendum
+    from treatments.sessions import treatment_session_add_addendum
+
+    needle(world, session)
+    with pytest.raises(ClinicError, match="not signed off yet: write this in its notes"):
+        treatment_session_add_addendum(session=session, by=world.dr_lee, text="Too early")
+    treatment_session_sign_off(session=session, by=world.dr_lee)
+    with pytest.raises(NotAllowedError):
+        treatment_session_add_addendum(session=session, by=world.desk, text="Desk note")
+    with pytest.raises(ClinicError, match="Write what the addendum says"):
+        treatment_session_add_addendum(session=session, by=world.sam, text="   ")
+    addendum = treatment_session_add_addendum(
+        session=session, by=world.sam, text=" Client phoned day 2: redness settled. "
+    )
+    assert (addendum.text, addendum.written_by) == ("Client phoned day 2: redness settled.", world.sam)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SessionAddendum.objects.filter(pk=addendum.pk).update(text="rewritten")
+    addendum.refresh_from_db()
+    assert addendum.text == "Client phoned day 2: redness settled."

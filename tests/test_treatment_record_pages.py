@@ -422,3 +422,20 @@ def test_the_visit_says_completing_it_by_hand_sends_no_aftercare_while_the_recor
     practitioner.post(reverse("session-record-start", args=[visit.pk]))
     page = practitioner.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
     assert 'id="complete-note"' in page and "completing it here sends none" in page
+
+
+def test_an_addendum_is_added_on_the_signed_off_record_page(practitioner, world, visit):
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    add_area(practitioner, visit)
+    practitioner.post(record_url(visit), {"action": "sign_off"})
+    response = practitioner.post(record_url(visit), {"action": "addendum", "addendum-text": ""})
+    assert response.status_code == 400 and 'id="addenda"' in response.content.decode()
+    colleague = BrowserClient()
+    colleague.force_login(world.sam.user)  # whoever takes the client's call
+    response = colleague.post(
+        record_url(visit), {"action": "addendum", "addendum-text": "Phoned: mild flaking day 3."}, follow=True
+    )
+    page = response.content.decode()
+    assert (
+        "Addendum added to the record." in page and "Sam Rivera:</strong> Phoned: mild flaking day 3." in page
+    )

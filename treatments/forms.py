@@ -279,3 +279,13 @@ class PhotoConsentForm(PlainLabelsForm):
     signature_name = forms.CharField(
         max_length=200, required=False, label="Full name, to sign", validators=[validate_printable]
     )
+
+
+class AddendumForm(PlainLabelsForm):
+    text = forms.CharField(
+        label="Addendum",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="What was learnt after sign-off: a reaction the client reported, a correction.",
+        validators=[validate_printable],
+    )

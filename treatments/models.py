@@ -594,6 +594,25 @@ class MesotherapyRecord(models.Model):
         return f"{self.area}: {self.product_name} lot {self.lot_number} {self.volume_ml} mL"
 
 
+class SessionAddendum(models.Model):
+    """A note added to a signed-off record (a reaction reported the next day, a correction): the record
+    itself never changes, so what is learnt later is added beside it, with who and when."""
+
+    session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="addenda")
+    text = models.TextField()
+    written_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    written_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["session_id", "written_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="addendum_has_text"),
+        ]
+
+    def __str__(self):
+        return f"Addendum {self.written_at:%Y-%m-%d %H:%M}"
+
+
 class SessionPhoto(models.Model):
     session = models.ForeignKey(TreatmentSession, on_delete=models.CASCADE, related_name="photos")
     area = models.ForeignKey(BodyArea, on_delete=models.PROTECT, null=True, blank=True, related_name="+")

@@ -38,6 +38,7 @@ from treatments.models import (
     ProductLot,
     Protocol,
     ProtocolArea,
+    SessionAddendum,
     SessionPhoto,
     TreatmentSession,
     Waveform,
@@ -538,3 +539,25 @@ def treatment_session_sign_off(*, session: TreatmentSession, by: StaffMember) ->
         appointment_set_status(visit, status=AppointmentStatus.FULFILLED, actor=by.user)
     aftercare_schedule(session)
     return session
+
+
+@transaction.atomic
+def treatment_session_add_addendum(
+    *, session: TreatmentSession, by: StaffMember, text: str
+) -> SessionAddendum:
+    """Add what was learnt after sign-off (a reaction reported, a correction) beside the final record.
+
+    Any of the clinic's practitioners or managers may: the client may call whoever is in. The record
+    itself stays as signed; an addendum, once written, never changes either.
+    """
+    if not may_record(by) or by.clinic_id != session.clinic_id:
+        raise NotAllowedError("Treatment records are written by the clinic's practitioners and managers.")
+    locked = TreatmentSession.objects.select_for_update(of=("self",)).get(pk=session.pk)
+    if locked.signed_off_at is None:
+        raise ClinicError(
+            "The record is not signed off yet: write this in its notes instead.", code="not_signed_off"
+        )
+    text = text.strip()
+    if not text:
+        raise ClinicError("Write what the addendum says.", code="empty")
+    return SessionAddendum.objects.create(session=locked, text=text, written_by=by)

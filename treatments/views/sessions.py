@@ -17,6 +17,7 @@ from clinic.errors import ClinicError
 from clinic.models import DeviceKind, Modality, OutboxMessage
 from clinic.permissions import staff_required
 from treatments.forms import (
+    AddendumForm,
     MesotherapyEntryForm,
     MicrocurrentEntryForm,
     MicroneedlingEntryForm,
@@ -37,6 +38,7 @@ from treatments.sessions import (
     between,
     may_record,
     may_write,
+    treatment_session_add_addendum,
     treatment_session_add_mesotherapy,
     treatment_session_add_microcurrent,
     treatment_session_add_microneedling,
@@ -137,11 +139,15 @@ def _recorded(session: TreatmentSession, modality: str) -> list:
     return list(getattr(session, modality).all())
 
 
-def _render(request, appointment, session, *, forms=None, notes_form=None, photo_form=None, status=200):
-    """The record page: the visit, what to check first, each modality's areas and their forms."""
+def _render(request, appointment, session, *, bound=None, status=200):
+    """The record page: the visit, what to check first, each modality's areas and their forms.
+
+    `bound` holds the forms that came back with errors, by modality or by name ("notes", "photo",
+    "addendum"), to show again as typed.
+    """
     session = with_recorded_areas(TreatmentSession.objects.filter(pk=session.pk)).get()
     protocols = list(appointment.service.protocols.prefetch_related("areas__area", "products"))
-    forms = forms or {}
+    forms = bound or {}
     member = request.staff_member
     sections = [
         {
@@ -174,7 +180,8 @@ def _render(request, appointment, session, *, forms=None, notes_form=None, photo
             "session": session,
             "sections": sections,
             "areas_recorded": sum(len(s["entries"]) for s in sections),
-            "notes_form": notes_form or SessionNotesForm(prefix="notes", initial={"notes": session.notes}),
+            "notes_form": forms.get("notes")
+            or SessionNotesForm(prefix="notes", initial={"notes": session.notes}),
             "safety": before_the_session(appointment),
             "earlier": earlier_sessions(session),
             "aftercare": aftercare,
@@ -182,8 +189,10 @@ def _render(request, appointment, session, *, forms=None, notes_form=None, photo
             "photos": list(session.photos.select_related("area")),
             "photo_consent": photo_consent_current(appointment.client, PhotoConsentScope.CLINICAL),
             "photo_consent_text": PHOTO_CONSENT_TEXTS[PhotoConsentScope.CLINICAL],
-            "photo_form": photo_form or SessionPhotoForm(prefix="photo"),
+            "photo_form": forms.get("photo") or SessionPhotoForm(prefix="photo"),
             "photo_consent_form": PhotoConsentForm(prefix="consent"),
+            "addenda": list(session.addenda.select_related("written_by")),
+            "addendum_form": forms.get("addendum") or AddendumForm(prefix="addendum"),
         },
         status=status,
     )
@@ -206,7 +215,7 @@ def _add_area(request, appointment, session, by, modality):
         else:
             messages.success(request, f"Recorded {entry.area.name}.")
             return redirect("session-record", appointment.pk)
-    return _render(request, appointment, session, forms={modality: form}, status=400)
+    return _render(request, appointment, session, bound={modality: form}, status=400)
 
 
 @staff_required
@@ -220,11 +229,11 @@ def session_record(request, pk):
         return redirect("appointment-detail", pk)
     if request.method != "POST":
         return _render(request, appointment, session)
-    refusal = write_refusal(by, session)
+    action = request.POST.get("action", "")
+    refusal = write_refusal(by, session) if action != "addendum" else None
     if refusal is not None:
         messages.error(request, refusal.message)
         return redirect("session-record", pk)
-    action = request.POST.get("action", "")
     try:
         if action.startswith("add_") and action[4:] in ENTRY_FORMS:
             return _add_area(request, appointment, session, by, action[4:])
@@ -239,18 +248,18 @@ def session_record(request, pk):
         elif action == "notes":
             form = SessionNotesForm(request.POST, prefix="notes")
             if not form.is_valid():
-                return _render(request, appointment, session, notes_form=form, status=400)
+                return _render(request, appointment, session, bound={"notes": form}, status=400)
             treatment_session_set_notes(session=session, by=by, notes=form.cleaned_data["notes"])
             messages.success(request, "Notes saved.")
         elif action == "photo":
             form = SessionPhotoForm(request.POST, request.FILES, prefix="photo")
             if not form.is_valid():
-                return _render(request, appointment, session, photo_form=form, status=400)
+                return _render(request, appointment, session, bound={"photo": form}, status=400)
             try:
                 treatment_session_add_photo(session=session, by=by, **form.cleaned_data)
             except ClinicError as refusal:
                 form.add_error("image", refusal.message)
-                return _render(request, appointment, session, photo_form=form, status=400)
+                return _render(request, appointment, session, bound={"photo": form}, status=400)
             messages.success(request, "Photo kept in the record.")
         elif action == "photo_consent":
             form = PhotoConsentForm(request.POST, prefix="consent")
@@ -262,6 +271,12 @@ def session_record(request, pk):
                 agreed=form.cleaned_data.get("agreed", False),
             )
             messages.success(request, f"{appointment.client.first_name}'s consent to photos is recorded.")
+        elif action == "addendum":
+            form = AddendumForm(request.POST, prefix="addendum")
+            if not form.is_valid():
+                return _render(request, appointment, session, bound={"addendum": form}, status=400)
+            treatment_session_add_addendum(session=session, by=by, text=form.cleaned_data["text"])
+            messages.success(request, "Addendum added to the record.")
         elif action == "sign_off":
             signed = treatment_session_sign_off(session=session, by=by)
             sent = OutboxMessage.objects.filter(
