@@ -25,6 +25,7 @@ from treatments.models import (
     Protocol,
     ProtocolArea,
     Service,
+    SessionAddendum,
     SessionPhoto,
     TreatmentSession,
 )
@@ -135,13 +136,19 @@ class MesotherapyInline(ReadOnlyInline):
 
 class PhotoInline(ReadOnlyInline):
     model = SessionPhoto
+    # the file is read on the record page, which checks who asks; MEDIA_URL serves nothing
+    exclude = ["image"]
+
+
+class AddendumInline(ReadOnlyInline):
+    model = SessionAddendum
 
 
 @admin.register(TreatmentSession)
 class TreatmentSessionAdmin(ReadOnlyRecordAdmin):
     list_display = ["client", "practitioner", "started_at", "signed_off_at"]
     raw_id_fields = ["client", "appointment"]
-    inlines = [MicroneedlingInline, MicrocurrentInline, MesotherapyInline, PhotoInline]
+    inlines = [MicroneedlingInline, MicrocurrentInline, MesotherapyInline, PhotoInline, AddendumInline]
 
 
 # How many of the visits left without their practitioner the manager's note lists by name.
