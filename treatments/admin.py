@@ -1,4 +1,5 @@
 import zoneinfo
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.urls import reverse
@@ -235,10 +236,19 @@ def _warn_of_the_zone_change(request, clinic, old_zone: str) -> None:
     visits = f"{count} booked visit{'' if count == 1 else 's'}"
     messages.warning(
         request,
-        f"The clinic's time zone is now {clinic.time_zone}. Its {visits} ahead keep their moment, so they "
-        f"show at new local times: {first.client.full_name}'s was {was} ({old_zone}), now {now}. If they "
-        "were booked in the wrong zone, move each to the time the client was given. Emails still to go "
-        "give the new times.",
+        format_html(
+            "The clinic's time zone is now {}. Its {} ahead keep their moment, so they show at new local "
+            "times: {}'s was {} ({}), now {}. If they were booked in the wrong zone, "
+            '<a href="{}">move them back to the clock times they were booked at</a>. Emails still to go '
+            "give the new times.",
+            clinic.time_zone,
+            visits,
+            first.client.full_name,
+            was,
+            old_zone,
+            now,
+            f"{reverse('keep-clock-times')}?{urlencode({'from': old_zone})}",
+        ),
     )
 
 

@@ -11,6 +11,7 @@ with BEGIN IMMEDIATE (settings), so the pre-check and the insert run one booking
 
 import datetime as dt
 import random
+import zoneinfo
 from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -1001,3 +1002,59 @@ def course_progress(course: Course, sessions: list[Appointment] | None = None) -
         "planned": course.planned_sessions,
         **{name: sum(s in group for s in statuses) for name, group in COURSE_PROGRESS_STATUSES.items()},
     }
+
+
+def same_clock_time_in(instant: dt.datetime, *, was_zone, zone) -> dt.datetime | None:
+    """The instant showing in `zone` the clock time `instant` showed in `was_zone` (None if that clock
+    time never happens in `zone` that day, the clocks going forward over it)."""
+    wall = timezone.localtime(instant, was_zone).replace(tzinfo=None)
+    moved = wall.replace(tzinfo=zone)
+    if moved.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        return None
+    return moved.astimezone(dt.UTC)
+
+
+def visits_keep_their_clock_times(
+    clinic, *, was_zone_name: str, actor=None, now: dt.datetime | None = None
+) -> tuple[list[Appointment], list[tuple[Appointment, str]]]:
+    """After the clinic's time zone was corrected, move each booked visit ahead back to the clock time it
+    was booked at (10:00 stays 10:00, now in the right zone); return (moved, [(visit, why not)]).
+
+    For visits booked while the zone was wrong: the client was given the clock time. Each move is a
+    reschedule: checked again, recorded, and the client sent the notice with a corrected invite. The
+    moves go in the direction of the shift (latest first when visits move later), so no visit is
+    refused for a neighbour that is about to move out of its way.
+    """
+    was_zone = zoneinfo.ZoneInfo(was_zone_name)
+    now = now or timezone.now()
+    ahead = list(
+        Appointment.objects.filter(clinic=clinic, status=AppointmentStatus.BOOKED, start__gt=now)
+        .select_related("clinic", "client", "service", "practitioner")
+        .order_by("start", "id")
+    )
+    targets = {v.pk: same_clock_time_in(v.start, was_zone=was_zone, zone=clinic.zone) for v in ahead}
+    if any(targets[v.pk] is not None and targets[v.pk] > v.start for v in ahead):
+        ahead.reverse()  # moving later: the latest goes first, out of the way of the one before it
+    moved, refused = [], []
+    for visit in ahead:
+        target = targets[visit.pk]
+        shown = timezone.localtime(visit.start, was_zone)
+        if target is None:
+            gap = f"{shown:%H:%M} does not happen on {shown:%d %b} in {clinic.time_zone}"
+            refused.append((visit, gap + ": the clocks go forward over it."))
+            continue
+        if target == visit.start:
+            continue
+        try:
+            moved.append(
+                appointment_reschedule(
+                    visit,
+                    start=target,
+                    actor=actor,
+                    reason=f"The clinic's time zone was corrected from {was_zone_name}: kept at "
+                    f"{shown:%H:%M}.",
+                )
+            )
+        except ClinicError as refusal:
+            refused.append((visit, refusal.message))
+    return moved, refused

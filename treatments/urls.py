@@ -1,6 +1,6 @@
 from django.urls import path
 
-from treatments.views import booking, calendar, clients, courses, day, public, sessions, time_off
+from treatments.views import booking, calendar, clients, courses, day, public, sessions, time_off, zone
 
 urlpatterns = [
     path("", day.home, name="home"),
@@ -25,6 +25,7 @@ urlpatterns = [
         name="appointment-action",
     ),
     path("records/lots/", sessions.lot_recall, name="lot-recall"),
+    path("visits/keep-clock-times/", zone.keep_clock_times, name="keep-clock-times"),
     path("p/<slug:slug>/", public.public_services, name="public-services"),
     path("p/<slug:slug>/book/<int:service_id>/", public.public_times, name="public-times"),
     path("p/<slug:slug>/book/<int:service_id>/details/", public.public_details, name="public-details"),
