@@ -323,3 +323,14 @@ def test_chasing_with_a_bad_day_sends_nothing_and_says_so(desk, world, visits, d
     assert response.status_code == 200
     assert "Nothing was sent: the day was missing or not a date." in response.content.decode()
     assert not OutboxMessage.objects.filter(dedupe_key__contains=":forms:").exists()
+
+
+def test_a_delivery_asks_once_what_a_form_request_still_lacks(world, visits, smtp_settings, smtp_server):
+    """The out-of-date check and the refresh of one batch both need the forms the visit lacks: the
+    refresh takes the check's answer instead of asking the database again."""
+    with CaptureQueriesContext(connection) as captured:
+        deliver_due_messages_task()
+    asked = [q["sql"] for q in captured if "clients_signedconsent" in q["sql"]]
+    assert len(asked) == 1, asked
+    [request] = OutboxMessage.objects.filter(template_key="forms_request", status=OutboxStatus.SENT)
+    assert request.context["forms_needed"] == ["Health questionnaire", "Microneedling consent"]

@@ -398,16 +398,36 @@ def _form_requests_answered(messages, about_visits, visits, refusals) -> dict[in
     }
 
 
-def _forms_missing_for(requests, about_visits, visits) -> dict[int, list[str]]:
-    """`forms_missing` for the visits these messages are about, by visit id (five queries a clinic)."""
-    visits_asked = [visits[about_visits[m.pk]] for m in requests if about_visits[m.pk] in visits]
-    if not visits_asked:
-        return {}
-    prefetch_related_objects(visits_asked, "service")
-    missing = {}
-    for clinic_id in {v.clinic_id for v in visits_asked}:
-        of_clinic = [v for v in visits_asked if v.clinic_id == clinic_id]
-        missing.update(forms_missing(of_clinic, of_clinic[0].clinic))
+# What `_forms_missing_for` found for a message, kept on the row object: in a delivery the out-of-date
+# check, then the refresh, ask the same question of the same rows, loaded for that delivery alone.
+FOUND_MISSING = "_forms_missing_found"
+
+
+def _forms_missing_for(requests, about_visits, visits, *, reuse_found=False) -> dict[int, list[str]]:
+    """`forms_missing` for the visits these messages are about, by visit id (five queries a clinic).
+
+    With `reuse_found` (the refresh, right after the check of the same rows), none for the rows the
+    check already asked about.
+    """
+    known = (
+        {about_visits[m.pk]: getattr(m, FOUND_MISSING) for m in requests if hasattr(m, FOUND_MISSING)}
+        if reuse_found
+        else {}
+    )
+    visits_asked = [
+        visits[about_visits[m.pk]]
+        for m in requests
+        if about_visits[m.pk] in visits and about_visits[m.pk] not in known
+    ]
+    missing = {visit_id: forms for visit_id, forms in known.items() if forms}
+    if visits_asked:
+        prefetch_related_objects(visits_asked, "service")
+        for clinic_id in {v.clinic_id for v in visits_asked}:
+            of_clinic = [v for v in visits_asked if v.clinic_id == clinic_id]
+            missing.update(forms_missing(of_clinic, of_clinic[0].clinic))
+    for message in requests:
+        if about_visits[message.pk] in visits:
+            setattr(message, FOUND_MISSING, missing.get(about_visits[message.pk], []))
     return missing
 
 
@@ -420,7 +440,8 @@ def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, d
     only. A move is not this: it raises the visit's SEQUENCE, and the out-of-date check cancels what was
     written before it. A reminder asks for the forms the visit lacks when it goes (a consent version
     published, or the intake's validity run out, since booking). No query for a batch without messages
-    about a visit; one with them, and five more a clinic with form requests or reminders.
+    about a visit; one with them, and five more a clinic with reminders (form requests reuse what the
+    out-of-date check of the same batch found).
     """
     about = {
         m.pk: _id_in(m.topic, "appointment") for m in messages if m.template_key in ABOUT_THE_VISIT_AHEAD
@@ -439,7 +460,7 @@ def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, d
         and m.context.get("sequence", visits[about[m.pk]].sequence) == visits[about[m.pk]].sequence
     ]
     asking = [m for m in current if m.template_key in ASK_FOR_MISSING_FORMS]
-    missing = _forms_missing_for(asking, about, visits) if asking else {}
+    missing = _forms_missing_for(asking, about, visits, reuse_found=True) if asking else {}
     updates = {}
     for message in current:
         visit = visits[about[message.pk]]
