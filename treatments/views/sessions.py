@@ -182,8 +182,9 @@ def _render(request, appointment, session, *, bound=None, status=200):
             "areas_recorded": sum(len(s["entries"]) for s in sections),
             "notes_form": forms.get("notes")
             or SessionNotesForm(prefix="notes", initial={"notes": session.notes}),
-            "safety": before_the_session(appointment),
-            "earlier": earlier_sessions(session),
+            # what to check before treating: nothing to treat once signed off
+            "safety": None if session.signed_off_at else before_the_session(appointment),
+            "earlier": [] if session.signed_off_at else earlier_sessions(session),
             "aftercare": aftercare,
             "may_write": may_write(member, session),
             "photos": list(session.photos.select_related("area")),
