@@ -7,6 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from clients.links import FORMS, UNSUBSCRIBE, LinkInvalid, client_from_token
+from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
 from clients.selectors import forms_needed
 from clients.services import (
     client_unsubscribe,
@@ -14,6 +15,7 @@ from clients.services import (
     consent_signature_error,
     intake_answers_errors,
     intake_submit,
+    photo_consent_give,
 )
 from clinic.middleware import show_times_in_clinic_zone
 
@@ -68,12 +70,26 @@ def forms(request, token):
             "needed": needed,
             "questions": questions,
             "consents": consents,
+            "photo_scopes": [
+                {"scope": scope, "label": label, "text": PHOTO_CONSENT_TEXTS[scope], "agreed": scope in asked}
+                for scope, label in PhotoConsentScope.choices
+                if scope not in photos_given
+            ],
+            "photo_name": photo_name,
+            "photo_error": errors.get("photo", ""),
             "has_errors": bool(errors),
         }
         return render(request, "public/forms.html", context, status=status)
 
+    # Photos are optional, asked with the forms: each use the client has not consented to yet.
+    photos_given = set(client.photo_consents.filter(revoked_at__isnull=True).values_list("scope", flat=True))
+    asked: list[str] = []
+    photo_name = ""
     if request.method == "GET" or not needed:
         return page({}, {}, {})
+    offered = [scope for scope in PhotoConsentScope.values if scope not in photos_given]
+    asked = [scope for scope in offered if request.POST.get(f"photo-{scope}") == "yes"]
+    photo_name = request.POST.get("photo-name", "").strip()
     answers = {key[2:]: value for key, value in request.POST.items() if key.startswith("q-")}
     today = timezone.localdate(timezone=client.clinic.zone)
     errors = intake_answers_errors(needed.intake, answers, today=today) if needed.intake else {}
@@ -84,6 +100,8 @@ def forms(request, token):
         signatures[template.pk] = (agreed, name)
         if refusal := consent_signature_error(agreed=agreed, signature_name=name):
             errors[f"consent-{template.pk}"] = refusal
+    if asked and (refusal := consent_signature_error(agreed=True, signature_name=photo_name)):
+        errors["photo"] = refusal
     if errors:
         return page(answers, errors, signatures, status=400)
     ip, agent = _client_ip(request), request.META.get("HTTP_USER_AGENT", "")
@@ -102,4 +120,6 @@ def forms(request, token):
                 ip_address=ip,
                 user_agent=agent,
             )
+        for scope in asked:
+            photo_consent_give(client=client, scope=scope, signature_name=photo_name, agreed=True)
     return render(request, "public/forms_done.html", {"clinic": client.clinic, "client": client})

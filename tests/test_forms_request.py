@@ -192,3 +192,43 @@ def test_a_form_request_still_to_go_takes_the_new_time_of_a_moved_visit(world):
     assert after.context["local_start"] == "Wednesday 9 December 2026 at 14:00"
     assert after.context["forms_url"] == before.context["forms_url"]
     assert after.context["forms_needed"] == before.context["forms_needed"]
+
+
+FILLED = {"q-pregnancy": "no", "q-cold-sores": "no", "q-isotretinoin": ""}
+
+
+def _signed(world):
+    return {f"consent-{world.consent.pk}-agree": "yes", f"consent-{world.consent.pk}-name": "Olivia Smith"}
+
+
+def test_photo_consent_is_offered_with_the_forms_and_optional(world, client):
+    from clients.models import PhotoConsent
+
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    path = _link_path(book(world, olivia))
+    page = client.get(path).content.decode()
+    assert 'id="photo-consents"' in page and "I agree: photos for clinical record" in page
+    # ticked but unsigned: refused, with everything typed kept
+    response = client.post(path, FILLED | _signed(world) | {"photo-clinical": "yes", "photo-name": ""})
+    assert response.status_code == 400 and "type your full name" in response.content.decode()
+    assert 'name="photo-clinical" value="yes" checked' in response.content.decode()
+    assert not PhotoConsent.objects.exists() and not IntakeResponse.objects.filter(client=olivia).exists()
+    response = client.post(
+        path,
+        FILLED
+        | _signed(world)
+        | {"photo-clinical": "yes", "photo-teaching": "yes", "photo-name": "Olivia Smith"},
+    )
+    assert response.status_code == 200
+    given = PhotoConsent.objects.filter(client=olivia, revoked_at__isnull=True)
+    assert sorted(given.values_list("scope", flat=True)) == ["clinical", "teaching"]
+    assert "clinical record" in given.get(scope="clinical").signed_text
+
+
+def test_the_forms_go_in_without_photo_consent(world, client):
+    from clients.models import PhotoConsent
+
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    response = client.post(_link_path(book(world, olivia)), FILLED | _signed(world))
+    assert response.status_code == 200 and not PhotoConsent.objects.exists()
+    assert SignedConsent.objects.filter(client=olivia).exists()
