@@ -439,3 +439,53 @@ def test_an_addendum_is_added_on_the_signed_off_record_page(practitioner, world,
     assert (
         "Addendum added to the record." in page and "Sam Rivera:</strong> Phoned: mild flaking day 3." in page
     )
+
+
+def test_the_api_gives_practitioners_a_clients_records_and_refuses_the_desk(world, visit):
+    from rest_framework.test import APIClient
+
+    from treatments.sessions import (
+        treatment_session_add_addendum,
+        treatment_session_add_microneedling,
+        treatment_session_sign_off,
+        treatment_session_start,
+    )
+
+    session = treatment_session_start(appointment=visit, by=world.dr_lee)
+    treatment_session_add_microneedling(
+        session=session,
+        by=world.dr_lee,
+        area=BodyArea.objects.get(code="forehead"),
+        depth_mm=Decimal("0.8"),
+        passes=2,
+        device=world.pens[0],
+        outside_protocol_reason="Deep lines",
+    )
+    treatment_session_sign_off(session=session, by=world.dr_lee)
+    treatment_session_add_addendum(session=session, by=world.sam, text="Settled by day 3.")
+    api = APIClient()
+    api.force_authenticate(world.dr_lee.user)
+    body = api.get("/api/v1/treatment-records/", {"client": visit.client_id}).json()
+    [record] = body["results"]
+    assert record["appointment"] == visit.pk and record["signed_off_by"] == world.dr_lee.pk
+    assert record["microneedling"] == [
+        {
+            "area": "forehead",
+            "device": world.pens[0].pk,
+            "depth_mm": "0.80",
+            "passes": 2,
+            "cartridge_lot": "",
+            "outside_protocol_reason": "Deep lines",
+        }
+    ]
+    assert record["addenda"][0]["written_by"] == "Sam Rivera"
+    assert api.get(f"/api/v1/treatment-records/{session.pk}/").json()["id"] == session.pk
+    other = build_world()
+    assert api.get("/api/v1/treatment-records/", {"client": other.client().pk}).status_code == 400
+    desk = APIClient()
+    desk.force_authenticate(world.desk.user)
+    assert desk.get("/api/v1/treatment-records/").status_code == 403
+    elsewhere = APIClient()
+    elsewhere.force_authenticate(other.dr_lee.user)
+    assert elsewhere.get(f"/api/v1/treatment-records/{session.pk}/").status_code == 404
+    assert "/api/v1/treatment-records/" in api.get("/api/schema/").content.decode()

@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,7 +17,9 @@ from clinic.permissions import (
     ClinicScopedPrimaryKeyField,
     ClinicScopedQuerysetMixin,
     ClinicTimeMixin,
+    IsClinicStaff,
     clinic_of,
+    staff_member_of,
 )
 from treatments.availability import Slot, available_slots
 from treatments.booking import (
@@ -31,8 +34,25 @@ from treatments.booking import (
     course_check,
     course_progress,
 )
-from treatments.models import Appointment, AppointmentStatus, Course, Service
-from treatments.selectors import FIRST_CALENDAR_DAY, LAST_CALENDAR_DAY, appointments_between, within_calendar
+from treatments.models import (
+    Appointment,
+    AppointmentStatus,
+    Course,
+    MesotherapyRecord,
+    MicrocurrentRecord,
+    MicroneedlingRecord,
+    Service,
+    SessionAddendum,
+    TreatmentSession,
+)
+from treatments.selectors import (
+    FIRST_CALENDAR_DAY,
+    LAST_CALENDAR_DAY,
+    appointments_between,
+    with_recorded_areas,
+    within_calendar,
+)
+from treatments.sessions import may_record
 
 # What a 409 carries: the time, room, device or client that is taken, in words.
 CONFLICT = inline_serializer("Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()})
@@ -424,3 +444,117 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         course = self.get_object()
         course_cancel_remaining(course, actor=request.user, reason=data["reason"])
         return Response(course_as_json(course))
+
+
+class MayReadRecords(BasePermission):
+    """Treatment records are health data: the clinic's practitioners and managers read them, not the desk."""
+
+    message = "Treatment records are for the clinic's practitioners and managers."
+
+    def has_permission(self, request, view):
+        return may_record(staff_member_of(request.user))
+
+
+class MicroneedlingAreaSerializer(serializers.ModelSerializer):
+    area = serializers.CharField(source="area.code")
+    device = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = MicroneedlingRecord
+        fields = ["area", "device", "depth_mm", "passes", "cartridge_lot", "outside_protocol_reason"]
+
+
+class MicrocurrentAreaSerializer(serializers.ModelSerializer):
+    area = serializers.CharField(source="area.code")
+    device = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = MicrocurrentRecord
+        fields = [
+            "area",
+            "device",
+            "current_ua",
+            "frequency_hz",
+            "waveform",
+            "minutes",
+            "outside_protocol_reason",
+        ]
+
+
+class MesotherapyAreaSerializer(serializers.ModelSerializer):
+    area = serializers.CharField(source="area.code")
+
+    class Meta:
+        model = MesotherapyRecord
+        fields = [
+            "area",
+            "product_name",
+            "lot_number",
+            "expiry_date",
+            "volume_ml",
+            "depth_mm",
+            "technique",
+            "outside_protocol_reason",
+        ]
+
+
+class AddendumSerializer(serializers.ModelSerializer):
+    written_by = serializers.CharField(source="written_by.display_name")
+
+    class Meta:
+        model = SessionAddendum
+        fields = ["written_at", "written_by", "text"]
+
+
+class TreatmentRecordSerializer(serializers.ModelSerializer):
+    """A visit's treatment record as signed: areas by modality (mm, µA, Hz, mL), notes and addenda."""
+
+    practitioner = serializers.PrimaryKeyRelatedField(read_only=True)
+    signed_off_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    microneedling = MicroneedlingAreaSerializer(many=True, read_only=True)
+    microcurrent = MicrocurrentAreaSerializer(many=True, read_only=True)
+    mesotherapy = MesotherapyAreaSerializer(many=True, read_only=True)
+    addenda = AddendumSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TreatmentSession
+        fields = [
+            "id",
+            "appointment",
+            "client",
+            "practitioner",
+            "started_at",
+            "signed_off_at",
+            "signed_off_by",
+            "notes",
+            "microneedling",
+            "microcurrent",
+            "mesotherapy",
+            "addenda",
+        ]
+
+
+class RecordQuerySerializer(serializers.Serializer):
+    client = ClinicScopedPrimaryKeyField(model=Client, required=False)
+
+
+class TreatmentRecordViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Treatment records, newest first; `?client=<id>` for one client's. Read-only: records are written
+    on the record page, where each area is checked."""
+
+    permission_classes = [IsClinicStaff, MayReadRecords]
+    serializer_class = TreatmentRecordSerializer
+    queryset = TreatmentSession.objects.order_by("-started_at", "-id")
+
+    def get_queryset(self):
+        return with_recorded_areas(super().get_queryset()).prefetch_related("addenda__written_by")
+
+    @extend_schema(parameters=[RecordQuerySerializer])
+    def list(self, request, *args, **kwargs):
+        query = RecordQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        records = self.get_queryset()
+        if query.validated_data.get("client"):
+            records = records.filter(client=query.validated_data["client"])
+        page = self.paginate_queryset(records)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

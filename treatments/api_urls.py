@@ -1,12 +1,19 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from treatments.api import AppointmentViewSet, AvailabilityView, CourseViewSet, ServiceViewSet
+from treatments.api import (
+    AppointmentViewSet,
+    AvailabilityView,
+    CourseViewSet,
+    ServiceViewSet,
+    TreatmentRecordViewSet,
+)
 
 router = SimpleRouter()
 router.register("services", ServiceViewSet, basename="api-service")
 router.register("appointments", AppointmentViewSet, basename="api-appointment")
 router.register("courses", CourseViewSet, basename="api-course")
+router.register("treatment-records", TreatmentRecordViewSet, basename="api-treatment-record")
 urlpatterns = [
     path("availability/", AvailabilityView.as_view(), name="availability"),
     *router.urls,
