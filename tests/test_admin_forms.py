@@ -334,6 +334,7 @@ def test_making_a_version_current_says_how_many_visits_ahead_now_wait_for_it(for
     page = response.content.decode()
     assert "2 booked visits ahead (2 clients) now wait for it, the first Tue 8 Dec 10:00." in page
     assert 'href="/?date=2026-12-08">day\'s list</a> marks them "Forms missing"' in page
+    assert '<a href="/visits/forms-missing/">one page emails them all the link now</a>' in page
 
 
 def test_visits_courses_and_sessions_are_shown_in_the_admin_never_written(client, world):

@@ -334,3 +334,26 @@ def test_a_delivery_asks_once_what_a_form_request_still_lacks(world, visits, smt
     assert len(asked) == 1, asked
     [request] = OutboxMessage.objects.filter(template_key="forms_request", status=OutboxStatus.SENT)
     assert request.context["forms_needed"] == ["Health questionnaire", "Microneedling consent"]
+
+
+def test_one_page_lists_every_visit_ahead_lacking_forms_and_emails_them_all(
+    desk, world, visits, smtp_settings
+):
+    olivia, kim = visits
+    later = book(
+        world, world.client(first_name="Zoe", last_name="Ng", email=""), start=local(world, 2027, 1, 20, 10)
+    )
+    beyond = book(world, world.client(email="far@example.com"), start=local(world, 2027, 3, 1, 10))
+    page = desk.get(reverse("forms-ahead")).content.decode()
+    assert "Olivia Smith" in page and "Zoe Ng" in page and "Kim Park" not in page
+    assert reverse("appointment-detail", args=[beyond.pk]) not in page  # more than 60 days ahead
+    assert "No email address" in page
+    deliver_due_messages_task()  # the booking's own requests went out
+    response = desk.post(reverse("forms-ahead"), follow=True)
+    page = response.content.decode()
+    assert "Emailed the forms link to 1 client." in page
+    assert "Zoe Ng (Wed 20 Jan 10:00): Zoe Ng has no email address." in page
+    assert OutboxMessage.objects.filter(dedupe_key=f"appointment:{olivia.pk}:forms:2").exists()
+    assert not OutboxMessage.objects.filter(dedupe_key__startswith=f"appointment:{later.pk}:forms").exists()
+    again = desk.post(reverse("forms-ahead"), follow=True).content.decode()
+    assert "A link to the forms is already on its way to olivia@example.com." in again

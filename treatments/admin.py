@@ -264,8 +264,8 @@ class TellsTheVisitsAhead:
             request,
             format_html(
                 "{} booked visit{} ahead ({} client{}) now wait{} for it, the first {}. The "
-                '<a href="{}">day\'s list</a> marks them "Forms missing" and emails each day\'s '
-                "clients the link.",
+                '<a href="{}">day\'s list</a> marks them "Forms missing", their reminders ask for it, '
+                'and <a href="{}">one page emails them all the link now</a>.',
                 len(visits),
                 "" if len(visits) == 1 else "s",
                 clients,
@@ -273,6 +273,7 @@ class TellsTheVisitsAhead:
                 "s" if len(visits) == 1 else "",
                 short_local(visits[0].start, version.clinic.zone),
                 f"{reverse('home')}?date={visits[0].start.astimezone(version.clinic.zone).date().isoformat()}",
+                reverse("forms-ahead"),
             ),
         )
 

@@ -5,6 +5,7 @@ from treatments.views import booking, calendar, clients, courses, day, public, s
 urlpatterns = [
     path("", day.home, name="home"),
     path("day/chase-forms/", day.chase_forms, name="chase-forms"),
+    path("visits/forms-missing/", day.forms_ahead, name="forms-ahead"),
     path("calendar/", calendar.calendar, name="calendar"),
     path("time-off/", time_off.time_off, name="time-off"),
     path("time-off/<int:pk>/remove/", time_off.time_off_delete, name="time-off-remove"),

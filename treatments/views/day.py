@@ -136,3 +136,51 @@ def chase_forms(request):
     if not sent and not refused:
         messages.info(request, "Nobody on this day is missing forms.")
     return redirect(f"{reverse('home')}?date={day.isoformat()}")
+
+
+FORMS_AHEAD_DAYS = 60
+
+
+def _visits_ahead_lacking_forms(clinic, now) -> tuple[list, dict[int, list[str]]]:
+    ahead = list(
+        appointments_between(
+            clinic=clinic,
+            first_day=timezone.localdate(now, clinic.zone),
+            last_day=timezone.localdate(now, clinic.zone) + dt.timedelta(days=FORMS_AHEAD_DAYS),
+        ).select_related("client")
+    )
+    missing = forms_missing(ahead, clinic)
+    return _to_chase(ahead, missing, now), missing
+
+
+@staff_required
+def forms_ahead(request):
+    """Every visit of the next two months whose client still lacks forms, and one action to email them all.
+
+    For the day a manager publishes a new consent version: its signers are asked again. The reminders
+    ask too, 24 h and 2 h before; emailing now gives the clients more time.
+    """
+    clinic = request.staff_member.clinic
+    now = timezone.now()
+    to_chase, missing = _visits_ahead_lacking_forms(clinic, now)
+    if request.method == "POST":
+        sent, refused = appointments_request_forms(to_chase, actor=request.user)
+        if sent:
+            messages.success(
+                request, f"Emailed the forms link to {len(sent)} client{'s' if len(sent) != 1 else ''}."
+            )
+        for visit, reason in refused:
+            shown = visit.start.astimezone(clinic.zone)
+            messages.warning(request, f"{visit.client.full_name} ({shown:%a %d %b %H:%M}): {reason}")
+        if not sent and not refused:
+            messages.info(request, "No visit ahead is missing forms.")
+        return redirect("forms-ahead")
+    return render(
+        request,
+        "treatments/forms_ahead.html",
+        {
+            "visits": [(visit, missing[visit.pk]) for visit in to_chase],
+            "days": FORMS_AHEAD_DAYS,
+            "zone_name": clinic.time_zone,
+        },
+    )
