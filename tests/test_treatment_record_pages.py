@@ -489,3 +489,45 @@ def test_the_api_gives_practitioners_a_clients_records_and_refuses_the_desk(worl
     elsewhere.force_authenticate(other.dr_lee.user)
     assert elsewhere.get(f"/api/v1/treatment-records/{session.pk}/").status_code == 404
     assert "/api/v1/treatment-records/" in api.get("/api/schema/").content.decode()
+
+
+def test_a_combined_service_records_each_modality_and_signs_off_both_plans(practitioner, world):
+    from treatments.models import MicrocurrentRecord, Service
+
+    combo = Service.objects.create(
+        clinic=world.clinic, name="Microneedling + microcurrent", duration_minutes=75, price=Decimal("180")
+    )
+    microcurrent = world.microcurrent.protocols.get()
+    combo.protocols.set([world.microneedling_protocol, microcurrent])
+    aftercare_install_default_plan(microcurrent)
+    visit = appointment_book(
+        BookingRequest(
+            client=world.client(first_name="Olivia", email="olivia@example.com"),
+            service=combo,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 1, 10),
+        )
+    )
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    page = practitioner.get(record_url(visit)).content.decode()
+    assert 'id="add-microneedling"' in page and 'id="add-microcurrent"' in page
+    assert add_area(practitioner, visit).status_code == 302
+    response = practitioner.post(
+        record_url(visit),
+        {
+            "action": "add_microcurrent",
+            "microcurrent-area": BodyArea.objects.get(code="cheeks").pk,
+            "microcurrent-current_ua": "200",
+            "microcurrent-frequency_hz": "2",
+            "microcurrent-waveform": "square",
+            "microcurrent-minutes": "10",
+        },
+    )
+    assert response.status_code == 302 and MicrocurrentRecord.objects.count() == 1
+    practitioner.post(record_url(visit), {"action": "sign_off"})
+    keys = set(
+        OutboxMessage.objects.filter(template_key__startswith="aftercare").values_list(
+            "template_key", flat=True
+        )
+    )
+    assert {"aftercare_microneedling_day0", "aftercare_microcurrent_day0"} <= keys
