@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -34,6 +35,7 @@ from treatments.booking import (
     course_check,
     course_progress,
 )
+from treatments.fhir import record_as_fhir_bundle
 from treatments.models import (
     Appointment,
     AppointmentStatus,
@@ -547,7 +549,18 @@ class TreatmentRecordViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelVi
     queryset = TreatmentSession.objects.order_by("-started_at", "-id")
 
     def get_queryset(self):
-        return with_recorded_areas(super().get_queryset()).prefetch_related("addenda__written_by")
+        records = with_recorded_areas(super().get_queryset())
+        return records.select_related("clinic", "client").prefetch_related("addenda__written_by")
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        description="The record as an HL7 FHIR R4 Bundle (type collection): Patient, Practitioner, "
+        "Procedure, an Observation per setting in UCUM units, Devices, and Medication with its lot plus "
+        "MedicationAdministration for each product given.",
+    )
+    @action(detail=True, methods=["get"], url_path="fhir")
+    def fhir(self, request, pk=None):
+        return Response(record_as_fhir_bundle(self.get_object()))
 
     @extend_schema(parameters=[RecordQuerySerializer])
     def list(self, request, *args, **kwargs):
