@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from clients.links import FORMS, UNSUBSCRIBE, LinkInvalid, client_from_token
 from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
-from clients.selectors import forms_needed
+from clients.selectors import forms_needed, standing_photo_consents
 from clients.services import (
     client_unsubscribe,
     consent_sign,
@@ -82,7 +82,7 @@ def forms(request, token):
         return render(request, "public/forms.html", context, status=status)
 
     # Photos are optional, asked with the forms: each use the client has not consented to yet.
-    photos_given = set(client.photo_consents.filter(revoked_at__isnull=True).values_list("scope", flat=True))
+    photos_given = set(standing_photo_consents(client).values_list("scope", flat=True))
     asked: list[str] = []
     photo_name = ""
     if request.method == "GET" or not needed:

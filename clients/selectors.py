@@ -7,7 +7,14 @@ from django.db.models import F, Max, Q, QuerySet, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
-from clients.models import Client, ConsentTemplate, IntakeQuestionnaire, IntakeResponse, SignedConsent
+from clients.models import (
+    Client,
+    ConsentTemplate,
+    IntakeQuestionnaire,
+    IntakeResponse,
+    PhotoConsent,
+    SignedConsent,
+)
 from clinic.models import Clinic
 
 # What people type between the digits of a phone number: "+44 7700-900.123", "(555) 010 2000".
@@ -194,3 +201,13 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
             text, state = f"Signed {on} (version {latest.version})", "current"
         states.append(FormState(template.title, state, text))
     return states
+
+
+def standing_photo_consents(client: Client) -> QuerySet[PhotoConsent]:
+    """The client's photo consents not withdrawn, one per use at most (`photo_consent_give` keeps it so)."""
+    return PhotoConsent.objects.filter(client=client, revoked_at__isnull=True)
+
+
+def photo_consent_current(client: Client, scope: str) -> PhotoConsent | None:
+    """The client's photo consent for this use still standing, if any."""
+    return standing_photo_consents(client).filter(scope=scope).order_by("-granted_at", "-id").first()

@@ -16,6 +16,7 @@ from clients.models import (
     SignedConsent,
     sha256_hex,
 )
+from clients.selectors import photo_consent_current, standing_photo_consents
 from clinic.errors import ClinicError
 from clinic.models import Clinic
 from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
@@ -224,15 +225,6 @@ def form_version_make_current(version: IntakeQuestionnaire | ConsentTemplate) ->
     return True
 
 
-def photo_consent_current(client: Client, scope: str) -> PhotoConsent | None:
-    """The client's photo consent for this scope still standing (not withdrawn), if any."""
-    return (
-        PhotoConsent.objects.filter(client=client, scope=scope, revoked_at__isnull=True)
-        .order_by("-granted_at", "-id")
-        .first()
-    )
-
-
 @transaction.atomic
 def photo_consent_give(*, client: Client, scope: str, signature_name: str, agreed: bool) -> PhotoConsent:
     """Record the client's consent to photos for one scope, with the words they agreed to.
@@ -256,6 +248,4 @@ def photo_consent_give(*, client: Client, scope: str, signature_name: str, agree
 @transaction.atomic
 def photo_consent_withdraw(*, client: Client, scope: str) -> int:
     """Record that the client withdrew their photo consent for a scope; return how many were standing."""
-    return PhotoConsent.objects.filter(client=client, scope=scope, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    return standing_photo_consents(client).filter(scope=scope).update(revoked_at=timezone.now())

@@ -20,8 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import PhotoConsentScope
-from clients.selectors import forms_needed
-from clients.services import photo_consent_current
+from clients.selectors import forms_needed, photo_consent_current
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import Device, Modality, StaffMember
 from treatments.aftercare import aftercare_schedule
