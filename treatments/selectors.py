@@ -269,6 +269,18 @@ def next_day_with_visits(*, clinic: Clinic, after: dt.date) -> dt.date | None:
     return timezone.localdate(first_start, clinic.zone) if first_start else None
 
 
+def _aftercare_of(session_id: int) -> Q:
+    # aftercare keys start with the session (rebooking invitations have a topic of their own)
+    return Q(dedupe_key__startswith=f"session:{session_id}:")
+
+
+def session_aftercare(session: TreatmentSession) -> QuerySet[OutboxMessage]:
+    """The aftercare a signed-off session scheduled, soonest first."""
+    return OutboxMessage.objects.filter(_aftercare_of(session.pk), clinic_id=session.clinic_id).order_by(
+        "due_at", "id"
+    )
+
+
 def appointment_messages(appointment: Appointment) -> QuerySet[OutboxMessage]:
     """Return the mail about a visit: its booking mail and its session's aftercare, newest first."""
     about = Q(topic=f"appointment:{appointment.pk}")
@@ -276,8 +288,7 @@ def appointment_messages(appointment: Appointment) -> QuerySet[OutboxMessage]:
         about |= Q(topic=f"course:{appointment.course_id}")
     session_id = TreatmentSession.objects.filter(appointment=appointment).values_list("pk", flat=True).first()
     if session_id:
-        # aftercare keys start with the session (rebooking invitations have a topic of their own)
-        about |= Q(dedupe_key__startswith=f"session:{session_id}:")
+        about |= _aftercare_of(session_id)
     return OutboxMessage.objects.filter(about, clinic_id=appointment.clinic_id).order_by("-due_at", "-id")
 
 

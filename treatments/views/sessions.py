@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
-from clients.services import photo_consent_current, photo_consent_give
+from clients.selectors import photo_consent_current
+from clients.services import photo_consent_give
 from clinic.errors import ClinicError
-from clinic.models import DeviceKind, Modality, OutboxMessage
+from clinic.models import DeviceKind, Modality
 from clinic.permissions import staff_required
 from treatments.forms import (
     AddendumForm,
@@ -31,6 +32,7 @@ from treatments.selectors import (
     earlier_sessions,
     lot_recipients,
     recording_devices,
+    session_aftercare,
     usable_lots,
     with_recorded_areas,
 )
@@ -163,15 +165,7 @@ def _render(request, appointment, session, *, bound=None, status=200):
         for protocol in protocols
         if protocol.modality in ENTRY_FORMS
     ]
-    aftercare = (
-        list(
-            OutboxMessage.objects.filter(
-                clinic_id=session.clinic_id, dedupe_key__startswith=f"session:{session.pk}:"
-            ).order_by("due_at", "id")
-        )
-        if session.signed_off_at
-        else []
-    )
+    aftercare = list(session_aftercare(session)) if session.signed_off_at else []
     return render(
         request,
         "treatments/session_record.html",
@@ -280,9 +274,7 @@ def session_record(request, pk):
             messages.success(request, "Addendum added to the record.")
         elif action == "sign_off":
             signed = treatment_session_sign_off(session=session, by=by)
-            sent = OutboxMessage.objects.filter(
-                clinic_id=signed.clinic_id, dedupe_key__startswith=f"session:{signed.pk}:"
-            ).count()
+            sent = session_aftercare(signed).count()
             aftercare = (
                 f" {sent} aftercare email{'s' if sent != 1 else ''} scheduled for {signed.client.first_name}."
                 if sent
