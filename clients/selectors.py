@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F, Max, Q, QuerySet, Value
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from clients.models import (
     PhotoConsent,
     SignedConsent,
 )
-from clinic.models import Clinic
+from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
 # What people type between the digits of a phone number: "+44 7700-900.123", "(555) 010 2000".
 PHONE_PUNCTUATION = " -().+/"
@@ -211,3 +211,33 @@ def standing_photo_consents(client: Client) -> QuerySet[PhotoConsent]:
 def photo_consent_current(client: Client, scope: str) -> PhotoConsent | None:
     """The client's photo consent for this use still standing, if any."""
     return standing_photo_consents(client).filter(scope=scope).order_by("-granted_at", "-id").first()
+
+
+def refused_addresses(clients) -> dict[int, OutboxMessage]:
+    """Return, per client id, the refusal of their current email address still standing (one query).
+
+    An address stands refused when the client's mail server refused it for good (no such mailbox)
+    and nothing sent to it since got through. Correcting the address ends it: the refusal was of
+    the old one. The row's `last_error` gives the server's own words.
+    """
+    addresses = {client.pk: client.email.lower() for client in clients if client.email}
+    if not addresses:
+        return {}
+    got_through_since = OutboxMessage.objects.filter(
+        client_id=OuterRef("client_id"),
+        recipient_email__iexact=OuterRef("recipient_email"),
+        status=OutboxStatus.SENT,
+        sent_at__gt=OuterRef("address_refused_at"),
+    )
+    refusals = (
+        OutboxMessage.objects.filter(client_id__in=addresses, address_refused_at__isnull=False)
+        .exclude(Exists(got_through_since))
+        .only("id", "client_id", "recipient_email", "address_refused_at", "last_error")
+        .order_by("client_id", "-address_refused_at", "-id")
+    )
+    standing: dict[int, OutboxMessage] = {}
+    for refusal in refusals:
+        of_current_address = refusal.recipient_email.lower() == addresses[refusal.client_id]
+        if of_current_address and refusal.client_id not in standing:
+            standing[refusal.client_id] = refusal
+    return standing

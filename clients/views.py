@@ -6,7 +6,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.forms import ClientDetailsForm
 from clients.models import Client, PhotoConsentScope
-from clients.selectors import clients_matching
+from clients.selectors import clients_matching, refused_addresses
 from clients.services import client_update_details, photo_consent_withdraw
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
@@ -50,6 +50,7 @@ def client_edit(request, pk):
     # The form checks a copy: the page's heading keeps the client's saved name while a typo is fixed.
     form = ClientDetailsForm(request.POST or None, instance=Client.objects.get(pk=client.pk))
     if request.method == "POST" and form.is_valid():
+        refused = refused_addresses([client]).get(client.pk)
         moved = client_update_details(client=client, **form.changes())
         client.refresh_from_db()
         note = f"Saved {client.full_name}'s details."
@@ -60,6 +61,8 @@ def client_edit(request, pk):
                 if client.email
                 else f" {emails} cancelled: no email address."
             )
+        if refused and client.email and client.email != refused.recipient_email.lower():
+            note += f" What {refused.recipient_email} refused can be sent again to {client.email} below."
         messages.success(request, note)
         return redirect("client-detail", pk=client.pk)
     return render(request, "clients/client_edit.html", {"client": client, "form": form})

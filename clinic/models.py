@@ -376,6 +376,10 @@ class OutboxMessage(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     smtp_message_id = models.CharField(max_length=255, blank=True)
     last_error = models.TextField(blank=True)
+    # When the client's mail server refused the address itself (a 5xx to RCPT TO: no such mailbox),
+    # as opposed to a refusal of the message or of the clinic's sender: the address needs correcting,
+    # and the staff who meet the client are told so until a message to it gets through.
+    address_refused_at = models.DateTimeField(null=True, blank=True)
     dedupe_key = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -397,6 +401,10 @@ class OutboxMessage(models.Model):
                 name="outbox_sent_has_sent_at",
             ),
             models.CheckConstraint(condition=~Q(dedupe_key=""), name="outbox_dedupe_key_required"),
+            models.CheckConstraint(
+                condition=Q(address_refused_at__isnull=True) | Q(status=OutboxStatus.FAILED),
+                name="outbox_address_refused_only_when_failed",
+            ),
         ]
 
     def __str__(self):

@@ -270,6 +270,11 @@ def _is_permanent(error: Exception) -> bool:
     return isinstance(error, TemplateDoesNotExist | ValueError)
 
 
+def _is_address_refusal(error: Exception) -> bool:
+    """Say whether the client's mail server refused the address itself, for good (5xx to RCPT TO)."""
+    return isinstance(error, smtplib.SMTPRecipientsRefused) and _is_permanent(error)
+
+
 def _server_text(reply: bytes | str) -> str:
     return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)).strip()
 
@@ -314,7 +319,11 @@ def _record_failure(message: OutboxMessage, error: Exception) -> None:
         if not _is_permanent(error):
             reason = f"{reason.rstrip('.')}. Gave up after {message.attempts} attempts."
         OutboxMessage.objects.filter(id=message.id, status=OutboxStatus.SENDING).update(
-            status=OutboxStatus.FAILED, last_error=reason[:2000], claimed_at=None, claimed_by=""
+            status=OutboxStatus.FAILED,
+            last_error=reason[:2000],
+            claimed_at=None,
+            claimed_by="",
+            address_refused_at=now if _is_address_refusal(error) else None,
         )
         logger.warning("outbox message %s failed for good: %s", message.id, reason)
         return

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from clients.links import forms_url, unsubscribe_url
 from clients.models import Client
+from clinic.models import OutboxMessage
 from treatments import demo_data
 from treatments.links import manage_url
 from treatments.models import Appointment, AppointmentStatus
@@ -74,12 +75,21 @@ def _a_visit_ahead() -> Appointment:
     )
 
 
+def _the_visit_whose_confirmation_was_refused() -> Appointment:
+    confirmation = OutboxMessage.objects.get(
+        clinic__slug="lumen", template_key="booking_confirmation", address_refused_at__isnull=False
+    )
+    return Appointment.objects.get(pk=confirmation.topic.removeprefix("appointment:"))
+
+
 def test_the_front_desks_pages_pass(live_server, demo, browser_page):
     page = browser_page
     page.goto(live_server.url + "/accounts/login/")
     assert violations(page) == []
     sign_in(page, live_server, "frontdesk")
     visit = _a_visit_ahead()
+    refused = _the_visit_whose_confirmation_was_refused()
+    refused_day = timezone.localtime(refused.start, refused.clinic.zone).date()
     found = audit(
         page,
         live_server.url,
@@ -92,6 +102,10 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             reverse("client-detail", args=[visit.client_id]),
             reverse("client-edit", args=[visit.client_id]),
             reverse("appointment-detail", args=[visit.pk]),
+            # a client whose address was refused, flagged on each page the desk meets them
+            f"/?date={refused_day.isoformat()}",
+            reverse("client-detail", args=[refused.client_id]),
+            reverse("appointment-detail", args=[refused.pk]),
             "/book/",
             "/book/course/",
             "/time-off/",

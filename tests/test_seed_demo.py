@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from clients.models import Client, IntakeResponse, SignedConsent
+from clients.selectors import refused_addresses
 from clinic.models import Clinic, OutboxMessage, StaffMember
 from clinic.outbox import resend_refusals
 from treatments.models import INACTIVE_STATUSES, Appointment, Protocol, Service
@@ -187,7 +188,8 @@ def test_each_demo_visit_has_the_emails_its_booking_wrote(seeded):
         expected = {visit.start - dt.timedelta(hours=h) for h in clinic.reminder_lead_hours}
         assert {r.due_at for r in reminders} == expected
         for reminder in reminders:
-            assert reminder.status == ("pending" if reminder.due_at > now else "sent"), reminder
+            went = "failed" if reminder.address_refused_at else "sent"  # the demo's refused address
+            assert reminder.status == ("pending" if reminder.due_at > now else went), reminder
     for visit in Appointment.objects.filter(clinic=clinic, status="fulfilled"):
         reminders = OutboxMessage.objects.filter(
             topic=f"appointment:{visit.pk}", template_key="booking_reminder"
@@ -205,16 +207,27 @@ def test_each_demo_visit_has_the_emails_its_booking_wrote(seeded):
     assert not sent.filter(sent_at__gt=now).exists()
 
 
-def test_the_demo_outbox_has_one_refused_confirmation_to_fix(seeded):
-    [failed] = OutboxMessage.objects.filter(clinic__slug="lumen", status="failed")
-    assert failed.template_key == "booking_confirmation"
-    assert failed.last_error == (
-        f"The client's mail server refused the address: 550 5.1.1 <{failed.recipient_email}>: "
-        "Recipient address rejected: User unknown"
+def test_the_demo_has_one_refused_address_to_fix(seeded):
+    # every email to the address since its confirmation was refused, as a wrong address is
+    failures = list(
+        OutboxMessage.objects.filter(clinic__slug="lumen", status="failed").order_by("due_at", "id")
     )
-    assert failed.sent_at is None
+    assert {(m.client_id, m.recipient_email) for m in failures} == {
+        (failures[0].client_id, failures[0].recipient_email)
+    }
+    confirmation = failures[0]
+    assert confirmation.template_key == "booking_confirmation"
+    for failed in failures:
+        assert failed.last_error == (
+            f"The client's mail server refused the address: 550 5.1.1 <{failed.recipient_email}>: "
+            "Recipient address rejected: User unknown"
+        )
+        assert failed.sent_at is None and failed.address_refused_at == failed.due_at
+    # the desk is told where they meet the client, until the address is corrected
+    client = Client.objects.get(pk=confirmation.client_id)
+    assert refused_addresses([client]) == {client.pk: failures[-1]}
     # its visit is still ahead, so once the address is fixed it can be resent
-    assert resend_refusals([failed]) == {}
+    assert resend_refusals([confirmation]) == {}
 
 
 def test_demo_cancellations_were_phoned_in_while_the_desk_was_open(seeded):

@@ -19,6 +19,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from clients.models import Client
+from clients.selectors import refused_addresses
 from clinic.errors import ClinicError, ConflictError, NotAllowedError
 from clinic.models import Device, OutboxMessage, OutboxStatus, Room, StaffMember, StaffRole, TimeOff
 from treatments.contraindications import absolute, contraindication_findings, relative
@@ -92,6 +93,11 @@ def _local(clinic, instant: dt.datetime) -> str:
 
 def _local_day(clinic, instant: dt.datetime) -> str:
     return timezone.localtime(instant, clinic.zone).strftime("%a %d %b %Y %H:%M")
+
+
+def _day_month(clinic, instant: dt.datetime) -> str:
+    local = timezone.localtime(instant, clinic.zone)
+    return f"{local:%a} {local.day} {local:%b}"
 
 
 def _describe_taken(clinic, what: str, other: Appointment) -> str:
@@ -461,7 +467,8 @@ def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[s
     """Email the client the link to the intake and consents their visit still needs; return their names.
 
     For the front desk chasing forms before a visit: refused, in words, for a visit no longer ahead,
-    a client with no email address, a link still waiting to go out, or nothing missing.
+    a client with no email address or one their mail server refused, a link still waiting to go out,
+    or nothing missing.
     """
     current = _locked(appointment)
     client = current.client
@@ -478,6 +485,13 @@ def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[s
             f"{client.full_name} has no email address. Add one on their page, or have them fill the "
             "forms at the desk.",
             code="no_email",
+        )
+    if refusal := refused_addresses([client]).get(client.pk):
+        refused_on = _day_month(current.clinic, refusal.address_refused_at)
+        raise ClinicError(
+            f"{client.email} was refused by its mail server on {refused_on}. "
+            f"Correct the address on {client.full_name}'s page, or have them fill the forms at the desk.",
+            code="address_refused",
         )
     if OutboxMessage.objects.filter(
         topic=f"appointment:{current.pk}", template_key="forms_request", status=OutboxStatus.PENDING

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from clients.links import forms_url
 from clients.models import Client
-from clients.selectors import forms_needed
+from clients.selectors import forms_needed, refused_addresses
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import OutboxMessage, StaffMember, StaffRole
@@ -437,6 +437,7 @@ def appointment_detail(request, pk):
             "record_refusal": record_refusal,
             "can_start_record": startable and record_refusal is None,
             "attendance": client_attendance(appointment.client, now=now),
+            "email_refused": refused_addresses([appointment.client]).get(appointment.client_id),
             "events": [
                 _history_line(e, zone)
                 for e in appointment.events.select_related("actor__staff").order_by("at", "id")

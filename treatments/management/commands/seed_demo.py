@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from clients.models import (
@@ -637,23 +637,38 @@ class Command(BaseCommand):
                 due_at=cancelled_at
             )
         self._settle(clinic, until=timezone.now())
-        refused = next(
-            # a visit still ahead, so that its confirmation can be resent once the address is fixed
+        sent_when: dict[int, list[dt.datetime]] = {}
+        for client_id, due_at in OutboxMessage.objects.filter(
+            clinic=clinic, status=OutboxStatus.SENT
+        ).values_list("client_id", "due_at"):
+            sent_when.setdefault(client_id, []).append(due_at)
+        refused = min(
+            # a visit still ahead, so that its confirmation can be resent once the address is fixed,
+            # of a client emailed as little as can be since (each of those was refused too)
             (
                 v
                 for v in visits
                 if v.status == AppointmentStatus.BOOKED and v.course_id is None and v.start > timezone.now()
             ),
-            None,
+            key=lambda v: (sum(due > v.created_at for due in sent_when.get(v.client_id, [])), v.start),
+            default=None,
         )
         if refused is not None and refused.client.email:
             address = refused.client.email
             unknown_user = (550, f"5.1.1 <{address}>: Recipient address rejected: User unknown".encode())
-            OutboxMessage.objects.filter(dedupe_key=f"appointment:{refused.pk}:booked").update(
+            confirmation = OutboxMessage.objects.get(dedupe_key=f"appointment:{refused.pk}:booked")
+            # An address refused once was refused every time after, until the desk corrects it.
+            OutboxMessage.objects.filter(
+                client_id=refused.client_id,
+                recipient_email=address,
+                status=OutboxStatus.SENT,
+                due_at__gte=confirmation.due_at,
+            ).update(
                 status=OutboxStatus.FAILED,
                 sent_at=None,
                 smtp_message_id="",
                 last_error=failure_reason(smtplib.SMTPRecipientsRefused({address: unknown_user})),
+                address_refused_at=F("due_at"),
             )
 
     @staticmethod
