@@ -17,6 +17,7 @@ from clinic.models import OutboxMessage, OutboxStatus
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world, local
 from tests.factories import ClientFactory
+from tests.test_forms_request import book, forms_world
 from treatments.booking import BookingRequest, appointment_book
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,21 @@ def test_the_forms_link_is_not_emailed_to_a_refused_address(desk, world, olivia,
     assert "olivia@exampel.com was refused by its mail server on Tue 1 Dec." in text
     assert "Correct the address on Olivia Smith&#x27;s page" in text
     assert not OutboxMessage.objects.filter(template_key="forms_request").exists()
+
+
+def test_the_days_list_offers_no_email_to_chase_forms_that_cannot_reach_anyone(client):
+    # given a clinic that asks for forms, and Olivia, who lacks hers for Monday and whose address
+    # was refused
+    forms = forms_world()
+    olivia = forms.client(first_name="Olivia", last_name="Smith", email="olivia@exampel.com")
+    visit = book(forms, olivia)
+    OutboxMessage.objects.filter(topic=f"appointment:{visit.pk}").update(
+        status=OutboxStatus.FAILED, last_error=USER_UNKNOWN, address_refused_at=timezone.now()
+    )
+    client.force_login(forms.desk.user)
+    # when the desk opens Monday's list
+    page = client.get("/?date=2026-12-07").content.decode()
+    # then it says how to get the forms filled instead of offering an email that would be refused
+    assert "1 visit ahead on this day still lacks forms." in page
+    assert "Email the client the link" not in page
+    assert "No email reaches the client (no address, or one refused)" in page

@@ -105,6 +105,7 @@ def home(request):
             "date_error": date_error,
             "zone_name": clinic.time_zone,
             "to_chase": to_chase,
+            "to_chase_by_email": [a for a in to_chase if a.client.email and not a.email_refused],
             "to_sign_off": records_to_sign_off(member) if may_record(member) else [],
             "to_move": to_move,
         },
