@@ -6,6 +6,8 @@ to RCPT TO), as opposed to a refusal of the message or of the clinic's sender; t
 visit's page and the client's page then ask the desk to take a correct address.
 """
 
+import html
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -201,3 +203,27 @@ def test_the_days_list_offers_no_email_to_chase_forms_that_cannot_reach_anyone(c
     assert "1 visit ahead on this day still lacks forms." in page
     assert "Email the client the link" not in page
     assert "No email reaches the client (no address, or one refused)" in page
+
+
+def test_booking_a_client_whose_address_was_refused_says_the_confirmation_will_not_reach_them(
+    desk, world, olivia, refused_visit
+):
+    # when the desk books Olivia again from the booking page
+    start = local(world, 2026, 12, 14, 10)
+    response = desk.post(
+        reverse("book"),
+        {
+            "practitioner": world.sam.pk,
+            "start": start.strftime("%Y-%m-%dT%H:%M"),
+            "service": world.microcurrent.pk,
+            "client": olivia.pk,
+        },
+        follow=True,
+    )
+    # then the booking is made, and the desk is told to take a correct address now
+    text = html.unescape(response.content.decode())
+    assert "Booked Olivia Smith for" in text
+    assert (
+        "olivia@exampel.com was refused by its mail server on Tue 1 Dec, so the confirmation will not "
+        "reach Olivia: ask for a correct address" in text
+    )

@@ -283,6 +283,14 @@ def what_the_client_is_sent(appointment: Appointment) -> str:
             f" {client.first_name} has no email address, so no confirmation or reminders go out: "
             "add one on their page, or tell them the time now."
         )
+    if refusal := refused_addresses([client]).get(client.pk):
+        refused_on = timezone.localtime(refusal.address_refused_at, appointment.clinic.zone)
+        return (
+            f" {client.email} was refused by its mail server on {refused_on:%a} {refused_on.day} "
+            f"{refused_on:%b}, so the confirmation will not reach {client.first_name}: ask for a "
+            "correct address and change it on their page (the emails still to go follow it), or tell "
+            "them the time now."
+        )
     request = OutboxMessage.objects.filter(
         dedupe_key=f"appointment:{appointment.pk}:forms", template_key="forms_request"
     ).first()
