@@ -2,8 +2,10 @@
 
 Usage: .venv/bin/python -m bench.setup_data && .venv/bin/python -m bench.booking_throughput
 Starts gunicorn on 127.0.0.1 against the bench PostgreSQL database, then drives it with the same
-threaded HTTP client: first GET /healthz (one SELECT 1), then POST /api/v1/appointments/ for free
-slots (each a real booking: rules, room and device assignment, audit event, outbox row, commit).
+threaded HTTP client: first GET /healthz (one SELECT 1), then GET /api/v1/me/ (an API request that
+does nothing beyond the token sign-in and its one query: the most any API request can reach), the
+trivial list API, then POST /api/v1/appointments/ for free slots (each a real booking: rules, room
+and device assignment, audit event, outbox row, commit).
 """
 
 import datetime as dt
@@ -155,6 +157,7 @@ def main():
     gunicorn = start_gunicorn()
     try:
         trivial = drive(lambda: ("GET", "/healthz", None), SECONDS)
+        api_floor = drive(lambda: ("GET", "/api/v1/me/", None), SECONDS)
         trivial_api = drive(lambda: ("GET", "/api/v1/practitioners/?limit=1", None), SECONDS)
         booking = drive(next_booking, SECONDS)
     finally:
@@ -163,6 +166,7 @@ def main():
     print(f"client threads {CLIENT_THREADS}, gunicorn sync workers {GUNICORN_WORKERS}, {SECONDS:.0f} s each")
     for name, result in (
         ("trivial GET /healthz (plain view, SELECT 1)", trivial),
+        ("API floor GET /api/v1/me/ (token sign-in, nothing else)", api_floor),
         ("trivial API GET /api/v1/practitioners/?limit=1 (token auth, one row)", trivial_api),
         ("booking POST /api/v1/appointments/", booking),
     ):
@@ -173,6 +177,8 @@ def main():
     view_ratio = booking["per_second"] / trivial["per_second"]
     print(f"booking / trivial view throughput: {view_ratio:.2f} (target >= 0.50)")
     print(f"booking / trivial API throughput: {booking['per_second'] / trivial_api['per_second']:.2f}")
+    # No API request can beat the one that does nothing: its ratio bounds every endpoint's, bookings' too.
+    print(f"API floor / trivial view throughput: {api_floor['per_second'] / trivial['per_second']:.2f}")
     if set(booking["statuses"]) != {201}:
         raise SystemExit("Some bookings did not succeed; the measurement is not of successful bookings.")
 

@@ -182,3 +182,34 @@ def test_a_north_american_number_is_found_as_people_write_it(api, harbour, bob):
     for typed in ("(555) 010-2000", "555.010.2000", "5550102000"):
         results = bobs.get("/api/v1/clients/", {"search": typed}).json()["results"]
         assert [c["last_name"] for c in results] == ["Harbourside"], typed
+
+
+def test_the_api_says_whose_token_it_is_and_their_clinics_zone_from_the_sign_ins_one_query(
+    alice, django_assert_num_queries
+):
+    token = Token.objects.create(user=alice.user)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    with django_assert_num_queries(1):
+        response = api.get("/api/v1/me/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": alice.pk,
+        "username": "alice",
+        "display_name": "Alice Front",
+        "role": alice.role,
+        "clinic": {
+            "id": alice.clinic.pk,
+            "name": "Lumen Skin Clinic",
+            "slug": "lumen-test",
+            "time_zone": "Europe/London",
+        },
+    }
+
+
+def test_whose_token_it_is_is_not_said_without_one_or_to_someone_who_is_not_staff(db, django_user_model):
+    api = APIClient()
+    assert api.get("/api/v1/me/").status_code in (401, 403)
+    outsider = django_user_model.objects.create_user("outsider", password="x")  # noqa: S106
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=outsider).key}")
+    assert api.get("/api/v1/me/").status_code == 403
