@@ -241,3 +241,10 @@ def refused_addresses(clients) -> dict[int, OutboxMessage]:
         if of_current_address and refusal.client_id not in standing:
             standing[refusal.client_id] = refusal
     return standing
+
+
+def refusal_said(refusal: OutboxMessage, zone) -> str:
+    """Say which address its mail server refused, and on which day: "x@y was refused by its mail server
+    on Tue 1 Dec" (the staff's own words come after)."""
+    local = timezone.localtime(refusal.address_refused_at, zone)
+    return f"{refusal.recipient_email} was refused by its mail server on {local:%a} {local.day} {local:%b}"

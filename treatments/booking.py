@@ -19,7 +19,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from clients.models import Client
-from clients.selectors import refused_addresses
+from clients.selectors import refusal_said, refused_addresses
 from clinic.errors import ClinicError, ConflictError, NotAllowedError
 from clinic.models import Device, OutboxMessage, OutboxStatus, Room, StaffMember, StaffRole, TimeOff
 from treatments.contraindications import absolute, contraindication_findings, relative
@@ -93,11 +93,6 @@ def _local(clinic, instant: dt.datetime) -> str:
 
 def _local_day(clinic, instant: dt.datetime) -> str:
     return timezone.localtime(instant, clinic.zone).strftime("%a %d %b %Y %H:%M")
-
-
-def _day_month(clinic, instant: dt.datetime) -> str:
-    local = timezone.localtime(instant, clinic.zone)
-    return f"{local:%a} {local.day} {local:%b}"
 
 
 def _describe_taken(clinic, what: str, other: Appointment) -> str:
@@ -487,9 +482,8 @@ def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[s
             code="no_email",
         )
     if refusal := refused_addresses([client]).get(client.pk):
-        refused_on = _day_month(current.clinic, refusal.address_refused_at)
         raise ClinicError(
-            f"{client.email} was refused by its mail server on {refused_on}. "
+            f"{refusal_said(refusal, current.clinic.zone)}. "
             f"Correct the address on {client.full_name}'s page, or have them fill the forms at the desk.",
             code="address_refused",
         )

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from clients.links import forms_url
 from clients.models import Client
-from clients.selectors import forms_needed, refused_addresses
+from clients.selectors import forms_needed, refusal_said, refused_addresses
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import OutboxMessage, StaffMember, StaffRole
@@ -284,12 +284,10 @@ def what_the_client_is_sent(appointment: Appointment) -> str:
             "add one on their page, or tell them the time now."
         )
     if refusal := refused_addresses([client]).get(client.pk):
-        refused_on = timezone.localtime(refusal.address_refused_at, appointment.clinic.zone)
         return (
-            f" {client.email} was refused by its mail server on {refused_on:%a} {refused_on.day} "
-            f"{refused_on:%b}, so the confirmation will not reach {client.first_name}: ask for a "
-            "correct address and change it on their page (the emails still to go follow it), or tell "
-            "them the time now."
+            f" {refusal_said(refusal, appointment.clinic.zone)}, so the confirmation will not reach "
+            f"{client.first_name}: ask for a correct address and change it on their page (the emails "
+            "still to go follow it), or tell them the time now."
         )
     request = OutboxMessage.objects.filter(
         dedupe_key=f"appointment:{appointment.pk}:forms", template_key="forms_request"
