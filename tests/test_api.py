@@ -12,6 +12,13 @@ from tests.factories import ClientFactory, PractitionerFactory
 pytestmark = pytest.mark.django_db
 
 
+def _with_token(key: str) -> APIClient:
+    """An API client that signs in with the token `key`, as an integration would."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return api
+
+
 def test_search_matches_name_email_and_phone(api, lumen):
     ClientFactory(
         clinic=lumen,
@@ -87,9 +94,7 @@ def test_a_client_needs_a_way_to_be_reached(api):
 
 def test_token_auth_works_with_drf_create_token(alice):
     call_command("drf_create_token", alice.user.username)
-    token = Token.objects.get(user=alice.user)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = _with_token(Token.objects.get(user=alice.user).key)
     assert api.get("/api/v1/services/").status_code == 200
 
 
@@ -114,9 +119,7 @@ def test_the_docs_page_loads_its_assets_from_this_server(alice_client):
 
 def test_a_token_request_loads_the_staff_member_and_clinic_with_the_token(alice, django_assert_num_queries):
     PractitionerFactory(clinic=alice.clinic)
-    token = Token.objects.create(user=alice.user)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = _with_token(Token.objects.create(user=alice.user).key)
     # the token with its user, staff member and clinic; then the page's count, rows and qualifications
     with django_assert_num_queries(4):
         response = api.get("/api/v1/practitioners/?limit=1")
@@ -126,9 +129,7 @@ def test_a_token_request_loads_the_staff_member_and_clinic_with_the_token(alice,
 
 def test_a_token_of_someone_who_is_not_staff_is_refused(db, django_user_model):
     outsider = django_user_model.objects.create_user("outsider", password="x")  # noqa: S106
-    token = Token.objects.create(user=outsider)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = _with_token(Token.objects.create(user=outsider).key)
     response = api.get("/api/v1/services/")
     assert response.status_code == 403
     assert "clinic staff" in response.json()["detail"]
@@ -187,9 +188,7 @@ def test_a_north_american_number_is_found_as_people_write_it(api, harbour, bob):
 def test_the_api_says_whose_token_it_is_and_their_clinics_zone_from_the_sign_ins_one_query(
     alice, django_assert_num_queries
 ):
-    token = Token.objects.create(user=alice.user)
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    api = _with_token(Token.objects.create(user=alice.user).key)
     with django_assert_num_queries(1):
         response = api.get("/api/v1/me/")
     assert response.status_code == 200
@@ -211,5 +210,4 @@ def test_whose_token_it_is_is_not_said_without_one_or_to_someone_who_is_not_staf
     api = APIClient()
     assert api.get("/api/v1/me/").status_code in (401, 403)
     outsider = django_user_model.objects.create_user("outsider", password="x")  # noqa: S106
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=outsider).key}")
-    assert api.get("/api/v1/me/").status_code == 403
+    assert _with_token(Token.objects.create(user=outsider).key).get("/api/v1/me/").status_code == 403
