@@ -2,8 +2,11 @@
 
 from django import forms
 
+from clients.addresses import likely_typo
 from clients.models import NO_WAY_TO_REACH, Client
 from clients.services import CLIENT_DETAIL_FIELDS
+
+AS_TYPED = "email_as_typed"
 
 
 class ReachableClientMixin:
@@ -16,7 +19,32 @@ class ReachableClientMixin:
         return cleaned
 
 
-class ClientDetailsForm(ReachableClientMixin, forms.ModelForm):
+class EmailTypoMixin(forms.Form):
+    """A form with a client's email asks once about an address whose domain looks mistyped.
+
+    "Did you mean olivia@gmail.com?" comes back beside the field; the form sent again with the address
+    as it was typed keeps it (the hidden field remembers what was asked about), so a real address
+    at an unusual domain is never refused. The hidden field never reaches `cleaned_data`.
+    """
+
+    email_as_typed = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        email = cleaned.get("email") or ""
+        as_typed = cleaned.pop(AS_TYPED, "")
+        suggestion = likely_typo(email)
+        if suggestion and as_typed != email:
+            self.data = self.data.copy()
+            self.data[self.add_prefix(AS_TYPED)] = email  # sent again unchanged: taken as it is
+            self.add_error(
+                "email",
+                f"Did you mean {suggestion}? Check the address: if {email} is right, send the form again.",
+            )
+        return cleaned
+
+
+class ClientDetailsForm(EmailTypoMixin, ReachableClientMixin, forms.ModelForm):
     """A client's name, contact details and date of birth, as staff correct them."""
 
     class Meta:
@@ -27,4 +55,4 @@ class ClientDetailsForm(ReachableClientMixin, forms.ModelForm):
 
     def changes(self) -> dict:
         """The fields the form changed, with their new values."""
-        return {name: self.cleaned_data[name] for name in self.changed_data}
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in CLIENT_DETAIL_FIELDS}

@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import Case, When
 from django.utils import timezone
 
-from clients.forms import ReachableClientMixin
+from clients.forms import EmailTypoMixin, ReachableClientMixin
 from clients.models import validate_date_of_birth, validate_printable
 from clinic.models import MAX_NEEDLE_DEPTH_MM
 from treatments.booking import MAX_COURSE_SESSIONS
@@ -22,7 +22,7 @@ from treatments.models import (
 from treatments.selectors import within_calendar
 
 
-class NewClientForm(ReachableClientMixin, forms.Form):
+class NewClientForm(EmailTypoMixin, ReachableClientMixin, forms.Form):
     """A client typed in while booking, when search found nobody."""
 
     first_name = forms.CharField(max_length=100, validators=[validate_printable])
