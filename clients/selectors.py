@@ -243,6 +243,11 @@ def refused_addresses(clients) -> dict[int, OutboxMessage]:
     return standing
 
 
+def refused_address(client: Client) -> OutboxMessage | None:
+    """Return the refusal of the client's current address still standing, if any (`refused_addresses`)."""
+    return refused_addresses([client]).get(client.pk)
+
+
 def refusal_said(refusal: OutboxMessage, zone) -> str:
     """Say which address its mail server refused, and on which day: "x@y was refused by its mail server
     on Tue 1 Dec" (the staff's own words come after)."""

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.forms import ClientDetailsForm
 from clients.models import Client, PhotoConsentScope
-from clients.selectors import clients_matching, refused_addresses
+from clients.selectors import clients_matching, refused_address
 from clients.services import client_update_details, photo_consent_withdraw
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
@@ -50,7 +50,7 @@ def client_edit(request, pk):
     # The form checks a copy: the page's heading keeps the client's saved name while a typo is fixed.
     form = ClientDetailsForm(request.POST or None, instance=Client.objects.get(pk=client.pk))
     if request.method == "POST" and form.is_valid():
-        refused = refused_addresses([client]).get(client.pk)
+        refused = refused_address(client)
         moved = client_update_details(client=client, **form.changes())
         client.refresh_from_db()
         note = f"Saved {client.full_name}'s details."

@@ -19,7 +19,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from clients.models import Client
-from clients.selectors import refusal_said, refused_addresses
+from clients.selectors import refusal_said, refused_address
 from clinic.errors import ClinicError, ConflictError, NotAllowedError
 from clinic.models import Device, OutboxMessage, OutboxStatus, Room, StaffMember, StaffRole, TimeOff
 from treatments.contraindications import absolute, contraindication_findings, relative
@@ -481,7 +481,7 @@ def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[s
             "forms at the desk.",
             code="no_email",
         )
-    if refusal := refused_addresses([client]).get(client.pk):
+    if refusal := refused_address(client):
         raise ClinicError(
             f"{refusal_said(refusal, current.clinic.zone)}. "
             f"Correct the address on {client.full_name}'s page, or have them fill the forms at the desk.",

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from clients.links import forms_url
 from clients.models import Client
-from clients.selectors import forms_needed, refusal_said, refused_addresses
+from clients.selectors import forms_needed, refusal_said, refused_address
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import OutboxMessage, StaffMember, StaffRole
@@ -283,7 +283,7 @@ def what_the_client_is_sent(appointment: Appointment) -> str:
             f" {client.first_name} has no email address, so no confirmation or reminders go out: "
             "add one on their page, or tell them the time now."
         )
-    if refusal := refused_addresses([client]).get(client.pk):
+    if refusal := refused_address(client):
         return (
             f" {refusal_said(refusal, appointment.clinic.zone)}, so the confirmation will not reach "
             f"{client.first_name}: ask for a correct address and change it on their page (the emails "
@@ -443,7 +443,7 @@ def appointment_detail(request, pk):
             "record_refusal": record_refusal,
             "can_start_record": startable and record_refusal is None,
             "attendance": client_attendance(appointment.client, now=now),
-            "email_refused": refused_addresses([appointment.client]).get(appointment.client_id),
+            "email_refused": refused_address(appointment.client),
             "events": [
                 _history_line(e, zone)
                 for e in appointment.events.select_related("actor__staff").order_by("at", "id")

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from clients.models import Client
-from clients.selectors import client_forms, refused_addresses, standing_photo_consents
+from clients.selectors import client_forms, refused_address, standing_photo_consents
 from clinic.models import OutboxMessage
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
@@ -46,7 +46,7 @@ def client_detail(request, pk):
             "courses": client_courses(client, now=now),
             "attendance": client_attendance(client, now=now),
             "forms": client_forms(client, now=now),
-            "email_refused": refused_addresses([client]).get(client.pk),
+            "email_refused": refused_address(client),
             "photo_consents": list(standing_photo_consents(client).order_by("scope")),
             "timeline": timeline,
             "resend_next": request.get_full_path(),

@@ -8,7 +8,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clients.selectors import refused_addresses
 from clinic.permissions import staff_required
 from treatments.booking import appointments_request_forms, status_refusal
 from treatments.forms import parse_local_date
@@ -21,7 +20,7 @@ from treatments.selectors import (
     visits_left_without_their_practitioner,
 )
 from treatments.sessions import may_record
-from treatments.views.flags import flag_visits
+from treatments.views.flags import flag_refused_addresses, flag_visits
 
 # What the desk does next with a visit, in the order they come: action, status, button, spoken label.
 # How far ahead today's list looks for visits nobody can see the client at.
@@ -78,10 +77,9 @@ def home(request):
             appointment__in=[a.pk for a in active], action="confirmed_by_client"
         ).values_list("appointment_id", flat=True)
     )
-    refused = refused_addresses({a.client for a in appointments})
+    flag_refused_addresses(appointments)
     for appointment in appointments:
         appointment.confirmed_by_client = appointment.pk in confirmed
-        appointment.email_refused = refused.get(appointment.client_id)
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
     to_chase = _to_chase(appointments, missing, now)
     # Today's list, where the desk starts, also says what in the next fortnight has nobody to see the client.
@@ -179,9 +177,7 @@ def forms_ahead(request):
         if not sent and not refused:
             messages.info(request, "No visit ahead is missing forms.")
         return redirect("forms-ahead")
-    refused = refused_addresses({visit.client for visit in to_chase})
-    for visit in to_chase:
-        visit.email_refused = refused.get(visit.client_id)
+    flag_refused_addresses(to_chase)
     return render(
         request,
         "treatments/forms_ahead.html",

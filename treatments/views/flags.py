@@ -1,5 +1,6 @@
 """What the desk is told of each visit in a list: why it cannot go ahead as booked, and forms missing."""
 
+from clients.selectors import refused_addresses
 from treatments.selectors import (
     forms_missing,
     not_qualified_for,
@@ -28,3 +29,10 @@ def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int,
         visit.out_of_use = gone.get(visit.pk, "")
         visit.forms_missing = missing.get(visit.pk, [])
     return missing
+
+
+def flag_refused_addresses(visits) -> None:
+    """Set on each visit `.email_refused`: the standing refusal of its client's address (one query)."""
+    refused = refused_addresses({visit.client for visit in visits})
+    for visit in visits:
+        visit.email_refused = refused.get(visit.client_id)
