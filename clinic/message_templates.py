@@ -3,23 +3,35 @@
 Defaults live under templates/email/<key>/{subject.txt, body.txt, body.html}; a MessageTemplate
 row for the clinic and key replaces all three. Both are Django templates rendered with the
 message's context; plain text is rendered without HTML escaping, HTML with it.
+
+A body may mark its own part with `{% block section %}…{% endblock %}`: one email made of several
+parts (a visit with two treatments gets one aftercare email a day, not two) renders each part's
+section inside its own wording (greeting and footer once), and the part's full email when it stands
+alone. A wording shipped with a section keeps it when a manager edits it.
 """
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
+from django.template import Context, TemplateDoesNotExist, TemplateSyntaxError, engines
+from django.template.defaultfilters import linebreaksbr
 from django.template.loader import get_template
+from django.template.loader_tags import BlockNode
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import Clinic, MessageTemplate, StaffMember
 
 DEFAULTS_FOLDER = "email"
+SECTION_BLOCK = "section"
+SECTION_TAGS = "{% block section %} … {% endblock %}"
 slug_re = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 
 
@@ -102,6 +114,51 @@ def render_wording(wording: Wording, context: dict) -> RenderedMessage:
     return RenderedMessage(subject=subject, body_text=text, body_html=html)
 
 
+def _section_node(compiled) -> BlockNode | None:
+    for node in compiled.template.nodelist.get_nodes_by_type(BlockNode):
+        if node.name == SECTION_BLOCK:
+            return node
+    return None
+
+
+def has_section(source: str, *, html: bool) -> bool:
+    """Say whether a body marks its section (a template that does not compile has none)."""
+    try:
+        return _section_node(_compile(source, html=html)) is not None
+    except TemplateSyntaxError:
+        return False
+
+
+def _render_section(source: str, context: dict, *, html: bool) -> str:
+    """Render the body's section alone, else the whole body; stripped of surrounding blank lines."""
+    compiled = _compile(source, html=html)
+    node = _section_node(compiled)
+    if node is None:
+        return compiled.render(context).strip()
+    bound = Context(context, autoescape=html)
+    with bound.bind_template(compiled.template):
+        return node.render(bound).strip()
+
+
+def render_parts(parts: list[dict], base_context: dict, wording_of: Callable[[str], Wording]) -> list[dict]:
+    """Render each part ({"key", "title", "context"}) as its wording's section, text and HTML.
+
+    A part's HTML is that of its own wording (escaped when rendered), or its text in a paragraph
+    when the wording has no HTML body.
+    """
+    rendered = []
+    for part in parts:
+        wording = wording_of(part["key"])
+        context = {**base_context, **part.get("context", {})}
+        text = _render_section(wording.body_text, context, html=False)
+        if wording.body_html.strip():
+            html = _render_section(wording.body_html, context, html=True)
+        else:
+            html = format_html("<p>{}</p>", linebreaksbr(text))
+        rendered.append({"title": part.get("title", ""), "text": text, "html": mark_safe(html)})
+    return rendered
+
+
 def wording_errors(wording: Wording, sample_context: dict) -> dict[str, str]:
     """Return, per field, what stops the wording from rendering, in words a manager can act on."""
     errors = {}
@@ -140,7 +197,39 @@ SAMPLE_CONTEXT = {
     "forms_url": "https://clinic.example/clients/forms/sample/",
     "forms_needed": ["Health questionnaire", "Microneedling consent"],
     "note": "A test note.",
+    "offset_days": 0,
+    "protocol_names": ["Microneedling", "Microcurrent"],
+    "parts": [
+        {
+            "title": "Microneedling",
+            "text": "For the next 24 hours, wash only with a gentle cleanser.",
+            "html": mark_safe("<p>For the next 24 hours, wash only with a gentle cleanser.</p>"),
+        },
+        {
+            "title": "Microcurrent",
+            "text": "Drink plenty of water today.",
+            "html": mark_safe("<p>Drink plenty of water today.</p>"),
+        },
+    ],
 }
+
+
+def sections_lost(key: str, wording: Wording) -> str:
+    """Name the body that lost the section its shipped wording marks ('' when none did)."""
+    try:
+        shipped = default_wording(key)
+    except TemplateDoesNotExist:
+        return ""
+    lost = []
+    if has_section(shipped.body_text, html=False) and not has_section(wording.body_text, html=False):
+        lost.append("plain text")
+    if (
+        wording.body_html.strip()
+        and has_section(shipped.body_html, html=True)
+        and not has_section(wording.body_html, html=True)
+    ):
+        lost.append("HTML")
+    return " and the ".join(lost)
 
 
 def _require_manager(by: StaffMember, clinic: Clinic) -> None:
@@ -162,6 +251,12 @@ def message_template_save(
     errors = wording_errors(wording, {**SAMPLE_CONTEXT, "clinic": clinic})
     if errors:
         raise ClinicError(" ".join(errors.values()), code="template_error")
+    if lost := sections_lost(key, wording):
+        raise ClinicError(
+            f"Keep {SECTION_TAGS} around the advice in the {lost}: a visit with several treatments "
+            "sends that part of this email inside one email for the day.",
+            code="section_missing",
+        )
     row, _ = MessageTemplate.objects.update_or_create(
         clinic=clinic,
         key=key,

@@ -10,9 +10,11 @@ from django.views.decorators.http import require_http_methods
 from clinic.errors import ClinicError
 from clinic.message_templates import (
     SAMPLE_CONTEXT,
+    SECTION_TAGS,
     Wording,
     default_keys,
     default_wording,
+    has_section,
     message_template_restore_default,
     message_template_save,
     render_wording,
@@ -106,6 +108,7 @@ def message_template_edit(request, key):
             "wording": wording,
             "own": own,
             "has_default": shipped is not None,
+            "section_tags": SECTION_TAGS if shipped and has_section(shipped.body_text, html=False) else "",
             "preview": preview,
             "error": error,
             "sample_names": sorted(SAMPLE_CONTEXT),

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from clinic.email_bytes import email_bytes, plain_text_email_bytes
 from clinic.errors import ClinicError
-from clinic.message_templates import overrides_for, render_wording, wording_for
+from clinic.message_templates import overrides_for, render_parts, render_wording, wording_for
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -231,9 +231,21 @@ def _recipient(name: str, address: str) -> str:
     return sanitize_address((name, address), settings.DEFAULT_CHARSET)
 
 
+def part_keys(message: OutboxMessage) -> list[str]:
+    """Return the template keys whose sections make up the message (none for most messages)."""
+    return [part["key"] for part in message.context.get("parts", [])]
+
+
 def render_outbox_message(message: OutboxMessage, overrides: dict | None = None) -> EmailMultiAlternatives:
     """Build the email for a row from the clinic's wording for its key, or the default wording."""
     context = {**message.context, "clinic": message.clinic, "recipient_name": message.recipient_name}
+    if parts := message.context.get("parts"):
+        # One email made of several messages' sections (a visit with two treatments).
+        context["parts"] = render_parts(
+            parts,
+            context,
+            lambda key: wording_for(clinic_id=message.clinic_id, key=key, overrides=overrides),
+        )
     wording = wording_for(clinic_id=message.clinic_id, key=message.template_key, overrides=overrides)
     rendered = render_wording(wording, context)
     headers = {"Message-ID": stable_message_id(message, sender_domain(message.clinic))}
@@ -350,7 +362,9 @@ def outbox_deliver(message_ids: list[int]) -> int:
     if not messages:
         return 0
     _bring_up_to_date(messages)
-    overrides = overrides_for({(m.clinic_id, m.template_key) for m in messages})
+    overrides = overrides_for(
+        {(m.clinic_id, key) for m in messages for key in (m.template_key, *part_keys(m))}
+    )
     mail = get_connection()
     try:
         mail.open()

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from clients.models import Client
 from clinic.errors import ClinicError
+from clinic.message_templates import message_template_save
 from clinic.models import MessageTemplate, OutboxMessage, OutboxStatus
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world, local
@@ -17,6 +18,7 @@ from treatments.models import (
     AftercareStep,
     BodyArea,
     MesotherapyRecord,
+    MicrocurrentRecord,
     MicroneedlingRecord,
     Product,
     ProductLot,
@@ -108,7 +110,7 @@ def test_day_zero_is_delivered_with_unsubscribe_headers_and_unescaped_text(world
     unsubscribe = aftercare["List-Unsubscribe"].strip()  # a long header may be folded
     assert unsubscribe.startswith("<http") and "/clients/u/" in unsubscribe
     assert aftercare["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    text = aftercare.get_body(preferencelist=("plain",)).get_content()
+    text = aftercare.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     assert "to 1.5 mm" in text
     assert aftercare["To"] == "Olivia O'Brien <olivia@example.com>"
     html = aftercare.get_body(preferencelist=("html",)).get_content()
@@ -244,3 +246,124 @@ def test_the_appointment_page_shows_its_booking_mail_and_its_aftercare(world, cl
     expected.append("aftercare_rebook")
     for key in expected:
         assert key in timeline
+
+
+# --- a visit with two treatments: one email a day ---------------------------------------------------
+
+
+def combined_session(world, depth="1.5"):
+    """Microneedling with microcurrent in one visit (as the demo's 'Microneedling + microcurrent lift')."""
+    microcurrent = world.microcurrent.protocols.get()
+    aftercare_install_default_plan(microcurrent)
+    world.deep_microneedling.protocols.add(microcurrent)
+    session = needled_session(world, depth)
+    MicrocurrentRecord.objects.create(
+        session=session,
+        area=BodyArea.objects.order_by("code").last(),
+        device=world.microcurrent_unit,
+        current_ua=300,
+        frequency_hz=Decimal("0.50"),
+        waveform="square",
+        minutes=10,
+    )
+    return session
+
+
+def test_a_visit_with_two_treatments_gets_one_aftercare_email_at_a_time(world, smtp_settings, smtp_server):
+    session = treatment_session_sign_off(session=combined_session(world), by=world.dr_lee)
+    # day 0 of both protocols is one email; microneedling's later days and its invitation stay its own
+    assert aftercare_keys(session) == sorted(
+        [
+            "aftercare_combined",
+            "aftercare_microneedling_day1",
+            "aftercare_microneedling_day3",
+            "aftercare_microneedling_deep_day5",
+            "aftercare_microneedling_deep_day7",
+            "aftercare_rebook",
+        ]
+    )
+    deliver_due_messages_task()
+    [aftercare] = [m for m in smtp_server.messages if "aftercare" in m["Subject"].lower()]
+    assert aftercare["Subject"] == "Your aftercare for today's treatments"
+    assert aftercare["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = aftercare.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    # one greeting and one footer; each treatment's advice under its name, the areas its own
+    assert text.count("Hello Olivia,") == 1
+    assert text.count("To stop these emails") == 1
+    assert "Thank you for your visit with Dr Amara Lee today." in text
+    needled_area, microcurrent_area = (
+        BodyArea.objects.order_by("code")[0],
+        BodyArea.objects.order_by("code").last(),
+    )
+    assert f"Microneedling:\nWe treated {needled_area.name} to 1.5 mm." in text
+    assert "Stay out of the sun." in text
+    assert f"Microcurrent:\nWe worked on {microcurrent_area.name}.\n" in text
+    assert max(text.index("Microneedling:"), text.index("Microcurrent:")) < text.index("To stop these emails")
+    html = aftercare.get_body(preferencelist=("html",)).get_content()
+    assert html.count("<p>Hello Olivia,</p>") == 1
+    assert '<h2 style="font-size: 1.1em; margin-bottom: 0">Microneedling</h2>' in html
+    assert "<li>Stay out of the sun.</li>" in html
+    assert f"<p>We worked on {microcurrent_area.name}.</p>" in html
+
+
+def test_a_combined_email_uses_each_treatments_wording_as_the_clinic_set_it(
+    world, smtp_settings, smtp_server
+):
+    message_template_save(
+        clinic=world.clinic,
+        key="aftercare_microcurrent_day0",
+        subject="After microcurrent",
+        body_text=(
+            "Hi {{ client_first_name }}!\n"
+            "{% block section %}Sip water & rest, {{ areas.0 }}.{% endblock %}\nBye"
+        ),
+        body_html="",
+        by=world.manager,
+    )
+    treatment_session_sign_off(session=combined_session(world), by=world.dr_lee)
+    deliver_due_messages_task()
+    [aftercare] = [m for m in smtp_server.messages if "aftercare" in m["Subject"].lower()]
+    text = aftercare.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    area = BodyArea.objects.order_by("code").last().name
+    assert f"Microcurrent:\nSip water & rest, {area}.\n" in text
+    assert "Hi Olivia!" not in text and "Bye" not in text
+    # a wording with no HTML body is its text in the HTML email, escaped
+    html = aftercare.get_body(preferencelist=("html",)).get_content()
+    assert f"<p>Sip water &amp; rest, {area}.</p>" in html
+
+
+def test_a_manager_cannot_save_a_treatments_aftercare_without_its_section(world):
+    with pytest.raises(ClinicError, match=r"Keep \{% block section %\} … \{% endblock %\} around the advice"):
+        message_template_save(
+            clinic=world.clinic,
+            key="aftercare_microneedling_day1",
+            subject="Day 1",
+            body_text="Hello {{ client_first_name }}, sunscreen every morning.",
+            body_html="",
+            by=world.manager,
+        )
+    assert not MessageTemplate.objects.filter(clinic=world.clinic).exists()
+    # the rebooking invitation is never combined, so it has no section to keep
+    message_template_save(
+        clinic=world.clinic,
+        key="aftercare_rebook",
+        subject="Time to rebook",
+        body_text="Hello {{ client_first_name }}, book again: {{ rebook_url }}",
+        body_html="",
+        by=world.manager,
+    )
+
+
+def test_a_wording_stored_without_its_section_is_included_whole(world, smtp_settings, smtp_server):
+    # (a row from before sections, or written around the form): nothing of it is lost
+    MessageTemplate.objects.create(
+        clinic=world.clinic,
+        key="aftercare_microcurrent_day0",
+        subject="After microcurrent",
+        body_text="Drink water tonight.",
+    )
+    treatment_session_sign_off(session=combined_session(world), by=world.dr_lee)
+    deliver_due_messages_task()
+    [aftercare] = [m for m in smtp_server.messages if "aftercare" in m["Subject"].lower()]
+    text = aftercare.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+    assert "Microcurrent:\nDrink water tonight.\n" in text

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.message_templates import default_keys, default_wording
 from clinic.models import MessageTemplate, OutboxMessage, OutboxStatus
 from tests.factories import StaffMemberFactory
 
@@ -67,6 +68,35 @@ def test_the_manager_lists_and_edits_the_wording_with_a_preview(manager_client, 
     assert b"See you soon, Olivia" in response.content  # the preview, filled with sample details
     row = MessageTemplate.objects.get(clinic=lumen, key="booking_reminder")
     assert row.subject == "See you soon, {{ client_first_name }}" and row.updated_by.display_name == "Morgan"
+
+
+def test_every_shipped_wording_previews_and_saves_as_it_is(manager_client, lumen):
+    for key in default_keys():
+        url = reverse("message-template-edit", args=[key])
+        page = manager_client.get(url)
+        assert page.status_code == 200 and b"Preview with sample details" in page.content, key
+        shipped = default_wording(key)
+        saved = manager_client.post(
+            url, {"subject": shipped.subject, "body_text": shipped.body_text, "body_html": shipped.body_html}
+        )
+        assert saved.status_code == 302, (key, _text(saved))
+    assert MessageTemplate.objects.filter(clinic=lumen).count() == len(default_keys())
+    combined = manager_client.get(reverse("message-template-edit", args=["aftercare_combined"]))
+    assert "Microneedling</h2>" in combined.context["preview"].body_html  # the sample parts
+
+
+def test_a_treatments_aftercare_says_which_part_a_combined_email_takes(manager_client, lumen):
+    page = _text(manager_client.get(reverse("message-template-edit", args=["aftercare_mesotherapy_day0"])))
+    assert 'id="section-hint"' in page and "{% block section %} … {% endblock %}" in page
+    url = reverse("message-template-edit", args=["aftercare_mesotherapy_day0"])
+    response = manager_client.post(
+        url, {"subject": "Aftercare", "body_text": "No makeup today.", "body_html": ""}
+    )
+    assert response.status_code == 400 and "Keep {% block section %}" in _text(response)
+    assert "No makeup today." in _text(response)  # what they typed is kept
+    assert not MessageTemplate.objects.filter(clinic=lumen).exists()
+    reminder = _text(manager_client.get(reverse("message-template-edit", args=["booking_reminder"])))
+    assert 'id="section-hint"' not in reminder
 
 
 def test_a_broken_template_is_refused_in_plain_words_and_not_saved(manager_client, lumen):

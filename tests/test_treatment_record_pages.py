@@ -525,9 +525,13 @@ def test_a_combined_service_records_each_modality_and_signs_off_both_plans(pract
     )
     assert response.status_code == 302 and MicrocurrentRecord.objects.count() == 1
     practitioner.post(record_url(visit), {"action": "sign_off"})
-    keys = set(
-        OutboxMessage.objects.filter(template_key__startswith="aftercare").values_list(
-            "template_key", flat=True
-        )
+    # both plans, their day 0 as one email (each treatment's advice in it), the later days as they are
+    aftercare = OutboxMessage.objects.filter(template_key__startswith="aftercare")
+    [day_zero] = aftercare.filter(template_key="aftercare_combined")
+    assert [part["key"] for part in day_zero.context["parts"]] == [
+        "aftercare_microcurrent_day0",
+        "aftercare_microneedling_day0",
+    ]
+    assert {"aftercare_microneedling_day1", "aftercare_microneedling_day3"} <= set(
+        aftercare.values_list("template_key", flat=True)
     )
-    assert {"aftercare_microneedling_day0", "aftercare_microcurrent_day0"} <= keys

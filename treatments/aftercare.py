@@ -1,11 +1,13 @@
 """Aftercare: the protocol's plan of messages after a session, chosen by what was recorded.
 
-Written to the outbox in the sign-off transaction, one row per step with its own due time and
-dedupe key; nothing waits in the broker. Aftercare is non-essential mail: it carries one-click
-unsubscribe, and nothing is written for a client who unsubscribed.
+Written to the outbox in the sign-off transaction, one row per due time with its dedupe key (the
+steps of a visit's several treatments due together are one email); nothing waits in the broker.
+Aftercare is non-essential mail: it carries one-click unsubscribe, and nothing is written for a
+client who unsubscribed.
 """
 
 import datetime as dt
+from collections import defaultdict
 from decimal import Decimal
 
 from django.urls import reverse
@@ -102,24 +104,36 @@ def step_due_at(step: AftercareStep, *, signed_off_at: dt.datetime, zone) -> dt.
     return dt.datetime.combine(local_day, step.send_at, tzinfo=zone)
 
 
-def _context(session: TreatmentSession, protocol: Protocol, deepest: Decimal | None) -> dict:
+def _session_context(session: TreatmentSession) -> dict:
+    """What every aftercare message of the session says: who, when, and the links."""
     clinic = session.clinic
-    client = session.client
     signed_off_local = timezone.localtime(session.signed_off_at, clinic.zone)
     return {
         "session_id": session.pk,
-        "client_first_name": client.first_name,
-        "protocol_name": protocol.name,
-        "modality": protocol.modality,
+        "client_first_name": session.client.first_name,
         "practitioner_name": session.practitioner.display_name,
         "session_date": f"{signed_off_local:%A} {signed_off_local.day} {signed_off_local:%B %Y}",
         "zone_name": clinic.time_zone,
+        "rebook_url": absolute_url(reverse("public-services", args=[clinic.slug])),
+        "unsubscribe_url": unsubscribe_url(session.client),
+    }
+
+
+def _protocol_context(session: TreatmentSession, protocol: Protocol, deepest: Decimal | None) -> dict:
+    """What one protocol's messages say of the session: its areas, depth and products."""
+    records = {
+        "microneedling": session.microneedling.all(),
+        "microcurrent": session.microcurrent.all(),
+        "mesotherapy": session.mesotherapy.all(),
+    }
+    areas = {r.area.name for r in records.get(protocol.modality, [])} or {
+        r.area.name for rows in records.values() for r in rows
+    }
+    return {
+        "protocol_name": protocol.name,
+        "modality": protocol.modality,
         "deepest_needle_mm": format(deepest.normalize(), "f") if deepest is not None else "",
-        "areas": sorted(
-            {r.area.name for r in session.microneedling.all()}
-            | {r.area.name for r in session.microcurrent.all()}
-            | {r.area.name for r in session.mesotherapy.all()}
-        ),
+        "areas": sorted(areas),
         "products": [
             {
                 "name": r.product_name,
@@ -127,31 +141,75 @@ def _context(session: TreatmentSession, protocol: Protocol, deepest: Decimal | N
                 "volume_ml": str(r.volume_ml),
                 "area": r.area.name,
             }
-            for r in session.mesotherapy.all()
+            for r in records["mesotherapy"]
         ],
-        "rebook_url": absolute_url(reverse("public-services", args=[clinic.slug])),
-        "unsubscribe_url": unsubscribe_url(client),
     }
 
 
+def _one_day_message(session: TreatmentSession, due_at: dt.datetime, planned: list, common: dict):
+    """One email for the steps due at the same time: the step's own, or one made of their sections.
+
+    A visit with two treatments (microneedling with microcurrent) gets one aftercare email a day,
+    each treatment's advice under its name, not two emails at the same moment.
+    """
+    client = session.client
+    if len(planned) == 1:
+        step, protocol_context = planned[0]
+        key, dedupe, context = step.template_key, str(step.pk), {**common, **protocol_context}
+    else:
+        key = "aftercare_combined"
+        dedupe = "+".join(str(step.pk) for step, _ in planned)
+        context = {
+            **common,
+            "offset_days": planned[0][0].offset_days,
+            "protocol_names": [protocol_context["protocol_name"] for _, protocol_context in planned],
+            "parts": [
+                {
+                    "key": step.template_key,
+                    "title": protocol_context["protocol_name"],
+                    "context": protocol_context,
+                }
+                for step, protocol_context in planned
+            ],
+        }
+    return outbox_message(
+        clinic=session.clinic,
+        recipient_email=client.email,
+        recipient_name=client.full_name,
+        template_key=key,
+        dedupe_key=f"session:{session.pk}:aftercare:{dedupe}",
+        due_at=due_at,
+        context=context,
+        topic=f"session:{session.pk}",
+        is_essential=False,
+        client_id=client.pk,
+    )
+
+
 def aftercare_schedule(session: TreatmentSession) -> int:
-    """Write the session's aftercare messages to the outbox; return how many (call in sign-off)."""
+    """Write the session's aftercare messages to the outbox; return how many (call in sign-off).
+
+    Steps due at the same time are one email; each protocol's rebooking invitation is its own (a new
+    booking of that protocol cancels it).
+    """
     client = session.client
     if not client_accepts_non_essential_mail(client):
         return 0
     deepest = deepest_needle_mm(session)
+    zone = session.clinic.zone
+    common = _session_context(session)
+    by_due_time: dict[dt.datetime, list] = defaultdict(list)
     messages = []
     for protocol in session_protocols(session):
-        context = _context(session, protocol, deepest)
+        protocol_context = _protocol_context(session, protocol, deepest)
         steps = AftercareStep.objects.filter(protocol=protocol).select_related("protocol")
         for step in steps:
             if not step_applies(step, deepest=deepest):
                 continue
-            topic = (
-                rebook_topic(client.pk, protocol.pk)
-                if step.is_rebooking_invitation
-                else f"session:{session.pk}"
-            )
+            due_at = step_due_at(step, signed_off_at=session.signed_off_at, zone=zone)
+            if not step.is_rebooking_invitation:
+                by_due_time[due_at].append((step, protocol_context))
+                continue
             messages.append(
                 outbox_message(
                     clinic=session.clinic,
@@ -159,12 +217,15 @@ def aftercare_schedule(session: TreatmentSession) -> int:
                     recipient_name=client.full_name,
                     template_key=step.template_key,
                     dedupe_key=f"session:{session.pk}:aftercare:{step.pk}",
-                    due_at=step_due_at(step, signed_off_at=session.signed_off_at, zone=session.clinic.zone),
-                    context=context,
-                    topic=topic,
+                    due_at=due_at,
+                    context={**common, **protocol_context},
+                    topic=rebook_topic(client.pk, protocol.pk),
                     is_essential=False,
                     client_id=client.pk,
                 )
             )
+    messages[:0] = [
+        _one_day_message(session, due_at, planned, common) for due_at, planned in sorted(by_due_time.items())
+    ]
     outbox_write(messages)
     return len(messages)
