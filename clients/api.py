@@ -1,19 +1,48 @@
 """API of the clients layer: find and register clients."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from clients.models import NO_WAY_TO_REACH, Client
-from clients.selectors import search_clients
+from clients.selectors import refused_address, refused_addresses, search_clients
 from clients.services import client_register, client_update_details
 from clinic.permissions import ClinicScopedQuerysetMixin, clinic_of
 
 
+class EmailRefusalSerializer(serializers.Serializer):
+    """The client's mail server refused their current address for good (no such mailbox)."""
+
+    address = serializers.EmailField(help_text="The address refused: the client's current one.")
+    refused_at = serializers.DateTimeField()
+    reply = serializers.CharField(help_text="What the mail server answered, in its own words.")
+
+
 class ClientSerializer(serializers.ModelSerializer):
+    email_refused = serializers.SerializerMethodField(
+        help_text="Set while the client's mail server refuses their current address (nothing sent to it "
+        "has got through since); correcting `email` clears it. Null otherwise."
+    )
+
     class Meta:
         model = Client
-        fields = ["id", "first_name", "last_name", "email", "phone", "date_of_birth"]
+        fields = ["id", "first_name", "last_name", "email", "phone", "date_of_birth", "email_refused"]
         extra_kwargs = {"email": {"required": False}, "phone": {"required": False}}
+
+    @extend_schema_field(EmailRefusalSerializer(allow_null=True))
+    def get_email_refused(self, client: Client) -> dict | None:
+        # a list reads its page's refusals in one query (ClientViewSet.list); one client, its own
+        refusals = self.context.get("refusals")
+        refusal = refusals.get(client.pk) if refusals is not None else refused_address(client)
+        if refusal is None:
+            return None
+        return EmailRefusalSerializer(
+            {
+                "address": refusal.recipient_email,
+                "refused_at": refusal.address_refused_at,
+                "reply": refusal.last_error,
+            }
+        ).data
 
     def validate(self, attrs):
         # a partial update keeps what it does not name
@@ -52,6 +81,11 @@ class ClientViewSet(
     queryset = Client.objects.all()
     filter_backends = [ClientSearch]
     search_fields = ["first_name", "last_name", "email", "phone"]  # named in the schema
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "refusals": refused_addresses(page)}
+        return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

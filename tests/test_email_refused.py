@@ -227,3 +227,35 @@ def test_booking_a_client_whose_address_was_refused_says_the_confirmation_will_n
         "olivia@exampel.com was refused by its mail server on Tue 1 Dec, so the confirmation will not "
         "reach Olivia: ask for a correct address" in text
     )
+
+
+def test_the_api_says_a_client_s_address_is_refused_until_it_is_corrected(world, olivia, refused_visit):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    refusal = OutboxMessage.objects.get(dedupe_key=f"appointment:{refused_visit.pk}:booked")
+    # the client, and the client in a list (whose page reads its refusals in one query)
+    body = api.get(f"/api/v1/clients/{olivia.pk}/").json()
+    assert body["email_refused"] == {
+        "address": "olivia@exampel.com",
+        "refused_at": body["email_refused"]["refused_at"],
+        "reply": refusal.last_error,
+    }
+    assert "User unknown" in body["email_refused"]["reply"]
+    refused_at = timezone.datetime.fromisoformat(body["email_refused"]["refused_at"])
+    assert refused_at == refusal.address_refused_at
+    others = ClientFactory.create_batch(5, clinic=world.clinic)
+    with CaptureQueriesContext(connection) as five:
+        listed = api.get("/api/v1/clients/").json()["results"]
+    ClientFactory.create_batch(20, clinic=world.clinic)
+    with CaptureQueriesContext(connection) as twenty_five:
+        api.get("/api/v1/clients/")
+    assert len(five) == len(twenty_five)
+    flags = {row["id"]: row["email_refused"] for row in listed}
+    assert flags[olivia.pk]["address"] == "olivia@exampel.com"
+    assert all(flags[other.pk] is None for other in others)
+    # correcting the address ends it
+    corrected = api.patch(f"/api/v1/clients/{olivia.pk}/", {"email": "olivia@example.com"}, format="json")
+    assert corrected.status_code == 200 and corrected.json()["email_refused"] is None
+    assert "email_refused" in api.get("/api/schema/").content.decode()
