@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import Client
 from clinic.errors import ClinicError
@@ -246,6 +247,12 @@ def test_the_appointment_page_shows_its_booking_mail_and_its_aftercare(world, cl
     expected.append("aftercare_rebook")
     for key in expected:
         assert key in timeline
+    # each aftercare email says which visit it follows, as each booking email does
+    signed_off = timezone.localtime(session.signed_off_at, world.clinic.zone)
+    after = (
+        f'title="Microneedling">After the visit of {signed_off:%A} {signed_off.day} {signed_off:%B %Y}</span>'
+    )
+    assert timeline.count(after) == 4  # day 0, 1, 3 and the rebooking invitation
 
 
 # --- a visit with two treatments: one email a day ---------------------------------------------------
@@ -304,6 +311,14 @@ def test_a_visit_with_two_treatments_gets_one_aftercare_email_at_a_time(world, s
     assert '<h2 style="font-size: 1.1em; margin-bottom: 0">Microneedling</h2>' in html
     assert "<li>Stay out of the sun.</li>" in html
     assert f"<p>We worked on {microcurrent_area.name}.</p>" in html
+
+
+def test_the_visits_page_names_the_treatments_of_its_one_aftercare_email(world, client):
+    session = treatment_session_sign_off(session=combined_session(world), by=world.dr_lee)
+    client.force_login(world.desk.user)
+    page = client.get(reverse("appointment-detail", args=[session.appointment_id])).content.decode()
+    assert 'title="Microcurrent, Microneedling">After the visit of' in page
+    assert "Aftercare combined" in page
 
 
 def test_a_combined_email_uses_each_treatments_wording_as_the_clinic_set_it(
