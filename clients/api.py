@@ -1,13 +1,16 @@
 """API of the clients layer: find and register clients."""
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import filters, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from clients.fhir import client_as_fhir_bundle
 from clients.models import NO_WAY_TO_REACH, Client
 from clients.selectors import refused_address, refused_addresses, search_clients
 from clients.services import client_register, client_update_details
-from clinic.permissions import ClinicScopedQuerysetMixin, clinic_of
+from clinic.permissions import ClinicScopedQuerysetMixin, IsClinicStaff, MayReadHealthData, clinic_of
 
 
 class EmailRefusalSerializer(serializers.Serializer):
@@ -96,3 +99,17 @@ class ClientViewSet(
     def perform_update(self, serializer):
         client_update_details(client=serializer.instance, **serializer.validated_data)
         serializer.instance.refresh_from_db()
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        description="The client as an HL7 FHIR R4 Bundle (type collection): Patient; each intake form they "
+        "filled as a QuestionnaireResponse pinned to its Questionnaire version (url|version), the version "
+        "included; each signed consent as a Consent (scope treatment) with the exact text signed; each "
+        "photo consent as a Consent (scope patient-privacy), inactive once withdrawn. Health data: for "
+        "practitioners and managers.",
+    )
+    @action(
+        detail=True, methods=["get"], url_path="fhir", permission_classes=[IsClinicStaff, MayReadHealthData]
+    )
+    def fhir(self, request, pk=None):
+        return Response(client_as_fhir_bundle(self.get_object()))

@@ -24,6 +24,19 @@ def staff_member_of(user) -> StaffMember | None:
     return member if member.is_active else None
 
 
+def may_read_health_data(member: StaffMember | None) -> bool:
+    """Health data (intake answers, consents, treatment records) is for practitioners and managers;
+    the front desk sees only whether it is there."""
+    return member is not None and (member.is_practitioner or member.is_manager)
+
+
+class MayReadHealthData(BasePermission):
+    message = "Health data is for the clinic's practitioners and managers."
+
+    def has_permission(self, request, view):
+        return may_read_health_data(staff_member_of(request.user))
+
+
 def clinic_of(request) -> Clinic:
     """Return the clinic of the signed-in staff member; call only behind staff_required/IsClinicStaff."""
     member = staff_member_of(request.user)

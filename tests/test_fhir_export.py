@@ -1,15 +1,20 @@
 """A treatment record as HL7 FHIR R4: every resource parses with the FHIR models (fhir.resources), and
 what was done reads back as given, in UCUM units, with SNOMED CT body sites and the lot of each product."""
 
+import base64
 import datetime as dt
+import hashlib
 from decimal import Decimal
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from rest_framework.test import APIClient
 
+from clients.models import IntakeQuestionnaire
+from clients.services import intake_submit, photo_consent_give, photo_consent_withdraw
 from tests.booking_world import build_world, give_face_depth_ranges, local
-from treatments.booking import BookingRequest, appointment_book
+from tests.factories import ConsentTemplateFactory, sign_consent
+from treatments.booking import BookingRequest, appointment_book, appointment_cancel
 from treatments.models import BodyArea, Product, ProductLot, Service
 from treatments.sessions import (
     treatment_session_add_addendum,
@@ -148,3 +153,199 @@ def test_the_front_desk_and_other_clinics_get_no_bundle(record):
     elsewhere = APIClient()
     elsewhere.force_authenticate(build_world().dr_lee.user)
     assert elsewhere.get(f"/api/v1/treatment-records/{session.pk}/fhir/").status_code == 404
+
+
+# --- a visit as an FHIR Appointment --------------------------------------------------------------
+
+
+def appointment_bundle(api, visit) -> dict:
+    response = api.get(f"/api/v1/appointments/{visit.pk}/fhir/")
+    assert response.status_code == 200, response.content
+    bundle = response.json()
+    Bundle.model_validate(bundle)  # every entry parses as its FHIR resource, or this raises
+    return bundle
+
+
+def test_a_visit_exports_as_an_fhir_appointment_with_its_participants_and_local_offset(db):
+    world = build_world(time_zone="America/New_York")
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    visit = appointment_book(
+        BookingRequest(
+            client=olivia,
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 8, 10),
+        )
+    )
+    desk = APIClient()
+    desk.force_authenticate(world.desk.user)  # the desk sees visits: the export is theirs too
+    bundle = appointment_bundle(desk, visit)
+    [appointment] = resources(bundle, "Appointment")
+    assert bundle["entry"][0]["resource"] == appointment  # the visit first, then who and what takes part
+    assert appointment["status"] == "booked"
+    assert appointment["start"] == "2026-12-08T10:00:00-05:00"  # the clinic's wall clock, with its offset
+    assert appointment["end"] == "2026-12-08T11:00:00-05:00" and appointment["minutesDuration"] == 60
+    assert appointment["serviceType"][0]["text"] == "Microneedling facial"
+    assert appointment["serviceType"][0]["coding"][0]["code"] == "microneedling"
+    assert appointment["identifier"] == [
+        {"system": f"urn:clinic:{world.clinic.slug}:appointment", "value": str(visit.pk)}
+    ]
+    # each participant's resource is in the bundle, under the reference the appointment gives
+    by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+    actors = {
+        by_url[p["actor"]["reference"]]["resourceType"]: p["actor"]["display"]
+        for p in appointment["participant"]
+    }
+    assert actors == {
+        "Patient": "Olivia Smith",
+        "Practitioner": "Dr Amara Lee",
+        "Location": visit.room.name,
+        "Device": visit.device.name,
+    }
+    [patient] = resources(bundle, "Patient")
+    assert {"system": "email", "value": "olivia@example.com"} in patient["telecom"]
+
+
+def test_the_same_people_have_the_same_ids_in_a_visit_and_its_record(record):
+    world, session = record
+    api = APIClient()
+    api.force_authenticate(world.dr_lee.user)
+    visit_ids = {
+        e["resource"]["resourceType"]: e["fullUrl"]
+        for e in appointment_bundle(api, session.appointment)["entry"]
+    }
+    record_ids = {e["resource"]["resourceType"]: e["fullUrl"] for e in bundle_of(world, session)["entry"]}
+    assert visit_ids["Patient"] == record_ids["Patient"]
+    assert visit_ids["Practitioner"] == record_ids["Practitioner"]
+
+
+def test_a_cancelled_visit_exports_its_status_and_reason_and_other_clinics_get_none(db):
+    world = build_world()
+    visit = appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microcurrent,
+            practitioner=world.sam,
+            start=local(world, 2026, 12, 8, 10),
+        )
+    )
+    appointment_cancel(visit, reason="Client has a cold")
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    [appointment] = resources(appointment_bundle(api, visit), "Appointment")
+    assert appointment["status"] == "cancelled"
+    assert appointment["cancelationReason"] == {"text": "Client has a cold"}
+    elsewhere = APIClient()
+    elsewhere.force_authenticate(build_world().desk.user)
+    assert elsewhere.get(f"/api/v1/appointments/{visit.pk}/fhir/").status_code == 404
+
+
+# --- a client: Patient, their intake forms and their consents ------------------------------------
+
+
+@pytest.fixture
+def client_with_forms(db):
+    world = build_world()
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    questions = [
+        {"code": "pregnancy", "text": "Are you pregnant?", "kind": "yes_no", "condition": "pregnancy"},
+        {
+            "code": "isotretinoin",
+            "text": "Last isotretinoin dose?",
+            "kind": "date",
+            "condition": "isotretinoin",
+        },
+        {"code": "skin", "text": "Skin type", "kind": "choice", "choices": ["Dry", "Oily"]},
+        {"code": "other", "text": "Anything else?", "kind": "text"},
+    ]
+    first = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=1, title="Health questionnaire", questions=questions[:2]
+    )
+    second = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=2, title="Health questionnaire", questions=questions, is_current=True
+    )
+    intake_submit(client=olivia, questionnaire=first, answers={"pregnancy": "no", "isotretinoin": ""})
+    intake_submit(
+        client=olivia,
+        questionnaire=second,
+        answers={
+            "pregnancy": "no",
+            "isotretinoin": "2026-05-01",
+            "skin": "Oily",
+            "other": "Café-au-lait",
+        },
+    )
+    template = ConsentTemplateFactory(clinic=world.clinic, body="Risks: redness for 48 hours. Café.")
+    sign_consent(olivia, template)
+    photo_consent_give(client=olivia, scope="clinical", signature_name="Olivia Smith", agreed=True)
+    photo_consent_give(client=olivia, scope="marketing", signature_name="Olivia Smith", agreed=True)
+    photo_consent_withdraw(client=olivia, scope="marketing")
+    return world, olivia
+
+
+def client_bundle(world, client, as_user=None) -> dict:
+    api = APIClient()
+    api.force_authenticate(as_user or world.dr_lee.user)
+    response = api.get(f"/api/v1/clients/{client.pk}/fhir/")
+    assert response.status_code == 200, response.content
+    bundle = response.json()
+    Bundle.model_validate(bundle)  # every entry parses as its FHIR resource, or this raises
+    return bundle
+
+
+def test_a_clients_forms_export_pinned_to_the_version_they_answered(client_with_forms):
+    world, olivia = client_with_forms
+    bundle = client_bundle(world, olivia)
+    assert bundle["entry"][0]["resource"]["resourceType"] == "Patient"
+    questionnaires = resources(bundle, "Questionnaire")
+    assert [(q["url"], q["version"], q["status"]) for q in questionnaires] == [
+        (f"urn:clinic:{world.clinic.slug}:intake-form", "1", "retired"),
+        (f"urn:clinic:{world.clinic.slug}:intake-form", "2", "active"),
+    ]
+    assert [i["type"] for i in questionnaires[1]["item"]] == ["boolean", "date", "choice", "string"]
+    older, newer = resources(bundle, "QuestionnaireResponse")
+    assert older["questionnaire"].endswith("|1") and newer["questionnaire"].endswith("|2")
+    answers = {item["linkId"]: item.get("answer") for item in newer["item"]}
+    assert answers == {
+        "pregnancy": [{"valueBoolean": False}],
+        "isotretinoin": [{"valueDate": "2026-05-01"}],
+        "skin": [{"valueString": "Oily"}],
+        "other": [{"valueString": "Café-au-lait"}],
+    }
+    # a question left blank has no answer, not an empty one
+    assert {item["linkId"]: item.get("answer") for item in older["item"]}["isotretinoin"] is None
+    patient_ref = bundle["entry"][0]["fullUrl"]
+    assert newer["subject"] == {"reference": patient_ref}
+
+
+def test_a_clients_consents_export_with_the_exact_text_signed(client_with_forms):
+    world, olivia = client_with_forms
+    treatment, clinical_photos, marketing_photos = resources(client_bundle(world, olivia), "Consent")
+    assert treatment["scope"]["coding"][0]["code"] == "treatment"
+    attachment = treatment["sourceAttachment"]
+    signed = olivia.signed_consents.get()
+    assert base64.b64decode(attachment["data"]).decode() == signed.signed_text
+    sha1 = hashlib.sha1(signed.signed_text.encode(), usedforsecurity=False).digest()
+    assert attachment["hash"] == base64.b64encode(sha1).decode()  # FHIR's Attachment.hash: SHA-1, base64
+    assert attachment["title"] == "Microneedling consent (version 1)"
+    assert treatment["status"] == "active"
+    assert clinical_photos["scope"]["coding"][0]["code"] == "patient-privacy"
+    assert clinical_photos["status"] == "active" and "end" not in clinical_photos["provision"]["period"]
+    # a withdrawn consent is inactive, its period ended when it was withdrawn
+    assert marketing_photos["status"] == "inactive"
+    assert marketing_photos["provision"]["purpose"][0]["code"] == "marketing"
+    assert "end" in marketing_photos["provision"]["period"]
+
+
+def test_a_clients_health_data_is_not_for_the_desk_or_another_clinic(client_with_forms):
+    world, olivia = client_with_forms
+    desk = APIClient()
+    desk.force_authenticate(world.desk.user)
+    refused = desk.get(f"/api/v1/clients/{olivia.pk}/fhir/")
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Health data is for the clinic's practitioners and managers."
+    assert desk.get(f"/api/v1/clients/{olivia.pk}/").status_code == 200  # the desk still has the client
+    elsewhere = APIClient()
+    elsewhere.force_authenticate(build_world().dr_lee.user)
+    assert elsewhere.get(f"/api/v1/clients/{olivia.pk}/fhir/").status_code == 404
+    client_bundle(world, olivia, as_user=world.manager.user)

@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,8 +18,8 @@ from clinic.permissions import (
     ClinicScopedQuerysetMixin,
     ClinicTimeMixin,
     IsClinicStaff,
+    MayReadHealthData,
     clinic_of,
-    staff_member_of,
 )
 from treatments.availability import Slot, available_slots
 from treatments.booking import (
@@ -35,7 +34,7 @@ from treatments.booking import (
     course_check,
     course_progress,
 )
-from treatments.fhir import record_as_fhir_bundle
+from treatments.fhir import appointment_as_fhir_bundle, record_as_fhir_bundle
 from treatments.models import (
     Appointment,
     AppointmentStatus,
@@ -54,7 +53,6 @@ from treatments.selectors import (
     with_recorded_areas,
     within_calendar,
 )
-from treatments.sessions import may_record
 
 # What a 409 carries: the time, room, device or client that is taken, in words.
 CONFLICT = inline_serializer("Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()})
@@ -304,6 +302,16 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         appointment = appointment_book(BookingRequest(**data, source="api"), actor=request.user)
         return Response(AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        description="The visit as an HL7 FHIR R4 Bundle (type collection): the Appointment (status as in "
+        "this API, start and end with the clinic's offset, the service's modalities) and its participants: "
+        "Patient, Practitioner, the room as a Location and the device.",
+    )
+    @action(detail=True, methods=["get"], url_path="fhir")
+    def fhir(self, request, pk=None):
+        return Response(appointment_as_fhir_bundle(self.get_object()))
+
     @extend_schema(request=CancelSerializer, responses=AppointmentSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
@@ -448,13 +456,10 @@ class CourseViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         return Response(course_as_json(course))
 
 
-class MayReadRecords(BasePermission):
+class MayReadRecords(MayReadHealthData):
     """Treatment records are health data: the clinic's practitioners and managers read them, not the desk."""
 
     message = "Treatment records are for the clinic's practitioners and managers."
-
-    def has_permission(self, request, view):
-        return may_record(staff_member_of(request.user))
 
 
 class MicroneedlingAreaSerializer(serializers.ModelSerializer):

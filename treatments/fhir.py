@@ -1,4 +1,4 @@
-"""A treatment record as HL7 FHIR R4 (a `collection` Bundle), for another system to read.
+"""A treatment record, and a visit, as HL7 FHIR R4 (`collection` Bundles), for another system to read.
 
 The mapping is `../shared/DOMAIN.md`'s: the client → Patient; the treatment → Procedure (bodySite,
 performer, focalDevice, used); each area's settings → Observations in UCUM units (mm, uA, Hz, min);
@@ -6,25 +6,30 @@ a mesotherapy product and lot → Medication (batch.lotNumber, expirationDate) +
 No standard code exists for these treatments, so the modality is coded in a local code system. Body sites
 carry their SNOMED CT code where the clinic's area has one. Ids are stable: the same record gives the
 same Bundle.
+
+A visit → Appointment (its FHIR status as stored, start and end with the clinic's offset), with its
+client (Patient), practitioner, room (Location) and device as participants.
 """
 
-import uuid
 from decimal import Decimal
 
-from django.utils import timezone
-
-from treatments.models import TreatmentSession
+from clients.fhir import patient_resource
+from clinic.fhir import (
+    device_resource,
+    fhir_bundle,
+    fhir_identifier,
+    fhir_instant,
+    fhir_urn,
+    location_resource,
+    practitioner_resource,
+)
+from treatments.models import Appointment, AppointmentStatus, TreatmentSession
 from treatments.sessions import mm
 
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
 MODALITY_SYSTEM = "urn:clinic:code-system:treatment-modality"
 SETTING_SYSTEM = "urn:clinic:code-system:treatment-setting"
-NAMESPACE = uuid.UUID("8f6f7a52-5d2e-4c36-9a57-4d0c3b7f2e10")
-
-
-def _urn(clinic_slug: str, kind: str, key) -> str:
-    return f"urn:uuid:{uuid.uuid5(NAMESPACE, f'{clinic_slug}/{kind}/{key}')}"
 
 
 def _when(instant) -> str:
@@ -49,53 +54,25 @@ def _quantity(value, unit: str) -> dict:
 def record_as_fhir_bundle(session: TreatmentSession) -> dict:
     """The record, with its client, devices and products, as one FHIR R4 Bundle of type `collection`."""
     clinic = session.clinic
-    slug = clinic.slug
     client = session.client
-    patient_ref = _urn(slug, "Patient", client.pk)
-    practitioner_ref = _urn(slug, "Practitioner", session.practitioner_id)
-    procedure_ref = _urn(slug, "Procedure", session.pk)
-    resources: list[tuple[str, dict]] = []
-
-    patient = {
-        "resourceType": "Patient",
-        "identifier": [{"system": f"urn:clinic:{slug}:client", "value": str(client.pk)}],
-        "name": [{"family": client.last_name, "given": [client.first_name]}],
-    }
-    telecom = [{"system": "email", "value": client.email}] if client.email else []
-    telecom += [{"system": "phone", "value": client.phone}] if client.phone else []
-    if telecom:
-        patient["telecom"] = telecom
-    if client.date_of_birth:
-        patient["birthDate"] = client.date_of_birth.isoformat()
-    resources.append((patient_ref, patient))
-    resources.append(
-        (
-            practitioner_ref,
-            {
-                "resourceType": "Practitioner",
-                "identifier": [{"system": f"urn:clinic:{slug}:staff", "value": str(session.practitioner_id)}],
-                "name": [{"text": session.practitioner.display_name}],
-            },
-        )
-    )
+    patient_ref = fhir_urn(clinic, "Patient", client.pk)
+    practitioner_ref = fhir_urn(clinic, "Practitioner", session.practitioner_id)
+    procedure_ref = fhir_urn(clinic, "Procedure", session.pk)
+    resources: list[tuple[str, dict]] = [
+        (patient_ref, patient_resource(clinic, client)),
+        (practitioner_ref, practitioner_resource(clinic, session.practitioner)),
+    ]
 
     devices: dict[int, str] = {}
 
     def device_ref(device) -> str:
         if device.pk not in devices:
-            devices[device.pk] = _urn(slug, "Device", device.pk)
-            entry = {
-                "resourceType": "Device",
-                "deviceName": [{"name": device.name, "type": "user-friendly-name"}],
-                "type": {"text": device.get_kind_display()},
-            }
-            if device.serial_number:
-                entry["serialNumber"] = device.serial_number
-            resources.append((devices[device.pk], entry))
+            devices[device.pk] = fhir_urn(clinic, "Device", device.pk)
+            resources.append((devices[device.pk], device_resource(device)))
         return devices[device.pk]
 
     def observation(key: str, area, setting: str, value: dict) -> None:
-        ref = _urn(slug, "Observation", f"{session.pk}/{key}/{setting}")
+        ref = fhir_urn(clinic, "Observation", f"{session.pk}/{key}/{setting}")
         resources.append(
             (
                 ref,
@@ -135,7 +112,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
     for record in session.mesotherapy.all():
         modalities.append("mesotherapy")
         sites[record.area_id] = record.area
-        medication_ref = _urn(slug, "Medication", f"{record.product_name}/{record.lot_number}")
+        medication_ref = fhir_urn(clinic, "Medication", f"{record.product_name}/{record.lot_number}")
         if medication_ref not in {ref for ref, _ in resources}:
             resources.append(
                 (
@@ -153,7 +130,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
             used.append({"reference": medication_ref})
         resources.append(
             (
-                _urn(slug, "MedicationAdministration", record.pk),
+                fhir_urn(clinic, "MedicationAdministration", record.pk),
                 {
                     "resourceType": "MedicationAdministration",
                     "status": "completed",
@@ -173,7 +150,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
 
     procedure = {
         "resourceType": "Procedure",
-        "identifier": [{"system": f"urn:clinic:{slug}:treatment-record", "value": str(session.pk)}],
+        "identifier": [fhir_identifier(clinic, "treatment-record", session.pk)],
         "status": "completed" if session.signed_off_at else "in-progress",
         "code": {
             "coding": [{"system": MODALITY_SYSTEM, "code": m} for m in dict.fromkeys(modalities)],
@@ -195,9 +172,62 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
     if used:
         procedure["usedReference"] = used
     resources.insert(2, (procedure_ref, procedure))
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": _when(timezone.now()),
-        "entry": [{"fullUrl": ref, "resource": resource} for ref, resource in resources],
+    return fhir_bundle(resources)
+
+
+def appointment_as_fhir_bundle(appointment: Appointment) -> dict:
+    """The visit as one FHIR R4 Bundle: the Appointment, then each participant's resource."""
+    clinic = appointment.clinic
+    zone = clinic.zone
+    resources: list[tuple[str, dict]] = []
+    participants = []
+
+    def take_part(kind: str, key, resource: dict, display: str) -> None:
+        ref = fhir_urn(clinic, kind, key)
+        resources.append((ref, resource))
+        participants.append(
+            {"actor": {"reference": ref, "display": display}, "required": "required", "status": "accepted"}
+        )
+
+    client, practitioner = appointment.client, appointment.practitioner
+    take_part("Patient", client.pk, patient_resource(clinic, client), client.full_name)
+    take_part(
+        "Practitioner",
+        practitioner.pk,
+        practitioner_resource(clinic, practitioner),
+        practitioner.display_name,
+    )
+    if appointment.room is not None:
+        take_part(
+            "Location",
+            appointment.room_id,
+            location_resource(clinic, appointment.room),
+            appointment.room.name,
+        )
+    if appointment.device is not None:
+        take_part(
+            "Device", appointment.device_id, device_resource(appointment.device), appointment.device.name
+        )
+
+    service = appointment.service
+    modalities = dict.fromkeys(protocol.modality for protocol in service.protocols.all())
+    resource = {
+        "resourceType": "Appointment",
+        "identifier": [fhir_identifier(clinic, "appointment", appointment.pk)],
+        "status": appointment.status,
+        "serviceType": [
+            {"coding": [{"system": MODALITY_SYSTEM, "code": m} for m in modalities], "text": service.name}
+        ],
+        "description": service.name,
+        "start": fhir_instant(appointment.start, zone),
+        "end": fhir_instant(appointment.end, zone),
+        "minutesDuration": round((appointment.end - appointment.start).total_seconds() / 60),
+        "created": fhir_instant(appointment.created_at, zone),
+        "participant": participants,
     }
+    if appointment.status == AppointmentStatus.CANCELLED and appointment.cancellation_reason:
+        resource["cancelationReason"] = {"text": appointment.cancellation_reason}
+    if appointment.notes:
+        resource["comment"] = appointment.notes
+    resources.insert(0, (fhir_urn(clinic, "Appointment", appointment.pk), resource))
+    return fhir_bundle(resources)

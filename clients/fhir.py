@@ -1,0 +1,200 @@
+"""A client as HL7 FHIR R4: Patient, and (for the exports that carry them) what they told and signed.
+
+`../shared/DOMAIN.md`'s mapping: client → Patient; filled intake form → QuestionnaireResponse (pinned
+to the Questionnaire's url and version); signed consent → Consent (scope treatment); photo consent →
+Consent (scope patient-privacy).
+"""
+
+import base64
+import hashlib
+
+from clients.models import Client, IntakeQuestionnaire, IntakeResponse, PhotoConsent, SignedConsent
+from clinic.fhir import fhir_bundle, fhir_identifier, fhir_instant, fhir_urn
+from clinic.models import Clinic
+
+
+def patient_resource(clinic: Clinic, client: Client) -> dict:
+    patient = {
+        "resourceType": "Patient",
+        "identifier": [fhir_identifier(clinic, "client", client.pk)],
+        "name": [{"family": client.last_name, "given": [client.first_name]}],
+    }
+    telecom = [{"system": "email", "value": client.email}] if client.email else []
+    telecom += [{"system": "phone", "value": client.phone}] if client.phone else []
+    if telecom:
+        patient["telecom"] = telecom
+    if client.date_of_birth:
+        patient["birthDate"] = client.date_of_birth.isoformat()
+    return patient
+
+
+CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
+CONSENT_CATEGORY = {
+    "coding": [{"system": "http://loinc.org", "code": "59284-0", "display": "Consent Document"}]
+}
+OPT_IN = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]}
+PHOTO_USE_SYSTEM = "urn:clinic:code-system:photo-use"
+# An intake question's kind → the Questionnaire item type, and the answer's value[x].
+ITEM_TYPES = {"yes_no": "boolean", "date": "date", "choice": "choice", "text": "string"}
+
+
+def questionnaire_url(clinic: Clinic) -> str:
+    return f"urn:clinic:{clinic.slug}:intake-form"
+
+
+def questionnaire_resource(clinic: Clinic, questionnaire: IntakeQuestionnaire) -> dict:
+    """One version of the intake form; a response pins it as `url|version`."""
+    items = []
+    for question in questionnaire.questions:
+        item = {
+            "linkId": question["code"],
+            "text": question["text"],
+            "type": ITEM_TYPES.get(question.get("kind", "text"), "string"),
+        }
+        if item["type"] == "choice":
+            item["answerOption"] = [{"valueString": choice} for choice in question.get("choices", [])]
+        items.append(item)
+    return {
+        "resourceType": "Questionnaire",
+        "url": questionnaire_url(clinic),
+        "version": str(questionnaire.version),
+        "title": questionnaire.title,
+        "status": "active" if questionnaire.is_current else "retired",
+        "date": questionnaire.published_at.isoformat(),
+        "item": items,
+    }
+
+
+def _answer(kind: str, value: str) -> list[dict]:
+    if value in ("", None):
+        return []
+    if kind == "yes_no":
+        return [{"valueBoolean": value == "yes"}]
+    if kind == "date":
+        return [{"valueDate": value}]
+    return [{"valueString": str(value)}]
+
+
+def questionnaire_response_resource(clinic: Clinic, response: IntakeResponse, patient_ref: str, zone) -> dict:
+    questionnaire = response.questionnaire
+    items = []
+    for question in questionnaire.questions:
+        item = {"linkId": question["code"], "text": question["text"]}
+        answer = _answer(question.get("kind", "text"), response.answers.get(question["code"], ""))
+        if answer:
+            item["answer"] = answer
+        items.append(item)
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "identifier": fhir_identifier(clinic, "intake-response", response.pk),
+        "questionnaire": f"{questionnaire_url(clinic)}|{questionnaire.version}",
+        "status": "completed",
+        "subject": {"reference": patient_ref},
+        "source": {"reference": patient_ref},
+        "authored": fhir_instant(response.submitted_at, zone),
+        "item": items,
+    }
+
+
+def _text_attachment(text: str, title: str, signed_at: str) -> dict:
+    """The exact text signed, with its SHA-1 as FHIR's Attachment.hash asks (base64)."""
+    data = text.encode()
+    return {
+        "contentType": "text/plain; charset=utf-8",
+        "data": base64.b64encode(data).decode(),
+        "size": len(data),
+        "hash": base64.b64encode(hashlib.sha1(data, usedforsecurity=False).digest()).decode(),
+        "title": title,
+        "creation": signed_at,
+    }
+
+
+def consent_resource(clinic: Clinic, consent: SignedConsent, patient_ref: str, zone) -> dict:
+    """A signed treatment consent: scope treatment, the exact text signed attached."""
+    signed_at = fhir_instant(consent.signed_at, zone)
+    return {
+        "resourceType": "Consent",
+        "identifier": [fhir_identifier(clinic, "signed-consent", consent.pk)],
+        "status": "active",
+        "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "treatment"}]},
+        "category": [CONSENT_CATEGORY, {"text": consent.get_modality_display()}],
+        "patient": {"reference": patient_ref},
+        "dateTime": signed_at,
+        "sourceAttachment": _text_attachment(
+            consent.signed_text, f"{consent.template.title} (version {consent.version})", signed_at
+        ),
+        "policyRule": OPT_IN,
+        "verification": [
+            {"verified": True, "verifiedWith": {"reference": patient_ref}, "verificationDate": signed_at}
+        ],
+    }
+
+
+def photo_consent_resource(clinic: Clinic, consent: PhotoConsent, patient_ref: str, zone) -> dict:
+    """Consent to photos for one use: scope patient-privacy; inactive once withdrawn."""
+    granted_at = fhir_instant(consent.granted_at, zone)
+    period = {"start": granted_at}
+    if consent.revoked_at:
+        period["end"] = fhir_instant(consent.revoked_at, zone)
+    return {
+        "resourceType": "Consent",
+        "identifier": [fhir_identifier(clinic, "photo-consent", consent.pk)],
+        "status": "inactive" if consent.revoked_at else "active",
+        "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "patient-privacy"}]},
+        "category": [CONSENT_CATEGORY, {"text": f"Photos: {consent.get_scope_display()}"}],
+        "patient": {"reference": patient_ref},
+        "dateTime": granted_at,
+        "sourceAttachment": _text_attachment(
+            consent.signed_text, f"Photos: {consent.get_scope_display()}", granted_at
+        ),
+        "policyRule": OPT_IN,
+        "provision": {
+            "type": "permit",
+            "period": period,
+            "purpose": [
+                {"system": PHOTO_USE_SYSTEM, "code": consent.scope, "display": consent.get_scope_display()}
+            ],
+        },
+    }
+
+
+def client_as_fhir_bundle(client: Client) -> dict:
+    """The client as one FHIR R4 Bundle: Patient, each intake form filled (with the version it
+    answered), each consent signed and each photo consent, oldest first."""
+    clinic = client.clinic
+    zone = clinic.zone
+    patient_ref = fhir_urn(clinic, "Patient", client.pk)
+    resources = [(patient_ref, patient_resource(clinic, client))]
+    versions_given = set()
+    responses = client.intake_responses.select_related("questionnaire").order_by("submitted_at", "pk")
+    for response in responses:
+        questionnaire = response.questionnaire
+        if questionnaire.pk not in versions_given:
+            versions_given.add(questionnaire.pk)
+            resources.append(
+                (
+                    fhir_urn(clinic, "Questionnaire", questionnaire.pk),
+                    questionnaire_resource(clinic, questionnaire),
+                )
+            )
+        resources.append(
+            (
+                fhir_urn(clinic, "QuestionnaireResponse", response.pk),
+                questionnaire_response_resource(clinic, response, patient_ref, zone),
+            )
+        )
+    for consent in client.signed_consents.select_related("template").order_by("signed_at", "pk"):
+        resources.append(
+            (
+                fhir_urn(clinic, "Consent", f"treatment/{consent.pk}"),
+                consent_resource(clinic, consent, patient_ref, zone),
+            )
+        )
+    for consent in client.photo_consents.order_by("granted_at", "pk"):
+        resources.append(
+            (
+                fhir_urn(clinic, "Consent", f"photos/{consent.pk}"),
+                photo_consent_resource(clinic, consent, patient_ref, zone),
+            )
+        )
+    return fhir_bundle(resources)
