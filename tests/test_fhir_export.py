@@ -158,12 +158,17 @@ def test_the_front_desk_and_other_clinics_get_no_bundle(record):
 # --- a visit as an FHIR Appointment --------------------------------------------------------------
 
 
-def appointment_bundle(api, visit) -> dict:
-    response = api.get(f"/api/v1/appointments/{visit.pk}/fhir/")
+def valid_bundle(api, path) -> dict:
+    """GET an export and check that every entry parses as its FHIR R4 resource."""
+    response = api.get(path)
     assert response.status_code == 200, response.content
     bundle = response.json()
     Bundle.model_validate(bundle)  # every entry parses as its FHIR resource, or this raises
     return bundle
+
+
+def appointment_bundle(api, visit) -> dict:
+    return valid_bundle(api, f"/api/v1/appointments/{visit.pk}/fhir/")
 
 
 def test_a_visit_exports_as_an_fhir_appointment_with_its_participants_and_local_offset(db):
@@ -286,11 +291,7 @@ def client_with_forms(db):
 def client_bundle(world, client, as_user=None) -> dict:
     api = APIClient()
     api.force_authenticate(as_user or world.dr_lee.user)
-    response = api.get(f"/api/v1/clients/{client.pk}/fhir/")
-    assert response.status_code == 200, response.content
-    bundle = response.json()
-    Bundle.model_validate(bundle)  # every entry parses as its FHIR resource, or this raises
-    return bundle
+    return valid_bundle(api, f"/api/v1/clients/{client.pk}/fhir/")
 
 
 def test_a_clients_forms_export_pinned_to_the_version_they_answered(client_with_forms):
