@@ -281,7 +281,7 @@ def test_a_visit_with_two_treatments_gets_one_aftercare_email_at_a_time(world, s
     # day 0 of both protocols is one email; microneedling's later days and its invitation stay its own
     assert aftercare_keys(session) == sorted(
         [
-            "aftercare_combined",
+            "aftercare_several_treatments",
             "aftercare_microneedling_day1",
             "aftercare_microneedling_day3",
             "aftercare_microneedling_deep_day5",
@@ -318,7 +318,7 @@ def test_the_visits_page_names_the_treatments_of_its_one_aftercare_email(world, 
     client.force_login(world.desk.user)
     page = client.get(reverse("appointment-detail", args=[session.appointment_id])).content.decode()
     assert 'title="Microcurrent, Microneedling">After the visit of' in page
-    assert "Aftercare combined" in page
+    assert "Aftercare several treatments" in page
 
 
 def test_a_combined_email_uses_each_treatments_wording_as_the_clinic_set_it(

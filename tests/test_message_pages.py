@@ -81,7 +81,7 @@ def test_every_shipped_wording_previews_and_saves_as_it_is(manager_client, lumen
         )
         assert saved.status_code == 302, (key, _text(saved))
     assert MessageTemplate.objects.filter(clinic=lumen).count() == len(default_keys())
-    combined = manager_client.get(reverse("message-template-edit", args=["aftercare_combined"]))
+    combined = manager_client.get(reverse("message-template-edit", args=["aftercare_several_treatments"]))
     assert "Microneedling</h2>" in combined.context["preview"].body_html  # the sample parts
 
 

@@ -527,7 +527,7 @@ def test_a_combined_service_records_each_modality_and_signs_off_both_plans(pract
     practitioner.post(record_url(visit), {"action": "sign_off"})
     # both plans, their day 0 as one email (each treatment's advice in it), the later days as they are
     aftercare = OutboxMessage.objects.filter(template_key__startswith="aftercare")
-    [day_zero] = aftercare.filter(template_key="aftercare_combined")
+    [day_zero] = aftercare.filter(template_key="aftercare_several_treatments")
     assert [part["key"] for part in day_zero.context["parts"]] == [
         "aftercare_microcurrent_day0",
         "aftercare_microneedling_day0",

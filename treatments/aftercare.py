@@ -157,7 +157,7 @@ def _one_day_message(session: TreatmentSession, due_at: dt.datetime, planned: li
         step, protocol_context = planned[0]
         key, dedupe, context = step.template_key, str(step.pk), {**common, **protocol_context}
     else:
-        key = "aftercare_combined"
+        key = "aftercare_several_treatments"
         dedupe = "+".join(str(step.pk) for step, _ in planned)
         context = {
             **common,
