@@ -105,7 +105,8 @@ class ClientViewSet(
         description="The client as an HL7 FHIR R4 Bundle (type collection): Patient; each intake form they "
         "filled as a QuestionnaireResponse pinned to its Questionnaire version (url|version), the version "
         "included; each signed consent as a Consent (scope treatment) with the exact text signed; each "
-        "photo consent as a Consent (scope patient-privacy), inactive once withdrawn. Health data: for "
+        "photo consent as a Consent (scope patient-privacy), inactive once withdrawn; each email sent as a "
+        "Communication and each still scheduled as a CommunicationRequest. Health data: for "
         "practitioners and managers.",
     )
     @action(

@@ -2,7 +2,8 @@
 
 `../shared/DOMAIN.md`'s mapping: client → Patient; filled intake form → QuestionnaireResponse (pinned
 to the Questionnaire's url and version); signed consent → Consent (scope treatment); photo consent →
-Consent (scope patient-privacy).
+Consent (scope patient-privacy); the emails the clinic sent them → Communication, the ones still
+scheduled → CommunicationRequest.
 """
 
 import base64
@@ -10,7 +11,7 @@ import hashlib
 
 from clients.models import Client, IntakeQuestionnaire, IntakeResponse, PhotoConsent, SignedConsent
 from clinic.fhir import fhir_bundle, fhir_identifier, fhir_instant, fhir_urn
-from clinic.models import Clinic
+from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
 
 def patient_resource(clinic: Clinic, client: Client) -> dict:
@@ -34,6 +35,24 @@ CONSENT_CATEGORY = {
 }
 OPT_IN = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]}
 PHOTO_USE_SYSTEM = "urn:clinic:code-system:photo-use"
+COMMUNICATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/communication-category"
+EMAIL = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode",
+            "code": "EMAILWRIT",
+            "display": "email",
+        }
+    ]
+}
+# What happened to a message → (resource, status); a message being handed over is still "in progress".
+MESSAGE_STATES = {
+    OutboxStatus.SENT: ("Communication", "completed"),
+    OutboxStatus.FAILED: ("Communication", "not-done"),
+    OutboxStatus.SENDING: ("Communication", "in-progress"),
+    OutboxStatus.PENDING: ("CommunicationRequest", "active"),
+    OutboxStatus.CANCELLED: ("CommunicationRequest", "revoked"),
+}
 # An intake question's kind → the Questionnaire item type, and the answer's value[x].
 ITEM_TYPES = {"yes_no": "boolean", "date": "date", "choice": "choice", "text": "string"}
 
@@ -158,9 +177,49 @@ def photo_consent_resource(clinic: Clinic, consent: PhotoConsent, patient_ref: s
     }
 
 
+def _message_category(message: OutboxMessage) -> str:
+    if message.template_key == "booking_reminder":
+        return "reminder"
+    return "notification" if message.is_essential else "instruction"
+
+
+def message_resource(clinic: Clinic, message: OutboxMessage, patient_ref: str, zone) -> dict:
+    """An email to the client: sent (or failed) → Communication; scheduled (or called off) →
+    CommunicationRequest. The topic is the kind of message; the address is the one it went to."""
+    kind, status = MESSAGE_STATES[message.status]
+    resource = {
+        "resourceType": kind,
+        "identifier": [fhir_identifier(clinic, "message", message.pk)],
+        "status": status,
+        "category": [
+            {
+                "coding": [{"system": COMMUNICATION_CATEGORY, "code": _message_category(message)}],
+                "text": message.label,
+            }
+        ],
+        "subject": {"reference": patient_ref},
+        "recipient": [{"reference": patient_ref, "display": message.recipient_email}],
+    }
+    if kind == "Communication":
+        resource["medium"] = [EMAIL]
+        resource["topic"] = {"text": message.label}
+        if message.sent_at:
+            resource["sent"] = fhir_instant(message.sent_at, zone)
+        if message.status == OutboxStatus.FAILED:
+            resource["statusReason"] = {"text": message.last_error or "Not delivered"}
+    else:
+        resource["medium"] = [EMAIL]
+        resource["occurrenceDateTime"] = fhir_instant(message.due_at, zone)
+        resource["payload"] = [{"contentString": message.label}]
+        if message.status == OutboxStatus.CANCELLED and message.last_error:
+            resource["note"] = [{"text": message.last_error}]
+    return resource
+
+
 def client_as_fhir_bundle(client: Client) -> dict:
     """The client as one FHIR R4 Bundle: Patient, each intake form filled (with the version it
-    answered), each consent signed and each photo consent, oldest first."""
+    answered), each consent signed and each photo consent, oldest first; then the emails sent to them
+    and still scheduled, in order of their time."""
     clinic = client.clinic
     zone = clinic.zone
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
@@ -195,6 +254,14 @@ def client_as_fhir_bundle(client: Client) -> dict:
             (
                 fhir_urn(clinic, "Consent", f"photos/{consent.pk}"),
                 photo_consent_resource(clinic, consent, patient_ref, zone),
+            )
+        )
+    messages = OutboxMessage.objects.filter(clinic=clinic, client_id=client.pk).order_by("due_at", "pk")
+    for message in messages:
+        resources.append(
+            (
+                fhir_urn(clinic, "Communication", message.pk),
+                message_resource(clinic, message, patient_ref, zone),
             )
         )
     return fhir_bundle(resources)

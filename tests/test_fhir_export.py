@@ -7,11 +7,13 @@ import hashlib
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 from rest_framework.test import APIClient
 
 from clients.models import IntakeQuestionnaire
 from clients.services import intake_submit, photo_consent_give, photo_consent_withdraw
+from clinic.models import OutboxMessage, OutboxStatus
 from tests.booking_world import build_world, give_face_depth_ranges, local
 from tests.factories import ConsentTemplateFactory, sign_consent
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel
@@ -350,3 +352,43 @@ def test_a_clients_health_data_is_not_for_the_desk_or_another_clinic(client_with
     elsewhere.force_authenticate(build_world().dr_lee.user)
     assert elsewhere.get(f"/api/v1/clients/{olivia.pk}/fhir/").status_code == 404
     client_bundle(world, olivia, as_user=world.manager.user)
+
+
+def test_a_clients_emails_export_as_communications_and_the_scheduled_ones_as_requests(client_with_forms):
+    world, olivia = client_with_forms
+    visit = appointment_book(
+        BookingRequest(
+            client=olivia,
+            service=world.microcurrent,
+            practitioner=world.sam,
+            start=local(world, 2026, 12, 8, 10),
+        )
+    )
+    messages = OutboxMessage.objects.filter(client_id=olivia.pk)
+    confirmation = messages.get(dedupe_key=f"appointment:{visit.pk}:booked")
+    sent_at = timezone.now()
+    messages.filter(pk=confirmation.pk).update(status=OutboxStatus.SENT, sent_at=sent_at)
+    bundle = client_bundle(world, olivia)
+    [sent] = resources(bundle, "Communication")
+    assert sent["status"] == "completed"
+    assert sent["sent"] == sent_at.astimezone(world.clinic.zone).isoformat()
+    assert sent["topic"] == {"text": "Booking confirmation"}
+    assert sent["category"][0]["coding"][0]["code"] == "notification"
+    assert sent["recipient"][0]["display"] == "olivia@example.com"
+    scheduled = resources(bundle, "CommunicationRequest")
+    reminders = messages.filter(template_key="booking_reminder").order_by("due_at")
+    assert [r["occurrenceDateTime"] for r in scheduled] == [
+        m.due_at.astimezone(world.clinic.zone).isoformat() for m in reminders
+    ]
+    assert {r["status"] for r in scheduled} == {"active"}
+    assert {r["category"][0]["coding"][0]["code"] for r in scheduled} == {"reminder"}
+    # cancelling the visit calls the reminders off; a failed email says why it did not go
+    appointment_cancel(visit, reason="Unwell")
+    messages.filter(pk=confirmation.pk).update(
+        status=OutboxStatus.FAILED, sent_at=None, last_error="550 5.1.1 User unknown"
+    )
+    bundle = client_bundle(world, olivia)
+    failed = [c for c in resources(bundle, "Communication") if c["status"] == "not-done"]
+    assert [c["statusReason"]["text"] for c in failed] == ["550 5.1.1 User unknown"]
+    revoked = [r for r in resources(bundle, "CommunicationRequest") if r["status"] == "revoked"]
+    assert len(revoked) == reminders.count()
