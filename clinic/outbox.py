@@ -94,7 +94,8 @@ def outbox_write(messages: list[OutboxMessage]) -> None:
     if not messages:
         return
     OutboxMessage.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
-    if min(message.due_at for message in messages) <= timezone.now():
+    now = timezone.now()
+    if any(m.status == OutboxStatus.PENDING and m.due_at <= now for m in messages):
         # Due now: hand it to a worker as soon as the transaction commits (beat is the safety net).
         _kick_delivery_on_commit()
 

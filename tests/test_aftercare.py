@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -95,13 +96,58 @@ def test_later_days_go_at_ten_local_even_across_the_clock_change(world):
     [rebook] = AftercareStep.objects.filter(
         protocol=world.microneedling_protocol, is_rebooking_invitation=True
     )
-    # signed off on Saturday 24 October 2026 at 18:00 BST; the clocks go back that night
-    signed_off = local(world, 2026, 10, 24, 18)
-    due = step_due_at(day1, signed_off_at=signed_off, zone=world.clinic.zone)
-    assert due == dt.datetime(2026, 10, 25, 10, 0, tzinfo=dt.UTC)  # 10:00 GMT, not 09:00
+    # treated and signed off on Saturday 24 October 2026 at 18:00 BST; the clocks go back that night
+    treated = local(world, 2026, 10, 24, 18)
+    when = {"treated_at": treated, "signed_off_at": treated, "zone": world.clinic.zone}
+    assert step_due_at(day1, **when) == dt.datetime(
+        2026, 10, 25, 10, 0, tzinfo=dt.UTC
+    )  # 10:00 GMT, not 09:00
     # the rebooking invitation waits the protocol's minimum interval (28 days), not its own offset
-    due = step_due_at(rebook, signed_off_at=signed_off, zone=world.clinic.zone)
-    assert due == dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
+    assert step_due_at(rebook, **when) == dt.datetime(2026, 11, 21, 10, 0, tzinfo=dt.UTC)
+
+
+def test_days_count_from_the_treatment_when_the_record_is_signed_off_later(world):
+    # given a deep session on Monday 7 December at 10:30, its record signed off on Wednesday at 08:00
+    session = needled_session(world, "1.5")
+    TreatmentSession.objects.filter(pk=session.pk).update(started_at=local(world, 2026, 12, 7, 10, 30))
+    session.refresh_from_db()
+    with time_machine.travel(local(world, 2026, 12, 9, 8), tick=False):
+        treatment_session_sign_off(session=session, by=world.dr_lee)
+    rows = {
+        m.template_key: m
+        for m in OutboxMessage.objects.filter(dedupe_key__startswith=f"session:{session.pk}:aftercare:")
+    }
+    # then day 0 and day 1 are not sent (their advice was for days already over), and say so
+    for key, day in (
+        ("aftercare_microneedling_day0", "Mon 7 Dec"),
+        ("aftercare_microneedling_day1", "Tue 8 Dec"),
+    ):
+        assert rows[key].status == OutboxStatus.CANCELLED
+        assert rows[key].last_error == f"Not sent: its day ({day}) was over when the record was signed off."
+    # and the later days keep the treatment's calendar, not the sign-off's
+    pending = {key: m.due_at for key, m in rows.items() if m.status == OutboxStatus.PENDING}
+    assert pending == {
+        "aftercare_microneedling_day3": local(world, 2026, 12, 10, 10),
+        "aftercare_microneedling_deep_day5": local(world, 2026, 12, 12, 10),
+        "aftercare_microneedling_deep_day7": local(world, 2026, 12, 14, 10),
+        "aftercare_rebook": local(world, 2027, 1, 4, 10),
+    }
+    assert rows["aftercare_rebook"].context["session_date"] == "Monday 7 December 2026"
+
+
+def test_a_day_signed_off_after_its_hour_goes_at_once(world):
+    # treated on Monday 7 December, signed off on Tuesday at 18:00: day 1's advice still holds that day
+    session = needled_session(world, "0.5")
+    TreatmentSession.objects.filter(pk=session.pk).update(started_at=local(world, 2026, 12, 7, 10, 30))
+    session.refresh_from_db()
+    signed_off = local(world, 2026, 12, 8, 18)
+    with time_machine.travel(signed_off, tick=False):
+        treatment_session_sign_off(session=session, by=world.dr_lee)
+    rows = OutboxMessage.objects.filter(dedupe_key__startswith=f"session:{session.pk}:aftercare:")
+    day1 = rows.get(template_key="aftercare_microneedling_day1")
+    assert day1.status == OutboxStatus.PENDING and day1.due_at == signed_off
+    assert rows.get(template_key="aftercare_microneedling_day0").status == OutboxStatus.CANCELLED
+    assert rows.get(template_key="aftercare_microneedling_day3").due_at == local(world, 2026, 12, 10, 10)
 
 
 def test_day_zero_is_delivered_with_unsubscribe_headers_and_unescaped_text(world, smtp_settings, smtp_server):

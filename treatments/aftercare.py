@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from clients.links import absolute_url, unsubscribe_url
 from clients.services import client_accepts_non_essential_mail
+from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import outbox_message, outbox_write
 from treatments.models import AftercareCondition, AftercareStep, Protocol, TreatmentSession
 
@@ -94,25 +95,39 @@ def step_applies(step: AftercareStep, *, deepest: Decimal | None) -> bool:
     return True
 
 
-def step_due_at(step: AftercareStep, *, signed_off_at: dt.datetime, zone) -> dt.datetime:
-    """Day 0 is due at sign-off; day N at `send_at` local time N calendar days later (DST-safe)."""
+def step_day(step: AftercareStep, *, treated_at: dt.datetime, zone) -> dt.date:
+    """The local day a step is for: day N after the treatment's own day (the rebooking invitation after
+    the protocol's interval)."""
     days = step.protocol.min_interval_days if step.is_rebooking_invitation else step.offset_days
     days = days if days is not None else step.offset_days
-    if days == 0:
+    return timezone.localtime(treated_at, zone).date() + dt.timedelta(days=days)
+
+
+def step_due_at(step: AftercareStep, *, treated_at: dt.datetime, signed_off_at: dt.datetime, zone):
+    """When a step's email goes, or None when its day had passed before the record was signed off.
+
+    Days count from the treatment, not from the sign-off: a record signed off the next morning does
+    not move the client's day 3 to day 4. Day 0 goes at sign-off (the treatment's day); day N at the
+    step's local time on its day (DST-safe), or at sign-off if that time has passed the same day. A
+    day already over ("for the next 24 hours" a day late) is not sent.
+    """
+    day = step_day(step, treated_at=treated_at, zone=zone)
+    if day < timezone.localtime(signed_off_at, zone).date():
+        return None
+    if day == timezone.localtime(treated_at, zone).date():
         return signed_off_at
-    local_day = timezone.localtime(signed_off_at, zone).date() + dt.timedelta(days=days)
-    return dt.datetime.combine(local_day, step.send_at, tzinfo=zone)
+    return max(dt.datetime.combine(day, step.send_at, tzinfo=zone), signed_off_at)
 
 
 def _session_context(session: TreatmentSession) -> dict:
     """What every aftercare message of the session says: who, when, and the links."""
     clinic = session.clinic
-    signed_off_local = timezone.localtime(session.signed_off_at, clinic.zone)
+    treated_local = timezone.localtime(session.started_at, clinic.zone)
     return {
         "session_id": session.pk,
         "client_first_name": session.client.first_name,
         "practitioner_name": session.practitioner.display_name,
-        "session_date": f"{signed_off_local:%A} {signed_off_local.day} {signed_off_local:%B %Y}",
+        "session_date": f"{treated_local:%A} {treated_local.day} {treated_local:%B %Y}",
         "zone_name": clinic.time_zone,
         "rebook_url": absolute_url(reverse("public-services", args=[clinic.slug])),
         "unsubscribe_url": unsubscribe_url(session.client),
@@ -186,11 +201,21 @@ def _one_day_message(session: TreatmentSession, due_at: dt.datetime, planned: li
     )
 
 
+def _day_was_over(message: OutboxMessage, day: dt.date) -> OutboxMessage:
+    """Write the message as not sent: its day was over before the record was signed off."""
+    message.status = OutboxStatus.CANCELLED
+    message.last_error = (
+        f"Not sent: its day ({day:%a} {day.day} {day:%b}) was over when the record was signed off."
+    )
+    return message
+
+
 def aftercare_schedule(session: TreatmentSession) -> int:
-    """Write the session's aftercare messages to the outbox; return how many (call in sign-off).
+    """Write the session's aftercare messages to the outbox; return how many will go (call in sign-off).
 
     Steps due at the same time are one email; each protocol's rebooking invitation is its own (a new
-    booking of that protocol cancels it).
+    booking of that protocol cancels it). A step whose day was over before the record was signed off
+    is written as not sent, with the reason, so the timeline shows what the client did not get.
     """
     client = session.client
     if not client_accepts_non_essential_mail(client):
@@ -198,7 +223,9 @@ def aftercare_schedule(session: TreatmentSession) -> int:
     deepest = deepest_needle_mm(session)
     zone = session.clinic.zone
     common = _session_context(session)
-    by_due_time: dict[dt.datetime, list] = defaultdict(list)
+    when = {"treated_at": session.started_at, "zone": zone}
+    # (due time, or the day that was over) → the steps that go then
+    by_due_time: dict[tuple[dt.datetime, dt.date | None], list] = defaultdict(list)
     messages = []
     for protocol in session_protocols(session):
         protocol_context = _protocol_context(session, protocol, deepest)
@@ -206,26 +233,29 @@ def aftercare_schedule(session: TreatmentSession) -> int:
         for step in steps:
             if not step_applies(step, deepest=deepest):
                 continue
-            due_at = step_due_at(step, signed_off_at=session.signed_off_at, zone=zone)
+            due_at = step_due_at(step, signed_off_at=session.signed_off_at, **when)
+            over = None
+            if due_at is None:
+                over = step_day(step, **when)
+                due_at = dt.datetime.combine(over, step.send_at, tzinfo=zone)
             if not step.is_rebooking_invitation:
-                by_due_time[due_at].append((step, protocol_context))
+                by_due_time[(due_at, over)].append((step, protocol_context))
                 continue
-            messages.append(
-                outbox_message(
-                    clinic=session.clinic,
-                    recipient_email=client.email,
-                    recipient_name=client.full_name,
-                    template_key=step.template_key,
-                    dedupe_key=f"session:{session.pk}:aftercare:{step.pk}",
-                    due_at=due_at,
-                    context={**common, **protocol_context},
-                    topic=rebook_topic(client.pk, protocol.pk),
-                    is_essential=False,
-                    client_id=client.pk,
-                )
+            invitation = outbox_message(
+                clinic=session.clinic,
+                recipient_email=client.email,
+                recipient_name=client.full_name,
+                template_key=step.template_key,
+                dedupe_key=f"session:{session.pk}:aftercare:{step.pk}",
+                due_at=due_at,
+                context={**common, **protocol_context},
+                topic=rebook_topic(client.pk, protocol.pk),
+                is_essential=False,
+                client_id=client.pk,
             )
-    messages[:0] = [
-        _one_day_message(session, due_at, planned, common) for due_at, planned in sorted(by_due_time.items())
-    ]
+            messages.append(_day_was_over(invitation, over) if over else invitation)
+    for (due_at, over), planned in sorted(by_due_time.items(), key=lambda item: item[0][0]):
+        message = _one_day_message(session, due_at, planned, common)
+        messages.append(_day_was_over(message, over) if over else message)
     outbox_write(messages)
-    return len(messages)
+    return sum(1 for message in messages if message.status == OutboxStatus.PENDING)
