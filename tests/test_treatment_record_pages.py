@@ -6,6 +6,7 @@ Lumen (London) at SUITE_NOW, 07:00 on Tuesday 1 December 2026; Olivia's micronee
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client as BrowserClient
 from django.test.utils import CaptureQueriesContext
@@ -535,3 +536,18 @@ def test_a_combined_service_records_each_modality_and_signs_off_both_plans(pract
     assert {"aftercare_microneedling_day1", "aftercare_microneedling_day3"} <= set(
         aftercare.values_list("template_key", flat=True)
     )
+
+
+def test_signing_off_a_day_late_says_which_aftercare_was_not_sent(practitioner, world, visit):
+    # given Olivia treated on Tuesday 1 December, her record signed off on Wednesday at noon
+    with time_machine.travel(local(world, 2026, 12, 1, 10, 5), tick=False):
+        practitioner.post(reverse("session-record-start", args=[visit.pk]))
+        assert add_area(practitioner, visit, device=world.pens[0].pk).status_code == 302
+    with time_machine.travel(local(world, 2026, 12, 2, 12), tick=False):
+        page = practitioner.post(record_url(visit), {"action": "sign_off"}, follow=True).content.decode()
+    # then day 0's "for the next 24 hours" is not sent a day late, and the page says so
+    assert (
+        "3 aftercare emails scheduled for Olivia. 1 was not sent: its day was over before the sign-off."
+        in page
+    )
+    assert "Not sent: its day (Tue 1 Dec) was over when the record was signed off." in page

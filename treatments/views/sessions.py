@@ -15,7 +15,7 @@ from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
 from clients.selectors import photo_consent_current
 from clients.services import photo_consent_give
 from clinic.errors import ClinicError
-from clinic.models import DeviceKind, Modality
+from clinic.models import DeviceKind, Modality, OutboxStatus
 from clinic.permissions import staff_required
 from treatments.forms import (
     AddendumForm,
@@ -274,12 +274,18 @@ def session_record(request, pk):
             messages.success(request, "Addendum added to the record.")
         elif action == "sign_off":
             signed = treatment_session_sign_off(session=session, by=by)
-            sent = session_aftercare(signed).count()
+            planned = session_aftercare(signed)
+            sent = planned.filter(status=OutboxStatus.PENDING).count()
+            late = planned.filter(status=OutboxStatus.CANCELLED).count()
             aftercare = (
                 f" {sent} aftercare email{'s' if sent != 1 else ''} scheduled for {signed.client.first_name}."
                 if sent
                 else f" No aftercare email goes to {signed.client.first_name}: see why below."
             )
+            if late == 1:
+                aftercare += " 1 was not sent: its day was over before the sign-off."
+            elif late:
+                aftercare += f" {late} were not sent: their days were over before the sign-off."
             messages.success(request, "Signed off: the record is final and the visit completed." + aftercare)
         else:
             messages.error(request, "That is not something the record page can do.")
