@@ -109,6 +109,7 @@ def message_template_edit(request, key):
             "own": own,
             "has_default": shipped is not None,
             "section_tags": SECTION_TAGS if shipped and has_section(shipped.body_text, html=False) else "",
+            "section_tags_of_own": SECTION_TAGS,
             "preview": preview,
             "error": error,
             "sample_names": sorted(SAMPLE_CONTEXT),

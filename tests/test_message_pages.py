@@ -97,6 +97,9 @@ def test_a_treatments_aftercare_says_which_part_a_combined_email_takes(manager_c
     assert not MessageTemplate.objects.filter(clinic=lumen).exists()
     reminder = _text(manager_client.get(reverse("message-template-edit", args=["booking_reminder"])))
     assert 'id="section-hint"' not in reminder
+    # a message of the clinic's own (as for an aftercare step it adds) is told how to mark its part
+    own = _text(manager_client.get(reverse("message-template-edit", args=["aftercare_peel_day2"])))
+    assert "If this is an aftercare step, put its advice between <code>{% block section %}" in own
 
 
 def test_a_broken_template_is_refused_in_plain_words_and_not_saved(manager_client, lumen):
