@@ -197,18 +197,17 @@ def message_resource(clinic: Clinic, message: OutboxMessage, patient_ref: str, z
                 "text": message.label,
             }
         ],
+        "medium": [EMAIL],
         "subject": {"reference": patient_ref},
         "recipient": [{"reference": patient_ref, "display": message.recipient_email}],
     }
     if kind == "Communication":
-        resource["medium"] = [EMAIL]
         resource["topic"] = {"text": message.label}
         if message.sent_at:
             resource["sent"] = fhir_instant(message.sent_at, zone)
         if message.status == OutboxStatus.FAILED:
             resource["statusReason"] = {"text": message.last_error or "Not delivered"}
     else:
-        resource["medium"] = [EMAIL]
         resource["occurrenceDateTime"] = fhir_instant(message.due_at, zone)
         resource["payload"] = [{"contentString": message.label}]
         if message.status == OutboxStatus.CANCELLED and message.last_error:

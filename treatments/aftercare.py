@@ -161,7 +161,9 @@ def _protocol_context(session: TreatmentSession, protocol: Protocol, deepest: De
     }
 
 
-def _one_day_message(session: TreatmentSession, due_at: dt.datetime, planned: list, common: dict):
+def _aftercare_message(
+    session: TreatmentSession, due_at: dt.datetime, planned: list, common: dict, *, topic: str
+) -> OutboxMessage:
     """One email for the steps due at the same time: the step's own, or one made of their sections.
 
     A visit with two treatments (microneedling with microcurrent) gets one aftercare email a day,
@@ -195,7 +197,7 @@ def _one_day_message(session: TreatmentSession, due_at: dt.datetime, planned: li
         dedupe_key=f"session:{session.pk}:aftercare:{dedupe}",
         due_at=due_at,
         context=context,
-        topic=f"session:{session.pk}",
+        topic=topic,
         is_essential=False,
         client_id=client.pk,
     )
@@ -241,21 +243,16 @@ def aftercare_schedule(session: TreatmentSession) -> int:
             if not step.is_rebooking_invitation:
                 by_due_time[(due_at, over)].append((step, protocol_context))
                 continue
-            invitation = outbox_message(
-                clinic=session.clinic,
-                recipient_email=client.email,
-                recipient_name=client.full_name,
-                template_key=step.template_key,
-                dedupe_key=f"session:{session.pk}:aftercare:{step.pk}",
-                due_at=due_at,
-                context={**common, **protocol_context},
+            invitation = _aftercare_message(
+                session,
+                due_at,
+                [(step, protocol_context)],
+                common,
                 topic=rebook_topic(client.pk, protocol.pk),
-                is_essential=False,
-                client_id=client.pk,
             )
             messages.append(_day_was_over(invitation, over) if over else invitation)
     for (due_at, over), planned in sorted(by_due_time.items(), key=lambda item: item[0][0]):
-        message = _one_day_message(session, due_at, planned, common)
+        message = _aftercare_message(session, due_at, planned, common, topic=f"session:{session.pk}")
         messages.append(_day_was_over(message, over) if over else message)
     outbox_write(messages)
     return sum(1 for message in messages if message.status == OutboxStatus.PENDING)

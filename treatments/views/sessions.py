@@ -274,9 +274,8 @@ def session_record(request, pk):
             messages.success(request, "Addendum added to the record.")
         elif action == "sign_off":
             signed = treatment_session_sign_off(session=session, by=by)
-            planned = session_aftercare(signed)
-            sent = planned.filter(status=OutboxStatus.PENDING).count()
-            late = planned.filter(status=OutboxStatus.CANCELLED).count()
+            statuses = list(session_aftercare(signed).values_list("status", flat=True))
+            sent, late = statuses.count(OutboxStatus.PENDING), statuses.count(OutboxStatus.CANCELLED)
             aftercare = (
                 f" {sent} aftercare email{'s' if sent != 1 else ''} scheduled for {signed.client.first_name}."
                 if sent
