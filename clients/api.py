@@ -1,4 +1,4 @@
-"""API of the clients layer: find and register clients."""
+"""API of the clients layer: find, register and correct clients, and export one as FHIR."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
