@@ -195,6 +195,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A service's device kind and its second device kind are one set of choices, named once.
+    "ENUM_NAME_OVERRIDES": {"DeviceKindEnum": "clinic.models.DeviceKind.choices"},
     # The 400, 403, 404 and 415 answers the views cannot declare one by one (clinic/api_schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -11,7 +11,7 @@ from clients.models import Client, IntakeResponse, SignedConsent
 from clients.selectors import refused_addresses
 from clinic.models import Clinic, OutboxMessage, StaffMember
 from clinic.outbox import resend_refusals
-from treatments.models import INACTIVE_STATUSES, Appointment, Protocol, Service
+from treatments.models import INACTIVE_STATUSES, Appointment, DeviceHold, Protocol, Service
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +80,20 @@ def test_appointments_span_two_weeks_around_today_without_double_booking(seeded)
             for other in by_resource.get(key, []):
                 assert a.end <= other.start or a.start >= other.end, (field, a, other)
             by_resource.setdefault(key, []).append(a)
+
+
+def test_demo_combined_visits_hold_a_pen_and_a_microcurrent_unit_and_no_device_twice(seeded):
+    combos = Appointment.objects.filter(service__name="Microneedling + microcurrent combo").select_related(
+        "device", "second_device"
+    )
+    assert combos, "the demo books the combined facial"
+    assert {(a.device.kind, a.second_device.kind) for a in combos} == {("pen", "microcurrent_unit")}
+    # a device is held over buffers too, as a visit's first device or as its second
+    holds = sorted(DeviceHold.objects.values_list("device_id", "blocked_start", "blocked_end"))
+    active = Appointment.objects.exclude(status__in=INACTIVE_STATUSES)
+    assert len(holds) == sum(len(a.devices) for a in active.select_related("device", "second_device"))
+    for (device, _, end), (next_device, next_start, _) in itertools.pairwise(holds):
+        assert device != next_device or end <= next_start, (device, end, next_start)
 
 
 def test_protocol_defaults_are_data_from_domain_md(seeded):

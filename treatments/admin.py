@@ -71,7 +71,15 @@ class ProductAdmin(ClinicScopedAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(ClinicScopedAdmin):
-    list_display = ["name", "duration_minutes", "price", "device_kind", "bookable_online", "is_active"]
+    list_display = [
+        "name",
+        "duration_minutes",
+        "price",
+        "device_kind",
+        "second_device_kind",
+        "bookable_online",
+        "is_active",
+    ]
     list_filter = ["bookable_online", "is_active"]
     filter_horizontal = ["protocols"]
 
@@ -109,11 +117,11 @@ class ReadOnlyRecordAdmin(WritesNothing, ClinicScopedAdmin):
 
 @admin.register(Appointment)
 class AppointmentAdmin(ReadOnlyRecordAdmin):
-    list_display = ["start", "client", "service", "practitioner", "room", "device", "status"]
+    list_display = ["start", "client", "service", "practitioner", "room", "device", "second_device", "status"]
     list_filter = ["status", "practitioner"]
     date_hierarchy = "start"
     raw_id_fields = ["client", "course"]
-    list_select_related = ["client", "service", "practitioner", "room", "device"]
+    list_select_related = ["client", "service", "practitioner", "room", "device", "second_device"]
     inlines = [AppointmentEventInline]
 
 

@@ -82,6 +82,7 @@ class ServiceSerializer(serializers.ModelSerializer):
             "buffer_after_minutes",
             "price",
             "device_kind",
+            "second_device_kind",
             "requires_room",
             "bookable_online",
         ]
@@ -132,6 +133,11 @@ class SlotSerializer(serializers.Serializer):
     practitioner = serializers.IntegerField(source="practitioner_id")
     room = serializers.IntegerField(source="room_id", allow_null=True)
     device = serializers.IntegerField(source="device_id", allow_null=True)
+    second_device = serializers.IntegerField(
+        source="second_device_id",
+        allow_null=True,
+        help_text="The device of the service's second kind (a combined treatment), else null.",
+    )
 
 
 def slots_as_json(slots: list[Slot], zone) -> list[dict]:
@@ -158,6 +164,7 @@ def slots_as_json(slots: list[Slot], zone) -> list[dict]:
             "practitioner": slot.practitioner_id,
             "room": slot.room_id,
             "device": slot.device_id,
+            "second_device": slot.second_device_id,
         }
         for slot in slots
     ]
@@ -196,6 +203,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "practitioner",
             "room",
             "device",
+            "second_device",
             "status",
             "course",
             "sequence",
@@ -225,6 +233,12 @@ class AppointmentCreateSerializer(serializers.Serializer):
     )
     room = ClinicScopedPrimaryKeyField(model=Room, required=False, allow_null=True)
     device = ClinicScopedPrimaryKeyField(model=Device, required=False, allow_null=True)
+    second_device = ClinicScopedPrimaryKeyField(
+        model=Device,
+        required=False,
+        allow_null=True,
+        help_text="For a service that needs a second kind of device; assigned when omitted.",
+    )
     relative_contraindication_reason = serializers.CharField(required=False, allow_blank=True, default="")
     interval_override_reason = serializers.CharField(required=False, allow_blank=True, default="")
     notes = serializers.CharField(required=False, allow_blank=True, default="")
@@ -306,7 +320,7 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         responses={200: OpenApiTypes.OBJECT},
         description="The visit as an HL7 FHIR R4 Bundle (type collection): the Appointment (status as in "
         "this API, start and end with the clinic's offset, the service's modalities) and its participants: "
-        "Patient, Practitioner, the room as a Location and the device.",
+        "Patient, Practitioner, the room as a Location and the devices.",
     )
     @action(detail=True, methods=["get"], url_path="fhir")
     def fhir(self, request, pk=None):

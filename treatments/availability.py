@@ -38,6 +38,7 @@ class Slot(NamedTuple):
     practitioner_id: int
     room_id: int | None
     device_id: int | None
+    second_device_id: int | None = None
 
 
 def epoch(instant: dt.datetime) -> float:
@@ -218,7 +219,7 @@ def available_slots(
     2. For each local day and working window, candidate starts on the clinic's slot grid such that the
        service and its buffers fit inside the window, and not sooner than the minimum notice.
     3. Keep a candidate when the practitioner is free for the blocked time and a room and a device of
-       the needed kind are free for it; report the first free room and device.
+       each kind the service needs are free for it; report the first free room and devices.
     """
     clinic = service.clinic
     zone = clinic.zone
@@ -243,16 +244,16 @@ def available_slots(
         if service.requires_room
         else []
     )
-    devices = (
-        list(
-            Device.objects.filter(clinic=clinic, kind=service.device_kind, is_active=True).order_by(
-                "name", "id"
-            )
-        )
-        if service.device_kind
-        else []
-    )
-    if (service.requires_room and not rooms) or (service.device_kind and not devices):
+    # The devices of each kind the service needs (a combined treatment needs two kinds), in one query.
+    devices_of_kind: dict[str, list[Device]] = {kind: [] for kind in service.device_kinds}
+    if devices_of_kind:
+        for device in Device.objects.filter(clinic=clinic, kind__in=devices_of_kind, is_active=True).order_by(
+            "name", "id"
+        ):
+            devices_of_kind[device.kind].append(device)
+    devices = devices_of_kind.get(service.device_kind, [])
+    second_devices = devices_of_kind.get(service.second_device_kind, [])
+    if (service.requires_room and not rooms) or not all(devices_of_kind.values()):
         return []
 
     held_by_practitioner: dict[int, list[tuple[float, float]]] = defaultdict(list)
@@ -274,15 +275,17 @@ def available_slots(
     held_times = (
         appointments.annotate(held_from=Epoch("blocked_start"), held_until=Epoch("blocked_end"))
         .order_by()
-        .values_list("practitioner_id", "room_id", "device_id", "held_from", "held_until")
+        .values_list("practitioner_id", "room_id", "device_id", "second_device_id", "held_from", "held_until")
     )
-    for staff_id, room_id, device_id, start, end in held_times:
+    for staff_id, room_id, device_id, second_device_id, start, end in held_times:
         held = (start, end)
         held_by_practitioner[staff_id].append(held)
         if room_id:
             held_by_room[room_id].append(held)
-        if device_id:
-            held_by_device[device_id].append(held)
+        # A device is held whether a visit uses it as its first device or as its second.
+        for held_device_id in (device_id, second_device_id):
+            if held_device_id:
+                held_by_device[held_device_id].append(held)
     practitioner_busy = BusyTimes(held_by_practitioner)
     room_busy = BusyTimes(held_by_room)
     device_busy = BusyTimes(held_by_device)
@@ -315,7 +318,8 @@ def available_slots(
                     continue
                 room = room_busy.first_free(rooms, block_start, block_end)
                 device = device_busy.first_free(devices, block_start, block_end)
-                if (room or not rooms) and (device or not devices):
+                second_device = device_busy.first_free(second_devices, block_start, block_end)
+                if (room or not rooms) and (device or not devices) and (second_device or not second_devices):
                     slot_start = dt.datetime.fromtimestamp(start, UTC)
                     slots.append(
                         Slot(
@@ -324,6 +328,7 @@ def available_slots(
                             practitioner_id=practitioner.id,
                             room_id=room.id if room else None,
                             device_id=device.id if device else None,
+                            second_device_id=second_device.id if second_device else None,
                         )
                     )
                 start = grid.after(start)

@@ -4,8 +4,9 @@ Each function validates, writes the appointment and its audit event in one trans
 ClinicError (or ConflictError when a time is taken) with a message a front-desk person can act on.
 
 Double bookings: on PostgreSQL, exclusion constraints refuse two active appointments whose blocked
-times overlap for the same practitioner, room or device (migration 0004); a race that slips past the
-friendly pre-check lands there and is reported the same way. On SQLite every write transaction starts
+times overlap for the same practitioner, room or device (migration 0004), and two device holds of one
+device (a visit's first or second device, migration 0012); a race that slips past the friendly
+pre-check lands there and is reported the same way. On SQLite every write transaction starts
 with BEGIN IMMEDIATE (settings), so the pre-check and the insert run one booking at a time.
 """
 
@@ -13,6 +14,7 @@ import datetime as dt
 import random
 import zoneinfo
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import prefetch_related_objects
@@ -21,7 +23,16 @@ from django.utils import timezone
 from clients.models import Client
 from clients.selectors import refusal_said, refused_address
 from clinic.errors import ClinicError, ConflictError, NotAllowedError
-from clinic.models import Device, OutboxMessage, OutboxStatus, Room, StaffMember, StaffRole, TimeOff
+from clinic.models import (
+    Device,
+    DeviceKind,
+    OutboxMessage,
+    OutboxStatus,
+    Room,
+    StaffMember,
+    StaffRole,
+    TimeOff,
+)
 from treatments.contraindications import absolute, contraindication_findings, relative
 from treatments.eligibility import qualification_gaps
 from treatments.models import (
@@ -81,6 +92,7 @@ class BookingRequest:
     start: dt.datetime
     room: Room | None = None
     device: Device | None = None
+    second_device: Device | None = None
     relative_contraindication_reason: str = ""
     interval_override_reason: str = ""
     notes: str = ""
@@ -108,6 +120,7 @@ HELD_FIELDS = (
     "service_id",
     "room_id",
     "device_id",
+    "second_device_id",
     "start",
     "end",
     "blocked_start",
@@ -257,8 +270,24 @@ def _pick(candidates, spread: bool):
     return random.choice(candidates) if spread else candidates[0]  # noqa: S311 (not security)
 
 
-def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_id=None, spread=False):
-    """Return (room, device) free for the blocked time, or raise ConflictError naming what is taken."""
+class Held(NamedTuple):
+    """The room and devices a visit holds (each None when the service needs none)."""
+
+    room: Room | None
+    device: Device | None
+    second_device: Device | None
+
+    def assign_to(self, appointment: Appointment) -> None:
+        appointment.room, appointment.device, appointment.second_device = self
+
+
+HELD_COLUMNS = ["room", "device", "second_device"]
+
+
+def _hold_resources(
+    request: BookingRequest, blocked_start, blocked_end, ignore_id=None, spread=False
+) -> Held:
+    """Return the room and devices free for the blocked time, or raise ConflictError naming what is taken."""
     service, practitioner, clinic = request.service, request.practitioner, request.service.clinic
     # Only the columns the checks read, without joins: a booking's one busy-time query is planned on
     # every booking, and the joined form cost more to plan than to run. The names a refusal gives are
@@ -286,7 +315,9 @@ def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_
             code="practitioner_taken",
         )
     busy_rooms = {a.room_id: a for a in overlapping if a.room_id}
+    # A device is busy whether another visit holds it as its first device or as its second.
     busy_devices = {a.device_id: a for a in overlapping if a.device_id}
+    busy_devices.update({a.second_device_id: a for a in overlapping if a.second_device_id})
     room = request.room
     if room is not None:
         if room.clinic_id != clinic.id:
@@ -304,33 +335,44 @@ def _hold_resources(request: BookingRequest, blocked_start, blocked_end, ignore_
         )
         if room is None:
             raise ConflictError("No treatment room is free at that time.", code="no_room_free")
-    device = request.device
-    if device is not None:
-        if device.clinic_id != clinic.id:
+    device = _hold_device(request, request.device, service.device_kind, busy_devices, spread)
+    second_device = _hold_device(
+        request, request.second_device, service.second_device_kind, busy_devices, spread, what="second device"
+    )
+    return Held(room, device, second_device)
+
+
+def _hold_device(
+    request: BookingRequest, given: Device | None, kind: str, busy: dict, spread: bool, *, what="device"
+):
+    """The device given if it is of the kind and free, else a free one of the kind (None if no kind)."""
+    service, clinic = request.service, request.service.clinic
+    if given is not None:
+        if given.clinic_id != clinic.id:
             raise ClinicError("That device is not in this clinic.", code="wrong_clinic")
-        if service.device_kind and device.kind != service.device_kind:
-            raise ClinicError(
-                f"“{service.name}” needs a {service.get_device_kind_display()}, not {device}.",
-                code="wrong_device",
-            )
-        if device.id in busy_devices:
-            raise ConflictError(
-                _describe_taken(clinic, device.name, busy_devices[device.id]), code="device_taken"
-            )
-    elif service.device_kind:
-        device = _pick(
-            list(
-                Device.objects.filter(clinic=clinic, kind=service.device_kind, is_active=True)
-                .exclude(id__in=busy_devices)
-                .order_by("name", "id")
-            ),
-            spread,
+        if not kind:
+            raise ClinicError(f"“{service.name}” books no {what}: leave it out.", code="wrong_device")
+        if given.kind != kind:
+            needed = DeviceKind(kind).label.lower()
+            raise ClinicError(f"“{service.name}” needs a {needed}, not {given}.", code="wrong_device")
+        if given.id in busy:
+            raise ConflictError(_describe_taken(clinic, given.name, busy[given.id]), code="device_taken")
+        return given
+    if not kind:
+        return None
+    device = _pick(
+        list(
+            Device.objects.filter(clinic=clinic, kind=kind, is_active=True)
+            .exclude(id__in=busy)
+            .order_by("name", "id")
+        ),
+        spread,
+    )
+    if device is None:
+        raise ConflictError(
+            f"No {DeviceKind(kind).label.lower()} is free at that time.", code="no_device_free"
         )
-        if device is None:
-            raise ConflictError(
-                f"No {service.get_device_kind_display()} is free at that time.", code="no_device_free"
-            )
-    return room, device
+    return device
 
 
 def _blocked(service: Service, start: dt.datetime):
@@ -348,6 +390,10 @@ def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | Non
         return ConflictError(
             "The client was just booked at that time by someone else. Pick another time.", code="client_busy"
         )
+    if "device_hold_no_overlap" in text:  # the visit's first device or its second
+        return ConflictError(
+            "Someone else just booked that device at that time. Pick another time.", code="device_taken"
+        )
     for resource in ("practitioner", "room", "device"):
         if f"appointment_{resource}_no_overlap" in text:
             return ConflictError(
@@ -360,10 +406,10 @@ def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | Non
 def _write_with_retries(write, *, reassignable: frozenset[str] = frozenset()):
     """Run a booking write, retrying deadlocks; turn exclusion violations into ConflictError.
 
-    `reassignable` names the resources ("room", "device") the booking picked itself: when another
-    booking took that one at the same moment, the retry picks another free one instead of refusing,
-    for as long as one is free (REASSIGN_ATTEMPTS). Deadlocks and serialisation failures are retried
-    WRITE_ATTEMPTS times.
+    `reassignable` names the resources ("room", "device": either device) the booking picked itself:
+    when another booking took that one at the same moment, the retry picks another free one instead
+    of refusing, for as long as one is free (REASSIGN_ATTEMPTS). Deadlocks and serialisation
+    failures are retried WRITE_ATTEMPTS times.
     """
     busy_retries = 0
     for attempt in range(1, REASSIGN_ATTEMPTS + 1):
@@ -423,7 +469,9 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
 
     def write(attempt):
         with transaction.atomic():
-            room, device = _hold_resources(request, blocked_start, blocked_end, spread=attempt > 1)
+            room, device, second_device = _hold_resources(
+                request, blocked_start, blocked_end, spread=attempt > 1
+            )
             appointment = Appointment.objects.create(
                 clinic=clinic,
                 client=request.client,
@@ -431,6 +479,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 service=request.service,
                 room=room,
                 device=device,
+                second_device=second_device,
                 course=course,
                 start=request.start,
                 end=end,
@@ -450,8 +499,11 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 notify_booked(appointment)
             return appointment
 
+    # Given devices are refused when taken; picked ones are picked again (both are "device" then).
     reassignable = frozenset(
-        name for name, given in (("room", request.room), ("device", request.device)) if given is None
+        name
+        for name, given in (("room", request.room), ("device", request.device or request.second_device))
+        if given is None
     )
     appointment = _write_with_retries(write, reassignable=reassignable)
     return appointment
@@ -577,13 +629,12 @@ def appointment_reschedule(
         with transaction.atomic():
             current = _locked(appointment)
             previous, previous_practitioner = current.start, current.practitioner
-            room, device = _hold_resources(
+            _hold_resources(
                 request, blocked_start, blocked_end, ignore_id=current.pk, spread=attempt > 1
-            )
+            ).assign_to(current)
             current.start, current.end = start, end
             current.blocked_start, current.blocked_end = blocked_start, blocked_end
             current.practitioner = practitioner
-            current.room, current.device = room, device
             current.sequence += 1
             current.save(
                 update_fields=[
@@ -592,8 +643,7 @@ def appointment_reschedule(
                     "blocked_start",
                     "blocked_end",
                     "practitioner",
-                    "room",
-                    "device",
+                    *HELD_COLUMNS,
                     "sequence",
                 ]
             )
@@ -627,35 +677,33 @@ def appointment_change_room_and_device(appointment: Appointment, *, actor=None) 
     def write(attempt):
         with transaction.atomic():
             current = _locked(appointment)
-            room = current.room if current.room and current.room.is_active else None
-            device = current.device if current.device and current.device.is_active else None
-            if (room or not current.room_id) and (device or not current.device_id):
+            before = Held(current.room, current.device, current.second_device)
+            kept = Held(*(r if r is not None and r.is_active else None for r in before))
+            if all(k is not None or b is None for k, b in zip(kept, before, strict=True)):
                 raise ClinicError(
-                    "Its room and device are both in use: nothing to change.", code="nothing_to_do"
+                    "Its room and devices are all in use: nothing to change.", code="nothing_to_do"
                 )
             request = BookingRequest(
                 client=current.client,
                 service=current.service,
                 practitioner=current.practitioner,
                 start=current.start,
-                room=room,
-                device=device,
+                room=kept.room,
+                device=kept.device,
+                second_device=kept.second_device,
             )
-            before = (current.room, current.device)
-            current.room, current.device = _hold_resources(
+            _hold_resources(
                 request, current.blocked_start, current.blocked_end, ignore_id=current.pk, spread=attempt > 1
-            )
-            current.save(update_fields=["room", "device"])
+            ).assign_to(current)
+            current.save(update_fields=HELD_COLUMNS)
+            after = Held(current.room, current.device, current.second_device)
+            details = {}
+            for column, was, now in zip(HELD_COLUMNS, before, after, strict=True):
+                if column != "second_device" or was or now:
+                    details[f"{column}_from"] = was.name if was else ""
+                    details[f"{column}_to"] = now.name if now else ""
             AppointmentEvent.objects.create(
-                appointment=current,
-                actor=_user(actor),
-                action="resources_changed",
-                details={
-                    "room_from": before[0].name if before[0] else "",
-                    "room_to": current.room.name if current.room else "",
-                    "device_from": before[1].name if before[1] else "",
-                    "device_to": current.device.name if current.device else "",
-                },
+                appointment=current, actor=_user(actor), action="resources_changed", details=details
             )
             return current
 
@@ -820,13 +868,14 @@ def appointment_undo_status(appointment: Appointment, *, actor=None, now: dt.dat
                     start=current.start,
                     room=current.room,
                     device=current.device,
+                    second_device=current.second_device,
                 )
-                current.room, current.device = _hold_resources(
+                _hold_resources(
                     request, current.blocked_start, current.blocked_end, ignore_id=current.pk
-                )
+                ).assign_to(current)
             previous = current.status
             current.status = AppointmentStatus.BOOKED
-            current.save(update_fields=["status", "room", "device"])
+            current.save(update_fields=["status", *HELD_COLUMNS])
             AppointmentEvent.objects.create(
                 appointment=current,
                 actor=_user(actor),

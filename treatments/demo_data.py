@@ -338,6 +338,8 @@ SERVICES = [
     ),
     ("Consultation", [], 30, 0, 0, D("0.00"), "", None, True, "Skin assessment and treatment plan."),
 ]
+# Services that use a second device in the same visit: it is booked with the first.
+SECOND_DEVICE_KINDS = {"Microneedling + microcurrent combo": "microcurrent_unit"}
 
 # code, question, kind, condition it records
 INTAKE_QUESTIONS = [

@@ -204,10 +204,8 @@ def appointment_as_fhir_bundle(appointment: Appointment) -> dict:
             location_resource(clinic, appointment.room),
             appointment.room.name,
         )
-    if appointment.device is not None:
-        take_part(
-            "Device", appointment.device_id, device_resource(appointment.device), appointment.device.name
-        )
+    for device in appointment.devices:  # a combined treatment holds two
+        take_part("Device", device.pk, device_resource(device), device.name)
 
     service = appointment.service
     modalities = dict.fromkeys(protocol.modality for protocol in service.protocols.all())

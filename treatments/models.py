@@ -313,6 +313,13 @@ class Service(models.Model):
     price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
     requires_room = models.BooleanField(default=True)
     device_kind = models.CharField(max_length=30, choices=DeviceKind.choices, blank=True)
+    second_device_kind = models.CharField(
+        max_length=30,
+        choices=DeviceKind.choices,
+        blank=True,
+        help_text="A second device the service uses in the same visit, e.g. a microcurrent unit in a "
+        "combined facial. It is booked with the first, so neither can be double-booked.",
+    )
     max_depth_mm = models.DecimalField(
         max_digits=3,
         decimal_places=2,
@@ -343,10 +350,23 @@ class Service(models.Model):
                 violation_error_message="A price cannot be negative.",
             ),
             optional_needle_depth_check("service_depth_within_0_3mm"),
+            models.CheckConstraint(
+                condition=Q(second_device_kind="")
+                | (~Q(device_kind="") & ~Q(second_device_kind=F("device_kind"))),
+                name="service_second_device_of_another_kind",
+                violation_error_message=(
+                    "A second device is of another kind than the first, and the first is chosen first."
+                ),
+            ),
         ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def device_kinds(self) -> tuple[str, ...]:
+        """The kinds of device a visit of this service holds: none, one or two."""
+        return tuple(kind for kind in (self.device_kind, self.second_device_kind) if kind)
 
 
 class Course(models.Model):
@@ -410,6 +430,10 @@ class Appointment(models.Model):
     device = models.ForeignKey(
         Device, on_delete=models.PROTECT, null=True, blank=True, related_name="appointments"
     )
+    # The device of the service's `second_device_kind` (a combined treatment uses two at once).
+    second_device = models.ForeignKey(
+        Device, on_delete=models.PROTECT, null=True, blank=True, related_name="second_device_appointments"
+    )
     course = models.ForeignKey(
         Course, on_delete=models.SET_NULL, null=True, blank=True, related_name="appointments"
     )
@@ -449,6 +473,12 @@ class Appointment(models.Model):
                 condition=Q(blocked_end__lte=F("blocked_start") + MAX_HELD),
                 name="appointment_held_at_most_a_day",
             ),
+            models.CheckConstraint(
+                condition=Q(second_device__isnull=True)
+                | (Q(device__isnull=False) & ~Q(second_device=F("device"))),
+                name="appointment_second_device_is_another",
+                violation_error_message="A visit's second device is another device than its first.",
+            ),
         ]
 
     def __str__(self):
@@ -457,6 +487,37 @@ class Appointment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status not in INACTIVE_STATUSES
+
+    @property
+    def devices(self) -> list[Device]:
+        """The devices the visit holds, first then second (load both with select_related)."""
+        return [d for d in (self.device, self.second_device) if d is not None]
+
+
+class DeviceHold(models.Model):
+    """One device held by an active visit over its held time: what keeps a device from double-booking.
+
+    A visit may hold two devices (`device` and `second_device`), and one device may be a visit's first
+    and another's second, so no constraint on the appointment table can compare them. This table has
+    one row per device an active visit holds, and on PostgreSQL an exclusion constraint refuses two
+    rows of one device whose times overlap (migration 0012). Database triggers on the appointment
+    table write these rows on every insert and on every change of status, devices or held time; no
+    Python code writes them. On SQLite the triggers keep the rows the same, and booking's serialised
+    transactions check the overlap, as for the practitioner and room.
+    """
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="device_holds")
+    device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="holds")
+    blocked_start = models.DateTimeField()
+    blocked_end = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "device"], name="device_hold_once_per_visit"),
+        ]
+
+    def __str__(self):
+        return f"{self.device_id} held {self.blocked_start:%Y-%m-%d %H:%M}–{self.blocked_end:%H:%M} UTC"
 
 
 class AppointmentEvent(models.Model):

@@ -147,11 +147,11 @@ def out_of_use(appointments) -> dict[int, str]:
     loaded, two when not.
     """
     ahead = still_to_be_had(appointments)
-    prefetch_related_objects(ahead, "room", "device")
+    prefetch_related_objects(ahead, "room", "device", "second_device")
     said = {}
     for a in ahead:
         gone = [f"{a.room.name} is not in use"] if a.room and not a.room.is_active else []
-        gone += [f"{a.device.name} is out of use"] if a.device and not a.device.is_active else []
+        gone += [f"{device.name} is out of use" for device in a.devices if not device.is_active]
         if gone:
             said[a.pk] = "; ".join(gone)
     return said
@@ -251,7 +251,7 @@ def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.dat
     _, end = local_day_bounds(clinic, last_day)
     return (
         Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end)
-        .select_related("clinic", "practitioner", "room", "device", "client", "service")
+        .select_related("clinic", "practitioner", "room", "device", "second_device", "client", "service")
         .order_by("start", "practitioner__display_name", "id")
     )
 

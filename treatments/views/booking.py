@@ -314,7 +314,7 @@ def _say_forms_still_missing(request, appointment: Appointment) -> None:
 def visit_of_this_clinic(request, pk) -> Appointment:
     return get_object_or_404(
         Appointment.objects.select_related(
-            "clinic", "client", "service", "practitioner", "room", "device", "course"
+            "clinic", "client", "service", "practitioner", "room", "device", "second_device", "course"
         ),
         pk=pk,
         clinic=request.staff_member.clinic,
@@ -354,7 +354,7 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
     elif event.action == "resources_changed":
         changes = [
             f"{details[f'{kind}_from']} to {details[f'{kind}_to']}"
-            for kind in ("room", "device")
+            for kind in ("room", "device", "second_device")
             if details.get(f"{kind}_from") != details.get(f"{kind}_to")
         ]
         label = "Changed " + ", ".join(changes) if changes else label
@@ -529,7 +529,7 @@ def appointment_action(request, pk, action):
             )
         elif action == "change_room":
             changed = appointment_change_room_and_device(appointment, actor=request.user)
-            now_in = ", ".join(r.name for r in (changed.room, changed.device) if r)
+            now_in = ", ".join(r.name for r in (changed.room, *changed.devices) if r)
             messages.success(request, f"{appointment.client.full_name} now has {now_in}, at the same time.")
         elif action == "undo":
             undone = UNDOABLE.get(appointment.status, "status")

@@ -99,7 +99,7 @@ def calendar(request):
     _, range_end = local_day_bounds(clinic, days[-1])
     appointments = list(
         Appointment.objects.filter(clinic=clinic, start__lt=range_end, end__gt=range_start)
-        .select_related("client", "service", "practitioner", "room", "device")
+        .select_related("client", "service", "practitioner", "room", "device", "second_device")
         .order_by("start", "id")
     )
     # Someone who left, or a room taken out of use, keeps a column while visits there are still to

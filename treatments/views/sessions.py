@@ -95,9 +95,10 @@ def _entry_form(modality, protocol, session, data=None):
     initial = {}
     if modality != Modality.MESOTHERAPY:
         kwargs["devices"] = recording_devices(clinic, modality, protocol)
-        visit_device = session.appointment.device if session.appointment_id else None
-        if visit_device is not None and visit_device.kind in {d.kind for d in kwargs["devices"]}:
-            initial["device"] = visit_device.pk
+        # The visit's device of this modality's kinds: a combined visit holds a pen and a microcurrent unit.
+        kinds = {d.kind for d in kwargs["devices"]}
+        visit_devices = session.appointment.devices if session.appointment_id else []
+        initial["device"] = next((d.pk for d in visit_devices if d.kind in kinds), None)
     if modality == Modality.MICROCURRENT and protocol and protocol.waveforms:
         initial["waveform"] = protocol.waveforms[0]
     if modality == Modality.MESOTHERAPY:

@@ -223,6 +223,7 @@ class Command(BaseCommand):
                     "buffer_after_minutes": after,
                     "price": price,
                     "device_kind": kind,
+                    "second_device_kind": data.SECOND_DEVICE_KINDS.get(name, ""),
                     "max_depth_mm": depth,
                     "bookable_online": online,
                     "description": text,
@@ -447,11 +448,10 @@ class Command(BaseCommand):
                     if block[1] > closing:
                         break
                     room = next((r for r in rooms if free(r, *block)), None)
-                    device = None
-                    if service.device_kind:
-                        device = next(
-                            (d for d in devices if d.kind == service.device_kind and free(d, *block)), None
-                        )
+                    held_devices = [
+                        next((d for d in devices if d.kind == kind and free(d, *block)), None)
+                        for kind in service.device_kinds
+                    ]
                     # a client is one person (never in two visits at once), and comes once a day
                     free_clients = [
                         c
@@ -460,16 +460,16 @@ class Command(BaseCommand):
                         and (c.pk, service.pk) not in ruled_out
                         and (start >= now or (c.pk, service.pk) in in_order)
                     ]
-                    if room is None or (service.device_kind and device is None) or not free_clients:
+                    if room is None or None in held_devices or not free_clients:
                         cursor += dt.timedelta(minutes=15)
                         continue
                     # most clients booked ahead have filled their forms already; some still have to
                     regulars = [c for c in free_clients if (c.pk, service.pk) in in_order]
                     client = rng.choice(regulars if regulars and rng.random() < 0.8 else free_clients)
                     seen_that_day.add(client.pk)
-                    for resource in (practitioner, room, device):
-                        if resource is not None:
-                            busy.setdefault(resource, []).append(block)
+                    for resource in (practitioner, room, *held_devices):
+                        busy.setdefault(resource, []).append(block)
+                    device, second_device = (*held_devices, None, None)[:2]
                     created.append(
                         Appointment(
                             clinic=clinic,
@@ -478,6 +478,7 @@ class Command(BaseCommand):
                             service=service,
                             room=room,
                             device=device,
+                            second_device=second_device,
                             start=start.astimezone(dt.UTC),
                             end=end.astimezone(dt.UTC),
                             blocked_start=block[0].astimezone(dt.UTC),
