@@ -292,7 +292,9 @@ def test_recording_the_combo_offers_each_modality_the_visits_own_device(client, 
     client.force_login(world.dr_lee.user)
     page = client.get(reverse("session-record", args=[visit.pk])).content.decode()
     assert f'<option value="{world.pens[1].pk}" selected>' in page  # the microneedling section's pen
-    assert f'<option value="{world.microcurrent_unit.pk}" selected>' in page  # the microcurrent section's unit
+    assert (
+        f'<option value="{world.microcurrent_unit.pk}" selected>' in page
+    )  # the microcurrent section's unit
 
 
 # --- the database's own guard ----------------------------------------------------------------------
@@ -415,3 +417,33 @@ def test_combos_and_workouts_racing_for_the_one_unit_get_it_once(live_server, tr
     active = Appointment.objects.exclude(status__in=INACTIVE_STATUSES)
     assert active.count() == 1
     assert DeviceHold.objects.filter(device=world.microcurrent_unit).count() == 1
+
+
+def test_two_combos_booked_at_the_same_moment_share_out_two_units(live_server, transactional_db):
+    # given two of everything: rooms, pens and microcurrent units
+    world = build_world(rooms=2, pens=2)
+    world.combo = _add_combo(world)
+    spare = Device.objects.create(clinic=world.clinic, name="Microcurrent unit 2", kind="microcurrent_unit")
+    token = Token.objects.create(user=world.desk.user).key
+    payloads = [
+        {
+            "client": world.client().id,
+            "service": world.combo.id,
+            "practitioner": practitioner.id,
+            "start": local(world, 2026, 12, 8, hour).isoformat(),
+        }
+        for hour in (10, 13, 15)
+        for practitioner in (world.dr_lee, world.sam)
+    ]
+    barrier = threading.Barrier(len(payloads))
+    url = live_server.url + "/api/v1/appointments/"
+    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
+        statuses = list(pool.map(lambda p: _post(url, token, p, barrier), payloads))
+    # then all are booked (held 15 minutes either side, back to back): whoever lost the race for the
+    # first unit took the second
+    assert statuses == [201] * len(payloads), statuses
+    for hour in (10, 13, 15):
+        units = Appointment.objects.filter(start=local(world, 2026, 12, 8, hour)).values_list(
+            "second_device", flat=True
+        )
+        assert sorted(units) == sorted([world.microcurrent_unit.pk, spare.pk])

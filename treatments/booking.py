@@ -499,11 +499,13 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 notify_booked(appointment)
             return appointment
 
-    # Given devices are refused when taken; picked ones are picked again (both are "device" then).
+    # What the booking picked itself is picked again after a lost race; what was given is refused. A
+    # lost device race does not say which of two devices it was: the retry's check finds out.
+    devices_given = request.device is not None and (
+        request.second_device is not None or not request.service.second_device_kind
+    )
     reassignable = frozenset(
-        name
-        for name, given in (("room", request.room), ("device", request.device or request.second_device))
-        if given is None
+        name for name, given in (("room", request.room is not None), ("device", devices_given)) if not given
     )
     appointment = _write_with_retries(write, reassignable=reassignable)
     return appointment
