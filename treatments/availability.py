@@ -283,9 +283,10 @@ def available_slots(
         if room_id:
             held_by_room[room_id].append(held)
         # A device is held whether a visit uses it as its first device or as its second.
-        for held_device_id in (device_id, second_device_id):
-            if held_device_id:
-                held_by_device[held_device_id].append(held)
+        if device_id:
+            held_by_device[device_id].append(held)
+        if second_device_id:
+            held_by_device[second_device_id].append(held)
     practitioner_busy = BusyTimes(held_by_practitioner)
     room_busy = BusyTimes(held_by_room)
     device_busy = BusyTimes(held_by_device)
@@ -318,7 +319,9 @@ def available_slots(
                     continue
                 room = room_busy.first_free(rooms, block_start, block_end)
                 device = device_busy.first_free(devices, block_start, block_end)
-                second_device = device_busy.first_free(second_devices, block_start, block_end)
+                second_device = (
+                    device_busy.first_free(second_devices, block_start, block_end) if second_devices else None
+                )
                 if (room or not rooms) and (device or not devices) and (second_device or not second_devices):
                     slot_start = dt.datetime.fromtimestamp(start, UTC)
                     slots.append(
