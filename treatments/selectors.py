@@ -140,11 +140,11 @@ def not_qualified_for(appointments) -> set[int]:
 
 
 def out_of_use(appointments) -> dict[int, str]:
-    """Return, by id, what of the room and device of each visit still to be had was taken out of use.
+    """Return, by id, what of the room and devices of each visit still to be had was taken out of use.
 
     "Room 2 is not in use", "Pen A is out of use": the visit keeps its time, and takes another room
     or device (`booking.appointment_change_room_and_device`). No query when rooms and devices are
-    loaded, two when not.
+    loaded, one each for the room, the device and the second device when not.
     """
     ahead = still_to_be_had(appointments)
     prefetch_related_objects(ahead, "room", "device", "second_device")
