@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -35,6 +36,7 @@ from treatments.booking import (
     appointment_set_status,
     appointment_undo_status,
 )
+from treatments.device_holds import TRIGGERS, device_hold_triggers_present, repair_device_hold_triggers
 from treatments.fhir import appointment_as_fhir_bundle
 from treatments.models import INACTIVE_STATUSES, Appointment, DeviceHold, Protocol, Service
 from treatments.selectors import out_of_use
@@ -295,6 +297,29 @@ def test_recording_the_combo_offers_each_modality_the_visits_own_device(client, 
     assert (
         f'<option value="{world.microcurrent_unit.pk}" selected>' in page
     )  # the microcurrent section's unit
+
+
+def test_migrate_puts_back_triggers_a_table_rebuild_dropped_and_rebuilds_the_holds(world):
+    # given the triggers gone, as a SQLite table rebuild in a later migration would leave them
+    on_table = " ON treatments_appointment" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        for name in TRIGGERS:
+            cursor.execute(f"DROP TRIGGER {name}{on_table}")
+    assert not device_hold_triggers_present(connection)
+    unguarded = _book(world, world.combo, 10)  # booked while nothing kept its holds
+    assert _holds(unguarded) == set()
+    # when the next migrate runs (nothing to apply)
+    call_command("migrate", verbosity=0)
+    # then the triggers are back and every active visit holds its devices again
+    assert device_hold_triggers_present(connection)
+    held = (unguarded.blocked_start, unguarded.blocked_end)
+    assert _holds(unguarded) == {(unguarded.device_id, *held), (world.microcurrent_unit.pk, *held)}
+    with pytest.raises(ConflictError):
+        _book(world, world.microcurrent, 10, practitioner=world.sam)
+    appointment_cancel(unguarded)
+    assert _holds(unguarded) == set()
+    # and a migrate with the triggers in place changes nothing
+    assert repair_device_hold_triggers(using="default") is False
 
 
 # --- the database's own guard ----------------------------------------------------------------------

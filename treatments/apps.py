@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class TreatmentsConfig(AppConfig):
@@ -11,3 +12,8 @@ class TreatmentsConfig(AppConfig):
 
         register_out_of_date_check(out_of_date_booking_messages)
         register_context_refresh(booking_messages_as_they_stand)
+
+        from treatments.device_holds import repair_device_hold_triggers
+
+        # A migration that rebuilt the appointment table (SQLite) dropped its triggers: put them back.
+        post_migrate.connect(repair_device_hold_triggers, sender=self, dispatch_uid="device_hold_triggers")
