@@ -472,3 +472,30 @@ def test_two_combos_booked_at_the_same_moment_share_out_two_units(live_server, t
             "second_device", flat=True
         )
         assert sorted(units) == sorted([world.microcurrent_unit.pk, spare.pk])
+
+
+def test_visits_booked_before_the_service_needed_a_unit_are_flagged_and_take_one(client, world):
+    # given a microneedling visit booked while the service used a pen only
+    visit = _book(world, world.microneedling, 10)
+    assert visit.second_device is None
+    # when the manager makes it a combined service that also uses the microcurrent unit
+    Service.objects.filter(pk=world.microneedling.pk).update(second_device_kind="microcurrent_unit")
+    # then the desk sees the visit lacks a unit, on the day's list, the calendar and the visit's page
+    client.force_login(world.desk.user)
+    day = client.get("/?date=2026-12-08").content.decode()
+    assert 'title="No microcurrent unit is booked for it">Device missing. Change it</a>' in day
+    calendar = client.get("/calendar/?date=2026-12-08").content.decode()
+    assert '<span class="warning">Device missing</span>' in calendar
+    page = client.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert "No microcurrent unit is booked for it" in page and "Take another room and device" in page
+    # and one click gives it the unit at its time, keeping its room and pen
+    response = client.post(reverse("appointment-action", args=[visit.pk, "change_room"]), follow=True)
+    assert "now has" in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.second_device == world.microcurrent_unit
+    assert visit.device == world.pens[0] and visit.room == world.rooms[0]
+    page = client.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert "Took Microcurrent unit" in page
+    assert "No microcurrent unit is booked for it" not in page
+    with pytest.raises(ClinicError, match="nothing to change"):
+        appointment_change_room_and_device(visit)

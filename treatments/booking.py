@@ -668,6 +668,7 @@ def appointment_change_room_and_device(appointment: Appointment, *, actor=None) 
 
     A room closed for a leak, or a pen sent for repair, leaves visits booked in it: each keeps its
     time and practitioner, and takes a free room or device in use (the ones still in use are kept).
+    A visit booked before its service needed a (second) kind of device takes one of that kind.
     The client's emails do not name rooms or devices, so nothing is sent; the history records it.
     """
     if not appointment.is_active or appointment.status == AppointmentStatus.FULFILLED:
@@ -679,9 +680,19 @@ def appointment_change_room_and_device(appointment: Appointment, *, actor=None) 
     def write(attempt):
         with transaction.atomic():
             current = _locked(appointment)
+            service = current.service
             before = Held(current.room, current.device, current.second_device)
-            kept = Held(*(r if r is not None and r.is_active else None for r in before))
-            if all(k is not None or b is None for k, b in zip(kept, before, strict=True)):
+            kinds = ("", service.device_kind, service.second_device_kind)  # "": a room, of no kind
+            kept = Held(
+                *(
+                    held
+                    if held is not None and held.is_active and getattr(held, "kind", "") == kind
+                    else None
+                    for held, kind in zip(before, kinds, strict=True)
+                )
+            )
+            lacking = any(kind and held is None for held, kind in zip(kept, kinds, strict=True))
+            if kept == before and not lacking:
                 raise ClinicError(
                     "Its room and devices are all in use: nothing to change.", code="nothing_to_do"
                 )

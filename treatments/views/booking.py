@@ -60,9 +60,9 @@ from treatments.selectors import (
     forms_missing,
     local_day_bounds,
     not_qualified_for,
-    out_of_use,
     outside_working_hours,
     recorded_area_count,
+    room_and_devices_to_change,
     time_off_clashes,
 )
 from treatments.sessions import may_record, may_write, record_start_refusal
@@ -352,12 +352,17 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
         if details.get("practitioner_to"):
             label += f", from {details.get('practitioner_from', '')} to {details['practitioner_to']}"
     elif event.action == "resources_changed":
-        changes = [
-            f"{details[f'{kind}_from']} to {details[f'{kind}_to']}"
+        moved = [
+            (details.get(f"{kind}_from"), details.get(f"{kind}_to"))
             for kind in ("room", "device", "second_device")
             if details.get(f"{kind}_from") != details.get(f"{kind}_to")
         ]
-        label = "Changed " + ", ".join(changes) if changes else label
+        said = []
+        if changed := [f"{was} to {now}" for was, now in moved if was]:
+            said.append("Changed " + ", ".join(changed))
+        if taken := [now for was, now in moved if not was]:  # a device the service came to need
+            said.append(("took " if said else "Took ") + ", ".join(taken))
+        label = "; ".join(said) or label
     elif event.action == "cancelled":
         label += " by the client" if details.get("by_client") else ""
         label += " with the rest of the course" if details.get("rest_of_course") else ""
@@ -465,7 +470,9 @@ def appointment_detail(request, pk):
             "time_off": time_off,
             "off_hours": off_hours,
             "unqualified": unqualified,
-            "out_of_use": out_of_use([appointment]).get(appointment.pk, "") if can_change else "",
+            "out_of_use": room_and_devices_to_change([appointment]).get(appointment.pk, "")
+            if can_change
+            else "",
             "move_with": move_with,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,

@@ -2,16 +2,20 @@
 
 from clients.selectors import refused_addresses
 from treatments.selectors import (
+    devices_not_booked,
     forms_missing,
     not_qualified_for,
-    out_of_use,
     outside_working_hours,
+    room_and_devices_to_change,
     time_off_clashes,
 )
 
 
 def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int, list[str]]:
     """Set on each visit `.time_off`, `.off_hours`, `.unqualified`, `.out_of_use` and `.forms_missing`.
+
+    `.out_of_use` says what of the room and devices must change: taken out of use, or a device the
+    service needs and the visit does not hold (then `.device_not_booked` is set too).
 
     The day's list, the calendar and the client's page show them. A fixed number of queries however many
     visits; fewer when the caller has the time off or the working hours (of active practitioners)
@@ -20,13 +24,15 @@ def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int,
     clashes = time_off_clashes(appointments, time_off)
     off_hours = outside_working_hours(appointments, clinic.zone, hours)
     unqualified = not_qualified_for(appointments)
-    gone = out_of_use(appointments)
+    to_change = room_and_devices_to_change(appointments)
+    not_booked = devices_not_booked(appointments)
     missing = forms_missing(appointments, clinic)
     for visit in appointments:
         visit.time_off = clashes.get(visit.pk)
         visit.off_hours = visit.pk in off_hours
         visit.unqualified = visit.pk in unqualified
-        visit.out_of_use = gone.get(visit.pk, "")
+        visit.out_of_use = to_change.get(visit.pk, "")
+        visit.device_not_booked = visit.pk in not_booked
         visit.forms_missing = missing.get(visit.pk, [])
     return missing
 
