@@ -1,48 +1,15 @@
 """Fifty simultaneous requests for one slot at a live server: exactly one wins, the rest get 409."""
 
 import datetime as dt
-import json
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rest_framework.authtoken.models import Token
 
 from tests.booking_world import build_world, local
+from tests.live_api import post_bookings_at_once
 from treatments.models import INACTIVE_STATUSES, Appointment
 
 REQUESTS = 50
-
-
-def _post(url, token, payload, barrier):
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        method="POST",
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    barrier.wait()
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status, _body(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, _body(error.read())
-
-
-def _body(raw: bytes) -> dict:
-    try:
-        return json.loads(raw or b"{}")
-    except ValueError:
-        return {"not_json": raw[:300].decode(errors="replace")}
-
-
-def _fire(live_server, token, payloads):
-    barrier = threading.Barrier(len(payloads))
-    url = live_server.url + "/api/v1/appointments/"
-    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
-        return list(pool.map(lambda p: _post(url, token, p, barrier), payloads))
 
 
 @pytest.fixture
@@ -66,7 +33,7 @@ def test_fifty_requests_for_one_slot_book_it_once(live_server, world, token):
         }
         for _ in range(REQUESTS)
     ]
-    results = _fire(live_server, token, payloads)
+    results = post_bookings_at_once(live_server, token, payloads)
     statuses = sorted(status for status, _ in results)
     assert statuses.count(201) == 1, results
     assert statuses.count(409) == REQUESTS - 1, results
@@ -86,7 +53,7 @@ def test_partially_overlapping_requests_book_only_one(live_server, world, token)
         }
         for start in starts
     ]
-    results = _fire(live_server, token, payloads)
+    results = post_bookings_at_once(live_server, token, payloads)
     assert [status for status, _ in results].count(201) == 1, results
     assert Appointment.objects.exclude(status__in=INACTIVE_STATUSES).count() == 1
 
@@ -102,7 +69,7 @@ def test_two_practitioners_racing_for_the_only_pen_get_it_once(live_server, worl
         }
         for i in range(20)
     ]
-    results = _fire(live_server, token, payloads)
+    results = post_bookings_at_once(live_server, token, payloads)
     assert [status for status, _ in results].count(201) == 1, results
     assert Appointment.objects.exclude(status__in=INACTIVE_STATUSES).values("device").distinct().count() == 1
 
@@ -123,7 +90,7 @@ def test_simultaneous_bookings_for_different_practitioners_share_out_the_rooms(l
                 }
             )
     # when they all arrive together
-    results = _fire(live_server, token, payloads)
+    results = post_bookings_at_once(live_server, token, payloads)
     # then every one is booked: whoever lost the race for the first room got the second
     assert [status for status, _ in results] == [201] * len(payloads), results
     for hour in (10, 12, 14):
@@ -162,7 +129,7 @@ def test_ten_practitioners_booked_at_once_share_out_ten_rooms_and_ten_pens(live_
         for practitioner in practitioners
     ]
     # when all thirty arrive together, each slot's ten racing for the same rooms and pens
-    results = _fire(live_server, token, payloads)
+    results = post_bookings_at_once(live_server, token, payloads)
     # then every one is booked: a booking that lost its room or pen took another, never "taken"
     assert [status for status, _ in results] == [201] * len(payloads), [r for r in results if r[0] != 201]
     for hour in (10, 12, 14):

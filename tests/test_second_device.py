@@ -7,11 +7,6 @@ at both columns, and on PostgreSQL the device holds' exclusion constraint refuse
 """
 
 import datetime as dt
-import json
-import threading
-import urllib.error
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -25,6 +20,7 @@ from clinic.errors import ClinicError, ConflictError
 from clinic.models import Device
 from tests.booking_world import build_world, local
 from tests.factories import AppointmentFactory
+from tests.live_api import post_bookings_at_once
 from treatments import booking
 from treatments.availability import available_slots
 from treatments.booking import (
@@ -402,21 +398,6 @@ def test_the_holds_are_kept_by_the_database_whatever_writes_the_visit(world):
 
 
 # --- at a live server, all at once -----------------------------------------------------------------
-def _post(url, token, payload, barrier):
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        method="POST",
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    barrier.wait()
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def test_combos_and_workouts_racing_for_the_one_unit_get_it_once(live_server, transactional_db):
     # given one microcurrent unit, two practitioners, two rooms and two pens
     world = build_world(rooms=2, pens=2)
@@ -432,10 +413,7 @@ def test_combos_and_workouts_racing_for_the_one_unit_get_it_once(live_server, tr
         }
         for i in range(16)
     ]
-    barrier = threading.Barrier(len(payloads))
-    url = live_server.url + "/api/v1/appointments/"
-    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
-        statuses = list(pool.map(lambda p: _post(url, token, p, barrier), payloads))
+    statuses = [status for status, _ in post_bookings_at_once(live_server, token, payloads)]
     # then the unit went to one visit, and every other request was told it is taken
     assert statuses.count(201) == 1, statuses
     assert statuses.count(409) == len(payloads) - 1, statuses
@@ -460,10 +438,7 @@ def test_two_combos_booked_at_the_same_moment_share_out_two_units(live_server, t
         for hour in (10, 13, 15)
         for practitioner in (world.dr_lee, world.sam)
     ]
-    barrier = threading.Barrier(len(payloads))
-    url = live_server.url + "/api/v1/appointments/"
-    with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
-        statuses = list(pool.map(lambda p: _post(url, token, p, barrier), payloads))
+    statuses = [status for status, _ in post_bookings_at_once(live_server, token, payloads)]
     # then all are booked (held 15 minutes either side, back to back): whoever lost the race for the
     # first unit took the second
     assert statuses == [201] * len(payloads), statuses
