@@ -277,11 +277,15 @@ class Held(NamedTuple):
     device: Device | None
     second_device: Device | None
 
+    @classmethod
+    def of(cls, appointment: Appointment) -> "Held":
+        return cls(appointment.room, appointment.device, appointment.second_device)
+
     def assign_to(self, appointment: Appointment) -> None:
         appointment.room, appointment.device, appointment.second_device = self
 
 
-HELD_COLUMNS = ["room", "device", "second_device"]
+HELD_COLUMNS = list(Held._fields)  # the appointment's columns of the same names
 
 
 def _hold_resources(
@@ -663,6 +667,11 @@ def appointment_reschedule(
     return current
 
 
+def _usable(device: Device | None, kind: str) -> Device | None:
+    """The device if it is in use and of the kind the service needs now, else None."""
+    return device if device is not None and device.is_active and device.kind == kind else None
+
+
 def appointment_change_room_and_device(appointment: Appointment, *, actor=None) -> Appointment:
     """Give a visit another room and device at the same time, in place of any taken out of use.
 
@@ -681,17 +690,15 @@ def appointment_change_room_and_device(appointment: Appointment, *, actor=None) 
         with transaction.atomic():
             current = _locked(appointment)
             service = current.service
-            before = Held(current.room, current.device, current.second_device)
-            kinds = ("", service.device_kind, service.second_device_kind)  # "": a room, of no kind
+            before = Held.of(current)
             kept = Held(
-                *(
-                    held
-                    if held is not None and held.is_active and getattr(held, "kind", "") == kind
-                    else None
-                    for held, kind in zip(before, kinds, strict=True)
-                )
+                before.room if before.room is not None and before.room.is_active else None,
+                _usable(before.device, service.device_kind),
+                _usable(before.second_device, service.second_device_kind),
             )
-            lacking = any(kind and held is None for held, kind in zip(kept, kinds, strict=True))
+            lacking = (service.device_kind and kept.device is None) or (
+                service.second_device_kind and kept.second_device is None
+            )
             if kept == before and not lacking:
                 raise ClinicError(
                     "Its room and devices are all in use: nothing to change.", code="nothing_to_do"
@@ -709,7 +716,7 @@ def appointment_change_room_and_device(appointment: Appointment, *, actor=None) 
                 request, current.blocked_start, current.blocked_end, ignore_id=current.pk, spread=attempt > 1
             ).assign_to(current)
             current.save(update_fields=HELD_COLUMNS)
-            after = Held(current.room, current.device, current.second_device)
+            after = Held.of(current)
             details = {}
             for column, was, now in zip(HELD_COLUMNS, before, after, strict=True):
                 if column != "second_device" or was or now:

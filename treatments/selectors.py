@@ -178,13 +178,17 @@ def devices_not_booked(appointments) -> dict[int, str]:
     return said
 
 
-def room_and_devices_to_change(appointments) -> dict[int, str]:
-    """`out_of_use` and `devices_not_booked` in one sentence per visit: what the visit's change fixes."""
+def room_and_devices_to_change(appointments) -> tuple[dict[int, str], set[int]]:
+    """`out_of_use` and `devices_not_booked` in one sentence per visit: what the visit's change fixes.
+
+    Returns the sentences by visit id, and the ids of the visits that lack a device.
+    """
     gone, not_booked = out_of_use(appointments), devices_not_booked(appointments)
-    return {
+    said = {
         pk: "; ".join(filter(None, (gone.get(pk), not_booked.get(pk))))
         for pk in gone.keys() | not_booked.keys()
     }
+    return said, set(not_booked)
 
 
 # How many visits ahead `visits_left_without_their_practitioner` looks at: a year of a full diary;

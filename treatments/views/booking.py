@@ -470,7 +470,7 @@ def appointment_detail(request, pk):
             "time_off": time_off,
             "off_hours": off_hours,
             "unqualified": unqualified,
-            "out_of_use": room_and_devices_to_change([appointment]).get(appointment.pk, "")
+            "out_of_use": room_and_devices_to_change([appointment])[0].get(appointment.pk, "")
             if can_change
             else "",
             "move_with": move_with,

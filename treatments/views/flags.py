@@ -2,7 +2,6 @@
 
 from clients.selectors import refused_addresses
 from treatments.selectors import (
-    devices_not_booked,
     forms_missing,
     not_qualified_for,
     outside_working_hours,
@@ -24,15 +23,14 @@ def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int,
     clashes = time_off_clashes(appointments, time_off)
     off_hours = outside_working_hours(appointments, clinic.zone, hours)
     unqualified = not_qualified_for(appointments)
-    to_change = room_and_devices_to_change(appointments)
-    not_booked = devices_not_booked(appointments)
+    to_change, lacking_a_device = room_and_devices_to_change(appointments)
     missing = forms_missing(appointments, clinic)
     for visit in appointments:
         visit.time_off = clashes.get(visit.pk)
         visit.off_hours = visit.pk in off_hours
         visit.unqualified = visit.pk in unqualified
         visit.out_of_use = to_change.get(visit.pk, "")
-        visit.device_not_booked = visit.pk in not_booked
+        visit.device_not_booked = visit.pk in lacking_a_device
         visit.forms_missing = missing.get(visit.pk, [])
     return missing
 
