@@ -79,7 +79,7 @@ def questionnaire_resource(clinic: Clinic, questionnaire: IntakeQuestionnaire) -
         "version": str(questionnaire.version),
         "title": questionnaire.title,
         "status": "active" if questionnaire.is_current else "retired",
-        "date": questionnaire.published_at.isoformat(),
+        "date": fhir_instant(questionnaire.published_at, clinic.zone),
         "item": items,
     }
 
@@ -263,4 +263,4 @@ def client_as_fhir_bundle(client: Client) -> dict:
                 message_resource(clinic, message, patient_ref, zone),
             )
         )
-    return fhir_bundle(resources)
+    return fhir_bundle(resources, zone)

@@ -68,11 +68,11 @@ def location_resource(clinic: Clinic, room: Room) -> dict:
     }
 
 
-def fhir_bundle(resources: list[tuple[str, dict]]) -> dict:
-    """A Bundle of type `collection` of (fullUrl, resource) pairs, in that order."""
+def fhir_bundle(resources: list[tuple[str, dict]], zone) -> dict:
+    """A Bundle of type `collection` of (fullUrl, resource) pairs, in that order, made now (clinic time)."""
     return {
         "resourceType": "Bundle",
         "type": "collection",
-        "timestamp": timezone.now().isoformat(),
+        "timestamp": fhir_instant(timezone.now(), zone),
         "entry": [{"fullUrl": ref, "resource": resource} for ref, resource in resources],
     }

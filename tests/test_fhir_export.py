@@ -4,6 +4,7 @@ what was done reads back as given, in UCUM units, with SNOMED CT body sites and 
 import base64
 import datetime as dt
 import hashlib
+import re
 from decimal import Decimal
 
 import pytest
@@ -392,3 +393,50 @@ def test_a_clients_emails_export_as_communications_and_the_scheduled_ones_as_req
     assert [c["statusReason"]["text"] for c in failed] == ["550 5.1.1 User unknown"]
     revoked = [r for r in resources(bundle, "CommunicationRequest") if r["status"] == "revoked"]
     assert len(revoked) == reminders.count()
+
+
+INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
+
+
+def instants_in(value, path="") -> dict[str, str]:
+    """Every date-time string anywhere in a bundle, by where it is."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in instants_in(item, f"{path}.{key}").items()}
+    if isinstance(value, list):
+        return {k: v for i, item in enumerate(value) for k, v in instants_in(item, f"{path}[{i}]").items()}
+    return {path: value} if isinstance(value, str) and INSTANT.match(value) else {}
+
+
+def test_every_instant_in_the_three_exports_is_the_clinics_local_time(record):
+    # given a record, a filled form and a signed consent, in a clinic whose zone is not UTC (New York
+    # in December: five hours behind)
+    world, session = record
+    olivia = session.client
+    form = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic,
+        version=1,
+        title="Health questionnaire",
+        questions=[{"code": "pregnancy", "text": "Pregnant?", "kind": "yes_no", "condition": "pregnancy"}],
+        is_current=True,
+    )
+    intake_submit(client=olivia, questionnaire=form, answers={"pregnancy": "no"})
+    sign_consent(olivia, ConsentTemplateFactory(clinic=world.clinic))
+    world.clinic.time_zone = "America/New_York"
+    world.clinic.save(update_fields=["time_zone"])
+    api = APIClient()
+    api.force_authenticate(world.dr_lee.user)
+    exports = {
+        "record": bundle_of(world, session),
+        "visit": appointment_bundle(api, session.appointment),
+        "client": client_bundle(world, olivia),
+    }
+    for name, bundle in exports.items():
+        found = instants_in(bundle)
+        # then each of them is written with the clinic's offset, the record's included
+        assert found and all(text.endswith("-05:00") for text in found.values()), (name, found)
+    record_instants = instants_in(exports["record"])
+    assert any(".performedDateTime" in where for where in record_instants)
+    assert any(".note[" in where and where.endswith(".time") for where in record_instants)
+    assert any(
+        ".date" in where for where in instants_in(exports["client"])
+    )  # the questionnaire's version date

@@ -32,10 +32,6 @@ MODALITY_SYSTEM = "urn:clinic:code-system:treatment-modality"
 SETTING_SYSTEM = "urn:clinic:code-system:treatment-setting"
 
 
-def _when(instant) -> str:
-    return instant.isoformat()
-
-
 def _body_site(area) -> dict:
     coding = [{"system": SNOMED, "code": area.snomed_code, "display": area.name}] if area.snomed_code else []
     return {"coding": coding, "text": area.name} if coding else {"text": area.name}
@@ -54,6 +50,7 @@ def _quantity(value, unit: str) -> dict:
 def record_as_fhir_bundle(session: TreatmentSession) -> dict:
     """The record, with its client, devices and products, as one FHIR R4 Bundle of type `collection`."""
     clinic = session.clinic
+    zone = clinic.zone
     client = session.client
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
     practitioner_ref = fhir_urn(clinic, "Practitioner", session.practitioner_id)
@@ -82,7 +79,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
                     "code": {"coding": [{"system": SETTING_SYSTEM, "code": setting}], "text": setting},
                     "subject": {"reference": patient_ref},
                     "partOf": [{"reference": procedure_ref}],
-                    "effectiveDateTime": _when(session.started_at),
+                    "effectiveDateTime": fhir_instant(session.started_at, zone),
                     "bodySite": _body_site(area),
                     **value,
                 },
@@ -137,7 +134,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
                     "medicationReference": {"reference": medication_ref},
                     "subject": {"reference": patient_ref},
                     "partOf": [{"reference": procedure_ref}],
-                    "effectiveDateTime": _when(session.started_at),
+                    "effectiveDateTime": fhir_instant(session.started_at, zone),
                     "performer": [{"actor": {"reference": practitioner_ref}}],
                     "dosage": {
                         "site": _body_site(record.area),
@@ -157,14 +154,18 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
             "text": session.appointment.service.name if session.appointment_id else "Treatment",
         },
         "subject": {"reference": patient_ref},
-        "performedDateTime": _when(session.started_at),
+        "performedDateTime": fhir_instant(session.started_at, zone),
         "performer": [{"actor": {"reference": practitioner_ref}}],
         "bodySite": [_body_site(area) for area in sites.values()],
     }
     if session.notes or session.addenda.exists():
         procedure["note"] = [{"text": session.notes}] if session.notes else []
         procedure["note"] += [
-            {"time": _when(a.written_at), "authorString": a.written_by.display_name, "text": a.text}
+            {
+                "time": fhir_instant(a.written_at, zone),
+                "authorString": a.written_by.display_name,
+                "text": a.text,
+            }
             for a in session.addenda.all()
         ]
     if focal:
@@ -172,7 +173,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
     if used:
         procedure["usedReference"] = used
     resources.insert(2, (procedure_ref, procedure))
-    return fhir_bundle(resources)
+    return fhir_bundle(resources, zone)
 
 
 def appointment_as_fhir_bundle(appointment: Appointment) -> dict:
@@ -228,4 +229,4 @@ def appointment_as_fhir_bundle(appointment: Appointment) -> dict:
     if appointment.notes:
         resource["comment"] = appointment.notes
     resources.insert(0, (fhir_urn(clinic, "Appointment", appointment.pk), resource))
-    return fhir_bundle(resources)
+    return fhir_bundle(resources, zone)
