@@ -23,6 +23,7 @@ from clients.models import PhotoConsentScope
 from clients.selectors import forms_needed, photo_consent_current
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import Device, Modality, StaffMember
+from clinic.permissions import may_read_health_data
 from treatments.aftercare import aftercare_schedule
 from treatments.booking import appointment_set_status, status_refusal
 from treatments.contraindications import absolute, contraindication_findings
@@ -71,8 +72,9 @@ def between(low, high, unit: str) -> str:
 
 
 def may_record(member: StaffMember | None) -> bool:
-    """Treatment records are written by practitioners (and managers); the front desk sees only their state."""
-    return member is not None and (member.is_practitioner or member.is_manager)
+    """Treatment records are written by those who may read the client's health data (practitioners and
+    managers): a record is written against the intake and its flags. The front desk sees only its state."""
+    return may_read_health_data(member)
 
 
 def may_write(member: StaffMember | None, visit_or_session) -> bool:
