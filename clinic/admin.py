@@ -19,7 +19,7 @@ class ClinicAdmin(ClinicScopedAdmin):
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
-        (None, {"fields": ["name", "slug", "time_zone", "email", "phone", "address"]}),
+        (None, {"fields": ["name", "slug", "time_zone", "currency", "email", "phone", "address"]}),
         (
             "Booking policy",
             {

@@ -30,6 +30,30 @@ class Modality(models.TextChoices):
     MESOTHERAPY = "mesotherapy", "Mesotherapy"
 
 
+class Currency(models.TextChoices):
+    """What a clinic's prices are in (ISO 4217), labelled as a manager picks one."""
+
+    GBP = "GBP", "Pound sterling (£)"
+    EUR = "EUR", "Euro (€)"
+    USD = "USD", "US dollar ($)"
+    CAD = "CAD", "Canadian dollar (CA$)"
+    AUD = "AUD", "Australian dollar (A$)"
+    NZD = "NZD", "New Zealand dollar (NZ$)"
+    CHF = "CHF", "Swiss franc (CHF)"
+
+
+# How a price is written in the clinic's pages: the symbol before the amount.
+CURRENCY_SYMBOLS = {
+    "GBP": "£",
+    "EUR": "€",
+    "USD": "$",
+    "CAD": "CA$",
+    "AUD": "A$",
+    "NZD": "NZ$",
+    "CHF": "CHF ",
+}
+
+
 def validate_time_zone(value: str) -> None:
     """Refuse anything that is not an IANA time zone name."""
     if value not in zoneinfo.available_timezones():
@@ -57,6 +81,9 @@ class Clinic(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     address = models.TextField(blank=True)
+    currency = models.CharField(
+        max_length=3, choices=Currency.choices, default=Currency.GBP, help_text="What the prices are in."
+    )
     # Booking policy
     min_booking_notice_minutes = models.PositiveIntegerField(
         default=120, help_text="How long before a visit it can still be booked online."
@@ -89,6 +116,11 @@ class Clinic(models.Model):
                 name="clinic_time_zone_required",
                 violation_error_message="Choose the clinic's time zone.",
             ),
+            models.CheckConstraint(
+                condition=Q(currency__in=Currency.values),
+                name="clinic_currency_known",
+                violation_error_message="Choose the currency the clinic's prices are in.",
+            ),
         ]
 
     def __str__(self):
@@ -97,6 +129,12 @@ class Clinic(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def price_text(self, amount) -> str:
+        """A price as the clinic's clients read it: 260 → "£260", 85.5 → "£85.50", 1250 → "£1,250"."""
+        amount = Decimal(amount)
+        number = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+        return f"{CURRENCY_SYMBOLS[self.currency]}{number}"
 
     def clean(self):
         leads = self.reminder_lead_hours

@@ -69,6 +69,7 @@ def validated(serializer_class, request) -> dict:
 
 class ServiceSerializer(serializers.ModelSerializer):
     modalities = serializers.SerializerMethodField()
+    currency = serializers.CharField(source="clinic.currency", read_only=True, help_text="ISO 4217")
 
     class Meta:
         model = Service
@@ -81,6 +82,7 @@ class ServiceSerializer(serializers.ModelSerializer):
             "buffer_before_minutes",
             "buffer_after_minutes",
             "price",
+            "currency",
             "device_kind",
             "second_device_kind",
             "requires_room",
@@ -95,7 +97,12 @@ class ServiceViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """Active services the clinic sells."""
 
     serializer_class = ServiceSerializer
-    queryset = Service.objects.filter(is_active=True).prefetch_related("protocols").order_by("name", "id")
+    queryset = (
+        Service.objects.filter(is_active=True)
+        .select_related("clinic")
+        .prefetch_related("protocols")
+        .order_by("name", "id")
+    )
 
 
 class CalendarDateField(serializers.DateField):

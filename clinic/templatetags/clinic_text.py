@@ -28,3 +28,9 @@ def plain_number(value) -> str:
     except (InvalidOperation, ValueError):
         return str(value)
     return format(number.normalize(), "f")
+
+
+@register.filter
+def price_in(amount, clinic) -> str:
+    """`{{ service.price|price_in:clinic }}`: the price with the clinic's currency ("£260", "$85.50")."""
+    return clinic.price_text(amount)
