@@ -332,7 +332,15 @@ def test_the_client_reschedules_from_the_link(client, world):
     appointment = _book(world, local(world, 2026, 12, 7, 10))
     token = manage_token(appointment)
     page = client.get(f"/p/manage/{token}/?date=2026-12-08").content.decode()
-    assert 'value="2026-12-08T10:00"' in page
+    assert 'href="?date=2026-12-08&amp;move_to=2026-12-08T10:00"' in page
+    # a time tapped is asked about first: the visit stays where it is until the client says yes
+    asked = client.get(f"/p/manage/{token}/", {"date": "2026-12-08", "move_to": "2026-12-08T10:00"})
+    text = asked.content.decode()
+    assert "Move your visit?" in text
+    assert "From Monday 7 December at 10:00 to <strong>Tuesday 8 December at 10:00</strong>" in text
+    assert '<input type="hidden" name="start" value="2026-12-08T10:00">' in text
+    appointment.refresh_from_db()
+    assert appointment.start == local(world, 2026, 12, 7, 10)
     response = client.post(
         f"/p/manage/{token}/", {"action": "reschedule", "start": "2026-12-08T10:00"}, follow=True
     )
@@ -463,3 +471,46 @@ def test_the_days_list_shows_which_clients_confirmed_from_their_link(client, des
     assert page.count('class="badge confirmed"') == 1
     row = page[page.index(f'data-appointment-id="{confirmed.pk}"') :].split("</tr>")[0]
     assert 'class="badge confirmed"' in row
+
+
+def test_the_link_asks_before_it_cancels(client, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    url = f"/p/manage/{manage_token(appointment)}/"
+    page = client.get(url).content.decode()
+    # the first button only asks (a GET): one stray tap on a phone cancels nothing
+    assert '<form method="get" class="card"><input type="hidden" name="ask" value="cancel">' in page
+    asked = client.get(url, {"ask": "cancel"}).content.decode()
+    assert "Cancel this visit?" in asked
+    assert "Your Microcurrent workout on Monday 7 December at 10:00 will be cancelled" in asked
+    assert f'<a class="button" href="{url}">No, keep it</a>' in asked
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+    # "Yes, cancel it" posts the cancellation
+    done = client.post(url, {"action": "cancel"}, follow=True).content.decode()
+    assert "Your visit is cancelled" in done
+    appointment.refresh_from_db()
+    assert appointment.status == "cancelled"
+    # and the page offers to book the treatment again instead of a dead end
+    assert f'href="/p/lumen/book/{world.microcurrent.id}/"' in done
+
+
+def test_the_link_offers_only_free_times_other_than_the_visits_own(client, world):
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    _book(world, local(world, 2026, 12, 7, 12))  # Dr Lee's 12:00 is someone else's
+    url = f"/p/manage/{manage_token(appointment)}/"
+    page = client.get(url, {"date": "2026-12-07"}).content.decode()
+    assert "move_to=2026-12-07T09:45" in page  # 09:00 and a 10-minute buffer, on the 15-minute grid
+    assert "move_to=2026-12-07T10:00" not in page  # the time the client already has
+    assert "move_to=2026-12-07T12:00" not in page
+    # a time that is not free (taken since, or typed into the address) is refused in words, not asked about
+    taken = client.get(url, {"date": "2026-12-07", "move_to": "2026-12-07T12:00"}).content.decode()
+    assert "That time is no longer free. Please choose another." in taken
+    assert "Move your visit?" not in taken
+
+
+def test_the_link_says_where_the_visit_is(client, world):
+    world.clinic.address = "12 Marylebone Lane\nLondon W1U 2NE"
+    world.clinic.save(update_fields=["address"])
+    appointment = _book(world, local(world, 2026, 12, 7, 10))
+    page = client.get(f"/p/manage/{manage_token(appointment)}/").content.decode()
+    assert f'<p id="where">{world.clinic.name}, 12 Marylebone Lane<br>London W1U 2NE</p>' in page

@@ -150,6 +150,7 @@ def test_the_clients_pages_pass(live_server, demo, browser_page):
             f"/p/{visit.clinic.slug}/",
             f"/p/{visit.clinic.slug}/book/{online.pk}/",
             urlsplit(manage_url(visit)).path,
+            urlsplit(manage_url(visit)).path + "?ask=cancel",
             urlsplit(forms_url(client, modalities=["microneedling"])).path,
             urlsplit(unsubscribe_url(client)).path,
             "/p/manage/not-a-real-token/",

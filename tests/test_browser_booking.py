@@ -225,6 +225,11 @@ def test_a_client_books_online_and_cancels_from_the_emailed_link(
     # and she opens the link from the email and cancels
     page.goto(link)
     page.get_by_role("button", name="Cancel my appointment").click()
+    # then she is asked first, and nothing is cancelled until she says yes
+    page.get_by_role("heading", name="Cancel this visit?").wait_for()
+    appointment.refresh_from_db()
+    assert appointment.status == "booked"
+    page.get_by_role("button", name="Yes, cancel it").click()
     # then the visit is cancelled and the time is free again
     page.get_by_text("Your visit is cancelled").wait_for()
     assert page.locator("#status").inner_text() == "Cancelled"

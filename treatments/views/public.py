@@ -231,14 +231,24 @@ def public_manage(request, token):
         return redirect("public-manage", token)
     local_start = timezone.localtime(appointment.start, clinic.zone)
     day, date_error = _day_choice(request, clinic, default=local_start.date())
-    times = []
+    times, move_to = [], None
     if can_change and request.GET.get("date"):
-        times = free_times_on(
-            service=appointment.service,
-            day=day,
-            practitioner_id=appointment.practitioner_id,
-            ignore_appointment_id=appointment.pk,
-        )
+        times = [
+            time
+            for time in free_times_on(
+                service=appointment.service,
+                day=day,
+                practitioner_id=appointment.practitioner_id,
+                ignore_appointment_id=appointment.pk,
+            )
+            if time["local"] != local_start  # the time they have is not a time to move to
+        ]
+        # a time tapped is asked about before the visit moves (?move_to=), as a cancellation is (?ask=cancel)
+        wanted = request.GET.get("move_to")
+        if wanted is not None and not date_error:
+            move_to = next((time for time in times if time["value"] == wanted), None)
+            if move_to is None:
+                date_error = "That time is no longer free. Please choose another."
     return render(
         request,
         "public/manage.html",
@@ -255,5 +265,7 @@ def public_manage(request, token):
             "day": day,
             "times": times,
             "date_error": date_error,
+            "move_to": move_to,
+            "asking_cancel": can_change and move_to is None and request.GET.get("ask") == "cancel",
         },
     )
