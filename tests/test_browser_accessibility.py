@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from clients.links import forms_url, unsubscribe_url
 from clients.models import Client
-from clinic.models import OutboxMessage
+from clinic.models import Clinic, OutboxMessage, TimeOff
 from treatments import demo_data
 from treatments.links import manage_url
 from treatments.models import Appointment, AppointmentStatus
@@ -76,8 +76,13 @@ def _a_visit_ahead() -> Appointment:
 
 
 def _the_visit_whose_confirmation_was_refused() -> Appointment:
-    confirmation = OutboxMessage.objects.get(
-        clinic__slug="lumen", template_key="booking_confirmation", address_refused_at__isnull=False
+    # the first refused: a later visit's confirmation to the same wrong address was refused too
+    confirmation = (
+        OutboxMessage.objects.filter(
+            clinic__slug="lumen", template_key="booking_confirmation", address_refused_at__isnull=False
+        )
+        .order_by("due_at", "id")
+        .first()
     )
     return Appointment.objects.get(pk=confirmation.topic.removeprefix("appointment:"))
 
@@ -166,9 +171,40 @@ def test_on_a_tablet_the_calendars_columns_are_equal_whatever_their_headings_say
     page = browser_page
     page.set_viewport_size({"width": 820, "height": 1180})
     sign_in(page, live_server, "frontdesk")
-    # the demo's afternoon off, the day after tomorrow, gives one column a long heading
-    day = timezone.localdate(timezone=_a_visit_ahead().clinic.zone) + dt.timedelta(days=2)
+    # the demo's afternoon off (from the day after tomorrow, the first with visits) gives one column a
+    # long heading
+    off = TimeOff.objects.get(staff_member__clinic__slug=demo_data.CLINIC["slug"], reason="Training course")
+    day = timezone.localtime(off.start, off.staff_member.clinic.zone).date()
     page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
     assert page.locator(".off-note").count() == 1
     widths = page.locator(".calendar .column").evaluate_all("columns => columns.map(c => c.offsetWidth)")
     assert len(widths) == 3 and max(widths) - min(widths) <= 1, widths
+
+
+def test_on_a_phone_each_answer_box_sits_before_its_words_at_a_thumbs_size(live_server, demo, browser_page):
+    # given a client's forms link opened on a phone (the intake's yes/no questions, the consents' and
+    # the photos' checkboxes)
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    clinic = Clinic.objects.get(slug=demo_data.CLINIC["slug"])  # Lumen, whose forms ask yes or no
+    client = Client.objects.create(clinic=clinic, first_name="Ada", last_name="New", email="ada@example.com")
+    page.goto(live_server.url + urlsplit(forms_url(client, modalities=["microneedling"])).path)
+    boxes = page.locator("label > input[type=radio], label > input[type=checkbox]").evaluate_all(
+        """inputs => inputs.map(input => {
+            const box = input.getBoundingClientRect(), label = input.parentElement.getBoundingClientRect();
+            const words = document.createRange();
+            words.selectNodeContents(input.parentElement);
+            words.setStartAfter(input);
+            const text = words.getBoundingClientRect();
+            return {type: input.type, size: box.width, boxTop: box.top, boxBottom: box.bottom,
+                    boxRight: box.right, textLeft: text.left, textTop: text.top, labelHeight: label.height};
+        })"""
+    )
+    assert {b["type"] for b in boxes} == {"radio", "checkbox"}
+    for box in boxes:
+        # then each box is big enough to hit, before its words and on their first line, not above them
+        assert 18 <= box["size"] <= 32, box
+        assert box["boxRight"] <= box["textLeft"], box
+        assert box["boxTop"] <= box["textTop"] + 12 and box["textTop"] < box["boxBottom"], box
+    yes_no = [b for b in boxes if b["type"] == "radio"]
+    assert yes_no and max(b["labelHeight"] for b in yes_no) < 60

@@ -108,17 +108,25 @@ class Command(BaseCommand):
         self._print_logins()
 
     def _afternoon_off(self, clinic: Clinic) -> None:
-        """Give the practitioner busiest the day after tomorrow that afternoon off, entered after their
-        visits were booked (a training course), so the demo shows visits flagged to be moved."""
+        """Give the practitioner busiest on an afternoon soon that afternoon off, entered after their
+        visits were booked (a training course), so the demo shows visits flagged to be moved.
+
+        The afternoon is the first from the day after tomorrow that has visits booked: the day after
+        tomorrow itself is a Sunday when the demo is made on a Friday, and nobody works on Sundays.
+        """
         zone = clinic.zone
-        day = timezone.localdate(timezone=zone) + dt.timedelta(days=2)
-        one_pm = dt.datetime.combine(day, dt.time(13), tzinfo=zone)
-        evening = dt.datetime.combine(day, dt.time(23), tzinfo=zone)
-        afternoon = Appointment.objects.filter(
-            clinic=clinic, status=AppointmentStatus.BOOKED, start__gte=one_pm, start__lt=evening
-        )
-        busiest = afternoon.values("practitioner").annotate(visits=Count("id")).order_by("-visits").first()
-        if busiest:
+        after_tomorrow = timezone.localdate(timezone=zone) + dt.timedelta(days=2)
+        for day in (after_tomorrow + dt.timedelta(days=n) for n in range(7)):
+            one_pm = dt.datetime.combine(day, dt.time(13), tzinfo=zone)
+            evening = dt.datetime.combine(day, dt.time(23), tzinfo=zone)
+            afternoon = Appointment.objects.filter(
+                clinic=clinic, status=AppointmentStatus.BOOKED, start__gte=one_pm, start__lt=evening
+            )
+            busiest = (
+                afternoon.values("practitioner").annotate(visits=Count("id")).order_by("-visits").first()
+            )
+            if busiest is None:
+                continue
             hours = WorkingHours.objects.filter(
                 staff_member_id=busiest["practitioner"], weekday=day.weekday()
             )
@@ -129,6 +137,7 @@ class Command(BaseCommand):
                 end=dt.datetime.combine(day, closing, tzinfo=zone),  # the rest of their working day
                 reason="Training course",
             )
+            return
 
     # --- users and clinics -------------------------------------------------------------------
     def _manager_group(self) -> Group:
