@@ -99,3 +99,20 @@ def _request(world, start):
     return BookingRequest(
         client=world.client(), service=world.microcurrent, practitioner=world.dr_lee, start=start
     )
+
+
+def test_a_practitioner_with_no_hours_that_day_is_shown_as_not_working(desk, world):
+    # given Sam does not work on Tuesdays
+    world.sam.working_hours.filter(weekday=1).delete()
+    with time_machine.travel(local(world, 2026, 12, 7, 11, 35), tick=False):
+        page = desk.get("/calendar/?date=2026-12-08").content.decode()
+    # then Sam's column says why it is grey, in words and not as a warning, and offers nothing
+    headings = dict(
+        re.findall(r"<h2[^>]*>([^<]+?)( <span class=\"muted rest-note\">Not working</span>)?</h2>", page)
+    )
+    assert headings == {"Dr Amara Lee": "", "Sam Rivera": ' <span class="muted rest-note">Not working</span>'}
+    assert _offered(page, "Sam Rivera") == [] and _offered(page, "Dr Amara Lee")
+    assert "off-note" not in page
+    # and the calendar can be scrolled from the keyboard whatever it holds
+    assert '<div class="calendar" style="--calendar-height: ' in page
+    assert 'tabindex="0" role="region" aria-label="Calendar, Tuesday 8 December 2026"' in page

@@ -24,6 +24,7 @@ DEFAULT_OPEN, DEFAULT_CLOSE = dt.time(8), dt.time(19)
 # The heading of a column kept for visits still booked with someone who left, or in a closed room.
 LEFT_NOTE = "No longer active: move these visits"
 CLOSED_NOTE = "Not in use: move these visits"
+NOT_WORKING_NOTE = "Not working"  # no hours that day: why the column is grey, not a warning
 
 
 def _minutes(local: dt.datetime, day_open: dt.datetime) -> float:
@@ -31,7 +32,19 @@ def _minutes(local: dt.datetime, day_open: dt.datetime) -> float:
 
 
 def _column(
-    *, title, day, zone, day_open_time, appointments, windows, busy, step, book_params, now, subtitle=""
+    *,
+    title,
+    day,
+    zone,
+    day_open_time,
+    appointments,
+    windows,
+    busy,
+    step,
+    book_params,
+    now,
+    subtitle="",
+    quiet_note="",
 ):
     """Lay out one column: appointment blocks, and the free steps inside the working windows.
 
@@ -70,6 +83,7 @@ def _column(
     return {
         "title": title,
         "subtitle": subtitle,
+        "quiet_note": quiet_note,
         "day": day,
         "blocks": blocks,
         "free": free,
@@ -177,6 +191,7 @@ def calendar(request):
         """One column: a practitioner's day (bookable free time) or a room's day (bookings only)."""
         for_day = on_day(appointments, on_day_date)
         if by == "practitioner":
+            hours = windows(resource, on_day_date)
             return _column(
                 title=title,
                 day=on_day_date,
@@ -184,11 +199,12 @@ def calendar(request):
                 day_open_time=day_open_time,
                 step=step,
                 appointments=[a for a in for_day if a.practitioner_id == resource.id],
-                windows=windows(resource, on_day_date),
+                windows=hours,
                 busy=busy_for(resource.id, on_day_date),
                 book_params={"practitioner": resource.id},
                 now=now,
                 subtitle=off_note(resource.id, on_day_date) if resource.is_active else LEFT_NOTE,
+                quiet_note=NOT_WORKING_NOTE if resource.is_active and not hours else "",
             )
         return _column(
             title=title,
