@@ -296,3 +296,29 @@ def test_no_demo_visit_is_one_a_booking_would_refuse_for_the_clients_intake(seed
     assert not ClientCondition.objects.filter(
         code="pregnancy", client__first_name__in=MALE_FIRST_NAMES
     ).exists()
+
+
+def test_no_demo_visit_is_one_a_booking_would_refuse_as_too_soon(seeded):
+    # a client's sessions of a protocol are as far apart as the protocol asks, as booking requires,
+    # so moving a demo visit is refused only for what the desk changes, not for what the seed wrote
+    clinic = Clinic.objects.get(slug="lumen")
+    visits = (
+        Appointment.objects.filter(clinic=clinic)
+        .exclude(status__in=INACTIVE_STATUSES)
+        .prefetch_related("service__protocols")
+        .order_by("start")
+    )
+    last: dict[tuple[int, int], Appointment] = {}
+    checked = 0
+    for visit in visits:
+        for protocol in visit.service.protocols.all():
+            before = last.get((visit.client_id, protocol.pk))
+            if before is not None and protocol.min_interval_days:
+                checked += 1
+                assert visit.start - before.start >= dt.timedelta(days=protocol.min_interval_days), (
+                    protocol.name,
+                    before,
+                    visit,
+                )
+            last[(visit.client_id, protocol.pk)] = visit
+    assert checked  # regulars come back: the rule was met, not dodged by one visit each

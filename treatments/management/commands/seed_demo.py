@@ -437,6 +437,20 @@ class Command(BaseCommand):
         }
         # Nobody was treated without their forms: visits gone by are of clients whose forms are in order.
         in_order = _forms_in_order(clinic, clients, services, now)
+        # Nor sooner after (or before) another session of a protocol than it allows, as booking refuses.
+        gaps = {
+            service.pk: [(p.pk, dt.timedelta(days=p.min_interval_days)) for p in service.protocols.all()]
+            for service in services
+        }
+        sessions: dict[tuple[int, int], list[dt.datetime]] = {}
+
+        def too_soon(client, service, start):
+            return any(
+                abs(start - other) < gap
+                for protocol_id, gap in gaps[service.pk]
+                for other in sessions.get((client.pk, protocol_id), [])
+            )
+
         created: list[Appointment] = []
         for day_offset in range(-DAYS_AROUND_TODAY, DAYS_AROUND_TODAY + 1):
             day = today + dt.timedelta(days=day_offset)
@@ -468,14 +482,21 @@ class Command(BaseCommand):
                         if c.pk not in seen_that_day
                         and (c.pk, service.pk) not in ruled_out
                         and (start >= now or (c.pk, service.pk) in in_order)
+                        and not too_soon(c, service, start)
                     ]
                     if room is None or None in held_devices or not free_clients:
                         cursor += dt.timedelta(minutes=15)
                         continue
                     # most clients booked ahead have filled their forms already; some still have to
+                    # (when no regular is free for it, the time mostly stays free, as in a real week)
                     regulars = [c for c in free_clients if (c.pk, service.pk) in in_order]
-                    client = rng.choice(regulars if regulars and rng.random() < 0.8 else free_clients)
+                    if not regulars and rng.random() < 0.85:
+                        cursor += dt.timedelta(minutes=15)
+                        continue
+                    client = rng.choice(regulars if regulars and rng.random() < 0.9 else free_clients)
                     seen_that_day.add(client.pk)
+                    for protocol_id, _gap in gaps[service.pk]:
+                        sessions.setdefault((client.pk, protocol_id), []).append(start)
                     for resource in (practitioner, room, *held_devices):
                         busy.setdefault(resource, []).append(block)
                     device, second_device = (*held_devices, None, None)[:2]
@@ -554,9 +575,17 @@ class Command(BaseCommand):
             if not picked or visit.start - picked[-1].start >= dt.timedelta(days=3):
                 picked.append(visit)
         picked = max(by_practitioner.values(), key=len, default=[])
-        # someone with nothing against the treatment, no other visit of it to clash with the course, and
-        # no other visit on the day of one of its sessions (a client comes once a day)
-        others = {v.client_id for v in visits if v not in picked}
+        # someone with nothing against the treatment, no other visit of its protocols (this service's or
+        # a combined one's) to come too soon beside the course, and no other visit on the day of one of
+        # its sessions (a client comes once a day)
+        sharing = (
+            Appointment.objects.filter(clinic=clinic, service__protocols__in=service.protocols.all())
+            .exclude(status__in=INACTIVE_STATUSES)
+            .distinct()
+            if service
+            else []
+        )
+        others = {v.client_id for v in sharing if v not in picked}
         session_days = {timezone.localtime(p.start, clinic.zone).date() for p in picked}
         others |= {
             v.client_id
