@@ -61,7 +61,7 @@ def questionnaire_url(clinic: Clinic) -> str:
     return f"urn:clinic:{clinic.slug}:intake-form"
 
 
-def questionnaire_resource(clinic: Clinic, questionnaire: IntakeQuestionnaire) -> dict:
+def questionnaire_resource(clinic: Clinic, questionnaire: IntakeQuestionnaire, zone) -> dict:
     """One version of the intake form; a response pins it as `url|version`."""
     items = []
     for question in questionnaire.questions:
@@ -79,7 +79,7 @@ def questionnaire_resource(clinic: Clinic, questionnaire: IntakeQuestionnaire) -
         "version": str(questionnaire.version),
         "title": questionnaire.title,
         "status": "active" if questionnaire.is_current else "retired",
-        "date": fhir_instant(questionnaire.published_at, clinic.zone),
+        "date": fhir_instant(questionnaire.published_at, zone),
         "item": items,
     }
 
@@ -232,7 +232,7 @@ def client_as_fhir_bundle(client: Client) -> dict:
             resources.append(
                 (
                     fhir_urn(clinic, "Questionnaire", questionnaire.pk),
-                    questionnaire_resource(clinic, questionnaire),
+                    questionnaire_resource(clinic, questionnaire, zone),
                 )
             )
         resources.append(

@@ -51,6 +51,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
     """The record, with its client, devices and products, as one FHIR R4 Bundle of type `collection`."""
     clinic = session.clinic
     zone = clinic.zone
+    performed = fhir_instant(session.started_at, zone)  # when every setting and product was given
     client = session.client
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
     practitioner_ref = fhir_urn(clinic, "Practitioner", session.practitioner_id)
@@ -79,7 +80,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
                     "code": {"coding": [{"system": SETTING_SYSTEM, "code": setting}], "text": setting},
                     "subject": {"reference": patient_ref},
                     "partOf": [{"reference": procedure_ref}],
-                    "effectiveDateTime": fhir_instant(session.started_at, zone),
+                    "effectiveDateTime": performed,
                     "bodySite": _body_site(area),
                     **value,
                 },
@@ -134,7 +135,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
                     "medicationReference": {"reference": medication_ref},
                     "subject": {"reference": patient_ref},
                     "partOf": [{"reference": procedure_ref}],
-                    "effectiveDateTime": fhir_instant(session.started_at, zone),
+                    "effectiveDateTime": performed,
                     "performer": [{"actor": {"reference": practitioner_ref}}],
                     "dosage": {
                         "site": _body_site(record.area),
@@ -154,7 +155,7 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
             "text": session.appointment.service.name if session.appointment_id else "Treatment",
         },
         "subject": {"reference": patient_ref},
-        "performedDateTime": fhir_instant(session.started_at, zone),
+        "performedDateTime": performed,
         "performer": [{"actor": {"reference": practitioner_ref}}],
         "bodySite": [_body_site(area) for area in sites.values()],
     }
