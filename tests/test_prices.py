@@ -63,3 +63,9 @@ def test_the_database_refuses_a_currency_the_pages_cannot_write(db):
     world = build_world()
     with pytest.raises(IntegrityError, match="clinic_currency_known"), transaction.atomic():
         Clinic.objects.filter(pk=world.clinic.pk).update(currency="XYZ")
+
+
+def test_every_currency_a_manager_can_pick_has_a_symbol_to_write():
+    from clinic.models import CURRENCY_SYMBOLS, Currency
+
+    assert set(CURRENCY_SYMBOLS) == set(Currency.values)
