@@ -9,7 +9,14 @@ scheduled → CommunicationRequest.
 import base64
 import hashlib
 
-from clients.models import Client, IntakeQuestionnaire, IntakeResponse, PhotoConsent, SignedConsent
+from clients.models import (
+    Client,
+    IntakeQuestionnaire,
+    IntakeResponse,
+    PhotoConsent,
+    SignedConsent,
+    fitzpatrick_numeral,
+)
 from clinic.fhir import fhir_bundle, fhir_identifier, fhir_instant, fhir_urn
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
@@ -115,6 +122,23 @@ def questionnaire_response_resource(clinic: Clinic, response: IntakeResponse, pa
     }
 
 
+def skin_type_observation(response: IntakeResponse, patient_ref: str, response_ref: str, zone) -> dict:
+    """The skin type the client gave on the intake, as an Observation coded LOINC 66555-4."""
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": "66555-4", "display": "Fitzpatrick skin type"}],
+            "text": "Fitzpatrick skin type",
+        },
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": fhir_instant(response.submitted_at, zone),
+        "performer": [{"reference": patient_ref}],  # the client said it
+        "valueCodeableConcept": {"text": f"Type {fitzpatrick_numeral(response.fitzpatrick_type)}"},
+        "derivedFrom": [{"reference": response_ref}],
+    }
+
+
 def _text_attachment(text: str, title: str, signed_at: str) -> dict:
     """The exact text signed, with its SHA-1 as FHIR's Attachment.hash asks (base64)."""
     data = text.encode()
@@ -217,8 +241,8 @@ def message_resource(clinic: Clinic, message: OutboxMessage, patient_ref: str, z
 
 def client_as_fhir_bundle(client: Client) -> dict:
     """The client as one FHIR R4 Bundle: Patient, each intake form filled (with the version it
-    answered), each consent signed and each photo consent, oldest first; then the emails sent to them
-    and still scheduled, in order of their time."""
+    answered, and the skin type it gave as an Observation), each consent signed and each photo
+    consent, oldest first; then the emails sent to them and still scheduled, in order of their time."""
     clinic = client.clinic
     zone = clinic.zone
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
@@ -235,12 +259,15 @@ def client_as_fhir_bundle(client: Client) -> dict:
                     questionnaire_resource(clinic, questionnaire, zone),
                 )
             )
-        resources.append(
-            (
-                fhir_urn(clinic, "QuestionnaireResponse", response.pk),
-                questionnaire_response_resource(clinic, response, patient_ref, zone),
+        response_ref = fhir_urn(clinic, "QuestionnaireResponse", response.pk)
+        resources.append((response_ref, questionnaire_response_resource(clinic, response, patient_ref, zone)))
+        if response.fitzpatrick_type:
+            resources.append(
+                (
+                    fhir_urn(clinic, "Observation", f"skin-type/{response.pk}"),
+                    skin_type_observation(response, patient_ref, response_ref, zone),
+                )
             )
-        )
     for consent in client.signed_consents.select_related("template").order_by("signed_at", "pk"):
         resources.append(
             (

@@ -121,6 +121,27 @@ class IntakeQuestionnaire(models.Model):
         return f"{self.title} v{self.version}"
 
 
+# The intake question whose answer is the client's skin type; the response keeps it as a number (1–6).
+FITZPATRICK_QUESTION = "fitzpatrick"
+FITZPATRICK_NUMERALS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
+
+
+def fitzpatrick_type_of(answer: str) -> int | None:
+    """The skin type an answer names by its first word, a Roman numeral or a digit ("IV – …" → 4)."""
+    words = answer.replace("–", " ").replace("-", " ").split()
+    if not words:
+        return None
+    first = words[0].upper().rstrip(".:,")
+    if first in FITZPATRICK_NUMERALS:
+        return FITZPATRICK_NUMERALS[first]
+    return int(first) if first in {"1", "2", "3", "4", "5", "6"} else None
+
+
+def fitzpatrick_numeral(skin_type: int | None) -> str:
+    """The skin type as clinics write it (4 → "IV"); empty when not known."""
+    return next((numeral for numeral, n in FITZPATRICK_NUMERALS.items() if n == skin_type), "")
+
+
 class IntakeResponse(models.Model):
     """A client's answers, pinned to the questionnaire version they answered."""
 

@@ -14,6 +14,8 @@ from clients.models import (
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    fitzpatrick_numeral,
+    sha256_hex,
 )
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
@@ -201,6 +203,106 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
             text, state = f"Signed {on} (version {latest.version})", "current"
         states.append(FormState(template.title, state, text))
     return states
+
+
+@dataclass(frozen=True)
+class IntakeAnswer:
+    """One question of an intake and the client's answer to it, in words."""
+
+    question: str
+    answer: str  # "Yes", "No", "4 Aug 2026", what they wrote; "" when left blank
+    flagged: bool  # a yes or a date that recorded a condition the protocols' rules check
+    kind: str  # yes_no, date, choice or text: a date left blank ("…, if any") gave none
+
+
+def intake_answers(response: IntakeResponse) -> list[IntakeAnswer]:
+    """Each question of the version the client answered, in its order, with their answer in words."""
+    answers = []
+    for question in response.questionnaire.questions:
+        value = (response.answers.get(question["code"]) or "").strip()
+        kind = question.get("kind", "text")
+        words = value
+        if kind == "yes_no" and value in ("yes", "no"):
+            words = value.capitalize()
+        elif kind == "date" and value:
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                pass  # kept as the client gave it
+            else:
+                words = f"{day.day} {day:%b %Y}"
+        flagged = bool(question.get("condition")) and value not in ("", "no")
+        answers.append(IntakeAnswer(question["text"], words, flagged, kind))
+    return answers
+
+
+@dataclass(frozen=True)
+class IntakeReading:
+    """One intake the client filled, read question by question."""
+
+    response: IntakeResponse
+    answers: list[IntakeAnswer]
+
+    @property
+    def flagged_answers(self) -> list[IntakeAnswer]:
+        return [answer for answer in self.answers if answer.flagged]
+
+    @property
+    def skin_type(self) -> str:
+        """The Fitzpatrick type as clinics write it ("IV"); empty if the client did not give it."""
+        return fitzpatrick_numeral(self.response.fitzpatrick_type)
+
+
+def intake_reading(response: IntakeResponse) -> IntakeReading:
+    return IntakeReading(response, intake_answers(response))
+
+
+def latest_intake_reading(client: Client) -> IntakeReading | None:
+    """The client's latest intake, read question by question (one query)."""
+    latest = (
+        IntakeResponse.objects.filter(client=client)
+        .select_related("questionnaire")
+        .order_by("-submitted_at", "-id")
+        .first()
+    )
+    return intake_reading(latest) if latest else None
+
+
+@dataclass(frozen=True)
+class HealthForms:
+    """What a client told the clinic and signed, for the practitioners who treat them."""
+
+    intakes: list[IntakeResponse]  # newest first
+    shown: IntakeReading | None  # the latest intake unless another was asked for
+    consents: list[SignedConsent]  # newest first; each with `text_intact`: it still matches its hash
+    photo_consents: list[PhotoConsent]  # every one given, withdrawn ones included, newest first
+
+    @property
+    def latest_shown(self) -> bool:
+        return self.shown is not None and self.shown.response == self.intakes[0]
+
+
+def client_health_forms(client: Client, *, intake_id: int | None = None) -> HealthForms:
+    """Every intake the client filled, the answers of one, and every consent they signed (three queries)."""
+    intakes = list(
+        IntakeResponse.objects.filter(client=client)
+        .select_related("questionnaire")
+        .order_by("-submitted_at", "-id")
+    )
+    shown = next((r for r in intakes if r.pk == intake_id), intakes[0] if intakes else None)
+    consents = list(
+        SignedConsent.objects.filter(client=client)
+        .select_related("template", "witnessed_by")
+        .order_by("-signed_at", "-id")
+    )
+    for consent in consents:
+        consent.text_intact = sha256_hex(consent.signed_text) == consent.signed_text_sha256
+    return HealthForms(
+        intakes=intakes,
+        shown=intake_reading(shown) if shown else None,
+        consents=consents,
+        photo_consents=list(PhotoConsent.objects.filter(client=client).order_by("-granted_at", "-id")),
+    )
 
 
 def standing_photo_consents(client: Client) -> QuerySet[PhotoConsent]:

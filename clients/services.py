@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import (
+    FITZPATRICK_QUESTION,
     PHOTO_CONSENT_TEXTS,
     Client,
     ClientCondition,
@@ -14,6 +15,7 @@ from clients.models import (
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    fitzpatrick_type_of,
     sha256_hex,
 )
 from clients.selectors import photo_consent_current, standing_photo_consents
@@ -155,6 +157,7 @@ def intake_submit(
         answers=clean,
         ip_address=ip_address,
         user_agent=user_agent[:500],
+        fitzpatrick_type=fitzpatrick_type_of(clean.get(FITZPATRICK_QUESTION, "")),
     )
     conditions = []
     for question in questionnaire.questions:

@@ -1,17 +1,20 @@
 """Staff pages of the clients layer."""
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.forms import ClientDetailsForm
 from clients.models import Client, PhotoConsentScope
-from clients.selectors import clients_matching, refused_address
+from clients.selectors import client_forms, client_health_forms, clients_matching, refused_address
 from clients.services import client_update_details, photo_consent_withdraw
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
-from clinic.permissions import staff_required
+from clinic.parsing import parse_id
+from clinic.permissions import may_read_health_data, staff_required
 from clinic.redirects import redirect_back
 
 
@@ -83,3 +86,27 @@ def photo_consent_withdraw_view(request, pk, scope):
     else:
         messages.info(request, f"{client.full_name} had no standing consent to withdraw there.")
     return redirect("client-detail", pk=client.pk)
+
+
+@staff_required
+def client_intake_and_consent(request, pk):
+    """What the client answered on their intake forms and the consents they signed, word for word.
+
+    Health data: for the practitioners and managers. `?intake=<id>` reads an earlier intake.
+    """
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    if not may_read_health_data(request.staff_member):
+        raise PermissionDenied(
+            "Intake answers and signed consents are health data, for the clinic's practitioners and "
+            f"managers. {client.full_name}'s page shows whether their forms are filled and signed."
+        )
+    health = client_health_forms(client, intake_id=parse_id(request.GET.get("intake")))
+    return render(
+        request,
+        "clients/intake_and_consent.html",
+        {
+            "client": client,
+            "health": health,
+            "standing": client_forms(client, now=timezone.now()),
+        },
+    )

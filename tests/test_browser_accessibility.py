@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.links import forms_url, unsubscribe_url
-from clients.models import Client
+from clients.models import Client, ClientCondition
 from clinic.models import Clinic, OutboxMessage, TimeOff
 from treatments import demo_data
 from treatments.links import manage_url
@@ -137,11 +137,22 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
 def test_the_managers_pages_pass(live_server, demo, browser_page):
     page = browser_page
     sign_in(page, live_server, "manager")
+    # a client whose intake notes something, read as a practitioner reads it before treating
+    noted = ClientCondition.objects.order_by("id").first().client_id
+    visit = _a_visit_ahead()
     assert (
         audit(
             page,
             live_server.url,
-            ["/manage/outbox/", "/manage/emails/", "/manage/emails/booking_reminder/", "/mailbox/"],
+            [
+                "/manage/outbox/",
+                "/manage/emails/",
+                "/manage/emails/booking_reminder/",
+                "/mailbox/",
+                reverse("client-detail", args=[noted]),
+                reverse("client-intake-and-consent", args=[noted]),
+                reverse("appointment-detail", args=[visit.pk]),
+            ],
         )
         == {}
     )

@@ -5,9 +5,10 @@ import datetime as dt
 import pytest
 from rest_framework.test import APIClient
 
+from clinic.parsing import parse_id
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book
-from treatments.forms import parse_id, parse_local_date, parse_local_datetime
+from treatments.forms import parse_local_date, parse_local_datetime
 from treatments.models import Appointment
 
 pytestmark = pytest.mark.django_db

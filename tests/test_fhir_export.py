@@ -322,6 +322,35 @@ def test_a_clients_forms_export_pinned_to_the_version_they_answered(client_with_
     assert newer["subject"] == {"reference": patient_ref}
 
 
+def test_the_skin_type_given_exports_as_a_loinc_observation_of_its_intake(db):
+    world = build_world()
+    ada = world.client(first_name="Ada")
+    form = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic,
+        version=1,
+        title="Health questionnaire",
+        is_current=True,
+        questions=[
+            {"code": "fitzpatrick", "text": "Skin type", "kind": "choice", "choices": ["III – medium"]},
+        ],
+    )
+    intake_submit(client=ada, questionnaire=form, answers={"fitzpatrick": ""})
+    intake_submit(client=ada, questionnaire=form, answers={"fitzpatrick": "III – medium"})
+    bundle = client_bundle(world, ada)
+    (observation,) = resources(bundle, "Observation")  # the intake with no skin type gives none
+    assert observation["code"]["coding"] == [
+        {"system": "http://loinc.org", "code": "66555-4", "display": "Fitzpatrick skin type"}
+    ]
+    assert observation["valueCodeableConcept"] == {"text": "Type III"}
+    later = next(
+        e
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "QuestionnaireResponse" and e["resource"]["item"][0].get("answer")
+    )
+    assert observation["derivedFrom"] == [{"reference": later["fullUrl"]}]
+    assert observation["subject"] == {"reference": bundle["entry"][0]["fullUrl"]}
+
+
 def test_a_clients_consents_export_with_the_exact_text_signed(client_with_forms):
     world, olivia = client_with_forms
     treatment, clinical_photos, marketing_photos = resources(client_bundle(world, olivia), "Consent")

@@ -103,16 +103,6 @@ class CourseForm(forms.Form):
         return [int(g) for g in self.cleaned_data["repeat"].split(",")]
 
 
-def parse_id(raw: str | None) -> int:
-    """Read a row id from a link or form; 0 (which no row has) for anything that is not one.
-
-    Ids arrive in query strings that people edit and old links; "x" or "12abc" must find nothing,
-    not stop the page. Nineteen digits or more would not fit the database's integer either.
-    """
-    text = (raw or "").strip()
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else 0
-
-
 def parse_local_datetime(raw: str | None, zone) -> dt.datetime | None:
     """Read 'YYYY-MM-DDTHH:MM' from a form or link as an aware time in the clinic's zone, or None."""
     if not raw:

@@ -13,11 +13,12 @@ from django.views.decorators.http import require_POST
 
 from clients.links import forms_url
 from clients.models import Client
-from clients.selectors import forms_needed, refusal_said, refused_address
+from clients.selectors import forms_needed, latest_intake_reading, refusal_said, refused_address
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import OutboxMessage, StaffMember, StaffRole
 from clinic.outbox import with_resend_refusals
+from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.redirects import redirect_back
 from treatments.availability import available_slots, free_times_from, free_times_on, next_free_start
@@ -42,7 +43,6 @@ from treatments.forms import (
     CancelForm,
     NewClientForm,
     RescheduleForm,
-    parse_id,
     parse_local_date,
     parse_local_datetime,
 )
@@ -466,6 +466,10 @@ def appointment_detail(request, pk):
                 },
             ),
             "safety": before_the_session(appointment) if can_change else None,  # none once completed
+            # the answers themselves are health data: for the practitioners and managers
+            "intake": latest_intake_reading(appointment.client)
+            if can_change and may_record(request.staff_member)
+            else None,
             "movers": movers,
             "time_off": time_off,
             "off_hours": off_hours,

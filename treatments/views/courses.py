@@ -17,9 +17,10 @@ from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import StaffMember
+from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from treatments.booking import course_book, course_cancel_remaining, course_check, course_plan, course_starts
-from treatments.forms import CancelForm, CourseForm, NewClientForm, parse_id, parse_local_datetime
+from treatments.forms import CancelForm, CourseForm, NewClientForm, parse_local_datetime
 from treatments.models import Course, Service
 from treatments.views.booking import client_problem, picked_time, services_for, what_the_client_is_sent
 

@@ -13,9 +13,10 @@ from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, StaffMember
+from clinic.parsing import parse_id
 from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
-from treatments.forms import NewClientForm, parse_id, parse_local_date, parse_local_datetime
+from treatments.forms import NewClientForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
 from treatments.models import AppointmentEvent, AppointmentStatus, Service
 

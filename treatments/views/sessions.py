@@ -16,6 +16,7 @@ from clients.selectors import photo_consent_current
 from clients.services import photo_consent_give
 from clinic.errors import ClinicError
 from clinic.models import DeviceKind, Modality, OutboxStatus
+from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from treatments.forms import (
     AddendumForm,
@@ -25,7 +26,6 @@ from treatments.forms import (
     PhotoConsentForm,
     SessionNotesForm,
     SessionPhotoForm,
-    parse_id,
 )
 from treatments.models import MesoTechnique, ProductLot, SessionPhoto, TreatmentSession, Waveform
 from treatments.selectors import (

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.errors import ClinicError
 from clinic.models import StaffMember, StaffRole, TimeOff
+from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.time_off import time_off_record, time_off_remove
 from treatments.booking import hand_over_visits
-from treatments.forms import TimeOffForm, parse_id
+from treatments.forms import TimeOffForm
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
     AWAY,
