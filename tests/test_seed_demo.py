@@ -280,15 +280,24 @@ def test_the_demo_has_an_afternoon_off_with_visits_still_to_move(seeded):
 
 
 def test_no_demo_visit_is_one_a_booking_would_refuse_for_the_clients_intake(seeded):
-    from treatments.contraindications import absolute, contraindication_findings
+    from treatments.contraindications import absolute, contraindication_findings, relative
 
     clinic = Clinic.objects.get(slug="lumen")
     visits = Appointment.objects.filter(clinic=clinic).select_related("client", "service")
+    weighed = 0
     for visit in visits.prefetch_related("service__protocols"):
         on = timezone.localtime(visit.start, clinic.zone).date()
-        assert not absolute(contraindication_findings(client=visit.client, service=visit.service, on=on)), (
-            visit
-        )
+        findings = contraindication_findings(client=visit.client, service=visit.service, on=on)
+        assert not absolute(findings), visit
+        # a relative one was accepted at booking with a reason, as booking asks
+        booked = visit.events.get(action="booked").details
+        if relative(findings):
+            weighed += 1
+            (note,) = booked["accepted"]
+            assert note.startswith("Relative contraindication accepted (") and "): " in note, visit
+        else:
+            assert not booked.get("accepted"), visit
+    assert weighed >= 3  # the demo shows what a practitioner sees of one
     # and nobody named as a man is recorded as pregnant
     from clients.models import ClientCondition
     from treatments.demo_data import MALE_FIRST_NAMES
@@ -322,3 +331,28 @@ def test_no_demo_visit_is_one_a_booking_would_refuse_as_too_soon(seeded):
                 )
             last[(visit.client_id, protocol.pk)] = visit
     assert checked  # regulars come back: the rule was met, not dodged by one visit each
+
+
+def test_each_demo_intake_answers_every_question_as_its_conditions_say(seeded):
+    from clients.models import fitzpatrick_type_of
+    from clients.services import intake_answers_errors
+
+    responses = IntakeResponse.objects.select_related("questionnaire").prefetch_related("conditions")
+    assert responses.count() > 20
+    skin_types = set()
+    for response in responses:
+        questions = response.questionnaire.questions
+        today = timezone.localdate()
+        # the answers a client could have given on the form: every yes/no answered, choices from the list
+        assert intake_answers_errors(response.questionnaire, response.answers, today=today) == {}, response
+        assert set(response.answers) == {q["code"] for q in questions}
+        recorded = {c.code for c in response.conditions.all()}
+        said = {
+            q["condition"]
+            for q in questions
+            if q.get("condition") and response.answers[q["code"]] not in ("", "no")
+        }
+        assert said == recorded, response
+        assert response.fitzpatrick_type == fitzpatrick_type_of(response.answers["fitzpatrick"])
+        skin_types.add(response.fitzpatrick_type)
+    assert len(skin_types) >= 4  # a range of skin types, each one the client chose

@@ -205,7 +205,13 @@ def _check_contraindications(request: BookingRequest, *, relative_accepted: bool
             "The practitioner must confirm and record why it is safe to go ahead.",
             code="relative_contraindication_needs_reason",
         )
-    return [f"Relative contraindication accepted ({listed}): {request.relative_contraindication_reason}"]
+    return [relative_accepted_note(warnings, request.relative_contraindication_reason)]
+
+
+def relative_accepted_note(warnings, reason: str) -> str:
+    """What the visit's history keeps of relative contraindications weighed at booking, and why."""
+    listed = "; ".join(f.describe() for f in warnings)
+    return f"Relative contraindication accepted ({listed}): {reason}"
 
 
 def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:

@@ -388,6 +388,25 @@ INTAKE_QUESTIONS = [
     ("goals", "What would you like to improve?", "text", ""),
 ]
 
+# Skin types as a client can recognise theirs; the Roman numeral first, which the intake keeps as the type.
+FITZPATRICK_CHOICES = [
+    "I – very fair: always burns, never tans",
+    "II – fair: usually burns, tans a little",
+    "III – medium: sometimes burns, tans evenly",
+    "IV – olive: rarely burns, tans easily",
+    "V – brown: very rarely burns, tans very easily",
+    "VI – dark brown or black: never burns",
+]
+INTAKE_CHOICES = {"fitzpatrick": FITZPATRICK_CHOICES}
+INTAKE_GOALS = [
+    "Smoother skin",
+    "Softer acne scars",
+    "A firmer jawline",
+    "Glow before my wedding",
+    "Smaller-looking pores",
+    "Fewer fine lines around the eyes",
+]
+
 CONSENT_TEXT = {
     "microneedling": (
         "Microneedling consent",

@@ -20,6 +20,7 @@ from clients.models import (
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    fitzpatrick_type_of,
     sha256_hex,
 )
 from clients.selectors import forms_needed_for_visits
@@ -37,7 +38,8 @@ from clinic.models import (
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
 from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan, aftercare_schedule
-from treatments.contraindications import absolute, contraindication_findings
+from treatments.booking import relative_accepted_note
+from treatments.contraindications import absolute, contraindication_findings, relative
 from treatments.eligibility import is_qualified
 from treatments.models import (
     INACTIVE_STATUSES,
@@ -80,6 +82,8 @@ CLIENT_COUNT = 40
 
 
 CANCELLED_BY_PHONE = "Client phoned to cancel"
+# Why the practitioner went ahead despite a relative contraindication, as booking asks them to record.
+RELATIVE_REASON = "Talked it through with the client: nothing active today; they will call if that changes."
 
 
 class Command(BaseCommand):
@@ -244,6 +248,7 @@ class Command(BaseCommand):
     def _forms(self, clinic: Clinic) -> None:
         questions = [
             {"code": code, "text": text, "kind": kind, "condition": condition}
+            | ({"choices": data.INTAKE_CHOICES[code]} if code in data.INTAKE_CHOICES else {})
             for code, text, kind, condition in data.INTAKE_QUESTIONS
         ]
         IntakeQuestionnaire.objects.get_or_create(
@@ -360,15 +365,17 @@ class Command(BaseCommand):
                 continue
             stale = state == 2
             submitted = now - dt.timedelta(days=430 if stale else rng.randrange(3, 200))
+            form = old_form if stale else current_form
+            # as a client fills it: no to every health question, no dates, their skin type and goal
+            answers = {q["code"]: "no" if q["kind"] == "yes_no" else "" for q in form.questions}
+            skin = rng.choice(data.FITZPATRICK_CHOICES)
+            answers |= {"fitzpatrick": skin, "goals": data.INTAKE_GOALS[i % len(data.INTAKE_GOALS)]}
             response = IntakeResponse.objects.create(
                 client=client,
-                questionnaire=old_form if stale else current_form,
-                answers={
-                    "fitzpatrick": rng.choice(["I", "II", "III", "IV", "V", "VI"]),
-                    "goals": "Smoother skin",
-                },
+                questionnaire=form,
+                answers=answers,
                 submitted_at=submitted,
-                fitzpatrick_type=rng.randrange(1, 7),
+                fitzpatrick_type=fitzpatrick_type_of(skin),
                 user_agent="seed_demo",
             )
             if state in (3, 6):
@@ -524,18 +531,26 @@ class Command(BaseCommand):
                     cursor = block[1]
         Appointment.objects.bulk_create(created)
         desk = StaffMember.objects.filter(clinic=clinic, role="front_desk").select_related("user").first()
+        visits = Appointment.objects.filter(clinic=clinic).select_related("client", "service")
         AppointmentEvent.objects.bulk_create(
             event
-            for a in Appointment.objects.filter(clinic=clinic)
+            for a in visits.prefetch_related("service__protocols")
             for event in self._history_of(a, desk.user if desk else None, zone)
         )
 
     @staticmethod
     def _history_of(visit: Appointment, desk_user, zone) -> list[AppointmentEvent]:
-        """The events a visit's status implies, so each demo visit's history explains its status."""
+        """The events a visit's status implies, so each demo visit's history explains its status; a
+        relative contraindication in the client's intake was accepted at booking with a reason."""
+        on = timezone.localtime(visit.start, zone).date()
+        warnings = relative(contraindication_findings(client=visit.client, service=visit.service, on=on))
+        accepted = [relative_accepted_note(warnings, RELATIVE_REASON)] if warnings else []
         events = [
             AppointmentEvent(
-                appointment=visit, at=visit.created_at, action="booked", details={"source": "seed_demo"}
+                appointment=visit,
+                at=visit.created_at,
+                action="booked",
+                details={"source": "seed_demo", "accepted": accepted},
             )
         ]
         minutes = dt.timedelta(minutes=1)
