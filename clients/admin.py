@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from clients.models import (
     Client,
     ClientCondition,
+    ConsentCountersignature,
     ConsentTemplate,
     IntakeQuestionnaire,
     IntakeResponse,
@@ -106,7 +107,15 @@ class ConditionInline(ClinicScopedInline):
 @admin.register(IntakeResponse)
 class IntakeResponseAdmin(ClinicScopedAdmin):
     list_display = ["client", "questionnaire", "submitted_at"]
-    readonly_fields = ["client", "questionnaire", "answers", "submitted_at", "ip_address", "user_agent"]
+    readonly_fields = [
+        "client",
+        "questionnaire",
+        "answers",
+        "fitzpatrick_type",
+        "submitted_at",
+        "ip_address",
+        "user_agent",
+    ]
     inlines = [ConditionInline]
 
 
@@ -119,12 +128,24 @@ class ConsentTemplateAdmin(FormVersionAdmin):
     used_by = "signatures"
 
 
+class CountersignatureInline(ClinicScopedInline):
+    """The clinic's staff's signatures on the consent: read-only, as the database keeps them."""
+
+    model = ConsentCountersignature
+    fields = readonly_fields = ["role", "signer_name", "signed_at", "statement"]
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(SignedConsent)
 class SignedConsentAdmin(ClinicScopedAdmin):
     """Read-only: a signed consent is evidence and the database refuses any change."""
 
     list_display = ["client", "modality", "version", "signed_at"]
     list_filter = ["modality"]
+    inlines = [CountersignatureInline]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in SignedConsent._meta.fields]

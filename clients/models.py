@@ -250,9 +250,6 @@ class SignedConsent(models.Model):
     signed_at = models.DateTimeField(default=timezone.now)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
-    witnessed_by = models.ForeignKey(
-        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="witnessed_consents"
-    )
 
     class Meta:
         ordering = ["client_id", "-signed_at", "-id"]
@@ -267,6 +264,49 @@ class SignedConsent(models.Model):
 
     def __str__(self):
         return f"{self.client} consent {self.modality} v{self.version}"
+
+
+class CountersignatureRole(models.TextChoices):
+    PRACTITIONER = "practitioner", "Practitioner"
+    WITNESS = "witness", "Witness"
+
+
+def countersignature_statement(role: str, client: Client) -> str:
+    """The words a member of staff signs on a client's consent, kept with their signature."""
+    if role == CountersignatureRole.PRACTITIONER:
+        return (
+            f"I went through this consent with {client.full_name}: the procedure, its benefits, risks and "
+            "alternatives, and the aftercare. I answered their questions, and I believe they understand it "
+            "and agree freely."
+        )
+    return f"{client.full_name} confirmed to me in person that they read this consent and signed it."
+
+
+class ConsentCountersignature(models.Model):
+    """A member of staff's signature on a client's signed consent, where the clinic asks for one: the
+    practitioner's, or a witness's. A database trigger refuses any UPDATE."""
+
+    consent = models.ForeignKey(SignedConsent, on_delete=models.PROTECT, related_name="countersignatures")
+    role = models.CharField(max_length=20, choices=CountersignatureRole.choices)
+    signed_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="countersignatures")
+    signer_name = models.CharField(max_length=120, help_text="Their name as it was when they signed.")
+    statement = models.TextField(help_text="The words they signed.")
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["consent_id", "signed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["consent", "role"], name="countersigned_once_per_role"),
+            models.CheckConstraint(
+                condition=Q(role__in=CountersignatureRole.values), name="countersignature_role_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(statement="") & ~Q(signer_name=""), name="countersignature_words_required"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_role_display()} {self.signer_name} on {self.consent}"
 
 
 class PhotoConsentScope(models.TextChoices):

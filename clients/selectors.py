@@ -9,15 +9,18 @@ from django.utils import timezone
 
 from clients.models import (
     Client,
+    ConsentCountersignature,
     ConsentTemplate,
+    CountersignatureRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    countersignature_statement,
     fitzpatrick_numeral,
     sha256_hex,
 )
-from clinic.models import Clinic, OutboxMessage, OutboxStatus
+from clinic.models import Clinic, OutboxMessage, OutboxStatus, StaffMember
 
 # What people type between the digits of a phone number: "+44 7700-900.123", "(555) 010 2000".
 PHONE_PUNCTUATION = " -().+/"
@@ -283,7 +286,8 @@ class HealthForms:
 
 
 def client_health_forms(client: Client, *, intake_id: int | None = None) -> HealthForms:
-    """Every intake the client filled, the answers of one, and every consent they signed (three queries)."""
+    """Every intake the client filled, the answers of one, every consent they signed with the staff's
+    signatures on it (four queries)."""
     intakes = list(
         IntakeResponse.objects.filter(client=client)
         .select_related("questionnaire")
@@ -292,7 +296,8 @@ def client_health_forms(client: Client, *, intake_id: int | None = None) -> Heal
     shown = next((r for r in intakes if r.pk == intake_id), intakes[0] if intakes else None)
     consents = list(
         SignedConsent.objects.filter(client=client)
-        .select_related("template", "witnessed_by")
+        .select_related("template")
+        .prefetch_related("countersignatures")
         .order_by("-signed_at", "-id")
     )
     for consent in consents:
@@ -303,6 +308,84 @@ def client_health_forms(client: Client, *, intake_id: int | None = None) -> Heal
         consents=consents,
         photo_consents=list(PhotoConsent.objects.filter(client=client).order_by("-granted_at", "-id")),
     )
+
+
+@dataclass(frozen=True)
+class ConsentSignatures:
+    """A consent a visit is treated under, the clinic's staff's signatures on it and those still missing."""
+
+    consent: SignedConsent
+    signatures: list[ConsentCountersignature]
+    missing: list[str]  # CountersignatureRole values the clinic asks for and nobody has signed yet
+    # what the staff member reading may sign now: (role, its label, the words they would sign)
+    signable: list[tuple[str, str, str]]
+
+    @property
+    def missing_words(self) -> str:
+        """What is still to sign, e.g. "the practitioner's signature and a witness's"."""
+        words = {"practitioner": "the practitioner's signature", "witness": "a witness's signature"}
+        return " and ".join(words[role] for role in self.missing)
+
+    @property
+    def missing_text(self) -> str:
+        return f"{self.consent.template.title}: {self.missing_words}"
+
+
+def roles_asked(clinic: Clinic) -> list[str]:
+    """The staff signatures the clinic asks for on each consent, in signing order."""
+    return [
+        role
+        for role, asked in (
+            (CountersignatureRole.PRACTITIONER, clinic.consent_signed_by_practitioner),
+            (CountersignatureRole.WITNESS, clinic.consent_witnessed),
+        )
+        if asked
+    ]
+
+
+def _may_sign(member: StaffMember | None, role: str, consent: SignedConsent, signatures, qualified) -> bool:
+    """`consent_countersign`'s rules, to offer only the signatures the reader may give."""
+    if member is None or any(c.signed_by_id == member.pk for c in signatures):
+        return False  # one person does not sign as both
+    return role == CountersignatureRole.WITNESS or consent.modality in qualified
+
+
+def consent_signatures(
+    *, client: Client, modalities, member: StaffMember | None = None
+) -> list[ConsentSignatures]:
+    """For each of the treatments, the client's latest consent with the staff signatures on it, those
+    the clinic still asks for, and those `member` may give (three queries at most; none when the clinic
+    asks for no signature of its staff)."""
+    roles = roles_asked(client.clinic)
+    if not roles or not modalities:
+        return []
+    qualified = (
+        set(member.qualifications.values_list("modality", flat=True))
+        if member is not None and member.is_practitioner
+        else set()
+    )
+    latest: dict[str, SignedConsent] = {}
+    consents = (
+        SignedConsent.objects.filter(client=client, modality__in=list(modalities))
+        .select_related("template")
+        .prefetch_related("countersignatures")
+        .order_by("signed_at", "id")
+    )
+    for consent in consents:
+        latest[consent.modality] = consent
+    result = []
+    for modality in sorted(latest):
+        consent = latest[modality]
+        signatures = list(consent.countersignatures.all())
+        signed = {c.role for c in signatures}
+        missing = [r for r in roles if r not in signed]
+        signable = [
+            (role, CountersignatureRole(role).label, countersignature_statement(role, client))
+            for role in missing
+            if _may_sign(member, role, consent, signatures, qualified)
+        ]
+        result.append(ConsentSignatures(consent, signatures, missing, signable))
+    return result
 
 
 def standing_photo_consents(client: Client) -> QuerySet[PhotoConsent]:

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clients.models import (
@@ -10,17 +10,20 @@ from clients.models import (
     PHOTO_CONSENT_TEXTS,
     Client,
     ClientCondition,
+    ConsentCountersignature,
     ConsentTemplate,
+    CountersignatureRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    countersignature_statement,
     fitzpatrick_type_of,
     sha256_hex,
 )
 from clients.selectors import photo_consent_current, standing_photo_consents
 from clinic.errors import ClinicError
-from clinic.models import Clinic
+from clinic.models import Clinic, Modality, StaffMember
 from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
 
 
@@ -206,6 +209,65 @@ def consent_sign(
         ip_address=ip_address,
         user_agent=user_agent[:500],
     )
+
+
+@transaction.atomic
+def consent_countersign(
+    *, consent: SignedConsent, role: str, by: StaffMember, confirmed: bool
+) -> ConsentCountersignature:
+    """Sign the client's consent as the practitioner who went through it with them, or as a witness.
+
+    Only the client's latest consent of its treatment can be signed; a practitioner's signature needs a
+    practitioner qualified for that treatment; one person does not sign as both. Signing it again
+    returns the signature already there.
+    """
+    client = consent.client
+    treatment = Modality(consent.modality).label.lower()
+    if by.clinic_id != client.clinic_id or not by.is_active:
+        raise ClinicError("Only the clinic's own staff can sign its clients' consents.", code="not_staff")
+    if role not in CountersignatureRole.values:
+        raise ClinicError("Sign as the practitioner or as a witness.", code="unknown_role")
+    # one signer at a time per consent: the row is locked, never updated (a trigger refuses that)
+    SignedConsent.objects.select_for_update().filter(pk=consent.pk).first()
+    signatures = {c.role: c for c in ConsentCountersignature.objects.filter(consent=consent)}
+    if role in signatures:
+        return signatures[role]
+    if not confirmed:
+        raise ClinicError("Tick the box to confirm what you are signing, then sign.", code="not_confirmed")
+    latest = (
+        SignedConsent.objects.filter(client=client, modality=consent.modality)
+        .order_by("-signed_at", "-id")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if latest != consent.pk:
+        raise ClinicError(
+            f"{client.full_name} has signed a newer {treatment} consent since this one: sign that one.",
+            code="superseded",
+        )
+    if role == CountersignatureRole.PRACTITIONER and not (
+        by.is_practitioner and by.qualifications.filter(modality=consent.modality).exists()
+    ):
+        raise ClinicError(
+            f"Only a practitioner qualified for {treatment} can sign its consent as the practitioner.",
+            code="not_qualified",
+        )
+    if any(other.signed_by_id == by.pk for other in signatures.values()):
+        raise ClinicError(
+            "The witness must be someone other than the practitioner who signed: ask a colleague.",
+            code="same_person",
+        )
+    try:
+        with transaction.atomic():
+            return ConsentCountersignature.objects.create(
+                consent=consent,
+                role=role,
+                signed_by=by,
+                signer_name=by.display_name,
+                statement=countersignature_statement(role, client),
+            )
+    except IntegrityError:  # signed by a colleague at the same moment (SQLite has no row lock)
+        return ConsentCountersignature.objects.get(consent=consent, role=role)
 
 
 @transaction.atomic

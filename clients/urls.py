@@ -12,6 +12,7 @@ urlpatterns = [
         views.photo_consent_withdraw_view,
         name="photo-consent-withdraw",
     ),
+    path("consents/<int:pk>/countersign/", views.consent_countersign_view, name="consent-countersign"),
     path("outbox/<int:pk>/resend/", views.outbox_message_resend, name="outbox-resend"),
     path("forms/<str:token>/", public_views.forms, name="client-forms"),
     path("u/<str:token>/", public_views.unsubscribe, name="client-unsubscribe"),

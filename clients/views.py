@@ -3,13 +3,20 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.forms import ClientDetailsForm
-from clients.models import Client, PhotoConsentScope
-from clients.selectors import client_forms, client_health_forms, clients_matching, refused_address
-from clients.services import client_update_details, photo_consent_withdraw
+from clients.models import Client, PhotoConsentScope, SignedConsent
+from clients.selectors import (
+    client_forms,
+    client_health_forms,
+    clients_matching,
+    consent_signatures,
+    refused_address,
+)
+from clients.services import client_update_details, consent_countersign, photo_consent_withdraw
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
@@ -101,6 +108,9 @@ def client_intake_and_consent(request, pk):
             f"managers. {client.full_name}'s page shows whether their forms are filled and signed."
         )
     health = client_health_forms(client, intake_id=parse_id(request.GET.get("intake")))
+    signing = consent_signatures(
+        client=client, modalities={c.modality for c in health.consents}, member=request.staff_member
+    )
     return render(
         request,
         "clients/intake_and_consent.html",
@@ -108,5 +118,40 @@ def client_intake_and_consent(request, pk):
             "client": client,
             "health": health,
             "standing": client_forms(client, now=timezone.now()),
+            # the clinic's own signatures still missing on the latest consents, to give here
+            "unsigned": [item for item in signing if item.missing],
         },
     )
+
+
+@staff_required
+@require_POST
+def consent_countersign_view(request, pk):
+    """Sign a client's consent as the practitioner who went through it with them, or as a witness;
+    come back where the button was (the visit's page, or the client's forms)."""
+    consent = get_object_or_404(
+        SignedConsent.objects.select_related("client", "template"),
+        pk=pk,
+        client__clinic=request.staff_member.clinic,
+    )
+    role = request.POST.get("role", "")
+    try:
+        signature = consent_countersign(
+            consent=consent,
+            role=role,
+            by=request.staff_member,
+            confirmed=request.POST.get("confirm") == "yes",
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        as_role = signature.get_role_display().lower()
+        if signature.signed_by_id == request.staff_member.pk:
+            messages.success(
+                request,
+                f"You signed {consent.client.full_name}'s {consent.template.title} (version "
+                f"{consent.version}) as the {as_role}.",
+            )
+        else:
+            messages.info(request, f"{signature.signer_name} had already signed it as the {as_role}.")
+    return redirect_back(request, reverse("client-detail", args=[consent.client_id]))

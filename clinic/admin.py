@@ -30,6 +30,8 @@ class ClinicAdmin(ClinicScopedAdmin):
                     "slot_step_minutes",
                     "intake_validity_days",
                     "consent_validity_days",
+                    "consent_signed_by_practitioner",
+                    "consent_witnessed",
                 ]
             },
         ),

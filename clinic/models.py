@@ -101,6 +101,22 @@ class Clinic(models.Model):
         default=365, help_text="An intake older than this is asked again before the next visit."
     )
     consent_validity_days = models.PositiveIntegerField(default=365)
+    consent_signed_by_practitioner = models.BooleanField(
+        "Practitioner countersigns consents",
+        default=False,
+        help_text=(
+            "A practitioner qualified for the treatment goes through each consent with the client and "
+            "signs it too, before the first treatment under it."
+        ),
+    )
+    consent_witnessed = models.BooleanField(
+        "Consents are witnessed",
+        default=False,
+        help_text=(
+            "A member of staff witnesses each consent: the client confirms in person that they read and "
+            "signed it, before the first treatment under it."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -7,7 +7,7 @@ import pytest
 
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import begun_today, build_world, give_face_depth_ranges
-from tests.factories import PASSWORD, AppointmentFactory
+from tests.factories import PASSWORD, AppointmentFactory, ConsentTemplateFactory, sign_consent
 from treatments.aftercare import aftercare_install_default_plan
 from treatments.models import AppointmentStatus, MicroneedlingRecord
 
@@ -26,10 +26,15 @@ def test_the_practitioner_records_the_session_and_signs_it_off(
     live_server, world, browser_page, smtp_settings, smtp_server
 ):
     smtp_settings.SITE_URL = live_server.url
+    # the clinic asks its practitioners to sign each consent with the client too
+    world.clinic.consent_signed_by_practitioner = True
+    world.clinic.save(update_fields=["consent_signed_by_practitioner"])
     begun = begun_today(world.clinic)
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    sign_consent(olivia, ConsentTemplateFactory(clinic=world.clinic, modality="microneedling"))
     visit = AppointmentFactory(
         clinic=world.clinic,
-        client=world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com"),
+        client=olivia,
         practitioner=world.dr_lee,
         service=world.microneedling,
         room=world.rooms[0],
@@ -45,6 +50,13 @@ def test_the_practitioner_records_the_session_and_signs_it_off(
     page.wait_for_url(live_server.url + "/")
     # given Olivia's visit, started minutes ago
     page.goto(f"{live_server.url}/appointments/{visit.pk}/")
+    # Dr Lee goes through Olivia's consent with her and signs it: the record can start only then
+    assert page.get_by_role("button", name="Start the treatment record").count() == 0
+    page.get_by_label("I went through this consent with Olivia Smith").check()
+    page.get_by_role("button", name="Sign as the practitioner").click()
+    page.get_by_text(
+        "You signed Olivia Smith's Microneedling consent (version 1) as the practitioner."
+    ).wait_for()
     page.get_by_role("button", name="Start the treatment record").click()
     page.get_by_role("heading", name="Treatment record: Olivia Smith").wait_for()
     # when Dr Lee records the cheeks within the protocol

@@ -166,6 +166,29 @@ def test_no_demo_client_was_treated_without_their_forms(seeded):
         assert not forms_needed(client=visit.client, modalities=modalities, at=visit.start), visit.pk
 
 
+def test_the_demo_clinic_asks_its_practitioners_to_sign_consents_and_they_did_before_treating(seeded):
+    from clients.models import ConsentCountersignature
+
+    clinic = Clinic.objects.get(slug="lumen")
+    assert clinic.consent_signed_by_practitioner and not clinic.consent_witnessed
+    treated = Appointment.objects.filter(clinic=clinic, status="fulfilled").select_related("client")
+    assert treated.exists()
+    for visit in treated.prefetch_related("service__protocols"):
+        for modality in {p.modality for p in visit.service.protocols.all()}:
+            under = (
+                SignedConsent.objects.filter(
+                    client=visit.client, modality=modality, signed_at__lt=visit.start
+                )
+                .order_by("-signed_at", "-id")
+                .first()
+            )
+            signature = ConsentCountersignature.objects.get(consent=under, role="practitioner")
+            assert signature.signed_at <= visit.start, visit.pk
+            assert signature.signed_by.qualifications.filter(modality=modality).exists()
+    # and some consents wait for a practitioner's signature at the client's next visit
+    assert SignedConsent.objects.filter(client__clinic=clinic, countersignatures__isnull=True).exists()
+
+
 def test_most_demo_visits_ahead_have_their_forms_and_a_few_still_lack_them(seeded):
     """As at a clinic with regulars: "Forms missing" marks the few the desk has to chase."""
     from treatments.selectors import forms_missing

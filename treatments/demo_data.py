@@ -12,6 +12,7 @@ CLINIC = {
     "email": "hello@lumen.example",
     "phone": "+44 20 7946 0000",
     "address": "12 Marylebone Lane, London W1U 2NE",
+    "consent_signed_by_practitioner": True,
 }
 OTHER_CLINIC = {
     "slug": "harbour",

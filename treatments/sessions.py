@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import PhotoConsentScope
-from clients.selectors import forms_needed, photo_consent_current
+from clients.selectors import consent_signatures, forms_needed, photo_consent_current
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import Device, Modality, StaffMember
 from clinic.permissions import may_read_health_data
@@ -149,6 +149,14 @@ def record_start_refusal(appointment: Appointment, *, now: dt.datetime) -> Clini
             f"{appointment.client.first_name} must still fill or sign: {', '.join(missing)}. Open the forms "
             "on the visit's page for them to fill, then start the record.",
             code="forms_missing",
+        )
+    unsigned = [c for c in consent_signatures(client=appointment.client, modalities=modalities) if c.missing]
+    if unsigned:
+        return ClinicError(
+            f"{appointment.client.first_name}'s consent still needs signing by the clinic: "
+            + "; ".join(c.missing_text for c in unsigned)
+            + ". Sign it under “Before the session” on the visit's page, then start the record.",
+            code="countersignature_missing",
         )
     return None
 

@@ -13,7 +13,13 @@ from django.views.decorators.http import require_POST
 
 from clients.links import forms_url
 from clients.models import Client
-from clients.selectors import forms_needed, latest_intake_reading, refusal_said, refused_address
+from clients.selectors import (
+    consent_signatures,
+    forms_needed,
+    latest_intake_reading,
+    refusal_said,
+    refused_address,
+)
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
 from clinic.models import OutboxMessage, StaffMember, StaffRole
@@ -252,10 +258,11 @@ def _stand_in(appointment: Appointment, movers: list[StaffMember], day_slots) ->
     )
 
 
-def before_the_session(appointment: Appointment) -> dict:
+def before_the_session(appointment: Appointment, member: StaffMember | None = None) -> dict:
     """What the practitioner reviews before treating: the client's latest intake against the service's
-    rules on the visit's day (absolute ones can appear after booking, with a new intake), and the forms
-    still missing or out of date."""
+    rules on the visit's day (absolute ones can appear after booking, with a new intake), the forms
+    still missing or out of date, and the staff signatures the clinic asks on the consents (those
+    `member` may give offered)."""
     service = appointment.service
     prefetch_related_objects([service], "protocols")
     on = timezone.localtime(appointment.start, appointment.clinic.zone).date()
@@ -263,12 +270,15 @@ def before_the_session(appointment: Appointment) -> dict:
     booked = appointment.events.filter(action="booked").values_list("details", flat=True).first() or {}
     modalities = {p.modality for p in service.protocols.all()}
     missing = forms_needed(client=appointment.client, modalities=modalities, at=appointment.start).names
+    signing = consent_signatures(client=appointment.client, modalities=modalities, member=member)
     return {
         "visit_ahead": appointment.start > timezone.now(),
         "absolute": absolute(findings),
         "relative": relative(findings),
         "accepted": booked.get("accepted", []),
         "forms_needed": missing,
+        "consent_signing": signing,
+        "consent_unsigned": any(c.missing for c in signing),
         # the client's own forms page, to open on the desk's tablet and hand over
         "fill_here_url": forms_url(appointment.client, modalities=sorted(modalities)) if missing else "",
     }
@@ -465,7 +475,8 @@ def appointment_detail(request, pk):
                     "practitioner": move_with.pk,
                 },
             ),
-            "safety": before_the_session(appointment) if can_change else None,  # none once completed
+            # none once completed
+            "safety": before_the_session(appointment, request.staff_member) if can_change else None,
             # the answers themselves are health data: for the practitioners and managers
             "intake": latest_intake_reading(appointment.client)
             if can_change and may_record(request.staff_member)

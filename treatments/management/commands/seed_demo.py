@@ -15,11 +15,14 @@ from django.utils import timezone
 from clients.models import (
     Client,
     ClientCondition,
+    ConsentCountersignature,
     ConsentTemplate,
+    CountersignatureRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    countersignature_statement,
     fitzpatrick_type_of,
     sha256_hex,
 )
@@ -76,7 +79,11 @@ MANAGER_MODELS = {
     "clients": ["intakequestionnaire", "consenttemplate", "client"],
     "treatments": ["protocol", "protocolarea", "contraindicationrule", "product", "productlot", "service"],
 }
-MANAGER_VIEW_ONLY = {"clinic": ["outboxmessage"], "clients": ["signedconsent"], "treatments": ["appointment"]}
+MANAGER_VIEW_ONLY = {
+    "clinic": ["outboxmessage"],
+    "clients": ["signedconsent", "consentcountersignature"],
+    "treatments": ["appointment"],
+}
 DAYS_AROUND_TODAY = 7
 CLIENT_COUNT = 40
 
@@ -344,6 +351,7 @@ class Command(BaseCommand):
         if with_forms:
             self._course_in_progress(clinic, clients)
             self._treatment_records(clinic)
+            self._consents_countersigned(clinic)
         self._messages(clinic)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
@@ -658,6 +666,39 @@ class Command(BaseCommand):
             )
             session.refresh_from_db()
             aftercare_schedule(session)  # what fell due is settled as sent with the rest (_messages)
+
+    @staticmethod
+    def _consents_countersigned(clinic: Clinic) -> None:
+        """Where the clinic asks its practitioners to sign consents too, the consent each completed
+        visit was treated under was signed by its practitioner as the visit began; the consents of
+        clients still to come wait for theirs."""
+        if not clinic.consent_signed_by_practitioner:
+            return
+        visits = (
+            Appointment.objects.filter(clinic=clinic, status=AppointmentStatus.FULFILLED)
+            .select_related("client", "practitioner")
+            .prefetch_related("service__protocols")
+            .order_by("start", "id")
+        )
+        consents = list(SignedConsent.objects.filter(client__clinic=clinic).order_by("signed_at", "id"))
+        countersigned = {}
+        for visit in visits:
+            for modality in {p.modality for p in visit.service.protocols.all()}:
+                under = [
+                    c
+                    for c in consents
+                    if c.client_id == visit.client_id and c.modality == modality and c.signed_at < visit.start
+                ]
+                if under and under[-1].pk not in countersigned:
+                    countersigned[under[-1].pk] = ConsentCountersignature(
+                        consent=under[-1],
+                        role=CountersignatureRole.PRACTITIONER,
+                        signed_by=visit.practitioner,
+                        signer_name=visit.practitioner.display_name,
+                        statement=countersignature_statement(CountersignatureRole.PRACTITIONER, visit.client),
+                        signed_at=visit.start,
+                    )
+        ConsentCountersignature.objects.bulk_create(countersigned.values())
 
     def _messages(self, clinic: Clinic) -> None:
         """Write each demo visit's emails through the booking notifications, as of when it was booked.
