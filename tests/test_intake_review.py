@@ -251,8 +251,7 @@ def test_the_visit_page_gives_the_practitioner_the_intake_notes_and_the_link(cli
     url = reverse("appointment-detail", args=[visit.pk])
     client.force_login(world.sam.user)
     text = _text(client.get(url))
-    assert "skin type Fitzpatrick II" in text
-    assert "Yes : Do you get cold sores?" in text
+    assert "skin type Fitzpatrick II ; to note: Yes : Do you get cold sores?" in text
     assert "Read every answer and the consents signed" in text
     client.force_login(world.desk.user)
     desk_text = _text(client.get(url))
