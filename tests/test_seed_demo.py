@@ -379,3 +379,14 @@ def test_each_demo_intake_answers_every_question_as_its_conditions_say(seeded):
         assert response.fitzpatrick_type == fitzpatrick_type_of(response.answers["fitzpatrick"])
         skin_types.add(response.fitzpatrick_type)
     assert len(skin_types) >= 4  # a range of skin types, each one the client chose
+
+
+def test_every_demo_contraindication_rule_can_apply(seeded):
+    """Each rule is over a condition the current intake form records, or one worked out (under 18)."""
+    from treatments.contraindications import rules_never_met
+
+    protocols = Protocol.objects.filter(clinic__slug="lumen").prefetch_related("contraindications")
+    assert sum(p.contraindications.count() for p in protocols) > 30
+    assert {p.name: [r.condition_code for r in rules_never_met(p)] for p in protocols} == {
+        p.name: [] for p in protocols
+    }

@@ -11,6 +11,7 @@ from clients.models import ConsentTemplate, IntakeQuestionnaire
 from clinic.admin import ClinicAdmin, StaffMemberAdmin
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
 from clinic.models import Clinic, StaffMember, StaffRole
+from treatments.contraindications import rules_never_met
 from treatments.models import (
     Appointment,
     AppointmentEvent,
@@ -52,11 +53,32 @@ class ContraindicationInline(ClinicScopedInline):
     model = ContraindicationRule
 
 
+def _never_met_text(rules: list[ContraindicationRule]) -> str:
+    codes = ", ".join(f"“{rule.condition_code}”" for rule in rules)
+    which = "this rule" if len(rules) == 1 else "these rules"
+    return (
+        f"No question of the current intake form records {codes}, so {which} can never apply."
+        " Add a question that records it (a new version of the intake form), or correct "
+        "the condition code."
+    )
+
+
 @admin.register(Protocol)
 class ProtocolAdmin(ClinicScopedAdmin):
     list_display = ["name", "modality", "min_interval_days", "course_sessions", "is_active"]
     list_filter = ["modality", "is_active"]
     inlines = [ProtocolAreaInline, ContraindicationInline]
+    readonly_fields = ["rules_never_met"]
+
+    @admin.display(description="Contraindication rules that can never apply")
+    def rules_never_met(self, protocol):
+        never = rules_never_met(protocol) if protocol.pk else []
+        return _never_met_text(never) if never else "None: the intake form records every condition they name."
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if never := rules_never_met(form.instance):
+            messages.warning(request, _never_met_text(never))
 
 
 class ProductLotInline(ClinicScopedInline):

@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from clients.models import Client, ClientCondition, IntakeResponse
+from clients.models import Client, ClientCondition, IntakeQuestionnaire, IntakeResponse
 from treatments.models import ContraindicationRule, ContraindicationSeverity, Service
 
 
@@ -24,13 +24,26 @@ def latest_conditions(client: Client) -> list[ClientCondition]:
     return list(response.conditions.all()) if response else []
 
 
+# A condition the clinic knows without asking, from the client's date of birth on the visit's day; a
+# protocol's rule can name it like any condition an intake answer records.
+UNDER_18 = "under-18"
+DERIVED_CONDITIONS = {UNDER_18: "Under 18 on the day of the visit (from the date of birth)"}
+
+
+def age_on(born: dt.date, on: dt.date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
 def contraindication_findings(*, client: Client, service: Service, on: dt.date) -> list[Finding]:
-    """Return the rules of the service's protocols that the client's latest intake triggers on `on`.
+    """Return the rules of the service's protocols that the client's latest intake triggers on `on`,
+    and those over what their date of birth says that day (`DERIVED_CONDITIONS`).
 
     A rule with within_days applies when the condition's date is fewer than that many days before `on`;
     a dated rule whose condition has no date applies (the safe reading of an unanswered date).
     """
-    conditions = {c.code: c for c in latest_conditions(client)}
+    conditions = {c.code: c.noted_on for c in latest_conditions(client)}
+    if client.date_of_birth and age_on(client.date_of_birth, on) < 18:
+        conditions[UNDER_18] = None
     if not conditions:
         return []
     rules = ContraindicationRule.objects.filter(
@@ -38,8 +51,8 @@ def contraindication_findings(*, client: Client, service: Service, on: dt.date) 
     ).select_related("protocol")
     findings = []
     for rule in rules.order_by("severity", "condition_code", "id"):
-        condition = conditions[rule.condition_code]
-        if rule.within_days and condition.noted_on and (on - condition.noted_on).days >= rule.within_days:
+        noted_on = conditions[rule.condition_code]
+        if rule.within_days and noted_on and (on - noted_on).days >= rule.within_days:
             continue
         findings.append(
             Finding(
@@ -58,3 +71,17 @@ def absolute(findings: list[Finding]) -> list[Finding]:
 
 def relative(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity == ContraindicationSeverity.RELATIVE]
+
+
+def conditions_recorded(clinic) -> set[str]:
+    """The condition codes a rule can meet in this clinic: those the current intake form's answers
+    record, and the derived ones (one query)."""
+    form = IntakeQuestionnaire.objects.filter(clinic=clinic, is_current=True).first()
+    asked = {q["condition"] for q in (form.questions if form else []) if q.get("condition")}
+    return asked | set(DERIVED_CONDITIONS)
+
+
+def rules_never_met(protocol) -> list[ContraindicationRule]:
+    """The protocol's rules over a condition no current intake question records: they can never apply."""
+    recorded = conditions_recorded(protocol.clinic)
+    return [rule for rule in protocol.contraindications.all() if rule.condition_code not in recorded]

@@ -97,6 +97,7 @@ MICRONEEDLING_CONTRAINDICATIONS = [
     ("surgery", "relative", 180, "Surgery in the area in the last 6 months"),
     ("botox", "relative", 90, "Neurotoxin in the last 3 months"),
     ("peel", "absolute", 30, "Chemical peel in the last 30 days"),
+    ("tattoo", "relative", None, "Tattoo or permanent makeup in the area: work around it"),
 ]
 MICROCURRENT_CONTRAINDICATIONS = [
     ("pacemaker", "absolute", None, "Pacemaker or implanted electrical device"),
@@ -110,6 +111,7 @@ MICROCURRENT_CONTRAINDICATIONS = [
     ("active-acne", "relative", None, "Open sores or active acne"),
     ("botox", "relative", 14, "Neurotoxin in the last 14 days"),
     ("fillers", "relative", 30, "Filler in the last 30 days"),
+    ("under-18", "absolute", None, "Under 18"),
 ]
 MESOTHERAPY_CONTRAINDICATIONS = [
     ("pregnancy", "absolute", None, "Pregnant"),
@@ -119,7 +121,8 @@ MESOTHERAPY_CONTRAINDICATIONS = [
     ("bleeding-disorder", "absolute", None, "Coagulation disorder"),
     ("product-allergy", "absolute", None, "Allergy to an ingredient"),
     ("autoimmune", "relative", None, "Autoimmune disease"),
-    ("heart-condition", "relative", None, "Severe heart or kidney disease"),
+    ("heart-condition", "relative", None, "Severe heart disease"),
+    ("kidney-disease", "relative", None, "Severe kidney disease"),
     ("diabetes", "relative", None, "Diabetes"),
     ("cold-sores", "relative", None, "Infection or inflammation at the site"),
 ]
@@ -373,6 +376,16 @@ INTAKE_QUESTIONS = [
     ("cold-sores", "Do you get cold sores?", "yes_no", "cold-sores"),
     ("active-acne", "Do you have active acne or an infection in the area?", "yes_no", "active-acne"),
     ("isotretinoin", "Date of your last isotretinoin (Roaccutane) dose, if ever", "date", "isotretinoin"),
+    ("thrombosis", "Have you had a blood clot (thrombosis) or phlebitis?", "yes_no", "thrombosis"),
+    (
+        "immunosuppression",
+        "Do you take immunosuppressants or high-dose steroids, or have a weakened immune system?",
+        "yes_no",
+        "immunosuppression",
+    ),
+    ("kidney-disease", "Do you have kidney disease?", "yes_no", "kidney-disease"),
+    ("skin-cancer", "Skin cancer, raised moles or warts in the area to treat?", "yes_no", "skin-cancer"),
+    ("tattoo", "A tattoo or permanent makeup in the area to treat?", "yes_no", "tattoo"),
     ("lidocaine-allergy", "Are you allergic to lidocaine or numbing creams?", "yes_no", "lidocaine-allergy"),
     ("metal-allergy", "Are you allergic to metals (nickel, stainless steel)?", "yes_no", "metal-allergy"),
     (

@@ -269,7 +269,13 @@ class ContraindicationRule(models.Model):
     """A rule over an intake condition code; with within_days it applies only that long after the date."""
 
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="contraindications")
-    condition_code = models.SlugField(max_length=60)
+    condition_code = models.SlugField(
+        max_length=60,
+        help_text=(
+            "The condition an intake question records (the question's “condition”), e.g. pregnancy; or "
+            "under-18, worked out from the date of birth on the visit's day."
+        ),
+    )
     severity = models.CharField(max_length=10, choices=ContraindicationSeverity.choices)
     within_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Only when the condition's date is within this many days."
