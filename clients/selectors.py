@@ -212,10 +212,25 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
 class IntakeAnswer:
     """One question of an intake and the client's answer to it, in words."""
 
+    code: str
     question: str
     answer: str  # "Yes", "No", "4 Aug 2026", what they wrote; "" when left blank
     flagged: bool  # a yes or a date that recorded a condition the protocols' rules check
     kind: str  # yes_no, date, choice or text: a date left blank ("…, if any") gave none
+
+    @property
+    def said(self) -> str:
+        """The answer as a change reads it: "None given", "Not answered" for a blank."""
+        return self.answer or ("None given" if self.kind == "date" else "Not answered")
+
+
+@dataclass(frozen=True)
+class IntakeChange:
+    """An answer that differs from the client's intake before: "Are you pregnant?" No → Yes."""
+
+    question: str
+    before: str
+    after: str
 
 
 def intake_answers(response: IntakeResponse) -> list[IntakeAnswer]:
@@ -235,7 +250,7 @@ def intake_answers(response: IntakeResponse) -> list[IntakeAnswer]:
             else:
                 words = f"{day.day} {day:%b %Y}"
         flagged = bool(question.get("condition")) and value not in ("", "no")
-        answers.append(IntakeAnswer(question["text"], words, flagged, kind))
+        answers.append(IntakeAnswer(question["code"], question["text"], words, flagged, kind))
     return answers
 
 
@@ -245,6 +260,8 @@ class IntakeReading:
 
     response: IntakeResponse
     answers: list[IntakeAnswer]
+    before: IntakeResponse | None  # the intake the client filled before this one, if any
+    changes: list[IntakeChange]  # answers that differ from it, to questions both asked
 
     @property
     def flagged_answers(self) -> list[IntakeAnswer]:
@@ -256,19 +273,27 @@ class IntakeReading:
         return fitzpatrick_numeral(self.response.fitzpatrick_type)
 
 
-def intake_reading(response: IntakeResponse) -> IntakeReading:
-    return IntakeReading(response, intake_answers(response))
+def intake_reading(response: IntakeResponse, before: IntakeResponse | None = None) -> IntakeReading:
+    """The intake read question by question, and what changed since `before`, the one filled earlier."""
+    answers = intake_answers(response)
+    earlier = {a.code: a for a in intake_answers(before)} if before else {}
+    changes = [
+        IntakeChange(a.question, earlier[a.code].said, a.said)
+        for a in answers
+        if a.code in earlier and earlier[a.code].answer != a.answer
+    ]
+    return IntakeReading(response, answers, before, changes)
 
 
 def latest_intake_reading(client: Client) -> IntakeReading | None:
-    """The client's latest intake, read question by question (one query)."""
-    latest = (
+    """The client's latest intake, read question by question, with what changed since the one before
+    (one query)."""
+    latest_two = list(
         IntakeResponse.objects.filter(client=client)
         .select_related("questionnaire")
-        .order_by("-submitted_at", "-id")
-        .first()
+        .order_by("-submitted_at", "-id")[:2]
     )
-    return intake_reading(latest) if latest else None
+    return intake_reading(*latest_two) if latest_two else None
 
 
 @dataclass(frozen=True)
@@ -293,7 +318,9 @@ def client_health_forms(client: Client, *, intake_id: int | None = None) -> Heal
         .select_related("questionnaire")
         .order_by("-submitted_at", "-id")
     )
-    shown = next((r for r in intakes if r.pk == intake_id), intakes[0] if intakes else None)
+    at = next((i for i, r in enumerate(intakes) if r.pk == intake_id), 0)
+    shown = intakes[at] if intakes else None
+    before = intakes[at + 1] if at + 1 < len(intakes) else None
     consents = list(
         SignedConsent.objects.filter(client=client)
         .select_related("template")
@@ -304,7 +331,7 @@ def client_health_forms(client: Client, *, intake_id: int | None = None) -> Heal
         consent.text_intact = sha256_hex(consent.signed_text) == consent.signed_text_sha256
     return HealthForms(
         intakes=intakes,
-        shown=intake_reading(shown) if shown else None,
+        shown=intake_reading(shown, before) if shown else None,
         consents=consents,
         photo_consents=list(PhotoConsent.objects.filter(client=client).order_by("-granted_at", "-id")),
     )

@@ -257,3 +257,46 @@ def test_the_visit_page_gives_the_practitioner_the_intake_notes_and_the_link(cli
     desk_text = _text(client.get(url))
     assert "Fitzpatrick" not in desk_text
     assert "Read every answer" not in desk_text
+
+
+def test_what_changed_since_the_intake_before_is_said_on_both_pages(client, world):
+    ada = world.client(first_name="Ada")
+    first = IntakeResponse.objects.create(
+        client=ada,
+        questionnaire=world.intake,
+        answers={"cold-sores": "no", "pregnancy": "no", "isotretinoin": "", "goals": "Glow"},
+        submitted_at=timezone.now() - dt.timedelta(days=300),
+    )
+    _fill(world, ada, pregnancy="yes", isotretinoin="2026-08-04", goals="Glow")
+    text = _text(_page(client, world.dr_lee, ada))
+    changes = text.split(f"Changed since the intake of {first.submitted_at:%-d %b %Y}", 1)[1]
+    changes = changes.split("Every answer", 1)[0]
+    assert "Are you pregnant? No → Yes" in changes
+    assert "Date of your last isotretinoin dose, if ever None given → 4 Aug 2026" in changes
+    assert "cold sores" not in changes and "improve" not in changes  # the same answers
+    # the earlier intake, read on its own, has nothing before it
+    assert "Changed since" not in _text(_page(client, world.dr_lee, ada, intake=first.pk))
+    visit = appointment_book(
+        BookingRequest(
+            client=ada,
+            service=world.microcurrent,
+            practitioner=world.sam,
+            start=days_ahead(world, 3, 10),
+        )
+    )
+    client.force_login(world.sam.user)
+    text = _text(client.get(reverse("appointment-detail", args=[visit.pk])))
+    assert "Changed since the intake of" in text
+    assert "Are you pregnant? No → Yes" in text
+
+
+def test_an_unchanged_intake_says_so(client, world):
+    ada = world.client(first_name="Ada")
+    IntakeResponse.objects.create(
+        client=ada,
+        questionnaire=world.intake,
+        answers={"cold-sores": "no", "pregnancy": "no"},
+        submitted_at=timezone.now() - dt.timedelta(days=300),
+    )
+    _fill(world, ada)
+    assert "No answer changed." in _text(_page(client, world.dr_lee, ada))
