@@ -2,22 +2,27 @@
 
 `../shared/DOMAIN.md`'s mapping: client → Patient; filled intake form → QuestionnaireResponse (pinned
 to the Questionnaire's url and version); signed consent → Consent (scope treatment); photo consent →
-Consent (scope patient-privacy); the emails the clinic sent them → Communication, the ones still
+Consent (scope patient-privacy); the clinic's staff's signatures on a consent → Provenance (ASTM signature
+types), signed by their Practitioner; the emails the clinic sent them → Communication, the ones still
 scheduled → CommunicationRequest.
 """
 
 import base64
 import hashlib
 
+from django.db.models import Prefetch
+
 from clients.models import (
     Client,
+    ConsentCountersignature,
+    CountersignatureRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
     fitzpatrick_numeral,
 )
-from clinic.fhir import fhir_bundle, fhir_identifier, fhir_instant, fhir_urn
+from clinic.fhir import fhir_bundle, fhir_identifier, fhir_instant, fhir_urn, practitioner_resource
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
 
@@ -173,6 +178,38 @@ def consent_resource(clinic: Clinic, consent: SignedConsent, patient_ref: str, z
     }
 
 
+# ASTM E1762 signature types: a co-participant's (the practitioner who went through the consent with
+# the client) and a consent witness's.
+SIGNATURE_TYPES = "urn:iso-astm:E1762-95:2013"
+COUNTERSIGNATURE_TYPES = {
+    CountersignatureRole.PRACTITIONER: ("1.2.840.10065.1.12.1.3", "Co-participant's Signature"),
+    CountersignatureRole.WITNESS: ("1.2.840.10065.1.12.1.11", "Consent Witness Signature"),
+}
+
+
+def countersignature_provenance(
+    signature: ConsentCountersignature, consent_ref: str, signer_ref: str, zone
+) -> dict:
+    """A member of staff's signature on a consent: who, when, as what, and the words they signed."""
+    when = fhir_instant(signature.signed_at, zone)
+    code, display = COUNTERSIGNATURE_TYPES[signature.role]
+    return {
+        "resourceType": "Provenance",
+        "target": [{"reference": consent_ref}],
+        "recorded": when,
+        "agent": [{"who": {"reference": signer_ref}}],
+        "signature": [
+            {
+                "type": [{"system": SIGNATURE_TYPES, "code": code, "display": display}],
+                "when": when,
+                "who": {"reference": signer_ref},
+                "sigFormat": "text/plain",
+                "data": base64.b64encode(signature.statement.encode()).decode(),
+            }
+        ],
+    }
+
+
 def photo_consent_resource(clinic: Clinic, consent: PhotoConsent, patient_ref: str, zone) -> dict:
     """Consent to photos for one use: scope patient-privacy; inactive once withdrawn."""
     granted_at = fhir_instant(consent.granted_at, zone)
@@ -268,13 +305,25 @@ def client_as_fhir_bundle(client: Client) -> dict:
                     skin_type_observation(response, patient_ref, response_ref, zone),
                 )
             )
-    for consent in client.signed_consents.select_related("template").order_by("signed_at", "pk"):
-        resources.append(
-            (
-                fhir_urn(clinic, "Consent", f"treatment/{consent.pk}"),
-                consent_resource(clinic, consent, patient_ref, zone),
+    signers_given = set()
+    consents = client.signed_consents.select_related("template").prefetch_related(
+        Prefetch("countersignatures", ConsentCountersignature.objects.select_related("signed_by"))
+    )
+    for consent in consents.order_by("signed_at", "pk"):
+        consent_ref = fhir_urn(clinic, "Consent", f"treatment/{consent.pk}")
+        resources.append((consent_ref, consent_resource(clinic, consent, patient_ref, zone)))
+        # the clinic's staff's signatures on it, each as a Provenance signed by a Practitioner
+        for signature in consent.countersignatures.all():
+            signer_ref = fhir_urn(clinic, "Practitioner", signature.signed_by_id)
+            if signature.signed_by_id not in signers_given:
+                signers_given.add(signature.signed_by_id)
+                resources.append((signer_ref, practitioner_resource(clinic, signature.signed_by)))
+            resources.append(
+                (
+                    fhir_urn(clinic, "Provenance", f"countersignature/{signature.pk}"),
+                    countersignature_provenance(signature, consent_ref, signer_ref, zone),
+                )
             )
-        )
     for consent in client.photo_consents.order_by("granted_at", "pk"):
         resources.append(
             (

@@ -370,6 +370,46 @@ def test_a_clients_consents_export_with_the_exact_text_signed(client_with_forms)
     assert "end" in marketing_photos["provision"]["period"]
 
 
+def test_the_staffs_signatures_on_a_consent_export_as_provenance_signed_by_their_practitioner(
+    client_with_forms,
+):
+    from clients.services import consent_countersign
+
+    world, olivia = client_with_forms
+    consent = olivia.signed_consents.get()
+    consent_countersign(consent=consent, role="practitioner", by=world.dr_lee, confirmed=True)
+    consent_countersign(consent=consent, role="witness", by=world.desk, confirmed=True)
+    bundle = client_bundle(world, olivia)
+    consent_url = next(
+        e["fullUrl"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Consent"
+        and e["resource"]["scope"]["coding"][0]["code"] == "treatment"
+    )
+    by_name = {
+        p["name"][0]["text"]: next(e["fullUrl"] for e in bundle["entry"] if e["resource"] is p)
+        for p in resources(bundle, "Practitioner")
+    }
+    assert set(by_name) == {"Dr Amara Lee", "Jo Carter"}
+    practitioner, witness = resources(bundle, "Provenance")
+    for provenance, who, code in (
+        (practitioner, "Dr Amara Lee", "1.2.840.10065.1.12.1.3"),
+        (witness, "Jo Carter", "1.2.840.10065.1.12.1.11"),
+    ):
+        assert provenance["target"] == [{"reference": consent_url}]
+        (signature,) = provenance["signature"]
+        assert signature["type"][0]["system"] == "urn:iso-astm:E1762-95:2013"
+        assert signature["type"][0]["code"] == code
+        assert signature["who"] == {"reference": by_name[who]} == provenance["agent"][0]["who"]
+        words = base64.b64decode(signature["data"]).decode()
+        assert words == consent.countersignatures.get(signed_by__display_name=who).statement
+        assert signature["when"].endswith("+00:00")  # London in winter: the clinic's offset
+    assert (
+        "I went through this consent with Olivia Smith"
+        in base64.b64decode(practitioner["signature"][0]["data"]).decode()
+    )
+
+
 def test_a_clients_health_data_is_not_for_the_desk_or_another_clinic(client_with_forms):
     world, olivia = client_with_forms
     desk = APIClient()
