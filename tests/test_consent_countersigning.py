@@ -229,3 +229,23 @@ def test_another_clinics_consent_is_not_found_and_a_bad_role_is_refused(client, 
     assert "Sign as the practitioner or as a witness." in _text(response)
     assert not ConsentCountersignature.objects.exists()
     assert not TreatmentSession.objects.exists()
+
+
+def test_the_days_list_the_calendar_and_the_clients_page_flag_a_consent_to_countersign(client, world, visit):
+    client.force_login(world.desk.user)
+    pages = [
+        "/?date=2026-12-01",
+        "/calendar/?date=2026-12-01",
+        reverse("client-detail", args=[visit.client_id]),
+    ]
+    for url in pages:
+        text = _text(client.get(url))
+        assert "Consent to countersign" in text, url
+    page = client.get("/?date=2026-12-01").content.decode()
+    assert (
+        'title="Still to sign by the clinic: Microneedling consent: the practitioner&#x27;s signature"'
+        in page
+    )
+    _sign(visit, world.dr_lee)
+    for url in pages:
+        assert "Consent to countersign" not in _text(client.get(url)), url

@@ -102,13 +102,31 @@ def test_appointment_list_queries_do_not_grow(world):
     assert small == large
 
 
-def test_day_page_queries_do_not_grow(world, client):
+@pytest.mark.parametrize("signatures_asked", [False, True])
+def test_day_page_queries_do_not_grow(world, client, signatures_asked):
+    from clients.models import Client
+    from tests.factories import ConsentTemplateFactory, sign_consent
+
+    def signed_consents():
+        """With signatures asked, every client has signed; the list flags what the staff has not."""
+        if signatures_asked:
+            for person in Client.objects.filter(clinic=world.clinic, signed_consents__isnull=True):
+                sign_consent(person, template)
+
+    if signatures_asked:
+        world.clinic.consent_signed_by_practitioner = world.clinic.consent_witnessed = True
+        world.clinic.save()
+        template = ConsentTemplateFactory(clinic=world.clinic, modality="microcurrent")
     client.force_login(world.desk.user)
     fill(world, 10, days=1)
+    signed_consents()
     small = count_queries(lambda: client.get("/?date=2026-12-07"))
     fill(world, 490, days=1)
+    signed_consents()
+    page = client.get("/?date=2026-12-07").content.decode()
     large = count_queries(lambda: client.get("/?date=2026-12-07"))
     assert small == large
+    assert ("Consent to countersign" in page) == signatures_asked
 
 
 def test_availability_api_queries_do_not_grow(world):

@@ -17,7 +17,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from clients.models import Client
-from clients.selectors import forms_needed_for_visits
+from clients.selectors import forms_needed_for_visits, staff_signatures_missing_for_visits
 from clinic.models import Clinic, Device, DeviceKind, Modality, OutboxMessage, TimeOff, WorkingHours
 from treatments.eligibility import is_qualified
 from treatments.models import (
@@ -263,6 +263,17 @@ def forms_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:
         clinic, [(a.pk, a.client_id, {p.modality for p in a.service.protocols.all()}, a.start) for a in ahead]
     )
     return {pk: forms.names for pk, forms in needed.items() if forms}
+
+
+def staff_signatures_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:
+    """Return, by id, the staff signatures the clinic asks on the consents of each visit still to be had,
+    still missing (visits missing none left out). Two queries at most, however many visits; the services'
+    protocols are loaded by `forms_missing` first."""
+    ahead = still_to_be_had(appointments)
+    prefetch_related_objects(ahead, "service__protocols")
+    return staff_signatures_missing_for_visits(
+        clinic, [(a.pk, a.client_id, {p.modality for p in a.service.protocols.all()}) for a in ahead]
+    )
 
 
 def short_local(instant: dt.datetime, zone) -> str:

@@ -6,12 +6,14 @@ from treatments.selectors import (
     not_qualified_for,
     outside_working_hours,
     room_and_devices_to_change,
+    staff_signatures_missing,
     time_off_clashes,
 )
 
 
 def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int, list[str]]:
-    """Set on each visit `.time_off`, `.off_hours`, `.unqualified`, `.out_of_use` and `.forms_missing`.
+    """Set on each visit `.time_off`, `.off_hours`, `.unqualified`, `.out_of_use`, `.forms_missing` and
+    `.consent_unsigned` (the staff signatures the clinic asks on its consents, still missing).
 
     `.out_of_use` says what of the room and devices must change: taken out of use, or a device the
     service needs and the visit does not hold (then `.device_not_booked` is set too).
@@ -25,6 +27,7 @@ def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int,
     unqualified = not_qualified_for(appointments)
     to_change, lacking_a_device = room_and_devices_to_change(appointments)
     missing = forms_missing(appointments, clinic)
+    unsigned = staff_signatures_missing(appointments, clinic)
     for visit in appointments:
         visit.time_off = clashes.get(visit.pk)
         visit.off_hours = visit.pk in off_hours
@@ -32,6 +35,7 @@ def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int,
         visit.out_of_use = to_change.get(visit.pk, "")
         visit.device_not_booked = visit.pk in lacking_a_device
         visit.forms_missing = missing.get(visit.pk, [])
+        visit.consent_unsigned = unsigned.get(visit.pk, [])
     return missing
 
 
