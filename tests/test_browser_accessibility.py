@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from clients.links import forms_url, unsubscribe_url
 from clients.models import Client, ClientCondition
-from clinic.models import Clinic, OutboxMessage, TimeOff
+from clinic.models import Clinic, OutboxMessage, StaffMember, TimeOff
 from treatments import demo_data
 from treatments.links import manage_url
 from treatments.models import Appointment, AppointmentStatus
@@ -156,6 +156,42 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
         )
         == {}
     )
+
+
+def test_the_practitioners_pages_pass(live_server, demo, browser_page):
+    """A visit of theirs whose consent waits for their signature: the form to sign it, the client's
+    answers and signed consents."""
+    from clients.selectors import consent_signatures
+
+    practitioner = StaffMember.objects.get(user__username="practitioner")
+    ahead = Appointment.objects.filter(
+        practitioner=practitioner, status=AppointmentStatus.BOOKED, start__gt=timezone.now()
+    ).select_related("client", "service")
+    visit = next(
+        a
+        for a in ahead.order_by("start")
+        if any(
+            c.signable
+            for c in consent_signatures(
+                client=a.client,
+                modalities={p.modality for p in a.service.protocols.all()},
+                member=practitioner,
+            )
+        )
+    )
+    page = browser_page
+    sign_in(page, live_server, "practitioner")
+    found = audit(
+        page,
+        live_server.url,
+        [
+            "/",
+            reverse("appointment-detail", args=[visit.pk]),
+            reverse("client-intake-and-consent", args=[visit.client_id]),
+        ],
+    )
+    assert page.get_by_role("button", name="Sign as the practitioner").count() >= 1
+    assert found == {}
 
 
 def test_the_clients_pages_pass(live_server, demo, browser_page):
