@@ -157,13 +157,19 @@ def _text_attachment(text: str, title: str, signed_at: str) -> dict:
     }
 
 
-def consent_resource(clinic: Clinic, consent: SignedConsent, patient_ref: str, zone) -> dict:
-    """A signed treatment consent: scope treatment, the exact text signed attached."""
+def consent_resource(
+    clinic: Clinic, consent: SignedConsent, patient_ref: str, zone, withdrawn_at=None
+) -> dict:
+    """A signed treatment consent: scope treatment, the exact text signed attached; inactive, its
+    provision's period ended, once the client withdrew it."""
     signed_at = fhir_instant(consent.signed_at, zone)
+    period = {"start": signed_at}
+    if withdrawn_at is not None:
+        period["end"] = fhir_instant(withdrawn_at, zone)
     return {
         "resourceType": "Consent",
         "identifier": [fhir_identifier(clinic, "signed-consent", consent.pk)],
-        "status": "active",
+        "status": "inactive" if withdrawn_at is not None else "active",
         "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "treatment"}]},
         "category": [CONSENT_CATEGORY, {"text": consent.get_modality_display()}],
         "patient": {"reference": patient_ref},
@@ -175,6 +181,7 @@ def consent_resource(clinic: Clinic, consent: SignedConsent, patient_ref: str, z
         "verification": [
             {"verified": True, "verifiedWith": {"reference": patient_ref}, "verificationDate": signed_at}
         ],
+        "provision": {"type": "permit", "period": period},
     }
 
 
@@ -309,9 +316,18 @@ def client_as_fhir_bundle(client: Client) -> dict:
     consents = client.signed_consents.select_related("template").prefetch_related(
         Prefetch("countersignatures", ConsentCountersignature.objects.select_related("signed_by"))
     )
+    withdrawals = list(client.consent_withdrawals.order_by("withdrawn_at", "pk"))
     for consent in consents.order_by("signed_at", "pk"):
         consent_ref = fhir_urn(clinic, "Consent", f"treatment/{consent.pk}")
-        resources.append((consent_ref, consent_resource(clinic, consent, patient_ref, zone)))
+        withdrawn_at = next(
+            (
+                w.withdrawn_at
+                for w in withdrawals
+                if w.modality == consent.modality and w.withdrawn_at >= consent.signed_at
+            ),
+            None,
+        )
+        resources.append((consent_ref, consent_resource(clinic, consent, patient_ref, zone, withdrawn_at)))
         # the clinic's staff's signatures on it, each as a Provenance signed by a Practitioner
         for signature in consent.countersignatures.all():
             signer_ref = fhir_urn(clinic, "Practitioner", signature.signed_by_id)

@@ -309,6 +309,37 @@ class ConsentCountersignature(models.Model):
         return f"{self.get_role_display()} {self.signer_name} on {self.consent}"
 
 
+class WithdrawalChannel(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    PHONE = "phone", "By phone"
+    EMAIL = "email", "By email"
+    LETTER = "letter", "In writing"
+
+
+class ConsentWithdrawal(models.Model):
+    """The client withdrew their consent to a treatment: no consent to it they signed before counts any
+    more, and they are treated again only once they sign again. A database trigger refuses any UPDATE."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="consent_withdrawals")
+    modality = models.CharField(max_length=20, choices=Modality.choices)
+    withdrawn_at = models.DateTimeField(default=timezone.now)
+    told = models.CharField("How the client said so", max_length=20, choices=WithdrawalChannel.choices)
+    note = models.CharField(max_length=500, blank=True, help_text="What they said, if they gave a reason.")
+    recorded_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["client_id", "modality", "withdrawn_at", "id"]
+        indexes = [models.Index(fields=["client", "modality"], name="withdrawal_client_modality")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(told__in=WithdrawalChannel.values), name="withdrawal_channel_known"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.client} withdrew {self.modality} consent"
+
+
 class PhotoConsentScope(models.TextChoices):
     CLINICAL = "clinical", "Clinical record"
     TEACHING = "teaching", "Teaching"

@@ -11,6 +11,7 @@ from clients.models import (
     Client,
     ConsentCountersignature,
     ConsentTemplate,
+    ConsentWithdrawal,
     CountersignatureRole,
     IntakeQuestionnaire,
     IntakeResponse,
@@ -63,6 +64,30 @@ def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:
     return clients.order_by("last_name", "first_name", "id")
 
 
+def withdrawals_by_treatment(client_ids) -> dict[tuple[int, str], dt.datetime]:
+    """When each client last withdrew their consent to each treatment: {(client id, modality): at}
+    (one query). A consent signed before that no longer counts."""
+    rows = (
+        ConsentWithdrawal.objects.filter(client_id__in=list(client_ids))
+        .values("client_id", "modality")
+        .annotate(at=Max("withdrawn_at"))
+        .values_list("client_id", "modality", "at")
+    )
+    return {(client_id, modality): at for client_id, modality, at in rows}
+
+
+def consent_stands(consent: SignedConsent, withdrawn: dict[tuple[int, str], dt.datetime]) -> bool:
+    """The consent was signed after any withdrawal of the client's consent to its treatment."""
+    at = withdrawn.get((consent.client_id, consent.modality))
+    return at is None or consent.signed_at > at
+
+
+def standing_consent_modalities(client: Client) -> set[str]:
+    """The treatments the client has a consent to that they have not withdrawn (two queries)."""
+    withdrawn = withdrawals_by_treatment([client.pk])
+    return {c.modality for c in SignedConsent.objects.filter(client=client) if consent_stands(c, withdrawn)}
+
+
 @dataclass(frozen=True)
 class FormsNeeded:
     """What a client must fill or sign before a visit: the intake form and consent per modality."""
@@ -79,7 +104,7 @@ class FormsNeeded:
 
 
 def forms_needed(*, client: Client, modalities: set[str], at: dt.datetime) -> FormsNeeded:
-    """Return the forms missing or stale for a visit at `at` (four queries whatever the history).
+    """Return the forms missing or stale for a visit at `at` (five queries whatever the history).
 
     Intake is stale once older than the clinic's validity; a consent when the clinic published a
     new version of it or it is older than the clinic's consent validity.
@@ -91,7 +116,8 @@ def forms_needed_for_visits(
     clinic: Clinic, visits: list[tuple[object, int, set[str], dt.datetime]]
 ) -> dict[object, FormsNeeded]:
     """`forms_needed` for many visits of one clinic at once: {key: FormsNeeded} for (key, client id,
-    modalities, start) each. Four queries, however many visits and clients.
+    modalities, start) each. Five queries, however many visits and clients. A consent the client
+    withdrew (`ConsentWithdrawal`) is missing until they sign again.
     """
     if not visits:
         return {}
@@ -117,6 +143,20 @@ def forms_needed_for_visits(
         signed_at__gte=min(at for _, _, _, at in visits) - consent_validity,
     ).values_list("client_id", "modality", "version", "signed_at"):
         signed.setdefault(client_id, []).append((modality, version, signed_at))
+    # a withdrawal ends the consents signed before it, for the visits after it: a visit had before the
+    # client withdrew was had with their consent (its record can still be written)
+    withdrawals: dict[tuple[int, str], list[dt.datetime]] = {}
+    for client_id, modality, withdrawn_at in (
+        ConsentWithdrawal.objects.filter(client_id__in=client_ids, modality__in=all_modalities)
+        .order_by("withdrawn_at")
+        .values_list("client_id", "modality", "withdrawn_at")
+    ):
+        withdrawals.setdefault((client_id, modality), []).append(withdrawn_at)
+
+    def stands(client_id, modality, signed_at, at) -> bool:
+        before = [w for w in withdrawals.get((client_id, modality), []) if w <= at]
+        return not before or signed_at > before[-1]
+
     intake_validity = dt.timedelta(days=clinic.intake_validity_days)
     needed = {}
     for key, client_id, modalities, at in visits:
@@ -127,7 +167,9 @@ def forms_needed_for_visits(
             else None
         )
         valid = {
-            (m, v) for m, v, signed_at in signed.get(client_id, []) if signed_at >= at - consent_validity
+            (m, v)
+            for m, v, signed_at in signed.get(client_id, [])
+            if signed_at >= at - consent_validity and stands(client_id, m, signed_at, at)
         }
         consents = [
             t for t in current_consents if t.modality in modalities and (t.modality, t.version) not in valid
@@ -154,7 +196,7 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
     """The client's standing with the clinic's current intake form and each current consent.
 
     Stale as `forms_needed` counts it: intake older than the clinic's validity, a consent of an older
-    version or older than the consent validity. Four queries.
+    version or older than the consent validity, or withdrawn. Five queries.
     """
     clinic = client.clinic
     states = []
@@ -185,11 +227,16 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
     signed = {}
     for consent in SignedConsent.objects.filter(client=client).order_by("signed_at", "id"):
         signed[consent.modality] = consent  # the latest of each modality
+    withdrawn = withdrawals_by_treatment([client.pk])
     valid_after = now - dt.timedelta(days=clinic.consent_validity_days)
     for template in ConsentTemplate.objects.filter(clinic=clinic, is_current=True).order_by("modality"):
         latest = signed.get(template.modality)
         if latest is None:
             states.append(FormState(template.title, "missing", "Not signed"))
+            continue
+        if not consent_stands(latest, withdrawn):
+            on = _day(withdrawn[(client.pk, template.modality)], clinic.zone)
+            states.append(FormState(template.title, "missing", f"Withdrawn on {on}; not signed since"))
             continue
         on = _day(latest.signed_at, clinic.zone)
         if latest.version != template.version:
@@ -302,7 +349,9 @@ class HealthForms:
 
     intakes: list[IntakeResponse]  # newest first
     shown: IntakeReading | None  # the latest intake unless another was asked for
-    consents: list[SignedConsent]  # newest first; each with `text_intact`: it still matches its hash
+    # newest first; each with `text_intact` (it still matches its hash) and `withdrawal` (what ended it)
+    consents: list[SignedConsent]
+    withdrawals: list[ConsentWithdrawal]  # newest first
     photo_consents: list[PhotoConsent]  # every one given, withdrawn ones included, newest first
 
     @property
@@ -312,7 +361,7 @@ class HealthForms:
 
 def client_health_forms(client: Client, *, intake_id: int | None = None) -> HealthForms:
     """Every intake the client filled, the answers of one, every consent they signed with the staff's
-    signatures on it (four queries)."""
+    signatures on it, and the withdrawals (five queries)."""
     intakes = list(
         IntakeResponse.objects.filter(client=client)
         .select_related("questionnaire")
@@ -327,12 +376,27 @@ def client_health_forms(client: Client, *, intake_id: int | None = None) -> Heal
         .prefetch_related("countersignatures")
         .order_by("-signed_at", "-id")
     )
+    withdrawals = list(
+        ConsentWithdrawal.objects.filter(client=client)
+        .select_related("recorded_by")
+        .order_by("-withdrawn_at", "-id")
+    )
     for consent in consents:
         consent.text_intact = sha256_hex(consent.signed_text) == consent.signed_text_sha256
+        # the withdrawal that ended it: the first of its treatment after it was signed
+        consent.withdrawal = next(
+            (
+                w
+                for w in reversed(withdrawals)
+                if w.modality == consent.modality and w.withdrawn_at >= consent.signed_at
+            ),
+            None,
+        )
     return HealthForms(
         intakes=intakes,
         shown=intake_reading(shown, before) if shown else None,
         consents=consents,
+        withdrawals=withdrawals,
         photo_consents=list(PhotoConsent.objects.filter(client=client).order_by("-granted_at", "-id")),
     )
 
@@ -400,6 +464,8 @@ def consent_signatures(
     )
     for consent in consents:
         latest[consent.modality] = consent
+    withdrawn = withdrawals_by_treatment([client.pk])
+    latest = {m: c for m, c in latest.items() if consent_stands(c, withdrawn)}  # withdrawn: none to sign
     result = []
     for modality in sorted(latest):
         consent = latest[modality]
@@ -420,7 +486,7 @@ def staff_signatures_missing_for_visits(
 ) -> dict[object, list[str]]:
     """`consent_signatures`' missing ones for many visits at once: {key: ["Microneedling consent: the
     practitioner's signature", …]} for (key, client id, modalities) each, visits missing none left out.
-    Two queries however many visits; none when the clinic asks for no signature of its staff."""
+    Three queries however many visits; none when the clinic asks for no signature of its staff."""
     roles = roles_asked(clinic)
     if not roles or not visits:
         return {}
@@ -435,6 +501,8 @@ def staff_signatures_missing_for_visits(
     )
     for consent in consents:
         latest[(consent.client_id, consent.modality)] = consent
+    withdrawn = withdrawals_by_treatment(client_ids)
+    latest = {key: c for key, c in latest.items() if consent_stands(c, withdrawn)}
     missing = {}
     for key, client_id, visit_modalities in visits:
         unsigned = []

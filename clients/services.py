@@ -12,16 +12,24 @@ from clients.models import (
     ClientCondition,
     ConsentCountersignature,
     ConsentTemplate,
+    ConsentWithdrawal,
     CountersignatureRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    WithdrawalChannel,
     countersignature_statement,
     fitzpatrick_type_of,
     sha256_hex,
 )
-from clients.selectors import photo_consent_current, standing_photo_consents
+from clients.selectors import (
+    consent_stands,
+    photo_consent_current,
+    standing_consent_modalities,
+    standing_photo_consents,
+    withdrawals_by_treatment,
+)
 from clinic.errors import ClinicError
 from clinic.models import Clinic, Modality, StaffMember
 from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
@@ -245,6 +253,12 @@ def consent_countersign(
             f"{client.full_name} has signed a newer {treatment} consent since this one: sign that one.",
             code="superseded",
         )
+    if not consent_stands(consent, withdrawals_by_treatment([client.pk])):
+        raise ClinicError(
+            f"{client.full_name} withdrew their consent to {treatment}: there is nothing to sign until they "
+            "sign it again.",
+            code="withdrawn",
+        )
     if role == CountersignatureRole.PRACTITIONER and not (
         by.is_practitioner and by.qualifications.filter(modality=consent.modality).exists()
     ):
@@ -268,6 +282,33 @@ def consent_countersign(
             )
     except IntegrityError:  # signed by a colleague at the same moment (SQLite has no row lock)
         return ConsentCountersignature.objects.get(consent=consent, role=role)
+
+
+@transaction.atomic
+def consent_withdraw(
+    *, client: Client, modality: str, by: StaffMember, told: str, note: str = ""
+) -> ConsentWithdrawal:
+    """Record that the client withdrew their consent to a treatment (told the clinic in person, by
+    phone, email or letter). No consent to it they signed before counts any more: a visit for it shows
+    its consent missing until they sign again."""
+    if by.clinic_id != client.clinic_id or not by.is_active:
+        raise ClinicError("Only the clinic's own staff can record a client's withdrawal.", code="not_staff")
+    if modality not in Modality.values:
+        raise ClinicError(
+            "Choose the treatment the client withdrew their consent to.", code="unknown_modality"
+        )
+    if told not in WithdrawalChannel.values:
+        raise ClinicError("Say how the client told the clinic.", code="unknown_channel")
+    treatment = Modality(modality).label.lower()
+    Client.objects.select_for_update().filter(pk=client.pk).first()  # one withdrawal at a time
+    if modality not in standing_consent_modalities(client):
+        raise ClinicError(
+            f"{client.full_name} has no consent to {treatment} standing: there is nothing to withdraw.",
+            code="nothing_to_withdraw",
+        )
+    return ConsentWithdrawal.objects.create(
+        client=client, modality=modality, told=told, note=" ".join(note.split())[:500], recorded_by=by
+    )
 
 
 @transaction.atomic

@@ -60,7 +60,7 @@ def test_finding_what_is_missing_takes_the_same_queries_for_two_visits_or_twelve
         book(world, world.client(email=f"c{hour}@example.com"), start=local(world, 2026, 12, 8, hour))
         book(world, world.client(email=f"d{hour}@example.com"), start=local(world, 2026, 12, 9, hour))
     assert world.clinic.appointments.count() == 8
-    assert queries() == few == 5
+    assert queries() == few == 6  # protocols, intake form, intakes, consents, withdrawals, signed
 
 
 def test_the_desk_emails_the_link_again_and_the_visit_records_it(
@@ -174,8 +174,9 @@ def test_a_request_whose_forms_have_not_changed_goes_as_written(world, visits, s
     confirmation = OutboxMessage.objects.get(dedupe_key=f"appointment:{kim.pk}:booked")
     with CaptureQueriesContext(connection) as queries:
         assert booking_messages_as_they_stand([request, confirmation]) == {}
-    # the visits, then what the form request's visit still needs: its service's protocols, four for the forms
-    assert len(queries) == 1 + 1 + 4
+    # the visits, then what the form request's visit still needs: its service's protocols, five for the
+    # forms (the intake form, the intakes, the withdrawals, the consents signed, the current consents)
+    assert len(queries) == 1 + 1 + 5
     with CaptureQueriesContext(connection) as queries:
         assert booking_messages_as_they_stand([confirmation]) == {}
     assert len(queries) == 1  # no form request: the visits only

@@ -90,26 +90,9 @@ def test_rules_over_a_condition_no_question_records_are_named(world):
     assert rules_never_met(world.microcurrent_protocol)[0].condition_code == "pacemaker"  # under-18 is met
 
 
-def test_the_manager_is_told_on_the_protocols_page_and_when_saving_it(client, world):
-    IntakeQuestionnaire.objects.create(
-        clinic=world.clinic, version=1, title="Health questionnaire", questions=[], is_current=True
-    )
-    user = world.manager.user
-    user.is_staff = True
-    user.save()
-    user.user_permissions.add(*Permission.objects.filter(codename__endswith="_protocol"))
-    user.user_permissions.add(*Permission.objects.filter(codename__endswith="_contraindicationrule"))
-    user.user_permissions.add(*Permission.objects.filter(codename__endswith="_protocolarea"))
-    client.force_login(user)
-    url = reverse("admin:treatments_protocol_change", args=[world.microcurrent_protocol.pk])
-    page = client.get(url).content.decode()
-    assert "No question of the current intake form records “pacemaker”, so this rule can never apply." in page
-    assert "under-18" not in page.split("can never apply")[0].split("records")[-1]
-
-
-def test_saving_the_protocol_warns_the_manager_of_a_rule_that_can_never_apply(client, world):
-    from tests.test_working_hours_clash import _FormFields
-
+def _manager_opens_a_protocol_no_question_covers(client, world) -> str:
+    """An intake form that asks nothing; the manager signed in to the admin; the microcurrent
+    protocol's page address."""
     IntakeQuestionnaire.objects.create(
         clinic=world.clinic, version=1, title="Health questionnaire", questions=[], is_current=True
     )
@@ -118,7 +101,20 @@ def test_saving_the_protocol_warns_the_manager_of_a_rule_that_can_never_apply(cl
     user.save()
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label="treatments"))
     client.force_login(user)
-    url = reverse("admin:treatments_protocol_change", args=[world.microcurrent_protocol.pk])
+    return reverse("admin:treatments_protocol_change", args=[world.microcurrent_protocol.pk])
+
+
+def test_the_manager_is_told_on_the_protocols_page(client, world):
+    url = _manager_opens_a_protocol_no_question_covers(client, world)
+    page = client.get(url).content.decode()
+    assert "No question of the current intake form records “pacemaker”, so this rule can never apply." in page
+    assert "under-18" not in page.split("can never apply")[0].split("records")[-1]
+
+
+def test_saving_the_protocol_warns_the_manager_of_a_rule_that_can_never_apply(client, world):
+    from tests.test_working_hours_clash import _FormFields
+
+    url = _manager_opens_a_protocol_no_question_covers(client, world)
     fields = _FormFields()
     fields.feed(client.get(url).content.decode())
     sent = {k: v for k, v in fields.fields.items() if "__prefix__" not in k}

@@ -42,6 +42,16 @@ def world(db):
     return world
 
 
+def _filled_before(world, client, days_ago, **answers):
+    """An intake the client filled `days_ago` days ago (no to the yes/no questions unless said)."""
+    return IntakeResponse.objects.create(
+        client=client,
+        questionnaire=world.intake,
+        answers={"cold-sores": "no", "pregnancy": "no"} | answers,
+        submitted_at=timezone.now() - dt.timedelta(days=days_ago),
+    )
+
+
 def _fill(world, client, **answers):
     base = {"cold-sores": "no", "pregnancy": "no"}
     return intake_submit(client=client, questionnaire=world.intake, answers=base | answers)
@@ -119,12 +129,7 @@ def test_an_unanswered_question_says_so_and_a_clear_intake_notes_nothing(client,
 
 def test_earlier_intakes_are_listed_and_each_can_be_read_as_it_was_answered(client, world):
     ada = world.client(first_name="Ada")
-    first = IntakeResponse.objects.create(
-        client=ada,
-        questionnaire=world.intake,
-        answers={"cold-sores": "yes", "pregnancy": "no"},
-        submitted_at=timezone.now() - dt.timedelta(days=400),
-    )
+    first = _filled_before(world, ada, 400, **{"cold-sores": "yes"})
     # the clinic's next version asks a question the first did not
     second_form = IntakeQuestionnaire.objects.create(
         clinic=world.clinic,
@@ -261,12 +266,7 @@ def test_the_visit_page_gives_the_practitioner_the_intake_notes_and_the_link(cli
 
 def test_what_changed_since_the_intake_before_is_said_on_both_pages(client, world):
     ada = world.client(first_name="Ada")
-    first = IntakeResponse.objects.create(
-        client=ada,
-        questionnaire=world.intake,
-        answers={"cold-sores": "no", "pregnancy": "no", "isotretinoin": "", "goals": "Glow"},
-        submitted_at=timezone.now() - dt.timedelta(days=300),
-    )
+    first = _filled_before(world, ada, 300, isotretinoin="", goals="Glow")
     _fill(world, ada, pregnancy="yes", isotretinoin="2026-08-04", goals="Glow")
     text = _text(_page(client, world.dr_lee, ada))
     changes = text.split(f"Changed since the intake of {first.submitted_at:%-d %b %Y}", 1)[1]
@@ -292,11 +292,6 @@ def test_what_changed_since_the_intake_before_is_said_on_both_pages(client, worl
 
 def test_an_unchanged_intake_says_so(client, world):
     ada = world.client(first_name="Ada")
-    IntakeResponse.objects.create(
-        client=ada,
-        questionnaire=world.intake,
-        answers={"cold-sores": "no", "pregnancy": "no"},
-        submitted_at=timezone.now() - dt.timedelta(days=300),
-    )
+    _filled_before(world, ada, 300)
     _fill(world, ada)
     assert "No answer changed." in _text(_page(client, world.dr_lee, ada))

@@ -404,7 +404,7 @@ FOUND_MISSING = "_forms_missing_found"
 
 
 def _forms_missing_for(requests, about_visits, visits, *, reuse_found=False) -> dict[int, list[str]]:
-    """`forms_missing` for the visits these messages are about, by visit id (five queries a clinic).
+    """`forms_missing` for the visits these messages are about, by visit id (six queries a clinic).
 
     With `reuse_found` (the refresh, right after the check of the same rows), none for the rows the
     check already asked about.

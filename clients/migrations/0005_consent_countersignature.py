@@ -4,54 +4,60 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-# Rows the database itself refuses to UPDATE: (table, trigger, what the refusal says).
-IMMUTABLE = [
-    ("clients_signedconsent", "signed_consent_no_update", "a signed consent can never be changed"),
-    (
-        "clients_consentcountersignature",
-        "countersignature_no_update",
-        "a countersignature can never be changed",
-    ),
-]
 
-
-def refuse_updates(apps, schema_editor):
-    """Create the countersignatures' trigger, and on SQLite the signed consent's again: dropping a
-    column there may rebuild the table, and the table's triggers go with it."""
+def create_refusal(schema_editor, table, trigger, message):
+    """Make the database refuse any UPDATE of the table's rows, with `message`."""
     vendor = schema_editor.connection.vendor
-    for table, trigger, message in IMMUTABLE:
-        if vendor == "sqlite":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger};")
-            schema_editor.execute(
-                f"CREATE TRIGGER {trigger} BEFORE UPDATE ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{message}'); END;"
-            )
-        elif vendor == "postgresql":
-            if table == "clients_signedconsent":
-                continue  # PostgreSQL drops the column in place: the trigger of 0002 stands
-            function = f"{table}_refuse_update"
-            schema_editor.execute(
-                f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$ BEGIN "
-                f"RAISE EXCEPTION '{message}' USING ERRCODE = 'integrity_constraint_violation'; "
-                "END; $$ LANGUAGE plpgsql;"
-            )
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table};")
-            schema_editor.execute(
-                f"CREATE TRIGGER {trigger} BEFORE UPDATE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {function}();"
-            )
-        else:
-            raise NotImplementedError(f"No immutability trigger for {vendor}")
+    if vendor == "sqlite":
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger};")
+        schema_editor.execute(
+            f"CREATE TRIGGER {trigger} BEFORE UPDATE ON {table} BEGIN SELECT RAISE(ABORT, '{message}'); END;"
+        )
+    elif vendor == "postgresql":
+        function = f"{table}_refuse_update"
+        schema_editor.execute(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$ BEGIN "
+            f"RAISE EXCEPTION '{message}' USING ERRCODE = 'integrity_constraint_violation'; "
+            "END; $$ LANGUAGE plpgsql;"
+        )
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table};")
+        schema_editor.execute(
+            f"CREATE TRIGGER {trigger} BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();"
+        )
+    else:
+        raise NotImplementedError(f"No immutability trigger for {vendor}")
 
 
-def allow_updates_of_countersignatures(apps, schema_editor):
-    """Going back drops the countersignatures' table; the signed consent keeps its trigger."""
-    table, trigger, _ = IMMUTABLE[1]
+def drop_refusal(schema_editor, table, trigger):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table};")
         schema_editor.execute(f"DROP FUNCTION IF EXISTS {table}_refuse_update();")
     else:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger};")
+
+
+def refuse_updates(apps, schema_editor):
+    """Create the countersignatures' trigger, and on SQLite the signed consent's again: dropping a
+    column there may rebuild the table, and the table's triggers go with it. (PostgreSQL drops the column
+    in place: the trigger of 0002 stands.)"""
+    create_refusal(
+        schema_editor,
+        "clients_consentcountersignature",
+        "countersignature_no_update",
+        "a countersignature can never be changed",
+    )
+    if schema_editor.connection.vendor == "sqlite":
+        create_refusal(
+            schema_editor,
+            "clients_signedconsent",
+            "signed_consent_no_update",
+            "a signed consent can never be changed",
+        )
+
+
+def allow_updates_of_countersignatures(apps, schema_editor):
+    """Going back drops the countersignatures' table; the signed consent keeps its trigger."""
+    drop_refusal(schema_editor, "clients_consentcountersignature", "countersignature_no_update")
 
 
 class Migration(migrations.Migration):

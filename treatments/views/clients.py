@@ -4,12 +4,21 @@ It lives in the treatments layer, the lowest one that knows both clients and the
 URL stays under /clients/.
 """
 
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
-from clients.models import Client
-from clients.selectors import client_forms, refused_address, standing_photo_consents
-from clinic.models import OutboxMessage
+from clients.models import Client, WithdrawalChannel
+from clients.selectors import (
+    client_forms,
+    refused_address,
+    standing_consent_modalities,
+    standing_photo_consents,
+)
+from clients.services import consent_withdraw
+from clinic.errors import ClinicError
+from clinic.models import Modality, OutboxMessage
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import staff_required
 from treatments.selectors import (
@@ -17,6 +26,7 @@ from treatments.selectors import (
     client_courses,
     client_treatment_records,
     client_visits,
+    client_visits_ahead_for,
 )
 from treatments.sessions import may_record
 from treatments.views.flags import flag_visits
@@ -48,9 +58,43 @@ def client_detail(request, pk):
             "forms": client_forms(client, now=now),
             "email_refused": refused_address(client),
             "photo_consents": list(standing_photo_consents(client).order_by("scope")),
+            # the treatments the client may withdraw their consent to, and how they may have said so
+            "withdrawable": [(m, Modality(m).label) for m in sorted(standing_consent_modalities(client))],
+            "withdrawal_channels": WithdrawalChannel.choices,
             "timeline": timeline,
             "resend_next": request.get_full_path(),
             # health data: for the practitioners and managers, not the front desk
             "records": client_treatment_records(client) if may_record(request.staff_member) else None,
         },
     )
+
+
+@staff_required
+@require_POST
+def consent_withdrawal(request, pk):
+    """Record that the client withdrew their consent to a treatment, as they told the desk; say which
+    visits ahead now lack it."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    modality = request.POST.get("modality", "")
+    try:
+        consent_withdraw(
+            client=client,
+            modality=modality,
+            by=request.staff_member,
+            told=request.POST.get("told", ""),
+            note=request.POST.get("note", ""),
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("client-detail", pk=client.pk)
+    treatment = Modality(modality).label.lower()
+    ahead = client_visits_ahead_for(client, modality, now=timezone.now())
+    note = f"Recorded: {client.full_name} withdrew their consent to {treatment}."
+    if ahead:
+        visits = f"{len(ahead)} visit{'' if len(ahead) == 1 else 's'}"
+        note += (
+            f" {visits} ahead for it now show{'s' if len(ahead) == 1 else ''} the consent missing: cancel "
+            f"{'it' if len(ahead) == 1 else 'them'}, or {client.first_name} signs again before being treated."
+        )
+    messages.success(request, note)
+    return redirect("client-detail", pk=client.pk)
