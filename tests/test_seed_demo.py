@@ -390,3 +390,22 @@ def test_every_demo_contraindication_rule_can_apply(seeded):
     assert {p.name: [r.condition_code for r in rules_never_met(p)] for p in protocols} == {
         p.name: [] for p in protocols
     }
+
+
+def test_one_demo_client_withdrew_their_consent_to_microneedling_and_has_no_such_visit_ahead(seeded):
+    from clients.models import ConsentWithdrawal
+    from clients.selectors import client_forms
+
+    (withdrawal,) = ConsentWithdrawal.objects.filter(client__clinic__slug="lumen")
+    assert (withdrawal.modality, withdrawal.told, withdrawal.recorded_by.role) == (
+        "microneedling",
+        "phone",
+        "front_desk",
+    )
+    states = {f.title: f.text for f in client_forms(withdrawal.client, now=timezone.now())}
+    assert any(text.startswith("Withdrawn on ") for text in states.values()), states
+    assert not Appointment.objects.filter(
+        client=withdrawal.client,
+        service__protocols__modality="microneedling",
+        end__gt=withdrawal.withdrawn_at,
+    ).exists()

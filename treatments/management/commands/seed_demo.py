@@ -17,11 +17,13 @@ from clients.models import (
     ClientCondition,
     ConsentCountersignature,
     ConsentTemplate,
+    ConsentWithdrawal,
     CountersignatureRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
+    WithdrawalChannel,
     countersignature_statement,
     fitzpatrick_type_of,
     sha256_hex,
@@ -30,6 +32,7 @@ from clients.selectors import forms_needed_for_visits
 from clinic.models import (
     Clinic,
     Device,
+    Modality,
     OutboxMessage,
     OutboxStatus,
     PractitionerQualification,
@@ -352,6 +355,7 @@ class Command(BaseCommand):
             self._course_in_progress(clinic, clients)
             self._treatment_records(clinic)
             self._consents_countersigned(clinic)
+            self._a_consent_withdrawn(clinic)
         self._messages(clinic)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
@@ -699,6 +703,34 @@ class Command(BaseCommand):
                         signed_at=visit.start,
                     )
         ConsentCountersignature.objects.bulk_create(countersigned.values())
+
+    @staticmethod
+    def _a_consent_withdrawn(clinic: Clinic) -> None:
+        """One client phoned last week to withdraw their consent to microneedling: the first with a
+        consent to it standing, no visit for it ahead and none had since the phone call."""
+        now = timezone.now()
+        phoned = now - dt.timedelta(days=6)
+        desk = StaffMember.objects.filter(clinic=clinic, role="front_desk").first()
+        booked_for_it = Appointment.objects.filter(
+            clinic=clinic,
+            service__protocols__modality=Modality.MICRONEEDLING,
+            end__gt=phoned,
+        ).values("client_id")
+        consents = SignedConsent.objects.filter(
+            client__clinic=clinic, modality=Modality.MICRONEEDLING, signed_at__lt=phoned
+        ).exclude(client_id__in=booked_for_it)
+        signed_since = SignedConsent.objects.filter(modality=Modality.MICRONEEDLING, signed_at__gte=phoned)
+        consents = consents.exclude(client_id__in=signed_since.values("client_id"))
+        consent = consents.order_by("client__last_name", "client_id").first()
+        if consent is not None and desk is not None:
+            ConsentWithdrawal.objects.create(
+                client_id=consent.client_id,
+                modality=Modality.MICRONEEDLING,
+                withdrawn_at=phoned,
+                told=WithdrawalChannel.PHONE,
+                note="Decided against needling after reading about the downtime.",
+                recorded_by=desk,
+            )
 
     def _messages(self, clinic: Clinic) -> None:
         """Write each demo visit's emails through the booking notifications, as of when it was booked.
