@@ -22,6 +22,7 @@ from clients.models import (
     SignedConsent,
     fitzpatrick_numeral,
 )
+from clients.selectors import withdrawal_ending
 from clinic.fhir import fhir_bundle, fhir_identifier, fhir_instant, fhir_urn, practitioner_resource
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
@@ -319,14 +320,8 @@ def client_as_fhir_bundle(client: Client) -> dict:
     withdrawals = list(client.consent_withdrawals.order_by("withdrawn_at", "pk"))
     for consent in consents.order_by("signed_at", "pk"):
         consent_ref = fhir_urn(clinic, "Consent", f"treatment/{consent.pk}")
-        withdrawn_at = next(
-            (
-                w.withdrawn_at
-                for w in withdrawals
-                if w.modality == consent.modality and w.withdrawn_at >= consent.signed_at
-            ),
-            None,
-        )
+        ended = withdrawal_ending(consent, withdrawals)
+        withdrawn_at = ended.withdrawn_at if ended else None
         resources.append((consent_ref, consent_resource(clinic, consent, patient_ref, zone, withdrawn_at)))
         # the clinic's staff's signatures on it, each as a Provenance signed by a Practitioner
         for signature in consent.countersignatures.all():

@@ -82,6 +82,17 @@ def consent_stands(consent: SignedConsent, withdrawn: dict[tuple[int, str], dt.d
     return at is None or consent.signed_at > at
 
 
+def withdrawal_ending(
+    consent: SignedConsent, withdrawals: list[ConsentWithdrawal]
+) -> ConsentWithdrawal | None:
+    """The withdrawal that ended the consent: the first of its treatment at or after its signing (the
+    client's withdrawals, oldest first); None while it stands."""
+    return next(
+        (w for w in withdrawals if w.modality == consent.modality and w.withdrawn_at >= consent.signed_at),
+        None,
+    )
+
+
 def standing_consent_modalities(client: Client) -> set[str]:
     """The treatments the client has a consent to that they have not withdrawn (two queries)."""
     withdrawn = withdrawals_by_treatment([client.pk])
@@ -351,7 +362,6 @@ class HealthForms:
     shown: IntakeReading | None  # the latest intake unless another was asked for
     # newest first; each with `text_intact` (it still matches its hash) and `withdrawal` (what ended it)
     consents: list[SignedConsent]
-    withdrawals: list[ConsentWithdrawal]  # newest first
     photo_consents: list[PhotoConsent]  # every one given, withdrawn ones included, newest first
 
     @property
@@ -379,24 +389,15 @@ def client_health_forms(client: Client, *, intake_id: int | None = None) -> Heal
     withdrawals = list(
         ConsentWithdrawal.objects.filter(client=client)
         .select_related("recorded_by")
-        .order_by("-withdrawn_at", "-id")
+        .order_by("withdrawn_at", "id")
     )
     for consent in consents:
         consent.text_intact = sha256_hex(consent.signed_text) == consent.signed_text_sha256
-        # the withdrawal that ended it: the first of its treatment after it was signed
-        consent.withdrawal = next(
-            (
-                w
-                for w in reversed(withdrawals)
-                if w.modality == consent.modality and w.withdrawn_at >= consent.signed_at
-            ),
-            None,
-        )
+        consent.withdrawal = withdrawal_ending(consent, withdrawals)
     return HealthForms(
         intakes=intakes,
         shown=intake_reading(shown, before) if shown else None,
         consents=consents,
-        withdrawals=withdrawals,
         photo_consents=list(PhotoConsent.objects.filter(client=client).order_by("-granted_at", "-id")),
     )
 
@@ -441,6 +442,27 @@ def _may_sign(member: StaffMember | None, role: str, consent: SignedConsent, sig
     return role == CountersignatureRole.WITNESS or consent.modality in qualified
 
 
+def _latest_standing_consents(client_ids, modalities) -> dict[tuple[int, str], SignedConsent]:
+    """Each client's latest consent to each treatment, with the staff signatures on it, left out where
+    they withdrew it since: {(client id, modality): consent} (three queries)."""
+    latest: dict[tuple[int, str], SignedConsent] = {}
+    consents = (
+        SignedConsent.objects.filter(client_id__in=list(client_ids), modality__in=list(modalities))
+        .select_related("template")
+        .prefetch_related("countersignatures")
+        .order_by("signed_at", "id")
+    )
+    for consent in consents:
+        latest[(consent.client_id, consent.modality)] = consent
+    withdrawn = withdrawals_by_treatment(client_ids)
+    return {key: consent for key, consent in latest.items() if consent_stands(consent, withdrawn)}
+
+
+def _roles_missing(consent: SignedConsent, roles: list[str]) -> list[str]:
+    signed = {c.role for c in consent.countersignatures.all()}
+    return [role for role in roles if role not in signed]
+
+
 def consent_signatures(
     *, client: Client, modalities, member: StaffMember | None = None
 ) -> list[ConsentSignatures]:
@@ -455,23 +477,11 @@ def consent_signatures(
         if member is not None and member.is_practitioner
         else set()
     )
-    latest: dict[str, SignedConsent] = {}
-    consents = (
-        SignedConsent.objects.filter(client=client, modality__in=list(modalities))
-        .select_related("template")
-        .prefetch_related("countersignatures")
-        .order_by("signed_at", "id")
-    )
-    for consent in consents:
-        latest[consent.modality] = consent
-    withdrawn = withdrawals_by_treatment([client.pk])
-    latest = {m: c for m, c in latest.items() if consent_stands(c, withdrawn)}  # withdrawn: none to sign
+    latest = _latest_standing_consents([client.pk], modalities)  # withdrawn: none to sign
     result = []
-    for modality in sorted(latest):
-        consent = latest[modality]
+    for _, consent in sorted(latest.items()):
         signatures = list(consent.countersignatures.all())
-        signed = {c.role for c in signatures}
-        missing = [r for r in roles if r not in signed]
+        missing = _roles_missing(consent, roles)
         signable = [
             (role, CountersignatureRole(role).label, countersignature_statement(role, client))
             for role in missing
@@ -490,19 +500,9 @@ def staff_signatures_missing_for_visits(
     roles = roles_asked(clinic)
     if not roles or not visits:
         return {}
-    client_ids = {client_id for _, client_id, _ in visits}
-    modalities = set().union(*(m for _, _, m in visits))
-    latest: dict[tuple[int, str], SignedConsent] = {}
-    consents = (
-        SignedConsent.objects.filter(client_id__in=client_ids, modality__in=modalities)
-        .select_related("template")
-        .prefetch_related("countersignatures")
-        .order_by("signed_at", "id")
+    latest = _latest_standing_consents(
+        {client_id for _, client_id, _ in visits}, set().union(*(m for _, _, m in visits))
     )
-    for consent in consents:
-        latest[(consent.client_id, consent.modality)] = consent
-    withdrawn = withdrawals_by_treatment(client_ids)
-    latest = {key: c for key, c in latest.items() if consent_stands(c, withdrawn)}
     missing = {}
     for key, client_id, visit_modalities in visits:
         unsigned = []
@@ -510,9 +510,7 @@ def staff_signatures_missing_for_visits(
             consent = latest.get((client_id, modality))
             if consent is None:
                 continue  # not signed by the client yet: "Forms missing" says so
-            signed = {c.role for c in consent.countersignatures.all()}
-            still = [r for r in roles if r not in signed]
-            if still:
+            if still := _roles_missing(consent, roles):
                 unsigned.append(ConsentSignatures(consent, [], still, []).missing_text)
         if unsigned:
             missing[key] = unsigned

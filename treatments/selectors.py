@@ -267,8 +267,8 @@ def forms_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:
 
 def staff_signatures_missing(appointments, clinic: Clinic) -> dict[int, list[str]]:
     """Return, by id, the staff signatures the clinic asks on the consents of each visit still to be had,
-    still missing (visits missing none left out). Two queries at most, however many visits; the services'
-    protocols are loaded by `forms_missing` first."""
+    still missing (visits missing none left out). Three queries at most, however many visits; the
+    services' protocols are loaded by `forms_missing` first."""
     ahead = still_to_be_had(appointments)
     prefetch_related_objects(ahead, "service__protocols")
     return staff_signatures_missing_for_visits(
