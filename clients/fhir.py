@@ -74,10 +74,32 @@ def questionnaire_url(clinic: Clinic) -> str:
     return f"urn:clinic:{clinic.slug}:intake-form"
 
 
+def _in_groups(questions: list[dict], item_of, *, typed: bool) -> list[dict]:
+    """The items of the questions in order; those under a heading inside one `group` item per heading
+    (a Questionnaire's group has a type, its response's does not)."""
+    items: list[dict] = []
+    heading = None
+    for question in questions:
+        section = question.get("section", "")
+        item = item_of(question)
+        if not section:
+            items.append(item)
+            heading = None
+            continue
+        if heading != section:
+            group = {"linkId": f"section:{len(items) + 1}", "text": section} | (
+                {"type": "group"} if typed else {}
+            )
+            items.append(group | {"item": []})
+            heading = section
+        items[-1]["item"].append(item)
+    return items
+
+
 def questionnaire_resource(clinic: Clinic, questionnaire: IntakeQuestionnaire, zone) -> dict:
-    """One version of the intake form; a response pins it as `url|version`."""
-    items = []
-    for question in questionnaire.questions:
+    """One version of the intake form, its headings as groups; a response pins it as `url|version`."""
+
+    def item_of(question: dict) -> dict:
         item = {
             "linkId": question["code"],
             "text": question["text"],
@@ -85,7 +107,9 @@ def questionnaire_resource(clinic: Clinic, questionnaire: IntakeQuestionnaire, z
         }
         if item["type"] == "choice":
             item["answerOption"] = [{"valueString": choice} for choice in question.get("choices", [])]
-        items.append(item)
+        return item
+
+    items = _in_groups(questionnaire.questions, item_of, typed=True)
     return {
         "resourceType": "Questionnaire",
         "url": questionnaire_url(clinic),
@@ -109,13 +133,13 @@ def _answer(kind: str, value: str) -> list[dict]:
 
 def questionnaire_response_resource(clinic: Clinic, response: IntakeResponse, patient_ref: str, zone) -> dict:
     questionnaire = response.questionnaire
-    items = []
-    for question in questionnaire.questions:
+
+    def item_of(question: dict) -> dict:
         item = {"linkId": question["code"], "text": question["text"]}
         answer = _answer(question.get("kind", "text"), response.answers.get(question["code"], ""))
-        if answer:
-            item["answer"] = answer
-        items.append(item)
+        return item | ({"answer": answer} if answer else {})
+
+    items = _in_groups(questionnaire.questions, item_of, typed=False)
     return {
         "resourceType": "QuestionnaireResponse",
         "identifier": fhir_identifier(clinic, "intake-response", response.pk),

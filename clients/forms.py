@@ -44,7 +44,15 @@ class EmailTypoMixin(forms.Form):
         return cleaned
 
 
-class ClientDetailsForm(EmailTypoMixin, ReachableClientMixin, forms.ModelForm):
+class DetailChangesMixin:
+    """A form of a client's details says which it changed, for `client_update_details`."""
+
+    def changes(self) -> dict:
+        """The fields the form changed, with their new values."""
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in CLIENT_DETAIL_FIELDS}
+
+
+class ClientDetailsForm(DetailChangesMixin, EmailTypoMixin, ReachableClientMixin, forms.ModelForm):
     """A client's name, contact details and date of birth, as staff correct them."""
 
     class Meta:
@@ -53,6 +61,35 @@ class ClientDetailsForm(EmailTypoMixin, ReachableClientMixin, forms.ModelForm):
         widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
         labels = {"gp_details": "GP"}
 
+
+class IntakeContactsForm(DetailChangesMixin, forms.ModelForm):
+    """Who to call in an emergency and the client's GP, as the client gives them with their intake."""
+
+    class Meta:
+        model = Client
+        fields = ("emergency_contact_name", "emergency_contact_phone", "gp_details")
+        labels = {
+            "emergency_contact_name": "Someone we can call in an emergency: their name",
+            "emergency_contact_phone": "Their phone number",
+            "gp_details": "Your GP: their name and practice",
+        }
+        widgets = {
+            "emergency_contact_name": forms.TextInput(attrs={"autocomplete": "off"}),
+            "emergency_contact_phone": forms.TextInput(attrs={"autocomplete": "off", "inputmode": "tel"}),
+        }
+
     def changes(self) -> dict:
-        """The fields the form changed, with their new values."""
-        return {name: self.cleaned_data[name] for name in self.changed_data if name in CLIENT_DETAIL_FIELDS}
+        """The details the client changed; one the page sent no field for (a page opened before the
+        field was added) is kept as it was, never emptied."""
+        return {
+            name: value for name, value in super().changes().items() if self.add_prefix(name) in self.data
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        name, phone = cleaned.get("emergency_contact_name"), cleaned.get("emergency_contact_phone")
+        if phone and not name:
+            self.add_error("emergency_contact_name", "Please give the name of the person at this number.")
+        if name and not phone and "emergency_contact_phone" not in self.errors:
+            self.add_error("emergency_contact_phone", f"Please give a phone number for {name}.")
+        return cleaned

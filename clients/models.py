@@ -2,6 +2,7 @@
 
 import datetime as dt
 import hashlib
+import re
 import unicodedata
 
 from django.core.exceptions import ValidationError
@@ -37,6 +38,14 @@ def validate_printable(value: str) -> None:
         )
 
 
+def validate_phone_number(value: str) -> None:
+    """Refuse what cannot be dialled ("n/a", "ask her"): a phone number has at least six digits."""
+    if sum(character.isdigit() for character in value) < 6:
+        raise ValidationError(
+            "This does not look like a phone number: give the digits, e.g. 07700 900123.", code="phone"
+        )
+
+
 class Client(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="clients")
     first_name = models.CharField(max_length=100, validators=[validate_printable])
@@ -44,9 +53,11 @@ class Client(models.Model):
     date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True, validators=[validate_printable])
-    emergency_contact_name = models.CharField(max_length=200, blank=True)
-    emergency_contact_phone = models.CharField(max_length=40, blank=True)
-    gp_details = models.CharField("GP", max_length=200, blank=True)
+    emergency_contact_name = models.CharField(max_length=200, blank=True, validators=[validate_printable])
+    emergency_contact_phone = models.CharField(
+        max_length=40, blank=True, validators=[validate_printable, validate_phone_number]
+    )
+    gp_details = models.CharField("GP", max_length=200, blank=True, validators=[validate_printable])
     # Email preferences: booking mail is always sent; these cover non-essential mail.
     accepts_aftercare_email = models.BooleanField(default=True)
     accepts_marketing_email = models.BooleanField(default=False)
@@ -75,18 +86,148 @@ class Client(models.Model):
         return f"{self.first_name} {self.last_name}"
 
 
+# The intake question whose answer is the client's skin type; the response keeps it as a number (1–6).
+FITZPATRICK_QUESTION = "fitzpatrick"
+FITZPATRICK_NUMERALS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
+
+
+def fitzpatrick_type_of(answer: str) -> int | None:
+    """The skin type an answer names by its first word, a Roman numeral or a digit ("IV – …" → 4)."""
+    words = answer.replace("–", " ").replace("-", " ").split()
+    if not words:
+        return None
+    first = words[0].upper().rstrip(".:,")
+    if first in FITZPATRICK_NUMERALS:
+        return FITZPATRICK_NUMERALS[first]
+    return int(first) if first in {"1", "2", "3", "4", "5", "6"} else None
+
+
+# The intake question whose answer is the client's photoageing, Glogau I–IV, its numeral first.
+GLOGAU_QUESTION = "glogau"
+
+
+def glogau_numeral(answer: str) -> str:
+    """The Glogau type an answer names by its first word ("II – lines when I smile" → "II"); else empty."""
+    kind = fitzpatrick_type_of(answer)  # read the same way: a Roman numeral or a digit first
+    return fitzpatrick_numeral(kind) if kind is not None and kind <= 4 else ""
+
+
+def fitzpatrick_numeral(skin_type: int | None) -> str:
+    """The skin type as clinics write it (4 → "IV"); empty when not known."""
+    return next((numeral for numeral, n in FITZPATRICK_NUMERALS.items() if n == skin_type), "")
+
+
+QUESTION_KINDS = {
+    "yes_no": "a yes or no",
+    "date": "a date",
+    "text": "a few words",
+    "choice": "one of the choices",
+}
+QUESTION_KEYS = {"code", "text", "kind", "condition", "choices", "section"}
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+QUESTIONS_EXAMPLE = (
+    '[{"section": "Your health", "code": "pregnancy", "text": "Are you pregnant?", "kind": "yes_no", '
+    '"condition": "pregnancy"}, {"code": "goals", "text": "What would you like to improve?", '
+    '"kind": "text"}]'
+)
+
+
+def intake_questions_errors(questions) -> list[str]:
+    """What is wrong with an intake form's questions, in words a manager can act on (empty: nothing).
+
+    Each question is {"code", "text", "kind", "condition"?, "choices"?, "section"?}: a short code
+    unique in the form, the question as the client reads it, how it is answered (yes_no, date, text,
+    choice), the condition a yes or a date records for the contraindication rules, the choices of a
+    choice question, and the heading it comes under.
+    """
+    if not isinstance(questions, list):
+        return [f"Write the questions as a list, in square brackets, e.g. {QUESTIONS_EXAMPLE}"]
+    errors, seen = [], set()
+    for number, question in enumerate(questions, start=1):
+        if not isinstance(question, dict):
+            errors.append(f'Question {number} is not written as {{"code": …, "text": …}}.')
+            continue
+        text = question.get("text")
+        name = f"Question {number}" + (f" (“{text}”)" if isinstance(text, str) and text.strip() else "")
+        unknown = sorted(set(question) - QUESTION_KEYS)
+        if unknown:
+            errors.append(
+                f"{name} has {', '.join(repr(k) for k in unknown)}, which a question does not have "
+                f"(it has {', '.join(sorted(QUESTION_KEYS))})."
+            )
+        code = question.get("code")
+        if not isinstance(code, str) or not SLUG.match(code):
+            errors.append(f"{name} needs a code of small letters, digits and hyphens, such as “pregnancy”.")
+        elif code in seen:
+            errors.append(f"{name}: the code “{code}” is used twice. Give each question its own code.")
+        else:
+            seen.add(code)
+        if not isinstance(text, str) or not text.strip():
+            errors.append(f"{name} needs its text: the question as the client reads it.")
+        kind = question.get("kind", "text")
+        if kind not in QUESTION_KINDS:
+            errors.append(f"{name}: the kind must be one of {', '.join(QUESTION_KINDS)}, not “{kind}”.")
+        condition = question.get("condition", "")
+        if not isinstance(condition, str) or (condition and not SLUG.match(condition)):
+            errors.append(
+                f"{name}: the condition must be a code of small letters, digits and hyphens, such as "
+                "“pregnancy”, or left empty."
+            )
+        section = question.get("section", "")
+        if not isinstance(section, str):
+            errors.append(f"{name}: the section is the heading it comes under, in words.")
+        choices = question.get("choices")
+        if kind == "choice":
+            if (
+                not isinstance(choices, list)
+                or len(choices) < 2
+                or not all(isinstance(c, str) and c.strip() for c in choices)
+            ):
+                errors.append(f"{name} is a choice: list at least two choices, in words.")
+            elif len(set(choices)) != len(choices):
+                errors.append(f"{name} offers the same choice twice.")
+            elif code == FITZPATRICK_QUESTION and any(fitzpatrick_type_of(c) is None for c in choices):
+                errors.append(
+                    f"{name} is the skin type: begin each choice with its type, I to VI "
+                    "(e.g. “IV – olive: rarely burns, tans easily”)."
+                )
+            elif code == GLOGAU_QUESTION and any(not glogau_numeral(c) for c in choices):
+                errors.append(
+                    f"{name} is the photoageing type: begin each choice with its type, I to IV "
+                    "(e.g. “II – lines when I smile or frown”)."
+                )
+        elif choices is not None:
+            errors.append(f"{name} has choices but is not a choice question: make its kind “choice”.")
+    return errors
+
+
+def validate_intake_questions(questions) -> None:
+    """Refuse questions the intake form could not ask (see `intake_questions_errors`)."""
+    if errors := intake_questions_errors(questions):
+        raise ValidationError(errors, code="questions")
+
+
 class IntakeQuestionnaire(models.Model):
     """One version of the clinic's intake form; answers map to condition codes that rules check.
 
     `questions` is a list of {"code", "text", "kind": "yes_no"|"date"|"text"|"choice",
-    "condition": <condition code a yes/date answer records>, "choices": [...]}.
+    "condition": <condition code a yes/date answer records>, "choices": [...], "section": <heading>}
+    (`intake_questions_errors` says what each must hold).
     A published version is never edited: publish a new version instead.
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="intake_questionnaires")
     version = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
-    questions = models.JSONField(default=list)
+    questions = models.JSONField(
+        default=list,
+        validators=[validate_intake_questions],
+        help_text=(
+            "The questions, in order, as a list: each with a code, its text, its kind (yes_no, date, "
+            "text or choice), the condition a yes or a date records for the contraindication rules, "
+            f"its choices if a choice, and the section it comes under. For example: {QUESTIONS_EXAMPLE}"
+        ),
+    )
     is_current = models.BooleanField(default=False)
     published_at = models.DateTimeField(default=timezone.now)
 
@@ -119,27 +260,6 @@ class IntakeQuestionnaire(models.Model):
 
     def __str__(self):
         return f"{self.title} v{self.version}"
-
-
-# The intake question whose answer is the client's skin type; the response keeps it as a number (1–6).
-FITZPATRICK_QUESTION = "fitzpatrick"
-FITZPATRICK_NUMERALS = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
-
-
-def fitzpatrick_type_of(answer: str) -> int | None:
-    """The skin type an answer names by its first word, a Roman numeral or a digit ("IV – …" → 4)."""
-    words = answer.replace("–", " ").replace("-", " ").split()
-    if not words:
-        return None
-    first = words[0].upper().rstrip(".:,")
-    if first in FITZPATRICK_NUMERALS:
-        return FITZPATRICK_NUMERALS[first]
-    return int(first) if first in {"1", "2", "3", "4", "5", "6"} else None
-
-
-def fitzpatrick_numeral(skin_type: int | None) -> str:
-    """The skin type as clinics write it (4 → "IV"); empty when not known."""
-    return next((numeral for numeral, n in FITZPATRICK_NUMERALS.items() if n == skin_type), "")
 
 
 class IntakeResponse(models.Model):

@@ -6,11 +6,13 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from clients.forms import IntakeContactsForm
 from clients.links import FORMS, UNSUBSCRIBE, LinkInvalid, client_from_token
 from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
 from clients.selectors import forms_needed, standing_photo_consents
 from clients.services import (
     client_unsubscribe,
+    client_update_details,
     consent_sign,
     consent_signature_error,
     intake_answers_errors,
@@ -50,7 +52,7 @@ def forms(request, token):
     show_times_in_clinic_zone(client.clinic)
     needed = forms_needed(client=client, modalities=set(payload.get("m", [])), at=timezone.now())
 
-    def page(answers, errors, signatures, status=200):
+    def page(answers, errors, signatures, contacts=None, status=200):
         questions = [
             {**q, "value": answers.get(q["code"], ""), "error": errors.get(q["code"], "")}
             for q in (needed.intake.questions if needed.intake else [])
@@ -77,7 +79,11 @@ def forms(request, token):
             ],
             "photo_name": photo_name,
             "photo_error": errors.get("photo", ""),
-            "has_errors": bool(errors),
+            # who to call in an emergency and their GP come with the intake, as the clinic has them
+            "contacts": (contacts or IntakeContactsForm(instance=client, prefix="details"))
+            if needed.intake
+            else None,
+            "has_errors": bool(errors) or bool(contacts and contacts.errors),
         }
         return render(request, "public/forms.html", context, status=status)
 
@@ -102,11 +108,13 @@ def forms(request, token):
             errors[f"consent-{template.pk}"] = refusal
     if asked and (refusal := consent_signature_error(agreed=True, signature_name=photo_name)):
         errors["photo"] = refusal
-    if errors:
-        return page(answers, errors, signatures, status=400)
+    contacts = IntakeContactsForm(request.POST, instance=client, prefix="details") if needed.intake else None
+    if errors or (contacts is not None and not contacts.is_valid()):
+        return page(answers, errors, signatures, contacts, status=400)
     ip, agent = _client_ip(request), request.META.get("HTTP_USER_AGENT", "")
     with transaction.atomic():
         if needed.intake:
+            client_update_details(client=client, **contacts.changes())
             intake_submit(
                 client=client, questionnaire=needed.intake, answers=answers, ip_address=ip, user_agent=agent
             )

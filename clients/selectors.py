@@ -8,6 +8,7 @@ from django.db.models.functions import Replace
 from django.utils import timezone
 
 from clients.models import (
+    GLOGAU_QUESTION,
     Client,
     ConsentCountersignature,
     ConsentTemplate,
@@ -19,6 +20,7 @@ from clients.models import (
     SignedConsent,
     countersignature_statement,
     fitzpatrick_numeral,
+    glogau_numeral,
     sha256_hex,
 )
 from clinic.models import Clinic, OutboxMessage, OutboxStatus, StaffMember
@@ -275,6 +277,7 @@ class IntakeAnswer:
     answer: str  # "Yes", "No", "4 Aug 2026", what they wrote; "" when left blank
     flagged: bool  # a yes or a date that recorded a condition the protocols' rules check
     kind: str  # yes_no, date, choice or text: a date left blank ("…, if any") gave none
+    section: str = ""  # the heading the question comes under on the form, if any
 
     @property
     def said(self) -> str:
@@ -308,7 +311,11 @@ def intake_answers(response: IntakeResponse) -> list[IntakeAnswer]:
             else:
                 words = f"{day.day} {day:%b %Y}"
         flagged = bool(question.get("condition")) and value not in ("", "no")
-        answers.append(IntakeAnswer(question["code"], question["text"], words, flagged, kind))
+        answers.append(
+            IntakeAnswer(
+                question["code"], question["text"], words, flagged, kind, question.get("section", "")
+            )
+        )
     return answers
 
 
@@ -329,6 +336,11 @@ class IntakeReading:
     def skin_type(self) -> str:
         """The Fitzpatrick type as clinics write it ("IV"); empty if the client did not give it."""
         return fitzpatrick_numeral(self.response.fitzpatrick_type)
+
+    @property
+    def photoageing(self) -> str:
+        """The Glogau type as clinics write it ("II"); empty if not asked or left blank."""
+        return glogau_numeral(self.response.answers.get(GLOGAU_QUESTION) or "")
 
 
 def intake_reading(response: IntakeResponse, before: IntakeResponse | None = None) -> IntakeReading:

@@ -421,3 +421,79 @@ def test_time_off_entered_in_the_admin_is_checked_as_on_the_time_off_page(client
     )
     assert "That is more than a year of time off. Check the dates." in page
     assert not TimeOff.objects.exists()
+
+
+def _post_intake_form(forms_manager, questions: str):
+    return forms_manager.post(
+        "/admin/clients/intakequestionnaire/add/",
+        {
+            "version": "7",
+            "title": "Health questionnaire",
+            "questions": questions,
+            "published_at_0": "2026-12-01",
+            "published_at_1": "09:00",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("questions", "said"),
+    [
+        ('{"code": "pregnancy"}', "Write the questions as a list, in square brackets"),
+        (
+            '[{"text": "Are you pregnant?", "kind": "yes_no"}]',
+            "Question 1 (“Are you pregnant?”) needs a code",
+        ),
+        (
+            '[{"code": "a", "text": "One?", "kind": "yes_no"}, '
+            '{"code": "a", "text": "Two?", "kind": "yes_no"}]',
+            "the code “a” is used twice",
+        ),
+        (
+            '[{"code": "a", "text": "One?", "kind": "yesno"}]',
+            "the kind must be one of yes_no, date, text, choice",
+        ),
+        ('[{"code": "a", "text": "", "kind": "yes_no"}]', "needs its text"),
+        ('[{"code": "skin", "text": "Skin?", "kind": "choice"}]', "is a choice: list at least two choices"),
+        (
+            '[{"code": "a", "text": "One?", "kind": "yes_no", "choices": ["x", "y"]}]',
+            "has choices but is not a choice question",
+        ),
+        ('[{"code": "a", "text": "One?", "kind": "yes_no", "conditon": "a"}]', "&#x27;conditon&#x27;"),
+        (
+            '[{"code": "a", "text": "One?", "kind": "yes_no", "condition": "Heart condition"}]',
+            "the condition",
+        ),
+        (
+            '[{"code": "fitzpatrick", "text": "Skin type?", "kind": "choice", "choices": ["fair", "dark"]}]',
+            "begin each choice with its type, I to VI",
+        ),
+    ],
+)
+def test_an_intake_form_the_client_could_not_answer_is_refused_in_words(
+    forms_manager, world, questions, said
+):
+    """Before, any JSON was saved: a question without a code gave every client a 500 on their forms page,
+    and the skin type was a choice with no choices (no client could give one)."""
+    from django.utils.html import escape
+
+    from clients.models import IntakeQuestionnaire
+
+    response = _post_intake_form(forms_manager, questions)
+    assert response.status_code == 200
+    assert escape(said) in _errors(response.content.decode()) or said in _errors(response.content.decode())
+    assert not IntakeQuestionnaire.objects.filter(clinic=world.clinic, version=7).exists()
+
+
+def test_an_intake_form_with_sections_and_choices_is_saved(forms_manager, world):
+    from clients.models import IntakeQuestionnaire
+
+    questions = (
+        '[{"section": "Your health", "code": "pregnancy", "text": "Are you pregnant?", "kind": "yes_no", '
+        '"condition": "pregnancy"}, {"section": "Your skin", "code": "fitzpatrick", "text": "Skin type", '
+        '"kind": "choice", "choices": ["I – very fair", "II – fair"]}, {"code": "goals", "text": "Goals?"}]'
+    )
+    response = _post_intake_form(forms_manager, questions)
+    assert response.status_code == 302, _errors(response.content.decode())
+    saved = IntakeQuestionnaire.objects.get(clinic=world.clinic, version=7)
+    assert [q["code"] for q in saved.questions] == ["pregnancy", "fitzpatrick", "goals"]

@@ -208,3 +208,14 @@ def test_a_manager_correcting_an_address_in_the_admin_moves_the_scheduled_emails
     assert response.status_code == 302, response.content.decode()[:2000]
     reminder.refresh_from_db()
     assert reminder.recipient_email == "olivia@example.com"
+
+
+def test_an_emergency_number_that_cannot_be_dialled_is_refused_in_words(alice_client, mistyped):
+    edit = reverse("client-edit", args=[mistyped.pk])
+    response = alice_client.post(
+        edit, _details(mistyped, emergency_contact_name="Sam Smith", emergency_contact_phone="n/a")
+    )
+    assert response.status_code == 200
+    assert "This does not look like a phone number" in html.unescape(response.content.decode())
+    mistyped.refresh_from_db()
+    assert mistyped.emergency_contact_phone == ""

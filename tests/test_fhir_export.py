@@ -509,3 +509,42 @@ def test_every_instant_in_the_three_exports_is_the_clinics_local_time(record):
     assert any(
         ".date" in where for where in instants_in(exports["client"])
     )  # the questionnaire's version date
+
+
+def test_the_intake_forms_headings_export_as_groups_of_their_questions(db):
+    world = build_world()
+    ada = world.client(first_name="Ada")
+    form = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic,
+        version=1,
+        title="Health questionnaire",
+        is_current=True,
+        questions=[
+            {"section": "Your health", "code": "pregnancy", "text": "Pregnant?", "kind": "yes_no"},
+            {"section": "Your health", "code": "epilepsy", "text": "Epilepsy?", "kind": "yes_no"},
+            {"section": "Medicines", "code": "retinoids", "text": "Last retinoid?", "kind": "date"},
+            {"code": "goals", "text": "Goals?", "kind": "text"},
+        ],
+    )
+    intake_submit(
+        client=ada,
+        questionnaire=form,
+        answers={"pregnancy": "no", "epilepsy": "yes", "retinoids": "2026-11-20", "goals": "Glow"},
+    )
+    bundle = client_bundle(world, ada)
+    [questionnaire] = resources(bundle, "Questionnaire")
+    [response] = resources(bundle, "QuestionnaireResponse")
+    assert [(i["linkId"], i.get("type"), i.get("text")) for i in questionnaire["item"]] == [
+        ("section:1", "group", "Your health"),
+        ("section:2", "group", "Medicines"),
+        ("goals", "string", "Goals?"),
+    ]
+    assert [i["linkId"] for i in questionnaire["item"][0]["item"]] == ["pregnancy", "epilepsy"]
+    # the response mirrors the form's groups, so each answer sits where its question is
+    assert [i["linkId"] for i in response["item"]] == ["section:1", "section:2", "goals"]
+    assert response["item"][0]["item"][1] == {
+        "linkId": "epilepsy",
+        "text": "Epilepsy?",
+        "answer": [{"valueBoolean": True}],
+    }
+    assert response["item"][1]["item"][0]["answer"] == [{"valueDate": "2026-11-20"}]

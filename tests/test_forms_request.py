@@ -1,6 +1,7 @@
 """A booking asks for missing or stale intake and consent; the client fills and signs them from the link."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -232,3 +233,82 @@ def test_the_forms_go_in_without_photo_consent(world, client):
     response = client.post(_link_path(book(world, olivia)), FILLED | _signed(world))
     assert response.status_code == 200 and not PhotoConsent.objects.exists()
     assert SignedConsent.objects.filter(client=olivia).exists()
+
+
+def test_the_client_gives_their_emergency_contact_and_gp_with_the_intake(world, client):
+    """DOMAIN.md's intake asks for an emergency contact and the GP; before, only the desk could type them."""
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    olivia.gp_details = "Dr Patel, Market Street Surgery"
+    olivia.save()
+    path = _link_path(book(world, olivia))
+    page = client.get(path).content.decode()
+    assert "Someone we can call in an emergency" in page
+    assert 'value="Dr Patel, Market Street Surgery"' in page  # what the clinic has, to correct
+    details = {
+        "details-emergency_contact_name": "Sam Smith",
+        "details-emergency_contact_phone": "+44 7700 900 456",
+        "details-gp_details": "Dr Patel, Market Street Surgery",
+    }
+    response = client.post(path, FILLED | _signed(world) | details)
+    assert response.status_code == 200
+    olivia.refresh_from_db()
+    assert (olivia.emergency_contact_name, olivia.emergency_contact_phone, olivia.gp_details) == (
+        "Sam Smith",
+        "+44 7700 900 456",
+        "Dr Patel, Market Street Surgery",
+    )
+
+
+@pytest.mark.parametrize(
+    ("details", "said"),
+    [
+        (
+            {"details-emergency_contact_name": "Sam", "details-emergency_contact_phone": "n/a"},
+            "does not look like a phone number",
+        ),
+        (
+            {"details-emergency_contact_name": "Sam", "details-emergency_contact_phone": ""},
+            "Please give a phone number for Sam.",
+        ),
+        (
+            {"details-emergency_contact_name": "", "details-emergency_contact_phone": "07700 900456"},
+            "Please give the name of the person at this number.",
+        ),
+    ],
+)
+def test_an_emergency_contact_that_cannot_be_called_is_questioned_and_nothing_is_stored(
+    world, client, details, said
+):
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    response = client.post(_link_path(book(world, olivia)), FILLED | _signed(world) | details)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert said in page and "Some answers need another look" in page
+    assert 'name="q-pregnancy" value="no" checked' in page  # the answers given are kept
+    assert not IntakeResponse.objects.filter(client=olivia).exists()
+    assert not SignedConsent.objects.filter(client=olivia).exists()
+    olivia.refresh_from_db()
+    assert (olivia.emergency_contact_name, olivia.emergency_contact_phone) == ("", "")
+
+
+def test_details_the_page_did_not_ask_are_kept_as_they_were(world, client):
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    olivia.emergency_contact_name, olivia.emergency_contact_phone = "Sam Smith", "07700 900456"
+    olivia.save()
+    response = client.post(_link_path(book(world, olivia)), FILLED | _signed(world))
+    assert response.status_code == 200 and IntakeResponse.objects.filter(client=olivia).exists()
+    olivia.refresh_from_db()
+    assert (olivia.emergency_contact_name, olivia.emergency_contact_phone) == ("Sam Smith", "07700 900456")
+
+
+def test_the_intake_is_asked_under_its_headings(world, client):
+    world.intake.questions = [
+        {**QUESTIONS[0], "section": "Your health"},
+        {**QUESTIONS[1], "section": "Your health"},
+        {**QUESTIONS[2], "section": "Medicines"},
+    ]
+    world.intake.save()
+    page = client.get(_link_path(book(world, world.client(email="olivia@example.com")))).content.decode()
+    headings = re.findall(r'<h3 class="intake-section">([^<]*)</h3>', page)
+    assert headings == ["Your details", "Your health", "Medicines"]
+    assert page.index("Medicines") < page.index("Last isotretinoin dose")

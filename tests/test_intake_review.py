@@ -295,3 +295,54 @@ def test_an_unchanged_intake_says_so(client, world):
     _filled_before(world, ada, 300)
     _fill(world, ada)
     assert "No answer changed." in _text(_page(client, world.dr_lee, ada))
+
+
+def test_the_answers_come_under_the_forms_headings_with_the_photoageing_beside_the_skin_type(client, world):
+    world.intake.questions = [
+        {**QUESTIONS[0], "section": "Your health"},
+        {**QUESTIONS[1], "section": "Your health"},
+        {**QUESTIONS[2], "section": "Medicines"},
+        {**QUESTIONS[3], "section": "Your skin"},
+        {
+            "section": "Your skin",
+            "code": "glogau",
+            "text": "Lines and wrinkles",
+            "kind": "choice",
+            "choices": demo_data.GLOGAU_CHOICES,
+        },
+        {**QUESTIONS[4], "section": "Your skin"},
+    ]
+    world.intake.save()
+    ada = world.client(first_name="Ada")
+    _fill(world, ada, fitzpatrick=demo_data.FITZPATRICK_CHOICES[2], glogau=demo_data.GLOGAU_CHOICES[1])
+    response = _page(client, world.dr_lee, ada)
+    text = _text(response)
+    assert "Skin type: Fitzpatrick III · Photoageing: Glogau II" in text
+    answers = text.split("Every answer", 1)[1].split("Consents signed", 1)[0]
+    assert answers.index("Your health") < answers.index("Do you get cold sores?")
+    assert answers.index("Medicines") < answers.index("isotretinoin") < answers.index("Your skin")
+    page = response.content.decode()
+    assert page.count('<th scope="colgroup"') == 3  # one heading each, not one per question
+    visit = appointment_book(
+        BookingRequest(
+            client=ada, service=world.microcurrent, practitioner=world.sam, start=days_ahead(world, 3, 10)
+        )
+    )
+    client.force_login(world.sam.user)
+    visit_text = _text(client.get(reverse("appointment-detail", args=[visit.pk])))
+    assert "skin type Fitzpatrick III ; photoageing Glogau II ;" in visit_text
+
+
+@pytest.mark.parametrize(
+    ("answer", "numeral"),
+    [
+        ("II – lines when I smile or frown", "II"),
+        ("IV – lines all over, some deep", "IV"),
+        ("V", ""),
+        ("", ""),
+    ],
+)
+def test_the_photoageing_is_read_from_the_answer_s_first_word(answer, numeral):
+    from clients.models import glogau_numeral
+
+    assert glogau_numeral(answer) == numeral

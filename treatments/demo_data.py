@@ -347,60 +347,173 @@ SERVICES = [
 # Services that use a second device in the same visit: it is booked with the first.
 SECOND_DEVICE_KINDS = {"Microneedling + microcurrent combo": "microcurrent_unit"}
 
-# code, question, kind, condition it records
-INTAKE_QUESTIONS = [
-    ("pregnancy", "Are you pregnant or trying to become pregnant?", "yes_no", "pregnancy"),
-    ("breastfeeding", "Are you breastfeeding?", "yes_no", "breastfeeding"),
-    ("pacemaker", "Do you have a pacemaker or any implanted electrical device?", "yes_no", "pacemaker"),
+# The intake as DOMAIN.md lists it, under the headings the client reads: per question its code, the
+# question, its kind and the condition a yes or a date records for the contraindication rules.
+INTAKE_SECTIONS = [
     (
-        "metal-implants",
-        "Do you have metal implants or piercings in the face or neck?",
-        "yes_no",
-        "metal-implants",
+        "Your health",
+        [
+            ("pregnancy", "Are you pregnant or trying to become pregnant?", "yes_no", "pregnancy"),
+            ("breastfeeding", "Are you breastfeeding?", "yes_no", "breastfeeding"),
+            (
+                "pacemaker",
+                "Do you have a pacemaker or any implanted electrical device?",
+                "yes_no",
+                "pacemaker",
+            ),
+            (
+                "metal-implants",
+                "Do you have metal implants or piercings in the face or neck?",
+                "yes_no",
+                "metal-implants",
+            ),
+            ("epilepsy", "Do you have epilepsy?", "yes_no", "epilepsy"),
+            (
+                "heart-condition",
+                "Do you have a heart condition or high blood pressure?",
+                "yes_no",
+                "heart-condition",
+            ),
+            (
+                "bleeding-disorder",
+                "Do you have a bleeding or clotting disorder?",
+                "yes_no",
+                "bleeding-disorder",
+            ),
+            ("thrombosis", "Have you had a blood clot (thrombosis) or phlebitis?", "yes_no", "thrombosis"),
+            ("active-cancer", "Are you being treated for cancer?", "yes_no", "active-cancer"),
+            (
+                "chemotherapy",
+                "Date of your last chemotherapy or radiotherapy, if any",
+                "date",
+                "chemotherapy",
+            ),
+            ("autoimmune", "Do you have an autoimmune disease?", "yes_no", "autoimmune"),
+            ("diabetes", "Do you have diabetes?", "yes_no", "diabetes"),
+            ("kidney-disease", "Do you have kidney disease?", "yes_no", "kidney-disease"),
+            ("keloids", "Do you form keloid or raised scars?", "yes_no", "keloids"),
+            ("cold-sores", "Do you get cold sores?", "yes_no", "cold-sores"),
+        ],
     ),
-    ("epilepsy", "Do you have epilepsy?", "yes_no", "epilepsy"),
-    ("heart-condition", "Do you have a heart condition or high blood pressure?", "yes_no", "heart-condition"),
-    ("bleeding-disorder", "Do you have a bleeding or clotting disorder?", "yes_no", "bleeding-disorder"),
-    ("anticoagulants", "Do you take anticoagulants or aspirin?", "yes_no", "anticoagulants"),
-    ("active-cancer", "Are you being treated for cancer?", "yes_no", "active-cancer"),
-    ("chemotherapy", "Date of your last chemotherapy or radiotherapy, if any", "date", "chemotherapy"),
-    ("autoimmune", "Do you have an autoimmune disease?", "yes_no", "autoimmune"),
-    ("diabetes", "Do you have diabetes?", "yes_no", "diabetes"),
     (
-        "eczema-psoriasis-rosacea",
-        "Eczema, psoriasis or rosacea in the area to treat?",
-        "yes_no",
-        "eczema-psoriasis-rosacea",
+        "The area to treat",
+        [
+            (
+                "eczema-psoriasis-rosacea",
+                "Eczema, psoriasis or rosacea in the area to treat?",
+                "yes_no",
+                "eczema-psoriasis-rosacea",
+            ),
+            ("active-acne", "Do you have active acne or an infection in the area?", "yes_no", "active-acne"),
+            (
+                "skin-cancer",
+                "Skin cancer, raised moles or warts in the area to treat?",
+                "yes_no",
+                "skin-cancer",
+            ),
+            ("tattoo", "A tattoo or permanent makeup in the area to treat?", "yes_no", "tattoo"),
+        ],
     ),
-    ("keloids", "Do you form keloid or raised scars?", "yes_no", "keloids"),
-    ("cold-sores", "Do you get cold sores?", "yes_no", "cold-sores"),
-    ("active-acne", "Do you have active acne or an infection in the area?", "yes_no", "active-acne"),
-    ("isotretinoin", "Date of your last isotretinoin (Roaccutane) dose, if ever", "date", "isotretinoin"),
-    ("thrombosis", "Have you had a blood clot (thrombosis) or phlebitis?", "yes_no", "thrombosis"),
     (
-        "immunosuppression",
-        "Do you take immunosuppressants or high-dose steroids, or have a weakened immune system?",
-        "yes_no",
-        "immunosuppression",
+        "Medicines",
+        [
+            ("anticoagulants", "Do you take anticoagulants or aspirin?", "yes_no", "anticoagulants"),
+            (
+                "isotretinoin",
+                "Date of your last isotretinoin (Roaccutane) dose, if ever",
+                "date",
+                "isotretinoin",
+            ),
+            (
+                "retinoids",
+                "Date you last used a retinoid cream (tretinoin, retinol, adapalene), if you use one",
+                "date",
+                "retinoids",
+            ),
+            (
+                "immunosuppression",
+                "Do you take immunosuppressants or high-dose steroids, or have a weakened immune system?",
+                "yes_no",
+                "immunosuppression",
+            ),
+            (
+                "photosensitisers",
+                "Do you take a medicine that makes your skin sensitive to the sun (such as doxycycline)?",
+                "yes_no",
+                "photosensitisers",
+            ),
+            ("antibiotics", "Are you taking antibiotics at the moment?", "yes_no", "antibiotics"),
+            ("st-johns-wort", "Do you take St John's wort?", "yes_no", "st-johns-wort"),
+        ],
     ),
-    ("kidney-disease", "Do you have kidney disease?", "yes_no", "kidney-disease"),
-    ("skin-cancer", "Skin cancer, raised moles or warts in the area to treat?", "yes_no", "skin-cancer"),
-    ("tattoo", "A tattoo or permanent makeup in the area to treat?", "yes_no", "tattoo"),
-    ("lidocaine-allergy", "Are you allergic to lidocaine or numbing creams?", "yes_no", "lidocaine-allergy"),
-    ("metal-allergy", "Are you allergic to metals (nickel, stainless steel)?", "yes_no", "metal-allergy"),
     (
-        "product-allergy",
-        "Any allergy to hyaluronic acid, vitamins or other ingredients?",
-        "yes_no",
-        "product-allergy",
+        "Allergies",
+        [
+            (
+                "lidocaine-allergy",
+                "Are you allergic to lidocaine or numbing creams?",
+                "yes_no",
+                "lidocaine-allergy",
+            ),
+            (
+                "metal-allergy",
+                "Are you allergic to metals (nickel, stainless steel)?",
+                "yes_no",
+                "metal-allergy",
+            ),
+            (
+                "product-allergy",
+                "Any allergy to hyaluronic acid, vitamins or other ingredients?",
+                "yes_no",
+                "product-allergy",
+            ),
+        ],
     ),
-    ("botox", "Date of your last Botox or other neurotoxin, if any", "date", "botox"),
-    ("fillers", "Date of your last dermal filler, if any", "date", "fillers"),
-    ("peel", "Date of your last chemical peel, if any", "date", "peel"),
-    ("surgery", "Date of any surgery in the area, if any", "date", "surgery"),
-    ("fitzpatrick", "Skin type (Fitzpatrick I–VI)", "choice", ""),
-    ("goals", "What would you like to improve?", "text", ""),
+    (
+        "Treatments you have had",
+        [
+            ("botox", "Date of your last Botox or other neurotoxin, if any", "date", "botox"),
+            ("fillers", "Date of your last dermal filler, if any", "date", "fillers"),
+            ("peel", "Date of your last chemical peel, if any", "date", "peel"),
+            ("laser", "Date of your last laser or IPL treatment, if any", "date", "laser"),
+            ("surgery", "Date of any surgery in the area, if any", "date", "surgery"),
+        ],
+    ),
+    (
+        "Sun and lifestyle",
+        [
+            ("sun-exposure", "How much time do you spend in the sun?", "choice", ""),
+            ("sunbed", "Have you used a sunbed or been sunburnt in the last week?", "yes_no", "sunbed"),
+            ("smoking", "Do you smoke?", "yes_no", "smoking"),
+        ],
+    ),
+    (
+        "Your skin",
+        [
+            ("fitzpatrick", "Skin type (Fitzpatrick I–VI)", "choice", ""),
+            ("glogau", "Lines and wrinkles (Glogau I–IV)", "choice", ""),
+            ("concerns", "What concerns you about your skin?", "text", ""),
+            ("goals", "What would you like to improve?", "text", ""),
+        ],
+    ),
 ]
+# The clinic's first intake form, 600 days old, asked none of these (nor had headings).
+INTAKE_V1_LEFT_OUT = {
+    "botox",
+    "fillers",
+    "peel",
+    "laser",
+    "surgery",
+    "retinoids",
+    "photosensitisers",
+    "antibiotics",
+    "st-johns-wort",
+    "sun-exposure",
+    "sunbed",
+    "smoking",
+    "glogau",
+    "concerns",
+}
 
 # Skin types as a client can recognise theirs; the Roman numeral first, which the intake keeps as the type.
 FITZPATRICK_CHOICES = [
@@ -411,7 +524,28 @@ FITZPATRICK_CHOICES = [
     "V – brown: very rarely burns, tans very easily",
     "VI – dark brown or black: never burns",
 ]
-INTAKE_CHOICES = {"fitzpatrick": FITZPATRICK_CHOICES}
+# Photoageing as a client can place theirs; the Roman numeral first, as for the skin type.
+GLOGAU_CHOICES = [
+    "I – no wrinkles",
+    "II – lines when I smile or frown",
+    "III – lines even when my face is still",
+    "IV – lines all over, some deep",
+]
+SUN_EXPOSURE_CHOICES = ["Little: mostly indoors", "Some: weekends outdoors", "A lot: outdoors most days"]
+INTAKE_CHOICES = {
+    "fitzpatrick": FITZPATRICK_CHOICES,
+    "glogau": GLOGAU_CHOICES,
+    "sun-exposure": SUN_EXPOSURE_CHOICES,
+}
+INTAKE_CONCERNS = [
+    "Acne scars on my cheeks",
+    "Open pores",
+    "Dull, tired-looking skin",
+    "Uneven tone after the summer",
+    "Fine lines",
+    "Loss of firmness along the jaw",
+    "Nothing in particular",
+]
 INTAKE_GOALS = [
     "Smoother skin",
     "Softer acne scars",

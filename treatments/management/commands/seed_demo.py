@@ -257,16 +257,22 @@ class Command(BaseCommand):
 
     def _forms(self, clinic: Clinic) -> None:
         questions = [
-            {"code": code, "text": text, "kind": kind, "condition": condition}
+            {"section": section, "code": code, "text": text, "kind": kind, "condition": condition}
             | ({"choices": data.INTAKE_CHOICES[code]} if code in data.INTAKE_CHOICES else {})
-            for code, text, kind, condition in data.INTAKE_QUESTIONS
+            for section, asked in data.INTAKE_SECTIONS
+            for code, text, kind, condition in asked
+        ]
+        first_questions = [
+            {key: value for key, value in q.items() if key != "section"}
+            for q in questions
+            if q["code"] not in data.INTAKE_V1_LEFT_OUT
         ]
         IntakeQuestionnaire.objects.get_or_create(
             clinic=clinic,
             version=1,
             defaults={
                 "title": "Health questionnaire",
-                "questions": questions[:-6] + questions[-2:],
+                "questions": first_questions,
                 "published_at": timezone.now() - dt.timedelta(days=600),
             },
         )
@@ -368,6 +374,8 @@ class Command(BaseCommand):
             ("pregnancy", None),
             ("botox", 20),
             ("diabetes", None),
+            ("retinoids", 6),
+            ("smoking", None),
         ]
         # As at a clinic with regulars: most have current forms; a new client has none yet, a lapsed
         # one's are 14 months old (an old version), and now and then a consent is still to sign.
@@ -381,7 +389,15 @@ class Command(BaseCommand):
             # as a client fills it: no to every health question, no dates, their skin type and goal
             answers = {q["code"]: "no" if q["kind"] == "yes_no" else "" for q in form.questions}
             skin = rng.choice(data.FITZPATRICK_CHOICES)
-            answers |= {"fitzpatrick": skin, "goals": data.INTAKE_GOALS[i % len(data.INTAKE_GOALS)]}
+            answers |= {
+                "fitzpatrick": skin,
+                "glogau": rng.choice(data.GLOGAU_CHOICES[:3]),
+                "sun-exposure": rng.choice(data.SUN_EXPOSURE_CHOICES),
+                "concerns": data.INTAKE_CONCERNS[i % len(data.INTAKE_CONCERNS)],
+                "goals": data.INTAKE_GOALS[i % len(data.INTAKE_GOALS)],
+            }
+            asked = {q["code"] for q in form.questions}
+            answers = {code: answer for code, answer in answers.items() if code in asked}
             response = IntakeResponse.objects.create(
                 client=client,
                 questionnaire=form,
