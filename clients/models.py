@@ -436,15 +436,39 @@ class WithdrawalChannel(models.TextChoices):
     LETTER = "letter", "In writing"
 
 
+class ConsentEndedBecause(models.TextChoices):
+    """Why a client's consent to a treatment stopped counting (DOMAIN.md: they may withdraw it at any
+    time; they consent again when the plan changes)."""
+
+    CLIENT_WITHDREW = "withdrawn", "The client withdrew it"
+    PLAN_CHANGED = "plan_changed", "The plan changed"
+
+
 class ConsentWithdrawal(models.Model):
-    """The client withdrew their consent to a treatment: no consent to it they signed before counts any
-    more, and they are treated again only once they sign again. A database trigger refuses any UPDATE."""
+    """A client's consent to a treatment stopped counting: they withdrew it, or their practitioner
+    changed the plan it was given for and asks them to consent again. No consent to it they signed
+    before counts any more, and they are treated again only once they sign again. A database trigger
+    refuses any UPDATE."""
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="consent_withdrawals")
     modality = models.CharField(max_length=20, choices=Modality.choices)
     withdrawn_at = models.DateTimeField(default=timezone.now)
-    told = models.CharField("How the client said so", max_length=20, choices=WithdrawalChannel.choices)
-    note = models.CharField(max_length=500, blank=True, help_text="What they said, if they gave a reason.")
+    because = models.CharField(
+        max_length=20, choices=ConsentEndedBecause.choices, default=ConsentEndedBecause.CLIENT_WITHDREW
+    )
+    told = models.CharField(
+        "How the client said so",
+        max_length=20,
+        choices=WithdrawalChannel.choices,
+        blank=True,
+        help_text="When the client withdrew it; empty when the practitioner asks again.",
+    )
+    note = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="What the client said, if they gave a reason; what changed in the plan, which the client "
+        "reads when they sign again.",
+    )
     recorded_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
@@ -452,12 +476,24 @@ class ConsentWithdrawal(models.Model):
         indexes = [models.Index(fields=["client", "modality"], name="withdrawal_client_modality")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(told__in=WithdrawalChannel.values), name="withdrawal_channel_known"
+                condition=Q(because=ConsentEndedBecause.CLIENT_WITHDREW, told__in=WithdrawalChannel.values)
+                | Q(because=ConsentEndedBecause.PLAN_CHANGED, told=""),
+                name="withdrawal_channel_known",
+            ),
+            models.CheckConstraint(
+                condition=~Q(because=ConsentEndedBecause.PLAN_CHANGED) | ~Q(note=""),
+                name="plan_change_says_what_changed",
             ),
         ]
 
     def __str__(self):
+        if self.because == ConsentEndedBecause.PLAN_CHANGED:
+            return f"{self.client}: {self.modality} plan changed, consent asked again"
         return f"{self.client} withdrew {self.modality} consent"
+
+    @property
+    def plan_changed(self) -> bool:
+        return self.because == ConsentEndedBecause.PLAN_CHANGED
 
 
 class PhotoConsentScope(models.TextChoices):

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 from clients.forms import IntakeContactsForm
 from clients.links import FORMS, UNSUBSCRIBE, LinkInvalid, client_from_token
 from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
-from clients.selectors import forms_needed, standing_photo_consents
+from clients.selectors import forms_needed, plan_changes_to_sign, standing_photo_consents
 from clients.services import (
     client_unsubscribe,
     client_update_details,
@@ -60,6 +60,7 @@ def forms(request, token):
         consents = [
             {
                 "template": t,
+                "plan_change": plan_changes.get(t.modality),
                 "agreed": signatures.get(t.pk, (False, ""))[0],
                 "name": signatures.get(t.pk, (False, ""))[1],
                 "error": errors.get(f"consent-{t.pk}", ""),
@@ -87,6 +88,8 @@ def forms(request, token):
         }
         return render(request, "public/forms.html", context, status=status)
 
+    # why a consent the client signed before is asked again: their practitioner changed the plan
+    plan_changes = plan_changes_to_sign(client, {t.modality for t in needed.consents})
     # Photos are optional, asked with the forms: each use the client has not consented to yet.
     photos_given = set(standing_photo_consents(client).values_list("scope", flat=True))
     asked: list[str] = []

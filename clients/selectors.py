@@ -101,6 +101,43 @@ def standing_consent_modalities(client: Client) -> set[str]:
     return {c.modality for c in SignedConsent.objects.filter(client=client) if consent_stands(c, withdrawn)}
 
 
+def plan_changes_to_sign(client: Client, modalities) -> dict[str, ConsentWithdrawal]:
+    """For each treatment whose consent the client is asked again as the plan changed, and has not
+    signed since, that request: what the client reads above the consent (two queries)."""
+    latest_ending: dict[str, ConsentWithdrawal] = {}
+    for ending in ConsentWithdrawal.objects.filter(client=client, modality__in=list(modalities)).order_by(
+        "withdrawn_at", "id"
+    ):
+        latest_ending[ending.modality] = ending
+    signed = dict(
+        SignedConsent.objects.filter(client=client, modality__in=list(latest_ending))
+        .values("modality")
+        .annotate(latest=Max("signed_at"))
+        .values_list("modality", "latest")
+    )
+    return {
+        modality: ending
+        for modality, ending in latest_ending.items()
+        if ending.plan_changed and (signed.get(modality) is None or signed[modality] <= ending.withdrawn_at)
+    }
+
+
+def consents_to_ask_again(consents: list[SignedConsent], member: StaffMember | None) -> set[int]:
+    """The consents `member` may ask the client to sign again as the plan changed (`consent_ask_again`'s
+    rules): the latest of each treatment, still standing, that they are qualified for (a manager: any).
+    `consents` newest first, each with its `withdrawal` (`client_health_forms`). One query at most."""
+    if member is None or not (member.is_manager or member.is_practitioner):
+        return set()
+    latest: dict[str, SignedConsent] = {}
+    for consent in consents:
+        latest.setdefault(consent.modality, consent)
+    standing = [c for c in latest.values() if c.withdrawal is None]
+    if not standing or member.is_manager:
+        return {c.pk for c in standing}
+    qualified = set(member.qualifications.values_list("modality", flat=True))
+    return {c.pk for c in standing if c.modality in qualified}
+
+
 @dataclass(frozen=True)
 class FormsNeeded:
     """What a client must fill or sign before a visit: the intake form and consent per modality."""
@@ -240,7 +277,10 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
     signed = {}
     for consent in SignedConsent.objects.filter(client=client).order_by("signed_at", "id"):
         signed[consent.modality] = consent  # the latest of each modality
-    withdrawn = withdrawals_by_treatment([client.pk])
+    ended = {}
+    for ending in ConsentWithdrawal.objects.filter(client=client).order_by("withdrawn_at", "id"):
+        ended[ending.modality] = ending  # the latest of each modality
+    withdrawn = {(client.pk, modality): ending.withdrawn_at for modality, ending in ended.items()}
     valid_after = now - dt.timedelta(days=clinic.consent_validity_days)
     for template in ConsentTemplate.objects.filter(clinic=clinic, is_current=True).order_by("modality"):
         latest = signed.get(template.modality)
@@ -248,8 +288,10 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
             states.append(FormState(template.title, "missing", "Not signed"))
             continue
         if not consent_stands(latest, withdrawn):
-            on = _day(withdrawn[(client.pk, template.modality)], clinic.zone)
-            states.append(FormState(template.title, "missing", f"Withdrawn on {on}; not signed since"))
+            ending = ended[template.modality]
+            on = _day(ending.withdrawn_at, clinic.zone)
+            said = f"Asked again on {on} as the plan changed" if ending.plan_changed else f"Withdrawn on {on}"
+            states.append(FormState(template.title, "missing", f"{said}; not signed since"))
             continue
         on = _day(latest.signed_at, clinic.zone)
         if latest.version != template.version:

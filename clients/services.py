@@ -11,6 +11,7 @@ from clients.models import (
     Client,
     ClientCondition,
     ConsentCountersignature,
+    ConsentEndedBecause,
     ConsentTemplate,
     ConsentWithdrawal,
     CountersignatureRole,
@@ -255,8 +256,8 @@ def consent_countersign(
         )
     if not consent_stands(consent, withdrawals_by_treatment([client.pk])):
         raise ClinicError(
-            f"{client.full_name} withdrew their consent to {treatment}: there is nothing to sign until they "
-            "sign it again.",
+            f"{client.full_name}'s consent to {treatment} no longer stands (withdrawn, or asked again as the "
+            "plan changed): there is nothing to sign until they sign it again.",
             code="withdrawn",
         )
     if role == CountersignatureRole.PRACTITIONER and not (
@@ -308,6 +309,47 @@ def consent_withdraw(
         )
     return ConsentWithdrawal.objects.create(
         client=client, modality=modality, told=told, note=" ".join(note.split())[:500], recorded_by=by
+    )
+
+
+@transaction.atomic
+def consent_ask_again(
+    *, client: Client, modality: str, by: StaffMember, what_changed: str
+) -> ConsentWithdrawal:
+    """The practitioner changed the plan the client consented to (other areas, deeper, another course):
+    the client consents again before their next visit for it. As after a withdrawal, no consent to the
+    treatment signed before counts for the visits after this; the client reads `what_changed` when they
+    sign again."""
+    if by.clinic_id != client.clinic_id or not by.is_active:
+        raise ClinicError("Only the clinic's own staff can ask a client to consent again.", code="not_staff")
+    if modality not in Modality.values:
+        raise ClinicError("Choose the treatment whose plan changed.", code="unknown_modality")
+    treatment = Modality(modality).label.lower()
+    if not (by.is_manager or (by.is_practitioner and by.qualifications.filter(modality=modality).exists())):
+        raise ClinicError(
+            f"Only a practitioner qualified for {treatment}, or a manager, can change its plan.",
+            code="not_qualified",
+        )
+    what_changed = " ".join(what_changed.split())[:500]
+    if len(what_changed) < 5:
+        raise ClinicError(
+            f"Say what changed in the plan: {client.first_name} reads it before signing again.",
+            code="what_changed_missing",
+        )
+    Client.objects.select_for_update().filter(pk=client.pk).first()  # one at a time, as a withdrawal
+    if modality not in standing_consent_modalities(client):
+        raise ClinicError(
+            f"{client.full_name} has no consent to {treatment} standing: they sign one before their next "
+            "visit anyway.",
+            code="nothing_to_ask_again",
+        )
+    return ConsentWithdrawal.objects.create(
+        client=client,
+        modality=modality,
+        because=ConsentEndedBecause.PLAN_CHANGED,
+        told="",
+        note=what_changed,
+        recorded_by=by,
     )
 
 

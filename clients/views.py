@@ -14,6 +14,7 @@ from clients.selectors import (
     client_health_forms,
     clients_matching,
     consent_signatures,
+    consents_to_ask_again,
     refused_address,
 )
 from clients.services import client_update_details, consent_countersign, photo_consent_withdraw
@@ -120,6 +121,8 @@ def client_intake_and_consent(request, pk):
             "standing": client_forms(client, now=timezone.now()),
             # the clinic's own signatures still missing on the latest consents, to give here
             "unsigned": [item for item in signing if item.missing],
+            # the consents the reader may ask the client to sign again, as the plan changed
+            "askable": consents_to_ask_again(health.consents, request.staff_member),
         },
     )
 

@@ -26,11 +26,12 @@ from treatments.sessions import treatment_session_start
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world(db):
+def consent_world(days, **olivia):
+    """Lumen, where Olivia Smith signed the microneedling consent and is booked for it with Dr Lee at
+    10:00 on each of the days."""
     world = build_world()
     world.template = ConsentTemplateFactory(clinic=world.clinic, modality="microneedling")
-    world.olivia = world.client(first_name="Olivia", last_name="Smith")
+    world.olivia = world.client(first_name="Olivia", last_name="Smith", **olivia)
     world.signed = sign_consent(world.olivia, world.template)
     world.visits = [
         appointment_book(
@@ -41,9 +42,14 @@ def world(db):
                 start=local(world, *day, 10),
             )
         )
-        for day in ((2026, 12, 1), (2026, 12, 29))
+        for day in days
     ]
     return world
+
+
+@pytest.fixture
+def world(db):
+    return consent_world(((2026, 12, 1), (2026, 12, 29)))
 
 
 def _withdraw(world, **extra):
@@ -109,7 +115,7 @@ def test_a_withdrawn_consent_cannot_be_countersigned(world):
     world.clinic.consent_signed_by_practitioner = True
     world.clinic.save(update_fields=["consent_signed_by_practitioner"])
     _withdraw(world)
-    with pytest.raises(ClinicError, match="Olivia Smith withdrew their consent to microneedling"):
+    with pytest.raises(ClinicError, match="Olivia Smith.s consent to microneedling no longer stands"):
         consent_countersign(consent=world.signed, role="practitioner", by=world.dr_lee, confirmed=True)
 
 
@@ -168,7 +174,7 @@ def test_the_practitioner_reads_when_and_how_it_was_withdrawn(client, world):
     _withdraw(world, note="Not for me")
     client.force_login(world.dr_lee.user)
     text = _text(client.get(reverse("client-intake-and-consent", args=[world.olivia.pk])))
-    assert "Withdrawn on 1 Dec 2026 (by phone, recorded by Jo Carter): “Not for me”." in text
+    assert "Withdrawn on 1 Dec 2026 (by phone, recorded by Jo Carter): “Not for me”" in text
 
 
 def test_the_fhir_consent_is_inactive_from_the_withdrawal(world):

@@ -396,7 +396,7 @@ def test_one_demo_client_withdrew_their_consent_to_microneedling_and_has_no_such
     from clients.models import ConsentWithdrawal
     from clients.selectors import client_forms
 
-    (withdrawal,) = ConsentWithdrawal.objects.filter(client__clinic__slug="lumen")
+    (withdrawal,) = ConsentWithdrawal.objects.filter(client__clinic__slug="lumen", because="withdrawn")
     assert (withdrawal.modality, withdrawal.told, withdrawal.recorded_by.role) == (
         "microneedling",
         "phone",
@@ -409,3 +409,23 @@ def test_one_demo_client_withdrew_their_consent_to_microneedling_and_has_no_such
         service__protocols__modality="microneedling",
         end__gt=withdrawal.withdrawn_at,
     ).exists()
+
+
+def test_one_demo_client_is_asked_to_consent_again_as_their_plan_changed_before_a_visit(seeded):
+    from clients.models import ConsentWithdrawal
+    from clients.selectors import client_forms, forms_needed
+    from clinic.models import OutboxMessage
+
+    (change,) = ConsentWithdrawal.objects.filter(client__clinic__slug="lumen", because="plan_changed")
+    assert change.modality == "microneedling" and change.recorded_by.is_practitioner and change.note
+    assert change.recorded_by.qualifications.filter(modality="microneedling").exists()
+    states = {f.title: f.text for f in client_forms(change.client, now=timezone.now())}
+    assert any(text.startswith("Asked again on ") for text in states.values()), states
+    ahead = Appointment.objects.filter(
+        client=change.client, service__protocols__modality="microneedling", start__gt=timezone.now()
+    ).first()
+    needed = forms_needed(client=change.client, modalities={"microneedling"}, at=ahead.start)
+    assert [t.modality for t in needed.consents] == ["microneedling"]
+    # the visit's booking mail asks for the consent: the link is in the outbox
+    request = OutboxMessage.objects.get(dedupe_key=f"appointment:{ahead.pk}:forms")
+    assert any("Microneedling" in name for name in request.context["forms_needed"])

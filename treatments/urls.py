@@ -16,6 +16,7 @@ urlpatterns = [
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("clients/<int:pk>/consent-withdrawal/", clients.consent_withdrawal, name="consent-withdrawal"),
+    path("clients/<int:pk>/consent-plan-changed/", clients.consent_plan_changed, name="consent-plan-changed"),
     path("appointments/<int:pk>/", booking.appointment_detail, name="appointment-detail"),
     # the treatment record, before the visit's generic actions (whose <action> would take "record")
     path("appointments/<int:pk>/record/", sessions.session_record, name="session-record"),

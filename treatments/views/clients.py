@@ -5,6 +5,7 @@ URL stays under /clients/.
 """
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -20,7 +21,8 @@ from clients.services import consent_withdraw
 from clinic.errors import ClinicError
 from clinic.models import Modality, OutboxMessage
 from clinic.outbox import with_resend_refusals
-from clinic.permissions import staff_required
+from clinic.permissions import may_read_health_data, staff_required
+from treatments.consents import consent_plan_change
 from treatments.selectors import (
     client_attendance,
     client_courses,
@@ -98,3 +100,36 @@ def consent_withdrawal(request, pk):
         )
     messages.success(request, note)
     return redirect("client-detail", pk=client.pk)
+
+
+@staff_required
+@require_POST
+def consent_plan_changed(request, pk):
+    """The practitioner changed the client's plan for a treatment: the client consents again before
+    their next visit for it, and is sent the link when they have an address. Back to their forms."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    if not may_read_health_data(request.staff_member):
+        raise PermissionDenied("A client's treatment plan is for the clinic's practitioners and managers.")
+    modality = request.POST.get("modality", "")
+    try:
+        change = consent_plan_change(
+            client=client,
+            modality=modality,
+            by=request.staff_member,
+            what_changed=request.POST.get("what_changed", ""),
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("client-intake-and-consent", pk=client.pk)
+    treatment = Modality(modality).label.lower()
+    note = f"{client.full_name} is asked to consent to {treatment} again, as the plan changed."
+    ahead = change.visits_ahead
+    if ahead:
+        visits = f"{len(ahead)} visit{'' if len(ahead) == 1 else 's'}"
+        note += f" {visits} ahead for it wait{'s' if len(ahead) == 1 else ''} for the new signature."
+    if change.link_sent_for is not None:
+        note += f" The link to sign is on its way to {client.email}."
+    elif ahead and not client.email:
+        note += f" {client.full_name} has no email address: have them sign at the desk before the visit."
+    messages.success(request, note)
+    return redirect("client-intake-and-consent", pk=client.pk)

@@ -16,6 +16,7 @@ from clients.models import (
     Client,
     ClientCondition,
     ConsentCountersignature,
+    ConsentEndedBecause,
     ConsentTemplate,
     ConsentWithdrawal,
     CountersignatureRole,
@@ -362,6 +363,7 @@ class Command(BaseCommand):
             self._treatment_records(clinic)
             self._consents_countersigned(clinic)
             self._a_consent_withdrawn(clinic)
+            self._a_plan_changed(clinic)
         self._messages(clinic)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
@@ -746,6 +748,33 @@ class Command(BaseCommand):
                 told=WithdrawalChannel.PHONE,
                 note="Decided against needling after reading about the downtime.",
                 recorded_by=desk,
+            )
+
+    @staticmethod
+    def _a_plan_changed(clinic: Clinic) -> None:
+        """Yesterday a practitioner added the neck to one client's microneedling plan: the first with a
+        consent to it standing and a visit for it ahead. The client is asked to consent again (the
+        visit shows its forms missing; its booking mail carries the link)."""
+        now = timezone.now()
+        changed = now - dt.timedelta(days=1)
+        visits = Appointment.objects.filter(
+            clinic=clinic,
+            status=AppointmentStatus.BOOKED,
+            service__protocols__modality=Modality.MICRONEEDLING,
+            start__gt=now + dt.timedelta(days=2),
+            client__signed_consents__modality=Modality.MICRONEEDLING,
+            client__signed_consents__signed_at__lt=changed,
+        ).exclude(client__consent_withdrawals__isnull=False)
+        visit = visits.select_related("practitioner").order_by("start", "id").first()
+        if visit is not None:
+            ConsentWithdrawal.objects.create(
+                client_id=visit.client_id,
+                modality=Modality.MICRONEEDLING,
+                because=ConsentEndedBecause.PLAN_CHANGED,
+                withdrawn_at=changed,
+                told="",
+                note="Adding the neck from the next session, at 0.5–1.0 mm, as we discussed.",
+                recorded_by=visit.practitioner,
             )
 
     def _messages(self, clinic: Clinic) -> None:
