@@ -16,6 +16,7 @@ from clients.models import (
     Client,
     ConsentCountersignature,
     CountersignatureRole,
+    GuardianRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
@@ -182,6 +183,11 @@ def _text_attachment(text: str, title: str, signed_at: str) -> dict:
     }
 
 
+# HL7 v3 RoleCode: who signs for a client under the age of majority.
+ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+GUARDIAN_ROLE_CODES = {GuardianRole.PARENT: "PRN", GuardianRole.LEGAL_GUARDIAN: "GUARD"}
+
+
 def consent_resource(
     clinic: Clinic, consent: SignedConsent, patient_ref: str, zone, withdrawn_at=None
 ) -> dict:
@@ -191,8 +197,32 @@ def consent_resource(
     period = {"start": signed_at}
     if withdrawn_at is not None:
         period["end"] = fhir_instant(withdrawn_at, zone)
+    signer = {"reference": patient_ref}
+    contained = []
+    if consent.signed_as:  # a parent or legal guardian signed for a client under the age of majority
+        contained = [
+            {
+                "resourceType": "RelatedPerson",
+                "id": "signer",
+                "patient": {"reference": patient_ref},
+                "relationship": [
+                    {
+                        "coding": [
+                            {
+                                "system": ROLE_CODES,
+                                "code": GUARDIAN_ROLE_CODES[consent.signed_as],
+                                "display": consent.get_signed_as_display().lower(),
+                            }
+                        ]
+                    }
+                ],
+                "name": [{"text": consent.signature_name}],
+            }
+        ]
+        signer = {"reference": "#signer"}
     return {
         "resourceType": "Consent",
+        **({"contained": contained} if contained else {}),
         "identifier": [fhir_identifier(clinic, "signed-consent", consent.pk)],
         "status": "inactive" if withdrawn_at is not None else "active",
         "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "treatment"}]},
@@ -203,9 +233,8 @@ def consent_resource(
             consent.signed_text, f"{consent.template.title} (version {consent.version})", signed_at
         ),
         "policyRule": OPT_IN,
-        "verification": [
-            {"verified": True, "verifiedWith": {"reference": patient_ref}, "verificationDate": signed_at}
-        ],
+        "performer": [signer],
+        "verification": [{"verified": True, "verifiedWith": signer, "verificationDate": signed_at}],
         "provision": {"type": "permit", "period": period},
     }
 

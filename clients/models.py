@@ -85,6 +85,18 @@ class Client(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    def age_on(self, day: dt.date) -> int | None:
+        """Their age in whole years on the day; None when the date of birth is not known."""
+        born = self.date_of_birth
+        if born is None:
+            return None
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def is_minor_on(self, day: dt.date) -> bool:
+        """Younger than the clinic's age of majority on the day: a parent or guardian signs for them."""
+        age = self.age_on(day)
+        return age is not None and age < self.clinic.age_of_majority
+
 
 # The intake question whose answer is the client's skin type; the response keeps it as a number (1–6).
 FITZPATRICK_QUESTION = "fitzpatrick"
@@ -357,6 +369,13 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class GuardianRole(models.TextChoices):
+    """Who signs a consent for a client under the clinic's age of majority."""
+
+    PARENT = "parent", "Parent"
+    LEGAL_GUARDIAN = "legal_guardian", "Legal guardian"
+
+
 class SignedConsent(models.Model):
     """What a client signed, exactly as they saw it. A database trigger refuses any UPDATE."""
 
@@ -366,7 +385,15 @@ class SignedConsent(models.Model):
     version = models.PositiveIntegerField()
     signed_text = models.TextField()
     signed_text_sha256 = models.CharField(max_length=64)
-    signature_name = models.CharField(max_length=200, help_text="The name the client typed to sign.")
+    signature_name = models.CharField(
+        max_length=200, help_text="The name typed to sign: the client's, or their parent's or guardian's."
+    )
+    signed_as = models.CharField(
+        max_length=20,
+        choices=GuardianRole.choices,
+        blank=True,
+        help_text="Empty when the client signed; who signed for a client under the age of majority.",
+    )
     signed_at = models.DateTimeField(default=timezone.now)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
@@ -380,6 +407,10 @@ class SignedConsent(models.Model):
             models.CheckConstraint(
                 condition=Q(signed_text_sha256__regex=r"^[0-9a-f]{64}$"), name="signed_consent_hash_hex"
             ),
+            models.CheckConstraint(
+                condition=Q(signed_as="") | Q(signed_as__in=GuardianRole.values),
+                name="signed_consent_signer_known",
+            ),
         ]
 
     def __str__(self):
@@ -391,15 +422,19 @@ class CountersignatureRole(models.TextChoices):
     WITNESS = "witness", "Witness"
 
 
-def countersignature_statement(role: str, client: Client) -> str:
-    """The words a member of staff signs on a client's consent, kept with their signature."""
+def countersignature_statement(role: str, consent: "SignedConsent") -> str:
+    """The words a member of staff signs on a client's consent, kept with their signature: with the
+    client, and with the parent or guardian who signed for a client under the age of majority."""
+    signers = consent.client.full_name
+    if consent.signed_as:
+        signers += f" and {consent.signature_name}, their {consent.get_signed_as_display().lower()},"
     if role == CountersignatureRole.PRACTITIONER:
         return (
-            f"I went through this consent with {client.full_name}: the procedure, its benefits, risks and "
-            "alternatives, and the aftercare. I answered their questions, and I believe they understand it "
-            "and agree freely."
+            f"I went through this consent with {signers.rstrip(',')}: the procedure, its benefits, risks "
+            "and alternatives, and the aftercare. I answered their questions, and I believe they understand "
+            "it and agree freely."
         )
-    return f"{client.full_name} confirmed to me in person that they read this consent and signed it."
+    return f"{signers} confirmed to me in person that they read this consent and signed it."
 
 
 class ConsentCountersignature(models.Model):

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from clients.forms import IntakeContactsForm
 from clients.links import FORMS, UNSUBSCRIBE, LinkInvalid, client_from_token
-from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
+from clients.models import PHOTO_CONSENT_TEXTS, GuardianRole, PhotoConsentScope
 from clients.selectors import forms_needed, plan_changes_to_sign, standing_photo_consents
 from clients.services import (
     client_unsubscribe,
@@ -18,6 +18,7 @@ from clients.services import (
     intake_answers_errors,
     intake_submit,
     photo_consent_give,
+    signs_for_a_minor,
 )
 from clinic.middleware import show_times_in_clinic_zone
 
@@ -61,8 +62,9 @@ def forms(request, token):
             {
                 "template": t,
                 "plan_change": plan_changes.get(t.modality),
-                "agreed": signatures.get(t.pk, (False, ""))[0],
-                "name": signatures.get(t.pk, (False, ""))[1],
+                "agreed": signatures.get(t.pk, (False, "", ""))[0],
+                "name": signatures.get(t.pk, (False, "", ""))[1],
+                "signed_as": signatures.get(t.pk, (False, "", ""))[2],
                 "error": errors.get(f"consent-{t.pk}", ""),
             }
             for t in needed.consents
@@ -73,6 +75,9 @@ def forms(request, token):
             "needed": needed,
             "questions": questions,
             "consents": consents,
+            # a client under the age of majority: a parent or legal guardian signs for them
+            "minor": minor,
+            "guardian_roles": GuardianRole.choices,
             "photo_scopes": [
                 {"scope": scope, "label": label, "text": PHOTO_CONSENT_TEXTS[scope], "agreed": scope in asked}
                 for scope, label in PhotoConsentScope.choices
@@ -90,6 +95,7 @@ def forms(request, token):
 
     # why a consent the client signed before is asked again: their practitioner changed the plan
     plan_changes = plan_changes_to_sign(client, {t.modality for t in needed.consents})
+    minor = signs_for_a_minor(client)
     # Photos are optional, asked with the forms: each use the client has not consented to yet.
     photos_given = set(standing_photo_consents(client).values_list("scope", flat=True))
     asked: list[str] = []
@@ -106,8 +112,11 @@ def forms(request, token):
     for template in needed.consents:
         agreed = request.POST.get(f"consent-{template.pk}-agree") == "yes"
         name = request.POST.get(f"consent-{template.pk}-name", "").strip()
-        signatures[template.pk] = (agreed, name)
-        if refusal := consent_signature_error(agreed=agreed, signature_name=name):
+        signed_as = request.POST.get(f"consent-{template.pk}-as", "") if minor else ""
+        signatures[template.pk] = (agreed, name, signed_as)
+        if refusal := consent_signature_error(
+            agreed=agreed, signature_name=name, minor=minor, signed_as=signed_as
+        ):
             errors[f"consent-{template.pk}"] = refusal
     if asked and (refusal := consent_signature_error(agreed=True, signature_name=photo_name)):
         errors["photo"] = refusal
@@ -122,12 +131,13 @@ def forms(request, token):
                 client=client, questionnaire=needed.intake, answers=answers, ip_address=ip, user_agent=agent
             )
         for template in needed.consents:
-            agreed, name = signatures[template.pk]
+            agreed, name, signed_as = signatures[template.pk]
             consent_sign(
                 client=client,
                 template=template,
                 signature_name=name,
                 agreed=agreed,
+                signed_as=signed_as,
                 ip_address=ip,
                 user_agent=agent,
             )

@@ -537,7 +537,7 @@ def consent_signatures(
         signatures = list(consent.countersignatures.all())
         missing = _roles_missing(consent, roles)
         signable = [
-            (role, CountersignatureRole(role).label, countersignature_statement(role, client))
+            (role, CountersignatureRole(role).label, countersignature_statement(role, consent))
             for role in missing
             if _may_sign(member, role, consent, signatures, qualified)
         ]

@@ -15,6 +15,7 @@ from clients.models import (
     ConsentTemplate,
     ConsentWithdrawal,
     CountersignatureRole,
+    GuardianRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
@@ -184,13 +185,24 @@ def intake_submit(
     return response
 
 
-def consent_signature_error(*, agreed: bool, signature_name: str) -> str:
-    """Return what is missing from a consent signature, in the client's words; empty if nothing."""
+def consent_signature_error(
+    *, agreed: bool, signature_name: str, minor: bool = False, signed_as: str = ""
+) -> str:
+    """Return what is missing from a consent signature, in the signer's words; empty if nothing. For a
+    client under the age of majority (`minor`) a parent or legal guardian signs and says which."""
     if not agreed:
         return "Please tick the box to say you have read and agree."
+    if minor and signed_as not in GuardianRole.values:
+        return "Please say whether you sign as the parent or the legal guardian."
     if len(" ".join(signature_name.split())) < 2:
         return "Please type your full name to sign."
     return ""
+
+
+def signs_for_a_minor(client: Client) -> bool:
+    """The client is under the clinic's age of majority today (in the clinic's zone): a parent or legal
+    guardian signs their consents."""
+    return client.is_minor_on(timezone.localdate(timezone=client.clinic.zone))
 
 
 @transaction.atomic
@@ -200,12 +212,18 @@ def consent_sign(
     template: ConsentTemplate,
     signature_name: str,
     agreed: bool,
+    signed_as: str = "",
     ip_address=None,
     user_agent="",
 ) -> SignedConsent:
-    """Record the client's signature of exactly this text; refuse it unsigned or unticked."""
+    """Record the signature of exactly this text; refuse it unsigned or unticked. A client under the
+    clinic's age of majority on the day does not sign alone: their parent or legal guardian signs
+    (`signed_as`, with their own name); an adult signs for themselves."""
     signature_name = " ".join(signature_name.split())
-    if refusal := consent_signature_error(agreed=agreed, signature_name=signature_name):
+    minor = signs_for_a_minor(client)
+    if refusal := consent_signature_error(
+        agreed=agreed, signature_name=signature_name, minor=minor, signed_as=signed_as
+    ):
         raise ClinicError(refusal, code="not_signed")
     return SignedConsent.objects.create(
         client=client,
@@ -215,6 +233,7 @@ def consent_sign(
         signed_text=template.body,
         signed_text_sha256=sha256_hex(template.body),
         signature_name=signature_name,
+        signed_as=signed_as if minor else "",
         ip_address=ip_address,
         user_agent=user_agent[:500],
     )
@@ -279,7 +298,7 @@ def consent_countersign(
                 role=role,
                 signed_by=by,
                 signer_name=by.display_name,
-                statement=countersignature_statement(role, client),
+                statement=countersignature_statement(role, consent),
             )
     except IntegrityError:  # signed by a colleague at the same moment (SQLite has no row lock)
         return ConsentCountersignature.objects.get(consent=consent, role=role)

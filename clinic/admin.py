@@ -32,6 +32,7 @@ class ClinicAdmin(ClinicScopedAdmin):
                     "consent_validity_days",
                     "consent_signed_by_practitioner",
                     "consent_witnessed",
+                    "age_of_majority",
                 ]
             },
         ),

@@ -117,6 +117,15 @@ class Clinic(models.Model):
             "signed it, before the first treatment under it."
         ),
     )
+    age_of_majority = models.PositiveSmallIntegerField(
+        "Adults from the age of",
+        default=18,
+        validators=[MinValueValidator(16), MaxValueValidator(21)],
+        help_text=(
+            "A client younger than this on the day they sign has a parent or legal guardian sign their "
+            "consents for them."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -136,6 +145,11 @@ class Clinic(models.Model):
                 condition=Q(currency__in=Currency.values),
                 name="clinic_currency_known",
                 violation_error_message="Choose the currency the clinic's prices are in.",
+            ),
+            models.CheckConstraint(
+                condition=Q(age_of_majority__gte=16, age_of_majority__lte=21),
+                name="clinic_age_of_majority_16_21",
+                violation_error_message="Clients are adults from an age between 16 and 21.",
             ),
         ]
 

@@ -429,3 +429,18 @@ def test_one_demo_client_is_asked_to_consent_again_as_their_plan_changed_before_
     # the visit's booking mail asks for the consent: the link is in the outbox
     request = OutboxMessage.objects.get(dedupe_key=f"appointment:{ahead.pk}:forms")
     assert any("Microneedling" in name for name in request.context["forms_needed"])
+
+
+def test_the_demos_16_year_old_has_their_parent_sign_and_no_microcurrent_booked(seeded):
+    from clients.models import Client
+
+    today = timezone.localdate()
+    minors = [c for c in Client.objects.filter(clinic__slug="lumen") if c.is_minor_on(today)]
+    assert [c.age_on(today) for c in minors] == [16]
+    [mia] = minors
+    consents = list(mia.signed_consents.all())
+    assert consents and {(c.signed_as, c.signature_name) for c in consents} == {
+        ("parent", mia.emergency_contact_name)
+    }
+    # microcurrent rules out under-18s: nothing booked for it
+    assert not Appointment.objects.filter(client=mia, service__protocols__modality="microcurrent").exists()

@@ -30,10 +30,6 @@ UNDER_18 = "under-18"
 DERIVED_CONDITIONS = {UNDER_18: "Under 18 on the day of the visit (from the date of birth)"}
 
 
-def age_on(born: dt.date, on: dt.date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
 def contraindication_findings(*, client: Client, service: Service, on: dt.date) -> list[Finding]:
     """Return the rules of the service's protocols that the client's latest intake triggers on `on`,
     and those over what their date of birth says that day (`DERIVED_CONDITIONS`).
@@ -42,7 +38,8 @@ def contraindication_findings(*, client: Client, service: Service, on: dt.date) 
     a dated rule whose condition has no date applies (the safe reading of an unanswered date).
     """
     conditions = {c.code: c.noted_on for c in latest_conditions(client)}
-    if client.date_of_birth and age_on(client.date_of_birth, on) < 18:
+    age = client.age_on(on)
+    if age is not None and age < 18:
         conditions[UNDER_18] = None
     if not conditions:
         return []

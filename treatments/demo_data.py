@@ -515,6 +515,9 @@ INTAKE_V1_LEFT_OUT = {
     "concerns",
 }
 
+# The Lumen client who is 16: their parent signed their consents (and is their emergency contact).
+MINOR_CLIENT = 12
+
 # Skin types as a client can recognise theirs; the Roman numeral first, which the intake keeps as the type.
 FITZPATRICK_CHOICES = [
     "I – very fair: always burns, never tans",

@@ -20,6 +20,7 @@ from clients.models import (
     ConsentTemplate,
     ConsentWithdrawal,
     CountersignatureRole,
+    GuardianRole,
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
@@ -348,7 +349,9 @@ class Command(BaseCommand):
                     phone=f"+44 7700 9{i:05d}" if with_forms else f"+1 212 555 {1000 + i}",
                     date_of_birth=dt.date(
                         1960 + rng.randrange(45), rng.randrange(1, 13), rng.randrange(1, 29)
-                    ),
+                    )
+                    if not (with_forms and i == data.MINOR_CLIENT)
+                    else now.date() - dt.timedelta(days=16 * 365 + 150),  # 16, for acne scars
                     emergency_contact_name=f"{rng.choice(data.FIRST_NAMES)} {last}",
                     emergency_contact_phone=f"+44 7700 8{i:05d}",
                     accepts_aftercare_email=i % 9 != 0,
@@ -386,7 +389,8 @@ class Command(BaseCommand):
             if state == 0:
                 continue
             stale = state == 2
-            submitted = now - dt.timedelta(days=430 if stale else rng.randrange(3, 200))
+            # before the earliest demo visit: nobody was treated before they filled and signed
+            submitted = now - dt.timedelta(days=430 if stale else rng.randrange(DAYS_AROUND_TODAY + 1, 200))
             form = old_form if stale else current_form
             # as a client fills it: no to every health question, no dates, their skin type and goal
             answers = {q["code"]: "no" if q["kind"] == "yes_no" else "" for q in form.questions}
@@ -424,6 +428,7 @@ class Command(BaseCommand):
                 IntakeResponse.objects.filter(pk=response.pk).update(answers=response.answers)
             for template in templates:
                 if (template.is_current and i % 9 != 4) or (not template.is_current and i % 5 == 0):
+                    minor = client.is_minor_on(submitted.date())  # their parent signs for them
                     SignedConsent.objects.create(
                         client=client,
                         template=template,
@@ -431,7 +436,8 @@ class Command(BaseCommand):
                         version=template.version,
                         signed_text=template.body,
                         signed_text_sha256=sha256_hex(template.body),
-                        signature_name=client.full_name,
+                        signature_name=client.emergency_contact_name if minor else client.full_name,
+                        signed_as=GuardianRole.PARENT if minor else "",
                         signed_at=submitted + dt.timedelta(minutes=5),
                         ip_address="203.0.113.10",
                         user_agent="seed_demo",
@@ -465,6 +471,7 @@ class Command(BaseCommand):
 
         # A booking would refuse a client a service their intake rules out: the demo books none such.
         flagged = set(ClientCondition.objects.filter(client__in=clients).values_list("client_id", flat=True))
+        flagged |= {c.pk for c in clients if c.is_minor_on(today)}  # under 18: rules read the date of birth
         ruled_out = {
             (client.pk, service.pk)
             for client in clients
@@ -638,11 +645,16 @@ class Command(BaseCommand):
             if v not in picked and timezone.localtime(v.start, clinic.zone).date() in session_days
         }
         in_order = _forms_in_order(clinic, clients, [service], timezone.now()) if service else set()
+        today = timezone.localdate(timezone=clinic.zone)
         client = next(
             (
                 c
                 for c in clients
-                if c.pk not in others and not c.conditions.exists() and (c.pk, service.pk) in in_order
+                if c.pk not in others
+                and not c.conditions.exists()
+                and (c.pk, service.pk) in in_order
+                # nothing against it on the day, whatever the intake: an under-18 rule reads the date of birth
+                and not absolute(contraindication_findings(client=c, service=service, on=today))
             ),
             None,
         )
@@ -656,6 +668,16 @@ class Command(BaseCommand):
             created_at=min(v.created_at for v in picked),
         )
         Appointment.objects.filter(pk__in=[v.pk for v in picked]).update(course=course, client=client)
+        # their booking now says what was accepted for this client, not for whom the visit was first seeded
+        for visit in picked:
+            on = timezone.localtime(visit.start, clinic.zone).date()
+            warnings = relative(contraindication_findings(client=client, service=service, on=on))
+            AppointmentEvent.objects.filter(appointment=visit, action="booked").update(
+                details={
+                    "source": "seed_demo",
+                    "accepted": [relative_accepted_note(warnings, RELATIVE_REASON)] if warnings else [],
+                }
+            )
 
     @staticmethod
     def _treatment_records(clinic: Clinic) -> None:
@@ -717,7 +739,7 @@ class Command(BaseCommand):
                         role=CountersignatureRole.PRACTITIONER,
                         signed_by=visit.practitioner,
                         signer_name=visit.practitioner.display_name,
-                        statement=countersignature_statement(CountersignatureRole.PRACTITIONER, visit.client),
+                        statement=countersignature_statement(CountersignatureRole.PRACTITIONER, under[-1]),
                         signed_at=visit.start,
                     )
         ConsentCountersignature.objects.bulk_create(countersigned.values())
