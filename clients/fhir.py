@@ -188,6 +188,31 @@ ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 GUARDIAN_ROLE_CODES = {GuardianRole.PARENT: "PRN", GuardianRole.LEGAL_GUARDIAN: "GUARD"}
 
 
+def _signer(consent: SignedConsent | PhotoConsent, patient_ref: str) -> tuple[list[dict], dict]:
+    """Who agreed to a consent: the patient, or the parent or legal guardian who signed for a client
+    under the age of majority, as a contained RelatedPerson. Returns (contained resources, reference)."""
+    if not consent.signed_as:
+        return [], {"reference": patient_ref}
+    guardian = {
+        "resourceType": "RelatedPerson",
+        "id": "signer",
+        "patient": {"reference": patient_ref},
+        "relationship": [
+            {
+                "coding": [
+                    {
+                        "system": ROLE_CODES,
+                        "code": GUARDIAN_ROLE_CODES[consent.signed_as],
+                        "display": consent.get_signed_as_display().lower(),
+                    }
+                ]
+            }
+        ],
+        "name": [{"text": consent.signature_name}],
+    }
+    return [guardian], {"reference": "#signer"}
+
+
 def consent_resource(
     clinic: Clinic, consent: SignedConsent, patient_ref: str, zone, withdrawn_at=None
 ) -> dict:
@@ -197,29 +222,7 @@ def consent_resource(
     period = {"start": signed_at}
     if withdrawn_at is not None:
         period["end"] = fhir_instant(withdrawn_at, zone)
-    signer = {"reference": patient_ref}
-    contained = []
-    if consent.signed_as:  # a parent or legal guardian signed for a client under the age of majority
-        contained = [
-            {
-                "resourceType": "RelatedPerson",
-                "id": "signer",
-                "patient": {"reference": patient_ref},
-                "relationship": [
-                    {
-                        "coding": [
-                            {
-                                "system": ROLE_CODES,
-                                "code": GUARDIAN_ROLE_CODES[consent.signed_as],
-                                "display": consent.get_signed_as_display().lower(),
-                            }
-                        ]
-                    }
-                ],
-                "name": [{"text": consent.signature_name}],
-            }
-        ]
-        signer = {"reference": "#signer"}
+    contained, signer = _signer(consent, patient_ref)
     return {
         "resourceType": "Consent",
         **({"contained": contained} if contained else {}),
@@ -277,8 +280,10 @@ def photo_consent_resource(clinic: Clinic, consent: PhotoConsent, patient_ref: s
     period = {"start": granted_at}
     if consent.revoked_at:
         period["end"] = fhir_instant(consent.revoked_at, zone)
+    contained, signer = _signer(consent, patient_ref)
     return {
         "resourceType": "Consent",
+        **({"contained": contained} if contained else {}),
         "identifier": [fhir_identifier(clinic, "photo-consent", consent.pk)],
         "status": "inactive" if consent.revoked_at else "active",
         "scope": {"coding": [{"system": CONSENT_SCOPE, "code": "patient-privacy"}]},
@@ -289,6 +294,7 @@ def photo_consent_resource(clinic: Clinic, consent: PhotoConsent, patient_ref: s
             consent.signed_text, f"Photos: {consent.get_scope_display()}", granted_at
         ),
         "policyRule": OPT_IN,
+        "performer": [signer],
         "provision": {
             "type": "permit",
             "period": period,

@@ -564,6 +564,12 @@ class PhotoConsent(models.Model):
     scope = models.CharField(max_length=20, choices=PhotoConsentScope.choices)
     signed_text = models.TextField()
     signature_name = models.CharField(max_length=200)
+    signed_as = models.CharField(
+        max_length=20,
+        choices=GuardianRole.choices,
+        blank=True,
+        help_text="Empty when the client signed; who signed for a client under the age of majority.",
+    )
     granted_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -571,6 +577,10 @@ class PhotoConsent(models.Model):
         ordering = ["client_id", "scope", "-granted_at"]
         constraints = [
             models.CheckConstraint(condition=~Q(signature_name=""), name="photo_consent_signature_required"),
+            models.CheckConstraint(
+                condition=Q(signed_as="") | Q(signed_as__in=GuardianRole.values),
+                name="photo_consent_signer_known",
+            ),
             models.CheckConstraint(
                 condition=Q(revoked_at__isnull=True) | Q(revoked_at__gte=models.F("granted_at")),
                 name="photo_consent_revoked_after_granted",

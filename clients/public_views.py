@@ -84,6 +84,7 @@ def forms(request, token):
                 if scope not in photos_given
             ],
             "photo_name": photo_name,
+            "photo_as": photo_as,
             "photo_error": errors.get("photo", ""),
             # who to call in an emergency and their GP come with the intake, as the clinic has them
             "contacts": (contacts or IntakeContactsForm(instance=client, prefix="details"))
@@ -99,7 +100,7 @@ def forms(request, token):
     # Photos are optional, asked with the forms: each use the client has not consented to yet.
     photos_given = set(standing_photo_consents(client).values_list("scope", flat=True))
     asked: list[str] = []
-    photo_name = ""
+    photo_name = photo_as = ""
     if request.method == "GET" or not needed:
         return page({}, {}, {})
     offered = [scope for scope in PhotoConsentScope.values if scope not in photos_given]
@@ -118,7 +119,12 @@ def forms(request, token):
             agreed=agreed, signature_name=name, minor=minor, signed_as=signed_as
         ):
             errors[f"consent-{template.pk}"] = refusal
-    if asked and (refusal := consent_signature_error(agreed=True, signature_name=photo_name)):
+    photo_as = request.POST.get("photo-as", "") if minor else ""
+    if asked and (
+        refusal := consent_signature_error(
+            agreed=True, signature_name=photo_name, minor=minor, signed_as=photo_as
+        )
+    ):
         errors["photo"] = refusal
     contacts = IntakeContactsForm(request.POST, instance=client, prefix="details") if needed.intake else None
     if errors or (contacts is not None and not contacts.is_valid()):
@@ -142,5 +148,7 @@ def forms(request, token):
                 user_agent=agent,
             )
         for scope in asked:
-            photo_consent_give(client=client, scope=scope, signature_name=photo_name, agreed=True)
+            photo_consent_give(
+                client=client, scope=scope, signature_name=photo_name, agreed=True, signed_as=photo_as
+            )
     return render(request, "public/forms_done.html", {"clinic": client.clinic, "client": client})

@@ -393,22 +393,32 @@ def form_version_make_current(version: IntakeQuestionnaire | ConsentTemplate) ->
 
 
 @transaction.atomic
-def photo_consent_give(*, client: Client, scope: str, signature_name: str, agreed: bool) -> PhotoConsent:
-    """Record the client's consent to photos for one scope, with the words they agreed to.
+def photo_consent_give(
+    *, client: Client, scope: str, signature_name: str, agreed: bool, signed_as: str = ""
+) -> PhotoConsent:
+    """Record the client's consent to photos for one scope, with the words they agreed to; for a
+    client under the age of majority, their parent's or legal guardian's (`signed_as`).
 
     Asked again while it stands, it is the same consent (a second tap changes nothing).
     """
     if scope not in PHOTO_CONSENT_TEXTS:
         raise ClinicError("Choose what the photos may be used for.", code="bad_scope")
     signature_name = " ".join(signature_name.split())
-    if refusal := consent_signature_error(agreed=agreed, signature_name=signature_name):
+    minor = signs_for_a_minor(client)
+    if refusal := consent_signature_error(
+        agreed=agreed, signature_name=signature_name, minor=minor, signed_as=signed_as
+    ):
         raise ClinicError(refusal, code="not_signed")
     Client.objects.select_for_update().filter(pk=client.pk).first()  # one consent per scope at a time
     standing = photo_consent_current(client, scope)
     if standing is not None:
         return standing
     return PhotoConsent.objects.create(
-        client=client, scope=scope, signed_text=PHOTO_CONSENT_TEXTS[scope], signature_name=signature_name
+        client=client,
+        scope=scope,
+        signed_text=PHOTO_CONSENT_TEXTS[scope],
+        signature_name=signature_name,
+        signed_as=signed_as if minor else "",
     )
 
 

@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 
-from clients.models import SignedConsent
+from clients.models import IntakeResponse, SignedConsent
 from clients.services import consent_countersign, consent_sign
 from clinic.errors import ClinicError
-from tests.booking_world import build_world
+from tests.booking_world import build_world, local
 from tests.factories import ConsentTemplateFactory
 from tests.test_fhir_export import client_bundle, resources
 from tests.test_forms_request import _link_path, book, forms_world
@@ -176,3 +176,63 @@ def test_an_adults_fhir_consent_was_agreed_by_the_patient(db):
     [consent] = resources(bundle, "Consent")
     assert "contained" not in consent
     assert consent["performer"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
+
+
+def test_a_parent_consents_to_photos_for_a_client_under_18_on_the_forms_page(world, client):
+    from clients.models import PhotoConsent
+
+    mia = world.client(first_name="Mia", last_name="Jones", email="mia@example.com", date_of_birth=SEVENTEEN)
+    path = _link_path(book(world, mia))
+    signed = FILLED | _signature(world, agree="yes", name="Sarah Jones", **{"as": "parent"})
+    unsaid = client.post(path, signed | {"photo-clinical": "yes", "photo-name": "Sarah Jones"})
+    assert unsaid.status_code == 400
+    assert "Please say whether you sign as the parent or the legal guardian." in _text(unsaid)
+    assert not PhotoConsent.objects.exists() and not SignedConsent.objects.exists()
+    response = client.post(
+        path, signed | {"photo-clinical": "yes", "photo-name": "Sarah Jones", "photo-as": "legal_guardian"}
+    )
+    assert response.status_code == 200
+    photos = PhotoConsent.objects.get(client=mia)
+    assert (photos.signature_name, photos.signed_as) == ("Sarah Jones", "legal_guardian")
+    [fhir] = [c for c in resources(client_bundle(world, mia), "Consent") if "Photos" in str(c["category"])]
+    assert fhir["performer"] == [{"reference": "#signer"}]
+    assert fhir["contained"][0]["relationship"][0]["coding"][0]["code"] == "GUARD"
+
+
+def test_on_the_record_page_the_parent_signs_for_photos_of_a_client_under_18(client, world):
+    from clients.models import PhotoConsent
+    from treatments.sessions import treatment_session_start
+
+    mia = world.client(first_name="Mia", last_name="Jones", date_of_birth=SEVENTEEN)
+    consent_sign(
+        client=mia, template=world.consent, signature_name="Sarah Jones", agreed=True, signed_as="parent"
+    )
+    IntakeResponse.objects.create(client=mia, questionnaire=world.intake, answers={})
+    visit = book(world, mia, start=local(world, 2026, 12, 1, 10))
+    treatment_session_start(appointment=visit, by=world.dr_lee)
+    client.force_login(world.dr_lee.user)
+    url = reverse("session-record", args=[visit.pk])
+    page = _text(client.get(url))
+    assert (
+        "Mia has not consented to photos, and is under 18: hand their parent or legal guardian the tablet"
+        in page
+    )
+    refused = client.post(
+        url,
+        {"action": "photo_consent", "consent-agreed": "on", "consent-signature_name": "Sarah Jones"},
+        follow=True,
+    )
+    assert "Please say whether you sign as the parent" in _text(refused) and not PhotoConsent.objects.exists()
+    client.post(
+        url,
+        {
+            "action": "photo_consent",
+            "consent-agreed": "on",
+            "consent-signature_name": "Sarah Jones",
+            "consent-signed_as": "parent",
+        },
+    )
+    assert PhotoConsent.objects.get(client=mia).signed_as == "parent"
+    client.force_login(world.desk.user)
+    desk = _text(client.get(reverse("client-detail", args=[mia.pk])))
+    assert "signed “Sarah Jones”, Mia's parent" in desk

@@ -8,7 +8,7 @@ from django.db.models import Case, When
 from django.utils import timezone
 
 from clients.forms import EmailTypoMixin, ReachableClientMixin
-from clients.models import validate_date_of_birth, validate_printable
+from clients.models import GuardianRole, validate_date_of_birth, validate_printable
 from clinic.models import MAX_NEEDLE_DEPTH_MM
 from treatments.booking import MAX_COURSE_SESSIONS
 from treatments.models import (
@@ -269,6 +269,8 @@ class PhotoConsentForm(PlainLabelsForm):
     signature_name = forms.CharField(
         max_length=200, required=False, label="Full name, to sign", validators=[validate_printable]
     )
+    # for a client under the age of majority: who signs for them
+    signed_as = forms.ChoiceField(choices=[("", "—"), *GuardianRole.choices], required=False)
 
 
 class AddendumForm(PlainLabelsForm):

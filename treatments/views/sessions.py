@@ -11,9 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clients.models import PHOTO_CONSENT_TEXTS, PhotoConsentScope
+from clients.models import PHOTO_CONSENT_TEXTS, GuardianRole, PhotoConsentScope
 from clients.selectors import photo_consent_current
-from clients.services import photo_consent_give
+from clients.services import photo_consent_give, signs_for_a_minor
 from clinic.errors import ClinicError
 from clinic.models import DeviceKind, Modality, OutboxStatus
 from clinic.parsing import parse_id
@@ -187,6 +187,9 @@ def _render(request, appointment, session, *, bound=None, status=200):
             "photo_consent_text": PHOTO_CONSENT_TEXTS[PhotoConsentScope.CLINICAL],
             "photo_form": forms.get("photo") or SessionPhotoForm(prefix="photo"),
             "photo_consent_form": PhotoConsentForm(prefix="consent"),
+            # a client under the age of majority has a parent or legal guardian sign for them
+            "signs_for_a_minor": signs_for_a_minor(appointment.client),
+            "guardian_roles": GuardianRole.choices,
             "addenda": list(session.addenda.select_related("written_by")),
             "addendum_form": forms.get("addendum") or AddendumForm(prefix="addendum"),
         },
@@ -265,6 +268,7 @@ def session_record(request, pk):
                 scope=PhotoConsentScope.CLINICAL,
                 signature_name=form.cleaned_data.get("signature_name", ""),
                 agreed=form.cleaned_data.get("agreed", False),
+                signed_as=form.cleaned_data.get("signed_as", ""),
             )
             messages.success(request, f"{appointment.client.first_name}'s consent to photos is recorded.")
         elif action == "addendum":
