@@ -105,9 +105,8 @@ def plan_changes_to_sign(client: Client, modalities) -> dict[str, ConsentWithdra
     """For each treatment whose consent the client is asked again as the plan changed, and has not
     signed since, that request: what the client reads above the consent (two queries)."""
     latest_ending: dict[str, ConsentWithdrawal] = {}
-    for ending in ConsentWithdrawal.objects.filter(client=client, modality__in=list(modalities)).order_by(
-        "withdrawn_at", "id"
-    ):
+    endings = ConsentWithdrawal.objects.filter(client=client, modality__in=list(modalities))
+    for ending in endings.select_related("recorded_by").order_by("withdrawn_at", "id"):
         latest_ending[ending.modality] = ending
     signed = dict(
         SignedConsent.objects.filter(client=client, modality__in=list(latest_ending))

@@ -221,3 +221,19 @@ def test_the_fhir_consent_ends_when_the_plan_changed(world):
     [ended] = resources(client_bundle(world, world.olivia), "Consent")
     assert ended["status"] == "inactive"
     assert ended["provision"]["period"]["end"].startswith("2026-12-01T07:00:00")
+
+
+def test_the_visit_page_says_why_the_consent_is_missing(client, world):
+    consent_plan_change(
+        client=world.olivia, modality="microneedling", by=world.dr_lee, what_changed=WHAT_CHANGED
+    )
+    client.force_login(world.desk.user)
+    text = _text(client.get(reverse("appointment-detail", args=[world.visits[0].pk])))
+    assert "Still to fill or sign before the visit: Microneedling consent." in text
+    assert (
+        f"Microneedling consent asked again: Dr Amara Lee changed the plan on 1 Dec 2026: “{WHAT_CHANGED}”"
+    ) in text
+    sign_consent(world.olivia, world.template)
+    assert "consent asked again" not in _text(
+        client.get(reverse("appointment-detail", args=[world.visits[0].pk]))
+    )

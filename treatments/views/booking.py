@@ -17,6 +17,7 @@ from clients.selectors import (
     consent_signatures,
     forms_needed,
     latest_intake_reading,
+    plan_changes_to_sign,
     refusal_said,
     refused_address,
 )
@@ -277,6 +278,10 @@ def before_the_session(appointment: Appointment, member: StaffMember | None = No
         "relative": relative(findings),
         "accepted": booked.get("accepted", []),
         "forms_needed": missing,
+        # a consent missing because the practitioner changed the plan: why, in their words
+        "plan_changes": list(plan_changes_to_sign(appointment.client, modalities).values())
+        if missing
+        else [],
         "consent_signing": signing,
         "consent_unsigned": any(c.missing for c in signing),
         # the client's own forms page, to open on the desk's tablet and hand over
