@@ -141,13 +141,19 @@ def questionnaire_response_resource(clinic: Clinic, response: IntakeResponse, pa
         return item | ({"answer": answer} if answer else {})
 
     items = _in_groups(questionnaire.questions, item_of, typed=False)
+    # who answered: the client, or their parent or legal guardian for a client under the age of majority
+    contained = (
+        [_related_person(response.answered_by, "", patient_ref, "answerer")] if response.answered_by else []
+    )
+    source = {"reference": "#answerer"} if contained else {"reference": patient_ref}
     return {
         "resourceType": "QuestionnaireResponse",
+        **({"contained": contained} if contained else {}),
         "identifier": fhir_identifier(clinic, "intake-response", response.pk),
         "questionnaire": f"{questionnaire_url(clinic)}|{questionnaire.version}",
         "status": "completed",
         "subject": {"reference": patient_ref},
-        "source": {"reference": patient_ref},
+        "source": source,
         "authored": fhir_instant(response.submitted_at, zone),
         "item": items,
     }
@@ -188,29 +194,35 @@ ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 GUARDIAN_ROLE_CODES = {GuardianRole.PARENT: "PRN", GuardianRole.LEGAL_GUARDIAN: "GUARD"}
 
 
-def _signer(consent: SignedConsent | PhotoConsent, patient_ref: str) -> tuple[list[dict], dict]:
-    """Who agreed to a consent: the patient, or the parent or legal guardian who signed for a client
-    under the age of majority, as a contained RelatedPerson. Returns (contained resources, reference)."""
-    if not consent.signed_as:
-        return [], {"reference": patient_ref}
-    guardian = {
+def _related_person(role: str, name: str, patient_ref: str, local_id: str) -> dict:
+    """The client's parent or legal guardian (`GuardianRole`), contained in the resource that names them."""
+    person = {
         "resourceType": "RelatedPerson",
-        "id": "signer",
+        "id": local_id,
         "patient": {"reference": patient_ref},
         "relationship": [
             {
                 "coding": [
                     {
                         "system": ROLE_CODES,
-                        "code": GUARDIAN_ROLE_CODES[consent.signed_as],
-                        "display": consent.get_signed_as_display().lower(),
+                        "code": GUARDIAN_ROLE_CODES[role],
+                        "display": GuardianRole(role).label.lower(),
                     }
                 ]
             }
         ],
-        "name": [{"text": consent.signature_name}],
     }
-    return [guardian], {"reference": "#signer"}
+    return person | ({"name": [{"text": name}]} if name else {})
+
+
+def _signer(consent: SignedConsent | PhotoConsent, patient_ref: str) -> tuple[list[dict], dict]:
+    """Who agreed to a consent: the patient, or the parent or legal guardian who signed for a client
+    under the age of majority, as a contained RelatedPerson. Returns (contained resources, reference)."""
+    if not consent.signed_as:
+        return [], {"reference": patient_ref}
+    return [_related_person(consent.signed_as, consent.signature_name, patient_ref, "signer")], {
+        "reference": "#signer"
+    }
 
 
 def consent_resource(

@@ -274,6 +274,13 @@ class IntakeQuestionnaire(models.Model):
         return f"{self.title} v{self.version}"
 
 
+class GuardianRole(models.TextChoices):
+    """Who signs a consent for a client under the clinic's age of majority."""
+
+    PARENT = "parent", "Parent"
+    LEGAL_GUARDIAN = "legal_guardian", "Legal guardian"
+
+
 class IntakeResponse(models.Model):
     """A client's answers, pinned to the questionnaire version they answered."""
 
@@ -284,11 +291,22 @@ class IntakeResponse(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True)
     fitzpatrick_type = models.PositiveSmallIntegerField(null=True, blank=True)
+    answered_by = models.CharField(
+        max_length=20,
+        choices=GuardianRole.choices,
+        blank=True,
+        help_text="Empty when the client answered; their parent or legal guardian for a client under the "
+        "age of majority who did not answer themselves.",
+    )
 
     class Meta:
         ordering = ["client_id", "-submitted_at", "-id"]
         get_latest_by = "submitted_at"
         constraints = [
+            models.CheckConstraint(
+                condition=Q(answered_by="") | Q(answered_by__in=GuardianRole.values),
+                name="intake_answered_by_known",
+            ),
             models.CheckConstraint(
                 condition=Q(fitzpatrick_type__isnull=True)
                 | Q(fitzpatrick_type__gte=1, fitzpatrick_type__lte=6),
@@ -367,13 +385,6 @@ class ConsentTemplate(models.Model):
 def sha256_hex(text: str) -> str:
     """Return the hex SHA-256 of the text as UTF-8."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-class GuardianRole(models.TextChoices):
-    """Who signs a consent for a client under the clinic's age of majority."""
-
-    PARENT = "parent", "Parent"
-    LEGAL_GUARDIAN = "legal_guardian", "Legal guardian"
 
 
 class SignedConsent(models.Model):

@@ -85,6 +85,8 @@ def forms(request, token):
             ],
             "photo_name": photo_name,
             "photo_as": photo_as,
+            "answered_by": answered_by,
+            "answered_by_error": errors.get("answered-by", ""),
             "photo_error": errors.get("photo", ""),
             # who to call in an emergency and their GP come with the intake, as the clinic has them
             "contacts": (contacts or IntakeContactsForm(instance=client, prefix="details"))
@@ -100,7 +102,7 @@ def forms(request, token):
     # Photos are optional, asked with the forms: each use the client has not consented to yet.
     photos_given = set(standing_photo_consents(client).values_list("scope", flat=True))
     asked: list[str] = []
-    photo_name = photo_as = ""
+    photo_name = photo_as = answered_by = ""
     if request.method == "GET" or not needed:
         return page({}, {}, {})
     offered = [scope for scope in PhotoConsentScope.values if scope not in photos_given]
@@ -109,6 +111,12 @@ def forms(request, token):
     answers = {key[2:]: value for key, value in request.POST.items() if key.startswith("q-")}
     today = timezone.localdate(timezone=client.clinic.zone)
     errors = intake_answers_errors(needed.intake, answers, today=today) if needed.intake else {}
+    # a client under the age of majority may answer themselves, or their parent or guardian for them
+    answered_by = request.POST.get("answered-by", "") if minor and needed.intake else ""
+    if minor and needed.intake and answered_by not in ("self", *GuardianRole.values):
+        errors["answered-by"] = (
+            f"Please say who is answering: {client.first_name}, or their parent or guardian."
+        )
     signatures = {}
     for template in needed.consents:
         agreed = request.POST.get(f"consent-{template.pk}-agree") == "yes"
@@ -134,7 +142,12 @@ def forms(request, token):
         if needed.intake:
             client_update_details(client=client, **contacts.changes())
             intake_submit(
-                client=client, questionnaire=needed.intake, answers=answers, ip_address=ip, user_agent=agent
+                client=client,
+                questionnaire=needed.intake,
+                answers=answers,
+                answered_by="" if answered_by == "self" else answered_by,
+                ip_address=ip,
+                user_agent=agent,
             )
         for template in needed.consents:
             agreed, name, signed_as = signatures[template.pk]

@@ -156,9 +156,16 @@ def intake_answers_errors(
 
 @transaction.atomic
 def intake_submit(
-    *, client: Client, questionnaire: IntakeQuestionnaire, answers: dict, ip_address=None, user_agent=""
+    *,
+    client: Client,
+    questionnaire: IntakeQuestionnaire,
+    answers: dict,
+    answered_by: str = "",
+    ip_address=None,
+    user_agent="",
 ) -> IntakeResponse:
-    """Store the client's answers pinned to this version, and the conditions they record."""
+    """Store the client's answers pinned to this version, and the conditions they record; for a client
+    under the age of majority, whether their parent or legal guardian answered (`answered_by`)."""
     today = timezone.localdate(timezone=client.clinic.zone)
     errors = intake_answers_errors(questionnaire, answers, today=today)
     if errors:
@@ -171,6 +178,7 @@ def intake_submit(
         ip_address=ip_address,
         user_agent=user_agent[:500],
         fitzpatrick_type=fitzpatrick_type_of(clean.get(FITZPATRICK_QUESTION, "")),
+        answered_by=answered_by if answered_by in GuardianRole.values and signs_for_a_minor(client) else "",
     )
     conditions = []
     for question in questionnaire.questions:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 SEVENTEEN = dt.date(2008, 12, 2)  # 18 tomorrow
 EIGHTEEN_TODAY = dt.date(2008, 12, 1)
 FILLED = {"q-pregnancy": "no", "q-cold-sores": "no", "q-isotretinoin": ""}
+FILLED_BY_PARENT = FILLED | {"answered-by": "parent"}  # a client under 18's intake says who answered
 
 
 @pytest.fixture
@@ -49,13 +50,13 @@ def test_a_parent_signs_for_a_client_under_18_and_says_so(world, client):
     )
     assert "agree on Mia's behalf" in page and "I sign as Mia's parent legal guardian" in page
     # the role left out: refused in words, nothing stored, what was typed kept
-    unsaid = client.post(path, FILLED | _signature(world, agree="yes", name="Sarah Jones"))
+    unsaid = client.post(path, FILLED_BY_PARENT | _signature(world, agree="yes", name="Sarah Jones"))
     assert unsaid.status_code == 400
     assert "Please say whether you sign as the parent or the legal guardian." in _text(unsaid)
     assert 'value="Sarah Jones"' in unsaid.content.decode()
     assert not SignedConsent.objects.exists()
     signed = client.post(
-        path, FILLED | _signature(world, agree="yes", name="Sarah  Jones", **{"as": "parent"})
+        path, FILLED_BY_PARENT | _signature(world, agree="yes", name="Sarah  Jones", **{"as": "parent"})
     )
     assert signed.status_code == 200, _text(signed)
     [consent] = SignedConsent.objects.filter(client=mia)
@@ -183,7 +184,7 @@ def test_a_parent_consents_to_photos_for_a_client_under_18_on_the_forms_page(wor
 
     mia = world.client(first_name="Mia", last_name="Jones", email="mia@example.com", date_of_birth=SEVENTEEN)
     path = _link_path(book(world, mia))
-    signed = FILLED | _signature(world, agree="yes", name="Sarah Jones", **{"as": "parent"})
+    signed = FILLED_BY_PARENT | _signature(world, agree="yes", name="Sarah Jones", **{"as": "parent"})
     unsaid = client.post(path, signed | {"photo-clinical": "yes", "photo-name": "Sarah Jones"})
     assert unsaid.status_code == 400
     assert "Please say whether you sign as the parent or the legal guardian." in _text(unsaid)
@@ -236,3 +237,37 @@ def test_on_the_record_page_the_parent_signs_for_photos_of_a_client_under_18(cli
     client.force_login(world.desk.user)
     desk = _text(client.get(reverse("client-detail", args=[mia.pk])))
     assert "signed “Sarah Jones”, Mia's parent" in desk
+
+
+def test_who_answered_a_minors_intake_is_asked_and_kept(world, client):
+    mia = world.client(first_name="Mia", last_name="Jones", email="mia@example.com", date_of_birth=SEVENTEEN)
+    path = _link_path(book(world, mia))
+    assert "Who is answering these questions?" in _text(client.get(path))
+    signed = FILLED | _signature(world, agree="yes", name="Sarah Jones", **{"as": "parent"})
+    unsaid = client.post(path, signed)
+    assert unsaid.status_code == 400
+    assert "Please say who is answering: Mia, or their parent or guardian." in _text(unsaid)
+    assert not IntakeResponse.objects.filter(client=mia).exists()
+    assert client.post(path, signed | {"answered-by": "parent"}).status_code == 200
+    intake = IntakeResponse.objects.get(client=mia)
+    assert intake.answered_by == "parent"
+    [fhir] = resources(client_bundle(world, mia), "QuestionnaireResponse")
+    assert fhir["source"] == {"reference": "#answerer"}
+    assert fhir["contained"][0]["relationship"][0]["coding"][0]["code"] == "PRN"
+    client.force_login(world.dr_lee.user)
+    page = _text(client.get(reverse("client-intake-and-consent", args=[mia.pk])))
+    assert "Answered by Mia's parent." in page
+
+
+def test_a_minor_may_answer_their_own_intake_and_an_adult_is_never_asked(world, client):
+    mia = world.client(first_name="Mia", email="mia@example.com", date_of_birth=SEVENTEEN)
+    signed = FILLED | _signature(world, agree="yes", name="Sarah Jones", **{"as": "parent"})
+    response = client.post(_link_path(book(world, mia)), signed | {"answered-by": "self"})
+    assert response.status_code == 200
+    assert IntakeResponse.objects.get(client=mia).answered_by == ""
+    ella = world.client(first_name="Ella", email="ella@example.com", date_of_birth=EIGHTEEN_TODAY)
+    path = _link_path(book(world, ella, start=local(world, 2026, 12, 8, 10)))
+    assert "Who is answering" not in _text(client.get(path))
+    adult = FILLED | _signature(world, agree="yes", name="Ella Smith")
+    assert client.post(path, adult | {"answered-by": "parent"}).status_code == 200
+    assert IntakeResponse.objects.get(client=ella).answered_by == ""

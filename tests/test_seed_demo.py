@@ -442,5 +442,6 @@ def test_the_demos_16_year_old_has_their_parent_sign_and_no_microcurrent_booked(
     assert consents and {(c.signed_as, c.signature_name) for c in consents} == {
         ("parent", mia.emergency_contact_name)
     }
+    assert {r.answered_by for r in mia.intake_responses.all()} == {"parent"}
     # microcurrent rules out under-18s: nothing booked for it
     assert not Appointment.objects.filter(client=mia, service__protocols__modality="microcurrent").exists()

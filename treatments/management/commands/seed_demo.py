@@ -410,6 +410,8 @@ class Command(BaseCommand):
                 answers=answers,
                 submitted_at=submitted,
                 fitzpatrick_type=fitzpatrick_type_of(skin),
+                # a client under 18's parent answered for them
+                answered_by=GuardianRole.PARENT if client.is_minor_on(submitted.date()) else "",
                 user_agent="seed_demo",
             )
             if state in (3, 6):
