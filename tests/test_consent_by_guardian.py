@@ -241,7 +241,8 @@ def test_on_the_record_page_the_parent_signs_for_photos_of_a_client_under_18(cli
 
 def test_who_answered_a_minors_intake_is_asked_and_kept(world, client):
     mia = world.client(first_name="Mia", last_name="Jones", email="mia@example.com", date_of_birth=SEVENTEEN)
-    path = _link_path(book(world, mia))
+    visit = book(world, mia)
+    path = _link_path(visit)
     assert "Who is answering these questions?" in _text(client.get(path))
     signed = FILLED | _signature(world, agree="yes", name="Sarah Jones", **{"as": "parent"})
     unsaid = client.post(path, signed)
@@ -257,6 +258,8 @@ def test_who_answered_a_minors_intake_is_asked_and_kept(world, client):
     client.force_login(world.dr_lee.user)
     page = _text(client.get(reverse("client-intake-and-consent", args=[mia.pk])))
     assert "Answered by Mia's parent." in page
+    notes = _text(client.get(reverse("appointment-detail", args=[visit.pk])))
+    assert "From Mia's intake of 1 Dec 2026 (answered by their parent):" in notes
 
 
 def test_a_minor_may_answer_their_own_intake_and_an_adult_is_never_asked(world, client):
