@@ -142,10 +142,7 @@ def questionnaire_response_resource(clinic: Clinic, response: IntakeResponse, pa
 
     items = _in_groups(questionnaire.questions, item_of, typed=False)
     # who answered: the client, or their parent or legal guardian for a client under the age of majority
-    contained = (
-        [_related_person(response.answered_by, "", patient_ref, "answerer")] if response.answered_by else []
-    )
-    source = {"reference": "#answerer"} if contained else {"reference": patient_ref}
+    contained, source = _agreed_by(response.answered_by, "", patient_ref, "answerer")
     return {
         "resourceType": "QuestionnaireResponse",
         **({"contained": contained} if contained else {}),
@@ -194,8 +191,12 @@ ROLE_CODES = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 GUARDIAN_ROLE_CODES = {GuardianRole.PARENT: "PRN", GuardianRole.LEGAL_GUARDIAN: "GUARD"}
 
 
-def _related_person(role: str, name: str, patient_ref: str, local_id: str) -> dict:
-    """The client's parent or legal guardian (`GuardianRole`), contained in the resource that names them."""
+def _agreed_by(role: str, name: str, patient_ref: str, local_id: str) -> tuple[list[dict], dict]:
+    """Who answered or agreed: the patient (`role` empty), or their parent or legal guardian
+    (`GuardianRole`) for a client under the age of majority, as a RelatedPerson contained in the
+    resource that names them. Returns (contained resources, reference)."""
+    if not role:
+        return [], {"reference": patient_ref}
     person = {
         "resourceType": "RelatedPerson",
         "id": local_id,
@@ -212,17 +213,7 @@ def _related_person(role: str, name: str, patient_ref: str, local_id: str) -> di
             }
         ],
     }
-    return person | ({"name": [{"text": name}]} if name else {})
-
-
-def _signer(consent: SignedConsent | PhotoConsent, patient_ref: str) -> tuple[list[dict], dict]:
-    """Who agreed to a consent: the patient, or the parent or legal guardian who signed for a client
-    under the age of majority, as a contained RelatedPerson. Returns (contained resources, reference)."""
-    if not consent.signed_as:
-        return [], {"reference": patient_ref}
-    return [_related_person(consent.signed_as, consent.signature_name, patient_ref, "signer")], {
-        "reference": "#signer"
-    }
+    return [person | ({"name": [{"text": name}]} if name else {})], {"reference": f"#{local_id}"}
 
 
 def consent_resource(
@@ -234,7 +225,7 @@ def consent_resource(
     period = {"start": signed_at}
     if withdrawn_at is not None:
         period["end"] = fhir_instant(withdrawn_at, zone)
-    contained, signer = _signer(consent, patient_ref)
+    contained, signer = _agreed_by(consent.signed_as, consent.signature_name, patient_ref, "signer")
     return {
         "resourceType": "Consent",
         **({"contained": contained} if contained else {}),
@@ -292,7 +283,7 @@ def photo_consent_resource(clinic: Clinic, consent: PhotoConsent, patient_ref: s
     period = {"start": granted_at}
     if consent.revoked_at:
         period["end"] = fhir_instant(consent.revoked_at, zone)
-    contained, signer = _signer(consent, patient_ref)
+    contained, signer = _agreed_by(consent.signed_as, consent.signature_name, patient_ref, "signer")
     return {
         "resourceType": "Consent",
         **({"contained": contained} if contained else {}),

@@ -65,6 +65,7 @@ def forms(request, token):
                 "agreed": signatures.get(t.pk, (False, "", ""))[0],
                 "name": signatures.get(t.pk, (False, "", ""))[1],
                 "signed_as": signatures.get(t.pk, (False, "", ""))[2],
+                "signs_as_field": f"consent-{t.pk}-as",
                 "error": errors.get(f"consent-{t.pk}", ""),
             }
             for t in needed.consents
@@ -121,7 +122,7 @@ def forms(request, token):
     for template in needed.consents:
         agreed = request.POST.get(f"consent-{template.pk}-agree") == "yes"
         name = request.POST.get(f"consent-{template.pk}-name", "").strip()
-        signed_as = request.POST.get(f"consent-{template.pk}-as", "") if minor else ""
+        signed_as = request.POST.get(f"consent-{template.pk}-as", "") if minor else ""  # `signs_as_field`
         signatures[template.pk] = (agreed, name, signed_as)
         if refusal := consent_signature_error(
             agreed=agreed, signature_name=name, minor=minor, signed_as=signed_as

@@ -101,13 +101,22 @@ def standing_consent_modalities(client: Client) -> set[str]:
     return {c.modality for c in SignedConsent.objects.filter(client=client) if consent_stands(c, withdrawn)}
 
 
+def latest_consent_endings(client: Client, modalities=None) -> dict[str, ConsentWithdrawal]:
+    """The client's latest withdrawal or plan change of each treatment (of `modalities`, when given),
+    with who recorded it: {modality: ending} (one query)."""
+    endings = ConsentWithdrawal.objects.filter(client=client)
+    if modalities is not None:
+        endings = endings.filter(modality__in=list(modalities))
+    latest: dict[str, ConsentWithdrawal] = {}
+    for ending in endings.select_related("recorded_by").order_by("withdrawn_at", "id"):
+        latest[ending.modality] = ending
+    return latest
+
+
 def plan_changes_to_sign(client: Client, modalities) -> dict[str, ConsentWithdrawal]:
     """For each treatment whose consent the client is asked again as the plan changed, and has not
     signed since, that request: what the client reads above the consent (two queries)."""
-    latest_ending: dict[str, ConsentWithdrawal] = {}
-    endings = ConsentWithdrawal.objects.filter(client=client, modality__in=list(modalities))
-    for ending in endings.select_related("recorded_by").order_by("withdrawn_at", "id"):
-        latest_ending[ending.modality] = ending
+    latest_ending = latest_consent_endings(client, modalities)
     signed = dict(
         SignedConsent.objects.filter(client=client, modality__in=list(latest_ending))
         .values("modality")
@@ -276,9 +285,7 @@ def client_forms(client: Client, *, now: dt.datetime) -> list[FormState]:
     signed = {}
     for consent in SignedConsent.objects.filter(client=client).order_by("signed_at", "id"):
         signed[consent.modality] = consent  # the latest of each modality
-    ended = {}
-    for ending in ConsentWithdrawal.objects.filter(client=client).order_by("withdrawn_at", "id"):
-        ended[ending.modality] = ending  # the latest of each modality
+    ended = latest_consent_endings(client)
     withdrawn = {(client.pk, modality): ending.withdrawn_at for modality, ending in ended.items()}
     valid_after = now - dt.timedelta(days=clinic.consent_validity_days)
     for template in ConsentTemplate.objects.filter(clinic=clinic, is_current=True).order_by("modality"):

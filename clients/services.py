@@ -327,16 +327,28 @@ def consent_withdraw(
         )
     if told not in WithdrawalChannel.values:
         raise ClinicError("Say how the client told the clinic.", code="unknown_channel")
-    treatment = Modality(modality).label.lower()
-    Client.objects.select_for_update().filter(pk=client.pk).first()  # one withdrawal at a time
-    if modality not in standing_consent_modalities(client):
-        raise ClinicError(
-            f"{client.full_name} has no consent to {treatment} standing: there is nothing to withdraw.",
-            code="nothing_to_withdraw",
-        )
-    return ConsentWithdrawal.objects.create(
-        client=client, modality=modality, told=told, note=" ".join(note.split())[:500], recorded_by=by
+    return _end_standing_consent(
+        client=client,
+        modality=modality,
+        nothing_standing=("there is nothing to withdraw.", "nothing_to_withdraw"),
+        told=told,
+        note=" ".join(note.split())[:500],
+        recorded_by=by,
     )
+
+
+def _end_standing_consent(
+    *, client: Client, modality: str, nothing_standing: tuple[str, str], **row
+) -> ConsentWithdrawal:
+    """Write the `ConsentWithdrawal` that ends the client's standing consent to the treatment, one at a
+    time per client; refused, with `nothing_standing` (what follows in words, its code), when none
+    stands."""
+    Client.objects.select_for_update().filter(pk=client.pk).first()
+    if modality not in standing_consent_modalities(client):
+        words, code = nothing_standing
+        treatment = Modality(modality).label.lower()
+        raise ClinicError(f"{client.full_name} has no consent to {treatment} standing: {words}", code=code)
+    return ConsentWithdrawal.objects.create(client=client, modality=modality, **row)
 
 
 @transaction.atomic
@@ -363,16 +375,10 @@ def consent_ask_again(
             f"Say what changed in the plan: {client.first_name} reads it before signing again.",
             code="what_changed_missing",
         )
-    Client.objects.select_for_update().filter(pk=client.pk).first()  # one at a time, as a withdrawal
-    if modality not in standing_consent_modalities(client):
-        raise ClinicError(
-            f"{client.full_name} has no consent to {treatment} standing: they sign one before their next "
-            "visit anyway.",
-            code="nothing_to_ask_again",
-        )
-    return ConsentWithdrawal.objects.create(
+    return _end_standing_consent(
         client=client,
         modality=modality,
+        nothing_standing=("they sign one before their next visit anyway.", "nothing_to_ask_again"),
         because=ConsentEndedBecause.PLAN_CHANGED,
         told="",
         note=what_changed,

@@ -218,6 +218,7 @@ def test_on_the_record_page_the_parent_signs_for_photos_of_a_client_under_18(cli
         "Mia has not consented to photos, and is under 18: hand their parent or legal guardian the tablet"
         in page
     )
+    assert 'name="consent-signed_as" value="legal_guardian"' in client.get(url).content.decode()
     refused = client.post(
         url,
         {"action": "photo_consent", "consent-agreed": "on", "consent-signature_name": "Sarah Jones"},
