@@ -197,6 +197,13 @@ SAMPLE_CONTEXT = {
     "forms_url": "https://clinic.example/clients/forms/sample/",
     "forms_needed": ["Health questionnaire", "Microneedling consent"],
     "note": "A test note.",
+    "waiting_for": "Microneedling facial, Thu 3 Dec to Fri 11 Dec, starting 14:00–17:00",
+    "times": [
+        "Thursday 3 December at 14:30 with Dr Amara Lee",
+        "Friday 4 December at 15:00 with Dr Amara Lee",
+    ],
+    "more_times": 0,
+    "waitlist_url": "https://clinic.example/p/waitlist/sample/",
     "offset_days": 0,
     "protocol_names": ["Microneedling", "Microcurrent"],
     "parts": [

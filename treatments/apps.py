@@ -9,9 +9,12 @@ class TreatmentsConfig(AppConfig):
     def ready(self):
         from clinic.outbox import register_context_refresh, register_out_of_date_check
         from treatments.notifications import booking_messages_as_they_stand, out_of_date_booking_messages
+        from treatments.waitlist import out_of_date_waitlist_offers, waitlist_offers_as_they_stand
 
         register_out_of_date_check(out_of_date_booking_messages)
         register_context_refresh(booking_messages_as_they_stand)
+        register_out_of_date_check(out_of_date_waitlist_offers)
+        register_context_refresh(waitlist_offers_as_they_stand)
 
         from treatments.device_holds import repair_device_hold_triggers
 

@@ -54,6 +54,7 @@ from treatments.notifications import (
     notify_rescheduled,
 )
 from treatments.selectors import fits_working_hours
+from treatments.waitlist import waitlist_close_for, waitlist_offer_freed
 
 MAX_COURSE_SESSIONS = 52
 # PostgreSQL aborts one of two bookings that wait on each other's rows in different exclusion indexes
@@ -507,6 +508,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
             )
             if course is None:  # a course's sessions are announced together, by course_book
                 notify_booked(appointment)
+            waitlist_close_for(appointment)
             return appointment
 
     # What the booking picked itself is picked again after a lost race; what was given is refused. A
@@ -641,6 +643,7 @@ def appointment_reschedule(
         with transaction.atomic():
             current = _locked(appointment)
             previous, previous_practitioner = current.start, current.practitioner
+            was_held = (current.blocked_start, current.blocked_end)
             _hold_resources(
                 request, blocked_start, blocked_end, ignore_id=current.pk, spread=attempt > 1
             ).assign_to(current)
@@ -667,6 +670,8 @@ def appointment_reschedule(
                 appointment=current, actor=_user(actor), action="rescheduled", details=details
             )
             notify_rescheduled(current)
+            waitlist_close_for(current)
+            waitlist_offer_freed(current, blocked_start=was_held[0], blocked_end=was_held[1])
             return current
 
     current = _write_with_retries(write, reassignable=frozenset({"room", "device"}))
@@ -785,6 +790,7 @@ def appointment_cancel(
         details={"reason": reason, "by_client": by_client},
     )
     notify_cancelled(current)
+    waitlist_offer_freed(current, blocked_start=current.blocked_start, blocked_end=current.blocked_end)
     return current
 
 
@@ -1038,6 +1044,8 @@ def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> 
         for session in remaining
     )
     notify_course_cancelled(locked, remaining)
+    for session in remaining:
+        waitlist_offer_freed(session, blocked_start=session.blocked_start, blocked_end=session.blocked_end)
     return remaining
 
 

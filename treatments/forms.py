@@ -151,6 +151,40 @@ class TimeOffForm(PlainLabelsForm):
         self.fields["practitioner"].queryset = practitioners
 
 
+class WaitlistForm(PlainLabelsForm):
+    """What a client on the waitlist waits for: a service, days, the hours a visit may start, with whom."""
+
+    service = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose…", error_messages={"required": "Choose the service they wait for."}
+    )
+    practitioner = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Anyone qualified", label="With"
+    )
+    first_day = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    last_day = forms.DateField(
+        label="Until", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    from_time = forms.TimeField(
+        label="Starting from", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    until_time = forms.TimeField(
+        label="Starting by", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+    note = forms.CharField(
+        max_length=300,
+        required=False,
+        validators=[validate_printable],
+        help_text="For example: can come at short notice; prefers mornings",
+    )
+
+    def __init__(self, *args, services, practitioners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = services
+        self.fields["practitioner"].queryset = practitioners
+
+
 # --- the treatment record -----------------------------------------------------------------------
 
 

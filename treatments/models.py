@@ -500,6 +500,101 @@ class Appointment(models.Model):
         return [d for d in (self.device, self.second_device) if d is not None]
 
 
+class WaitlistEnded(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    REMOVED = "removed", "Taken off by the clinic"
+    LEFT = "left", "Left by the client"
+
+
+class WaitlistEntry(models.Model):
+    """A client waiting for a time of a service: on which days, at which hours, with whom.
+
+    Open until the client is booked for the service on one of those days (by any page: the booking
+    closes it in its transaction), or taken off. Days and hours are the clinic's local ones; a visit
+    fits when it starts on one of the days, at or after `from_time` and at or before `until_time`.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="waitlist_entries")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="waitlist_entries")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="waitlist_entries")
+    practitioner = models.ForeignKey(
+        StaffMember,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="waitlist_entries",
+        help_text="Empty: anyone qualified.",
+    )
+    first_day = models.DateField()
+    last_day = models.DateField()
+    from_time = models.TimeField(null=True, blank=True)
+    until_time = models.TimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    added_at = models.DateTimeField(default=timezone.now)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_because = models.CharField(max_length=10, choices=WaitlistEnded.choices, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="waitlist_entries"
+    )
+
+    class Meta:
+        ordering = ["first_day", "added_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [
+            models.Index(
+                fields=["clinic", "first_day"],
+                condition=Q(ended_at__isnull=True),
+                name="waitlist_open_by_day",
+            ),
+            models.Index(
+                fields=["client", "service"],
+                condition=Q(ended_at__isnull=True),
+                name="waitlist_open_by_client",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(last_day__gte=F("first_day")),
+                name="waitlist_days_in_order",
+                violation_error_message="The last day comes on or after the first.",
+            ),
+            models.CheckConstraint(
+                condition=Q(from_time__isnull=True)
+                | Q(until_time__isnull=True)
+                | Q(until_time__gte=F("from_time")),
+                name="waitlist_hours_in_order",
+                violation_error_message="“Until” comes on or after “from”.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(ended_at__isnull=True) & Q(ended_because=""))
+                | (Q(ended_at__isnull=False) & ~Q(ended_because="")),
+                name="waitlist_ended_says_why",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.client} waiting for {self.service} {self.first_day}–{self.last_day}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+    def fits(self, local_start: dt.datetime) -> bool:
+        """Whether a visit starting at this local time is one the client is waiting for."""
+        if not self.first_day <= local_start.date() <= self.last_day:
+            return False
+        clock = local_start.time().replace(tzinfo=None)
+        return (self.from_time is None or clock >= self.from_time) and (
+            self.until_time is None or clock <= self.until_time
+        )
+
+
 class DeviceHold(models.Model):
     """One device held by an active visit over its held time: what keeps a device from double-booking.
 

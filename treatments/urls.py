@@ -1,6 +1,17 @@
 from django.urls import path
 
-from treatments.views import booking, calendar, clients, courses, day, public, sessions, time_off, zone
+from treatments.views import (
+    booking,
+    calendar,
+    clients,
+    courses,
+    day,
+    public,
+    sessions,
+    time_off,
+    waitlist,
+    zone,
+)
 
 urlpatterns = [
     path("", day.home, name="home"),
@@ -12,6 +23,8 @@ urlpatterns = [
     path("time-off/<int:pk>/hand-over/", time_off.time_off_hand_over, name="time-off-hand-over"),
     path("time-off/hours/<int:pk>/hand-over/", time_off.off_hours_hand_over, name="off-hours-hand-over"),
     path("book/", booking.book, name="book"),
+    path("waitlist/", waitlist.waitlist, name="waitlist"),
+    path("waitlist/<int:pk>/remove/", waitlist.waitlist_remove, name="waitlist-remove"),
     path("book/course/", courses.book_course, name="book-course"),
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
@@ -33,4 +46,5 @@ urlpatterns = [
     path("p/<slug:slug>/book/<int:service_id>/", public.public_times, name="public-times"),
     path("p/<slug:slug>/book/<int:service_id>/details/", public.public_details, name="public-details"),
     path("p/manage/<str:token>/", public.public_manage, name="public-manage"),
+    path("p/waitlist/<str:token>/", public.public_waitlist, name="public-waitlist"),
 ]

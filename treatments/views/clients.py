@@ -32,6 +32,7 @@ from treatments.selectors import (
 )
 from treatments.sessions import may_record
 from treatments.views.flags import flag_visits
+from treatments.waitlist import open_entries, waiting_for_said
 
 TIMELINE_LENGTH = 100
 
@@ -56,6 +57,12 @@ def client_detail(request, pk):
             "upcoming": upcoming,
             "past": past,
             "courses": client_courses(client, now=now),
+            "waiting": [
+                waiting_for_said(entry)
+                for entry in open_entries(client.clinic)
+                .filter(client=client)
+                .select_related("service", "practitioner")
+            ],
             "attendance": client_attendance(client, now=now),
             "forms": client_forms(client, now=now),
             "email_refused": refused_address(client),

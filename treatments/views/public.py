@@ -18,7 +18,8 @@ from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
 from treatments.forms import NewClientForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
-from treatments.models import AppointmentEvent, AppointmentStatus, Service
+from treatments.models import AppointmentEvent, AppointmentStatus, Service, WaitlistEnded
+from treatments.waitlist import entry_from_token, free_times_for, waiting_for_said, waitlist_end
 
 DAYS_AHEAD = 60
 # What a client is told when a rule refuses them: medical detail is for the practitioner, not the web page.
@@ -268,5 +269,100 @@ def public_manage(request, token):
             "date_error": date_error,
             "move_to": move_to,
             "asking_cancel": can_change and move_to is None and request.GET.get("ask") == "cancel",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def public_waitlist(request, token):
+    """A client's waitlist place, from the emailed link: the times free now that suit them, to book
+    one, or to leave the waitlist."""
+    try:
+        entry = entry_from_token(token)
+    except LinkInvalid as invalid:
+        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
+    clinic = entry.clinic
+    show_times_in_clinic_zone(clinic)
+    today = timezone.localdate(timezone=clinic.zone)
+    waiting = entry.ended_at is None and entry.last_day >= today
+    free = free_times_for([entry])[entry.pk] if waiting else []
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if not waiting:
+            messages.error(request, "You are no longer on the waitlist for this.")
+        elif action == "leave":
+            waitlist_end(entry, because=WaitlistEnded.LEFT)
+            messages.success(request, "You have left the waitlist. We will not write about it again.")
+        elif action == "book":
+            start = parse_local_datetime(request.POST.get("start"), clinic.zone)
+            chosen = next(
+                (
+                    slot
+                    for slot in free
+                    if slot.start == start
+                    and slot.practitioner_id == parse_id(request.POST.get("practitioner"))
+                ),
+                None,
+            )
+            if chosen is None:
+                messages.error(request, "Sorry, that time has just been taken. Please choose another.")
+                return redirect("public-waitlist", token)
+            try:
+                appointment = appointment_book(
+                    BookingRequest(
+                        client=entry.client,
+                        service=entry.service,
+                        practitioner=StaffMember.objects.get(pk=chosen.practitioner_id),
+                        start=chosen.start,
+                        source="waitlist",
+                    )
+                )
+            except ClinicError as refusal:
+                messages.error(request, _client_message(refusal, clinic))
+            else:
+                messages.success(
+                    request, "You are booked. We have emailed you a confirmation with this link."
+                )
+                return redirect("public-manage", manage_token(appointment))
+        return redirect("public-waitlist", token)
+    days: dict = {}
+    for slot in free:
+        local = timezone.localtime(slot.start, clinic.zone)
+        days.setdefault(local.date(), []).append({"local": local, "practitioner_id": slot.practitioner_id})
+    names = dict(StaffMember.objects.filter(clinic=clinic).values_list("id", "display_name"))
+    for times in days.values():
+        for time in times:
+            time["practitioner"] = names.get(time["practitioner_id"], "")
+            time["value"] = time["local"].strftime("%Y-%m-%dT%H:%M")
+    # a time tapped is asked about before it is booked (?book=…&with=…), as a move is on the manage page
+    asked = None
+    if waiting and request.GET.get("book"):
+        asked = next(
+            (
+                time
+                for times in days.values()
+                for time in times
+                if time["value"] == request.GET["book"]
+                and time["practitioner_id"] == parse_id(request.GET.get("with"))
+            ),
+            None,
+        )
+        if asked is None:
+            messages.error(request, "Sorry, that time has just been taken. Please choose another.")
+    return render(
+        request,
+        "public/waitlist.html",
+        {
+            "clinic": clinic,
+            "entry": entry,
+            "waiting": waiting,
+            "waiting_for": waiting_for_said(entry),
+            "days": sorted(days.items()),
+            "asked": asked,
+            "token": token,
+            "manage_token": manage_token(entry.appointment)
+            if entry.appointment is not None and entry.appointment.is_active
+            else "",
+            "booked": WaitlistEnded.BOOKED,
         },
     )

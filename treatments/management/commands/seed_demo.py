@@ -31,6 +31,7 @@ from clients.models import (
     sha256_hex,
 )
 from clients.selectors import forms_needed_for_visits
+from clinic.errors import ClinicError
 from clinic.models import (
     Clinic,
     Device,
@@ -40,6 +41,7 @@ from clinic.models import (
     PractitionerQualification,
     Room,
     StaffMember,
+    StaffRole,
     TimeOff,
     WorkingHours,
 )
@@ -66,8 +68,11 @@ from treatments.models import (
     ProtocolArea,
     Service,
     TreatmentSession,
+    WaitlistEnded,
+    WaitlistEntry,
 )
 from treatments.notifications import notify_booked, notify_cancelled, notify_course_booked
+from treatments.waitlist import waitlist_add
 
 MANAGER_GROUP = "Clinic managers"
 # Models a manager configures through the admin (app label, model names).
@@ -367,6 +372,7 @@ class Command(BaseCommand):
             self._consents_countersigned(clinic)
             self._a_consent_withdrawn(clinic)
             self._a_plan_changed(clinic)
+            self._waitlist(clinic, clients)
         self._messages(clinic)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
@@ -799,6 +805,90 @@ class Command(BaseCommand):
                 told="",
                 note="Adding the neck from the next session, at 0.5–1.0 mm, as we discussed.",
                 recorded_by=visit.practitioner,
+            )
+
+    @staticmethod
+    def _waitlist(clinic: Clinic, clients: list[Client]) -> None:
+        """Three clients wait (added two days ago): one for microneedling any afternoon this week, one
+        for microcurrent with a named practitioner tomorrow morning, one for mesotherapy next week;
+        and one was booked from the waitlist yesterday. Each is a client the service would take
+        (`waitlist_add` refuses the others) and who has no visit of that service on those days."""
+        today = timezone.localdate(timezone=clinic.zone)
+        services = {}  # the first single-treatment service of each modality (the facials, not RF or scalp)
+        for service in (
+            Service.objects.filter(clinic=clinic, is_active=True).prefetch_related("protocols").order_by("id")
+        ):
+            protocols = list(service.protocols.all())
+            if len(protocols) == 1:
+                services.setdefault(protocols[0].modality, service)
+        practitioners = StaffMember.objects.filter(
+            clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
+        ).order_by("id")
+        wishes = [
+            (Modality.MICRONEEDLING, 0, 6, dt.time(14), dt.time(17), None, "Any afternoon this week"),
+            (Modality.MICROCURRENT, 1, 1, dt.time(9), dt.time(11), "first", "Before work"),
+            (Modality.MESOTHERAPY, 7, 13, None, None, None, ""),
+        ]
+        taken = set()
+        added_at = timezone.now() - dt.timedelta(days=2)
+        for modality, first, last, from_time, until_time, with_whom, note in wishes:
+            service = services.get(modality)
+            if service is None:
+                continue
+            practitioner = (
+                next((p for p in practitioners if is_qualified(p, service)), None) if with_whom else None
+            )
+            for client in clients:
+                if client.pk in taken or not client.email:
+                    continue
+                try:
+                    entry = waitlist_add(
+                        client=client,
+                        service=service,
+                        practitioner=practitioner,
+                        first_day=today + dt.timedelta(days=first),
+                        last_day=today + dt.timedelta(days=last),
+                        from_time=from_time,
+                        until_time=until_time,
+                        note=note,
+                    )
+                except ClinicError:
+                    continue
+                if Appointment.objects.filter(
+                    client=client,
+                    service=service,
+                    start__date__gte=entry.first_day - dt.timedelta(days=1),
+                    start__date__lte=entry.last_day + dt.timedelta(days=1),
+                ).exists():
+                    entry.delete()
+                    continue
+                WaitlistEntry.objects.filter(pk=entry.pk).update(added_at=added_at)
+                taken.add(client.pk)
+                break
+        booked = (
+            Appointment.objects.filter(
+                clinic=clinic,
+                status=AppointmentStatus.BOOKED,
+                course=None,
+                start__gt=timezone.now() + dt.timedelta(days=1),
+                created_at__lt=timezone.now() - dt.timedelta(hours=12),
+            )
+            .exclude(client_id__in=taken)
+            .order_by("start", "id")
+            .first()
+        )
+        if booked is not None:
+            day = timezone.localtime(booked.start, clinic.zone).date()
+            WaitlistEntry.objects.create(
+                clinic=clinic,
+                client_id=booked.client_id,
+                service_id=booked.service_id,
+                first_day=day - dt.timedelta(days=1),
+                last_day=day + dt.timedelta(days=3),
+                added_at=booked.created_at - dt.timedelta(days=3),
+                ended_at=booked.created_at,
+                ended_because=WaitlistEnded.BOOKED,
+                appointment=booked,
             )
 
     def _messages(self, clinic: Clinic) -> None:

@@ -1,0 +1,514 @@
+"""The waitlist: a client waits for a time; a cancellation or a move that frees one tells them, once;
+they book it from their link (or the desk does), and booking takes them off."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from clients.models import ClientCondition, IntakeQuestionnaire, IntakeResponse
+from clinic.errors import ClinicError
+from clinic.models import OutboxMessage, OutboxStatus, WorkingHours
+from clinic.outbox import out_of_date_reasons
+from clinic.tasks import deliver_due_messages_task
+from tests.booking_world import build_world, local
+from treatments.booking import (
+    BookingRequest,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    course_book,
+)
+from treatments.models import Appointment, AppointmentStatus, WaitlistEnded, WaitlistEntry
+from treatments.waitlist import OFFER, free_times_for, waitlist_add, waitlist_end, waitlist_token
+
+pytestmark = pytest.mark.django_db
+
+MONDAY = dt.date(2026, 12, 7)
+
+
+@pytest.fixture
+def world(db):
+    world = build_world(slug="lumen-waitlist")
+    world.clinic.email = "hello@lumen.example"
+    world.clinic.save(update_fields=["email"])
+    return world
+
+
+@pytest.fixture
+def olivia(world):
+    return world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+
+
+def _wait_at_ten(world, client, **kwargs):
+    """`client` waits for microneedling with Dr Lee on Monday 7 December, starting at 10:00 only."""
+    fields = {
+        "service": world.microneedling,
+        "practitioner": world.dr_lee,
+        "first_day": MONDAY,
+        "last_day": MONDAY,
+        "from_time": dt.time(10),
+        "until_time": dt.time(10),
+        **kwargs,
+    }
+    return waitlist_add(client=client, **fields)
+
+
+def _ben_at_ten(world):
+    """Ben holds Dr Lee at 10:00 on Monday (mesotherapy, 09:50–10:55 with its buffers)."""
+    ben = world.client(first_name="Ben", email="ben@example.com")
+    return _book(world, ben, world.mesotherapy, world.dr_lee, 7, 10)
+
+
+def _book(world, client, service, practitioner, day, hour):
+    """Book `client` on `day` December 2026 at `hour`:00, London time."""
+    return appointment_book(
+        BookingRequest(
+            client=client, service=service, practitioner=practitioner, start=local(world, 2026, 12, day, hour)
+        )
+    )
+
+
+def _offers(**about):
+    return list(OutboxMessage.objects.filter(template_key=OFFER, **about))
+
+
+# --- putting a client on it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"first_day": dt.date(2026, 11, 30)}, "The first day has passed"),
+        ({"last_day": dt.date(2026, 12, 6)}, "The last day comes before the first"),
+        ({"last_day": MONDAY + dt.timedelta(days=92)}, "more than 92 days of waiting"),
+        ({"from_time": dt.time(15), "until_time": dt.time(11)}, "“Starting by” comes before “starting from”"),
+    ],
+)
+def test_days_and_hours_that_make_no_sense_are_refused_in_words(world, olivia, fields, said):
+    with pytest.raises(ClinicError, match=said):
+        _wait_at_ten(world, olivia, **fields)
+    assert not WaitlistEntry.objects.exists()
+
+
+def test_a_practitioner_not_qualified_for_the_service_is_refused(world, olivia):
+    with pytest.raises(ClinicError, match="Sam Rivera is not qualified for Acne scar microneedling"):
+        _wait_at_ten(world, olivia, service=world.deep_microneedling, practitioner=world.sam)
+
+
+def test_a_client_booking_would_refuse_is_not_put_on_it(world, olivia):
+    questionnaire = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=1, title="Health", is_current=True
+    )
+    response = IntakeResponse.objects.create(
+        client=olivia, questionnaire=questionnaire, answers={"pregnancy": "yes"}
+    )
+    ClientCondition.objects.create(response=response, client=olivia, code="pregnancy")
+    with pytest.raises(ClinicError, match="Olivia Smith cannot have Microneedling facial: Pregnant"):
+        _wait_at_ten(world, olivia)
+
+
+def test_a_client_waits_once_for_a_service_on_any_day(world, olivia):
+    _wait_at_ten(world, olivia, last_day=MONDAY + dt.timedelta(days=3))
+    with pytest.raises(
+        ClinicError, match="Olivia Smith is already waiting for Microneedling facial, Mon 7 Dec to Thu"
+    ):
+        _wait_at_ten(
+            world, olivia, first_day=MONDAY + dt.timedelta(days=2), last_day=MONDAY + dt.timedelta(days=5)
+        )
+    # another service, or days after the first entry's, are another wait
+    _wait_at_ten(world, olivia, service=world.microcurrent, practitioner=None)
+    _wait_at_ten(
+        world, olivia, first_day=MONDAY + dt.timedelta(days=4), last_day=MONDAY + dt.timedelta(days=4)
+    )
+    assert WaitlistEntry.objects.filter(client=olivia).count() == 3
+
+
+def test_the_database_refuses_days_out_of_order_and_an_end_without_its_reason(world, olivia):
+    entry = _wait_at_ten(world, olivia)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WaitlistEntry.objects.filter(pk=entry.pk).update(last_day=MONDAY - dt.timedelta(days=1))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WaitlistEntry.objects.filter(pk=entry.pk).update(ended_at=entry.added_at)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WaitlistEntry.objects.filter(pk=entry.pk).update(from_time=dt.time(12), until_time=dt.time(11))
+
+
+# --- a time comes free ------------------------------------------------------------------------
+
+
+def test_a_cancellation_that_frees_a_suitable_time_writes_the_waiting_client_one_offer(world, olivia):
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, olivia)
+    assert (
+        free_times_for([WaitlistEntry.objects.select_related("service__clinic").get(pk=entry.pk)])[entry.pk]
+        == []
+    )
+
+    appointment_cancel(ben_visit, reason="Ill")
+
+    [offer] = _offers()
+    assert offer.recipient_email == "olivia@example.com"
+    assert offer.status == OutboxStatus.PENDING
+    assert offer.topic == f"waitlist:{entry.pk}"
+    assert offer.context["times"] == ["Monday 7 December at 10:00 with Dr Amara Lee"]
+    assert offer.context["zone_abbreviation"] == "GMT"
+    assert offer.is_essential  # they asked to be told
+    # nobody else is written, and Ben is not offered the time he gave up
+    assert not _offers(recipient_email="ben@example.com")
+
+
+def test_no_offer_when_what_came_free_does_not_suit_them(world, olivia):
+    ben_visit = _ben_at_ten(world)
+    # Olivia can only start at 15:00, and another client waits only with Sam
+    _wait_at_ten(world, olivia, from_time=dt.time(15), until_time=dt.time(16))
+    nadia = world.client(first_name="Nadia", email="nadia@example.com")
+    _wait_at_ten(
+        world, nadia, first_day=MONDAY + dt.timedelta(days=1), last_day=MONDAY + dt.timedelta(days=1)
+    )
+    appointment_cancel(ben_visit)
+    assert _offers() == []
+
+
+def test_a_client_without_an_email_address_is_not_written_but_the_desk_sees_the_time(desk, world):
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, world.client(first_name="Pat", email=""))
+    appointment_cancel(ben_visit)
+    assert _offers() == []
+    page = desk.get(reverse("waitlist")).content.decode()
+    assert "no email address: call them" in page
+    assert f"start=2026-12-07T10:00&client={entry.client_id}" in page
+
+
+def test_moving_a_visit_away_offers_the_time_it_held(world, olivia):
+    ben_visit = _ben_at_ten(world)
+    _wait_at_ten(world, olivia)
+    appointment_reschedule(ben_visit, start=local(world, 2026, 12, 7, 14))
+    [offer] = _offers()
+    assert offer.context["times"] == ["Monday 7 December at 10:00 with Dr Amara Lee"]
+
+
+def test_the_same_change_writes_its_offer_once(world, olivia):
+    from treatments.waitlist import waitlist_offer_freed
+
+    ben_visit = _ben_at_ten(world)
+    _wait_at_ten(world, olivia)
+    cancelled = appointment_cancel(ben_visit)
+    waitlist_offer_freed(cancelled, blocked_start=cancelled.blocked_start, blocked_end=cancelled.blocked_end)
+    assert len(_offers()) == 1
+
+
+def test_a_cancellation_rolled_back_leaves_no_offer(world, olivia):
+    ben_visit = _ben_at_ten(world)
+    _wait_at_ten(world, olivia)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        appointment_cancel(ben_visit)
+        raise RuntimeError("the request failed after the cancel")
+    assert _offers() == []
+    assert Appointment.objects.get(pk=ben_visit.pk).status == AppointmentStatus.BOOKED
+
+
+# --- booking takes them off ---------------------------------------------------------------------
+
+
+def test_any_booking_of_the_service_on_their_days_takes_them_off(world, olivia):
+    entry = _wait_at_ten(world, olivia, from_time=None, until_time=None, practitioner=None)
+    other = _wait_at_ten(world, olivia, service=world.microcurrent, practitioner=None)
+    visit = _book(world, olivia, world.microneedling, world.sam, 7, 15)
+    entry.refresh_from_db()
+    other.refresh_from_db()
+    assert entry.ended_because == WaitlistEnded.BOOKED
+    assert entry.appointment == visit
+    assert other.ended_at is None  # another service: still waiting
+
+
+def test_a_booking_on_another_day_leaves_them_waiting(world, olivia):
+    entry = _wait_at_ten(world, olivia)
+    _book(world, olivia, world.microneedling, world.dr_lee, 9, 10)
+    entry.refresh_from_db()
+    assert entry.ended_at is None
+
+
+def test_a_course_or_a_visit_moved_into_their_days_takes_them_off(world, olivia):
+    entry = _wait_at_ten(
+        world, olivia, service=world.microcurrent, practitioner=None, from_time=None, until_time=None
+    )
+    course_book(
+        client=olivia,
+        service=world.microcurrent,
+        practitioner=world.sam,
+        starts=[local(world, 2026, 12, 3, 10), local(world, 2026, 12, 7, 10)],
+        actor=None,
+    )
+    entry.refresh_from_db()
+    assert entry.ended_because == WaitlistEnded.BOOKED
+
+    later = _wait_at_ten(world, olivia, first_day=dt.date(2026, 12, 14), last_day=dt.date(2026, 12, 14))
+    visit = _book(world, olivia, world.microneedling, world.dr_lee, 21, 10)
+    appointment_reschedule(visit, start=local(world, 2026, 12, 14, 10))
+    later.refresh_from_db()
+    assert later.ended_because == WaitlistEnded.BOOKED
+    assert later.appointment_id == visit.pk
+
+
+# --- at delivery: still true? -------------------------------------------------------------------
+
+
+def test_the_offer_goes_through_smtp_with_the_link_and_the_local_time(
+    world, olivia, smtp_settings, smtp_server
+):
+    ben_visit = _ben_at_ten(world)
+    _wait_at_ten(world, olivia)
+    appointment_cancel(ben_visit)
+    deliver_due_messages_task()
+    [mail] = [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "olivia@example.com"]
+    assert mail["Subject"] == "A time came free for your Microneedling facial"
+    body = mail.get_body(("plain",)).get_content()
+    assert "Monday 7 December at 10:00 with Dr Amara Lee" in body
+    assert "(Europe/London time, GMT)" in body
+    assert re.search(r"http://\S+/p/waitlist/\S+/", body)
+
+
+def test_an_offer_is_not_sent_once_the_client_is_booked_or_has_left(world, olivia):
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, olivia)
+    appointment_cancel(ben_visit)
+    [offer] = _offers()
+    _book(world, olivia, world.microneedling, world.sam, 7, 14)
+    assert out_of_date_reasons([offer], now=dt.datetime.now(dt.UTC)) == {offer.pk: "the client was booked"}
+
+    nadia = world.client(first_name="Nadia", email="nadia@example.com")
+    waiting = _wait_at_ten(world, nadia, first_day=dt.date(2026, 12, 8), last_day=dt.date(2026, 12, 8))
+    ben_tuesday = _book(world, world.client(), world.mesotherapy, world.dr_lee, 8, 10)
+    appointment_cancel(ben_tuesday)
+    [nadia_offer] = _offers(recipient_email="nadia@example.com")
+    waitlist_end(waiting, because=WaitlistEnded.LEFT)
+    nadia_offer.refresh_from_db()
+    assert nadia_offer.status == OutboxStatus.CANCELLED  # leaving stops what was still to go
+    assert entry.pk != waiting.pk
+
+
+def test_an_offer_whose_time_was_taken_again_is_not_sent(world, olivia, smtp_settings, smtp_server):
+    ben_visit = _ben_at_ten(world)
+    _wait_at_ten(world, olivia)
+    appointment_cancel(ben_visit)
+    _ben_at_ten(world)  # someone took it back before the worker sent the offer
+    deliver_due_messages_task()
+    [offer] = _offers()
+    assert offer.status == OutboxStatus.CANCELLED
+    assert "the times that came free were taken again" in offer.last_error
+    assert not [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "olivia@example.com"]
+
+
+# --- the client's page --------------------------------------------------------------------------
+
+
+def test_the_client_books_a_time_from_their_link_and_is_off_the_waitlist(client, world, olivia):
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, olivia)
+    appointment_cancel(ben_visit)
+    url = reverse("public-waitlist", args=[waitlist_token(entry)])
+    page = client.get(url).content.decode()
+    assert "Microneedling facial, Monday 7 December, starting 10:00–10:00, with Dr Amara Lee" in page
+    assert 'aria-label="Book Monday 7 December at 10:00 with Dr Amara Lee"' in page
+    asked = client.get(url, {"book": "2026-12-07T10:00", "with": world.dr_lee.pk}).content.decode()
+    assert "Book this time?" in asked
+    assert "Monday 7 December at 10:00</strong> (Europe/London)" in asked
+    assert not Appointment.objects.filter(client=olivia).exists()  # asked, not booked
+
+    response = client.post(
+        url, {"action": "book", "start": "2026-12-07T10:00", "practitioner": world.dr_lee.pk}, follow=True
+    )
+    visit = Appointment.objects.get(client=olivia)
+    assert visit.start == local(world, 2026, 12, 7, 10)
+    assert visit.events.get(action="booked").details["source"] == "waitlist"
+    assert "You are booked" in response.content.decode()
+    assert response.redirect_chain[-1][0].startswith("/p/manage/")
+    entry.refresh_from_db()
+    assert entry.ended_because == WaitlistEnded.BOOKED
+    assert "You were booked" in client.get(url).content.decode()
+
+
+def test_a_time_taken_meanwhile_is_said_and_nothing_is_booked(client, world, olivia):
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, olivia)
+    appointment_cancel(ben_visit)
+    url = reverse("public-waitlist", args=[waitlist_token(entry)])
+    _ben_at_ten(world)
+    response = client.post(
+        url, {"action": "book", "start": "2026-12-07T10:00", "practitioner": world.dr_lee.pk}, follow=True
+    )
+    page = response.content.decode()
+    assert "that time has just been taken" in page
+    assert "Nothing that suits you is free at the moment" in page
+    assert not Appointment.objects.filter(client=olivia).exists()
+    asked = client.get(url, {"book": "2026-12-07T10:00", "with": world.dr_lee.pk}).content.decode()
+    assert "Book this time?" not in asked
+    assert "that time has just been taken" in asked
+    # a time outside what they wait for is not booked either, though free
+    client.post(url, {"action": "book", "start": "2026-12-07T15:00", "practitioner": world.dr_lee.pk})
+    assert not Appointment.objects.filter(client=olivia).exists()
+
+
+def test_the_client_leaves_the_waitlist_from_their_link(client, world, olivia):
+    entry = _wait_at_ten(world, olivia)
+    url = reverse("public-waitlist", args=[waitlist_token(entry)])
+    client.post(url, {"action": "leave"})
+    entry.refresh_from_db()
+    assert entry.ended_because == WaitlistEnded.LEFT
+    assert entry.ended_by is None
+    assert "You are no longer on the waitlist" in client.get(url).content.decode()
+
+
+def test_an_altered_link_is_refused(client, world, olivia):
+    entry = _wait_at_ten(world, olivia)
+    token = waitlist_token(entry)
+    response = client.get(reverse("public-waitlist", args=[token[:-2] + "xx"]))
+    assert response.status_code == 404
+    assert "This link is not valid" in response.content.decode()
+
+
+# --- the desk's page ----------------------------------------------------------------------------
+
+
+def test_the_desk_adds_a_client_and_sees_the_times_free_now(desk, world, olivia):
+    response = desk.post(
+        reverse("waitlist"),
+        {
+            "client": olivia.pk,
+            "service": world.microneedling.pk,
+            "practitioner": world.dr_lee.pk,
+            "first_day": "2026-12-07",
+            "last_day": "2026-12-07",
+            "from_time": "15:30",
+            "until_time": "",
+            "note": "Can come at short notice",
+        },
+        follow=True,
+    )
+    entry = WaitlistEntry.objects.get(client=olivia)
+    assert (entry.from_time, entry.until_time, entry.added_by) == (dt.time(15, 30), None, world.desk.user)
+    page = response.content.decode()
+    assert (
+        "Olivia Smith is on the waitlist for Microneedling facial, Monday 7 December, "
+        "starting at 15:30 or later" in page
+    )
+    # the hour and its 10 minutes after must end by 17:00: 15:30 and 15:45 fit, 16:00 does not
+    assert f"start=2026-12-07T15:30&client={olivia.pk}" in page
+    assert f"start=2026-12-07T15:45&client={olivia.pk}" in page
+    assert "2026-12-07T16:00" not in page
+    assert "2026-12-07T15:15" not in page
+
+
+def test_the_desk_is_told_what_is_wrong_and_nothing_is_saved(desk, world, olivia):
+    response = desk.post(
+        reverse("waitlist"),
+        {
+            "client": olivia.pk,
+            "service": world.microneedling.pk,
+            "first_day": "2026-12-09",
+            "last_day": "2026-12-08",
+        },
+    )
+    assert response.status_code == 400
+    assert "The last day comes before the first" in response.content.decode()
+    response = desk.post(reverse("waitlist"), {"service": world.microneedling.pk, "first_day": "2026-12-09"})
+    assert response.status_code == 400
+    assert "Choose a client from the search" in response.content.decode()
+    assert not WaitlistEntry.objects.exists()
+
+
+def test_the_desk_adds_a_new_caller_with_their_wait(desk, world):
+    desk.post(
+        reverse("waitlist"),
+        {
+            "new-first_name": "Quinn",
+            "new-last_name": "Taylor",
+            "new-phone": "07700 900123",
+            "service": world.microcurrent.pk,
+            "first_day": "2026-12-07",
+            "last_day": "2026-12-10",
+        },
+    )
+    entry = WaitlistEntry.objects.get()
+    assert entry.client.full_name == "Quinn Taylor"
+    assert entry.practitioner is None
+
+
+def test_the_desk_takes_a_client_off(desk, world, olivia):
+    entry = _wait_at_ten(world, olivia)
+    response = desk.post(reverse("waitlist-remove", args=[entry.pk]), follow=True)
+    entry.refresh_from_db()
+    assert (entry.ended_because, entry.ended_by) == (WaitlistEnded.REMOVED, world.desk.user)
+    page = response.content.decode()
+    assert "Olivia Smith is off the waitlist for Microneedling facial" in page
+    assert "Nobody is waiting" in page
+    assert "taken off by the clinic" in page
+
+
+def test_another_clinics_entry_is_not_found(desk, world):
+    other = build_world(slug="elsewhere")
+    entry = _wait_at_ten(other, other.client(email="x@example.com"))
+    assert desk.post(reverse("waitlist-remove", args=[entry.pk])).status_code == 404
+    assert other.client().pk not in [e.client_id for e in WaitlistEntry.objects.filter(clinic=world.clinic)]
+
+
+def test_the_page_takes_the_same_queries_for_three_entries_or_twelve(desk, world):
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert desk.get(reverse("waitlist")).status_code == 200
+        return len(captured)
+
+    def add(count):
+        for _ in range(count):
+            _wait_at_ten(world, world.client(email="w@example.com"), from_time=None, until_time=None)
+
+    add(3)
+    few = queries()
+    add(9)
+    assert queries() == few
+
+
+def test_the_finder_offers_the_waitlist_when_nothing_is_free_and_the_client_page_says_they_wait(
+    desk, world, olivia
+):
+    _ben_at_ten(world)
+    day = desk.get(
+        reverse("book"),
+        {
+            "service": world.microneedling.pk,
+            "practitioner": world.dr_lee.pk,
+            "date": "2026-12-07",
+            "client": olivia.pk,
+        },
+    ).content.decode()
+    assert "No free time on this day" not in day  # Dr Lee is free at other times: no waitlist link
+    WorkingHours.objects.filter(staff_member=world.dr_lee).update(
+        start_time=dt.time(10), end_time=dt.time(11)
+    )
+    page = desk.get(
+        reverse("book"),
+        {
+            "service": world.microneedling.pk,
+            "practitioner": world.dr_lee.pk,
+            "date": "2026-12-07",
+            "client": olivia.pk,
+        },
+    ).content.decode()
+    assert "No free time on this day" in page
+    link = re.search(r'<a id="to-waitlist" href="([^"]+)">Put Olivia on the waitlist</a>', page)
+    assert link is not None
+    form = desk.get(link.group(1).replace("&amp;", "&")).content.decode()
+    assert f'name="client" id="id_client" value="{olivia.pk}"' in form
+    assert f'<option value="{world.microneedling.pk}" selected>' in form
+    assert 'name="first_day" value="2026-12-07"' in form
+
+    _wait_at_ten(world, olivia)
+    client_page = desk.get(reverse("client-detail", args=[olivia.pk])).content.decode()
+    assert (
+        "waitlist</a> for: Microneedling facial, Monday 7 December, starting 10:00–10:00, with Dr Amara Lee."
+        in (client_page)
+    )

@@ -1,0 +1,143 @@
+"""The waitlist page: who waits for what, the times free now that suit each, and adding someone."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clients.models import Client
+from clients.services import client_register
+from clinic.errors import ClinicError
+from clinic.models import StaffMember, StaffRole
+from clinic.parsing import parse_id
+from clinic.permissions import staff_required
+from treatments.forms import NewClientForm, WaitlistForm, parse_local_date
+from treatments.models import Service, WaitlistEnded, WaitlistEntry
+from treatments.views.booking import client_problem
+from treatments.waitlist import (
+    free_times_for,
+    hours_said,
+    open_entries,
+    waiting_for_said,
+    waitlist_add,
+    waitlist_end,
+)
+
+# Free times shown under each entry; the finder shows the rest.
+TIMES_SHOWN = 6
+# Entries that ended this recently are listed under the open ones, so the desk sees what became of them.
+ENDED_SHOWN_DAYS = 14
+DEFAULT_WAIT_DAYS = 14
+
+
+def _rows(entries, zone, names: dict[int, str]) -> list[dict]:
+    found = free_times_for(entries)
+    rows = []
+    for entry in entries:
+        free = found.get(entry.pk, [])
+        rows.append(
+            {
+                "entry": entry,
+                "hours": hours_said(entry),
+                "free": [
+                    {
+                        "local": timezone.localtime(slot.start, zone),
+                        "practitioner_id": slot.practitioner_id,
+                        "practitioner": names.get(slot.practitioner_id, ""),
+                    }
+                    for slot in free[:TIMES_SHOWN]
+                ],
+                "more": max(0, len(free) - TIMES_SHOWN),
+            }
+        )
+    return rows
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def waitlist(request):
+    """List the open entries with the times free now that suit each; add a client to the waitlist."""
+    clinic = request.staff_member.clinic
+    zone = clinic.zone
+    today = timezone.localdate(timezone=zone)
+    services = Service.objects.filter(clinic=clinic, is_active=True).order_by("name")
+    practitioners = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
+    ).order_by("display_name", "id")
+    first_day, _ = parse_local_date(request.GET.get("date"), today)
+    first_day = max(first_day, today)
+    initial = {
+        "service": parse_id(request.GET.get("service")),
+        "practitioner": parse_id(request.GET.get("practitioner")),
+        "first_day": first_day,
+        "last_day": first_day + dt.timedelta(days=DEFAULT_WAIT_DAYS - 1),
+    }
+    form = WaitlistForm(request.POST or None, services=services, practitioners=practitioners, initial=initial)
+    params = request.POST if request.method == "POST" else request.GET
+    chosen_client = Client.objects.filter(clinic=clinic, pk=parse_id(params.get("client"))).first()
+    new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
+    error, status = "", 200
+    if request.method == "POST":
+        if problem := client_problem(request, chosen_client, new_client_form):
+            error, status = problem, 400
+        elif not form.is_valid():
+            error, status = "Check the details below.", 400
+        else:
+            try:
+                with transaction.atomic():  # a client typed in is kept only with their entry
+                    client = chosen_client or client_register(clinic=clinic, **new_client_form.cleaned_data)
+                    entry = waitlist_add(client=client, actor=request.user, **form.cleaned_data)
+            except ClinicError as refusal:
+                error, status = refusal.message, 400
+            else:
+                messages.success(
+                    request, f"{client.full_name} is on the waitlist for {waiting_for_said(entry)}."
+                )
+                return redirect(f"{request.path}#waiting-{entry.pk}")
+    entries = list(
+        open_entries(clinic)
+        .select_related("client", "service__clinic", "practitioner", "added_by")
+        .order_by("first_day", "added_at", "id")
+    )
+    ended = list(
+        WaitlistEntry.objects.filter(
+            clinic=clinic, ended_at__gte=timezone.now() - dt.timedelta(days=ENDED_SHOWN_DAYS)
+        )
+        .select_related("client", "service", "practitioner", "appointment")
+        .order_by("-ended_at", "-id")[:20]
+    )
+    return render(
+        request,
+        "treatments/waitlist.html",
+        {
+            "form": form,
+            "chosen_client": chosen_client,
+            "new_client_form": new_client_form,
+            "error": error,
+            "rows": _rows(entries, zone, {p.pk: p.display_name for p in practitioners}),
+            "ended": [{"entry": e, "said": waiting_for_said(e)} for e in ended],
+            "booked": WaitlistEnded.BOOKED,
+        },
+        status=status,
+    )
+
+
+@staff_required
+@require_POST
+def waitlist_remove(request, pk):
+    """Take a client off the waitlist (they found another time, or no longer want it)."""
+    entry = get_object_or_404(
+        WaitlistEntry.objects.select_related("client", "service", "practitioner"),
+        pk=pk,
+        clinic=request.staff_member.clinic,
+    )
+    try:
+        waitlist_end(entry, because=WaitlistEnded.REMOVED, actor=request.user)
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(request, f"{entry.client.full_name} is off the waitlist for {entry.service.name}.")
+    return redirect("waitlist")
