@@ -264,8 +264,12 @@ def test_the_offer_goes_through_smtp_with_the_link_and_the_local_time(
     _wait_at_ten(world, olivia)
     appointment_cancel(ben_visit)
     deliver_due_messages_task()
-    [mail] = [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "olivia@example.com"]
-    assert mail["Subject"] == "A time came free for your Microneedling facial"
+    to_olivia = [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "olivia@example.com"]
+    assert sorted(m["Subject"] for m in to_olivia) == [
+        "A time came free for your Microneedling facial",
+        "You are on our waitlist for Microneedling facial",
+    ]
+    [mail] = [m for m in to_olivia if m["Subject"].startswith("A time came free")]
     body = mail.get_body(("plain",)).get_content()
     assert "Monday 7 December at 10:00 with Dr Amara Lee" in body
     assert "(Europe/London time, GMT)" in body
@@ -300,7 +304,7 @@ def test_an_offer_whose_time_was_taken_again_is_not_sent(world, olivia, smtp_set
     [offer] = _offers()
     assert offer.status == OutboxStatus.CANCELLED
     assert "the times that came free were taken again" in offer.last_error
-    assert not [m for m in smtp_server.messages if m["To"].addresses[0].addr_spec == "olivia@example.com"]
+    assert not [m for m in smtp_server.messages if m["Subject"].startswith("A time came free")]
 
 
 # --- the client's page --------------------------------------------------------------------------
@@ -512,3 +516,168 @@ def test_the_finder_offers_the_waitlist_when_nothing_is_free_and_the_client_page
         "waitlist</a> for: Microneedling facial, Monday 7 December, starting 10:00–10:00, with Dr Amara Lee."
         in (client_page)
     )
+
+
+# --- joining online, and the email that says so ---------------------------------------------------
+
+
+def _join(client, world, **fields):
+    url = reverse("public-waitlist-join", args=[world.clinic.slug, world.microneedling.pk])
+    data = {
+        "first_name": "Rosa",
+        "last_name": "Diaz",
+        "email": "rosa@example.com",
+        "first_day": "2026-12-07",
+        "last_day": "2026-12-11",
+        "from_time": "17:00",
+        "until_time": "",
+        **fields,
+    }
+    return client.post(url, data, follow=True)
+
+
+def test_a_client_joins_online_from_a_day_with_nothing_that_suits_them(client, world):
+    times = client.get(
+        reverse("public-times", args=[world.clinic.slug, world.microneedling.pk]), {"date": "2026-12-07"}
+    ).content.decode()
+    assert "None of these suits you?" in times
+    assert f"/p/{world.clinic.slug}/book/{world.microneedling.pk}/waitlist/?date=2026-12-07" in times
+
+    response = _join(client, world)
+    entry = WaitlistEntry.objects.select_related("client").get()
+    assert (entry.client.email, entry.first_day, entry.last_day) == (
+        "rosa@example.com",
+        MONDAY,
+        dt.date(2026, 12, 11),
+    )
+    assert (entry.from_time, entry.practitioner, entry.added_by) == (dt.time(17), None, None)
+    page = response.content.decode()
+    assert "You are on the waitlist. We have emailed you the link to this page." in page
+    assert "Nothing that suits you is free at the moment" in page  # nobody starts at 17:00 or later
+    [joined] = OutboxMessage.objects.filter(template_key="waitlist_joined")
+    assert joined.recipient_email == "rosa@example.com"
+    assert (
+        joined.context["waiting_for"]
+        == "Microneedling facial, Mon 7 Dec to Fri 11 Dec, starting at 17:00 or later"
+    )
+    assert f"/p/waitlist/{waitlist_token(entry)[:20]}" in joined.context["waitlist_url"]
+
+
+def test_joining_online_twice_or_with_nothing_to_write_to_is_said_plainly(client, world):
+    _join(client, world)
+    again = _join(client, world)
+    assert again.status_code == 400
+    assert "You are already on our waitlist for this treatment" in again.content.decode()
+    no_email = _join(client, world, email="", last_name="Other", phone="07700 900456")
+    assert "We need your email address to tell you when a time comes free." in no_email.content.decode()
+    backwards = _join(client, world, first_name="Sol", email="sol@example.com", last_day="2026-12-01")
+    assert "The last day comes before the first" in backwards.content.decode()
+    assert WaitlistEntry.objects.count() == 1
+
+
+def test_a_client_whom_booking_would_refuse_is_asked_to_call_and_nothing_is_kept(client, world):
+    questionnaire = IntakeQuestionnaire.objects.create(
+        clinic=world.clinic, version=1, title="Health", is_current=True
+    )
+    rosa = world.client(first_name="Rosa", last_name="Diaz", email="rosa@example.com")
+    response = IntakeResponse.objects.create(
+        client=rosa, questionnaire=questionnaire, answers={"pregnancy": "yes"}
+    )
+    ClientCondition.objects.create(response=response, client=rosa, code="pregnancy")
+    page = _join(client, world).content.decode()
+    assert "We need a word with you before booking this treatment" in page
+    assert "Pregnant" not in page  # medical detail is for the practitioner
+    assert not WaitlistEntry.objects.exists()
+
+
+def test_the_joined_email_is_not_sent_once_they_are_booked(world, olivia, smtp_settings, smtp_server):
+    entry = _wait_at_ten(world, olivia)
+    _book(world, olivia, world.microneedling, world.sam, 7, 14)
+    deliver_due_messages_task()
+    joined = OutboxMessage.objects.get(template_key="waitlist_joined", topic=f"waitlist:{entry.pk}")
+    assert joined.status == OutboxStatus.CANCELLED
+    assert "the client was booked" in joined.last_error
+
+
+def test_taking_back_time_off_offers_the_time_it_held(desk, world, olivia):
+    from clinic.time_off import time_off_record
+
+    off = time_off_record(
+        clinic=world.clinic,
+        practitioner=world.dr_lee,
+        start=local(world, 2026, 12, 7, 9),
+        end=local(world, 2026, 12, 7, 13),
+        reason="Training",
+    )
+    _wait_at_ten(world, olivia)
+    assert _offers() == []
+    desk.post(reverse("time-off-remove", args=[off.pk]))
+    [offer] = _offers()
+    assert offer.context["times"] == ["Monday 7 December at 10:00 with Dr Amara Lee"]
+    assert offer.dedupe_key == f"waitlist:{offer.topic.split(':')[1]}:freed:time-off:{off.pk}"
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def waitlist_api(world):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    return api
+
+
+def test_the_api_adds_lists_offers_times_for_and_removes_an_entry(waitlist_api, world, olivia):
+    created = waitlist_api.post(
+        "/api/v1/waitlist/",
+        {
+            "client": olivia.pk,
+            "service": world.microneedling.pk,
+            "practitioner": world.dr_lee.pk,
+            "first_day": "2026-12-07",
+            "last_day": "2026-12-07",
+            "from_time": "15:30",
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    entry_id = created.json()["id"]
+    assert created.json()["from_time"] == "15:30:00"
+    listed = waitlist_api.get("/api/v1/waitlist/", {"client": olivia.pk}).json()["results"]
+    assert [e["id"] for e in listed] == [entry_id]
+    slots = waitlist_api.get(f"/api/v1/waitlist/{entry_id}/free-times/").json()["slots"]
+    assert [s["start"] for s in slots] == ["2026-12-07T15:30:00Z", "2026-12-07T15:45:00Z"]
+    assert {s["practitioner"] for s in slots} == {world.dr_lee.pk}
+
+    again = waitlist_api.post(
+        "/api/v1/waitlist/",
+        {
+            "client": olivia.pk,
+            "service": world.microneedling.pk,
+            "first_day": "2026-12-07",
+            "last_day": "2026-12-08",
+        },
+        format="json",
+    )
+    assert again.status_code == 400
+    assert again.json()["code"] == "already_waiting"
+
+    removed = waitlist_api.post(f"/api/v1/waitlist/{entry_id}/remove/")
+    assert removed.json()["ended_because"] == "removed"
+    assert waitlist_api.post(f"/api/v1/waitlist/{entry_id}/remove/").json()["code"] == "already_ended"
+    assert waitlist_api.get("/api/v1/waitlist/").json()["results"] == []
+    assert waitlist_api.get(f"/api/v1/waitlist/{entry_id}/free-times/").json()["slots"] == []
+
+
+def test_the_api_refuses_bad_input_with_field_errors_and_other_clinics_rows(waitlist_api, world, olivia):
+    bad = waitlist_api.post(
+        "/api/v1/waitlist/", {"client": olivia.pk, "service": 999999, "first_day": "7/12/2026"}, format="json"
+    )
+    assert bad.status_code == 400
+    assert set(bad.json()) >= {"service", "first_day", "last_day"}
+    other = build_world(slug="elsewhere")
+    foreign = _wait_at_ten(other, other.client(email="x@example.com"))
+    assert waitlist_api.get(f"/api/v1/waitlist/{foreign.pk}/").status_code == 404
+    assert waitlist_api.post(f"/api/v1/waitlist/{foreign.pk}/remove/").status_code == 404

@@ -1,4 +1,4 @@
-"""API of the treatments layer: services, availability, appointments and courses."""
+"""API of the treatments layer: services, availability, appointments, courses and the waitlist."""
 
 import datetime as dt
 
@@ -45,6 +45,8 @@ from treatments.models import (
     Service,
     SessionAddendum,
     TreatmentSession,
+    WaitlistEnded,
+    WaitlistEntry,
 )
 from treatments.selectors import (
     FIRST_CALENDAR_DAY,
@@ -53,6 +55,7 @@ from treatments.selectors import (
     with_recorded_areas,
     within_calendar,
 )
+from treatments.waitlist import free_times_for, open_entries, waitlist_add, waitlist_end
 
 # What a 409 carries: the time, room, device or client that is taken, in words.
 CONFLICT = inline_serializer("Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()})
@@ -597,3 +600,85 @@ class TreatmentRecordViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelVi
             records = records.filter(client=query.validated_data["client"])
         page = self.paginate_queryset(records)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+# --- the waitlist ----------------------------------------------------------------------------------
+class WaitlistEntrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WaitlistEntry
+        fields = [
+            "id",
+            "client",
+            "service",
+            "practitioner",
+            "first_day",
+            "last_day",
+            "from_time",
+            "until_time",
+            "note",
+            "added_at",
+            "ended_at",
+            "ended_because",
+            "appointment",
+        ]
+        read_only_fields = fields
+
+
+class WaitlistCreateSerializer(serializers.Serializer):
+    client = ClinicScopedPrimaryKeyField(model=Client)
+    service = ClinicScopedPrimaryKeyField(model=Service)
+    practitioner = ClinicScopedPrimaryKeyField(
+        model=StaffMember, required=False, allow_null=True, default=None
+    )
+    first_day = CalendarDateField()
+    last_day = CalendarDateField()
+    from_time = serializers.TimeField(required=False, allow_null=True, default=None)
+    until_time = serializers.TimeField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class WaitlistQuerySerializer(serializers.Serializer):
+    client = ClinicScopedPrimaryKeyField(model=Client, required=False)
+
+
+class WaitlistViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
+    """Clients waiting for a time: the open entries, add one, take one off, the times free now for one."""
+
+    queryset = WaitlistEntry.objects.select_related("clinic", "service__clinic")
+    serializer_class = WaitlistEntrySerializer
+
+    @extend_schema(parameters=[WaitlistQuerySerializer], responses=WaitlistEntrySerializer(many=True))
+    def list(self, request):
+        """The entries still waiting (not ended, last day not passed), first day first."""
+        query = WaitlistQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        entries = open_entries(clinic_of(request)).order_by("first_day", "added_at", "id")
+        if query.validated_data.get("client"):
+            entries = entries.filter(client=query.validated_data["client"])
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(WaitlistEntrySerializer(page, many=True).data)
+
+    @extend_schema(request=WaitlistCreateSerializer, responses={201: WaitlistEntrySerializer})
+    def create(self, request):
+        entry = waitlist_add(**validated(WaitlistCreateSerializer, request), actor=request.user)
+        return Response(WaitlistEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=WaitlistEntrySerializer)
+    def retrieve(self, request, pk=None):
+        return Response(WaitlistEntrySerializer(self.get_object()).data)
+
+    @extend_schema(request=None, responses=WaitlistEntrySerializer)
+    @action(detail=True, methods=["post"])
+    def remove(self, request, pk=None):
+        """Take the client off the waitlist; an entry already ended is a 400 saying so."""
+        entry = waitlist_end(self.get_object(), because=WaitlistEnded.REMOVED, actor=request.user)
+        return Response(WaitlistEntrySerializer(entry).data)
+
+    @extend_schema(responses=inline_serializer("WaitlistFreeTimes", {"slots": SlotSerializer(many=True)}))
+    @action(detail=True, methods=["get"], url_path="free-times")
+    def free_times(self, request, pk=None):
+        """The free starts that suit the entry now (none once it has ended or its days have passed)."""
+        entry = self.get_object()
+        waiting = entry.ended_at is None and entry.last_day >= timezone.localdate(timezone=entry.clinic.zone)
+        slots = free_times_for([entry])[entry.pk] if waiting else []
+        return Response({"slots": slots_as_json(slots, entry.clinic.zone)})

@@ -7,12 +7,14 @@ from treatments.api import (
     CourseViewSet,
     ServiceViewSet,
     TreatmentRecordViewSet,
+    WaitlistViewSet,
 )
 
 router = SimpleRouter()
 router.register("services", ServiceViewSet, basename="api-service")
 router.register("appointments", AppointmentViewSet, basename="api-appointment")
 router.register("courses", CourseViewSet, basename="api-course")
+router.register("waitlist", WaitlistViewSet, basename="api-waitlist")
 router.register("treatment-records", TreatmentRecordViewSet, basename="api-treatment-record")
 urlpatterns = [
     path("availability/", AvailabilityView.as_view(), name="availability"),

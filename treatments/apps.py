@@ -9,11 +9,11 @@ class TreatmentsConfig(AppConfig):
     def ready(self):
         from clinic.outbox import register_context_refresh, register_out_of_date_check
         from treatments.notifications import booking_messages_as_they_stand, out_of_date_booking_messages
-        from treatments.waitlist import out_of_date_waitlist_offers, waitlist_offers_as_they_stand
+        from treatments.waitlist import out_of_date_waitlist_messages, waitlist_offers_as_they_stand
 
         register_out_of_date_check(out_of_date_booking_messages)
         register_context_refresh(booking_messages_as_they_stand)
-        register_out_of_date_check(out_of_date_waitlist_offers)
+        register_out_of_date_check(out_of_date_waitlist_messages)
         register_context_refresh(waitlist_offers_as_they_stand)
 
         from treatments.device_holds import repair_device_hold_triggers

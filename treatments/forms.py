@@ -151,15 +151,9 @@ class TimeOffForm(PlainLabelsForm):
         self.fields["practitioner"].queryset = practitioners
 
 
-class WaitlistForm(PlainLabelsForm):
-    """What a client on the waitlist waits for: a service, days, the hours a visit may start, with whom."""
+class WaitlistDaysForm(PlainLabelsForm):
+    """The days a client can come and the hours a visit may start (the clinic's local time)."""
 
-    service = forms.ModelChoiceField(
-        queryset=None, empty_label="Choose…", error_messages={"required": "Choose the service they wait for."}
-    )
-    practitioner = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="Anyone qualified", label="With"
-    )
     first_day = forms.DateField(
         label="From", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
@@ -171,6 +165,19 @@ class WaitlistForm(PlainLabelsForm):
     )
     until_time = forms.TimeField(
         label="Starting by", required=False, widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
+
+
+class WaitlistForm(WaitlistDaysForm):
+    """What a client on the waitlist waits for, as the desk types it: a service, with whom, days, hours."""
+
+    field_order = ["service", "practitioner"]
+
+    service = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose…", error_messages={"required": "Choose the service they wait for."}
+    )
+    practitioner = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Anyone qualified", label="With"
     )
     note = forms.CharField(
         max_length=300,

@@ -45,6 +45,11 @@ urlpatterns = [
     path("p/<slug:slug>/", public.public_services, name="public-services"),
     path("p/<slug:slug>/book/<int:service_id>/", public.public_times, name="public-times"),
     path("p/<slug:slug>/book/<int:service_id>/details/", public.public_details, name="public-details"),
+    path(
+        "p/<slug:slug>/book/<int:service_id>/waitlist/",
+        public.public_waitlist_join,
+        name="public-waitlist-join",
+    ),
     path("p/manage/<str:token>/", public.public_manage, name="public-manage"),
     path("p/waitlist/<str:token>/", public.public_waitlist, name="public-waitlist"),
 ]

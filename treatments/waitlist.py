@@ -34,6 +34,7 @@ from treatments.models import (
 )
 
 OFFER = "waitlist_offer"
+JOINED = "waitlist_joined"
 LINK_PURPOSE = "treatments.waitlist"
 # A wait longer than this is better booked ahead now and moved later.
 MAX_WAITING_DAYS = 92
@@ -90,6 +91,9 @@ def waitlist_add(
     order, a practitioner not qualified for the service, an absolute contraindication (booking would
     refuse every time offered), or an open entry of the client's for the service on any of those days
     (the client's row is locked, so two clicks make one entry).
+
+    A client with an email address is written, in the same transaction, that they are on it, with the
+    link to their place (to book a time free then, or to leave).
     """
     clinic = service.clinic
     if client.clinic_id != clinic.pk or (practitioner is not None and practitioner.clinic_id != clinic.pk):
@@ -139,7 +143,7 @@ def waitlist_add(
             "Take that off first to change it.",
             code="already_waiting",
         )
-    return WaitlistEntry.objects.create(
+    entry = WaitlistEntry.objects.create(
         clinic=clinic,
         client=client,
         service=service,
@@ -151,6 +155,28 @@ def waitlist_add(
         note=note.strip()[:300],
         added_by=_user(actor),
     )
+    if client.email:
+        outbox_write(
+            [
+                outbox_message(
+                    clinic=clinic,
+                    recipient_email=client.email,
+                    recipient_name=client.full_name,
+                    template_key=JOINED,
+                    dedupe_key=f"{_topic(entry.pk)}:joined",
+                    context={
+                        "client_first_name": client.first_name,
+                        "service_name": service.name,
+                        "waiting_for": waiting_for_said(entry),
+                        "zone_name": clinic.time_zone,
+                        "waitlist_url": waitlist_url(entry),
+                    },
+                    topic=_topic(entry.pk),
+                    client_id=client.pk,
+                )
+            ]
+        )
+    return entry
 
 
 @transaction.atomic
@@ -314,22 +340,39 @@ def _names(clinic) -> dict[int, str]:
 def waitlist_offer_freed(
     appointment: Appointment, *, blocked_start: dt.datetime, blocked_end: dt.datetime
 ) -> int:
-    """A visit no longer holds [blocked_start, blocked_end): tell each waiting client a time came free.
+    """A visit no longer holds [blocked_start, blocked_end): offer what came free (see below).
 
-    Call in the transaction of the cancellation or move (after its write: the visit no longer holds the
-    time). For each open entry (of another client) whose days hold the freed time, the free starts
-    that fit it and overlap the freed time are what came free; a client with an email address and
-    such a start is written one offer, keyed to this change of this visit (written once, however the
-    change is retried). One query when nobody waits on those days. Returns how many were written.
+    Call in the transaction of the cancellation or move, after its write. Its client is not offered
+    the time they gave up. Keyed to this change of this visit (its SEQUENCE).
     """
-    clinic = appointment.clinic
+    return waitlist_offer_free_time(
+        appointment.clinic,
+        start=blocked_start,
+        end=blocked_end,
+        because=f"visit:{appointment.pk}:{appointment.sequence}",
+        not_to_client_id=appointment.client_id,
+    )
+
+
+def waitlist_offer_free_time(
+    clinic, *, start: dt.datetime, end: dt.datetime, because: str, not_to_client_id: int | None = None
+) -> int:
+    """Time in [start, end) came free (a visit cancelled or moved, time off taken back): tell each
+    waiting client for whom a time that suits them came free.
+
+    Call in the transaction of the change, after its write. For each open entry whose days hold the
+    freed time, the free starts that fit it and whose held time overlaps the freed time are what came
+    free; a client with an email address and such a start is written one offer, keyed to `because`
+    (written once, however the change is retried). One query when nobody waits on those days.
+    Returns how many were written.
+    """
     zone = clinic.zone
-    first_day = timezone.localtime(blocked_start, zone).date()
-    last_day = timezone.localtime(blocked_end, zone).date()
+    first_day = timezone.localtime(start, zone).date()
+    last_day = timezone.localtime(end, zone).date()
     waiting = list(
         open_entries(clinic)
         .filter(first_day__lte=last_day, last_day__gte=first_day)
-        .exclude(client_id=appointment.client_id)
+        .exclude(client_id=not_to_client_id)
         .exclude(client__email="")
         .select_related("client", "service__clinic", "practitioner", "clinic")
     )
@@ -342,11 +385,7 @@ def waitlist_offer_freed(
         service = entry.service
         before = dt.timedelta(minutes=service.buffer_before_minutes)
         after = dt.timedelta(minutes=service.buffer_after_minutes)
-        came_free = [
-            s
-            for s in found.get(entry.pk, [])
-            if s.start - before < blocked_end and s.end + after > blocked_start
-        ]
+        came_free = [s for s in found.get(entry.pk, []) if s.start - before < end and s.end + after > start]
         if not came_free:
             continue
         offers.append(
@@ -355,7 +394,7 @@ def waitlist_offer_freed(
                 recipient_email=entry.client.email,
                 recipient_name=entry.client.full_name,
                 template_key=OFFER,
-                dedupe_key=f"{_topic(entry.pk)}:freed:{appointment.pk}:{appointment.sequence}",
+                dedupe_key=f"{_topic(entry.pk)}:freed:{because}",
                 context=offer_context(entry, came_free, names),
                 topic=_topic(entry.pk),
                 client_id=entry.client_id,
@@ -374,15 +413,16 @@ def _entry_id(topic: str) -> int | None:
 FOUND_FREE = "_waitlist_free_found"
 
 
-def out_of_date_waitlist_offers(
+def out_of_date_waitlist_messages(
     messages: list[OutboxMessage], now: dt.datetime, delivering: bool = False
 ) -> dict[int, str]:
-    """Say which waitlist offers would be untrue if sent now: the client was booked or left, the days
-    passed, or every time that fits was taken again. Registered with `register_out_of_date_check`.
+    """Say which waitlist messages would be untrue if sent now: the client was booked or left, the days
+    passed, or (an offer) every time that fits was taken again. Registered with
+    `register_out_of_date_check`.
 
     One query for the entries, then `free_times_for` over the open ones (none without offers).
     """
-    about = {m.pk: _entry_id(m.topic) for m in messages if m.template_key == OFFER}
+    about = {m.pk: _entry_id(m.topic) for m in messages if m.template_key in (OFFER, JOINED)}
     about = {pk: entry_id for pk, entry_id in about.items() if entry_id is not None}
     if not about:
         return {}
@@ -400,6 +440,7 @@ def out_of_date_waitlist_offers(
     free = {}
     for waiting in by_clinic.values():
         free.update(free_times_for(waiting))
+    kinds = {m.pk: m.template_key for m in messages}
     reasons = {}
     for message in messages:
         if message.pk in about and about[message.pk] in free:  # for the refresh, right after this check
@@ -414,7 +455,7 @@ def out_of_date_waitlist_offers(
             reasons[pk] = "the client is off the waitlist"
         elif entry_id not in free:
             reasons[pk] = "the days they waited for have passed"
-        elif not free[entry_id]:
+        elif not free[entry_id] and kinds[pk] == OFFER:
             reasons[pk] = "the times that came free were taken again"
     return reasons
 

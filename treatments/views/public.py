@@ -16,10 +16,17 @@ from clinic.models import Clinic, StaffMember
 from clinic.parsing import parse_id
 from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
-from treatments.forms import NewClientForm, parse_local_date, parse_local_datetime
+from treatments.forms import NewClientForm, WaitlistDaysForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
 from treatments.models import AppointmentEvent, AppointmentStatus, Service, WaitlistEnded
-from treatments.waitlist import entry_from_token, free_times_for, waiting_for_said, waitlist_end
+from treatments.waitlist import (
+    entry_from_token,
+    free_times_for,
+    waiting_for_said,
+    waitlist_add,
+    waitlist_end,
+    waitlist_token,
+)
 
 DAYS_AHEAD = 60
 # What a client is told when a rule refuses them: medical detail is for the practitioner, not the web page.
@@ -85,6 +92,55 @@ def public_times(request, slug, service_id):
             "previous_day": day - dt.timedelta(days=1) if day > today else None,
             "next_day": day + dt.timedelta(days=1),
         },
+    )
+
+
+# What a client joining the waitlist online is told when the clinic would refuse them.
+ALREADY_WAITING = (
+    "You are already on our waitlist for this treatment: the email we sent you has the link to your place."
+)
+
+
+@require_http_methods(["GET", "POST"])
+def public_waitlist_join(request, slug, service_id):
+    """Nothing suits the client online: take their details, days and hours, and put them on the waitlist."""
+    clinic = get_object_or_404(Clinic, slug=slug)
+    show_times_in_clinic_zone(clinic)
+    service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
+    today = timezone.localdate(timezone=clinic.zone)
+    first_day, _ = parse_local_date(request.GET.get("date"), today)
+    first_day = min(max(first_day, today), today + dt.timedelta(days=DAYS_AHEAD))
+    days_form = WaitlistDaysForm(
+        request.POST or None,
+        initial={"first_day": first_day, "last_day": first_day + dt.timedelta(days=13)},
+    )
+    form = NewClientForm(request.POST or None)
+    error, status = "", 200
+    if request.method == "POST":
+        if not (form.is_valid() and days_form.is_valid()):
+            error, status = "Please check the details below.", 400
+        elif not form.cleaned_data["email"]:
+            error, status = "We need your email address to tell you when a time comes free.", 400
+        else:
+            try:
+                with transaction.atomic():
+                    client = _find_or_register(clinic, form.cleaned_data)
+                    entry = waitlist_add(client=client, service=service, **days_form.cleaned_data)
+            except ClinicError as refusal:
+                error = (
+                    ALREADY_WAITING if refusal.code == "already_waiting" else _client_message(refusal, clinic)
+                )
+                status = 400
+            else:
+                messages.success(
+                    request, "You are on the waitlist. We have emailed you the link to this page."
+                )
+                return redirect("public-waitlist", waitlist_token(entry))
+    return render(
+        request,
+        "public/waitlist_join.html",
+        {"clinic": clinic, "service": service, "form": form, "days_form": days_form, "error": error},
+        status=status,
     )
 
 

@@ -6,6 +6,7 @@ It lives in the treatments layer because it shows the visits that fall in the ti
 import datetime as dt
 
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -27,6 +28,7 @@ from treatments.selectors import (
     time_off_clashes,
     visits_left_without_their_practitioner,
 )
+from treatments.waitlist import waitlist_offer_free_time
 
 COMING_SHOWN = 100
 # Visits named under each practitioner whose hours leave them out; the rest are counted.
@@ -163,7 +165,10 @@ def _visits_to_move(off: TimeOff) -> list[Appointment]:
 def time_off_delete(request, pk):
     """Take back time off entered by mistake."""
     clinic = request.staff_member.clinic
-    removed = time_off_remove(clinic=clinic, time_off_id=pk)
+    with transaction.atomic():  # the time is free again: the waitlist hears of it with the change
+        removed = time_off_remove(clinic=clinic, time_off_id=pk)
+        if removed is not None:
+            waitlist_offer_free_time(clinic, start=removed.start, end=removed.end, because=f"time-off:{pk}")
     if removed is None:
         messages.error(request, "That time off was already taken back.")
     else:
