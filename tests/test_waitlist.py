@@ -316,7 +316,7 @@ def test_the_client_books_a_time_from_their_link_and_is_off_the_waitlist(client,
     appointment_cancel(ben_visit)
     url = reverse("public-waitlist", args=[waitlist_token(entry)])
     page = client.get(url).content.decode()
-    assert "Microneedling facial, Monday 7 December, starting 10:00–10:00, with Dr Amara Lee" in page
+    assert "Microneedling facial, Monday 7 December, starting at 10:00, with Dr Amara Lee" in page
     assert 'aria-label="Book Monday 7 December at 10:00 with Dr Amara Lee"' in page
     asked = client.get(url, {"book": "2026-12-07T10:00", "with": world.dr_lee.pk}).content.decode()
     assert "Book this time?" in asked
@@ -513,7 +513,7 @@ def test_the_finder_offers_the_waitlist_when_nothing_is_free_and_the_client_page
     _wait_at_ten(world, olivia)
     client_page = desk.get(reverse("client-detail", args=[olivia.pk])).content.decode()
     assert (
-        "waitlist</a> for: Microneedling facial, Monday 7 December, starting 10:00–10:00, with Dr Amara Lee."
+        "waitlist</a> for: Microneedling facial, Monday 7 December, starting at 10:00, with Dr Amara Lee."
         in (client_page)
     )
 
@@ -681,3 +681,25 @@ def test_the_api_refuses_bad_input_with_field_errors_and_other_clinics_rows(wait
     foreign = _wait_at_ten(other, other.client(email="x@example.com"))
     assert waitlist_api.get(f"/api/v1/waitlist/{foreign.pk}/").status_code == 404
     assert waitlist_api.post(f"/api/v1/waitlist/{foreign.pk}/remove/").status_code == 404
+
+
+def test_a_second_opening_before_the_offer_went_is_told_by_that_offer(
+    world, olivia, smtp_settings, smtp_server
+):
+    # Dr Lee is held 09:50–10:55 and 11:50–12:55: no hour of microneedling (with 15 minutes before and
+    # 10 after) starts between 10:00 and 12:00
+    ben_visit = _ben_at_ten(world)
+    noon = _book(world, world.client(email="c@example.com"), world.mesotherapy, world.dr_lee, 7, 12)
+    _wait_at_ten(world, olivia, until_time=dt.time(12))
+    appointment_cancel(ben_visit)
+    appointment_cancel(noon)
+    [offer] = _offers()  # one email, not one per cancellation
+    deliver_due_messages_task()
+    offer.refresh_from_db()
+    assert offer.status == OutboxStatus.SENT
+    # it lists what is free when it goes: both openings, 10:00 to 12:00 every quarter of an hour
+    assert offer.context["times"][0] == "Monday 7 December at 10:00 with Dr Amara Lee"
+    assert (len(offer.context["times"]), offer.context["more_times"]) == (5, 4)
+    # once that one went, the next opening is news: a new offer
+    appointment_cancel(_ben_at_ten(world))
+    assert len(_offers()) == 2

@@ -56,7 +56,9 @@ def _days_said(entry: WaitlistEntry) -> str:
 
 
 def hours_said(entry: WaitlistEntry) -> str:
-    """The hours a visit may start at, as the desk and the client read them: "from 14:00 to 17:00"."""
+    """The hours a visit may start at, as the desk and the client read them: "starting 14:00–17:00"."""
+    if entry.from_time and entry.from_time == entry.until_time:
+        return f"starting at {entry.from_time:%H:%M}"
     if entry.from_time and entry.until_time:
         return f"starting {entry.from_time:%H:%M}–{entry.until_time:%H:%M}"
     if entry.from_time:
@@ -363,7 +365,8 @@ def waitlist_offer_free_time(
     Call in the transaction of the change, after its write. For each open entry whose days hold the
     freed time, the free starts that fit it and whose held time overlaps the freed time are what came
     free; a client with an email address and such a start is written one offer, keyed to `because`
-    (written once, however the change is retried). One query when nobody waits on those days.
+    (written once, however the change is retried), unless an offer to them is still to go (it lists
+    the times free when it goes, this one with them). One query when nobody waits on those days.
     Returns how many were written.
     """
     zone = clinic.zone
@@ -376,6 +379,13 @@ def waitlist_offer_free_time(
         .exclude(client__email="")
         .select_related("client", "service__clinic", "practitioner", "clinic")
     )
+    # An offer still to go lists the times free when it goes: it tells of this one too.
+    told = set(
+        OutboxMessage.objects.filter(
+            topic__in=[_topic(e.pk) for e in waiting], template_key=OFFER, status=OutboxStatus.PENDING
+        ).values_list("topic", flat=True)
+    )
+    waiting = [e for e in waiting if _topic(e.pk) not in told]
     if not waiting:
         return 0
     found = free_times_for(waiting, days=(first_day, last_day))

@@ -841,6 +841,13 @@ class Command(BaseCommand):
             for client in clients:
                 if client.pk in taken or not client.email:
                     continue
+                if Appointment.objects.filter(
+                    client=client,
+                    service=service,
+                    start__date__gte=today + dt.timedelta(days=first - 1),
+                    start__date__lte=today + dt.timedelta(days=last + 1),
+                ).exists():
+                    continue
                 try:
                     entry = waitlist_add(
                         client=client,
@@ -854,15 +861,8 @@ class Command(BaseCommand):
                     )
                 except ClinicError:
                     continue
-                if Appointment.objects.filter(
-                    client=client,
-                    service=service,
-                    start__date__gte=entry.first_day - dt.timedelta(days=1),
-                    start__date__lte=entry.last_day + dt.timedelta(days=1),
-                ).exists():
-                    entry.delete()
-                    continue
                 WaitlistEntry.objects.filter(pk=entry.pk).update(added_at=added_at)
+                OutboxMessage.objects.filter(topic=f"waitlist:{entry.pk}").update(due_at=added_at)
                 taken.add(client.pk)
                 break
         booked = (
