@@ -1,5 +1,6 @@
 """End to end in Chromium: the front desk books from the calendar and cancels; a client books online
-and cancels from the link in the email a real SMTP server received."""
+and cancels from the link in the email a real SMTP server received; a client on the waitlist books the
+time a cancellation frees from the link in her offer."""
 
 import datetime as dt
 import re
@@ -11,8 +12,8 @@ from clients.models import Client
 from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world
 from tests.factories import PASSWORD
-from treatments.booking import appointment_set_status, course_book
-from treatments.models import Appointment, AppointmentStatus
+from treatments.booking import appointment_cancel, appointment_set_status, course_book
+from treatments.models import Appointment, AppointmentStatus, WaitlistEntry
 
 pytestmark = pytest.mark.browser
 
@@ -283,3 +284,49 @@ def test_front_desk_moves_a_sick_practitioners_visit_to_a_colleague(live_server,
     assert visit.practitioner == world.sam and visit.start == dt.datetime.combine(
         day, dt.time(10), tzinfo=zone
     )
+
+
+def test_the_desk_puts_a_client_on_the_waitlist_and_she_books_the_time_a_cancellation_frees(
+    live_server, world, browser_page, smtp_settings, smtp_server
+):
+    smtp_settings.SITE_URL = live_server.url
+    page = browser_page
+    day = next_week(world)
+    # given Dr Lee is held at 10:00 that day (mesotherapy with another client, 09:50–10:55)
+    busy = world.keep_lee_busy(dt.datetime.combine(day, dt.time(10), tzinfo=world.clinic.zone))
+    sign_in(page, live_server, world.desk.user.username)
+    # when the front desk puts Olivia on the waitlist for a microcurrent workout with Dr Lee at 10:00
+    page.goto(f"{live_server.url}/waitlist/")
+    page.get_by_label("Search by name, phone or email").fill("Olivia")
+    page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
+    page.get_by_label("Search by name, phone or email").press("Enter")
+    page.get_by_label("Service").select_option(label="Microcurrent workout")
+    page.get_by_label("With").select_option(label="Dr Amara Lee")
+    page.get_by_label("From", exact=True).fill(day.isoformat())
+    page.get_by_label("Until", exact=True).fill(day.isoformat())
+    page.get_by_label("Starting from").fill("10:00")
+    page.get_by_label("Starting by").fill("10:00")
+    page.get_by_role("button", name="Add to the waitlist").click()
+    # then she waits, with nothing free that suits her
+    page.get_by_text("Olivia Smith is on the waitlist").wait_for()
+    assert "Nothing that suits them is free yet" in page.locator(".waitlist-entry").inner_text()
+    # when the other client's visit is cancelled and the worker sends what that wrote
+    appointment_cancel(busy, reason="Client called")
+    deliver_due_messages_task()
+    [offer] = [m for m in smtp_server.messages if m["Subject"].startswith("A time came free")]
+    assert offer["To"].addresses[0].addr_spec == "olivia@example.com"
+    link = re.search(r"(http://\S+/p/waitlist/\S+/)", offer.get_body().get_content()).group(1)
+    # and Olivia opens the link and taps the time
+    page.goto(link)
+    when = f"{day:%A} {day.day} {day:%B} at 10:00"
+    page.get_by_role("link", name=f"Book {when} with Dr Amara Lee").click()
+    # then she is asked first, and nothing is booked until she says yes
+    page.get_by_role("heading", name="Book this time?").wait_for()
+    assert not Appointment.objects.filter(client__email="olivia@example.com").exists()
+    page.get_by_role("button", name="Yes, book it").click()
+    # then she is booked at that time, and off the waitlist
+    page.get_by_text("You are booked").wait_for()
+    assert "10:00" in page.locator("#when").inner_text()
+    visit = Appointment.objects.get(client__email="olivia@example.com")
+    assert visit.start == dt.datetime.combine(day, dt.time(10), tzinfo=world.clinic.zone)
+    assert WaitlistEntry.objects.get().ended_because == "booked"

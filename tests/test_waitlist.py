@@ -703,3 +703,15 @@ def test_a_second_opening_before_the_offer_went_is_told_by_that_offer(
     # once that one went, the next opening is news: a new offer
     appointment_cancel(_ben_at_ten(world))
     assert len(_offers()) == 2
+
+
+def test_the_visits_history_says_the_client_booked_it_from_the_waitlist(client, desk, world, olivia):
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, olivia)
+    appointment_cancel(ben_visit)
+    url = reverse("public-waitlist", args=[waitlist_token(entry)])
+    client.post(url, {"action": "book", "start": "2026-12-07T10:00", "practitioner": world.dr_lee.pk})
+    visit = Appointment.objects.get(client=olivia)
+    desk.force_login(world.desk.user)
+    page = desk.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
+    assert "Booked by the client, from the waitlist" in page

@@ -346,7 +346,12 @@ HISTORY_LABELS = {
     "status:noshow": "Marked as a no-show",
     "resources_changed": "Room and device changed",
 }
-BOOKED_THROUGH = {"online": " online by the client", "course": " with a course", "api": " through the API"}
+BOOKED_THROUGH = {
+    "online": " online by the client",
+    "waitlist": " by the client, from the waitlist",
+    "course": " with a course",
+    "api": " through the API",
+}
 
 
 def _history_line(event: AppointmentEvent, zone) -> dict:
