@@ -479,29 +479,16 @@ def test_the_page_takes_the_same_queries_for_three_entries_or_twelve(desk, world
 def test_the_finder_offers_the_waitlist_when_nothing_is_free_and_the_client_page_says_they_wait(
     desk, world, olivia
 ):
+    def finder():
+        query = {"service": world.microneedling.pk, "practitioner": world.dr_lee.pk, "date": "2026-12-07"}
+        return desk.get(reverse("book"), {**query, "client": olivia.pk}).content.decode()
+
     _ben_at_ten(world)
-    day = desk.get(
-        reverse("book"),
-        {
-            "service": world.microneedling.pk,
-            "practitioner": world.dr_lee.pk,
-            "date": "2026-12-07",
-            "client": olivia.pk,
-        },
-    ).content.decode()
-    assert "No free time on this day" not in day  # Dr Lee is free at other times: no waitlist link
+    assert "No free time on this day" not in finder()  # Dr Lee is free at other times: no waitlist link
     WorkingHours.objects.filter(staff_member=world.dr_lee).update(
         start_time=dt.time(10), end_time=dt.time(11)
     )
-    page = desk.get(
-        reverse("book"),
-        {
-            "service": world.microneedling.pk,
-            "practitioner": world.dr_lee.pk,
-            "date": "2026-12-07",
-            "client": olivia.pk,
-        },
-    ).content.decode()
+    page = finder()
     assert "No free time on this day" in page
     link = re.search(r'<a id="to-waitlist" href="([^"]+)">Put Olivia on the waitlist</a>', page)
     assert link is not None
@@ -715,3 +702,16 @@ def test_the_visits_history_says_the_client_booked_it_from_the_waitlist(client, 
     desk.force_login(world.desk.user)
     page = desk.get(reverse("appointment-detail", args=[visit.pk])).content.decode()
     assert "Booked by the client, from the waitlist" in page
+
+
+def test_the_desk_is_told_whom_the_waitlist_offered_the_time(desk, world, olivia):
+    ben_visit = _ben_at_ten(world)
+    _wait_at_ten(world, olivia)
+    response = desk.post(reverse("appointment-action", args=[ben_visit.pk, "cancel"]), follow=True)
+    assert (
+        "Cancelled. The time is free again and the client will be told. The time it held suits Olivia Smith "
+        "on the waitlist: emailed the link to book it." in response.content.decode()
+    )
+    other = _book(world, world.client(), world.microcurrent, world.sam, 8, 10)
+    response = desk.post(reverse("appointment-action", args=[other.pk, "cancel"]), follow=True)
+    assert "Cancelled. The time is free again and the client will be told.</" in response.content.decode()

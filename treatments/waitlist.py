@@ -414,6 +414,26 @@ def waitlist_offer_free_time(
     return len(offers)
 
 
+def waitlist_told_of(appointment: Appointment) -> list[str]:
+    """The clients on the waitlist written an offer by the visit's latest change (cancelled or moved).
+
+    For the desk's "Cancelled." message; two queries (the clinic's open entries, then their offers by
+    dedupe key, which is unique).
+    """
+    because = f"visit:{appointment.pk}:{appointment.sequence}"
+    keys = [
+        f"{_topic(pk)}:freed:{because}"
+        for pk in WaitlistEntry.objects.filter(clinic_id=appointment.clinic_id, ended_at=None).values_list(
+            "pk", flat=True
+        )
+    ]
+    return sorted(
+        OutboxMessage.objects.filter(dedupe_key__in=keys, template_key=OFFER).values_list(
+            "recipient_name", flat=True
+        )
+    )
+
+
 def _entry_id(topic: str) -> int | None:
     prefix, _, rest = topic.partition(":")
     return int(rest) if prefix == "waitlist" and rest.isdigit() else None

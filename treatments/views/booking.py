@@ -73,6 +73,7 @@ from treatments.selectors import (
     time_off_clashes,
 )
 from treatments.sessions import may_record, may_write, record_start_refusal
+from treatments.waitlist import waitlist_told_of
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -233,6 +234,15 @@ def _finder(request, clinic, service, practitioner):
             "date_error": date_error,
         },
     )
+
+
+def _waitlist_told(changed: Appointment) -> str:
+    """What the desk is told of the waitlist after a cancellation or move ("" when nobody was written)."""
+    names = waitlist_told_of(changed)
+    if not names:
+        return ""
+    who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f" The time it held suits {who} on the waitlist: emailed the link to book it."
 
 
 def _who_may_see(appointment: Appointment) -> list[StaffMember]:
@@ -570,8 +580,13 @@ def appointment_action(request, pk, action):
         elif action == "cancel":
             form = CancelForm(request.POST, prefix="cancel")
             form.is_valid()
-            appointment_cancel(appointment, actor=request.user, reason=form.cleaned_data.get("reason", ""))
-            messages.success(request, "Cancelled. The time is free again and the client will be told.")
+            cancelled = appointment_cancel(
+                appointment, actor=request.user, reason=form.cleaned_data.get("reason", "")
+            )
+            messages.success(
+                request,
+                "Cancelled. The time is free again and the client will be told." + _waitlist_told(cancelled),
+            )
         elif action == "reschedule":
             form = RescheduleForm(
                 request.POST,
@@ -597,7 +612,9 @@ def appointment_action(request, pk, action):
             )
             local = timezone.localtime(moved.start, request.staff_member.clinic.zone)
             messages.success(
-                request, f"Moved to {local:%a %d %b %H:%M} with {moved.practitioner.display_name}."
+                request,
+                f"Moved to {local:%a %d %b %H:%M} with {moved.practitioner.display_name}."
+                + _waitlist_told(moved),
             )
         else:
             raise Http404("No such action.")
