@@ -715,3 +715,52 @@ def test_the_desk_is_told_whom_the_waitlist_offered_the_time(desk, world, olivia
     other = _book(world, world.client(), world.microcurrent, world.sam, 8, 10)
     response = desk.post(reverse("appointment-action", args=[other.pk, "cancel"]), follow=True)
     assert "Cancelled. The time is free again and the client will be told.</" in response.content.decode()
+
+
+def test_the_clients_timeline_says_what_each_waitlist_email_was_about(desk, world, olivia):
+    ben_visit = _ben_at_ten(world)
+    _wait_at_ten(world, olivia)
+    appointment_cancel(ben_visit)
+    page = desk.get(reverse("client-detail", args=[olivia.pk])).content.decode()
+    assert (
+        page.count(
+            "Waiting for Microneedling facial, Monday 7 December, starting at 10:00, with Dr Amara Lee"
+        )
+        == 2
+    )
+    assert "Waitlist offer" in page and "Waitlist joined" in page
+
+
+def test_a_cancellation_takes_the_same_queries_for_two_waiting_clients_or_ten(world):
+    def cancel_queries(waiting):
+        for _ in range(waiting):
+            _wait_at_ten(world, world.client(email="w@example.com"), from_time=None, until_time=None)
+        visit = _ben_at_ten(world)
+        with CaptureQueriesContext(connection) as captured:
+            appointment_cancel(visit)
+        WaitlistEntry.objects.all().delete()
+        OutboxMessage.objects.all().delete()
+        return len(captured)
+
+    assert cancel_queries(2) == cancel_queries(10)
+    nobody = cancel_queries(0)
+    assert nobody < cancel_queries(2)
+
+
+def test_the_desk_sees_what_became_of_recent_entries_booked_removed_or_lapsed(desk, world, olivia):
+    booked = _wait_at_ten(world, olivia)
+    _book(world, olivia, world.microneedling, world.sam, 7, 15)
+    removed = _wait_at_ten(world, world.client(first_name="Nadia", last_name="Khan"))
+    waitlist_end(removed, because=WaitlistEnded.REMOVED)
+    lapsed = _wait_at_ten(
+        world, world.client(first_name="Pat", last_name="Lee"), first_day=dt.date(2026, 12, 1)
+    )
+    WaitlistEntry.objects.filter(pk=lapsed.pk).update(
+        first_day=dt.date(2026, 11, 20), last_day=dt.date(2026, 11, 30)
+    )
+    page = desk.get(reverse("waitlist")).content.decode()
+    assert re.search(rf'id="ended-{booked.pk}">Olivia Smith, [^<]*: booked 1 Dec \d\d:\d\d \(<a href', page)
+    assert f'id="ended-{removed.pk}">Nadia Khan' in page and "taken off by the clinic 1 Dec" in page
+    assert f'id="ended-{lapsed.pk}">Pat Lee, Microneedling facial, Fri 20 Nov to Mon 30 Nov' in page
+    assert "their days passed 30 Nov" in page
+    assert "Nobody is waiting" in page

@@ -30,6 +30,7 @@ from treatments.waitlist import (
 TIMES_SHOWN = 6
 # Entries that ended this recently are listed under the open ones, so the desk sees what became of them.
 ENDED_SHOWN_DAYS = 14
+ENDED_SHOWN = 20
 DEFAULT_WAIT_DAYS = 14
 
 
@@ -102,13 +103,32 @@ def waitlist(request):
         .select_related("client", "service__clinic", "practitioner", "added_by")
         .order_by("first_day", "added_at", "id")
     )
-    ended = list(
-        WaitlistEntry.objects.filter(
-            clinic=clinic, ended_at__gte=timezone.now() - dt.timedelta(days=ENDED_SHOWN_DAYS)
-        )
+    recently = timezone.now() - dt.timedelta(days=ENDED_SHOWN_DAYS)
+    ended = [
+        {
+            "entry": e,
+            "said": waiting_for_said(e),
+            "outcome": e.get_ended_because_display().lower(),
+            "at": e.ended_at,
+        }
+        for e in WaitlistEntry.objects.filter(clinic=clinic, ended_at__gte=recently)
         .select_related("client", "service", "practitioner", "appointment")
-        .order_by("-ended_at", "-id")[:20]
-    )
+        .order_by("-ended_at", "-id")[:ENDED_SHOWN]
+    ]
+    # nobody booked them, nor took them off, before their last day went by
+    lapsed = WaitlistEntry.objects.filter(
+        clinic=clinic, ended_at=None, last_day__lt=today, last_day__gte=recently.date()
+    ).select_related("client", "service", "practitioner")
+    ended += [
+        {
+            "entry": e,
+            "said": waiting_for_said(e),
+            "outcome": "their days passed",
+            "at": dt.datetime.combine(e.last_day + dt.timedelta(days=1), dt.time.min, tzinfo=zone),
+        }
+        for e in lapsed.order_by("-last_day", "-id")[:ENDED_SHOWN]
+    ]
+    ended.sort(key=lambda row: row["at"], reverse=True)
     return render(
         request,
         "treatments/waitlist.html",
@@ -118,7 +138,7 @@ def waitlist(request):
             "new_client_form": new_client_form,
             "error": error,
             "rows": _rows(entries, zone, {p.pk: p.display_name for p in practitioners}),
-            "ended": [{"entry": e, "said": waiting_for_said(e)} for e in ended],
+            "ended": ended[:ENDED_SHOWN],
             "booked": WaitlistEnded.BOOKED,
         },
         status=status,
