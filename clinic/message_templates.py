@@ -204,6 +204,7 @@ SAMPLE_CONTEXT = {
     ],
     "more_times": 0,
     "waitlist_url": "https://clinic.example/p/waitlist/sample/",
+    "moving_from": "",
     "offset_days": 0,
     "protocol_names": ["Microneedling", "Microcurrent"],
     "parts": [

@@ -22,8 +22,16 @@ from treatments.booking import (
     appointment_reschedule,
     course_book,
 )
+from treatments.links import manage_token
 from treatments.models import Appointment, AppointmentStatus, WaitlistEnded, WaitlistEntry
-from treatments.waitlist import OFFER, free_times_for, waitlist_add, waitlist_end, waitlist_token
+from treatments.waitlist import (
+    OFFER,
+    free_times_for,
+    waiting_for_said,
+    waitlist_add,
+    waitlist_end,
+    waitlist_token,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -764,3 +772,96 @@ def test_the_desk_sees_what_became_of_recent_entries_booked_removed_or_lapsed(de
     assert f'id="ended-{lapsed.pk}">Pat Lee, Microneedling facial, Fri 20 Nov to Mon 30 Nov' in page
     assert "their days passed 30 Nov" in page
     assert "Nobody is waiting" in page
+
+
+# --- an earlier time for a visit already booked ---------------------------------------------------
+
+
+def _olivia_on_friday(world, olivia):
+    """Olivia's microneedling with Dr Lee on Friday 11 December at 10:00."""
+    return _book(world, olivia, world.microneedling, world.dr_lee, 11, 10)
+
+
+def test_a_time_that_comes_free_moves_the_visit_the_client_waits_to_move(client, world, olivia):
+    friday = _olivia_on_friday(world, olivia)
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, olivia, visit_to_move=friday)
+    assert waiting_for_said(entry).endswith(", instead of Fri 11 Dec 10:00")
+    appointment_cancel(ben_visit)
+    [offer] = _offers()
+    assert offer.context["moving_from"] == "Friday 11 December at 10:00"
+    url = reverse("public-waitlist", args=[waitlist_token(entry)])
+    asked = client.get(url, {"book": "2026-12-07T10:00", "with": world.dr_lee.pk}).content.decode()
+    assert "Move your visit to this time?" in asked
+    assert "instead of Friday 11 December at 10:00" in asked
+    response = client.post(
+        url, {"action": "book", "start": "2026-12-07T10:00", "practitioner": world.dr_lee.pk}, follow=True
+    )
+    assert "Your visit has moved" in response.content.decode()
+    friday.refresh_from_db()
+    assert friday.start == local(world, 2026, 12, 7, 10)  # the same visit, moved: no second one
+    assert Appointment.objects.filter(client=olivia).count() == 1
+    entry.refresh_from_db()
+    assert (entry.ended_because, entry.appointment_id) == (WaitlistEnded.BOOKED, friday.pk)
+    assert friday.events.filter(
+        action="rescheduled", details__reason="Moved by the client from the waitlist"
+    ).exists()
+
+
+def test_a_visit_to_move_must_be_the_clients_booked_visit_still_ahead(world, olivia):
+    friday = _olivia_on_friday(world, olivia)
+    with pytest.raises(ClinicError, match="another client's, or of another service"):
+        _wait_at_ten(world, olivia, service=world.microcurrent, practitioner=None, visit_to_move=friday)
+    appointment_cancel(friday)
+    with pytest.raises(ClinicError, match="Only a booked visit still ahead can wait for another time"):
+        _wait_at_ten(world, olivia, visit_to_move=friday)
+
+
+def test_cancelling_the_visit_to_move_ends_its_wait_and_what_was_to_go(world, olivia):
+    friday = _olivia_on_friday(world, olivia)
+    entry = _wait_at_ten(world, olivia, visit_to_move=friday)
+    appointment_cancel(friday)
+    entry.refresh_from_db()
+    assert entry.ended_because == WaitlistEnded.VISIT_CANCELLED
+    joined = OutboxMessage.objects.get(template_key="waitlist_joined")
+    assert (joined.status, joined.last_error) == (OutboxStatus.CANCELLED, "The visit to move was cancelled.")
+
+
+def test_the_client_asks_for_an_earlier_time_from_their_visits_link(client, world, olivia):
+    friday = _olivia_on_friday(world, olivia)
+    manage = reverse("public-manage", args=[manage_token(friday)])
+    assert "Tell me when an earlier time comes free" in client.get(manage).content.decode()
+    response = client.post(manage, {"action": "earlier"}, follow=True)
+    entry = WaitlistEntry.objects.get()
+    assert (entry.visit_to_move, entry.practitioner, entry.first_day, entry.last_day) == (
+        friday,
+        world.dr_lee,
+        dt.date(2026, 12, 1),
+        dt.date(2026, 12, 10),
+    )
+    assert "You are on the waitlist for an earlier time" in response.content.decode()
+    assert "see the times free now" in client.get(manage).content.decode()
+
+
+def test_the_desk_puts_a_visit_on_the_waitlist_to_move_and_takes_it_off(desk, world, olivia):
+    friday = _olivia_on_friday(world, olivia)
+    detail = reverse("appointment-detail", args=[friday.pk])
+    assert "Nothing suits? Move it when a time comes free" in desk.get(detail).content.decode()
+    response = desk.post(
+        reverse("waitlist-move", args=[friday.pk]),
+        {"first_day": "2026-12-07", "last_day": "2026-12-08", "from_time": "10:00", "practitioner": ""},
+        follow=True,
+    )
+    entry = WaitlistEntry.objects.get()
+    assert (entry.visit_to_move, entry.practitioner, entry.added_by) == (friday, None, world.desk.user)
+    page = response.content.decode()
+    assert "Olivia Smith is on the waitlist to move this visit" in page
+    assert (
+        "waitlist</a> to move it: Microneedling facial, Mon 7 Dec to Tue 8 Dec, starting at 10:00 or later"
+        in page
+    )
+    # the waitlist's free times for it lead to the visit's own Reschedule
+    listed = desk.get(reverse("waitlist")).content.decode()
+    assert f"/appointments/{friday.pk}/?with=" in listed and "&date=2026-12-07#reschedule" in listed
+    desk.post(reverse("waitlist-remove", args=[entry.pk]))
+    assert "Nothing suits? Move it when a time comes free" in desk.get(detail).content.decode()

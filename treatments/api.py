@@ -55,7 +55,7 @@ from treatments.selectors import (
     with_recorded_areas,
     within_calendar,
 )
-from treatments.waitlist import free_times_for, open_entries, waitlist_add, waitlist_end
+from treatments.waitlist import ENTRY_RELATED, free_times_for, open_entries, waitlist_add, waitlist_end
 
 # What a 409 carries: the time, room, device or client that is taken, in words.
 CONFLICT = inline_serializer("Conflict", {"code": serializers.CharField(), "detail": serializers.CharField()})
@@ -644,7 +644,7 @@ class WaitlistQuerySerializer(serializers.Serializer):
 class WaitlistViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     """Clients waiting for a time: the open entries, add one, take one off, the times free now for one."""
 
-    queryset = WaitlistEntry.objects.select_related("clinic", "service__clinic")
+    queryset = WaitlistEntry.objects.select_related(*ENTRY_RELATED)
     serializer_class = WaitlistEntrySerializer
 
     @extend_schema(parameters=[WaitlistQuerySerializer], responses=WaitlistEntrySerializer(many=True))

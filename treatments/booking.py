@@ -54,7 +54,7 @@ from treatments.notifications import (
     notify_rescheduled,
 )
 from treatments.selectors import fits_working_hours
-from treatments.waitlist import waitlist_close_for, waitlist_offer_freed
+from treatments.waitlist import waitlist_close_for, waitlist_end_for_cancelled, waitlist_offer_freed
 
 MAX_COURSE_SESSIONS = 52
 # PostgreSQL aborts one of two bookings that wait on each other's rows in different exclusion indexes
@@ -790,6 +790,7 @@ def appointment_cancel(
         details={"reason": reason, "by_client": by_client},
     )
     notify_cancelled(current)
+    waitlist_end_for_cancelled(current)
     waitlist_offer_freed(current, blocked_start=current.blocked_start, blocked_end=current.blocked_end)
     return current
 
@@ -1045,6 +1046,7 @@ def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> 
     )
     notify_course_cancelled(locked, remaining)
     for session in remaining:
+        waitlist_end_for_cancelled(session)
         waitlist_offer_freed(session, blocked_start=session.blocked_start, blocked_end=session.blocked_end)
     return remaining
 

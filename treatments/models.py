@@ -504,6 +504,7 @@ class WaitlistEnded(models.TextChoices):
     BOOKED = "booked", "Booked"
     REMOVED = "removed", "Taken off by the clinic"
     LEFT = "left", "Left by the client"
+    VISIT_CANCELLED = "cancelled", "The visit to move was cancelled"
 
 
 class WaitlistEntry(models.Model):
@@ -512,6 +513,8 @@ class WaitlistEntry(models.Model):
     Open until the client is booked for the service on one of those days (by any page: the booking
     closes it in its transaction), or taken off. Days and hours are the clinic's local ones; a visit
     fits when it starts on one of the days, at or after `from_time` and at or before `until_time`.
+    With `visit_to_move`, the client has a visit and would rather come then: a time that suits them
+    moves that visit instead of booking another.
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="waitlist_entries")
@@ -541,6 +544,14 @@ class WaitlistEntry(models.Model):
     )
     appointment = models.ForeignKey(
         Appointment, on_delete=models.SET_NULL, null=True, blank=True, related_name="waitlist_entries"
+    )
+    visit_to_move = models.ForeignKey(
+        Appointment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="waitlist_moves",
+        help_text="The visit a time that suits them moves (empty: a time books a new visit).",
     )
 
     class Meta:

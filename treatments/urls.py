@@ -25,6 +25,7 @@ urlpatterns = [
     path("book/", booking.book, name="book"),
     path("waitlist/", waitlist.waitlist, name="waitlist"),
     path("waitlist/<int:pk>/remove/", waitlist.waitlist_remove, name="waitlist-remove"),
+    path("appointments/<int:pk>/wait-to-move/", waitlist.waitlist_move, name="waitlist-move"),
     path("book/course/", courses.book_course, name="book-course"),
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),

@@ -28,6 +28,7 @@ from treatments.contraindications import absolute, contraindication_findings
 from treatments.models import (
     INACTIVE_STATUSES,
     Appointment,
+    AppointmentStatus,
     Service,
     WaitlistEnded,
     WaitlistEntry,
@@ -40,6 +41,8 @@ LINK_PURPOSE = "treatments.waitlist"
 MAX_WAITING_DAYS = 92
 # An offer names this many of the times that came free; the page lists every one.
 TIMES_IN_AN_OFFER = 5
+# What a page or a message about an entry reads of it: load these with it (`select_related`).
+ENTRY_RELATED = ("clinic", "client", "service__clinic", "practitioner", "visit_to_move")
 
 
 def _user(actor):
@@ -69,9 +72,14 @@ def hours_said(entry: WaitlistEntry) -> str:
 
 
 def waiting_for_said(entry: WaitlistEntry) -> str:
-    """One line: "Microneedling, Thu 3 Dec to Fri 11 Dec, starting 14:00–17:00, with Olivia"."""
+    """One line: "Microneedling, Thu 3 Dec to Fri 11 Dec, starting 14:00–17:00, with Olivia", and for
+    a visit to move, ", instead of Mon 14 Dec 10:00" (load ENTRY_RELATED)."""
     who = f", with {entry.practitioner.display_name}" if entry.practitioner_id else ""
-    return f"{entry.service.name}, {_days_said(entry)}, {hours_said(entry)}{who}"
+    instead = ""
+    if entry.visit_to_move_id:
+        local = timezone.localtime(entry.visit_to_move.start, entry.clinic.zone)
+        instead = f", instead of {local:%a} {local.day} {local:%b %H:%M}"
+    return f"{entry.service.name}, {_days_said(entry)}, {hours_said(entry)}{who}{instead}"
 
 
 @transaction.atomic
@@ -85,6 +93,7 @@ def waitlist_add(
     from_time: dt.time | None = None,
     until_time: dt.time | None = None,
     note: str = "",
+    visit_to_move: Appointment | None = None,
     actor=None,
 ) -> WaitlistEntry:
     """Put a client on the waitlist for a service, or raise ClinicError saying why not.
@@ -92,7 +101,8 @@ def waitlist_add(
     Refused: days in the past or out of order, a wait longer than MAX_WAITING_DAYS, hours out of
     order, a practitioner not qualified for the service, an absolute contraindication (booking would
     refuse every time offered), or an open entry of the client's for the service on any of those days
-    (the client's row is locked, so two clicks make one entry).
+    (the client's row is locked, so two clicks make one entry). With `visit_to_move` (the client's
+    visit of the service, still ahead), a time that suits them moves that visit.
 
     A client with an email address is written, in the same transaction, that they are on it, with the
     link to their place (to book a time free then, or to leave).
@@ -113,6 +123,9 @@ def waitlist_add(
             "and move it if a time comes free.",
             code="too_long",
         )
+    if visit_to_move is not None:  # as it stands now, held until this commits
+        visit_to_move = Appointment.objects.select_for_update().get(pk=visit_to_move.pk)
+        _check_visit_to_move(visit_to_move, client=client, service=service)
     if from_time and until_time and until_time < from_time:
         raise ClinicError(
             "“Starting by” comes before “starting from”. Check the hours.", code="hours_out_of_order"
@@ -136,7 +149,7 @@ def waitlist_add(
         WaitlistEntry.objects.filter(
             client=client, service=service, ended_at=None, first_day__lte=last_day, last_day__gte=first_day
         )
-        .select_related("service", "practitioner")
+        .select_related(*ENTRY_RELATED)
         .first()
     )
     if already is not None:
@@ -155,6 +168,7 @@ def waitlist_add(
         from_time=from_time,
         until_time=until_time,
         note=note.strip()[:300],
+        visit_to_move=visit_to_move,
         added_by=_user(actor),
     )
     if client.email:
@@ -172,6 +186,7 @@ def waitlist_add(
                         "waiting_for": waiting_for_said(entry),
                         "zone_name": clinic.time_zone,
                         "waitlist_url": waitlist_url(entry),
+                        "moving_from": _local_said(visit_to_move.start, clinic.zone) if visit_to_move else "",
                     },
                     topic=_topic(entry.pk),
                     client_id=client.pk,
@@ -179,6 +194,16 @@ def waitlist_add(
             ]
         )
     return entry
+
+
+def _check_visit_to_move(visit: Appointment, *, client: Client, service: Service) -> None:
+    if visit.client_id != client.pk or visit.service_id != service.pk:
+        raise ClinicError("That visit is another client's, or of another service.", code="other_visit")
+    if visit.status != AppointmentStatus.BOOKED or visit.start <= timezone.now():
+        raise ClinicError(
+            "Only a booked visit still ahead can wait for another time. Book a new one instead.",
+            code="not_movable",
+        )
 
 
 @transaction.atomic
@@ -214,6 +239,27 @@ def waitlist_close_for(appointment: Appointment) -> int:
         first_day__lte=day,
         last_day__gte=day,
     ).update(ended_at=timezone.now(), ended_because=WaitlistEnded.BOOKED, appointment=appointment)
+
+
+def waitlist_end_for_cancelled(appointment: Appointment) -> int:
+    """The visit is cancelled: the entries waiting for a time to move it to wait for nothing.
+
+    Call in the cancellation's transaction; their messages still to go are cancelled with them.
+    """
+    ending = list(
+        WaitlistEntry.objects.filter(visit_to_move_id=appointment.pk, ended_at=None).values_list(
+            "pk", flat=True
+        )
+    )
+    if not ending:
+        return 0
+    WaitlistEntry.objects.filter(pk__in=ending).update(
+        ended_at=timezone.now(), ended_because=WaitlistEnded.VISIT_CANCELLED
+    )
+    OutboxMessage.objects.filter(topic__in=[_topic(pk) for pk in ending], status=OutboxStatus.PENDING).update(
+        status=OutboxStatus.CANCELLED, last_error="The visit to move was cancelled."
+    )
+    return len(ending)
 
 
 def _topic(entry_id: int) -> str:
@@ -256,6 +302,7 @@ def free_times_for(
             end__gt=dt.datetime.combine(first - margin, dt.time.min, tzinfo=zone),
         )
         .exclude(status__in=INACTIVE_STATUSES)
+        .exclude(pk__in=[e.visit_to_move_id for e in entries if e.visit_to_move_id])
         .values_list("client_id", "start", "end")
     ):
         own_visits[client_id].append((start, end))
@@ -299,9 +346,7 @@ def entry_from_token(token: str) -> WaitlistEntry:
     """The entry a link names, or raise LinkInvalid."""
     payload = read_signed_token(token, purpose=LINK_PURPOSE)
     entry = (
-        WaitlistEntry.objects.select_related(
-            "clinic", "client", "service__clinic", "practitioner", "appointment"
-        )
+        WaitlistEntry.objects.select_related(*ENTRY_RELATED, "appointment")
         .filter(pk=payload.get("w"))
         .first()
     )
@@ -332,6 +377,7 @@ def offer_context(entry: WaitlistEntry, slots: list[Slot], names: dict[int, str]
         "zone_name": entry.clinic.time_zone,
         "zone_abbreviation": timezone.localtime(slots[0].start, zone).tzname() if slots else "",
         "waitlist_url": waitlist_url(entry),
+        "moving_from": _local_said(entry.visit_to_move.start, zone) if entry.visit_to_move_id else "",
     }
 
 
@@ -377,7 +423,7 @@ def waitlist_offer_free_time(
         .filter(first_day__lte=last_day, last_day__gte=first_day)
         .exclude(client_id=not_to_client_id)
         .exclude(client__email="")
-        .select_related("client", "service__clinic", "practitioner", "clinic")
+        .select_related(*ENTRY_RELATED)
     )
     # An offer still to go lists the times free when it goes: it tells of this one too.
     told = set(
@@ -456,9 +502,7 @@ def out_of_date_waitlist_messages(
     about = {pk: entry_id for pk, entry_id in about.items() if entry_id is not None}
     if not about:
         return {}
-    entries = WaitlistEntry.objects.select_related(
-        "clinic", "client", "service__clinic", "practitioner"
-    ).in_bulk(set(about.values()))
+    entries = WaitlistEntry.objects.select_related(*ENTRY_RELATED).in_bulk(set(about.values()))
     still_waiting = [
         e
         for e in entries.values()

@@ -32,7 +32,7 @@ from treatments.selectors import (
 )
 from treatments.sessions import may_record
 from treatments.views.flags import flag_visits
-from treatments.waitlist import open_entries, waiting_for_said
+from treatments.waitlist import ENTRY_RELATED, open_entries, waiting_for_said
 
 TIMELINE_LENGTH = 100
 
@@ -59,9 +59,7 @@ def client_detail(request, pk):
             "courses": client_courses(client, now=now),
             "waiting": [
                 waiting_for_said(entry)
-                for entry in open_entries(client.clinic)
-                .filter(client=client)
-                .select_related("service", "practitioner")
+                for entry in open_entries(client.clinic).filter(client=client).select_related(*ENTRY_RELATED)
             ],
             "attendance": client_attendance(client, now=now),
             "forms": client_forms(client, now=now),

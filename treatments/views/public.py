@@ -18,7 +18,7 @@ from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
 from treatments.forms import NewClientForm, WaitlistDaysForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
-from treatments.models import AppointmentEvent, AppointmentStatus, Service, WaitlistEnded
+from treatments.models import AppointmentEvent, AppointmentStatus, Service, WaitlistEnded, WaitlistEntry
 from treatments.waitlist import (
     entry_from_token,
     free_times_for,
@@ -271,6 +271,8 @@ def public_manage(request, token):
                 f"Changes online close {clinic.cancellation_window_hours} hours before the "
                 f"visit. Please call us{' on ' + clinic.phone if clinic.phone else ''}.",
             )
+        elif action == "earlier" and can_change:
+            return _wait_for_earlier(request, appointment)
         elif action == "cancel":
             appointment_cancel(appointment, reason="Cancelled by the client online", by_client=True)
             messages.success(request, "Your visit is cancelled. We have emailed you to confirm.")
@@ -288,6 +290,8 @@ def public_manage(request, token):
                 return redirect("public-manage", manage_token(appointment))
         return redirect("public-manage", token)
     local_start = timezone.localtime(appointment.start, clinic.zone)
+    waiting = WaitlistEntry.objects.filter(visit_to_move=appointment, ended_at=None).first()
+    waiting_earlier = waitlist_token(waiting) if waiting is not None else None
     day, date_error = _day_choice(request, clinic, default=local_start.date())
     times, move_to = [], None
     if can_change and request.GET.get("date"):
@@ -325,7 +329,69 @@ def public_manage(request, token):
             "date_error": date_error,
             "move_to": move_to,
             "asking_cancel": can_change and move_to is None and request.GET.get("ask") == "cancel",
+            # an earlier time: the waitlist place already asked for, or whether one can be asked for
+            "waiting_earlier": waiting_earlier,
+            "may_wait_earlier": can_change
+            and waiting_earlier is None
+            and appointment.status == AppointmentStatus.BOOKED
+            and local_start.date() > timezone.localdate(timezone=clinic.zone),
         },
+    )
+
+
+def _wait_for_earlier(request, appointment):
+    """Put the client on the waitlist for a time before their visit (with the same practitioner, any
+    hour from today to the day before); a time that comes free moves the visit."""
+    clinic = appointment.clinic
+    today = timezone.localdate(timezone=clinic.zone)
+    try:
+        entry = waitlist_add(
+            client=appointment.client,
+            service=appointment.service,
+            practitioner=appointment.practitioner,
+            first_day=today,
+            last_day=timezone.localtime(appointment.start, clinic.zone).date() - dt.timedelta(days=1),
+            visit_to_move=appointment,
+        )
+    except ClinicError as refusal:
+        messages.error(
+            request,
+            ALREADY_WAITING if refusal.code == "already_waiting" else _client_message(refusal, clinic),
+        )
+        return redirect("public-manage", manage_token(appointment))
+    messages.success(
+        request,
+        "You are on the waitlist for an earlier time. Your visit stays as it is until you choose one.",
+    )
+    return redirect("public-waitlist", waitlist_token(entry))
+
+
+def _take_the_time(entry, slot):
+    """Book the time for the client on the waitlist, or move the visit they wait to move there.
+
+    A visit is moved online only within the clinic's cancellation window, as from its own link.
+    """
+    practitioner = StaffMember.objects.get(pk=slot.practitioner_id)
+    visit = entry.visit_to_move
+    if visit is None:
+        return appointment_book(
+            BookingRequest(
+                client=entry.client,
+                service=entry.service,
+                practitioner=practitioner,
+                start=slot.start,
+                source="waitlist",
+            )
+        )
+    if not _can_change(visit):
+        clinic = entry.clinic
+        raise ClinicError(
+            f"Changes online close {clinic.cancellation_window_hours} hours before your visit. Please call "
+            f"us{' on ' + clinic.phone if clinic.phone else ''}.",
+            code="window_closed",
+        )
+    return appointment_reschedule(
+        visit, start=slot.start, practitioner=practitioner, reason="Moved by the client from the waitlist"
     )
 
 
@@ -364,20 +430,15 @@ def public_waitlist(request, token):
                 messages.error(request, "Sorry, that time has just been taken. Please choose another.")
                 return redirect("public-waitlist", token)
             try:
-                appointment = appointment_book(
-                    BookingRequest(
-                        client=entry.client,
-                        service=entry.service,
-                        practitioner=StaffMember.objects.get(pk=chosen.practitioner_id),
-                        start=chosen.start,
-                        source="waitlist",
-                    )
-                )
+                appointment = _take_the_time(entry, chosen)
             except ClinicError as refusal:
                 messages.error(request, _client_message(refusal, clinic))
             else:
                 messages.success(
-                    request, "You are booked. We have emailed you a confirmation with this link."
+                    request,
+                    "Your visit has moved. We have emailed you the new time."
+                    if entry.visit_to_move_id
+                    else "You are booked. We have emailed you a confirmation with this link.",
                 )
                 return redirect("public-manage", manage_token(appointment))
         return redirect("public-waitlist", token)
@@ -420,5 +481,9 @@ def public_waitlist(request, token):
             if entry.appointment is not None and entry.appointment.is_active
             else "",
             "booked": WaitlistEnded.BOOKED,
+            # the visit a time moves, in local time, while it is still booked
+            "moving_from": timezone.localtime(entry.visit_to_move.start, clinic.zone)
+            if entry.visit_to_move is not None and entry.visit_to_move.is_active
+            else None,
         },
     )

@@ -5,6 +5,7 @@ import datetime as dt
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,12 +15,12 @@ from clinic.errors import ClinicError
 from clinic.models import StaffMember, StaffRole
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
-from treatments.forms import NewClientForm, WaitlistForm, parse_local_date
+from treatments.forms import NewClientForm, WaitlistDaysForm, WaitlistForm, parse_local_date
 from treatments.models import Service, WaitlistEnded, WaitlistEntry
-from treatments.views.booking import client_problem
+from treatments.views.booking import client_problem, visit_of_this_clinic
 from treatments.waitlist import (
+    ENTRY_RELATED,
     free_times_for,
-    hours_said,
     open_entries,
     waiting_for_said,
     waitlist_add,
@@ -42,7 +43,7 @@ def _rows(entries, zone, names: dict[int, str]) -> list[dict]:
         rows.append(
             {
                 "entry": entry,
-                "hours": hours_said(entry),
+                "said": waiting_for_said(entry),
                 "free": [
                     {
                         "local": timezone.localtime(slot.start, zone),
@@ -100,7 +101,7 @@ def waitlist(request):
                 return redirect(f"{request.path}#waiting-{entry.pk}")
     entries = list(
         open_entries(clinic)
-        .select_related("client", "service__clinic", "practitioner", "added_by")
+        .select_related(*ENTRY_RELATED, "added_by")
         .order_by("first_day", "added_at", "id")
     )
     recently = timezone.now() - dt.timedelta(days=ENDED_SHOWN_DAYS)
@@ -112,13 +113,13 @@ def waitlist(request):
             "at": e.ended_at,
         }
         for e in WaitlistEntry.objects.filter(clinic=clinic, ended_at__gte=recently)
-        .select_related("client", "service", "practitioner", "appointment")
+        .select_related(*ENTRY_RELATED, "appointment")
         .order_by("-ended_at", "-id")[:ENDED_SHOWN]
     ]
     # nobody booked them, nor took them off, before their last day went by
     lapsed = WaitlistEntry.objects.filter(
         clinic=clinic, ended_at=None, last_day__lt=today, last_day__gte=recently.date()
-    ).select_related("client", "service", "practitioner")
+    ).select_related(*ENTRY_RELATED)
     ended += [
         {
             "entry": e,
@@ -150,7 +151,7 @@ def waitlist(request):
 def waitlist_remove(request, pk):
     """Take a client off the waitlist (they found another time, or no longer want it)."""
     entry = get_object_or_404(
-        WaitlistEntry.objects.select_related("client", "service", "practitioner"),
+        WaitlistEntry.objects.select_related(*ENTRY_RELATED),
         pk=pk,
         clinic=request.staff_member.clinic,
     )
@@ -161,3 +162,34 @@ def waitlist_remove(request, pk):
     else:
         messages.success(request, f"{entry.client.full_name} is off the waitlist for {entry.service.name}.")
     return redirect("waitlist")
+
+
+@staff_required
+@require_POST
+def waitlist_move(request, pk):
+    """Put the client of a visit on the waitlist to move it: a time that suits them moves the visit."""
+    visit = visit_of_this_clinic(request, pk)
+    days = WaitlistDaysForm(request.POST)
+    practitioner = StaffMember.objects.filter(
+        clinic=visit.clinic, pk=parse_id(request.POST.get("practitioner"))
+    ).first()
+    if not days.is_valid():
+        messages.error(request, "Give the days the client can come, each as a date.")
+        return redirect(reverse("appointment-detail", args=[pk]) + "#wait-earlier")
+    try:
+        entry = waitlist_add(
+            client=visit.client,
+            service=visit.service,
+            practitioner=practitioner,
+            visit_to_move=visit,
+            actor=request.user,
+            **days.cleaned_data,
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            f"{visit.client.full_name} is on the waitlist to move this visit: {waiting_for_said(entry)}.",
+        )
+    return redirect(reverse("appointment-detail", args=[pk]) + "#reschedule")

@@ -810,9 +810,10 @@ class Command(BaseCommand):
     @staticmethod
     def _waitlist(clinic: Clinic, clients: list[Client]) -> None:
         """Three clients wait (added two days ago): one for microneedling any afternoon this week, one
-        for microcurrent with a named practitioner tomorrow morning, one for mesotherapy next week;
-        and one was booked from the waitlist yesterday. Each is a client the service would take
-        (`waitlist_add` refuses the others) and who has no visit of that service on those days."""
+        for microcurrent with a named practitioner tomorrow morning, one for mesotherapy next week; a
+        fourth would rather come before their visit; and one was booked from the waitlist. Each is a
+        client the service would take (`waitlist_add` refuses the others) and, but for the fourth, who
+        has no visit of that service around those days."""
         today = timezone.localdate(timezone=clinic.zone)
         services = {}  # the first single-treatment service of each modality (the facials, not RF or scalp)
         for service in (
@@ -865,6 +866,36 @@ class Command(BaseCommand):
                 OutboxMessage.objects.filter(topic=f"waitlist:{entry.pk}").update(due_at=added_at)
                 taken.add(client.pk)
                 break
+        # one client would rather come before their visit, with the same practitioner
+        for visit in (
+            Appointment.objects.filter(
+                clinic=clinic,
+                status=AppointmentStatus.BOOKED,
+                course=None,
+                start__gt=timezone.now() + dt.timedelta(days=4),
+            )
+            .exclude(client_id__in=taken)
+            .select_related("client", "service", "practitioner")
+            .order_by("start", "id")
+        ):
+            if not visit.client.email:
+                continue
+            try:
+                entry = waitlist_add(
+                    client=visit.client,
+                    service=visit.service,
+                    practitioner=visit.practitioner,
+                    first_day=today,
+                    last_day=timezone.localtime(visit.start, clinic.zone).date() - dt.timedelta(days=1),
+                    visit_to_move=visit,
+                    note="Would rather come sooner",
+                )
+            except ClinicError:
+                continue
+            WaitlistEntry.objects.filter(pk=entry.pk).update(added_at=added_at)
+            OutboxMessage.objects.filter(topic=f"waitlist:{entry.pk}").update(due_at=added_at)
+            taken.add(visit.client_id)
+            break
         booked = (
             Appointment.objects.filter(
                 clinic=clinic,
