@@ -865,3 +865,36 @@ def test_the_desk_puts_a_visit_on_the_waitlist_to_move_and_takes_it_off(desk, wo
     assert f"/appointments/{friday.pk}/?with=" in listed and "&date=2026-12-07#reschedule" in listed
     desk.post(reverse("waitlist-remove", args=[entry.pk]))
     assert "Nothing suits? Move it when a time comes free" in desk.get(detail).content.decode()
+
+
+def test_the_api_puts_a_visit_on_the_waitlist_to_move(waitlist_api, world, olivia):
+    friday = _olivia_on_friday(world, olivia)
+    created = waitlist_api.post(
+        "/api/v1/waitlist/",
+        {
+            "client": olivia.pk,
+            "service": world.microneedling.pk,
+            "first_day": "2026-12-07",
+            "last_day": "2026-12-08",
+            "visit_to_move": friday.pk,
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["visit_to_move"] == friday.pk
+
+
+def test_a_visit_inside_the_cancellation_window_is_not_moved_online(client, world, olivia):
+    world.clinic.cancellation_window_hours = 24 * 14
+    world.clinic.save(update_fields=["cancellation_window_hours"])
+    friday = _olivia_on_friday(world, olivia)
+    ben_visit = _ben_at_ten(world)
+    entry = _wait_at_ten(world, olivia, visit_to_move=friday)
+    appointment_cancel(ben_visit)
+    url = reverse("public-waitlist", args=[waitlist_token(entry)])
+    response = client.post(
+        url, {"action": "book", "start": "2026-12-07T10:00", "practitioner": world.dr_lee.pk}, follow=True
+    )
+    assert "Changes online close 336 hours before your visit" in response.content.decode()
+    friday.refresh_from_db()
+    assert friday.start == local(world, 2026, 12, 11, 10)

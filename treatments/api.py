@@ -620,6 +620,7 @@ class WaitlistEntrySerializer(serializers.ModelSerializer):
             "ended_at",
             "ended_because",
             "appointment",
+            "visit_to_move",
         ]
         read_only_fields = fields
 
@@ -635,6 +636,13 @@ class WaitlistCreateSerializer(serializers.Serializer):
     from_time = serializers.TimeField(required=False, allow_null=True, default=None)
     until_time = serializers.TimeField(required=False, allow_null=True, default=None)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    visit_to_move = ClinicScopedPrimaryKeyField(
+        model=Appointment,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The client's booked visit a time that suits them moves (omit: a time books a new visit).",
+    )
 
 
 class WaitlistQuerySerializer(serializers.Serializer):
