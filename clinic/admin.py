@@ -4,6 +4,7 @@ from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
 from clinic.models import (
     Clinic,
     Device,
+    ExtraHours,
     OutboxMessage,
     PractitionerQualification,
     Room,
@@ -57,13 +58,17 @@ class TimeOffInline(ClinicScopedInline):
     model = TimeOff
 
 
+class ExtraHoursInline(ClinicScopedInline):
+    model = ExtraHours
+
+
 @admin.register(StaffMember)
 class StaffMemberAdmin(ClinicScopedAdmin):
     list_display = ["display_name", "role", "clinic", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["display_name", "user__username"]
     raw_id_fields = ["user"]
-    inlines = [QualificationInline, WorkingHoursInline, TimeOffInline]
+    inlines = [QualificationInline, WorkingHoursInline, TimeOffInline, ExtraHoursInline]
 
 
 @admin.register(Room)

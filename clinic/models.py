@@ -370,6 +370,41 @@ class TimeOff(models.Model):
             raise ValidationError("That is more than a year of time off. Check the dates.")
 
 
+# One stretch of extra hours: a shift, not a rota (weekly hours are `WorkingHours`).
+LONGEST_EXTRA_HOURS = dt.timedelta(hours=16)
+
+
+class ExtraHours(models.Model):
+    """A practitioner works outside their weekly hours once: covers a Saturday, stays late on Thursday.
+
+    Bookable like their weekly hours; time off still wins over it.
+    """
+
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="extra_hours")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["staff_member_id", "start"]
+        verbose_name_plural = "extra hours"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")),
+                name="extra_hours_end_after_start",
+                violation_error_message="Extra hours must end after they start.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end__lte=models.F("start") + LONGEST_EXTRA_HOURS),
+                name="extra_hours_at_most_16_hours",
+                violation_error_message="Extra hours are one shift of at most 16 hours.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.staff_member} extra {self.start:%Y-%m-%d %H:%M}"
+
+
 class OutboxStatus(models.TextChoices):
     PENDING = "pending", "Scheduled"  # waiting for its due time
     SENDING = "sending", "Sending"  # claimed by one worker; released if that worker dies

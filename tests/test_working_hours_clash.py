@@ -56,12 +56,12 @@ def test_a_visit_whose_buffer_runs_past_the_new_end_is_flagged_as_booking_would_
     assert outside_working_hours([visit], world.clinic.zone) == {visit.pk}
 
 
-def test_the_check_takes_one_query_however_many_visits(world):
+def test_the_check_takes_two_queries_however_many_visits(world):
     visits = [_book(world, hour, world.sam) for hour in (9, 11, 13)]
     visits += [_book(world, hour, world.dr_lee) for hour in (10, 12, 14)]
     with CaptureQueriesContext(connection) as queries:
         outside_working_hours(visits, world.clinic.zone)
-    assert len(queries) == 1
+    assert len(queries) == 2  # the weekly hours, the extra hours
 
 
 def test_the_day_list_the_calendar_and_the_clients_page_flag_it(desk, world, rota_change):
@@ -213,7 +213,7 @@ def test_saving_a_practitioner_whose_visits_all_fit_says_nothing_more(admin_site
     assert "was changed successfully" in page and "without them" not in page
 
 
-def test_the_visits_left_out_take_five_queries_however_many(world):
+def test_the_visits_left_out_take_six_queries_however_many(world):
     from treatments.selectors import visits_left_without_their_practitioner
 
     for hour in (9, 10, 11, 12, 13, 14, 15):
@@ -222,8 +222,9 @@ def test_the_visits_left_out_take_five_queries_however_many(world):
     sam = type(world.sam).objects.select_related("clinic").get(pk=world.sam.pk)
     with CaptureQueriesContext(connection) as queries:
         left = visits_left_without_their_practitioner(sam, now=local(world, 2026, 12, 1, 9))
-    # the visits, time off, working hours, then the protocols and qualifications of those that fit
-    assert len(queries) == 5
+    # the visits, time off, working hours, extra hours, then the protocols and qualifications of those
+    # that fit
+    assert len(queries) == 6
     assert [timezone_hour(v.start, world) for v, _why in left] == [12, 13, 14, 15]
 
 

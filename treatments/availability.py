@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from clinic.models import (
     Device,
+    ExtraHours,
     PractitionerQualification,
     Room,
     StaffMember,
@@ -122,6 +123,35 @@ def _local_window(day: dt.date, start: dt.time, end: dt.time, zone) -> tuple[dt.
         return first, second
 
     return max(readings(start)), min(readings(end))
+
+
+def merged(windows: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Windows sorted, those that overlap or touch made one (weekly hours and extra hours after them)."""
+    joined: list[list[dt.datetime]] = []
+    for start, end in sorted(windows):
+        if joined and start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end])
+    return [(start, end) for start, end in joined]
+
+
+def working_windows(
+    day: dt.date, zone, weekly, extra: list[tuple[dt.datetime, dt.datetime]]
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """A practitioner's working time on a local day as UTC instants: their weekly hours of that weekday
+    (`WorkingHours` rows) and their extra hours that day (instants, cut to the day), merged."""
+    day_start = dt.datetime.combine(day, dt.time.min, tzinfo=zone).astimezone(UTC)
+    day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(UTC)
+    windows = [
+        _local_window(day, h.start_time, h.end_time, zone) for h in weekly if h.weekday == day.weekday()
+    ]
+    windows += [
+        (max(start, day_start), min(end, day_end))
+        for start, end in extra
+        if start < day_end and end > day_start
+    ]
+    return merged(windows)
 
 
 def _on_grid(local: dt.datetime, step_minutes: int) -> bool:
@@ -295,20 +325,37 @@ def available_slots(
     for practitioner in practitioners:
         for hours in practitioner.working_hours.all():
             hours_by_weekday[hours.weekday].append((practitioner, hours.start_time, hours.end_time))
+    extra_by_practitioner: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    for staff_id, start, end in ExtraHours.objects.filter(
+        staff_member_id__in=practitioner_ids, start__lt=range_end, end__gt=range_start
+    ).values_list("staff_member_id", "start", "end"):
+        extra_by_practitioner[staff_id].append((start, end))
+    by_id = {p.id: p for p in practitioners}
+
+    def searched(window_start: dt.datetime, window_end: dt.datetime) -> tuple[float, float, _LocalGrid]:
+        """Where the search of a window starts, where the last visit must end, and its grid."""
+        return (
+            epoch(_first_on_grid(max(window_start + before, earliest), zone, step_minutes)),
+            epoch(window_end),
+            _LocalGrid(window_start, window_end, zone, step_minutes),
+        )
 
     slots: list[Slot] = []
     day = start_date
     while day <= end_date:
         windows = {}  # practitioners often share hours: one conversion per distinct window a day
+        searches: list[tuple[StaffMember, tuple[float, float, _LocalGrid]]] = []
         for practitioner, start_time, end_time in hours_by_weekday[day.weekday()]:
+            if practitioner.id in extra_by_practitioner:
+                continue  # their weekly and extra hours are merged below
             if (start_time, end_time) not in windows:
-                window_start, window_end = _local_window(day, start_time, end_time, zone)
-                windows[start_time, end_time] = (
-                    epoch(_first_on_grid(max(window_start + before, earliest), zone, step_minutes)),
-                    epoch(window_end),
-                    _LocalGrid(window_start, window_end, zone, step_minutes),
-                )
-            start, last_end, grid = windows[start_time, end_time]
+                windows[start_time, end_time] = searched(*_local_window(day, start_time, end_time, zone))
+            searches.append((practitioner, windows[start_time, end_time]))
+        for staff_id, extra in extra_by_practitioner.items():
+            practitioner = by_id[staff_id]
+            for window in working_windows(day, zone, practitioner.working_hours.all(), extra):
+                searches.append((practitioner, searched(*window)))
+        for practitioner, (start, last_end, grid) in searches:
             # The loop runs on epoch seconds: one float per candidate instead of datetime arithmetic.
             while start + duration_s + after_s <= last_end:
                 block_start, block_end = start - before_s, start + duration_s + after_s

@@ -53,7 +53,7 @@ from treatments.notifications import (
     notify_forms_request,
     notify_rescheduled,
 )
-from treatments.selectors import fits_working_hours
+from treatments.selectors import extra_hours_by_practitioner, fits_working_hours
 from treatments.waitlist import waitlist_close_for, waitlist_end_for_cancelled, waitlist_offer_freed
 
 MAX_COURSE_SESSIONS = 52
@@ -254,7 +254,14 @@ def _check_working_time(practitioner: StaffMember, clinic, blocked_start, blocke
     zone = clinic.zone
     local_start = timezone.localtime(blocked_start, zone)
     local_end = timezone.localtime(blocked_end, zone)
-    if not fits_working_hours(practitioner.working_hours.all(), zone, blocked_start, blocked_end):
+    hours = practitioner.working_hours.all()
+    if not fits_working_hours(hours, zone, blocked_start, blocked_end) and not fits_working_hours(
+        hours,
+        zone,
+        blocked_start,
+        blocked_end,
+        extra_hours_by_practitioner([practitioner.pk], blocked_start, blocked_end).get(practitioner.pk, ()),
+    ):
         raise ConflictError(
             f"{practitioner.display_name} does not work {local_start:%a %d %b} "
             f"{local_start:%H:%M}–{local_end:%H:%M} ({clinic.time_zone}).",

@@ -192,6 +192,26 @@ class WaitlistForm(WaitlistDaysForm):
         self.fields["practitioner"].queryset = practitioners
 
 
+class ExtraHoursForm(PlainLabelsForm):
+    """A practitioner's extra hours (a Saturday covered, a late evening), typed in the clinic's local time."""
+
+    practitioner = forms.ModelChoiceField(
+        queryset=None, empty_label="Choose…", error_messages={"required": "Choose who works then."}
+    )
+    start = LocalDateTimeField(label="From")
+    end = LocalDateTimeField(label="Until")
+    reason = forms.CharField(
+        max_length=200,
+        required=False,
+        validators=[validate_printable],
+        help_text="For example: Covering Saturday",
+    )
+
+    def __init__(self, *args, practitioners, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["practitioner"].queryset = practitioners
+
+
 # --- the treatment record -----------------------------------------------------------------------
 
 

@@ -18,7 +18,17 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.selectors import forms_needed_for_visits, staff_signatures_missing_for_visits
-from clinic.models import Clinic, Device, DeviceKind, Modality, OutboxMessage, TimeOff, WorkingHours
+from clinic.models import (
+    Clinic,
+    Device,
+    DeviceKind,
+    ExtraHours,
+    Modality,
+    OutboxMessage,
+    TimeOff,
+    WorkingHours,
+)
+from treatments.availability import working_windows
 from treatments.eligibility import is_qualified
 from treatments.models import (
     COURSE_PROGRESS_STATUSES,
@@ -85,25 +95,47 @@ def time_off_clashes(appointments, time_off: list[TimeOff] | None = None) -> dic
     return clashes
 
 
-def fits_working_hours(hours, zone, start: dt.datetime, end: dt.datetime) -> bool:
-    """Tell whether start–end lies, on one local day, inside one of these working-hours windows."""
+def fits_working_hours(hours, zone, start: dt.datetime, end: dt.datetime, extra=()) -> bool:
+    """Tell whether start–end lies, on one local day, inside one of these working-hours windows, or
+    inside the practitioner's working time that day with their extra hours (`extra`: (start, end)
+    instants) added: 16:30–17:30 fits weekly hours to 17:00 and extra hours 17:00–19:00."""
     local_start, local_end = timezone.localtime(start, zone), timezone.localtime(end, zone)
-    return local_start.date() == local_end.date() and any(
+    if local_start.date() == local_end.date() and any(
         h.weekday == local_start.weekday()
         and h.start_time <= local_start.time()
         and local_end.time() <= h.end_time
         for h in hours
+    ):
+        return True
+    if not extra:
+        return False
+    return any(
+        window_start <= start and end <= window_end
+        for window_start, window_end in working_windows(local_start.date(), zone, hours, list(extra))
     )
 
 
-def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None = None) -> set[int]:
+def extra_hours_by_practitioner(practitioner_ids, start: dt.datetime, end: dt.datetime) -> dict[int, list]:
+    """Each active practitioner's extra hours overlapping start–end, as (start, end) instants (one query)."""
+    found: dict[int, list] = {}
+    for staff_id, extra_start, extra_end in ExtraHours.objects.filter(
+        staff_member_id__in=practitioner_ids, staff_member__is_active=True, start__lt=end, end__gt=start
+    ).values_list("staff_member_id", "start", "end"):
+        found.setdefault(staff_id, []).append((extra_start, extra_end))
+    return found
+
+
+def outside_working_hours(
+    appointments, zone, hours: list[WorkingHours] | None = None, extra: dict[int, list] | None = None
+) -> set[int]:
     """Return the ids of visits still to be had that their practitioner's working hours no longer hold.
 
     A rota changed after visits were booked (Sam stops working Tuesday afternoons) leaves them booked
     at a time their practitioner does not work; like time off, the desk is told where it looks. A
     practitioner made inactive (they left) works no hours at all. Checked as booking checks it: the
-    visit's held time (with the service's buffers) in one window. One query however many visits,
-    none when the caller has the hours loaded (`hours`, of active practitioners only).
+    visit's held time (with the service's buffers) in one window, extra hours counted. Two queries
+    however many visits, none when the caller has the hours (`hours`, of active practitioners only)
+    and the extra hours (`extra`, by practitioner) loaded.
     """
     ahead = still_to_be_had(appointments)
     if not ahead:
@@ -114,6 +146,12 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
                 staff_member_id__in={a.practitioner_id for a in ahead}, staff_member__is_active=True
             )
         )
+    if extra is None:
+        extra = extra_hours_by_practitioner(
+            {a.practitioner_id for a in ahead},
+            min(a.blocked_start for a in ahead),
+            max(a.blocked_end for a in ahead),
+        )
     by_practitioner: dict[int, list[WorkingHours]] = {}
     for h in hours:
         by_practitioner.setdefault(h.staff_member_id, []).append(h)
@@ -121,7 +159,11 @@ def outside_working_hours(appointments, zone, hours: list[WorkingHours] | None =
         a.pk
         for a in ahead
         if not fits_working_hours(
-            by_practitioner.get(a.practitioner_id, []), zone, a.blocked_start, a.blocked_end
+            by_practitioner.get(a.practitioner_id, []),
+            zone,
+            a.blocked_start,
+            a.blocked_end,
+            extra.get(a.practitioner_id, ()),
         )
     }
 
@@ -208,7 +250,7 @@ def visits_left_without_their_practitioner(
     Of one practitioner, or of the whole clinic: the visits stay booked (nothing moves behind the
     desk's back) and each is said, to be moved. Why is LEFT (the practitioner was made inactive),
     AWAY (time off), NOT_WORKING (their working hours changed) or NOT_QUALIFIED (their qualifications
-    changed). Only visits starting before `until`, if given. Five queries however many visits.
+    changed). Only visits starting before `until`, if given. Six queries however many visits.
     """
     visits = Appointment.objects.filter(end__gt=now).exclude(status__in=INACTIVE_STATUSES)
     visits = visits.filter(start__lt=until) if until else visits

@@ -10,10 +10,12 @@ from django.utils import timezone
 
 from clinic.models import Room, StaffMember, StaffRole, TimeOff, WorkingHours
 from clinic.permissions import staff_required
+from treatments.availability import working_windows
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
+    extra_hours_by_practitioner,
     local_day_bounds,
     still_to_be_had,
 )
@@ -146,9 +148,20 @@ def calendar(request):
         ).order_by("start", "id")
     )
     all_hours = [h for p in practitioners for h in p.working_hours.all()]
-    flag_visits(appointments, clinic, time_off=time_off, hours=all_hours)
-    day_open_time = min((h.start_time for h in all_hours), default=DEFAULT_OPEN)
-    day_close_time = max((h.end_time for h in all_hours), default=DEFAULT_CLOSE)
+    extra = extra_hours_by_practitioner([p.id for p in practitioners], range_start, range_end)
+    flag_visits(appointments, clinic, time_off=time_off, hours=all_hours, extra=extra)
+    extra_local = [
+        (timezone.localtime(start, zone).time(), timezone.localtime(end, zone).time())
+        for spans in extra.values()
+        for start, end in spans
+    ]
+    day_open_time = min(
+        [h.start_time for h in all_hours] + [start for start, _ in extra_local], default=DEFAULT_OPEN
+    )
+    day_close_time = max(
+        [h.end_time for h in all_hours] + [end for start, end in extra_local if end > start],
+        default=DEFAULT_CLOSE,
+    )
     if day_close_time <= day_open_time:
         day_open_time, day_close_time = DEFAULT_OPEN, DEFAULT_CLOSE
 
@@ -169,10 +182,22 @@ def calendar(request):
         return [a for a in items if start <= a.start < end]
 
     def windows(practitioner, on_day_date):
+        """The practitioner's working time that day as local (start, end) clock times, extra hours in."""
+        if practitioner.id not in extra:
+            return [
+                (h.start_time, h.end_time)
+                for h in practitioner.working_hours.all()
+                if h.weekday == on_day_date.weekday()
+            ]
+        _, day_end = local_day_bounds(clinic, on_day_date)
         return [
-            (h.start_time, h.end_time)
-            for h in practitioner.working_hours.all()
-            if h.weekday == on_day_date.weekday()
+            (
+                timezone.localtime(start, zone).time(),
+                dt.time.max if end >= day_end else timezone.localtime(end, zone).time(),
+            )
+            for start, end in working_windows(
+                on_day_date, zone, practitioner.working_hours.all(), extra[practitioner.id]
+            )
         ]
 
     def off_note(practitioner_id, on_day_date):

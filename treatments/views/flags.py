@@ -11,7 +11,7 @@ from treatments.selectors import (
 )
 
 
-def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int, list[str]]:
+def flag_visits(appointments, clinic, *, time_off=None, hours=None, extra=None) -> dict[int, list[str]]:
     """Set on each visit `.time_off`, `.off_hours`, `.unqualified`, `.out_of_use`, `.forms_missing` and
     `.consent_unsigned` (the staff signatures the clinic asks on its consents, still missing).
 
@@ -19,11 +19,11 @@ def flag_visits(appointments, clinic, *, time_off=None, hours=None) -> dict[int,
     service needs and the visit does not hold (then `.device_not_booked` is set too).
 
     The day's list, the calendar and the client's page show them. A fixed number of queries however many
-    visits; fewer when the caller has the time off or the working hours (of active practitioners)
-    loaded. Returns the forms missing by visit id, as `forms_missing` does.
+    visits; fewer when the caller has the time off, or the working hours (of active practitioners) and
+    extra hours, loaded. Returns the forms missing by visit id, as `forms_missing` does.
     """
     clashes = time_off_clashes(appointments, time_off)
-    off_hours = outside_working_hours(appointments, clinic.zone, hours)
+    off_hours = outside_working_hours(appointments, clinic.zone, hours, extra)
     unqualified = not_qualified_for(appointments)
     to_change, lacking_a_device = room_and_devices_to_change(appointments)
     missing = forms_missing(appointments, clinic)

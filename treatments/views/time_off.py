@@ -8,22 +8,24 @@ import datetime as dt
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.errors import ClinicError
-from clinic.models import StaffMember, StaffRole, TimeOff
+from clinic.models import ExtraHours, StaffMember, StaffRole, TimeOff
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
-from clinic.time_off import time_off_record, time_off_remove
+from clinic.time_off import extra_hours_record, extra_hours_remove, time_off_record, time_off_remove
 from treatments.booking import hand_over_visits
-from treatments.forms import TimeOffForm
+from treatments.forms import ExtraHoursForm, TimeOffForm
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
     AWAY,
     LEFT,
     NOT_QUALIFIED,
     NOT_WORKING,
+    outside_working_hours,
     short_local,
     time_off_clashes,
     visits_left_without_their_practitioner,
@@ -35,7 +37,7 @@ COMING_SHOWN = 100
 OFF_HOURS_NAMED = 20
 
 
-def _span(off: TimeOff, zone) -> str:
+def _span(off: TimeOff | ExtraHours, zone) -> str:
     return f"{short_local(off.start, zone)} – {short_local(off.end, zone)}"
 
 
@@ -54,6 +56,14 @@ def time_off(request):
         "end": dt.datetime.combine(today + dt.timedelta(days=1), dt.time(0)).strftime("%Y-%m-%dT%H:%M"),
     }
     form = TimeOffForm(request.POST or None, practitioners=practitioners, initial=whole_day)
+    extra_form = ExtraHoursForm(
+        practitioners=practitioners,
+        prefix="extra",
+        initial={
+            "start": dt.datetime.combine(today, dt.time(17)).strftime("%Y-%m-%dT%H:%M"),
+            "end": dt.datetime.combine(today, dt.time(19)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -69,6 +79,16 @@ def time_off(request):
                 messages.success(request, note)
                 return redirect("time-off")
         status = 400
+    return _page(request, form=form, extra_form=extra_form, status=status)
+
+
+def _page(request, *, form, extra_form, status):
+    """The time off page: both forms, the time off to come with its visits, the extra hours to come."""
+    clinic = request.staff_member.clinic
+    zone = clinic.zone
+    practitioners = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
+    ).order_by("display_name", "id")
     coming = list(
         TimeOff.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now())
         .select_related("staff_member")
@@ -84,11 +104,19 @@ def time_off(request):
         }
         for off in coming
     ]
+    extra_coming = [
+        {"extra": extra, "span": _span(extra, zone)}
+        for extra in ExtraHours.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now())
+        .select_related("staff_member")
+        .order_by("start", "id")[:COMING_SHOWN]
+    ]
     return render(
         request,
         "treatments/time_off.html",
         {
             "form": form,
+            "extra_form": extra_form,
+            "extra_coming": extra_coming,
             "rows": rows,
             "practitioners": practitioners,
             "off_hours": _off_hours_by_practitioner(clinic),
@@ -158,6 +186,67 @@ def _visits_to_move(off: TimeOff) -> list[Appointment]:
     visits = _visits_in([off])
     clashes = time_off_clashes(visits, [off])
     return [v for v in visits if v.pk in clashes]
+
+
+@staff_required
+@require_POST
+def extra_hours(request):
+    """Record a practitioner's extra hours; the waitlist hears of the time in the same transaction."""
+    clinic = request.staff_member.clinic
+    practitioners = StaffMember.objects.filter(
+        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
+    ).order_by("display_name", "id")
+    extra_form = ExtraHoursForm(request.POST, practitioners=practitioners, prefix="extra")
+    if extra_form.is_valid():
+        try:
+            with transaction.atomic():
+                extra = extra_hours_record(clinic=clinic, **extra_form.cleaned_data)
+                offered = waitlist_offer_free_time(
+                    clinic, start=extra.start, end=extra.end, because=f"extra-hours:{extra.pk}"
+                )
+        except ClinicError as refusal:
+            extra_form.add_error(None, refusal.message)
+        else:
+            note = (
+                f"Saved: {extra.staff_member.display_name} works {_span(extra, clinic.zone)}; bookable now."
+            )
+            if offered:
+                clients = f"{offered} client{'' if offered == 1 else 's'}"
+                note += f" {clients} on the waitlist emailed the link to book."
+            messages.success(request, note)
+            return redirect(reverse("time-off") + "#extra-hours")
+    form = TimeOffForm(practitioners=practitioners)
+    return _page(request, form=form, extra_form=extra_form, status=400)
+
+
+@staff_required
+@require_POST
+def extra_hours_delete(request, pk):
+    """Take back extra hours; the visits booked in them stay booked and are flagged to move."""
+    clinic = request.staff_member.clinic
+    removed = extra_hours_remove(clinic=clinic, extra_hours_id=pk)
+    if removed is None:
+        messages.error(request, "Those extra hours were already taken back.")
+        return redirect("time-off")
+    span = _span(removed, clinic.zone)
+    to_move = outside_working_hours(
+        list(
+            Appointment.objects.filter(
+                practitioner=removed.staff_member, start__lt=removed.end, end__gt=removed.start
+            )
+            .exclude(status__in=INACTIVE_STATUSES)
+            .select_related("practitioner")
+        ),
+        clinic.zone,
+    )
+    note = f"Taken back: {removed.staff_member.display_name}'s extra hours {span}."
+    if to_move:
+        note += (
+            f" {len(to_move)} booked visit{'' if len(to_move) == 1 else 's'} now fall outside their hours: "
+            "move them below."
+        )
+    messages.success(request, note)
+    return redirect(reverse("time-off") + "#off-hours")
 
 
 @staff_required

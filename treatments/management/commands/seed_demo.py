@@ -35,6 +35,7 @@ from clinic.errors import ClinicError
 from clinic.models import (
     Clinic,
     Device,
+    ExtraHours,
     Modality,
     OutboxMessage,
     OutboxStatus,
@@ -85,6 +86,7 @@ MANAGER_MODELS = {
         "device",
         "workinghours",
         "timeoff",
+        "extrahours",
     ],
     "clients": ["intakequestionnaire", "consenttemplate", "client"],
     "treatments": ["protocol", "protocolarea", "contraindicationrule", "product", "productlot", "service"],
@@ -121,12 +123,34 @@ class Command(BaseCommand):
                 self._configure(clinic)
                 self._clients_and_history(clinic, rng, CLIENT_COUNT, with_forms=True)
                 self._afternoon_off(clinic)
+                self._saturday_covered(clinic)
             if other_created:
                 self._other_clinic_config(other)
                 self._clients_and_history(other, rng, 6, with_forms=False)
         if created or not options["quiet_if_present"]:
             self.stdout.write(self.style.SUCCESS(f"Demo clinic: {clinic.name} ({clinic.time_zone})"))
         self._print_logins()
+
+    @staticmethod
+    def _saturday_covered(clinic: Clinic) -> None:
+        """The next Saturday (from tomorrow), the first practitioner who does not work Saturdays covers
+        10:00–14:00: extra hours, bookable on the calendar and the public page."""
+        zone = clinic.zone
+        tomorrow = timezone.localdate(timezone=zone) + dt.timedelta(days=1)
+        saturday = tomorrow + dt.timedelta(days=(5 - tomorrow.weekday()) % 7)
+        covering = (
+            StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True)
+            .exclude(working_hours__weekday=5)
+            .order_by("id")
+            .first()
+        )
+        if covering is not None:
+            ExtraHours.objects.create(
+                staff_member=covering,
+                start=dt.datetime.combine(saturday, dt.time(10), tzinfo=zone),
+                end=dt.datetime.combine(saturday, dt.time(14), tzinfo=zone),
+                reason="Covering Saturday",
+            )
 
     def _afternoon_off(self, clinic: Clinic) -> None:
         """Give the practitioner busiest on an afternoon soon that afternoon off, entered after their
