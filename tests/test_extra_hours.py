@@ -129,6 +129,7 @@ def test_the_desk_records_extra_hours_and_the_waitlist_hears_of_them(desk, world
     assert offer.context["times"][0] == "Monday 7 December at 17:30 with Sam Rivera"
     calendar = desk.get(reverse("calendar"), {"date": "2026-12-07"}).content.decode()
     assert 'aria-label="Book Sam Rivera at 18:00"' in calendar
+    assert "Extra 17:00–19:00 (Late clinic)" in calendar
     assert 'aria-label="Book Dr Amara Lee at 18:00"' not in calendar
 
 

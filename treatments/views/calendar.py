@@ -8,14 +8,13 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Room, StaffMember, StaffRole, TimeOff, WorkingHours
+from clinic.models import ExtraHours, Room, StaffMember, StaffRole, TimeOff, WorkingHours
 from clinic.permissions import staff_required
 from treatments.availability import working_windows
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
-    extra_hours_by_practitioner,
     local_day_bounds,
     still_to_be_had,
 )
@@ -148,7 +147,17 @@ def calendar(request):
         ).order_by("start", "id")
     )
     all_hours = [h for p in practitioners for h in p.working_hours.all()]
-    extra = extra_hours_by_practitioner([p.id for p in practitioners], range_start, range_end)
+    extra_rows = list(
+        ExtraHours.objects.filter(
+            staff_member__in=[p.id for p in practitioners],
+            staff_member__is_active=True,
+            start__lt=range_end,
+            end__gt=range_start,
+        ).order_by("start", "id")
+    )
+    extra: dict[int, list] = {}
+    for row in extra_rows:
+        extra.setdefault(row.staff_member_id, []).append((row.start, row.end))
     flag_visits(appointments, clinic, time_off=time_off, hours=all_hours, extra=extra)
     extra_local = [
         (timezone.localtime(start, zone).time(), timezone.localtime(end, zone).time())
@@ -212,6 +221,17 @@ def calendar(request):
                 notes.append(f"Off {span}" + (f" ({off.reason})" if off.reason else ""))
         return "; ".join(notes)
 
+    def extra_note(practitioner_id, on_day_date):
+        """ "Extra 10:00–14:00 (Covering Saturday)" for the practitioner's extra hours that day, if any."""
+        start, end = local_day_bounds(clinic, on_day_date)
+        return "; ".join(
+            f"Extra {timezone.localtime(max(row.start, start), zone):%H:%M}–"
+            f"{timezone.localtime(min(row.end, end), zone):%H:%M}"
+            + (f" ({row.reason})" if row.reason else "")
+            for row in extra_rows
+            if row.staff_member_id == practitioner_id and row.start < end and row.end > start
+        )
+
     def column(title, on_day_date, resource):
         """One column: a practitioner's day (bookable free time) or a room's day (bookings only)."""
         for_day = on_day(appointments, on_day_date)
@@ -228,7 +248,13 @@ def calendar(request):
                 busy=busy_for(resource.id, on_day_date),
                 book_params={"practitioner": resource.id},
                 now=now,
-                subtitle=off_note(resource.id, on_day_date) if resource.is_active else LEFT_NOTE,
+                subtitle="; ".join(
+                    note
+                    for note in (off_note(resource.id, on_day_date), extra_note(resource.id, on_day_date))
+                    if note
+                )
+                if resource.is_active
+                else LEFT_NOTE,
                 quiet_note=NOT_WORKING_NOTE if resource.is_active and not hours else "",
             )
         return _column(
