@@ -31,6 +31,26 @@ def time_off_record(
     )
 
 
+@transaction.atomic
+def time_off_record_for_everyone(
+    *, clinic, start: dt.datetime, end: dt.datetime, reason: str = ""
+) -> list[TimeOff]:
+    """The clinic is closed from `start` to `end` (a bank holiday): every active practitioner is off.
+
+    One row each, as `time_off_record` writes it (so each can be taken back alone: someone comes in
+    after all); refused as it refuses.
+    """
+    practitioners = list(
+        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True).order_by("id")
+    )
+    if not practitioners:
+        raise ClinicError("The clinic has no practitioners to be off.", code="no_practitioners")
+    return [
+        time_off_record(clinic=clinic, practitioner=p, start=start, end=end, reason=reason or "Clinic closed")
+        for p in practitioners
+    ]
+
+
 def time_off_remove(*, clinic, time_off_id: int) -> TimeOff | None:
     """Take back time off entered by mistake; return it (None if it was not the clinic's)."""
     time_off = (

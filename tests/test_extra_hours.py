@@ -96,7 +96,7 @@ def test_a_visit_in_extra_hours_is_not_flagged_until_they_are_taken_back(desk, w
     response = desk.post(reverse("extra-hours-remove", args=[extra.pk]), follow=True)
     page = response.content.decode()
     assert "Taken back: Sam Rivera&#x27;s extra hours" in page
-    assert "1 booked visit now fall outside their hours: move them below." in page
+    assert "1 booked visit now falls outside their hours: move it below." in page
     assert outside_working_hours([visit], world.clinic.zone) == {visit.pk}
     assert not ExtraHours.objects.exists()
 

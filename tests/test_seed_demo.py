@@ -283,8 +283,7 @@ def test_the_demo_has_an_afternoon_off_with_visits_still_to_move(seeded):
     from treatments.selectors import time_off_clashes
 
     clinic = Clinic.objects.get(slug="lumen")
-    [off] = TimeOff.objects.filter(staff_member__clinic=clinic)
-    assert off.reason == "Training course"
+    [off] = TimeOff.objects.filter(staff_member__clinic=clinic, reason="Training course")
     # the first afternoon from the day after tomorrow with visits (not a Sunday, when nobody works)
     day = timezone.localtime(off.start, clinic.zone).date()
     after_tomorrow = timezone.localdate(timezone=clinic.zone) + dt.timedelta(days=2)
@@ -445,3 +444,19 @@ def test_the_demos_16_year_old_has_their_parent_sign_and_no_microcurrent_booked(
     assert {r.answered_by for r in mia.intake_responses.all()} == {"parent"}
     # microcurrent rules out under-18s: nothing booked for it
     assert not Appointment.objects.filter(client=mia, service__protocols__modality="microcurrent").exists()
+
+
+def test_the_demo_clinic_is_closed_at_christmas_and_covers_a_saturday(seeded):
+    from clinic.models import ExtraHours, StaffMember, TimeOff
+
+    clinic = Clinic.objects.get(slug="lumen")
+    christmas = TimeOff.objects.filter(staff_member__clinic=clinic, reason="Christmas and Boxing Day")
+    practitioners = StaffMember.objects.filter(clinic=clinic, role="practitioner", is_active=True)
+    assert sorted(off.staff_member_id for off in christmas) == sorted(p.pk for p in practitioners)
+    assert {timezone.localtime(off.start, clinic.zone).strftime("%d %b %H:%M") for off in christmas} == {
+        "25 Dec 00:00"
+    }
+    [saturday] = ExtraHours.objects.filter(staff_member__clinic=clinic)
+    local_start = timezone.localtime(saturday.start, clinic.zone)
+    assert (local_start.weekday(), local_start.hour, saturday.reason) == (5, 10, "Covering Saturday")
+    assert not saturday.staff_member.working_hours.filter(weekday=5).exists()

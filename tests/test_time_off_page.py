@@ -179,3 +179,39 @@ def test_handing_over_to_no_colleague_is_refused_in_words(desk, world, to):
     assert "Pick a colleague from the list to take the visits." in response.content.decode()
     visit.refresh_from_db()
     assert visit.practitioner == world.dr_lee and visit.sequence == 0
+
+
+def test_the_clinic_closed_for_a_bank_holiday_puts_everyone_off(desk, world):
+    visit = _book(world, world.sam, 10, day=25)
+    response = _record(
+        desk,
+        world,
+        start="2026-12-25T00:00",
+        end="2026-12-27T00:00",
+        reason="Christmas",
+        practitioner="everyone",
+    )
+    offs = TimeOff.objects.filter(start=local(world, 2026, 12, 25, 0)).order_by("staff_member__display_name")
+    assert [(o.staff_member.display_name, o.reason) for o in offs] == [
+        ("Dr Amara Lee", "Christmas"),
+        ("Sam Rivera", "Christmas"),
+    ]
+    page = response.content.decode()
+    assert "Saved: the clinic is closed Fri 25 Dec 00:00 – Sun 27 Dec 00:00." in page
+    assert "1 booked visit falls in it: move it below." in page
+    assert f"/appointments/{visit.pk}/#reschedule" in page
+    from treatments.availability import available_slots
+
+    assert (
+        available_slots(
+            service=world.microcurrent, start_date=dt.date(2026, 12, 25), end_date=dt.date(2026, 12, 26)
+        )
+        == []
+    )
+
+
+def test_who_is_off_must_be_one_of_the_list(desk, world):
+    response = _record(desk, world, practitioner="999999")
+    assert response.status_code == 400
+    assert "Choose who is off." in response.content.decode()
+    assert not TimeOff.objects.exists()

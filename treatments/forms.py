@@ -129,13 +129,18 @@ def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:
     return day, ""
 
 
+# What the time off form's "who" says for the whole clinic closed (a bank holiday): everyone is off.
+EVERYONE = "everyone"
+
+
 class TimeOffForm(PlainLabelsForm):
-    """A practitioner's time off, typed in the clinic's local time."""
+    """A practitioner's time off, or everyone's (the clinic closed), typed in the clinic's local time."""
 
     # No one is chosen beforehand: a form sent as it came must not record the first name on the list
     # as off.
-    practitioner = forms.ModelChoiceField(
-        queryset=None, empty_label="Choose…", error_messages={"required": "Choose who is off."}
+    practitioner = forms.ChoiceField(
+        label="Practitioner",
+        error_messages={"required": "Choose who is off.", "invalid_choice": "Choose who is off."},
     )
     start = LocalDateTimeField(label="From")
     end = LocalDateTimeField(label="Until")
@@ -143,12 +148,22 @@ class TimeOffForm(PlainLabelsForm):
         max_length=200,
         required=False,
         validators=[validate_printable],
-        help_text="For example: Sick, Training",
+        help_text="For example: Sick, Training, Christmas Day",
     )
 
     def __init__(self, *args, practitioners, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["practitioner"].queryset = practitioners
+        self._practitioners = {str(p.pk): p for p in practitioners}
+        self.fields["practitioner"].choices = [
+            ("", "Choose…"),
+            (EVERYONE, "Everyone: the clinic is closed"),
+            *((key, p.display_name) for key, p in self._practitioners.items()),
+        ]
+
+    def clean_practitioner(self):
+        """The practitioner chosen, or EVERYONE."""
+        chosen = self.cleaned_data["practitioner"]
+        return chosen if chosen == EVERYONE else self._practitioners[chosen]
 
 
 class WaitlistDaysForm(PlainLabelsForm):

@@ -16,9 +16,15 @@ from clinic.errors import ClinicError
 from clinic.models import ExtraHours, StaffMember, StaffRole, TimeOff
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
-from clinic.time_off import extra_hours_record, extra_hours_remove, time_off_record, time_off_remove
+from clinic.time_off import (
+    extra_hours_record,
+    extra_hours_remove,
+    time_off_record,
+    time_off_record_for_everyone,
+    time_off_remove,
+)
 from treatments.booking import hand_over_visits
-from treatments.forms import ExtraHoursForm, TimeOffForm
+from treatments.forms import EVERYONE, ExtraHoursForm, TimeOffForm
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
     AWAY,
@@ -67,15 +73,22 @@ def time_off(request):
     status = 200
     if request.method == "POST":
         if form.is_valid():
+            chosen = form.cleaned_data.pop("practitioner")
             try:
-                off = time_off_record(clinic=clinic, **form.cleaned_data)
+                if chosen == EVERYONE:
+                    offs = time_off_record_for_everyone(clinic=clinic, **form.cleaned_data)
+                else:
+                    offs = [time_off_record(clinic=clinic, practitioner=chosen, **form.cleaned_data)]
             except ClinicError as refusal:
                 form.add_error(None, refusal.message)
             else:
-                booked = len(_visits_to_move(off))
-                note = f"Saved: {off.staff_member.display_name} off {_span(off, zone)}."
+                visits = _visits_in(offs)
+                booked = len(time_off_clashes(visits, offs))
+                who = "the clinic is closed" if chosen == EVERYONE else f"{chosen.display_name} off"
+                note = f"Saved: {who} {_span(offs[0], zone)}."
                 if booked:
-                    note += f" {booked} booked visit{'' if booked == 1 else 's'} fall in it: move them below."
+                    visits_fall = "1 booked visit falls" if booked == 1 else f"{booked} booked visits fall"
+                    note += f" {visits_fall} in it: move {'it' if booked == 1 else 'them'} below."
                 messages.success(request, note)
                 return redirect("time-off")
         status = 400
@@ -241,9 +254,10 @@ def extra_hours_delete(request, pk):
     )
     note = f"Taken back: {removed.staff_member.display_name}'s extra hours {span}."
     if to_move:
+        one = len(to_move) == 1
         note += (
-            f" {len(to_move)} booked visit{'' if len(to_move) == 1 else 's'} now fall outside their hours: "
-            "move them below."
+            f" {len(to_move)} booked visit{' now falls' if one else 's now fall'} outside their hours: "
+            f"move {'it' if one else 'them'} below."
         )
     messages.success(request, note)
     return redirect(reverse("time-off") + "#off-hours")

@@ -47,6 +47,7 @@ from clinic.models import (
     WorkingHours,
 )
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
+from clinic.time_off import time_off_record_for_everyone
 from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan, aftercare_schedule
 from treatments.booking import relative_accepted_note
@@ -124,6 +125,7 @@ class Command(BaseCommand):
                 self._clients_and_history(clinic, rng, CLIENT_COUNT, with_forms=True)
                 self._afternoon_off(clinic)
                 self._saturday_covered(clinic)
+                self._closed_for_christmas(clinic)
             if other_created:
                 self._other_clinic_config(other)
                 self._clients_and_history(other, rng, 6, with_forms=False)
@@ -151,6 +153,21 @@ class Command(BaseCommand):
                 end=dt.datetime.combine(saturday, dt.time(14), tzinfo=zone),
                 reason="Covering Saturday",
             )
+
+    @staticmethod
+    def _closed_for_christmas(clinic: Clinic) -> None:
+        """The clinic is closed on the next Christmas Day and Boxing Day: everyone off."""
+        zone = clinic.zone
+        today = timezone.localdate(timezone=zone)
+        christmas = dt.date(today.year, 12, 25)
+        if christmas + dt.timedelta(days=2) <= today:
+            christmas = dt.date(today.year + 1, 12, 25)
+        time_off_record_for_everyone(
+            clinic=clinic,
+            start=dt.datetime.combine(christmas, dt.time(0), tzinfo=zone),
+            end=dt.datetime.combine(christmas + dt.timedelta(days=2), dt.time(0), tzinfo=zone),
+            reason="Christmas and Boxing Day",
+        )
 
     def _afternoon_off(self, clinic: Clinic) -> None:
         """Give the practitioner busiest on an afternoon soon that afternoon off, entered after their
