@@ -179,3 +179,34 @@ def test_availability_takes_the_same_queries_with_one_extra_stretch_or_five(worl
     for day in (8, 9, 10, 11):
         _extra(world, local(world, 2026, 12, day, 17), local(world, 2026, 12, day, 19), who=world.dr_lee)
     assert queries() == one
+
+
+def test_extra_hours_entered_in_the_admin_are_offered_to_the_waitlist(client, world):
+    from django.contrib.auth.models import User
+
+    from tests.test_working_hours_clash import _admin_change
+
+    waitlist_add(
+        client=world.client(first_name="Olivia", email="olivia@example.com"),
+        service=world.microcurrent,
+        practitioner=world.sam,
+        first_day=MONDAY,
+        last_day=MONDAY,
+        from_time=dt.time(17, 30),
+    )
+    client.force_login(User.objects.create_superuser("owner", "owner@example.com", "pw"))
+    _admin_change(
+        client,
+        world.sam,
+        **{
+            "extra_hours-TOTAL_FORMS": "1",
+            "extra_hours-0-start_0": "2026-12-07",
+            "extra_hours-0-start_1": "17:00",
+            "extra_hours-0-end_0": "2026-12-07",
+            "extra_hours-0-end_1": "19:00",
+            "extra_hours-0-reason": "Late clinic",
+        },
+    )
+    assert ExtraHours.objects.get().reason == "Late clinic"
+    [offer] = OutboxMessage.objects.filter(template_key="waitlist_offer")
+    assert offer.context["times"][0] == "Monday 7 December at 17:30 with Sam Rivera"

@@ -10,7 +10,7 @@ from clients.admin import ConsentTemplateAdmin, IntakeQuestionnaireAdmin
 from clients.models import ConsentTemplate, IntakeQuestionnaire
 from clinic.admin import ClinicAdmin, StaffMemberAdmin
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
-from clinic.models import Clinic, StaffMember, StaffRole
+from clinic.models import Clinic, ExtraHours, StaffMember, StaffRole
 from treatments.contraindications import rules_never_met
 from treatments.models import (
     Appointment,
@@ -38,6 +38,7 @@ from treatments.selectors import (
     visits_ahead_needing,
     visits_left_without_their_practitioner,
 )
+from treatments.waitlist import waitlist_offer_extra_hours
 
 
 @admin.register(BodyArea)
@@ -198,6 +199,12 @@ class StaffMemberWithVisitsAdmin(StaffMemberAdmin):
         member = form.instance
         if member.role != StaffRole.PRACTITIONER:
             return
+        # extra hours added or changed here are free time, as on the time-off page: the waitlist hears
+        # of them in the admin's transaction
+        for formset in formsets:
+            if formset.model is ExtraHours:
+                for extra in [*formset.new_objects, *(changed for changed, _ in formset.changed_objects)]:
+                    waitlist_offer_extra_hours(extra)
         left = visits_left_without_their_practitioner(member, now=timezone.now())
         if left:
             messages.warning(request, _left_without_note(member, left))

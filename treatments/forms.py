@@ -133,8 +133,18 @@ def parse_local_date(raw: str | None, default: dt.date) -> tuple[dt.date, str]:
 EVERYONE = "everyone"
 
 
-class TimeOffForm(PlainLabelsForm):
-    """A practitioner's time off, or everyone's (the clinic closed), typed in the clinic's local time."""
+class StretchForm(PlainLabelsForm):
+    """From, until and why, typed in the clinic's local time: time off or extra hours."""
+
+    field_order = ["practitioner", "start", "end", "reason"]
+
+    start = LocalDateTimeField(label="From")
+    end = LocalDateTimeField(label="Until")
+    reason = forms.CharField(max_length=200, required=False, validators=[validate_printable])
+
+
+class TimeOffForm(StretchForm):
+    """A practitioner's time off, or everyone's (the clinic closed)."""
 
     # No one is chosen beforehand: a form sent as it came must not record the first name on the list
     # as off.
@@ -142,17 +152,10 @@ class TimeOffForm(PlainLabelsForm):
         label="Practitioner",
         error_messages={"required": "Choose who is off.", "invalid_choice": "Choose who is off."},
     )
-    start = LocalDateTimeField(label="From")
-    end = LocalDateTimeField(label="Until")
-    reason = forms.CharField(
-        max_length=200,
-        required=False,
-        validators=[validate_printable],
-        help_text="For example: Sick, Training, Christmas Day",
-    )
 
     def __init__(self, *args, practitioners, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = "For example: Sick, Training, Christmas Day"
         self._practitioners = {str(p.pk): p for p in practitioners}
         self.fields["practitioner"].choices = [
             ("", "Choose…"),
@@ -207,23 +210,16 @@ class WaitlistForm(WaitlistDaysForm):
         self.fields["practitioner"].queryset = practitioners
 
 
-class ExtraHoursForm(PlainLabelsForm):
-    """A practitioner's extra hours (a Saturday covered, a late evening), typed in the clinic's local time."""
+class ExtraHoursForm(StretchForm):
+    """A practitioner's extra hours (a Saturday covered, a late evening)."""
 
     practitioner = forms.ModelChoiceField(
         queryset=None, empty_label="Choose…", error_messages={"required": "Choose who works then."}
     )
-    start = LocalDateTimeField(label="From")
-    end = LocalDateTimeField(label="Until")
-    reason = forms.CharField(
-        max_length=200,
-        required=False,
-        validators=[validate_printable],
-        help_text="For example: Covering Saturday",
-    )
 
     def __init__(self, *args, practitioners, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = "For example: Covering Saturday"
         self.fields["practitioner"].queryset = practitioners
 
 

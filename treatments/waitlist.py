@@ -480,6 +480,17 @@ def waitlist_told_of(appointment: Appointment) -> list[str]:
     )
 
 
+def waitlist_offer_extra_hours(extra) -> int:
+    """Extra hours recorded (`clinic.models.ExtraHours`): offer the time, keyed to the hours as they are
+    (changed in the admin, they are offered again)."""
+    return waitlist_offer_free_time(
+        extra.staff_member.clinic,
+        start=extra.start,
+        end=extra.end,
+        because=f"extra-hours:{extra.pk}:{extra.start:%Y%m%d%H%M}-{extra.end:%Y%m%d%H%M}",
+    )
+
+
 def _entry_id(topic: str) -> int | None:
     prefix, _, rest = topic.partition(":")
     return int(rest) if prefix == "waitlist" and rest.isdigit() else None

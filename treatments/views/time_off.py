@@ -36,7 +36,7 @@ from treatments.selectors import (
     time_off_clashes,
     visits_left_without_their_practitioner,
 )
-from treatments.waitlist import waitlist_offer_free_time
+from treatments.waitlist import waitlist_offer_extra_hours, waitlist_offer_free_time
 
 COMING_SHOWN = 100
 # Visits named under each practitioner whose hours leave them out; the rest are counted.
@@ -214,9 +214,7 @@ def extra_hours(request):
         try:
             with transaction.atomic():
                 extra = extra_hours_record(clinic=clinic, **extra_form.cleaned_data)
-                offered = waitlist_offer_free_time(
-                    clinic, start=extra.start, end=extra.end, because=f"extra-hours:{extra.pk}"
-                )
+                offered = waitlist_offer_extra_hours(extra)
         except ClinicError as refusal:
             extra_form.add_error(None, refusal.message)
         else:
