@@ -13,6 +13,11 @@ from rest_framework.permissions import BasePermission
 from clinic.models import Clinic, StaffMember
 
 
+def acting_user(actor):
+    """The signed-in user to record as having made a change (None for the public pages and tasks)."""
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
 def staff_member_of(user) -> StaffMember | None:
     """Return the user's active staff membership, or None for anyone who is not clinic staff."""
     if not getattr(user, "is_authenticated", False):

@@ -136,20 +136,28 @@ def merged(windows: list[tuple[dt.datetime, dt.datetime]]) -> list[tuple[dt.date
     return [(start, end) for start, end in joined]
 
 
-def working_windows(
-    day: dt.date, zone, weekly, extra: list[tuple[dt.datetime, dt.datetime]]
-) -> list[tuple[dt.datetime, dt.datetime]]:
+def extra_hours_by_practitioner(practitioner_ids, start: dt.datetime, end: dt.datetime) -> dict[int, list]:
+    """Each active practitioner's `ExtraHours` overlapping start–end, by practitioner id (one query)."""
+    found: dict[int, list] = defaultdict(list)
+    for extra in ExtraHours.objects.filter(
+        staff_member_id__in=practitioner_ids, staff_member__is_active=True, start__lt=end, end__gt=start
+    ).order_by("start", "id"):
+        found[extra.staff_member_id].append(extra)
+    return dict(found)
+
+
+def working_windows(day: dt.date, zone, weekly, extra) -> list[tuple[dt.datetime, dt.datetime]]:
     """A practitioner's working time on a local day as UTC instants: their weekly hours of that weekday
-    (`WorkingHours` rows) and their extra hours that day (instants, cut to the day), merged."""
+    (`WorkingHours` rows) and their extra hours that day (`ExtraHours` rows, cut to the day), merged."""
     day_start = dt.datetime.combine(day, dt.time.min, tzinfo=zone).astimezone(UTC)
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(UTC)
     windows = [
         _local_window(day, h.start_time, h.end_time, zone) for h in weekly if h.weekday == day.weekday()
     ]
     windows += [
-        (max(start, day_start), min(end, day_end))
-        for start, end in extra
-        if start < day_end and end > day_start
+        (max(e.start, day_start), min(e.end, day_end))
+        for e in extra
+        if e.start < day_end and e.end > day_start
     ]
     return merged(windows)
 
@@ -325,11 +333,7 @@ def available_slots(
     for practitioner in practitioners:
         for hours in practitioner.working_hours.all():
             hours_by_weekday[hours.weekday].append((practitioner, hours.start_time, hours.end_time))
-    extra_by_practitioner: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-    for staff_id, start, end in ExtraHours.objects.filter(
-        staff_member_id__in=practitioner_ids, start__lt=range_end, end__gt=range_start
-    ).values_list("staff_member_id", "start", "end"):
-        extra_by_practitioner[staff_id].append((start, end))
+    extra_by_practitioner = extra_hours_by_practitioner(practitioner_ids, range_start, range_end)
     by_id = {p.id: p for p in practitioners}
 
     def searched(window_start: dt.datetime, window_end: dt.datetime) -> tuple[float, float, _LocalGrid]:

@@ -33,6 +33,8 @@ from clinic.models import (
     StaffRole,
     TimeOff,
 )
+from clinic.permissions import acting_user
+from treatments.availability import extra_hours_by_practitioner
 from treatments.contraindications import absolute, contraindication_findings, relative
 from treatments.eligibility import qualification_gaps
 from treatments.models import (
@@ -53,8 +55,8 @@ from treatments.notifications import (
     notify_forms_request,
     notify_rescheduled,
 )
-from treatments.selectors import extra_hours_by_practitioner, fits_working_hours
-from treatments.waitlist import waitlist_close_for, waitlist_end_for_cancelled, waitlist_offer_freed
+from treatments.selectors import fits_working_hours
+from treatments.waitlist import waitlist_close_for, waitlist_offer_freed, waitlist_visit_cancelled
 
 MAX_COURSE_SESSIONS = 52
 # PostgreSQL aborts one of two bookings that wait on each other's rows in different exclusion indexes
@@ -451,11 +453,6 @@ def _write_with_retries(write, *, reassignable: frozenset[str] = frozenset()):
     raise AssertionError("unreachable")
 
 
-def _user(actor):
-    """The signed-in user to record as having made a change (None for the public pages and tasks)."""
-    return actor if getattr(actor, "is_authenticated", False) else None
-
-
 def _aware_utc(start: dt.datetime) -> dt.datetime:
     if timezone.is_naive(start):
         raise ClinicError(
@@ -505,7 +502,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 blocked_end=blocked_end,
                 status=AppointmentStatus.BOOKED,
                 notes=request.notes,
-                created_by=_user(actor),
+                created_by=acting_user(actor),
             )
             AppointmentEvent.objects.create(
                 appointment=appointment,
@@ -573,7 +570,7 @@ def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[s
             code="nothing_missing",
         )
     AppointmentEvent.objects.create(
-        appointment=current, actor=_user(actor), action="forms_requested", details={"forms": names}
+        appointment=current, actor=acting_user(actor), action="forms_requested", details={"forms": names}
     )
     return names
 
@@ -674,7 +671,7 @@ def appointment_reschedule(
                 details["practitioner_from"] = previous_practitioner.display_name
                 details["practitioner_to"] = practitioner.display_name
             AppointmentEvent.objects.create(
-                appointment=current, actor=_user(actor), action="rescheduled", details=details
+                appointment=current, actor=acting_user(actor), action="rescheduled", details=details
             )
             notify_rescheduled(current)
             waitlist_close_for(current)
@@ -741,7 +738,7 @@ def appointment_change_room_and_device(appointment: Appointment, *, actor=None) 
                     details[f"{column}_from"] = was.name if was else ""
                     details[f"{column}_to"] = now.name if now else ""
             AppointmentEvent.objects.create(
-                appointment=current, actor=_user(actor), action="resources_changed", details=details
+                appointment=current, actor=acting_user(actor), action="resources_changed", details=details
             )
             return current
 
@@ -792,13 +789,12 @@ def appointment_cancel(
     current.save(update_fields=CANCELLED_FIELDS)
     AppointmentEvent.objects.create(
         appointment=current,
-        actor=_user(actor),
+        actor=acting_user(actor),
         action="cancelled",
         details={"reason": reason, "by_client": by_client},
     )
     notify_cancelled(current)
-    waitlist_end_for_cancelled(current)
-    waitlist_offer_freed(current, blocked_start=current.blocked_start, blocked_end=current.blocked_end)
+    waitlist_visit_cancelled(current)
     return current
 
 
@@ -858,7 +854,7 @@ def appointment_set_status(
     current.save(update_fields=["status"])
     AppointmentEvent.objects.create(
         appointment=current,
-        actor=_user(actor),
+        actor=acting_user(actor),
         action=f"status:{status}",
         details={"from": previous, "to": status},
     )
@@ -918,7 +914,7 @@ def appointment_undo_status(appointment: Appointment, *, actor=None, now: dt.dat
             current.save(update_fields=["status", *HELD_COLUMNS])
             AppointmentEvent.objects.create(
                 appointment=current,
-                actor=_user(actor),
+                actor=acting_user(actor),
                 action=f"status:{AppointmentStatus.BOOKED}",
                 details={"from": previous, "to": AppointmentStatus.BOOKED, "undo": True},
             )
@@ -1045,7 +1041,7 @@ def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> 
     AppointmentEvent.objects.bulk_create(
         AppointmentEvent(
             appointment=session,
-            actor=_user(actor),
+            actor=acting_user(actor),
             action="cancelled",
             details={"reason": reason, "by_client": False, "rest_of_course": locked.pk},
         )
@@ -1053,8 +1049,7 @@ def course_cancel_remaining(course: Course, *, actor=None, reason: str = "") -> 
     )
     notify_course_cancelled(locked, remaining)
     for session in remaining:
-        waitlist_end_for_cancelled(session)
-        waitlist_offer_freed(session, blocked_start=session.blocked_start, blocked_end=session.blocked_end)
+        waitlist_visit_cancelled(session)
     return remaining
 
 

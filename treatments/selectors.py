@@ -22,13 +22,12 @@ from clinic.models import (
     Clinic,
     Device,
     DeviceKind,
-    ExtraHours,
     Modality,
     OutboxMessage,
     TimeOff,
     WorkingHours,
 )
-from treatments.availability import working_windows
+from treatments.availability import extra_hours_by_practitioner, working_windows
 from treatments.eligibility import is_qualified
 from treatments.models import (
     COURSE_PROGRESS_STATUSES,
@@ -97,8 +96,8 @@ def time_off_clashes(appointments, time_off: list[TimeOff] | None = None) -> dic
 
 def fits_working_hours(hours, zone, start: dt.datetime, end: dt.datetime, extra=()) -> bool:
     """Tell whether start–end lies, on one local day, inside one of these working-hours windows, or
-    inside the practitioner's working time that day with their extra hours (`extra`: (start, end)
-    instants) added: 16:30–17:30 fits weekly hours to 17:00 and extra hours 17:00–19:00."""
+    inside the practitioner's working time that day with their extra hours (`ExtraHours` rows) added:
+    16:30–17:30 fits weekly hours to 17:00 and extra hours 17:00–19:00."""
     local_start, local_end = timezone.localtime(start, zone), timezone.localtime(end, zone)
     if local_start.date() == local_end.date() and any(
         h.weekday == local_start.weekday()
@@ -113,16 +112,6 @@ def fits_working_hours(hours, zone, start: dt.datetime, end: dt.datetime, extra=
         window_start <= start and end <= window_end
         for window_start, window_end in working_windows(local_start.date(), zone, hours, list(extra))
     )
-
-
-def extra_hours_by_practitioner(practitioner_ids, start: dt.datetime, end: dt.datetime) -> dict[int, list]:
-    """Each active practitioner's extra hours overlapping start–end, as (start, end) instants (one query)."""
-    found: dict[int, list] = {}
-    for staff_id, extra_start, extra_end in ExtraHours.objects.filter(
-        staff_member_id__in=practitioner_ids, staff_member__is_active=True, start__lt=end, end__gt=start
-    ).values_list("staff_member_id", "start", "end"):
-        found.setdefault(staff_id, []).append((extra_start, extra_end))
-    return found
 
 
 def outside_working_hours(

@@ -23,6 +23,7 @@ from clients.models import Client
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus, StaffMember
 from clinic.outbox import outbox_message, outbox_write
+from clinic.permissions import acting_user
 from treatments.availability import Slot, available_slots, qualified_practitioners
 from treatments.contraindications import absolute, contraindication_findings
 from treatments.models import (
@@ -43,10 +44,6 @@ MAX_WAITING_DAYS = 92
 TIMES_IN_AN_OFFER = 5
 # What a page or a message about an entry reads of it: load these with it (`select_related`).
 ENTRY_RELATED = ("clinic", "client", "service__clinic", "practitioner", "visit_to_move")
-
-
-def _user(actor):
-    return actor if getattr(actor, "is_authenticated", False) else None
 
 
 def _days_said(entry: WaitlistEntry) -> str:
@@ -169,7 +166,7 @@ def waitlist_add(
         until_time=until_time,
         note=note.strip()[:300],
         visit_to_move=visit_to_move,
-        added_by=_user(actor),
+        added_by=acting_user(actor),
     )
     if client.email:
         outbox_write(
@@ -196,6 +193,18 @@ def waitlist_add(
     return entry
 
 
+def sooner_days(visit: Appointment) -> tuple[dt.date, dt.date] | None:
+    """The days a client may wait on for a time sooner than their visit: today to the day before it.
+
+    None when there are none: the visit is not a booked one after today.
+    """
+    today = timezone.localdate(timezone=visit.clinic.zone)
+    visit_day = timezone.localtime(visit.start, visit.clinic.zone).date()
+    if visit.status != AppointmentStatus.BOOKED or visit_day <= today:
+        return None
+    return today, visit_day - dt.timedelta(days=1)
+
+
 def _check_visit_to_move(visit: Appointment, *, client: Client, service: Service) -> None:
     if visit.client_id != client.pk or visit.service_id != service.pk:
         raise ClinicError("That visit is another client's, or of another service.", code="other_visit")
@@ -218,12 +227,17 @@ def waitlist_end(entry: WaitlistEntry, *, because: str, actor=None) -> WaitlistE
             f"This is no longer on the waitlist ({current.get_ended_because_display().lower()}).",
             code="already_ended",
         )
-    current.ended_at, current.ended_because, current.ended_by = timezone.now(), because, _user(actor)
+    current.ended_at, current.ended_because, current.ended_by = timezone.now(), because, acting_user(actor)
     current.save(update_fields=["ended_at", "ended_because", "ended_by"])
-    OutboxMessage.objects.filter(topic=_topic(current.pk), status=OutboxStatus.PENDING).update(
-        status=OutboxStatus.CANCELLED, last_error="Taken off the waitlist."
-    )
+    _cancel_what_is_to_go([current.pk], "Taken off the waitlist.")
     return current
+
+
+def _cancel_what_is_to_go(entry_ids, why: str) -> None:
+    """The entries ended: their messages not sent yet are cancelled, saying why."""
+    OutboxMessage.objects.filter(
+        topic__in=[_topic(pk) for pk in entry_ids], status=OutboxStatus.PENDING
+    ).update(status=OutboxStatus.CANCELLED, last_error=why)
 
 
 def waitlist_close_for(appointment: Appointment) -> int:
@@ -241,25 +255,25 @@ def waitlist_close_for(appointment: Appointment) -> int:
     ).update(ended_at=timezone.now(), ended_because=WaitlistEnded.BOOKED, appointment=appointment)
 
 
-def waitlist_end_for_cancelled(appointment: Appointment) -> int:
-    """The visit is cancelled: the entries waiting for a time to move it to wait for nothing.
+def waitlist_visit_cancelled(appointment: Appointment) -> None:
+    """The visit is cancelled (call in the cancellation's transaction, after its write).
 
-    Call in the cancellation's transaction; their messages still to go are cancelled with them.
+    The entries waiting for a time to move it to wait for nothing: they end, with their messages still
+    to go. The time it held is offered to the others waiting (`waitlist_offer_freed`).
     """
     ending = list(
         WaitlistEntry.objects.filter(visit_to_move_id=appointment.pk, ended_at=None).values_list(
             "pk", flat=True
         )
     )
-    if not ending:
-        return 0
-    WaitlistEntry.objects.filter(pk__in=ending).update(
-        ended_at=timezone.now(), ended_because=WaitlistEnded.VISIT_CANCELLED
+    if ending:
+        WaitlistEntry.objects.filter(pk__in=ending).update(
+            ended_at=timezone.now(), ended_because=WaitlistEnded.VISIT_CANCELLED
+        )
+        _cancel_what_is_to_go(ending, "The visit to move was cancelled.")
+    waitlist_offer_freed(
+        appointment, blocked_start=appointment.blocked_start, blocked_end=appointment.blocked_end
     )
-    OutboxMessage.objects.filter(topic__in=[_topic(pk) for pk in ending], status=OutboxStatus.PENDING).update(
-        status=OutboxStatus.CANCELLED, last_error="The visit to move was cancelled."
-    )
-    return len(ending)
 
 
 def _topic(entry_id: int) -> str:
@@ -381,7 +395,8 @@ def offer_context(entry: WaitlistEntry, slots: list[Slot], names: dict[int, str]
     }
 
 
-def _names(clinic) -> dict[int, str]:
+def staff_names(clinic) -> dict[int, str]:
+    """The clinic's staff by id: who each free time is with (one query)."""
     return dict(StaffMember.objects.filter(clinic=clinic).values_list("id", "display_name"))
 
 
@@ -397,9 +412,18 @@ def waitlist_offer_freed(
         appointment.clinic,
         start=blocked_start,
         end=blocked_end,
-        because=f"visit:{appointment.pk}:{appointment.sequence}",
+        because=_changed(appointment),
         not_to_client_id=appointment.client_id,
     )
+
+
+def _changed(appointment: Appointment) -> str:
+    """What an offer is keyed to when a visit's change freed the time: this change of this visit."""
+    return f"visit:{appointment.pk}:{appointment.sequence}"
+
+
+def _offer_key(entry_id: int, because: str) -> str:
+    return f"{_topic(entry_id)}:freed:{because}"
 
 
 def waitlist_offer_free_time(
@@ -435,7 +459,7 @@ def waitlist_offer_free_time(
     if not waiting:
         return 0
     found = free_times_for(waiting, days=(first_day, last_day))
-    names = _names(clinic)
+    names = staff_names(clinic)
     offers = []
     for entry in waiting:
         service = entry.service
@@ -450,7 +474,7 @@ def waitlist_offer_free_time(
                 recipient_email=entry.client.email,
                 recipient_name=entry.client.full_name,
                 template_key=OFFER,
-                dedupe_key=f"{_topic(entry.pk)}:freed:{because}",
+                dedupe_key=_offer_key(entry.pk, because),
                 context=offer_context(entry, came_free, names),
                 topic=_topic(entry.pk),
                 client_id=entry.client_id,
@@ -466,9 +490,9 @@ def waitlist_told_of(appointment: Appointment) -> list[str]:
     For the desk's "Cancelled." message; two queries (the clinic's open entries, then their offers by
     dedupe key, which is unique).
     """
-    because = f"visit:{appointment.pk}:{appointment.sequence}"
+    because = _changed(appointment)
     keys = [
-        f"{_topic(pk)}:freed:{because}"
+        _offer_key(pk, because)
         for pk in WaitlistEntry.objects.filter(clinic_id=appointment.clinic_id, ended_at=None).values_list(
             "pk", flat=True
         )
@@ -551,11 +575,14 @@ def waitlist_offers_as_they_stand(messages: list[OutboxMessage]) -> dict[int, di
     Registered with `register_context_refresh`; reads what the out-of-date check just found.
     """
     refreshed = {}
+    names: dict[int, dict[int, str]] = {}  # by clinic: one query a clinic, not one an offer
     for message in messages:
         found = getattr(message, FOUND_FREE, None)
         if message.template_key != OFFER or not found or not found[1]:
             continue
         entry, slots = found
-        context = offer_context(entry, slots, _names(entry.clinic))
+        if entry.clinic_id not in names:
+            names[entry.clinic_id] = staff_names(entry.clinic)
+        context = offer_context(entry, slots, names[entry.clinic_id])
         refreshed[message.pk] = {key: context[key] for key in ("times", "more_times", "zone_abbreviation")}
     return refreshed

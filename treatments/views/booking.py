@@ -75,7 +75,7 @@ from treatments.selectors import (
     time_off_clashes,
 )
 from treatments.sessions import may_record, may_write, record_start_refusal
-from treatments.waitlist import ENTRY_RELATED, waiting_for_said, waitlist_told_of
+from treatments.waitlist import ENTRY_RELATED, sooner_days, waiting_for_said, waitlist_told_of
 
 MAX_SLOTS_SHOWN = 80
 # A day with no free time: the finder looks this far ahead for the next one.
@@ -471,14 +471,7 @@ def appointment_detail(request, pk):
         if can_change
         else None
     )
-    visit_day = timezone.localtime(appointment.start, zone).date()
-    today = timezone.localdate(timezone=zone)
-    may_wait = (
-        can_change
-        and waiting_to_move is None
-        and appointment.status == AppointmentStatus.BOOKED
-        and visit_day > today
-    )
+    sooner = sooner_days(appointment) if can_change and waiting_to_move is None else None
     record = TreatmentSession.objects.filter(appointment=appointment).select_related("signed_off_by").first()
     writer = may_write(request.staff_member, appointment)
     startable = record is None and writer and appointment.service.protocols.exists()
@@ -529,10 +522,8 @@ def appointment_detail(request, pk):
             # the client would rather come earlier: on the waitlist to move it, or the form to put them on
             "waiting_to_move": waiting_to_move,
             "waiting_to_move_said": waiting_for_said(waiting_to_move) if waiting_to_move else "",
-            "wait_earlier_form": WaitlistDaysForm(
-                initial={"first_day": today, "last_day": visit_day - dt.timedelta(days=1)}
-            )
-            if may_wait
+            "wait_earlier_form": WaitlistDaysForm(initial={"first_day": sooner[0], "last_day": sooner[1]})
+            if sooner
             else None,
             "cancel_form": CancelForm(prefix="cancel"),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,

@@ -8,9 +8,9 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import ExtraHours, Room, StaffMember, StaffRole, TimeOff, WorkingHours
+from clinic.models import Room, StaffMember, StaffRole, TimeOff, WorkingHours
 from clinic.permissions import staff_required
-from treatments.availability import working_windows
+from treatments.availability import extra_hours_by_practitioner, working_windows
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
@@ -147,22 +147,12 @@ def calendar(request):
         ).order_by("start", "id")
     )
     all_hours = [h for p in practitioners for h in p.working_hours.all()]
-    extra_rows = list(
-        ExtraHours.objects.filter(
-            staff_member__in=[p.id for p in practitioners],
-            staff_member__is_active=True,
-            start__lt=range_end,
-            end__gt=range_start,
-        ).order_by("start", "id")
-    )
-    extra: dict[int, list] = {}
-    for row in extra_rows:
-        extra.setdefault(row.staff_member_id, []).append((row.start, row.end))
+    extra = extra_hours_by_practitioner([p.id for p in practitioners], range_start, range_end)
     flag_visits(appointments, clinic, time_off=time_off, hours=all_hours, extra=extra)
     extra_local = [
-        (timezone.localtime(start, zone).time(), timezone.localtime(end, zone).time())
-        for spans in extra.values()
-        for start, end in spans
+        (timezone.localtime(e.start, zone).time(), timezone.localtime(e.end, zone).time())
+        for rows in extra.values()
+        for e in rows
     ]
     day_open_time = min(
         [h.start_time for h in all_hours] + [start for start, _ in extra_local], default=DEFAULT_OPEN
@@ -228,8 +218,8 @@ def calendar(request):
             f"Extra {timezone.localtime(max(row.start, start), zone):%H:%M}–"
             f"{timezone.localtime(min(row.end, end), zone):%H:%M}"
             + (f" ({row.reason})" if row.reason else "")
-            for row in extra_rows
-            if row.staff_member_id == practitioner_id and row.start < end and row.end > start
+            for row in extra.get(practitioner_id, [])
+            if row.start < end and row.end > start
         )
 
     def column(title, on_day_date, resource):

@@ -22,6 +22,8 @@ from treatments.models import AppointmentEvent, AppointmentStatus, Service, Wait
 from treatments.waitlist import (
     entry_from_token,
     free_times_for,
+    sooner_days,
+    staff_names,
     waiting_for_said,
     waitlist_add,
     waitlist_end,
@@ -38,7 +40,15 @@ NEEDS_A_CONVERSATION = {
 }
 
 
+# What a client already waiting is told when they ask again (online, or from their visit's link).
+ALREADY_WAITING = (
+    "You are already on our waitlist for this treatment: the email we sent you has the link to your place."
+)
+
+
 def _client_message(refusal: ClinicError, clinic: Clinic) -> str:
+    if refusal.code == "already_waiting":  # the desk's words name the entry; the client has its link
+        return ALREADY_WAITING
     if refusal.code in NEEDS_A_CONVERSATION:
         phone = f" on {clinic.phone}" if clinic.phone else ""
         return f"We need a word with you before booking this treatment. Please call us{phone}."
@@ -95,12 +105,6 @@ def public_times(request, slug, service_id):
     )
 
 
-# What a client joining the waitlist online is told when the clinic would refuse them.
-ALREADY_WAITING = (
-    "You are already on our waitlist for this treatment: the email we sent you has the link to your place."
-)
-
-
 @require_http_methods(["GET", "POST"])
 def public_waitlist_join(request, slug, service_id):
     """Nothing suits the client online: take their details, days and hours, and put them on the waitlist."""
@@ -127,10 +131,7 @@ def public_waitlist_join(request, slug, service_id):
                     client = _find_or_register(clinic, form.cleaned_data)
                     entry = waitlist_add(client=client, service=service, **days_form.cleaned_data)
             except ClinicError as refusal:
-                error = (
-                    ALREADY_WAITING if refusal.code == "already_waiting" else _client_message(refusal, clinic)
-                )
-                status = 400
+                error, status = _client_message(refusal, clinic), 400
             else:
                 messages.success(
                     request, "You are on the waitlist. We have emailed you the link to this page."
@@ -333,8 +334,7 @@ def public_manage(request, token):
             "waiting_earlier": waiting_earlier,
             "may_wait_earlier": can_change
             and waiting_earlier is None
-            and appointment.status == AppointmentStatus.BOOKED
-            and local_start.date() > timezone.localdate(timezone=clinic.zone),
+            and sooner_days(appointment) is not None,
         },
     )
 
@@ -354,10 +354,7 @@ def _wait_for_earlier(request, appointment):
             visit_to_move=appointment,
         )
     except ClinicError as refusal:
-        messages.error(
-            request,
-            ALREADY_WAITING if refusal.code == "already_waiting" else _client_message(refusal, clinic),
-        )
+        messages.error(request, _client_message(refusal, clinic))
         return redirect("public-manage", manage_token(appointment))
     messages.success(
         request,
@@ -446,7 +443,7 @@ def public_waitlist(request, token):
     for slot in free:
         local = timezone.localtime(slot.start, clinic.zone)
         days.setdefault(local.date(), []).append({"local": local, "practitioner_id": slot.practitioner_id})
-    names = dict(StaffMember.objects.filter(clinic=clinic).values_list("id", "display_name"))
+    names = staff_names(clinic)
     for times in days.values():
         for time in times:
             time["practitioner"] = names.get(time["practitioner_id"], "")

@@ -47,15 +47,27 @@ def _span(off: TimeOff | ExtraHours, zone) -> str:
     return f"{short_local(off.start, zone)} – {short_local(off.end, zone)}"
 
 
+def _practitioners(clinic):
+    """The clinic's active practitioners, as the forms list them."""
+    return StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True).order_by(
+        "display_name", "id"
+    )
+
+
+def _visits_said(count: int, where: str) -> str:
+    """ " 1 booked visit falls in it: move it below." / " 3 booked visits now fall …: move them below." """
+    if count == 1:
+        return f" 1 booked visit {where.format(fall='falls')}: move it below."
+    return f" {count} booked visits {where.format(fall='fall')}: move them below."
+
+
 @staff_required
 @require_http_methods(["GET", "POST"])
 def time_off(request):
     """Record time off for a practitioner; list the time off to come with the visits booked in it."""
     clinic = request.staff_member.clinic
     zone = clinic.zone
-    practitioners = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
-    ).order_by("display_name", "id")
+    practitioners = _practitioners(clinic)
     today = timezone.localdate(timezone=zone)
     whole_day = {
         "start": dt.datetime.combine(today, dt.time(0)).strftime("%Y-%m-%dT%H:%M"),
@@ -87,8 +99,7 @@ def time_off(request):
                 who = "the clinic is closed" if chosen == EVERYONE else f"{chosen.display_name} off"
                 note = f"Saved: {who} {_span(offs[0], zone)}."
                 if booked:
-                    visits_fall = "1 booked visit falls" if booked == 1 else f"{booked} booked visits fall"
-                    note += f" {visits_fall} in it: move {'it' if booked == 1 else 'them'} below."
+                    note += _visits_said(booked, "{fall} in it")
                 messages.success(request, note)
                 return redirect("time-off")
         status = 400
@@ -99,9 +110,7 @@ def _page(request, *, form, extra_form, status):
     """The time off page: both forms, the time off to come with its visits, the extra hours to come."""
     clinic = request.staff_member.clinic
     zone = clinic.zone
-    practitioners = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
-    ).order_by("display_name", "id")
+    practitioners = _practitioners(clinic)
     coming = list(
         TimeOff.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now())
         .select_related("staff_member")
@@ -206,9 +215,7 @@ def _visits_to_move(off: TimeOff) -> list[Appointment]:
 def extra_hours(request):
     """Record a practitioner's extra hours; the waitlist hears of the time in the same transaction."""
     clinic = request.staff_member.clinic
-    practitioners = StaffMember.objects.filter(
-        clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True
-    ).order_by("display_name", "id")
+    practitioners = _practitioners(clinic)
     extra_form = ExtraHoursForm(request.POST, practitioners=practitioners, prefix="extra")
     if extra_form.is_valid():
         try:
@@ -252,11 +259,7 @@ def extra_hours_delete(request, pk):
     )
     note = f"Taken back: {removed.staff_member.display_name}'s extra hours {span}."
     if to_move:
-        one = len(to_move) == 1
-        note += (
-            f" {len(to_move)} booked visit{' now falls' if one else 's now fall'} outside their hours: "
-            f"move {'it' if one else 'them'} below."
-        )
+        note += _visits_said(len(to_move), "now {fall} outside their hours")
     messages.success(request, note)
     return redirect(reverse("time-off") + "#off-hours")
 
