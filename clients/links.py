@@ -7,6 +7,7 @@ from django.core import signing
 from django.urls import reverse
 from django.utils import timezone
 
+from clients.merging import client_merged_into
 from clients.models import Client
 
 UNSUBSCRIBE = "clients.unsubscribe"
@@ -55,6 +56,8 @@ def forms_url(client: Client, *, modalities: list[str]) -> str:
 def client_from_token(token: str, *, purpose: str) -> tuple[Client, dict]:
     payload = read_signed_token(token, purpose=purpose)
     client = Client.objects.select_related("clinic").filter(pk=payload.get("c")).first()
+    if client is None:  # a link sent before the record was merged acts for the record it became
+        client = client_merged_into(payload.get("c"))
     if client is None:
         raise LinkInvalid("This link belongs to nothing we hold any more.")
     return client, payload

@@ -600,3 +600,56 @@ class PhotoConsent(models.Model):
 
     def __str__(self):
         return f"{self.client} photos: {self.scope}"
+
+
+class ClientMerge(models.Model):
+    """Two records of one person made one: what the merged record said, and who merged it when.
+
+    The merged record is deleted once everything it held (visits, forms, records, messages) points to
+    the kept one; this row keeps its details for the audit trail and lets its old links and pages find
+    the kept record. Should the kept record itself be merged later, this row follows it there.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="client_merges")
+    kept = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="merged_records")
+    merged_client_id = models.PositiveIntegerField(help_text="The id the merged record had.")
+    merged_name = models.CharField(max_length=201)
+    merged_details = models.JSONField(help_text="The merged record's details as they were.")
+    moved = models.JSONField(default=dict, help_text="How many of each kind of row moved.")
+    merged_at = models.DateTimeField(default=timezone.now)
+    merged_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["merged_client_id"], name="client_merged_once"),
+            models.CheckConstraint(
+                condition=~Q(merged_client_id=models.F("kept")), name="client_merge_keeps_another"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.merged_name} merged into {self.kept}"
+
+
+class DistinctClients(models.Model):
+    """Staff said two records that look alike (same email, phone, or name and birthday) are two people:
+    twins sharing a family email, a parent and child on one phone. They are not offered as duplicates
+    again. The pair is kept in id order, once."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    first = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    noted_at = models.DateTimeField(default=timezone.now)
+    noted_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["first", "second"], name="distinct_clients_once"),
+            models.CheckConstraint(
+                condition=Q(first__lt=models.F("second")), name="distinct_clients_in_id_order"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.first} is not {self.second}"

@@ -87,6 +87,14 @@ def _the_visit_whose_confirmation_was_refused() -> Appointment:
     return Appointment.objects.get(pk=confirmation.topic.removeprefix("appointment:"))
 
 
+def _the_client_twice() -> tuple[int, int]:
+    """The demo client's two records (the second from booking online): older, newer."""
+    from clients.merging import likely_duplicates
+
+    [pair] = likely_duplicates(Clinic.objects.get(slug="lumen"))
+    return pair.older.pk, pair.newer.pk
+
+
 def test_the_front_desks_pages_pass(live_server, demo, browser_page):
     page = browser_page
     page.goto(live_server.url + "/accounts/login/")
@@ -116,6 +124,10 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             "/time-off/",
             "/manage/outbox/",  # not theirs: the page that says so
             "/appointments/999999/",
+            # one client twice: the list of such pairs, the second record's page, the two compared
+            "/clients/duplicates/",
+            reverse("client-detail", args=[_the_client_twice()[1]]),
+            reverse("client-same-as", args=_the_client_twice()),
         ],
     )
     # and a booking form, opened from a free time on the next day that has one (tomorrow may be a
@@ -152,6 +164,7 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
                 reverse("client-detail", args=[noted]),
                 reverse("client-intake-and-consent", args=[noted]),
                 reverse("appointment-detail", args=[visit.pk]),
+                reverse("client-same-as", args=_the_client_twice()),  # with the merge's choices
             ],
         )
         == {}

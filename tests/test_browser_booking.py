@@ -125,6 +125,32 @@ def test_front_desk_books_from_the_calendar_and_cancels(live_server, world, brow
     assert appointment.status == "cancelled"
 
 
+def test_front_desk_typing_in_a_client_the_clinic_has_is_offered_them_and_books_them(
+    live_server, world, browser_page
+):
+    page = browser_page
+    day = next_week(world)
+    sign_in(page, live_server, world.desk.user.username)
+    # given the desk opens a free time and types Olivia in anew, her phone written the national way
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()
+    page.get_by_label("Service").select_option(label="Microcurrent workout (45 min)")
+    page.locator("#new-client summary").click()
+    page.get_by_label("First name", exact=True).fill("Olivia")
+    page.get_by_label("Last name", exact=True).fill("Smith")
+    page.get_by_label("Phone", exact=True).fill("07700 900123")
+    page.get_by_role("button", name="Book", exact=True).click()
+    # then the page asks first, offering the client the clinic has
+    assert "This may be a client the clinic has already" in page.locator("#booking-error").inner_text()
+    assert "(the same phone)" in page.locator("#possible-matches").inner_text()
+    # when the desk says she is the one
+    page.get_by_role("button", name="Olivia Smith is the client").click()
+    # then she is booked, and nobody new was registered
+    assert page.locator("#status").inner_text() == "Booked"
+    assert Client.objects.count() == 1
+    assert Appointment.objects.get().client.email == "olivia@example.com"
+
+
 def test_front_desk_books_a_course_moving_the_one_session_that_is_taken(live_server, world, browser_page):
     page = browser_page
     protocol = world.microcurrent.protocols.get()

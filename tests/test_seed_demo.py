@@ -56,7 +56,7 @@ def test_it_builds_a_realistic_clinic(seeded):
         "microcurrent",
         "mesotherapy",
     }
-    assert Client.objects.filter(clinic=clinic).count() == 40
+    assert Client.objects.filter(clinic=clinic).count() == 41  # 40, and one of them twice
     # intake and consent in various states: none, stale version, current
     with_intake = IntakeResponse.objects.filter(client__clinic=clinic).values("client").distinct().count()
     assert 0 < with_intake < 40
@@ -460,3 +460,22 @@ def test_the_demo_clinic_is_closed_at_christmas_and_covers_a_saturday(seeded):
     local_start = timezone.localtime(saturday.start, clinic.zone)
     assert (local_start.weekday(), local_start.hour, saturday.reason) == (5, 10, "Covering Saturday")
     assert not saturday.staff_member.working_hours.filter(weekday=5).exists()
+
+
+def test_one_demo_client_has_a_second_record_from_booking_online_to_merge(seeded, client):
+    from clients.merging import SAME_PHONE, client_merge, likely_duplicates
+
+    clinic = Clinic.objects.get(slug="lumen")
+    [pair] = likely_duplicates(clinic)
+    assert pair.reasons == (SAME_PHONE,)
+    assert pair.older.full_name == pair.newer.full_name and pair.older.email != pair.newer.email
+    [visit] = Appointment.objects.filter(client=pair.newer)
+    assert visit.start > timezone.now() and visit.status == "booked"
+    assert not IntakeResponse.objects.filter(client=pair.newer).exists()
+    assert IntakeResponse.objects.filter(client=pair.older).exists()
+    assert not likely_duplicates(Clinic.objects.get(slug="harbour"))
+
+    manager = StaffMember.objects.get(user__username="manager")
+    client_merge(kept=pair.older, merged=pair.newer, by=manager)
+    visit.refresh_from_db()
+    assert visit.client_id == pair.older.pk and likely_duplicates(clinic) == []

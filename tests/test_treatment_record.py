@@ -414,3 +414,26 @@ def test_what_is_learnt_after_sign_off_is_added_beside_the_final_record(world, s
         SessionAddendum.objects.filter(pk=addendum.pk).update(text="rewritten")
     addendum.refresh_from_db()
     assert addendum.text == "Client phoned day 2: redness settled."
+
+
+def test_a_signed_off_record_follows_a_merge_of_its_clients_records_and_nothing_else(world, session):
+    from clients.merging import client_merge
+    from clients.models import ClientMerge
+
+    needle(world, session)
+    treatment_session_sign_off(session=session, by=world.dr_lee)
+    kept = world.client(first_name="Olivia", last_name="Example", email="olivia.new@example.com")
+    with pytest.raises(IntegrityError), transaction.atomic():  # no merge says the records are one
+        TreatmentSession.objects.filter(pk=session.pk).update(client=kept)
+
+    client_merge(kept=kept, merged=session.client, by=world.manager)
+    session.refresh_from_db()
+    assert session.client_id == kept.pk and session.signed_off_at is not None
+
+    later = world.client(first_name="Liv", email="liv@example.com")
+    ClientMerge.objects.create(
+        clinic=world.clinic, kept=later, merged_client_id=kept.pk, merged_name="x", merged_details={}
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():  # a merge moves it, and changes nothing else
+        TreatmentSession.objects.filter(pk=session.pk).update(client=later, notes="rewritten")
+    assert TreatmentSession.objects.filter(pk=session.pk).update(client=later) == 1

@@ -16,6 +16,11 @@ class TreatmentsConfig(AppConfig):
         register_out_of_date_check(out_of_date_waitlist_messages)
         register_context_refresh(waitlist_offers_as_they_stand)
 
+        from clients.merging import register_merge_check
+        from treatments.booking import merge_refusal
+
+        register_merge_check(merge_refusal)
+
         from treatments.device_holds import repair_device_hold_triggers
 
         # A migration that rebuilt the appointment table (SQLite) dropped its triggers: put them back.

@@ -55,7 +55,7 @@ from treatments.notifications import (
     notify_forms_request,
     notify_rescheduled,
 )
-from treatments.selectors import fits_working_hours
+from treatments.selectors import fits_working_hours, short_local, visits_at_once
 from treatments.waitlist import waitlist_close_for, waitlist_offer_freed, waitlist_visit_cancelled
 
 MAX_COURSE_SESSIONS = 52
@@ -1166,3 +1166,18 @@ def visits_keep_their_clock_times(
         except ClinicError as refusal:
             refused.append((visit, refusal.message))
     return moved, refused
+
+
+def merge_refusal(kept: Client, merged: Client) -> str:
+    """Why two records of one client cannot be merged yet ('' when they can): visits of each at the
+    same time would be one person booked twice, which the database refuses. Registered with
+    `clients.merging` at start-up; the merge page lists the same pairs beforehand."""
+    at_once = visits_at_once(kept, merged)
+    if not at_once:
+        return ""
+    a, b = at_once[0]
+    zone = kept.clinic.zone
+    return (
+        f"Both records have a visit at the same time: {a.service.name} {short_local(a.start, zone)} and "
+        f"{b.service.name} {short_local(b.start, zone)}. Cancel the one not needed, then merge."
+    )

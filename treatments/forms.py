@@ -8,6 +8,7 @@ from django.db.models import Case, When
 from django.utils import timezone
 
 from clients.forms import EmailTypoMixin, ReachableClientMixin
+from clients.merging import clients_like
 from clients.models import GuardianRole, validate_date_of_birth, validate_printable
 from clinic.models import MAX_NEEDLE_DEPTH_MM
 from treatments.booking import MAX_COURSE_SESSIONS
@@ -23,7 +24,13 @@ from treatments.selectors import within_calendar
 
 
 class NewClientForm(EmailTypoMixin, ReachableClientMixin, forms.Form):
-    """A client typed in while booking, when search found nobody."""
+    """A client typed in while booking, when search found nobody.
+
+    Given the `clinic` (the desk's pages), it asks before registering someone whose email, phone, or
+    name and date of birth a client of the clinic already has: `possible_matches` lists them for the
+    page to offer ("Book Olivia Smith"), and the form sent again with `not_a_duplicate` registers the
+    new client anyway. The public pages pass no clinic: they never show a stranger someone's record.
+    """
 
     first_name = forms.CharField(max_length=100, validators=[validate_printable])
     last_name = forms.CharField(max_length=100, validators=[validate_printable])
@@ -32,6 +39,25 @@ class NewClientForm(EmailTypoMixin, ReachableClientMixin, forms.Form):
     date_of_birth = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_date_of_birth]
     )
+    not_a_duplicate = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, clinic=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.clinic = clinic
+        self.possible_matches = []
+
+    def clean(self):
+        cleaned = super().clean()
+        not_a_duplicate = cleaned.pop("not_a_duplicate", False)
+        if self.clinic is not None and not self.errors and not not_a_duplicate:
+            self.possible_matches = clients_like(clinic=self.clinic, **cleaned)
+            if self.possible_matches:
+                raise forms.ValidationError(
+                    "The clinic may have this client already. Choose them below, or register a new "
+                    "client if this is someone else.",
+                    code="possible_duplicate",
+                )
+        return cleaned
 
 
 class LocalDateTimeField(forms.DateTimeField):

@@ -418,6 +418,23 @@ def client_courses(client: Client, *, now: dt.datetime) -> QuerySet[Course]:
 ATTENDANCE_WINDOW = dt.timedelta(days=365)
 
 
+def visits_at_once(first: Client, second: Client) -> list[tuple[Appointment, Appointment]]:
+    """Pairs of active visits, one of each record, whose times overlap (one query): one person cannot be
+    at both, and the database refuses such a pair for one client (PostgreSQL; `booking.py` on SQLite)."""
+    visits = list(
+        Appointment.objects.filter(client__in=[first, second])
+        .exclude(status__in=INACTIVE_STATUSES)
+        .select_related("service", "practitioner")
+        .order_by("start", "id")
+    )
+    return [
+        (a, b)
+        for i, a in enumerate(visits)
+        for b in visits[i + 1 :]
+        if a.client_id != b.client_id and a.start < b.end and b.start < a.end
+    ]
+
+
 def client_attendance(client: Client, *, now: dt.datetime) -> dict[str, int]:
     """Count the client's no-shows and late cancellations (inside the clinic's cancellation window)
     over the last twelve months, in one query: what the desk weighs before taking a booking."""

@@ -102,6 +102,8 @@ def client_problem(request, chosen_client, new_client_form) -> str:
     if not any(request.POST.get(f"new-{f}") for f in ("first_name", "last_name")):
         return "Choose a client from the search, or fill in the new client's details."
     if not new_client_form.is_valid():
+        if new_client_form.possible_matches:
+            return "This may be a client the clinic has already: choose them below, or register someone new."
         return "Check the new client's details below."
     return ""
 
@@ -130,7 +132,9 @@ def book(request):
     services = services_for(clinic, practitioner)
     # Not HTML-required: the section is folded away when a found client is chosen, and a browser
     # would silently refuse to submit. The server checks these fields when they are used.
-    new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
+    new_client_form = NewClientForm(
+        request.POST or None, prefix="new", use_required_attribute=False, clinic=clinic
+    )
     chosen_client = Client.objects.filter(clinic=clinic, pk=parse_id(params.get("client"))).first()
     error, status = "", 200
     if request.method == "POST":

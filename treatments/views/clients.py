@@ -6,10 +6,12 @@ URL stays under /clients/.
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from clients.merging import client_details, client_merged_into, clients_like
 from clients.models import Client, WithdrawalChannel
 from clients.selectors import (
     client_forms,
@@ -40,7 +42,13 @@ TIMELINE_LENGTH = 100
 @staff_required
 def client_detail(request, pk):
     """A client's details, email preferences, visits and courses, and every message sent or scheduled."""
-    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    client = Client.objects.filter(pk=pk, clinic=request.staff_member.clinic).first()
+    if client is None:
+        became = client_merged_into(pk)
+        if became is None or became.clinic_id != request.staff_member.clinic.pk:
+            raise Http404("No such client.")
+        messages.info(request, f"That record was merged into {became.full_name}'s.")
+        return redirect("client-detail", pk=became.pk)
     now = timezone.now()
     upcoming, past = client_visits(client, now=now)
     flag_visits(upcoming, client.clinic)
@@ -72,6 +80,9 @@ def client_detail(request, pk):
             "resend_next": request.get_full_path(),
             # health data: for the practitioners and managers, not the front desk
             "records": client_treatment_records(client) if may_record(request.staff_member) else None,
+            # one person, two records: who this record may also be, and what was merged into it
+            "same_as": clients_like(exclude=client, **client_details(client)),
+            "merges": list(client.merged_records.select_related("merged_by")),
         },
     )
 

@@ -93,7 +93,9 @@ def book_course(request):
             "repeat": ",".join(str(g) for g in plan_gaps or DEFAULT_GAPS),
         },
     )
-    new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
+    new_client_form = NewClientForm(
+        request.POST or None, prefix="new", use_required_attribute=False, clinic=clinic
+    )
     chosen_client = Client.objects.filter(clinic=clinic, pk=parse_id(params.get("client"))).first()
     action = request.POST.get("action", "plan")
 

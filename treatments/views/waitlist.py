@@ -80,7 +80,9 @@ def waitlist(request):
     form = WaitlistForm(request.POST or None, services=services, practitioners=practitioners, initial=initial)
     params = request.POST if request.method == "POST" else request.GET
     chosen_client = Client.objects.filter(clinic=clinic, pk=parse_id(params.get("client"))).first()
-    new_client_form = NewClientForm(request.POST or None, prefix="new", use_required_attribute=False)
+    new_client_form = NewClientForm(
+        request.POST or None, prefix="new", use_required_attribute=False, clinic=clinic
+    )
     error, status = "", 200
     if request.method == "POST":
         if problem := client_problem(request, chosen_client, new_client_form):

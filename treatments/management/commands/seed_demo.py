@@ -408,6 +408,7 @@ class Command(BaseCommand):
             self._intake_and_consent(clinic, clients, rng)
         self._appointments(clinic, clients, rng)
         if with_forms:
+            self._a_client_twice(clinic)
             self._course_in_progress(clinic, clients)
             self._treatment_records(clinic)
             self._consents_countersigned(clinic)
@@ -623,6 +624,39 @@ class Command(BaseCommand):
             for a in visits.prefetch_related("service__protocols")
             for event in self._history_of(a, desk.user if desk else None, zone)
         )
+
+    @staticmethod
+    def _a_client_twice(clinic: Clinic) -> None:
+        """A client who booked their next visit online under another email, their phone written the
+        national way, and no date of birth: a second record. Its visit shows their forms missing (they
+        are on the first record); both pages say the two may be one client, for a manager to merge."""
+        now = timezone.now()
+        visit = (
+            Appointment.objects.filter(
+                clinic=clinic,
+                status=AppointmentStatus.BOOKED,
+                course=None,
+                start__gt=now + dt.timedelta(days=1),
+                start__lt=now + dt.timedelta(days=4),
+                client__date_of_birth__lt=now.date() - dt.timedelta(days=18 * 366),
+            )
+            .select_related("client")
+            .order_by("start", "id")
+            .first()
+        )
+        if visit is None:
+            return
+        first = visit.client
+        digits = "".join(ch for ch in first.phone if ch.isdigit())
+        again = Client.objects.create(
+            clinic=clinic,
+            first_name=first.first_name,
+            last_name=first.last_name,
+            email=f"{first.first_name}.{first.last_name}@home.example".lower(),
+            phone=f"0{digits[2:6]} {digits[6:]}" if digits.startswith("44") else first.phone,
+            created_at=visit.created_at,
+        )
+        Appointment.objects.filter(pk=visit.pk).update(client=again, created_by=None)
 
     @staticmethod
     def _history_of(visit: Appointment, desk_user, zone) -> list[AppointmentEvent]:

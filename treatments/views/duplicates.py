@@ -1,0 +1,128 @@
+"""Two records of one client: the list of likely pairs, and the page that compares and merges a pair.
+
+Anyone at the clinic sees the pairs and may say two records are two people; merging, which moves
+health records and cannot be undone, is for managers.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from clients.merging import (
+    MERGEABLE_DETAILS,
+    client_merge,
+    clients_distinct,
+    held_said,
+    likely_duplicates,
+    match_reasons,
+    rows_held,
+)
+from clients.models import Client
+from clinic.errors import ClinicError
+from clinic.permissions import staff_required
+from treatments.selectors import visits_at_once
+from treatments.waitlist import open_entries
+
+DETAIL_LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "email": "Email",
+    "phone": "Phone",
+    "date_of_birth": "Date of birth",
+    "emergency_contact_name": "Emergency contact",
+    "emergency_contact_phone": "Emergency contact's phone",
+    "gp_details": "GP",
+}
+
+
+@staff_required
+def duplicates(request):
+    """The clinic's records that look like one person twice, newest first."""
+    return render(
+        request,
+        "treatments/duplicates.html",
+        {
+            "pairs": likely_duplicates(request.staff_member.clinic),
+            "may_merge": request.staff_member.is_manager,
+        },
+    )
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def client_same_as(request, pk, other):
+    """Compare two records side by side; a manager merges `other` into `pk`, choosing detail by detail."""
+    clinic = request.staff_member.clinic
+    kept = get_object_or_404(Client, pk=pk, clinic=clinic)
+    merged = get_object_or_404(Client.objects.exclude(pk=pk), pk=other, clinic=clinic)
+    if request.method == "POST":
+        if request.POST.get("action") == "distinct":
+            clients_distinct(first=kept, second=merged, by=request.staff_member)
+            messages.success(
+                request, f"Noted: {kept.full_name} and {merged.full_name} are two people. Not offered again."
+            )
+            return redirect("client-duplicates")
+        if not request.staff_member.is_manager:
+            raise PermissionDenied(
+                "Merging records moves health records and cannot be undone: ask a manager."
+            )
+        take = frozenset(name for name in MERGEABLE_DETAILS if request.POST.get(name) == "merged")
+        try:
+            merge = client_merge(kept=kept, merged=merged, by=request.staff_member, take_from_merged=take)
+        except ClinicError as refusal:
+            messages.error(request, refusal.message)
+            if refusal.code == "record_gone":
+                return redirect("client-detail", pk=kept.pk)
+            return redirect("client-same-as", pk=kept.pk, other=merged.pk)
+        messages.success(
+            request,
+            f"Merged {merge.merged_name}'s record into {merge.kept.full_name}'s: "
+            f"{held_said(merge.moved)} moved.",
+        )
+        return redirect("client-detail", pk=kept.pk)
+
+    held = rows_held([kept, merged])
+    details = [
+        {
+            "name": name,
+            "label": label,
+            "kept": getattr(kept, name),
+            "merged": getattr(merged, name),
+            # both have it and they differ: the manager chooses; otherwise whichever has it is kept
+            "choose": getattr(kept, name) not in ("", None)
+            and getattr(merged, name) not in ("", None)
+            and getattr(kept, name) != getattr(merged, name),
+        }
+        for name, label in DETAIL_LABELS.items()
+    ]
+    return render(
+        request,
+        "treatments/client_same_as.html",
+        {
+            "kept": kept,
+            "merged": merged,
+            "reasons": " and ".join(match_reasons(kept, merged)),
+            "details": details,
+            "births_differ": kept.date_of_birth
+            and merged.date_of_birth
+            and kept.date_of_birth != merged.date_of_birth,
+            "kept_holds": held_said(held[kept.pk]),
+            "merged_holds": held_said(held[merged.pk]),
+            "overlapping": visits_at_once(kept, merged),
+            "waiting_twice": _waiting_twice(kept, merged),
+            "may_merge": request.staff_member.is_manager,
+        },
+    )
+
+
+def _waiting_twice(kept: Client, merged: Client) -> list[str]:
+    """The services both records wait for on the waitlist (the desk may end one place once merged)."""
+    entries = open_entries(kept.clinic).filter(Q(client=kept) | Q(client=merged)).select_related("service")
+    by_service: dict[int, set[int]] = {}
+    names = {}
+    for entry in entries:
+        by_service.setdefault(entry.service_id, set()).add(entry.client_id)
+        names[entry.service_id] = entry.service.name
+    return sorted(names[s] for s, clients in by_service.items() if len(clients) == 2)
