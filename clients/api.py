@@ -1,5 +1,6 @@
 """API of the clients layer: find, register and correct clients, and export one as FHIR."""
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import filters, mixins, serializers, status, viewsets
@@ -7,9 +8,12 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clients.fhir import client_as_fhir_bundle
+from clients.merging import client_merged_into
 from clients.models import NO_WAY_TO_REACH, Client
 from clients.selectors import refused_address, refused_addresses, search_clients
 from clients.services import client_register, client_update_details
+from clinic.errors import GoneElsewhereError
+from clinic.parsing import parse_id
 from clinic.permissions import ClinicScopedQuerysetMixin, IsClinicStaff, MayReadHealthData, clinic_of
 
 
@@ -84,6 +88,19 @@ class ClientViewSet(
     queryset = Client.objects.all()
     filter_backends = [ClientSearch]
     search_fields = ["first_name", "last_name", "email", "phone"]  # named in the schema
+
+    def get_object(self):
+        """The client; one whose record was merged into another is a 404 that names the record kept."""
+        try:
+            return super().get_object()
+        except Http404:
+            became = client_merged_into(parse_id(self.kwargs.get("pk")))
+            if became is None or became.clinic_id != clinic_of(self.request).pk:
+                raise
+            raise GoneElsewhereError(
+                f"This client's record was merged into {became.full_name}'s: client {became.pk}.",
+                code="merged",
+            ) from None
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

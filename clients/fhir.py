@@ -28,7 +28,9 @@ from clinic.fhir import fhir_bundle, fhir_identifier, fhir_instant, fhir_urn, pr
 from clinic.models import Clinic, OutboxMessage, OutboxStatus
 
 
-def patient_resource(clinic: Clinic, client: Client) -> dict:
+def patient_resource(clinic: Clinic, client: Client, merges=()) -> dict:
+    """The client as a FHIR Patient; `merges`, the records merged into theirs, as links that this
+    Patient replaces each (by the id it had), so a system that knew the old record can follow."""
     patient = {
         "resourceType": "Patient",
         "identifier": [fhir_identifier(clinic, "client", client.pk)],
@@ -40,6 +42,17 @@ def patient_resource(clinic: Clinic, client: Client) -> dict:
         patient["telecom"] = telecom
     if client.date_of_birth:
         patient["birthDate"] = client.date_of_birth.isoformat()
+    if merges:
+        patient["link"] = [
+            {
+                "other": {
+                    "identifier": fhir_identifier(clinic, "client", merge.merged_client_id),
+                    "display": merge.merged_name,
+                },
+                "type": "replaces",
+            }
+            for merge in merges
+        ]
     return patient
 
 
@@ -353,7 +366,8 @@ def client_as_fhir_bundle(client: Client) -> dict:
     clinic = client.clinic
     zone = clinic.zone
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
-    resources = [(patient_ref, patient_resource(clinic, client))]
+    merges = list(client.merged_records.order_by("merged_at", "pk"))
+    resources = [(patient_ref, patient_resource(clinic, client, merges))]
     versions_given = set()
     responses = client.intake_responses.select_related("questionnaire").order_by("submitted_at", "pk")
     for response in responses:

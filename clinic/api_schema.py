@@ -2,7 +2,8 @@
 
 PROBLEM = {
     "type": "object",
-    "description": "A refusal in plain words; `code` says which rule refused (absent on 403 and 404).",
+    "description": "A refusal in plain words; `code` says which rule refused (absent on 403 and 404, but "
+    "`merged` for a client whose record was merged into another: the detail names it).",
     "properties": {"code": {"type": "string"}, "detail": {"type": "string"}},
     "required": ["detail"],
 }

@@ -29,6 +29,12 @@ class NotAllowedError(ClinicError):
     http_status = status.HTTP_403_FORBIDDEN
 
 
+class GoneElsewhereError(ClinicError):
+    """The record asked for is no longer here under that id, and the message says where it went."""
+
+    http_status = status.HTTP_404_NOT_FOUND
+
+
 def api_exception_handler(exc, context):
     """Turn ClinicError into {"code", "detail"} with its status; leave the rest to DRF."""
     if isinstance(exc, ClinicError):

@@ -489,3 +489,23 @@ def test_a_signed_consent_follows_a_merge_and_nothing_else_changes_it(world, oli
     assert SignedConsent.objects.filter(pk=signed.pk).update(client=olivia) == 1
     signed.refresh_from_db()
     assert signed.signature_name == "Olivia Smith-Jones"
+
+
+def test_the_api_answers_a_merged_records_id_with_where_it_went(world, olivia, olivia_online):
+    from rest_framework.test import APIClient
+
+    client_merge(kept=olivia, merged=olivia_online, by=world.manager)
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    response = api.get(f"/api/v1/clients/{olivia_online.pk}/")
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "merged",
+        "detail": f"This client's record was merged into Olivia Smith's: client {olivia.pk}.",
+    }
+    assert api.get(f"/api/v1/clients/{olivia.pk}/").json()["id"] == olivia.pk
+    assert api.get("/api/v1/clients/999999/").json() == {"detail": "No Client matches the given query."}
+    # another clinic's staff learn nothing of it
+    other = build_world(slug="elsewhere")
+    api.force_authenticate(other.desk.user)
+    assert "code" not in api.get(f"/api/v1/clients/{olivia_online.pk}/").json()

@@ -548,3 +548,24 @@ def test_the_intake_forms_headings_export_as_groups_of_their_questions(db):
         "answer": [{"valueBoolean": True}],
     }
     assert response["item"][1]["item"][0]["answer"] == [{"valueDate": "2026-11-20"}]
+
+
+def test_a_merged_clients_patient_says_which_record_it_replaces_and_holds_its_forms(client_with_forms):
+    from clients.merging import client_merge
+
+    world, olivia = client_with_forms
+    again = world.client(first_name="Olivia", last_name="Smyth", email="liv@example.com")
+    sign_consent(again, ConsentTemplateFactory(clinic=world.clinic, modality="mesotherapy"))
+    client_merge(kept=olivia, merged=again, by=world.manager)
+    bundle = client_bundle(world, olivia)  # valid FHIR, or this raises
+    patient = bundle["entry"][0]["resource"]
+    assert patient["link"] == [
+        {
+            "other": {
+                "identifier": {"system": f"urn:clinic:{world.clinic.slug}:client", "value": str(again.pk)},
+                "display": "Olivia Smyth",
+            },
+            "type": "replaces",
+        }
+    ]
+    assert len(resources(bundle, "Consent")) == 2 + 2  # both treatment consents, the two photo consents
