@@ -35,6 +35,9 @@ from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
 PHONE_KEY_DIGITS = 9
 # The duplicates page lists at most this many pairs (the first, by the most recently registered).
 LIKELY_DUPLICATES_SHOWN = 200
+# An email, phone, or name and birthday that more records than this share is a placeholder typed for
+# clients without one ("none@none.com", the clinic's own number), not a sign of one person: not paired.
+LARGEST_SHARED_GROUP = 12
 
 SAME_EMAIL = "the same email"
 SAME_PHONE = "the same phone"
@@ -183,6 +186,8 @@ def likely_duplicates(clinic: Clinic, *, limit: int = LIKELY_DUPLICATES_SHOWN) -
     reasons_by_pair: dict[tuple[int, int], list[str]] = defaultdict(list)
     said = {"email": SAME_EMAIL, "phone": SAME_PHONE, "name": SAME_NAME_AND_BIRTHDAY}
     for (kind, _), ids in groups.items():
+        if len(ids) > LARGEST_SHARED_GROUP:
+            continue
         ids = sorted(ids)
         for i, first in enumerate(ids):
             for second in ids[i + 1 :]:

@@ -163,6 +163,14 @@ def test_listing_the_pairs_takes_the_same_queries_for_a_small_and_a_large_clinic
     assert count_queries() == small == 3
 
 
+def test_a_placeholder_shared_by_many_records_pairs_none_of_them(world, olivia):
+    for n in range(13):
+        world.client(email="none@none.com", phone=f"01632 9601{n:02d}")
+    world.client(email="family@example.com", phone="01632 960200")
+    sibling = world.client(email="family@example.com", phone="01632 960201")
+    assert [(p.newer, p.reasons) for p in likely_duplicates(world.clinic)] == [(sibling, (SAME_EMAIL,))]
+
+
 def test_two_records_said_distinct_are_stored_once_in_id_order(world, olivia, olivia_online):
     with pytest.raises(IntegrityError), transaction.atomic():
         DistinctClients.objects.create(clinic=world.clinic, first=olivia_online, second=olivia)

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from clients.merging import (
+    LARGEST_SHARED_GROUP,
     MERGEABLE_DETAILS,
     client_merge,
     clients_distinct,
@@ -46,6 +47,7 @@ def duplicates(request):
         {
             "pairs": likely_duplicates(request.staff_member.clinic),
             "may_merge": request.staff_member.is_manager,
+            "largest_group": LARGEST_SHARED_GROUP,
         },
     )
 
