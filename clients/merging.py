@@ -29,6 +29,7 @@ from clients.services import CLIENT_DETAIL_FIELDS, client_accepts_non_essential_
 from clinic.errors import ClinicError
 from clinic.models import Clinic, OutboxMessage, StaffMember
 from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
+from clinic.wording import listed
 
 # A phone number is compared by its last nine digits: "07700 900123" and "+44 7700 900123", or
 # "06 12 34 56 78" and "+33 6 12 34 56 78", are one number written nationally and internationally.
@@ -75,7 +76,7 @@ class LikelyMatch:
 
     @property
     def said(self) -> str:
-        return " and ".join(self.reasons)
+        return listed(list(self.reasons))
 
 
 def match_reasons(a, b) -> tuple[str, ...]:
@@ -162,7 +163,7 @@ class DuplicatePair:
 
     @property
     def said(self) -> str:
-        return " and ".join(self.reasons)
+        return listed(list(self.reasons))
 
 
 def likely_duplicates(clinic: Clinic, *, limit: int = LIKELY_DUPLICATES_SHOWN) -> list[DuplicatePair]:
@@ -401,9 +402,7 @@ def held_said(held: dict[str, int]) -> str:
         for label, (one, many) in HELD_SAID.items()
         if held.get(label)
     ]
-    if not parts:
-        return "nothing"
-    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return listed(parts) or "nothing"
 
 
 def rows_held(clients: list[Client]) -> dict[int, dict[str, int]]:

@@ -28,6 +28,7 @@ from clinic.outbox import with_resend_refusals
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.redirects import redirect_back
+from clinic.wording import listed
 from treatments.availability import available_slots, free_times_from, free_times_on, next_free_start
 from treatments.booking import (
     UNDOABLE,
@@ -247,7 +248,7 @@ def _waitlist_told(changed: Appointment) -> str:
     names = waitlist_told_of(changed)
     if not names:
         return ""
-    who = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    who = listed(names)
     return f" The time it held suits {who} on the waitlist: emailed the link to book it."
 
 

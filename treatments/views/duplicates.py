@@ -23,6 +23,7 @@ from clients.merging import (
 from clients.models import Client
 from clinic.errors import ClinicError
 from clinic.permissions import staff_required
+from clinic.wording import listed
 from treatments.selectors import visits_at_once
 from treatments.waitlist import open_entries
 
@@ -105,7 +106,7 @@ def client_same_as(request, pk, other):
         {
             "kept": kept,
             "merged": merged,
-            "reasons": " and ".join(match_reasons(kept, merged)),
+            "reasons": listed(list(match_reasons(kept, merged))),
             "details": details,
             "births_differ": kept.date_of_birth
             and merged.date_of_birth
