@@ -141,6 +141,24 @@ def clients_like(
     return sorted(matches, key=lambda m: -len(m.reasons))
 
 
+@dataclass(frozen=True)
+class OtherRecord:
+    """Another record a client's may be: what they share, and the two in the order a merge page takes
+    them by default (the one registered first is kept)."""
+
+    match: LikelyMatch
+    older: Client
+    newer: Client
+
+
+def other_records_of(client: Client) -> list[OtherRecord]:
+    """The client's other records, by what they share (one query; none said to be another person)."""
+    return [
+        OtherRecord(match, *sorted((client, match.client), key=lambda c: (c.created_at, c.pk)))
+        for match in clients_like(exclude=client, **client_details(client))
+    ]
+
+
 def client_details(client: Client) -> dict:
     """A client's clinic and the details `clients_like` compares, to find their other records."""
     return {

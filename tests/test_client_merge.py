@@ -437,7 +437,22 @@ def test_a_clients_page_says_who_else_they_may_be(client, world, olivia, olivia_
     client.force_login(world.desk.user)
     page = client.get(f"/clients/{olivia_online.pk}/").content.decode()
     assert f'id="same-as-{olivia.pk}"' in page and "May be the same client as" in page
-    assert f"/clients/{olivia_online.pk}/same-as/{olivia.pk}/" in page
+    assert f"/clients/{olivia.pk}/same-as/{olivia_online.pk}/" in page  # the first registered is kept
+    clients_distinct(first=olivia, second=olivia_online, by=world.desk)
+    assert "May be the same client as" not in client.get(f"/clients/{olivia_online.pk}/").content.decode()
+
+
+def test_a_visit_whose_forms_are_missing_points_to_the_clients_other_record(
+    client, world, olivia, olivia_online
+):
+    consent = ConsentTemplateFactory(clinic=world.clinic, modality="microneedling")
+    sign_consent(olivia, consent)  # signed on her first record
+    visit = _book(world, olivia_online, local(world, 2026, 12, 7, 10), service=world.microneedling)
+    client.force_login(world.dr_lee.user)
+    page = client.get(f"/appointments/{visit.pk}/").content.decode()
+    assert "Still to fill or sign before the visit" in page
+    assert "Olivia may have another record, Olivia Smith (the same phone): their forms may be there." in page
+    assert f"/clients/{olivia.pk}/same-as/{olivia_online.pk}/" in page
 
 
 def test_the_compare_page_warns_of_two_visits_at_once_and_different_birthdays(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clients.links import forms_url
+from clients.merging import other_records_of
 from clients.models import Client
 from clients.selectors import (
     consent_signatures,
@@ -303,6 +304,8 @@ def before_the_session(appointment: Appointment, member: StaffMember | None = No
         "consent_unsigned": any(c.missing for c in signing),
         # the client's own forms page, to open on the desk's tablet and hand over
         "fill_here_url": forms_url(appointment.client, modalities=sorted(modalities)) if missing else "",
+        # their forms may be on another record of theirs (booked online under another address)
+        "other_records": other_records_of(appointment.client) if missing else [],
     }
 
 

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clients.merging import client_details, client_merged_into, clients_like
+from clients.merging import client_merged_into, other_records_of
 from clients.models import Client, WithdrawalChannel
 from clients.selectors import (
     client_forms,
@@ -81,7 +81,7 @@ def client_detail(request, pk):
             # health data: for the practitioners and managers, not the front desk
             "records": client_treatment_records(client) if may_record(request.staff_member) else None,
             # one person, two records: who this record may also be, and what was merged into it
-            "same_as": clients_like(exclude=client, **client_details(client)),
+            "same_as": other_records_of(client),
             "merges": list(client.merged_records.select_related("merged_by")),
         },
     )
