@@ -310,6 +310,17 @@ def register_merge_check(check: MergeCheck) -> None:
         _merge_checks.append(check)
 
 
+# What a higher layer redoes once the rows have moved, in the merge's transaction: given the kept
+# record and the merged one's old id (`treatments.aftercare`: rebooking invitations keyed by client).
+AfterMerge = Callable[[Client, int], None]
+_after_merge: list[AfterMerge] = []
+
+
+def register_after_merge(hook: AfterMerge) -> None:
+    if hook not in _after_merge:
+        _after_merge.append(hook)
+
+
 @transaction.atomic
 def client_merge(
     *, kept: Client, merged: Client, by: StaffMember | None, take_from_merged: frozenset[str] = frozenset()
@@ -380,6 +391,8 @@ def client_merge(
     merged.delete()  # nothing refers to it now; a reference left would refuse this (PROTECT)
     kept.save()
     record.save(update_fields=["moved"])
+    for hook in _after_merge:
+        hook(kept, record.merged_client_id)
     outbox_readdress(
         client_id=kept.pk,
         recipient_email=kept.email,

@@ -18,6 +18,7 @@ from treatments.aftercare import aftercare_install_default_plan, step_due_at
 from treatments.booking import BookingRequest, appointment_book
 from treatments.models import (
     AftercareStep,
+    Appointment,
     BodyArea,
     MesotherapyRecord,
     MicrocurrentRecord,
@@ -428,3 +429,61 @@ def test_a_wording_stored_without_its_section_is_included_whole(world, smtp_sett
     [aftercare] = [m for m in smtp_server.messages if "aftercare" in m["Subject"].lower()]
     text = aftercare.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
     assert "Microcurrent:\nDrink water tonight.\n" in text
+
+
+def test_a_merge_keeps_one_rebooking_invitation_and_booking_again_cancels_it(world):
+    from clients.merging import client_merge
+
+    first = world.client(first_name="Olivia", last_name="O'Brien", email="olivia@example.com")
+    again = world.client(first_name="Olivia", last_name="O'Brien", email="liv@example.com")
+    treatment_session_sign_off(
+        session=needled_session(world, "0.5", client=first, day=(2026, 12, 2)), by=world.dr_lee
+    )
+    treatment_session_sign_off(
+        session=needled_session(world, "0.5", client=again, day=(2026, 12, 9)), by=world.dr_lee
+    )
+    Appointment.objects.update(status="fulfilled")  # both visits had
+    earlier, later = OutboxMessage.objects.filter(template_key="aftercare_rebook").order_by("due_at", "id")
+    assert (earlier.client_id, later.client_id) == (first.pk, again.pk)
+
+    client_merge(kept=first, merged=again, by=world.manager)
+    earlier.refresh_from_db()
+    later.refresh_from_db()
+    assert earlier.status == OutboxStatus.CANCELLED
+    assert earlier.last_error == "A later invitation, of the client's other record, goes instead."
+    assert (later.status, later.client_id, later.recipient_email) == (
+        OutboxStatus.PENDING,
+        first.pk,
+        first.email,
+    )
+
+    appointment_book(  # booking the kept record again cancels the invitation it took over
+        BookingRequest(
+            client=first,
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, 2027, 1, 11, 10),
+        )
+    )
+    later.refresh_from_db()
+    assert later.status == OutboxStatus.CANCELLED
+
+
+def test_a_merge_into_a_record_booked_ahead_cancels_the_other_records_invitation(world):
+    from clients.merging import client_merge
+
+    first = world.client(first_name="Olivia", last_name="O'Brien", email="olivia@example.com")
+    again = world.client(first_name="Olivia", last_name="O'Brien", email="liv@example.com")
+    treatment_session_sign_off(session=needled_session(world, "0.5", client=again), by=world.dr_lee)
+    Appointment.objects.update(status="fulfilled")
+    appointment_book(
+        BookingRequest(
+            client=first,
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, 2027, 1, 11, 10),
+        )
+    )
+    client_merge(kept=first, merged=again, by=world.manager)
+    rebook = OutboxMessage.objects.get(template_key="aftercare_rebook")
+    assert (rebook.status, rebook.last_error) == (OutboxStatus.CANCELLED, "The client booked again.")

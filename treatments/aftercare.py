@@ -10,14 +10,23 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
+from django.db.models import Value
+from django.db.models.functions import Replace
 from django.urls import reverse
 from django.utils import timezone
 
 from clients.links import absolute_url, unsubscribe_url
+from clients.models import Client
 from clients.services import client_accepts_non_essential_mail
 from clinic.models import OutboxMessage, OutboxStatus
 from clinic.outbox import outbox_message, outbox_write
-from treatments.models import AftercareCondition, AftercareStep, Protocol, TreatmentSession
+from treatments.models import (
+    COURSE_PROGRESS_STATUSES,
+    AftercareCondition,
+    AftercareStep,
+    Protocol,
+    TreatmentSession,
+)
 
 # The plan a new protocol starts with, per modality: (day, template key, condition, rebooking?).
 # Microneedling deeper than the protocol's threshold (1.0 mm by default) gets the longer sequence.
@@ -62,6 +71,35 @@ def aftercare_install_default_plan(protocol: Protocol) -> int:
 def rebook_topic(client_id: int, protocol_id: int) -> str:
     """Topic of a client's pending rebooking invitation for a protocol (a new booking cancels it)."""
     return f"rebook:client:{client_id}:protocol:{protocol_id}"
+
+
+def rebooking_after_merge(kept: Client, merged_client_id: int) -> None:
+    """Two records of a client made one (`clients.merging`): the merged record's rebooking invitations
+    become the kept one's, so that booking again cancels them. Of two pending for one protocol the
+    later goes (it follows the later session); none goes for a protocol the client is booked ahead for."""
+    old, new = f"rebook:client:{merged_client_id}:", f"rebook:client:{kept.pk}:"
+    OutboxMessage.objects.filter(topic__startswith=old).update(topic=Replace("topic", Value(old), Value(new)))
+    pending = OutboxMessage.objects.filter(topic__startswith=new, status=OutboxStatus.PENDING).order_by(
+        "topic", "-due_at", "-id"
+    )
+    booked_ahead = {
+        rebook_topic(kept.pk, protocol_id)
+        for protocol_id in Protocol.objects.filter(
+            services__appointments__client=kept,
+            services__appointments__status__in=COURSE_PROGRESS_STATUSES["upcoming"],
+            services__appointments__start__gt=timezone.now(),
+        ).values_list("pk", flat=True)
+    }
+    kept_one, cancelled = set(), defaultdict(list)
+    for message in pending:
+        if message.topic in booked_ahead:
+            cancelled["The client booked again."].append(message.pk)
+        elif message.topic in kept_one:
+            cancelled["A later invitation, of the client's other record, goes instead."].append(message.pk)
+        else:
+            kept_one.add(message.topic)
+    for why, pks in cancelled.items():
+        OutboxMessage.objects.filter(pk__in=pks).update(status=OutboxStatus.CANCELLED, last_error=why)
 
 
 def session_protocols(session: TreatmentSession) -> list[Protocol]:

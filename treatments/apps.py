@@ -16,10 +16,12 @@ class TreatmentsConfig(AppConfig):
         register_out_of_date_check(out_of_date_waitlist_messages)
         register_context_refresh(waitlist_offers_as_they_stand)
 
-        from clients.merging import register_merge_check
+        from clients.merging import register_after_merge, register_merge_check
+        from treatments.aftercare import rebooking_after_merge
         from treatments.booking import merge_refusal
 
         register_merge_check(merge_refusal)
+        register_after_merge(rebooking_after_merge)
 
         from treatments.device_holds import repair_device_hold_triggers
 
