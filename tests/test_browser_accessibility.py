@@ -87,6 +87,16 @@ def _the_visit_whose_confirmation_was_refused() -> Appointment:
     return Appointment.objects.get(pk=confirmation.topic.removeprefix("appointment:"))
 
 
+def _a_visit_had() -> int:
+    """A demo visit that was had, of a single treatment with no visit of it booked after."""
+    from treatments.selectors import next_visit_after
+
+    had = Appointment.objects.filter(
+        status=AppointmentStatus.FULFILLED, course=None, clinic__slug="lumen"
+    ).order_by("-start")
+    return next(a.pk for a in had if (n := next_visit_after(a, now=timezone.now())) and n.booked is None)
+
+
 def _the_client_twice() -> tuple[int, int]:
     """The demo client's two records (the second from booking online): older, newer."""
     from clients.merging import likely_duplicates
@@ -124,6 +134,8 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             "/time-off/",
             "/manage/outbox/",  # not theirs: the page that says so
             "/appointments/999999/",
+            # a visit the client came to, with their next one to book
+            reverse("appointment-detail", args=[_a_visit_had()]),
             # one client twice: the list of such pairs, the second record's page, the two compared
             "/clients/duplicates/",
             reverse("client-detail", args=[_the_client_twice()[1]]),

@@ -1,6 +1,7 @@
 """Reads of the treatments layer, planned so their query count does not grow with the rows."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import (
     Count,
@@ -416,6 +417,50 @@ def client_courses(client: Client, *, now: dt.datetime) -> QuerySet[Course]:
 
 
 ATTENDANCE_WINDOW = dt.timedelta(days=365)
+
+
+# A visit after which the desk books the next one: the client is in (or has just been).
+REBOOKED_FROM = (AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN, AppointmentStatus.FULFILLED)
+
+
+@dataclass(frozen=True)
+class NextVisit:
+    """What comes after a visit the client has come to: their next visit for the same treatment if it is
+    booked, else the first day the protocol's interval allows one (never before today)."""
+
+    booked: Appointment | None
+    earliest: dt.date
+    interval_days: int
+
+
+def next_visit_after(appointment: Appointment, *, now: dt.datetime) -> NextVisit | None:
+    """The next visit for the treatment of one the client came to (two queries); None for a visit they
+    have not come to, a service with no protocol, or a course with sessions still booked (its next
+    session is the course's)."""
+    if appointment.status not in REBOOKED_FROM:
+        return None
+    protocols = list(appointment.service.protocols.all())
+    if not protocols:
+        return None
+    upcoming = Appointment.objects.filter(
+        client_id=appointment.client_id, status__in=COURSE_PROGRESS_STATUSES["upcoming"], start__gt=now
+    )
+    if appointment.course_id and upcoming.filter(course_id=appointment.course_id).exists():
+        return None
+    zone = appointment.clinic.zone
+    interval = max(p.min_interval_days for p in protocols)
+    booked = (
+        upcoming.filter(service__protocols__in=protocols)
+        .exclude(pk=appointment.pk)
+        .select_related("service", "practitioner")
+        .order_by("start", "id")
+        .first()
+    )
+    earliest = max(
+        timezone.localtime(appointment.start, zone).date() + dt.timedelta(days=interval),
+        timezone.localdate(now, zone),
+    )
+    return NextVisit(booked=booked, earliest=earliest, interval_days=interval)
 
 
 def visits_at_once(first: Client, second: Client) -> list[tuple[Appointment, Appointment]]:

@@ -70,6 +70,7 @@ from treatments.selectors import (
     client_attendance,
     forms_missing,
     local_day_bounds,
+    next_visit_after,
     not_qualified_for,
     outside_working_hours,
     recorded_area_count,
@@ -534,6 +535,8 @@ def appointment_detail(request, pk):
             if sooner
             else None,
             "cancel_form": CancelForm(prefix="cancel"),
+            # the client is in: book their next visit for the treatment before they leave
+            "next_visit": next_visit_after(appointment, now=now),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,
             "course_sessions": course_sessions,
             "show_course": request.GET.get("show") == "course",
