@@ -106,3 +106,30 @@ def test_a_visit_long_past_offers_the_next_from_today(world, olivia):
     visit = appointment_set_status(visit, status=AppointmentStatus.ARRIVED)
     later = timezone.now() + dt.timedelta(days=10)
     assert next_visit_after(visit, now=later).earliest == timezone.localdate(later, world.clinic.zone)
+
+
+def test_the_finder_for_a_client_leaves_out_times_too_soon_after_their_last_session(client, world, olivia):
+    visit = _book(world, olivia, local(world, 2026, 12, 1, 10))
+    visit = appointment_set_status(visit, status=AppointmentStatus.ARRIVED)
+    client.force_login(world.desk.user)
+    url = (
+        f"/book/?service={world.microneedling.pk}&client={olivia.pk}&practitioner={world.sam.pk}"
+        "&date=2026-12-29"
+    )
+    page = client.get(url).content.decode()
+    times = [t for t in ("09:00", "09:45", "10:00", "10:15", "14:00") if f"start=2026-12-29T{t}" in page]
+    assert times == ["10:00", "10:15", "14:00"]  # 28 days after Tue 1 Dec 10:00, not before
+    assert "Olivia has the same treatment on Tue 1 Dec 10:00: times within 28 days of it" in page
+    # without a client, every free time that day is listed
+    assert "start=2026-12-29T09:45" in client.get(url.replace(f"&client={olivia.pk}", "")).content.decode()
+    # and a time the finder offers for her books
+    booked = client.post(
+        "/book/",
+        {
+            "service": world.microneedling.pk,
+            "client": olivia.pk,
+            "practitioner": world.sam.pk,
+            "start": "2026-12-29T10:00",
+        },
+    )
+    assert booked.status_code == 302

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 
 from clients.models import Client
@@ -215,6 +215,34 @@ def relative_accepted_note(warnings, reason: str) -> str:
     """What the visit's history keeps of relative contraindications weighed at booking, and why."""
     listed = "; ".join(f.describe() for f in warnings)
     return f"Relative contraindication accepted ({listed}): {reason}"
+
+
+def too_soon_after(client: Client, service: Service, first: dt.datetime, last: dt.datetime) -> list[tuple]:
+    """The client's sessions whose protocol interval rules out starts of `service` between `first` and
+    `last` (one query): [(session, the protocol's gap)]. A start within the gap of one is refused at
+    booking (`_check_interval`) unless a manager overrides, so the finder leaves it out."""
+    gaps = {
+        p.pk: dt.timedelta(days=p.min_interval_days) for p in service.protocols.all() if p.min_interval_days
+    }
+    if not gaps:
+        return []
+    widest = max(gaps.values())
+    sessions = (
+        Appointment.objects.filter(
+            client=client,
+            service__protocols__in=list(gaps),
+            start__gt=first - widest,
+            start__lt=last + widest,
+        )
+        .exclude(status__in=INACTIVE_STATUSES)
+        .annotate(protocol_id=F("service__protocols"))
+        .order_by("start")
+    )
+    return [
+        (session, gap)
+        for session in sessions
+        if (gap := gaps[session.protocol_id]) and session.start - gap < last and session.start + gap > first
+    ]
 
 
 def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:

@@ -44,6 +44,7 @@ from treatments.booking import (
     course_progress,
     is_ahead,
     status_refusal,
+    too_soon_after,
     undo_refusal,
 )
 from treatments.contraindications import absolute, contraindication_findings, relative
@@ -195,7 +196,7 @@ def _finder(request, clinic, service, practitioner):
     today = timezone.localdate(timezone=clinic.zone)
     day, date_error = parse_local_date(request.GET.get("date"), today)
     for_client = Client.objects.filter(clinic=clinic, pk=parse_id(request.GET.get("client"))).first()
-    slots, next_free, client_visits = [], None, []
+    slots, next_free, client_visits, too_soon = [], None, [], []
     if service is not None:
         practitioner_id = practitioner.id if practitioner else None
         slots = available_slots(
@@ -209,6 +210,9 @@ def _finder(request, clinic, service, practitioner):
                 )
             )
             slots = [s for s in slots if not any(v.start < s.end and v.end > s.start for v in client_visits)]
+            # nor a time too soon after (or before) another session of the same protocol
+            too_soon = too_soon_after(for_client, service, first, last)
+            slots = [s for s in slots if not any(abs(s.start - v.start) < gap for v, gap in too_soon)]
         slots = slots[:MAX_SLOTS_SHOWN]
         if not slots:
             next_free = next_free_start(
@@ -231,6 +235,9 @@ def _finder(request, clinic, service, practitioner):
             "look_ahead_days": LOOK_AHEAD_DAYS,
             "for_client": for_client,
             "client_visits": [timezone.localtime(v.start, clinic.zone) for v in client_visits],
+            "too_soon": [
+                {"start": timezone.localtime(v.start, clinic.zone), "days": gap.days} for v, gap in too_soon
+            ],
             "day": day,
             "slots": [
                 {
