@@ -474,6 +474,11 @@ def test_one_demo_client_has_a_second_record_from_booking_online_to_merge(seeded
     assert not IntakeResponse.objects.filter(client=pair.newer).exists()
     assert IntakeResponse.objects.filter(client=pair.older).exists()
     assert not likely_duplicates(Clinic.objects.get(slug="harbour"))
+    # booked online this morning: today's list says so
+    from treatments.selectors import changes_by_clients
+
+    [change] = changes_by_clients(clinic, since=timezone.now() - dt.timedelta(hours=24))
+    assert change["appointment"] == visit and change["said"].startswith("booked ")
 
     manager = StaffMember.objects.get(user__username="manager")
     client_merge(kept=pair.older, merged=pair.newer, by=manager)

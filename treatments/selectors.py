@@ -419,6 +419,38 @@ def client_courses(client: Client, *, now: dt.datetime) -> QuerySet[Course]:
 ATTENDANCE_WINDOW = dt.timedelta(days=365)
 
 
+# What clients change themselves, from the public pages and their emailed links (no staff member acts).
+BY_CLIENTS = (
+    Q(action="booked", details__source__in=["online", "waitlist"])
+    | Q(action="cancelled", details__by_client=True)
+    | Q(action="rescheduled", actor=None)
+)
+CLIENT_CHANGES_SHOWN = 20
+
+
+def changes_by_clients(clinic: Clinic, *, since: dt.datetime) -> list[dict]:
+    """What the clinic's clients booked, moved or cancelled themselves since `since`, latest first
+    (one query): [{"at", "appointment", "said"}], said as the desk reads it, in the clinic's time."""
+    events = (
+        AppointmentEvent.objects.filter(BY_CLIENTS, appointment__clinic=clinic, at__gte=since)
+        .select_related("appointment__client", "appointment__service")
+        .order_by("-at", "-id")[:CLIENT_CHANGES_SHOWN]
+    )
+    zone = clinic.zone
+    said = {"booked": "booked", "cancelled": "cancelled", "rescheduled": "moved"}
+    changes = []
+    for event in events:
+        visit = event.appointment
+        when = short_local(visit.start, zone)
+        if event.action == "rescheduled" and event.details.get("to"):
+            when = short_local(dt.datetime.fromisoformat(event.details["to"]), zone)
+            what = f"moved {visit.service.name} to {when}"
+        else:
+            what = f"{said[event.action]} {visit.service.name}, {when}"
+        changes.append({"at": timezone.localtime(event.at, zone), "appointment": visit, "said": what})
+    return changes
+
+
 # A visit after which the desk books the next one: the client is in (or has just been).
 REBOOKED_FROM = (AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN, AppointmentStatus.FULFILLED)
 

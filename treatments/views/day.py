@@ -14,6 +14,7 @@ from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
 from treatments.selectors import (
     appointments_between,
+    changes_by_clients,
     forms_missing,
     next_day_with_visits,
     records_to_sign_off,
@@ -25,6 +26,8 @@ from treatments.views.flags import flag_refused_addresses, flag_visits
 # What the desk does next with a visit, in the order they come: action, status, button, spoken label.
 # How far ahead today's list looks for visits nobody can see the client at.
 SOON = dt.timedelta(days=14)
+# Today's list says what clients booked, moved or cancelled themselves online this long back.
+CLIENT_CHANGES_SINCE = dt.timedelta(hours=24)
 
 NEXT_STEPS = [
     ("check_in", AppointmentStatus.ARRIVED, "Check in", "Check in {name} at {time}"),
@@ -106,6 +109,10 @@ def home(request):
             "to_chase_by_email": [a for a in to_chase if a.client.email and not a.email_refused],
             "to_sign_off": records_to_sign_off(member) if may_record(member) else [],
             "to_move": to_move,
+            # what clients did themselves online, for the desk to know before they call or arrive
+            "by_clients": changes_by_clients(clinic, since=now - CLIENT_CHANGES_SINCE)
+            if day == today
+            else [],
         },
     )
 

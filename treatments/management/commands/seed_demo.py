@@ -648,15 +648,19 @@ class Command(BaseCommand):
             return
         first = visit.client
         digits = "".join(ch for ch in first.phone if ch.isdigit())
+        booked_at = now - dt.timedelta(hours=3)  # this morning: today's list names it
         again = Client.objects.create(
             clinic=clinic,
             first_name=first.first_name,
             last_name=first.last_name,
             email=f"{first.first_name}.{first.last_name}@home.example".lower(),
             phone=f"0{digits[2:6]} {digits[6:]}" if digits.startswith("44") else first.phone,
-            created_at=visit.created_at,
+            created_at=booked_at,
         )
-        Appointment.objects.filter(pk=visit.pk).update(client=again, created_by=None)
+        Appointment.objects.filter(pk=visit.pk).update(client=again, created_by=None, created_at=booked_at)
+        AppointmentEvent.objects.filter(appointment=visit, action="booked").update(
+            actor=None, at=booked_at, details={"source": "online", "start": visit.start.isoformat()}
+        )
 
     @staticmethod
     def _history_of(visit: Appointment, desk_user, zone) -> list[AppointmentEvent]:
