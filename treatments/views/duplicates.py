@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods
 
 from clients.merging import (
@@ -26,17 +27,6 @@ from clinic.permissions import staff_required
 from clinic.wording import listed
 from treatments.selectors import visits_at_once
 from treatments.waitlist import open_entries
-
-DETAIL_LABELS = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    "email": "Email",
-    "phone": "Phone",
-    "date_of_birth": "Date of birth",
-    "emergency_contact_name": "Emergency contact",
-    "emergency_contact_phone": "Emergency contact's phone",
-    "gp_details": "GP",
-}
 
 
 @staff_required
@@ -98,7 +88,8 @@ def client_same_as(request, pk, other):
             and getattr(merged, name) not in ("", None)
             and getattr(kept, name) != getattr(merged, name),
         }
-        for name, label in DETAIL_LABELS.items()
+        for name in MERGEABLE_DETAILS
+        for label in [capfirst(Client._meta.get_field(name).verbose_name)]
     ]
     return render(
         request,
