@@ -473,6 +473,10 @@ def test_one_demo_client_has_a_second_record_from_booking_online_to_merge(seeded
     assert visit.start > timezone.now() and visit.status == "booked"
     assert not IntakeResponse.objects.filter(client=pair.newer).exists()
     assert IntakeResponse.objects.filter(client=pair.older).exists()
+    # a treatment: its forms show missing, and its page points to the other record
+    from treatments.selectors import forms_missing
+
+    assert forms_missing([visit], clinic)[visit.pk]
     assert not likely_duplicates(Clinic.objects.get(slug="harbour"))
     # booked online this morning: today's list says so
     from treatments.selectors import changes_by_clients

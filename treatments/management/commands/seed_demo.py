@@ -639,6 +639,7 @@ class Command(BaseCommand):
                 start__gt=now + dt.timedelta(days=1),
                 start__lt=now + dt.timedelta(days=4),
                 client__date_of_birth__lt=now.date() - dt.timedelta(days=18 * 366),
+                service__protocols__isnull=False,  # a treatment, which needs forms
             )
             .select_related("client")
             .order_by("start", "id")
