@@ -211,6 +211,7 @@ def test_the_practitioners_pages_pass(live_server, demo, browser_page):
         live_server.url,
         [
             "/",
+            "/my-calendar/",
             reverse("appointment-detail", args=[visit.pk]),
             reverse("client-intake-and-consent", args=[visit.client_id]),
         ],

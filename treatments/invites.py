@@ -50,7 +50,7 @@ def _calendar(clinic, method: str) -> icalendar.Calendar:
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", method)
-    calendar.add_component(_vtimezone(clinic.time_zone))
+    calendar.add_component(vtimezone(clinic.time_zone))
     return calendar
 
 
@@ -71,6 +71,6 @@ def _event(appointment: Appointment, *, status: str) -> icalendar.Event:
 
 
 @lru_cache(maxsize=64)
-def _vtimezone(tzid: str) -> icalendar.Timezone:
+def vtimezone(tzid: str) -> icalendar.Timezone:
     """Return the zone's VTIMEZONE; built once per process (about 10 ms from the zone's transitions)."""
     return icalendar.Timezone.from_tzid(tzid, first_date=VTIMEZONE_FROM)

@@ -798,3 +798,19 @@ class SessionPhoto(models.Model):
 
     def __str__(self):
         return f"Photo {self.taken_at:%Y-%m-%d}"
+
+
+class CalendarFeed(models.Model):
+    """A practitioner's own visits as a calendar their phone subscribes to (RFC 5545), by a secret link.
+
+    The link is the only key: a new one replaces it (the old stops working at once) and stopping the
+    feed deletes it. What the feed shows stops short of health data: the service, the client's
+    initials and the room; names, notes and forms stay behind the clinic's sign-in.
+    """
+
+    staff_member = models.OneToOneField(StaffMember, on_delete=models.CASCADE, related_name="calendar_feed")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Calendar feed of {self.staff_member}"
