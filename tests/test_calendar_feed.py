@@ -85,7 +85,7 @@ def test_the_feed_takes_the_same_queries_for_few_and_many_visits(world):
     few = queries()
     for day in range(8, 20):
         _book(world, local(world, 2026, 12, day, 9), first_name=f"C{day}")
-    assert queries() == few == 1
+    assert queries() == few == 3
 
 
 def test_a_new_link_replaces_the_old_and_a_stopped_feed_is_gone(client, world):
@@ -154,4 +154,26 @@ def test_the_last_fortnight_stays_in_the_feed_and_older_visits_leave_it(world):
     moved_back(_book(world, local(world, 2026, 12, 7, 12), first_name="Old"), 26)  # 11 Nov
     assert [str(e["UID"]) for e in _events(calendar_feed_ics(calendar_feed_renew(world.dr_lee)))] == [
         f"visit-{recent.pk}-{world.dr_lee.pk}@{world.clinic.slug}.clinic"
+    ]
+
+
+def test_the_feed_shows_their_time_off_and_extra_hours(world):
+    from clinic.models import ExtraHours, TimeOff
+
+    TimeOff.objects.create(
+        staff_member=world.dr_lee,
+        start=local(world, 2026, 12, 10, 0),
+        end=local(world, 2026, 12, 11, 0),
+        reason="Training course",
+    )
+    TimeOff.objects.create(
+        staff_member=world.sam, start=local(world, 2026, 12, 10, 0), end=local(world, 2026, 12, 11, 0)
+    )
+    ExtraHours.objects.create(
+        staff_member=world.dr_lee, start=local(world, 2026, 12, 12, 18), end=local(world, 2026, 12, 12, 20)
+    )
+    events = _events(calendar_feed_ics(calendar_feed_renew(world.dr_lee)))
+    assert [(str(e["SUMMARY"]), e["DTSTART"].dt) for e in events] == [
+        ("Off: Training course", local(world, 2026, 12, 10, 0)),
+        ("Extra hours", local(world, 2026, 12, 12, 18)),
     ]

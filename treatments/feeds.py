@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.links import absolute_url
-from clinic.models import StaffMember
+from clinic.models import ExtraHours, StaffMember, TimeOff
 from treatments.invites import PRODID, vtimezone
 from treatments.models import INACTIVE_STATUSES, Appointment, CalendarFeed
 
@@ -54,7 +54,8 @@ def initials(first_name: str, last_name: str) -> str:
 def calendar_feed_ics(feed: CalendarFeed, *, now: dt.datetime | None = None) -> str:
     """The feed's calendar: the staff member's active visits from a fortnight back to four months on,
     each with a UID of its own (not the client's invite's), its SEQUENCE, and DTSTART in the clinic's
-    zone with the zone's VTIMEZONE. Two queries whatever the number of visits."""
+    zone with the zone's VTIMEZONE; then their time off and extra hours in that span. Three queries
+    whatever the number of visits."""
     now = now or timezone.now()
     member = feed.staff_member
     clinic = member.clinic
@@ -93,4 +94,19 @@ def calendar_feed_ics(feed: CalendarFeed, *, now: dt.datetime | None = None) -> 
         event.add("status", "CONFIRMED")
         event.add("transp", "OPAQUE")
         calendar.add_component(event)
+    # their time off (a sick day, a course, the clinic closed) and extra hours, so the week reads whole
+    window = {"staff_member": member, "start__lt": now + FEED_AHEAD, "end__gt": now - FEED_PAST}
+    for kind, title, rows in (
+        ("time-off", "Off", TimeOff.objects.filter(**window)),
+        ("extra-hours", "Extra hours", ExtraHours.objects.filter(**window)),
+    ):
+        for row in rows.order_by("start", "id"):
+            event = icalendar.Event()
+            event.add("uid", f"{kind}-{row.pk}@{clinic.slug}.clinic")
+            event.add("dtstamp", stamp)
+            event.add("dtstart", timezone.localtime(row.start, zone))
+            event.add("dtend", timezone.localtime(row.end, zone))
+            event.add("summary", f"{title}: {row.reason}" if row.reason else title)
+            event.add("transp", "TRANSPARENT")
+            calendar.add_component(event)
     return calendar.to_ical().decode()
