@@ -170,6 +170,7 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
             live_server.url,
             [
                 "/manage/outbox/",
+                "/manage/report/",
                 "/manage/emails/",
                 "/manage/emails/booking_reminder/",
                 "/mailbox/",

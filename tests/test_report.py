@@ -1,0 +1,117 @@
+"""The manager's report: hours open and booked per practitioner (a day the clocks change counts its real
+hours), what became of the visits, how many clients booked again; a fixed number of queries."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from clinic.models import ExtraHours, TimeOff
+from tests.booking_world import build_world, local
+from treatments.booking import BookingRequest, appointment_book, appointment_cancel
+from treatments.models import Appointment, AppointmentEvent, AppointmentStatus
+from treatments.report import clinic_report
+
+pytestmark = pytest.mark.django_db
+
+MONDAY = dt.date(2026, 12, 7)
+
+
+@pytest.fixture
+def world(db):
+    return build_world(slug="lumen-report")  # open 09:00-17:00 every day, two practitioners
+
+
+def _book(world, start, *, practitioner=None, client=None, service=None, source="desk"):
+    return appointment_book(
+        BookingRequest(
+            client=client or world.client(),
+            service=service or world.microcurrent,  # 45 minutes
+            practitioner=practitioner or world.dr_lee,
+            start=start,
+            source=source,
+        )
+    )
+
+
+def _lines(report):
+    return {line.name: line for line in report.lines}
+
+
+def test_hours_open_and_booked_and_what_became_of_the_visits(world):
+    TimeOff.objects.create(
+        staff_member=world.dr_lee, start=local(world, 2026, 12, 8, 9), end=local(world, 2026, 12, 8, 13)
+    )
+    ExtraHours.objects.create(
+        staff_member=world.sam, start=local(world, 2026, 12, 7, 17), end=local(world, 2026, 12, 7, 19)
+    )
+    olivia = world.client(first_name="Olivia")
+    done = _book(world, local(world, 2026, 12, 7, 10), client=olivia)
+    _book(world, local(world, 2026, 12, 7, 11), source="online")
+    no_show = _book(world, local(world, 2026, 12, 7, 12))
+    late = _book(world, local(world, 2026, 12, 7, 14))
+    early = _book(world, local(world, 2026, 12, 8, 14), practitioner=world.sam)
+    appointment_cancel(late, by_client=True)
+    AppointmentEvent.objects.filter(appointment=late, action="cancelled").update(
+        at=local(world, 2026, 12, 7, 8)
+    )
+    appointment_cancel(early)  # a week ahead: not late
+    Appointment.objects.filter(pk=done.pk).update(status=AppointmentStatus.FULFILLED)
+    Appointment.objects.filter(pk=no_show.pk).update(status=AppointmentStatus.NOSHOW)
+    _book(world, local(world, 2027, 1, 4, 10), client=olivia)  # Olivia booked again
+
+    report = clinic_report(world.clinic, first_day=MONDAY, last_day=MONDAY + dt.timedelta(days=1))
+    lee, sam = _lines(report)["Dr Amara Lee"], _lines(report)["Sam Rivera"]
+    assert lee.open_hours == 16 - 4  # two days of eight hours, less a morning off
+    assert sam.open_hours == 16 + 2  # and an evening of extra hours
+    assert lee.booked_hours == 0.75 * 2  # the completed visit and the one booked; not the no-show
+    assert (lee.completed, lee.no_shows, lee.cancelled, lee.cancelled_late, lee.booked_online) == (
+        1,
+        1,
+        1,
+        1,
+        1,
+    )
+    assert (sam.cancelled, sam.cancelled_late) == (1, 0)
+    assert lee.utilisation == round(100 * 1.5 / 12)
+    assert report.total.open_hours == 30 and report.total.cancelled == 2
+    assert (report.completed_clients, report.rebooked, report.rebooking_rate) == (1, 1, 100)
+
+
+@pytest.mark.parametrize(
+    "zone, day, hours",
+    [("Europe/London", dt.date(2027, 3, 28), 8), ("America/New_York", dt.date(2027, 11, 7), 8)],
+)
+def test_a_day_the_clocks_change_counts_the_working_hours_it_has(zone, day, hours):
+    world = build_world(time_zone=zone, slug=f"report-{zone.split('/')[1].lower()}")
+    report = clinic_report(world.clinic, first_day=day, last_day=day)
+    assert [line.open_hours for line in report.lines] == [hours, hours]
+
+
+def test_the_report_takes_the_same_queries_for_few_and_many_visits(world):
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            clinic_report(world.clinic, first_day=MONDAY, last_day=MONDAY + dt.timedelta(days=6))
+        return len(queries)
+
+    _book(world, local(world, 2026, 12, 7, 9))
+    few = count()
+    for day in range(7, 14):
+        for hour in (10, 11, 13, 14, 15):
+            _book(world, local(world, 2026, 12, day, hour), practitioner=world.sam)
+    assert count() == few
+
+
+def test_the_report_is_for_managers_and_refuses_a_span_in_words(client, world):
+    client.force_login(world.desk.user)
+    assert client.get("/manage/report/").status_code == 403
+    client.force_login(world.manager.user)
+    page = client.get("/manage/report/?start=2026-12-07&end=2026-12-08").content.decode()
+    assert "7 Dec 2026 to 8 Dec 2026" in page and "Dr Amara Lee" in page
+    backwards = client.get("/manage/report/?start=2026-12-08&end=2026-12-07")
+    assert backwards.status_code == 400
+    assert "The last day comes on or after the first." in backwards.content.decode()
+    too_long = client.get("/manage/report/?start=2026-01-01&end=2026-12-07")
+    assert "A report covers at most 92 days" in too_long.content.decode()
+    assert client.get("/manage/report/?start=nonsense").status_code == 400

@@ -1,0 +1,35 @@
+"""The manager's report page: four weeks (or the days asked) of hours, outcomes and rebooking."""
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+
+from clinic.permissions import staff_required
+from treatments.forms import parse_local_date
+from treatments.report import LONGEST_REPORT_DAYS, clinic_report, default_span
+
+
+@staff_required
+def report(request):
+    """Managers: each practitioner's hours open and booked, what became of the visits, rebooking."""
+    if not request.staff_member.is_manager:
+        raise PermissionDenied("The report is for the clinic's managers.")
+    clinic = request.staff_member.clinic
+    first_default, last_default = default_span(clinic)
+    first_day, first_error = parse_local_date(request.GET.get("start"), first_default)
+    last_day, last_error = parse_local_date(request.GET.get("end"), last_default)
+    error = first_error or last_error
+    if not error and last_day < first_day:
+        error = "The last day comes on or after the first."
+    elif not error and (last_day - first_day).days + 1 > LONGEST_REPORT_DAYS:
+        error = f"A report covers at most {LONGEST_REPORT_DAYS} days: choose a shorter span."
+    if error:
+        first_day, last_day = first_default, last_default
+    return render(
+        request,
+        "treatments/report.html",
+        {
+            "report": clinic_report(clinic, first_day=first_day, last_day=last_day),
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
