@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clients.models import ClientCondition, IntakeQuestionnaire, IntakeResponse
+from clients.models import Client, ClientCondition, IntakeQuestionnaire, IntakeResponse
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus, WorkingHours
 from clinic.outbox import out_of_date_reasons
@@ -898,3 +898,22 @@ def test_a_visit_inside_the_cancellation_window_is_not_moved_online(client, worl
     assert "Changes online close 336 hours before your visit" in response.content.decode()
     friday.refresh_from_db()
     assert friday.start == local(world, 2026, 12, 11, 10)
+
+
+def test_a_caller_the_clinic_has_is_offered_before_a_second_record_is_made(desk, world, olivia):
+    olivia.phone = "+44 7700 900123"
+    olivia.save()
+    fields = {
+        "new-first_name": "Liv",
+        "new-last_name": "Smith",
+        "new-phone": "07700 900123",
+        "service": world.microcurrent.pk,
+        "first_day": "2026-12-07",
+        "last_day": "2026-12-10",
+    }
+    asked = desk.post(reverse("waitlist"), fields)
+    assert asked.status_code == 400 and "Olivia Smith is the client" in asked.content.decode()
+    assert not WaitlistEntry.objects.exists()
+    desk.post(reverse("waitlist"), {**fields, "client": olivia.pk})  # "Olivia Smith is the client"
+    assert WaitlistEntry.objects.get().client == olivia
+    assert Client.objects.count() == 1
