@@ -115,3 +115,19 @@ def test_the_report_is_for_managers_and_refuses_a_span_in_words(client, world):
     too_long = client.get("/manage/report/?start=2026-01-01&end=2026-12-07")
     assert "A report covers at most 92 days" in too_long.content.decode()
     assert client.get("/manage/report/?start=nonsense").status_code == 400
+
+
+def test_the_report_downloads_as_csv_for_a_spreadsheet(client, world):
+    import csv
+    import io
+
+    _book(world, local(world, 2026, 12, 7, 10))
+    client.force_login(world.manager.user)
+    response = client.get("/manage/report/?start=2026-12-07&end=2026-12-07&format=csv")
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="report-2026-12-07-to-2026-12-07.csv"' in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["Practitioner", "Hours open", "Hours booked", "Utilisation %"]
+    assert rows[1][:4] == ["Dr Amara Lee", "8.0", "0.8", "9"]
+    assert rows[-1][0] == "The clinic" and rows[-1][1] == "16.0"
+    assert 'id="report-csv"' in client.get("/manage/report/").content.decode()

@@ -1,6 +1,9 @@
 """The manager's report page: four weeks (or the days asked) of hours, outcomes and rebooking."""
 
+import csv
+
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from clinic.permissions import staff_required
@@ -24,6 +27,8 @@ def report(request):
         error = f"A report covers at most {LONGEST_REPORT_DAYS} days: choose a shorter span."
     if error:
         first_day, last_day = first_default, last_default
+    if request.GET.get("format") == "csv" and not error:
+        return _as_csv(clinic_report(clinic, first_day=first_day, last_day=last_day))
     return render(
         request,
         "treatments/report.html",
@@ -33,3 +38,41 @@ def report(request):
         },
         status=400 if error else 200,
     )
+
+
+CSV_COLUMNS = [
+    "Practitioner",
+    "Hours open",
+    "Hours booked",
+    "Utilisation %",
+    "Completed",
+    "No-shows",
+    "Cancelled",
+    "Cancelled late",
+    "Booked online",
+]
+
+
+def _as_csv(report) -> HttpResponse:
+    """The report's table as a CSV file for a spreadsheet: a line per practitioner, then the clinic."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="report-{report.first_day:%Y-%m-%d}-to-{report.last_day:%Y-%m-%d}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(CSV_COLUMNS)
+    for line in [*report.lines, report.total]:
+        writer.writerow(
+            [
+                line.name,
+                f"{line.open_hours:.1f}",
+                f"{line.booked_hours:.1f}",
+                "" if line.utilisation is None else line.utilisation,
+                line.completed,
+                line.no_shows,
+                line.cancelled,
+                line.cancelled_late,
+                line.booked_online,
+            ]
+        )
+    return response
