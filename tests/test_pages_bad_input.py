@@ -99,8 +99,18 @@ def _staff_pages(world, visit):
         "/manage/emails/",
         "/manage/emails/booking_reminder/",
         "/manage/outbox/",
+        "/manage/report/",
         "/time-off/",
+        "/waitlist/",
+        "/clients/duplicates/",
+        f"/clients/{visit.client_id}/same-as/{_other_record(world, visit)}/",
+        "/my-calendar/",
     ]
+
+
+def _other_record(world, visit) -> int:
+    """Another record of the visit's client (the same email), to compare and merge."""
+    return world.client(first_name="Olivia", email=visit.client.email).pk
 
 
 def _public_pages(world, visit):
@@ -110,6 +120,7 @@ def _public_pages(world, visit):
         f"/p/lumen/book/{service}/",
         f"/p/lumen/book/{service}/details/",
         f"/p/manage/{manage_token(visit)}/",
+        "/feeds/not-a-link/visits.ics",
     ]
 
 
@@ -149,6 +160,9 @@ def test_forms_take_odd_values(client, world, visit):
         "/time-off/",
         f"/time-off/{visit.pk}/remove/",
         f"/time-off/{visit.pk}/hand-over/",
+        "/waitlist/",
+        "/my-calendar/",
+        f"/clients/{visit.client_id}/same-as/{_other_record(world, visit)}/",
         *_public_pages(world, visit),
     ]
     for path in posted:

@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from clinic.permissions import staff_required
 from treatments.feeds import calendar_feed_ics, calendar_feed_renew, calendar_feed_stop, feed_url
@@ -42,6 +42,7 @@ def my_calendar(request):
     )
 
 
+@require_safe
 def calendar_feed(request, token):
     """The feed itself, for calendar apps: no sign-in, the link is the key (404 for any other)."""
     feed = CalendarFeed.objects.select_related("staff_member__clinic").filter(token=token).first()
