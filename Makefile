@@ -22,10 +22,11 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: set up, migrate, seed the demo clinic (first time), start web + worker + beat
+# Links in mail and feeds name the port the app runs on (`PORT=8001 make run`), unless SITE_URL is set.
 run: $(VENV)/.installed
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py seed_demo --quiet-if-present > /dev/null
-	DEBUG=$${DEBUG:-true} exec $(BIN)/python manage.py runstack
+	DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://127.0.0.1:$${PORT:-8000}} $(BIN)/python manage.py seed_demo --quiet-if-present > /dev/null
+	DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://127.0.0.1:$${PORT:-8000}} exec $(BIN)/python manage.py runstack
 
 ## test: install what the tests need and run the whole suite
 test: $(VENV)/.installed-dev
