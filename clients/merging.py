@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Q, Value
-from django.db.models.functions import Replace, Right
+from django.db.models import Count, Q
+from django.db.models.functions import Right
 from django.utils import timezone
 
 from clients.models import Client, ClientMerge, DistinctClients
-from clients.selectors import PHONE_PUNCTUATION
+from clients.selectors import phone_digits
 from clients.services import CLIENT_DETAIL_FIELDS, client_accepts_non_essential_mail
 from clinic.errors import ClinicError
 from clinic.models import Clinic, OutboxMessage, StaffMember
@@ -58,13 +58,6 @@ def _name_key(first_name: str, last_name: str, date_of_birth) -> tuple | None:
     if not date_of_birth:
         return None
     return (first_name.strip().casefold(), last_name.strip().casefold(), date_of_birth)
-
-
-def _phone_digits():
-    digits = F("phone")
-    for ch in PHONE_PUNCTUATION:
-        digits = Replace(digits, Value(ch), Value(""))
-    return digits
 
 
 @dataclass(frozen=True)
@@ -124,7 +117,7 @@ def clients_like(
         )
     candidates = (
         Client.objects.filter(clinic=clinic)
-        .alias(phone_key=Right(_phone_digits(), PHONE_KEY_DIGITS))
+        .alias(phone_key=Right(phone_digits(), PHONE_KEY_DIGITS))
         .filter(wanted)
     )
     if exclude is not None:

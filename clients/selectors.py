@@ -29,6 +29,14 @@ from clinic.models import Clinic, OutboxMessage, OutboxStatus, StaffMember
 PHONE_PUNCTUATION = " -().+/"
 
 
+def phone_digits():
+    """The stored phone with what people type between its digits taken out, in SQL."""
+    digits = F("phone")
+    for ch in PHONE_PUNCTUATION:
+        digits = Replace(digits, Value(ch), Value(""))
+    return digits
+
+
 def clients_matching(*, clinic: Clinic, query: str) -> QuerySet[Client]:
     """Return the clinic's clients matching the query (see `search_clients`), by name."""
     return search_clients(Client.objects.filter(clinic=clinic), query)
@@ -47,14 +55,13 @@ def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:
     if len(digits) >= 3 and all(ch.isdigit() or ch in PHONE_PUNCTUATION for ch in query.strip()):
         # the national form ("07700…", "0044…") is the international one less its leading zeros
         numbers = {digits, digits.lstrip("0")} - {""}
-        phone_digits = F("phone")
-        for ch in PHONE_PUNCTUATION:
-            phone_digits = Replace(phone_digits, Value(ch), Value(""))
         matches = Q(email__icontains=query.strip())
         for number in numbers:
             matches |= Q(phone_digits__contains=number)
         return (
-            clients.alias(phone_digits=phone_digits).filter(matches).order_by("last_name", "first_name", "id")
+            clients.alias(phone_digits=phone_digits())
+            .filter(matches)
+            .order_by("last_name", "first_name", "id")
         )
     for word in query.split():
         clients = clients.filter(
