@@ -45,6 +45,7 @@ from treatments.models import (
     AppointmentEvent,
     AppointmentStatus,
     Course,
+    Protocol,
     Service,
 )
 from treatments.notifications import (
@@ -217,67 +218,59 @@ def relative_accepted_note(warnings, reason: str) -> str:
     return f"Relative contraindication accepted ({listed}): {reason}"
 
 
-def too_soon_after(client: Client, service: Service, first: dt.datetime, last: dt.datetime) -> list[tuple]:
-    """The client's sessions whose protocol interval rules out starts of `service` between `first` and
-    `last` (one query): [(session, the protocol's gap)]. A start within the gap of one is refused at
-    booking (`_check_interval`) unless a manager overrides, so the finder leaves it out."""
-    gaps = {
-        p.pk: dt.timedelta(days=p.min_interval_days) for p in service.protocols.all() if p.min_interval_days
-    }
-    if not gaps:
+def too_soon_after(
+    client: Client, service: Service, first: dt.datetime, last: dt.datetime, *, ignore_id=None
+) -> list[tuple[Appointment, Protocol]]:
+    """The client's active sessions whose protocol interval rules out starts of `service` between
+    `first` and `last` (one query): [(session, its protocol)], by start. A start within a protocol's
+    interval of one of its sessions is refused at booking (`_check_interval`) unless a manager
+    overrides, and the finder leaves it out. `ignore_id`: the visit being moved."""
+    protocols = {p.pk: p for p in service.protocols.all() if p.min_interval_days}
+    if not protocols:
         return []
-    widest = max(gaps.values())
+    widest = dt.timedelta(days=max(p.min_interval_days for p in protocols.values()))
     sessions = (
         Appointment.objects.filter(
             client=client,
-            service__protocols__in=list(gaps),
+            service__protocols__in=list(protocols),
             start__gt=first - widest,
             start__lt=last + widest,
         )
         .exclude(status__in=INACTIVE_STATUSES)
+        .exclude(pk=ignore_id)
         .annotate(protocol_id=F("service__protocols"))
-        .order_by("start")
+        .order_by("start", "id")
     )
-    return [
-        (session, gap)
-        for session in sessions
-        if (gap := gaps[session.protocol_id]) and session.start - gap < last and session.start + gap > first
-    ]
+    found = []
+    for session in sessions:
+        protocol = protocols[session.protocol_id]
+        gap = dt.timedelta(days=protocol.min_interval_days)
+        if session.start - gap < last and session.start + gap > first:
+            found.append((session, protocol))
+    return found
 
 
 def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:
     """Refuse a session sooner after (or before) another of the same protocol than it allows."""
     service, client = request.service, request.client
-    protocols = [p for p in service.protocols.all() if p.min_interval_days]
-    for protocol in protocols:
-        gap = dt.timedelta(days=protocol.min_interval_days)
-        nearby = (
-            Appointment.objects.filter(
-                client=client,
-                service__protocols=protocol,
-                start__gt=request.start - gap,
-                start__lt=request.start + gap,
-            )
-            .exclude(status__in=INACTIVE_STATUSES)
-            .exclude(pk=ignore_id)
-            .order_by("start")
-            .first()
+    too_soon = too_soon_after(client, service, request.start, request.start, ignore_id=ignore_id)
+    if not too_soon:
+        return []
+    # named: the first of the service's protocols that refuses it, and its earliest session in the way
+    protocol = next(p for p in service.protocols.all() if any(q.pk == p.pk for _, q in too_soon))
+    nearby = next(session for session, q in too_soon if q.pk == protocol.pk)
+    message = (
+        f"{client.full_name} has “{protocol.name}” on {_local_day(service.clinic, nearby.start)}; "
+        f"sessions must be at least {protocol.min_interval_days} days apart."
+    )
+    if not request.interval_override_reason.strip():
+        raise ClinicError(message + " A manager can override with a reason.", code="too_soon")
+    member = getattr(actor, "staff", None) if actor else None
+    if member is None or member.role != StaffRole.MANAGER:
+        raise NotAllowedError(
+            message + " Only a manager can override the interval.", code="override_not_allowed"
         )
-        if nearby is None:
-            continue
-        message = (
-            f"{client.full_name} has “{protocol.name}” on {_local_day(service.clinic, nearby.start)}; "
-            f"sessions must be at least {protocol.min_interval_days} days apart."
-        )
-        if not request.interval_override_reason.strip():
-            raise ClinicError(message + " A manager can override with a reason.", code="too_soon")
-        member = getattr(actor, "staff", None) if actor else None
-        if member is None or member.role != StaffRole.MANAGER:
-            raise NotAllowedError(
-                message + " Only a manager can override the interval.", code="override_not_allowed"
-            )
-        return [f"Interval overridden by {member.display_name}: {request.interval_override_reason}"]
-    return []
+    return [f"Interval overridden by {member.display_name}: {request.interval_override_reason}"]
 
 
 def _check_working_time(practitioner: StaffMember, clinic, blocked_start, blocked_end) -> None:

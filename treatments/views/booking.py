@@ -212,7 +212,13 @@ def _finder(request, clinic, service, practitioner):
             slots = [s for s in slots if not any(v.start < s.end and v.end > s.start for v in client_visits)]
             # nor a time too soon after (or before) another session of the same protocol
             too_soon = too_soon_after(for_client, service, first, last)
-            slots = [s for s in slots if not any(abs(s.start - v.start) < gap for v, gap in too_soon)]
+            slots = [
+                s
+                for s in slots
+                if not any(
+                    abs(s.start - v.start) < dt.timedelta(days=p.min_interval_days) for v, p in too_soon
+                )
+            ]
         slots = slots[:MAX_SLOTS_SHOWN]
         if not slots:
             next_free = next_free_start(
@@ -236,7 +242,8 @@ def _finder(request, clinic, service, practitioner):
             "for_client": for_client,
             "client_visits": [timezone.localtime(v.start, clinic.zone) for v in client_visits],
             "too_soon": [
-                {"start": timezone.localtime(v.start, clinic.zone), "days": gap.days} for v, gap in too_soon
+                {"start": timezone.localtime(v.start, clinic.zone), "days": p.min_interval_days}
+                for v, p in too_soon
             ],
             "day": day,
             "slots": [
