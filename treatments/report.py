@@ -16,7 +16,12 @@ from django.utils import timezone
 from clinic.models import Clinic, StaffMember, StaffRole, TimeOff
 from treatments.availability import extra_hours_by_practitioner, working_windows
 from treatments.models import Appointment, AppointmentEvent, AppointmentStatus
-from treatments.selectors import COURSE_PROGRESS_STATUSES, local_day_bounds
+from treatments.selectors import (
+    BOOKED_BY_CLIENT,
+    COURSE_PROGRESS_STATUSES,
+    cancelled_late,
+    local_day_bounds,
+)
 
 # The longest span one report covers (a quarter), so a mistyped year is not a year of arithmetic.
 LONGEST_REPORT_DAYS = 92
@@ -115,20 +120,14 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
             name=practitioner.display_name, open_hours=_hours(_less(windows, off.get(practitioner.pk, [])))
         )
 
-    window = dt.timedelta(hours=clinic.cancellation_window_hours)
-    cancelled_late = AppointmentEvent.objects.filter(
-        appointment=OuterRef("pk"), action="cancelled", at__gt=OuterRef("start") - window
-    )
-    online = AppointmentEvent.objects.filter(
-        appointment=OuterRef("pk"), action="booked", details__source__in=["online", "waitlist"]
-    )
+    online = AppointmentEvent.objects.filter(BOOKED_BY_CLIENT, appointment=OuterRef("pk"))
     visits = Appointment.objects.filter(clinic=clinic, start__gte=span_start, start__lt=span_end)
     rows = visits.values("practitioner_id").annotate(
         booked_seconds=Sum(F("end") - F("start"), filter=Q(status__in=HELD)),
         completed=Count("pk", filter=Q(status=AppointmentStatus.FULFILLED)),
         no_shows=Count("pk", filter=Q(status=AppointmentStatus.NOSHOW)),
         cancelled=Count("pk", filter=Q(status=AppointmentStatus.CANCELLED)),
-        cancelled_late=Count("pk", filter=Q(Exists(cancelled_late), status=AppointmentStatus.CANCELLED)),
+        cancelled_late=Count("pk", filter=cancelled_late(clinic)),
         booked_online=Count("pk", filter=Q(Exists(online))),
     )
     for row in rows.order_by():

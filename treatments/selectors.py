@@ -419,11 +419,11 @@ def client_courses(client: Client, *, now: dt.datetime) -> QuerySet[Course]:
 ATTENDANCE_WINDOW = dt.timedelta(days=365)
 
 
+# A visit's "booked" event when the client booked it themselves (online, or from the waitlist's link).
+BOOKED_BY_CLIENT = Q(action="booked", details__source__in=["online", "waitlist"])
 # What clients change themselves, from the public pages and their emailed links (no staff member acts).
 BY_CLIENTS = (
-    Q(action="booked", details__source__in=["online", "waitlist"])
-    | Q(action="cancelled", details__by_client=True)
-    | Q(action="rescheduled", actor=None)
+    BOOKED_BY_CLIENT | Q(action="cancelled", details__by_client=True) | Q(action="rescheduled", actor=None)
 )
 CLIENT_CHANGES_SHOWN = 20
 
@@ -515,14 +515,19 @@ def visits_at_once(first: Client, second: Client) -> list[tuple[Appointment, App
 def client_attendance(client: Client, *, now: dt.datetime) -> dict[str, int]:
     """Count the client's no-shows and late cancellations (inside the clinic's cancellation window)
     over the last twelve months, in one query: what the desk weighs before taking a booking."""
-    window = dt.timedelta(hours=client.clinic.cancellation_window_hours)
-    cancelled_late = AppointmentEvent.objects.filter(
-        appointment=OuterRef("pk"), action="cancelled", at__gt=OuterRef("start") - window
-    )
     return Appointment.objects.filter(client=client, start__gte=now - ATTENDANCE_WINDOW).aggregate(
         no_shows=Count("pk", filter=Q(status=AppointmentStatus.NOSHOW)),
-        late_cancellations=Count("pk", filter=Q(Exists(cancelled_late), status=AppointmentStatus.CANCELLED)),
+        late_cancellations=Count("pk", filter=cancelled_late(client.clinic)),
     )
+
+
+def cancelled_late(clinic: Clinic) -> Q:
+    """A visit (of a queryset of visits) cancelled within the clinic's cancellation window before it."""
+    window = dt.timedelta(hours=clinic.cancellation_window_hours)
+    cancelled_then = AppointmentEvent.objects.filter(
+        appointment=OuterRef("pk"), action="cancelled", at__gt=OuterRef("start") - window
+    )
+    return Q(Exists(cancelled_then), status=AppointmentStatus.CANCELLED)
 
 
 # --- treatment records --------------------------------------------------------------------------
