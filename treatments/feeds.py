@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clients.links import absolute_url
 from clinic.models import ExtraHours, StaffMember, TimeOff
-from treatments.invites import PRODID, vtimezone
+from treatments.invites import calendar_of
 from treatments.models import INACTIVE_STATUSES, Appointment, CalendarFeed
 
 # The visits a feed holds: the last fortnight (to look back at) and the next four months.
@@ -66,15 +66,11 @@ def calendar_feed_ics(feed: CalendarFeed, *, now: dt.datetime | None = None) -> 
         .select_related("client", "service", "room")
         .order_by("start", "id")
     )
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
+    calendar = calendar_of(clinic, "PUBLISH")
     calendar.add("x-wr-calname", f"{clinic.name}: {member.display_name}")
     calendar.add("x-wr-timezone", clinic.time_zone)
     calendar.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", FEED_REFRESH)
-    calendar.add_component(vtimezone(clinic.time_zone))
     stamp = now.astimezone(dt.UTC)
     for visit in visits:
         event = icalendar.Event()

@@ -21,7 +21,7 @@ def appointment_uid(appointment: Appointment) -> str:
 
 def appointment_invite(appointment: Appointment, *, method: str = "REQUEST") -> str:
     """Return the invite (METHOD REQUEST or CANCEL) with DTSTART in the clinic's zone and its VTIMEZONE."""
-    calendar = _calendar(appointment.clinic, method)
+    calendar = calendar_of(appointment.clinic, method)
     event = _event(appointment, status="CANCELLED" if method == "CANCEL" else "CONFIRMED")
     if appointment.client.email:
         event.add(
@@ -39,18 +39,19 @@ def course_invite(appointments: list[Appointment], *, status: str = "CONFIRMED")
     as a REQUEST (or CANCEL) for that UID, which calendars apply to the event they already hold.
     Cancelling the rest of a course publishes those sessions again with STATUS:CANCELLED.
     """
-    calendar = _calendar(appointments[0].clinic, "PUBLISH")
+    calendar = calendar_of(appointments[0].clinic, "PUBLISH")
     for appointment in appointments:
         calendar.add_component(_event(appointment, status=status))
     return calendar.to_ical().decode()
 
 
-def _calendar(clinic, method: str) -> icalendar.Calendar:
+def calendar_of(clinic, method: str) -> icalendar.Calendar:
+    """An empty calendar of the clinic's (PRODID, VERSION, METHOD), with its zone's VTIMEZONE."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
     calendar.add("method", method)
-    calendar.add_component(vtimezone(clinic.time_zone))
+    calendar.add_component(_vtimezone(clinic.time_zone))
     return calendar
 
 
@@ -71,6 +72,6 @@ def _event(appointment: Appointment, *, status: str) -> icalendar.Event:
 
 
 @lru_cache(maxsize=64)
-def vtimezone(tzid: str) -> icalendar.Timezone:
+def _vtimezone(tzid: str) -> icalendar.Timezone:
     """Return the zone's VTIMEZONE; built once per process (about 10 ms from the zone's transitions)."""
     return icalendar.Timezone.from_tzid(tzid, first_date=VTIMEZONE_FROM)
