@@ -8,7 +8,7 @@ works them (`availability.working_windows`), so a day the clocks change counts i
 """
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
@@ -27,6 +27,8 @@ from treatments.selectors import (
 LONGEST_REPORT_DAYS = 92
 # Visits that hold the practitioner's time: booked, in the clinic, or done.
 HELD = (*COURSE_PROGRESS_STATUSES["upcoming"], AppointmentStatus.FULFILLED)
+# What a line counts of the visits, each a column of the page and of the grouped query.
+COUNTED = ("completed", "no_shows", "cancelled", "cancelled_late", "booked_online")
 
 
 @dataclass
@@ -41,7 +43,6 @@ class PractitionerLine:
     cancelled: int = 0
     cancelled_late: int = 0
     booked_online: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def utilisation(self) -> int | None:
@@ -49,9 +50,8 @@ class PractitionerLine:
         return round(100 * self.booked_hours / self.open_hours) if self.open_hours else None
 
     def add(self, other: "PractitionerLine") -> None:
-        for name in ("open_hours", "booked_hours", "completed", "no_shows", "cancelled", "cancelled_late"):
+        for name in ("open_hours", "booked_hours", *COUNTED):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.booked_online += other.booked_online
 
 
 @dataclass
@@ -136,7 +136,7 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
             continue
         booked = row["booked_seconds"]
         line.booked_hours = (booked.total_seconds() if booked else 0) / 3600
-        for name in ("completed", "no_shows", "cancelled", "cancelled_late", "booked_online"):
+        for name in COUNTED:
             setattr(line, name, row[name])
 
     booked_after = Appointment.objects.filter(
