@@ -643,6 +643,8 @@ class AppointmentEvent(models.Model):
 
     class Meta:
         ordering = ["appointment_id", "at", "id"]
+        # today's list reads the clinic's last day of changes by clients (`changes_by_clients`)
+        indexes = [models.Index(fields=["at"], name="appointment_event_at")]
 
     def __str__(self):
         return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
