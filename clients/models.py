@@ -85,6 +85,13 @@ class Client(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def initials(self) -> str:
+        """'O. S.' for Olivia Smith: who a visit is with, short of their name (a practitioner's calendar
+        feed and the emails telling them of a client's change say no more)."""
+        names = (part.strip() for part in (self.first_name, self.last_name))
+        return " ".join(f"{name[0].upper()}." for name in names if name)
+
     def age_on(self, day: dt.date) -> int | None:
         """Their age in whole years on the day; None when the date of birth is not known."""
         born = self.date_of_birth

@@ -189,6 +189,14 @@ class StaffRole(models.TextChoices):
     MANAGER = "manager", "Manager"
 
 
+class ClientChangeEmails(models.TextChoices):
+    """When a practitioner is emailed that a client booked, moved or cancelled one of their visits online."""
+
+    NEVER = "never", "Never"
+    SOON = "soon", "For visits today or tomorrow"
+    ALWAYS = "always", "For every visit"
+
+
 class StaffMember(models.Model):
     """A user's place in one clinic: the clinic scopes everything the user sees."""
 
@@ -197,10 +205,24 @@ class StaffMember(models.Model):
     role = models.CharField(max_length=20, choices=StaffRole.choices)
     display_name = models.CharField(max_length=120, help_text="As clients see it, e.g. 'Dr Amara Lee'.")
     is_active = models.BooleanField(default=True)
+    client_change_emails = models.CharField(
+        max_length=10,
+        choices=ClientChangeEmails.choices,
+        default=ClientChangeEmails.SOON,
+        help_text="Practitioners: when to email them that a client booked, moved or cancelled one of "
+        "their visits online (the front desk sees these on the day's list).",
+    )
 
     class Meta:
         ordering = ["clinic_id", "display_name", "id"]
         indexes = [models.Index(fields=["clinic", "role"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(client_change_emails__in=ClientChangeEmails.values),
+                name="staff_client_change_emails_known",
+                violation_error_message="Choose when to be emailed of clients' changes.",
+            ),
+        ]
 
     def __str__(self):
         return self.display_name

@@ -54,9 +54,10 @@ from treatments.notifications import (
     notify_course_booked,
     notify_course_cancelled,
     notify_forms_request,
+    notify_practitioners_of_client_change,
     notify_rescheduled,
 )
-from treatments.selectors import fits_working_hours, short_local, visits_at_once
+from treatments.selectors import CLIENTS_OWN_SOURCES, fits_working_hours, short_local, visits_at_once
 from treatments.waitlist import waitlist_close_for, waitlist_offer_freed, waitlist_visit_cancelled
 
 MAX_COURSE_SESSIONS = 52
@@ -525,7 +526,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 notes=request.notes,
                 created_by=acting_user(actor),
             )
-            AppointmentEvent.objects.create(
+            event = AppointmentEvent.objects.create(
                 appointment=appointment,
                 actor=appointment.created_by,
                 action="booked",
@@ -533,6 +534,8 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
             )
             if course is None:  # a course's sessions are announced together, by course_book
                 notify_booked(appointment)
+            if request.source in CLIENTS_OWN_SOURCES:
+                notify_practitioners_of_client_change(appointment, "booked", event_id=event.pk)
             waitlist_close_for(appointment)
             return appointment
 
@@ -629,6 +632,7 @@ def appointment_reschedule(
     practitioner: StaffMember | None = None,
     actor=None,
     reason: str = "",
+    by_client: bool = False,
 ) -> Appointment:
     """Move an active visit to a new start, or to another practitioner, or both.
 
@@ -691,10 +695,20 @@ def appointment_reschedule(
             if previous_practitioner.pk != practitioner.pk:
                 details["practitioner_from"] = previous_practitioner.display_name
                 details["practitioner_to"] = practitioner.display_name
-            AppointmentEvent.objects.create(
+            if by_client:
+                details["by_client"] = True
+            event = AppointmentEvent.objects.create(
                 appointment=current, actor=acting_user(actor), action="rescheduled", details=details
             )
             notify_rescheduled(current)
+            if by_client:
+                notify_practitioners_of_client_change(
+                    current,
+                    "moved",
+                    event_id=event.pk,
+                    was_start=previous,
+                    was_practitioner=previous_practitioner,
+                )
             waitlist_close_for(current)
             waitlist_offer_freed(current, blocked_start=was_held[0], blocked_end=was_held[1])
             return current
@@ -808,13 +822,15 @@ def appointment_cancel(
         )
     _mark_cancelled(current, reason)
     current.save(update_fields=CANCELLED_FIELDS)
-    AppointmentEvent.objects.create(
+    event = AppointmentEvent.objects.create(
         appointment=current,
         actor=acting_user(actor),
         action="cancelled",
         details={"reason": reason, "by_client": by_client},
     )
     notify_cancelled(current)
+    if by_client:
+        notify_practitioners_of_client_change(current, "cancelled", event_id=event.pk)
     waitlist_visit_cancelled(current)
     return current
 

@@ -46,11 +46,6 @@ def calendar_feed_stop(member: StaffMember) -> bool:
     return bool(deleted)
 
 
-def initials(first_name: str, last_name: str) -> str:
-    """'O. S.' for Olivia Smith: who the visit is with, short of their name."""
-    return " ".join(f"{part.strip()[0].upper()}." for part in (first_name, last_name) if part.strip())
-
-
 def calendar_feed_ics(feed: CalendarFeed, *, now: dt.datetime | None = None) -> str:
     """The feed's calendar: the staff member's active visits from a fortnight back to four months on,
     each with a UID of its own (not the client's invite's), its SEQUENCE, and DTSTART in the clinic's
@@ -79,9 +74,7 @@ def calendar_feed_ics(feed: CalendarFeed, *, now: dt.datetime | None = None) -> 
         event.add("dtstamp", stamp)
         event.add("dtstart", timezone.localtime(visit.start, zone))
         event.add("dtend", timezone.localtime(visit.end, zone))
-        event.add(
-            "summary", f"{visit.service.name} · {initials(visit.client.first_name, visit.client.last_name)}"
-        )
+        event.add("summary", f"{visit.service.name} · {visit.client.initials}")
         if visit.room:
             event.add("location", visit.room.name)
         event.add(

@@ -8,11 +8,12 @@ import datetime as dt
 import re
 
 from django.db.models import prefetch_related_objects
+from django.urls import reverse
 from django.utils import timezone
 
-from clients.links import forms_url
+from clients.links import absolute_url, forms_url
 from clients.selectors import forms_needed
-from clinic.models import OutboxMessage, OutboxStatus
+from clinic.models import ClientChangeEmails, OutboxMessage, OutboxStatus, StaffMember
 from clinic.outbox import outbox_cancel, outbox_message, outbox_write
 from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite, course_invite
@@ -27,10 +28,15 @@ REMINDER = "booking_reminder"
 REMINDER_MIN_GAP = dt.timedelta(hours=1)
 
 
-def _local_start(appointment: Appointment) -> str:
-    """The visit's start as the emails write it, in the clinic's zone: "Monday 7 December 2026 at 10:00"."""
-    local = timezone.localtime(appointment.start, appointment.clinic.zone)
+def _local_start_of(clinic, instant: dt.datetime) -> str:
+    """A time as the emails write it, in the clinic's zone: "Monday 7 December 2026 at 10:00"."""
+    local = timezone.localtime(instant, clinic.zone)
     return f"{local:%A} {local.day} {local:%B %Y at %H:%M}"
+
+
+def _local_start(appointment: Appointment) -> str:
+    """The visit's start as the emails write it."""
+    return _local_start_of(appointment.clinic, appointment.start)
 
 
 def _as_written(text: str | None) -> str:
@@ -323,6 +329,74 @@ def notify_cancelled(appointment: Appointment) -> None:
     outbox_write(
         _message(appointment, "booking_cancelled", key, context=_context(appointment), invite="CANCEL")
     )
+
+
+PRACTITIONER_NOTICE = "practitioner_client_change"
+
+
+def _told_of(practitioner: StaffMember, days, today: dt.date) -> bool:
+    """Whether the practitioner asked to hear of a change touching these local days."""
+    if not practitioner.is_active or not practitioner.is_practitioner or not practitioner.user.email:
+        return False
+    if practitioner.client_change_emails == ClientChangeEmails.ALWAYS:
+        return True
+    soon = (today, today + dt.timedelta(days=1))
+    return practitioner.client_change_emails == ClientChangeEmails.SOON and any(day in soon for day in days)
+
+
+def notify_practitioners_of_client_change(
+    appointment: Appointment,
+    change: str,
+    *,
+    event_id: int,
+    was_start: dt.datetime | None = None,
+    was_practitioner: StaffMember | None = None,
+    now: dt.datetime | None = None,
+) -> list[OutboxMessage]:
+    """Email the practitioner that a client booked, moved or cancelled their visit online.
+
+    Call inside the change's transaction, after the client's own mail (a cancellation stops what was
+    still to go about the visit, this notice included when it comes before). `change` is "booked",
+    "moved" or "cancelled"; a move names where from (`was_start`) and, when the client took another
+    practitioner's time from the waitlist, whose it was (`was_practitioner`, told too). Each
+    practitioner chooses (`StaffMember.client_change_emails`): never, for visits today or tomorrow
+    (the default: a visit of next month can wait for the day's list), or always. The email names the
+    client by their initials and links to the visit's page, behind the clinic's sign-in.
+    """
+    clinic = appointment.clinic
+    zone = clinic.zone
+    today = timezone.localdate(now or timezone.now(), zone)
+    days = [timezone.localdate(appointment.start, zone)]
+    if was_start is not None:
+        days.append(timezone.localdate(was_start, zone))
+    told = [appointment.practitioner]
+    if was_practitioner is not None and was_practitioner.pk != appointment.practitioner_id:
+        told.append(was_practitioner)
+    context = {
+        **_said_of_the_visit(appointment),
+        "appointment_id": appointment.pk,
+        "change": change,
+        "client_initials": appointment.client.initials,
+        "was_local_start": _local_start_of(clinic, was_start) if was_start is not None else "",
+        "was_practitioner_name": was_practitioner.display_name if len(told) > 1 else "",
+        "visit_url": absolute_url(reverse("appointment-detail", args=[appointment.pk])),
+        "settings_url": absolute_url(reverse("my-calendar")),
+    }
+    messages = [
+        outbox_message(
+            clinic=clinic,
+            recipient_email=practitioner.user.email,
+            recipient_name=practitioner.display_name,
+            template_key=PRACTITIONER_NOTICE,
+            dedupe_key=f"appointment:{appointment.pk}:event:{event_id}:practitioner:{practitioner.pk}",
+            context={**context, "recipient_name": practitioner.display_name},
+            topic=f"appointment:{appointment.pk}",
+        )
+        for practitioner in told
+        if _told_of(practitioner, days, today)
+    ]
+    outbox_write(messages)
+    return messages
 
 
 # What each message says about its visit stops being true once the visit has moved, been cancelled

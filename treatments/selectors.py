@@ -419,8 +419,9 @@ def client_courses(client: Client, *, now: dt.datetime) -> QuerySet[Course]:
 ATTENDANCE_WINDOW = dt.timedelta(days=365)
 
 
-# A visit's "booked" event when the client booked it themselves (online, or from the waitlist's link).
-BOOKED_BY_CLIENT = Q(action="booked", details__source__in=["online", "waitlist"])
+# A booking's source when the client booked it themselves (online, or from the waitlist's link).
+CLIENTS_OWN_SOURCES = ("online", "waitlist")
+BOOKED_BY_CLIENT = Q(action="booked", details__source__in=CLIENTS_OWN_SOURCES)
 # What clients change themselves, from the public pages and their emailed links (no staff member acts).
 BY_CLIENTS = (
     BOOKED_BY_CLIENT | Q(action="cancelled", details__by_client=True) | Q(action="rescheduled", actor=None)

@@ -282,7 +282,7 @@ def public_manage(request, token):
         elif action == "reschedule":
             try:
                 appointment = appointment_reschedule(
-                    appointment, start=new_start, reason="Moved by the client online"
+                    appointment, start=new_start, reason="Moved by the client online", by_client=True
                 )
             except ClinicError as refusal:
                 messages.error(request, _client_message(refusal, clinic))
@@ -388,7 +388,11 @@ def _take_the_time(entry, slot):
             code="window_closed",
         )
     return appointment_reschedule(
-        visit, start=slot.start, practitioner=practitioner, reason="Moved by the client from the waitlist"
+        visit,
+        start=slot.start,
+        practitioner=practitioner,
+        reason="Moved by the client from the waitlist",
+        by_client=True,
     )
 
 
