@@ -12,6 +12,7 @@ from clinic.models import (
     TimeOff,
     WorkingHours,
 )
+from clinic.time_off import closures_apply_to
 
 
 @admin.register(Clinic)
@@ -56,6 +57,8 @@ class WorkingHoursInline(ClinicScopedInline):
 
 class TimeOffInline(ClinicScopedInline):
     model = TimeOff
+    fields = ["start", "end", "reason", "closure"]
+    readonly_fields = ["closure"]  # a closure is recorded and taken back on the time off page
 
 
 class ExtraHoursInline(ClinicScopedInline):
@@ -69,6 +72,12 @@ class StaffMemberAdmin(ClinicScopedAdmin):
     search_fields = ["display_name", "user__username"]
     raw_id_fields = ["user"]
     inlines = [QualificationInline, WorkingHoursInline, TimeOffInline, ExtraHoursInline]
+
+    def save_related(self, request, form, formsets, change):
+        """A practitioner who starts, or starts again, is off when the clinic is closed, as the others are."""
+        super().save_related(request, form, formsets, change)
+        if not change or {"role", "is_active"} & set(form.changed_data):
+            closures_apply_to(form.instance)
 
 
 @admin.register(Room)

@@ -366,11 +366,45 @@ class WorkingHours(models.Model):
         return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
 
 
+class ClinicClosure(models.Model):
+    """The clinic is closed (a bank holiday, the Christmas break): no practitioner is bookable.
+
+    Held as one time off row per practitioner pointing here (`TimeOff.closure`), so whatever reads time
+    off (availability, booking, the flags on visits, the calendar, the report, the feeds) treats it as
+    such without knowing of closures. A practitioner who comes in after all has their row taken back
+    alone; one who starts later is given theirs (`clinic.time_off.closures_apply_to`). Taking the
+    closure back takes back every row it made.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="closures")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["clinic_id", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")),
+                name="clinic_closure_end_after_start",
+                violation_error_message="A closure must end after it starts.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.clinic} closed {self.start:%Y-%m-%d %H:%M}"
+
+
 class TimeOff(models.Model):
     staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="time_off")
     start = models.DateTimeField()
     end = models.DateTimeField()
     reason = models.CharField(max_length=200, blank=True)
+    # Set when the time off is the practitioner's share of the clinic being closed.
+    closure = models.ForeignKey(
+        ClinicClosure, on_delete=models.CASCADE, null=True, blank=True, related_name="time_off"
+    )
 
     class Meta:
         ordering = ["staff_member_id", "start"]
@@ -380,6 +414,11 @@ class TimeOff(models.Model):
                 condition=Q(end__gt=models.F("start")),
                 name="time_off_end_after_start",
                 violation_error_message="Time off must end after it starts.",
+            ),
+            models.UniqueConstraint(
+                fields=["staff_member", "closure"],
+                name="time_off_once_per_closure",
+                violation_error_message="This practitioner is already off for that closure.",
             ),
         ]
 

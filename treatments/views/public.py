@@ -14,6 +14,7 @@ from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, StaffMember
 from clinic.parsing import parse_id
+from clinic.time_off import closure_said, closures_during
 from treatments.availability import free_times_on, next_free_start
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
 from treatments.forms import NewClientForm, WaitlistDaysForm, parse_local_date, parse_local_datetime
@@ -88,6 +89,11 @@ def public_times(request, slug, service_id):
     last_online_day = today + dt.timedelta(days=DAYS_AHEAD)
     days_left = (last_online_day - day).days
     next_free = None if times else next_free_start(service=service, after=day, days=days_left)
+    day_start = dt.datetime.combine(day, dt.time(0), tzinfo=clinic.zone)
+    closed = [
+        closure_said(closure, clinic.zone)
+        for closure in closures_during(clinic, day_start, day_start + dt.timedelta(days=1))
+    ]
     return render(
         request,
         "public/times.html",
@@ -95,6 +101,7 @@ def public_times(request, slug, service_id):
             "clinic": clinic,
             "service": service,
             "day": day,
+            "closed": closed,
             "times": times,
             "next_free": next_free,
             "last_online_day": last_online_day,

@@ -13,14 +13,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.errors import ClinicError
-from clinic.models import ExtraHours, StaffMember, StaffRole, TimeOff
+from clinic.models import ClinicClosure, ExtraHours, StaffMember, StaffRole, TimeOff
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.time_off import (
+    clinic_closure_record,
+    clinic_closure_remove,
     extra_hours_record,
     extra_hours_remove,
     time_off_record,
-    time_off_record_for_everyone,
     time_off_remove,
 )
 from treatments.booking import hand_over_visits
@@ -43,8 +44,9 @@ COMING_SHOWN = 100
 OFF_HOURS_NAMED = 20
 
 
-def _span(off: TimeOff | ExtraHours, zone) -> str:
-    return f"{short_local(off.start, zone)} – {short_local(off.end, zone)}"
+def _span(off: TimeOff | ExtraHours | ClinicClosure | dict, zone) -> str:
+    start, end = (off["start"], off["end"]) if isinstance(off, dict) else (off.start, off.end)
+    return f"{short_local(start, zone)} – {short_local(end, zone)}"
 
 
 def _practitioners(clinic):
@@ -88,16 +90,17 @@ def time_off(request):
             chosen = form.cleaned_data.pop("practitioner")
             try:
                 if chosen == EVERYONE:
-                    offs = time_off_record_for_everyone(clinic=clinic, **form.cleaned_data)
+                    closure = clinic_closure_record(clinic=clinic, **form.cleaned_data)
+                    offs, who = list(closure.time_off.all()), "the clinic is closed"
                 else:
                     offs = [time_off_record(clinic=clinic, practitioner=chosen, **form.cleaned_data)]
+                    who = f"{chosen.display_name} off"
             except ClinicError as refusal:
                 form.add_error(None, refusal.message)
             else:
                 visits = _visits_in(offs)
                 booked = len(time_off_clashes(visits, offs))
-                who = "the clinic is closed" if chosen == EVERYONE else f"{chosen.display_name} off"
-                note = f"Saved: {who} {_span(offs[0], zone)}."
+                note = f"Saved: {who} {_span(form.cleaned_data, zone)}."
                 if booked:
                     note += _visits_said(booked, "{fall} in it")
                 messages.success(request, note)
@@ -125,7 +128,10 @@ def _page(request, *, form, extra_form, status):
             "visits": [v for v in visits if clashes.get(v.pk) == off],
         }
         for off in coming
+        if off.closure_id is None
     ]
+    rows += _closures(clinic, coming, visits, clashes, practitioners)
+    rows.sort(key=lambda row: (row.get("closure") or row["off"]).start)
     extra_coming = [
         {"extra": extra, "span": _span(extra, zone)}
         for extra in ExtraHours.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now())
@@ -145,6 +151,27 @@ def _page(request, *, form, extra_form, status):
         },
         status=status,
     )
+
+
+def _closures(clinic, coming: list[TimeOff], visits, clashes, practitioners) -> list[dict]:
+    """The clinic's closures to come, each with who is off, who comes in after all, and the visits
+    booked in it (to move to another day: everyone is off)."""
+    rows = []
+    for closure in ClinicClosure.objects.filter(clinic=clinic, end__gt=timezone.now()).order_by("start"):
+        shares = [off for off in coming if off.closure_id == closure.pk]
+        off_ids = {off.staff_member_id for off in shares}
+        rows.append(
+            {
+                "closure": closure,
+                "span": _span(closure, clinic.zone),
+                "shares": shares,
+                "working": [p for p in practitioners if p.pk not in off_ids],
+                "visits": sorted(
+                    (v for v in visits if clashes.get(v.pk) in shares), key=lambda v: (v.start, v.pk)
+                ),
+            }
+        )
+    return rows
 
 
 # What the visit's history says of the practitioner it was moved from, by why they could not see the client.
@@ -278,6 +305,22 @@ def time_off_delete(request, pk):
     else:
         span = _span(removed, clinic.zone)
         messages.success(request, f"Taken back: {removed.staff_member.display_name} off {span}.")
+    return redirect("time-off")
+
+
+@staff_required
+@require_POST
+def closure_delete(request, pk):
+    """Open the clinic again: take back a closure, everyone's time off with it."""
+    clinic = request.staff_member.clinic
+    with transaction.atomic():  # the time is free again: the waitlist hears of it with the change
+        removed = clinic_closure_remove(clinic=clinic, closure_id=pk)
+        if removed is not None:
+            waitlist_offer_free_time(clinic, start=removed.start, end=removed.end, because=f"closure:{pk}")
+    if removed is None:
+        messages.error(request, "That closure was already taken back.")
+    else:
+        messages.success(request, f"Taken back: the clinic is open {_span(removed, clinic.zone)}.")
     return redirect("time-off")
 
 

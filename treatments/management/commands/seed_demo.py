@@ -47,7 +47,7 @@ from clinic.models import (
     WorkingHours,
 )
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
-from clinic.time_off import time_off_record_for_everyone
+from clinic.time_off import clinic_closure_record
 from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan, aftercare_schedule
 from treatments.booking import relative_accepted_note
@@ -162,7 +162,7 @@ class Command(BaseCommand):
         christmas = dt.date(today.year, 12, 25)
         if christmas + dt.timedelta(days=2) <= today:
             christmas = dt.date(today.year + 1, 12, 25)
-        time_off_record_for_everyone(
+        clinic_closure_record(
             clinic=clinic,
             start=dt.datetime.combine(christmas, dt.time(0), tzinfo=zone),
             end=dt.datetime.combine(christmas + dt.timedelta(days=2), dt.time(0), tzinfo=zone),
