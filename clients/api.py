@@ -8,7 +8,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clients.fhir import client_as_fhir_bundle
-from clients.merging import client_merged_into
+from clients.merging import (
+    SAME_EMAIL,
+    SAME_NAME_AND_BIRTHDAY,
+    SAME_PHONE,
+    client_merged_into,
+    clients_like,
+)
 from clients.models import NO_WAY_TO_REACH, Client
 from clients.selectors import refused_address, refused_addresses, search_clients
 from clients.services import client_register, client_update_details
@@ -60,6 +66,38 @@ class ClientSerializer(serializers.ModelSerializer):
         return attrs
 
 
+# What a possible duplicate shares with the client just registered, as the API names it.
+SHARED_DETAIL = {
+    SAME_EMAIL: "email",
+    SAME_PHONE: "phone",
+    SAME_NAME_AND_BIRTHDAY: "name_and_date_of_birth",
+}
+
+
+class PossibleDuplicateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    shares = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(SHARED_DETAIL.values())),
+        help_text="What the two records share: the same email, the same phone however written, or the same "
+        "name and date of birth.",
+    )
+
+
+class ClientRegisteredSerializer(ClientSerializer):
+    possible_duplicates = PossibleDuplicateSerializer(
+        many=True,
+        read_only=True,
+        help_text="The clinic's other clients these details may belong to, best matches first (empty when "
+        "none): the client is registered all the same; the clinic's duplicates page lists the pair to "
+        "compare and merge, or to say they are two people.",
+    )
+
+    class Meta(ClientSerializer.Meta):
+        fields = [*ClientSerializer.Meta.fields, "possible_duplicates"]
+
+
 class ClientSearch(filters.SearchFilter):
     """`?search=` as the client list page searches (`clients.selectors.search_clients`): every word in
     the name, email or phone, and a phone number however it is written."""
@@ -107,11 +145,24 @@ class ClientViewSet(
         context = {**self.get_serializer_context(), "refusals": refused_addresses(page)}
         return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 
+    @extend_schema(responses={201: ClientRegisteredSerializer})
     def create(self, request, *args, **kwargs):
+        """Register a client; the answer names the clinic's clients who may be the same person."""
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        client = client_register(clinic=clinic_of(request), **serializer.validated_data)
-        return Response(self.get_serializer(client).data, status=status.HTTP_201_CREATED)
+        clinic = clinic_of(request)
+        client = client_register(clinic=clinic, **serializer.validated_data)
+        client.possible_duplicates = [
+            {
+                "id": match.client.pk,
+                "first_name": match.client.first_name,
+                "last_name": match.client.last_name,
+                "shares": [SHARED_DETAIL[reason] for reason in match.reasons],
+            }
+            for match in clients_like(clinic=clinic, exclude=client, **serializer.validated_data)
+        ]
+        answer = ClientRegisteredSerializer(client, context=self.get_serializer_context())
+        return Response(answer.data, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
         client_update_details(client=serializer.instance, **serializer.validated_data)

@@ -86,6 +86,36 @@ def test_a_client_born_in_1910_is_registered(api):
     assert api.post("/api/v1/clients/", payload, format="json").status_code == 201
 
 
+def test_registering_names_the_clients_who_may_be_the_same_person_and_registers_all_the_same(api, lumen):
+    olivia = ClientFactory(
+        clinic=lumen,
+        first_name="Olivia",
+        last_name="Smith",
+        email="olivia@example.com",
+        phone="+44 7700 900123",
+    )
+    ClientFactory(
+        clinic=lumen, first_name="Ruby", last_name="Hill", email="ruby@example.com", phone="+44 7700 555"
+    )
+    payload = {
+        "first_name": "Liv",
+        "last_name": "Smith",
+        "email": "OLIVIA@example.com",
+        "phone": "07700 900123",
+    }
+    response = api.post("/api/v1/clients/", payload, format="json")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["id"] != olivia.pk
+    assert body["possible_duplicates"] == [
+        {"id": olivia.pk, "first_name": "Olivia", "last_name": "Smith", "shares": ["email", "phone"]}
+    ]
+    stranger = {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+    assert api.post("/api/v1/clients/", stranger, format="json").json()["possible_duplicates"] == []
+    # reading a client back has no such field: it is what registering found
+    assert "possible_duplicates" not in api.get(f"/api/v1/clients/{body['id']}/").json()
+
+
 def test_a_client_needs_a_way_to_be_reached(api):
     response = api.post("/api/v1/clients/", {"first_name": "Ann", "last_name": "Lee"}, format="json")
     assert response.status_code == 400
