@@ -28,6 +28,7 @@ class ClinicAdmin(ClinicScopedAdmin):
                 "fields": [
                     "min_booking_notice_minutes",
                     "cancellation_window_hours",
+                    "phone_booking_after_no_shows",
                     "reminder_lead_hours",
                     "slot_step_minutes",
                     "intake_validity_days",

@@ -126,6 +126,16 @@ class Clinic(models.Model):
             "consents for them."
         ),
     )
+    phone_booking_after_no_shows = models.PositiveSmallIntegerField(
+        "Book by phone after this many no-shows",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=(
+            "A client who missed this many visits in the last 12 months is asked to call to book, online "
+            "and from the waitlist's link; the front desk still books them. Empty: anyone books online."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -150,6 +160,12 @@ class Clinic(models.Model):
                 condition=Q(age_of_majority__gte=16, age_of_majority__lte=21),
                 name="clinic_age_of_majority_16_21",
                 violation_error_message="Clients are adults from an age between 16 and 21.",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone_booking_after_no_shows__isnull=True)
+                | Q(phone_booking_after_no_shows__gte=1),
+                name="clinic_phone_booking_after_a_no_show_or_more",
+                violation_error_message="Leave it empty, or ask clients to call after one no-show or more.",
             ),
         ]
 

@@ -57,7 +57,13 @@ from treatments.notifications import (
     notify_practitioners_of_client_change,
     notify_rescheduled,
 )
-from treatments.selectors import CLIENTS_OWN_SOURCES, fits_working_hours, short_local, visits_at_once
+from treatments.selectors import (
+    CLIENTS_OWN_SOURCES,
+    client_attendance,
+    fits_working_hours,
+    short_local,
+    visits_at_once,
+)
 from treatments.waitlist import waitlist_close_for, waitlist_offer_freed, waitlist_visit_cancelled
 
 MAX_COURSE_SESSIONS = 52
@@ -154,10 +160,29 @@ def _check_rules(request: BookingRequest, *, actor, ignore_id=None) -> list[str]
         )
     if not service.is_active:
         raise ClinicError(f"“{service.name}” is no longer offered.", code="service_inactive")
+    if request.source in CLIENTS_OWN_SOURCES and (refusal := online_booking_refusal(client)):
+        raise refusal
     _check_practitioner(request)
     accepted = _check_contraindications(request)
     accepted += _check_interval(request, actor=actor, ignore_id=ignore_id)
     return accepted
+
+
+def online_booking_refusal(client: Client, *, now: dt.datetime | None = None) -> ClinicError | None:
+    """Why the client may not book themselves (online, from the waitlist's link), or None if they may.
+
+    A clinic can ask clients who missed `phone_booking_after_no_shows` visits in the last twelve months
+    to call to book (one query, none when it does not); the front desk still books them.
+    """
+    clinic = client.clinic
+    limit = clinic.phone_booking_after_no_shows
+    if not limit or client_attendance(client, now=now or timezone.now())["no_shows"] < limit:
+        return None
+    return ClinicError(
+        f"Please call us{' on ' + clinic.phone if clinic.phone else ''} to book: after missed visits, "
+        "we book by phone.",
+        code="book_by_phone",
+    )
 
 
 def _check_practitioner(request: BookingRequest) -> None:

@@ -16,7 +16,13 @@ from clinic.models import Clinic, StaffMember
 from clinic.parsing import parse_id
 from clinic.time_off import closure_said, closures_during
 from treatments.availability import free_times_on, next_free_start
-from treatments.booking import BookingRequest, appointment_book, appointment_cancel, appointment_reschedule
+from treatments.booking import (
+    BookingRequest,
+    appointment_book,
+    appointment_cancel,
+    appointment_reschedule,
+    online_booking_refusal,
+)
 from treatments.forms import NewClientForm, WaitlistDaysForm, parse_local_date, parse_local_datetime
 from treatments.links import LinkInvalid, appointment_from_token, manage_token
 from treatments.models import AppointmentEvent, AppointmentStatus, Service, WaitlistEnded, WaitlistEntry
@@ -136,6 +142,8 @@ def public_waitlist_join(request, slug, service_id):
             try:
                 with transaction.atomic():
                     client = _find_or_register(clinic, form.cleaned_data)
+                    if refusal := online_booking_refusal(client):  # its offers could not be taken
+                        raise refusal
                     entry = waitlist_add(client=client, service=service, **days_form.cleaned_data)
             except ClinicError as refusal:
                 error, status = _client_message(refusal, clinic), 400
