@@ -184,6 +184,7 @@ SAMPLE_CONTEXT = {
     "zone_name": "Europe/London",
     "zone_abbreviation": "GMT",
     "manage_url": "https://clinic.example/p/manage/sample/",
+    "visits_url": "https://clinic.example/p/visits/sample/",
     "cancellation_window_hours": 24,
     "protocol_name": "Microneedling",
     "session_date": "Monday 7 December 2026",

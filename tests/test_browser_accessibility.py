@@ -21,7 +21,7 @@ from clients.links import forms_url, unsubscribe_url
 from clients.models import Client, ClientCondition
 from clinic.models import Clinic, OutboxMessage, StaffMember, TimeOff
 from treatments import demo_data
-from treatments.links import manage_url
+from treatments.links import client_visits_url, manage_url
 from treatments.models import Appointment, AppointmentStatus
 
 pytestmark = pytest.mark.browser
@@ -221,6 +221,17 @@ def test_the_practitioners_pages_pass(live_server, demo, browser_page):
     assert found == {}
 
 
+def _christmas_day_online() -> str:
+    """Lumen's booking page on its Christmas Day, when the clinic is closed."""
+    from clinic.models import ClinicClosure
+
+    closure = ClinicClosure.objects.select_related("clinic").get(clinic__slug=demo_data.CLINIC["slug"])
+    clinic = closure.clinic
+    online = clinic.services.filter(bookable_online=True).order_by("id").first()
+    day = timezone.localtime(closure.start, clinic.zone).date().isoformat()
+    return f"/p/{clinic.slug}/book/{online.pk}/?date={day}"
+
+
 def test_the_clients_pages_pass(live_server, demo, browser_page):
     page = browser_page
     visit = _a_visit_ahead()
@@ -234,6 +245,8 @@ def test_the_clients_pages_pass(live_server, demo, browser_page):
             f"/p/{visit.clinic.slug}/book/{online.pk}/",
             urlsplit(manage_url(visit)).path,
             urlsplit(manage_url(visit)).path + "?ask=cancel",
+            urlsplit(client_visits_url(client)).path,
+            _christmas_day_online(),  # closed: the page says so
             urlsplit(forms_url(client, modalities=["microneedling"])).path,
             urlsplit(unsubscribe_url(client)).path,
             "/p/manage/not-a-real-token/",

@@ -1,4 +1,5 @@
-"""Signed, expiring links that let a client manage their own appointment without signing in."""
+"""Signed, expiring links that let a client manage their own appointments without signing in: one visit
+(`manage_url`), or every visit still ahead (`client_visits_url`)."""
 
 import datetime as dt
 
@@ -6,10 +7,15 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.links import LinkInvalid, read_signed_token, signed_token
+from clients.links import LinkInvalid, absolute_url, client_from_token, read_signed_token, signed_token
+from clients.models import Client
 from treatments.models import Appointment
 
 SALT = "treatments.appointment-manage"
+VISITS = "treatments.client-visits"
+# The link to all of a client's visits works at least this long, and until a day after the visit the
+# email is about: a reminder months after the booking still opens it.
+VISITS_VALID_AT_LEAST = dt.timedelta(days=90)
 # The link keeps working until a day after the visit ends (then there is nothing left to manage).
 VALID_AFTER_END = dt.timedelta(days=1)
 
@@ -36,3 +42,18 @@ def appointment_from_token(token: str) -> Appointment:
     if appointment is None:
         raise LinkInvalid("This appointment no longer exists.")
     return appointment
+
+
+def client_visits_url(client: Client, *, until: dt.datetime | None = None) -> str:
+    """Return the absolute address of the page listing the client's visits still ahead, for emails;
+    it works for VISITS_VALID_AT_LEAST, or until a day after `until` when that is later."""
+    now = timezone.now()
+    expires = max(now + VISITS_VALID_AT_LEAST, (until or now) + VALID_AFTER_END)
+    token = signed_token({"c": client.pk}, purpose=VISITS, valid_for=expires - now)
+    return absolute_url(reverse("public-visits", args=[token]))
+
+
+def client_from_visits_token(token: str) -> Client:
+    """Return the client a visits link names (the record kept, if theirs was merged), or raise LinkInvalid."""
+    client, _ = client_from_token(token, purpose=VISITS)
+    return client

@@ -17,7 +17,7 @@ from clinic.models import ClientChangeEmails, OutboxMessage, OutboxStatus, Staff
 from clinic.outbox import outbox_cancel, outbox_message, outbox_write
 from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite, course_invite
-from treatments.links import manage_url
+from treatments.links import client_visits_url, manage_url
 from treatments.models import Appointment, AppointmentStatus, Course
 from treatments.selectors import forms_missing, short_local
 
@@ -62,6 +62,7 @@ def _context(appointment: Appointment) -> dict:
         "client_first_name": appointment.client.first_name,
         **_said_of_the_visit(appointment),
         "manage_url": manage_url(appointment),
+        "visits_url": client_visits_url(appointment.client, until=appointment.end),
         "cancellation_window_hours": appointment.clinic.cancellation_window_hours,
         "sequence": appointment.sequence,
     }
@@ -207,6 +208,8 @@ def _course_message(
         ],
         "ics": course_invite(sessions, status=status),
         "ics_method": "PUBLISH",
+        # good until the last session is over
+        "visits_url": client_visits_url(first.client, until=max(session.end for session in sessions)),
     }
     return _message(
         first, template_key, dedupe_key, context=context, topic=f"course:{course.pk}", due_at=due_at

@@ -64,4 +64,5 @@ urlpatterns = [
     ),
     path("p/manage/<str:token>/", public.public_manage, name="public-manage"),
     path("p/waitlist/<str:token>/", public.public_waitlist, name="public-waitlist"),
+    path("p/visits/<str:token>/", public.public_visits, name="public-visits"),
 ]

@@ -4,9 +4,10 @@ import datetime as dt
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from clients.models import Client
 from clients.services import client_register
@@ -24,8 +25,22 @@ from treatments.booking import (
     online_booking_refusal,
 )
 from treatments.forms import NewClientForm, WaitlistDaysForm, parse_local_date, parse_local_datetime
-from treatments.links import LinkInvalid, appointment_from_token, manage_token
-from treatments.models import AppointmentEvent, AppointmentStatus, Service, WaitlistEnded, WaitlistEntry
+from treatments.links import (
+    LinkInvalid,
+    appointment_from_token,
+    client_from_visits_token,
+    client_visits_url,
+    manage_token,
+)
+from treatments.models import (
+    INACTIVE_STATUSES,
+    Appointment,
+    AppointmentEvent,
+    AppointmentStatus,
+    Service,
+    WaitlistEnded,
+    WaitlistEntry,
+)
 from treatments.waitlist import (
     entry_from_token,
     free_times_for,
@@ -256,6 +271,61 @@ def _can_change(appointment) -> bool:
     )
 
 
+# The visits the page lists: a client's whole course fits, and more is a mistake to call about.
+VISITS_SHOWN = 50
+
+
+@require_safe
+def public_visits(request, token):
+    """Every visit still ahead of a client, from the link in their emails: each opens its own page (to
+    confirm, move or cancel), with their waitlist places and the clinic's booking page a click away."""
+    try:
+        client = client_from_visits_token(token)
+    except LinkInvalid as invalid:
+        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
+    clinic = client.clinic
+    show_times_in_clinic_zone(clinic)
+    now = timezone.now()
+    visits = list(
+        Appointment.objects.filter(client=client, end__gt=now)
+        .exclude(status__in=[*INACTIVE_STATUSES, AppointmentStatus.FULFILLED])
+        .select_related("service", "practitioner", "course")
+        .order_by("start", "id")[:VISITS_SHOWN]
+    )
+    course_sessions = dict(
+        Appointment.objects.filter(course_id__in={v.course_id for v in visits if v.course_id})
+        .exclude(status__in=INACTIVE_STATUSES)
+        .values_list("course_id")
+        .annotate(count=Count("id"))
+    )
+    waiting = (
+        WaitlistEntry.objects.filter(
+            client=client, ended_at=None, last_day__gte=timezone.localdate(now, clinic.zone)
+        )
+        .select_related("service")
+        .order_by("first_day", "id")
+    )
+    return render(
+        request,
+        "public/visits.html",
+        {
+            "clinic": clinic,
+            "client": client,
+            "visits": [
+                {
+                    "visit": visit,
+                    "local_start": timezone.localtime(visit.start, clinic.zone),
+                    "manage_token": manage_token(visit),
+                    "of_course": course_sessions.get(visit.course_id),
+                }
+                for visit in visits
+            ],
+            "more": len(visits) == VISITS_SHOWN,
+            "waiting": [(entry, waitlist_token(entry)) for entry in waiting],
+        },
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def public_manage(request, token):
     """Let a client confirm, cancel or move their visit from the emailed link, within the clinic's window."""
@@ -334,6 +404,7 @@ def public_manage(request, token):
             "appointment": appointment,
             "clinic": clinic,
             "token": token,
+            "visits_url": client_visits_url(appointment.client),
             "can_change": can_change,
             "can_confirm": can_confirm,
             "local_start": local_start,
