@@ -98,6 +98,16 @@ class ClientRegisteredSerializer(ClientSerializer):
         fields = [*ClientSerializer.Meta.fields, "possible_duplicates"]
 
 
+def refuse_if_merged(pk, clinic) -> None:
+    """Raise a 404 naming the record kept (`GoneElsewhereError`, code `merged`) when `pk` names a record
+    merged into one of the clinic's clients; return for any other id not found."""
+    became = client_merged_into(parse_id(str(pk)))
+    if became is not None and became.clinic_id == clinic.pk:
+        raise GoneElsewhereError(
+            f"This client's record was merged into {became.full_name}'s: client {became.pk}.", code="merged"
+        )
+
+
 class ClientSearch(filters.SearchFilter):
     """`?search=` as the client list page searches (`clients.selectors.search_clients`): every word in
     the name, email or phone, and a phone number however it is written."""
@@ -132,13 +142,8 @@ class ClientViewSet(
         try:
             return super().get_object()
         except Http404:
-            became = client_merged_into(parse_id(self.kwargs.get("pk")))
-            if became is None or became.clinic_id != clinic_of(self.request).pk:
-                raise
-            raise GoneElsewhereError(
-                f"This client's record was merged into {became.full_name}'s: client {became.pk}.",
-                code="merged",
-            ) from None
+            refuse_if_merged(self.kwargs.get("pk"), clinic_of(self.request))
+            raise
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))

@@ -569,3 +569,130 @@ def test_a_merged_clients_patient_says_which_record_it_replaces_and_holds_its_fo
         }
     ]
     assert len(resources(bundle, "Consent")) == 2 + 2  # both treatment consents, the two photo consents
+
+
+# --- everything about a client ($everything) --------------------------------------------------------
+
+
+def everything_of(world, client, as_user=None) -> dict:
+    api = APIClient()
+    api.force_authenticate(as_user or world.dr_lee.user)
+    return valid_bundle(api, f"/api/v1/clients/{client.pk}/fhir/everything/")
+
+
+def references_in(value) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["reference"]] if isinstance(value.get("reference"), str) else []
+        return found + [ref for v in value.values() for ref in references_in(v)]
+    if isinstance(value, list):
+        return [ref for v in value for ref in references_in(v)]
+    return []
+
+
+def test_everything_about_a_client_is_one_bundle_each_resource_once_every_reference_in_it(record):
+    from treatments.waitlist import waitlist_add, waitlist_end
+
+    world, session = record
+    olivia = session.client
+    later = appointment_book(
+        BookingRequest(
+            client=olivia,
+            service=world.microcurrent,
+            practitioner=world.sam,
+            start=local(world, 2026, 12, 8, 10),
+        )
+    )
+    appointment_cancel(later, reason="Away")
+    waiting = waitlist_add(
+        client=olivia,
+        service=world.microcurrent,
+        practitioner=world.sam,
+        first_day=dt.date(2026, 12, 14),
+        last_day=dt.date(2026, 12, 18),
+        from_time=dt.time(14),
+        note="After work",
+    )
+    left = waitlist_add(
+        client=olivia,
+        service=world.microneedling,
+        first_day=dt.date(2026, 12, 20),
+        last_day=dt.date(2026, 12, 22),
+    )
+    waitlist_end(left, because="left")
+
+    bundle = everything_of(world, olivia)
+    urls = [e["fullUrl"] for e in bundle["entry"]]
+    assert len(urls) == len(set(urls))
+    assert set(references_in(bundle)) <= set(urls)  # nothing points outside the bundle
+    [patient] = resources(bundle, "Patient")
+    assert patient["name"][0]["family"] == "Smith"
+    appointments = resources(bundle, "Appointment")
+    assert sorted(a["status"] for a in appointments) == ["cancelled", "cancelled", "fulfilled", "waitlist"]
+    [wait] = [a for a in appointments if a["status"] == "waitlist"]
+    assert wait["requestedPeriod"] == [
+        {"start": "2026-12-14T00:00:00+00:00", "end": "2026-12-19T00:00:00+00:00"}
+    ]
+    assert wait["comment"] == "After work; Starting from 14:00"
+    assert [p["actor"]["display"] for p in wait["participant"] if "display" in p["actor"]] == ["Sam Rivera"]
+    [ended] = [a for a in appointments if a.get("cancelationReason", {}).get("text") == "Left by the client"]
+    assert ended["identifier"][0]["value"] == str(left.pk)
+    assert len(resources(bundle, "Procedure")) == 1
+    assert {m["batch"]["lotNumber"] for m in resources(bundle, "Medication")} == {"HA-2291"}
+    assert waiting.pk  # still waiting: listed as such
+
+
+def test_everything_takes_a_fixed_number_of_queries(record):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world, session = record
+    olivia = session.client
+    api = APIClient()
+    api.force_authenticate(world.dr_lee.user)
+    path = f"/api/v1/clients/{olivia.pk}/fhir/everything/"
+    with CaptureQueriesContext(connection) as few:
+        assert api.get(path).status_code == 200
+    for day in (8, 11, 14, 17):
+        appointment_book(
+            BookingRequest(
+                client=olivia,
+                service=world.microcurrent,
+                practitioner=world.sam,
+                start=local(world, 2026, 12, day, 10),
+            )
+        )
+    with CaptureQueriesContext(connection) as many:
+        assert len(resources(api.get(path).json(), "Appointment")) == 5
+    assert len(many) == len(few)
+
+
+def test_everything_is_for_practitioners_and_managers_of_the_clinic(record):
+    from clients.merging import client_merge
+    from tests.factories import ClientFactory, ClinicFactory, PractitionerFactory
+
+    world, session = record
+    olivia = session.client
+    desk = APIClient()
+    desk.force_authenticate(world.desk.user)
+    assert desk.get(f"/api/v1/clients/{olivia.pk}/fhir/everything/").status_code == 403
+    elsewhere = APIClient()
+    elsewhere.force_authenticate(PractitionerFactory(clinic=ClinicFactory()).user)
+    assert elsewhere.get(f"/api/v1/clients/{olivia.pk}/fhir/everything/").status_code == 404
+    twin = ClientFactory(clinic=world.clinic, first_name="Olivia", last_name="Smith", email="liv@example.com")
+    client_merge(kept=olivia, merged=twin, by=world.manager)
+    lee = APIClient()
+    lee.force_authenticate(world.dr_lee.user)
+    gone = lee.get(f"/api/v1/clients/{twin.pk}/fhir/everything/")
+    assert gone.status_code == 404 and gone.json()["code"] == "merged"
+
+
+def test_the_clients_page_offers_the_download_to_those_who_may_read_it(record, client):
+    world, session = record
+    olivia = session.client
+    client.force_login(world.dr_lee.user)
+    page = client.get(f"/clients/{olivia.pk}/").content.decode()
+    assert f'href="/api/v1/clients/{olivia.pk}/fhir/everything/?format=json"' in page
+    download = client.get(f"/api/v1/clients/{olivia.pk}/fhir/everything/?format=json")
+    assert download.status_code == 200 and download.json()["resourceType"] == "Bundle"
+    client.force_login(world.desk.user)
+    assert 'id="export-everything"' not in client.get(f"/clients/{olivia.pk}/").content.decode()

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -10,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clients.api import refuse_if_merged
 from clients.models import Client
 from clinic.models import Device, Room, StaffMember
 from clinic.pagination import ClinicPagination
@@ -34,7 +36,11 @@ from treatments.booking import (
     course_check,
     course_progress,
 )
-from treatments.fhir import appointment_as_fhir_bundle, record_as_fhir_bundle
+from treatments.fhir import (
+    appointment_as_fhir_bundle,
+    client_everything_as_fhir_bundle,
+    record_as_fhir_bundle,
+)
 from treatments.models import (
     Appointment,
     AppointmentStatus,
@@ -690,3 +696,27 @@ class WaitlistViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         waiting = entry.ended_at is None and entry.last_day >= timezone.localdate(timezone=entry.clinic.zone)
         slots = free_times_for([entry])[entry.pk] if waiting else []
         return Response({"slots": slots_as_json(slots, entry.clinic.zone)})
+
+
+class ClientEverythingView(APIView):
+    """Everything the clinic holds about one client, as FHIR R4 (FHIR's Patient `$everything`)."""
+
+    permission_classes = [IsClinicStaff, MayReadHealthData]
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        description="Everything the clinic holds about the client as one HL7 FHIR R4 Bundle (type "
+        "collection), as FHIR's Patient $everything: the client's own Bundle (Patient, intake forms, "
+        "consents, emails), each visit as an Appointment with its participants, each place on the "
+        "waitlist as an Appointment with status waitlist (cancelled once ended) and the days asked as "
+        "requestedPeriod, and each treatment record (Procedure, Observations, Devices, Medications); each "
+        "resource once. For a client's request for their data, or moving them to another clinic. Health "
+        "data: for practitioners and managers.",
+    )
+    def get(self, request, pk):
+        clinic = clinic_of(request)
+        client = Client.objects.select_related("clinic").filter(pk=pk, clinic=clinic).first()
+        if client is None:
+            refuse_if_merged(pk, clinic)
+            raise Http404
+        return Response(client_everything_as_fhir_bundle(client))

@@ -4,6 +4,7 @@ from rest_framework.routers import SimpleRouter
 from treatments.api import (
     AppointmentViewSet,
     AvailabilityView,
+    ClientEverythingView,
     CourseViewSet,
     ServiceViewSet,
     TreatmentRecordViewSet,
@@ -18,5 +19,6 @@ router.register("waitlist", WaitlistViewSet, basename="api-waitlist")
 router.register("treatment-records", TreatmentRecordViewSet, basename="api-treatment-record")
 urlpatterns = [
     path("availability/", AvailabilityView.as_view(), name="availability"),
+    path("clients/<int:pk>/fhir/everything/", ClientEverythingView.as_view(), name="client-everything"),
     *router.urls,
 ]

@@ -8,12 +8,18 @@ carry their SNOMED CT code where the clinic's area has one. Ids are stable: the 
 same Bundle.
 
 A visit → Appointment (its FHIR status as stored, start and end with the clinic's offset), with its
-client (Patient), practitioner, room (Location) and device as participants.
+client (Patient), practitioner, room (Location) and device as participants. A place on the waitlist →
+Appointment with status `waitlist` (or `cancelled` once it ended) and the days asked as requestedPeriod.
+
+Everything the clinic holds about one client (FHIR's Patient `$everything`) is the client's own Bundle
+(`clients.fhir`) with each of these for them, each resource once.
 """
 
+import datetime as dt
 from decimal import Decimal
 
-from clients.fhir import patient_resource
+from clients.fhir import client_as_fhir_bundle, patient_resource
+from clients.models import Client
 from clinic.fhir import (
     device_resource,
     fhir_bundle,
@@ -23,7 +29,8 @@ from clinic.fhir import (
     location_resource,
     practitioner_resource,
 )
-from treatments.models import Appointment, AppointmentStatus, TreatmentSession
+from treatments.models import Appointment, AppointmentStatus, TreatmentSession, WaitlistEntry
+from treatments.selectors import with_recorded_areas
 from treatments.sessions import mm
 
 SNOMED = "http://snomed.info/sct"
@@ -231,3 +238,107 @@ def appointment_as_fhir_bundle(appointment: Appointment) -> dict:
         resource["comment"] = appointment.notes
     resources.insert(0, (fhir_urn(clinic, "Appointment", appointment.pk), resource))
     return fhir_bundle(resources, zone)
+
+
+def waitlist_resource(entry: WaitlistEntry, zone) -> dict:
+    """A place on the waitlist as a FHIR Appointment: `waitlist` while it waits, `cancelled` once ended
+    (the visit it became, if any, as supportingInformation); the days asked as requestedPeriod."""
+    clinic = entry.clinic
+
+    def midnight(day: dt.date) -> str:
+        return fhir_instant(dt.datetime.combine(day, dt.time(0), tzinfo=zone), zone)
+
+    participants = [
+        {
+            "actor": {"reference": fhir_urn(clinic, "Patient", entry.client_id)},
+            "required": "required",
+            "status": "needs-action",
+        }
+    ]
+    if entry.practitioner_id:
+        participants.append(
+            {
+                "actor": {
+                    "reference": fhir_urn(clinic, "Practitioner", entry.practitioner_id),
+                    "display": entry.practitioner.display_name,
+                },
+                "required": "required",
+                "status": "needs-action",
+            }
+        )
+    resource = {
+        "resourceType": "Appointment",
+        "identifier": [fhir_identifier(clinic, "waitlist-entry", entry.pk)],
+        "status": "waitlist" if entry.ended_at is None else "cancelled",
+        "serviceType": [{"text": entry.service.name}],
+        "description": entry.service.name,
+        "created": fhir_instant(entry.added_at, zone),
+        "requestedPeriod": [
+            {"start": midnight(entry.first_day), "end": midnight(entry.last_day + dt.timedelta(1))}
+        ],
+        "participant": participants,
+    }
+    starts = " ".join(
+        part
+        for part in (
+            f"from {entry.from_time:%H:%M}" if entry.from_time else "",
+            f"until {entry.until_time:%H:%M}" if entry.until_time else "",
+        )
+        if part
+    )
+    comment = "; ".join(part for part in (entry.note, f"Starting {starts}" if starts else "") if part)
+    if comment:
+        resource["comment"] = comment
+    if entry.ended_at is not None:
+        resource["cancelationReason"] = {"text": entry.get_ended_because_display()}
+    if entry.appointment_id:
+        resource["supportingInformation"] = [
+            {"reference": fhir_urn(clinic, "Appointment", entry.appointment_id)}
+        ]
+    return resource
+
+
+def client_everything_as_fhir_bundle(client: Client) -> dict:
+    """Everything the clinic holds about a client as one FHIR R4 Bundle (FHIR's Patient `$everything`):
+    the client's own Bundle (Patient, intake forms, consents, emails), then each visit with its
+    participants, each place on the waitlist, and each treatment record with its settings and products,
+    oldest first; a resource named more than once (the Patient, a practitioner, a device) comes once, as
+    first given. A fixed number of queries whatever the number of visits and records."""
+    clinic = client.clinic
+    entries: dict[str, dict] = {}
+
+    def take(bundle: dict) -> None:
+        for entry in bundle["entry"]:
+            entries.setdefault(entry["fullUrl"], entry["resource"])
+
+    take(client_as_fhir_bundle(client))
+    visits = (
+        Appointment.objects.filter(client=client)
+        .select_related("clinic", "client", "practitioner", "room", "device", "second_device", "service")
+        .prefetch_related("service__protocols")
+        .order_by("start", "pk")
+    )
+    for visit in visits:
+        take(appointment_as_fhir_bundle(visit))
+    for entry in (
+        WaitlistEntry.objects.filter(client=client)
+        .select_related("clinic", "service", "practitioner")
+        .order_by("added_at", "pk")
+    ):
+        entries.setdefault(
+            fhir_urn(clinic, "Appointment", f"waitlist/{entry.pk}"), waitlist_resource(entry, clinic.zone)
+        )
+        if entry.practitioner_id:  # asked for someone who has not seen the client yet
+            entries.setdefault(
+                fhir_urn(clinic, "Practitioner", entry.practitioner_id),
+                practitioner_resource(clinic, entry.practitioner),
+            )
+    sessions = (
+        with_recorded_areas(TreatmentSession.objects.filter(client=client))
+        .select_related("clinic", "client")
+        .prefetch_related("addenda__written_by")
+        .order_by("started_at", "pk")
+    )
+    for session in sessions:
+        take(record_as_fhir_bundle(session))
+    return fhir_bundle(list(entries.items()), clinic.zone)
