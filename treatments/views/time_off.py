@@ -291,37 +291,45 @@ def extra_hours_delete(request, pk):
     return redirect(reverse("time-off") + "#off-hours")
 
 
+def _take_back(request, remove, *, because: str, gone: str, said):
+    """Take back time off or a closure (`remove(clinic)` returns it, or None if it was gone already);
+    the time is free again, so the waitlist hears of it in the same transaction."""
+    clinic = request.staff_member.clinic
+    with transaction.atomic():
+        removed = remove(clinic)
+        if removed is not None:
+            waitlist_offer_free_time(clinic, start=removed.start, end=removed.end, because=because)
+    if removed is None:
+        messages.error(request, gone)
+    else:
+        messages.success(request, said(removed, _span(removed, clinic.zone)))
+    return redirect("time-off")
+
+
 @staff_required
 @require_POST
 def time_off_delete(request, pk):
     """Take back time off entered by mistake."""
-    clinic = request.staff_member.clinic
-    with transaction.atomic():  # the time is free again: the waitlist hears of it with the change
-        removed = time_off_remove(clinic=clinic, time_off_id=pk)
-        if removed is not None:
-            waitlist_offer_free_time(clinic, start=removed.start, end=removed.end, because=f"time-off:{pk}")
-    if removed is None:
-        messages.error(request, "That time off was already taken back.")
-    else:
-        span = _span(removed, clinic.zone)
-        messages.success(request, f"Taken back: {removed.staff_member.display_name} off {span}.")
-    return redirect("time-off")
+    return _take_back(
+        request,
+        lambda clinic: time_off_remove(clinic=clinic, time_off_id=pk),
+        because=f"time-off:{pk}",
+        gone="That time off was already taken back.",
+        said=lambda off, span: f"Taken back: {off.staff_member.display_name} off {span}.",
+    )
 
 
 @staff_required
 @require_POST
 def closure_delete(request, pk):
     """Open the clinic again: take back a closure, everyone's time off with it."""
-    clinic = request.staff_member.clinic
-    with transaction.atomic():  # the time is free again: the waitlist hears of it with the change
-        removed = clinic_closure_remove(clinic=clinic, closure_id=pk)
-        if removed is not None:
-            waitlist_offer_free_time(clinic, start=removed.start, end=removed.end, because=f"closure:{pk}")
-    if removed is None:
-        messages.error(request, "That closure was already taken back.")
-    else:
-        messages.success(request, f"Taken back: the clinic is open {_span(removed, clinic.zone)}.")
-    return redirect("time-off")
+    return _take_back(
+        request,
+        lambda clinic: clinic_closure_remove(clinic=clinic, closure_id=pk),
+        because=f"closure:{pk}",
+        gone="That closure was already taken back.",
+        said=lambda _closure, span: f"Taken back: the clinic is open {span}.",
+    )
 
 
 @staff_required
