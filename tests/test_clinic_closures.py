@@ -254,3 +254,22 @@ def test_clients_booking_online_read_that_the_clinic_is_closed(client, world):
 def test_a_closure_is_said_in_whole_days_or_with_its_hours(world, start, end, reason, said):
     closure = ClinicClosure(start=local(world, *start), end=local(world, *end), reason=reason)
     assert closure_said(closure, world.clinic.zone) == said
+
+
+def test_opening_the_clinic_again_offers_the_time_to_the_waitlist(desk, world):
+    from clinic.models import OutboxMessage
+    from treatments.waitlist import waitlist_add
+
+    closure = _christmas(world)
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    waitlist_add(
+        client=olivia,
+        service=world.microcurrent,
+        first_day=dt.date(2026, 12, 26),
+        last_day=dt.date(2026, 12, 26),
+    )
+    assert not OutboxMessage.objects.filter(template_key="waitlist_offer").exists()
+    desk.post(reverse("closure-remove", args=[closure.pk]))
+    [offer] = OutboxMessage.objects.filter(template_key="waitlist_offer")
+    assert offer.dedupe_key.endswith(f":freed:closure:{closure.pk}")
+    assert offer.context["times"][0].startswith("Saturday 26 December at 09:00")
