@@ -125,6 +125,11 @@ def closure_said(closure: ClinicClosure, zone) -> str:
     return f"{said} ({closure.reason})" if closure.reason else said
 
 
+def closures_said(clinic, start: dt.datetime, end: dt.datetime) -> list[str]:
+    """The clinic's closures overlapping [start, end) as `closure_said` says them, earliest first."""
+    return [closure_said(closure, clinic.zone) for closure in closures_during(clinic, start, end)]
+
+
 def clinic_closure_remove(*, clinic, closure_id: int) -> ClinicClosure | None:
     """Open the clinic again: take back the closure and every practitioner's time off it made; return it
     (None if it was not the clinic's)."""

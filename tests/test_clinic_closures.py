@@ -273,3 +273,17 @@ def test_opening_the_clinic_again_offers_the_time_to_the_waitlist(desk, world):
     [offer] = OutboxMessage.objects.filter(template_key="waitlist_offer")
     assert offer.dedupe_key.endswith(f":freed:closure:{closure.pk}")
     assert offer.context["times"][0].startswith("Saturday 26 December at 09:00")
+
+
+def test_the_days_list_the_calendar_and_the_finder_say_the_clinic_is_closed(desk, world):
+    _christmas(world)
+    said = "The clinic is closed from Friday 25 December to Saturday 26 December (Christmas)."
+    assert said in desk.get(reverse("home"), {"date": "2026-12-25"}).content.decode()
+    assert said in desk.get(reverse("calendar"), {"date": "2026-12-26"}).content.decode()
+    week = desk.get(reverse("calendar"), {"date": "2026-12-21", "view": "week"}).content.decode()
+    assert said in week
+    finder = desk.get(
+        reverse("book"), {"service": world.microcurrent.pk, "date": "2026-12-25"}
+    ).content.decode()
+    assert said in finder and 'id="no-free-time"' in finder
+    assert "The clinic is closed" not in desk.get(reverse("home"), {"date": "2026-12-24"}).content.decode()

@@ -29,6 +29,7 @@ from clinic.outbox import with_resend_refusals
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.redirects import redirect_back
+from clinic.time_off import closures_said
 from clinic.wording import listed
 from treatments.availability import available_slots, free_times_from, free_times_on, next_free_start
 from treatments.booking import (
@@ -255,6 +256,7 @@ def _finder(request, clinic, service, practitioner):
                 for s in slots
             ],
             "date_error": date_error,
+            "closed": closures_said(clinic, *local_day_bounds(clinic, day)) if service is not None else [],
         },
     )
 

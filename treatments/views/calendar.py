@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from clinic.models import Room, StaffMember, StaffRole, TimeOff, WorkingHours
 from clinic.permissions import staff_required
+from clinic.time_off import closures_said
 from treatments.availability import extra_hours_by_practitioner, working_windows
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
@@ -310,5 +311,6 @@ def calendar(request):
             "hour_marks": hour_marks,
             "date_error": date_error,
             "zone_name": clinic.time_zone,
+            "closed": closures_said(clinic, range_start, range_end),
         },
     )

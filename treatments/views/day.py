@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.permissions import staff_required
+from clinic.time_off import closures_said
 from treatments.booking import appointments_request_forms, status_refusal
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
@@ -16,6 +17,7 @@ from treatments.selectors import (
     appointments_between,
     changes_by_clients,
     forms_missing,
+    local_day_bounds,
     next_day_with_visits,
     records_to_sign_off,
     visits_left_without_their_practitioner,
@@ -105,6 +107,7 @@ def home(request):
             "next_busy_day": None if active else next_day_with_visits(clinic=clinic, after=day),
             "date_error": date_error,
             "zone_name": clinic.time_zone,
+            "closed": closures_said(clinic, *local_day_bounds(clinic, day)),
             "to_chase": to_chase,
             "to_chase_by_email": [a for a in to_chase if a.client.email and not a.email_refused],
             "to_sign_off": records_to_sign_off(member) if may_record(member) else [],

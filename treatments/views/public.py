@@ -15,7 +15,7 @@ from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, StaffMember
 from clinic.parsing import parse_id
-from clinic.time_off import closure_said, closures_during
+from clinic.time_off import closures_said
 from treatments.availability import free_times_on, next_free_start
 from treatments.booking import (
     BookingRequest,
@@ -111,10 +111,7 @@ def public_times(request, slug, service_id):
     days_left = (last_online_day - day).days
     next_free = None if times else next_free_start(service=service, after=day, days=days_left)
     day_start = dt.datetime.combine(day, dt.time(0), tzinfo=clinic.zone)
-    closed = [
-        closure_said(closure, clinic.zone)
-        for closure in closures_during(clinic, day_start, day_start + dt.timedelta(days=1))
-    ]
+    closed = closures_said(clinic, day_start, day_start + dt.timedelta(days=1))
     return render(
         request,
         "public/times.html",
