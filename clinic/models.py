@@ -344,6 +344,54 @@ class Device(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
 
+class OutOfService(models.Model):
+    """A room or a device not to be booked for a while: a pen away for servicing, a room being painted.
+
+    Availability leaves it out then, booking refuses it (and picks another), and the visits already
+    booked with it then are flagged to take another room or device at their time
+    (`treatments.booking.appointment_change_room_and_device`). For good, untick the room's or the
+    device's "in use" instead.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="out_of_service")
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, null=True, blank=True, related_name="out_of_service"
+    )
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, null=True, blank=True, related_name="out_of_service"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["clinic_id", "start", "id"]
+        verbose_name_plural = "out of service"
+        indexes = [models.Index(fields=["clinic", "end"], name="out_of_service_clinic_end")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(room__isnull=False, device__isnull=True)
+                | Q(room__isnull=True, device__isnull=False),
+                name="out_of_service_room_or_device",
+                violation_error_message="Choose a room or a device.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")),
+                name="out_of_service_end_after_start",
+                violation_error_message="It must end after it starts.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.room or self.device} out of service {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def name(self) -> str:
+        """The room's or the device's name (load them with select_related)."""
+        return (self.room or self.device).name
+
+
 class Weekday(models.IntegerChoices):
     MONDAY = 0, "Monday"
     TUESDAY = 1, "Tuesday"

@@ -1,7 +1,9 @@
-"""Free start times for a service: working hours less time off and bookings, with a free room and device.
+"""Free start times for a service: working hours less time off and bookings, with a free room and device
+(one not out of service then).
 
 The whole computation runs on a fixed number of queries (practitioners with their qualifications and
-hours, time off, appointments, rooms, devices), whatever the number of rows; the rest is in memory.
+hours, time off, appointments, rooms, devices, rooms and devices out of service), whatever the number of
+rows; the rest is in memory.
 """
 
 import bisect
@@ -17,6 +19,7 @@ from django.utils import timezone
 from clinic.models import (
     Device,
     ExtraHours,
+    OutOfService,
     PractitionerQualification,
     Room,
     StaffMember,
@@ -325,6 +328,13 @@ def available_slots(
             held_by_device[device_id].append(held)
         if second_device_id:
             held_by_device[second_device_id].append(held)
+    if rooms or devices_of_kind:  # rooms and devices out of service for a while are busy then
+        for room_id, device_id, start, end in (
+            OutOfService.objects.filter(clinic=clinic, start__lt=range_end + pad, end__gt=range_start - pad)
+            .annotate(down_from=Epoch("start"), down_until=Epoch("end"))
+            .values_list("room_id", "device_id", "down_from", "down_until")
+        ):
+            (held_by_room[room_id] if room_id else held_by_device[device_id]).append((start, end))
     practitioner_busy = BusyTimes(held_by_practitioner)
     room_busy = BusyTimes(held_by_room)
     device_busy = BusyTimes(held_by_device)

@@ -28,6 +28,7 @@ from clinic.models import (
     DeviceKind,
     OutboxMessage,
     OutboxStatus,
+    OutOfService,
     Room,
     StaffMember,
     StaffRole,
@@ -385,34 +386,70 @@ def _hold_resources(
     # A device is busy whether another visit holds it as its first device or as its second.
     busy_devices = {a.device_id: a for a in overlapping if a.device_id}
     busy_devices.update({a.second_device_id: a for a in overlapping if a.second_device_id})
+    down_rooms, down_devices = _out_of_service(request, blocked_start, blocked_end)
     room = request.room
     if room is not None:
         if room.clinic_id != clinic.id:
             raise ClinicError("That room is not in this clinic.", code="wrong_clinic")
         if room.id in busy_rooms:
             raise ConflictError(_describe_taken(clinic, room.name, busy_rooms[room.id]), code="room_taken")
+        if room.id in down_rooms:
+            raise ConflictError(_describe_down(room, down_rooms[room.id]), code="room_out_of_service")
     elif service.requires_room:
         room = _pick(
             list(
                 Room.objects.filter(clinic=clinic, is_active=True)
-                .exclude(id__in=busy_rooms)
+                .exclude(id__in=[*busy_rooms, *down_rooms])
                 .order_by("name", "id")
             ),
             spread,
         )
         if room is None:
             raise ConflictError("No treatment room is free at that time.", code="no_room_free")
-    device = _hold_device(request, request.device, service.device_kind, busy_devices, spread)
+    device = _hold_device(request, request.device, service.device_kind, busy_devices, down_devices, spread)
     second_device = _hold_device(
-        request, request.second_device, service.second_device_kind, busy_devices, spread, what="second device"
+        request,
+        request.second_device,
+        service.second_device_kind,
+        busy_devices,
+        down_devices,
+        spread,
+        what="second device",
     )
     return Held(room, device, second_device)
 
 
+def _out_of_service(request: BookingRequest, blocked_start, blocked_end) -> tuple[dict, dict]:
+    """The rooms and devices out of service at some time in the held time, by id: ({room: period},
+    {device: period}). One query, none for a service that needs neither."""
+    service = request.service
+    if not (request.room or service.requires_room or service.device_kinds):
+        return {}, {}
+    periods = OutOfService.objects.filter(
+        clinic_id=service.clinic_id, start__lt=blocked_end, end__gt=blocked_start
+    ).only("room_id", "device_id", "reason")
+    rooms, devices = {}, {}
+    for period in periods:
+        (rooms if period.room_id else devices).setdefault(period.room_id or period.device_id, period)
+    return rooms, devices
+
+
+def _describe_down(what: Room | Device, period: OutOfService) -> str:
+    return f"{what.name} is out of service then{f' ({period.reason})' if period.reason else ''}."
+
+
 def _hold_device(
-    request: BookingRequest, given: Device | None, kind: str, busy: dict, spread: bool, *, what="device"
+    request: BookingRequest,
+    given: Device | None,
+    kind: str,
+    busy: dict,
+    down: dict,
+    spread: bool,
+    *,
+    what="device",
 ):
-    """The device given if it is of the kind and free, else a free one of the kind (None if no kind)."""
+    """The device given if it is of the kind, free and in service, else a free one of the kind in service
+    (None if no kind)."""
     service, clinic = request.service, request.service.clinic
     if given is not None:
         if given.clinic_id != clinic.id:
@@ -424,13 +461,15 @@ def _hold_device(
             raise ClinicError(f"“{service.name}” needs a {needed}, not {given}.", code="wrong_device")
         if given.id in busy:
             raise ConflictError(_describe_taken(clinic, given.name, busy[given.id]), code="device_taken")
+        if given.id in down:
+            raise ConflictError(_describe_down(given, down[given.id]), code="device_out_of_service")
         return given
     if not kind:
         return None
     device = _pick(
         list(
             Device.objects.filter(clinic=clinic, kind=kind, is_active=True)
-            .exclude(id__in=busy)
+            .exclude(id__in=[*busy, *down])
             .order_by("name", "id")
         ),
         spread,
@@ -742,16 +781,18 @@ def appointment_reschedule(
     return current
 
 
-def _usable(device: Device | None, kind: str) -> Device | None:
-    """The device if it is in use and of the kind the service needs now, else None."""
-    return device if device is not None and device.is_active and device.kind == kind else None
+def _usable(device: Device | None, kind: str, down: dict) -> Device | None:
+    """The device if it is in use, in service then and of the kind the service needs now, else None."""
+    usable = device is not None and device.is_active and device.kind == kind and device.id not in down
+    return device if usable else None
 
 
 def appointment_change_room_and_device(appointment: Appointment, *, actor=None) -> Appointment:
     """Give a visit another room and device at the same time, in place of any taken out of use.
 
-    A room closed for a leak, or a pen sent for repair, leaves visits booked in it: each keeps its
-    time and practitioner, and takes a free room or device in use (the ones still in use are kept).
+    A room closed for a leak, or a pen sent for repair (for good, or out of service for a while that
+    covers the visit), leaves visits booked in it: each keeps its time and practitioner, and takes a
+    free room or device in use (the ones still in use are kept).
     A visit booked before its service needed a (second) kind of device takes one of that kind.
     The client's emails do not name rooms or devices, so nothing is sent; the history records it.
     """
@@ -766,10 +807,19 @@ def appointment_change_room_and_device(appointment: Appointment, *, actor=None) 
             current = _locked(appointment)
             service = current.service
             before = Held.of(current)
+            as_booked = BookingRequest(
+                client=current.client,
+                service=service,
+                practitioner=current.practitioner,
+                start=current.start,
+                room=before.room,
+            )
+            down_rooms, down_devices = _out_of_service(as_booked, current.blocked_start, current.blocked_end)
+            room = before.room
             kept = Held(
-                before.room if before.room is not None and before.room.is_active else None,
-                _usable(before.device, service.device_kind),
-                _usable(before.second_device, service.second_device_kind),
+                room if room is not None and room.is_active and room.id not in down_rooms else None,
+                _usable(before.device, service.device_kind, down_devices),
+                _usable(before.second_device, service.second_device_kind, down_devices),
             )
             lacking = (service.device_kind and kept.device is None) or (
                 service.second_device_kind and kept.second_device is None

@@ -249,6 +249,35 @@ class ExtraHoursForm(StretchForm):
         self.fields["practitioner"].queryset = practitioners
 
 
+class OutOfServiceForm(StretchForm):
+    """A room or a device out of service for a while (a pen away for servicing, a room being painted)."""
+
+    field_order = ["what", "start", "end", "reason"]
+    what = forms.ChoiceField(
+        label="Room or device",
+        error_messages={
+            "required": "Choose the room or device.",
+            "invalid_choice": "Choose the room or device.",
+        },
+    )
+
+    def __init__(self, *args, rooms, devices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].help_text = "For example: Servicing, Painting"
+        self._choices = {f"room:{r.pk}": ("room", r) for r in rooms}
+        self._choices.update({f"device:{d.pk}": ("device", d) for d in devices})
+        self.fields["what"].choices = [
+            ("", "Choose…"),
+            ("Rooms", [(f"room:{r.pk}", r.name) for r in rooms]),
+            ("Devices", [(f"device:{d.pk}", f"{d.name} ({d.get_kind_display().lower()})") for d in devices]),
+        ]
+
+    def clean_what(self) -> dict:
+        """{"room": room} or {"device": device}, as `out_of_service_record` takes them."""
+        kind, thing = self._choices[self.cleaned_data["what"]]
+        return {kind: thing}
+
+
 # --- the treatment record -----------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from clinic.models import (
     DeviceKind,
     Modality,
     OutboxMessage,
+    OutOfService,
     TimeOff,
     WorkingHours,
 )
@@ -174,19 +175,46 @@ def not_qualified_for(appointments) -> set[int]:
 def out_of_use(appointments) -> dict[int, str]:
     """Return, by id, what of the room and devices of each visit still to be had was taken out of use.
 
-    "Room 2 is not in use", "Pen A is out of use": the visit keeps its time, and takes another room
-    or device (`booking.appointment_change_room_and_device`). No query when rooms and devices are
-    loaded, one each for the room, the device and the second device when not.
+    "Room 2 is not in use", "Pen A is out of use", "Pen A is out of service then (servicing)": the
+    visit keeps its time, and takes another room or device (`booking.appointment_change_room_and_device`).
+    One query for the rooms and devices out of service then, and one each for the room, the device and
+    the second device when they are not loaded.
     """
     ahead = still_to_be_had(appointments)
     prefetch_related_objects(ahead, "room", "device", "second_device")
+    down = _out_of_service_for(ahead)
     said = {}
     for a in ahead:
         gone = [f"{a.room.name} is not in use"] if a.room and not a.room.is_active else []
         gone += [f"{device.name} is out of use" for device in a.devices if not device.is_active]
+        for period in down:
+            if period.start < a.blocked_end and period.end > a.blocked_start:
+                held = a.room if period.room_id and period.room_id == a.room_id else None
+                held = held or next((d for d in a.devices if d.id == period.device_id), None)
+                if held is not None:
+                    gone.append(
+                        f"{held.name} is out of service then"
+                        + (f" ({period.reason})" if period.reason else "")
+                    )
         if gone:
             said[a.pk] = "; ".join(gone)
     return said
+
+
+def _out_of_service_for(visits) -> list[OutOfService]:
+    """The periods out of service of these visits' rooms and devices between their first and last held
+    times (one query; none without visits)."""
+    rooms = {a.room_id for a in visits if a.room_id}
+    devices = {device_id for a in visits for device_id in (a.device_id, a.second_device_id) if device_id}
+    if not rooms and not devices:
+        return []
+    return list(
+        OutOfService.objects.filter(
+            Q(room_id__in=rooms) | Q(device_id__in=devices),
+            start__lt=max(a.blocked_end for a in visits),
+            end__gt=min(a.blocked_start for a in visits),
+        ).only("room_id", "device_id", "start", "end", "reason")
+    )
 
 
 def devices_not_booked(appointments) -> dict[int, str]:

@@ -26,6 +26,12 @@ urlpatterns = [
     path("time-off/", time_off.time_off, name="time-off"),
     path("time-off/<int:pk>/remove/", time_off.time_off_delete, name="time-off-remove"),
     path("time-off/closures/<int:pk>/remove/", time_off.closure_delete, name="closure-remove"),
+    path("time-off/out-of-service/", time_off.out_of_service_add, name="out-of-service"),
+    path(
+        "time-off/out-of-service/<int:pk>/remove/",
+        time_off.out_of_service_delete,
+        name="out-of-service-remove",
+    ),
     path("time-off/extra-hours/", time_off.extra_hours, name="extra-hours"),
     path("time-off/extra-hours/<int:pk>/remove/", time_off.extra_hours_delete, name="extra-hours-remove"),
     path("time-off/<int:pk>/hand-over/", time_off.time_off_hand_over, name="time-off-hand-over"),

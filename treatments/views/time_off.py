@@ -7,13 +7,24 @@ import datetime as dt
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.errors import ClinicError
-from clinic.models import ClinicClosure, ExtraHours, StaffMember, StaffRole, TimeOff
+from clinic.models import (
+    ClinicClosure,
+    Device,
+    ExtraHours,
+    OutOfService,
+    Room,
+    StaffMember,
+    StaffRole,
+    TimeOff,
+)
+from clinic.out_of_service import out_of_service_record, out_of_service_remove
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.time_off import (
@@ -25,8 +36,8 @@ from clinic.time_off import (
     time_off_remove,
 )
 from treatments.booking import hand_over_visits
-from treatments.forms import EVERYONE, ExtraHoursForm, TimeOffForm
-from treatments.models import INACTIVE_STATUSES, Appointment
+from treatments.forms import EVERYONE, ExtraHoursForm, OutOfServiceForm, TimeOffForm
+from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentStatus
 from treatments.selectors import (
     AWAY,
     LEFT,
@@ -109,8 +120,65 @@ def time_off(request):
     return _page(request, form=form, extra_form=extra_form, status=status)
 
 
-def _page(request, *, form, extra_form, status):
-    """The time off page: both forms, the time off to come with its visits, the extra hours to come."""
+def _down_form(clinic, data=None) -> OutOfServiceForm:
+    today = timezone.localdate(timezone=clinic.zone)
+    return OutOfServiceForm(
+        data,
+        rooms=Room.objects.filter(clinic=clinic, is_active=True).order_by("name", "id"),
+        devices=Device.objects.filter(clinic=clinic, is_active=True).order_by("name", "id"),
+        prefix="down",
+        initial={
+            "start": dt.datetime.combine(today, dt.time(9)).strftime("%Y-%m-%dT%H:%M"),
+            "end": dt.datetime.combine(today, dt.time(17)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+
+
+def _out_of_service_coming(clinic) -> list[dict]:
+    """The rooms and devices out of service from now on, each with the visits booked with it then
+    (two queries)."""
+    periods = list(
+        OutOfService.objects.filter(clinic=clinic, end__gt=timezone.now())
+        .select_related("room", "device")
+        .order_by("start", "id")[:COMING_SHOWN]
+    )
+    if not periods:
+        return []
+    visits = list(
+        Appointment.objects.filter(
+            Q(room_id__in={p.room_id for p in periods if p.room_id})
+            | Q(device_id__in={p.device_id for p in periods if p.device_id})
+            | Q(second_device_id__in={p.device_id for p in periods if p.device_id}),
+            clinic=clinic,
+            blocked_start__lt=max(p.end for p in periods),
+            blocked_end__gt=min(p.start for p in periods),
+        )
+        .exclude(status__in=[*INACTIVE_STATUSES, AppointmentStatus.FULFILLED])
+        .select_related("client", "service", "practitioner")
+        .order_by("start", "id")
+    )
+
+    def holds(visit, period) -> bool:
+        held = (
+            visit.room_id == period.room_id
+            if period.room_id
+            else period.device_id
+            in (
+                visit.device_id,
+                visit.second_device_id,
+            )
+        )
+        return held and visit.blocked_start < period.end and visit.blocked_end > period.start
+
+    return [
+        {"period": p, "span": _span(p, clinic.zone), "visits": [v for v in visits if holds(v, p)]}
+        for p in periods
+    ]
+
+
+def _page(request, *, form, extra_form, status, down_form=None):
+    """The time off page: its forms, the time off to come with its visits, the extra hours to come, and
+    the rooms and devices out of service with the visits booked with them."""
     clinic = request.staff_member.clinic
     zone = clinic.zone
     practitioners = _practitioners(clinic)
@@ -148,6 +216,8 @@ def _page(request, *, form, extra_form, status):
             "rows": rows,
             "practitioners": practitioners,
             "off_hours": _off_hours_by_practitioner(clinic),
+            "down_form": down_form or _down_form(clinic),
+            "down_coming": _out_of_service_coming(clinic),
         },
         status=status,
     )
@@ -329,6 +399,60 @@ def closure_delete(request, pk):
         because=f"closure:{pk}",
         gone="That closure was already taken back.",
         said=lambda _closure, span: f"Taken back: the clinic is open {span}.",
+    )
+
+
+@staff_required
+@require_POST
+def out_of_service_add(request):
+    """Take a room or device out of service for a while; the visits booked with it then are listed."""
+    clinic = request.staff_member.clinic
+    down_form = _down_form(clinic, request.POST)
+    if down_form.is_valid():
+        fields = down_form.cleaned_data
+        try:
+            period = out_of_service_record(
+                clinic=clinic,
+                start=fields["start"],
+                end=fields["end"],
+                reason=fields["reason"],
+                **fields["what"],
+            )
+        except ClinicError as refusal:
+            down_form.add_error(None, refusal.message)
+        else:
+            rows = [r for r in _out_of_service_coming(clinic) if r["period"].pk == period.pk]
+            count = len(rows[0]["visits"]) if rows else 0
+            note = f"Saved: {period.name} out of service {_span(period, clinic.zone)}."
+            if count == 1:
+                note += " 1 booked visit uses it then: give it another below."
+            elif count:
+                note += f" {count} booked visits use it then: give each another below."
+            messages.success(request, note)
+            return redirect(reverse("time-off") + "#out-of-service")
+    return _page(
+        request,
+        form=TimeOffForm(practitioners=_practitioners(clinic)),
+        extra_form=ExtraHoursForm(practitioners=_practitioners(clinic), prefix="extra"),
+        down_form=down_form,
+        status=400,
+    )
+
+
+@staff_required
+@require_POST
+def out_of_service_delete(request, pk):
+    """Put a room or device back in service: its time is free again, and the waitlist hears of it."""
+
+    def said(period, span):
+        return f"Taken back: {period.name} is in service {span}."
+
+    return _take_back(
+        request,
+        lambda clinic: out_of_service_remove(clinic=clinic, period_id=pk),
+        because=f"out-of-service:{pk}",
+        gone="That was already taken back.",
+        said=said,
     )
 
 
