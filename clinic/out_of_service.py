@@ -69,15 +69,6 @@ def out_of_service_remove(*, clinic: Clinic, period_id: int) -> OutOfService | N
     return period
 
 
-def out_of_service_during(clinic_id: int, start: dt.datetime, end: dt.datetime) -> list[OutOfService]:
-    """The clinic's rooms and devices out of service at some time in [start, end), earliest first."""
-    return list(
-        OutOfService.objects.filter(clinic_id=clinic_id, start__lt=end, end__gt=start)
-        .select_related("room", "device")
-        .order_by("start", "id")
-    )
-
-
-def out_of_service_said(period: OutOfService) -> str:
-    """ "Pen A is out of service then (servicing)"."""
-    return f"{period.name} is out of service then" + (f" ({period.reason})" if period.reason else "")
+def out_of_service_said(name: str, reason: str) -> str:
+    """ "Pen A is out of service then (Servicing)": what booking refuses and the flag on a visit say."""
+    return f"{name} is out of service then" + (f" ({reason})" if reason else "")

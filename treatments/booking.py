@@ -34,6 +34,7 @@ from clinic.models import (
     StaffRole,
     TimeOff,
 )
+from clinic.out_of_service import out_of_service_said
 from clinic.permissions import acting_user
 from treatments.availability import extra_hours_by_practitioner
 from treatments.contraindications import absolute, contraindication_findings, relative
@@ -435,7 +436,7 @@ def _out_of_service(request: BookingRequest, blocked_start, blocked_end) -> tupl
 
 
 def _describe_down(what: Room | Device, period: OutOfService) -> str:
-    return f"{what.name} is out of service then{f' ({period.reason})' if period.reason else ''}."
+    return out_of_service_said(what.name, period.reason) + "."
 
 
 def _hold_device(

@@ -29,6 +29,7 @@ from clinic.models import (
     TimeOff,
     WorkingHours,
 )
+from clinic.out_of_service import out_of_service_said
 from treatments.availability import extra_hours_by_practitioner, working_windows
 from treatments.eligibility import is_qualified
 from treatments.models import (
@@ -192,10 +193,7 @@ def out_of_use(appointments) -> dict[int, str]:
                 held = a.room if period.room_id and period.room_id == a.room_id else None
                 held = held or next((d for d in a.devices if d.id == period.device_id), None)
                 if held is not None:
-                    gone.append(
-                        f"{held.name} is out of service then"
-                        + (f" ({period.reason})" if period.reason else "")
-                    )
+                    gone.append(out_of_service_said(held.name, period.reason))
         if gone:
             said[a.pk] = "; ".join(gone)
     return said
