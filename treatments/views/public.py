@@ -41,6 +41,7 @@ from treatments.models import (
     WaitlistEnded,
     WaitlistEntry,
 )
+from treatments.selectors import local_day_bounds
 from treatments.waitlist import (
     entry_from_token,
     free_times_for,
@@ -110,8 +111,7 @@ def public_times(request, slug, service_id):
     last_online_day = today + dt.timedelta(days=DAYS_AHEAD)
     days_left = (last_online_day - day).days
     next_free = None if times else next_free_start(service=service, after=day, days=days_left)
-    day_start = dt.datetime.combine(day, dt.time(0), tzinfo=clinic.zone)
-    closed = closures_said(clinic, day_start, day_start + dt.timedelta(days=1))
+    closed = closures_said(clinic, *local_day_bounds(clinic, day))
     return render(
         request,
         "public/times.html",

@@ -159,15 +159,10 @@ def _out_of_service_coming(clinic) -> list[dict]:
     )
 
     def holds(visit, period) -> bool:
-        held = (
-            visit.room_id == period.room_id
-            if period.room_id
-            else period.device_id
-            in (
-                visit.device_id,
-                visit.second_device_id,
-            )
-        )
+        if period.room_id:
+            held = visit.room_id == period.room_id
+        else:
+            held = period.device_id in (visit.device_id, visit.second_device_id)
         return held and visit.blocked_start < period.end and visit.blocked_end > period.start
 
     return [
