@@ -193,3 +193,11 @@ def test_the_form_says_what_is_missing(desk, world):
     )
     assert odd.status_code == 400
     assert not OutOfService.objects.exists()
+
+
+def test_the_calendar_by_room_says_when_a_room_is_out_of_service(desk, world):
+    _down(world, room=world.rooms[0], reason="Painting")
+    page = desk.get(reverse("calendar"), {"date": "2026-12-08", "by": "room"}).content.decode()
+    assert "Out of service 09:00–13:00 (Painting)" in page
+    other_day = desk.get(reverse("calendar"), {"date": "2026-12-09", "by": "room"}).content.decode()
+    assert "Out of service" not in other_day

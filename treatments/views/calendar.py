@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import Room, StaffMember, StaffRole, TimeOff, WorkingHours
+from clinic.models import OutOfService, Room, StaffMember, StaffRole, TimeOff, WorkingHours
 from clinic.permissions import staff_required
 from clinic.time_off import closures_said
 from treatments.availability import extra_hours_by_practitioner, working_windows
@@ -200,17 +200,39 @@ def calendar(request):
             )
         ]
 
-    def off_note(practitioner_id, on_day_date):
-        """ "Off 09:00–13:00 (Training)" for the practitioner's time off that day, if any."""
+    def day_notes(rows, on_day_date, label):
+        """ "Off 09:00–13:00 (Training)": each of these stretches (time off, out of service) that day."""
         start, end = local_day_bounds(clinic, on_day_date)
         notes = []
-        for off in time_off:
-            if off.staff_member_id == practitioner_id and off.start < end and off.end > start:
-                first = timezone.localtime(max(off.start, start), zone)
-                last = timezone.localtime(min(off.end, end), zone)
-                span = "all day" if (off.start <= start and off.end >= end) else f"{first:%H:%M}–{last:%H:%M}"
-                notes.append(f"Off {span}" + (f" ({off.reason})" if off.reason else ""))
+        for row in rows:
+            if row.start < end and row.end > start:
+                first = timezone.localtime(max(row.start, start), zone)
+                last = timezone.localtime(min(row.end, end), zone)
+                span = "all day" if (row.start <= start and row.end >= end) else f"{first:%H:%M}–{last:%H:%M}"
+                notes.append(f"{label} {span}" + (f" ({row.reason})" if row.reason else ""))
         return "; ".join(notes)
+
+    def off_note(practitioner_id, on_day_date):
+        """The practitioner's time off that day, if any."""
+        return day_notes(
+            [off for off in time_off if off.staff_member_id == practitioner_id], on_day_date, "Off"
+        )
+
+    rooms_down = (
+        list(
+            OutOfService.objects.filter(room__in=rooms, start__lt=range_end, end__gt=range_start).order_by(
+                "start", "id"
+            )
+        )
+        if by == "room"
+        else []
+    )
+
+    def room_note(room, on_day_date):
+        """ "Out of service 09:00–13:00 (Painting)" for the room that day, or that it is closed."""
+        if not room.is_active:
+            return CLOSED_NOTE
+        return day_notes([p for p in rooms_down if p.room_id == room.id], on_day_date, "Out of service")
 
     def extra_note(practitioner_id, on_day_date):
         """ "Extra 10:00–14:00 (Covering Saturday)" for the practitioner's extra hours that day, if any."""
@@ -259,7 +281,7 @@ def calendar(request):
             busy=[],
             book_params={},
             now=now,
-            subtitle="" if resource.is_active else CLOSED_NOTE,
+            subtitle=room_note(resource, on_day_date),
         )
 
     resources = practitioners if by == "practitioner" else rooms
