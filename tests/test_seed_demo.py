@@ -488,3 +488,24 @@ def test_one_demo_client_has_a_second_record_from_booking_online_to_merge(seeded
     client_merge(kept=pair.older, merged=pair.newer, by=manager)
     visit.refresh_from_db()
     assert visit.client_id == pair.older.pk and likely_duplicates(clinic) == []
+
+
+def test_a_demo_device_is_away_for_servicing_and_its_visits_are_flagged(seeded):
+    from clinic.models import OutOfService
+    from treatments.selectors import out_of_use
+
+    clinic = Clinic.objects.get(slug="lumen")
+    [period] = OutOfService.objects.filter(clinic=clinic).select_related("device")
+    assert period.reason == "Servicing"
+    local_start = timezone.localtime(period.start, clinic.zone)
+    assert (local_start.hour, timezone.localtime(period.end, clinic.zone).hour) == (9, 13)
+    booked_with_it = list(
+        Appointment.objects.filter(
+            device=period.device, blocked_start__lt=period.end, blocked_end__gt=period.start
+        ).exclude(status__in=INACTIVE_STATUSES)
+    )
+    assert booked_with_it  # the busiest device of a morning: there is something to move
+    flags = out_of_use(booked_with_it)
+    assert {flags[visit.pk] for visit in booked_with_it} == {
+        f"{period.device.name} is out of service then (Servicing)"
+    }

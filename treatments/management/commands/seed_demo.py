@@ -46,6 +46,7 @@ from clinic.models import (
     TimeOff,
     WorkingHours,
 )
+from clinic.out_of_service import out_of_service_record
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
 from clinic.time_off import clinic_closure_record
 from treatments import demo_data as data
@@ -126,6 +127,7 @@ class Command(BaseCommand):
                 self._afternoon_off(clinic)
                 self._saturday_covered(clinic)
                 self._closed_for_christmas(clinic)
+                self._device_away_for_servicing(clinic)
             if other_created:
                 self._other_clinic_config(other)
                 self._clients_and_history(other, rng, 6, with_forms=False)
@@ -153,6 +155,41 @@ class Command(BaseCommand):
                 end=dt.datetime.combine(saturday, dt.time(14), tzinfo=zone),
                 reason="Covering Saturday",
             )
+
+    @staticmethod
+    def _device_away_for_servicing(clinic: Clinic) -> None:
+        """The device with the most visits on a morning of the coming days (two to seven days ahead) is
+        away for servicing that morning, entered after those visits were booked: they are flagged to
+        take another device of the kind at their time."""
+        zone = clinic.zone
+        today = timezone.localdate(timezone=zone)
+        busiest = None  # (visits, day, device)
+        for ahead in range(2, 8):
+            day = today + dt.timedelta(days=ahead)
+            start = dt.datetime.combine(day, dt.time(9), tzinfo=zone)
+            end = dt.datetime.combine(day, dt.time(13), tzinfo=zone)
+            counts = (
+                Appointment.objects.filter(
+                    clinic=clinic, device__isnull=False, blocked_start__lt=end, blocked_end__gt=start
+                )
+                .exclude(status__in=INACTIVE_STATUSES)
+                .values("device")
+                .annotate(visits=Count("id"))
+                .order_by("-visits", "device")
+            )
+            top = counts.first()
+            if top and (busiest is None or top["visits"] > busiest[0]):
+                busiest = (top["visits"], day, top["device"])
+        if busiest is None:
+            return
+        _, day, device_id = busiest
+        out_of_service_record(
+            clinic=clinic,
+            device=Device.objects.get(pk=device_id),
+            start=dt.datetime.combine(day, dt.time(9), tzinfo=zone),
+            end=dt.datetime.combine(day, dt.time(13), tzinfo=zone),
+            reason="Servicing",
+        )
 
     @staticmethod
     def _closed_for_christmas(clinic: Clinic) -> None:
