@@ -287,3 +287,26 @@ def test_the_days_list_the_calendar_and_the_finder_say_the_clinic_is_closed(desk
     ).content.decode()
     assert said in finder and 'id="no-free-time"' in finder
     assert "The clinic is closed" not in desk.get(reverse("home"), {"date": "2026-12-24"}).content.decode()
+
+
+def test_a_year_of_bank_holidays_and_much_time_off_still_lists_everyone_off_on_each(desk, world):
+    from clinic.time_off import time_off_record
+
+    for week in range(12):  # a dozen closures, each a Monday...
+        clinic_closure_record(
+            clinic=world.clinic,
+            start=local(world, 2027, 1, 4, 0) + dt.timedelta(weeks=week),
+            end=local(world, 2027, 1, 5, 0) + dt.timedelta(weeks=week),
+            reason="Bank holiday",
+        )
+    for day in range(1, 120):  # ...and more personal time off than the page lists
+        time_off_record(
+            clinic=world.clinic,
+            practitioner=world.sam,
+            start=local(world, 2026, 12, 2, 12) + dt.timedelta(days=day),
+            end=local(world, 2026, 12, 2, 13) + dt.timedelta(days=day),
+            reason="Lunch",
+        )
+    page = desk.get(reverse("time-off")).content.decode()
+    assert page.count("Clinic closed</strong>") == 12
+    assert page.count("(Bank holiday): everyone off.") == 12  # nobody wrongly "in after all"

@@ -177,13 +177,19 @@ def _page(request, *, form, extra_form, status, down_form=None):
     clinic = request.staff_member.clinic
     zone = clinic.zone
     practitioners = _practitioners(clinic)
-    coming = list(
-        TimeOff.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now())
-        .select_related("staff_member")
-        .order_by("start", "id")[:COMING_SHOWN]
+    ahead = TimeOff.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now()).select_related(
+        "staff_member"
     )
-    visits = _visits_in(coming)
-    clashes = time_off_clashes(visits, coming)
+    # each practitioner's own time off, the first COMING_SHOWN; the closures come whole, with every share
+    coming = list(ahead.filter(closure=None).order_by("start", "id")[:COMING_SHOWN])
+    closures = list(
+        ClinicClosure.objects.filter(clinic=clinic, end__gt=timezone.now()).order_by("start", "id")[
+            :COMING_SHOWN
+        ]
+    )
+    shares = list(ahead.filter(closure__in=closures)) if closures else []
+    visits = _visits_in(coming + shares)
+    clashes = time_off_clashes(visits, coming + shares)
     rows = [
         {
             "off": off,
@@ -191,9 +197,8 @@ def _page(request, *, form, extra_form, status, down_form=None):
             "visits": [v for v in visits if clashes.get(v.pk) == off],
         }
         for off in coming
-        if off.closure_id is None
     ]
-    rows += _closures(clinic, coming, visits, clashes, practitioners)
+    rows += _closures(clinic, closures, shares, visits, clashes, practitioners)
     rows.sort(key=lambda row: (row.get("closure") or row["off"]).start)
     extra_coming = [
         {"extra": extra, "span": _span(extra, zone)}
@@ -218,21 +223,21 @@ def _page(request, *, form, extra_form, status, down_form=None):
     )
 
 
-def _closures(clinic, coming: list[TimeOff], visits, clashes, practitioners) -> list[dict]:
+def _closures(clinic, closures, shares: list[TimeOff], visits, clashes, practitioners) -> list[dict]:
     """The clinic's closures to come, each with who is off, who comes in after all, and the visits
     booked in it (to move to another day: everyone is off)."""
     rows = []
-    for closure in ClinicClosure.objects.filter(clinic=clinic, end__gt=timezone.now()).order_by("start"):
-        shares = [off for off in coming if off.closure_id == closure.pk]
-        off_ids = {off.staff_member_id for off in shares}
+    for closure in closures:
+        its_shares = [off for off in shares if off.closure_id == closure.pk]
+        off_ids = {off.staff_member_id for off in its_shares}
         rows.append(
             {
                 "closure": closure,
                 "span": _span(closure, clinic.zone),
-                "shares": shares,
+                "shares": its_shares,
                 "working": [p for p in practitioners if p.pk not in off_ids],
                 "visits": sorted(
-                    (v for v in visits if clashes.get(v.pk) in shares), key=lambda v: (v.start, v.pk)
+                    (v for v in visits if clashes.get(v.pk) in its_shares), key=lambda v: (v.start, v.pk)
                 ),
             }
         )
