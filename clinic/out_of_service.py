@@ -9,14 +9,10 @@ Visits already booked with it then stay booked: the treatments layer flags them
 import datetime as dt
 
 from django.db import transaction
-from django.utils import timezone
 
 from clinic.errors import ClinicError
 from clinic.models import LONGEST_TIME_OFF, Clinic, Device, OutOfService, Room
-
-
-def _local(clinic, instant: dt.datetime) -> str:
-    return f"{timezone.localtime(instant, clinic.zone):%a %d %b %H:%M}"
+from clinic.wording import clinic_local
 
 
 @transaction.atomic
@@ -52,8 +48,8 @@ def out_of_service_record(
     overlapping = same.filter(start__lt=end, end__gt=start).first()
     if overlapping is not None:
         raise ClinicError(
-            f"{what.name} is already out of service {_local(clinic, overlapping.start)} – "
-            f"{_local(clinic, overlapping.end)}. Take that back first to change it.",
+            f"{what.name} is already out of service {clinic_local(clinic, overlapping.start)} – "
+            f"{clinic_local(clinic, overlapping.end)}. Take that back first to change it.",
             code="overlapping",
         )
     return OutOfService.objects.create(

@@ -22,6 +22,7 @@ from clinic.models import (
     StaffRole,
     TimeOff,
 )
+from clinic.wording import clinic_local
 
 
 @transaction.atomic
@@ -69,7 +70,7 @@ def clinic_closure_record(*, clinic, start: dt.datetime, end: dt.datetime, reaso
     Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
     overlapping = ClinicClosure.objects.filter(clinic=clinic, start__lt=end, end__gt=start).first()
     if overlapping is not None:
-        span = f"{_local(clinic, overlapping.start)} – {_local(clinic, overlapping.end)}"
+        span = f"{clinic_local(clinic, overlapping.start)} – {clinic_local(clinic, overlapping.end)}"
         raise ClinicError(
             f"The clinic is already closed {span}"
             f"{f' ({overlapping.reason})' if overlapping.reason else ''}. Take that back first to change it.",
@@ -151,10 +152,6 @@ def time_off_remove(*, clinic, time_off_id: int) -> TimeOff | None:
     return time_off
 
 
-def _local(clinic, instant: dt.datetime) -> str:
-    return f"{timezone.localtime(instant, clinic.zone):%a %d %b %H:%M}"
-
-
 @transaction.atomic
 def extra_hours_record(
     *, clinic, practitioner: StaffMember, start: dt.datetime, end: dt.datetime, reason: str = ""
@@ -183,7 +180,7 @@ def extra_hours_record(
     overlapping = ExtraHours.objects.filter(staff_member=practitioner, start__lt=end, end__gt=start).first()
     if overlapping is not None:
         raise ClinicError(
-            f"{practitioner.display_name} already has extra hours {_local(clinic, overlapping.start)}–"
+            f"{practitioner.display_name} already has extra hours {clinic_local(clinic, overlapping.start)}–"
             f"{timezone.localtime(overlapping.end, clinic.zone):%H:%M}. Take those back first to change "
             "them.",
             code="overlapping",
