@@ -45,6 +45,7 @@ from treatments.selectors import local_day_bounds
 from treatments.waitlist import (
     entry_from_token,
     free_times_for,
+    open_entries,
     sooner_days,
     staff_names,
     waiting_for_said,
@@ -286,7 +287,7 @@ def public_visits(request, token):
     visits = list(
         Appointment.objects.filter(client=client, end__gt=now)
         .exclude(status__in=[*INACTIVE_STATUSES, AppointmentStatus.FULFILLED])
-        .select_related("service", "practitioner", "course")
+        .select_related("service", "practitioner")
         .order_by("start", "id")[:VISITS_SHOWN]
     )
     course_sessions = dict(
@@ -295,13 +296,7 @@ def public_visits(request, token):
         .values_list("course_id")
         .annotate(count=Count("id"))
     )
-    waiting = (
-        WaitlistEntry.objects.filter(
-            client=client, ended_at=None, last_day__gte=timezone.localdate(now, clinic.zone)
-        )
-        .select_related("service")
-        .order_by("first_day", "id")
-    )
+    waiting = open_entries(clinic).filter(client=client).select_related("service").order_by("first_day", "id")
     return render(
         request,
         "public/visits.html",
