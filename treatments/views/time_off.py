@@ -142,6 +142,15 @@ def _out_of_service_coming(clinic) -> list[dict]:
         .select_related("room", "device")
         .order_by("start", "id")[:COMING_SHOWN]
     )
+    return [
+        {"period": period, "span": _span(period, clinic.zone), "visits": visits}
+        for period, visits in _visits_holding(clinic, periods)
+    ]
+
+
+def _visits_holding(clinic, periods: list[OutOfService]) -> list[tuple[OutOfService, list[Appointment]]]:
+    """Each period with the visits still to be had that hold its room or device in it (one query; none
+    without periods)."""
     if not periods:
         return []
     visits = list(
@@ -165,10 +174,7 @@ def _out_of_service_coming(clinic) -> list[dict]:
             held = period.device_id in (visit.device_id, visit.second_device_id)
         return held and visit.blocked_start < period.end and visit.blocked_end > period.start
 
-    return [
-        {"period": p, "span": _span(p, clinic.zone), "visits": [v for v in visits if holds(v, p)]}
-        for p in periods
-    ]
+    return [(period, [v for v in visits if holds(v, period)]) for period in periods]
 
 
 def _page(request, *, form, extra_form, status, down_form=None):
@@ -421,8 +427,8 @@ def out_of_service_add(request):
         except ClinicError as refusal:
             down_form.add_error(None, refusal.message)
         else:
-            rows = [r for r in _out_of_service_coming(clinic) if r["period"].pk == period.pk]
-            count = len(rows[0]["visits"]) if rows else 0
+            [(_, visits)] = _visits_holding(clinic, [period])
+            count = len(visits)
             note = f"Saved: {period.name} out of service {_span(period, clinic.zone)}."
             if count == 1:
                 note += " 1 booked visit uses it then: give it another below."
