@@ -15,7 +15,6 @@ Everything the clinic holds about one client (FHIR's Patient `$everything`) is t
 (`clients.fhir`) with each of these for them, each resource once.
 """
 
-import datetime as dt
 from decimal import Decimal
 
 from clients.fhir import client_as_fhir_bundle, patient_resource
@@ -30,7 +29,7 @@ from clinic.fhir import (
     practitioner_resource,
 )
 from treatments.models import Appointment, AppointmentStatus, TreatmentSession, WaitlistEntry
-from treatments.selectors import with_recorded_areas
+from treatments.selectors import local_day_bounds, with_recorded_areas
 from treatments.sessions import mm
 
 SNOMED = "http://snomed.info/sct"
@@ -244,10 +243,8 @@ def waitlist_resource(entry: WaitlistEntry, zone) -> dict:
     """A place on the waitlist as a FHIR Appointment: `waitlist` while it waits, `cancelled` once ended
     (the visit it became, if any, as supportingInformation); the days asked as requestedPeriod."""
     clinic = entry.clinic
-
-    def midnight(day: dt.date) -> str:
-        return fhir_instant(dt.datetime.combine(day, dt.time(0), tzinfo=zone), zone)
-
+    first_day_starts, _ = local_day_bounds(clinic, entry.first_day)
+    _, last_day_ends = local_day_bounds(clinic, entry.last_day)
     participants = [
         {
             "actor": {"reference": fhir_urn(clinic, "Patient", entry.client_id)},
@@ -274,7 +271,7 @@ def waitlist_resource(entry: WaitlistEntry, zone) -> dict:
         "description": entry.service.name,
         "created": fhir_instant(entry.added_at, zone),
         "requestedPeriod": [
-            {"start": midnight(entry.first_day), "end": midnight(entry.last_day + dt.timedelta(1))}
+            {"start": fhir_instant(first_day_starts, zone), "end": fhir_instant(last_day_ends, zone)}
         ],
         "participant": participants,
     }
