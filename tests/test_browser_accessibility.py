@@ -140,6 +140,9 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             "/clients/duplicates/",
             reverse("client-detail", args=[_the_client_twice()[1]]),
             reverse("client-same-as", args=_the_client_twice()),
+            # telling a practitioner's clients they run late: whose, then their visits later today
+            reverse("running-late"),
+            f"{reverse('running-late')}?practitioner={visit.practitioner_id}",
         ],
     )
     # and a booking form, opened from a free time on the next day that has one (tomorrow may be a
@@ -243,6 +246,10 @@ def test_the_clients_pages_pass(live_server, demo, browser_page):
         [
             f"/p/{visit.clinic.slug}/",
             f"/p/{visit.clinic.slug}/book/{online.pk}/",
+            # the client's details and their note for the clinic, for a time chosen
+            f"/p/{visit.clinic.slug}/book/{online.pk}/details/?start="
+            f"{(timezone.localdate(timezone=visit.clinic.zone) + dt.timedelta(days=3)).isoformat()}T10:00"
+            f"&practitioner={visit.practitioner_id}",
             urlsplit(manage_url(visit)).path,
             urlsplit(manage_url(visit)).path + "?ask=cancel",
             urlsplit(client_visits_url(client)).path,

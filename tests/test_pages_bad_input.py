@@ -68,6 +68,10 @@ FORM_NAMES = [
     "reschedule-reason",
     "end",
     "to",
+    "minutes",
+    "visit",
+    "note",
+    "notes-notes",
 ]
 
 
@@ -110,6 +114,7 @@ def _staff_pages(world, visit):
         "/clients/duplicates/",
         f"/clients/{visit.client_id}/same-as/{_other_record(world, visit)}/",
         "/my-calendar/",
+        "/day/running-late/",
     ]
 
 
@@ -159,6 +164,8 @@ def test_forms_take_odd_values(client, world, visit):
         f"/appointments/{visit.pk}/reschedule/",
         f"/appointments/{visit.pk}/cancel/",
         f"/appointments/{visit.pk}/check-in/",
+        f"/appointments/{visit.pk}/notes/",
+        "/day/running-late/",
         f"/courses/{visit.pk}/cancel/",
         "/manage/emails/booking_reminder/",
         f"/clients/{visit.client_id}/edit/",
@@ -176,6 +183,6 @@ def test_forms_take_odd_values(client, world, visit):
     ]
     for path in posted:
         for value in ODD_VALUES:
-            for action in ("plan", "check", "book", "confirm", "cancel", "move", value):
+            for action in ("plan", "check", "book", "confirm", "cancel", "move", "note", value):
                 form = {**dict.fromkeys(FORM_NAMES, value), "action": action}
                 _assert_no_server_error(client.post(path, form), "POST", path, form)

@@ -509,3 +509,15 @@ def test_a_demo_device_is_away_for_servicing_and_its_visits_are_flagged(seeded):
     assert {flags[visit.pk] for visit in booked_with_it} == {
         f"{period.device.name} is out of service then (Servicing)"
     }
+
+
+def test_a_demo_visit_booked_online_has_the_clients_note_and_another_the_desks(seeded, client):
+    clinic = Clinic.objects.get(slug="lumen")
+    [with_client_note] = Appointment.objects.filter(clinic=clinic).exclude(client_note="")
+    assert with_client_note.events.filter(action="booked", details__source="online").exists()
+    assert with_client_note.start > timezone.now()
+    [with_desk_note] = Appointment.objects.filter(clinic=clinic).exclude(notes="")
+    assert with_desk_note.pk != with_client_note.pk and with_desk_note.status == "booked"
+    client.force_login(StaffMember.objects.get(user__username="frontdesk").user)
+    page = client.get(f"/appointments/{with_client_note.pk}/").content.decode()
+    assert "Is there somewhere to park nearby?" in page

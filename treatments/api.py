@@ -42,6 +42,7 @@ from treatments.fhir import (
     record_as_fhir_bundle,
 )
 from treatments.models import (
+    NOTE_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
     Course,
@@ -237,7 +238,19 @@ class AppointmentDetailSerializer(AppointmentSerializer):
     events = AppointmentEventSerializer(many=True, read_only=True)
 
     class Meta(AppointmentSerializer.Meta):
-        fields = [*AppointmentSerializer.Meta.fields, "notes", "cancellation_reason", "events"]
+        fields = [
+            *AppointmentSerializer.Meta.fields,
+            "notes",
+            "client_note",
+            "cancellation_reason",
+            "events",
+        ]
+        extra_kwargs = {
+            "notes": {"help_text": "The clinic's note on the visit; the client never sees it."},
+            "client_note": {
+                "help_text": "What the client wrote for the clinic, booking online or from their link."
+            },
+        }
 
 
 class AppointmentCreateSerializer(serializers.Serializer):
@@ -257,7 +270,9 @@ class AppointmentCreateSerializer(serializers.Serializer):
     )
     relative_contraindication_reason = serializers.CharField(required=False, allow_blank=True, default="")
     interval_override_reason = serializers.CharField(required=False, allow_blank=True, default="")
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=NOTE_MAX_CHARACTERS
+    )
 
 
 class RescheduleSerializer(serializers.Serializer):

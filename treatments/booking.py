@@ -21,7 +21,7 @@ from django.db.models import F, prefetch_related_objects
 from django.utils import timezone
 
 from clients.models import Client
-from clients.selectors import refusal_said, refused_address
+from clients.selectors import refusal_said, refused_address, refused_addresses
 from clinic.errors import ClinicError, ConflictError, NotAllowedError
 from clinic.models import (
     Device,
@@ -43,6 +43,7 @@ from treatments.models import (
     COURSE_PROGRESS_STATUSES,
     INACTIVE_STATUSES,
     MAX_HELD,
+    NOTE_MAX_CHARACTERS,
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
@@ -58,6 +59,7 @@ from treatments.notifications import (
     notify_forms_request,
     notify_practitioners_of_client_change,
     notify_rescheduled,
+    notify_running_late,
 )
 from treatments.selectors import (
     CLIENTS_OWN_SOURCES,
@@ -65,6 +67,7 @@ from treatments.selectors import (
     fits_working_hours,
     short_local,
     visits_at_once,
+    visits_later_today,
 )
 from treatments.waitlist import waitlist_close_for, waitlist_offer_freed, waitlist_visit_cancelled
 
@@ -109,6 +112,8 @@ class BookingRequest:
     relative_contraindication_reason: str = ""
     interval_override_reason: str = ""
     notes: str = ""
+    # what the client wrote for the clinic, booking online
+    client_note: str = ""
     source: str = "staff"
 
 
@@ -566,6 +571,8 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
     _refuse_unbookable(request.start)
     prefetch_related_objects([request.service], "protocols")
     end, blocked_start, blocked_end = _blocked(request.service, request.start)
+    notes = note_text(request.notes, whose="The")
+    client_note = note_text(request.client_note, whose="Your")
     accepted = _check_rules(request, actor=actor)
     _check_working_time(request.practitioner, clinic, blocked_start, blocked_end)
 
@@ -588,7 +595,8 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 blocked_start=blocked_start,
                 blocked_end=blocked_end,
                 status=AppointmentStatus.BOOKED,
-                notes=request.notes,
+                notes=notes,
+                client_note=client_note,
                 created_by=acting_user(actor),
             )
             event = AppointmentEvent.objects.create(
@@ -662,6 +670,126 @@ def appointment_request_forms(appointment: Appointment, *, actor=None) -> list[s
         appointment=current, actor=acting_user(actor), action="forms_requested", details={"forms": names}
     )
     return names
+
+
+def note_text(text: str, *, whose: str) -> str:
+    """A note as a visit keeps it: its lines' ends as typed, no blank lines around it, not too long.
+
+    `whose` begins the refusal: "Your note is …" on a client's page, "The note is …" on the desk's.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    note = "\n".join(line.rstrip() for line in lines).strip()
+    if len(note) > NOTE_MAX_CHARACTERS:
+        raise ClinicError(
+            f"{whose} note is {len(note):,} characters long: please keep it to {NOTE_MAX_CHARACTERS:,}.",
+            code="note_too_long",
+        )
+    return note
+
+
+@transaction.atomic
+def appointment_notes_change(appointment: Appointment, *, notes: str, actor=None) -> Appointment:
+    """Write, change or clear the clinic's note on a visit, from its page; the history keeps what it said.
+
+    Any visit, past or cancelled too: "called to apologise" belongs on a missed one. Clients never see it.
+    """
+    current = _locked(appointment)
+    notes = note_text(notes, whose="The")
+    if notes != current.notes:
+        before, current.notes = current.notes, notes
+        current.save(update_fields=["notes"])
+        AppointmentEvent.objects.create(
+            appointment=current,
+            actor=acting_user(actor),
+            action="notes_changed",
+            details={"before": before, "after": notes},
+        )
+    return current
+
+
+@transaction.atomic
+def appointment_client_note(
+    appointment: Appointment, *, note: str, now: dt.datetime | None = None
+) -> Appointment:
+    """Write, change or clear the client's own note for the clinic, from their link, before the visit."""
+    current = _locked(appointment)
+    if current.status not in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING) or current.start <= (
+        now or timezone.now()
+    ):
+        raise ClinicError(
+            "This visit is no longer ahead, so the note cannot change. Please call us to tell us.",
+            code="not_ahead",
+        )
+    note = note_text(note, whose="Your")
+    if note != current.client_note:
+        before, current.client_note = current.client_note, note
+        current.save(update_fields=["client_note"])
+        AppointmentEvent.objects.create(
+            appointment=current,
+            action="client_note_changed",
+            details={"before": before, "after": note, "by_client": True},
+        )
+    return current
+
+
+# How late a practitioner may say they are running, in minutes: past that, the visits move.
+RUNNING_LATE_MINUTES = (5, 10, 15, 20, 30, 45, 60, 90)
+
+
+class ToldRunningLate(NamedTuple):
+    emailed: list[Appointment]
+    # no email reaches these clients (no address, or their mail server refused it): the desk calls
+    to_call: list[Appointment]
+
+
+@transaction.atomic
+def running_late_tell(
+    practitioner: StaffMember,
+    *,
+    visit_ids,
+    minutes: int,
+    actor=None,
+    now: dt.datetime | None = None,
+) -> ToldRunningLate:
+    """Tell the clients of these visits of the practitioner's, later today, that they run `minutes` late.
+
+    Each visit's history records it; each client with a working address gets an email, due now, from
+    the outbox (`notify_running_late`); the others are returned for the desk to call. The visits keep
+    their times: the email gives a likely start. Visits not later today, another practitioner's, or
+    with the client already in are left out; none left is refused in words. A visit cancelled or
+    moved while this runs is caught where mail is sent: the out-of-date check drops its notice.
+    """
+    now = now or timezone.now()
+    if minutes not in RUNNING_LATE_MINUTES:
+        raise ClinicError(
+            "Choose how late from the list (5 minutes to an hour and a half); later than that, move "
+            "the visits.",
+            code="late_minutes",
+        )
+    wanted = set(visit_ids)
+    visits = [visit for visit in visits_later_today(practitioner, now=now) if visit.pk in wanted]
+    if not visits:
+        raise ClinicError(
+            f"None of the visits chosen is still ahead today with {practitioner.display_name}: "
+            "nobody was told.",
+            code="nothing_to_tell",
+        )
+    refused = refused_addresses([visit.client for visit in visits])
+    emailed, to_call = [], []
+    for visit in visits:
+        reachable = bool(visit.client.email) and visit.client_id not in refused
+        event = AppointmentEvent.objects.create(
+            appointment=visit,
+            actor=acting_user(actor),
+            action="running_late",
+            details={"minutes": minutes, "emailed": reachable},
+        )
+        if reachable:
+            notify_running_late(visit, minutes, event_id=event.pk)
+            emailed.append(visit)
+        else:
+            to_call.append(visit)
+    return ToldRunningLate(emailed, to_call)
 
 
 def appointments_request_forms(

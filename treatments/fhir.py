@@ -233,8 +233,13 @@ def appointment_as_fhir_bundle(appointment: Appointment) -> dict:
     }
     if appointment.status == AppointmentStatus.CANCELLED and appointment.cancellation_reason:
         resource["cancelationReason"] = {"text": appointment.cancellation_reason}
-    if appointment.notes:
-        resource["comment"] = appointment.notes
+    # FHIR R4's Appointment has one comment: the clinic's note, then the client's words, each said whose
+    if comment := "\n\n".join(
+        f"{whose}: {note}"
+        for whose, note in (("The clinic", appointment.notes), ("The client", appointment.client_note))
+        if note
+    ):
+        resource["comment"] = comment
     resources.insert(0, (fhir_urn(clinic, "Appointment", appointment.pk), resource))
     return fhir_bundle(resources, zone)
 

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.db.models import Case, When
 from django.utils import timezone
 
@@ -15,6 +16,7 @@ from treatments.booking import MAX_COURSE_SESSIONS
 from treatments.models import (
     MAX_MESO_DEPTH_MM,
     MAX_MICROCURRENT_UA,
+    NOTE_MAX_CHARACTERS,
     BodyArea,
     MesoTechnique,
     ProductLot,
@@ -58,6 +60,57 @@ class NewClientForm(EmailTypoMixin, ReachableClientMixin, forms.Form):
                     code="possible_duplicate",
                 )
         return cleaned
+
+
+class NoteField(forms.CharField):
+    """A note typed in a textarea: its length counted as the browser's `maxlength` counts it, a line's
+    end one character (browsers send two)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=NOTE_MAX_CHARACTERS, required=False, **kwargs)
+        # said as the booking service says it, not as Django's "Ensure this value has at most …"
+        self.validators = [v for v in self.validators if not isinstance(v, MaxLengthValidator)]
+
+    def validate(self, value):
+        super().validate(value)
+        if len(value) > NOTE_MAX_CHARACTERS:
+            raise forms.ValidationError(
+                f"This note is {len(value):,} characters long: please keep it to {NOTE_MAX_CHARACTERS:,}.",
+                code="max_length",
+            )
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\r\n", "\n").replace("\r", "\n")
+
+
+class PublicBookingForm(NewClientForm):
+    """A client's details on the public booking page, with a note for the clinic if they want one."""
+
+    note = NoteField(
+        label="Anything we should know before your visit? (optional)",
+        help_text="Read by the clinic's team before your visit.",
+    )
+
+
+class VisitNotesForm(forms.Form):
+    """The clinic's note on a visit, written on its page."""
+
+    notes = NoteField(
+        label="The clinic's note",
+        help_text="For the team: the client never sees it.",
+    )
+
+
+class ClientNoteForm(forms.Form):
+    """The client's note for the clinic, from their visit's link."""
+
+    note = NoteField(
+        label="Your note for the clinic",
+        help_text="Anything the team should know before your visit: a question, access needs, what you "
+        "would like to talk about. It reaches them at once.",
+    )
 
 
 class LocalDateTimeField(forms.DateTimeField):

@@ -425,6 +425,10 @@ COURSE_PROGRESS_STATUSES = {
 }
 
 
+# The longest note a visit keeps from the client, and that staff write from its page.
+NOTE_MAX_CHARACTERS = 1000
+
+
 class Appointment(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="appointments")
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="appointments")
@@ -452,7 +456,10 @@ class Appointment(models.Model):
     status = models.CharField(
         max_length=20, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED
     )
+    # The clinic's note on the visit (the desk's, the practitioner's): clients never see it.
     notes = models.TextField(blank=True)
+    # What the client wrote for the clinic, booking online or later from their link.
+    client_note = models.CharField(max_length=NOTE_MAX_CHARACTERS, blank=True)
     cancellation_reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

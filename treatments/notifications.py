@@ -334,6 +334,31 @@ def notify_cancelled(appointment: Appointment) -> None:
     )
 
 
+RUNNING_LATE = "running_late"
+
+
+def notify_running_late(appointment: Appointment, minutes: int, *, event_id: int) -> list[OutboxMessage]:
+    """Queue, due now, the client's email that their practitioner is running about `minutes` late.
+
+    Call inside the transaction that records it (the visit's "running_late" event, whose id keys the
+    message). A notice of the same visit not sent yet is replaced: the client hears the latest
+    estimate, once. The likely start is worked out in UTC, then said in the clinic's local time.
+    """
+    replaced = OutboxMessage.objects.filter(
+        topic=f"appointment:{appointment.pk}", template_key=RUNNING_LATE, status=OutboxStatus.PENDING
+    )
+    replaced.update(status=OutboxStatus.CANCELLED, last_error="A later notice of running late replaced it.")
+    likely = timezone.localtime(appointment.start + dt.timedelta(minutes=minutes), appointment.clinic.zone)
+    messages = _message(
+        appointment,
+        RUNNING_LATE,
+        f"appointment:{appointment.pk}:running-late:{event_id}",
+        context={**_context(appointment), "late_minutes": minutes, "expected_local_time": f"{likely:%H:%M}"},
+    )
+    outbox_write(messages)
+    return messages
+
+
 PRACTITIONER_NOTICE = "practitioner_client_change"
 
 
@@ -380,6 +405,8 @@ def notify_practitioners_of_client_change(
         "appointment_id": appointment.pk,
         "change": change,
         "client_initials": appointment.client.initials,
+        # the note itself may be about their health: it is read behind the sign-in, not in an email
+        "client_left_note": bool(appointment.client_note),
         "was_local_start": _local_start_of(clinic, was_start) if was_start is not None else "",
         "was_practitioner_name": was_practitioner.display_name if len(told) > 1 else "",
         "visit_url": absolute_url(reverse("appointment-detail", args=[appointment.pk])),
@@ -404,7 +431,13 @@ def notify_practitioners_of_client_change(
 
 # What each message says about its visit stops being true once the visit has moved, been cancelled
 # or begun; a cancellation notice, aftercare and rebooking invitations stay true.
-ABOUT_THE_VISIT_AHEAD = {"booking_confirmation", REMINDER, "booking_rescheduled", "forms_request"}
+ABOUT_THE_VISIT_AHEAD = {
+    "booking_confirmation",
+    REMINDER,
+    "booking_rescheduled",
+    "forms_request",
+    RUNNING_LATE,
+}
 # The messages that ask for the forms the visit still lacks when they go.
 ASK_FOR_MISSING_FORMS = {"forms_request", REMINDER}
 NO_LONGER_HAPPENING = {
@@ -607,6 +640,11 @@ def _visit_refusal(message: OutboxMessage, visit: Appointment | None, now: dt.da
         return f"the visit moved to {short_local(visit.start, visit.clinic.zone)}"
     if visit.start <= now:
         return "the visit has begun" if visit.end > now else "the visit is over"
+    if message.template_key == RUNNING_LATE and visit.status in (
+        AppointmentStatus.ARRIVED,
+        AppointmentStatus.CHECKED_IN,
+    ):
+        return "the client is already here"
     return ""
 
 

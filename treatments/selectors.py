@@ -26,6 +26,7 @@ from clinic.models import (
     Modality,
     OutboxMessage,
     OutOfService,
+    StaffMember,
     TimeOff,
     WorkingHours,
 )
@@ -352,6 +353,23 @@ def short_local(instant: dt.datetime, zone) -> str:
     """An instant as staff pages and short messages write it, in the zone: "Wed 9 Dec 14:30"."""
     local = timezone.localtime(instant, zone)
     return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def visits_later_today(practitioner: StaffMember, *, now: dt.datetime) -> list[Appointment]:
+    """The practitioner's visits still to start today (local), their clients not yet in: whom to tell
+    when the practitioner runs late. One query."""
+    clinic = practitioner.clinic
+    _, day_end = local_day_bounds(clinic, timezone.localdate(now, clinic.zone))
+    return list(
+        Appointment.objects.filter(
+            practitioner=practitioner,
+            start__gt=now,
+            start__lt=day_end,
+            status__in=[AppointmentStatus.BOOKED, AppointmentStatus.PENDING],
+        )
+        .select_related("clinic", "client", "service", "practitioner")
+        .order_by("start", "id")
+    )
 
 
 def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.datetime]:

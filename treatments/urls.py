@@ -19,6 +19,7 @@ from treatments.views import (
 urlpatterns = [
     path("", day.home, name="home"),
     path("day/chase-forms/", day.chase_forms, name="chase-forms"),
+    path("day/running-late/", day.running_late, name="running-late"),
     path("visits/forms-missing/", day.forms_ahead, name="forms-ahead"),
     path("calendar/", calendar.calendar, name="calendar"),
     path("my-calendar/", feeds.my_calendar, name="my-calendar"),

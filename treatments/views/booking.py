@@ -9,6 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
 from clients.links import forms_url
@@ -38,6 +39,7 @@ from treatments.booking import (
     appointment_book,
     appointment_cancel,
     appointment_change_room_and_device,
+    appointment_notes_change,
     appointment_request_forms,
     appointment_reschedule,
     appointment_set_status,
@@ -54,6 +56,7 @@ from treatments.forms import (
     CancelForm,
     NewClientForm,
     RescheduleForm,
+    VisitNotesForm,
     WaitlistDaysForm,
     parse_local_date,
     parse_local_datetime,
@@ -382,7 +385,12 @@ HISTORY_LABELS = {
     "status:fulfilled": "Completed",
     "status:noshow": "Marked as a no-show",
     "resources_changed": "Room and device changed",
+    "notes_changed": "Note",
+    "client_note_changed": "The client's note",
+    "running_late": "Running late",
 }
+# How much of a note's old and new words a history line quotes.
+NOTE_QUOTED = 120
 BOOKED_THROUGH = {
     "online": " online by the client",
     "waitlist": " by the client, from the waitlist",
@@ -423,6 +431,14 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
     elif event.action == "cancelled":
         label += " by the client" if details.get("by_client") else ""
         label += " with the rest of the course" if details.get("rest_of_course") else ""
+    elif event.action in ("notes_changed", "client_note_changed"):
+        label += _note_change_said(details.get("before", ""), details.get("after", ""))
+    elif event.action == "running_late":
+        label = f"Running about {details.get('minutes')} minutes late: " + (
+            "the client was emailed the likely start"
+            if details.get("emailed")
+            else "no email reaches the client, to call"
+        )
     elif event.action == "status:booked" and details.get("undo"):
         label = f"{UNDOABLE.get(details.get('from'), 'status').capitalize()} undone"
     actor = event.actor
@@ -434,6 +450,16 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
         "reason": details.get("reason", ""),
         "accepted": details.get("accepted", []),
     }
+
+
+def _note_change_said(before: str, after: str) -> str:
+    """ " written: “…”", " changed from “…” to “…”" or " cleared (it said “…”)", each quote cut short."""
+    quoted = [f"“{Truncator(text).chars(NOTE_QUOTED)}”" for text in (before, after)]
+    if not before:
+        return f" written: {quoted[1]}"
+    if not after:
+        return f" cleared (it said {quoted[0]})"
+    return f" changed from {quoted[0]} to {quoted[1]}"
 
 
 @staff_required
@@ -551,6 +577,7 @@ def appointment_detail(request, pk):
             if sooner
             else None,
             "cancel_form": CancelForm(prefix="cancel"),
+            "notes_form": VisitNotesForm(prefix="notes", initial={"notes": appointment.notes}),
             # the client is in: book their next visit for the treatment before they leave
             "next_visit": next_visit_after(appointment, now=now),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,
@@ -616,6 +643,15 @@ def appointment_action(request, pk, action):
             changed = appointment_change_room_and_device(appointment, actor=request.user)
             now_in = ", ".join(r.name for r in (changed.room, *changed.devices) if r)
             messages.success(request, f"{appointment.client.full_name} now has {now_in}, at the same time.")
+        elif action == "notes":
+            form = VisitNotesForm(request.POST, prefix="notes")
+            if not form.is_valid():
+                messages.error(request, form.errors["notes"][0])
+            else:
+                noted = appointment_notes_change(
+                    appointment, notes=form.cleaned_data["notes"], actor=request.user
+                )
+                messages.success(request, "Note saved." if noted.notes else "Note cleared.")
         elif action == "undo":
             undone = UNDOABLE.get(appointment.status, "status")
             appointment_undo_status(appointment, actor=request.user)

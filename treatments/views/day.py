@@ -6,11 +6,21 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
+from clients.selectors import refused_addresses
+from clinic.errors import ClinicError
+from clinic.models import StaffMember, StaffRole
+from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.time_off import closures_said
-from treatments.booking import appointments_request_forms, status_refusal
+from clinic.wording import listed
+from treatments.booking import (
+    RUNNING_LATE_MINUTES,
+    appointments_request_forms,
+    running_late_tell,
+    status_refusal,
+)
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
 from treatments.selectors import (
@@ -20,6 +30,7 @@ from treatments.selectors import (
     local_day_bounds,
     next_day_with_visits,
     records_to_sign_off,
+    visits_later_today,
     visits_left_without_their_practitioner,
 )
 from treatments.sessions import may_record
@@ -77,14 +88,18 @@ def home(request):
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
     now = timezone.now()
     missing = flag_visits(appointments, clinic)
-    confirmed = set(
-        AppointmentEvent.objects.filter(
-            appointment__in=[a.pk for a in active], action="confirmed_by_client"
-        ).values_list("appointment_id", flat=True)
-    )
+    confirmed, told_late = set(), {}
+    for event in AppointmentEvent.objects.filter(
+        appointment__in=[a.pk for a in active], action__in=["confirmed_by_client", "running_late"]
+    ).order_by("at", "id"):
+        if event.action == "confirmed_by_client":
+            confirmed.add(event.appointment_id)
+        else:
+            told_late[event.appointment_id] = event  # the latest
     flag_refused_addresses(appointments)
     for appointment in appointments:
         appointment.confirmed_by_client = appointment.pk in confirmed
+        appointment.told_running_late = told_late.get(appointment.pk)
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
     to_chase = _to_chase(appointments, missing, now)
     # Today's list, where the desk starts, also says what in the next fortnight has nobody to see the client.
@@ -197,3 +212,93 @@ def forms_ahead(request):
             "zone_name": clinic.time_zone,
         },
     )
+
+
+# Running late: the visits starting within this long are ticked to be told; the desk changes the ticks.
+TELL_WITHIN = dt.timedelta(hours=3)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def running_late(request):
+    """Tell the clients of a practitioner's visits later today that they run late: each client with a
+    working address is emailed, the others are listed to call."""
+    clinic = request.staff_member.clinic
+    practitioners = list(
+        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True)
+        .select_related("clinic")
+        .order_by("display_name")
+    )
+    params = request.POST if request.method == "POST" else request.GET
+    wanted = parse_id(params.get("practitioner")) or request.staff_member.pk
+    chosen = next((p for p in practitioners if p.pk == wanted), None)
+    now = timezone.now()
+    status = 200
+    if request.method == "POST":
+        try:
+            if chosen is None:
+                raise ClinicError("Choose whose clients to tell from the list.", code="no_practitioner")
+            told = running_late_tell(
+                chosen,
+                visit_ids=[parse_id(raw) for raw in request.POST.getlist("visit")],
+                minutes=parse_id(request.POST.get("minutes")),
+                actor=request.user,
+                now=now,
+            )
+        except ClinicError as refusal:
+            messages.error(request, refusal.message)
+            status = 400
+        else:
+            _say_told_running_late(request, chosen, told, minutes=parse_id(request.POST.get("minutes")))
+            return redirect("home")
+    visits = visits_later_today(chosen, now=now) if chosen else []
+    refused = refused_addresses([visit.client for visit in visits])
+    told_before = {}
+    for event in AppointmentEvent.objects.filter(
+        appointment__in=[visit.pk for visit in visits], action="running_late"
+    ).order_by("at", "id"):
+        told_before[event.appointment_id] = event  # the latest
+    ticked = {parse_id(raw) for raw in request.POST.getlist("visit")} if request.method == "POST" else None
+    return render(
+        request,
+        "treatments/running_late.html",
+        {
+            "practitioners": practitioners,
+            "chosen": chosen,
+            "minutes_choices": RUNNING_LATE_MINUTES,
+            "minutes": parse_id(request.POST.get("minutes")) if request.method == "POST" else 0,
+            "rows": [
+                {
+                    "visit": visit,
+                    "ticked": visit.pk in ticked if ticked is not None else visit.start <= now + TELL_WITHIN,
+                    "reachable": bool(visit.client.email) and visit.client_id not in refused,
+                    "told_before": told_before.get(visit.pk),
+                }
+                for visit in visits
+            ],
+        },
+        status=status,
+    )
+
+
+def _say_told_running_late(request, practitioner, told, *, minutes: int) -> None:
+    if told.emailed:
+        count = len(told.emailed)
+        messages.success(
+            request,
+            f"Emailed {count} client{'s' if count != 1 else ''} that {practitioner.display_name} is running "
+            f"about {minutes} minutes late, with the likely start of their visit.",
+        )
+    if told.to_call:
+        messages.warning(
+            request,
+            "No email reaches "
+            + listed(
+                [
+                    f"{visit.client.full_name} ({visit.client.phone or 'no phone number'}, "
+                    f"{timezone.localtime(visit.start, visit.clinic.zone):%H:%M})"
+                    for visit in told.to_call
+                ]
+            )
+            + ": please call to tell them.",
+        )

@@ -21,10 +21,18 @@ from treatments.booking import (
     BookingRequest,
     appointment_book,
     appointment_cancel,
+    appointment_client_note,
     appointment_reschedule,
     online_booking_refusal,
 )
-from treatments.forms import NewClientForm, WaitlistDaysForm, parse_local_date, parse_local_datetime
+from treatments.forms import (
+    ClientNoteForm,
+    NewClientForm,
+    PublicBookingForm,
+    WaitlistDaysForm,
+    parse_local_date,
+    parse_local_datetime,
+)
 from treatments.links import (
     LinkInvalid,
     appointment_from_token,
@@ -188,7 +196,7 @@ def public_details(request, slug, service_id):
     if start is None:
         messages.error(request, "Choose a time from the list.")
         return redirect("public-times", slug, service.pk)
-    form = NewClientForm(request.POST or None)
+    form = PublicBookingForm(request.POST or None)
     error, status = "", 200
     if request.method == "POST" and form.is_valid():
         earliest = timezone.now() + dt.timedelta(minutes=clinic.min_booking_notice_minutes)
@@ -200,15 +208,18 @@ def public_details(request, slug, service_id):
                 400,
             )
         else:
+            details = dict(form.cleaned_data)
+            note = details.pop("note")
             try:
                 with transaction.atomic():
-                    client = _find_or_register(clinic, form.cleaned_data)
+                    client = _find_or_register(clinic, details)
                     appointment = appointment_book(
                         BookingRequest(
                             client=client,
                             service=service,
                             practitioner=practitioner,
                             start=start,
+                            client_note=note,
                             source="online",
                         ),
                     )
@@ -343,6 +354,8 @@ def public_manage(request, token):
             messages.success(request, "Thank you, your visit is confirmed.")
         elif action == "confirm":
             messages.error(request, "There is nothing to confirm: this visit is no longer ahead.")
+        elif action == "note":
+            _save_client_note(request, appointment)
         elif action in ("cancel", "reschedule") and not can_change:
             messages.error(
                 request,
@@ -403,6 +416,8 @@ def public_manage(request, token):
             # until when the client may still cancel or move it online
             "changes_until": _changes_close(clinic, appointment.start),
             "confirmed": appointment.events.filter(action="confirmed_by_client").exists(),
+            # the client's note for the clinic, theirs to change until the visit
+            "note_form": ClientNoteForm(initial={"note": appointment.client_note}) if can_confirm else None,
             "day": day,
             "times": times,
             "date_error": date_error,
@@ -414,6 +429,25 @@ def public_manage(request, token):
             and waiting_earlier is None
             and sooner_days(appointment) is not None,
         },
+    )
+
+
+def _save_client_note(request, appointment) -> None:
+    """Keep the note the client wrote on their visit's page, and tell them it reached the clinic."""
+    form = ClientNoteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["note"][0])
+        return
+    try:
+        noted = appointment_client_note(appointment, note=form.cleaned_data["note"])
+    except ClinicError as refusal:
+        messages.error(request, _client_message(refusal, appointment.clinic))
+        return
+    messages.success(
+        request,
+        "Thank you: the clinic's team will read your note before your visit."
+        if noted.client_note
+        else "Your note is removed.",
     )
 
 

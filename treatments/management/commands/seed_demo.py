@@ -446,6 +446,7 @@ class Command(BaseCommand):
         self._appointments(clinic, clients, rng)
         if with_forms:
             self._a_client_twice(clinic)
+            self._notes_on_visits(clinic)
             self._course_in_progress(clinic, clients)
             self._treatment_records(clinic)
             self._consents_countersigned(clinic)
@@ -699,6 +700,26 @@ class Command(BaseCommand):
         AppointmentEvent.objects.filter(appointment=visit, action="booked").update(
             actor=None, at=booked_at, details={"source": "online", "start": visit.start.isoformat()}
         )
+
+    @staticmethod
+    def _notes_on_visits(clinic: Clinic) -> None:
+        """The visit booked online by the client with a second record carries their note for the
+        clinic; the next visit ahead of another client carries the desk's note. Both show on the day's
+        list and the visit's page."""
+        now = timezone.now()
+        ahead = Appointment.objects.filter(
+            clinic=clinic, status=AppointmentStatus.BOOKED, course=None, start__gt=now
+        ).order_by("start", "id")
+        online = ahead.filter(events__action="booked", events__details__source="online").first()
+        if online is not None:
+            Appointment.objects.filter(pk=online.pk).update(
+                client_note="I have a new email address. Is there somewhere to park nearby?"
+            )
+        noted = ahead.exclude(pk=online.pk if online else None).first()
+        if noted is not None:
+            Appointment.objects.filter(pk=noted.pk).update(
+                notes="Prefers the quieter treatment room. Has a gift voucher to use."
+            )
 
     @staticmethod
     def _history_of(visit: Appointment, desk_user, zone) -> list[AppointmentEvent]:
