@@ -130,6 +130,7 @@ def _public_pages(world, visit):
         f"/p/lumen/book/{service}/",
         f"/p/lumen/book/{service}/details/",
         f"/p/manage/{manage_token(visit)}/",
+        f"/p/manage/{manage_token(visit)}/visit.ics",
         "/feeds/not-a-link/visits.ics",
     ]
 
@@ -183,6 +184,6 @@ def test_forms_take_odd_values(client, world, visit):
     ]
     for path in posted:
         for value in ODD_VALUES:
-            for action in ("plan", "check", "book", "confirm", "cancel", "move", "note", value):
+            for action in ("plan", "check", "book", "confirm", "cancel", "move", "note", "check_in", value):
                 form = {**dict.fromkeys(FORM_NAMES, value), "action": action}
                 _assert_no_server_error(client.post(path, form), "POST", path, form)

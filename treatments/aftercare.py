@@ -167,7 +167,10 @@ def _session_context(session: TreatmentSession) -> dict:
         "practitioner_name": session.practitioner.display_name,
         "session_date": f"{treated_local:%A} {treated_local.day} {treated_local:%B %Y}",
         "zone_name": clinic.time_zone,
-        "rebook_url": absolute_url(reverse("public-services", args=[clinic.slug])),
+        # the times with the practitioner who treated them, first
+        "rebook_url": absolute_url(
+            f"{reverse('public-services', args=[clinic.slug])}?with={session.practitioner_id}"
+        ),
         "unsubscribe_url": unsubscribe_url(session.client),
     }
 

@@ -1081,13 +1081,53 @@ def status_refusal(appointment: Appointment, status: str, *, now: dt.datetime) -
     return None
 
 
+# A client checks themselves in from their visit's link once at the clinic: from this long before the
+# visit (not from home the evening before) until it ends.
+SELF_CHECK_IN_FROM = dt.timedelta(minutes=20)
+
+
+def self_check_in_refusal(appointment: Appointment, *, now: dt.datetime) -> ClinicError | None:
+    """Why the client cannot check themselves in now (None if they can), in words for the client."""
+    if appointment.status != AppointmentStatus.BOOKED:
+        return ClinicError(
+            "You are checked in."
+            if appointment.status == AppointmentStatus.ARRIVED
+            else "This visit cannot be checked in: please speak to the desk.",
+            code="not_booked",
+        )
+    opens = timezone.localtime(appointment.start - SELF_CHECK_IN_FROM, appointment.clinic.zone)
+    if now < opens:
+        return ClinicError(
+            f"You can check in here when you arrive, from {opens:%H:%M} on {opens:%A} {opens.day} "
+            f"{opens:%B}.",
+            code="too_early",
+        )
+    if now >= appointment.end:
+        return ClinicError("This visit's time has passed: please speak to the desk.", code="too_late")
+    return status_refusal(appointment, AppointmentStatus.ARRIVED, now=now)
+
+
 @transaction.atomic
 def appointment_set_status(
-    appointment: Appointment, *, status: str, actor=None, now: dt.datetime | None = None
+    appointment: Appointment,
+    *,
+    status: str,
+    actor=None,
+    now: dt.datetime | None = None,
+    by_client: bool = False,
 ) -> Appointment:
-    """Check in (arrived), complete (fulfilled) or mark a no-show, if the status and the time allow it."""
+    """Check in (arrived), complete (fulfilled) or mark a no-show, if the status and the time allow it.
+
+    `by_client`: the client checks themselves in from their link, within `self_check_in_refusal`'s
+    window; the history says so.
+    """
     current = _locked(appointment)
-    refusal = status_refusal(current, status, now=now or timezone.now())
+    now = now or timezone.now()
+    if by_client and status != AppointmentStatus.ARRIVED:
+        raise ClinicError("A client can only check themselves in.", code="bad_status")
+    refusal = (
+        self_check_in_refusal(current, now=now) if by_client else status_refusal(current, status, now=now)
+    )
     if refusal is not None:
         raise refusal
     previous = current.status
@@ -1097,7 +1137,7 @@ def appointment_set_status(
         appointment=current,
         actor=acting_user(actor),
         action=f"status:{status}",
-        details={"from": previous, "to": status},
+        details={"from": previous, "to": status, **({"by_client": True} if by_client else {})},
     )
     return current
 

@@ -31,6 +31,14 @@ def appointment_invite(appointment: Appointment, *, method: str = "REQUEST") -> 
     return calendar.to_ical().decode()
 
 
+def appointment_calendar_file(appointment: Appointment) -> str:
+    """The visit as a calendar file to download from the client's page (METHOD PUBLISH): the invite's
+    UID and SEQUENCE, so a calendar that holds the emailed invite updates that event, not a second."""
+    calendar = calendar_of(appointment.clinic, "PUBLISH")
+    calendar.add_component(_event(appointment, status="CONFIRMED" if appointment.is_active else "CANCELLED"))
+    return calendar.to_ical().decode()
+
+
 def course_invite(appointments: list[Appointment], *, status: str = "CONFIRMED") -> str:
     """Return one calendar file holding several sessions of a course (METHOD PUBLISH).
 

@@ -70,6 +70,7 @@ urlpatterns = [
         name="public-waitlist-join",
     ),
     path("p/manage/<str:token>/", public.public_manage, name="public-manage"),
+    path("p/manage/<str:token>/visit.ics", public.public_calendar_file, name="public-calendar-file"),
     path("p/waitlist/<str:token>/", public.public_waitlist, name="public-waitlist"),
     path("p/visits/<str:token>/", public.public_visits, name="public-visits"),
 ]

@@ -433,6 +433,8 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
         label += " with the rest of the course" if details.get("rest_of_course") else ""
     elif event.action in ("notes_changed", "client_note_changed"):
         label += _note_change_said(details.get("before", ""), details.get("after", ""))
+    elif event.action == "status:arrived" and details.get("by_client"):
+        label = "Checked in by the client, from their visit's page"
     elif event.action == "running_late":
         label = f"Running about {details.get('minutes')} minutes late: " + (
             "the client was emailed the likely start"

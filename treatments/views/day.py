@@ -88,18 +88,22 @@ def home(request):
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
     now = timezone.now()
     missing = flag_visits(appointments, clinic)
-    confirmed, told_late = set(), {}
+    confirmed, told_late, checked_in_themselves = set(), {}, set()
     for event in AppointmentEvent.objects.filter(
-        appointment__in=[a.pk for a in active], action__in=["confirmed_by_client", "running_late"]
+        appointment__in=[a.pk for a in active],
+        action__in=["confirmed_by_client", "running_late", "status:arrived"],
     ).order_by("at", "id"):
         if event.action == "confirmed_by_client":
             confirmed.add(event.appointment_id)
-        else:
+        elif event.action == "running_late":
             told_late[event.appointment_id] = event  # the latest
+        elif (event.details or {}).get("by_client"):
+            checked_in_themselves.add(event.appointment_id)
     flag_refused_addresses(appointments)
     for appointment in appointments:
         appointment.confirmed_by_client = appointment.pk in confirmed
         appointment.told_running_late = told_late.get(appointment.pk)
+        appointment.checked_in_themselves = appointment.pk in checked_in_themselves
         appointment.next_steps = _next_steps(appointment, now) if appointment.is_active else []
     to_chase = _to_chase(appointments, missing, now)
     # Today's list, where the desk starts, also says what in the next fortnight has nobody to see the client.

@@ -5,10 +5,12 @@ import datetime as dt
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
+from clients.links import forms_url
 from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
@@ -16,14 +18,16 @@ from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, StaffMember
 from clinic.parsing import parse_id
 from clinic.time_off import closures_said
-from treatments.availability import free_times_on, next_free_start
+from treatments.availability import free_times_on, next_free_start, qualified_practitioners
 from treatments.booking import (
     BookingRequest,
     appointment_book,
     appointment_cancel,
     appointment_client_note,
     appointment_reschedule,
+    appointment_set_status,
     online_booking_refusal,
+    self_check_in_refusal,
 )
 from treatments.forms import (
     ClientNoteForm,
@@ -33,6 +37,7 @@ from treatments.forms import (
     parse_local_date,
     parse_local_datetime,
 )
+from treatments.invites import appointment_calendar_file
 from treatments.links import (
     LinkInvalid,
     appointment_from_token,
@@ -49,7 +54,7 @@ from treatments.models import (
     WaitlistEnded,
     WaitlistEntry,
 )
-from treatments.selectors import local_day_bounds
+from treatments.selectors import forms_missing, local_day_bounds
 from treatments.waitlist import (
     entry_from_token,
     free_times_for,
@@ -94,7 +99,15 @@ def public_services(request, slug):
     clinic = get_object_or_404(Clinic, slug=slug)
     show_times_in_clinic_zone(clinic)
     services = Service.objects.filter(clinic=clinic, is_active=True, bookable_online=True).order_by("name")
-    return render(request, "public/services.html", {"clinic": clinic, "services": services})
+    # from a rebooking invitation: their practitioner, asked for on each treatment's times
+    asked_for = StaffMember.objects.filter(
+        clinic=clinic, pk=parse_id(request.GET.get("with")), role="practitioner", is_active=True
+    ).first()
+    return render(
+        request,
+        "public/services.html",
+        {"clinic": clinic, "services": services, "asked_for": asked_for},
+    )
 
 
 def _day_choice(request, clinic, default: dt.date | None = None):
@@ -115,11 +128,20 @@ def public_times(request, slug, service_id):
     service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
     day, date_error = _day_choice(request, clinic)
     today = timezone.localdate(timezone=clinic.zone)
-    times = free_times_on(service=service, day=day)
+    # the client may ask for one practitioner (theirs last time); anyone qualified otherwise
+    offered = [p for p in qualified_practitioners(service) if p.working_hours.all()]
+    asked_for = parse_id(request.GET.get("with"))
+    chosen = next((p for p in offered if p.pk == asked_for), None)
+    with_id = chosen.pk if chosen else None
+    times = free_times_on(service=service, day=day, practitioner_id=with_id)
     # a day with nothing free names the next one that has something, within what can be booked online
     last_online_day = today + dt.timedelta(days=DAYS_AHEAD)
     days_left = (last_online_day - day).days
-    next_free = None if times else next_free_start(service=service, after=day, days=days_left)
+    next_free = (
+        None
+        if times
+        else next_free_start(service=service, after=day, days=days_left, practitioner_id=with_id)
+    )
     closed = closures_said(clinic, *local_day_bounds(clinic, day))
     return render(
         request,
@@ -130,6 +152,11 @@ def public_times(request, slug, service_id):
             "day": day,
             "closed": closed,
             "times": times,
+            "offered": offered if len(offered) > 1 else [],
+            "chosen": chosen,
+            # asked for someone who does not give this treatment online (any more): said, not hidden
+            "not_offered": bool(asked_for) and chosen is None,
+            "with_query": f"&with={chosen.pk}" if chosen else "",
             "next_free": next_free,
             "last_online_day": last_online_day,
             "date_error": date_error,
@@ -356,6 +383,17 @@ def public_manage(request, token):
             messages.error(request, "There is nothing to confirm: this visit is no longer ahead.")
         elif action == "note":
             _save_client_note(request, appointment)
+        elif action == "check_in":
+            try:
+                appointment_set_status(appointment, status=AppointmentStatus.ARRIVED, by_client=True)
+            except ClinicError as refusal:
+                messages.error(request, refusal.message)
+            else:
+                messages.success(
+                    request,
+                    f"You are checked in. Please take a seat: {appointment.practitioner.display_name} "
+                    "will come for you.",
+                )
         elif action in ("cancel", "reschedule") and not can_change:
             messages.error(
                 request,
@@ -381,6 +419,19 @@ def public_manage(request, token):
                 return redirect("public-manage", manage_token(appointment))
         return redirect("public-manage", token)
     local_start = timezone.localtime(appointment.start, clinic.zone)
+    now = timezone.now()
+    check_in_refusal = self_check_in_refusal(appointment, now=now)
+    checked_in = (
+        appointment.events.filter(action="status:arrived").order_by("-at", "-id").first()
+        if appointment.status == AppointmentStatus.ARRIVED
+        else None
+    )
+    # at the clinic, checked in or about to: what they must still fill or sign before the treatment
+    forms_still_needed = (
+        forms_missing([appointment], clinic).get(appointment.pk, [])
+        if checked_in or check_in_refusal is None
+        else []
+    )
     waiting = WaitlistEntry.objects.filter(visit_to_move=appointment, ended_at=None).first()
     waiting_earlier = waitlist_token(waiting) if waiting is not None else None
     day, date_error = _day_choice(request, clinic, default=local_start.date())
@@ -418,6 +469,19 @@ def public_manage(request, token):
             "confirmed": appointment.events.filter(action="confirmed_by_client").exists(),
             # the client's note for the clinic, theirs to change until the visit
             "note_form": ClientNoteForm(initial={"note": appointment.client_note}) if can_confirm else None,
+            "can_check_in": check_in_refusal is None,
+            # when they may check in here, said ahead of the visit
+            "check_in_opens": check_in_refusal.message
+            if check_in_refusal is not None and check_in_refusal.code == "too_early"
+            else "",
+            "checked_in": checked_in,
+            "forms_still_needed": forms_still_needed,
+            "forms_link": forms_url(
+                appointment.client,
+                modalities=sorted({p.modality for p in appointment.service.protocols.all()}),
+            )
+            if forms_still_needed
+            else "",
             "day": day,
             "times": times,
             "date_error": date_error,
@@ -430,6 +494,20 @@ def public_manage(request, token):
             and sooner_days(appointment) is not None,
         },
     )
+
+
+@require_safe
+def public_calendar_file(request, token):
+    """The visit as a calendar file, from the link in the client's emails: the invite's own event."""
+    try:
+        appointment = appointment_from_token(token)
+    except LinkInvalid as invalid:
+        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
+    response = HttpResponse(
+        appointment_calendar_file(appointment), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="visit-{appointment.pk}.ics"'
+    return response
 
 
 def _save_client_note(request, appointment) -> None:
