@@ -30,6 +30,7 @@ class ClinicAdmin(ClinicScopedAdmin):
                     "cancellation_window_hours",
                     "phone_booking_after_no_shows",
                     "reminder_lead_hours",
+                    "feedback_request_hours",
                     "slot_step_minutes",
                     "intake_validity_days",
                     "consent_validity_days",

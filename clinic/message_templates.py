@@ -209,6 +209,7 @@ SAMPLE_CONTEXT = {
     "client_initials": "O. S.",
     "client_left_note": True,
     "late_minutes": 20,
+    "feedback_url": "https://clinic.example/p/feedback/sample/",
     "expected_local_time": "14:20",
     "was_local_start": "Friday 4 December 2026 at 15:00",
     "was_practitioner_name": "",

@@ -72,6 +72,10 @@ def default_reminder_lead_hours() -> list[int]:
     return [24, 2]
 
 
+# The latest a clinic may ask a client how their visit went: a week after it.
+FEEDBACK_REQUEST_MAX_HOURS = 168
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True, help_text="Used in the public booking address.")
@@ -136,11 +140,30 @@ class Clinic(models.Model):
             "and from the waitlist's link; the front desk still books them. Empty: anyone books online."
         ),
     )
+    feedback_request_hours = models.PositiveSmallIntegerField(
+        "Ask for feedback this many hours after a visit",
+        null=True,
+        blank=True,
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(FEEDBACK_REQUEST_MAX_HOURS)],
+        help_text=(
+            "After a completed visit, the client is emailed a link to rate it and say a few words (not "
+            "clients who unsubscribed from optional mail). Empty: no such email."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(feedback_request_hours__isnull=True)
+                | Q(feedback_request_hours__gte=1, feedback_request_hours__lte=FEEDBACK_REQUEST_MAX_HOURS),
+                name="clinic_feedback_request_within_a_week",
+                violation_error_message=(
+                    "Ask for feedback between 1 hour and a week after the visit, or leave it empty."
+                ),
+            ),
             models.CheckConstraint(
                 condition=Q(slot_step_minutes__gte=5),
                 name="clinic_slot_step_at_least_5",

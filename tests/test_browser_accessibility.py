@@ -21,7 +21,7 @@ from clients.links import forms_url, unsubscribe_url
 from clients.models import Client, ClientCondition
 from clinic.models import Clinic, OutboxMessage, StaffMember, TimeOff
 from treatments import demo_data
-from treatments.links import client_visits_url, manage_url
+from treatments.links import client_visits_url, feedback_url, manage_url
 from treatments.models import Appointment, AppointmentStatus
 
 pytestmark = pytest.mark.browser
@@ -95,6 +95,14 @@ def _a_visit_had() -> int:
         status=AppointmentStatus.FULFILLED, course=None, clinic__slug="lumen"
     ).order_by("-start")
     return next(a.pk for a in had if (n := next_visit_after(a, now=timezone.now())) and n.booked is None)
+
+
+def _a_visit_to_rate(*, rated: bool) -> Appointment:
+    """A demo visit had, which its client rated (the lowest rating: the page says sorry) or not yet."""
+    had = Appointment.objects.filter(status=AppointmentStatus.FULFILLED, clinic__slug="lumen")
+    if rated:
+        return had.filter(feedback__isnull=False).order_by("feedback__rating", "id").first()
+    return had.filter(feedback__isnull=True).order_by("-start").first()
 
 
 def _the_client_twice() -> tuple[int, int]:
@@ -252,6 +260,9 @@ def test_the_clients_pages_pass(live_server, demo, browser_page):
             f"&practitioner={visit.practitioner_id}",
             urlsplit(manage_url(visit)).path,
             urlsplit(manage_url(visit)).path + "?ask=cancel",
+            # how a visit went: asked, then answered
+            urlsplit(feedback_url(_a_visit_to_rate(rated=False))).path,
+            urlsplit(feedback_url(_a_visit_to_rate(rated=True))).path,
             urlsplit(client_visits_url(client)).path,
             _christmas_day_online(),  # closed: the page says so
             urlsplit(forms_url(client, modalities=["microneedling"])).path,

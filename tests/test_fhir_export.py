@@ -18,7 +18,7 @@ from clinic.models import OutboxMessage, OutboxStatus
 from tests.booking_world import build_world, give_face_depth_ranges, local
 from tests.factories import ConsentTemplateFactory, sign_consent
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel
-from treatments.models import BodyArea, Product, ProductLot, Service
+from treatments.models import BodyArea, Product, ProductLot, Service, VisitFeedback
 from treatments.sessions import (
     treatment_session_add_addendum,
     treatment_session_add_mesotherapy,
@@ -619,8 +619,10 @@ def test_everything_about_a_client_is_one_bundle_each_resource_once_every_refere
         last_day=dt.date(2026, 12, 22),
     )
     waitlist_end(left, because="left")
+    VisitFeedback.objects.create(appointment=session.appointment, rating=4, comment="Calm and clear.")
 
     bundle = everything_of(world, olivia)
+    [patient_ref] = [e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
     urls = [e["fullUrl"] for e in bundle["entry"]]
     assert len(urls) == len(set(urls))
     assert set(references_in(bundle)) <= set(urls)  # nothing points outside the bundle
@@ -639,6 +641,11 @@ def test_everything_about_a_client_is_one_bundle_each_resource_once_every_refere
     assert len(resources(bundle, "Procedure")) == 1
     assert {m["batch"]["lotNumber"] for m in resources(bundle, "Medication")} == {"HA-2291"}
     assert waiting.pk  # still waiting: listed as such
+    # what they said of the visit had, authored by them
+    [said] = [r for r in resources(bundle, "QuestionnaireResponse") if r["item"][0]["linkId"] == "rating"]
+    assert said["item"][0]["answer"] == [{"valueInteger": 4}]
+    assert said["item"][1]["answer"] == [{"valueString": "Calm and clear."}]
+    assert said["source"] == said["subject"] == {"reference": patient_ref}
 
 
 def test_everything_takes_a_fixed_number_of_queries(record):

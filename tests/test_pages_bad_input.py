@@ -5,12 +5,14 @@ take forms are posted the same values. What the answer says is checked by the te
 this one holds the floor: never a server error.
 """
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from clients.services import CLIENT_DETAIL_FIELDS
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book
-from treatments.links import manage_token
+from treatments.links import feedback_url, manage_token
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +74,8 @@ FORM_NAMES = [
     "visit",
     "note",
     "notes-notes",
+    "rating",
+    "comment",
 ]
 
 
@@ -131,6 +135,7 @@ def _public_pages(world, visit):
         f"/p/lumen/book/{service}/details/",
         f"/p/manage/{manage_token(visit)}/",
         f"/p/manage/{manage_token(visit)}/visit.ics",
+        urlsplit(feedback_url(visit)).path,
         "/feeds/not-a-link/visits.ics",
     ]
 

@@ -521,3 +521,15 @@ def test_a_demo_visit_booked_online_has_the_clients_note_and_another_the_desks(s
     client.force_login(StaffMember.objects.get(user__username="frontdesk").user)
     page = client.get(f"/appointments/{with_client_note.pk}/").content.decode()
     assert "Is there somewhere to park nearby?" in page
+
+
+def test_demo_clients_said_how_their_visits_went_and_one_was_unhappy(seeded):
+    from treatments.feedback import low_ratings_since
+    from treatments.models import VisitFeedback
+
+    clinic = Clinic.objects.get(slug="lumen")
+    given = list(VisitFeedback.objects.filter(appointment__clinic=clinic).select_related("appointment"))
+    assert len(given) >= 3
+    assert all(f.appointment.status == "fulfilled" and f.given_at <= timezone.now() for f in given)
+    [unhappy] = low_ratings_since(clinic, since=timezone.now() - dt.timedelta(days=7))
+    assert unhappy.rating == 2 and "waited" in unhappy.comment

@@ -56,6 +56,7 @@ from treatments.notifications import (
     notify_cancelled,
     notify_course_booked,
     notify_course_cancelled,
+    notify_feedback_request,
     notify_forms_request,
     notify_practitioners_of_client_change,
     notify_rescheduled,
@@ -1139,6 +1140,8 @@ def appointment_set_status(
         action=f"status:{status}",
         details={"from": previous, "to": status, **({"by_client": True} if by_client else {})},
     )
+    if status == AppointmentStatus.FULFILLED:
+        notify_feedback_request(current, now=now)
     return current
 
 

@@ -28,8 +28,8 @@ from clinic.fhir import (
     location_resource,
     practitioner_resource,
 )
-from treatments.models import Appointment, AppointmentStatus, TreatmentSession, WaitlistEntry
-from treatments.selectors import local_day_bounds, with_recorded_areas
+from treatments.models import Appointment, AppointmentStatus, TreatmentSession, VisitFeedback, WaitlistEntry
+from treatments.selectors import local_day_bounds, short_local, with_recorded_areas
 from treatments.sessions import mm
 
 SNOMED = "http://snomed.info/sct"
@@ -300,12 +300,43 @@ def waitlist_resource(entry: WaitlistEntry, zone) -> dict:
     return resource
 
 
+def feedback_resource(feedback: VisitFeedback, patient_ref: str, zone) -> dict:
+    """What the client said of a visit as a QuestionnaireResponse they authored: the rating (1 to 5)
+    and their words; which visit, in the first item's text."""
+    visit = feedback.appointment
+    items = [
+        {
+            "linkId": "rating",
+            "text": f"How was your visit? ({visit.service.name}, {short_local(visit.start, zone)}; 1 to 5)",
+            "answer": [{"valueInteger": feedback.rating}],
+        }
+    ]
+    if feedback.comment:
+        items.append(
+            {
+                "linkId": "comment",
+                "text": "Anything you would like to tell us?",
+                "answer": [{"valueString": feedback.comment}],
+            }
+        )
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "identifier": fhir_identifier(visit.clinic, "visit-feedback", feedback.pk),
+        "status": "completed",
+        "subject": {"reference": patient_ref},
+        "source": {"reference": patient_ref},
+        "authored": fhir_instant(feedback.given_at, zone),
+        "item": items,
+    }
+
+
 def client_everything_as_fhir_bundle(client: Client) -> dict:
     """Everything the clinic holds about a client as one FHIR R4 Bundle (FHIR's Patient `$everything`):
     the client's own Bundle (Patient, intake forms, consents, emails), then each visit with its
-    participants, each place on the waitlist, and each treatment record with its settings and products,
-    oldest first; a resource named more than once (the Patient, a practitioner, a device) comes once, as
-    first given. A fixed number of queries whatever the number of visits and records."""
+    participants, each place on the waitlist, each treatment record with its settings and products, and
+    what the client said of their visits, oldest first; a resource named more than once (the Patient, a
+    practitioner, a device) comes once, as first given. A fixed number of queries whatever the number of
+    visits and records."""
     clinic = client.clinic
     entries: dict[str, dict] = {}
 
@@ -343,4 +374,14 @@ def client_everything_as_fhir_bundle(client: Client) -> dict:
     )
     for session in sessions:
         take(record_as_fhir_bundle(session))
+    patient_ref = fhir_urn(clinic, "Patient", client.pk)
+    for feedback in (
+        VisitFeedback.objects.filter(appointment__client=client)
+        .select_related("appointment__clinic", "appointment__service")
+        .order_by("given_at", "pk")
+    ):
+        entries.setdefault(
+            fhir_urn(clinic, "QuestionnaireResponse", f"feedback/{feedback.pk}"),
+            feedback_resource(feedback, patient_ref, clinic.zone),
+        )
     return fhir_bundle(list(entries.items()), clinic.zone)

@@ -13,6 +13,7 @@ from clients.merging import clients_like
 from clients.models import GuardianRole, validate_date_of_birth, validate_printable
 from clinic.models import MAX_NEEDLE_DEPTH_MM
 from treatments.booking import MAX_COURSE_SESSIONS
+from treatments.feedback import RATINGS as FEEDBACK_RATINGS
 from treatments.models import (
     MAX_MESO_DEPTH_MM,
     MAX_MICROCURRENT_UA,
@@ -110,6 +111,21 @@ class ClientNoteForm(forms.Form):
         label="Your note for the clinic",
         help_text="Anything the team should know before your visit: a question, access needs, what you "
         "would like to talk about. It reaches them at once.",
+    )
+
+
+class FeedbackForm(forms.Form):
+    """How a client's visit went: 1 to 5, and a few words if they want."""
+
+    rating = forms.TypedChoiceField(
+        label="How was your visit?",
+        choices=[(n, f"{n} – {said}") for n, said in reversed(FEEDBACK_RATINGS.items())],
+        coerce=int,
+        widget=forms.RadioSelect,
+    )
+    comment = NoteField(
+        label="Anything you would like to tell us? (optional)",
+        help_text="What went well, or what we could do better. The clinic's team reads every answer.",
     )
 
 

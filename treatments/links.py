@@ -33,14 +33,17 @@ def manage_url(appointment: Appointment) -> str:
 
 def appointment_from_token(token: str) -> Appointment:
     """Return the appointment a token names, or raise LinkInvalid."""
-    payload = read_signed_token(token, purpose=SALT)
+    return _visit_named(read_signed_token(token, purpose=SALT), gone="This appointment no longer exists.")
+
+
+def _visit_named(payload: dict, *, gone: str) -> Appointment:
     appointment = (
         Appointment.objects.select_related("clinic", "client", "service", "practitioner")
         .filter(pk=payload.get("a"))
         .first()
     )
     if appointment is None:
-        raise LinkInvalid("This appointment no longer exists.")
+        raise LinkInvalid(gone)
     return appointment
 
 
@@ -57,3 +60,19 @@ def client_from_visits_token(token: str) -> Client:
     """Return the client a visits link names (the record kept, if theirs was merged), or raise LinkInvalid."""
     client, _ = client_from_token(token, purpose=VISITS)
     return client
+
+
+FEEDBACK = "treatments.visit-feedback"
+# How long the link asking a client how their visit went keeps working.
+FEEDBACK_VALID_FOR = dt.timedelta(days=30)
+
+
+def feedback_url(appointment: Appointment) -> str:
+    """Return the absolute address of the page asking how the visit went, for the email; 30 days."""
+    token = signed_token({"a": appointment.pk}, purpose=FEEDBACK, valid_for=FEEDBACK_VALID_FOR)
+    return absolute_url(reverse("public-feedback", args=[token]))
+
+
+def appointment_from_feedback_token(token: str) -> Appointment:
+    """Return the visit a feedback link names, or raise LinkInvalid."""
+    return _visit_named(read_signed_token(token, purpose=FEEDBACK), gone="This visit no longer exists.")

@@ -613,6 +613,27 @@ class WaitlistEntry(models.Model):
         )
 
 
+class VisitFeedback(models.Model):
+    """What a client said of a visit that took place, from the link in the email asking: 1 to 5, and
+    words if they want. One per visit; it follows the visit (and so a merge of the client's records)."""
+
+    appointment = models.OneToOneField(Appointment, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.PositiveSmallIntegerField()
+    comment = models.CharField(max_length=NOTE_MAX_CHARACTERS, blank=True)
+    given_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=1, rating__lte=5), name="visit_feedback_rating_1_to_5"
+            ),
+        ]
+        indexes = [models.Index(fields=["given_at"], name="visit_feedback_given_at")]
+
+    def __str__(self):
+        return f"{self.rating}/5 for visit {self.appointment_id}"
+
+
 class DeviceHold(models.Model):
     """One device held by an active visit over its held time: what keeps a device from double-booking.
 

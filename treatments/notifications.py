@@ -11,13 +11,14 @@ from django.db.models import prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.links import absolute_url, forms_url
+from clients.links import absolute_url, forms_url, unsubscribe_url
 from clients.selectors import forms_needed
+from clients.services import client_accepts_non_essential_mail
 from clinic.models import ClientChangeEmails, OutboxMessage, OutboxStatus, StaffMember
 from clinic.outbox import outbox_cancel, outbox_message, outbox_write
 from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite, course_invite
-from treatments.links import client_visits_url, manage_url
+from treatments.links import client_visits_url, feedback_url, manage_url
 from treatments.models import Appointment, AppointmentStatus, Course
 from treatments.selectors import forms_missing, short_local
 
@@ -357,6 +358,46 @@ def notify_running_late(appointment: Appointment, minutes: int, *, event_id: int
     )
     outbox_write(messages)
     return messages
+
+
+FEEDBACK_REQUEST = "feedback_request"
+# A visit completed later than this after it ended (the desk catching up) is not asked about.
+FEEDBACK_ASKED_WITHIN = dt.timedelta(days=2)
+
+
+def notify_feedback_request(appointment: Appointment, *, now: dt.datetime) -> list[OutboxMessage]:
+    """Queue the email asking the client how their visit went, the clinic's hours after it ended.
+
+    Call in the transaction that completes the visit. Optional mail: not for a client who
+    unsubscribed or turned it off, and it carries one-click unsubscribe. Not written when the clinic
+    asks for none, when the visit was completed days after it (FEEDBACK_ASKED_WITHIN), or twice.
+    """
+    hours = appointment.clinic.feedback_request_hours
+    client = appointment.client
+    if hours is None or not client_accepts_non_essential_mail(client):
+        return []
+    if now - appointment.end > FEEDBACK_ASKED_WITHIN:
+        return []
+    message = outbox_message(
+        clinic=appointment.clinic,
+        recipient_email=client.email,
+        recipient_name=client.full_name,
+        template_key=FEEDBACK_REQUEST,
+        dedupe_key=f"appointment:{appointment.pk}:feedback",
+        context={
+            "appointment_id": appointment.pk,
+            "client_first_name": client.first_name,
+            **_said_of_the_visit(appointment),
+            "feedback_url": feedback_url(appointment),
+            "unsubscribe_url": unsubscribe_url(client),
+        },
+        due_at=max(now, appointment.end + dt.timedelta(hours=hours)),
+        topic=f"appointment:{appointment.pk}",
+        client_id=client.pk,
+        is_essential=False,
+    )
+    outbox_write([message])
+    return [message]
 
 
 PRACTITIONER_NOTICE = "practitioner_client_change"

@@ -73,4 +73,5 @@ urlpatterns = [
     path("p/manage/<str:token>/visit.ics", public.public_calendar_file, name="public-calendar-file"),
     path("p/waitlist/<str:token>/", public.public_waitlist, name="public-waitlist"),
     path("p/visits/<str:token>/", public.public_visits, name="public-visits"),
+    path("p/feedback/<str:token>/", public.public_feedback, name="public-feedback"),
 ]

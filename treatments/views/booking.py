@@ -68,6 +68,7 @@ from treatments.models import (
     AppointmentStatus,
     Service,
     TreatmentSession,
+    VisitFeedback,
     WaitlistEntry,
 )
 from treatments.selectors import (
@@ -580,6 +581,9 @@ def appointment_detail(request, pk):
             else None,
             "cancel_form": CancelForm(prefix="cancel"),
             "notes_form": VisitNotesForm(prefix="notes", initial={"notes": appointment.notes}),
+            "feedback": VisitFeedback.objects.filter(appointment=appointment).first()
+            if appointment.status == AppointmentStatus.FULFILLED
+            else None,
             # the client is in: book their next visit for the treatment before they leave
             "next_visit": next_visit_after(appointment, now=now),
             "progress": course_progress(appointment.course, course_sessions) if appointment.course else None,

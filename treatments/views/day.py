@@ -21,6 +21,7 @@ from treatments.booking import (
     running_late_tell,
     status_refusal,
 )
+from treatments.feedback import low_ratings_since
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
 from treatments.selectors import (
@@ -41,6 +42,8 @@ from treatments.views.flags import flag_refused_addresses, flag_visits
 SOON = dt.timedelta(days=14)
 # Today's list says what clients booked, moved or cancelled themselves online this long back.
 CLIENT_CHANGES_SINCE = dt.timedelta(hours=24)
+# Managers see on today's list the low ratings clients gave this long back.
+LOW_RATINGS_SHOWN = dt.timedelta(days=7)
 
 NEXT_STEPS = [
     ("check_in", AppointmentStatus.ARRIVED, "Check in", "Check in {name} at {time}"),
@@ -131,6 +134,10 @@ def home(request):
             "to_chase_by_email": [a for a in to_chase if a.client.email and not a.email_refused],
             "to_sign_off": records_to_sign_off(member) if may_record(member) else [],
             "to_move": to_move,
+            # a client unhappy with a visit this week: for the managers to call back
+            "low_ratings": low_ratings_since(clinic, since=now - LOW_RATINGS_SHOWN)
+            if day == today and member.is_manager
+            else [],
             # what clients did themselves online, for the desk to know before they call or arrive
             "by_clients": changes_by_clients(clinic, since=now - CLIENT_CHANGES_SINCE)
             if day == today

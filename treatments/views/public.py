@@ -29,8 +29,10 @@ from treatments.booking import (
     online_booking_refusal,
     self_check_in_refusal,
 )
+from treatments.feedback import LOW_RATING, stars, visit_feedback_give
 from treatments.forms import (
     ClientNoteForm,
+    FeedbackForm,
     NewClientForm,
     PublicBookingForm,
     WaitlistDaysForm,
@@ -40,6 +42,7 @@ from treatments.forms import (
 from treatments.invites import appointment_calendar_file
 from treatments.links import (
     LinkInvalid,
+    appointment_from_feedback_token,
     appointment_from_token,
     client_from_visits_token,
     client_visits_url,
@@ -51,6 +54,7 @@ from treatments.models import (
     AppointmentEvent,
     AppointmentStatus,
     Service,
+    VisitFeedback,
     WaitlistEnded,
     WaitlistEntry,
 )
@@ -508,6 +512,45 @@ def public_calendar_file(request, token):
     )
     response["Content-Disposition"] = f'attachment; filename="visit-{appointment.pk}.ics"'
     return response
+
+
+@require_http_methods(["GET", "POST"])
+def public_feedback(request, token):
+    """Ask a client how their visit went (1 to 5, and words if they want), from the emailed link."""
+    try:
+        appointment = appointment_from_feedback_token(token)
+    except LinkInvalid as invalid:
+        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
+    clinic = appointment.clinic
+    show_times_in_clinic_zone(clinic)
+    form = FeedbackForm(request.POST or None)
+    error, status = "", 200
+    if request.method == "POST":
+        if not form.is_valid():
+            error, status = "Please choose from 1 to 5.", 400
+        else:
+            try:
+                visit_feedback_give(appointment, **form.cleaned_data)
+            except ClinicError as refusal:
+                error, status = refusal.message, 400
+            else:
+                return redirect("public-feedback", token)
+    given = VisitFeedback.objects.filter(appointment=appointment).first()
+    return render(
+        request,
+        "public/feedback.html",
+        {
+            "clinic": clinic,
+            "appointment": appointment,
+            "local_start": timezone.localtime(appointment.start, clinic.zone),
+            "given": given,
+            "stars": stars(given.rating) if given else "",
+            "low": given is not None and given.rating <= LOW_RATING,
+            "form": form,
+            "error": error,
+        },
+        status=status,
+    )
 
 
 def _save_client_note(request, appointment) -> None:

@@ -7,8 +7,10 @@ from django.http import HttpResponse
 from django.shortcuts import render
 
 from clinic.permissions import staff_required
+from treatments.feedback import feedback_between
 from treatments.forms import parse_local_date
 from treatments.report import LONGEST_REPORT_DAYS, clinic_report, default_span
+from treatments.selectors import local_day_bounds
 
 
 @staff_required
@@ -34,6 +36,10 @@ def report(request):
         "treatments/report.html",
         {
             "report": clinic_report(clinic, first_day=first_day, last_day=last_day),
+            # what clients said of the visits of these days, lowest rating first
+            "feedback": feedback_between(
+                clinic, local_day_bounds(clinic, first_day)[0], local_day_bounds(clinic, last_day)[1]
+            ),
             "error": error,
         },
         status=400 if error else 200,
