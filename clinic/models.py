@@ -665,3 +665,24 @@ class OutboxMessage(models.Model):
     def label(self) -> str:
         """The kind of message in words, for staff: "booking_reminder" is "Booking reminder"."""
         return self.template_key.replace("_", " ").replace("-", " ").capitalize()
+
+
+class SignInFailure(models.Model):
+    """A wrong password given for a username (from an address): what locks the account for a while.
+
+    Written however the password was tried (the sign-in page, the admin's); a sign-in that succeeds
+    clears its username's. See `clinic.sign_in`.
+    """
+
+    username = models.CharField(max_length=150)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["username", "at"], name="sign_in_failure_username_at"),
+            models.Index(fields=["ip_address", "at"], name="sign_in_failure_ip_at"),
+        ]
+
+    def __str__(self):
+        return f"{self.username} from {self.ip_address} at {self.at:%Y-%m-%d %H:%M}"

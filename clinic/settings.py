@@ -102,7 +102,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's password sign-in, paused for an account after a few wrong passwords (clinic.sign_in).
+AUTHENTICATION_BACKENDS = ["clinic.sign_in.LockingModelBackend"]
 LOGIN_URL = "login"
+# A sign-in lasts a working day: a desk computer left signed in overnight is not (hours; SESSION_HOURS).
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 3600
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -214,7 +218,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_TLS_PROXY", False):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 if not DEBUG and SECRET_KEY.startswith("dev-only"):

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import messages_views, views
+from clinic.sign_in import SignInForm
 
 # Higher layers are included by dotted path, so the clinic package never imports them.
 urlpatterns = [
@@ -11,7 +12,7 @@ urlpatterns = [
     path("clients/", include("clients.urls")),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=SignInForm),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -57,6 +57,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def sessions_outlast_the_clock_jumps(settings):
+    """Keep a test's one sign-in through the days its clock jumps ahead (the week's calendar, a record
+    signed off the next morning); a staff sign-in lasts 12 hours, which test_sign_in_lockout holds."""
+    settings.SESSION_COOKIE_AGE = 60 * 24 * 3600
+
+
 @pytest.fixture
 def lumen(db):
     return ClinicFactory(name="Lumen Skin Clinic", slug="lumen-test", time_zone="Europe/London")
