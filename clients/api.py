@@ -7,6 +7,7 @@ from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from clients.access_log import health_data_read
 from clients.fhir import client_as_fhir_bundle
 from clients.merging import (
     SAME_EMAIL,
@@ -15,12 +16,18 @@ from clients.merging import (
     client_merged_into,
     clients_like,
 )
-from clients.models import NO_WAY_TO_REACH, Client
+from clients.models import NO_WAY_TO_REACH, Client, HealthDataRead
 from clients.selectors import refused_address, refused_addresses, search_clients
 from clients.services import client_register, client_update_details
 from clinic.errors import GoneElsewhereError
 from clinic.parsing import parse_id
-from clinic.permissions import ClinicScopedQuerysetMixin, IsClinicStaff, MayReadHealthData, clinic_of
+from clinic.permissions import (
+    ClinicScopedQuerysetMixin,
+    IsClinicStaff,
+    MayReadHealthData,
+    clinic_of,
+    staff_member_of,
+)
 
 
 class EmailRefusalSerializer(serializers.Serializer):
@@ -186,4 +193,6 @@ class ClientViewSet(
         detail=True, methods=["get"], url_path="fhir", permission_classes=[IsClinicStaff, MayReadHealthData]
     )
     def fhir(self, request, pk=None):
-        return Response(client_as_fhir_bundle(self.get_object()))
+        client = self.get_object()
+        health_data_read(staff_member_of(request.user), client.pk, HealthDataRead.EXPORT)
+        return Response(client_as_fhir_bundle(client))

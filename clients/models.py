@@ -660,3 +660,44 @@ class DistinctClients(models.Model):
 
     def __str__(self):
         return f"{self.first} is not {self.second}"
+
+
+class HealthDataRead(models.TextChoices):
+    INTAKE_AND_CONSENT = "intake_and_consent", "Intake answers and signed consents"
+    VISIT_INTAKE = "visit_intake", "Intake summary on a visit's page"
+    TREATMENT_HISTORY = "treatment_history", "Treatment history on their page"
+    TREATMENT_RECORD = "treatment_record", "A treatment record"
+    PHOTO = "photo", "A treatment photo"
+    EXPORT = "export", "An export (FHIR)"
+
+
+class HealthDataAccess(models.Model):
+    """A staff member opened a client's health data: who, what, when (`clients.access_log`).
+
+    Written as the page or export is served, at most once per reader, client and kind of data in each
+    half hour of the clock (`period`; reading a record while writing it is one access, not forty): one
+    INSERT that a unique constraint lets through or not. It follows a merge of the client's records,
+    as every row about them does.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="health_data_accesses")
+    staff_member = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    what = models.CharField(max_length=30, choices=HealthDataRead.choices)
+    at = models.DateTimeField(default=timezone.now)
+    # the half hour of the clock `at` falls in: one row per reader, client, kind of data and period
+    period = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "at"], name="health_data_access_client_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(what__in=HealthDataRead.values), name="health_data_access_what_known"
+            ),
+            models.UniqueConstraint(
+                fields=["client", "staff_member", "what", "period"], name="health_data_access_once_a_period"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.staff_member} read {self.what} of client {self.client_id} at {self.at:%Y-%m-%d %H:%M}"

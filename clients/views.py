@@ -7,8 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clients.access_log import health_data_read
 from clients.forms import ClientDetailsForm
-from clients.models import Client, PhotoConsentScope, SignedConsent
+from clients.models import Client, HealthDataRead, PhotoConsentScope, SignedConsent
 from clients.selectors import (
     client_forms,
     client_health_forms,
@@ -109,6 +110,7 @@ def client_intake_and_consent(request, pk):
             f"managers. {client.full_name}'s page shows whether their forms are filled and signed."
         )
     health = client_health_forms(client, intake_id=parse_id(request.GET.get("intake")))
+    health_data_read(request.staff_member, client.pk, HealthDataRead.INTAKE_AND_CONSENT)
     signing = consent_signatures(
         client=client, modalities={c.modality for c in health.consents}, member=request.staff_member
     )

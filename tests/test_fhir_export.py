@@ -33,6 +33,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def record(db):
+    return signed_off_record()
+
+
+def signed_off_record():
+    """Olivia's visit of 1 December, its record of three treatments signed off, with an addendum."""
     world = build_world()
     give_face_depth_ranges(world)
     combo = Service.objects.create(

@@ -11,8 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clients.access_log import health_data_read, health_data_read_many
 from clients.api import refuse_if_merged
-from clients.models import Client
+from clients.models import Client, HealthDataRead
 from clinic.models import Device, Room, StaffMember
 from clinic.pagination import ClinicPagination
 from clinic.permissions import (
@@ -22,6 +23,7 @@ from clinic.permissions import (
     IsClinicStaff,
     MayReadHealthData,
     clinic_of,
+    staff_member_of,
 )
 from treatments.availability import Slot, available_slots
 from treatments.booking import (
@@ -610,7 +612,14 @@ class TreatmentRecordViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelVi
     )
     @action(detail=True, methods=["get"], url_path="fhir")
     def fhir(self, request, pk=None):
-        return Response(record_as_fhir_bundle(self.get_object()))
+        record = self.get_object()
+        health_data_read(staff_member_of(request.user), record.client_id, HealthDataRead.EXPORT)
+        return Response(record_as_fhir_bundle(record))
+
+    def retrieve(self, request, *args, **kwargs):
+        record = self.get_object()
+        health_data_read(staff_member_of(request.user), record.client_id, HealthDataRead.TREATMENT_RECORD)
+        return Response(self.get_serializer(record).data)
 
     @extend_schema(parameters=[RecordQuerySerializer])
     def list(self, request, *args, **kwargs):
@@ -620,6 +629,9 @@ class TreatmentRecordViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelVi
         if query.validated_data.get("client"):
             records = records.filter(client=query.validated_data["client"])
         page = self.paginate_queryset(records)
+        health_data_read_many(
+            staff_member_of(request.user), {r.client_id for r in page}, HealthDataRead.TREATMENT_RECORD
+        )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
@@ -734,4 +746,5 @@ class ClientEverythingView(APIView):
         if client is None:
             refuse_if_merged(pk, clinic)
             raise Http404
+        health_data_read(staff_member_of(request.user), client.pk, HealthDataRead.EXPORT)
         return Response(client_everything_as_fhir_bundle(client))

@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
+from clients.access_log import health_data_read
 from clients.links import forms_url
 from clients.merging import other_records_of
-from clients.models import Client
+from clients.models import Client, HealthDataRead
 from clients.selectors import (
     consent_signatures,
     forms_needed,
@@ -527,6 +528,11 @@ def appointment_detail(request, pk):
     )
     sooner = sooner_days(appointment) if can_change and waiting_to_move is None else None
     record = TreatmentSession.objects.filter(appointment=appointment).select_related("signed_off_by").first()
+    intake = (
+        latest_intake_reading(appointment.client) if can_change and may_record(request.staff_member) else None
+    )
+    if intake:
+        health_data_read(request.staff_member, appointment.client_id, HealthDataRead.VISIT_INTAKE)
     writer = may_write(request.staff_member, appointment)
     startable = record is None and writer and appointment.service.protocols.exists()
     record_refusal = record_start_refusal(appointment, now=now) if startable else None
@@ -562,9 +568,7 @@ def appointment_detail(request, pk):
             # none once completed
             "safety": before_the_session(appointment, request.staff_member) if can_change else None,
             # the answers themselves are health data: for the practitioners and managers
-            "intake": latest_intake_reading(appointment.client)
-            if can_change and may_record(request.staff_member)
-            else None,
+            "intake": intake,
             "movers": movers,
             "time_off": time_off,
             "off_hours": off_hours,

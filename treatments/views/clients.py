@@ -11,8 +11,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from clients.access_log import health_data_accesses, health_data_read
 from clients.merging import client_merged_into, other_records_of
-from clients.models import Client, WithdrawalChannel
+from clients.models import Client, HealthDataRead, WithdrawalChannel
 from clients.selectors import (
     client_forms,
     refused_address,
@@ -57,6 +58,11 @@ def client_detail(request, pk):
             :TIMELINE_LENGTH
         ]
     )
+    records = None
+    if may_record(request.staff_member):
+        records = client_treatment_records(client)
+        if records:
+            health_data_read(request.staff_member, client.pk, HealthDataRead.TREATMENT_HISTORY)
     return render(
         request,
         "clients/client_detail.html",
@@ -78,8 +84,10 @@ def client_detail(request, pk):
             "withdrawal_channels": WithdrawalChannel.choices,
             "timeline": timeline,
             "resend_next": request.get_full_path(),
+            # who opened their health data: for the managers, who answer the client's "who looked?"
+            "accesses": health_data_accesses(client.pk) if request.staff_member.is_manager else None,
             # health data: for the practitioners and managers, not the front desk
-            "records": client_treatment_records(client) if may_record(request.staff_member) else None,
+            "records": records,
             # one person, two records: who this record may also be, and what was merged into it
             "same_as": other_records_of(client),
             "merges": list(client.merged_records.select_related("merged_by")),

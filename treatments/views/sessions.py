@@ -11,7 +11,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clients.models import PHOTO_CONSENT_TEXTS, GuardianRole, PhotoConsentScope
+from clients.access_log import health_data_read
+from clients.models import PHOTO_CONSENT_TEXTS, GuardianRole, HealthDataRead, PhotoConsentScope
 from clients.selectors import photo_consent_current
 from clients.services import photo_consent_give, signs_for_a_minor
 from clinic.errors import ClinicError
@@ -227,6 +228,7 @@ def session_record(request, pk):
         messages.info(request, "This visit has no treatment record yet: start it from here.")
         return redirect("appointment-detail", pk)
     if request.method != "POST":
+        health_data_read(by, session.client_id, HealthDataRead.TREATMENT_RECORD)
         return _render(request, appointment, session)
     action = request.POST.get("action", "")
     refusal = write_refusal(by, session) if action != "addendum" else None
@@ -307,6 +309,7 @@ def session_photo(request, pk, photo_id):
     _recorder(request)
     appointment = visit_of_this_clinic(request, pk)
     photo = get_object_or_404(SessionPhoto, pk=photo_id, session__appointment=appointment)
+    health_data_read(request.staff_member, appointment.client_id, HealthDataRead.PHOTO)
     extension = photo.image.name.rsplit(".", 1)[-1].lower()
     try:
         handle = photo.image.open("rb")
