@@ -69,6 +69,21 @@ def locked_until(username: str, address: str | None, *, now: dt.datetime | None 
     return max(ends) if ends else None
 
 
+def paused_until(usernames, *, now: dt.datetime | None = None) -> dict[str, dt.datetime]:
+    """For each of these usernames paused now (by their own wrong passwords), when it ends; one query."""
+    now = now or timezone.now()
+    recent: dict[str, list[dt.datetime]] = {}
+    for username, at in SignInFailure.objects.filter(
+        username__in={_username(u) for u in usernames}, at__gt=now - LOCK_WINDOW
+    ).values_list("username", "at"):
+        recent.setdefault(username, []).append(at)
+    return {
+        username: sorted(times)[-FAILURES_PER_USERNAME] + LOCK_WINDOW
+        for username, times in recent.items()
+        if len(times) >= FAILURES_PER_USERNAME
+    }
+
+
 def lock_said(until: dt.datetime, *, now: dt.datetime | None = None) -> str:
     """The lock in words, its end as minutes from now (nobody signed in: no clinic zone to say a time in)."""
     minutes = max(1, math.ceil((until - (now or timezone.now())).total_seconds() / 60))

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from clinic import messages_views, views
+from clinic import messages_views, staff_views, views
 from clinic.sign_in import SignInForm
 
 # Higher layers are included by dotted path, so the clinic package never imports them.
@@ -16,6 +16,10 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", staff_views.OwnPasswordView.as_view(), name="own-password"),
+    path("manage/staff/", staff_views.staff_list, name="staff"),
+    path("manage/staff/<int:pk>/password/", staff_views.staff_password, name="staff-password"),
+    path("manage/staff/<int:pk>/unpause/", staff_views.staff_unpause, name="staff-unpause"),
     path("mailbox/", views.mailbox, name="mailbox"),
     path("manage/emails/", messages_views.message_template_list, name="message-templates"),
     path("manage/emails/<str:key>/", messages_views.message_template_edit, name="message-template-edit"),

@@ -150,6 +150,7 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             reverse("client-same-as", args=_the_client_twice()),
             # telling a practitioner's clients they run late: whose, then their visits later today
             reverse("running-late"),
+            reverse("own-password"),
             f"{reverse('running-late')}?practitioner={visit.practitioner_id}",
         ],
     )
@@ -184,6 +185,7 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
                 "/manage/report/",
                 "/manage/emails/",
                 "/manage/emails/booking_reminder/",
+                "/manage/staff/",
                 "/mailbox/",
                 reverse("client-detail", args=[noted]),
                 reverse("client-intake-and-consent", args=[noted]),

@@ -76,6 +76,14 @@ FORM_NAMES = [
     "notes-notes",
     "rating",
     "comment",
+    "username",
+    "display_name",
+    "role",
+    "password1",
+    "password2",
+    "old_password",
+    "new_password1",
+    "new_password2",
 ]
 
 
@@ -119,6 +127,8 @@ def _staff_pages(world, visit):
         f"/clients/{visit.client_id}/same-as/{_other_record(world, visit)}/",
         "/my-calendar/",
         "/day/running-late/",
+        "/manage/staff/",
+        "/accounts/password/",
     ]
 
 
@@ -172,6 +182,10 @@ def test_forms_take_odd_values(client, world, visit):
         f"/appointments/{visit.pk}/check-in/",
         f"/appointments/{visit.pk}/notes/",
         "/day/running-late/",
+        "/manage/staff/",
+        f"/manage/staff/{world.desk.pk}/password/",
+        f"/manage/staff/{world.desk.pk}/unpause/",
+        "/accounts/password/",
         f"/courses/{visit.pk}/cancel/",
         "/manage/emails/booking_reminder/",
         f"/clients/{visit.client_id}/edit/",

@@ -6,7 +6,7 @@ import smtplib
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count, F
@@ -48,6 +48,7 @@ from clinic.models import (
 )
 from clinic.out_of_service import out_of_service_record
 from clinic.outbox import failure_reason, sender_domain, stable_message_id
+from clinic.staff import manager_group
 from clinic.time_off import clinic_closure_record
 from treatments import demo_data as data
 from treatments.aftercare import aftercare_install_default_plan, aftercare_schedule
@@ -78,27 +79,6 @@ from treatments.models import (
 from treatments.notifications import notify_booked, notify_cancelled, notify_course_booked
 from treatments.waitlist import waitlist_add
 
-MANAGER_GROUP = "Clinic managers"
-# Models a manager configures through the admin (app label, model names).
-MANAGER_MODELS = {
-    "clinic": [
-        "clinic",
-        "staffmember",
-        "practitionerqualification",
-        "room",
-        "device",
-        "workinghours",
-        "timeoff",
-        "extrahours",
-    ],
-    "clients": ["intakequestionnaire", "consenttemplate", "client"],
-    "treatments": ["protocol", "protocolarea", "contraindicationrule", "product", "productlot", "service"],
-}
-MANAGER_VIEW_ONLY = {
-    "clinic": ["outboxmessage"],
-    "clients": ["signedconsent", "consentcountersignature"],
-    "treatments": ["appointment"],
-}
 DAYS_AROUND_TODAY = 7
 CLIENT_COUNT = 40
 
@@ -241,20 +221,7 @@ class Command(BaseCommand):
 
     # --- users and clinics -------------------------------------------------------------------
     def _manager_group(self) -> Group:
-        group, _ = Group.objects.get_or_create(name=MANAGER_GROUP)
-        perms = []
-        for app_label, models in MANAGER_MODELS.items():
-            perms += Permission.objects.filter(
-                content_type__app_label=app_label, content_type__model__in=models
-            )
-        for app_label, models in MANAGER_VIEW_ONLY.items():
-            perms += Permission.objects.filter(
-                content_type__app_label=app_label,
-                content_type__model__in=models,
-                codename__startswith="view_",
-            )
-        group.permissions.set(perms)
-        return group
+        return manager_group()
 
     def _clinic(self, fields, staff, group) -> tuple[Clinic, bool]:
         clinic, created = Clinic.objects.get_or_create(slug=fields["slug"], defaults=fields)

@@ -1,0 +1,146 @@
+"""Managers' page of the clinic's staff sign-ins (`clinic.staff`), and everyone's own password page."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from clinic.errors import ClinicError
+from clinic.models import StaffMember, StaffRole
+from clinic.permissions import staff_required
+from clinic.sign_in import paused_until
+from clinic.staff import staff_member_add, staff_password_set, staff_sign_in_unpause
+
+
+class NewPasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label="New password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password2 = forms.CharField(
+        label="The same again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("password1") and cleaned.get("password1") != cleaned.get("password2"):
+            raise forms.ValidationError("The two passwords differ: type the same one twice.")
+        return cleaned
+
+
+class StaffAddForm(NewPasswordForm):
+    username = forms.CharField(max_length=150, help_text="What they type to sign in, e.g. jo or jo.carter.")
+    display_name = forms.CharField(
+        label="Name", max_length=120, help_text="As clients see it, e.g. Dr Amara Lee."
+    )
+    email = forms.EmailField(required=False, help_text="Where their notices of clients' changes go.")
+    role = forms.ChoiceField(choices=StaffRole.choices)
+    field_order = ["username", "display_name", "email", "role", "password1", "password2"]
+
+
+def _manager(request) -> StaffMember:
+    if not request.staff_member.is_manager:
+        raise PermissionDenied("Only the clinic's managers can change its staff's sign-ins.")
+    return request.staff_member
+
+
+def _colleague(request, pk) -> StaffMember:
+    return get_object_or_404(
+        StaffMember.objects.select_related("user", "clinic"), pk=pk, clinic=request.staff_member.clinic
+    )
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def staff_list(request):
+    """The clinic's staff and their sign-ins: add someone, give a new password, let a paused one in."""
+    manager = _manager(request)
+    clinic = manager.clinic
+    form = StaffAddForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                added = staff_member_add(
+                    clinic,
+                    username=data["username"],
+                    display_name=data["display_name"],
+                    email=data["email"],
+                    role=data["role"],
+                    password=data["password1"],
+                    by=manager,
+                )
+            except ClinicError as refusal:
+                form.add_error(None, refusal.message)
+            else:
+                messages.success(
+                    request,
+                    f"{added.display_name} can sign in as “{added.user.username}” with the password you "
+                    "chose; they change it from “Your password”. Give practitioners their hours and "
+                    "qualifications in the settings.",
+                )
+                return redirect("staff")
+        status = 400
+    members = list(
+        StaffMember.objects.filter(clinic=clinic)
+        .select_related("user")
+        .order_by("-is_active", "display_name")
+    )
+    paused = paused_until([m.user.username for m in members if m.is_active])
+    return render(
+        request,
+        "clinic/staff.html",
+        {
+            "rows": [{"member": m, "paused_until": paused.get(m.user.username.lower())} for m in members],
+            "form": form,
+            "password_form": NewPasswordForm(),
+        },
+        status=status,
+    )
+
+
+@staff_required
+@require_POST
+def staff_password(request, pk):
+    """Give a colleague a new password."""
+    manager = _manager(request)
+    member = _colleague(request, pk)
+    form = NewPasswordForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("staff")
+    try:
+        staff_password_set(member, password=form.cleaned_data["password1"], by=manager)
+    except ClinicError as refusal:
+        messages.error(request, f"{member.display_name}'s password is unchanged: {refusal.message}")
+    else:
+        messages.success(
+            request,
+            f"{member.display_name} has a new password: tell them it, and that they can change it from "
+            "“Your password”. They are signed out elsewhere.",
+        )
+    return redirect("staff")
+
+
+@staff_required
+@require_POST
+def staff_unpause(request, pk):
+    """Let a colleague paused after wrong passwords sign in again now."""
+    member = _colleague(request, pk)
+    staff_sign_in_unpause(member, by=_manager(request))
+    messages.success(request, f"{member.display_name} can sign in again now.")
+    return redirect("staff")
+
+
+class OwnPasswordView(auth_views.PasswordChangeView):
+    """Everyone's own password: the one they have, then the new one twice."""
+
+    template_name = "clinic/own_password.html"
+    success_url = reverse_lazy("home")
+
+    def form_valid(self, form):
+        messages.success(self.request, "Your password is changed.")
+        return super().form_valid(form)
