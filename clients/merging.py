@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Right
 from django.utils import timezone
 
-from clients.models import Client, ClientMerge, DistinctClients
+from clients.models import Client, ClientMerge, DistinctClients, HealthDataAccess
 from clients.selectors import phone_digits
 from clients.services import CLIENT_DETAIL_FIELDS, client_accepts_non_essential_mail
 from clinic.errors import ClinicError
@@ -263,6 +263,19 @@ def _move_rows(merged: Client, kept: Client) -> dict[str, int]:
     are redone rather than moved: a pair stays in id order, and one with the kept record goes.
     """
     moved = {}
+    # Both records read by one person in one half hour: one access once they are one client's (and
+    # the access log's unique constraint would refuse the second).
+    HealthDataAccess.objects.filter(
+        Exists(
+            HealthDataAccess.objects.filter(
+                client=kept,
+                staff_member=OuterRef("staff_member"),
+                what=OuterRef("what"),
+                period=OuterRef("period"),
+            )
+        ),
+        client=merged,
+    ).delete()
     for model, field in _references_to_clients():
         count = model._base_manager.filter(**{field: merged}).update(**{field: kept})
         if count:

@@ -126,3 +126,15 @@ def test_a_merge_keeps_the_accesses_with_the_kept_record(client, record):
     client_merge(kept=olivia, merged=again, by=world.manager)
     assert _accesses(olivia.pk) == [("Dr Amara Lee", HealthDataRead.INTAKE_AND_CONSENT)]
     assert TreatmentSession.objects.filter(client=olivia).exists()
+
+
+def test_both_records_read_in_one_half_hour_merge_into_one_access(client, record):
+    world, session = record
+    olivia = session.client
+    again = world.client(first_name="Olivia", last_name="Smith", email="olivia.smith@home.example")
+    browser = _signed_in(client, world.dr_lee)
+    for one in (olivia, again):  # comparing the two before merging them
+        browser.get(reverse("client-intake-and-consent", args=[one.pk]))
+    client_merge(kept=olivia, merged=again, by=world.manager)
+    assert _accesses(olivia.pk) == [("Dr Amara Lee", HealthDataRead.INTAKE_AND_CONSENT)]
+    assert _accesses(again.pk) == []

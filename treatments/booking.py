@@ -695,17 +695,24 @@ def appointment_notes_change(appointment: Appointment, *, notes: str, actor=None
     Any visit, past or cancelled too: "called to apologise" belongs on a missed one. Clients never see it.
     """
     current = _locked(appointment)
-    notes = note_text(notes, whose="The")
-    if notes != current.notes:
-        before, current.notes = current.notes, notes
-        current.save(update_fields=["notes"])
-        AppointmentEvent.objects.create(
-            appointment=current,
-            actor=acting_user(actor),
-            action="notes_changed",
-            details={"before": before, "after": notes},
-        )
+    _note_change(current, "notes", note_text(notes, whose="The"), action="notes_changed", actor=actor)
     return current
+
+
+def _note_change(visit: Appointment, field: str, text: str, *, action: str, actor=None, **said) -> None:
+    """Keep the visit's note (`field`) as `text`, with a history event of what it said before; an
+    unchanged note is no change."""
+    before = getattr(visit, field)
+    if text == before:
+        return
+    setattr(visit, field, text)
+    visit.save(update_fields=[field])
+    AppointmentEvent.objects.create(
+        appointment=visit,
+        actor=acting_user(actor),
+        action=action,
+        details={"before": before, "after": text, **said},
+    )
 
 
 @transaction.atomic
@@ -721,15 +728,9 @@ def appointment_client_note(
             "This visit is no longer ahead, so the note cannot change. Please call us to tell us.",
             code="not_ahead",
         )
-    note = note_text(note, whose="Your")
-    if note != current.client_note:
-        before, current.client_note = current.client_note, note
-        current.save(update_fields=["client_note"])
-        AppointmentEvent.objects.create(
-            appointment=current,
-            action="client_note_changed",
-            details={"before": before, "after": note, "by_client": True},
-        )
+    _note_change(
+        current, "client_note", note_text(note, whose="Your"), action="client_note_changed", by_client=True
+    )
     return current
 
 

@@ -1,6 +1,7 @@
 """The clinic's public booking pages, and the page a client reaches from the link in their email."""
 
 import datetime as dt
+import functools
 
 from django.contrib import messages
 from django.db import transaction
@@ -85,6 +86,24 @@ NEEDS_A_CONVERSATION = {
 ALREADY_WAITING = (
     "You are already on our waitlist for this treatment: the email we sent you has the link to your place."
 )
+
+
+def opened_from_link(read):
+    """For a view of what a client's emailed link names: `read` turns the link's token into it (the
+    view gets it after the token), or the page saying why the link no longer works answers instead."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def opened(request, token):
+            try:
+                named = read(token)
+            except LinkInvalid as invalid:
+                return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
+            return view(request, token, named)
+
+        return opened
+
+    return wrap
 
 
 def _client_message(refusal: ClinicError, clinic: Clinic) -> str:
@@ -316,13 +335,10 @@ VISITS_SHOWN = 50
 
 
 @require_safe
-def public_visits(request, token):
+@opened_from_link(client_from_visits_token)
+def public_visits(request, token, client):
     """Every visit still ahead of a client, from the link in their emails: each opens its own page (to
     confirm, move or cancel), with their waitlist places and the clinic's booking page a click away."""
-    try:
-        client = client_from_visits_token(token)
-    except LinkInvalid as invalid:
-        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
     clinic = client.clinic
     show_times_in_clinic_zone(clinic)
     now = timezone.now()
@@ -361,12 +377,9 @@ def public_visits(request, token):
 
 
 @require_http_methods(["GET", "POST"])
-def public_manage(request, token):
+@opened_from_link(appointment_from_token)
+def public_manage(request, token, appointment):
     """Let a client confirm, cancel or move their visit from the emailed link, within the clinic's window."""
-    try:
-        appointment = appointment_from_token(token)
-    except LinkInvalid as invalid:
-        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
     clinic = appointment.clinic
     show_times_in_clinic_zone(clinic)
     can_change = _can_change(appointment)
@@ -501,12 +514,9 @@ def public_manage(request, token):
 
 
 @require_safe
-def public_calendar_file(request, token):
+@opened_from_link(appointment_from_token)
+def public_calendar_file(request, token, appointment):
     """The visit as a calendar file, from the link in the client's emails: the invite's own event."""
-    try:
-        appointment = appointment_from_token(token)
-    except LinkInvalid as invalid:
-        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
     response = HttpResponse(
         appointment_calendar_file(appointment), content_type="text/calendar; charset=utf-8"
     )
@@ -515,12 +525,9 @@ def public_calendar_file(request, token):
 
 
 @require_http_methods(["GET", "POST"])
-def public_feedback(request, token):
+@opened_from_link(appointment_from_feedback_token)
+def public_feedback(request, token, appointment):
     """Ask a client how their visit went (1 to 5, and words if they want), from the emailed link."""
-    try:
-        appointment = appointment_from_feedback_token(token)
-    except LinkInvalid as invalid:
-        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
     clinic = appointment.clinic
     show_times_in_clinic_zone(clinic)
     form = FeedbackForm(request.POST or None)
@@ -630,13 +637,10 @@ def _take_the_time(entry, slot):
 
 
 @require_http_methods(["GET", "POST"])
-def public_waitlist(request, token):
+@opened_from_link(entry_from_token)
+def public_waitlist(request, token, entry):
     """A client's waitlist place, from the emailed link: the times free now that suit them, to book
     one, or to leave the waitlist."""
-    try:
-        entry = entry_from_token(token)
-    except LinkInvalid as invalid:
-        return render(request, "public/link_invalid.html", {"reason": str(invalid)}, status=404)
     clinic = entry.clinic
     show_times_in_clinic_zone(clinic)
     today = timezone.localdate(timezone=clinic.zone)
