@@ -226,3 +226,11 @@ def test_a_client_page_needs_no_change(world):
     running_late_tell(world.dr_lee, visit_ids=[ten.pk], minutes=20)
     page = BrowserClient().get(reverse("public-manage", args=[manage_token(ten)])).content.decode()
     assert "at 10:00" in page
+
+
+def test_todays_list_links_the_page_while_visits_are_still_to_start(world, desk):
+    nine = _book(world, 9)
+    assert "Someone running late? Tell their clients" in desk.get(reverse("home")).content.decode()
+    with time_machine.travel(local(world, 2026, 12, 1, 9, 30), tick=False):
+        appointment_set_status(nine, status=AppointmentStatus.ARRIVED, actor=world.desk.user)
+        assert "Someone running late?" not in desk.get(reverse("home")).content.decode()

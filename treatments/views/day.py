@@ -134,6 +134,9 @@ def home(request):
             "to_chase_by_email": [a for a in to_chase if a.client.email and not a.email_refused],
             "to_sign_off": records_to_sign_off(member) if may_record(member) else [],
             "to_move": to_move,
+            # visits still to start today: someone running late can tell their clients
+            "later_today": day == today
+            and any(a.status == AppointmentStatus.BOOKED and a.start > now for a in appointments),
             # a client unhappy with a visit this week: for the managers to call back
             "low_ratings": low_ratings_since(clinic, since=now - LOW_RATINGS_SHOWN)
             if day == today and member.is_manager
