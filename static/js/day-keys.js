@@ -14,3 +14,11 @@
     link.click();
   });
 })();
+
+// "Print this day": the browser's print, which the print stylesheet turns into a day sheet.
+(function () {
+  "use strict";
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-print]")) window.print();
+  });
+})();

@@ -88,6 +88,15 @@ def home(request):
     today = timezone.localdate(timezone=clinic.zone)
     day, date_error = parse_local_date(request.GET.get("date"), today)
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
+    # one practitioner's day (theirs to print, say), or everyone's
+    practitioners = list(
+        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True).order_by(
+            "display_name"
+        )
+    )
+    only = next((p for p in practitioners if p.pk == parse_id(request.GET.get("practitioner"))), None)
+    if only is not None:
+        appointments = [a for a in appointments if a.practitioner_id == only.pk]
     active = [a for a in appointments if a.status not in INACTIVE_STATUSES]
     now = timezone.now()
     missing = flag_visits(appointments, clinic)
@@ -121,6 +130,10 @@ def home(request):
         {
             "day": day,
             "today": today,
+            "practitioners": practitioners,
+            "only": only,
+            # the other days' links keep the practitioner chosen
+            "only_query": f"&practitioner={only.pk}" if only else "",
             "previous_day": day - dt.timedelta(days=1),
             "next_day": day + dt.timedelta(days=1),
             "appointments": appointments,
