@@ -50,22 +50,15 @@ def client_address(request) -> str | None:
 def locked_until(username: str, address: str | None, *, now: dt.datetime | None = None) -> dt.datetime | None:
     """When the lock on this username (or this address) ends, or None if it may try now. Two queries."""
     now = now or timezone.now()
-    since = now - LOCK_WINDOW
-    ends = []
-    for filters, limit in (
-        ({"username": _username(username)}, FAILURES_PER_USERNAME),
-        ({"ip_address": address}, FAILURES_PER_ADDRESS if address else None),
-    ):
-        if limit is None:
-            continue
+    ends = list(paused_until([username], now=now).values())
+    if address:
         recent = list(
-            SignInFailure.objects.filter(at__gt=since, **filters)
+            SignInFailure.objects.filter(at__gt=now - LOCK_WINDOW, ip_address=address)
             .order_by("-at")
-            .values_list("at", flat=True)[:limit]
+            .values_list("at", flat=True)[:FAILURES_PER_ADDRESS]
         )
-        if len(recent) >= limit:
-            # locked until the oldest of the last `limit` failures leaves the window
-            ends.append(recent[-1] + LOCK_WINDOW)
+        if len(recent) >= FAILURES_PER_ADDRESS:
+            ends.append(recent[-1] + LOCK_WINDOW)  # until the oldest of the last ones leaves the window
     return max(ends) if ends else None
 
 
@@ -77,6 +70,7 @@ def paused_until(usernames, *, now: dt.datetime | None = None) -> dict[str, dt.d
         username__in={_username(u) for u in usernames}, at__gt=now - LOCK_WINDOW
     ).values_list("username", "at"):
         recent.setdefault(username, []).append(at)
+    # locked until the oldest of the last FAILURES_PER_USERNAME leaves the window
     return {
         username: sorted(times)[-FAILURES_PER_USERNAME] + LOCK_WINDOW
         for username, times in recent.items()

@@ -715,15 +715,20 @@ def _note_change(visit: Appointment, field: str, text: str, *, action: str, acto
     )
 
 
+def still_ahead_for_the_client(appointment: Appointment, *, now: dt.datetime) -> bool:
+    """Booked and not begun: a visit the client may still confirm, or write the clinic a note about."""
+    return appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING) and (
+        appointment.start > now
+    )
+
+
 @transaction.atomic
 def appointment_client_note(
     appointment: Appointment, *, note: str, now: dt.datetime | None = None
 ) -> Appointment:
     """Write, change or clear the client's own note for the clinic, from their link, before the visit."""
     current = _locked(appointment)
-    if current.status not in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING) or current.start <= (
-        now or timezone.now()
-    ):
+    if not still_ahead_for_the_client(current, now=now or timezone.now()):
         raise ClinicError(
             "This visit is no longer ahead, so the note cannot change. Please call us to tell us.",
             code="not_ahead",

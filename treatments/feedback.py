@@ -14,6 +14,8 @@ from treatments.models import AppointmentStatus, VisitFeedback
 RATINGS = {1: "Poor", 2: "Disappointing", 3: "All right", 4: "Good", 5: "Excellent"}
 # A rating this low or lower is put before the managers on today's list.
 LOW_RATING = 2
+# What the staff's lists of feedback show of each: the visit's client, practitioner and service.
+FEEDBACK_RELATED = ("appointment__client", "appointment__practitioner", "appointment__service")
 
 
 def visit_feedback_give(appointment, *, rating: int, comment: str = "") -> VisitFeedback:
@@ -36,7 +38,7 @@ def low_ratings_since(clinic: Clinic, *, since: dt.datetime) -> list[VisitFeedba
     """The clinic's feedback of LOW_RATING or less given since then, newest first (one query)."""
     return list(
         VisitFeedback.objects.filter(appointment__clinic=clinic, given_at__gte=since, rating__lte=LOW_RATING)
-        .select_related("appointment__client", "appointment__practitioner", "appointment__service")
+        .select_related(*FEEDBACK_RELATED)
         .order_by("-given_at", "-id")
     )
 
@@ -51,19 +53,10 @@ def feedback_between(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> di
     return {
         "count": summary["count"],
         "mean": round(summary["mean"], 1) if summary["mean"] is not None else None,
-        "each": list(
-            given.select_related(
-                "appointment__client", "appointment__practitioner", "appointment__service"
-            ).order_by("rating", "-given_at", "-id")
-        ),
+        "each": list(given.select_related(*FEEDBACK_RELATED).order_by("rating", "-given_at", "-id")),
     }
 
 
 def stars(rating: int) -> str:
     """★★★☆☆ for 3."""
     return "★" * rating + "☆" * (5 - rating)
-
-
-def rating_said(feedback: VisitFeedback) -> str:
-    """ "4 of 5 (Good)"."""
-    return f"{feedback.rating} of 5 ({RATINGS[feedback.rating]})"

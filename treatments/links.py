@@ -7,7 +7,14 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.links import LinkInvalid, absolute_url, client_from_token, read_signed_token, signed_token
+from clients.links import (
+    LinkInvalid,
+    absolute_url,
+    client_from_token,
+    forms_url,
+    read_signed_token,
+    signed_token,
+)
 from clients.models import Client
 from treatments.models import Appointment
 
@@ -60,6 +67,11 @@ def client_from_visits_token(token: str) -> Client:
     """Return the client a visits link names (the record kept, if theirs was merged), or raise LinkInvalid."""
     client, _ = client_from_token(token, purpose=VISITS)
     return client
+
+
+def visit_forms_url(visit: Appointment) -> str:
+    """The client's link to the intake and the consents of the visit's treatments."""
+    return forms_url(visit.client, modalities=sorted({p.modality for p in visit.service.protocols.all()}))
 
 
 FEEDBACK = "treatments.visit-feedback"

@@ -18,7 +18,7 @@ from clinic.models import ClientChangeEmails, OutboxMessage, OutboxStatus, Staff
 from clinic.outbox import outbox_cancel, outbox_message, outbox_write
 from treatments.aftercare import rebook_topic
 from treatments.invites import appointment_invite, course_invite
-from treatments.links import client_visits_url, feedback_url, manage_url
+from treatments.links import client_visits_url, feedback_url, manage_url, visit_forms_url
 from treatments.models import Appointment, AppointmentStatus, Course
 from treatments.selectors import forms_missing, short_local
 
@@ -621,9 +621,7 @@ def booking_messages_as_they_stand(messages: list[OutboxMessage]) -> dict[int, d
         elif message.template_key == REMINDER and missing.get(visit.pk):
             # stale since booking (a new consent version, the intake's validity ran out): asked again here
             now_said["forms_needed"] = missing[visit.pk]
-            now_said["forms_url"] = forms_url(
-                visit.client, modalities=sorted({p.modality for p in visit.service.protocols.all()})
-            )
+            now_said["forms_url"] = visit_forms_url(visit)
         elif message.template_key == REMINDER and message.context.get("forms_needed"):
             now_said["forms_needed"] = []  # filled since an earlier attempt: no longer asked
         said = {**message.context, "local_start": _as_written(message.context.get("local_start"))}

@@ -27,6 +27,7 @@ from clinic.models import (
     OutboxMessage,
     OutOfService,
     StaffMember,
+    StaffRole,
     TimeOff,
     WorkingHours,
 )
@@ -353,6 +354,15 @@ def short_local(instant: dt.datetime, zone) -> str:
     """An instant as staff pages and short messages write it, in the zone: "Wed 9 Dec 14:30"."""
     local = timezone.localtime(instant, zone)
     return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def active_practitioners(clinic: Clinic) -> QuerySet[StaffMember]:
+    """The clinic's active practitioners by name, as the pages list them to choose from."""
+    return (
+        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True)
+        .select_related("clinic")
+        .order_by("display_name", "id")
+    )
 
 
 def visits_later_today(practitioner: StaffMember, *, now: dt.datetime) -> list[Appointment]:

@@ -10,7 +10,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.selectors import refused_addresses
 from clinic.errors import ClinicError
-from clinic.models import StaffMember, StaffRole
 from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.time_off import closures_said
@@ -25,6 +24,7 @@ from treatments.feedback import low_ratings_since
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
 from treatments.selectors import (
+    active_practitioners,
     appointments_between,
     changes_by_clients,
     forms_missing,
@@ -89,11 +89,7 @@ def home(request):
     day, date_error = parse_local_date(request.GET.get("date"), today)
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     # one practitioner's day (theirs to print, say), or everyone's
-    practitioners = list(
-        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True).order_by(
-            "display_name"
-        )
-    )
+    practitioners = list(active_practitioners(clinic))
     only = next((p for p in practitioners if p.pk == parse_id(request.GET.get("practitioner"))), None)
     if only is not None:
         appointments = [a for a in appointments if a.practitioner_id == only.pk]
@@ -251,11 +247,7 @@ def running_late(request):
     """Tell the clients of a practitioner's visits later today that they run late: each client with a
     working address is emailed, the others are listed to call."""
     clinic = request.staff_member.clinic
-    practitioners = list(
-        StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True)
-        .select_related("clinic")
-        .order_by("display_name")
-    )
+    practitioners = list(active_practitioners(clinic))
     params = request.POST if request.method == "POST" else request.GET
     wanted = parse_id(params.get("practitioner")) or request.staff_member.pk
     chosen = next((p for p in practitioners if p.pk == wanted), None)

@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
-from clients.links import forms_url
 from clients.models import Client
 from clients.services import client_register
 from clinic.errors import ClinicError, ConflictError
@@ -29,6 +28,7 @@ from treatments.booking import (
     appointment_set_status,
     online_booking_refusal,
     self_check_in_refusal,
+    still_ahead_for_the_client,
 )
 from treatments.feedback import LOW_RATING, stars, visit_feedback_give
 from treatments.forms import (
@@ -48,6 +48,7 @@ from treatments.links import (
     client_from_visits_token,
     client_visits_url,
     manage_token,
+    visit_forms_url,
 )
 from treatments.models import (
     INACTIVE_STATUSES,
@@ -383,10 +384,8 @@ def public_manage(request, token, appointment):
     clinic = appointment.clinic
     show_times_in_clinic_zone(clinic)
     can_change = _can_change(appointment)
-    # "I'm coming" means something only before the visit, while it is still booked
-    can_confirm = appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING) and (
-        appointment.start > timezone.now()
-    )
+    # "I'm coming" (and a note for the clinic) means something only before the visit, while it is booked
+    can_confirm = still_ahead_for_the_client(appointment, now=timezone.now())
     if request.method == "POST":
         action = request.POST.get("action")
         new_start = parse_local_datetime(request.POST.get("start"), clinic.zone)
@@ -493,12 +492,7 @@ def public_manage(request, token, appointment):
             else "",
             "checked_in": checked_in,
             "forms_still_needed": forms_still_needed,
-            "forms_link": forms_url(
-                appointment.client,
-                modalities=sorted({p.modality for p in appointment.service.protocols.all()}),
-            )
-            if forms_still_needed
-            else "",
+            "forms_link": visit_forms_url(appointment) if forms_still_needed else "",
             "day": day,
             "times": times,
             "date_error": date_error,

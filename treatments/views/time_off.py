@@ -43,6 +43,7 @@ from treatments.selectors import (
     LEFT,
     NOT_QUALIFIED,
     NOT_WORKING,
+    active_practitioners,
     outside_working_hours,
     short_local,
     time_off_clashes,
@@ -60,13 +61,6 @@ def _span(off: TimeOff | ExtraHours | ClinicClosure | dict, zone) -> str:
     return f"{short_local(start, zone)} – {short_local(end, zone)}"
 
 
-def _practitioners(clinic):
-    """The clinic's active practitioners, as the forms list them."""
-    return StaffMember.objects.filter(clinic=clinic, role=StaffRole.PRACTITIONER, is_active=True).order_by(
-        "display_name", "id"
-    )
-
-
 def _visits_said(count: int, where: str) -> str:
     """ " 1 booked visit falls in it: move it below." / " 3 booked visits now fall …: move them below." """
     if count == 1:
@@ -80,7 +74,7 @@ def time_off(request):
     """Record time off for a practitioner; list the time off to come with the visits booked in it."""
     clinic = request.staff_member.clinic
     zone = clinic.zone
-    practitioners = _practitioners(clinic)
+    practitioners = active_practitioners(clinic)
     today = timezone.localdate(timezone=zone)
     whole_day = {
         "start": dt.datetime.combine(today, dt.time(0)).strftime("%Y-%m-%dT%H:%M"),
@@ -182,7 +176,7 @@ def _page(request, *, form, extra_form, status, down_form=None):
     the rooms and devices out of service with the visits booked with them."""
     clinic = request.staff_member.clinic
     zone = clinic.zone
-    practitioners = _practitioners(clinic)
+    practitioners = active_practitioners(clinic)
     ahead = TimeOff.objects.filter(staff_member__clinic=clinic, end__gt=timezone.now()).select_related(
         "staff_member"
     )
@@ -318,7 +312,7 @@ def _visits_to_move(off: TimeOff) -> list[Appointment]:
 def extra_hours(request):
     """Record a practitioner's extra hours; the waitlist hears of the time in the same transaction."""
     clinic = request.staff_member.clinic
-    practitioners = _practitioners(clinic)
+    practitioners = active_practitioners(clinic)
     extra_form = ExtraHoursForm(request.POST, practitioners=practitioners, prefix="extra")
     if extra_form.is_valid():
         try:
@@ -438,8 +432,8 @@ def out_of_service_add(request):
             return redirect(reverse("time-off") + "#out-of-service")
     return _page(
         request,
-        form=TimeOffForm(practitioners=_practitioners(clinic)),
-        extra_form=ExtraHoursForm(practitioners=_practitioners(clinic), prefix="extra"),
+        form=TimeOffForm(practitioners=active_practitioners(clinic)),
+        extra_form=ExtraHoursForm(practitioners=active_practitioners(clinic), prefix="extra"),
         down_form=down_form,
         status=400,
     )
