@@ -6,4 +6,5 @@ class ClinicConfig(AppConfig):
     verbose_name = "Clinic"
 
     def ready(self):
-        from clinic import sign_in  # noqa: F401 (connects the sign-in signals)
+        # sign_in connects the sign-in signals; staff registers its outbox check (password links)
+        from clinic import sign_in, staff  # noqa: F401

@@ -108,6 +108,8 @@ LOGIN_URL = "login"
 # A sign-in lasts a working day: a desk computer left signed in overnight is not (hours; SESSION_HOURS).
 SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 3600
 LOGIN_REDIRECT_URL = "home"
+# A link to a new password, emailed to someone who forgot theirs, works once and for an hour.
+PASSWORD_RESET_TIMEOUT = 3600
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-gb"

@@ -83,7 +83,8 @@ def lock_said(until: dt.datetime, *, now: dt.datetime | None = None) -> str:
     minutes = max(1, math.ceil((until - (now or timezone.now())).total_seconds() / 60))
     return (
         "Too many wrong passwords: signing in is paused to stop guessing. Try again in "
-        f"{minutes} minute{'s' if minutes != 1 else ''}, or ask a manager to set you a new password."
+        f"{minutes} minute{'s' if minutes != 1 else ''}, choose a new password from “Forgotten your "
+        "password?”, or ask a manager to set you one."
     )
 
 

@@ -1,18 +1,31 @@
 """The clinic's staff sign-ins, as a manager keeps them without the admin: someone new, a new password
-for someone locked out or who forgot theirs, and their sign-in let through again after wrong passwords.
+for someone locked out or who forgot theirs, and their sign-in let through again after wrong passwords;
+and, for anyone with an email address, a new password from a link emailed to them.
 
 A manager's own admin rights come from the "Clinic managers" group (`MANAGER_GROUP`): what it may
 change is listed here by app and model name, so this layer names the higher layers' models without
 importing them.
 """
 
+import datetime as dt
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from clinic.errors import ClinicError, NotAllowedError
-from clinic.models import Clinic, SignInFailure, StaffMember, StaffRole
+from clinic.models import Clinic, OutboxMessage, SignInFailure, StaffMember, StaffRole
+from clinic.outbox import outbox_message, outbox_write, register_out_of_date_check
 
 MANAGER_GROUP = "Clinic managers"
 # What a manager changes in the admin (each model's add, change, delete and view) …
@@ -114,3 +127,134 @@ def staff_sign_in_unpause(member: StaffMember, *, by: StaffMember) -> int:
     _manager_of(member.clinic, by)
     deleted, _ = SignInFailure.objects.filter(username=member.user.get_username().lower()).delete()
     return deleted
+
+
+@transaction.atomic
+def staff_email_set(member: StaffMember, *, email: str, by: StaffMember) -> None:
+    """Set where a colleague's links to a new password (and notices of clients' changes) go."""
+    _manager_of(member.clinic, by)
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ClinicError(f"“{email}” is not an email address: check it.", code="email") from None
+    user = member.user
+    user.email = email
+    user.save(update_fields=["email"])
+
+
+# --- A new password from an emailed link ---------------------------------------------------------
+# Someone who forgot their password asks for a link (their username or email address), and the
+# outbox sends it like any message: written before the page says so, kept through an outage. The
+# link is Django's password-reset token: it works once (it signs the password it replaces and the
+# last sign-in) and for PASSWORD_RESET_TIMEOUT.
+PASSWORD_LINK_KEY = "staff_password_reset"  # noqa: S105 (a template's name, not a password)
+# One link a person per this long, however often the form is sent: nobody fills a colleague's inbox.
+PASSWORD_LINKS_EVERY = dt.timedelta(minutes=10)
+
+
+def password_link_minutes() -> int:
+    """How long a link to a new password works, in minutes."""
+    return settings.PASSWORD_RESET_TIMEOUT // 60
+
+
+def _sign_ins_named_by(identifier: str) -> list[StaffMember]:
+    identifier = identifier.strip()
+    if not identifier:
+        return []
+    named = Q(user__username__iexact=identifier)
+    if "@" in identifier:
+        named |= Q(user__email__iexact=identifier)
+    return [
+        member
+        for member in StaffMember.objects.filter(named, is_active=True, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("user", "clinic")
+        if member.user.has_usable_password()
+    ]
+
+
+def password_link_path(user) -> str:
+    """The path of a link that sets a new password for `user`, valid from now."""
+    return reverse(
+        "password-link",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+
+
+@transaction.atomic
+def staff_password_link_send(identifier: str, *, now: dt.datetime | None = None) -> int:
+    """Email a link to set a new password to each active sign-in this username or email address names;
+    return how many links were written (the page says the same whatever the number, so it tells no
+    one which usernames exist). A person gets at most one link every `PASSWORD_LINKS_EVERY`."""
+    now = now or timezone.now()
+    period = int(now.timestamp() // PASSWORD_LINKS_EVERY.total_seconds())
+    members = _sign_ins_named_by(identifier)
+    recently = set(
+        OutboxMessage.objects.filter(
+            template_key=PASSWORD_LINK_KEY,
+            topic__in=[f"staff-password:{m.user_id}" for m in members],
+            created_at__gt=now - PASSWORD_LINKS_EVERY,
+        ).values_list("topic", flat=True)
+    )
+    links = [
+        outbox_message(
+            clinic=member.clinic,
+            recipient_email=member.user.email,
+            recipient_name=member.display_name,
+            template_key=PASSWORD_LINK_KEY,
+            dedupe_key=f"staff-password:{member.user_id}:{period}",
+            topic=f"staff-password:{member.user_id}",
+            context={
+                "username": member.user.get_username(),
+                "password_link_url": settings.SITE_URL.rstrip("/") + password_link_path(member.user),
+                "link_minutes": password_link_minutes(),
+            },
+        )
+        for member in members
+        if f"staff-password:{member.user_id}" not in recently
+    ]
+    outbox_write(links)
+    return len(links)
+
+
+@transaction.atomic
+def staff_password_set_from_link(user, *, password: str) -> None:
+    """Set the password of someone who opened their emailed link: their other sign-ins end (the
+    password signs them), the link stops working, and wrong passwords before no longer pause them."""
+    _password_refusal(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    SignInFailure.objects.filter(username=user.get_username().lower()).delete()
+
+
+def _user_of_link(url: str):
+    """The user and token a password link names, or (None, "")."""
+    parts = [p for p in urlsplit(url).path.split("/") if p]
+    if len(parts) < 2:
+        return None, ""
+    try:
+        pk = int(urlsafe_base64_decode(parts[-2]).decode())
+    except (ValueError, UnicodeDecodeError):
+        return None, ""
+    return get_user_model().objects.filter(pk=pk).first(), parts[-1]
+
+
+@register_out_of_date_check
+def password_links_that_no_longer_work(
+    messages: list[OutboxMessage], now: dt.datetime, delivering: bool
+) -> dict[int, str]:
+    """A link to a new password that was used, or is past its time, is not sent (nor sent again)."""
+    reasons = {}
+    for message in messages:
+        if message.template_key != PASSWORD_LINK_KEY:
+            continue
+        user, token = _user_of_link(message.context.get("password_link_url", ""))
+        if user is None or not default_token_generator.check_token(user, token):
+            reasons[message.pk] = (
+                "the link in it no longer works (used, or too old): they can ask for another"
+            )
+    return reasons

@@ -1,9 +1,12 @@
-"""Managers' page of the clinic's staff sign-ins (`clinic.staff`), and everyone's own password page."""
+"""Managers' page of the clinic's staff sign-ins (`clinic.staff`), everyone's own password page, and a
+new password from an emailed link for whoever forgot theirs."""
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
@@ -12,7 +15,16 @@ from clinic.errors import ClinicError
 from clinic.models import StaffMember, StaffRole
 from clinic.permissions import staff_required
 from clinic.sign_in import paused_until
-from clinic.staff import staff_member_add, staff_password_set, staff_sign_in_unpause
+from clinic.staff import (
+    PASSWORD_LINKS_EVERY,
+    password_link_minutes,
+    staff_email_set,
+    staff_member_add,
+    staff_password_link_send,
+    staff_password_set,
+    staff_password_set_from_link,
+    staff_sign_in_unpause,
+)
 
 
 class NewPasswordForm(forms.Form):
@@ -35,7 +47,11 @@ class StaffAddForm(NewPasswordForm):
     display_name = forms.CharField(
         label="Name", max_length=120, help_text="As clients see it, e.g. Dr Amara Lee."
     )
-    email = forms.EmailField(required=False, help_text="Where their notices of clients' changes go.")
+    email = forms.EmailField(
+        required=False,
+        help_text="Where a link to a new password goes if they forget theirs, and their notices of "
+        "clients' changes.",
+    )
     role = forms.ChoiceField(choices=StaffRole.choices)
     field_order = ["username", "display_name", "email", "role", "password1", "password2"]
 
@@ -127,6 +143,25 @@ def staff_password(request, pk):
 
 @staff_required
 @require_POST
+def staff_email(request, pk):
+    """Set where a colleague's links to a new password go."""
+    manager = _manager(request)
+    member = _colleague(request, pk)
+    try:
+        staff_email_set(member, email=request.POST.get("email", "")[:254], by=manager)
+    except ClinicError as refusal:
+        messages.error(request, f"{member.display_name}'s email address is unchanged: {refusal.message}")
+    else:
+        messages.success(
+            request,
+            f"{member.display_name}'s email address is {member.user.email}: a forgotten password's "
+            "link goes there.",
+        )
+    return redirect("staff")
+
+
+@staff_required
+@require_POST
 def staff_unpause(request, pk):
     """Let a colleague paused after wrong passwords sign in again now."""
     member = _colleague(request, pk)
@@ -144,3 +179,61 @@ class OwnPasswordView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         messages.success(self.request, "Your password is changed.")
         return super().form_valid(form)
+
+
+class PasswordForgottenForm(forms.Form):
+    identifier = forms.CharField(
+        label="Your username or email address",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def password_forgotten(request):
+    """Ask for a link to a new password. The answer is the same whether or not the username exists."""
+    form = PasswordForgottenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        staff_password_link_send(form.cleaned_data["identifier"])
+        return render(
+            request,
+            "registration/password_link_sent.html",
+            {
+                "identifier": form.cleaned_data["identifier"].strip(),
+                "link_minutes": password_link_minutes(),
+                "every_minutes": int(PASSWORD_LINKS_EVERY.total_seconds() // 60),
+            },
+        )
+    return render(
+        request,
+        "registration/password_forgotten.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+class LinkPasswordForm(SetPasswordForm):
+    error_messages = {"password_mismatch": "The two passwords differ: type the same one twice."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password2"].label = "The same again"
+        for field in self.fields.values():
+            field.help_text = ""
+
+
+class PasswordLinkView(auth_views.PasswordResetConfirmView):
+    """The emailed link: choose a new password (Django checks the link's token), then sign in."""
+
+    template_name = "registration/password_link.html"
+    form_class = LinkPasswordForm
+    success_url = reverse_lazy("login")
+
+    def form_valid(self, form):
+        staff_password_set_from_link(form.user, password=form.cleaned_data["new_password1"])
+        del self.request.session[auth_views.INTERNAL_RESET_SESSION_TOKEN]
+        messages.success(self.request, "Your password is set: sign in with it.")
+        return HttpResponseRedirect(self.get_success_url())
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "link_minutes": password_link_minutes()}

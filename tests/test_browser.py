@@ -53,3 +53,41 @@ def test_frontdesk_signs_in_and_sees_todays_appointments(live_server, frontdesk_
     assert "Microneedling facial" in text
     assert "Harbourside" not in text
     assert page.get_by_role("heading", level=1).inner_text().startswith("Today")
+
+
+def test_someone_who_forgot_their_password_chooses_a_new_one_from_the_emailed_link(
+    live_server, transactional_db, lumen, browser_page
+):
+    from clinic.models import OutboxMessage
+    from tests.test_browser_accessibility import violations
+
+    StaffMemberFactory(clinic=lumen, user__username="frontdesk", user__email="jo@lumen.example")
+    page = browser_page
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_role("link", name="Forgotten your password?").click()
+    assert violations(page) == []
+    page.get_by_label("Your username or email address").fill("jo@lumen.example")
+    page.get_by_role("button", name="Email me a link").click()
+    page.get_by_role("heading", name="Check your email").wait_for()
+    assert violations(page) == []
+
+    # the email's link (sent by the worker in production; its row holds it)
+    link = OutboxMessage.objects.get(template_key="staff_password_reset").context["password_link_url"]
+    path = "/" + link.split("://", 1)[1].split("/", 1)[1]
+    page.goto(live_server.url + path)
+    page.get_by_role("heading", name="Choose a new password").wait_for()
+    assert "set-password" in page.url  # the token left the address bar
+    assert violations(page) == []
+    page.get_by_label("New password").fill("lilac-harbour-47")
+    page.get_by_label("The same again").fill("lilac-harbour-47")
+    page.get_by_role("button", name="Set my new password").click()
+    page.get_by_text("Your password is set: sign in with it.").wait_for()
+
+    page.get_by_label("Username").fill("frontdesk")
+    page.get_by_label("Password").fill("lilac-harbour-47")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+
+    page.goto(live_server.url + path)  # a second time: used
+    page.get_by_role("heading", name="This link no longer works").wait_for()
+    assert violations(page) == []
