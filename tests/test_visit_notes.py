@@ -3,9 +3,13 @@ their link until the visit; the clinic's own note (typed at booking, or later on
 shown and kept there, with every change in the visit's history. The day's list shows both; the
 practitioner's email says a note is there without quoting it."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.test import Client as BrowserClient
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from clinic.errors import ClinicError
@@ -135,6 +139,50 @@ def test_the_client_adds_and_changes_their_note_from_their_link(world, desk):
     visit.refresh_from_db()
     assert visit.client_note == ""
     assert AppointmentEvent.objects.filter(appointment=visit, action="client_note_changed").count() == 3
+
+
+def test_the_practitioner_hears_of_a_note_changed_from_the_link_without_what_it_says(world):
+    visit = _book_at_the_desk(world)  # booked at the desk: the practitioner is not told of that
+    assert not OutboxMessage.objects.filter(template_key=PRACTITIONER_NOTICE).exists()
+    appointment_client_note(visit, note=SENSITIVE)
+    [notice] = OutboxMessage.objects.filter(template_key=PRACTITIONER_NOTICE)
+    assert notice.recipient_email == "amara.lee@lumen.example"
+    email = render_outbox_message(notice)
+    assert (
+        email.subject
+        == "A note from the client: Microcurrent workout on Tuesday 8 December 2026 at 10:00, O. S."
+    )
+    assert (
+        "A client (O. S.) wrote or changed their note for the clinic on their visit with Dr Amara Lee"
+        in email.body
+    )
+    assert (
+        "The note is not in this email, as it may be about their health: read it on the visit's page."
+        in email.body
+    )
+    whole = email.message().as_string()
+    assert "needles" not in whole and "numbing" not in whole
+    # rewording it straight after: no second email within the quarter hour
+    appointment_client_note(visit, note="Nervous about needles.")
+    assert OutboxMessage.objects.filter(template_key=PRACTITIONER_NOTICE).count() == 1
+    # cleared later: said so
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=16), tick=False):
+        appointment_client_note(visit, note="")
+    notices = list(OutboxMessage.objects.filter(template_key=PRACTITIONER_NOTICE).order_by("id"))
+    assert len(notices) == 2
+    cleared = render_outbox_message(notices[1])
+    assert cleared.subject.startswith("Note removed by the client: Microcurrent workout")
+    assert "removed their note for the clinic" in cleared.body and "not in this email" not in cleared.body
+
+
+def test_a_note_changed_far_ahead_waits_for_the_day_list_when_the_practitioner_chose_so(world):
+    StaffMember.objects.filter(pk=world.dr_lee.pk).update(client_change_emails=ClientChangeEmails.SOON)
+    far = _book_at_the_desk(world, day=20)
+    appointment_client_note(far, note="Parking?")
+    assert not OutboxMessage.objects.filter(template_key=PRACTITIONER_NOTICE).exists()
+    tomorrow = _book_at_the_desk(world, day=2)
+    appointment_client_note(tomorrow, note="Parking?")
+    assert OutboxMessage.objects.filter(template_key=PRACTITIONER_NOTICE).count() == 1
 
 
 def test_the_same_note_sent_twice_is_one_change(world):

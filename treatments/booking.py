@@ -699,15 +699,17 @@ def appointment_notes_change(appointment: Appointment, *, notes: str, actor=None
     return current
 
 
-def _note_change(visit: Appointment, field: str, text: str, *, action: str, actor=None, **said) -> None:
-    """Keep the visit's note (`field`) as `text`, with a history event of what it said before; an
-    unchanged note is no change."""
+def _note_change(
+    visit: Appointment, field: str, text: str, *, action: str, actor=None, **said
+) -> AppointmentEvent | None:
+    """Keep the visit's note (`field`) as `text`, with a history event of what it said before (returned);
+    an unchanged note is no change (None)."""
     before = getattr(visit, field)
     if text == before:
-        return
+        return None
     setattr(visit, field, text)
     visit.save(update_fields=[field])
-    AppointmentEvent.objects.create(
+    return AppointmentEvent.objects.create(
         appointment=visit,
         actor=acting_user(actor),
         action=action,
@@ -726,16 +728,20 @@ def still_ahead_for_the_client(appointment: Appointment, *, now: dt.datetime) ->
 def appointment_client_note(
     appointment: Appointment, *, note: str, now: dt.datetime | None = None
 ) -> Appointment:
-    """Write, change or clear the client's own note for the clinic, from their link, before the visit."""
+    """Write, change or clear the client's own note for the clinic, from their link, before the visit;
+    the practitioner hears of it as of the client's other changes (the email says where to read it)."""
+    now = now or timezone.now()
     current = _locked(appointment)
-    if not still_ahead_for_the_client(current, now=now or timezone.now()):
+    if not still_ahead_for_the_client(current, now=now):
         raise ClinicError(
             "This visit is no longer ahead, so the note cannot change. Please call us to tell us.",
             code="not_ahead",
         )
-    _note_change(
+    event = _note_change(
         current, "client_note", note_text(note, whose="Your"), action="client_note_changed", by_client=True
     )
+    if event is not None:
+        notify_practitioners_of_client_change(current, "note", event_id=event.pk, now=now)
     return current
 
 

@@ -413,6 +413,12 @@ def _told_of(practitioner: StaffMember, days, today: dt.date) -> bool:
     return practitioner.client_change_emails == ClientChangeEmails.SOON and any(day in soon for day in days)
 
 
+def _change_key(change: str, event_id: int, now: dt.datetime | None) -> str:
+    if change == "note":  # a client rewording their note: one notice a quarter of an hour
+        return f"note:{int((now or timezone.now()).timestamp() // 900)}"
+    return f"event:{event_id}"
+
+
 def notify_practitioners_of_client_change(
     appointment: Appointment,
     change: str,
@@ -422,7 +428,9 @@ def notify_practitioners_of_client_change(
     was_practitioner: StaffMember | None = None,
     now: dt.datetime | None = None,
 ) -> list[OutboxMessage]:
-    """Email the practitioner that a client booked, moved or cancelled their visit online.
+    """Email the practitioner that a client booked, moved or cancelled their visit online, or wrote,
+    changed or cleared their note for it ("note": one email a quarter of an hour however often they
+    change it, saying where to read the note, not what it says).
 
     Call inside the change's transaction, after the client's own mail (a cancellation stops what was
     still to go about the visit, this notice included when it comes before). `change` is "booked",
@@ -459,7 +467,8 @@ def notify_practitioners_of_client_change(
             recipient_email=practitioner.user.email,
             recipient_name=practitioner.display_name,
             template_key=PRACTITIONER_NOTICE,
-            dedupe_key=f"appointment:{appointment.pk}:event:{event_id}:practitioner:{practitioner.pk}",
+            dedupe_key=f"appointment:{appointment.pk}:{_change_key(change, event_id, now)}:"
+            f"practitioner:{practitioner.pk}",
             context={**context, "recipient_name": practitioner.display_name},
             topic=f"appointment:{appointment.pk}",
         )
