@@ -1,8 +1,15 @@
-"""Render every page in its clinic's time zone: a staff member's, or the clinic a client's page is of."""
+"""Render every page in its clinic's time zone: a staff member's, or the clinic a client's page is of;
+and keep a session without its code out where the clinic requires two-step sign-in."""
 
+from urllib.parse import urlencode
+
+from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 
 from clinic.permissions import staff_member_of
+from clinic.two_step import VERIFIED_SESSION_KEY
 
 
 class ClinicTimezoneMiddleware:
@@ -30,3 +37,36 @@ def show_times_in_clinic_zone(clinic) -> None:
     middleware above resets it after the response.
     """
     timezone.activate(clinic.zone)
+
+
+class TwoStepRequiredMiddleware:
+    """Where a clinic requires two-step sign-in, a session that has not given a code sees only the
+    two-step page (to set it up, or give a code) until it does; the API answers 403 in words.
+
+    Sign-ins through the code page and setting it up mark the session; one signed in before the
+    clinic turned it on gives a code once. API tokens are not sessions: a manager issues them.
+    """
+
+    OPEN_PATHS = ("/accounts/", "/static/", "/healthz")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        member = staff_member_of(request.user)
+        if (
+            member is not None
+            and member.clinic.two_step_required
+            and not request.session.get(VERIFIED_SESSION_KEY)
+            and not request.path.startswith(self.OPEN_PATHS)
+        ):
+            if request.path.startswith("/api/"):
+                return JsonResponse(
+                    {
+                        "code": "two_step_required",
+                        "detail": "Your clinic asks for a code at sign-in: sign in again with it.",
+                    },
+                    status=403,
+                )
+            return redirect(f"{reverse('two-step')}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)

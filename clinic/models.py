@@ -151,6 +151,14 @@ class Clinic(models.Model):
             "clients who unsubscribed from optional mail). Empty: no such email."
         ),
     )
+    two_step_required = models.BooleanField(
+        "Everyone signs in with a code too",
+        default=False,
+        help_text=(
+            "Each sign-in also asks for a code from an authenticator app on the person's phone; someone "
+            "without one sets it up when they next sign in."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -686,3 +694,38 @@ class SignInFailure(models.Model):
 
     def __str__(self):
         return f"{self.username} from {self.ip_address} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class TwoStepKey(models.Model):
+    """A person's authenticator-app secret (RFC 6238): a sign-in then asks for its code as well.
+
+    Unconfirmed until they type a code from their app (the secret reached the app); the step of the
+    last code used keeps one code from signing in twice. See `clinic.two_step`.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_step_key"
+    )
+    secret = models.CharField(max_length=64, help_text="Base32, as authenticator apps take it.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0, help_text="The 30-second step of the last code used.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self):
+        return f"Two-step sign-in of {self.user} ({'on' if self.confirmed_at else 'being set up'})"
+
+
+class RecoveryCode(models.Model):
+    """A one-time code for signing in without the phone, kept as its SHA-256 (the person keeps it)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique")]
+
+    def __str__(self):
+        return f"Recovery code of {self.user} ({'used' if self.used_at else 'unused'})"

@@ -25,6 +25,7 @@ from clinic.staff import (
     staff_password_set_from_link,
     staff_sign_in_unpause,
 )
+from clinic.two_step import clinic_two_step_require, two_step_reset_for, users_with_two_step
 
 
 class NewPasswordForm(forms.Form):
@@ -106,11 +107,19 @@ def staff_list(request):
         .order_by("-is_active", "display_name")
     )
     paused = paused_until([m.user.username for m in members if m.is_active])
+    with_two_step = users_with_two_step(members)
     return render(
         request,
         "clinic/staff.html",
         {
-            "rows": [{"member": m, "paused_until": paused.get(m.user.username.lower())} for m in members],
+            "rows": [
+                {
+                    "member": m,
+                    "paused_until": paused.get(m.user.username.lower()),
+                    "two_step": m.user_id in with_two_step,
+                }
+                for m in members
+            ],
             "form": form,
             "password_form": NewPasswordForm(),
         },
@@ -237,3 +246,37 @@ class PasswordLinkView(auth_views.PasswordResetConfirmView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "link_minutes": password_link_minutes()}
+
+
+@staff_required
+@require_POST
+def staff_two_step_off(request, pk):
+    """A manager turns a colleague's two-step sign-in off (a lost phone)."""
+    manager = _manager(request)
+    member = _colleague(request, pk)
+    try:
+        two_step_reset_for(member, by=manager)
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        again = " They set it up again when they next sign in." if member.clinic.two_step_required else ""
+        messages.success(request, f"{member.display_name}'s two-step sign-in is off.{again}")
+    return redirect("staff")
+
+
+@staff_required
+@require_POST
+def clinic_two_step(request):
+    """A manager requires (or stops requiring) a code at every staff sign-in."""
+    manager = _manager(request)
+    required = request.POST.get("required") == "yes"
+    clinic_two_step_require(manager.clinic, required=required, by=manager)
+    if required:
+        messages.success(
+            request,
+            "Everyone signs in with a code as well now. Whoever has not set it up does so when they next "
+            "sign in, or at once if signed in now.",
+        )
+    else:
+        messages.success(request, "Signing in asks only those who set up two-step sign-in for a code.")
+    return redirect("staff")

@@ -91,3 +91,42 @@ def test_someone_who_forgot_their_password_chooses_a_new_one_from_the_emailed_li
     page.goto(live_server.url + path)  # a second time: used
     page.get_by_role("heading", name="This link no longer works").wait_for()
     assert violations(page) == []
+
+
+def test_a_practitioner_sets_up_two_step_sign_in_and_signs_in_with_a_code(
+    live_server, transactional_db, lumen, browser_page
+):
+    from clinic.two_step import code_at, step_of
+    from tests.test_browser_accessibility import violations
+
+    StaffMemberFactory(clinic=lumen, user__username="amara", role="practitioner")
+    page = browser_page
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("amara")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+    page.get_by_role("link", name="Your password").click()
+    page.get_by_role("link", name="Two-step sign-in").click()
+    page.get_by_role("button", name="Set up two-step sign-in").click()
+    assert page.locator("#two-step-qr svg").is_visible()
+    assert violations(page) == []
+    secret = page.locator("#two-step-secret").inner_text().replace(" ", "")
+    page.get_by_label("Type the six digits the app shows").fill(code_at(secret, step_of(timezone.now())))
+    page.get_by_role("button", name="Turn on two-step sign-in").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    assert violations(page) == []
+    recovery = page.locator("#recovery-codes code").first.inner_text()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Username").fill("amara")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Your code").wait_for()
+    assert violations(page) == []
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("That code does not match").wait_for()
+    page.get_by_label("Code").fill(recovery)  # the phone left at home
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")

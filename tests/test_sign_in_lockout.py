@@ -88,12 +88,21 @@ def test_the_admins_sign_in_is_paused_too(member):
     member.user.save(update_fields=["is_staff"])
     for _ in range(FAILURES_PER_USERNAME):
         _sign_in(BrowserClient(), "jo", "guess")
-    answer = BrowserClient().post(
+    browser = BrowserClient()
+    answer = browser.post(
         "/admin/login/?next=/admin/",
         {"username": "jo", "password": PASSWORD, "next": "/admin/"},
         REMOTE_ADDR="203.0.113.5",
     )
-    assert answer.status_code == 200  # the admin's sign-in form again
+    # the admin signs in through the clinic's sign-in (which asks for a code where one is set up)
+    assert answer.status_code == 302 and answer["Location"] == "/accounts/login/?next=/admin/"
+    assert "_auth_user_id" not in answer.wsgi_request.session
+    answer = browser.post(
+        answer["Location"],
+        {"username": "jo", "password": PASSWORD, "next": "/admin/"},
+        REMOTE_ADDR="203.0.113.5",
+    )
+    assert answer.status_code == 200 and "Too many wrong passwords" in answer.content.decode()
     assert "_auth_user_id" not in answer.wsgi_request.session
 
 
