@@ -47,7 +47,9 @@ class TwoStepRequiredMiddleware:
     clinic turned it on gives a code once. API tokens are not sessions: a manager issues them.
     """
 
-    OPEN_PATHS = ("/accounts/", "/static/", "/healthz")
+    # Sign-in and sign-out, and what the clinic's clients open from their links (a staff member's
+    # browser opening a client's link is not signing in to the clinic).
+    OPEN_PATHS = ("/accounts/", "/static/", "/healthz", "/p/", "/clients/forms/", "/clients/u/", "/feeds/")
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -87,7 +87,7 @@ def provisioning_uri(key: TwoStepKey, *, issuer: str) -> str:
 
 def qr_code_svg(uri: str) -> str:
     """The address as an inline SVG QR code, drawn here: no image service sees the secret."""
-    return segno.make(uri, error="m").svg_inline(scale=5, title="QR code for your authenticator app")
+    return segno.make_qr(uri, error="m").svg_inline(omitsize=True, title="QR code for your authenticator app")
 
 
 def secret_in_groups(secret: str) -> str:

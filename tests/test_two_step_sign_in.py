@@ -256,3 +256,18 @@ def test_odd_codes_are_refused_in_words(jo, jo_codes, code):
     answer = browser.post(reverse("two-step-code"), {"code": code})
     assert answer.status_code == 400 and b"Traceback" not in answer.content
     assert "code" in answer.content.decode().lower()
+
+
+def test_the_app_reads_the_secret_from_a_full_size_qr_code(jo):
+    from clinic.two_step import provisioning_uri, qr_code_svg
+
+    key = two_step_begin(jo.user)
+    uri = provisioning_uri(key, issuer="Lumen Skin Clinic")
+    assert uri == (
+        f"otpauth://totp/Lumen%20Skin%20Clinic%3Ajo?secret={key.secret}"
+        "&issuer=Lumen+Skin+Clinic&digits=6&period=30"
+    )
+    svg = qr_code_svg(uri)
+    # a regular QR code (phones' apps do not read Micro QR), scaled by its viewBox, with its quiet zone
+    size = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))
+    assert size >= 21 + 8 and "<title>QR code for your authenticator app</title>" in svg
