@@ -19,7 +19,8 @@ from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
 from django.utils import timezone
 
-from clinic.models import SignInFailure
+from clinic.account_events import account_event_record
+from clinic.models import AccountAction, SignInFailure
 
 # Wrong passwords for one username within LOCK_WINDOW that lock it until the window has passed.
 FAILURES_PER_USERNAME = 5
@@ -128,3 +129,4 @@ def record_sign_in_failure(sender, credentials, request=None, **kwargs):
 @receiver(user_logged_in)
 def clear_sign_in_failures(sender, request, user, **kwargs):
     SignInFailure.objects.filter(username=_username(user.get_username())).delete()
+    account_event_record(user, AccountAction.SIGNED_IN, address=client_address(request))

@@ -23,8 +23,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from clinic.account_events import account_event_record
 from clinic.errors import ClinicError, NotAllowedError
-from clinic.models import Clinic, OutboxMessage, SignInFailure, StaffMember, StaffRole
+from clinic.models import AccountAction, Clinic, OutboxMessage, SignInFailure, StaffMember, StaffRole
 from clinic.outbox import outbox_message, outbox_write, register_out_of_date_check
 
 MANAGER_GROUP = "Clinic managers"
@@ -120,12 +121,14 @@ def staff_password_set(member: StaffMember, *, password: str, by: StaffMember) -
     user.set_password(password)
     user.save(update_fields=["password"])
     SignInFailure.objects.filter(username=user.get_username().lower()).delete()
+    account_event_record(user, AccountAction.PASSWORD_SET, by=by.user)
 
 
 def staff_sign_in_unpause(member: StaffMember, *, by: StaffMember) -> int:
     """Let a colleague paused after wrong passwords sign in again now; how many failures were cleared."""
     _manager_of(member.clinic, by)
     deleted, _ = SignInFailure.objects.filter(username=member.user.get_username().lower()).delete()
+    account_event_record(member.user, AccountAction.UNPAUSED, by=by.user)
     return deleted
 
 
@@ -141,6 +144,7 @@ def staff_email_set(member: StaffMember, *, email: str, by: StaffMember) -> None
     user = member.user
     user.email = email
     user.save(update_fields=["email"])
+    account_event_record(user, AccountAction.EMAIL_CHANGED, by=by.user)
 
 
 # --- A new password from an emailed link ---------------------------------------------------------
@@ -186,10 +190,13 @@ def password_link_path(user) -> str:
 
 
 @transaction.atomic
-def staff_password_link_send(identifier: str, *, now: dt.datetime | None = None) -> int:
+def staff_password_link_send(
+    identifier: str, *, address: str | None = None, now: dt.datetime | None = None
+) -> int:
     """Email a link to set a new password to each active sign-in this username or email address names;
     return how many links were written (the page says the same whatever the number, so it tells no
-    one which usernames exist). A person gets at most one link every `PASSWORD_LINKS_EVERY`."""
+    one which usernames exist). A person gets at most one link every `PASSWORD_LINKS_EVERY`.
+    `address`: where the request came from, for their sign-in's activity."""
     now = now or timezone.now()
     period = int(now.timestamp() // PASSWORD_LINKS_EVERY.total_seconds())
     members = _sign_ins_named_by(identifier)
@@ -200,6 +207,7 @@ def staff_password_link_send(identifier: str, *, now: dt.datetime | None = None)
             created_at__gt=now - PASSWORD_LINKS_EVERY,
         ).values_list("topic", flat=True)
     )
+    to_send = [m for m in members if f"staff-password:{m.user_id}" not in recently]
     links = [
         outbox_message(
             clinic=member.clinic,
@@ -214,10 +222,11 @@ def staff_password_link_send(identifier: str, *, now: dt.datetime | None = None)
                 "link_minutes": password_link_minutes(),
             },
         )
-        for member in members
-        if f"staff-password:{member.user_id}" not in recently
+        for member in to_send
     ]
     outbox_write(links)
+    for member in to_send:
+        account_event_record(member.user, AccountAction.PASSWORD_LINK_SENT, address=address)
     return len(links)
 
 
@@ -229,6 +238,7 @@ def staff_password_set_from_link(user, *, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
     SignInFailure.objects.filter(username=user.get_username().lower()).delete()
+    account_event_record(user, AccountAction.PASSWORD_SET_FROM_LINK)
 
 
 def _user_of_link(url: str):

@@ -11,10 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clinic.account_events import account_activity, account_event_record
 from clinic.errors import ClinicError
-from clinic.models import StaffMember, StaffRole
+from clinic.models import AccountAction, StaffMember, StaffRole
 from clinic.permissions import staff_required
-from clinic.sign_in import paused_until
+from clinic.sign_in import client_address, paused_until
 from clinic.staff import (
     PASSWORD_LINKS_EVERY,
     password_link_minutes,
@@ -108,6 +109,7 @@ def staff_list(request):
     )
     paused = paused_until([m.user.username for m in members if m.is_active])
     with_two_step = users_with_two_step(members)
+    activity = account_activity([m.user for m in members])
     return render(
         request,
         "clinic/staff.html",
@@ -117,6 +119,7 @@ def staff_list(request):
                     "member": m,
                     "paused_until": paused.get(m.user.username.lower()),
                     "two_step": m.user_id in with_two_step,
+                    "activity": activity[m.user_id],
                 }
                 for m in members
             ],
@@ -186,8 +189,14 @@ class OwnPasswordView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("home")
 
     def form_valid(self, form):
+        response = super().form_valid(form)
+        account_event_record(self.request.user, AccountAction.PASSWORD_CHANGED)
         messages.success(self.request, "Your password is changed.")
-        return super().form_valid(form)
+        return response
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return {**super().get_context_data(**kwargs), "activity": account_activity([user])[user.pk]}
 
 
 class PasswordForgottenForm(forms.Form):
@@ -203,7 +212,7 @@ def password_forgotten(request):
     """Ask for a link to a new password. The answer is the same whether or not the username exists."""
     form = PasswordForgottenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        staff_password_link_send(form.cleaned_data["identifier"])
+        staff_password_link_send(form.cleaned_data["identifier"], address=client_address(request))
         return render(
             request,
             "registration/password_link_sent.html",

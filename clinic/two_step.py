@@ -21,8 +21,9 @@ import segno
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.account_events import account_event_record
 from clinic.errors import ClinicError, NotAllowedError
-from clinic.models import Clinic, RecoveryCode, StaffMember, TwoStepKey
+from clinic.models import AccountAction, Clinic, RecoveryCode, StaffMember, TwoStepKey
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -151,6 +152,7 @@ def two_step_confirm(user, *, code: str, now: dt.datetime | None = None) -> list
     key.confirmed_at = now
     key.last_used_step = step
     key.save(update_fields=["confirmed_at", "last_used_step"])
+    account_event_record(user, AccountAction.TWO_STEP_ON)
     return _recovery_codes_new(user)
 
 
@@ -173,6 +175,8 @@ def two_step_check(user, *, code: str, now: dt.datetime | None = None) -> bool:
     used = RecoveryCode.objects.filter(user=user, code_hash=_hash(cleaned), used_at__isnull=True).update(
         used_at=now
     )
+    if used:
+        account_event_record(user, AccountAction.RECOVERY_CODE_USED)
     return used == 1
 
 
@@ -181,6 +185,7 @@ def recovery_codes_renew(user, *, code: str, now: dt.datetime | None = None) -> 
     """Ten new recovery codes for the old ones (a code from the app first); returned this once."""
     if not two_step_check(user, code=code, now=now):
         raise ClinicError(WRONG_CODE, code="wrong_code")
+    account_event_record(user, AccountAction.RECOVERY_CODES_RENEWED)
     return _recovery_codes_new(user)
 
 
@@ -204,6 +209,7 @@ def two_step_turn_off(user, *, code: str, now: dt.datetime | None = None) -> Non
         raise ClinicError(WRONG_CODE, code="wrong_code")
     TwoStepKey.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
+    account_event_record(user, AccountAction.TWO_STEP_OFF)
 
 
 @transaction.atomic
@@ -214,6 +220,7 @@ def two_step_reset_for(member: StaffMember, *, by: StaffMember) -> None:
         raise NotAllowedError("Only the clinic's managers can turn off a colleague's two-step sign-in.")
     TwoStepKey.objects.filter(user=member.user).delete()
     RecoveryCode.objects.filter(user=member.user).delete()
+    account_event_record(member.user, AccountAction.TWO_STEP_OFF, by=by.user)
 
 
 def clinic_two_step_require(clinic: Clinic, *, required: bool, by: StaffMember) -> None:
