@@ -27,6 +27,7 @@ class ClinicAdmin(ClinicScopedAdmin):
             {
                 "fields": [
                     "min_booking_notice_minutes",
+                    "online_booking_days_ahead",
                     "cancellation_window_hours",
                     "phone_booking_after_no_shows",
                     "reminder_lead_hours",

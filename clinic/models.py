@@ -74,6 +74,8 @@ def default_reminder_lead_hours() -> list[int]:
 
 # The latest a clinic may ask a client how their visit went: a week after it.
 FEEDBACK_REQUEST_MAX_HOURS = 168
+# The furthest ahead a clinic may let clients book online: two years.
+ONLINE_BOOKING_MAX_DAYS = 730
 
 
 class Clinic(models.Model):
@@ -151,6 +153,15 @@ class Clinic(models.Model):
             "clients who unsubscribed from optional mail). Empty: no such email."
         ),
     )
+    online_booking_days_ahead = models.PositiveSmallIntegerField(
+        "Clients book online up to this many days ahead",
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(ONLINE_BOOKING_MAX_DAYS)],
+        help_text=(
+            "The booking page offers times from today to this many days ahead, and a client moving their "
+            "visit from its link moves it within them; the front desk books any day."
+        ),
+    )
     two_step_required = models.BooleanField(
         "Everyone signs in with a code too",
         default=False,
@@ -171,6 +182,13 @@ class Clinic(models.Model):
                 violation_error_message=(
                     "Ask for feedback between 1 hour and a week after the visit, or leave it empty."
                 ),
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    online_booking_days_ahead__gte=1, online_booking_days_ahead__lte=ONLINE_BOOKING_MAX_DAYS
+                ),
+                name="clinic_online_booking_within_two_years",
+                violation_error_message="Clients book online between 1 and 730 days ahead.",
             ),
             models.CheckConstraint(
                 condition=Q(slot_step_minutes__gte=5),

@@ -170,6 +170,9 @@ def _check_rules(request: BookingRequest, *, actor, ignore_id=None) -> list[str]
         raise ClinicError(f"“{service.name}” is no longer offered.", code="service_inactive")
     if request.source in CLIENTS_OWN_SOURCES and (refusal := online_booking_refusal(client)):
         raise refusal
+    # the waitlist offers the days the client (or the desk) chose, which may lie further ahead
+    if request.source == "online" and (refusal := online_horizon_refusal(service.clinic, request.start)):
+        raise refusal
     _check_practitioner(request)
     accepted = _check_contraindications(request)
     accepted += _check_interval(request, actor=actor, ignore_id=ignore_id)
@@ -190,6 +193,28 @@ def online_booking_refusal(client: Client, *, now: dt.datetime | None = None) ->
         f"Please call us{' on ' + clinic.phone if clinic.phone else ''} to book: after missed visits, "
         "we book by phone.",
         code="book_by_phone",
+    )
+
+
+def last_online_day(clinic, *, now: dt.datetime | None = None) -> dt.date:
+    """The last local day clients may book themselves online (`Clinic.online_booking_days_ahead`)."""
+    today = timezone.localdate(now or timezone.now(), clinic.zone)
+    return today + dt.timedelta(days=clinic.online_booking_days_ahead)
+
+
+def online_horizon_refusal(
+    clinic, start: dt.datetime, *, now: dt.datetime | None = None
+) -> ClinicError | None:
+    """Why a client may not book (or move their visit to) `start` online themselves, or None if they may:
+    past the days the clinic opens to online booking (the front desk books any day)."""
+    last = last_online_day(clinic, now=now)
+    if timezone.localdate(start, clinic.zone) <= last:
+        return None
+    return ClinicError(
+        f"We take bookings online up to {clinic.online_booking_days_ahead} days ahead, until "
+        f"{last:%A} {last.day} {last:%B}. For a later day, please call us"
+        f"{' on ' + clinic.phone if clinic.phone else ''}.",
+        code="beyond_online_days",
     )
 
 

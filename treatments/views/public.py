@@ -26,7 +26,9 @@ from treatments.booking import (
     appointment_client_note,
     appointment_reschedule,
     appointment_set_status,
+    last_online_day,
     online_booking_refusal,
+    online_horizon_refusal,
     self_check_in_refusal,
     still_ahead_for_the_client,
 )
@@ -73,7 +75,6 @@ from treatments.waitlist import (
     waitlist_token,
 )
 
-DAYS_AHEAD = 60
 # What a client is told when a rule refuses them: medical detail is for the practitioner, not the web page.
 NEEDS_A_CONVERSATION = {
     "contraindicated",
@@ -137,11 +138,15 @@ def public_services(request, slug):
 def _day_choice(request, clinic, default: dt.date | None = None):
     """The day the client chose (?date=), else `default` if bookable online, else today."""
     today = timezone.localdate(timezone=clinic.zone)
-    if default is None or not today <= default <= today + dt.timedelta(days=DAYS_AHEAD):
+    last = last_online_day(clinic)
+    if default is None or not today <= default <= last:
         default = today
     day, error = parse_local_date(request.GET.get("date"), default)
-    if day < today or day > today + dt.timedelta(days=DAYS_AHEAD):
-        return today, f"Choose a day between today and {DAYS_AHEAD} days ahead."
+    if day < today or day > last:
+        return today, (
+            f"Choose a day between today and {last:%A} {last.day} {last:%B}: we take bookings online up to "
+            f"{clinic.online_booking_days_ahead} days ahead."
+        )
     return day, error
 
 
@@ -159,8 +164,8 @@ def public_times(request, slug, service_id):
     with_id = chosen.pk if chosen else None
     times = free_times_on(service=service, day=day, practitioner_id=with_id)
     # a day with nothing free names the next one that has something, within what can be booked online
-    last_online_day = today + dt.timedelta(days=DAYS_AHEAD)
-    days_left = (last_online_day - day).days
+    last_day = last_online_day(clinic)
+    days_left = (last_day - day).days
     next_free = (
         None
         if times
@@ -182,10 +187,11 @@ def public_times(request, slug, service_id):
             "not_offered": bool(asked_for) and chosen is None,
             "with_query": f"&with={chosen.pk}" if chosen else "",
             "next_free": next_free,
-            "last_online_day": last_online_day,
+            "last_online_day": last_day,
             "date_error": date_error,
             "previous_day": day - dt.timedelta(days=1) if day > today else None,
-            "next_day": day + dt.timedelta(days=1),
+            "next_day": day + dt.timedelta(days=1) if day < last_day else None,
+            "today": today,
         },
     )
 
@@ -198,7 +204,7 @@ def public_waitlist_join(request, slug, service_id):
     service = get_object_or_404(Service, clinic=clinic, pk=service_id, is_active=True, bookable_online=True)
     today = timezone.localdate(timezone=clinic.zone)
     first_day, _ = parse_local_date(request.GET.get("date"), today)
-    first_day = min(max(first_day, today), today + dt.timedelta(days=DAYS_AHEAD))
+    first_day = min(max(first_day, today), last_online_day(clinic))
     days_form = WaitlistDaysForm(
         request.POST or None,
         initial={"first_day": first_day, "last_day": first_day + dt.timedelta(days=13)},
@@ -423,6 +429,8 @@ def public_manage(request, token, appointment):
             messages.success(request, "Your visit is cancelled. We have emailed you to confirm.")
         elif action == "reschedule" and new_start is None:
             messages.error(request, "Choose a new time from the list.")
+        elif action == "reschedule" and (refusal := online_horizon_refusal(clinic, new_start)):
+            messages.error(request, refusal.message)
         elif action == "reschedule":
             try:
                 appointment = appointment_reschedule(
