@@ -147,7 +147,7 @@ def two_step_confirm(user, *, code: str, now: dt.datetime | None = None) -> list
         raise ClinicError(
             f"That code does not match. Check the app shows “{user.get_username()}” and type the six "
             "digits it shows now.",
-            code="wrong_code",
+            code="wrong_setup_code",  # their own app being set up: not counted as a guess
         )
     key.confirmed_at = now
     key.last_used_step = step

@@ -93,10 +93,7 @@ def two_step_code(request):
                 next_url = "/"
             return redirect(next_url)
         else:
-            # counted with wrong passwords: five in fifteen minutes pause the sign-in
-            user_login_failed.send(
-                sender=__name__, credentials={"username": user.get_username()}, request=request
-            )
+            _wrong_code(request, user)
             error = WRONG_CODE
     elif request.method == "POST":
         error = "Type the code your authenticator app shows, or one of your recovery codes."
@@ -119,7 +116,12 @@ def two_step_settings(request):
     code = request.POST.get("code", "")[:40]
     shown_codes: list[str] = []
     error = ""
-    if request.method == "POST":
+    # a code asked for here is guessed no more freely than at sign-in: the same pause, the same count
+    asks_a_code = action in ("verify", "renew", "off")
+    paused = locked_until(user.get_username(), client_address(request)) if asks_a_code else None
+    if request.method == "POST" and paused is not None:
+        error = lock_said(paused)
+    elif request.method == "POST":
         try:
             if action == "begin":
                 two_step_begin(user)
@@ -147,6 +149,8 @@ def two_step_settings(request):
                 error = "Choose one of the buttons on this page."
         except ClinicError as refusal:
             error = refusal.message
+            if refusal.code == "wrong_code":
+                _wrong_code(request, user)
     key = TwoStepKey.objects.filter(user=user).first()
     context = {
         "key": key,
@@ -163,6 +167,11 @@ def two_step_settings(request):
     if key is not None and key.confirmed_at is not None:
         context["codes_left"] = recovery_codes_left(user)
     return render(request, "clinic/two_step.html", context, status=400 if error else 200)
+
+
+def _wrong_code(request, user) -> None:
+    """Count a wrong code with the wrong passwords: five in fifteen minutes pause the sign-in."""
+    user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
 
 
 def _safe(request, url) -> bool:

@@ -271,3 +271,25 @@ def test_the_app_reads_the_secret_from_a_full_size_qr_code(jo):
     # a regular QR code (phones' apps do not read Micro QR), scaled by its viewBox, with its quiet zone
     size = int(re.search(r'viewBox="0 0 (\d+) \1"', svg).group(1))
     assert size >= 21 + 8 and "<title>QR code for your authenticator app</title>" in svg
+
+
+def test_codes_asked_for_on_the_two_step_page_are_counted_and_paused_as_at_sign_in(lumen, jo, jo_codes):
+    Clinic.objects.filter(pk=lumen.pk).update(two_step_required=True)
+    browser = BrowserClient()
+    browser.force_login(jo.user)  # a session that has not given its code
+    for _ in range(FAILURES_PER_USERNAME):
+        wrong = browser.post(reverse("two-step"), {"action": "verify", "code": "123456"})
+        assert "That code does not match" in wrong.content.decode()
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=30), tick=False):
+        paused = browser.post(reverse("two-step"), {"action": "verify", "code": _code(jo.user)})
+    assert paused.status_code == 400 and "Too many wrong passwords" in paused.content.decode()
+    assert browser.get("/calendar/").status_code == 302  # still not let in
+
+
+def test_a_code_mistyped_while_setting_it_up_is_not_counted_as_a_guess(jo):
+    browser = BrowserClient()
+    browser.force_login(jo.user)
+    browser.post(reverse("two-step"), {"action": "begin"})
+    for _ in range(FAILURES_PER_USERNAME + 1):
+        browser.post(reverse("two-step"), {"action": "confirm", "code": "000000"})
+    assert not SignInFailure.objects.filter(username="jo").exists()
