@@ -3,6 +3,7 @@
 Lumen (London) at SUITE_NOW, 07:00 on Tuesday 1 December 2026; Olivia's microneedling at 10:00 today.
 """
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -551,3 +552,119 @@ def test_signing_off_a_day_late_says_which_aftercare_was_not_sent(practitioner, 
         in page
     )
     assert "Not sent: its day (Tue 1 Dec) was over when the record was signed off." in page
+
+
+def _signed_record_of(world, client, day, areas):
+    """A signed-off microneedling record for `client` on 2026-11-`day`: (area code, depth, passes) each."""
+    from treatments.sessions import treatment_session_add_microneedling, treatment_session_sign_off
+
+    visit = AppointmentFactory(
+        clinic=world.clinic,
+        client=client,
+        practitioner=world.dr_lee,
+        service=world.microneedling,
+        status=AppointmentStatus.ARRIVED,
+        start=local(world, 2026, 11, day, 10),
+        end=local(world, 2026, 11, day, 11),
+    )
+    session = TreatmentSession.objects.create(
+        clinic=world.clinic,
+        appointment=visit,
+        client=client,
+        practitioner=world.dr_lee,
+        started_at=local(world, 2026, 11, day, 10),
+    )
+    for code, depth, passes in areas:
+        treatment_session_add_microneedling(
+            session=session,
+            by=world.dr_lee,
+            area=BodyArea.objects.get(code=code),
+            device=world.pens[1],
+            depth_mm=depth,
+            passes=passes,
+        )
+    treatment_session_sign_off(session=session, by=world.dr_lee)
+
+
+def test_each_area_is_filled_in_as_it_was_last_time_to_check_before_recording(practitioner, world, visit):
+    _signed_record_of(world, visit.client, 20, [("cheeks", "0.5", 2)])  # older: not the one taken
+    _signed_record_of(world, visit.client, 27, [("cheeks", "1.00", 4), ("forehead", "0.25", 2)])
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    page = practitioner.get(record_url(visit)).content.decode()
+    cheeks, forehead = BodyArea.objects.get(code="cheeks"), BodyArea.objects.get(code="forehead")
+    assert "Filled in as Cheeks was on 27 Nov 2026: check each value against the skin today" in page
+    assert f'<option value="{cheeks.pk}" selected>' in page
+    assert (
+        'name="microneedling-depth_mm" value="1.00"' in page
+        and 'name="microneedling-passes" value="4"' in page
+    )
+    assert f'<option value="{world.pens[1].pk}" selected>' in page  # last time's pen, not the visit's
+    assert 'name="microneedling-cartridge_lot"' in page and "CART" not in page  # a new cartridge each time
+    # nothing is recorded until the practitioner says so
+    assert not MicroneedlingRecord.objects.filter(session__appointment=visit).exists()
+    add_area(practitioner, visit, area="cheeks", depth="0.75", passes="3")
+    page = practitioner.get(record_url(visit)).content.decode()
+    assert "Filled in as Forehead was on 27 Nov 2026" in page
+    assert f'<option value="{forehead.pk}" selected>' in page
+    assert 'name="microneedling-depth_mm" value="0.25"' in page
+    add_area(practitioner, visit, area="forehead", depth="0.25", passes="2")
+    page = practitioner.get(record_url(visit)).content.decode()
+    assert "Filled in as" not in page  # every area of last time is recorded
+
+
+def test_a_first_record_is_not_filled_in(practitioner, visit):
+    practitioner.post(reverse("session-record-start", args=[visit.pk]))
+    page = practitioner.get(record_url(visit)).content.decode()
+    assert "Filled in as" not in page and 'name="microneedling-depth_mm"' in page
+
+
+def test_last_times_lot_is_offered_again_only_while_it_can_be_used(practitioner, world):
+    from treatments.sessions import (
+        treatment_session_add_mesotherapy,
+        treatment_session_sign_off,
+        treatment_session_start,
+    )
+
+    product = Product.objects.create(clinic=world.clinic, name="HA cocktail")
+    lot = ProductLot.objects.create(product=product, lot_number="HA-2291", expiry_date="2026-12-20")
+    ProductLot.objects.create(product=product, lot_number="HA-3300", expiry_date="2027-09-30")
+    client = world.client(first_name="Ann", phone="+44 7700 900010")
+    visits = [
+        appointment_book(
+            BookingRequest(
+                client=client,
+                service=world.mesotherapy,
+                practitioner=world.dr_lee,
+                start=local(world, *day, 10),
+            )
+        )
+        for day in ((2026, 12, 1), (2026, 12, 15), (2026, 12, 29))  # the protocol's 14 days apart
+    ]
+    first = treatment_session_start(appointment=visits[0], by=world.dr_lee)
+    treatment_session_add_mesotherapy(
+        session=first,
+        by=world.dr_lee,
+        area=BodyArea.objects.get(code="face"),
+        lot=lot,
+        volume_ml=Decimal("1.5"),
+        depth_mm=Decimal("2"),
+        technique="papule",
+    )
+    treatment_session_sign_off(session=first, by=world.dr_lee)
+    with time_machine.travel(local(world, 2026, 12, 15, 10), tick=False):
+        practitioner.post(reverse("session-record-start", args=[visits[1].pk]))
+        page = practitioner.get(record_url(visits[1])).content.decode()
+    assert "Filled in as Full face was on 1 Dec 2026" in page
+    assert (
+        f'<option value="{lot.pk}" selected>' in page and 'name="mesotherapy-volume_ml" value="1.50"' in page
+    )
+    assert "can no longer be used" not in page
+    with time_machine.travel(local(world, 2026, 12, 29, 10), tick=False):  # HA-2291 expired on the 20th
+        practitioner.post(reverse("session-record-start", args=[visits[2].pk]))
+        page = practitioner.get(record_url(visits[2])).content.decode()
+    assert "Filled in as Full face was on 1 Dec 2026" in page
+    assert "Last time&#x27;s lot can no longer be used: choose another." in page or (
+        "Last time's lot can no longer be used: choose another." in page
+    )
+    lots = re.search(r'<select name="mesotherapy-lot".*?</select>', page, re.S).group(0)
+    assert "HA-3300" in lots and "HA-2291" not in lots and " selected" not in lots

@@ -66,6 +66,27 @@ ADD_AREA = {
 }
 
 
+# What an area's form takes again from that area's entry last time: not the cartridge's lot (a new
+# cartridge each session) nor a reason for going outside the protocol (said anew if still so).
+AS_LAST_TIME = {
+    Modality.MICRONEEDLING: ("device", "depth_mm", "passes"),
+    Modality.MICROCURRENT: ("device", "current_ua", "frequency_hz", "waveform", "minutes"),
+    Modality.MESOTHERAPY: ("lot", "volume_ml", "depth_mm", "technique"),
+}
+FOREIGN_KEYS = {"device", "lot"}
+
+
+def _last_time(modality, earlier, recorded_area_ids):
+    """The entry of the client's latest record of this modality, for the first area of it not
+    recorded yet this time, and that record; (None, None) when there is none."""
+    for past in earlier:
+        entries = sorted(getattr(past, modality).all(), key=lambda entry: entry.pk)
+        if entries:
+            entry = next((e for e in entries if e.area_id not in recorded_area_ids), None)
+            return (entry, past) if entry is not None else (None, None)
+    return None, None
+
+
 def _recorder(request):
     if not may_record(request.staff_member):
         raise PermissionDenied(
@@ -88,8 +109,10 @@ def record_start(request, pk):
     return redirect("session-record", pk)
 
 
-def _entry_form(modality, protocol, session, data=None):
-    """The form to add one area of this modality, with the choices the protocol and the clinic give."""
+def _entry_form(modality, protocol, session, data=None, last=None):
+    """The form to add one area of this modality, with the choices the protocol and the clinic give;
+    `last`: an entry of the client's last record to fill it in from (a device or lot no longer to be
+    chosen is left out, as the form only offers those it may take)."""
     clinic = session.clinic
     protocol_areas = {pa.area_id: pa for pa in protocol.areas.all()} if protocol else {}
     kwargs = {"prefix": modality, "protocol_areas": protocol_areas}
@@ -106,6 +129,10 @@ def _entry_form(modality, protocol, session, data=None):
         kwargs["lots"] = usable_lots(clinic, on=timezone.localdate(session.started_at, clinic.zone))
         if protocol and protocol.techniques:
             initial["technique"] = protocol.techniques[0]
+    if last is not None:
+        initial["area"] = last.area_id
+        for name in AS_LAST_TIME[modality]:
+            initial[name] = getattr(last, f"{name}_id" if name in FOREIGN_KEYS else name)
     return ENTRY_FORMS[modality](data, initial=initial, **kwargs)
 
 
@@ -153,20 +180,37 @@ def _render(request, appointment, session, *, bound=None, status=200):
     protocols = list(appointment.service.protocols.prefetch_related("areas__area", "products"))
     forms = bound or {}
     member = request.staff_member
-    sections = [
-        {
-            "modality": protocol.modality,
-            "label": Modality(protocol.modality).label,
-            "protocol": protocol,
-            "entries": _recorded(session, protocol.modality),
-            "protocol_says": protocol_says(protocol),
-            "form": None
-            if session.signed_off_at or not may_write(member, session)
-            else forms.get(protocol.modality) or _entry_form(protocol.modality, protocol, session),
-        }
-        for protocol in protocols
-        if protocol.modality in ENTRY_FORMS
-    ]
+    writable = not session.signed_off_at and may_write(member, session)
+    earlier = [] if session.signed_off_at else earlier_sessions(session)
+    sections = []
+    for protocol in protocols:
+        if protocol.modality not in ENTRY_FORMS:
+            continue
+        entries = _recorded(session, protocol.modality)
+        form, as_last_time = forms.get(protocol.modality), None
+        if writable and form is None:
+            last, past = _last_time(protocol.modality, earlier, {e.area_id for e in entries})
+            form = _entry_form(protocol.modality, protocol, session, last=last)
+            if last is not None:
+                lot_field = form.fields.get("lot")
+                as_last_time = {
+                    "on": past.started_at,
+                    "area": last.area.name,
+                    # last time's lot, expired or used up since, is not offered: they choose another
+                    "lot_gone": lot_field is not None
+                    and not lot_field.queryset.filter(pk=last.lot_id).exists(),
+                }
+        sections.append(
+            {
+                "modality": protocol.modality,
+                "label": Modality(protocol.modality).label,
+                "protocol": protocol,
+                "entries": entries,
+                "protocol_says": protocol_says(protocol),
+                "form": form if writable else None,
+                "as_last_time": as_last_time,
+            }
+        )
     aftercare = list(session_aftercare(session)) if session.signed_off_at else []
     return render(
         request,
@@ -180,7 +224,7 @@ def _render(request, appointment, session, *, bound=None, status=200):
             or SessionNotesForm(prefix="notes", initial={"notes": session.notes}),
             # what to check before treating: nothing to treat once signed off
             "safety": None if session.signed_off_at else before_the_session(appointment),
-            "earlier": [] if session.signed_off_at else earlier_sessions(session),
+            "earlier": earlier,
             "aftercare": aftercare,
             "may_write": may_write(member, session),
             "photos": list(session.photos.select_related("area")),
