@@ -109,6 +109,8 @@ LOGIN_URL = "login"
 # A sign-in lasts a working day: a desk computer left signed in overnight is not (hours; SESSION_HOURS).
 SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 3600
 LOGIN_REDIRECT_URL = "home"
+# How often an open day's list asks whether its visits changed (a client checked in, a booking online).
+DAY_REFRESH_SECONDS = env_int("DAY_REFRESH_SECONDS", 30)
 # A link to a new password, emailed to someone who forgot theirs, works once and for an hour.
 PASSWORD_RESET_TIMEOUT = 3600
 LOGOUT_REDIRECT_URL = "login"

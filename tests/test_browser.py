@@ -130,3 +130,30 @@ def test_a_practitioner_sets_up_two_step_sign_in_and_signs_in_with_a_code(
     page.get_by_label("Code").fill(recovery)  # the phone left at home
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(live_server.url + "/")
+
+
+def test_the_open_days_list_shows_a_change_made_elsewhere(
+    live_server, frontdesk_with_a_day, browser_page, settings
+):
+    from treatments.booking import appointment_notes_change
+    from treatments.models import Appointment
+
+    settings.DAY_REFRESH_SECONDS = 1
+    page = browser_page
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("frontdesk")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+    visit = Appointment.objects.get(client__last_name="Smith")
+    # nobody at the desk: the list reloads itself
+    appointment_notes_change(visit, notes="Called: running ten minutes late")
+    page.get_by_text("Note: Called: running ten minutes late").wait_for(timeout=10_000)
+    assert page.locator("#day-changed").is_hidden()
+    # someone using the page (a field in hand): it says so and waits for them
+    page.focus("#day-practitioner")
+    appointment_notes_change(visit, notes="Arrived early")
+    page.locator("#day-changed").wait_for(state="visible", timeout=10_000)
+    assert page.get_by_text("Note: Arrived early").count() == 0
+    page.get_by_role("link", name="Show it").click()
+    page.get_by_text("Note: Arrived early").wait_for()

@@ -390,6 +390,24 @@ def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.date
     return start, end
 
 
+def day_version(clinic: Clinic, day: dt.date) -> str:
+    """A fingerprint of a local day's visits as the day's list shows them; one query.
+
+    It changes when a visit of the day is booked, moved in or out, changes status or a note, is told
+    of running late, or its client fills or signs a form or withdraws a consent: the desk's open list
+    then knows to show the change (a client who checked themselves in, say).
+    """
+    start, end = local_day_bounds(clinic, day)
+    found = Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end).aggregate(
+        visits=Count("id", distinct=True),
+        event=Max("events__id"),
+        intake=Max("client__intake_responses__id"),
+        consent=Max("client__signed_consents__id"),
+        withdrawal=Max("client__consent_withdrawals__id"),
+    )
+    return "-".join(str(found[key] or 0) for key in ("visits", "event", "intake", "consent", "withdrawal"))
+
+
 def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) -> QuerySet[Appointment]:
     """Return the clinic's appointments starting on local days first_day..last_day (inclusive)."""
     start, _ = local_day_bounds(clinic, first_day)

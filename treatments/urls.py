@@ -19,6 +19,7 @@ from treatments.views import (
 urlpatterns = [
     path("", day.home, name="home"),
     path("day/chase-forms/", day.chase_forms, name="chase-forms"),
+    path("day/version/", day.day_version_now, name="day-version"),
     path("day/running-late/", day.running_late, name="running-late"),
     path("visits/forms-missing/", day.forms_ahead, name="forms-ahead"),
     path("calendar/", calendar.calendar, name="calendar"),

@@ -2,11 +2,13 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clients.selectors import refused_addresses
 from clinic.errors import ClinicError
@@ -27,6 +29,7 @@ from treatments.selectors import (
     active_practitioners,
     appointments_between,
     changes_by_clients,
+    day_version,
     forms_missing,
     local_day_bounds,
     next_day_with_visits,
@@ -87,6 +90,8 @@ def home(request):
     member = request.staff_member
     today = timezone.localdate(timezone=clinic.zone)
     day, date_error = parse_local_date(request.GET.get("date"), today)
+    # before the visits are read: a change landing in between makes the page's next check differ
+    version = day_version(clinic, day)
     appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
     # one practitioner's day (theirs to print, say), or everyone's
     practitioners = list(active_practitioners(clinic))
@@ -126,6 +131,8 @@ def home(request):
         {
             "day": day,
             "today": today,
+            "day_version": version,
+            "refresh_seconds": settings.DAY_REFRESH_SECONDS,
             "practitioners": practitioners,
             "only": only,
             # the other days' links keep the practitioner chosen
@@ -321,3 +328,14 @@ def _say_told_running_late(request, practitioner, told, *, minutes: int) -> None
             )
             + ": please call to tell them.",
         )
+
+
+@staff_required
+@require_safe
+def day_version_now(request):
+    """The day's fingerprint (`day_version`), which the open day's list asks for every little while."""
+    clinic = request.staff_member.clinic
+    day, _ = parse_local_date(request.GET.get("date"), timezone.localdate(timezone=clinic.zone))
+    response = JsonResponse({"version": day_version(clinic, day)})
+    response["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,99 @@
+"""The open day's list keeps itself up to date: it asks every little while for the day's fingerprint
+(`day_version`), which changes with what the list shows of the day's visits (one booked, moved,
+checked in, cancelled, noted, told of running late; a visit's client signing a form) and nothing else,
+then reloads, or says so while someone is using the page (the browser test)."""
+
+import pytest
+from django.test import Client as BrowserClient
+from django.urls import reverse
+
+from tests.booking_world import build_world, local
+from tests.factories import ConsentTemplateFactory, sign_consent
+from treatments.booking import (
+    BookingRequest,
+    appointment_book,
+    appointment_cancel,
+    appointment_client_note,
+    appointment_reschedule,
+    appointment_set_status,
+    running_late_tell,
+)
+from treatments.models import AppointmentStatus
+from treatments.selectors import day_version
+
+pytestmark = pytest.mark.django_db
+
+# The suite's now is Tuesday 1 December 2026, 07:00 in London.
+TODAY = (2026, 12, 1)
+
+
+@pytest.fixture
+def world(db):
+    return build_world(slug="lumen-live")
+
+
+def _book(world, hour, *, day=TODAY, name="Olivia"):
+    return appointment_book(
+        BookingRequest(
+            client=world.client(first_name=name, email=f"{name.lower()}@example.com"),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, *day, hour),
+        ),
+        actor=world.desk.user,
+    )
+
+
+def _today(world):
+    return day_version(world.clinic, local(world, *TODAY, 12).date())
+
+
+def test_each_change_the_list_shows_changes_the_fingerprint(world):
+    seen = {_today(world)}
+
+    def changed():
+        now = _today(world)
+        assert now not in seen, "the fingerprint did not change"
+        seen.add(now)
+
+    ten = _book(world, 10)
+    changed()
+    eleven = _book(world, 11, name="Ada")
+    changed()
+    appointment_reschedule(eleven, start=local(world, *TODAY, 14), actor=world.desk.user)
+    changed()
+    appointment_client_note(ten, note="Parking?")
+    changed()
+    running_late_tell(world.dr_lee, visit_ids=[ten.pk], minutes=20)
+    changed()
+    sign_consent(ten.client, ConsentTemplateFactory(clinic=world.clinic, modality="microcurrent"))
+    changed()
+    appointment_set_status(
+        ten, status=AppointmentStatus.ARRIVED, actor=world.desk.user, now=local(world, *TODAY, 9, 55)
+    )
+    changed()
+    appointment_cancel(eleven, actor=world.desk.user)
+    changed()
+
+
+def test_another_days_visits_leave_it_alone(world):
+    _book(world, 10)
+    before = _today(world)
+    tomorrow = _book(world, 10, day=(2026, 12, 2), name="Ada")
+    appointment_cancel(tomorrow, actor=world.desk.user)
+    assert _today(world) == before
+
+
+def test_the_page_and_the_address_it_asks_agree(world):
+    _book(world, 10)
+    desk = BrowserClient()
+    desk.force_login(world.desk.user)
+    page = desk.get(reverse("home")).content.decode()
+    version = _today(world)
+    assert f'data-version="{version}"' in page and 'data-url="/day/version/?date=2026-12-01"' in page
+    assert 'src="/static/js/day-refresh.js"' in page
+    answer = desk.get(reverse("day-version"), {"date": "2026-12-01"})
+    assert answer.json() == {"version": version} and answer["Cache-Control"] == "no-store"
+    # a mistyped day is today's; nobody signed out learns anything
+    assert desk.get(reverse("day-version"), {"date": "yesterday"}).json() == {"version": version}
+    assert BrowserClient().get(reverse("day-version")).status_code == 302
