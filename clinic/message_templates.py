@@ -297,3 +297,45 @@ def message_template_restore_default(*, clinic: Clinic, key: str, by: StaffMembe
     """Drop the clinic's wording for `key`, so the shipped wording applies again."""
     _require_manager(by, clinic)
     MessageTemplate.objects.filter(clinic=clinic, key=key).delete()
+
+
+# The combined aftercare email's test is made of two shipped aftercare messages' sections.
+TEST_PARTS = [
+    {"key": "aftercare_microneedling_day0", "title": "Microneedling"},
+    {"key": "aftercare_microcurrent_day0", "title": "Microcurrent"},
+]
+
+
+@transaction.atomic
+def message_template_send_test(*, clinic: Clinic, key: str, by: StaffMember, now=None):
+    """Email the manager the message `key` as the clinic's clients get it now (its saved wording, else
+    the standard one) filled with the sample details, through the outbox like any message."""
+    from clinic.outbox import outbox_enqueue  # the outbox renders with this module: imported when used
+
+    _require_manager(by, clinic)
+    if not by.user.email:
+        raise ClinicError(
+            "Your sign-in has no email address to send the test to: another manager gives it one on the "
+            "staff page.",
+            code="no_email",
+        )
+    if not MessageTemplate.objects.filter(clinic=clinic, key=key).exists():
+        try:
+            default_wording(key)
+        except TemplateDoesNotExist:
+            raise ClinicError(
+                "Save this email's wording first, then send yourself a test.", code="no_wording"
+            ) from None
+    now = now or timezone.now()
+    context = {name: value for name, value in SAMPLE_CONTEXT.items() if name != "parts"}
+    if key == "aftercare_several_treatments":
+        context["parts"] = TEST_PARTS
+    return outbox_enqueue(
+        clinic=clinic,
+        recipient_email=by.user.email,
+        recipient_name=by.display_name,
+        template_key=key,
+        dedupe_key=f"template-test:{clinic.pk}:{key}:{by.pk}:{now.isoformat()}",
+        topic=f"template-test:{key}",
+        context=context,
+    )

@@ -17,6 +17,7 @@ from clinic.message_templates import (
     has_section,
     message_template_restore_default,
     message_template_save,
+    message_template_send_test,
     render_wording,
     slug_re,
 )
@@ -77,6 +78,18 @@ def message_template_edit(request, key):
         if request.POST.get("action") == "restore":
             message_template_restore_default(clinic=clinic, key=key, by=manager)
             messages.success(request, f"“{key}” uses the standard wording again.")
+            return redirect("message-template-edit", key=key)
+        if request.POST.get("action") == "test":
+            try:
+                message_template_send_test(clinic=clinic, key=key, by=manager)
+            except ClinicError as refusal:
+                messages.error(request, refusal.message)
+            else:
+                messages.success(
+                    request,
+                    f"A test of “{key}”, as clients get it now, with sample details, is on its way to "
+                    f"{manager.user.email}.",
+                )
             return redirect("message-template-edit", key=key)
         wording = Wording(
             subject=request.POST.get("subject", ""),

@@ -212,3 +212,62 @@ def test_an_address_wraps_only_after_its_at_sign_and_stays_escaped():
     assert breakable_email("olivia@example.com") == "olivia@<wbr>example.com"
     assert breakable_email('"<b>"@example.com') == "&quot;&lt;b&gt;&quot;@<wbr>example.com"
     assert breakable_email("no-at-sign<i>") == "no-at-sign&lt;i&gt;"
+
+
+def test_a_manager_emails_themselves_a_test_of_each_message_as_clients_get_it(
+    manager_client, lumen, smtp_settings, smtp_server
+):
+    from clinic.models import OutboxMessage, OutboxStatus, StaffMember
+    from clinic.tasks import deliver_due_messages_task
+
+    manager = StaffMember.objects.get(clinic=lumen, role="manager")
+    manager.user.email = "morgan@lumen.example"
+    manager.user.save(update_fields=["email"])
+    manager_client.post(
+        reverse("message-template-edit", args=["booking_reminder"]),
+        {
+            "subject": "See you soon, {{ client_first_name }}",
+            "body_text": "Hi {{ client_first_name }}!",
+            "body_html": "",
+        },
+    )
+    page = _text(manager_client.get(reverse("message-template-edit", args=["booking_reminder"])))
+    assert "Email me a test (morgan@lumen.example)" in page and "your saved wording" in page
+    for key in default_keys():
+        answer = manager_client.post(
+            reverse("message-template-edit", args=[key]), {"action": "test"}, follow=True
+        )
+        assert f"A test of “{key}”, as clients get it now, with sample details" in _text(answer), key
+    assert deliver_due_messages_task() == len(default_keys())
+    tests = OutboxMessage.objects.filter(topic__startswith="template-test:")
+    assert not tests.exclude(status=OutboxStatus.SENT).exists(), list(
+        tests.exclude(status=OutboxStatus.SENT).values_list("template_key", "last_error")
+    )
+    by_subject = {m["Subject"]: m for m in smtp_server.messages}
+    assert "See you soon, Olivia" in by_subject  # the clinic's saved wording
+    assert all(m["To"].addresses[0].addr_spec == "morgan@lumen.example" for m in smtp_server.messages)
+    several = next(
+        m
+        for m in smtp_server.messages
+        if m["Subject"] == _rendered_subject("aftercare_several_treatments", lumen)
+    )
+    body = several.get_body(preferencelist=("plain",)).get_content()
+    assert "Microneedling" in body and "Microcurrent" in body
+
+
+def _rendered_subject(key, clinic):
+    from clinic.message_templates import SAMPLE_CONTEXT, render_wording
+
+    return render_wording(default_wording(key), {**SAMPLE_CONTEXT, "clinic": clinic}).subject
+
+
+def test_a_manager_without_an_email_address_is_told_where_to_get_one(manager_client, lumen):
+    from clinic.models import StaffMember
+
+    manager = StaffMember.objects.get(clinic=lumen, role="manager")
+    manager.user.email = ""
+    manager.user.save(update_fields=["email"])
+    answer = manager_client.post(
+        reverse("message-template-edit", args=["booking_reminder"]), {"action": "test"}, follow=True
+    )
+    assert "Your sign-in has no email address to send the test to" in _text(answer)
