@@ -11,5 +11,7 @@ def current_clinic(request):
     return {
         "staff_member": member,
         "current_clinic": member.clinic if member else None,
+        # the screen signs itself out after this long without use (static/js/idle-sign-out.js)
+        "idle_sign_out_seconds": (member.clinic.idle_sign_out_minutes or 0) * 60 if member else 0,
         "mailbox_enabled": settings.EMAIL_BACKEND == "clinic.mail.MailDirBackend",
     }

@@ -1,8 +1,12 @@
 """Render every page in its clinic's time zone: a staff member's, or the clinic a client's page is of;
-and keep a session without its code out where the clinic requires two-step sign-in."""
+keep a session without its code out where the clinic requires two-step sign-in; and end a sign-in
+left unused where the clinic asks."""
 
+import time
 from urllib.parse import urlencode
 
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -71,4 +75,43 @@ class TwoStepRequiredMiddleware:
                     status=403,
                 )
             return redirect(f"{reverse('two-step')}?{urlencode({'next': request.get_full_path()})}")
+        return self.get_response(request)
+
+
+IDLE_SIGNED_OUT = (
+    "You were signed out after a while without use, so that nobody else reads the clinic's records on "
+    "this screen."
+)
+
+
+class IdleSignOutMiddleware:
+    """Where a clinic sets `idle_sign_out_minutes`, a sign-in nobody used for that long ends.
+
+    Each request that is someone's use notes the time in the session (written at most once a minute);
+    the day's list asking whether it changed (`X-Clinic-Poll`) and reloading itself (`?auto=1`) are
+    not use, or a screen left on the day's list would never sign out. The screen signs itself out too
+    (`static/js/idle-sign-out.js`): a page left open stops showing records even if nothing is clicked.
+    """
+
+    SEEN_KEY = "seen_at"
+    NOTE_EVERY = 60  # seconds
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        member = staff_member_of(request.user)
+        minutes = member.clinic.idle_sign_out_minutes if member is not None else None
+        if minutes:
+            now = time.time()
+            seen = request.session.get(self.SEEN_KEY)
+            polled = bool(request.headers.get("X-Clinic-Poll")) or request.GET.get("auto") == "1"
+            if isinstance(seen, int | float) and now - seen > minutes * 60:
+                logout(request)
+                messages.info(request, IDLE_SIGNED_OUT)
+                if polled or request.path.startswith("/api/"):
+                    return JsonResponse({"code": "signed_out", "detail": IDLE_SIGNED_OUT}, status=401)
+                return redirect(f"{reverse('login')}?{urlencode({'next': request.get_full_path()})}")
+            if not isinstance(seen, int | float) or (not polled and now - seen >= self.NOTE_EVERY):
+                request.session[self.SEEN_KEY] = now
         return self.get_response(request)

@@ -76,6 +76,8 @@ def default_reminder_lead_hours() -> list[int]:
 FEEDBACK_REQUEST_MAX_HOURS = 168
 # The furthest ahead a clinic may let clients book online: two years.
 ONLINE_BOOKING_MAX_DAYS = 730
+# A staff screen left alone signs out after between this many minutes (Clinic.idle_sign_out_minutes).
+IDLE_SIGN_OUT_MIN, IDLE_SIGN_OUT_MAX = 5, 240
 
 
 class Clinic(models.Model):
@@ -170,6 +172,16 @@ class Clinic(models.Model):
             "without one sets it up when they next sign in."
         ),
     )
+    idle_sign_out_minutes = models.PositiveSmallIntegerField(
+        "Sign out after this many minutes without use",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(IDLE_SIGN_OUT_MIN), MaxValueValidator(IDLE_SIGN_OUT_MAX)],
+        help_text=(
+            "A screen left signed in shows clients' records to whoever walks past: after this long with "
+            "nobody using it, it signs out. Empty: a sign-in lasts the working day."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -189,6 +201,14 @@ class Clinic(models.Model):
                 ),
                 name="clinic_online_booking_within_two_years",
                 violation_error_message="Clients book online between 1 and 730 days ahead.",
+            ),
+            models.CheckConstraint(
+                condition=Q(idle_sign_out_minutes__isnull=True)
+                | Q(
+                    idle_sign_out_minutes__gte=IDLE_SIGN_OUT_MIN, idle_sign_out_minutes__lte=IDLE_SIGN_OUT_MAX
+                ),
+                name="clinic_idle_sign_out_5_to_240_minutes",
+                violation_error_message="Sign out after 5 to 240 minutes without use, or leave it empty.",
             ),
             models.CheckConstraint(
                 condition=Q(slot_step_minutes__gte=5),

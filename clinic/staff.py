@@ -268,3 +268,16 @@ def password_links_that_no_longer_work(
                 "the link in it no longer works (used, or too old): they can ask for another"
             )
     return reasons
+
+
+# What the staff page offers for signing out a screen left alone, in minutes (None: the working day).
+IDLE_SIGN_OUT_CHOICES = (None, 5, 10, 15, 30, 60, 120, 240)
+
+
+def clinic_idle_sign_out_set(clinic: Clinic, *, minutes: int | None, by: StaffMember) -> None:
+    """Sign out every staff screen of the clinic left unused `minutes` (None: only after the working day)."""
+    _manager_of(clinic, by)
+    if minutes not in IDLE_SIGN_OUT_CHOICES:
+        raise ClinicError("Choose how long from the list.", code="idle_minutes")
+    Clinic.objects.filter(pk=clinic.pk).update(idle_sign_out_minutes=minutes)
+    clinic.idle_sign_out_minutes = minutes

@@ -14,10 +14,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic.account_events import account_activity, account_event_record
 from clinic.errors import ClinicError
 from clinic.models import AccountAction, StaffMember, StaffRole
+from clinic.parsing import parse_id
 from clinic.permissions import staff_required
 from clinic.sign_in import client_address, paused_until
 from clinic.staff import (
+    IDLE_SIGN_OUT_CHOICES,
     PASSWORD_LINKS_EVERY,
+    clinic_idle_sign_out_set,
     password_link_minutes,
     staff_email_set,
     staff_member_add,
@@ -125,6 +128,7 @@ def staff_list(request):
             ],
             "form": form,
             "password_form": NewPasswordForm(),
+            "idle_choices": [m for m in IDLE_SIGN_OUT_CHOICES if m],
         },
         status=status,
     )
@@ -288,4 +292,25 @@ def clinic_two_step(request):
         )
     else:
         messages.success(request, "Signing in asks only those who set up two-step sign-in for a code.")
+    return redirect("staff")
+
+
+@staff_required
+@require_POST
+def clinic_idle_sign_out(request):
+    """A manager sets how long a staff screen may sit unused before it signs out."""
+    manager = _manager(request)
+    raw = request.POST.get("minutes", "")
+    minutes = parse_id(raw) if raw else None
+    try:
+        clinic_idle_sign_out_set(manager.clinic, minutes=minutes, by=manager)
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            f"A screen nobody uses for {minutes} minutes now signs out."
+            if minutes
+            else "Screens stay signed in for the working day.",
+        )
     return redirect("staff")

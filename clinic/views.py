@@ -2,9 +2,10 @@
 
 from django.conf import settings
 from django.db import connection
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
+from django.views.decorators.http import require_safe
 
 from clinic.mail import read_mailbox
 from clinic.permissions import staff_required
@@ -43,3 +44,11 @@ def server_error(request):
     """The 500 page (rendered without a request context, so it cannot fail itself)."""
     template = "public/server_error.html" if _for_clients(request) else "500.html"
     return defaults.server_error(request, template_name=template)
+
+
+@staff_required
+@require_safe
+def still_here(request):
+    """Nothing but a sign of use: an open page someone is typing in or scrolling tells the server so
+    (`static/js/idle-sign-out.js`), and the clinic's sign-out after a while without use waits."""
+    return HttpResponse(status=204)

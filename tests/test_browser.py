@@ -157,3 +157,30 @@ def test_the_open_days_list_shows_a_change_made_elsewhere(
     assert page.get_by_text("Note: Arrived early").count() == 0
     page.get_by_role("link", name="Show it").click()
     page.get_by_text("Note: Arrived early").wait_for()
+
+
+def test_a_screen_left_alone_warns_then_signs_itself_out(live_server, frontdesk_with_a_day, browser_page):
+    from clinic.models import Clinic
+
+    Clinic.objects.filter(slug=frontdesk_with_a_day.clinic.slug).update(idle_sign_out_minutes=5)
+    page = browser_page
+    page.clock.install()  # the page's clock, moved on by the test
+    page.goto(live_server.url + "/accounts/login/")
+    page.get_by_label("Username").fill("frontdesk")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+    warning = page.locator("#idle-warning")
+    page.clock.run_for("03:30")
+    assert warning.is_hidden()
+    page.clock.run_for("00:35")
+    assert warning.is_visible()
+    assert "it signs out in a minute" in warning.inner_text()
+    page.mouse.move(40, 40)  # someone is here
+    page.clock.run_for("00:02")
+    assert warning.is_hidden()
+    page.clock.run_for("05:05")
+    page.wait_for_url("**/accounts/login/?idle=1")
+    page.get_by_text("You were signed out after a while without use").wait_for()
+    page.goto(live_server.url + "/")
+    page.wait_for_url("**/accounts/login/?next=/")  # signed out on the server too

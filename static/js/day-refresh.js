@@ -35,7 +35,10 @@
     if (document.visibilityState !== "visible") return;
     let version;
     try {
-      const answer = await fetch(live.dataset.url, { headers: { Accept: "application/json" } });
+      // a poll, not someone's use: a sign-out after a while without use still comes
+      const answer = await fetch(live.dataset.url, {
+        headers: { Accept: "application/json", "X-Clinic-Poll": "1" },
+      });
       if (!answer.ok) return; // signed out, say: the next page asks to sign in
       version = (await answer.json()).version;
     } catch (error) {
@@ -43,9 +46,15 @@
     }
     if (version === live.dataset.version) return;
     if (inUse()) {
-      document.getElementById("day-changed").hidden = false;
+      const banner = document.getElementById("day-changed");
+      const shown = new URL(window.location.href);
+      shown.searchParams.delete("auto"); // someone's click: their use
+      banner.querySelector("a").href = shown.toString();
+      banner.hidden = false;
     } else {
-      window.location.reload();
+      const again = new URL(window.location.href);
+      again.searchParams.set("auto", "1"); // reloaded by itself: not someone's use
+      window.location.replace(again.toString());
     }
   }
 
