@@ -27,7 +27,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from clinic.errors import ClinicError, NotAllowedError
-from clinic.models import Clinic, MessageTemplate, StaffMember
+from clinic.models import SUBJECT_TEMPLATE_MAX, Clinic, MessageTemplate, StaffMember
 
 DEFAULTS_FOLDER = "email"
 SECTION_BLOCK = "section"
@@ -270,6 +270,12 @@ def message_template_save(
     wording = Wording(subject=subject.strip(), body_text=body_text, body_html=body_html)
     if not wording.subject or not wording.body_text.strip():
         raise ClinicError("Both the subject and the plain-text body are needed.", code="empty_wording")
+    if len(wording.subject) > SUBJECT_TEMPLATE_MAX:
+        raise ClinicError(
+            f"The subject is {len(wording.subject)} characters long, tags and all: make it at most "
+            f"{SUBJECT_TEMPLATE_MAX}.",
+            code="subject_too_long",
+        )
     errors = wording_errors(wording, {**SAMPLE_CONTEXT, "clinic": clinic})
     if errors:
         raise ClinicError(" ".join(errors.values()), code="template_error")

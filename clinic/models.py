@@ -76,6 +76,8 @@ def default_reminder_lead_hours() -> list[int]:
 FEEDBACK_REQUEST_MAX_HOURS = 168
 # The furthest ahead a clinic may let clients book online: two years.
 ONLINE_BOOKING_MAX_DAYS = 730
+# The longest subject template a clinic's wording may have (its tags count).
+SUBJECT_TEMPLATE_MAX = 500
 # A staff screen left alone signs out after between this many minutes (Clinic.idle_sign_out_minutes).
 IDLE_SIGN_OUT_MIN, IDLE_SIGN_OUT_MAX = 5, 240
 
@@ -619,7 +621,8 @@ class MessageTemplate(models.Model):
         max_length=80, help_text="What the messages name, e.g. aftercare_microneedling_day1."
     )
     description = models.CharField(max_length=200, blank=True)
-    subject = models.CharField(max_length=200)
+    # the subject's template, tags and all: longer than any subject it renders
+    subject = models.CharField(max_length=SUBJECT_TEMPLATE_MAX)
     body_text = models.TextField(help_text="Plain text: every client's mail program can show it.")
     body_html = models.TextField(blank=True, help_text="Optional HTML version.")
     updated_at = models.DateTimeField(default=timezone.now)

@@ -271,3 +271,15 @@ def test_a_manager_without_an_email_address_is_told_where_to_get_one(manager_cli
         reverse("message-template-edit", args=["booking_reminder"]), {"action": "test"}, follow=True
     )
     assert "Your sign-in has no email address to send the test to" in _text(answer)
+
+
+def test_a_subject_too_long_is_refused_in_words_and_kept_as_typed(manager_client, lumen):
+    long_subject = "Hello {{ client_first_name }} " + "x" * 500
+    answer = manager_client.post(
+        reverse("message-template-edit", args=["booking_reminder"]),
+        {"subject": long_subject, "body_text": "Hi!", "body_html": ""},
+    )
+    assert answer.status_code == 400
+    assert "The subject is 530 characters long, tags and all: make it at most 500." in _text(answer)
+    assert long_subject in _text(answer)
+    assert not MessageTemplate.objects.filter(clinic=lumen, key="booking_reminder").exists()
