@@ -598,7 +598,7 @@ def test_each_area_is_filled_in_as_it_was_last_time_to_check_before_recording(pr
         'name="microneedling-depth_mm" value="1.00"' in page
         and 'name="microneedling-passes" value="4"' in page
     )
-    assert f'<option value="{world.pens[1].pk}" selected>' in page  # last time's pen, not the visit's
+    assert f'<option value="{world.pens[0].pk}" selected>' in page  # the pen the visit holds, not last time's
     assert 'name="microneedling-cartridge_lot"' in page and "CART" not in page  # a new cartridge each time
     # nothing is recorded until the practitioner says so
     assert not MicroneedlingRecord.objects.filter(session__appointment=visit).exists()

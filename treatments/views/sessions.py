@@ -66,14 +66,15 @@ ADD_AREA = {
 }
 
 
-# What an area's form takes again from that area's entry last time: not the cartridge's lot (a new
-# cartridge each session) nor a reason for going outside the protocol (said anew if still so).
+# What an area's form takes again from that area's entry last time: not the device (today's is the
+# one the visit holds), nor the cartridge's lot (a new cartridge each session), nor a reason for going
+# outside the protocol (said anew if still so).
 AS_LAST_TIME = {
-    Modality.MICRONEEDLING: ("device", "depth_mm", "passes"),
-    Modality.MICROCURRENT: ("device", "current_ua", "frequency_hz", "waveform", "minutes"),
+    Modality.MICRONEEDLING: ("depth_mm", "passes"),
+    Modality.MICROCURRENT: ("current_ua", "frequency_hz", "waveform", "minutes"),
     Modality.MESOTHERAPY: ("lot", "volume_ml", "depth_mm", "technique"),
 }
-FOREIGN_KEYS = {"device", "lot"}
+FOREIGN_KEYS = {"lot"}
 
 
 def _last_time(modality, earlier, recorded_area_ids):
@@ -111,8 +112,8 @@ def record_start(request, pk):
 
 def _entry_form(modality, protocol, session, data=None, last=None):
     """The form to add one area of this modality, with the choices the protocol and the clinic give;
-    `last`: an entry of the client's last record to fill it in from (a device or lot no longer to be
-    chosen is left out, as the form only offers those it may take)."""
+    `last`: an entry of the client's last record to fill it in from (a lot no longer to be used is
+    left out, as the form only offers those it may take)."""
     clinic = session.clinic
     protocol_areas = {pa.area_id: pa for pa in protocol.areas.all()} if protocol else {}
     kwargs = {"prefix": modality, "protocol_areas": protocol_areas}
