@@ -3,6 +3,8 @@
 checked in, cancelled, noted, told of running late; a visit's client signing a form) and nothing else,
 then reloads, or says so while someone is using the page (the browser test)."""
 
+import datetime as dt
+
 import pytest
 from django.test import Client as BrowserClient
 from django.urls import reverse
@@ -97,3 +99,22 @@ def test_the_page_and_the_address_it_asks_agree(world):
     # a mistyped day is today's; nobody signed out learns anything
     assert desk.get(reverse("day-version"), {"date": "yesterday"}).json() == {"version": version}
     assert BrowserClient().get(reverse("day-version")).status_code == 302
+
+
+def test_the_calendars_week_asks_for_its_seven_days(world):
+    desk = BrowserClient()
+    desk.force_login(world.desk.user)
+    monday = local(world, 2026, 11, 30, 12).date()  # the week of Tuesday 1 December
+    page = desk.get(reverse("calendar"), {"view": "week", "date": "2026-12-01"}).content.decode()
+    week = day_version(world.clinic, monday, last_day=monday + dt.timedelta(days=6))
+    assert f'data-version="{week}"' in page
+    assert 'data-url="/day/version/?date=2026-11-30&amp;days=7"' in page and "This week has changed" in page
+    _book(world, 10, day=(2026, 12, 3))  # Thursday
+    answer = desk.get(reverse("day-version"), {"date": "2026-11-30", "days": "7"}).json()
+    assert answer["version"] != week
+    assert answer["version"] == day_version(world.clinic, monday, last_day=monday + dt.timedelta(days=6))
+    # a day's calendar asks for its day
+    day_page = desk.get(reverse("calendar"), {"date": "2026-12-03"}).content.decode()
+    assert 'data-url="/day/version/?date=2026-12-03&amp;days=1"' in day_page
+    # at most a week is asked for, however many days the address says
+    assert desk.get(reverse("day-version"), {"date": "2026-11-30", "days": "999"}).json() == answer

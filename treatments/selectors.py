@@ -390,14 +390,16 @@ def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.date
     return start, end
 
 
-def day_version(clinic: Clinic, day: dt.date) -> str:
-    """A fingerprint of a local day's visits as the day's list shows them; one query.
+def day_version(clinic: Clinic, day: dt.date, *, last_day: dt.date | None = None) -> str:
+    """A fingerprint of a local day's visits (or the days to `last_day`, a calendar's week) as the day's
+    list and the calendar show them; one query.
 
     It changes when a visit of the day is booked, moved in or out, changes status or a note, is told
     of running late, or its client fills or signs a form or withdraws a consent: the desk's open list
     then knows to show the change (a client who checked themselves in, say).
     """
-    start, end = local_day_bounds(clinic, day)
+    start, _ = local_day_bounds(clinic, day)
+    _, end = local_day_bounds(clinic, last_day or day)
     found = Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end).aggregate(
         visits=Count("id", distinct=True),
         event=Max("events__id"),

@@ -1,4 +1,4 @@
-// The day's list keeps itself up to date: every little while it asks whether the day's visits changed
+// The day's list and the calendar keep themselves up to date: every little while they ask whether their visits changed
 // (a client checked themselves in, booked or cancelled online, signed a form). If so, it reloads when
 // nobody is using the page; while someone is typing or has just clicked, it says so and waits for them.
 (function () {

@@ -3,6 +3,7 @@
 import datetime as dt
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import Prefetch, Q
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, Appointment
 from treatments.selectors import (
+    day_version,
     local_day_bounds,
     still_to_be_had,
 )
@@ -113,6 +115,8 @@ def calendar(request):
         days = [day]
     range_start, _ = local_day_bounds(clinic, days[0])
     _, range_end = local_day_bounds(clinic, days[-1])
+    # before the visits are read: a change landing in between makes the page's next check differ
+    version = day_version(clinic, days[0], last_day=days[-1])
     appointments = list(
         Appointment.objects.filter(clinic=clinic, start__lt=range_end, end__gt=range_start)
         .select_related("client", "service", "practitioner", "room", "device", "second_device")
@@ -316,6 +320,9 @@ def calendar(request):
         request,
         "treatments/calendar.html",
         {
+            "day_version": version,
+            "version_query": f"date={days[0].isoformat()}&days={len(days)}",
+            "refresh_seconds": settings.DAY_REFRESH_SECONDS,
             "columns": columns,
             "view": view,
             "by": by,

@@ -132,6 +132,7 @@ def home(request):
             "day": day,
             "today": today,
             "day_version": version,
+            "version_query": f"date={day.isoformat()}",
             "refresh_seconds": settings.DAY_REFRESH_SECONDS,
             "practitioners": practitioners,
             "only": only,
@@ -333,9 +334,11 @@ def _say_told_running_late(request, practitioner, told, *, minutes: int) -> None
 @staff_required
 @require_safe
 def day_version_now(request):
-    """The day's fingerprint (`day_version`), which the open day's list asks for every little while."""
+    """The fingerprint (`day_version`) of a day, or of `days` from it (at most a week: the calendar's),
+    which the open day's list and calendar ask for every little while."""
     clinic = request.staff_member.clinic
     day, _ = parse_local_date(request.GET.get("date"), timezone.localdate(timezone=clinic.zone))
-    response = JsonResponse({"version": day_version(clinic, day)})
+    days = min(max(parse_id(request.GET.get("days")), 1), 7)
+    response = JsonResponse({"version": day_version(clinic, day, last_day=day + dt.timedelta(days=days - 1))})
     response["Cache-Control"] = "no-store"
     return response
