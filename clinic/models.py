@@ -784,6 +784,8 @@ class AccountAction(models.TextChoices):
     TWO_STEP_ON = "two_step_on", "Turned two-step sign-in on"
     TWO_STEP_OFF = "two_step_off", "Two-step sign-in turned off"
     RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "Made new recovery codes"
+    LEFT = "left", "No longer works here: cannot sign in"
+    RETURNED = "returned", "Back at the clinic: can sign in again"
 
 
 class AccountEvent(models.Model):

@@ -22,11 +22,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from rest_framework.authtoken.models import Token
 
 from clinic.account_events import account_event_record
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import AccountAction, Clinic, OutboxMessage, SignInFailure, StaffMember, StaffRole
 from clinic.outbox import outbox_message, outbox_write, register_out_of_date_check
+from clinic.time_off import closures_apply_to
 
 MANAGER_GROUP = "Clinic managers"
 # What a manager changes in the admin (each model's add, change, delete and view) …
@@ -281,3 +283,38 @@ def clinic_idle_sign_out_set(clinic: Clinic, *, minutes: int | None, by: StaffMe
         raise ClinicError("Choose how long from the list.", code="idle_minutes")
     Clinic.objects.filter(pk=clinic.pk).update(idle_sign_out_minutes=minutes)
     clinic.idle_sign_out_minutes = minutes
+
+
+@transaction.atomic
+def staff_member_leave(member: StaffMember, *, by: StaffMember) -> None:
+    """Someone who no longer works at the clinic: their sign-in and API token stop working at once, a
+    practitioner is no longer offered for bookings, and their visits still booked are flagged to move
+    (the time-off page lists them). Their records, history and name on past visits stay."""
+    _manager_of(member.clinic, by)
+    if member.pk == by.pk:
+        raise ClinicError("You cannot mark yourself as gone: another manager does.", code="self")
+    if not member.is_active:
+        return
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    user = member.user
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    Token.objects.filter(user=user).delete()
+    account_event_record(user, AccountAction.LEFT, by=by.user)
+
+
+@transaction.atomic
+def staff_member_return(member: StaffMember, *, by: StaffMember) -> None:
+    """Someone back at the clinic: they sign in again with their password (a manager may give them a
+    new one), and a practitioner is off when the clinic is closed, as the others are."""
+    _manager_of(member.clinic, by)
+    if member.is_active and member.user.is_active:
+        return
+    member.is_active = True
+    member.save(update_fields=["is_active"])
+    user = member.user
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    closures_apply_to(member)
+    account_event_record(user, AccountAction.RETURNED, by=by.user)

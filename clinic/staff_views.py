@@ -24,6 +24,8 @@ from clinic.staff import (
     password_link_minutes,
     staff_email_set,
     staff_member_add,
+    staff_member_leave,
+    staff_member_return,
     staff_password_link_send,
     staff_password_set,
     staff_password_set_from_link,
@@ -313,4 +315,39 @@ def clinic_idle_sign_out(request):
             if minutes
             else "Screens stay signed in for the working day.",
         )
+    return redirect("staff")
+
+
+@staff_required
+@require_POST
+def staff_leave(request, pk):
+    """A manager marks a colleague as no longer working at the clinic."""
+    manager = _manager(request)
+    member = _colleague(request, pk)
+    try:
+        staff_member_leave(member, by=manager)
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        visits = (
+            " Their visits still booked are flagged to move to someone else: “Time off” lists them."
+            if member.is_practitioner
+            else ""
+        )
+        messages.success(request, f"{member.display_name} can no longer sign in.{visits}")
+    return redirect("staff")
+
+
+@staff_required
+@require_POST
+def staff_return(request, pk):
+    """A manager lets a colleague who left sign in again."""
+    manager = _manager(request)
+    member = _colleague(request, pk)
+    staff_member_return(member, by=manager)
+    messages.success(
+        request,
+        f"{member.display_name} can sign in again with their password (give them a new one below if "
+        "they have forgotten it).",
+    )
     return redirect("staff")

@@ -158,3 +158,47 @@ def test_everyone_changes_their_own_password(jo):
     )
     assert "Your password is changed." in answer.content.decode()
     assert _signs_in("jo", GOOD)
+
+
+def test_someone_who_left_can_no_longer_sign_in_and_comes_back(manager, jo, lumen):
+    import datetime as dt
+    import html
+
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from clinic.models import AccountEvent, TimeOff
+    from clinic.time_off import clinic_closure_record
+
+    jo.role = "practitioner"
+    jo.save(update_fields=["role"])
+    Token.objects.create(user=jo.user)
+    browser = _as(manager)
+    page = html.unescape(browser.get(reverse("staff")).content.decode())
+    assert "Jo Carter no longer works here" in page
+    assert "Morgan Ellis no longer works here" not in page  # not for oneself
+    said = html.unescape(browser.post(reverse("staff-leave", args=[jo.pk]), follow=True).content.decode())
+    assert "Jo Carter can no longer sign in. Their visits still booked are flagged to move" in said
+    jo.refresh_from_db()
+    jo.user.refresh_from_db()
+    assert not jo.is_active and not jo.user.is_active
+    assert not Token.objects.filter(user=jo.user).exists()
+    assert not _signs_in("jo", "old-password-91")
+    assert AccountEvent.objects.filter(user=jo.user, action="left", by=manager.user).exists()
+    # a closure entered while they were away is theirs too once they are back
+    start = timezone.now() + dt.timedelta(days=20)
+    clinic_closure_record(clinic=lumen, start=start, end=start + dt.timedelta(days=1), reason="Refit")
+    assert not TimeOff.objects.filter(staff_member=jo).exists()
+    back = html.unescape(browser.post(reverse("staff-return", args=[jo.pk]), follow=True).content.decode())
+    assert "Jo Carter can sign in again with their password" in back
+    assert _signs_in("jo", "old-password-91")
+    assert TimeOff.objects.filter(staff_member=jo).count() == 1
+
+
+def test_a_manager_cannot_mark_themselves_gone_and_the_desk_marks_nobody(manager, jo):
+    said = _as(manager).post(reverse("staff-leave", args=[manager.pk]), follow=True).content.decode()
+    assert "You cannot mark yourself as gone: another manager does." in said
+    manager.refresh_from_db()
+    assert manager.is_active
+    assert _as(jo).post(reverse("staff-leave", args=[manager.pk])).status_code == 403
+    assert _as(jo).post(reverse("staff-return", args=[manager.pk])).status_code == 403
