@@ -126,7 +126,13 @@ def record_sign_in_failure(sender, credentials, request=None, **kwargs):
         SignInFailure.objects.filter(at__lt=now - KEPT_FOR).delete()
 
 
+def sign_in_failures_clear(user) -> int:
+    """Forget the user's wrong passwords (a sign-in, a new password, a manager's unpause); how many."""
+    deleted, _ = SignInFailure.objects.filter(username=_username(user.get_username())).delete()
+    return deleted
+
+
 @receiver(user_logged_in)
 def clear_sign_in_failures(sender, request, user, **kwargs):
-    SignInFailure.objects.filter(username=_username(user.get_username())).delete()
+    sign_in_failures_clear(user)
     account_event_record(user, AccountAction.SIGNED_IN, address=client_address(request))

@@ -26,8 +26,9 @@ from rest_framework.authtoken.models import Token
 
 from clinic.account_events import account_event_record
 from clinic.errors import ClinicError, NotAllowedError
-from clinic.models import AccountAction, Clinic, OutboxMessage, SignInFailure, StaffMember, StaffRole
+from clinic.models import AccountAction, Clinic, OutboxMessage, StaffMember, StaffRole
 from clinic.outbox import outbox_message, outbox_write, register_out_of_date_check
+from clinic.sign_in import sign_in_failures_clear
 from clinic.time_off import closures_apply_to
 
 MANAGER_GROUP = "Clinic managers"
@@ -70,7 +71,8 @@ def manager_group() -> Group:
     return group
 
 
-def _manager_of(clinic: Clinic, by: StaffMember) -> None:
+def require_manager_of(clinic: Clinic, by: StaffMember) -> None:
+    """Refuse anyone but a manager of this clinic (its staff's sign-ins and how they sign in)."""
     if not by.is_manager or by.clinic_id != clinic.pk:
         raise NotAllowedError("Only the clinic's managers can change its staff's sign-ins.")
 
@@ -95,7 +97,7 @@ def staff_member_add(
 ) -> StaffMember:
     """Give someone new a sign-in to the clinic: their username, name as clients see it, role and a
     first password (they change it from "Your password"). A manager can use the admin's settings."""
-    _manager_of(clinic, by)
+    require_manager_of(clinic, by)
     username = username.strip()
     if role not in StaffRole.values:
         raise ClinicError("Choose their role from the list.", code="role")
@@ -117,19 +119,24 @@ def staff_member_add(
 def staff_password_set(member: StaffMember, *, password: str, by: StaffMember) -> None:
     """Give a colleague a new password (locked out, or forgot theirs); their sign-ins elsewhere end,
     and wrong passwords given before no longer pause them."""
-    _manager_of(member.clinic, by)
-    user = member.user
+    require_manager_of(member.clinic, by)
+    _new_password(member.user, password, action=AccountAction.PASSWORD_SET, by=by.user)
+
+
+def _new_password(user, password: str, *, action: AccountAction, by=None) -> None:
+    """Give `user` this password, if strong enough: their other sign-ins end (the password signs them),
+    wrong passwords before no longer pause them, and their activity says who did it."""
     _password_refusal(password, user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    SignInFailure.objects.filter(username=user.get_username().lower()).delete()
-    account_event_record(user, AccountAction.PASSWORD_SET, by=by.user)
+    sign_in_failures_clear(user)
+    account_event_record(user, action, by=by)
 
 
 def staff_sign_in_unpause(member: StaffMember, *, by: StaffMember) -> int:
     """Let a colleague paused after wrong passwords sign in again now; how many failures were cleared."""
-    _manager_of(member.clinic, by)
-    deleted, _ = SignInFailure.objects.filter(username=member.user.get_username().lower()).delete()
+    require_manager_of(member.clinic, by)
+    deleted = sign_in_failures_clear(member.user)
     account_event_record(member.user, AccountAction.UNPAUSED, by=by.user)
     return deleted
 
@@ -137,7 +144,7 @@ def staff_sign_in_unpause(member: StaffMember, *, by: StaffMember) -> int:
 @transaction.atomic
 def staff_email_set(member: StaffMember, *, email: str, by: StaffMember) -> None:
     """Set where a colleague's links to a new password (and notices of clients' changes) go."""
-    _manager_of(member.clinic, by)
+    require_manager_of(member.clinic, by)
     email = email.strip()
     try:
         validate_email(email)
@@ -236,11 +243,7 @@ def staff_password_link_send(
 def staff_password_set_from_link(user, *, password: str) -> None:
     """Set the password of someone who opened their emailed link: their other sign-ins end (the
     password signs them), the link stops working, and wrong passwords before no longer pause them."""
-    _password_refusal(password, user)
-    user.set_password(password)
-    user.save(update_fields=["password"])
-    SignInFailure.objects.filter(username=user.get_username().lower()).delete()
-    account_event_record(user, AccountAction.PASSWORD_SET_FROM_LINK)
+    _new_password(user, password, action=AccountAction.PASSWORD_SET_FROM_LINK)
 
 
 def _user_of_link(url: str):
@@ -278,7 +281,7 @@ IDLE_SIGN_OUT_CHOICES = (None, 5, 10, 15, 30, 60, 120, 240)
 
 def clinic_idle_sign_out_set(clinic: Clinic, *, minutes: int | None, by: StaffMember) -> None:
     """Sign out every staff screen of the clinic left unused `minutes` (None: only after the working day)."""
-    _manager_of(clinic, by)
+    require_manager_of(clinic, by)
     if minutes not in IDLE_SIGN_OUT_CHOICES:
         raise ClinicError("Choose how long from the list.", code="idle_minutes")
     Clinic.objects.filter(pk=clinic.pk).update(idle_sign_out_minutes=minutes)
@@ -290,31 +293,31 @@ def staff_member_leave(member: StaffMember, *, by: StaffMember) -> None:
     """Someone who no longer works at the clinic: their sign-in and API token stop working at once, a
     practitioner is no longer offered for bookings, and their visits still booked are flagged to move
     (the time-off page lists them). Their records, history and name on past visits stay."""
-    _manager_of(member.clinic, by)
+    require_manager_of(member.clinic, by)
     if member.pk == by.pk:
         raise ClinicError("You cannot mark yourself as gone: another manager does.", code="self")
     if not member.is_active:
         return
-    member.is_active = False
-    member.save(update_fields=["is_active"])
-    user = member.user
-    user.is_active = False
-    user.save(update_fields=["is_active"])
-    Token.objects.filter(user=user).delete()
-    account_event_record(user, AccountAction.LEFT, by=by.user)
+    _sign_in_open(member, False)
+    Token.objects.filter(user=member.user).delete()
+    account_event_record(member.user, AccountAction.LEFT, by=by.user)
 
 
 @transaction.atomic
 def staff_member_return(member: StaffMember, *, by: StaffMember) -> None:
     """Someone back at the clinic: they sign in again with their password (a manager may give them a
     new one), and a practitioner is off when the clinic is closed, as the others are."""
-    _manager_of(member.clinic, by)
+    require_manager_of(member.clinic, by)
     if member.is_active and member.user.is_active:
         return
-    member.is_active = True
-    member.save(update_fields=["is_active"])
-    user = member.user
-    user.is_active = True
-    user.save(update_fields=["is_active"])
+    _sign_in_open(member, True)
     closures_apply_to(member)
-    account_event_record(user, AccountAction.RETURNED, by=by.user)
+    account_event_record(member.user, AccountAction.RETURNED, by=by.user)
+
+
+def _sign_in_open(member: StaffMember, is_open: bool) -> None:
+    """Let the member in, or not: their place at the clinic and their user (whose password signs in)."""
+    member.is_active = is_open
+    member.save(update_fields=["is_active"])
+    member.user.is_active = is_open
+    member.user.save(update_fields=["is_active"])

@@ -22,8 +22,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.account_events import account_event_record
-from clinic.errors import ClinicError, NotAllowedError
+from clinic.errors import ClinicError
 from clinic.models import AccountAction, Clinic, RecoveryCode, StaffMember, TwoStepKey
+from clinic.staff import require_manager_of
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -207,26 +208,27 @@ def two_step_turn_off(user, *, code: str, now: dt.datetime | None = None) -> Non
         )
     if not two_step_check(user, code=code, now=now):
         raise ClinicError(WRONG_CODE, code="wrong_code")
-    TwoStepKey.objects.filter(user=user).delete()
-    RecoveryCode.objects.filter(user=user).delete()
-    account_event_record(user, AccountAction.TWO_STEP_OFF)
+    _two_step_remove(user)
 
 
 @transaction.atomic
 def two_step_reset_for(member: StaffMember, *, by: StaffMember) -> None:
     """A manager turns a colleague's two-step sign-in off (a lost phone, no recovery codes left): they
     sign in with their password alone, or set it up again next time where the clinic requires it."""
-    if not by.is_manager or by.clinic_id != member.clinic_id:
-        raise NotAllowedError("Only the clinic's managers can turn off a colleague's two-step sign-in.")
-    TwoStepKey.objects.filter(user=member.user).delete()
-    RecoveryCode.objects.filter(user=member.user).delete()
-    account_event_record(member.user, AccountAction.TWO_STEP_OFF, by=by.user)
+    require_manager_of(member.clinic, by)
+    _two_step_remove(member.user, by=by.user)
+
+
+def _two_step_remove(user, *, by=None) -> None:
+    """Forget the user's secret and recovery codes: their password alone signs them in again."""
+    TwoStepKey.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    account_event_record(user, AccountAction.TWO_STEP_OFF, by=by)
 
 
 def clinic_two_step_require(clinic: Clinic, *, required: bool, by: StaffMember) -> None:
     """Ask (or stop asking) every staff member of the clinic for a code at sign-in."""
-    if not by.is_manager or by.clinic_id != clinic.pk:
-        raise NotAllowedError("Only the clinic's managers can change how its staff sign in.")
+    require_manager_of(clinic, by)
     Clinic.objects.filter(pk=clinic.pk).update(two_step_required=required)
     clinic.two_step_required = required
 

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from clinic.errors import ClinicError
+from clinic.middleware import IDLE_SIGNED_OUT
 from clinic.models import TwoStepKey
 from clinic.permissions import staff_required
 from clinic.sign_in import SignInForm, client_address, lock_said, locked_until
@@ -38,6 +39,11 @@ class SignInView(auth_views.LoginView):
 
     authentication_form = SignInForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        # the screen signed itself out (static/js/idle-sign-out.js): said as the server says it
+        said = IDLE_SIGNED_OUT if self.request.GET.get("idle") else ""
+        return {**super().get_context_data(**kwargs), "signed_out_idle": said}
 
     def form_valid(self, form):
         user = form.get_user()
@@ -88,10 +94,8 @@ def two_step_code(request):
             request.session.pop(PENDING_SESSION_KEY, None)
             login(request, user, backend=pending["backend"])
             request.session[VERIFIED_SESSION_KEY] = True
-            next_url = pending.get("next") or "/"
-            if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
-                next_url = "/"
-            return redirect(next_url)
+            next_url = pending.get("next")
+            return redirect(next_url if _safe(request, next_url) else "/")
         else:
             _wrong_code(request, user)
             error = WRONG_CODE
