@@ -366,7 +366,7 @@ def client_as_fhir_bundle(client: Client) -> dict:
     clinic = client.clinic
     zone = clinic.zone
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
-    merges = list(client.merged_records.order_by("merged_at", "pk"))
+    merges = list(client.merged_records.filter(undone_at__isnull=True).order_by("merged_at", "pk"))
     resources = [(patient_ref, patient_resource(clinic, client, merges))]
     versions_given = set()
     responses = client.intake_responses.select_related("questionnaire").order_by("submitted_at", "pk")

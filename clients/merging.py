@@ -7,7 +7,9 @@ practitioner reading one misses the intake or the contraindication on the other.
 - `clients_like` finds the records a new client's details may be (the desk asks before registering);
 - `likely_duplicates` lists the clinic's pairs (the duplicates page);
 - `client_merge` moves everything one record holds onto the other, keeps what it said, deletes it;
-- `clients_distinct` records that a pair are two people, so they are not offered again.
+- `clients_distinct` records that a pair are two people, so they are not offered again;
+- `client_merge_undo` takes a merge back when the two were two people after all: the merged record
+  returns with its id, and every row that moved moves back.
 """
 
 import datetime as dt
@@ -27,7 +29,7 @@ from clients.models import Client, ClientMerge, DistinctClients, HealthDataAcces
 from clients.selectors import phone_digits
 from clients.services import CLIENT_DETAIL_FIELDS, client_accepts_non_essential_mail
 from clinic.errors import ClinicError
-from clinic.models import Clinic, OutboxMessage, StaffMember
+from clinic.models import Clinic, OutboxMessage, OutboxStatus, StaffMember
 from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
 from clinic.wording import listed
 
@@ -255,14 +257,23 @@ def _references_to_clients() -> list[tuple[type, str]]:
     ]
 
 
-def _move_rows(merged: Client, kept: Client) -> dict[str, int]:
-    """Point every row that refers to `merged` at `kept`; return how many moved, by kind of row.
+def _row_key(model: type, field: str) -> str:
+    """How a merge names a kind of reference to a client it moved: "app_label.Model.field"."""
+    return f"{model._meta.label}.{field}"
+
+
+OUTBOX_ROWS = _row_key(OutboxMessage, "client_id")
+
+
+def _move_rows(merged: Client, kept: Client) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Point every row that refers to `merged` at `kept`; return how many moved, by kind of row, and
+    which rows moved, by reference (`_row_key`), for an undo to move back.
 
     Found through the model registry, so a model added later that refers to clients is moved too,
     in whichever layer it lives (this layer does not import them). The pairs said to be two people
     are redone rather than moved: a pair stays in id order, and one with the kept record goes.
     """
-    moved = {}
+    moved, rows = {}, {}
     # Both records read by one person in one half hour: one access once they are one client's (and
     # the access log's unique constraint would refuse the second).
     HealthDataAccess.objects.filter(
@@ -277,10 +288,12 @@ def _move_rows(merged: Client, kept: Client) -> dict[str, int]:
         client=merged,
     ).delete()
     for model, field in _references_to_clients():
-        count = model._base_manager.filter(**{field: merged}).update(**{field: kept})
+        ids = list(model._base_manager.filter(**{field: merged}).values_list("pk", flat=True))
+        count = model._base_manager.filter(pk__in=ids).update(**{field: kept})
         if count:
             label = model._meta.verbose_name_plural
             moved[str(label)] = moved.get(str(label), 0) + count
+            rows[_row_key(model, field)] = ids
     for pair in DistinctClients.objects.filter(Q(first=merged) | Q(second=merged)):
         other = pair.second_id if pair.first_id == merged.pk else pair.first_id
         if other != kept.pk:
@@ -296,12 +309,15 @@ def _move_rows(merged: Client, kept: Client) -> dict[str, int]:
             )
         pair.delete()
     # The outbox is the clinic layer's: it names clients by id, not by a foreign key.
-    messages = OutboxMessage.objects.filter(clinic_id=kept.clinic_id, client_id=merged.pk).update(
-        client_id=kept.pk
+    ids = list(
+        OutboxMessage.objects.filter(clinic_id=kept.clinic_id, client_id=merged.pk).values_list(
+            "pk", flat=True
+        )
     )
-    if messages:
+    if messages := OutboxMessage.objects.filter(pk__in=ids).update(client_id=kept.pk):
         moved["emails"] = messages
-    return moved
+        rows[OUTBOX_ROWS] = ids
+    return moved, rows
 
 
 # Checks that tell, from what a higher layer knows of two records (their visits), why they cannot be
@@ -325,6 +341,18 @@ _after_merge: list[AfterMerge] = []
 def register_after_merge(hook: AfterMerge) -> None:
     if hook not in _after_merge:
         _after_merge.append(hook)
+
+
+# What a higher layer redoes once an undone merge moved the rows back, in the undo's transaction: given
+# the record restored and the one it had been merged into (`treatments`: rebooking invitations keyed by
+# client; visits and records added since the merge to a course or a visit that moved back follow it).
+AfterUndo = Callable[[Client, Client], None]
+_after_undo: list[AfterUndo] = []
+
+
+def register_after_undo(hook: AfterUndo) -> None:
+    if hook not in _after_undo:
+        _after_undo.append(hook)
 
 
 @transaction.atomic
@@ -368,6 +396,7 @@ def client_merge(
         merged_client_id=merged.pk,
         merged_name=merged.full_name,
         merged_details=_details_of(merged),
+        kept_details={"id": kept.pk, "before": _details_of(kept)},
         merged_by=by,
     )
     for name in MERGEABLE_DETAILS:
@@ -393,27 +422,210 @@ def client_merge(
     # Saved first: the database lets signed consents and signed-off records change client only to
     # the record a merge says the old one became (clients 0013, treatments 0016).
     record.save()
-    record.moved = _move_rows(merged, kept)
+    record.moved, record.moved_rows = _move_rows(merged, kept)
     merged.delete()  # nothing refers to it now; a reference left would refuse this (PROTECT)
     kept.save()
-    record.save(update_fields=["moved"])
+    record.kept_details["after"] = _details_of(kept)
+    pending = _pending_messages(kept.pk)
     for hook in _after_merge:
         hook(kept, record.merged_client_id)
-    outbox_readdress(
-        client_id=kept.pk,
-        recipient_email=kept.email,
-        recipient_name=kept.full_name,
-        first_name=kept.first_name,
-    )
-    if not client_accepts_non_essential_mail(kept):
-        outbox_cancel_non_essential(client_id=kept.pk)
+    _mail_follows(kept)
+    record.cancelled_messages = sorted(pending - _pending_messages(kept.pk))
+    record.save(update_fields=["moved", "moved_rows", "kept_details", "cancelled_messages"])
     return record
 
 
+def _pending_messages(client_id: int) -> set[int]:
+    return set(
+        OutboxMessage.objects.filter(client_id=client_id, status=OutboxStatus.PENDING).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def _mail_follows(client: Client) -> None:
+    """A client's scheduled emails go to their address and name as the record now has them, and their
+    optional ones are cancelled if they unsubscribed."""
+    outbox_readdress(
+        client_id=client.pk,
+        recipient_email=client.email,
+        recipient_name=client.full_name,
+        first_name=client.first_name,
+    )
+    if not client_accepts_non_essential_mail(client):
+        outbox_cancel_non_essential(client_id=client.pk)
+
+
 def client_merged_into(client_id) -> Client | None:
-    """The record a merged one became (None if `client_id` was never merged)."""
-    merge = ClientMerge.objects.select_related("kept__clinic").filter(merged_client_id=client_id).first()
+    """The record a merged one became (None if `client_id` was never merged, or the merge was undone)."""
+    merge = (
+        ClientMerge.objects.select_related("kept__clinic")
+        .filter(merged_client_id=client_id, undone_at__isnull=True)
+        .first()
+    )
     return merge.kept if merge else None
+
+
+# --- taking a merge back ------------------------------------------------------------------------
+
+
+def merge_undo_refusal(merge: ClientMerge) -> str:
+    """Why a merge cannot be undone, in words ('' when it can)."""
+    if merge.undone_at:
+        undone_on = timezone.localtime(merge.undone_at, merge.clinic.zone)
+        return f"That merge was already undone, on {undone_on:%d %b %Y}."
+    if not merge.kept_details:
+        return (
+            f"{merge.merged_name}'s record was merged before merges could be undone, so which rows were "
+            "theirs was not kept. Move their visits by hand, and register them again."
+        )
+    if merge.kept_id != merge.kept_details["id"]:
+        later = ClientMerge.objects.filter(
+            merged_client_id=merge.kept_details["id"], undone_at__isnull=True
+        ).first()
+        if later is not None:
+            return (
+                f"The record {merge.merged_name}'s went into was itself merged later, into "
+                f"{later.kept.full_name}'s: undo that merge first."
+            )
+    return ""
+
+
+def rows_to_move_back(merge: ClientMerge) -> dict[str, int]:
+    """How many of the rows a merge moved still refer to the kept record, by kind of row (one query a
+    kind): what undoing it would move back, for the page that asks."""
+    back = {}
+    for key, ids in merge.moved_rows.items():
+        if key == OUTBOX_ROWS:
+            count = OutboxMessage.objects.filter(pk__in=ids, client_id=merge.kept_id).count()
+            label = "emails"
+        else:
+            app_label_model, field = key.rsplit(".", 1)
+            model = apps.get_model(app_label_model)
+            count = model._base_manager.filter(pk__in=ids, **{f"{field}_id": merge.kept_id}).count()
+            label = str(model._meta.verbose_name_plural)
+        if count:
+            back[label] = back.get(label, 0) + count
+    return back
+
+
+@dataclass(frozen=True)
+class MergeUndone:
+    """What undoing a merge did: the record restored, what moved back to it, the kept record's details
+    that stayed as staff changed them since, and the emails put back on their way."""
+
+    restored: Client
+    kept: Client
+    moved_back: dict[str, int]
+    details_kept_as_changed: tuple[str, ...]
+    emails_back_on_their_way: int
+
+
+def _client_from_details(client: Client, details: dict) -> None:
+    for name in (*MERGEABLE_DETAILS, "notes", "accepts_aftercare_email", "accepts_marketing_email"):
+        setattr(client, name, details[name])
+    client.date_of_birth = (
+        dt.date.fromisoformat(details["date_of_birth"]) if details["date_of_birth"] else None
+    )
+    client.created_at = dt.datetime.fromisoformat(details["created_at"])
+    client.unsubscribed_at = (
+        dt.datetime.fromisoformat(details["unsubscribed_at"]) if details["unsubscribed_at"] else None
+    )
+
+
+@transaction.atomic
+def client_merge_undo(*, merge: ClientMerge, by: StaffMember | None) -> MergeUndone:
+    """Take back a merge of two people taken for one: the merged record is restored with its id and
+    details, and every row the merge moved (visits, courses, forms, consents, treatment records,
+    waitlist places, emails) that still refers to the kept record moves back to it.
+
+    What was added to the kept record since the merge stays there, but for what follows a row that
+    moved back (a higher layer's hooks: a visit added to a course that moved back goes with it). The
+    kept record's details go back to what they were before the merge, each unless staff changed it
+    since; its notes lose the merged record's. The emails the merge cancelled go again if still ahead.
+    The pair is noted as two people, so it is not offered as a duplicate again. The merge's row stays,
+    marked undone, for the audit trail. Kept record and merge are locked first: two undoing at once, or
+    a merge of the kept record meanwhile, wait their turn and are refused in words.
+    """
+    kept = Client.objects.select_for_update().filter(pk=merge.kept_id).first()
+    merge = ClientMerge.objects.select_for_update().select_related("clinic").get(pk=merge.pk)
+    if kept is None or kept.pk != merge.kept_id:
+        raise ClinicError("The records changed meanwhile: open the client's page again.", code="record_gone")
+    if refusal := merge_undo_refusal(merge):
+        raise ClinicError(refusal, code="cannot_undo")
+    if Client.objects.filter(pk=merge.merged_client_id).exists():
+        raise ClinicError("A record with that id exists already: it cannot be restored.", code="cannot_undo")
+
+    restored = Client(pk=merge.merged_client_id, clinic_id=merge.clinic_id)
+    _client_from_details(restored, merge.merged_details)
+    restored.save(force_insert=True)
+    # Saved before the rows move: the database lets signed consents and signed-off records move back
+    # only from the record an undone merge kept to the one it restores (clients 0015, treatments 0021).
+    merge.undone_at, merge.undone_by = timezone.now(), by
+    merge.save(update_fields=["undone_at", "undone_by"])
+
+    moved_back = {}
+    for key, ids in merge.moved_rows.items():
+        if key == OUTBOX_ROWS:
+            count = OutboxMessage.objects.filter(pk__in=ids, client_id=kept.pk).update(client_id=restored.pk)
+            label = "emails"
+        else:
+            app_label_model, field = key.rsplit(".", 1)
+            model = apps.get_model(app_label_model)
+            count = model._base_manager.filter(pk__in=ids, **{field: kept}).update(**{field: restored})
+            label = str(model._meta.verbose_name_plural)
+        if count:
+            moved_back[label] = moved_back.get(label, 0) + count
+
+    before, after = merge.kept_details["before"], merge.kept_details.get("after", {})
+    now_said = _details_of(kept)
+    changed_since = tuple(
+        name for name in MERGEABLE_DETAILS if name in after and now_said[name] != after[name]
+    )
+    for name in (
+        *MERGEABLE_DETAILS,
+        "created_at",
+        "unsubscribed_at",
+        "accepts_aftercare_email",
+        "accepts_marketing_email",
+    ):
+        if name not in changed_since and name in after and now_said[name] == after[name]:
+            now_said[name] = before[name]
+    if now_said["notes"] == after.get("notes"):
+        now_said["notes"] = before["notes"]
+    _client_from_details(kept, now_said)
+    kept.save()
+
+    DistinctClients.objects.get_or_create(
+        first_id=min(kept.pk, restored.pk),
+        second_id=max(kept.pk, restored.pk),
+        defaults={"clinic_id": merge.clinic_id, "noted_by": by},
+    )
+    back_on_their_way = 0
+    for client in (restored, kept):
+        cancelled = OutboxMessage.objects.filter(
+            pk__in=merge.cancelled_messages,
+            client_id=client.pk,
+            status=OutboxStatus.CANCELLED,
+            due_at__gt=timezone.now(),
+        )
+        if not client_accepts_non_essential_mail(client):
+            cancelled = cancelled.filter(is_essential=True)
+        if client.email:
+            back_on_their_way += cancelled.update(status=OutboxStatus.PENDING, last_error="")
+    for hook in _after_undo:
+        hook(restored, kept)
+    _mail_follows(restored)
+    _mail_follows(kept)
+    return MergeUndone(
+        restored=restored,
+        kept=kept,
+        moved_back=moved_back,
+        details_kept_as_changed=tuple(
+            str(Client._meta.get_field(name).verbose_name) for name in changed_since
+        ),
+        emails_back_on_their_way=back_on_their_way,
+    )
 
 
 # How a merge page and its note name the rows a record holds (by the models' plural names);

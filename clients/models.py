@@ -615,6 +615,9 @@ class ClientMerge(models.Model):
     The merged record is deleted once everything it held (visits, forms, records, messages) points to
     the kept one; this row keeps its details for the audit trail and lets its old links and pages find
     the kept record. Should the kept record itself be merged later, this row follows it there.
+
+    It also keeps which rows moved and what the kept record said before, so that a merge of two people
+    taken for one can be undone (`clients.merging.client_merge_undo`): the row stays, with `undone_at`.
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="client_merges")
@@ -623,13 +626,35 @@ class ClientMerge(models.Model):
     merged_name = models.CharField(max_length=201)
     merged_details = models.JSONField(help_text="The merged record's details as they were.")
     moved = models.JSONField(default=dict, help_text="How many of each kind of row moved.")
+    moved_rows = models.JSONField(
+        default=dict, help_text='The rows that moved, to move back: {"app.Model.field": [ids]}.'
+    )
+    kept_details = models.JSONField(
+        default=dict, help_text="The kept record's id, and its details before and after the merge."
+    )
+    cancelled_messages = models.JSONField(
+        default=list, help_text="The emails the merge cancelled (the client unsubscribed on one record)."
+    )
     merged_at = models.DateTimeField(default=timezone.now)
     merged_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, related_name="+")
+    undone_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the two records were found to be two people."
+    )
+    undone_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-merged_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["merged_client_id"], name="client_merged_once"),
+            # An undone merge's record is back, and may be merged again (into the same or another).
+            models.UniqueConstraint(
+                fields=["merged_client_id"], condition=Q(undone_at__isnull=True), name="client_merged_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(undone_at__isnull=True) | Q(undone_at__gte=models.F("merged_at")),
+                name="client_merge_undone_after_it",
+            ),
             models.CheckConstraint(
                 condition=~Q(merged_client_id=models.F("kept")), name="client_merge_keeps_another"
             ),

@@ -79,9 +79,28 @@ def rebooking_after_merge(kept: Client, merged_client_id: int) -> None:
     later goes (it follows the later session); none goes for a protocol the client is booked ahead for."""
     old, new = f"rebook:client:{merged_client_id}:", f"rebook:client:{kept.pk}:"
     OutboxMessage.objects.filter(topic__startswith=old).update(topic=Replace("topic", Value(old), Value(new)))
+    _rebooking_invitations_settle(kept)
+
+
+def rebooking_after_undo(restored: Client, kept: Client) -> None:
+    """A merge undone (`clients.merging.client_merge_undo`): the invitations that moved back to the
+    restored record are keyed by it again, and each record keeps one a protocol, none where booked."""
+    old, new = f"rebook:client:{kept.pk}:", f"rebook:client:{restored.pk}:"
+    OutboxMessage.objects.filter(client_id=restored.pk, topic__startswith=old).update(
+        topic=Replace("topic", Value(old), Value(new))
+    )
+    _rebooking_invitations_settle(restored)
+    _rebooking_invitations_settle(kept)
+
+
+def _rebooking_invitations_settle(client: Client) -> None:
+    """Of a client's pending rebooking invitations, one a protocol goes (the one following the later
+    session), and none for a protocol they are booked ahead for."""
+    new = f"rebook:client:{client.pk}:"
     pending = OutboxMessage.objects.filter(topic__startswith=new, status=OutboxStatus.PENDING).order_by(
         "topic", "-due_at", "-id"
     )
+    kept = client
     booked_ahead = {
         rebook_topic(kept.pk, protocol_id)
         for protocol_id in Protocol.objects.filter(

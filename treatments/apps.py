@@ -16,12 +16,14 @@ class TreatmentsConfig(AppConfig):
         register_out_of_date_check(out_of_date_waitlist_messages)
         register_context_refresh(waitlist_offers_as_they_stand)
 
-        from clients.merging import register_after_merge, register_merge_check
-        from treatments.aftercare import rebooking_after_merge
-        from treatments.booking import merge_refusal
+        from clients.merging import register_after_merge, register_after_undo, register_merge_check
+        from treatments.aftercare import rebooking_after_merge, rebooking_after_undo
+        from treatments.booking import merge_refusal, visits_after_undo
 
         register_merge_check(merge_refusal)
         register_after_merge(rebooking_after_merge)
+        register_after_undo(visits_after_undo)  # first: the emails about those visits follow them
+        register_after_undo(rebooking_after_undo)
 
         from treatments.device_holds import repair_device_hold_triggers
 

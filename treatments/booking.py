@@ -50,6 +50,7 @@ from treatments.models import (
     Course,
     Protocol,
     Service,
+    TreatmentSession,
 )
 from treatments.notifications import (
     notify_booked,
@@ -1487,6 +1488,25 @@ def visits_keep_their_clock_times(
         except ClinicError as refusal:
             refused.append((visit, refusal.message))
     return moved, refused
+
+
+def visits_after_undo(restored: Client, kept: Client) -> None:
+    """A merge undone (`clients.merging.client_merge_undo`): what was added to the kept record since
+    the merge but belongs to a course or a visit that moved back follows it: the course's later visits,
+    the visits' treatment records, and the emails about them."""
+    Appointment.objects.filter(course__client=restored).exclude(client=restored).update(client=restored)
+    sessions = TreatmentSession.objects.filter(appointment__client=restored).exclude(client=restored)
+    session_ids = list(sessions.values_list("pk", flat=True))
+    TreatmentSession.objects.filter(pk__in=session_ids).update(client=restored)
+    topics = [
+        *(
+            f"appointment:{pk}"
+            for pk in Appointment.objects.filter(client=restored).values_list("pk", flat=True)
+        ),
+        *(f"course:{pk}" for pk in Course.objects.filter(client=restored).values_list("pk", flat=True)),
+        *(f"session:{pk}" for pk in session_ids),
+    ]
+    OutboxMessage.objects.filter(client_id=kept.pk, topic__in=topics).update(client_id=restored.pk)
 
 
 def merge_refusal(kept: Client, merged: Client) -> str:

@@ -47,6 +47,7 @@ urlpatterns = [
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),
     path("clients/duplicates/", duplicates.duplicates, name="client-duplicates"),
     path("clients/<int:pk>/same-as/<int:other>/", duplicates.client_same_as, name="client-same-as"),
+    path("clients/merges/<int:pk>/undo/", duplicates.merge_undo, name="merge-undo"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("clients/<int:pk>/consent-withdrawal/", clients.consent_withdrawal, name="consent-withdrawal"),
     path("clients/<int:pk>/consent-plan-changed/", clients.consent_plan_changed, name="consent-plan-changed"),

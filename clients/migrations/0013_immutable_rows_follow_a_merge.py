@@ -17,14 +17,17 @@ MERGE_MOVED_IT = (
 )
 
 
-def refuse_updates_but_a_merge(schema_editor, *, table, trigger, message, columns, refused_when="TRUE"):
+def refuse_updates_but_a_merge(
+    schema_editor, *, table, trigger, message, columns, refused_when="TRUE", moved_it=MERGE_MOVED_IT
+):
     """Make the database refuse an UPDATE of `table` where `refused_when` holds, unless a merge moves
     the row: only its client_id changes, to the record the old one was merged into. `columns`: the
-    table's columns (the merge changes none but client_id)."""
+    table's columns (the merge changes none but client_id); `moved_it`: the SQL condition, on OLD and
+    NEW, that a merge moves the row (clients 0015 adds: or an undone merge moves it back)."""
     vendor = schema_editor.connection.vendor
     if vendor == "sqlite":
         unchanged = " AND ".join(f"NEW.{c} IS OLD.{c}" for c in columns if c != "client_id")
-        moved = f"NEW.client_id IS NOT OLD.client_id AND {MERGE_MOVED_IT} AND {unchanged}"
+        moved = f"NEW.client_id IS NOT OLD.client_id AND {moved_it} AND {unchanged}"
         when = "1" if refused_when == "TRUE" else refused_when
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger};")
         schema_editor.execute(
@@ -34,7 +37,7 @@ def refuse_updates_but_a_merge(schema_editor, *, table, trigger, message, column
     elif vendor == "postgresql":
         function = f"{table}_refuse_update_but_a_merge"
         moved = (
-            f"NEW.client_id IS DISTINCT FROM OLD.client_id AND {MERGE_MOVED_IT} "
+            f"NEW.client_id IS DISTINCT FROM OLD.client_id AND {moved_it} "
             "AND (to_jsonb(NEW) - 'client_id') = (to_jsonb(OLD) - 'client_id')"
         )
         schema_editor.execute(

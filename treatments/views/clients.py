@@ -90,7 +90,7 @@ def client_detail(request, pk):
             "records": records,
             # one person, two records: who this record may also be, and what was merged into it
             "same_as": other_records_of(client),
-            "merges": list(client.merged_records.select_related("merged_by")),
+            "merges": list(client.merged_records.select_related("merged_by", "undone_by")),
         },
     )
 

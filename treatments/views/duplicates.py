@@ -1,7 +1,7 @@
 """Two records of one client: the list of likely pairs, and the page that compares and merges a pair.
 
 Anyone at the clinic sees the pairs and may say two records are two people; merging, which moves
-health records and cannot be undone, is for managers.
+health records, is for managers, and so is undoing a merge of two people taken for one.
 """
 
 from django.contrib import messages
@@ -15,13 +15,16 @@ from clients.merging import (
     LARGEST_SHARED_GROUP,
     MERGEABLE_DETAILS,
     client_merge,
+    client_merge_undo,
     clients_distinct,
     held_said,
     likely_duplicates,
     match_reasons,
+    merge_undo_refusal,
     rows_held,
+    rows_to_move_back,
 )
-from clients.models import Client
+from clients.models import Client, ClientMerge
 from clinic.errors import ClinicError
 from clinic.permissions import staff_required
 from clinic.wording import listed
@@ -58,9 +61,7 @@ def client_same_as(request, pk, other):
             )
             return redirect("client-duplicates")
         if not request.staff_member.is_manager:
-            raise PermissionDenied(
-                "Merging records moves health records and cannot be undone: ask a manager."
-            )
+            raise PermissionDenied("Merging records moves health records: ask a manager.")
         take = frozenset(name for name in MERGEABLE_DETAILS if request.POST.get(name) == "merged")
         try:
             merge = client_merge(kept=kept, merged=merged, by=request.staff_member, take_from_merged=take)
@@ -120,3 +121,45 @@ def _waiting_twice(kept: Client, merged: Client) -> list[str]:
         by_service.setdefault(entry.service_id, set()).add(entry.client_id)
         names[entry.service_id] = entry.service.name
     return sorted(names[s] for s, clients in by_service.items() if len(clients) == 2)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def merge_undo(request, pk):
+    """Take back a merge of two people taken for one: the page says what moves back; a manager does it."""
+    if not request.staff_member.is_manager:
+        raise PermissionDenied("Undoing a merge moves health records between two people: ask a manager.")
+    merge = get_object_or_404(
+        ClientMerge.objects.select_related("kept", "merged_by", "undone_by", "clinic"),
+        pk=pk,
+        clinic=request.staff_member.clinic,
+    )
+    if request.method == "POST":
+        try:
+            undone = client_merge_undo(merge=merge, by=request.staff_member)
+        except ClinicError as refusal:
+            messages.error(request, refusal.message)
+            return redirect("client-detail", pk=merge.kept_id)
+        said = [
+            f"{undone.restored.full_name}'s record is back, with {held_said(undone.moved_back)}, "
+            f"and noted as another person than {undone.kept.full_name}."
+        ]
+        if undone.details_kept_as_changed:
+            said.append(
+                f"{capfirst(listed(list(undone.details_kept_as_changed)))} on {undone.kept.full_name}'s "
+                "record stay as changed since the merge: check them."
+            )
+        if undone.emails_back_on_their_way:
+            n = undone.emails_back_on_their_way
+            said.append(f"{n} email{'s' if n != 1 else ''} the merge had stopped will go again.")
+        messages.success(request, " ".join(said))
+        return redirect("client-detail", pk=undone.restored.pk)
+    return render(
+        request,
+        "treatments/merge_undo.html",
+        {
+            "merge": merge,
+            "refusal": merge_undo_refusal(merge),
+            "moves_back": held_said(rows_to_move_back(merge)) if merge.moved_rows else "",
+        },
+    )
