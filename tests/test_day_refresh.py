@@ -1,7 +1,8 @@
 """The open day's list keeps itself up to date: it asks every little while for the day's fingerprint
 (`day_version`), which changes with what the list shows of the day's visits (one booked, moved,
-checked in, cancelled, noted, told of running late; a visit's client signing a form) and nothing else,
-then reloads, or says so while someone is using the page (the browser test)."""
+checked in, cancelled, noted, told of running late; a visit's client signing a form) and of its
+schedule (time off, extra hours, a closure, a room or device out of service) and nothing else, then
+reloads, or says so while someone is using the page (the browser test)."""
 
 import datetime as dt
 
@@ -118,3 +119,77 @@ def test_the_calendars_week_asks_for_its_seven_days(world):
     assert 'data-url="/day/version/?date=2026-12-03&amp;days=1"' in day_page
     # at most a week is asked for, however many days the address says
     assert desk.get(reverse("day-version"), {"date": "2026-11-30", "days": "999"}).json() == answer
+
+
+def test_the_days_schedule_changes_the_fingerprint_too(world):
+    """Time off (a practitioner gone home ill), extra hours, a closure, a room or a device out of
+    service: the calendar draws each, so adding or removing one over the day changes the fingerprint;
+    one over another day leaves it alone."""
+    from clinic.out_of_service import out_of_service_record, out_of_service_remove
+    from clinic.time_off import (
+        clinic_closure_record,
+        extra_hours_record,
+        time_off_record,
+        time_off_remove,
+    )
+
+    _book(world, 10)
+    seen = [_today(world)]
+
+    def changed():
+        now = _today(world)
+        assert now != seen[-1], "the fingerprint did not change"
+        seen.append(now)
+
+    home_ill = time_off_record(
+        clinic=world.clinic,
+        practitioner=world.dr_lee,
+        start=local(world, *TODAY, 13),
+        end=local(world, *TODAY, 18),
+        reason="Unwell",
+    )
+    changed()
+    extra_hours_record(
+        clinic=world.clinic,
+        practitioner=world.sam,
+        start=local(world, *TODAY, 18),
+        end=local(world, *TODAY, 20),
+    )
+    changed()
+    pen_away = out_of_service_record(
+        clinic=world.clinic,
+        start=local(world, *TODAY, 9),
+        end=local(world, *TODAY, 12),
+        device=world.pens[0],
+    )
+    changed()
+    out_of_service_remove(clinic=world.clinic, period_id=pen_away.pk)
+    changed()
+    assert seen[-1] == seen[-3]  # back as before the pen went away: the page shows the same
+    time_off_remove(clinic=world.clinic, time_off_id=home_ill.pk)
+    changed()
+    clinic_closure_record(
+        clinic=world.clinic, start=local(world, *TODAY, 16), end=local(world, *TODAY, 23), reason="Burst pipe"
+    )
+    changed()
+    before = _today(world)
+    time_off_record(
+        clinic=world.clinic,
+        practitioner=world.dr_lee,
+        start=local(world, 2026, 12, 2, 9),
+        end=local(world, 2026, 12, 2, 18),
+    )
+    assert _today(world) == before
+
+
+def test_the_fingerprint_takes_two_queries_however_full_the_day(world, django_assert_num_queries):
+    with django_assert_num_queries(2):
+        _today(world)
+    for hour in (9, 10, 11, 12):
+        _book(world, hour, name=f"Client{hour}")
+    time_off_rows = [local(world, *TODAY, 15), local(world, *TODAY, 16)]
+    from clinic.time_off import time_off_record
+
+    time_off_record(clinic=world.clinic, practitioner=world.sam, start=time_off_rows[0], end=time_off_rows[1])
+    with django_assert_num_queries(2):
+        _today(world)

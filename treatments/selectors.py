@@ -13,6 +13,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
     prefetch_related_objects,
 )
 from django.utils import timezone
@@ -21,8 +22,10 @@ from clients.models import Client
 from clients.selectors import forms_needed_for_visits, staff_signatures_missing_for_visits
 from clinic.models import (
     Clinic,
+    ClinicClosure,
     Device,
     DeviceKind,
+    ExtraHours,
     Modality,
     OutboxMessage,
     OutOfService,
@@ -391,12 +394,14 @@ def local_day_bounds(clinic: Clinic, day: dt.date) -> tuple[dt.datetime, dt.date
 
 
 def day_version(clinic: Clinic, day: dt.date, *, last_day: dt.date | None = None) -> str:
-    """A fingerprint of a local day's visits (or the days to `last_day`, a calendar's week) as the day's
-    list and the calendar show them; one query.
+    """A fingerprint of a local day's visits (or the days to `last_day`, a calendar's week) and of its
+    schedule, as the day's list and the calendar show them; two queries.
 
     It changes when a visit of the day is booked, moved in or out, changes status or a note, is told
-    of running late, or its client fills or signs a form or withdraws a consent: the desk's open list
-    then knows to show the change (a client who checked themselves in, say).
+    of running late, or its client fills or signs a form or withdraws a consent; and when time off,
+    extra hours, a closure or a room or device out of service over those days is added or removed:
+    the desk's open list then knows to show the change (a client who checked themselves in, a
+    practitioner gone home ill).
     """
     start, _ = local_day_bounds(clinic, day)
     _, end = local_day_bounds(clinic, last_day or day)
@@ -407,7 +412,34 @@ def day_version(clinic: Clinic, day: dt.date, *, last_day: dt.date | None = None
         consent=Max("client__signed_consents__id"),
         withdrawal=Max("client__consent_withdrawals__id"),
     )
-    return "-".join(str(found[key] or 0) for key in ("visits", "event", "intake", "consent", "withdrawal"))
+    visits = "-".join(str(found[key] or 0) for key in ("visits", "event", "intake", "consent", "withdrawal"))
+    return f"{visits}-{_schedule_version(clinic, start, end)}"
+
+
+# The rows of a clinic's schedule the calendar draws over the visits, and how each names its clinic.
+_SCHEDULE = (
+    (TimeOff, "staff_member__clinic"),
+    (ExtraHours, "staff_member__clinic"),
+    (ClinicClosure, "clinic"),
+    (OutOfService, "clinic"),
+)
+
+
+def _schedule_version(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> str:
+    """How many rows of each kind of the schedule overlap start..end, and the latest id: one query (a
+    UNION). A row added raises the latest id past any seen, a row removed lowers the count, so the
+    same answer means the same rows (they are added and removed, not edited, but in the admin)."""
+    parts = [
+        model.objects.filter(**{by_clinic: clinic}, start__lt=end, end__gt=start)
+        .order_by()
+        .annotate(kind=Value(kind))
+        .values("kind")
+        .annotate(rows=Count("id"), last=Max("id"))
+        .values_list("kind", "rows", "last")
+        for kind, (model, by_clinic) in enumerate(_SCHEDULE)
+    ]
+    found = {kind: f"{rows}.{last or 0}" for kind, rows, last in parts[0].union(*parts[1:], all=True)}
+    return "-".join(found.get(kind, "0.0") for kind in range(len(_SCHEDULE)))
 
 
 def appointments_between(*, clinic: Clinic, first_day: dt.date, last_day: dt.date) -> QuerySet[Appointment]:
