@@ -231,6 +231,32 @@ def test_the_practitioners_pages_pass(live_server, demo, browser_page):
         ],
     )
     assert page.get_by_role("button", name="Sign as the practitioner").count() >= 1
+    # a client's photos over time (the demo photographs a client at each visit of one service), and
+    # the first and latest side by side, each photo loaded
+    from django.db.models import Count
+
+    from treatments.models import SessionPhoto
+
+    photographed = (
+        SessionPhoto.objects.filter(session__clinic__slug="lumen")
+        .values("session__client_id")
+        .annotate(photos=Count("id"))
+        .filter(photos__gte=2)
+        .order_by("session__client_id")
+        .values_list("session__client_id", flat=True)
+        .first()
+    )
+    album = reverse("client-photos", args=[photographed])
+    found |= audit(page, live_server.url, [album])
+    page.get_by_role("checkbox").first.check()
+    page.get_by_role("checkbox").last.check()
+    page.get_by_role("button", name="Compare the two ticked").click()
+    page.locator("#comparison").wait_for()
+    found |= {page.url: problems} if (problems := violations(page)) else {}
+    loaded = page.eval_on_selector_all(
+        "#comparison img", "imgs => imgs.map(i => i.complete && i.naturalWidth)"
+    )
+    assert len(loaded) == 2 and all(width == 160 for width in loaded)
     assert found == {}
 
 

@@ -1,5 +1,7 @@
 """The demo clinics' configuration as data: protocol defaults from DOMAIN.md, services, staff, forms."""
 
+import struct
+import zlib
 from decimal import Decimal as D
 
 DEMO_PASSWORD = "demo-clinic-2026"  # noqa: S105  (printed for the demo; never used in production)
@@ -678,3 +680,36 @@ LAST_NAMES = [
     "Moore",
     "Turner",
 ]
+
+
+# --- demo photos ---------------------------------------------------------------------------------
+
+DEMO_PHOTO_SIZE = 160
+
+
+def demo_photo_png(redness: float) -> bytes:
+    """A stand-in for a treatment photo, drawn here (no image library, nothing fetched): skin with a
+    patch of redness, `redness` from 1 (a first visit) to 0 (all calmed), as a PNG."""
+    size = DEMO_PHOTO_SIZE
+    skin = (226, 184, 156)
+    red = (206, 96, 92)
+    rows = []
+    for y in range(size):
+        row = bytearray(b"\x00")  # PNG filter: none
+        for x in range(size):
+            # an oval patch, strongest at its centre
+            d = ((x - size * 0.5) / (size * 0.32)) ** 2 + ((y - size * 0.55) / (size * 0.22)) ** 2
+            weight = max(0.0, 1.0 - d) * redness
+            row += bytes(round(s + (r - s) * weight) for s, r in zip(skin, red, strict=True))
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + chunk(b"IEND", b"")
+    )

@@ -49,6 +49,7 @@ from treatments.models import (
     MicroneedlingRecord,
     ProductLot,
     Protocol,
+    SessionPhoto,
     TreatmentSession,
 )
 
@@ -691,6 +692,77 @@ def client_treatment_records(client: Client, *, limit: int = 50) -> list[Treatme
     """A client's treatment records, newest first, each with its areas."""
     records = with_recorded_areas(TreatmentSession.objects.filter(client=client))
     return list(records.order_by("-started_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class PhotoArea:
+    """A client's photos of one area (or of no area named), oldest first."""
+
+    name: str
+    photos: list[SessionPhoto]
+
+    @property
+    def first_and_latest(self) -> tuple[SessionPhoto, SessionPhoto] | None:
+        return (self.photos[0], self.photos[-1]) if len(self.photos) > 1 else None
+
+
+AREA_NOT_NAMED = "Area not named"
+
+
+def client_photo_album(client: Client) -> list[PhotoArea]:
+    """A client's treatment photos by area (by the area's name, those of no area last), each area's
+    oldest first, with their records: one query, however many photos."""
+    photos = (
+        SessionPhoto.objects.filter(session__client=client)
+        .select_related("area", "session__practitioner", "session__appointment__service")
+        .order_by("taken_at", "id")
+    )
+    by_area: dict[int | None, list[SessionPhoto]] = {}
+    for photo in photos:
+        by_area.setdefault(photo.area_id, []).append(photo)
+    areas = [
+        PhotoArea(shots[0].area.name if area_id else AREA_NOT_NAMED, shots)
+        for area_id, shots in by_area.items()
+    ]
+    return sorted(areas, key=lambda a: (a.name == AREA_NOT_NAMED, a.name))
+
+
+@dataclass(frozen=True)
+class PhotoComparison:
+    """Two of a client's photos side by side, the earlier first, and what lay between them."""
+
+    before: SessionPhoto
+    after: SessionPhoto
+    days_apart: int
+    sessions_between: int  # records signed off between the two photos' records
+
+    @property
+    def pair(self) -> tuple[SessionPhoto, SessionPhoto]:
+        return (self.before, self.after)
+
+
+def photos_compared(client: Client, photo_ids: list[int]) -> PhotoComparison | None:
+    """The two photos of the client's that `photo_ids` names, earlier first (None unless exactly two of
+    theirs): two queries."""
+    if len(set(photo_ids)) != 2:
+        return None
+    photos = list(
+        SessionPhoto.objects.filter(pk__in=photo_ids, session__client=client)
+        .select_related("area", "session__practitioner", "session__appointment__service")
+        .order_by("taken_at", "id")
+    )
+    if len(photos) != 2:
+        return None
+    before, after = photos
+    between = TreatmentSession.objects.filter(
+        client=client,
+        signed_off_at__isnull=False,
+        started_at__gt=before.session.started_at,
+        started_at__lt=after.session.started_at,
+    ).count()
+    zone = client.clinic.zone
+    days = (timezone.localdate(after.taken_at, zone) - timezone.localdate(before.taken_at, zone)).days
+    return PhotoComparison(before, after, days, between)
 
 
 def recorded_area_count(session: TreatmentSession) -> int:

@@ -62,6 +62,8 @@ urlpatterns = [
         name="appointment-action",
     ),
     path("records/lots/", sessions.lot_recall, name="lot-recall"),
+    path("clients/<int:pk>/photos/", sessions.client_photos, name="client-photos"),
+    path("clients/<int:pk>/photos/<int:photo_id>/", sessions.client_photo, name="client-photo"),
     path("visits/keep-clock-times/", zone.keep_clock_times, name="keep-clock-times"),
     path("p/<slug:slug>/", public.public_services, name="public-services"),
     path("p/<slug:slug>/book/<int:service_id>/", public.public_times, name="public-times"),

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clients.access_log import health_data_read
-from clients.models import PHOTO_CONSENT_TEXTS, GuardianRole, HealthDataRead, PhotoConsentScope
+from clients.models import PHOTO_CONSENT_TEXTS, Client, GuardianRole, HealthDataRead, PhotoConsentScope
 from clients.selectors import photo_consent_current
 from clients.services import photo_consent_give, signs_for_a_minor
 from clinic.errors import ClinicError
@@ -30,8 +30,10 @@ from treatments.forms import (
 )
 from treatments.models import MesoTechnique, ProductLot, SessionPhoto, TreatmentSession, Waveform
 from treatments.selectors import (
+    client_photo_album,
     earlier_sessions,
     lot_recipients,
+    photos_compared,
     recording_devices,
     session_aftercare,
     usable_lots,
@@ -354,7 +356,12 @@ def session_photo(request, pk, photo_id):
     _recorder(request)
     appointment = visit_of_this_clinic(request, pk)
     photo = get_object_or_404(SessionPhoto, pk=photo_id, session__appointment=appointment)
-    health_data_read(request.staff_member, appointment.client_id, HealthDataRead.PHOTO)
+    return _photo_file(request, photo, appointment.client_id)
+
+
+def _photo_file(request, photo: SessionPhoto, client_id: int):
+    """Serve a photo's file, noting the read in the client's access log; never cached."""
+    health_data_read(request.staff_member, client_id, HealthDataRead.PHOTO)
     extension = photo.image.name.rsplit(".", 1)[-1].lower()
     try:
         handle = photo.image.open("rb")
@@ -363,6 +370,36 @@ def session_photo(request, pk, photo_id):
     response = FileResponse(handle, content_type=PHOTO_TYPES.get(extension, "application/octet-stream"))
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@staff_required
+def client_photos(request, pk):
+    """A client's treatment photos over time, by area, and two of them side by side (before and after),
+    for practitioners and managers only."""
+    _recorder(request)
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    album = client_photo_album(client)
+    chosen = [photo_id for raw in request.GET.getlist("photo") if (photo_id := parse_id(raw)) is not None]
+    comparison = photos_compared(client, chosen) if chosen else None
+    if chosen and comparison is None:
+        messages.error(request, f"Choose two of {client.first_name}'s photos to compare.")
+    if album:
+        health_data_read(request.staff_member, client.pk, HealthDataRead.PHOTO)
+    return render(
+        request,
+        "treatments/client_photos.html",
+        {"client": client, "album": album, "comparison": comparison, "chosen": set(chosen)},
+    )
+
+
+@staff_required
+def client_photo(request, pk, photo_id):
+    """One of a client's photos, by the client (a record need not belong to a visit)."""
+    _recorder(request)
+    photo = get_object_or_404(
+        SessionPhoto, pk=photo_id, session__client_id=pk, session__clinic=request.staff_member.clinic
+    )
+    return _photo_file(request, photo, pk)
 
 
 @staff_required

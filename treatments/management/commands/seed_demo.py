@@ -3,10 +3,13 @@
 import datetime as dt
 import random
 import smtplib
+import uuid
+from collections import Counter
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Count, F
@@ -71,6 +74,7 @@ from treatments.models import (
     Protocol,
     ProtocolArea,
     Service,
+    SessionPhoto,
     TreatmentSession,
     VisitFeedback,
     WaitlistEnded,
@@ -81,6 +85,8 @@ from treatments.waitlist import waitlist_add
 
 DAYS_AROUND_TODAY = 7
 CLIENT_COUNT = 40
+# How many clients who consented to photos get a demo photo at each of their visits.
+DEMO_PHOTOGRAPHED = 6
 
 
 CANCELLED_BY_PHONE = "Client phoned to cancel"
@@ -839,7 +845,25 @@ class Command(BaseCommand):
             )
         )
         lots = list(ProductLot.objects.filter(product__clinic=clinic).select_related("product"))
-        for visit in visits:
+        # Photos for the clients who consented, each visit's of its first area, redness calming visit
+        # by visit: the practitioner's "photos over time" has something to put side by side.
+        consented = dict(
+            PhotoConsent.objects.filter(client__clinic=clinic, scope="clinical").values_list(
+                "client_id", "granted_at"
+            )
+        )
+        # of those, the clients with most visits of one service, photographed at each (the same area)
+        repeated = Counter(
+            (v.client_id, v.service_id)
+            for v in visits
+            if v.client_id in consented and consented[v.client_id] < v.start
+        )
+        photographed_for: dict[int, int] = {}  # client: the service photographed
+        for (client_id, service_id), _ in repeated.most_common():
+            if len(photographed_for) < DEMO_PHOTOGRAPHED:
+                photographed_for.setdefault(client_id, service_id)
+        photos_of: dict[int, int] = {}
+        for visit in visits.order_by("start", "id"):
             session = TreatmentSession.objects.create(
                 clinic=clinic,
                 appointment=visit,
@@ -851,6 +875,24 @@ class Command(BaseCommand):
             for protocol in visit.service.protocols.all():
                 for n, protocol_area in enumerate(protocol.areas.all()[:2]):
                     _demo_area(session, visit, protocol, protocol_area, n, lots)
+            first_area = next(
+                (p.areas.all()[0].area for p in visit.service.protocols.all() if p.areas.all()), None
+            )
+            chosen = photographed_for.get(visit.client_id) == visit.service_id
+            if first_area and chosen and consented[visit.client_id] < visit.start:
+                shot = photos_of.get(visit.client_id, 0)
+                photo = SessionPhoto(
+                    session=session,
+                    area=first_area,
+                    caption="Before" if shot == 0 else f"Visit {shot + 1}",
+                    taken_at=visit.start + dt.timedelta(minutes=5),
+                )
+                redness = max(0.0, 1 - 0.3 * shot)
+                photo.image.save(
+                    f"{uuid.uuid4().hex}.png", ContentFile(data.demo_photo_png(redness)), save=False
+                )
+                photo.save()
+                photos_of[visit.client_id] = shot + 1
             TreatmentSession.objects.filter(pk=session.pk).update(
                 signed_off_at=visit.end, signed_off_by=visit.practitioner
             )
