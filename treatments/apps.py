@@ -29,3 +29,8 @@ class TreatmentsConfig(AppConfig):
 
         # A migration that rebuilt the appointment table (SQLite) dropped its triggers: put them back.
         post_migrate.connect(repair_device_hold_triggers, sender=self, dispatch_uid="device_hold_triggers")
+
+        from treatments.schedule_guard import repair_schedule_guard
+
+        # The same for the triggers that keep visits out of time off and out of service.
+        post_migrate.connect(repair_schedule_guard, sender=self, dispatch_uid="schedule_guard")

@@ -63,6 +63,7 @@ from treatments.notifications import (
     notify_rescheduled,
     notify_running_late,
 )
+from treatments.schedule_guard import DEVICE_OUT_OF_SERVICE, PRACTITIONER_OFF, ROOM_OUT_OF_SERVICE
 from treatments.selectors import (
     CLIENTS_OWN_SOURCES,
     client_attendance,
@@ -525,6 +526,22 @@ def _blocked(service: Service, start: dt.datetime):
 
 def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | None:
     text = str(error)
+    # time off or an out of service recorded between the booking's check and its write
+    if PRACTITIONER_OFF in text:
+        return ConflictError(
+            "The practitioner was just marked as off at that time. Pick another time.",
+            code="practitioner_off",
+        )
+    if ROOM_OUT_OF_SERVICE in text:
+        return ConflictError(
+            "That room was just taken out of service at that time. Pick another time.",
+            code="room_out_of_service",
+        )
+    if DEVICE_OUT_OF_SERVICE in text:
+        return ConflictError(
+            "That device was just taken out of service at that time. Pick another time.",
+            code="device_out_of_service",
+        )
     if "appointment_client_no_overlap" in text:
         return ConflictError(
             "The client was just booked at that time by someone else. Pick another time.", code="client_busy"
