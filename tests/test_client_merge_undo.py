@@ -23,6 +23,7 @@ from clients.models import Client, ClientMerge, DistinctClients, SignedConsent
 from clients.services import client_unsubscribe, client_update_details
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus
+from tests import test_client_merge
 from tests.booking_world import build_world, local
 from tests.factories import ConsentTemplateFactory, sign_consent
 from tests.test_client_merge import _give_everything
@@ -44,19 +45,7 @@ def world(db):
     return world
 
 
-@pytest.fixture
-def olivia(world):
-    client = world.client(
-        first_name="Olivia",
-        last_name="Smith",
-        email="olivia@example.com",
-        phone="07700 900123",
-        date_of_birth=dt.date(1990, 3, 2),
-        notes="Prefers afternoons.",
-    )
-    Client.objects.filter(pk=client.pk).update(created_at=dt.datetime(2025, 5, 1, 9, tzinfo=dt.UTC))
-    client.refresh_from_db()
-    return client
+olivia = test_client_merge.olivia  # the same Olivia, registered at the desk in 2025
 
 
 @pytest.fixture

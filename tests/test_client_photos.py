@@ -11,7 +11,9 @@ from django.test import Client as BrowserClient
 
 from clients.models import HealthDataAccess
 from clients.services import photo_consent_give
+from tests import test_session_photos
 from tests.booking_world import build_world, local
+from tests.test_session_photos import JPEG
 from treatments.booking import BookingRequest, appointment_book
 from treatments.models import BodyArea
 from treatments.selectors import client_photo_album, photos_compared
@@ -24,13 +26,8 @@ from treatments.sessions import (
 
 pytestmark = pytest.mark.django_db
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+media = test_session_photos.media  # photos stored under a temporary MEDIA_ROOT (autouse)
 
 
 @pytest.fixture
