@@ -295,3 +295,14 @@ def test_another_clinics_merge_is_not_found(client, world, olivia, ava):
     client.force_login(other.manager.user)
     assert client.get(f"/clients/merges/{merge.pk}/undo/").status_code == 404
     assert client.post(f"/clients/merges/{merge.pk}/undo/").status_code == 404
+
+
+def test_two_people_of_one_name_are_told_apart_by_their_records(client, world, olivia):
+    namesake = world.client(first_name="Olivia", last_name="Smith", email="o.smith@work.example")
+    merge = client_merge(kept=olivia, merged=namesake, by=world.manager)
+    client.force_login(world.manager.user)
+    assert (
+        "Two clients called Olivia Smith?" in client.get(f"/clients/merges/{merge.pk}/undo/").content.decode()
+    )
+    said = client.post(f"/clients/merges/{merge.pk}/undo/", follow=True).content.decode()
+    assert "noted as another person than the Olivia Smith registered 01 May 2025." in said

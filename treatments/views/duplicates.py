@@ -140,9 +140,12 @@ def merge_undo(request, pk):
         except ClinicError as refusal:
             messages.error(request, refusal.message)
             return redirect("client-detail", pk=merge.kept_id)
+        other = undone.kept.full_name
+        if other == undone.restored.full_name:  # two people of one name: told apart by their records
+            other = f"the {other} registered {undone.kept.created_at:%d %b %Y}"
         said = [
             f"{undone.restored.full_name}'s record is back, with {held_said(undone.moved_back)}, "
-            f"and noted as another person than {undone.kept.full_name}."
+            f"and noted as another person than {other}."
         ]
         if undone.details_kept_as_changed:
             said.append(
