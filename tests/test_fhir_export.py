@@ -708,3 +708,89 @@ def test_the_clients_page_offers_the_download_to_those_who_may_read_it(record, c
     assert download.status_code == 200 and download.json()["resourceType"] == "Bundle"
     client.force_login(world.desk.user)
     assert 'id="export-everything"' not in client.get(f"/clients/{olivia.pk}/").content.decode()
+
+
+# --- photos ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photographed(db, settings, tmp_path):
+    """Olivia's microneedling of 1 December, with a photo of her cheeks before, signed off."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from treatments.demo_data import demo_photo_png
+    from treatments.sessions import treatment_session_add_photo
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    world = build_world()
+    give_face_depth_ranges(world)
+    olivia = world.client(first_name="Olivia", last_name="Smith")
+    photo_consent_give(client=olivia, scope="clinical", signature_name="Olivia Smith", agreed=True)
+    visit = appointment_book(
+        BookingRequest(
+            client=olivia,
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 1, 10),
+        )
+    )
+    session = treatment_session_start(appointment=visit, by=world.dr_lee)
+    cheeks = BodyArea.objects.get(code="cheeks")
+    image = demo_photo_png(0.8)
+    photo = treatment_session_add_photo(
+        session=session,
+        by=world.dr_lee,
+        image=SimpleUploadedFile("olivia.png", image, content_type="image/png"),
+        area=cheeks,
+        caption="Before",
+    )
+    treatment_session_add_microneedling(
+        session=session, by=world.dr_lee, area=cheeks, depth_mm=Decimal("0.5"), passes=2, device=world.pens[0]
+    )
+    treatment_session_sign_off(session=session, by=world.dr_lee)
+    return world, session, photo, image
+
+
+def test_a_records_photos_export_as_media_with_their_address_or_the_image_itself(photographed):
+    world, session, photo, image = photographed
+    api = APIClient()
+    api.force_authenticate(world.dr_lee.user)
+    bundle = valid_bundle(api, f"/api/v1/treatment-records/{session.pk}/fhir/")
+    [media] = resources(bundle, "Media")
+    [procedure_ref] = [e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure"]
+    assert media["partOf"] == [{"reference": procedure_ref}]
+    assert media["bodySite"]["coding"][0]["code"] == BodyArea.objects.get(code="cheeks").snomed_code
+    assert media["createdDateTime"] == photo.taken_at.astimezone(world.clinic.zone).isoformat()
+    assert media["note"] == [{"text": "Before"}]
+    assert media["content"]["contentType"] == "image/png" and media["content"]["size"] == len(image)
+    assert media["content"]["url"].endswith(f"/clients/{session.client_id}/photos/{photo.pk}/")
+    assert "data" not in media["content"]
+    assert set(references_in(bundle)) <= {e["fullUrl"] for e in bundle["entry"]}
+
+    plain = everything_of(world, session.client)
+    assert [m["content"]["url"] for m in resources(plain, "Media")] == [media["content"]["url"]]
+    embedded = valid_bundle(api, f"/api/v1/clients/{session.client_id}/fhir/everything/?photos=embedded")
+    [inside] = resources(embedded, "Media")
+    assert base64.b64decode(inside["content"]["data"]) == image
+    assert inside["content"]["hash"] == base64.b64encode(hashlib.sha1(image).digest()).decode()  # noqa: S324
+    assert inside["content"]["size"] == len(image) and "url" not in inside["content"]
+
+
+def test_a_photo_whose_file_is_gone_is_said_so_not_a_500(photographed):
+    world, session, photo, _ = photographed
+    photo.image.storage.delete(photo.image.name)
+    api = APIClient()
+    api.force_authenticate(world.dr_lee.user)
+    embedded = valid_bundle(api, f"/api/v1/clients/{session.client_id}/fhir/everything/?photos=embedded")
+    [media] = resources(embedded, "Media")
+    assert media["content"]["title"] == "Before (its file is missing from the clinic's storage)"
+    assert "data" not in media["content"]
+
+
+def test_the_clients_page_offers_the_export_with_the_photos_inside(photographed, client):
+    world, session, _, _ = photographed
+    client.force_login(world.dr_lee.user)
+    page = client.get(f"/clients/{session.client_id}/").content.decode()
+    assert (
+        f'href="/api/v1/clients/{session.client_id}/fhir/everything/?format=json&amp;photos=embedded"' in page
+    )

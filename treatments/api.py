@@ -5,7 +5,7 @@ import datetime as dt
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -39,6 +39,7 @@ from treatments.booking import (
     course_progress,
 )
 from treatments.fhir import (
+    RECORD_PHOTOS,
     appointment_as_fhir_bundle,
     client_everything_as_fhir_bundle,
     record_as_fhir_bundle,
@@ -602,7 +603,9 @@ class TreatmentRecordViewSet(ClinicScopedQuerysetMixin, viewsets.ReadOnlyModelVi
 
     def get_queryset(self):
         records = with_recorded_areas(super().get_queryset())
-        return records.select_related("clinic", "client").prefetch_related("addenda__written_by")
+        return records.select_related("clinic", "client").prefetch_related(
+            "addenda__written_by", RECORD_PHOTOS
+        )
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
@@ -736,9 +739,19 @@ class ClientEverythingView(APIView):
         "collection), as FHIR's Patient $everything: the client's own Bundle (Patient, intake forms, "
         "consents, emails), each visit as an Appointment with its participants, each place on the "
         "waitlist as an Appointment with status waitlist (cancelled once ended) and the days asked as "
-        "requestedPeriod, and each treatment record (Procedure, Observations, Devices, Medications); each "
-        "resource once. For a client's request for their data, or moving them to another clinic. Health "
-        "data: for practitioners and managers.",
+        "requestedPeriod, and each treatment record (Procedure, Observations, Devices, Medications, and "
+        "a Media per photo); each resource once. A photo's Media gives the address it is served at, or "
+        "with ?photos=embedded the image itself (base64, with its SHA-1). For a client's request for "
+        "their data, or moving them to another clinic. Health data: for practitioners and managers.",
+        parameters=[
+            OpenApiParameter(
+                "photos",
+                str,
+                enum=["embedded"],
+                required=False,
+                description="embedded: each photo's image inside the file (larger).",
+            )
+        ],
     )
     def get(self, request, pk):
         clinic = clinic_of(request)
@@ -747,4 +760,5 @@ class ClientEverythingView(APIView):
             refuse_if_merged(pk, clinic)
             raise Http404
         health_data_read(staff_member_of(request.user), client.pk, HealthDataRead.EXPORT)
-        return Response(client_everything_as_fhir_bundle(client))
+        embed = request.query_params.get("photos") == "embedded"
+        return Response(client_everything_as_fhir_bundle(client, embed_photos=embed))

@@ -2,7 +2,8 @@
 
 The mapping is `../shared/DOMAIN.md`'s: the client → Patient; the treatment → Procedure (bodySite,
 performer, focalDevice, used); each area's settings → Observations in UCUM units (mm, uA, Hz, min);
-a mesotherapy product and lot → Medication (batch.lotNumber, expirationDate) + MedicationAdministration.
+a mesotherapy product and lot → Medication (batch.lotNumber, expirationDate) + MedicationAdministration;
+each photo → Media (bodySite, operator, partOf the Procedure; the image embedded, or its address).
 No standard code exists for these treatments, so the modality is coded in a local code system. Body sites
 carry their SNOMED CT code where the clinic's area has one. Ids are stable: the same record gives the
 same Bundle.
@@ -15,9 +16,15 @@ Everything the clinic holds about one client (FHIR's Patient `$everything`) is t
 (`clients.fhir`) with each of these for them, each resource once.
 """
 
+import base64
+import hashlib
 from decimal import Decimal
 
+from django.db.models import Prefetch
+from django.urls import reverse
+
 from clients.fhir import client_as_fhir_bundle, patient_resource
+from clients.links import absolute_url
 from clients.models import Client
 from clinic.fhir import (
     device_resource,
@@ -28,11 +35,21 @@ from clinic.fhir import (
     location_resource,
     practitioner_resource,
 )
-from treatments.models import Appointment, AppointmentStatus, TreatmentSession, VisitFeedback, WaitlistEntry
+from treatments.models import (
+    Appointment,
+    AppointmentStatus,
+    SessionPhoto,
+    TreatmentSession,
+    VisitFeedback,
+    WaitlistEntry,
+)
 from treatments.selectors import local_day_bounds, short_local, with_recorded_areas
-from treatments.sessions import mm
+from treatments.sessions import mm, photo_media_type
 
 SNOMED = "http://snomed.info/sct"
+MEDIA_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/media-type"
+# A record's photos, for its Bundle: one query for all the records asked.
+RECORD_PHOTOS = Prefetch("photos", SessionPhoto.objects.select_related("area").order_by("taken_at", "id"))
 UCUM = "http://unitsofmeasure.org"
 MODALITY_SYSTEM = "urn:clinic:code-system:treatment-modality"
 SETTING_SYSTEM = "urn:clinic:code-system:treatment-setting"
@@ -53,8 +70,55 @@ def _quantity(value, unit: str) -> dict:
     }
 
 
-def record_as_fhir_bundle(session: TreatmentSession) -> dict:
-    """The record, with its client, devices and products, as one FHIR R4 Bundle of type `collection`."""
+def photo_resource(photo: SessionPhoto, *, patient_ref: str, procedure_ref: str, embed: bool) -> dict:
+    """A treatment photo as FHIR R4 Media: when and where on the body, by whom, its caption; the image
+    itself in `content.data` (base64, with its SHA-1 as FHIR asks) when `embed`, else its size and the
+    address it is served at, behind the clinic's sign-in. A file missing from storage is said so."""
+    session = photo.session
+    clinic, zone = session.clinic, session.clinic.zone
+    taken = fhir_instant(photo.taken_at, zone)
+    content = {
+        "contentType": photo_media_type(photo.image.name),
+        "title": photo.caption or (photo.area.name if photo.area_id else "Treatment photo"),
+        "creation": taken,
+    }
+    try:
+        if embed:
+            with photo.image.open("rb") as handle:
+                data = handle.read()
+            content |= {
+                "data": base64.b64encode(data).decode(),
+                "size": len(data),
+                "hash": base64.b64encode(hashlib.sha1(data).digest()).decode(),  # noqa: S324 (FHIR's hash)
+            }
+        else:
+            content |= {
+                "url": absolute_url(reverse("client-photo", args=[session.client_id, photo.pk])),
+                "size": photo.image.size,
+            }
+    except FileNotFoundError:
+        content["title"] += " (its file is missing from the clinic's storage)"
+    media = {
+        "resourceType": "Media",
+        "identifier": [fhir_identifier(clinic, "treatment-photo", photo.pk)],
+        "status": "completed",
+        "type": {"coding": [{"system": MEDIA_TYPE_SYSTEM, "code": "image", "display": "Image"}]},
+        "subject": {"reference": patient_ref},
+        "partOf": [{"reference": procedure_ref}],
+        "createdDateTime": taken,
+        "operator": {"reference": fhir_urn(clinic, "Practitioner", session.practitioner_id)},
+        "content": content,
+    }
+    if photo.area_id:
+        media["bodySite"] = _body_site(photo.area)
+    if photo.caption:
+        media["note"] = [{"text": photo.caption}]
+    return media
+
+
+def record_as_fhir_bundle(session: TreatmentSession, *, embed_photos: bool = False) -> dict:
+    """The record, with its client, devices, products and photos (FHIR Media; the images themselves
+    when `embed_photos`), as one FHIR R4 Bundle of type `collection`."""
     clinic = session.clinic
     zone = clinic.zone
     performed = fhir_instant(session.started_at, zone)  # when every setting and product was given
@@ -180,6 +244,15 @@ def record_as_fhir_bundle(session: TreatmentSession) -> dict:
     if used:
         procedure["usedReference"] = used
     resources.insert(2, (procedure_ref, procedure))
+    for photo in session.photos.all():
+        resources.append(
+            (
+                fhir_urn(clinic, "Media", photo.pk),
+                photo_resource(
+                    photo, patient_ref=patient_ref, procedure_ref=procedure_ref, embed=embed_photos
+                ),
+            )
+        )
     return fhir_bundle(resources, zone)
 
 
@@ -330,7 +403,7 @@ def feedback_resource(feedback: VisitFeedback, patient_ref: str, zone) -> dict:
     }
 
 
-def client_everything_as_fhir_bundle(client: Client) -> dict:
+def client_everything_as_fhir_bundle(client: Client, *, embed_photos: bool = False) -> dict:
     """Everything the clinic holds about a client as one FHIR R4 Bundle (FHIR's Patient `$everything`):
     the client's own Bundle (Patient, intake forms, consents, emails), then each visit with its
     participants, each place on the waitlist, each treatment record with its settings and products, and
@@ -369,11 +442,11 @@ def client_everything_as_fhir_bundle(client: Client) -> dict:
     sessions = (
         with_recorded_areas(TreatmentSession.objects.filter(client=client))
         .select_related("clinic", "client")
-        .prefetch_related("addenda__written_by")
+        .prefetch_related("addenda__written_by", RECORD_PHOTOS)
         .order_by("started_at", "pk")
     )
     for session in sessions:
-        take(record_as_fhir_bundle(session))
+        take(record_as_fhir_bundle(session, embed_photos=embed_photos))
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
     for feedback in (
         VisitFeedback.objects.filter(appointment__client=client)

@@ -462,6 +462,14 @@ def treatment_session_set_notes(
 # --- photos -----------------------------------------------------------------------------------
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # a phone's full-size photo, with room to spare
+# The media type of each kind of photo kept (by its file name's ending, which `photo_kind` gave it).
+PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic"}
+
+
+def photo_media_type(name: str) -> str:
+    return PHOTO_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream")
+
+
 # What a photo's first bytes are, and the extension it is stored under (never the uploaded name).
 PHOTO_SIGNATURES = (
     (b"\xff\xd8\xff", "jpg"),

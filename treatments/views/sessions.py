@@ -43,6 +43,7 @@ from treatments.sessions import (
     between,
     may_record,
     may_write,
+    photo_media_type,
     treatment_session_add_addendum,
     treatment_session_add_mesotherapy,
     treatment_session_add_microcurrent,
@@ -347,9 +348,6 @@ def session_record(request, pk):
     return redirect("session-record", pk)
 
 
-PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "heic": "image/heic"}
-
-
 @staff_required
 def session_photo(request, pk, photo_id):
     """One photo of a record, to the clinic's practitioners and managers only, never cached."""
@@ -362,12 +360,11 @@ def session_photo(request, pk, photo_id):
 def _photo_file(request, photo: SessionPhoto, client_id: int):
     """Serve a photo's file, noting the read in the client's access log; never cached."""
     health_data_read(request.staff_member, client_id, HealthDataRead.PHOTO)
-    extension = photo.image.name.rsplit(".", 1)[-1].lower()
     try:
         handle = photo.image.open("rb")
     except FileNotFoundError as missing:
         raise Http404("This photo's file is missing from the clinic's storage.") from missing
-    response = FileResponse(handle, content_type=PHOTO_TYPES.get(extension, "application/octet-stream"))
+    response = FileResponse(handle, content_type=photo_media_type(photo.image.name))
     response["Cache-Control"] = "private, no-store"
     return response
 
