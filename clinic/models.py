@@ -772,6 +772,34 @@ class RecoveryCode(models.Model):
         return f"Recovery code of {self.user} ({'used' if self.used_at else 'unused'})"
 
 
+class TwoStepDevice(models.Model):
+    """A browser someone trusts for a while (`clinic.two_step.REMEMBERED_FOR`): signing in there asks
+    for the password only. The browser keeps a random token in a cookie; this row keeps its SHA-256,
+    what the browser said it was, and when it was last used. Forgetting it (the person, a new password,
+    two-step sign-in turned off, leaving the clinic) deletes the row: the cookie then counts for nothing.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_step_devices"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    described = models.CharField(max_length=200, blank=True, help_text="The browser, as it named itself.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_used_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="two_step_device_expires_after"
+            )
+        ]
+
+    def __str__(self):
+        return f"Remembered device of {self.user}"
+
+
 class AccountAction(models.TextChoices):
     SIGNED_IN = "signed_in", "Signed in"
     RECOVERY_CODE_USED = "recovery_code_used", "Signed in with a recovery code"
@@ -784,6 +812,8 @@ class AccountAction(models.TextChoices):
     TWO_STEP_ON = "two_step_on", "Turned two-step sign-in on"
     TWO_STEP_OFF = "two_step_off", "Two-step sign-in turned off"
     RECOVERY_CODES_RENEWED = "recovery_codes_renewed", "Made new recovery codes"
+    DEVICE_REMEMBERED = "device_remembered", "Asked not to be asked for a code on a device for 30 days"
+    DEVICES_FORGOTTEN = "devices_forgotten", "Devices remembered for two-step sign-in forgotten"
     LEFT = "left", "No longer works here: cannot sign in"
     RETURNED = "returned", "Back at the clinic: can sign in again"
 

@@ -26,7 +26,7 @@ from rest_framework.authtoken.models import Token
 
 from clinic.account_events import account_event_record
 from clinic.errors import ClinicError, NotAllowedError
-from clinic.models import AccountAction, Clinic, OutboxMessage, StaffMember, StaffRole
+from clinic.models import AccountAction, Clinic, OutboxMessage, StaffMember, StaffRole, TwoStepDevice
 from clinic.outbox import outbox_message, outbox_write, register_out_of_date_check
 from clinic.sign_in import sign_in_failures_clear
 from clinic.time_off import closures_apply_to
@@ -130,6 +130,7 @@ def _new_password(user, password: str, *, action: AccountAction, by=None) -> Non
     user.set_password(password)
     user.save(update_fields=["password"])
     sign_in_failures_clear(user)
+    TwoStepDevice.objects.filter(user=user).delete()  # a device trusted with the old one asks again
     account_event_record(user, action, by=by)
 
 
@@ -300,6 +301,7 @@ def staff_member_leave(member: StaffMember, *, by: StaffMember) -> None:
         return
     _sign_in_open(member, False)
     Token.objects.filter(user=member.user).delete()
+    TwoStepDevice.objects.filter(user=member.user).delete()
     account_event_record(member.user, AccountAction.LEFT, by=by.user)
 
 

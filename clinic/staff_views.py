@@ -31,7 +31,7 @@ from clinic.staff import (
     staff_password_set_from_link,
     staff_sign_in_unpause,
 )
-from clinic.two_step import clinic_two_step_require, two_step_reset_for, users_with_two_step
+from clinic.two_step import clinic_two_step_require, devices_forget, two_step_reset_for, users_with_two_step
 
 
 class NewPasswordForm(forms.Form):
@@ -197,7 +197,10 @@ class OwnPasswordView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         account_event_record(self.request.user, AccountAction.PASSWORD_CHANGED)
-        messages.success(self.request, "Your password is changed.")
+        said = "Your password is changed."
+        if devices_forget(self.request.user):  # as any new password does: each device asks for a code
+            said += " Your remembered devices ask for a code again."
+        messages.success(self.request, said)
         return response
 
     def get_context_data(self, **kwargs):

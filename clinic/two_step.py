@@ -8,6 +8,11 @@ Ten recovery codes, each used once, stand in for a lost phone; a manager can als
 colleague's two-step sign-in off, and a clinic can require it of everyone (`Clinic.two_step_required`).
 
 Wrong codes count with wrong passwords (`clinic.sign_in`): five in fifteen minutes pause the sign-in.
+
+On a device only they use, someone may ask not to be asked for a code there for REMEMBERED_FOR: the
+browser keeps a random token (an HttpOnly cookie), the database its hash (`TwoStepDevice`). The
+password is still asked for. A new password, two-step sign-in turned off, leaving the clinic, or the
+person's "forget" button forgets every device at once.
 """
 
 import base64
@@ -23,7 +28,7 @@ from django.utils import timezone
 
 from clinic.account_events import account_event_record
 from clinic.errors import ClinicError
-from clinic.models import AccountAction, Clinic, RecoveryCode, StaffMember, TwoStepKey
+from clinic.models import AccountAction, Clinic, RecoveryCode, StaffMember, TwoStepDevice, TwoStepKey
 from clinic.staff import require_manager_of
 
 STEP_SECONDS = 30
@@ -95,6 +100,49 @@ def qr_code_svg(uri: str) -> str:
 def secret_in_groups(secret: str) -> str:
     """The secret as typed into an app by hand: groups of four."""
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+# How long a device someone trusts skips the code, and the cookie its token is kept in.
+REMEMBERED_FOR = dt.timedelta(days=30)
+DEVICE_COOKIE = "clinic_two_step_device"
+
+
+def device_remember(user, *, described: str = "", now: dt.datetime | None = None) -> str:
+    """Trust this browser for REMEMBERED_FOR: return the token for its cookie (kept here only as a hash)."""
+    now = now or timezone.now()
+    token = secrets.token_urlsafe(32)
+    TwoStepDevice.objects.create(
+        user=user,
+        token_hash=_hash(token),
+        described=described[:200],
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + REMEMBERED_FOR,
+    )
+    TwoStepDevice.objects.filter(user=user, expires_at__lte=now).delete()
+    account_event_record(user, AccountAction.DEVICE_REMEMBERED)
+    return token
+
+
+def device_remembered(user, token: str | None, *, now: dt.datetime | None = None) -> bool:
+    """Whether `token` (a browser's cookie) is one of this user's trusted devices, still in its time;
+    noted as used. Two queries at most."""
+    if not token:
+        return False
+    now = now or timezone.now()
+    return bool(
+        TwoStepDevice.objects.filter(user=user, token_hash=_hash(token), expires_at__gt=now).update(
+            last_used_at=now
+        )
+    )
+
+
+def devices_forget(user, *, by=None) -> int:
+    """Forget every device the user trusted: each asks for a code again. How many were forgotten."""
+    forgotten, _ = TwoStepDevice.objects.filter(user=user).delete()
+    if forgotten:
+        account_event_record(user, AccountAction.DEVICES_FORGOTTEN, by=by)
+    return forgotten
 
 
 def two_step_on(user) -> bool:
@@ -223,6 +271,7 @@ def _two_step_remove(user, *, by=None) -> None:
     """Forget the user's secret and recovery codes: their password alone signs them in again."""
     TwoStepKey.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
+    TwoStepDevice.objects.filter(user=user).delete()
     account_event_record(user, AccountAction.TWO_STEP_OFF, by=by)
 
 

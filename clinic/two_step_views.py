@@ -8,19 +8,25 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login, user_login_failed
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from clinic.errors import ClinicError
 from clinic.middleware import IDLE_SIGNED_OUT
-from clinic.models import TwoStepKey
+from clinic.models import TwoStepDevice, TwoStepKey
 from clinic.permissions import staff_required
 from clinic.sign_in import SignInForm, client_address, lock_said, locked_until
 from clinic.two_step import (
+    DEVICE_COOKIE,
     PENDING_SECONDS,
     PENDING_SESSION_KEY,
+    REMEMBERED_FOR,
     VERIFIED_SESSION_KEY,
     WRONG_CODE,
+    device_remember,
+    device_remembered,
+    devices_forget,
     provisioning_uri,
     qr_code_svg,
     recovery_codes_left,
@@ -47,6 +53,10 @@ class SignInView(auth_views.LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
+        if two_step_on(user) and device_remembered(user, self.request.COOKIES.get(DEVICE_COOKIE)):
+            response = super().form_valid(form)  # a device they trust: the password is enough here
+            self.request.session[VERIFIED_SESSION_KEY] = True
+            return response
         if two_step_on(user):
             self.request.session[PENDING_SESSION_KEY] = {
                 "user": user.pk,
@@ -66,6 +76,7 @@ class CodeForm(forms.Form):
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True, "size": 12}
         ),
     )
+    remember = forms.BooleanField(required=False)
 
 
 def _pending_user(request):
@@ -95,7 +106,18 @@ def two_step_code(request):
             login(request, user, backend=pending["backend"])
             request.session[VERIFIED_SESSION_KEY] = True
             next_url = pending.get("next")
-            return redirect(next_url if _safe(request, next_url) else "/")
+            response = redirect(next_url if _safe(request, next_url) else "/")
+            if form.cleaned_data["remember"]:
+                described = request.headers.get("User-Agent", "")
+                response.set_cookie(
+                    DEVICE_COOKIE,
+                    device_remember(user, described=described),
+                    max_age=int(REMEMBERED_FOR.total_seconds()),
+                    secure=request.is_secure(),
+                    httponly=True,
+                    samesite="Lax",
+                )
+            return response
         else:
             _wrong_code(request, user)
             error = WRONG_CODE
@@ -104,7 +126,7 @@ def two_step_code(request):
     return render(
         request,
         "registration/two_step_code.html",
-        {"form": form, "error": error},
+        {"form": form, "error": error, "remembered_for_days": REMEMBERED_FOR.days},
         status=400 if error else 200,
     )
 
@@ -144,6 +166,18 @@ def two_step_settings(request):
             elif action == "renew":
                 shown_codes = recovery_codes_renew(user, code=code)
                 messages.success(request, "You have ten new recovery codes; the old ones no longer work.")
+            elif action == "forget_devices":
+                forgotten = devices_forget(user)
+                devices = f"{forgotten} device{'s' if forgotten != 1 else ''}"
+                said = (
+                    f"Forgotten: {devices}. Each asks for a code again."
+                    if forgotten
+                    else "None was remembered."
+                )
+                messages.success(request, said)
+                response = redirect("two-step")
+                response.delete_cookie(DEVICE_COOKIE, samesite="Lax")
+                return response
             elif action == "off":
                 two_step_turn_off(user, code=code)
                 request.session.pop(VERIFIED_SESSION_KEY, None)
@@ -170,6 +204,8 @@ def two_step_settings(request):
         )
     if key is not None and key.confirmed_at is not None:
         context["codes_left"] = recovery_codes_left(user)
+        context["devices"] = list(TwoStepDevice.objects.filter(user=user, expires_at__gt=timezone.now()))
+        context["remembered_for_days"] = REMEMBERED_FOR.days
     return render(request, "clinic/two_step.html", context, status=400 if error else 200)
 
 

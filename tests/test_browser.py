@@ -128,8 +128,18 @@ def test_a_practitioner_sets_up_two_step_sign_in_and_signs_in_with_a_code(
     page.get_by_role("button", name="Sign in").click()
     page.get_by_text("That code does not match").wait_for()
     page.get_by_label("Code").fill(recovery)  # the phone left at home
+    page.get_by_label("Don't ask again on this device for 30 days").check()  # their own tablet
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(live_server.url + "/")
+    # on that device, the password alone signs in for 30 days
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("Username").fill("amara")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(live_server.url + "/")
+    page.goto(live_server.url + "/accounts/two-step/")
+    assert "Devices that skip the code" in page.locator("#remembered-devices").inner_text()
+    assert violations(page) == []
 
 
 def test_the_open_days_list_shows_a_change_made_elsewhere(
