@@ -169,6 +169,26 @@ def test_a_cancellation_that_frees_a_suitable_time_writes_the_waiting_client_one
     assert not _offers(recipient_email="ben@example.com")
 
 
+def test_a_client_waiting_twice_for_the_same_is_written_one_offer(world, olivia):
+    """Two records of Olivia, each waiting for Monday morning, merged: she is one person, told once."""
+    from clients.merging import client_merge
+
+    ben_visit = _ben_at_ten(world)
+    olivia_online = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    first = _wait_at_ten(world, olivia)
+    _wait_at_ten(world, olivia_online, from_time=dt.time(9), until_time=dt.time(12))
+    client_merge(kept=olivia, merged=olivia_online, by=world.manager)
+    assert WaitlistEntry.objects.filter(client=olivia, ended_at=None).count() == 2
+
+    appointment_cancel(ben_visit, reason="Ill")
+
+    [offer] = _offers()
+    assert offer.topic == f"waitlist:{first.pk}" and offer.client_id == olivia.pk
+    # the times that suit either place: 10:00 for the first, from 09:00 for the second
+    assert "Monday 7 December at 10:00 with Dr Amara Lee" in offer.context["times"]
+    assert offer.context["times"][0] == "Monday 7 December at 09:15 with Dr Amara Lee"
+
+
 def test_no_offer_when_what_came_free_does_not_suit_them(world, olivia):
     ben_visit = _ben_at_ten(world)
     # Olivia can only start at 15:00, and another client waits only with Sam

@@ -436,7 +436,8 @@ def waitlist_offer_free_time(
     freed time, the free starts that fit it and whose held time overlaps the freed time are what came
     free; a client with an email address and such a start is written one offer, keyed to `because`
     (written once, however the change is retried), unless an offer to them is still to go (it lists
-    the times free when it goes, this one with them). One query when nobody waits on those days.
+    the times free when it goes, this one with them). A client with two places for the same wish (two
+    records of them merged) is written once. One query when nobody waits on those days.
     Returns how many were written.
     """
     zone = clinic.zone
@@ -455,19 +456,25 @@ def waitlist_offer_free_time(
             topic__in=[_topic(e.pk) for e in waiting], template_key=OFFER, status=OutboxStatus.PENDING
         ).values_list("topic", flat=True)
     )
-    waiting = [e for e in waiting if _topic(e.pk) not in told]
+    # One wish is one offer: a client waiting twice for the same (two records of them merged, with a
+    # place each) is told once, of the times that suit either place, on the first place's topic.
+    told_wishes = {_wish(e) for e in waiting if _topic(e.pk) in told}
+    waiting = [e for e in waiting if _wish(e) not in told_wishes]
     if not waiting:
         return 0
     found = free_times_for(waiting, days=(first_day, last_day))
     names = staff_names(clinic)
-    offers = []
-    for entry in waiting:
+    wishes: dict[tuple, tuple[WaitlistEntry, set]] = {}
+    for entry in sorted(waiting, key=lambda e: e.pk):
         service = entry.service
         before = dt.timedelta(minutes=service.buffer_before_minutes)
         after = dt.timedelta(minutes=service.buffer_after_minutes)
         came_free = [s for s in found.get(entry.pk, []) if s.start - before < end and s.end + after > start]
-        if not came_free:
-            continue
+        if came_free:
+            wishes.setdefault(_wish(entry), (entry, set()))[1].update(came_free)
+    offers = []
+    for entry, times in wishes.values():
+        came_free = sorted(times, key=lambda s: (s.start, s.practitioner_id))
         offers.append(
             outbox_message(
                 clinic=clinic,
@@ -482,6 +489,11 @@ def waitlist_offer_free_time(
         )
     outbox_write(offers)
     return len(offers)
+
+
+def _wish(entry: WaitlistEntry) -> tuple:
+    """What a place on the waitlist asks for: this client, this service, a new visit or moving one."""
+    return (entry.client_id, entry.service_id, entry.visit_to_move_id)
 
 
 def waitlist_told_of(appointment: Appointment) -> list[str]:
