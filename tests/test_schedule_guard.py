@@ -20,6 +20,7 @@ from treatments.booking import (
     appointment_cancel,
     appointment_client_note,
     appointment_set_status,
+    appointment_undo_status,
 )
 from treatments.models import Appointment, AppointmentStatus
 from treatments.schedule_guard import TRIGGERS, repair_schedule_guard, schedule_guard_present
@@ -158,3 +159,30 @@ def test_migrate_puts_back_the_guard_a_table_rebuild_dropped(world):
         lambda: Appointment.objects.filter(pk=visit_elsewhere.pk).update(practitioner=world.dr_lee),
     )
     assert repair_schedule_guard(using="default") is False
+
+
+def test_undoing_a_no_show_into_time_off_recorded_since_is_refused_in_words(world):
+    today = (2026, 12, 1)  # the suite's day
+    visit = appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microneedling,
+            practitioner=world.dr_lee,
+            start=local(world, *today, 10),
+        )
+    )
+    appointment_set_status(
+        visit, status=AppointmentStatus.NOSHOW, actor=None, now=local(world, *today, 10, 30)
+    )
+    time_off_record(
+        clinic=world.clinic,
+        practitioner=world.dr_lee,
+        start=local(world, *today, 9),
+        end=local(world, *today, 17),
+        reason="Went home ill",
+    )
+    with pytest.raises(ConflictError) as refused:
+        appointment_undo_status(visit, now=local(world, *today, 11))
+    assert refused.value.code == "practitioner_off"
+    visit.refresh_from_db()
+    assert visit.status == AppointmentStatus.NOSHOW
