@@ -491,22 +491,33 @@ def merge_undo_refusal(merge: ClientMerge) -> str:
     return ""
 
 
-def rows_to_move_back(merge: ClientMerge) -> dict[str, int]:
-    """How many of the rows a merge moved still refer to the kept record, by kind of row (one query a
-    kind): what undoing it would move back, for the page that asks."""
-    back = {}
+def _still_on_kept(merge: ClientMerge):
+    """For each kind of row the merge moved: its label (as `held_said` names it), the rows of it that
+    still refer to the kept record, and the column naming the client."""
     for key, ids in merge.moved_rows.items():
-        if key == OUTBOX_ROWS:
-            count = OutboxMessage.objects.filter(pk__in=ids, client_id=merge.kept_id).count()
-            label = "emails"
+        if key == OUTBOX_ROWS:  # the outbox names clients by id, not by a foreign key
+            yield "emails", OutboxMessage.objects.filter(pk__in=ids, client_id=merge.kept_id), "client_id"
         else:
             app_label_model, field = key.rsplit(".", 1)
             model = apps.get_model(app_label_model)
-            count = model._base_manager.filter(pk__in=ids, **{f"{field}_id": merge.kept_id}).count()
-            label = str(model._meta.verbose_name_plural)
-        if count:
-            back[label] = back.get(label, 0) + count
-    return back
+            column = f"{field}_id"
+            rows = model._base_manager.filter(pk__in=ids, **{column: merge.kept_id})
+            yield str(model._meta.verbose_name_plural), rows, column
+
+
+def _by_label(counts) -> dict[str, int]:
+    """{label: n} of (label, n) pairs, the same labels added up and none of 0 kept."""
+    said: dict[str, int] = {}
+    for label, n in counts:
+        if n:
+            said[label] = said.get(label, 0) + n
+    return said
+
+
+def rows_to_move_back(merge: ClientMerge) -> dict[str, int]:
+    """How many of the rows a merge moved still refer to the kept record, by kind of row (one query a
+    kind): what undoing it would move back, for the page that asks."""
+    return _by_label((label, rows.count()) for label, rows, _ in _still_on_kept(merge))
 
 
 @dataclass(frozen=True)
@@ -564,35 +575,19 @@ def client_merge_undo(*, merge: ClientMerge, by: StaffMember | None) -> MergeUnd
     merge.undone_at, merge.undone_by = timezone.now(), by
     merge.save(update_fields=["undone_at", "undone_by"])
 
-    moved_back = {}
-    for key, ids in merge.moved_rows.items():
-        if key == OUTBOX_ROWS:
-            count = OutboxMessage.objects.filter(pk__in=ids, client_id=kept.pk).update(client_id=restored.pk)
-            label = "emails"
-        else:
-            app_label_model, field = key.rsplit(".", 1)
-            model = apps.get_model(app_label_model)
-            count = model._base_manager.filter(pk__in=ids, **{field: kept}).update(**{field: restored})
-            label = str(model._meta.verbose_name_plural)
-        if count:
-            moved_back[label] = moved_back.get(label, 0) + count
+    moved_back = _by_label(
+        (label, rows.update(**{column: restored.pk})) for label, rows, column in _still_on_kept(merge)
+    )
 
+    # Each detail the merge set and nobody changed since goes back to what it was before the merge.
     before, after = merge.kept_details["before"], merge.kept_details.get("after", {})
     now_said = _details_of(kept)
     changed_since = tuple(
         name for name in MERGEABLE_DETAILS if name in after and now_said[name] != after[name]
     )
-    for name in (
-        *MERGEABLE_DETAILS,
-        "created_at",
-        "unsubscribed_at",
-        "accepts_aftercare_email",
-        "accepts_marketing_email",
-    ):
-        if name not in changed_since and name in after and now_said[name] == after[name]:
-            now_said[name] = before[name]
-    if now_said["notes"] == after.get("notes"):
-        now_said["notes"] = before["notes"]
+    for name, was in before.items():
+        if name in after and now_said[name] == after[name]:
+            now_said[name] = was
     _client_from_details(kept, now_said)
     kept.save()
 

@@ -68,26 +68,35 @@ def aftercare_install_default_plan(protocol: Protocol) -> int:
     return len(steps)
 
 
+def _rebook_prefix(client_id: int) -> str:
+    """What the topics of a client's rebooking invitations begin with."""
+    return f"rebook:client:{client_id}:"
+
+
 def rebook_topic(client_id: int, protocol_id: int) -> str:
     """Topic of a client's pending rebooking invitation for a protocol (a new booking cancels it)."""
-    return f"rebook:client:{client_id}:protocol:{protocol_id}"
+    return f"{_rebook_prefix(client_id)}protocol:{protocol_id}"
+
+
+def _rebook_topics_to(messages, *, from_client_id: int, to_client_id: int) -> None:
+    """Key these invitations (among `messages`) by another client: booking again then cancels them."""
+    old, new = _rebook_prefix(from_client_id), _rebook_prefix(to_client_id)
+    messages.filter(topic__startswith=old).update(topic=Replace("topic", Value(old), Value(new)))
 
 
 def rebooking_after_merge(kept: Client, merged_client_id: int) -> None:
     """Two records of a client made one (`clients.merging`): the merged record's rebooking invitations
     become the kept one's, so that booking again cancels them. Of two pending for one protocol the
     later goes (it follows the later session); none goes for a protocol the client is booked ahead for."""
-    old, new = f"rebook:client:{merged_client_id}:", f"rebook:client:{kept.pk}:"
-    OutboxMessage.objects.filter(topic__startswith=old).update(topic=Replace("topic", Value(old), Value(new)))
+    _rebook_topics_to(OutboxMessage.objects.all(), from_client_id=merged_client_id, to_client_id=kept.pk)
     _rebooking_invitations_settle(kept)
 
 
 def rebooking_after_undo(restored: Client, kept: Client) -> None:
     """A merge undone (`clients.merging.client_merge_undo`): the invitations that moved back to the
     restored record are keyed by it again, and each record keeps one a protocol, none where booked."""
-    old, new = f"rebook:client:{kept.pk}:", f"rebook:client:{restored.pk}:"
-    OutboxMessage.objects.filter(client_id=restored.pk, topic__startswith=old).update(
-        topic=Replace("topic", Value(old), Value(new))
+    _rebook_topics_to(
+        OutboxMessage.objects.filter(client_id=restored.pk), from_client_id=kept.pk, to_client_id=restored.pk
     )
     _rebooking_invitations_settle(restored)
     _rebooking_invitations_settle(kept)
@@ -96,15 +105,13 @@ def rebooking_after_undo(restored: Client, kept: Client) -> None:
 def _rebooking_invitations_settle(client: Client) -> None:
     """Of a client's pending rebooking invitations, one a protocol goes (the one following the later
     session), and none for a protocol they are booked ahead for."""
-    new = f"rebook:client:{client.pk}:"
-    pending = OutboxMessage.objects.filter(topic__startswith=new, status=OutboxStatus.PENDING).order_by(
-        "topic", "-due_at", "-id"
-    )
-    kept = client
+    pending = OutboxMessage.objects.filter(
+        topic__startswith=_rebook_prefix(client.pk), status=OutboxStatus.PENDING
+    ).order_by("topic", "-due_at", "-id")
     booked_ahead = {
-        rebook_topic(kept.pk, protocol_id)
+        rebook_topic(client.pk, protocol_id)
         for protocol_id in Protocol.objects.filter(
-            services__appointments__client=kept,
+            services__appointments__client=client,
             services__appointments__status__in=COURSE_PROGRESS_STATUSES["upcoming"],
             services__appointments__start__gt=timezone.now(),
         ).values_list("pk", flat=True)

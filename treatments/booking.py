@@ -527,21 +527,13 @@ def _blocked(service: Service, start: dt.datetime):
 def _conflict_from_integrity_error(error: IntegrityError) -> ConflictError | None:
     text = str(error)
     # time off or an out of service recorded between the booking's check and its write
-    if PRACTITIONER_OFF in text:
-        return ConflictError(
-            "The practitioner was just marked as off at that time. Pick another time.",
-            code="practitioner_off",
-        )
-    if ROOM_OUT_OF_SERVICE in text:
-        return ConflictError(
-            "That room was just taken out of service at that time. Pick another time.",
-            code="room_out_of_service",
-        )
-    if DEVICE_OUT_OF_SERVICE in text:
-        return ConflictError(
-            "That device was just taken out of service at that time. Pick another time.",
-            code="device_out_of_service",
-        )
+    for refusal, what, code in (
+        (PRACTITIONER_OFF, "The practitioner was just marked as off", "practitioner_off"),
+        (ROOM_OUT_OF_SERVICE, "That room was just taken out of service", "room_out_of_service"),
+        (DEVICE_OUT_OF_SERVICE, "That device was just taken out of service", "device_out_of_service"),
+    ):
+        if refusal in text:
+            return ConflictError(f"{what} at that time. Pick another time.", code=code)
     if "appointment_client_no_overlap" in text:
         return ConflictError(
             "The client was just booked at that time by someone else. Pick another time.", code="client_busy"

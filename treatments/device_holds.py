@@ -82,10 +82,15 @@ TRIGGERS_PRESENT = {
 }
 
 
-def device_hold_triggers_present(connection) -> bool:
+def appointment_triggers(connection) -> set[str]:
+    """The names of the triggers on the appointment table now (this module's and `schedule_guard`'s)."""
     with connection.cursor() as cursor:
         cursor.execute(TRIGGERS_PRESENT[connection.vendor])
-        return set(TRIGGERS) <= {name for (name,) in cursor.fetchall()}
+        return {name for (name,) in cursor.fetchall()}
+
+
+def device_hold_triggers_present(connection) -> bool:
+    return set(TRIGGERS) <= appointment_triggers(connection)
 
 
 def repair_device_hold_triggers(*, using: str = "default", **_signal) -> bool:

@@ -21,6 +21,7 @@ missing, as `device_holds` does for its own.
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 
+from treatments.device_holds import appointment_triggers
 from treatments.models import INACTIVE_STATUSES
 
 # The names the database gives its refusals; `booking` matches them to say why in words.
@@ -117,15 +118,7 @@ def create_schedule_guard(connection) -> None:
 
 
 def schedule_guard_present(connection) -> bool:
-    query = {
-        "postgresql": "SELECT tgname FROM pg_trigger WHERE tgrelid = 'treatments_appointment'::regclass "
-        "AND NOT tgisinternal",
-        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger' "
-        "AND tbl_name = 'treatments_appointment'",
-    }[connection.vendor]
-    with connection.cursor() as cursor:
-        cursor.execute(query)
-        return set(TRIGGERS) <= {name for (name,) in cursor.fetchall()}
+    return set(TRIGGERS) <= appointment_triggers(connection)
 
 
 def repair_schedule_guard(*, using: str = "default", **_signal) -> bool:

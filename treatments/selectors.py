@@ -707,6 +707,8 @@ class PhotoArea:
 
 
 AREA_NOT_NAMED = "Area not named"
+# What a photo's page says of it: its area, and its record's practitioner and service.
+PHOTO_SAID = ("area", "session__practitioner", "session__appointment__service")
 
 
 def client_photo_album(client: Client) -> list[PhotoArea]:
@@ -714,7 +716,7 @@ def client_photo_album(client: Client) -> list[PhotoArea]:
     oldest first, with their records: one query, however many photos."""
     photos = (
         SessionPhoto.objects.filter(session__client=client)
-        .select_related("area", "session__practitioner", "session__appointment__service")
+        .select_related(*PHOTO_SAID)
         .order_by("taken_at", "id")
     )
     by_area: dict[int | None, list[SessionPhoto]] = {}
@@ -748,7 +750,7 @@ def photos_compared(client: Client, photo_ids: list[int]) -> PhotoComparison | N
         return None
     photos = list(
         SessionPhoto.objects.filter(pk__in=photo_ids, session__client=client)
-        .select_related("area", "session__practitioner", "session__appointment__service")
+        .select_related(*PHOTO_SAID)
         .order_by("taken_at", "id")
     )
     if len(photos) != 2:
