@@ -189,6 +189,36 @@ def test_a_client_waiting_twice_for_the_same_is_written_one_offer(world, olivia)
     assert offer.context["times"][0] == "Monday 7 December at 09:15 with Dr Amara Lee"
 
 
+def test_the_waitlist_lists_a_client_waiting_twice_once_with_both_places(desk, world, olivia):
+    """After the merge, the desk sees one Olivia with her two places and the times suiting either."""
+    from clients.merging import client_merge
+
+    olivia_online = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    first = _wait_at_ten(world, olivia)
+    second = _wait_at_ten(world, olivia_online, from_time=dt.time(9), until_time=dt.time(12))
+    nadia = _wait_at_ten(world, world.client(first_name="Nadia", email="nadia@example.com"))
+    client_merge(kept=olivia, merged=olivia_online, by=world.manager)
+
+    page = desk.get(reverse("waitlist")).content.decode()
+    cards = re.findall(r'<section class="card waitlist-entry" id="waiting-(\d+)">(.*?)</section>', page, re.S)
+    assert [int(pk) for pk, _ in cards] == [first.pk, nadia.pk]
+    olivias = cards[0][1]
+    assert "Waiting twice for this" in olivias
+    assert f'id="place-{first.pk}"' in olivias and f'id="place-{second.pk}"' in olivias
+    # each place can be taken off on its own
+    assert reverse("waitlist-remove", args=[first.pk]) in olivias
+    assert reverse("waitlist-remove", args=[second.pk]) in olivias
+    # 09:15 suits only the second place, 10:00 both: listed once, in order
+    starts = re.findall(r"Mon 7 Dec (\d\d:\d\d) · Dr Amara Lee", olivias)
+    assert starts[0] == "09:15" and starts.count("10:00") == 1 and starts == sorted(starts)
+    assert "Waiting twice" not in cards[1][1]
+
+    desk.post(reverse("waitlist-remove", args=[second.pk]))
+    page = desk.get(reverse("waitlist")).content.decode()
+    assert "Waiting twice" not in page and f'id="place-{second.pk}"' not in page
+    assert f'id="place-{first.pk}"' in page
+
+
 def test_no_offer_when_what_came_free_does_not_suit_them(world, olivia):
     ben_visit = _ben_at_ten(world)
     # Olivia can only start at 15:00, and another client waits only with Sam

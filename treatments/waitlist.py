@@ -458,8 +458,8 @@ def waitlist_offer_free_time(
     )
     # One wish is one offer: a client waiting twice for the same (two records of them merged, with a
     # place each) is told once, of the times that suit either place, on the first place's topic.
-    told_wishes = {_wish(e) for e in waiting if _topic(e.pk) in told}
-    waiting = [e for e in waiting if _wish(e) not in told_wishes]
+    told_wishes = {wish(e) for e in waiting if _topic(e.pk) in told}
+    waiting = [e for e in waiting if wish(e) not in told_wishes]
     if not waiting:
         return 0
     found = free_times_for(waiting, days=(first_day, last_day))
@@ -471,7 +471,7 @@ def waitlist_offer_free_time(
         after = dt.timedelta(minutes=service.buffer_after_minutes)
         came_free = [s for s in found.get(entry.pk, []) if s.start - before < end and s.end + after > start]
         if came_free:
-            wishes.setdefault(_wish(entry), (entry, set()))[1].update(came_free)
+            wishes.setdefault(wish(entry), (entry, set()))[1].update(came_free)
     offers = []
     for entry, times in wishes.values():
         came_free = sorted(times, key=lambda s: (s.start, s.practitioner_id))
@@ -491,7 +491,7 @@ def waitlist_offer_free_time(
     return len(offers)
 
 
-def _wish(entry: WaitlistEntry) -> tuple:
+def wish(entry: WaitlistEntry) -> tuple:
     """What a place on the waitlist asks for: this client, this service, a new visit or moving one."""
     return (entry.client_id, entry.service_id, entry.visit_to_move_id)
 

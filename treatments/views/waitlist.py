@@ -25,6 +25,7 @@ from treatments.waitlist import (
     waiting_for_said,
     waitlist_add,
     waitlist_end,
+    wish,
 )
 
 # Free times shown under each entry; the finder shows the rest.
@@ -36,21 +37,31 @@ DEFAULT_WAIT_DAYS = 14
 
 
 def _rows(entries, zone, names: dict[int, str]) -> list[dict]:
+    """One row per wish (client, service, new visit or the visit to move), in the entries' order.
+
+    A client is waiting twice for the same only after two records of theirs were merged: their places
+    are listed together, with the times free now that suit either, as one email offers them.
+    """
     found = free_times_for(entries)
-    rows = []
+    wishes: dict[tuple, list[WaitlistEntry]] = {}
     for entry in entries:
-        free = found.get(entry.pk, [])
+        wishes.setdefault(wish(entry), []).append(entry)
+    rows = []
+    for places in wishes.values():
+        free = sorted(
+            {(slot.start, slot.practitioner_id) for place in places for slot in found.get(place.pk, [])}
+        )
         rows.append(
             {
-                "entry": entry,
-                "said": waiting_for_said(entry),
+                "entry": places[0],
+                "places": [{"entry": place, "said": waiting_for_said(place)} for place in places],
                 "free": [
                     {
-                        "local": timezone.localtime(slot.start, zone),
-                        "practitioner_id": slot.practitioner_id,
-                        "practitioner": names.get(slot.practitioner_id, ""),
+                        "local": timezone.localtime(start, zone),
+                        "practitioner_id": practitioner_id,
+                        "practitioner": names.get(practitioner_id, ""),
                     }
-                    for slot in free[:TIMES_SHOWN]
+                    for start, practitioner_id in free[:TIMES_SHOWN]
                 ],
                 "more": max(0, len(free) - TIMES_SHOWN),
             }
