@@ -31,7 +31,14 @@ from clinic.staff import (
     staff_password_set_from_link,
     staff_sign_in_unpause,
 )
-from clinic.two_step import clinic_two_step_require, devices_forget, two_step_reset_for, users_with_two_step
+from clinic.two_step import (
+    clinic_two_step_require,
+    devices_forget,
+    devices_forget_for,
+    remembered_devices,
+    two_step_reset_for,
+    users_with_two_step,
+)
 
 
 class NewPasswordForm(forms.Form):
@@ -114,6 +121,7 @@ def staff_list(request):
     )
     paused = paused_until([m.user.username for m in members if m.is_active])
     with_two_step = users_with_two_step(members)
+    devices = remembered_devices(members)
     activity = account_activity([m.user for m in members])
     return render(
         request,
@@ -124,6 +132,7 @@ def staff_list(request):
                     "member": m,
                     "paused_until": paused.get(m.user.username.lower()),
                     "two_step": m.user_id in with_two_step,
+                    "devices": devices[m.user_id],
                     "activity": activity[m.user_id],
                 }
                 for m in members
@@ -279,6 +288,22 @@ def staff_two_step_off(request, pk):
     else:
         again = " They set it up again when they next sign in." if member.clinic.two_step_required else ""
         messages.success(request, f"{member.display_name}'s two-step sign-in is off.{again}")
+    return redirect("staff")
+
+
+@staff_required
+@require_POST
+def staff_devices_forget(request, pk):
+    """A manager forgets the devices a colleague trusted (a lost tablet): each asks for their code again."""
+    manager = _manager(request)
+    member = _colleague(request, pk)
+    forgotten = devices_forget_for(member, by=manager)
+    messages.success(
+        request,
+        f"Forgotten: {forgotten} of {member.display_name}'s devices. Each asks for their code again."
+        if forgotten
+        else f"{member.display_name} has no device that skips the code.",
+    )
     return redirect("staff")
 
 

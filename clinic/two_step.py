@@ -145,6 +145,25 @@ def devices_forget(user, *, by=None) -> int:
     return forgotten
 
 
+@transaction.atomic
+def devices_forget_for(member: StaffMember, *, by: StaffMember) -> int:
+    """A manager forgets a colleague's trusted devices (a lost tablet, a shared laptop): each asks for
+    their code again. How many were forgotten."""
+    require_manager_of(member.clinic, by)
+    return devices_forget(member.user, by=by.user)
+
+
+def remembered_devices(members: list[StaffMember], *, now: dt.datetime | None = None) -> dict[int, list]:
+    """Each member's devices still skipping the code, by user id, last used first; one query."""
+    now = now or timezone.now()
+    found: dict[int, list[TwoStepDevice]] = {m.user_id: [] for m in members}
+    for device in TwoStepDevice.objects.filter(user_id__in=list(found), expires_at__gt=now).order_by(
+        "-last_used_at", "-id"
+    ):
+        found[device.user_id].append(device)
+    return found
+
+
 def two_step_on(user) -> bool:
     """Whether a sign-in as this user asks for a code. One query."""
     return TwoStepKey.objects.filter(user=user, confirmed_at__isnull=False).exists()

@@ -25,6 +25,11 @@ urlpatterns = [
     path("manage/staff/", staff_views.staff_list, name="staff"),
     path("manage/staff/<int:pk>/email/", staff_views.staff_email, name="staff-email"),
     path("manage/staff/<int:pk>/two-step-off/", staff_views.staff_two_step_off, name="staff-two-step-off"),
+    path(
+        "manage/staff/<int:pk>/forget-devices/",
+        staff_views.staff_devices_forget,
+        name="staff-devices-forget",
+    ),
     path("manage/staff/<int:pk>/leave/", staff_views.staff_leave, name="staff-leave"),
     path("manage/staff/<int:pk>/return/", staff_views.staff_return, name="staff-return"),
     path("manage/staff/two-step/", staff_views.clinic_two_step, name="clinic-two-step"),

@@ -127,3 +127,31 @@ def test_every_way_of_forgetting_asks_for_the_code_again(jo, jo_codes, lumen, fo
         return
     assert not TwoStepDevice.objects.filter(user=jo.user).exists()
     assert _password(browser).url == reverse("two-step-code")
+
+
+def test_a_manager_sees_and_forgets_a_colleagues_trusted_devices(jo, jo_codes, lumen, harbour):
+    """A lost tablet: the staff page lists what skips Jo's code, and one button makes each ask again."""
+    browser, _ = _trusted_browser(jo)
+    manager = StaffMemberFactory(clinic=lumen, role="manager")
+    managing = BrowserClient()
+    managing.force_login(manager.user)
+    page = managing.get(reverse("staff")).content.decode()
+    assert f'id="devices-{jo.pk}"' in page and "Skips the code on 1 device" in page
+    forget = reverse("staff-devices-forget", args=[jo.pk])
+    assert forget in page
+    # the desk may not, nor another clinic's manager
+    desk = BrowserClient()
+    desk.force_login(StaffMemberFactory(clinic=lumen, role="front_desk").user)
+    assert desk.post(forget).status_code == 403
+    elsewhere = BrowserClient()
+    elsewhere.force_login(StaffMemberFactory(clinic=harbour, role="manager").user)
+    assert elsewhere.post(forget).status_code == 404
+    assert TwoStepDevice.objects.filter(user=jo.user).count() == 1
+
+    answer = managing.post(forget, follow=True).content.decode()
+    assert "Forgotten: 1 of Jo Carter&#x27;s devices. Each asks for their code again." in answer
+    assert f'id="devices-{jo.pk}"' not in answer
+    assert not TwoStepDevice.objects.filter(user=jo.user).exists()
+    assert _password(browser).url == reverse("two-step-code")
+    event = AccountEvent.objects.get(user=jo.user, action="devices_forgotten")
+    assert event.by_id == manager.user_id
