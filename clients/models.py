@@ -694,6 +694,7 @@ class HealthDataRead(models.TextChoices):
     TREATMENT_RECORD = "treatment_record", "A treatment record"
     PHOTO = "photo", "A treatment photo"
     EXPORT = "export", "An export (FHIR)"
+    LOT_RECALL = "lot_recall", "Named among those given a product lot (a recall)"
 
 
 class HealthDataAccess(models.Model):

@@ -106,6 +106,20 @@ def test_exports_through_the_api_are_kept(record):
     ]
 
 
+def test_a_lot_recall_is_kept_for_each_client_it_names(client, record):
+    """The recall page says what each client was given and when: their treatment, read for a recall."""
+    from treatments.models import ProductLot
+
+    world, session = record
+    browser = _signed_in(client, world.dr_lee)
+    lot = ProductLot.objects.get(lot_number="HA-2291")
+    assert browser.get(reverse("lot-recall")).status_code == 200  # choosing a lot names nobody yet
+    assert _accesses(session.client_id) == []
+    page = browser.get(reverse("lot-recall"), {"lot": lot.pk}).content.decode()
+    assert "Olivia" in page
+    assert _accesses(session.client_id) == [("Dr Amara Lee", HealthDataRead.LOT_RECALL)]
+
+
 def test_managers_see_who_opened_it_on_the_clients_page_and_the_desk_does_not(client, record):
     world, session = record
     _signed_in(client, world.dr_lee).get(reverse("client-intake-and-consent", args=[session.client_id]))

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from clients.access_log import health_data_read
+from clients.access_log import health_data_read, health_data_read_many
 from clients.models import PHOTO_CONSENT_TEXTS, Client, GuardianRole, HealthDataRead, PhotoConsentScope
 from clients.selectors import photo_consent_current
 from clients.services import photo_consent_give, signs_for_a_minor
@@ -408,6 +408,10 @@ def lot_recall(request):
     lots = list(lots.order_by("product__name", "lot_number"))
     chosen = next((lot for lot in lots if lot.pk == parse_id(request.GET.get("lot"))), None)
     given = lot_recipients(clinic, chosen) if chosen else []
+    if given:  # what each was given, and when: their treatment, read for a recall
+        health_data_read_many(
+            request.staff_member, {record.session.client_id for record in given}, HealthDataRead.LOT_RECALL
+        )
     return render(
         request,
         "treatments/lot_recall.html",
