@@ -25,6 +25,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Right
 from django.utils import timezone
 
+from clients.access_log import period_of
 from clients.models import Client, ClientMerge, DistinctClients, HealthDataAccess
 from clients.selectors import phone_digits
 from clients.services import CLIENT_DETAIL_FIELDS, client_accepts_non_essential_mail
@@ -263,6 +264,8 @@ def _row_key(model: type, field: str) -> str:
 
 
 OUTBOX_ROWS = _row_key(OutboxMessage, "client_id")
+# The merged record's accesses folded into the kept one's (`_move_rows`): [reader's id, what, at].
+FOLDED_ACCESSES = "folded:clients.HealthDataAccess"
 
 
 def _move_rows(merged: Client, kept: Client) -> tuple[dict[str, int], dict[str, list[int]]]:
@@ -275,8 +278,9 @@ def _move_rows(merged: Client, kept: Client) -> tuple[dict[str, int], dict[str, 
     """
     moved, rows = {}, {}
     # Both records read by one person in one half hour: one access once they are one client's (and
-    # the access log's unique constraint would refuse the second).
-    HealthDataAccess.objects.filter(
+    # the access log's unique constraint would refuse the second). Which were folded is kept, for an
+    # undo to give the restored record its own again.
+    folded = HealthDataAccess.objects.filter(
         Exists(
             HealthDataAccess.objects.filter(
                 client=kept,
@@ -286,7 +290,13 @@ def _move_rows(merged: Client, kept: Client) -> tuple[dict[str, int], dict[str, 
             )
         ),
         client=merged,
-    ).delete()
+    )
+    if folded_said := [
+        [staff_member_id, what, at.isoformat()]
+        for staff_member_id, what, at in folded.values_list("staff_member_id", "what", "at")
+    ]:
+        rows[FOLDED_ACCESSES] = folded_said
+        folded.delete()
     for model, field in _references_to_clients():
         ids = list(model._base_manager.filter(**{field: merged}).values_list("pk", flat=True))
         count = model._base_manager.filter(pk__in=ids).update(**{field: kept})
@@ -495,6 +505,8 @@ def _still_on_kept(merge: ClientMerge):
     """For each kind of row the merge moved: its label (as `held_said` names it), the rows of it that
     still refer to the kept record, and the column naming the client."""
     for key, ids in merge.moved_rows.items():
+        if key == FOLDED_ACCESSES:  # not moved but folded: the undo writes them again
+            continue
         if key == OUTBOX_ROWS:  # the outbox names clients by id, not by a foreign key
             yield "emails", OutboxMessage.objects.filter(pk__in=ids, client_id=merge.kept_id), "client_id"
         else:
@@ -577,6 +589,20 @@ def client_merge_undo(*, merge: ClientMerge, by: StaffMember | None) -> MergeUnd
 
     moved_back = _by_label(
         (label, rows.update(**{column: restored.pk})) for label, rows, column in _still_on_kept(merge)
+    )
+    HealthDataAccess.objects.bulk_create(
+        [
+            HealthDataAccess(
+                clinic_id=merge.clinic_id,
+                client=restored,
+                staff_member_id=staff_member_id,
+                what=what,
+                at=(at := dt.datetime.fromisoformat(at_said)),
+                period=period_of(at),
+            )
+            for staff_member_id, what, at_said in merge.moved_rows.get(FOLDED_ACCESSES, [])
+        ],
+        ignore_conflicts=True,  # one read back already, as folded, in the same half hour
     )
 
     # Each detail the merge set and nobody changed since goes back to what it was before the merge.

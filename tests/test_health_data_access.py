@@ -152,3 +152,27 @@ def test_both_records_read_in_one_half_hour_merge_into_one_access(client, record
     client_merge(kept=olivia, merged=again, by=world.manager)
     assert _accesses(olivia.pk) == [("Dr Amara Lee", HealthDataRead.INTAKE_AND_CONSENT)]
     assert _accesses(again.pk) == []
+
+
+def test_undoing_the_merge_gives_each_record_its_own_reads_again(client, record):
+    """Both read in one half hour, folded into one by the merge; two people after all: each has its own."""
+    from clients.merging import client_merge_undo
+
+    world, session = record
+    olivia = session.client
+    again = world.client(first_name="Olivia", last_name="Smith", email="olivia.smith@home.example")
+    browser = _signed_in(client, world.dr_lee)
+    for one in (olivia, again):
+        browser.get(reverse("client-intake-and-consent", args=[one.pk]))
+    _signed_in(client, world.sam).get(reverse("client-intake-and-consent", args=[again.pk]))  # moves
+    read_at = dict(HealthDataAccess.objects.filter(client=again).values_list("staff_member_id", "at"))
+    merge = client_merge(kept=olivia, merged=again, by=world.manager)
+    assert len(_accesses(olivia.pk)) == 2
+
+    client_merge_undo(merge=merge, by=world.manager)
+    assert _accesses(olivia.pk) == [("Dr Amara Lee", HealthDataRead.INTAKE_AND_CONSENT)]
+    assert sorted(_accesses(again.pk)) == [
+        ("Dr Amara Lee", HealthDataRead.INTAKE_AND_CONSENT),
+        ("Sam Rivera", HealthDataRead.INTAKE_AND_CONSENT),
+    ]
+    assert dict(HealthDataAccess.objects.filter(client=again).values_list("staff_member_id", "at")) == read_at
