@@ -46,8 +46,18 @@ class ClientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Client
-        fields = ["id", "first_name", "last_name", "email", "phone", "date_of_birth", "email_refused"]
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "date_of_birth",
+            "email_refused",
+            "erased_at",
+        ]
         extra_kwargs = {"email": {"required": False}, "phone": {"required": False}}
+        read_only_fields = ["erased_at"]
 
     @extend_schema_field(EmailRefusalSerializer(allow_null=True))
     def get_email_refused(self, client: Client) -> dict | None:
@@ -153,7 +163,8 @@ class ClientViewSet(
             raise
 
     def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # erased records are kept only for the schedule's past: not listed, as nobody is to be found
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset().filter(erased_at=None)))
         context = {**self.get_serializer_context(), "refusals": refused_addresses(page)}
         return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 

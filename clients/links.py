@@ -58,6 +58,6 @@ def client_from_token(token: str, *, purpose: str) -> tuple[Client, dict]:
     client = Client.objects.select_related("clinic").filter(pk=payload.get("c")).first()
     if client is None:  # a link sent before the record was merged acts for the record it became
         client = client_merged_into(payload.get("c"))
-    if client is None:
+    if client is None or client.erased_at:  # erased at their request: nothing is held for it
         raise LinkInvalid("This link belongs to nothing we hold any more.")
     return client, payload

@@ -481,6 +481,8 @@ def client_merged_into(client_id) -> Client | None:
 
 def merge_undo_refusal(merge: ClientMerge) -> str:
     """Why a merge cannot be undone, in words ('' when it can)."""
+    if merge.kept.erased_at:
+        return "The client's record was erased at their request: nothing of the merge is left to undo."
     if merge.undone_at:
         undone_on = timezone.localtime(merge.undone_at, merge.clinic.zone)
         return f"That merge was already undone, on {undone_on:%d %b %Y}."

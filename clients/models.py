@@ -64,6 +64,22 @@ class Client(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True, help_text="Set by one-click unsubscribe.")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Erased at the client's request (`clients.erasure`): the row stays, without anything that names
+    # them, so the schedule's past keeps its visits; nothing new is booked for it.
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set when the record was erased at the client's request: nothing that names them is kept.",
+    )
+    erased_by = models.ForeignKey(
+        StaffMember,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -75,6 +91,20 @@ class Client(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(first_name="") & ~Q(last_name=""), name="client_name_required"
+            ),
+            models.CheckConstraint(
+                condition=Q(erased_at__isnull=True)
+                | Q(
+                    email="",
+                    phone="",
+                    date_of_birth__isnull=True,
+                    emergency_contact_name="",
+                    emergency_contact_phone="",
+                    gp_details="",
+                    notes="",
+                ),
+                name="client_erased_holds_no_details",
+                violation_error_message="An erased client's record keeps nothing that names them.",
             ),
         ]
 

@@ -39,7 +39,7 @@ def phone_digits():
 
 def clients_matching(*, clinic: Clinic, query: str) -> QuerySet[Client]:
     """Return the clinic's clients matching the query (see `search_clients`), by name."""
-    return search_clients(Client.objects.filter(clinic=clinic), query)
+    return search_clients(Client.objects.filter(clinic=clinic, erased_at=None), query)
 
 
 def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:

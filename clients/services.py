@@ -76,6 +76,21 @@ CLIENT_DETAIL_FIELDS = (
 )
 
 
+def refuse_if_erased(client: Client) -> None:
+    """Lock the client's row until the transaction ends and refuse a record erased (meanwhile too)."""
+    erased = (
+        Client.objects.select_for_update(no_key=True)
+        .filter(pk=client.pk)
+        .values_list("erased_at", flat=True)
+        .first()
+    )
+    if erased is not None:
+        raise ClinicError(
+            "This client's record was erased at their request. If they come back, register them again.",
+            code="client_erased",
+        )
+
+
 @transaction.atomic
 def client_update_details(*, client: Client, **changes) -> int:
     """Change a client's details from already-validated fields; return how many scheduled emails moved.
@@ -88,6 +103,7 @@ def client_update_details(*, client: Client, **changes) -> int:
         raise ValueError(f"Not a client detail: {', '.join(sorted(unknown))}")
     if not changes:
         return 0
+    refuse_if_erased(client)
     client = Client.objects.select_for_update().get(pk=client.pk)
     before = (client.email, client.full_name)
     for name, value in changes.items():
@@ -166,6 +182,7 @@ def intake_submit(
 ) -> IntakeResponse:
     """Store the client's answers pinned to this version, and the conditions they record; for a client
     under the age of majority, whether their parent or legal guardian answered (`answered_by`)."""
+    refuse_if_erased(client)
     today = timezone.localdate(timezone=client.clinic.zone)
     errors = intake_answers_errors(questionnaire, answers, today=today)
     if errors:
@@ -227,6 +244,7 @@ def consent_sign(
     """Record the signature of exactly this text; refuse it unsigned or unticked. A client under the
     clinic's age of majority on the day does not sign alone: their parent or legal guardian signs
     (`signed_as`, with their own name); an adult signs for themselves."""
+    refuse_if_erased(client)
     signature_name = " ".join(signature_name.split())
     minor = signs_for_a_minor(client)
     if refusal := consent_signature_error(
@@ -415,6 +433,7 @@ def photo_consent_give(
 
     Asked again while it stands, it is the same consent (a second tap changes nothing).
     """
+    refuse_if_erased(client)
     if scope not in PHOTO_CONSENT_TEXTS:
         raise ClinicError("Choose what the photos may be used for.", code="bad_scope")
     signature_name = " ".join(signature_name.split())

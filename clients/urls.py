@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.client_list, name="client-list"),
     # A client's own page (client-detail) shows their visits, so the treatments layer serves it.
     path("<int:pk>/edit/", views.client_edit, name="client-edit"),
+    path("<int:pk>/erase/", views.client_erase_view, name="client-erase"),
     path("<int:pk>/intake-and-consent/", views.client_intake_and_consent, name="client-intake-and-consent"),
     path(
         "<int:pk>/photo-consent/<str:scope>/withdraw/",

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.access_log import health_data_read
+from clients.erasure import client_erase, erasure_refusal
 from clients.forms import ClientDetailsForm
 from clients.models import Client, HealthDataRead, PhotoConsentScope, SignedConsent
 from clients.selectors import (
@@ -160,3 +161,33 @@ def consent_countersign_view(request, pk):
         else:
             messages.info(request, f"{signature.signer_name} had already signed it as the {as_role}.")
     return redirect_back(request, reverse("client-detail", args=[consent.client_id]))
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def client_erase_view(request, pk):
+    """Erase a client's record at their request: the page says what goes and what stays, or why it
+    cannot be erased; a manager confirms the client asked."""
+    if not request.staff_member.is_manager:
+        raise PermissionDenied("Erasing a client's record is for a manager: ask one.")
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    if client.erased_at:
+        return redirect("client-detail", pk=client.pk)
+    error = ""
+    if request.method == "POST":
+        if request.POST.get("asked") != "yes":
+            error = "Tick the box to confirm the client asked for their record to be erased."
+        else:
+            try:
+                client_erase(client=client, by=request.staff_member)
+            except ClinicError as refusal:
+                error = refusal.message
+            else:
+                messages.success(request, "The record is erased: nothing that names the client is kept.")
+                return redirect("client-detail", pk=client.pk)
+    return render(
+        request,
+        "clients/client_erase.html",
+        {"client": client, "refusal": erasure_refusal(client), "error": error},
+        status=400 if error else 200,
+    )

@@ -176,11 +176,16 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
     # a client whose intake notes something, read as a practitioner reads it before treating
     noted = ClientCondition.objects.order_by("id").first().client_id
     visit = _a_visit_ahead()
+    caller = Client.objects.create(  # a caller who asks to be erased: nothing health-related held
+        clinic=visit.clinic, first_name="Ravi", last_name="Caller", phone="07700 900456"
+    )
     assert (
         audit(
             page,
             live_server.url,
             [
+                reverse("client-erase", args=[noted]),  # refused: health records
+                reverse("client-erase", args=[caller.pk]),  # the form
                 "/manage/outbox/",
                 "/manage/report/",
                 "/manage/emails/",

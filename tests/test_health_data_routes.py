@@ -55,7 +55,7 @@ SHOWS_NONE = {
         "api-me", "api-schema", "api-docs", "healthz",
     },
     "a client's contact details, what records they hold counted, not read": {
-        "client-list", "client-edit", "client-duplicates", "client-same-as", "merge-undo",
+        "client-list", "client-edit", "client-erase", "client-duplicates", "client-same-as", "merge-undo",
         "api-client-list", "api-client-detail", "outbox-resend",
     },
     "writes only (POST), answered by a redirect to a page that notes its read": {

@@ -25,6 +25,12 @@ class TreatmentsConfig(AppConfig):
         register_after_undo(visits_after_undo)  # first: the emails about those visits follow them
         register_after_undo(rebooking_after_undo)
 
+        from clients.erasure import register_after_erasure, register_erasure_check
+        from treatments.booking import erasure_refusal_for_visits, visits_after_erasure
+
+        register_erasure_check(erasure_refusal_for_visits)
+        register_after_erasure(visits_after_erasure)
+
         from treatments.device_holds import repair_device_hold_triggers
 
         # A migration that rebuilt the appointment table (SQLite) dropped its triggers: put them back.

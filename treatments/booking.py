@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from clients.selectors import refusal_said, refused_address, refused_addresses
+from clients.services import refuse_if_erased
 from clinic.errors import ClinicError, ConflictError, NotAllowedError
 from clinic.models import (
     Device,
@@ -51,6 +52,9 @@ from treatments.models import (
     Protocol,
     Service,
     TreatmentSession,
+    VisitFeedback,
+    WaitlistEnded,
+    WaitlistEntry,
 )
 from treatments.notifications import (
     notify_booked,
@@ -614,6 +618,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
 
     def write(attempt):
         with transaction.atomic():
+            refuse_if_erased(request.client)  # its row held: an erasure waits, or has been
             room, device, second_device = _hold_resources(
                 request, blocked_start, blocked_end, spread=attempt > 1
             )
@@ -1531,3 +1536,37 @@ def merge_refusal(kept: Client, merged: Client) -> str:
         f"Both records have a visit at the same time: {a.service.name} {short_local(a.start, zone)} and "
         f"{b.service.name} {short_local(b.start, zone)}. Cancel the one not needed, then merge."
     )
+
+
+def erasure_refusal_for_visits(client: Client) -> str:
+    """Why a client's record cannot be erased yet for their visits ('' when it can): a visit still
+    ahead, or under way, would be a booking nobody can call about. Registered with `clients.erasure`."""
+    ahead = list(
+        Appointment.objects.filter(client=client, end__gt=timezone.now())
+        .exclude(status__in=(*INACTIVE_STATUSES, AppointmentStatus.FULFILLED))
+        .select_related("service")
+        .order_by("start")[:4]
+    )
+    if not ahead:
+        return ""
+    zone = client.clinic.zone
+    said = ", ".join(f"{visit.service.name} {short_local(visit.start, zone)}" for visit in ahead[:3])
+    return (
+        f"{client.full_name} still has visits booked ({said}{', …' if len(ahead) > 3 else ''}): "
+        "cancel them first, then erase the record."
+    )
+
+
+def visits_after_erasure(client: Client) -> None:
+    """Wipe what the clinic wrote or the client said about their visits (notes, reasons, what each
+    change said, feedback comments) and take their waitlist places off and empty: the visits stay as
+    times, services and practitioners. Registered with `clients.erasure`, in its transaction."""
+    visits = Appointment.objects.filter(client=client)
+    visits.update(notes="", client_note="", cancellation_reason="")
+    AppointmentEvent.objects.filter(appointment__client=client).update(details={})
+    VisitFeedback.objects.filter(appointment__client=client).update(comment="")
+    now = timezone.now()
+    WaitlistEntry.objects.filter(client=client, ended_at=None).update(
+        ended_at=now, ended_because=WaitlistEnded.REMOVED
+    )
+    WaitlistEntry.objects.filter(client=client).update(note="")

@@ -49,7 +49,7 @@ def _visit_named(payload: dict, *, gone: str) -> Appointment:
         .filter(pk=payload.get("a"))
         .first()
     )
-    if appointment is None:
+    if appointment is None or appointment.client.erased_at:
         raise LinkInvalid(gone)
     return appointment
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from clients.links import LinkInvalid, read_signed_token, signed_token
 from clients.models import Client
+from clients.services import refuse_if_erased
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus, StaffMember
 from clinic.outbox import outbox_message, outbox_write
@@ -141,7 +142,7 @@ def waitlist_add(
             + ". Booking would refuse every time offered.",
             code="contraindicated",
         )
-    Client.objects.select_for_update().filter(pk=client.pk).first()
+    refuse_if_erased(client)  # and its row held, so two clicks make one entry
     already = (
         WaitlistEntry.objects.filter(
             client=client, service=service, ended_at=None, first_day__lte=last_day, last_day__gte=first_day
@@ -364,7 +365,7 @@ def entry_from_token(token: str) -> WaitlistEntry:
         .filter(pk=payload.get("w"))
         .first()
     )
-    if entry is None:
+    if entry is None or entry.client.erased_at:
         raise LinkInvalid("This waitlist place no longer exists.")
     return entry
 

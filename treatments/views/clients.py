@@ -52,6 +52,8 @@ def client_detail(request, pk):
         return redirect("client-detail", pk=became.pk)
     now = timezone.now()
     upcoming, past = client_visits(client, now=now)
+    if client.erased_at:  # nothing of theirs is left to show but the schedule's times
+        return render(request, "clients/client_erased.html", {"client": client, "visits": upcoming + past})
     flag_visits(upcoming, client.clinic)
     timeline = with_resend_refusals(
         OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[
