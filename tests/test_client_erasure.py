@@ -213,3 +213,65 @@ def test_a_record_with_signed_consent_and_treatment_records_is_refused(db):
     world, session = signed_off_record()
     said = erasure_refusal(session.client)
     assert "holds health records the clinic must keep" in said and "1 treatment record" in said
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_made_while_the_record_is_erased_waits_and_is_refused():
+    """PostgreSQL, two connections: the erasure holds the client's row; a booking for them waits for it
+    and then finds the record erased. No visit ahead is left on an erased record."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    from clients import erasure
+
+    if connection.vendor != "postgresql":
+        pytest.skip("Two writers at once need PostgreSQL (SQLite serialises every write)")
+    world = build_world(slug="lumen-erasure-race")
+    nadia = world.client(first_name="Nadia", last_name="Okafor", email="nadia@example.com")
+    holding, go_on, said = threading.Event(), threading.Event(), {}
+
+    def hold(client):  # the erasure, its row locked, waits here until the booking has started
+        holding.set()
+        go_on.wait(10)
+
+    def erase():
+        try:
+            client_erase(client=nadia, by=world.manager)
+        finally:
+            connections.close_all()
+
+    def book():
+        try:
+            appointment_book(
+                BookingRequest(
+                    client=nadia,
+                    service=world.microcurrent,
+                    practitioner=world.sam,
+                    start=local(world, 2026, 12, 8, 10),
+                )
+            )
+            said["booked"] = True
+        except ClinicError as refusal:
+            said["refused"] = refusal.code
+        finally:
+            connections.close_all()
+
+    erasure.register_after_erasure(hold)
+    try:
+        erasing = threading.Thread(target=erase)
+        erasing.start()
+        assert holding.wait(10)
+        booking = threading.Thread(target=book)
+        booking.start()
+        time.sleep(0.5)
+        assert booking.is_alive()  # waiting for the erasure's lock on the client's row
+        go_on.set()
+        erasing.join(10)
+        booking.join(10)
+    finally:
+        erasure._after_erasure.remove(hold)
+    assert said == {"refused": "client_erased"}
+    assert not Appointment.objects.filter(client=nadia).exists()
+    assert Client.objects.get(pk=nadia.pk).erased_at is not None
