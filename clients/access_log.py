@@ -35,17 +35,25 @@ def health_data_read_many(
     """`health_data_read` for each of these clients (a page of records through the API): one query, an
     INSERT whose rows already noted in this period the unique constraint lets go."""
     now = now or timezone.now()
+    accesses_write(
+        member.clinic_id, [(client_id, member.pk, what, now) for client_id in sorted(set(client_ids))]
+    )
+
+
+def accesses_write(clinic_id: int, reads) -> None:
+    """Store reads (client id, reader's staff id, what, when) in one INSERT; a read already noted for
+    that client, reader and kind in its half hour is let go by the unique constraint."""
     HealthDataAccess.objects.bulk_create(
         [
             HealthDataAccess(
-                clinic_id=member.clinic_id,
+                clinic_id=clinic_id,
                 client_id=client_id,
-                staff_member=member,
+                staff_member_id=staff_member_id,
                 what=what,
-                at=now,
-                period=period_of(now),
+                at=at,
+                period=period_of(at),
             )
-            for client_id in sorted(set(client_ids))
+            for client_id, staff_member_id, what, at in reads
         ],
         ignore_conflicts=True,
     )

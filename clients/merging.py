@@ -25,7 +25,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Right
 from django.utils import timezone
 
-from clients.access_log import period_of
+from clients.access_log import accesses_write
 from clients.models import Client, ClientMerge, DistinctClients, HealthDataAccess
 from clients.selectors import phone_digits
 from clients.services import CLIENT_DETAIL_FIELDS, client_accepts_non_essential_mail
@@ -592,19 +592,12 @@ def client_merge_undo(*, merge: ClientMerge, by: StaffMember | None) -> MergeUnd
     moved_back = _by_label(
         (label, rows.update(**{column: restored.pk})) for label, rows, column in _still_on_kept(merge)
     )
-    HealthDataAccess.objects.bulk_create(
+    accesses_write(  # the reads the merge folded into the kept record's, each the restored one's again
+        merge.clinic_id,
         [
-            HealthDataAccess(
-                clinic_id=merge.clinic_id,
-                client=restored,
-                staff_member_id=staff_member_id,
-                what=what,
-                at=(at := dt.datetime.fromisoformat(at_said)),
-                period=period_of(at),
-            )
-            for staff_member_id, what, at_said in merge.moved_rows.get(FOLDED_ACCESSES, [])
+            (restored.pk, staff_member_id, what, dt.datetime.fromisoformat(at))
+            for staff_member_id, what, at in merge.moved_rows.get(FOLDED_ACCESSES, [])
         ],
-        ignore_conflicts=True,  # one read back already, as folded, in the same half hour
     )
 
     # Each detail the merge set and nobody changed since goes back to what it was before the merge.
