@@ -15,6 +15,7 @@ from clients.services import (
     client_update_details,
     consent_sign,
     consent_signature_error,
+    forms_copy_write,
     intake_answers_errors,
     intake_submit,
     photo_consent_give,
@@ -139,10 +140,11 @@ def forms(request, token):
     if errors or (contacts is not None and not contacts.is_valid()):
         return page(answers, errors, signatures, contacts, status=400)
     ip, agent = _client_ip(request), request.META.get("HTTP_USER_AGENT", "")
+    intake, consents, photo_consents = None, [], []
     with transaction.atomic():
         if needed.intake:
             client_update_details(client=client, **contacts.changes())
-            intake_submit(
+            intake = intake_submit(
                 client=client,
                 questionnaire=needed.intake,
                 answers=answers,
@@ -152,7 +154,7 @@ def forms(request, token):
             )
         for template in needed.consents:
             agreed, name, signed_as = signatures[template.pk]
-            consent_sign(
+            signed = consent_sign(
                 client=client,
                 template=template,
                 signature_name=name,
@@ -161,8 +163,12 @@ def forms(request, token):
                 ip_address=ip,
                 user_agent=agent,
             )
+            consents.append(signed)
         for scope in asked:
-            photo_consent_give(
-                client=client, scope=scope, signature_name=photo_name, agreed=True, signed_as=photo_as
+            photo_consents.append(
+                photo_consent_give(
+                    client=client, scope=scope, signature_name=photo_name, agreed=True, signed_as=photo_as
+                )
             )
+        forms_copy_write(client, intake=intake, consents=consents, photo_consents=photo_consents)
     return render(request, "public/forms_done.html", {"clinic": client.clinic, "client": client})

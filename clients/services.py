@@ -19,6 +19,7 @@ from clients.models import (
     IntakeQuestionnaire,
     IntakeResponse,
     PhotoConsent,
+    PhotoConsentScope,
     SignedConsent,
     WithdrawalChannel,
     countersignature_statement,
@@ -34,7 +35,7 @@ from clients.selectors import (
 )
 from clinic.errors import ClinicError
 from clinic.models import Clinic, Modality, StaffMember
-from clinic.outbox import outbox_cancel_non_essential, outbox_readdress
+from clinic.outbox import outbox_cancel_non_essential, outbox_message, outbox_readdress, outbox_write
 
 
 @transaction.atomic
@@ -459,3 +460,76 @@ def photo_consent_give(
 def photo_consent_withdraw(*, client: Client, scope: str) -> int:
     """Record that the client withdrew their photo consent for a scope; return how many were standing."""
     return standing_photo_consents(client).filter(scope=scope).update(revoked_at=timezone.now())
+
+
+# The client's copy of what they signed from their link (`forms_copy_write`).
+FORMS_COPY = "forms_signed"
+
+
+def forms_copy_write(
+    client: Client,
+    *,
+    intake: IntakeResponse | None = None,
+    consents: list[SignedConsent] = (),
+    photo_consents: list[PhotoConsent] = (),
+) -> None:
+    """Email the client a copy of what they just signed: each consent's exact text, version, signer,
+    time and SHA-256, and each use of photos agreed to. Their intake answers are health data and are
+    not put in an email: the copy says only that the questionnaire (its title and version) was
+    received. Written in the transaction that recorded them; one email per submission (its dedupe key
+    names the first row the submission made), sent even to a client who unsubscribed from optional
+    mail, as it is their record of a signature."""
+    if not client.email or not (intake or consents or photo_consents):
+        return
+    zone = client.clinic.zone
+    first = (
+        f"intake:{intake.pk}"
+        if intake
+        else f"consent:{consents[0].pk}"
+        if consents
+        else f"photo:{photo_consents[0].pk}"
+    )
+    signed_at = min(
+        [c.signed_at for c in consents]
+        + [p.granted_at for p in photo_consents]
+        + ([intake.submitted_at] if intake else [])
+    )
+    roles = dict(GuardianRole.choices)
+    scopes = dict(PhotoConsentScope.choices)
+    local = timezone.localtime(signed_at, zone)
+    outbox_write(
+        [
+            outbox_message(
+                clinic=client.clinic,
+                recipient_email=client.email,
+                recipient_name=client.full_name,
+                template_key=FORMS_COPY,
+                dedupe_key=f"forms-copy:{first}",
+                context={
+                    "client_first_name": client.first_name,
+                    "signed_at": f"{local:%A} {local.day} {local:%B %Y at %H:%M}",
+                    "zone_name": client.clinic.time_zone,
+                    "intake_title": intake.questionnaire.title if intake else "",
+                    "intake_version": intake.questionnaire.version if intake else None,
+                    "consents": [
+                        {
+                            "title": consent.template.title,
+                            "version": consent.version,
+                            "text": consent.signed_text,
+                            "sha256": consent.signed_text_sha256,
+                            "signed_by": consent.signature_name,
+                            "signed_as": roles.get(consent.signed_as, "").lower(),
+                        }
+                        for consent in consents
+                    ],
+                    "photo_uses": [
+                        {"label": scopes[p.scope], "text": p.signed_text, "signed_by": p.signature_name}
+                        for p in photo_consents
+                    ],
+                },
+                topic=f"forms-copy:{client.pk}",
+                is_essential=True,
+                client_id=client.pk,
+            )
+        ]
+    )

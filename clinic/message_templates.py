@@ -219,6 +219,26 @@ SAMPLE_CONTEXT = {
     "password_link_url": "https://clinic.example/accounts/password/link/MQ/sample/",
     "link_minutes": 60,
     "moving_from": "",
+    "signed_at": "Monday 7 December 2026 at 09:40",
+    "intake_title": "Health questionnaire",
+    "intake_version": 3,
+    "consents": [
+        {
+            "title": "Microneedling consent",
+            "version": 2,
+            "text": "I understand that microneedling makes many small punctures in the skin …",
+            "sha256": "9f2c0d6e…",
+            "signed_by": "Olivia Smith",
+            "signed_as": "",
+        }
+    ],
+    "photo_uses": [
+        {
+            "label": "Clinical record",
+            "text": "I agree that the clinic may photograph the treated areas …",
+            "signed_by": "Olivia Smith",
+        }
+    ],
     "offset_days": 0,
     "protocol_names": ["Microneedling", "Microcurrent"],
     "parts": [

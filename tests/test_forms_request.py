@@ -312,3 +312,32 @@ def test_the_intake_is_asked_under_its_headings(world, client):
     headings = re.findall(r'<h3 class="intake-section">([^<]*)</h3>', page)
     assert headings == ["Your details", "Your health", "Medicines"]
     assert page.index("Medicines") < page.index("Last isotretinoin dose")
+
+
+def test_the_client_is_emailed_a_copy_of_what_they_signed_once(world, client, smtp_settings, smtp_server):
+    """Each consent's exact text, version, signer and fingerprint, and the photo uses agreed to; the
+    intake's answers are health data and stay out of the email. One email, even if unsubscribed."""
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    path = _link_path(book(world, olivia))
+    olivia.unsubscribed_at = timezone.now()
+    olivia.save(update_fields=["unsubscribed_at"])
+    OutboxMessage.objects.all().delete()  # the booking's own emails are not this test's
+    answer = client.post(
+        path, FILLED | _signed(world) | {"photo-clinical": "yes", "photo-name": "Olivia Smith"}
+    )
+    assert answer.status_code == 200
+    client.post(path, FILLED | _signed(world))  # a second press finds nothing left to sign
+    [copy] = OutboxMessage.objects.filter(template_key="forms_signed")
+    signed = SignedConsent.objects.get(client=olivia)
+    assert copy.is_essential and copy.client_id == olivia.pk
+    deliver_due_messages_task()
+    [mail] = [m for m in smtp_server.messages if "copy of what you signed" in m["Subject"]]
+    assert mail["To"] == "Olivia Smith <olivia@example.com>"
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Health questionnaire (version 2) was received" in body
+    assert "Microneedling consent, version 2" in body and "Signed by Olivia Smith" in body
+    assert world.consent.body in body and signed.signed_text_sha256 in body
+    assert "Photos: Clinical record, agreed by Olivia Smith" in body
+    assert "(Europe/London time)" in body
+    # no answer of the intake's is in it
+    assert "cold sores" not in body.lower() and "pregnant" not in body.lower()

@@ -9,6 +9,7 @@ from django.urls import reverse
 from clients.models import PhotoConsent
 from clients.services import photo_consent_give, photo_consent_withdraw
 from clinic.errors import ClinicError
+from clinic.models import OutboxMessage
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book
 from treatments.models import SessionPhoto
@@ -129,6 +130,13 @@ def test_the_practitioner_takes_consent_and_a_photo_on_the_record_page_and_only_
         url, {"action": "photo_consent", "consent-agreed": "on", "consent-signature_name": "Olivia Smith"}
     )
     assert PhotoConsent.objects.get().signature_name == "Olivia Smith"
+    # their copy of it is emailed, once however many taps
+    client.post(
+        url, {"action": "photo_consent", "consent-agreed": "on", "consent-signature_name": "Olivia Smith"}
+    )
+    [copy] = OutboxMessage.objects.filter(template_key="forms_signed", client_id=session.client_id)
+    assert [use["label"] for use in copy.context["photo_uses"]] == ["Clinical record"]
+    assert copy.recipient_email == session.client.email != ""
     response = client.post(url, {"action": "photo", "photo-image": upload("x.jpg", b"not an image")})
     assert response.status_code == 400 and "That file is not a photo" in response.content.decode()
     response = client.post(url, {"action": "photo", "photo-image": upload(), "photo-caption": "Before"})

@@ -6,6 +6,7 @@ with what was typed and the reason beside it, so nothing typed is lost.
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_POST
 from clients.access_log import health_data_read, health_data_read_many
 from clients.models import PHOTO_CONSENT_TEXTS, Client, GuardianRole, HealthDataRead, PhotoConsentScope
 from clients.selectors import photo_consent_current
-from clients.services import photo_consent_give, signs_for_a_minor
+from clients.services import forms_copy_write, photo_consent_give, signs_for_a_minor
 from clinic.errors import ClinicError
 from clinic.models import DeviceKind, Modality, OutboxStatus
 from clinic.parsing import parse_id
@@ -313,13 +314,15 @@ def session_record(request, pk):
         elif action == "photo_consent":
             form = PhotoConsentForm(request.POST, prefix="consent")
             form.is_valid()
-            photo_consent_give(
-                client=appointment.client,
-                scope=PhotoConsentScope.CLINICAL,
-                signature_name=form.cleaned_data.get("signature_name", ""),
-                agreed=form.cleaned_data.get("agreed", False),
-                signed_as=form.cleaned_data.get("signed_as", ""),
-            )
+            with transaction.atomic():  # given in the room: their copy is emailed, as from their link
+                given = photo_consent_give(
+                    client=appointment.client,
+                    scope=PhotoConsentScope.CLINICAL,
+                    signature_name=form.cleaned_data.get("signature_name", ""),
+                    agreed=form.cleaned_data.get("agreed", False),
+                    signed_as=form.cleaned_data.get("signed_as", ""),
+                )
+                forms_copy_write(appointment.client, photo_consents=[given])
             messages.success(request, f"{appointment.client.first_name}'s consent to photos is recorded.")
         elif action == "addendum":
             form = AddendumForm(request.POST, prefix="addendum")
