@@ -21,8 +21,9 @@ from django.utils import timezone
 from clients.merging import held_said, rows_held
 from clients.models import Client, ClientMerge
 from clients.services import refuse_if_erased  # noqa: F401 (booking's guard, beside the erasure)
-from clinic.errors import ClinicError, NotAllowedError
+from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus, StaffMember
+from clinic.permissions import require_manager_of
 
 ERASED_FIRST_NAME, ERASED_LAST_NAME = "Erased", "client"
 # Emptied, with the date of birth (the database refuses an erased record that keeps any of them).
@@ -91,8 +92,7 @@ def client_erase(*, client: Client, by: StaffMember) -> Client:
     Managers only. The row is locked first, so a booking at the same moment waits and is then refused,
     or goes first and refuses the erasure (a visit ahead).
     """
-    if not by.is_manager or by.clinic_id != client.clinic_id:
-        raise NotAllowedError("Only a manager of the clinic can erase a client's record.")
+    require_manager_of(client.clinic, by, to="erase a client's record")
     client = Client.objects.select_for_update(no_key=True).select_related("clinic").get(pk=client.pk)
     if refusal := erasure_refusal(client):
         raise ClinicError(refusal, code="cannot_erase")

@@ -26,8 +26,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
-from clinic.errors import ClinicError, NotAllowedError
+from clinic.errors import ClinicError
 from clinic.models import SUBJECT_TEMPLATE_MAX, Clinic, MessageTemplate, StaffMember
+from clinic.permissions import require_manager_of
 
 DEFAULTS_FOLDER = "email"
 SECTION_BLOCK = "section"
@@ -274,17 +275,12 @@ def sections_lost(key: str, wording: Wording) -> str:
     return " and the ".join(lost)
 
 
-def _require_manager(by: StaffMember, clinic: Clinic) -> None:
-    if not by.is_manager or by.clinic_id != clinic.pk:
-        raise NotAllowedError("Only a manager of this clinic can change its emails.")
-
-
 @transaction.atomic
 def message_template_save(
     *, clinic: Clinic, key: str, subject: str, body_text: str, body_html: str, by: StaffMember
 ) -> MessageTemplate:
     """Store the clinic's wording for `key` after checking that it renders; ClinicError if not."""
-    _require_manager(by, clinic)
+    require_manager_of(clinic, by, to="change its emails")
     if not slug_re.fullmatch(key):
         raise ClinicError("A message name uses lower-case letters, digits, - and _ only.", code="bad_key")
     wording = Wording(subject=subject.strip(), body_text=body_text, body_html=body_html)
@@ -321,7 +317,7 @@ def message_template_save(
 
 def message_template_restore_default(*, clinic: Clinic, key: str, by: StaffMember) -> None:
     """Drop the clinic's wording for `key`, so the shipped wording applies again."""
-    _require_manager(by, clinic)
+    require_manager_of(clinic, by, to="change its emails")
     MessageTemplate.objects.filter(clinic=clinic, key=key).delete()
 
 
@@ -338,7 +334,7 @@ def message_template_send_test(*, clinic: Clinic, key: str, by: StaffMember, now
     the standard one) filled with the sample details, through the outbox like any message."""
     from clinic.outbox import outbox_enqueue  # the outbox renders with this module: imported when used
 
-    _require_manager(by, clinic)
+    require_manager_of(clinic, by, to="change its emails")
     if not by.user.email:
         raise ClinicError(
             "Your sign-in has no email address to send the test to: another manager gives it one on the "

@@ -29,6 +29,14 @@ def staff_member_of(user) -> StaffMember | None:
     return member if member.is_active else None
 
 
+def require_manager_of(clinic: Clinic, by: StaffMember, *, to: str = "change its staff's sign-ins") -> None:
+    """Refuse anyone but a manager of this clinic, saying what only a manager may do (`to`)."""
+    from clinic.errors import NotAllowedError  # errors imports DRF, whose settings import this module
+
+    if not by.is_manager or by.clinic_id != clinic.pk:
+        raise NotAllowedError(f"Only a manager of the clinic can {to}.")
+
+
 def may_read_health_data(member: StaffMember | None) -> bool:
     """Health data (intake answers, consents, treatment records) is for practitioners and managers;
     the front desk sees only whether it is there."""

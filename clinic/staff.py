@@ -25,9 +25,10 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 
 from clinic.account_events import account_event_record
-from clinic.errors import ClinicError, NotAllowedError
+from clinic.errors import ClinicError
 from clinic.models import AccountAction, Clinic, OutboxMessage, StaffMember, StaffRole, TwoStepDevice
 from clinic.outbox import outbox_message, outbox_write, register_out_of_date_check
+from clinic.permissions import require_manager_of
 from clinic.sign_in import sign_in_failures_clear
 from clinic.time_off import closures_apply_to
 
@@ -69,12 +70,6 @@ def manager_group() -> Group:
         )
     group.permissions.set(permissions)
     return group
-
-
-def require_manager_of(clinic: Clinic, by: StaffMember) -> None:
-    """Refuse anyone but a manager of this clinic (its staff's sign-ins and how they sign in)."""
-    if not by.is_manager or by.clinic_id != clinic.pk:
-        raise NotAllowedError("Only the clinic's managers can change its staff's sign-ins.")
 
 
 def _password_refusal(password: str, user=None) -> None:

@@ -29,7 +29,7 @@ from django.utils import timezone
 from clinic.account_events import account_event_record
 from clinic.errors import ClinicError
 from clinic.models import AccountAction, Clinic, RecoveryCode, StaffMember, TwoStepDevice, TwoStepKey
-from clinic.staff import require_manager_of
+from clinic.permissions import require_manager_of
 
 STEP_SECONDS = 30
 DIGITS = 6
