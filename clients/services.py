@@ -462,6 +462,45 @@ def photo_consent_withdraw(*, client: Client, scope: str) -> int:
     return standing_photo_consents(client).filter(scope=scope).update(revoked_at=timezone.now())
 
 
+# The clinic told that a client withdrew consent to photos for teaching or marketing themselves.
+PHOTOS_WITHDRAWN = "photo_consent_withdrawn"
+
+
+@transaction.atomic
+def photo_consent_withdraw_by_client(*, client: Client, scope: str, client_page_url: str = "") -> int:
+    """The client withdraws their consent to photos for one use from their own link: as easy to take
+    back as it was to give. How many were standing (0: nothing to withdraw). For teaching or marketing
+    the clinic must stop using photos it may already show, so the clinic is emailed, in the same
+    transaction; photos in the clinical record stay part of it."""
+    if scope not in PhotoConsentScope.values:
+        raise ClinicError("That is not a use of photos the clinic asks consent for.", code="bad_scope")
+    standing = sorted(standing_photo_consents(client).filter(scope=scope).values_list("pk", flat=True))
+    withdrawn = photo_consent_withdraw(client=client, scope=scope)
+    clinic = client.clinic
+    if withdrawn and scope != PhotoConsentScope.CLINICAL and clinic.email:
+        now = timezone.localtime(timezone.now(), clinic.zone)
+        outbox_write(
+            [
+                outbox_message(
+                    clinic=clinic,
+                    recipient_email=clinic.email,
+                    recipient_name=clinic.name,
+                    template_key=PHOTOS_WITHDRAWN,
+                    dedupe_key=f"photos-withdrawn:{standing[0]}",
+                    context={
+                        "client_name": client.full_name,
+                        "use": PhotoConsentScope(scope).label.lower(),
+                        "withdrawn_at": f"{now:%A} {now.day} {now:%B %Y at %H:%M}",
+                        "zone_name": clinic.time_zone,
+                        "client_page_url": client_page_url,
+                    },
+                    topic=f"photos-withdrawn:{client.pk}",
+                )
+            ]
+        )
+    return withdrawn
+
+
 # The client's copy of what they signed from their link (`forms_copy_write`).
 FORMS_COPY = "forms_signed"
 

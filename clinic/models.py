@@ -737,6 +737,22 @@ class SignInFailure(models.Model):
         return f"{self.username} from {self.ip_address} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class PublicWrite(models.Model):
+    """A booking or waitlist request sent from the clinic's public pages (from an address): what
+    `clinic.public_limits` counts, so one address cannot fill the calendar or send the clinic's emails
+    to addresses typed by the hundred. Kept a day."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["clinic", "ip_address", "at"], name="public_write_address_at")]
+
+    def __str__(self):
+        return f"{self.ip_address} at {self.at:%Y-%m-%d %H:%M}"
+
+
 class TwoStepKey(models.Model):
     """A person's authenticator-app secret (RFC 6238): a sign-in then asks for its code as well.
 

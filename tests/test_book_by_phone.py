@@ -44,11 +44,12 @@ def _missed(world, client, *days_ago):
         )
 
 
-def _book_online(client, world, details, start="2026-12-08T10:00"):
+def _book_online(client, world, details, start="2026-12-08T10:00", **headers):
     url = reverse("public-details", args=[world.clinic.slug, world.microcurrent.pk])
     return client.post(
         f"{url}?start={start}&practitioner={world.dr_lee.pk}",
         {**details, "start": start, "practitioner": world.dr_lee.pk},
+        **headers,
     )
 
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.links import forms_url, unsubscribe_url
-from clients.models import Client, ClientCondition
+from clients.models import Client, ClientCondition, PhotoConsent
 from clinic.models import Clinic, OutboxMessage, StaffMember, TimeOff
 from treatments import demo_data
 from treatments.links import client_visits_url, feedback_url, manage_url
@@ -297,6 +297,8 @@ def test_the_clients_pages_pass(live_server, demo, browser_page):
             urlsplit(feedback_url(_a_visit_to_rate(rated=False))).path,
             urlsplit(feedback_url(_a_visit_to_rate(rated=True))).path,
             urlsplit(client_visits_url(client)).path,
+            # the photos they agreed to, each to withdraw
+            urlsplit(client_visits_url(PhotoConsent.objects.order_by("id").first().client)).path,
             _christmas_day_online(),  # closed: the page says so
             urlsplit(forms_url(client, modalities=["microneedling"])).path,
             urlsplit(unsubscribe_url(client)).path,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
 from clients.models import Client
@@ -69,6 +69,7 @@ from treatments.notifications import (
 )
 from treatments.schedule_guard import DEVICE_OUT_OF_SERVICE, PRACTITIONER_OFF, ROOM_OUT_OF_SERVICE
 from treatments.selectors import (
+    BOOKED_BY_CLIENT,
     CLIENTS_OWN_SOURCES,
     client_attendance,
     fits_working_hours,
@@ -185,21 +186,38 @@ def _check_rules(request: BookingRequest, *, actor, ignore_id=None) -> list[str]
     return accepted
 
 
+# Visits still ahead that a client may have booked themselves (online, or from a waitlist offer).
+OWN_VISITS_AHEAD_MAX = 4
+
+
 def online_booking_refusal(client: Client, *, now: dt.datetime | None = None) -> ClinicError | None:
     """Why the client may not book themselves (online, from the waitlist's link), or None if they may.
 
     A clinic can ask clients who missed `phone_booking_after_no_shows` visits in the last twelve months
-    to call to book (one query, none when it does not); the front desk still books them.
+    to call to book (one query, none when it does not); a client with OWN_VISITS_AHEAD_MAX visits ahead
+    that they booked themselves is asked to call for another (one query). The front desk still books
+    them.
     """
     clinic = client.clinic
+    now = now or timezone.now()
+    call_us = f"Please call us{' on ' + clinic.phone if clinic.phone else ''}"
     limit = clinic.phone_booking_after_no_shows
-    if not limit or client_attendance(client, now=now or timezone.now())["no_shows"] < limit:
-        return None
-    return ClinicError(
-        f"Please call us{' on ' + clinic.phone if clinic.phone else ''} to book: after missed visits, "
-        "we book by phone.",
-        code="book_by_phone",
+    if limit and client_attendance(client, now=now)["no_shows"] >= limit:
+        return ClinicError(f"{call_us} to book: after missed visits, we book by phone.", code="book_by_phone")
+    # One address cannot take a run of the calendar by itself: visits the client booked themselves
+    # and still ahead are capped (the desk books any number, and a course).
+    own_ahead = (
+        Appointment.objects.filter(client=client, start__gt=now)
+        .exclude(status__in=INACTIVE_STATUSES)
+        .filter(Exists(AppointmentEvent.objects.filter(BOOKED_BY_CLIENT, appointment=OuterRef("pk"))))
+        .count()
     )
+    if own_ahead >= OWN_VISITS_AHEAD_MAX:
+        return ClinicError(
+            f"You already have {own_ahead} visits booked ahead online. {call_us} to book another.",
+            code="own_visits_ahead",
+        )
+    return None
 
 
 def last_online_day(clinic, *, now: dt.datetime | None = None) -> dt.date:

@@ -77,5 +77,8 @@ urlpatterns = [
     path("p/manage/<str:token>/visit.ics", public.public_calendar_file, name="public-calendar-file"),
     path("p/waitlist/<str:token>/", public.public_waitlist, name="public-waitlist"),
     path("p/visits/<str:token>/", public.public_visits, name="public-visits"),
+    path(
+        "p/visits/<str:token>/photos/withdraw/", public.public_photos_withdraw, name="public-photos-withdraw"
+    ),
     path("p/feedback/<str:token>/", public.public_feedback, name="public-feedback"),
 ]

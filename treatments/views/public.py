@@ -8,15 +8,19 @@ from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from clients.models import Client
-from clients.services import client_register
+from clients.links import absolute_url
+from clients.models import Client, PhotoConsentScope
+from clients.selectors import standing_photo_consents
+from clients.services import client_register, photo_consent_withdraw_by_client
 from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, StaffMember
 from clinic.parsing import parse_id
+from clinic.public_limits import public_write_refusal
 from clinic.time_off import closures_said
 from treatments.availability import free_times_on, next_free_start, qualified_practitioners
 from treatments.booking import (
@@ -212,7 +216,9 @@ def public_waitlist_join(request, slug, service_id):
     form = NewClientForm(request.POST or None)
     error, status = "", 200
     if request.method == "POST":
-        if not (form.is_valid() and days_form.is_valid()):
+        if too_many := public_write_refusal(request, clinic):
+            error, status = too_many, 429
+        elif not (form.is_valid() and days_form.is_valid()):
             error, status = "Please check the details below.", 400
         elif not form.cleaned_data["email"]:
             error, status = "We need your email address to tell you when a time comes free.", 400
@@ -255,7 +261,10 @@ def public_details(request, slug, service_id):
         return redirect("public-times", slug, service.pk)
     form = PublicBookingForm(request.POST or None)
     error, status = "", 200
-    if request.method == "POST" and form.is_valid():
+    too_many = public_write_refusal(request, clinic) if request.method == "POST" else ""
+    if too_many:
+        error, status = too_many, 429
+    elif request.method == "POST" and form.is_valid():
         earliest = timezone.now() + dt.timedelta(minutes=clinic.min_booking_notice_minutes)
         if not form.cleaned_data["email"]:
             error, status = "We need your email address to send your confirmation.", 400
@@ -362,6 +371,7 @@ def public_visits(request, token, client):
         .annotate(count=Count("id"))
     )
     waiting = open_entries(clinic).filter(client=client).select_related("service").order_by("first_day", "id")
+    photos = standing_photo_consents(client).order_by("granted_at", "id")
     return render(
         request,
         "public/visits.html",
@@ -379,8 +389,39 @@ def public_visits(request, token, client):
             ],
             "more": len(visits) == VISITS_SHOWN,
             "waiting": [(entry, waitlist_token(entry)) for entry in waiting],
+            "photo_consents": photos,
+            "token": token,
         },
     )
+
+
+@require_POST
+@opened_from_link(client_from_visits_token)
+def public_photos_withdraw(request, token, client):
+    """The client withdraws their consent to photos for one use, from the link to their visits."""
+    scope = request.POST.get("scope", "")
+    try:
+        page = absolute_url(reverse("client-detail", args=[client.pk]))
+        withdrawn = photo_consent_withdraw_by_client(client=client, scope=scope, client_page_url=page)
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        use = PhotoConsentScope(scope).label.lower()
+        if not withdrawn:
+            messages.info(request, f"You had no consent to photos for {use} to withdraw.")
+        elif scope == PhotoConsentScope.CLINICAL:
+            messages.success(
+                request,
+                "You have withdrawn your consent to photos for your clinical record: no new ones will be "
+                "taken. Photos already taken stay in your record.",
+            )
+        else:
+            messages.success(
+                request,
+                f"You have withdrawn your consent to photos for {use}. We have told the clinic to stop "
+                "using your photos for it.",
+            )
+    return redirect("public-visits", token)
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,0 +1,36 @@
+"""How often one address may send the clinic's public pages a booking or a waitlist request.
+
+Anyone may book online, and each booking emails the address typed: without a limit, a script could
+fill the calendar with made-up clients or send the clinic's emails to addresses by the hundred.
+Each such request from an address is noted (`PublicWrite`); past PUBLIC_WRITES_PER_HOUR in the last
+hour it is refused in words, with the clinic's phone, before anything is written. A real client books
+a few times at most; a clinic's own reception shares one address with the desk, which signs in and is
+not counted.
+"""
+
+import datetime as dt
+
+from django.utils import timezone
+
+from clinic.models import Clinic, PublicWrite
+from clinic.sign_in import client_address
+
+PUBLIC_WRITES_PER_HOUR = 20
+WINDOW = dt.timedelta(hours=1)
+KEPT_FOR = dt.timedelta(days=1)
+
+
+def public_write_refusal(request, clinic: Clinic, *, now: dt.datetime | None = None) -> str:
+    """Note this request and say why it may not go ahead ('' when it may). Three queries (the notes
+    older than a day go)."""
+    now = now or timezone.now()
+    address = client_address(request)
+    recent = PublicWrite.objects.filter(clinic=clinic, ip_address=address, at__gt=now - WINDOW).count()
+    if recent >= PUBLIC_WRITES_PER_HOUR:
+        return (
+            "We have had many requests from your connection in the last hour, so this one was not "
+            f"sent. Please try again later, or call us{' on ' + clinic.phone if clinic.phone else ''}."
+        )
+    PublicWrite.objects.create(clinic=clinic, ip_address=address, at=now)
+    PublicWrite.objects.filter(clinic=clinic, at__lt=now - KEPT_FOR).delete()  # a day's at most
+    return ""
