@@ -517,6 +517,11 @@ class WithdrawalChannel(models.TextChoices):
     PHONE = "phone", "By phone"
     EMAIL = "email", "By email"
     LETTER = "letter", "In writing"
+    OWN_LINK = "own_link", "From their own link"  # the client themselves; no staff member records it
+
+
+# How the desk may say a client told the clinic (the client's own link records itself).
+TOLD_THE_CLINIC = [choice for choice in WithdrawalChannel.choices if choice[0] != WithdrawalChannel.OWN_LINK]
 
 
 class ConsentEndedBecause(models.TextChoices):
@@ -552,7 +557,14 @@ class ConsentWithdrawal(models.Model):
         help_text="What the client said, if they gave a reason; what changed in the plan, which the client "
         "reads when they sign again.",
     )
-    recorded_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    recorded_by = models.ForeignKey(
+        StaffMember,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when the client withdrew it themselves, from their own link.",
+    )
 
     class Meta:
         ordering = ["client_id", "modality", "withdrawn_at", "id"]
@@ -566,6 +578,12 @@ class ConsentWithdrawal(models.Model):
             models.CheckConstraint(
                 condition=~Q(because=ConsentEndedBecause.PLAN_CHANGED) | ~Q(note=""),
                 name="plan_change_says_what_changed",
+            ),
+            # a staff member records it, but for the client's own withdrawal from their link
+            models.CheckConstraint(
+                condition=Q(recorded_by__isnull=False, told__in=[c for c, _ in TOLD_THE_CLINIC] + [""])
+                | Q(recorded_by__isnull=True, told=WithdrawalChannel.OWN_LINK),
+                name="withdrawal_recorded_by_staff_or_client",
             ),
         ]
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from clients.models import (
     FITZPATRICK_QUESTION,
     PHOTO_CONSENT_TEXTS,
+    TOLD_THE_CLINIC,
     Client,
     ClientCondition,
     ConsentCountersignature,
@@ -344,7 +345,7 @@ def consent_withdraw(
         raise ClinicError(
             "Choose the treatment the client withdrew their consent to.", code="unknown_modality"
         )
-    if told not in WithdrawalChannel.values:
+    if told not in dict(TOLD_THE_CLINIC):
         raise ClinicError("Say how the client told the clinic.", code="unknown_channel")
     return _end_standing_consent(
         client=client,
@@ -354,6 +355,51 @@ def consent_withdraw(
         note=" ".join(note.split())[:500],
         recorded_by=by,
     )
+
+
+@transaction.atomic
+def consent_withdraw_by_client(
+    *, client: Client, modality: str, clinic_page_url: str = ""
+) -> ConsentWithdrawal:
+    """The client withdraws their consent to a treatment themselves, from their own link: as easy to take
+    back as it was to give. It counts at once, as one the desk records; the clinic is emailed in the same
+    transaction (its visits ahead for the treatment now lack consent: they call the client)."""
+    if modality not in Modality.values:
+        raise ClinicError("Choose the treatment you withdraw your consent to.", code="unknown_modality")
+    withdrawal = _end_standing_consent(
+        client=client,
+        modality=modality,
+        nothing_standing=("there is nothing to withdraw.", "nothing_to_withdraw"),
+        told=WithdrawalChannel.OWN_LINK,
+        recorded_by=None,
+    )
+    clinic = client.clinic
+    if clinic.email:
+        now = timezone.localtime(withdrawal.withdrawn_at, clinic.zone)
+        outbox_write(
+            [
+                outbox_message(
+                    clinic=clinic,
+                    recipient_email=clinic.email,
+                    recipient_name=clinic.name,
+                    template_key=CONSENT_WITHDRAWN,
+                    dedupe_key=f"consent-withdrawn:{withdrawal.pk}",
+                    context={
+                        "client_name": client.full_name,
+                        "treatment": Modality(modality).label.lower(),
+                        "withdrawn_at": f"{now:%A} {now.day} {now:%B %Y at %H:%M}",
+                        "zone_name": clinic.time_zone,
+                        "client_page_url": clinic_page_url,
+                    },
+                    topic=f"consent-withdrawn:{client.pk}",
+                )
+            ]
+        )
+    return withdrawal
+
+
+# The clinic told that a client withdrew a treatment consent themselves.
+CONSENT_WITHDRAWN = "consent_withdrawn"
 
 
 def _end_standing_consent(

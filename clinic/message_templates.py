@@ -222,6 +222,7 @@ SAMPLE_CONTEXT = {
     "moving_from": "",
     "client_name": "Olivia Smith",
     "use": "marketing",
+    "treatment": "microneedling",
     "withdrawn_at": "Monday 7 December 2026 at 09:40",
     "client_page_url": "https://clinic.example/clients/42/",
     "signed_at": "Monday 7 December 2026 at 09:40",

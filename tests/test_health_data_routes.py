@@ -65,7 +65,7 @@ SHOWS_NONE = {
     "the client's own links: they read their own forms and visits, not staff": {
         "public-services", "public-times", "public-details", "public-waitlist-join", "public-manage",
         "public-calendar-file", "public-waitlist", "public-visits", "public-photos-withdraw",
-        "public-feedback", "client-forms", "client-unsubscribe",
+        "public-consent-withdraw", "public-feedback", "client-forms", "client-unsubscribe",
     },
     "signing in and out, one's own password and two-step sign-in": {
         "login", "two-step-code", "two-step", "still-here", "logout", "own-password",

@@ -80,5 +80,10 @@ urlpatterns = [
     path(
         "p/visits/<str:token>/photos/withdraw/", public.public_photos_withdraw, name="public-photos-withdraw"
     ),
+    path(
+        "p/visits/<str:token>/consent/withdraw/",
+        public.public_consent_withdraw,
+        name="public-consent-withdraw",
+    ),
     path("p/feedback/<str:token>/", public.public_feedback, name="public-feedback"),
 ]

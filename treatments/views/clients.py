@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from clients.access_log import health_data_accesses, health_data_read
 from clients.merging import client_merged_into, other_records_of
-from clients.models import Client, HealthDataRead, WithdrawalChannel
+from clients.models import TOLD_THE_CLINIC, Client, HealthDataRead
 from clients.selectors import (
     client_forms,
     refused_address,
@@ -83,7 +83,7 @@ def client_detail(request, pk):
             "photo_consents": list(standing_photo_consents(client).order_by("scope")),
             # the treatments the client may withdraw their consent to, and how they may have said so
             "withdrawable": [(m, Modality(m).label) for m in sorted(standing_consent_modalities(client))],
-            "withdrawal_channels": WithdrawalChannel.choices,
+            "withdrawal_channels": TOLD_THE_CLINIC,
             "timeline": timeline,
             "resend_next": request.get_full_path(),
             # who opened their health data: for the managers, who answer the client's "who looked?"

@@ -13,12 +13,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clients.links import absolute_url
-from clients.models import Client, PhotoConsentScope
-from clients.selectors import standing_photo_consents
-from clients.services import client_register, photo_consent_withdraw_by_client
+from clients.models import Client, PhotoConsentScope, SignedConsent
+from clients.selectors import standing_consent_modalities, standing_photo_consents
+from clients.services import client_register, consent_withdraw_by_client, photo_consent_withdraw_by_client
 from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
-from clinic.models import Clinic, StaffMember
+from clinic.models import Clinic, Modality, StaffMember
 from clinic.parsing import parse_id
 from clinic.public_limits import public_write_refusal
 from clinic.time_off import closures_said
@@ -66,7 +66,7 @@ from treatments.models import (
     WaitlistEnded,
     WaitlistEntry,
 )
-from treatments.selectors import forms_missing, local_day_bounds
+from treatments.selectors import client_visits_ahead_for, forms_missing, local_day_bounds
 from treatments.waitlist import (
     entry_from_token,
     free_times_for,
@@ -390,9 +390,54 @@ def public_visits(request, token, client):
             "more": len(visits) == VISITS_SHOWN,
             "waiting": [(entry, waitlist_token(entry)) for entry in waiting],
             "photo_consents": photos,
+            "consents": _consents_standing(client, now=now),
             "token": token,
         },
     )
+
+
+def _consents_standing(client, *, now) -> list[dict]:
+    """The treatments the client's consent stands for, each with when they signed it and how many of
+    their visits ahead need it (a query, and one a treatment)."""
+    standing = standing_consent_modalities(client)
+    signed: dict[str, SignedConsent] = {}
+    for consent in SignedConsent.objects.filter(client=client, modality__in=standing).order_by("signed_at"):
+        signed[consent.modality] = consent  # the latest of each
+    return [
+        {
+            "modality": modality,
+            "treatment": Modality(modality).label,
+            "signed": signed[modality],
+            "visits_ahead": len(client_visits_ahead_for(client, modality, now=now)),
+        }
+        for modality in sorted(signed)
+    ]
+
+
+@require_POST
+@opened_from_link(client_from_visits_token)
+def public_consent_withdraw(request, token, client):
+    """The client withdraws their consent to a treatment, from the link to their visits."""
+    modality = request.POST.get("modality", "")
+    try:
+        page = absolute_url(reverse("client-detail", args=[client.pk]))
+        consent_withdraw_by_client(client=client, modality=modality, clinic_page_url=page)
+    except ClinicError as refusal:
+        messages.error(request, refusal.message.replace(f"{client.full_name} has", "You have"))
+    else:
+        treatment = Modality(modality).label.lower()
+        ahead = client_visits_ahead_for(client, modality, now=timezone.now())
+        said = (
+            f"You have withdrawn your consent to {treatment}: you will not be treated for it unless you "
+            "sign again."
+        )
+        if ahead:
+            said += (
+                f" Your {len(ahead)} visit{'s' if len(ahead) != 1 else ''} ahead for it stay booked: cancel "
+                f"{'them' if len(ahead) != 1 else 'it'} below, or we will call you."
+            )
+        messages.success(request, said)
+    return redirect("public-visits", token)
 
 
 @require_POST
