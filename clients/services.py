@@ -373,29 +373,47 @@ def consent_withdraw_by_client(
         told=WithdrawalChannel.OWN_LINK,
         recorded_by=None,
     )
-    clinic = client.clinic
-    if clinic.email:
-        now = timezone.localtime(withdrawal.withdrawn_at, clinic.zone)
-        outbox_write(
-            [
-                outbox_message(
-                    clinic=clinic,
-                    recipient_email=clinic.email,
-                    recipient_name=clinic.name,
-                    template_key=CONSENT_WITHDRAWN,
-                    dedupe_key=f"consent-withdrawn:{withdrawal.pk}",
-                    context={
-                        "client_name": client.full_name,
-                        "treatment": Modality(modality).label.lower(),
-                        "withdrawn_at": f"{now:%A} {now.day} {now:%B %Y at %H:%M}",
-                        "zone_name": clinic.time_zone,
-                        "client_page_url": clinic_page_url,
-                    },
-                    topic=f"consent-withdrawn:{client.pk}",
-                )
-            ]
-        )
+    _tell_the_clinic(
+        client,
+        template_key=CONSENT_WITHDRAWN,
+        dedupe_key=f"consent-withdrawn:{withdrawal.pk}",
+        client_page_url=clinic_page_url,
+        treatment=Modality(modality).label.lower(),
+    )
     return withdrawal
+
+
+def _tell_the_clinic(client: Client, *, template_key: str, dedupe_key: str, client_page_url: str, **said):
+    """Email the clinic's own address (when it has one) what the client just did from their link, when,
+    and the link to their page; in the caller's transaction."""
+    clinic = client.clinic
+    if not clinic.email:
+        return
+    outbox_write(
+        [
+            outbox_message(
+                clinic=clinic,
+                recipient_email=clinic.email,
+                recipient_name=clinic.name,
+                template_key=template_key,
+                dedupe_key=dedupe_key,
+                context={
+                    "client_name": client.full_name,
+                    "withdrawn_at": _local_said(timezone.now(), clinic.zone),
+                    "zone_name": clinic.time_zone,
+                    "client_page_url": client_page_url,
+                    **said,
+                },
+                topic=f"{dedupe_key.partition(':')[0]}:{client.pk}",
+            )
+        ]
+    )
+
+
+def _local_said(instant: dt.datetime, zone) -> str:
+    """ "Monday 7 December 2026 at 09:40", the clinic's local time, as the client's emails write it."""
+    local = timezone.localtime(instant, zone)
+    return f"{local:%A} {local.day} {local:%B %Y at %H:%M}"
 
 
 # The clinic told that a client withdrew a treatment consent themselves.
@@ -522,27 +540,13 @@ def photo_consent_withdraw_by_client(*, client: Client, scope: str, client_page_
         raise ClinicError("That is not a use of photos the clinic asks consent for.", code="bad_scope")
     standing = sorted(standing_photo_consents(client).filter(scope=scope).values_list("pk", flat=True))
     withdrawn = photo_consent_withdraw(client=client, scope=scope)
-    clinic = client.clinic
-    if withdrawn and scope != PhotoConsentScope.CLINICAL and clinic.email:
-        now = timezone.localtime(timezone.now(), clinic.zone)
-        outbox_write(
-            [
-                outbox_message(
-                    clinic=clinic,
-                    recipient_email=clinic.email,
-                    recipient_name=clinic.name,
-                    template_key=PHOTOS_WITHDRAWN,
-                    dedupe_key=f"photos-withdrawn:{standing[0]}",
-                    context={
-                        "client_name": client.full_name,
-                        "use": PhotoConsentScope(scope).label.lower(),
-                        "withdrawn_at": f"{now:%A} {now.day} {now:%B %Y at %H:%M}",
-                        "zone_name": clinic.time_zone,
-                        "client_page_url": client_page_url,
-                    },
-                    topic=f"photos-withdrawn:{client.pk}",
-                )
-            ]
+    if withdrawn and scope != PhotoConsentScope.CLINICAL:
+        _tell_the_clinic(
+            client,
+            template_key=PHOTOS_WITHDRAWN,
+            dedupe_key=f"photos-withdrawn:{standing[0]}",
+            client_page_url=client_page_url,
+            use=PhotoConsentScope(scope).label.lower(),
         )
     return withdrawn
 
@@ -581,7 +585,6 @@ def forms_copy_write(
     )
     roles = dict(GuardianRole.choices)
     scopes = dict(PhotoConsentScope.choices)
-    local = timezone.localtime(signed_at, zone)
     outbox_write(
         [
             outbox_message(
@@ -592,7 +595,7 @@ def forms_copy_write(
                 dedupe_key=f"forms-copy:{first}",
                 context={
                     "client_first_name": client.first_name,
-                    "signed_at": f"{local:%A} {local.day} {local:%B %Y at %H:%M}",
+                    "signed_at": _local_said(signed_at, zone),
                     "zone_name": client.clinic.time_zone,
                     "intake_title": intake.questionnaire.title if intake else "",
                     "intake_version": intake.questionnaire.version if intake else None,
