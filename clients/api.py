@@ -2,12 +2,13 @@
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import filters, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from clients.access_log import health_data_read
+from clients.erasure import client_erase
 from clients.fhir import client_as_fhir_bundle
 from clients.merging import (
     SAME_EMAIL,
@@ -190,6 +191,24 @@ class ClientViewSet(
     def perform_update(self, serializer):
         client_update_details(client=serializer.instance, **serializer.validated_data)
         serializer.instance.refresh_from_db()
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ClientSerializer,
+            400: inline_serializer(
+                "ErasureRefused", {"code": serializers.CharField(), "detail": serializers.CharField()}
+            ),
+        },
+        description="Erase the client's record at their request (managers only). Refused (400, code "
+        "`cannot_erase`) while it holds health records the clinic must keep (intake, consents, photo "
+        "consents, treatment records) or a visit still booked. Their details, notes and emails are "
+        "erased; the record stays, `erased_at` set, so past visits keep their times.",
+    )
+    @action(detail=True, methods=["post"], url_path="erase")
+    def erase(self, request, pk=None):
+        erased = client_erase(client=self.get_object(), by=staff_member_of(request.user))
+        return Response(self.get_serializer(erased).data)
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},

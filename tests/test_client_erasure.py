@@ -207,6 +207,30 @@ def test_the_pages_a_manager_erases_from_and_what_others_see(world, nadia):
     assert refused.status_code == 400
 
 
+def test_the_api_erases_for_a_manager_and_refuses_in_words(world, nadia):
+    api = APIClient()
+    url = f"/api/v1/clients/{nadia.pk}/erase/"
+    api.force_authenticate(world.desk.user)
+    assert api.post(url).status_code == 403
+    kept = world.client(first_name="Kim", last_name="Held", email="kim@example.com")
+    IntakeResponse.objects.create(
+        client=kept,
+        questionnaire=IntakeQuestionnaire.objects.create(
+            clinic=world.clinic, version=1, title="Health", questions=[], is_current=True
+        ),
+        answers={},
+    )
+    api.force_authenticate(world.manager.user)
+    refused = api.post(f"/api/v1/clients/{kept.pk}/erase/")
+    assert refused.status_code == 400 and refused.json()["code"] == "cannot_erase"
+    assert "1 intake form" in refused.json()["detail"]
+    erased = api.post(url)
+    assert erased.status_code == 200
+    assert erased.json()["first_name"] == "Erased" and erased.json()["email"] == ""
+    assert erased.json()["erased_at"] is not None
+    assert api.post(url).json()["code"] == "cannot_erase"  # erased already
+
+
 def test_a_record_with_signed_consent_and_treatment_records_is_refused(db):
     from tests.test_fhir_export import signed_off_record
 
