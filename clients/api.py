@@ -201,9 +201,10 @@ class ClientViewSet(
             ),
         },
         description="Erase the client's record at their request (managers only). Refused (400, code "
-        "`cannot_erase`) while it holds health records the clinic must keep (intake, consents, photo "
-        "consents, treatment records) or a visit still booked. Their details, notes and emails are "
-        "erased; the record stays, `erased_at` set, so past visits keep their times.",
+        "`cannot_erase`) while it holds health records the clinic must still keep (intake, consents, "
+        "photo consents, treatment records: the clinic's years after the last) or a visit still "
+        "booked. Their details, notes, emails and health records are erased; the record stays, "
+        "`erased_at` set, so past visits keep their times.",
     )
     @action(detail=True, methods=["post"], url_path="erase")
     def erase(self, request, pk=None):

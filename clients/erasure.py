@@ -1,25 +1,40 @@
 """Erasing a client's record at their request (the right to erasure, GDPR and UK GDPR article 17).
 
 A clinic must keep health records (intake answers and the conditions they noted, signed consents and
-their withdrawals, photo consents, treatment records) for years after the last treatment, so a record
-holding any is not erased: the manager is told what it holds and what can be done instead. A record
-without them (someone who booked online and never came, a caller added to the waitlist) is erased:
-its name, contact details, date of birth, notes and emails go; the row stays as "Erased client", so
-the schedule's past keeps its visits (times, services, practitioners) and the report its counts.
+their withdrawals, photo consents, treatment records) for years after the last of them: the clinic's
+`health_records_kept_years` (8 in the UK for adults), and for a client who was a child then, at least
+until their `minor_records_until_age` birthday (25). Until then a record holding any is not erased: the
+manager is told what it holds, until when, and what can be done instead. A record without them
+(someone who booked online and never came, a caller added to the waitlist), or whose health records'
+time has passed, is erased: its name, contact details, date of birth, notes and emails go, and its
+health records with them; the row stays as "Erased client", so the schedule's past keeps its visits
+(times, services, practitioners) and the report its counts.
 
-Higher layers say what else stops it (`treatments`: visits still ahead) and wipe their own words
-about the client (visits' notes, feedback comments, waitlist places) in the erasure's transaction,
-registered at start-up as the merge's checks and hooks are. A booking locks the client's row and
-finds it erased (`refuse_if_erased`), so an erasure and a booking at once never leave a visit ahead.
+Higher layers say what else stops it (`treatments`: visits still ahead), when their latest health
+record was (`treatments`: treatment records), and wipe their own rows about the client (visits' notes,
+feedback comments, waitlist places; treatment records and their photos once their time has passed) in
+the erasure's transaction, registered at start-up as the merge's checks and hooks are. A booking locks
+the client's row and finds it erased (`refuse_if_erased`), so an erasure and a booking at once never
+leave a visit ahead.
 """
 
+import datetime as dt
 from collections.abc import Callable
 
 from django.db import transaction
 from django.utils import timezone
 
 from clients.merging import held_said, rows_held
-from clients.models import Client, ClientMerge
+from clients.models import (
+    Client,
+    ClientCondition,
+    ClientMerge,
+    ConsentCountersignature,
+    ConsentWithdrawal,
+    IntakeResponse,
+    PhotoConsent,
+    SignedConsent,
+)
 from clients.services import refuse_if_erased  # noqa: F401 (booking's guard, beside the erasure)
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus, StaffMember
@@ -54,6 +69,58 @@ AfterErasure = Callable[[Client], None]
 _after_erasure: list[AfterErasure] = []
 
 
+# When a higher layer's latest health record of the client was (None: it holds none).
+LatestHealthRecord = Callable[[Client], dt.datetime | None]
+_latest_health_records: list[LatestHealthRecord] = []
+
+
+def register_latest_health_record(latest: LatestHealthRecord) -> None:
+    if latest not in _latest_health_records:
+        _latest_health_records.append(latest)
+
+
+def _latest_of_this_layer(client: Client) -> dt.datetime | None:
+    """The latest intake, signed consent, withdrawal or photo consent (given or withdrawn); four queries."""
+    moments = [
+        IntakeResponse.objects.filter(client=client).order_by("-submitted_at").values_list("submitted_at"),
+        SignedConsent.objects.filter(client=client).order_by("-signed_at").values_list("signed_at"),
+        ConsentWithdrawal.objects.filter(client=client).order_by("-withdrawn_at").values_list("withdrawn_at"),
+        PhotoConsent.objects.filter(client=client).order_by("-granted_at").values_list("granted_at"),
+    ]
+    found = [row[0] for query in moments if (row := query.first())]
+    found += (
+        PhotoConsent.objects.filter(client=client, revoked_at__isnull=False)
+        .order_by("-revoked_at")
+        .values_list("revoked_at", flat=True)[:1]
+    )
+    return max(found, default=None)
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February, in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+def health_records_kept_until(client: Client) -> dt.date | None:
+    """The last day the clinic must keep the client's health records (None: it holds none): its
+    `health_records_kept_years` after the latest of them, and for a client who was a child then, at
+    least until their `minor_records_until_age` birthday."""
+    latest = max(
+        [m for m in [_latest_of_this_layer(client), *(f(client) for f in _latest_health_records)] if m],
+        default=None,
+    )
+    if latest is None:
+        return None
+    clinic = client.clinic
+    last_day = timezone.localdate(latest, clinic.zone)
+    until = _years_after(last_day, clinic.health_records_kept_years)
+    if client.is_minor_on(last_day):
+        until = max(until, _years_after(client.date_of_birth, clinic.minor_records_until_age))
+    return until
+
+
 def register_erasure_check(check: ErasureCheck) -> None:
     if check not in _erasure_checks:
         _erasure_checks.append(check)
@@ -64,18 +131,25 @@ def register_after_erasure(hook: AfterErasure) -> None:
         _after_erasure.append(hook)
 
 
+def health_records_held(client: Client) -> dict[str, int]:
+    """How many health records of each kind the client holds, by plural name (about ten queries)."""
+    held = rows_held([client])[client.pk]
+    return {label: n for label, n in held.items() if label in HEALTH_RECORDS}
+
+
 def erasure_refusal(client: Client) -> str:
     """Why the client's record cannot be erased, in words a manager can act on ('' when it can).
     About ten queries (one per kind of row that refers to a client), for the page that asks."""
     if client.erased_at:
         return "This record was erased already."
-    held = rows_held([client])[client.pk]
-    health = {label: n for label, n in held.items() if label in HEALTH_RECORDS}
-    if health:
+    health = health_records_held(client)
+    kept_until = health_records_kept_until(client) if health else None
+    if kept_until and kept_until >= timezone.localdate(timezone=client.clinic.zone):
         return (
-            f"{client.full_name}'s record holds health records the clinic must keep "
-            f"({held_said(health)}), so it cannot be erased. Instead, turn off their optional emails "
-            "and remove the contact details they no longer want kept."
+            f"{client.full_name}'s record holds health records the clinic must keep until "
+            f"{kept_until.day} {kept_until:%B %Y} ({held_said(health)}), so it cannot be erased yet. "
+            "Instead, turn off their optional emails and remove the contact details they no longer want "
+            "kept."
         )
     for check in _erasure_checks:
         if refusal := check(client):
@@ -98,6 +172,10 @@ def client_erase(*, client: Client, by: StaffMember) -> Client:
         raise ClinicError(refusal, code="cannot_erase")
     for hook in _after_erasure:
         hook(client)
+    # their health records, whose time has passed (erasure_refusal said so): with what hangs on them
+    ConsentCountersignature.objects.filter(consent__client=client).delete()
+    for model in (ClientCondition, IntakeResponse, SignedConsent, ConsentWithdrawal, PhotoConsent):
+        model.objects.filter(client=client).delete()
     # the emails they were sent or were to be sent: addresses, names and what they said
     OutboxMessage.objects.filter(clinic_id=client.clinic_id, client_id=client.pk).delete()
     # merges of their records kept the details each record had, to undo them: gone with the rest

@@ -41,6 +41,7 @@ class ClinicAdmin(ClinicScopedAdmin):
                 ]
             },
         ),
+        ("Health records", {"fields": ["health_records_kept_years", "minor_records_until_age"]}),
     ]
 
     def has_add_permission(self, request):

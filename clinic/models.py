@@ -127,6 +127,21 @@ class Clinic(models.Model):
             "signed it, before the first treatment under it."
         ),
     )
+    health_records_kept_years = models.PositiveSmallIntegerField(
+        "Keep health records for (years)",
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=(
+            "After a client's last treatment, form or consent: until then their record cannot be erased at "
+            "their request (in the UK, 8 years for adults)."
+        ),
+    )
+    minor_records_until_age = models.PositiveSmallIntegerField(
+        "A child's health records until they are",
+        default=25,
+        validators=[MinValueValidator(18), MaxValueValidator(100)],
+        help_text="For a client treated before the age of majority, kept at least until this birthday.",
+    )
     age_of_majority = models.PositiveSmallIntegerField(
         "Adults from the age of",
         default=18,
@@ -226,6 +241,11 @@ class Clinic(models.Model):
                 condition=Q(currency__in=Currency.values),
                 name="clinic_currency_known",
                 violation_error_message="Choose the currency the clinic's prices are in.",
+            ),
+            models.CheckConstraint(
+                condition=Q(health_records_kept_years__gte=1, minor_records_until_age__gte=18),
+                name="clinic_health_records_kept",
+                violation_error_message="Health records are kept at least a year, a child's until 18.",
             ),
             models.CheckConstraint(
                 condition=Q(age_of_majority__gte=16, age_of_majority__lte=21),

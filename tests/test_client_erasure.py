@@ -159,7 +159,10 @@ def test_a_record_with_health_records_or_a_visit_ahead_is_refused_in_words(world
         answers={},
     )
     said = erasure_refusal(nadia)
-    assert said.startswith("Nadia Okafor's record holds health records the clinic must keep (1 intake form)")
+    assert said.startswith(
+        "Nadia Okafor's record holds health records the clinic must keep until 1 December 2034 "
+        "(1 intake form), so it cannot be erased yet."
+    )
     with pytest.raises(ClinicError):
         client_erase(client=nadia, by=world.manager)
     assert Client.objects.get(pk=nadia.pk).email == "nadia@example.com"
@@ -231,12 +234,64 @@ def test_the_api_erases_for_a_manager_and_refuses_in_words(world, nadia):
     assert api.post(url).json()["code"] == "cannot_erase"  # erased already
 
 
-def test_a_record_with_signed_consent_and_treatment_records_is_refused(db):
-    from tests.test_fhir_export import signed_off_record
+def test_health_records_are_kept_their_years_then_erased_with_the_record(
+    db, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    """Olivia's record of 1 December 2026 (a consent, photos, three treatments): kept eight years, to
+    1 December 2034; the day after, her record is erased with her health records and photos."""
+    import time_machine
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
 
+    from clients.erasure import health_records_kept_until
+    from clients.models import PhotoConsent, SignedConsent
+    from clients.services import photo_consent_give
+    from tests.factories import ConsentTemplateFactory, sign_consent
+    from tests.test_fhir_export import signed_off_record
+    from treatments.models import MesotherapyRecord, SessionPhoto, TreatmentSession
+
+    settings.MEDIA_ROOT = tmp_path
     world, session = signed_off_record()
-    said = erasure_refusal(session.client)
-    assert "holds health records the clinic must keep" in said and "1 treatment record" in said
+    olivia = session.client
+    sign_consent(olivia, ConsentTemplateFactory(clinic=world.clinic, modality="mesotherapy"))
+    photo_consent_give(client=olivia, scope="clinical", signature_name="Olivia Smith", agreed=True)
+    name = default_storage.save("session-photos/olivia.jpg", ContentFile(b"\xff\xd8\xff photo"))
+    SessionPhoto.objects.bulk_create([SessionPhoto(session=session, image=name)])  # as it was taken
+    assert health_records_kept_until(olivia) == dt.date(2034, 12, 1)
+    said = erasure_refusal(olivia)
+    assert "must keep until 1 December 2034" in said and "1 treatment record" in said
+
+    with time_machine.travel(dt.datetime(2034, 12, 1, 12, tzinfo=dt.UTC)):
+        assert "until 1 December 2034" in erasure_refusal(olivia)
+    with time_machine.travel(dt.datetime(2034, 12, 2, 9, tzinfo=dt.UTC)):
+        assert erasure_refusal(olivia) == ""
+        with django_capture_on_commit_callbacks(execute=True):
+            client_erase(client=olivia, by=world.manager)
+    assert not TreatmentSession.objects.filter(client=olivia).exists()
+    assert not MesotherapyRecord.objects.filter(session_id=session.pk).exists()
+    assert not SignedConsent.objects.filter(client=olivia).exists()
+    assert not PhotoConsent.objects.filter(client=olivia).exists()
+    assert not default_storage.exists(name)  # the photo's file, once the erasure committed
+    assert Appointment.objects.filter(pk=session.appointment_id).exists()  # the visit stays, as a time
+
+
+def test_a_childs_health_records_are_kept_until_they_are_25(world, nadia):
+    nadia.date_of_birth = dt.date(2012, 3, 1)  # 14 when her intake was taken
+    nadia.save(update_fields=["date_of_birth"])
+    IntakeResponse.objects.create(
+        client=nadia,
+        questionnaire=IntakeQuestionnaire.objects.create(
+            clinic=world.clinic, version=1, title="Health", questions=[], is_current=True
+        ),
+        answers={},
+    )
+    from clients.erasure import health_records_kept_until
+
+    assert health_records_kept_until(nadia) == dt.date(2037, 3, 1)  # her 25th birthday, after 2034
+    world.clinic.minor_records_until_age = 21
+    world.clinic.save(update_fields=["minor_records_until_age"])
+    nadia.clinic.refresh_from_db()
+    assert health_records_kept_until(nadia) == dt.date(2034, 12, 1)  # eight years is later
 
 
 @pytest.mark.django_db(transaction=True)

@@ -25,10 +25,19 @@ class TreatmentsConfig(AppConfig):
         register_after_undo(visits_after_undo)  # first: the emails about those visits follow them
         register_after_undo(rebooking_after_undo)
 
-        from clients.erasure import register_after_erasure, register_erasure_check
-        from treatments.booking import erasure_refusal_for_visits, visits_after_erasure
+        from clients.erasure import (
+            register_after_erasure,
+            register_erasure_check,
+            register_latest_health_record,
+        )
+        from treatments.booking import (
+            erasure_refusal_for_visits,
+            latest_treatment_record,
+            visits_after_erasure,
+        )
 
         register_erasure_check(erasure_refusal_for_visits)
+        register_latest_health_record(latest_treatment_record)
         register_after_erasure(visits_after_erasure)
 
         from treatments.device_holds import repair_device_hold_triggers

@@ -16,8 +16,10 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Exists, F, OuterRef, prefetch_related_objects
+from django.db.models import Exists, F, Max, OuterRef, prefetch_related_objects
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from clients.models import Client
@@ -51,6 +53,8 @@ from treatments.models import (
     Course,
     Protocol,
     Service,
+    SessionAddendum,
+    SessionPhoto,
     TreatmentSession,
     VisitFeedback,
     WaitlistEnded,
@@ -1588,3 +1592,29 @@ def visits_after_erasure(client: Client) -> None:
         ended_at=now, ended_because=WaitlistEnded.REMOVED
     )
     WaitlistEntry.objects.filter(client=client).update(note="")
+    # their treatment records, whose time to be kept has passed (the erasure refuses them before),
+    # with their areas, addenda and photos; the photos' files once the erasure has committed
+    records = TreatmentSession.objects.filter(client=client)
+    files = list(SessionPhoto.objects.filter(session__in=records).values_list("image", flat=True))
+    records.delete()
+    if files:
+        transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
+
+
+def latest_treatment_record(client: Client) -> dt.datetime | None:
+    """When the client's latest treatment record was started, signed off or added to (None: they have
+    none); for how long the clinic keeps it. Registered with `clients.erasure`; two queries."""
+    records = TreatmentSession.objects.filter(client=client)
+    found = [
+        moment
+        for moment in (
+            records.aggregate(latest=Max(Greatest("started_at", Coalesce("signed_off_at", "started_at"))))[
+                "latest"
+            ],
+            SessionAddendum.objects.filter(session__client=client).aggregate(latest=Max("written_at"))[
+                "latest"
+            ],
+        )
+        if moment
+    ]
+    return max(found, default=None)
