@@ -77,7 +77,7 @@ def test_a_client_withdraws_a_treatment_consent_from_their_link(client, db):
 
     answer = client.post(withdraw, {"modality": "microneedling"}, follow=True).content.decode()
     assert "You have withdrawn your consent to microneedling" in answer
-    assert "Your 1 visit ahead for it stay booked" in answer and 'id="consent-microneedling"' not in answer
+    assert "Your 1 visit ahead for it stays booked" in answer and 'id="consent-microneedling"' not in answer
     [withdrawal] = ConsentWithdrawal.objects.filter(client=olivia)
     assert (withdrawal.told, withdrawal.recorded_by) == ("own_link", None)
     assert "microneedling" not in standing_consent_modalities(olivia)

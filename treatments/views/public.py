@@ -431,10 +431,11 @@ def public_consent_withdraw(request, token, client):
             f"You have withdrawn your consent to {treatment}: you will not be treated for it unless you "
             "sign again."
         )
-        if ahead:
+        if len(ahead) == 1:
+            said += " Your 1 visit ahead for it stays booked: cancel it below, or we will call you."
+        elif ahead:
             said += (
-                f" Your {len(ahead)} visit{'s' if len(ahead) != 1 else ''} ahead for it stay booked: cancel "
-                f"{'them' if len(ahead) != 1 else 'it'} below, or we will call you."
+                f" Your {len(ahead)} visits ahead for it stay booked: cancel them below, or we will call you."
             )
         messages.success(request, said)
     return redirect("public-visits", token)
