@@ -20,8 +20,11 @@ leave a visit ahead.
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Max
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from clients.merging import held_said, rows_held
@@ -35,7 +38,6 @@ from clients.models import (
     PhotoConsent,
     SignedConsent,
 )
-from clients.services import refuse_if_erased  # noqa: F401 (booking's guard, beside the erasure)
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus, StaffMember
 from clinic.permissions import require_manager_of
@@ -82,18 +84,15 @@ def register_latest_health_record(latest: LatestHealthRecord) -> None:
 def _latest_of_this_layer(client: Client) -> dt.datetime | None:
     """The latest intake, signed consent, withdrawal or photo consent (given or withdrawn); four queries."""
     moments = [
-        IntakeResponse.objects.filter(client=client).order_by("-submitted_at").values_list("submitted_at"),
-        SignedConsent.objects.filter(client=client).order_by("-signed_at").values_list("signed_at"),
-        ConsentWithdrawal.objects.filter(client=client).order_by("-withdrawn_at").values_list("withdrawn_at"),
-        PhotoConsent.objects.filter(client=client).order_by("-granted_at").values_list("granted_at"),
+        model.objects.filter(client=client).aggregate(latest=Max(moment))["latest"]
+        for model, moment in (
+            (IntakeResponse, "submitted_at"),
+            (SignedConsent, "signed_at"),
+            (ConsentWithdrawal, "withdrawn_at"),
+            (PhotoConsent, Greatest("granted_at", Coalesce("revoked_at", "granted_at"))),
+        )
     ]
-    found = [row[0] for query in moments if (row := query.first())]
-    found += (
-        PhotoConsent.objects.filter(client=client, revoked_at__isnull=False)
-        .order_by("-revoked_at")
-        .values_list("revoked_at", flat=True)[:1]
-    )
-    return max(found, default=None)
+    return max((m for m in moments if m), default=None)
 
 
 def _years_after(day: dt.date, years: int) -> dt.date:
@@ -137,13 +136,33 @@ def health_records_held(client: Client) -> dict[str, int]:
     return {label: n for label, n in held.items() if label in HEALTH_RECORDS}
 
 
+@dataclass(frozen=True)
+class ErasureOutlook:
+    """What erasing a client's record would meet: why not, in words ('' when it may go ahead), the
+    health records it holds (by plural name) and the last day they must be kept (None: none held)."""
+
+    refusal: str
+    health: dict[str, int]
+    kept_until: dt.date | None
+
+
+def erasure_outlook(client: Client) -> ErasureOutlook:
+    """Whether the client's record can be erased and what it holds, for the page that asks and the
+    erasure itself. About fifteen queries (one per kind of row that refers to a client, and the latest
+    of each kind of health record)."""
+    health = health_records_held(client) if not client.erased_at else {}
+    kept_until = health_records_kept_until(client) if health else None
+    return ErasureOutlook(_refusal(client, health, kept_until), health, kept_until)
+
+
 def erasure_refusal(client: Client) -> str:
-    """Why the client's record cannot be erased, in words a manager can act on ('' when it can).
-    About ten queries (one per kind of row that refers to a client), for the page that asks."""
+    """Why the client's record cannot be erased, in words a manager can act on ('' when it can)."""
+    return erasure_outlook(client).refusal
+
+
+def _refusal(client: Client, health: dict[str, int], kept_until: dt.date | None) -> str:
     if client.erased_at:
         return "This record was erased already."
-    health = health_records_held(client)
-    kept_until = health_records_kept_until(client) if health else None
     if kept_until and kept_until >= timezone.localdate(timezone=client.clinic.zone):
         return (
             f"{client.full_name}'s record holds health records the clinic must keep until "

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clients.access_log import health_data_read
-from clients.erasure import client_erase, erasure_refusal, health_records_held, health_records_kept_until
+from clients.erasure import client_erase, erasure_outlook
 from clients.forms import ClientDetailsForm
 from clients.merging import held_said
 from clients.models import Client, HealthDataRead, PhotoConsentScope, SignedConsent
@@ -186,16 +186,16 @@ def client_erase_view(request, pk):
             else:
                 messages.success(request, "The record is erased: nothing that names the client is kept.")
                 return redirect("client-detail", pk=client.pk)
-    health = health_records_held(client)
+    outlook = erasure_outlook(client)
     return render(
         request,
         "clients/client_erase.html",
         {
             "client": client,
-            "refusal": erasure_refusal(client),
+            "refusal": outlook.refusal,
             "error": error,
-            "health": held_said(health) if health else "",
-            "kept_until": health_records_kept_until(client) if health else None,
+            "health": held_said(outlook.health) if outlook.health else "",
+            "kept_until": outlook.kept_until,
         },
         status=400 if error else 200,
     )
