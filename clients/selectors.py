@@ -509,7 +509,7 @@ def _may_sign(member: StaffMember | None, role: str, consent: SignedConsent, sig
     return role == CountersignatureRole.WITNESS or consent.modality in qualified
 
 
-def _latest_standing_consents(client_ids, modalities) -> dict[tuple[int, str], SignedConsent]:
+def latest_standing_consents(client_ids, modalities) -> dict[tuple[int, str], SignedConsent]:
     """Each client's latest consent to each treatment, with the staff signatures on it, left out where
     they withdrew it since: {(client id, modality): consent} (three queries)."""
     latest: dict[tuple[int, str], SignedConsent] = {}
@@ -544,7 +544,7 @@ def consent_signatures(
         if member is not None and member.is_practitioner
         else set()
     )
-    latest = _latest_standing_consents([client.pk], modalities)  # withdrawn: none to sign
+    latest = latest_standing_consents([client.pk], modalities)  # withdrawn: none to sign
     result = []
     for _, consent in sorted(latest.items()):
         signatures = list(consent.countersignatures.all())
@@ -567,7 +567,7 @@ def staff_signatures_missing_for_visits(
     roles = roles_asked(clinic)
     if not roles or not visits:
         return {}
-    latest = _latest_standing_consents(
+    latest = latest_standing_consents(
         {client_id for _, client_id, _ in visits}, set().union(*(m for _, _, m in visits))
     )
     missing = {}

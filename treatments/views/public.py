@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from clients.links import absolute_url
-from clients.models import Client, PhotoConsentScope, SignedConsent
-from clients.selectors import standing_consent_modalities, standing_photo_consents
+from clients.models import Client, PhotoConsentScope
+from clients.selectors import latest_standing_consents, standing_photo_consents
 from clients.services import client_register, consent_withdraw_by_client, photo_consent_withdraw_by_client
 from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
@@ -397,21 +397,23 @@ def public_visits(request, token, client):
 
 
 def _consents_standing(client, *, now) -> list[dict]:
-    """The treatments the client's consent stands for, each with when they signed it and how many of
-    their visits ahead need it (a query, and one a treatment)."""
-    standing = standing_consent_modalities(client)
-    signed: dict[str, SignedConsent] = {}
-    for consent in SignedConsent.objects.filter(client=client, modality__in=standing).order_by("signed_at"):
-        signed[consent.modality] = consent  # the latest of each
+    """The treatments the client's consent stands for, each with the consent they signed last and how
+    many of their visits ahead need it (three queries, and one a treatment)."""
+    standing = latest_standing_consents([client.pk], Modality.values)
     return [
         {
             "modality": modality,
             "treatment": Modality(modality).label,
-            "signed": signed[modality],
+            "signed": consent,
             "visits_ahead": len(client_visits_ahead_for(client, modality, now=now)),
         }
-        for modality in sorted(signed)
+        for (_, modality), consent in sorted(standing.items())
     ]
+
+
+def _client_page(client) -> str:
+    """The client's page for the clinic's staff, as the emails telling the clinic link it."""
+    return absolute_url(reverse("client-detail", args=[client.pk]))
 
 
 @require_POST
@@ -420,8 +422,7 @@ def public_consent_withdraw(request, token, client):
     """The client withdraws their consent to a treatment, from the link to their visits."""
     modality = request.POST.get("modality", "")
     try:
-        page = absolute_url(reverse("client-detail", args=[client.pk]))
-        consent_withdraw_by_client(client=client, modality=modality, clinic_page_url=page)
+        consent_withdraw_by_client(client=client, modality=modality, clinic_page_url=_client_page(client))
     except ClinicError as refusal:
         messages.error(request, refusal.message.replace(f"{client.full_name} has", "You have"))
     else:
@@ -447,8 +448,9 @@ def public_photos_withdraw(request, token, client):
     """The client withdraws their consent to photos for one use, from the link to their visits."""
     scope = request.POST.get("scope", "")
     try:
-        page = absolute_url(reverse("client-detail", args=[client.pk]))
-        withdrawn = photo_consent_withdraw_by_client(client=client, scope=scope, client_page_url=page)
+        withdrawn = photo_consent_withdraw_by_client(
+            client=client, scope=scope, client_page_url=_client_page(client)
+        )
     except ClinicError as refusal:
         messages.error(request, refusal.message)
     else:
