@@ -56,9 +56,10 @@ class ClientSerializer(serializers.ModelSerializer):
             "date_of_birth",
             "email_refused",
             "erased_at",
+            "erased_because",
         ]
         extra_kwargs = {"email": {"required": False}, "phone": {"required": False}}
-        read_only_fields = ["erased_at"]
+        read_only_fields = ["erased_at", "erased_because"]
 
     @extend_schema_field(EmailRefusalSerializer(allow_null=True))
     def get_email_refused(self, client: Client) -> dict | None:

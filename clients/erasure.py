@@ -1,4 +1,6 @@
-"""Erasing a client's record at their request (the right to erasure, GDPR and UK GDPR article 17).
+"""Erasing a client's record at their request (the right to erasure, GDPR and UK GDPR article 17), or
+once the clinic no longer has to keep it (storage limitation, article 5(1)(e); `treatments.keeping`
+lists those records for a manager to review).
 
 A clinic must keep health records (intake answers and the conditions they noted, signed consents and
 their withdrawals, photo consents, treatment records) for years after the last of them: the clinic's
@@ -34,6 +36,7 @@ from clients.models import (
     ClientMerge,
     ConsentCountersignature,
     ConsentWithdrawal,
+    ErasureReason,
     IntakeResponse,
     PhotoConsent,
     SignedConsent,
@@ -95,7 +98,7 @@ def _latest_of_this_layer(client: Client) -> dt.datetime | None:
     return max((m for m in moments if m), default=None)
 
 
-def _years_after(day: dt.date, years: int) -> dt.date:
+def years_after(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February, in a year without one
@@ -110,13 +113,16 @@ def health_records_kept_until(client: Client) -> dt.date | None:
         [m for m in [_latest_of_this_layer(client), *(f(client) for f in _latest_health_records)] if m],
         default=None,
     )
-    if latest is None:
-        return None
+    return kept_until_after(client, latest) if latest else None
+
+
+def kept_until_after(client: Client, latest: dt.datetime) -> dt.date:
+    """The last day the clinic must keep a client's health records whose latest is `latest`."""
     clinic = client.clinic
     last_day = timezone.localdate(latest, clinic.zone)
-    until = _years_after(last_day, clinic.health_records_kept_years)
+    until = years_after(last_day, clinic.health_records_kept_years)
     if client.is_minor_on(last_day):
-        until = max(until, _years_after(client.date_of_birth, clinic.minor_records_until_age))
+        until = max(until, years_after(client.date_of_birth, clinic.minor_records_until_age))
     return until
 
 
@@ -179,8 +185,10 @@ def _refusal(client: Client, health: dict[str, int], kept_until: dt.date | None)
 
 
 @transaction.atomic
-def client_erase(*, client: Client, by: StaffMember) -> Client:
-    """Erase a client's record at their request, or raise ClinicError saying why not.
+def client_erase(*, client: Client, by: StaffMember, because: str = ErasureReason.ASKED) -> Client:
+    """Erase a client's record, or raise ClinicError saying why not: at their request, or `because`
+    the clinic no longer has to keep it (`treatments.keeping.client_erase_past_keeping` checks that
+    first, and calls this in its transaction).
 
     Managers only. The row is locked first, so a booking at the same moment waits and is then refused,
     or goes first and refuses the erasure (a visit ahead).
@@ -209,7 +217,7 @@ def client_erase(*, client: Client, by: StaffMember) -> Client:
     for name in ERASED_DETAILS:
         setattr(client, name, "")
     client.accepts_aftercare_email = client.accepts_marketing_email = False
-    client.erased_at, client.erased_by = timezone.now(), by
+    client.erased_at, client.erased_by, client.erased_because = timezone.now(), by, ErasureReason(because)
     client.unsubscribed_at = client.unsubscribed_at or client.erased_at
     client.save()
     return client

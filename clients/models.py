@@ -46,6 +46,13 @@ def validate_phone_number(value: str) -> None:
         )
 
 
+class ErasureReason(models.TextChoices):
+    """Why a client's record was erased (`clients.erasure`)."""
+
+    ASKED = "asked", "at the client's request"
+    KEPT_LONG_ENOUGH = "kept_long_enough", "once the clinic no longer had to keep it"
+
+
 class Client(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="clients")
     first_name = models.CharField(max_length=100, validators=[validate_printable])
@@ -64,13 +71,17 @@ class Client(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True, help_text="Set by one-click unsubscribe.")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    # Erased at the client's request (`clients.erasure`): the row stays, without anything that names
-    # them, so the schedule's past keeps its visits; nothing new is booked for it.
+    # Erased at the client's request, or once the clinic no longer had to keep it (`clients.erasure`):
+    # the row stays, without anything that names them, so the schedule's past keeps its visits; nothing
+    # new is booked for it.
     erased_at = models.DateTimeField(
         null=True,
         blank=True,
         editable=False,
-        help_text="Set when the record was erased at the client's request: nothing that names them is kept.",
+        help_text="Set when the record was erased: nothing that names the client is kept.",
+    )
+    erased_because = models.CharField(
+        max_length=20, choices=ErasureReason.choices, blank=True, editable=False
     )
     erased_by = models.ForeignKey(
         StaffMember,
@@ -105,6 +116,12 @@ class Client(models.Model):
                 ),
                 name="client_erased_holds_no_details",
                 violation_error_message="An erased client's record keeps nothing that names them.",
+            ),
+            models.CheckConstraint(
+                condition=Q(erased_at__isnull=True, erased_because="")
+                | Q(erased_at__isnull=False, erased_because__in=ErasureReason.values),
+                name="client_erased_says_why",
+                violation_error_message="An erased client's record says why it was erased.",
             ),
         ]
 

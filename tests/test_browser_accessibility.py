@@ -188,6 +188,7 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
                 reverse("client-erase", args=[caller.pk]),  # the form
                 "/manage/outbox/",
                 "/manage/report/",
+                "/manage/keeping/",  # the demo's two former clients
                 "/manage/emails/",
                 "/manage/emails/booking_reminder/",
                 "/manage/staff/",

@@ -55,8 +55,9 @@ SHOWS_NONE = {
         "api-me", "api-schema", "api-docs", "healthz",
     },
     "a client's contact details, what records they hold counted, not read": {
-        "client-list", "client-edit", "client-erase", "client-duplicates", "client-same-as", "merge-undo",
-        "api-client-list", "api-client-detail", "api-client-erase", "outbox-resend",
+        "client-list", "client-edit", "client-erase", "records-past-keeping", "client-duplicates",
+        "client-same-as", "merge-undo", "api-client-list", "api-client-detail", "api-client-erase",
+        "outbox-resend",
     },
     "writes only (POST), answered by a redirect to a page that notes its read": {
         "consent-withdrawal", "consent-plan-changed", "photo-consent-withdraw", "consent-countersign",

@@ -56,7 +56,14 @@ def test_it_builds_a_realistic_clinic(seeded):
         "microcurrent",
         "mesotherapy",
     }
-    assert Client.objects.filter(clinic=clinic).count() == 41  # 40, and one of them twice
+    # 40, one of them twice, and two callers of long ago whose records are past their keeping time
+    assert Client.objects.filter(clinic=clinic).count() == 43
+    from treatments.keeping import records_past_keeping
+
+    assert [past.client.full_name for past in records_past_keeping(clinic)] == [
+        "Harriet Cole",
+        "George Patel",
+    ]
     # intake and consent in various states: none, stale version, current
     with_intake = IntakeResponse.objects.filter(client__clinic=clinic).values("client").distinct().count()
     assert 0 < with_intake < 40

@@ -115,12 +115,40 @@ class Command(BaseCommand):
                 self._saturday_covered(clinic)
                 self._closed_for_christmas(clinic)
                 self._device_away_for_servicing(clinic)
+                self._records_past_keeping(clinic)
             if other_created:
                 self._other_clinic_config(other)
                 self._clients_and_history(other, rng, 6, with_forms=False)
         if created or not options["quiet_if_present"]:
             self.stdout.write(self.style.SUCCESS(f"Demo clinic: {clinic.name} ({clinic.time_zone})"))
         self._print_logins()
+
+    @staticmethod
+    def _records_past_keeping(clinic: Clinic) -> None:
+        """Two callers who enquired and never came, longer ago than the clinic keeps a record: the
+        manager's `/manage/keeping/` lists them to review and erase."""
+        now = timezone.now()
+        years = clinic.health_records_kept_years
+        Client.objects.bulk_create(
+            [
+                Client(
+                    clinic=clinic,
+                    first_name="Harriet",
+                    last_name="Cole",
+                    email="harriet.cole@example.com",
+                    phone="+44 7700 955001",
+                    notes="Phoned about microneedling for acne scars; to call back after her holiday.",
+                    created_at=now - dt.timedelta(days=(years + 1) * 365 + 40),
+                ),
+                Client(
+                    clinic=clinic,
+                    first_name="George",
+                    last_name="Patel",
+                    email="george.patel@example.com",
+                    created_at=now - dt.timedelta(days=years * 365 + 190),
+                ),
+            ]
+        )
 
     @staticmethod
     def _saturday_covered(clinic: Clinic) -> None:

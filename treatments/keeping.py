@@ -1,0 +1,186 @@
+"""Client records the clinic no longer has to keep, for a manager to review and erase (storage
+limitation, GDPR and UK GDPR article 5(1)(e)).
+
+A client's record is past its keeping time when nothing has happened on it for the clinic's
+`health_records_kept_years` (8 by default): no visit (held, booked or cancelled) nor change to one, no
+feedback, no waitlist place, no health record (intake, consent signed or withdrawn, photo consent,
+treatment record or addendum) and no registration since; and a child's health records are kept until
+their `minor_records_until_age` birthday too (`clients.erasure.kept_until_after`). Nobody has to ask:
+the manager sees them listed (`/manage/keeping/`), the longest past it first, and erases those the
+clinic does not need to keep for another reason (a complaint or claim still open), as
+`clients.erasure` erases a record at the client's request, with `erased_because` saying which.
+
+The list is one query however many clients the clinic has: each latest moment is a correlated subquery
+over an indexed foreign key, the database keeps only records with nothing since the cut-off, and the
+exact day (a child's birthday, 29 February) is decided here.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from clients.erasure import client_erase, kept_until_after, years_after
+from clients.models import (
+    Client,
+    ConsentWithdrawal,
+    ErasureReason,
+    IntakeResponse,
+    PhotoConsent,
+    SignedConsent,
+)
+from clinic.errors import ClinicError
+from clinic.models import Clinic, StaffMember
+from clinic.permissions import require_manager_of
+from treatments.models import (
+    Appointment,
+    AppointmentEvent,
+    SessionAddendum,
+    TreatmentSession,
+    VisitFeedback,
+    WaitlistEntry,
+)
+
+# The records listed at once, the longest past their keeping time first: erasing them brings the next.
+LISTED_AT_ONCE = 100
+
+# What can happen on a client's record, by the words the list says it in: (model, the path from it to
+# the client, when it happened, whether it is a health record). The health records are those
+# `clients.erasure.health_records_kept_until` reads.
+_MOMENTS = {
+    "intake form": (IntakeResponse, "client", "submitted_at", True),
+    "consent signed": (SignedConsent, "client", "signed_at", True),
+    "consent withdrawn": (ConsentWithdrawal, "client", "withdrawn_at", True),
+    "photo consent": (
+        PhotoConsent,
+        "client",
+        Greatest("granted_at", Coalesce("revoked_at", "granted_at")),
+        True,
+    ),
+    "treatment record": (
+        TreatmentSession,
+        "client",
+        Greatest("started_at", Coalesce("signed_off_at", "started_at")),
+        True,
+    ),
+    "treatment record addendum": (SessionAddendum, "session__client", "written_at", True),
+    "visit": (Appointment, "client", "end", False),
+    "change to a visit": (AppointmentEvent, "appointment__client", "at", False),
+    "feedback on a visit": (VisitFeedback, "appointment__client", "given_at", False),
+    "waitlist place": (
+        WaitlistEntry,
+        "client",
+        Greatest("added_at", Coalesce("ended_at", "added_at")),
+        False,
+    ),
+}
+_REGISTERED = "registered"
+
+
+@dataclass(frozen=True)
+class PastKeeping:
+    """A client's record seen for its keeping time: the latest thing on it (what, when), and the last
+    day its health records had to be kept (None: it holds none)."""
+
+    client: Client
+    last_what: str
+    last_at: dt.datetime
+    health_kept_until: dt.date | None
+    kept_until: dt.date  # the last day the clinic keeps the record
+
+    @property
+    def past(self) -> bool:
+        return self.kept_until < timezone.localdate(timezone=self.client.clinic.zone)
+
+
+def _annotation(name: str) -> str:
+    return "latest_" + name.replace(" ", "_")
+
+
+def _with_latest_moments(clients):
+    return clients.annotate(
+        **{
+            _annotation(name): Subquery(
+                model.objects.filter(**{path: OuterRef("pk")})
+                .order_by()
+                .values(path)
+                .annotate(latest=Max(moment))
+                .values("latest")
+            )
+            for name, (model, path, moment, _health) in _MOMENTS.items()
+        }
+    )
+
+
+def _seen(client: Client) -> PastKeeping:
+    moments = {name: getattr(client, _annotation(name)) for name in _MOMENTS}
+    latest_health = max((at for name, at in moments.items() if at and _MOMENTS[name][3]), default=None)
+    last_what, last_at = max(
+        [(name, at) for name, at in moments.items() if at] + [(_REGISTERED, client.created_at)],
+        key=lambda seen: seen[1],
+    )
+    health_kept_until = kept_until_after(client, latest_health) if latest_health else None
+    kept_until = years_after(
+        timezone.localdate(last_at, client.clinic.zone), client.clinic.health_records_kept_years
+    )
+    return PastKeeping(
+        client=client,
+        last_what=last_what,
+        last_at=last_at,
+        health_kept_until=health_kept_until,
+        kept_until=max(kept_until, health_kept_until or kept_until),
+    )
+
+
+def records_past_keeping(clinic: Clinic) -> list[PastKeeping]:
+    """The clinic's client records past their keeping time, the longest past it first. One query."""
+    today = timezone.localdate(timezone=clinic.zone)
+    # Nothing on the record since this instant, or it is not past (a day's margin each side of the
+    # local date; the exact day is decided by `_seen`).
+    cut_off = dt.datetime.combine(
+        years_after(today, -clinic.health_records_kept_years), dt.time(), tzinfo=clinic.zone
+    ) + dt.timedelta(days=1)
+    nothing_since = Q(created_at__lt=cut_off)
+    for name in _MOMENTS:
+        nothing_since &= Q(**{f"{_annotation(name)}__isnull": True}) | Q(
+            **{f"{_annotation(name)}__lt": cut_off}
+        )
+    candidates = _with_latest_moments(
+        Client.objects.filter(clinic=clinic, erased_at=None).select_related("clinic")
+    )
+    seen = [_seen(client) for client in candidates.filter(nothing_since)]
+    return sorted(
+        (record for record in seen if record.past), key=lambda record: (record.kept_until, record.client.pk)
+    )
+
+
+def keeping_of(client: Client) -> PastKeeping:
+    """One client's record seen for its keeping time. One query."""
+    return _seen(_with_latest_moments(Client.objects.filter(pk=client.pk).select_related("clinic")).get())
+
+
+def client_erase_past_keeping(*, client: Client, by: StaffMember) -> Client:
+    """Erase a client's record because the clinic no longer has to keep it, or raise ClinicError
+    saying why not (something happened on it since, or what stops any erasure). Managers only."""
+    require_manager_of(client.clinic, by, to="erase a client's record")
+    with transaction.atomic():
+        # locked before it is read, as a booking locks it: one made meanwhile is seen, or waits
+        locked = Client.objects.select_for_update(no_key=True).select_related("clinic").get(pk=client.pk)
+        if locked.erased_at:
+            raise ClinicError("This record was erased already.", code="cannot_erase")
+        seen = keeping_of(locked)
+        if not seen.past:
+            raise ClinicError(
+                f"{locked.full_name}'s record is not past its keeping time: the latest on it "
+                f"({seen.last_what}, {_day_said(timezone.localdate(seen.last_at, locked.clinic.zone))}) "
+                f"keeps it until {_day_said(seen.kept_until)}.",
+                code="not_past_keeping",
+            )
+        return client_erase(client=locked, by=by, because=ErasureReason.KEPT_LONG_ENOUGH)
+
+
+def _day_said(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
