@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
 from clinic.models import (
@@ -10,6 +12,7 @@ from clinic.models import (
     Room,
     StaffMember,
     TimeOff,
+    Weekday,
     WorkingHours,
 )
 from clinic.time_off import closures_apply_to
@@ -55,8 +58,34 @@ class QualificationInline(ClinicScopedInline):
     model = PractitionerQualification
 
 
+class WorkingHoursFormSet(BaseInlineFormSet):
+    """Within one rota (the rows with the same `applies_from`), one weekday's hours do not overlap."""
+
+    def clean(self):
+        super().clean()
+        seen: dict[tuple, list[tuple]] = {}
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if not data or data.get("DELETE") or not data.get("start_time") or not data.get("end_time"):
+                continue
+            rota = (data.get("weekday"), data.get("applies_from"))
+            window = (data["start_time"], data["end_time"])
+            for start, end in seen.get(rota, []):
+                if window[0] < end and start < window[1]:
+                    day = dict(Weekday.choices).get(rota[0], "that day")
+                    since = f" from {rota[1]:%d %b %Y}" if rota[1] else ""
+                    raise ValidationError(
+                        f"Two of the hours on {day}{since} overlap ({start:%H:%M}–{end:%H:%M} and "
+                        f"{window[0]:%H:%M}–{window[1]:%H:%M}): make them one, or end one before the "
+                        "other starts."
+                    )
+            seen.setdefault(rota, []).append(window)
+
+
 class WorkingHoursInline(ClinicScopedInline):
     model = WorkingHours
+    formset = WorkingHoursFormSet
+    fields = ["weekday", "start_time", "end_time", "applies_from"]
 
 
 class TimeOffInline(ClinicScopedInline):

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -494,15 +495,33 @@ class Weekday(models.IntegerChoices):
 
 
 class WorkingHours(models.Model):
-    """A practitioner's regular hours on one weekday, in the clinic's local time."""
+    """A practitioner's regular hours on one weekday, in the clinic's local time.
+
+    Rows without `applies_from` are their rota from the start. Rows with one are a new rota from that
+    day: from then on, every earlier row of theirs stops holding (`working_hours_on`), so a manager
+    enters January's change in December and the visits booked until then keep the hours they have.
+    """
 
     staff_member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="working_hours")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     start_time = models.TimeField()
     end_time = models.TimeField()
+    applies_from = models.DateField(
+        "from",
+        null=True,
+        blank=True,
+        help_text="Empty for the usual hours. A date starts a new rota that day: all the hours with this "
+        "date replace every earlier row from then on.",
+    )
 
     class Meta:
-        ordering = ["staff_member_id", "weekday", "start_time"]
+        # each rota together, the first one first
+        ordering = [
+            "staff_member_id",
+            models.F("applies_from").asc(nulls_first=True),
+            "weekday",
+            "start_time",
+        ]
         verbose_name_plural = "working hours"
         constraints = [
             models.CheckConstraint(
@@ -518,7 +537,19 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}"
+        since = f" from {self.applies_from:%d %b %Y}" if self.applies_from else ""
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}{since}"
+
+
+def working_hours_on(hours: Iterable[WorkingHours], day: dt.date) -> list[WorkingHours]:
+    """Which of a practitioner's working-hours rows hold on a local day: those of their rota in force
+    then (the latest `applies_from` on or before the day; rows without one are the first rota), of the
+    day's weekday. Nothing when their first rota starts later."""
+    hours = list(hours)
+    began = [h.applies_from or dt.date.min for h in hours]
+    in_force = max((since for since in began if since <= day), default=None)
+    weekday = day.weekday()
+    return [h for h, since in zip(hours, began, strict=True) if since == in_force and h.weekday == weekday]
 
 
 class ClinicClosure(models.Model):

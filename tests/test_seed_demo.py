@@ -64,6 +64,15 @@ def test_it_builds_a_realistic_clinic(seeded):
         "Harriet Cole",
         "George Patel",
     ]
+    from clinic.models import WorkingHours
+
+    new_rota = WorkingHours.objects.filter(staff_member__user__username="nurse", applies_from__isnull=False)
+    assert sorted(new_rota.values_list("weekday", flat=True)) == [0, 1, 2, 3]
+    begins = {hours.applies_from for hours in new_rota}
+    assert len(begins) == 1 and (first := begins.pop()).weekday() == 0
+    assert first >= timezone.localdate(timezone=clinic.zone) + dt.timedelta(
+        days=14
+    )  # after the demo's visits
     # intake and consent in various states: none, stale version, current
     with_intake = IntakeResponse.objects.filter(client__clinic=clinic).values("client").distinct().count()
     assert 0 < with_intake < 40

@@ -26,6 +26,7 @@ from clinic.models import (
     StaffRole,
     TimeOff,
     WorkingHours,
+    working_hours_on,
 )
 from treatments.eligibility import qualification_gaps
 from treatments.models import INACTIVE_STATUSES, Appointment, Service
@@ -154,9 +155,7 @@ def working_windows(day: dt.date, zone, weekly, extra) -> list[tuple[dt.datetime
     (`WorkingHours` rows) and their extra hours that day (`ExtraHours` rows, cut to the day), merged."""
     day_start = dt.datetime.combine(day, dt.time.min, tzinfo=zone).astimezone(UTC)
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=zone).astimezone(UTC)
-    windows = [
-        _local_window(day, h.start_time, h.end_time, zone) for h in weekly if h.weekday == day.weekday()
-    ]
+    windows = [_local_window(day, h.start_time, h.end_time, zone) for h in working_hours_on(weekly, day)]
     windows += [
         (max(e.start, day_start), min(e.end, day_end))
         for e in extra
@@ -339,10 +338,9 @@ def available_slots(
     room_busy = BusyTimes(held_by_room)
     device_busy = BusyTimes(held_by_device)
 
-    hours_by_weekday: dict[int, list[tuple[StaffMember, dt.time, dt.time]]] = defaultdict(list)
-    for practitioner in practitioners:
-        for hours in practitioner.working_hours.all():
-            hours_by_weekday[hours.weekday].append((practitioner, hours.start_time, hours.end_time))
+    weekly_by_practitioner = {
+        practitioner.id: list(practitioner.working_hours.all()) for practitioner in practitioners
+    }
     extra_by_practitioner = extra_hours_by_practitioner(practitioner_ids, range_start, range_end)
     by_id = {p.id: p for p in practitioners}
 
@@ -359,15 +357,17 @@ def available_slots(
     while day <= end_date:
         windows = {}  # practitioners often share hours: one conversion per distinct window a day
         searches: list[tuple[StaffMember, tuple[float, float, _LocalGrid]]] = []
-        for practitioner, start_time, end_time in hours_by_weekday[day.weekday()]:
+        for practitioner in practitioners:
             if practitioner.id in extra_by_practitioner:
                 continue  # their weekly and extra hours are merged below
-            if (start_time, end_time) not in windows:
-                windows[start_time, end_time] = searched(*_local_window(day, start_time, end_time, zone))
-            searches.append((practitioner, windows[start_time, end_time]))
+            for hours in working_hours_on(weekly_by_practitioner[practitioner.id], day):
+                start_time, end_time = hours.start_time, hours.end_time
+                if (start_time, end_time) not in windows:
+                    windows[start_time, end_time] = searched(*_local_window(day, start_time, end_time, zone))
+                searches.append((practitioner, windows[start_time, end_time]))
         for staff_id, extra in extra_by_practitioner.items():
             practitioner = by_id[staff_id]
-            for window in working_windows(day, zone, practitioner.working_hours.all(), extra):
+            for window in working_windows(day, zone, weekly_by_practitioner[staff_id], extra):
                 searches.append((practitioner, searched(*window)))
         for practitioner, (start, last_end, grid) in searches:
             # The loop runs on epoch seconds: one float per candidate instead of datetime arithmetic.

@@ -33,6 +33,7 @@ from clinic.models import (
     StaffRole,
     TimeOff,
     WorkingHours,
+    working_hours_on,
 )
 from clinic.out_of_service import out_of_service_said
 from treatments.availability import extra_hours_by_practitioner, working_windows
@@ -109,10 +110,8 @@ def fits_working_hours(hours, zone, start: dt.datetime, end: dt.datetime, extra=
     16:30–17:30 fits weekly hours to 17:00 and extra hours 17:00–19:00."""
     local_start, local_end = timezone.localtime(start, zone), timezone.localtime(end, zone)
     if local_start.date() == local_end.date() and any(
-        h.weekday == local_start.weekday()
-        and h.start_time <= local_start.time()
-        and local_end.time() <= h.end_time
-        for h in hours
+        h.start_time <= local_start.time() and local_end.time() <= h.end_time
+        for h in working_hours_on(hours, local_start.date())
     ):
         return True
     if not extra:

@@ -9,7 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import OutOfService, Room, StaffMember, StaffRole, TimeOff, WorkingHours
+from clinic.models import OutOfService, Room, StaffMember, StaffRole, TimeOff, WorkingHours, working_hours_on
 from clinic.permissions import staff_required
 from clinic.time_off import closures_said
 from treatments.availability import extra_hours_by_practitioner, working_windows
@@ -190,8 +190,7 @@ def calendar(request):
         if practitioner.id not in extra:
             return [
                 (h.start_time, h.end_time)
-                for h in practitioner.working_hours.all()
-                if h.weekday == on_day_date.weekday()
+                for h in working_hours_on(practitioner.working_hours.all(), on_day_date)
             ]
         _, day_end = local_day_bounds(clinic, on_day_date)
         return [

@@ -23,6 +23,7 @@ from clinic.models import (
     StaffMember,
     StaffRole,
     TimeOff,
+    WorkingHours,
 )
 from clinic.out_of_service import out_of_service_record, out_of_service_remove
 from clinic.parsing import parse_id
@@ -35,6 +36,7 @@ from clinic.time_off import (
     time_off_record,
     time_off_remove,
 )
+from clinic.wording import rotas_said
 from treatments.booking import hand_over_visits
 from treatments.forms import EVERYONE, ExtraHoursForm, OutOfServiceForm, TimeOffForm
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentStatus
@@ -218,9 +220,21 @@ def _page(request, *, form, extra_form, status, down_form=None):
             "off_hours": _off_hours_by_practitioner(clinic),
             "down_form": down_form or _down_form(clinic),
             "down_coming": _out_of_service_coming(clinic),
+            "rotas": _rotas(practitioners, timezone.localdate(timezone=zone)),
         },
         status=status,
     )
+
+
+def _rotas(practitioners, today: dt.date) -> list[dict]:
+    """Each active practitioner's weekly hours in force today and any new rota to come (one query)."""
+    hours: dict[int, list[WorkingHours]] = {}
+    for row in WorkingHours.objects.filter(staff_member__in=practitioners):
+        hours.setdefault(row.staff_member_id, []).append(row)
+    return [
+        {"practitioner": member, "rotas": rotas_said(hours.get(member.pk, []), today)}
+        for member in practitioners
+    ]
 
 
 def _closures(clinic, closures, shares: list[TimeOff], visits, clashes, practitioners) -> list[dict]:

@@ -116,12 +116,32 @@ class Command(BaseCommand):
                 self._closed_for_christmas(clinic)
                 self._device_away_for_servicing(clinic)
                 self._records_past_keeping(clinic)
+                self._a_new_rota(clinic)
             if other_created:
                 self._other_clinic_config(other)
                 self._clients_and_history(other, rng, 6, with_forms=False)
         if created or not options["quiet_if_present"]:
             self.stdout.write(self.style.SUCCESS(f"Demo clinic: {clinic.name} ({clinic.time_zone})"))
         self._print_logins()
+
+    @staticmethod
+    def _a_new_rota(clinic: Clinic) -> None:
+        """Nurse Priya Shah's new rota, entered ahead: from the first Monday two weeks or more away, four
+        longer days (Monday to Thursday 08:30–18:00) instead of five. The calendar, the online booking
+        page and the finder offer her new hours from that day, her usual ones until then."""
+        today = timezone.localdate(timezone=clinic.zone)
+        monday = today + dt.timedelta(days=14 + (7 - today.weekday()) % 7)
+        nurse = StaffMember.objects.get(clinic=clinic, user__username="nurse")
+        WorkingHours.objects.bulk_create(
+            WorkingHours(
+                staff_member=nurse,
+                weekday=day,
+                start_time=dt.time(8, 30),
+                end_time=dt.time(18),
+                applies_from=monday,
+            )
+            for day in range(4)
+        )
 
     @staticmethod
     def _records_past_keeping(clinic: Clinic) -> None:
