@@ -8,6 +8,7 @@ import pytest
 from django.forms.models import inlineformset_factory
 from django.test import Client as BrowserClient
 from django.urls import reverse
+from django.utils import timezone
 
 from clinic.admin import WorkingHoursFormSet
 from clinic.errors import ClinicError
@@ -179,3 +180,62 @@ def test_the_time_off_page_says_each_practitioners_hours_and_the_rota_to_come(wo
     sams = page[page.index("Sam Rivera", page.index('id="rotas"')) :]
     sams = sams[: sams.index("</tr>")]
     assert "Mon–Sun 09:00–17:00" in sams and "From Mon 14 Dec 2026:</strong> " + new_rota in sams
+
+
+@pytest.fixture
+def admin_site(client, world):
+    from django.contrib.auth.models import User
+
+    client.force_login(User.objects.create_superuser("owner", "owner@example.com", "pw"))
+    return client
+
+
+def test_a_new_rota_saved_in_the_admin_offers_the_waitlist_the_times_it_opens(admin_site, world):
+    """Nadia waits for a microcurrent visit with Sam starting 17:30–18:30 in the week of 14 December:
+    Sam works to 17:00. A new rota from that Monday, 12:00–19:00 on Mondays, opens Monday evening:
+    she is offered it, once (saving the page again opens nothing new)."""
+    from clinic.models import OutboxMessage, OutboxStatus
+    from tests.test_working_hours_clash import _admin_change
+    from treatments.waitlist import OFFER, waitlist_add
+
+    WorkingHours.objects.filter(staff_member=world.sam, applies_from__isnull=False).delete()
+    nadia = world.client(first_name="Nadia", email="nadia@example.com")
+    waitlist_add(
+        client=nadia,
+        service=world.microcurrent,
+        practitioner=world.sam,
+        first_day=MONDAY,
+        last_day=MONDAY + dt.timedelta(days=4),
+        from_time=dt.time(17, 30),
+        until_time=dt.time(18, 30),
+    )
+    offers = OutboxMessage.objects.filter(client_id=nadia.pk, template_key=OFFER)
+    assert not offers.exists()
+
+    page = _admin_change(
+        admin_site,
+        world.sam,
+        **{
+            "working_hours-TOTAL_FORMS": "8",
+            "working_hours-7-weekday": "0",
+            "working_hours-7-start_time": "12:00",
+            "working_hours-7-end_time": "19:00",
+            "working_hours-7-applies_from": "2026-12-14",
+        },
+    )
+    assert "was changed successfully" in page
+    assert WorkingHours.objects.filter(staff_member=world.sam, applies_from=MONDAY).count() == 1
+    (offer,) = offers
+    assert offer.context["times"] == [
+        "Monday 14 December at 17:30 with Sam Rivera",
+        "Monday 14 December at 17:45 with Sam Rivera",
+        "Monday 14 December at 18:00 with Sam Rivera",
+    ]
+
+    offers.update(status=OutboxStatus.SENT, sent_at=timezone.now())  # gone: another would be one more email
+    # a change that opens nothing for her: the new rota's Mondays start at 13:00
+    assert "was changed successfully" in _admin_change(
+        admin_site, world.sam, **{"working_hours-7-start_time": "13:00"}
+    )
+    assert WorkingHours.objects.get(staff_member=world.sam, applies_from=MONDAY).start_time == dt.time(13)
+    assert offers.count() == 1

@@ -10,7 +10,15 @@ from clients.admin import ConsentTemplateAdmin, IntakeQuestionnaireAdmin
 from clients.models import ConsentTemplate, IntakeQuestionnaire
 from clinic.admin import ClinicAdmin, StaffMemberAdmin
 from clinic.admin_scoping import ClinicScopedAdmin, ClinicScopedInline
-from clinic.models import Clinic, ExtraHours, StaffMember, StaffRole
+from clinic.models import (
+    Clinic,
+    ExtraHours,
+    PractitionerQualification,
+    StaffMember,
+    StaffRole,
+    TimeOff,
+    WorkingHours,
+)
 from treatments.contraindications import rules_never_met
 from treatments.models import (
     Appointment,
@@ -38,7 +46,7 @@ from treatments.selectors import (
     visits_ahead_needing,
     visits_left_without_their_practitioner,
 )
-from treatments.waitlist import waitlist_offer_extra_hours
+from treatments.waitlist import waitlist_free_times_now, waitlist_offer_came_free, waitlist_offer_extra_hours
 
 
 @admin.register(BodyArea)
@@ -195,8 +203,15 @@ class StaffMemberWithVisitsAdmin(StaffMemberAdmin):
     """
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
         member = form.instance
+        # new weekly hours (a new rota), qualifications or time off taken back may open times that suit
+        # clients on the waitlist: what suits them is read before and after, and what came free offered
+        opening = member.role == StaffRole.PRACTITIONER and any(
+            formset.model in (WorkingHours, PractitionerQualification, TimeOff) and formset.has_changed()
+            for formset in formsets
+        )
+        suited_before = waitlist_free_times_now(member.clinic) if opening else None
+        super().save_related(request, form, formsets, change)
         if member.role != StaffRole.PRACTITIONER:
             return
         # extra hours added or changed here are free time, as on the time-off page: the waitlist hears
@@ -205,6 +220,12 @@ class StaffMemberWithVisitsAdmin(StaffMemberAdmin):
             if formset.model is ExtraHours:
                 for extra in [*formset.new_objects, *(changed for changed, _ in formset.changed_objects)]:
                     waitlist_offer_extra_hours(extra)
+        if suited_before is not None:
+            waitlist_offer_came_free(
+                member.clinic,
+                suited_before,
+                because=f"staff-settings:{member.pk}:{timezone.now():%Y%m%d%H%M%S%f}",
+            )
         left = visits_left_without_their_practitioner(member, now=timezone.now())
         if left:
             messages.warning(request, _left_without_note(member, left))

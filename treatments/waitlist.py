@@ -444,14 +444,29 @@ def waitlist_offer_free_time(
     zone = clinic.zone
     first_day = timezone.localtime(start, zone).date()
     last_day = timezone.localtime(end, zone).date()
-    waiting = list(
+    waiting = _not_offered_yet(
         open_entries(clinic)
         .filter(first_day__lte=last_day, last_day__gte=first_day)
         .exclude(client_id=not_to_client_id)
-        .exclude(client__email="")
-        .select_related(*ENTRY_RELATED)
     )
-    # An offer still to go lists the times free when it goes: it tells of this one too.
+    if not waiting:
+        return 0
+    found = free_times_for(waiting, days=(first_day, last_day))
+    came_free = {}
+    for entry in waiting:
+        service = entry.service
+        before = dt.timedelta(minutes=service.buffer_before_minutes)
+        after = dt.timedelta(minutes=service.buffer_after_minutes)
+        came_free[entry.pk] = [
+            s for s in found.get(entry.pk, []) if s.start - before < end and s.end + after > start
+        ]
+    return _offer(clinic, waiting, came_free, because)
+
+
+def _not_offered_yet(entries) -> list[WaitlistEntry]:
+    """The entries (open, of clients with an email address) with no offer still to go: one that is
+    lists the times free when it goes, so it tells of any that come free meanwhile. Two queries."""
+    waiting = list(entries.exclude(client__email="").select_related(*ENTRY_RELATED))
     told = set(
         OutboxMessage.objects.filter(
             topic__in=[_topic(e.pk) for e in waiting], template_key=OFFER, status=OutboxStatus.PENDING
@@ -460,19 +475,41 @@ def waitlist_offer_free_time(
     # One wish is one offer: a client waiting twice for the same (two records of them merged, with a
     # place each) is told once, of the times that suit either place, on the first place's topic.
     told_wishes = {wish(e) for e in waiting if _topic(e.pk) in told}
-    waiting = [e for e in waiting if wish(e) not in told_wishes]
+    return [e for e in waiting if wish(e) not in told_wishes]
+
+
+def waitlist_free_times_now(clinic) -> dict[int, set[tuple[dt.datetime, int]]]:
+    """The free times (start, practitioner) that suit each waiting client now, by entry: taken before
+    a change to a practitioner's hours or qualifications, for `waitlist_offer_came_free` after it."""
+    found = free_times_for(_not_offered_yet(open_entries(clinic)))
+    return {pk: {(s.start, s.practitioner_id) for s in slots} for pk, slots in found.items()}
+
+
+def waitlist_offer_came_free(clinic, before: dict[int, set[tuple[dt.datetime, int]]], *, because: str) -> int:
+    """A practitioner's hours or qualifications changed (a new rota, a Saturday added, a new
+    treatment learnt): offer each waiting client the free times that suit them now and did not
+    `before` (`waitlist_free_times_now`), keyed to `because`. Call in the change's transaction, after
+    its write. Nothing for a change that opened no time (times it closed are not offers)."""
+    waiting = _not_offered_yet(open_entries(clinic))
     if not waiting:
         return 0
-    found = free_times_for(waiting, days=(first_day, last_day))
+    found = free_times_for(waiting)
+    came_free = {
+        entry.pk: [
+            s for s in found.get(entry.pk, []) if (s.start, s.practitioner_id) not in before.get(entry.pk, ())
+        ]
+        for entry in waiting
+    }
+    return _offer(clinic, waiting, came_free, because)
+
+
+def _offer(clinic, waiting: list[WaitlistEntry], came_free: dict[int, list[Slot]], because: str) -> int:
+    """Write one offer per wish whose places have times that came free, keyed to `because`."""
     names = staff_names(clinic)
     wishes: dict[tuple, tuple[WaitlistEntry, set]] = {}
     for entry in sorted(waiting, key=lambda e: e.pk):
-        service = entry.service
-        before = dt.timedelta(minutes=service.buffer_before_minutes)
-        after = dt.timedelta(minutes=service.buffer_after_minutes)
-        came_free = [s for s in found.get(entry.pk, []) if s.start - before < end and s.end + after > start]
-        if came_free:
-            wishes.setdefault(wish(entry), (entry, set()))[1].update(came_free)
+        if came_free.get(entry.pk):
+            wishes.setdefault(wish(entry), (entry, set()))[1].update(came_free[entry.pk])
     offers = []
     for entry, times in wishes.values():
         came_free = sorted(times, key=lambda s: (s.start, s.practitioner_id))
