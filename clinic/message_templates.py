@@ -245,6 +245,11 @@ SAMPLE_CONTEXT = {
             "signed_by": "Olivia Smith",
         }
     ],
+    "product_name": "Hyaluronic cocktail",
+    "lot_number": "HA-2291",
+    "given_on": ["Monday 7 December 2026"],
+    "clinic_words": "The maker found that some vials may not be sterile. Most people have no problem; if the "
+    "treated skin is red, swollen or warm, please call us so we can see you.",
     "offset_days": 0,
     "protocol_names": ["Microneedling", "Microcurrent"],
     "parts": [

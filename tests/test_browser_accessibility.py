@@ -203,6 +203,25 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
     )
 
 
+def test_a_lot_recall_passes_both_ways(live_server, demo, browser_page):
+    """A lot given in the demo: the form to record its recall, then the form to tell its clients."""
+    from treatments.lot_recalls import lot_recall_record
+    from treatments.models import MesotherapyRecord, ProductLot
+
+    given = MesotherapyRecord.objects.order_by("id").first()
+    lot = ProductLot.objects.get(lot_number=given.lot_number, product__name=given.product_name)
+    page = browser_page
+    sign_in(page, live_server, "manager")
+    lot_page = f"{reverse('lot-recall')}?lot={lot.pk}"
+    assert audit(page, live_server.url, [lot_page]) == {}
+    assert page.locator("#recall-record-form").count() == 1
+    lot_recall_record(
+        lot=lot, by=StaffMember.objects.get(user__username="manager"), note="Sterility not assured."
+    )
+    assert audit(page, live_server.url, [lot_page]) == {}
+    assert page.locator("#recall-notify-form").count() == 1
+
+
 def test_the_practitioners_pages_pass(live_server, demo, browser_page):
     """A visit of theirs whose consent waits for their signature: the form to sign it, the client's
     answers and signed consents."""

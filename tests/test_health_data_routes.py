@@ -61,7 +61,7 @@ SHOWS_NONE = {
     },
     "writes only (POST), answered by a redirect to a page that notes its read": {
         "consent-withdrawal", "consent-plan-changed", "photo-consent-withdraw", "consent-countersign",
-        "session-record-start",
+        "session-record-start", "lot-recall-record", "lot-recall-notify",
     },
     "the client's own links: they read their own forms and visits, not staff": {
         "public-services", "public-times", "public-details", "public-waitlist-join", "public-manage",

@@ -80,6 +80,9 @@ class Product(models.Model):
         return self.name
 
 
+RECALL_NOTE_MAX_CHARACTERS = 500
+
+
 class ProductLot(models.Model):
     """A manufacturer's lot (batch): a recall must find every client who received it."""
 
@@ -87,6 +90,12 @@ class ProductLot(models.Model):
     lot_number = models.CharField(max_length=60)
     expiry_date = models.DateField()
     received_on = models.DateField(null=True, blank=True)
+    # The manufacturer recalled it (`treatments.lot_recalls`): never given again, its clients told.
+    recalled_on = models.DateField(null=True, blank=True, editable=False)
+    recall_note = models.CharField(max_length=RECALL_NOTE_MAX_CHARACTERS, blank=True, editable=False)
+    recalled_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
 
     class Meta:
         ordering = ["product_id", "expiry_date", "lot_number"]
@@ -95,7 +104,13 @@ class ProductLot(models.Model):
                 fields=["product", "lot_number"],
                 name="lot_unique_per_product",
                 violation_error_message="This lot number is already recorded for this product.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(recalled_on__isnull=True, recall_note="")
+                | (Q(recalled_on__isnull=False) & ~Q(recall_note="")),
+                name="lot_recall_says_why",
+                violation_error_message="A recalled lot says what the manufacturer said.",
+            ),
         ]
 
     def __str__(self):

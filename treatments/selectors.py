@@ -659,9 +659,12 @@ def recording_devices(clinic: Clinic, modality: str, protocol: Protocol | None) 
 
 
 def usable_lots(clinic: Clinic, *, on: dt.date) -> QuerySet[ProductLot]:
-    """Lots of the clinic's products in stock that have not expired by `on`, soonest to expire first."""
+    """Lots of the clinic's products in stock that have not expired by `on` nor been recalled, soonest
+    to expire first."""
     return (
-        ProductLot.objects.filter(product__clinic=clinic, product__is_active=True, expiry_date__gte=on)
+        ProductLot.objects.filter(
+            product__clinic=clinic, product__is_active=True, expiry_date__gte=on, recalled_on__isnull=True
+        )
         .select_related("product")
         .order_by("product__name", "expiry_date", "lot_number")
     )

@@ -4,7 +4,7 @@ A record is started from a visit once the client is there, and only when nothing
 (an absolute contraindication in the latest intake, a form still to fill or sign). Each treated area is
 checked as it is written:
 - hard limits refuse: the practitioner's qualification (modality and needle depth), the device's reach,
-  a device of the wrong kind, a product lot past its expiry;
+  a device of the wrong kind, a product lot past its expiry or recalled by its maker;
 - the protocol's ranges (areas, depths, current, frequency, waveforms, techniques, products) are the
   clinic's defaults, so going outside one needs a reason, recorded with the area.
 Signing off makes the record read-only, completes the visit and writes its aftercare to the outbox, in
@@ -399,6 +399,12 @@ def treatment_session_add_mesotherapy(
     if lot.product.clinic_id != recording.session.clinic_id:
         raise ClinicError("Choose a lot of one of the clinic's products.", code="bad_lot")
     treated_on = timezone.localdate(recording.session.started_at, recording.session.clinic.zone)
+    if lot.recalled_on:
+        raise ClinicError(
+            f"{lot.product.name} lot {lot.lot_number} was recalled by its maker on "
+            f"{lot.recalled_on:%d %B %Y} ({lot.recall_note}): do not use it.",
+            code="lot_recalled",
+        )
     if lot.expiry_date < treated_on:
         raise ClinicError(
             f"{lot.product.name} lot {lot.lot_number} expired on {lot.expiry_date:%d %B %Y}: do not use it.",

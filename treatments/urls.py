@@ -64,6 +64,8 @@ urlpatterns = [
         name="appointment-action",
     ),
     path("records/lots/", sessions.lot_recall, name="lot-recall"),
+    path("records/lots/<int:pk>/recall/", sessions.lot_recall_record_view, name="lot-recall-record"),
+    path("records/lots/<int:pk>/recall/notify/", sessions.lot_recall_notify_view, name="lot-recall-notify"),
     path("clients/<int:pk>/photos/", sessions.client_photos, name="client-photos"),
     path("clients/<int:pk>/photos/<int:photo_id>/", sessions.client_photo, name="client-photo"),
     path("visits/keep-clock-times/", zone.keep_clock_times, name="keep-clock-times"),

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -29,7 +30,20 @@ from treatments.forms import (
     SessionNotesForm,
     SessionPhotoForm,
 )
-from treatments.models import MesoTechnique, ProductLot, SessionPhoto, TreatmentSession, Waveform
+from treatments.lot_recalls import (
+    NOTICE_WORDS_MAX_CHARACTERS,
+    lot_recall_notify,
+    lot_recall_record,
+    recall_notified,
+)
+from treatments.models import (
+    RECALL_NOTE_MAX_CHARACTERS,
+    MesoTechnique,
+    ProductLot,
+    SessionPhoto,
+    TreatmentSession,
+    Waveform,
+)
 from treatments.selectors import (
     client_photo_album,
     earlier_sessions,
@@ -407,7 +421,7 @@ def lot_recall(request):
     """Who was given a product lot: for a manufacturer's recall, with each client's contact details."""
     _recorder(request)
     clinic = request.staff_member.clinic
-    lots = ProductLot.objects.filter(product__clinic=clinic).select_related("product")
+    lots = ProductLot.objects.filter(product__clinic=clinic).select_related("product", "recalled_by")
     lots = list(lots.order_by("product__name", "lot_number"))
     chosen = next((lot for lot in lots if lot.pk == parse_id(request.GET.get("lot"))), None)
     given = lot_recipients(clinic, chosen) if chosen else []
@@ -415,6 +429,7 @@ def lot_recall(request):
         health_data_read_many(
             request.staff_member, {record.session.client_id for record in given}, HealthDataRead.LOT_RECALL
         )
+    notified = recall_notified(chosen) if chosen and chosen.recalled_on else set()
     return render(
         request,
         "treatments/lot_recall.html",
@@ -424,5 +439,60 @@ def lot_recall(request):
             "given": given,
             "clients": len({record.session.client_id for record in given}),
             "asked_unknown": bool(request.GET.get("lot")) and chosen is None,
+            "notified": notified,
+            "to_notify": len(
+                {
+                    r.session.client_id
+                    for r in given
+                    if r.session.client.email and r.session.client_id not in notified
+                }
+            ),
+            "default_words": DEFAULT_NOTICE_WORDS,
+            "note_max": RECALL_NOTE_MAX_CHARACTERS,
+            "words_max": NOTICE_WORDS_MAX_CHARACTERS,
         },
     )
+
+
+# What the email to a recalled lot's clients says in the clinic's words, until the manager writes theirs.
+DEFAULT_NOTICE_WORDS = (
+    "Most people given it have no problem. Please look at the treated skin: if it is red, swollen, warm or "
+    "painful, or you notice anything unusual, call us so we can see you."
+)
+
+
+@staff_required
+@require_POST
+def lot_recall_record_view(request, pk):
+    """A manager records a manufacturer's recall of the lot, with what they said."""
+    lot = get_object_or_404(ProductLot, pk=pk, product__clinic=request.staff_member.clinic)
+    try:
+        lot_recall_record(lot=lot, by=request.staff_member, note=request.POST.get("note", ""))
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            f"Recorded: lot {lot.lot_number} is recalled, and no treatment record takes it from now on.",
+        )
+    return redirect(f"{reverse('lot-recall')}?lot={lot.pk}")
+
+
+@staff_required
+@require_POST
+def lot_recall_notify_view(request, pk):
+    """A manager emails each client given the recalled lot, once."""
+    lot = get_object_or_404(ProductLot, pk=pk, product__clinic=request.staff_member.clinic)
+    try:
+        notices = lot_recall_notify(lot=lot, by=request.staff_member, words=request.POST.get("words", ""))
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        said = f"{notices.written} client{'s' if notices.written != 1 else ''} emailed"
+        if notices.already:
+            said += f" ({notices.already} emailed before, not again)"
+        if notices.to_phone:
+            names = ", ".join(client.full_name for client in notices.to_phone)
+            said += f". No email address, to phone: {names}"
+        messages.success(request, said + ".")
+    return redirect(f"{reverse('lot-recall')}?lot={lot.pk}")
