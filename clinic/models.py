@@ -883,6 +883,8 @@ class AccountAction(models.TextChoices):
     DEVICES_FORGOTTEN = "devices_forgotten", "Devices remembered for two-step sign-in forgotten"
     LEFT = "left", "No longer works here: cannot sign in"
     RETURNED = "returned", "Back at the clinic: can sign in again"
+    EXPORTED_CLIENTS = "exported_clients", "Downloaded the clinic's clients"
+    EXPORTED_VISITS = "exported_visits", "Downloaded the clinic's visits"
 
 
 class AccountEvent(models.Model):

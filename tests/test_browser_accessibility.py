@@ -189,6 +189,7 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
                 "/manage/outbox/",
                 "/manage/report/",
                 "/manage/keeping/",  # the demo's two former clients
+                "/manage/export/",
                 "/manage/emails/",
                 "/manage/emails/booking_reminder/",
                 "/manage/staff/",

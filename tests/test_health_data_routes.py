@@ -55,7 +55,8 @@ SHOWS_NONE = {
         "api-me", "api-schema", "api-docs", "healthz",
     },
     "a client's contact details, what records they hold counted, not read": {
-        "client-list", "client-edit", "client-erase", "records-past-keeping", "client-duplicates",
+        "client-list", "client-edit", "client-erase", "records-past-keeping", "export", "export-file",
+        "client-duplicates",
         "client-same-as", "merge-undo", "api-client-list", "api-client-detail", "api-client-erase",
         "outbox-resend",
     },
