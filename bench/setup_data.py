@@ -153,6 +153,7 @@ def build():
                         end=end,
                         blocked_start=start,
                         blocked_end=end,
+                        price=short.price,
                     )
                 )
     Appointment.objects.bulk_create(rows[:APPOINTMENTS], batch_size=1000)

@@ -117,6 +117,7 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     blocked_end = factory.LazyAttribute(
         lambda o: o.end + dt.timedelta(minutes=o.service.buffer_after_minutes)
     )
+    price = factory.LazyAttribute(lambda o: o.service.price)
 
 
 class ConsentTemplateFactory(factory.django.DjangoModelFactory):

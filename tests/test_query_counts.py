@@ -48,6 +48,7 @@ def fill(world, count, days=10):
                 end=end,
                 blocked_start=start,
                 blocked_end=end,
+                price=world.microcurrent.price,
             )
         )
     Appointment.objects.bulk_create(rows)

@@ -79,6 +79,41 @@ def test_hours_open_and_booked_and_what_became_of_the_visits(world):
     assert (report.completed_clients, report.rebooked, report.rebooking_rate) == (1, 1, 100)
 
 
+def test_what_the_visits_were_worth_at_the_prices_they_were_booked_at(world, client):
+    """Two visits completed, booked at £100 and, after a price rise, £120; a no-show and a late
+    cancellation missed at £120; an early cancellation and a visit still booked count in neither."""
+    from decimal import Decimal
+
+    first = _book(world, local(world, 2026, 12, 7, 10))
+    world.microcurrent.price = Decimal("120")
+    world.microcurrent.save(update_fields=["price"])
+    assert Appointment.objects.get(pk=first.pk).price == Decimal("100")  # kept as booked
+    second = _book(world, local(world, 2026, 12, 7, 11))
+    no_show = _book(world, local(world, 2026, 12, 7, 12))
+    late = _book(world, local(world, 2026, 12, 7, 14))
+    _book(world, local(world, 2026, 12, 7, 15))  # still booked
+    appointment_cancel(_book(world, local(world, 2026, 12, 8, 10)))  # early: not missed
+    appointment_cancel(late, by_client=True)
+    AppointmentEvent.objects.filter(appointment=late, action="cancelled").update(
+        at=local(world, 2026, 12, 7, 8)
+    )
+    Appointment.objects.filter(pk__in=[first.pk, second.pk]).update(status=AppointmentStatus.FULFILLED)
+    Appointment.objects.filter(pk=no_show.pk).update(status=AppointmentStatus.NOSHOW)
+
+    report = clinic_report(world.clinic, first_day=MONDAY, last_day=MONDAY + dt.timedelta(days=1))
+    lee = _lines(report)["Dr Amara Lee"]
+    assert (lee.completed_value, lee.missed_value) == (Decimal("220"), Decimal("240"))
+    assert (report.total.completed_value, report.total.missed_value) == (Decimal("220"), Decimal("240"))
+
+    client.force_login(world.manager.user)
+    page = client.get("/manage/report/", {"start": "2026-12-07", "end": "2026-12-08"}).content.decode()
+    assert "<td>£220</td><td>£240</td>" in page
+    sheet = client.get("/manage/report/", {"start": "2026-12-07", "end": "2026-12-08", "format": "csv"})
+    lines = sheet.content.decode().splitlines()
+    assert lines[0].endswith("Completed value,No-shows and late cancellations value")
+    assert lines[-1].endswith(",220.00,240.00")
+
+
 @pytest.mark.parametrize(
     "zone, day, hours",
     [("Europe/London", dt.date(2027, 3, 28), 8), ("America/New_York", dt.date(2027, 11, 7), 8)],

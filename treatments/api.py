@@ -227,7 +227,12 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "status",
             "course",
             "sequence",
+            "price",
         ]
+        read_only_fields = ["price"]
+        extra_kwargs = {
+            "price": {"help_text": "The service's price when the visit was booked, in the clinic's currency."}
+        }
 
 
 class AppointmentEventSerializer(serializers.Serializer):

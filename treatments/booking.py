@@ -661,6 +661,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 notes=notes,
                 client_note=client_note,
                 created_by=acting_user(actor),
+                price=request.service.price,
             )
             event = AppointmentEvent.objects.create(
                 appointment=appointment,

@@ -481,6 +481,9 @@ class Appointment(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     sequence = models.PositiveIntegerField(default=0, help_text="RFC 5545 SEQUENCE: bumped on every change.")
+    # The service's price when the visit was booked (`booking.appointment_book`), which a move keeps:
+    # what the report counts, right after a price changes.
+    price = models.DecimalField(max_digits=8, decimal_places=2, validators=[MinValueValidator(0)])
 
     class Meta:
         ordering = ["start", "id"]
@@ -506,6 +509,11 @@ class Appointment(models.Model):
                 | (Q(device__isnull=False) & ~Q(second_device=F("device"))),
                 name="appointment_second_device_is_another",
                 violation_error_message="A visit's second device is another device than its first.",
+            ),
+            models.CheckConstraint(
+                condition=Q(price__gte=0),
+                name="appointment_price_not_negative",
+                violation_error_message="A price cannot be negative.",
             ),
         ]
 

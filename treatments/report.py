@@ -9,6 +9,7 @@ works them (`availability.working_windows`), so a day the clocks change counts i
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
@@ -29,6 +30,8 @@ LONGEST_REPORT_DAYS = 92
 HELD = (*COURSE_PROGRESS_STATUSES["upcoming"], AppointmentStatus.FULFILLED)
 # What a line counts of the visits, each a column of the page and of the grouped query.
 COUNTED = ("completed", "no_shows", "cancelled", "cancelled_late", "booked_online")
+# What a line adds up of the visits' prices.
+VALUED = ("completed_value", "missed_value")
 
 
 @dataclass
@@ -43,6 +46,9 @@ class PractitionerLine:
     cancelled: int = 0
     cancelled_late: int = 0
     booked_online: int = 0
+    # at the prices they were booked at (`Appointment.price`)
+    completed_value: Decimal = Decimal(0)
+    missed_value: Decimal = Decimal(0)  # no-shows and late cancellations
 
     @property
     def utilisation(self) -> int | None:
@@ -50,7 +56,7 @@ class PractitionerLine:
         return round(100 * self.booked_hours / self.open_hours) if self.open_hours else None
 
     def add(self, other: "PractitionerLine") -> None:
-        for name in ("open_hours", "booked_hours", *COUNTED):
+        for name in ("open_hours", "booked_hours", *COUNTED, *VALUED):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -129,6 +135,8 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
         cancelled=Count("pk", filter=Q(status=AppointmentStatus.CANCELLED)),
         cancelled_late=Count("pk", filter=cancelled_late(clinic)),
         booked_online=Count("pk", filter=Q(Exists(online))),
+        completed_value=Sum("price", filter=Q(status=AppointmentStatus.FULFILLED)),
+        missed_value=Sum("price", filter=Q(status=AppointmentStatus.NOSHOW) | cancelled_late(clinic)),
     )
     for row in rows.order_by():
         line = lines.get(row["practitioner_id"])
@@ -138,6 +146,8 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
         line.booked_hours = (booked.total_seconds() if booked else 0) / 3600
         for name in COUNTED:
             setattr(line, name, row[name])
+        for name in VALUED:
+            setattr(line, name, row[name] or Decimal(0))
 
     booked_after = Appointment.objects.filter(
         client_id=OuterRef("client_id"), start__gt=OuterRef("start"), status__in=HELD

@@ -56,6 +56,8 @@ CSV_COLUMNS = [
     "Cancelled",
     "Cancelled late",
     "Booked online",
+    "Completed value",
+    "No-shows and late cancellations value",
 ]
 
 
@@ -79,6 +81,8 @@ def _as_csv(report) -> HttpResponse:
                 line.cancelled,
                 line.cancelled_late,
                 line.booked_online,
+                f"{line.completed_value:.2f}",
+                f"{line.missed_value:.2f}",
             ]
         )
     return response

@@ -674,6 +674,7 @@ class Command(BaseCommand):
                             else "",
                             created_at=min(now, start)
                             - dt.timedelta(days=rng.randrange(1, 30)),  # booked before it
+                            price=service.price,
                         )
                     )
                     cursor = block[1]
