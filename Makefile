@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test install install-dev lint fmt migrations-check bench ci clean
+.PHONY: run test install install-dev lint fmt migrations-check bench backup ci clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0])'
@@ -27,6 +27,10 @@ run: $(VENV)/.installed
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://127.0.0.1:$${PORT:-8000}} $(BIN)/python manage.py seed_demo --quiet-if-present > /dev/null
 	DEBUG=$${DEBUG:-true} SITE_URL=$${SITE_URL:-http://127.0.0.1:$${PORT:-8000}} exec $(BIN)/python manage.py runstack
+
+## backup: the database and the uploaded files into var/backups/clinic-backup-<time>/, the 14 newest kept
+backup: $(VENV)/.installed
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py backup
 
 ## test: install what the tests need and run the whole suite
 test: $(VENV)/.installed-dev
