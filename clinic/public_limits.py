@@ -16,8 +16,22 @@ from clinic.models import Clinic, PublicWrite
 from clinic.sign_in import client_address
 
 PUBLIC_WRITES_PER_HOUR = 20
+# A field the public forms carry out of sight (`public/_leave_empty.html`): people leave it empty,
+# scripts that fill every field do not.
+LEAVE_EMPTY_FIELD = "website"
 WINDOW = dt.timedelta(hours=1)
 KEPT_FOR = dt.timedelta(days=1)
+
+
+def looks_automatic(request) -> str:
+    """Why a public form's request looks sent by a script, in words a person who did send it can act
+    on ('' when it does not): the field people cannot see was filled in."""
+    if request.POST.get(LEAVE_EMPTY_FIELD, "").strip():
+        return (
+            "This request looks automatic, so it was not sent. If you filled in a field called "
+            "“Leave this empty”, empty it and send again."
+        )
+    return ""
 
 
 def public_write_refusal(request, clinic: Clinic, *, now: dt.datetime | None = None) -> str:

@@ -312,6 +312,7 @@ def test_the_clients_pages_pass(live_server, demo, browser_page):
             f"/p/{visit.clinic.slug}/book/{online.pk}/details/?start="
             f"{(timezone.localdate(timezone=visit.clinic.zone) + dt.timedelta(days=3)).isoformat()}T10:00"
             f"&practitioner={visit.practitioner_id}",
+            f"/p/{visit.clinic.slug}/book/{online.pk}/waitlist/",  # nothing suits: their details and days
             urlsplit(manage_url(visit)).path,
             urlsplit(manage_url(visit)).path + "?ask=cancel",
             # how a visit went: asked, then answered

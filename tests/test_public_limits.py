@@ -80,3 +80,23 @@ def test_a_client_books_only_so_many_visits_ahead_themselves(world):
     appointment_cancel(visits[0])
     assert online_booking_refusal(ada) is None
     book(19)
+
+
+def test_a_form_whose_out_of_sight_field_is_filled_is_refused_before_anything_is_written(client, world):
+    """People do not see the "Leave this empty" field; a script filling every field does."""
+    from clinic.models import PublicWrite
+
+    url = reverse("public-details", args=[world.clinic.slug, world.microcurrent.pk])
+    page = client.get(f"{url}?start=2026-12-08T10:00&practitioner={world.dr_lee.pk}").content.decode()
+    assert 'name="website" value="" tabindex="-1"' in page and ">Leave this empty</label>" in page
+    refused = _book_online(client, world, {**ADA, "website": "http://spam.example"})
+    assert refused.status_code == 400
+    assert "This request looks automatic, so it was not sent." in refused.content.decode()
+    waitlist = reverse("public-waitlist-join", args=[world.clinic.slug, world.microcurrent.pk])
+    joined = client.post(
+        waitlist, {**ADA, "website": "x", "first_day": "2026-12-08", "last_day": "2026-12-10"}
+    )
+    assert joined.status_code == 400 and "looks automatic" in joined.content.decode()
+    assert not Client.objects.filter(email="ada@example.com").exists()
+    assert not PublicWrite.objects.exists()  # not even counted
+    assert _book_online(client, world, {**ADA, "website": ""}).status_code == 302  # left empty: booked
