@@ -180,6 +180,7 @@ SAMPLE_CONTEXT = {
     "client_first_name": "Olivia",
     "recipient_name": "Olivia Smith",
     "service_name": "Microneedling facial",
+    "price": "£120",
     "practitioner_name": "Dr Amara Lee",
     "local_start": "Monday 7 December 2026 at 10:00",
     "zone_name": "Europe/London",

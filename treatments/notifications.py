@@ -66,6 +66,8 @@ def _context(appointment: Appointment) -> dict:
         "visits_url": client_visits_url(appointment.client, until=appointment.end),
         "cancellation_window_hours": appointment.clinic.cancellation_window_hours,
         "sequence": appointment.sequence,
+        # as booked (a free consultation says none)
+        "price": appointment.clinic.price_text(appointment.price) if appointment.price else "",
     }
 
 
