@@ -129,7 +129,8 @@ def refuse_if_merged(pk, clinic) -> None:
 
 class ClientSearch(filters.SearchFilter):
     """`?search=` as the client list page searches (`clients.selectors.search_clients`): every word in
-    the name, email or phone, and a phone number however it is written."""
+    the name, email or phone, a phone number however it is written, and a date of birth
+    ("17/05/1990", "1990-05-17")."""
 
     def filter_queryset(self, request, queryset, view):
         query = request.query_params.get(self.search_param, "")

@@ -1,6 +1,7 @@
 """Reads of the clients layer."""
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet, Value
@@ -42,8 +43,33 @@ def clients_matching(*, clinic: Clinic, query: str) -> QuerySet[Client]:
     return search_clients(Client.objects.filter(clinic=clinic, erased_at=None), query)
 
 
+_DAY_MONTH_YEAR = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
+_YEAR_MONTH_DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def dates_written(word: str) -> set[dt.date]:
+    """The dates a word may be, as a date of birth is typed: "1990-05-17", "17/05/1990", "17.5.1990",
+    and month first as in the US ("05/17/1990"); "03/04/1985" may be either, and is both. Empty when
+    it is no date."""
+    if match := _YEAR_MONTH_DAY.fullmatch(word):
+        orders = [(int(match[1]), int(match[2]), int(match[3]))]
+    elif match := _DAY_MONTH_YEAR.fullmatch(word):
+        first, second, year = int(match[1]), int(match[2]), int(match[3])
+        orders = [(year, second, first), (year, first, second)]
+    else:
+        return set()
+    found = set()
+    for year, month, day in orders:
+        try:
+            found.add(dt.date(year, month, day))
+        except ValueError:
+            continue
+    return found
+
+
 def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:
-    """Narrow `clients` to those whose name, email or phone contain every word of the query.
+    """Narrow `clients` to those whose name, email or phone contain every word of the query, and
+    whose date of birth is each word that is a date ("Smith 17/05/1990").
 
     A query that is a phone number (digits and the punctuation around them) matches the phone's
     digits however either was written: "07700 900123" finds "+44 7700 900123", "(555) 010-2000"
@@ -51,6 +77,8 @@ def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:
     refuses it in a query, a 500).
     """
     query = query.replace("\x00", "")
+    if dates := dates_written(query.strip()):
+        return clients.filter(date_of_birth__in=dates).order_by("last_name", "first_name", "id")
     digits = "".join(ch for ch in query if ch.isdigit())
     if len(digits) >= 3 and all(ch.isdigit() or ch in PHONE_PUNCTUATION for ch in query.strip()):
         # the national form ("07700…", "0044…") is the international one less its leading zeros
@@ -64,6 +92,9 @@ def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:
             .order_by("last_name", "first_name", "id")
         )
     for word in query.split():
+        if dates := dates_written(word):
+            clients = clients.filter(date_of_birth__in=dates)
+            continue
         clients = clients.filter(
             Q(first_name__icontains=word)
             | Q(last_name__icontains=word)

@@ -215,6 +215,31 @@ def test_a_north_american_number_is_found_as_people_write_it(api, harbour, bob):
         assert [c["last_name"] for c in results] == ["Harbourside"], typed
 
 
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("17/05/1990", ["Okafor"]),
+        ("17.5.1990", ["Okafor"]),
+        ("1990-05-17", ["Okafor"]),
+        ("05/17/1990", ["Okafor"]),  # month first, as written in the US
+        ("okafor 17/05/1990", ["Okafor"]),
+        ("hill 17/05/1990", []),  # every word holds: Ruby Hill was born another day
+        ("03/04/1985", ["Hill", "Jones"]),  # 3 April or 4 March: both
+        ("31/02/1990", []),  # no such day
+    ],
+)
+def test_a_date_of_birth_is_found_however_it_is_typed(api, alice_client, lumen, typed, found):
+    import datetime as dt
+
+    ClientFactory(clinic=lumen, first_name="Grace", last_name="Okafor", date_of_birth=dt.date(1990, 5, 17))
+    ClientFactory(clinic=lumen, first_name="Ruby", last_name="Hill", date_of_birth=dt.date(1985, 4, 3))
+    ClientFactory(clinic=lumen, first_name="Ann", last_name="Jones", date_of_birth=dt.date(1985, 3, 4))
+    results = api.get("/api/v1/clients/", {"search": typed}).json()["results"]
+    assert [c["last_name"] for c in results] == found, typed
+    page = alice_client.get("/clients/", {"q": typed}).content.decode()
+    assert all(name in page for name in found) and ("Okafor" in page) == ("Okafor" in found)
+
+
 def test_the_api_says_whose_token_it_is_and_their_clinics_zone_from_the_sign_ins_one_query(
     alice, django_assert_num_queries
 ):

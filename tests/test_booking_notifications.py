@@ -61,7 +61,9 @@ def test_booking_sends_exactly_one_confirmation_with_an_invite(world, smtp_setti
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/London"]
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert "Monday 7 December 2026 at 10:00 (Europe/London time, GMT)" in body
-    assert f"{appointment.service.name} with {appointment.practitioner.display_name}, £100\r\n" in body  # as booked
+    assert (
+        f"{appointment.service.name} with {appointment.practitioner.display_name}, £100\r\n" in body
+    )  # as booked
 
 
 def test_reschedule_keeps_the_uid_and_raises_the_sequence_and_cancel_says_cancel(

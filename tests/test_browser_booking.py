@@ -48,9 +48,9 @@ def open_microcurrent_for_olivia(page, live_server, day, *, search):
     page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
     page.get_by_role("link", name="Book Dr Amara Lee at 10:00").click()
     page.get_by_label("Service").select_option(label="Microcurrent workout (45 min)")
-    page.get_by_label("Search by name, phone or email").fill(search)
+    page.get_by_label("Search by name, phone, email or date of birth").fill(search)
     page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
-    page.get_by_label("Search by name, phone or email").press("Enter")
+    page.get_by_label("Search by name, phone, email or date of birth").press("Enter")
 
 
 def test_what_the_front_desk_typed_before_the_search_script_loaded_is_searched(
@@ -64,7 +64,7 @@ def test_what_the_front_desk_typed_before_the_search_script_loaded_is_searched(
     start = f"{next_week(world).isoformat()}T10:00"
     page.goto(f"{live_server.url}/book/?practitioner={world.dr_lee.id}&start={start}", wait_until="commit")
     # when the front desk types before the script has run
-    page.get_by_label("Search by name, phone or email").fill("900123")
+    page.get_by_label("Search by name, phone, email or date of birth").fill("900123")
     page.wait_for_timeout(300)
     assert script_held, "the script was not requested"
     assert page.locator("#client-results").get_by_role("option").count() == 0
@@ -323,9 +323,9 @@ def test_the_desk_puts_a_client_on_the_waitlist_and_she_books_the_time_a_cancell
     sign_in(page, live_server, world.desk.user.username)
     # when the front desk puts Olivia on the waitlist for a microcurrent workout with Dr Lee at 10:00
     page.goto(f"{live_server.url}/waitlist/")
-    page.get_by_label("Search by name, phone or email").fill("Olivia")
+    page.get_by_label("Search by name, phone, email or date of birth").fill("Olivia")
     page.get_by_role("option", name=re.compile("Olivia Smith")).wait_for()
-    page.get_by_label("Search by name, phone or email").press("Enter")
+    page.get_by_label("Search by name, phone, email or date of birth").press("Enter")
     page.get_by_label("Service").select_option(label="Microcurrent workout")
     page.get_by_label("With").select_option(label="Dr Amara Lee")
     page.get_by_label("From", exact=True).fill(day.isoformat())

@@ -107,7 +107,10 @@ def test_what_the_visits_were_worth_at_the_prices_they_were_booked_at(world, cli
 
     client.force_login(world.manager.user)
     visit_page = client.get(f"/appointments/{first.pk}/").content.decode()
-    assert '<dd id="price">£100 <span class="muted">as booked (the service is £120 now)</span></dd>' in visit_page
+    assert (
+        '<dd id="price">£100 <span class="muted">as booked (the service is £120 now)</span></dd>'
+        in visit_page
+    )
     page = client.get("/manage/report/", {"start": "2026-12-07", "end": "2026-12-08"}).content.decode()
     assert "<td>£220</td><td>£240</td>" in page
     sheet = client.get("/manage/report/", {"start": "2026-12-07", "end": "2026-12-08", "format": "csv"})
