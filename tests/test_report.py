@@ -104,6 +104,20 @@ def test_what_the_visits_were_worth_at_the_prices_they_were_booked_at(world, cli
     lee = _lines(report)["Dr Amara Lee"]
     assert (lee.completed_value, lee.missed_value) == (Decimal("220"), Decimal("240"))
     assert (report.total.completed_value, report.total.missed_value) == (Decimal("220"), Decimal("240"))
+    [service] = report.services
+    assert (
+        service.name,
+        service.completed,
+        service.completed_value,
+        service.no_shows,
+        service.cancelled,
+    ) == (
+        world.microcurrent.name,
+        2,
+        Decimal("220"),
+        1,
+        2,
+    )
 
     client.force_login(world.manager.user)
     visit_page = client.get(f"/appointments/{first.pk}/").content.decode()
@@ -113,6 +127,9 @@ def test_what_the_visits_were_worth_at_the_prices_they_were_booked_at(world, cli
     )
     page = client.get("/manage/report/", {"start": "2026-12-07", "end": "2026-12-08"}).content.decode()
     assert "<td>£220</td><td>£240</td>" in page
+    assert (
+        f'<th scope="row">{world.microcurrent.name}</th><td>2</td><td>£220</td><td>1</td><td>2</td>' in page
+    )
     sheet = client.get("/manage/report/", {"start": "2026-12-07", "end": "2026-12-08", "format": "csv"})
     lines = sheet.content.decode().splitlines()
     assert lines[0].endswith("Completed value,No-shows and late cancellations value")

@@ -60,12 +60,25 @@ class PractitionerLine:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+@dataclass(frozen=True)
+class ServiceLine:
+    """One service over the span: how many of its visits were completed, missed and cancelled, and
+    what the completed ones were worth at the prices booked."""
+
+    name: str
+    completed: int
+    completed_value: Decimal
+    no_shows: int
+    cancelled: int
+
+
 @dataclass
 class Report:
     first_day: dt.date
     last_day: dt.date
     lines: list[PractitionerLine]
     total: PractitionerLine
+    services: list[ServiceLine]  # the most completed value first
     completed_clients: int  # visits completed in the span
     rebooked: int  # of those, the ones whose client has another visit booked after it
 
@@ -158,11 +171,29 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
     total = PractitionerLine(name="The clinic")
     for line in lines.values():
         total.add(line)
+    by_service = visits.values("service_id", "service__name").annotate(
+        completed=Count("pk", filter=Q(status=AppointmentStatus.FULFILLED)),
+        completed_value=Sum("price", filter=Q(status=AppointmentStatus.FULFILLED)),
+        no_shows=Count("pk", filter=Q(status=AppointmentStatus.NOSHOW)),
+        cancelled=Count("pk", filter=Q(status=AppointmentStatus.CANCELLED)),
+    )
+    services = [
+        ServiceLine(
+            name=row["service__name"],
+            completed=row["completed"],
+            completed_value=row["completed_value"] or Decimal(0),
+            no_shows=row["no_shows"],
+            cancelled=row["cancelled"],
+        )
+        for row in by_service.order_by()
+    ]
+    services.sort(key=lambda line: (-line.completed_value, -line.completed, line.name))
     return Report(
         first_day=first_day,
         last_day=last_day,
         lines=list(lines.values()),
         total=total,
+        services=services,
         completed_clients=rebooking["completed"],
         rebooked=rebooking["rebooked"],
     )
