@@ -57,6 +57,7 @@ bench: $(VENV)/.installed-dev
 	BENCH_REDIS_URL=$${BENCH_REDIS_URL:-redis://127.0.0.1:6379/9} $(BIN)/python -m bench.outbox_delivery
 	$(BIN)/python -m bench.rfc1047_window
 	$(BIN)/python -m bench.duplicates
+	$(BIN)/python -m bench.keeping
 
 ci:
 	bash .ci/run
