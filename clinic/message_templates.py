@@ -246,6 +246,10 @@ SAMPLE_CONTEXT = {
             "signed_by": "Olivia Smith",
         }
     ],
+    "count": 3,
+    "oldest_kept_until": "4 March 2025",
+    "review_url": "https://clinic.example/manage/keeping/",
+    "kept_years": 8,
     "product_name": "Hyaluronic cocktail",
     "lot_number": "HA-2291",
     "given_on": ["Monday 7 December 2026"],

@@ -172,6 +172,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clinic.tasks.deliver_due_messages_task",
         "schedule": float(OUTBOX_TICK_SECONDS),
     },
+    # written once a month at most (its dedupe key names the month): every few hours is often enough
+    "remind-records-past-keeping": {
+        "task": "treatments.tasks.remind_records_past_keeping_task",
+        "schedule": 6 * 3600.0,
+    },
 }
 
 # Email: SMTP when EMAIL_HOST is set, otherwise one .eml file per message under var/mail/.

@@ -201,3 +201,29 @@ def test_the_page_lists_them_and_erases_those_ticked(world, clients):
         assert Client.objects.get(pk=mia.pk).erased_at is None  # unticked: kept
         erased_page = manager.get(reverse("client-detail", args=[omar.pk])).content.decode()
         assert "erased once the clinic no longer had to keep it on" in erased_page
+
+
+def test_the_managers_are_reminded_once_a_month_while_any_wait(world, clients, smtp_settings, smtp_server):
+    from clinic.models import OutboxMessage
+    from clinic.tasks import deliver_due_messages_task
+    from treatments.keeping import REVIEW_REMINDER
+    from treatments.tasks import remind_records_past_keeping_task
+
+    world.manager.user.email = "morgan@lumen.example"
+    world.manager.user.save(update_fields=["email"])
+    reminders = OutboxMessage.objects.filter(template_key=REVIEW_REMINDER)
+    assert remind_records_past_keeping_task() == 0 and not reminders.exists()  # nothing past yet
+    with at(2035, 1, 1):
+        assert remind_records_past_keeping_task() == 1
+        remind_records_past_keeping_task()  # beat runs it every few hours: still one this month
+        assert reminders.count() == 1
+        deliver_due_messages_task()
+    [mail] = [m for m in smtp_server.messages if "keeping time" in m["Subject"]]
+    assert mail["Subject"] == "2 client records past their keeping time at Lumen Skin Clinic"
+    assert mail["To"].endswith("<morgan@lumen.example>")
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "2 client records at Lumen Skin Clinic have passed their keeping time (8 years" in body
+    assert "the first on 1 December 2034" in body and "/manage/keeping/" in body
+    with at(2035, 2, 1):
+        remind_records_past_keeping_task()
+    assert reminders.count() == 2  # February's

@@ -20,9 +20,11 @@ subqueries took 3.5 s).
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.db.models.functions import Coalesce, Greatest
+from django.urls import reverse
 from django.utils import timezone
 
 from clients.erasure import client_erase, kept_until_after, years_after
@@ -35,7 +37,8 @@ from clients.models import (
     SignedConsent,
 )
 from clinic.errors import ClinicError
-from clinic.models import Clinic, StaffMember
+from clinic.models import Clinic, StaffMember, StaffRole
+from clinic.outbox import outbox_message, outbox_write
 from clinic.permissions import require_manager_of
 from treatments.models import (
     Appointment,
@@ -186,3 +189,43 @@ def client_erase_past_keeping(*, client: Client, by: StaffMember) -> Client:
 
 def _day_said(day: dt.date) -> str:
     return f"{day.day} {day:%B %Y}"
+
+
+REVIEW_REMINDER = "records_past_keeping"
+
+
+def keeping_review_remind(clinic: Clinic, *, now: dt.datetime | None = None) -> int:
+    """Email the clinic's managers (or, with none to write to, the clinic's own address) how many client
+    records are past their keeping time and where to review them: once a month while there are any,
+    however often it is called (the dedupe key names the month). Returns the emails written."""
+    now = now or timezone.now()
+    past = records_past_keeping(clinic)
+    if not past:
+        return 0
+    managers = StaffMember.objects.filter(clinic=clinic, role=StaffRole.MANAGER, is_active=True).exclude(
+        user__email=""
+    )
+    recipients = [(m.user.email, m.display_name) for m in managers.select_related("user").order_by("pk")]
+    if not recipients and clinic.email:
+        recipients = [(clinic.email, clinic.name)]
+    month = timezone.localdate(now, clinic.zone).strftime("%Y-%m")
+    outbox_write(
+        [
+            outbox_message(
+                clinic=clinic,
+                recipient_email=email,
+                recipient_name=name,
+                template_key=REVIEW_REMINDER,
+                dedupe_key=f"keeping-review:{clinic.pk}:{month}:{email.lower()}",
+                context={
+                    "count": len(past),
+                    "oldest_kept_until": _day_said(past[0].kept_until),
+                    "review_url": settings.SITE_URL.rstrip("/") + reverse("records-past-keeping"),
+                    "kept_years": clinic.health_records_kept_years,
+                },
+                topic=f"keeping-review:{clinic.pk}",
+            )
+            for email, name in recipients
+        ]
+    )
+    return len(recipients)
