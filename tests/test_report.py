@@ -77,6 +77,7 @@ def test_hours_open_and_booked_and_what_became_of_the_visits(world):
     assert lee.utilisation == round(100 * 1.5 / 12)
     assert report.total.open_hours == 30 and report.total.cancelled == 2
     assert (report.completed_clients, report.rebooked, report.rebooking_rate) == (1, 1, 100)
+    assert report.first_visits == 1  # Olivia's first with the clinic
 
 
 def test_what_the_visits_were_worth_at_the_prices_they_were_booked_at(world, client):
@@ -134,6 +135,38 @@ def test_what_the_visits_were_worth_at_the_prices_they_were_booked_at(world, cli
     lines = sheet.content.decode().splitlines()
     assert lines[0].endswith("Completed value,No-shows and late cancellations value")
     assert lines[-1].endswith(",220.00,240.00")
+
+
+def test_the_products_given_and_the_first_visits(world, client):
+    """Two clients given HA cocktail on 1 December (2.5 mL in all); Ann had been before, Bea not."""
+    from decimal import Decimal
+
+    from tests.factories import AppointmentFactory
+    from tests.test_lot_recall_notice import give
+    from treatments.models import Product, ProductLot
+
+    lot = ProductLot.objects.create(
+        product=Product.objects.create(clinic=world.clinic, name="HA cocktail"),
+        lot_number="HA-1",
+        expiry_date=dt.date(2027, 6, 30),
+    )
+    ann, bea = world.client(first_name="Ann"), world.client(first_name="Bea")
+    AppointmentFactory(  # a month ago, as it was kept (booking refuses the past)
+        clinic=world.clinic,
+        client=ann,
+        practitioner=world.dr_lee,
+        service=world.microcurrent,
+        start=local(world, 2026, 11, 2, 10),
+        status=AppointmentStatus.FULFILLED,
+    )
+    give(world, ann, lot, 10, areas=("face", "neck"))
+    give(world, bea, lot, 12)
+    report = clinic_report(world.clinic, first_day=dt.date(2026, 12, 1), last_day=dt.date(2026, 12, 1))
+    assert [(p.name, p.volume_ml, p.clients) for p in report.products] == [("HA cocktail", Decimal("3"), 2)]
+    assert (report.completed_clients, report.first_visits) == (2, 1)  # Bea's was her first
+    client.force_login(world.manager.user)
+    page = client.get("/manage/report/", {"start": "2026-12-01", "end": "2026-12-01"}).content.decode()
+    assert '<th scope="row">HA cocktail</th><td>3 mL</td><td>2</td>' in page and "1 was its client" in page
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from clinic.models import Clinic, StaffMember, StaffRole, TimeOff
 from treatments.availability import extra_hours_by_practitioner, working_windows
-from treatments.models import Appointment, AppointmentEvent, AppointmentStatus
+from treatments.models import Appointment, AppointmentEvent, AppointmentStatus, MesotherapyRecord
 from treatments.selectors import (
     BOOKED_BY_CLIENT,
     COURSE_PROGRESS_STATUSES,
@@ -72,6 +72,15 @@ class ServiceLine:
     cancelled: int
 
 
+@dataclass(frozen=True)
+class ProductLine:
+    """A product given in the span's treatment records: how much, to how many clients."""
+
+    name: str
+    volume_ml: Decimal
+    clients: int
+
+
 @dataclass
 class Report:
     first_day: dt.date
@@ -81,6 +90,8 @@ class Report:
     services: list[ServiceLine]  # the most completed value first
     completed_clients: int  # visits completed in the span
     rebooked: int  # of those, the ones whose client has another visit booked after it
+    first_visits: int  # of those, the ones that were the client's first visit completed
+    products: list["ProductLine"]  # by name
 
     @property
     def rebooking_rate(self) -> int | None:
@@ -165,8 +176,13 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
     booked_after = Appointment.objects.filter(
         client_id=OuterRef("client_id"), start__gt=OuterRef("start"), status__in=HELD
     )
+    completed_before = Appointment.objects.filter(
+        client_id=OuterRef("client_id"), start__lt=OuterRef("start"), status=AppointmentStatus.FULFILLED
+    )
     rebooking = visits.filter(status=AppointmentStatus.FULFILLED).aggregate(
-        completed=Count("pk"), rebooked=Count("pk", filter=Q(Exists(booked_after)))
+        completed=Count("pk"),
+        rebooked=Count("pk", filter=Q(Exists(booked_after))),
+        first_visits=Count("pk", filter=~Q(Exists(completed_before))),
     )
     total = PractitionerLine(name="The clinic")
     for line in lines.values():
@@ -188,6 +204,16 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
         for row in by_service.order_by()
     ]
     services.sort(key=lambda line: (-line.completed_value, -line.completed, line.name))
+    # the products given in the span's treatment records, for ordering stock
+    products = [
+        ProductLine(name=row["product_name"], volume_ml=row["volume_ml"], clients=row["clients"])
+        for row in MesotherapyRecord.objects.filter(
+            session__clinic=clinic, session__started_at__gte=span_start, session__started_at__lt=span_end
+        )
+        .values("product_name")
+        .annotate(volume_ml=Sum("volume_ml"), clients=Count("session__client_id", distinct=True))
+        .order_by("product_name")
+    ]
     return Report(
         first_day=first_day,
         last_day=last_day,
@@ -196,6 +222,8 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
         services=services,
         completed_clients=rebooking["completed"],
         rebooked=rebooking["rebooked"],
+        first_visits=rebooking["first_visits"],
+        products=products,
     )
 
 
