@@ -9,6 +9,7 @@ not counted.
 """
 
 import datetime as dt
+from typing import NamedTuple
 
 from django.utils import timezone
 
@@ -23,28 +24,32 @@ WINDOW = dt.timedelta(hours=1)
 KEPT_FOR = dt.timedelta(days=1)
 
 
-def looks_automatic(request) -> str:
-    """Why a public form's request looks sent by a script, in words a person who did send it can act
-    on ('' when it does not): the field people cannot see was filled in."""
+class PublicRefusal(NamedTuple):
+    """Why a public form's request was not taken, in words for the person who sent it, and its status."""
+
+    words: str
+    status: int
+
+
+def public_write_refusal(request, clinic: Clinic, *, now: dt.datetime | None = None) -> PublicRefusal | None:
+    """Note this request, or say why it may not go ahead (None when it may): the field people cannot
+    see was filled in (400, not noted), or the address sent too many in the last hour (429). Three
+    queries (the notes older than a day go)."""
     if request.POST.get(LEAVE_EMPTY_FIELD, "").strip():
-        return (
+        return PublicRefusal(
             "This request looks automatic, so it was not sent. If you filled in a field called "
-            "“Leave this empty”, empty it and send again."
+            "“Leave this empty”, empty it and send again.",
+            400,
         )
-    return ""
-
-
-def public_write_refusal(request, clinic: Clinic, *, now: dt.datetime | None = None) -> str:
-    """Note this request and say why it may not go ahead ('' when it may). Three queries (the notes
-    older than a day go)."""
     now = now or timezone.now()
     address = client_address(request)
     recent = PublicWrite.objects.filter(clinic=clinic, ip_address=address, at__gt=now - WINDOW).count()
     if recent >= PUBLIC_WRITES_PER_HOUR:
-        return (
+        return PublicRefusal(
             "We have had many requests from your connection in the last hour, so this one was not "
-            f"sent. Please try again later, or call us{' on ' + clinic.phone if clinic.phone else ''}."
+            f"sent. Please try again later, or call us{' on ' + clinic.phone if clinic.phone else ''}.",
+            429,
         )
     PublicWrite.objects.create(clinic=clinic, ip_address=address, at=now)
     PublicWrite.objects.filter(clinic=clinic, at__lt=now - KEPT_FOR).delete()  # a day's at most
-    return ""
+    return None

@@ -20,7 +20,7 @@ from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, Modality, StaffMember
 from clinic.parsing import parse_id
-from clinic.public_limits import looks_automatic, public_write_refusal
+from clinic.public_limits import public_write_refusal
 from clinic.time_off import closures_said
 from treatments.availability import free_times_on, next_free_start, qualified_practitioners
 from treatments.booking import (
@@ -216,10 +216,8 @@ def public_waitlist_join(request, slug, service_id):
     form = NewClientForm(request.POST or None)
     error, status = "", 200
     if request.method == "POST":
-        if automatic := looks_automatic(request):
-            error, status = automatic, 400
-        elif too_many := public_write_refusal(request, clinic):
-            error, status = too_many, 429
+        if refused := public_write_refusal(request, clinic):
+            error, status = refused
         elif not (form.is_valid() and days_form.is_valid()):
             error, status = "Please check the details below.", 400
         elif not form.cleaned_data["email"]:
@@ -263,12 +261,9 @@ def public_details(request, slug, service_id):
         return redirect("public-times", slug, service.pk)
     form = PublicBookingForm(request.POST or None)
     error, status = "", 200
-    automatic = looks_automatic(request) if request.method == "POST" else ""
-    too_many = public_write_refusal(request, clinic) if request.method == "POST" and not automatic else ""
-    if automatic:
-        error, status = automatic, 400
-    elif too_many:
-        error, status = too_many, 429
+    refused = public_write_refusal(request, clinic) if request.method == "POST" else None
+    if refused:
+        error, status = refused
     elif request.method == "POST" and form.is_valid():
         earliest = timezone.now() + dt.timedelta(minutes=clinic.min_booking_notice_minutes)
         if not form.cleaned_data["email"]:
