@@ -44,6 +44,7 @@ from clients.models import (
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, OutboxStatus, StaffMember
 from clinic.permissions import require_manager_of
+from clinic.wording import day_said
 
 ERASED_FIRST_NAME, ERASED_LAST_NAME = "Erased", "client"
 # Emptied, with the date of birth (the database refuses an erased record that keeps any of them).
@@ -84,16 +85,21 @@ def register_latest_health_record(latest: LatestHealthRecord) -> None:
         _latest_health_records.append(latest)
 
 
+# This layer's health records and when each last happened, for how long they are kept: (model, moment).
+# `treatments.keeping` reads the same moments for every client at once.
+HEALTH_RECORD_MOMENTS = (
+    (IntakeResponse, "submitted_at"),
+    (SignedConsent, "signed_at"),
+    (ConsentWithdrawal, "withdrawn_at"),
+    (PhotoConsent, Greatest("granted_at", Coalesce("revoked_at", "granted_at"))),
+)
+
+
 def _latest_of_this_layer(client: Client) -> dt.datetime | None:
     """The latest intake, signed consent, withdrawal or photo consent (given or withdrawn); four queries."""
     moments = [
         model.objects.filter(client=client).aggregate(latest=Max(moment))["latest"]
-        for model, moment in (
-            (IntakeResponse, "submitted_at"),
-            (SignedConsent, "signed_at"),
-            (ConsentWithdrawal, "withdrawn_at"),
-            (PhotoConsent, Greatest("granted_at", Coalesce("revoked_at", "granted_at"))),
-        )
+        for model, moment in HEALTH_RECORD_MOMENTS
     ]
     return max((m for m in moments if m), default=None)
 
@@ -172,7 +178,7 @@ def _refusal(client: Client, health: dict[str, int], kept_until: dt.date | None)
     if kept_until and kept_until >= timezone.localdate(timezone=client.clinic.zone):
         return (
             f"{client.full_name}'s record holds health records the clinic must keep until "
-            f"{kept_until.day} {kept_until:%B %Y} ({held_said(health)}), so it cannot be erased yet. "
+            f"{day_said(kept_until)} ({held_said(health)}), so it cannot be erased yet. "
             "Instead, turn off their optional emails and remove the contact details they no longer want "
             "kept."
         )

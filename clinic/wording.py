@@ -10,6 +10,11 @@ def clinic_local(clinic, instant: dt.datetime) -> str:
     return f"{timezone.localtime(instant, clinic.zone):%a %d %b %H:%M}"
 
 
+def day_said(day: dt.date) -> str:
+    """A date as refusals and notices write it: "1 December 2034"."""
+    return f"{day.day} {day:%B %Y}"
+
+
 def listed(items: list[str]) -> str:
     """'a', 'a and b', 'a, b and c': items as a sentence names them ('' for none)."""
     if len(items) <= 1:

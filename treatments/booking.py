@@ -1602,20 +1602,19 @@ def visits_after_erasure(client: Client) -> None:
         transaction.on_commit(lambda: [default_storage.delete(name) for name in files])
 
 
+# This layer's health records and when each last happened: (model, its path to the client, moment).
+# `treatments.keeping` reads the same moments for every client at once.
+TREATMENT_RECORD_MOMENTS = (
+    (TreatmentSession, "client", Greatest("started_at", Coalesce("signed_off_at", "started_at"))),
+    (SessionAddendum, "session__client", "written_at"),
+)
+
+
 def latest_treatment_record(client: Client) -> dt.datetime | None:
     """When the client's latest treatment record was started, signed off or added to (None: they have
     none); for how long the clinic keeps it. Registered with `clients.erasure`; two queries."""
-    records = TreatmentSession.objects.filter(client=client)
     found = [
-        moment
-        for moment in (
-            records.aggregate(latest=Max(Greatest("started_at", Coalesce("signed_off_at", "started_at"))))[
-                "latest"
-            ],
-            SessionAddendum.objects.filter(session__client=client).aggregate(latest=Max("written_at"))[
-                "latest"
-            ],
-        )
-        if moment
+        model.objects.filter(**{path: client}).aggregate(latest=Max(moment))["latest"]
+        for model, path, moment in TREATMENT_RECORD_MOMENTS
     ]
-    return max(found, default=None)
+    return max((moment for moment in found if moment), default=None)

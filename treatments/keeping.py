@@ -27,7 +27,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.erasure import client_erase, kept_until_after, years_after
+from clients.erasure import HEALTH_RECORD_MOMENTS, client_erase, kept_until_after, years_after
 from clients.models import (
     Client,
     ConsentWithdrawal,
@@ -40,6 +40,8 @@ from clinic.errors import ClinicError
 from clinic.models import Clinic, StaffMember, StaffRole
 from clinic.outbox import outbox_message, outbox_write
 from clinic.permissions import require_manager_of
+from clinic.wording import day_said
+from treatments.booking import TREATMENT_RECORD_MOMENTS
 from treatments.models import (
     Appointment,
     AppointmentEvent,
@@ -52,26 +54,27 @@ from treatments.models import (
 # The records listed at once, the longest past their keeping time first: erasing them brings the next.
 LISTED_AT_ONCE = 100
 
+# How the list names each kind of health record (`clients.erasure.HEALTH_RECORD_MOMENTS` and
+# `booking.TREATMENT_RECORD_MOMENTS` say when each last happened, as the erasure reads them).
+_HEALTH_RECORD_NAMES = {
+    IntakeResponse: "intake form",
+    SignedConsent: "consent signed",
+    ConsentWithdrawal: "consent withdrawn",
+    PhotoConsent: "photo consent",
+    TreatmentSession: "treatment record",
+    SessionAddendum: "treatment record addendum",
+}
 # What can happen on a client's record, by the words the list says it in: (model, the path from it to
-# the client, when it happened, whether it is a health record). The health records are those
-# `clients.erasure.health_records_kept_until` reads.
+# the client, when it happened, whether it is a health record).
 _MOMENTS = {
-    "intake form": (IntakeResponse, "client", "submitted_at", True),
-    "consent signed": (SignedConsent, "client", "signed_at", True),
-    "consent withdrawn": (ConsentWithdrawal, "client", "withdrawn_at", True),
-    "photo consent": (
-        PhotoConsent,
-        "client",
-        Greatest("granted_at", Coalesce("revoked_at", "granted_at")),
-        True,
-    ),
-    "treatment record": (
-        TreatmentSession,
-        "client",
-        Greatest("started_at", Coalesce("signed_off_at", "started_at")),
-        True,
-    ),
-    "treatment record addendum": (SessionAddendum, "session__client", "written_at", True),
+    **{
+        _HEALTH_RECORD_NAMES[model]: (model, "client", moment, True)
+        for model, moment in HEALTH_RECORD_MOMENTS
+    },
+    **{
+        _HEALTH_RECORD_NAMES[model]: (model, path, moment, True)
+        for model, path, moment in TREATMENT_RECORD_MOMENTS
+    },
     "visit": (Appointment, "client", "end", False),
     "change to a visit": (AppointmentEvent, "appointment__client", "at", False),
     "feedback on a visit": (VisitFeedback, "appointment__client", "given_at", False),
@@ -180,15 +183,11 @@ def client_erase_past_keeping(*, client: Client, by: StaffMember) -> Client:
         if not seen.past:
             raise ClinicError(
                 f"{locked.full_name}'s record is not past its keeping time: the latest on it "
-                f"({seen.last_what}, {_day_said(timezone.localdate(seen.last_at, locked.clinic.zone))}) "
-                f"keeps it until {_day_said(seen.kept_until)}.",
+                f"({seen.last_what}, {day_said(timezone.localdate(seen.last_at, locked.clinic.zone))}) "
+                f"keeps it until {day_said(seen.kept_until)}.",
                 code="not_past_keeping",
             )
         return client_erase(client=locked, by=by, because=ErasureReason.KEPT_LONG_ENOUGH)
-
-
-def _day_said(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 REVIEW_REMINDER = "records_past_keeping"
@@ -219,7 +218,7 @@ def keeping_review_remind(clinic: Clinic, *, now: dt.datetime | None = None) -> 
                 dedupe_key=f"keeping-review:{clinic.pk}:{month}:{email.lower()}",
                 context={
                     "count": len(past),
-                    "oldest_kept_until": _day_said(past[0].kept_until),
+                    "oldest_kept_until": day_said(past[0].kept_until),
                     "review_url": settings.SITE_URL.rstrip("/") + reverse("records-past-keeping"),
                     "kept_years": clinic.health_records_kept_years,
                 },

@@ -20,6 +20,7 @@ from clinic.errors import ClinicError
 from clinic.models import OutboxMessage, StaffMember
 from clinic.outbox import outbox_message, outbox_write
 from clinic.permissions import require_manager_of
+from clinic.wording import day_said
 from treatments.models import RECALL_NOTE_MAX_CHARACTERS, ProductLot
 from treatments.selectors import lot_recipients
 
@@ -38,7 +39,7 @@ def lot_recall_record(*, lot: ProductLot, by: StaffMember, note: str) -> Product
     lot = ProductLot.objects.select_for_update().select_related("product").get(pk=lot.pk)
     note = note.strip()
     if lot.recalled_on:
-        raise ClinicError(f"This lot was recalled already, on {lot.recalled_on.day} {lot.recalled_on:%B %Y}.")
+        raise ClinicError(f"This lot was recalled already, on {day_said(lot.recalled_on)}.")
     if not note:
         raise ClinicError("Say what the manufacturer said (the reason, and what they ask clinics to do).")
     if len(note) > RECALL_NOTE_MAX_CHARACTERS:
@@ -59,7 +60,7 @@ class RecallNotices:
     to_phone: list[Client]
 
 
-def _day_said(day) -> str:
+def _day_with_weekday(day) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
@@ -98,7 +99,7 @@ def lot_recall_notify(*, lot: ProductLot, by: StaffMember, words: str) -> Recall
                     "client_first_name": client.first_name,
                     "product_name": lot.product.name,
                     "lot_number": lot.lot_number,
-                    "given_on": [_day_said(day) for day in sorted(given_days[client.pk])],
+                    "given_on": [_day_with_weekday(day) for day in sorted(given_days[client.pk])],
                     "clinic_words": words,
                 },
                 topic=f"lot-recall:{lot.pk}",
