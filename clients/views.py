@@ -25,7 +25,7 @@ from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
 from clinic.parsing import parse_id
-from clinic.permissions import may_read_health_data, staff_required
+from clinic.permissions import manager_required, may_read_health_data, staff_required
 from clinic.redirects import redirect_back
 
 
@@ -164,13 +164,11 @@ def consent_countersign_view(request, pk):
     return redirect_back(request, reverse("client-detail", args=[consent.client_id]))
 
 
-@staff_required
+@manager_required("Erasing a client's record is for a manager: ask one.")
 @require_http_methods(["GET", "POST"])
 def client_erase_view(request, pk):
     """Erase a client's record at their request: the page says what goes and what stays, or why it
     cannot be erased; a manager confirms the client asked."""
-    if not request.staff_member.is_manager:
-        raise PermissionDenied("Erasing a client's record is for a manager: ask one.")
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
     if client.erased_at:
         return redirect("client-detail", pk=client.pk)

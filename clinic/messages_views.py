@@ -1,7 +1,6 @@
 """Managers' pages about email: the clinic's wording of each message, and the outbox."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Case, F, IntegerField, Value, When
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
@@ -23,7 +22,7 @@ from clinic.message_templates import (
 )
 from clinic.models import MessageTemplate, OutboxMessage, OutboxStatus
 from clinic.outbox import with_resend_refusals
-from clinic.permissions import staff_required
+from clinic.permissions import manager_required
 
 OUTBOX_PAGE = 200
 # Failures first: they need someone; then what is still to go; then the record of what went.
@@ -38,16 +37,12 @@ STATUS_ORDER = Case(
 NEXT_TO_GO_FIRST = Case(When(status__in=[OutboxStatus.SENDING, OutboxStatus.PENDING], then=F("due_at")))
 
 
-def _manager(request):
-    if not request.staff_member.is_manager:
-        raise PermissionDenied("Only a manager can change the clinic's emails or see its outbox.")
-    return request.staff_member
+ONLY_MANAGERS = "Only a manager can change the clinic's emails or see its outbox."
 
 
-@staff_required
+@manager_required(ONLY_MANAGERS)
 def message_template_list(request):
     """List every message the clinic sends, showing which use the clinic's own wording."""
-    _manager(request)
     clinic = request.staff_member.clinic
     own = {row.key: row for row in MessageTemplate.objects.filter(clinic=clinic).select_related("updated_by")}
     keys = sorted(set(default_keys()) | set(own))
@@ -55,11 +50,11 @@ def message_template_list(request):
     return render(request, "clinic/message_templates.html", {"rows": rows})
 
 
-@staff_required
+@manager_required(ONLY_MANAGERS)
 @require_http_methods(["GET", "POST"])
 def message_template_edit(request, key):
     """Edit one message's subject, text and HTML, with a preview; or go back to the shipped wording."""
-    manager = _manager(request)
+    manager = request.staff_member
     clinic = manager.clinic
     if not slug_re.fullmatch(key):
         messages.error(request, "A message name uses lower-case letters, digits, - and _ only.")
@@ -131,10 +126,9 @@ def message_template_edit(request, key):
     )
 
 
-@staff_required
+@manager_required(ONLY_MANAGERS)
 def outbox_list(request):
     """The clinic's outbox, failures first; ?status= narrows it."""
-    _manager(request)
     rows = OutboxMessage.objects.filter(clinic=request.staff_member.clinic)
     status = request.GET.get("status", "")
     if status in OutboxStatus.values:

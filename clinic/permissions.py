@@ -73,6 +73,22 @@ def staff_required(view):
     return wrapper
 
 
+def manager_required(why: str):
+    """`staff_required`, and a 403 saying `why` to staff who are not a manager of their clinic."""
+
+    def decorator(view):
+        @staff_required
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.staff_member.is_manager:
+                raise PermissionDenied(why)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
 class IsClinicStaff(BasePermission):
     """Allow API access to active staff of a clinic only."""
 

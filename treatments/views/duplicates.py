@@ -26,7 +26,7 @@ from clients.merging import (
 )
 from clients.models import Client, ClientMerge
 from clinic.errors import ClinicError
-from clinic.permissions import staff_required
+from clinic.permissions import manager_required, staff_required
 from clinic.wording import listed
 from treatments.selectors import visits_at_once
 from treatments.waitlist import open_entries
@@ -123,12 +123,10 @@ def _waiting_twice(kept: Client, merged: Client) -> list[str]:
     return sorted(names[s] for s, clients in by_service.items() if len(clients) == 2)
 
 
-@staff_required
+@manager_required("Undoing a merge moves health records between two people: ask a manager.")
 @require_http_methods(["GET", "POST"])
 def merge_undo(request, pk):
     """Take back a merge of two people taken for one: the page says what moves back; a manager does it."""
-    if not request.staff_member.is_manager:
-        raise PermissionDenied("Undoing a merge moves health records between two people: ask a manager.")
     merge = get_object_or_404(
         ClientMerge.objects.select_related("kept", "merged_by", "undone_by", "clinic"),
         pk=pk,

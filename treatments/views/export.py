@@ -2,14 +2,13 @@
 
 import csv
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from clinic.account_events import account_event_record
 from clinic.models import AccountAction
-from clinic.permissions import staff_required
+from clinic.permissions import manager_required
 from treatments.exports import client_rows, visit_rows
 
 FILES = {
@@ -25,23 +24,19 @@ class _Line:
         return line
 
 
-def _manager(request):
-    if not request.staff_member.is_manager:
-        raise PermissionDenied("Downloading the clinic's data is for its managers.")
-    return request.staff_member
+ONLY_MANAGERS = "Downloading the clinic's data is for its managers."
 
 
-@staff_required
+@manager_required(ONLY_MANAGERS)
 def export_page(request):
     """Managers: what can be downloaded, and how each client's health records are exported."""
-    _manager(request)
     return render(request, "treatments/export.html", {})
 
 
-@staff_required
+@manager_required(ONLY_MANAGERS)
 def export_file(request, name):
     """One file, streamed as it is read; the download is noted in the manager's sign-in activity."""
-    member = _manager(request)
+    member = request.staff_member
     if name not in FILES:
         raise Http404("There is no such file: choose clients or visits.")
     rows, action = FILES[name]

@@ -1,21 +1,18 @@
 """The manager's list of client records past their keeping time, to review and erase."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
 from clients.models import Client
 from clinic.errors import ClinicError
-from clinic.permissions import staff_required
+from clinic.permissions import manager_required
 from treatments.keeping import LISTED_AT_ONCE, client_erase_past_keeping, records_past_keeping
 
 
-@staff_required
+@manager_required("Erasing clients' records is for a manager: ask one.")
 def records_past_keeping_view(request):
     """Managers: the records nothing has happened on for the clinic's keeping time, the longest
     past it first; those ticked are erased, each on its own (one that has changed since is not)."""
-    if not request.staff_member.is_manager:
-        raise PermissionDenied("Erasing clients' records is for a manager: ask one.")
     clinic = request.staff_member.clinic
     error = ""
     if request.method == "POST":

@@ -2,22 +2,19 @@
 
 import csv
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from clinic.permissions import staff_required
+from clinic.permissions import manager_required
 from treatments.feedback import feedback_between
 from treatments.forms import parse_local_date
 from treatments.report import LONGEST_REPORT_DAYS, clinic_report, default_span
 from treatments.selectors import local_day_bounds
 
 
-@staff_required
+@manager_required("The report is for the clinic's managers.")
 def report(request):
     """Managers: each practitioner's hours open and booked, what became of the visits, rebooking."""
-    if not request.staff_member.is_manager:
-        raise PermissionDenied("The report is for the clinic's managers.")
     clinic = request.staff_member.clinic
     first_default, last_default = default_span(clinic)
     first_day, first_error = parse_local_date(request.GET.get("start"), first_default)
