@@ -256,6 +256,15 @@ SAMPLE_CONTEXT = {
     "clinic_words": "The maker found that some vials may not be sterile. Most people have no problem; if the "
     "treated skin is red, swollen or warm, please call us so we can see you.",
     "offset_days": 0,
+    "is_refund": False,
+    "amount": "£60",
+    "method": "card",
+    "reference": "004512",
+    "reason": "",
+    "visit_day": "Monday 7 December 2026 at 10:00",
+    "owed": "£60",
+    "receipt_number": "1-42",
+    "taken_on": "07/12/2026 09:55",
     "protocol_names": ["Microneedling", "Microcurrent"],
     "parts": [
         {

@@ -29,9 +29,14 @@ def _body(raw: bytes) -> dict:
         return {"not_json": raw[:300].decode(errors="replace")}
 
 
-def post_bookings_at_once(live_server, token, payloads) -> list[tuple[int, dict]]:
-    """POST each payload to /api/v1/appointments/ from its own thread, released together; (status, body)."""
+def post_at_once(live_server, token, path, payloads) -> list[tuple[int, dict]]:
+    """POST each payload to `path` from its own thread, released together; (status, body) each."""
     barrier = threading.Barrier(len(payloads))
-    url = live_server.url + "/api/v1/appointments/"
+    url = live_server.url + path
     with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
         return list(pool.map(lambda p: _post(url, token, p, barrier), payloads))
+
+
+def post_bookings_at_once(live_server, token, payloads) -> list[tuple[int, dict]]:
+    """POST each payload to /api/v1/appointments/ from its own thread, released together."""
+    return post_at_once(live_server, token, "/api/v1/appointments/", payloads)

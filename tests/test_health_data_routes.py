@@ -45,6 +45,10 @@ SHOWS_NONE = {
         "api-waitlist-list", "api-waitlist-detail", "api-waitlist-free-times", "api-waitlist-remove",
         "availability",
     },
+    "money taken for visits: amounts, how paid, who took it, a refund's reason": {
+        "payment-take", "payment-refund", "takings",
+        "api-appointment-payments", "api-payment-detail", "api-payment-refund",
+    },
     "the clinic's rota, rooms, devices, staff and settings": {
         "time-off", "time-off-remove", "closure-remove", "out-of-service", "out-of-service-remove",
         "extra-hours", "extra-hours-remove", "time-off-hand-over", "off-hours-hand-over",

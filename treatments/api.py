@@ -46,18 +46,22 @@ from treatments.fhir import (
 )
 from treatments.models import (
     NOTE_MAX_CHARACTERS,
+    PAYMENT_REASON_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
     Course,
     MesotherapyRecord,
     MicrocurrentRecord,
     MicroneedlingRecord,
+    Payment,
+    PaymentMethod,
     Service,
     SessionAddendum,
     TreatmentSession,
     WaitlistEnded,
     WaitlistEntry,
 )
+from treatments.payments import payment_refund, payment_take, visit_money
 from treatments.selectors import (
     FIRST_CALENDAR_DAY,
     LAST_CALENDAR_DAY,
@@ -315,6 +319,50 @@ class CalendarPagination(ClinicPagination):
     default_limit = 200
 
 
+# --- payments -----------------------------------------------------------------------------------------
+class PaymentSerializer(serializers.ModelSerializer):
+    kind = serializers.SerializerMethodField()
+    taken_by = serializers.CharField(source="taken_by.display_name", read_only=True)
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id",
+            "appointment",
+            "kind",
+            "amount",
+            "method",
+            "reference",
+            "refund_of",
+            "reason",
+            "taken_by",
+            "taken_at",
+        ]
+
+    def get_kind(self, payment) -> str:
+        return "refund" if payment.refund_of_id else "payment"
+
+
+class VisitMoneySerializer(serializers.Serializer):
+    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    paid = serializers.DecimalField(max_digits=10, decimal_places=2)
+    owed = serializers.DecimalField(max_digits=10, decimal_places=2)
+    payments = PaymentSerializer(many=True)
+
+
+class PaymentTakeSerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="In the clinic's currency, e.g. 45 or 45.50.")
+    method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+    email_receipt = serializers.BooleanField(required=False, default=False)
+
+
+class RefundSerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="At most what is left of the payment, e.g. 45 or 45.50.")
+    reason = serializers.CharField(max_length=PAYMENT_REASON_MAX_CHARACTERS)
+    email_receipt = serializers.BooleanField(required=False, default=False)
+
+
 class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     """Appointments of the clinic: list a range, book, and change one."""
 
@@ -414,6 +462,51 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     def _set_status(self, new_status):
         appointment = appointment_set_status(self.get_object(), status=new_status, actor=self.request.user)
         return Response(AppointmentSerializer(appointment).data)
+
+    @extend_schema(
+        methods=["GET"],
+        responses=VisitMoneySerializer,
+        description="The visit's price as booked, what was paid (net of refunds), what it still owes, and "
+        "each payment and refund.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=PaymentTakeSerializer,
+        responses={201: PaymentSerializer},
+        description="Take a payment toward the visit's price: never more than it still owes (400 saying "
+        "so). `email_receipt` writes the client's receipt to the outbox in the same transaction.",
+    )
+    @action(detail=True, methods=["get", "post"])
+    def payments(self, request, pk=None):
+        appointment = self.get_object()
+        if request.method == "GET":
+            return Response(VisitMoneySerializer(visit_money(appointment)).data)
+        data = validated(PaymentTakeSerializer, request)
+        payment = payment_take(appointment, **data, by=staff_member_of(request.user))
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class PaymentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
+    """Payments and refunds of the clinic's visits: read one, refund one (managers)."""
+
+    queryset = Payment.objects.select_related("clinic", "taken_by")
+    serializer_class = PaymentSerializer
+
+    @extend_schema(responses=PaymentSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(PaymentSerializer(self.get_object()).data)
+
+    @extend_schema(
+        request=RefundSerializer,
+        responses={201: PaymentSerializer},
+        description="Give back part or all of one payment, saying why; managers only (403 otherwise). The "
+        "refund goes back the way the payment came.",
+    )
+    @action(detail=True, methods=["post"])
+    def refund(self, request, pk=None):
+        data = validated(RefundSerializer, request)
+        refund = payment_refund(self.get_object(), **data, by=staff_member_of(request.user))
+        return Response(PaymentSerializer(refund).data, status=status.HTTP_201_CREATED)
 
 
 # --- courses -----------------------------------------------------------------------------------------

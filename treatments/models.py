@@ -867,3 +867,60 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return f"Calendar feed of {self.staff_member}"
+
+
+class PaymentMethod(models.TextChoices):
+    CARD = "card", "Card"
+    CASH = "cash", "Cash"
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    VOUCHER = "voucher", "Gift voucher"
+    OTHER = "other", "Other"
+
+
+PAYMENT_REASON_MAX_CHARACTERS = 300
+
+
+class Payment(models.Model):
+    """Money taken at the desk for a visit, or given back: a refund of one payment.
+
+    Never changed once written (a trigger refuses it, `treatments/payments.py`): a payment taken by
+    mistake is refunded, so the day's takings always add up to what the drawer and the card terminal
+    say. What a visit still owes is its price as booked less what was taken for it, net of refunds.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="payments")
+    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    method = models.CharField(max_length=20, choices=PaymentMethod.choices)
+    # the card slip's or the voucher's number, to match the terminal's own list at the end of the day
+    reference = models.CharField(max_length=60, blank=True)
+    refund_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    reason = models.CharField(max_length=PAYMENT_REASON_MAX_CHARACTERS, blank=True)
+    taken_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        indexes = [models.Index(fields=["clinic", "taken_at"], name="payment_clinic_taken_at")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="payment_amount_positive",
+                violation_error_message="A payment or refund is more than nothing.",
+            ),
+            models.CheckConstraint(
+                condition=Q(refund_of__isnull=True) | ~Q(reason=""),
+                name="refund_says_why",
+                violation_error_message="A refund says why.",
+            ),
+        ]
+
+    def __str__(self):
+        kind = "refund" if self.refund_of_id else "payment"
+        return f"{kind} of {self.amount} for visit {self.appointment_id}"
+
+    @property
+    def is_refund(self) -> bool:
+        return self.refund_of_id is not None

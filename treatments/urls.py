@@ -10,6 +10,7 @@ from treatments.views import (
     export,
     feeds,
     keeping,
+    payments,
     public,
     report,
     sessions,
@@ -61,6 +62,9 @@ urlpatterns = [
     path("appointments/<int:pk>/record/", sessions.session_record, name="session-record"),
     path("appointments/<int:pk>/record/start/", sessions.record_start, name="session-record-start"),
     path("appointments/<int:pk>/record/photos/<int:photo_id>/", sessions.session_photo, name="session-photo"),
+    path("appointments/<int:pk>/payments/", payments.payment_take_view, name="payment-take"),
+    path("payments/<int:pk>/refund/", payments.payment_refund_view, name="payment-refund"),
+    path("takings/", payments.takings, name="takings"),
     path(
         "appointments/<int:pk>/<str:action>/",
         booking.appointment_action,

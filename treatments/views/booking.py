@@ -67,11 +67,13 @@ from treatments.models import (
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
+    PaymentMethod,
     Service,
     TreatmentSession,
     VisitFeedback,
     WaitlistEntry,
 )
+from treatments.payments import visit_money
 from treatments.selectors import (
     appointment_messages,
     client_attendance,
@@ -549,6 +551,8 @@ def appointment_detail(request, pk):
             "can_start_record": startable and record_refusal is None,
             "attendance": client_attendance(appointment.client, now=now),
             "email_refused": refused_address(appointment.client),
+            "money": visit_money(appointment),
+            "payment_methods": PaymentMethod.choices,
             "events": [
                 _history_line(e, zone)
                 for e in appointment.events.select_related("actor__staff").order_by("at", "id")

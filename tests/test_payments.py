@@ -1,0 +1,350 @@
+"""Money at the desk: a payment toward a visit's price, never more than it owes; a manager's refund of
+one payment, saying why; neither ever changed; a receipt through a real SMTP server; the day's takings
+by method in the clinic's day; the visit's page, the takings page and the API; and ten people taking
+the rest of one visit at once take it once."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError, IntegrityError, transaction
+from django.test import Client as BrowserClient
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from clinic.errors import ClinicError, NotAllowedError
+from clinic.models import OutboxMessage
+from clinic.tasks import deliver_due_messages_task
+from tests.booking_world import build_world, local
+from tests.factories import StaffMemberFactory
+from tests.live_api import post_at_once
+from treatments.booking import BookingRequest, appointment_book, appointment_set_status
+from treatments.models import AppointmentStatus, Payment
+from treatments.payments import (
+    RECEIPT,
+    amount_given,
+    payment_refund,
+    payment_take,
+    takings_of_day,
+    visit_money,
+)
+
+
+@pytest.fixture
+def world(db):
+    return build_world()
+
+
+def visit(world, hour=10, price=None, **client):
+    booked = appointment_book(
+        BookingRequest(
+            client=world.client(**client),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 1, hour),
+        )
+    )
+    if price is not None:
+        type(booked).objects.filter(pk=booked.pk).update(price=price)
+        booked.refresh_from_db()
+    return booked
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [("45", "45.00"), ("45.5", "45.50"), ("£1,250.00", "1250.00"), (" 60 ", "60.00"), ("$85.5", "85.50")],
+)
+def test_amounts_are_read_as_people_type_them(typed, amount):
+    assert amount_given(typed) == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("abc", "amount_unreadable"),
+        ("", "amount_unreadable"),
+        (None, "amount_unreadable"),
+        ("12.345", "amount_unreadable"),
+        ("NaN", "amount_unreadable"),
+        ("Infinity", "amount_unreadable"),
+        ("0", "amount_not_positive"),
+        ("-5", "amount_not_positive"),
+        ("1000000", "amount_too_large"),
+    ],
+)
+def test_an_amount_that_is_not_one_is_refused_in_words(typed, code):
+    with pytest.raises(ClinicError) as refused:
+        amount_given(typed)
+    assert refused.value.code == code
+
+
+@pytest.mark.django_db
+def test_a_visit_is_paid_in_parts_and_never_past_its_price(world):
+    booked = visit(world)  # £100 as booked
+    deposit = payment_take(booked, amount="30", method="card", reference="004512", by=world.desk)
+    assert (deposit.amount, deposit.taken_by, deposit.clinic) == (Decimal("30.00"), world.desk, world.clinic)
+    with pytest.raises(ClinicError) as too_much:
+        payment_take(booked, amount="80", method="cash", by=world.desk)
+    assert too_much.value.code == "more_than_owed"
+    assert too_much.value.message == (
+        "This visit owes £70: £80 is more than that. Take at most what it owes."
+    )
+    payment_take(booked, amount="70", method="cash", by=world.desk)
+    money = visit_money(booked)
+    assert (money.price, money.paid, money.owed) == (Decimal("100"), Decimal("100.00"), Decimal("0"))
+    with pytest.raises(ClinicError, match=r"Nothing is owed for this visit: its price, £100, is paid\."):
+        payment_take(booked, amount="1", method="cash", by=world.desk)
+    with pytest.raises(ClinicError, match="Choose how it was paid"):
+        payment_take(visit(world, hour=12), amount="1", method="cheque", by=world.desk)
+    other_clinic = StaffMemberFactory(role="front_desk")
+    with pytest.raises(ClinicError, match="another clinic's"):
+        payment_take(visit(world, hour=14), amount="1", method="cash", by=other_clinic)
+    assert Payment.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_manager_gives_back_part_of_a_payment_saying_why(world):
+    booked = visit(world)
+    paid = payment_take(booked, amount="100", method="card", by=world.desk)
+    with pytest.raises(NotAllowedError, match="Only a manager of the clinic can give a refund"):
+        payment_refund(paid, amount="20", reason="Shorter session", by=world.desk)
+    with pytest.raises(ClinicError, match="Say why"):
+        payment_refund(paid, amount="20", reason="  ", by=world.manager)
+    refund = payment_refund(paid, amount="20", reason="Shorter session", by=world.manager)
+    assert (refund.refund_of, refund.method, refund.amount) == (paid, "card", Decimal("20.00"))
+    with pytest.raises(ClinicError) as too_much:
+        payment_refund(paid, amount="90", reason="Complaint", by=world.manager)
+    assert too_much.value.message == "At most £80 of this payment can be given back (£20 was already)."
+    with pytest.raises(ClinicError, match="is a refund already"):
+        payment_refund(refund, amount="1", reason="Again", by=world.manager)
+    money = visit_money(booked)
+    assert (money.paid, money.owed) == (Decimal("80.00"), Decimal("20.00"))
+    assert [p.refundable for p in money.payments] == [Decimal("80.00"), Decimal("0")]
+    payment_refund(paid, amount="80", reason="Complaint", by=world.manager)
+    with pytest.raises(ClinicError, match="given back in full already"):
+        payment_refund(paid, amount="1", reason="Again", by=world.manager)
+    # what was given back is owed again, and can be taken again
+    payment_take(booked, amount="100", method="cash", by=world.desk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_keeps_payments_as_they_were_taken():
+    world = build_world()
+    paid = payment_take(visit(world), amount="50", method="card", by=world.desk)
+    with (
+        pytest.raises(DatabaseError, match="a payment can never be changed: refund it"),
+        transaction.atomic(),
+    ):
+        Payment.objects.filter(pk=paid.pk).update(amount=Decimal("5"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payment.objects.create(
+            clinic=world.clinic, appointment=paid.appointment, amount=0, method="cash", taken_by=world.desk
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():  # a refund says why
+        Payment.objects.create(
+            clinic=world.clinic,
+            appointment=paid.appointment,
+            amount=5,
+            method="cash",
+            refund_of=paid,
+            taken_by=world.manager,
+        )
+    assert Payment.objects.get().amount == Decimal("50.00")
+
+
+@pytest.mark.django_db
+def test_a_receipt_reaches_the_client_once_through_smtp(world, smtp_settings, smtp_server):
+    booked = visit(world, first_name="Ann", last_name="Hale", email="ann@example.com")
+    paid = payment_take(
+        booked, amount="40", method="card", reference="004512", email_receipt=True, by=world.desk
+    )
+    payment_refund(paid, amount="15", reason="the serum was not used", email_receipt=True, by=world.manager)
+    receipts = OutboxMessage.objects.filter(template_key=RECEIPT).order_by("id")
+    assert [m.topic for m in receipts] == [f"appointment:{booked.pk}"] * 2
+    assert all(m.is_essential for m in receipts)
+    assert deliver_due_messages_task() == 3  # the booking's confirmation, and the two receipts
+    assert deliver_due_messages_task() == 0
+    first, second = [m for m in smtp_server.messages if "booking" not in m["Subject"].lower()][-2:]
+    assert first["To"] == "Ann Hale <ann@example.com>"
+    assert first["Subject"] == "Your receipt from Lumen Skin Clinic: £40"
+    body = first.get_body(preferencelist=("plain",)).get_content()
+    assert (
+        "we received £40 by card for your Microcurrent workout visit of Tuesday 1 December 2026 at 10:00"
+        in body
+    )
+    assert f"Receipt {world.clinic.pk}-{paid.pk}, 01/12/2026 07:00, reference 004512" in body
+    assert "Still to pay for this visit: £60" in body
+    assert second["Subject"] == "Refund of £15 from Lumen Skin Clinic"
+    refund_body = second.get_body(preferencelist=("plain",)).get_content()
+    assert "We have given you back £15 for your Microcurrent workout visit" in refund_body
+    assert "by card: the serum was not used." in refund_body
+    assert "Still to pay for this visit: £75" in refund_body
+
+
+@pytest.mark.django_db
+def test_no_receipt_without_an_address_and_nothing_taken(world):
+    booked = visit(world, email="")
+    with pytest.raises(ClinicError, match="has no email address for a receipt"):
+        payment_take(booked, amount="40", method="card", email_receipt=True, by=world.desk)
+    assert not Payment.objects.exists() and not OutboxMessage.objects.filter(template_key=RECEIPT).exists()
+
+
+@pytest.mark.django_db
+def test_the_days_takings_add_up_by_method_in_the_clinics_day(world, django_assert_num_queries):
+    had = visit(world, hour=9)
+    appointment_set_status(had, status=AppointmentStatus.ARRIVED)
+    paid = payment_take(had, amount="60", method="card", by=world.desk)
+    payment_refund(paid, amount="10", reason="Goodwill", by=world.manager)
+    full = visit(world, hour=11)
+    appointment_set_status(full, status=AppointmentStatus.ARRIVED)
+    payment_take(full, amount="100", method="cash", by=world.manager)
+    visit(world, hour=13)  # booked, not had yet: not "still owing" today
+    # a payment of 23:30 the evening before (London) is that day's, not this one's
+    Payment.objects.create(
+        clinic=world.clinic,
+        appointment=full,
+        amount=Decimal("5"),
+        method="cash",
+        taken_by=world.desk,
+        taken_at=dt.datetime(2026, 11, 30, 23, 30, tzinfo=world.clinic.zone),
+    )
+    with django_assert_num_queries(2):
+        day = takings_of_day(world.clinic, dt.date(2026, 12, 1))
+    assert [(m.label, m.taken, m.given_back, m.net) for m in day.by_method] == [
+        ("Card", Decimal("60.00"), Decimal("10.00"), Decimal("50.00")),
+        ("Cash", Decimal("100.00"), Decimal("0.00"), Decimal("100.00")),
+    ]
+    assert day.net == Decimal("150.00")
+    assert day.by_person == [("Jo Carter", Decimal("60.00")), ("Morgan Ellis", Decimal("90.00"))]
+    assert [(v.pk, v.paid, v.owed) for v in day.to_collect] == [(had.pk, Decimal("50.00"), Decimal("50.00"))]
+    assert takings_of_day(world.clinic, dt.date(2026, 11, 30)).net == Decimal("5.00")
+
+
+@pytest.mark.django_db
+def test_takings_take_two_queries_however_many_payments(world, django_assert_num_queries):
+    for hour in (9, 10, 11, 12, 13, 14, 15):
+        payment_take(visit(world, hour=hour), amount="10", method="card", by=world.desk)
+    with django_assert_num_queries(2):
+        assert len(takings_of_day(world.clinic, dt.date(2026, 12, 1)).rows) == 7
+
+
+@pytest.mark.django_db
+def test_the_visit_page_takes_a_payment_and_a_manager_refunds_it(world, desk):
+    booked = visit(world, first_name="Ann", last_name="Hale", email="ann@example.com")
+    page_url = reverse("appointment-detail", args=[booked.pk])
+    page = desk.get(page_url).content.decode()
+    assert "still owed £100" in page and 'id="take-payment"' in page
+    assert "Email Ann a receipt at ann@example.com" in page
+    response = desk.post(
+        reverse("payment-take", args=[booked.pk]),
+        {"amount": "£150", "method": "card"},
+        follow=True,
+    )
+    assert "This visit owes £100: £150 is more than that." in response.content.decode()
+    response = desk.post(
+        reverse("payment-take", args=[booked.pk]),
+        {"amount": "100", "method": "card", "reference": "77", "email_receipt": "on"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Took £100 by card from Ann Hale. A receipt is on its way to ann@example.com." in page
+    assert "Paid in full" in page and 'id="take-payment"' not in page
+    assert "Give back" not in page  # a refund is a manager's
+    [paid] = Payment.objects.all()
+    assert (
+        desk.post(reverse("payment-refund", args=[paid.pk]), {"amount": "10", "reason": "x"}).status_code
+        == 302
+    )
+    assert Payment.objects.count() == 1
+
+    manager = BrowserClient()
+    manager.force_login(world.manager.user)
+    assert "Give back" in manager.get(page_url).content.decode()
+    response = manager.post(
+        reverse("payment-refund", args=[paid.pk]), {"amount": "25", "reason": "Shorter session"}, follow=True
+    )
+    page = response.content.decode()
+    assert "Gave back £25 to Ann Hale by card." in page
+    assert "still owed £25" in page and "Refund by card: Shorter session" in page
+
+
+@pytest.mark.django_db
+def test_a_cancelled_visit_paid_for_says_so(world, desk):
+    from treatments.booking import appointment_cancel
+
+    booked = visit(world)
+    payment_take(booked, amount="30", method="card", by=world.desk)
+    appointment_cancel(booked, reason="Unwell")
+    page = desk.get(reverse("appointment-detail", args=[booked.pk])).content.decode()
+    assert "£30 was paid for this visit, which was cancelled: a manager gives it back" in page
+
+
+@pytest.mark.django_db
+def test_the_takings_page_and_its_csv(world, desk):
+    had = visit(world, first_name="=HYPERLINK(1)", last_name="Hale")
+    appointment_set_status(had, status=AppointmentStatus.ARRIVED)
+    payment_take(had, amount="40", method="card", reference="+123", by=world.desk)
+    page = desk.get(reverse("takings") + "?day=2026-12-01").content.decode()
+    assert "Takings, Tuesday 1 December 2026" in page
+    assert "Visits of the day still owing" in page and "£60" in page
+    bad_day = desk.get(reverse("takings") + "?day=yesterday").content.decode()
+    assert 'role="alert"' in bad_day
+    response = desk.get(reverse("takings") + "?day=2026-12-01&format=csv")
+    assert response["Content-Disposition"] == 'attachment; filename="takings-2026-12-01.csv"'
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][:4] == ["time", "kind", "method", "amount"]
+    assert rows[1][:5] == ["2026-12-01T07:00:00+00:00", "payment", "card", "40.00", "GBP"]
+    assert rows[1][5].startswith("'=HYPERLINK") and rows[1][7] == "'+123"
+
+
+@pytest.mark.django_db
+def test_the_api_reads_takes_and_refunds(world):
+    booked = visit(world)
+    desk_api, manager_api = APIClient(), APIClient()
+    desk_api.force_authenticate(world.desk.user)
+    manager_api.force_authenticate(world.manager.user)
+    url = f"/api/v1/appointments/{booked.pk}/payments/"
+    assert desk_api.get(url).json() == {"price": "100.00", "paid": "0.00", "owed": "100.00", "payments": []}
+    refused = desk_api.post(url, {"amount": "120", "method": "card"}, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] == "more_than_owed"
+    assert desk_api.post(url, {"amount": "10", "method": "bitcoin"}, format="json").status_code == 400
+    taken = desk_api.post(url, {"amount": "100", "method": "cash"}, format="json")
+    assert taken.status_code == 201
+    assert {k: taken.json()[k] for k in ("kind", "amount", "method", "taken_by")} == {
+        "kind": "payment",
+        "amount": "100.00",
+        "method": "cash",
+        "taken_by": "Jo Carter",
+    }
+    refund_url = f"/api/v1/payments/{taken.json()['id']}/refund/"
+    assert desk_api.post(refund_url, {"amount": "5", "reason": "x"}, format="json").status_code == 403
+    given = manager_api.post(refund_url, {"amount": "5", "reason": "Goodwill"}, format="json")
+    assert given.status_code == 201 and given.json()["kind"] == "refund"
+    assert desk_api.get(url).json()["owed"] == "5.00"
+    other = APIClient()
+    other.force_authenticate(StaffMemberFactory(role="manager").user)
+    assert other.get(url).status_code == 404
+    assert other.post(refund_url, {"amount": "1", "reason": "x"}, format="json").status_code == 404
+
+
+@pytest.fixture
+def live_world(transactional_db):
+    return build_world()
+
+
+def test_ten_people_taking_the_rest_of_one_visit_at_once_take_it_once(live_server, live_world):
+    booked = visit(live_world)
+    token = Token.objects.create(user=live_world.desk.user).key
+    results = post_at_once(
+        live_server,
+        token,
+        f"/api/v1/appointments/{booked.pk}/payments/",
+        [{"amount": "100", "method": "card"}] * 10,
+    )
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [201] + [400] * 9, results
+    assert {body["code"] for status, body in results if status == 400} == {"nothing_owed"}
+    assert Payment.objects.get().amount == Decimal("100.00")

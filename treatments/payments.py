@@ -1,0 +1,347 @@
+"""Money taken at the desk for visits, and given back: the one door for payments and refunds.
+
+A payment is taken for one visit (`payment_take`), by whoever is at the desk, in the clinic's
+currency, and never for more than the visit still owes: its price as booked (`Appointment.price`)
+less what was taken for it, net of refunds. A deposit before the visit, the rest after it, or a
+no-show's fee are all payments toward that price. A refund (`payment_refund`) gives back part or
+all of one payment, says why, and is a manager's to give. Neither is ever changed once written (a
+database trigger refuses an UPDATE): a payment taken by mistake is refunded, so the day's takings
+(`takings_of_day`) add up to what the drawer and the card terminal say.
+
+Each write locks the visit's row first, so two people taking the rest of a visit at once cannot
+take it twice; a refund also reads its payment's refunds under that lock. A receipt, when the
+client has an address and the desk asks for one, is an outbox row written in the same transaction
+(`payment_receipt`, essential mail: it concerns money already taken).
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from clinic.errors import ClinicError
+from clinic.models import Clinic, StaffMember
+from clinic.outbox import outbox_message, outbox_write
+from clinic.permissions import require_manager_of
+from treatments.models import (
+    PAYMENT_REASON_MAX_CHARACTERS,
+    Appointment,
+    AppointmentStatus,
+    Payment,
+    PaymentMethod,
+)
+from treatments.selectors import local_day_bounds
+
+RECEIPT = "payment_receipt"
+# A visit's price is at most 999,999.99 (`Appointment.price`): no payment is larger.
+LARGEST_AMOUNT = Decimal("999999.99")
+MONEY = DecimalField(max_digits=10, decimal_places=2)
+NOTHING = Value(Decimal("0.00"), output_field=MONEY)
+
+
+def amount_given(text) -> Decimal:
+    """An amount as someone types it ("45", "45.5", "£1,250.00") as a Decimal, or ClinicError."""
+    cleaned = str(text if text is not None else "").strip().replace(",", "").lstrip("£$€ ")
+    unreadable = ClinicError(f"“{text}” is not an amount: type it as 45 or 45.50.", code="amount_unreadable")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        raise unreadable from None
+    if not amount.is_finite() or amount.as_tuple().exponent < -2:
+        raise unreadable
+    if amount <= 0:
+        raise ClinicError("Give an amount of more than nothing.", code="amount_not_positive")
+    if amount > LARGEST_AMOUNT:
+        raise ClinicError("That amount is more than any visit's price.", code="amount_too_large")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _net_paid(appointment_id: int) -> Decimal:
+    """What was taken for a visit less what was given back (one query)."""
+    sums = Payment.objects.filter(appointment_id=appointment_id).aggregate(
+        taken=Coalesce(Sum("amount", filter=Q(refund_of=None)), NOTHING),
+        given_back=Coalesce(Sum("amount", filter=~Q(refund_of=None)), NOTHING),
+    )
+    return sums["taken"] - sums["given_back"]
+
+
+@dataclass(frozen=True)
+class VisitMoney:
+    """A visit's price as booked, what was paid for it (net of refunds), what it still owes, and each
+    payment with what can still be refunded of it."""
+
+    price: Decimal
+    paid: Decimal
+    payments: list[Payment] = field(default_factory=list)
+
+    @property
+    def owed(self) -> Decimal:
+        return max(self.price - self.paid, Decimal("0.00"))
+
+
+def visit_money(appointment: Appointment) -> VisitMoney:
+    """The visit's payments and refunds in one query, each payment with `refundable` set."""
+    rows = list(
+        Payment.objects.filter(appointment=appointment)
+        .select_related("taken_by", "refund_of")
+        .order_by("taken_at", "id")
+    )
+    given_back: dict[int, Decimal] = {}
+    for row in rows:
+        if row.refund_of_id:
+            given_back[row.refund_of_id] = given_back.get(row.refund_of_id, Decimal("0")) + row.amount
+    for row in rows:
+        row.refundable = (
+            Decimal("0") if row.refund_of_id else row.amount - given_back.get(row.pk, Decimal("0"))
+        )
+    paid = sum((-r.amount if r.refund_of_id else r.amount for r in rows), Decimal("0.00"))
+    return VisitMoney(price=appointment.price, paid=paid, payments=rows)
+
+
+def _method(method: str) -> str:
+    if method not in PaymentMethod.values:
+        raise ClinicError(
+            "Choose how it was paid: card, cash, bank transfer, gift voucher or other.", code="method"
+        )
+    return method
+
+
+def _reference(reference: str) -> str:
+    reference = (reference or "").strip()
+    if len(reference) > Payment._meta.get_field("reference").max_length:
+        raise ClinicError("Keep the slip or voucher number to 60 characters.", code="reference_too_long")
+    return reference
+
+
+@transaction.atomic
+def payment_take(
+    appointment: Appointment,
+    *,
+    amount,
+    method: str,
+    by: StaffMember,
+    reference: str = "",
+    email_receipt: bool = False,
+) -> Payment:
+    """Take a payment toward a visit's price, or raise ClinicError saying why not."""
+    visit = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("clinic", "client", "service")
+        .get(pk=appointment.pk)
+    )
+    if by.clinic_id != visit.clinic_id:
+        raise ClinicError("This visit is another clinic's.", code="other_clinic")
+    amount, method, reference = amount_given(amount), _method(method), _reference(reference)
+    owed = visit.price - _net_paid(visit.pk)
+    clinic = visit.clinic
+    if owed <= 0:
+        raise ClinicError(
+            f"Nothing is owed for this visit: its price, {clinic.price_text(visit.price)}, is paid.",
+            code="nothing_owed",
+        )
+    if amount > owed:
+        raise ClinicError(
+            f"This visit owes {clinic.price_text(owed)}: {clinic.price_text(amount)} is more than that. "
+            "Take at most what it owes.",
+            code="more_than_owed",
+        )
+    payment = Payment.objects.create(
+        clinic=clinic, appointment=visit, amount=amount, method=method, reference=reference, taken_by=by
+    )
+    if email_receipt:
+        _receipt(payment, visit, owed_after=owed - amount)
+    return payment
+
+
+@transaction.atomic
+def payment_refund(
+    payment: Payment,
+    *,
+    amount,
+    reason: str,
+    by: StaffMember,
+    method: str | None = None,
+    email_receipt: bool = False,
+) -> Payment:
+    """Give back part or all of one payment, saying why; a manager's to do. Or raise ClinicError."""
+    require_manager_of(payment.clinic, by, to="give a refund")
+    visit = (
+        Appointment.objects.select_for_update(of=("self",))
+        .select_related("clinic", "client", "service")
+        .get(pk=payment.appointment_id)
+    )
+    original = Payment.objects.get(pk=payment.pk)
+    if original.refund_of_id:
+        raise ClinicError(
+            "This is a refund already: refund the payment it gave back.", code="refund_of_refund"
+        )
+    amount = amount_given(amount)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClinicError(
+            "Say why the money is given back: the day's takings show it.", code="reason_missing"
+        )
+    if len(reason) > PAYMENT_REASON_MAX_CHARACTERS:
+        raise ClinicError(
+            f"Keep the reason to {PAYMENT_REASON_MAX_CHARACTERS} characters.", code="reason_too_long"
+        )
+    refunded = Payment.objects.filter(refund_of=original).aggregate(total=Coalesce(Sum("amount"), NOTHING))[
+        "total"
+    ]
+    left = original.amount - refunded
+    clinic = visit.clinic
+    if left <= 0:
+        raise ClinicError("This payment was given back in full already.", code="refunded_already")
+    if amount > left:
+        raise ClinicError(
+            f"At most {clinic.price_text(left)} of this payment can be given back"
+            + (f" ({clinic.price_text(refunded)} was already)." if refunded else "."),
+            code="more_than_paid",
+        )
+    refund = Payment.objects.create(
+        clinic=clinic,
+        appointment=visit,
+        amount=amount,
+        method=_method(method or original.method),
+        refund_of=original,
+        reason=reason,
+        taken_by=by,
+    )
+    if email_receipt:
+        _receipt(refund, visit, owed_after=max(visit.price - _net_paid(visit.pk), Decimal("0.00")))
+    return refund
+
+
+def _receipt(payment: Payment, visit: Appointment, *, owed_after: Decimal) -> None:
+    """Write the client's receipt for a payment or refund to the outbox, once per payment."""
+    client, clinic = visit.client, visit.clinic
+    if not client.email or client.erased_at:
+        raise ClinicError(
+            f"{client.full_name} has no email address for a receipt: print or write one instead.",
+            code="no_address",
+        )
+    local = timezone.localtime(visit.start, clinic.zone)
+    outbox_write(
+        [
+            outbox_message(
+                clinic=clinic,
+                recipient_email=client.email,
+                recipient_name=client.full_name,
+                template_key=RECEIPT,
+                dedupe_key=f"payment-receipt:{payment.pk}",
+                topic=f"appointment:{visit.pk}",
+                client_id=client.pk,
+                context={
+                    "client_first_name": client.first_name,
+                    "is_refund": payment.is_refund,
+                    "amount": clinic.price_text(payment.amount),
+                    "method": payment.get_method_display().lower(),
+                    "reference": payment.reference,
+                    "reason": payment.reason,
+                    "service_name": visit.service.name,
+                    "visit_day": f"{local:%A} {local.day} {local:%B %Y at %H:%M}",
+                    "price": clinic.price_text(visit.price),
+                    "owed": clinic.price_text(owed_after) if owed_after > 0 else "",
+                    "receipt_number": f"{clinic.pk}-{payment.pk}",
+                    "taken_on": timezone.localtime(payment.taken_at, clinic.zone).strftime("%d/%m/%Y %H:%M"),
+                },
+            )
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class MethodTotal:
+    method: str
+    label: str
+    taken: Decimal
+    given_back: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.taken - self.given_back
+
+
+@dataclass(frozen=True)
+class Takings:
+    """One local day's money: each payment and refund, the totals by method and by whoever took it,
+    and the visits of the day that were had and still owe something."""
+
+    day: dt.date
+    rows: list[Payment]
+    by_method: list[MethodTotal]
+    by_person: list[tuple[str, Decimal]]
+    to_collect: list[Appointment]
+
+    @property
+    def net(self) -> Decimal:
+        return sum((m.net for m in self.by_method), Decimal("0.00"))
+
+
+def takings_of_day(clinic: Clinic, day: dt.date) -> Takings:
+    """The day's takings in the clinic's zone; two queries however many payments and visits."""
+    start, end = local_day_bounds(clinic, day)
+    rows = list(
+        Payment.objects.filter(clinic=clinic, taken_at__gte=start, taken_at__lt=end)
+        .select_related("taken_by", "appointment__client", "appointment__service", "refund_of")
+        .order_by("taken_at", "id")
+    )
+    by_method = []
+    for method in PaymentMethod:
+        of_method = [r for r in rows if r.method == method.value]
+        if of_method:
+            by_method.append(
+                MethodTotal(
+                    method=method.value,
+                    label=method.label,
+                    taken=sum((r.amount for r in of_method if not r.refund_of_id), Decimal("0.00")),
+                    given_back=sum((r.amount for r in of_method if r.refund_of_id), Decimal("0.00")),
+                )
+            )
+    people: dict[str, Decimal] = {}
+    for r in rows:
+        name = r.taken_by.display_name
+        people[name] = people.get(name, Decimal("0.00")) + (-r.amount if r.refund_of_id else r.amount)
+    return Takings(
+        day=day,
+        rows=rows,
+        by_method=by_method,
+        by_person=sorted(people.items()),
+        to_collect=visits_owing(clinic, start, end),
+    )
+
+
+def with_paid(visits):
+    """Annotate a queryset of visits with `paid`: taken less given back (a subquery each, no more queries)."""
+    taken = (
+        Payment.objects.filter(appointment=OuterRef("pk"))
+        .order_by()
+        .values("appointment")
+        .annotate(
+            net=Sum("amount", filter=Q(refund_of=None))
+            - Coalesce(Sum("amount", filter=~Q(refund_of=None)), NOTHING)
+        )
+        .values("net")
+    )
+    return visits.annotate(paid=Coalesce(Subquery(taken, output_field=MONEY), NOTHING))
+
+
+def visits_owing(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
+    """The visits starting in [start, end) that were had (checked in or completed) and owe something."""
+    visits = with_paid(
+        Appointment.objects.filter(
+            clinic=clinic,
+            start__gte=start,
+            start__lt=end,
+            status__in=[AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN, AppointmentStatus.FULFILLED],
+            price__gt=0,
+        ).select_related("client", "service", "practitioner")
+    ).order_by("start", "id")
+    owing = [v for v in visits if v.paid < v.price]
+    for visit in owing:
+        visit.owed = visit.price - visit.paid
+    return owing

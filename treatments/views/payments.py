@@ -1,0 +1,116 @@
+"""Taking a payment on a visit's page, a manager's refund, and the day's takings (`treatments.payments`)."""
+
+import csv
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from clinic.errors import ClinicError
+from clinic.permissions import staff_required
+from treatments.exports import cell
+from treatments.forms import parse_local_date
+from treatments.models import Payment
+from treatments.payments import payment_refund, payment_take, takings_of_day
+from treatments.views.booking import visit_of_this_clinic
+
+
+def _to_payments(pk: int):
+    return redirect(reverse("appointment-detail", args=[pk]) + "#payments")
+
+
+@staff_required
+@require_POST
+def payment_take_view(request, pk):
+    """Take a payment toward the visit's price, from its page."""
+    visit = visit_of_this_clinic(request, pk)
+    clinic = visit.clinic
+    try:
+        payment = payment_take(
+            visit,
+            amount=request.POST.get("amount"),
+            method=request.POST.get("method", ""),
+            reference=request.POST.get("reference", ""),
+            email_receipt=request.POST.get("email_receipt") == "on",
+            by=request.staff_member,
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        receipt = (
+            f" A receipt is on its way to {visit.client.email}." if request.POST.get("email_receipt") else ""
+        )
+        messages.success(
+            request,
+            f"Took {clinic.price_text(payment.amount)} by {payment.get_method_display().lower()} "
+            f"from {visit.client.full_name}.{receipt}",
+        )
+    return _to_payments(pk)
+
+
+@staff_required
+@require_POST
+def payment_refund_view(request, pk):
+    """A manager gives back part or all of one payment, saying why."""
+    payment = get_object_or_404(
+        Payment.objects.select_related("clinic", "appointment__client"),
+        pk=pk,
+        clinic=request.staff_member.clinic,
+    )
+    try:
+        refund = payment_refund(
+            payment,
+            amount=request.POST.get("amount"),
+            reason=request.POST.get("reason", ""),
+            email_receipt=request.POST.get("email_receipt") == "on",
+            by=request.staff_member,
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            f"Gave back {payment.clinic.price_text(refund.amount)} to {payment.appointment.client.full_name} "
+            f"by {refund.get_method_display().lower()}.",
+        )
+    return _to_payments(payment.appointment_id)
+
+
+@staff_required
+def takings(request):
+    """One day's payments and refunds, totals by method and person, and the visits still owing; CSV too."""
+    clinic = request.staff_member.clinic
+    day, day_error = parse_local_date(request.GET.get("day"), timezone.localdate(timezone=clinic.zone))
+    money = takings_of_day(clinic, day)
+    if request.GET.get("format") == "csv":
+        return _takings_csv(clinic, money)
+    return render(request, "treatments/takings.html", {"takings": money, "day_error": day_error})
+
+
+def _takings_csv(clinic, money) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="takings-{money.day:%Y-%m-%d}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        ["time", "kind", "method", "amount", "currency", "client", "visit", "reference", "reason", "by"]
+    )
+    for row in money.rows:
+        visit = row.appointment
+        writer.writerow(
+            [
+                timezone.localtime(row.taken_at, clinic.zone).isoformat(timespec="seconds"),
+                "refund" if row.refund_of_id else "payment",
+                row.method,
+                f"-{row.amount}" if row.refund_of_id else f"{row.amount}",
+                clinic.currency,
+                cell(visit.client.full_name),
+                timezone.localtime(visit.start, clinic.zone).isoformat(timespec="minutes"),
+                cell(row.reference),
+                cell(row.reason),
+                cell(row.taken_by.display_name),
+            ]
+        )
+    return response
