@@ -85,6 +85,8 @@ def test_a_manager_downloads_every_client_and_visit(world):
     assert visits[1][8:11] == ["2026-12-07T10:00+00:00", "2026-12-07T10:45+00:00", "cancelled"]
     assert visits[2][8] == "2027-07-05T10:00+01:00" and visits[2][10] == "booked"
     assert visits[1][-1] == "'-1 day notice"
+    assert visits[0][11:13] == ["Price (GBP)", "Paid (GBP)"]
+    assert visits[1][11:13] == ["100.00", "0.00"]
 
     downloads = AccountEvent.objects.filter(user=world.manager.user, action__startswith="exported")
     assert list(downloads.order_by("at", "id").values_list("action", flat=True)) == [

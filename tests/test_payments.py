@@ -348,3 +348,37 @@ def test_ten_people_taking_the_rest_of_one_visit_at_once_take_it_once(live_serve
     assert statuses == [201] + [400] * 9, results
     assert {body["code"] for status, body in results if status == 400} == {"nothing_owed"}
     assert Payment.objects.get().amount == Decimal("100.00")
+
+
+@pytest.mark.django_db
+def test_the_days_list_marks_a_visit_had_and_not_paid(world, desk):
+    had, paid_for, ahead = visit(world, hour=9), visit(world, hour=11), visit(world, hour=13)
+    for visit_had in (had, paid_for):
+        appointment_set_status(visit_had, status=AppointmentStatus.ARRIVED)
+    payment_take(had, amount="40", method="card", by=world.desk)
+    payment_take(paid_for, amount="100", method="card", by=world.desk)
+    payment_take(ahead, amount="20", method="card", by=world.desk)  # a deposit: nothing to ask yet
+    page = desk.get(reverse("home") + "?date=2026-12-01").content.decode()
+    assert page.count('class="badge warn owes"') == 1
+    assert f'href="/appointments/{had.pk}/#payments" title="Price £100, paid £40">To pay</a>' in page
+
+
+@pytest.mark.django_db
+def test_the_report_adds_up_the_money_taken_in_its_days(world):
+    from treatments.report import clinic_report
+
+    paid = payment_take(visit(world, hour=9), amount="100", method="card", by=world.desk)
+    payment_refund(paid, amount="30", reason="Goodwill", by=world.manager)
+    payment_take(visit(world, hour=11), amount="25", method="cash", by=world.desk)
+    report = clinic_report(world.clinic, first_day=dt.date(2026, 11, 25), last_day=dt.date(2026, 12, 1))
+    assert [(m.label, m.taken, m.given_back) for m in report.money_taken] == [
+        ("Card", Decimal("100.00"), Decimal("30.00")),
+        ("Cash", Decimal("25.00"), Decimal("0.00")),
+    ]
+    assert report.money_taken_net == Decimal("95.00")
+    before = clinic_report(world.clinic, first_day=dt.date(2026, 11, 1), last_day=dt.date(2026, 11, 30))
+    assert before.money_taken == [] and before.money_taken_net == 0
+    manager = BrowserClient()
+    manager.force_login(world.manager.user)
+    page = manager.get(reverse("report") + "?start=2026-11-25&end=2026-12-01").content.decode()
+    assert '<td id="money-taken-net">£95</td>' in page

@@ -20,6 +20,7 @@ from django.utils import timezone
 from clients.models import Client
 from clinic.models import Clinic
 from treatments.models import Appointment
+from treatments.payments import with_paid
 
 CLIENT_COLUMNS = [
     "Client id",
@@ -49,6 +50,8 @@ VISIT_COLUMNS = [
     "Start",
     "End",
     "Status",
+    "Price",
+    "Paid",
     "Course id",
     "Booked",
     "Cancellation reason",
@@ -105,8 +108,8 @@ def client_rows(clinic: Clinic) -> Iterator[list[str]]:
 def visit_rows(clinic: Clinic) -> Iterator[list[str]]:
     """The clinic's visits, past, cancelled and ahead, in time order. One query."""
     zone = clinic.zone
-    yield VISIT_COLUMNS
-    visits = (
+    yield [f"{name} ({clinic.currency})" if name in ("Price", "Paid") else name for name in VISIT_COLUMNS]
+    visits = with_paid(
         Appointment.objects.filter(clinic=clinic)
         .select_related("client", "service", "practitioner", "room", "device", "second_device")
         .order_by("start", "id")
@@ -126,6 +129,8 @@ def visit_rows(clinic: Clinic) -> Iterator[list[str]]:
                 _local(visit.start, zone),
                 _local(visit.end, zone),
                 visit.status,
+                f"{visit.price:.2f}",
+                f"{visit.paid:.2f}",
                 visit.course_id or "",
                 _local(visit.created_at, zone),
                 visit.cancellation_reason,

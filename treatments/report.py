@@ -17,6 +17,7 @@ from django.utils import timezone
 from clinic.models import Clinic, StaffMember, StaffRole, TimeOff
 from treatments.availability import extra_hours_by_practitioner, working_windows
 from treatments.models import Appointment, AppointmentEvent, AppointmentStatus, MesotherapyRecord
+from treatments.payments import MethodTotal, taken_by_method
 from treatments.selectors import (
     BOOKED_BY_CLIENT,
     COURSE_PROGRESS_STATUSES,
@@ -92,6 +93,11 @@ class Report:
     rebooked: int  # of those, the ones whose client has another visit booked after it
     first_visits: int  # of those, the ones that were the client's first visit completed
     products: list["ProductLine"]  # by name
+    money_taken: list[MethodTotal]  # at the desk in the span, by how it was paid
+
+    @property
+    def money_taken_net(self) -> Decimal:
+        return sum((line.net for line in self.money_taken), Decimal(0))
 
     @property
     def rebooking_rate(self) -> int | None:
@@ -224,6 +230,7 @@ def clinic_report(clinic: Clinic, *, first_day: dt.date, last_day: dt.date) -> R
         rebooked=rebooking["rebooked"],
         first_visits=rebooking["first_visits"],
         products=products,
+        money_taken=taken_by_method(clinic, span_start, span_end),
     )
 
 

@@ -25,6 +25,7 @@ from treatments.booking import (
 from treatments.feedback import low_ratings_since
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
+from treatments.payments import with_paid
 from treatments.selectors import (
     active_practitioners,
     appointments_between,
@@ -92,7 +93,7 @@ def home(request):
     day, date_error = parse_local_date(request.GET.get("date"), today)
     # before the visits are read: a change landing in between makes the page's next check differ
     version = day_version(clinic, day)
-    appointments = list(appointments_between(clinic=clinic, first_day=day, last_day=day))
+    appointments = list(with_paid(appointments_between(clinic=clinic, first_day=day, last_day=day)))
     # one practitioner's day (theirs to print, say), or everyone's
     practitioners = list(active_practitioners(clinic))
     only = next((p for p in practitioners if p.pk == parse_id(request.GET.get("practitioner"))), None)
