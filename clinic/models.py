@@ -271,6 +271,8 @@ class Clinic(models.Model):
     def price_text(self, amount) -> str:
         """A price as the clinic's clients read it: 260 → "£260", 85.5 → "£85.50", 1250 → "£1,250"."""
         amount = Decimal(amount)
+        if amount < 0:  # money given back: "−£17"
+            return f"−{self.price_text(-amount)}"
         number = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
         return f"{CURRENCY_SYMBOLS[self.currency]}{number}"
 

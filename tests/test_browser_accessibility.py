@@ -113,6 +113,10 @@ def _the_client_twice() -> tuple[int, int]:
     return pair.older.pk, pair.newer.pk
 
 
+def _yesterday(clinic) -> dt.date:
+    return timezone.localdate(timezone=clinic.zone) - dt.timedelta(days=1)
+
+
 def test_the_front_desks_pages_pass(live_server, demo, browser_page):
     page = browser_page
     page.goto(live_server.url + "/accounts/login/")
@@ -152,6 +156,9 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             reverse("running-late"),
             reverse("own-password"),
             f"{reverse('running-late')}?practitioner={visit.practitioner_id}",
+            # the day's money: today's, and yesterday's with its payments and a refund
+            reverse("takings"),
+            f"{reverse('takings')}?day={_yesterday(visit.clinic)}",
         ],
     )
     # and a booking form, opened from a free time on the next day that has one (tomorrow may be a
@@ -197,6 +204,7 @@ def test_the_managers_pages_pass(live_server, demo, browser_page):
                 reverse("client-detail", args=[noted]),
                 reverse("client-intake-and-consent", args=[noted]),
                 reverse("appointment-detail", args=[visit.pk]),
+                reverse("appointment-detail", args=[_a_visit_had()]),  # paid: a refund can be given
                 reverse("client-same-as", args=_the_client_twice()),  # with the merge's choices
             ],
         )

@@ -356,3 +356,37 @@ def test_the_desk_puts_a_client_on_the_waitlist_and_she_books_the_time_a_cancell
     visit = Appointment.objects.get(client__email="olivia@example.com")
     assert visit.start == dt.datetime.combine(day, dt.time(10), tzinfo=world.clinic.zone)
     assert WaitlistEntry.objects.get().ended_because == "booked"
+
+
+def test_front_desk_takes_a_deposit_then_the_rest_from_the_visits_page(live_server, world, browser_page):
+    from treatments.booking import BookingRequest, appointment_book
+
+    page = browser_page
+    olivia = Client.objects.get(last_name="Smith")
+    visit = appointment_book(
+        BookingRequest(
+            client=olivia,
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=dt.datetime.combine(next_week(world), dt.time(10), tzinfo=world.clinic.zone),
+        )
+    )
+    sign_in(page, live_server, world.desk.user.username)
+    page.goto(f"{live_server.url}/appointments/{visit.pk}/")
+    assert "still owed £100" in page.locator("#payment-state").inner_text()
+    # a deposit, typed and sent with the keyboard
+    page.get_by_label("Amount (GBP)").fill("30")
+    page.get_by_label("Paid by").select_option(label="Card")
+    page.get_by_label("Slip or voucher number").fill("004512")
+    page.get_by_label("Slip or voucher number").press("Enter")
+    page.wait_for_url(re.compile(r"#payments$"))
+    assert "Took £30 by card from Olivia Smith." in page.content()
+    assert "still owed £70" in page.locator("#payment-state").inner_text()
+    assert page.get_by_label("Amount (GBP)").input_value() == "70.00"  # the rest, offered
+    page.get_by_label("Paid by").select_option(label="Cash")
+    page.get_by_role("checkbox", name=re.compile("Email Olivia a receipt")).uncheck()
+    page.get_by_role("button", name="Take the payment").click()
+    page.wait_for_load_state()
+    assert "Paid in full" in page.locator("#payment-state").inner_text()
+    assert page.locator("#payment-list tbody tr").count() == 2
+    assert page.locator("#take-payment").count() == 0

@@ -9,6 +9,7 @@ import io
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import DatabaseError, IntegrityError, transaction
 from django.test import Client as BrowserClient
 from django.urls import reverse
@@ -110,24 +111,36 @@ def test_a_manager_gives_back_part_of_a_payment_saying_why(world):
     booked = visit(world)
     paid = payment_take(booked, amount="100", method="card", by=world.desk)
     with pytest.raises(NotAllowedError, match="Only a manager of the clinic can give a refund"):
-        payment_refund(paid, amount="20", reason="Shorter session", by=world.desk)
+        payment_refund(paid, amount="20", reason="Shorter session", waive=True, by=world.desk)
     with pytest.raises(ClinicError, match="Say why"):
-        payment_refund(paid, amount="20", reason="  ", by=world.manager)
-    refund = payment_refund(paid, amount="20", reason="Shorter session", by=world.manager)
-    assert (refund.refund_of, refund.method, refund.amount) == (paid, "card", Decimal("20.00"))
+        payment_refund(paid, amount="20", reason="  ", waive=True, by=world.manager)
+    # goodwill: the client does not pay it again, the visit is settled at £80
+    refund = payment_refund(paid, amount="20", reason="Shorter session", waive=True, by=world.manager)
+    assert (refund.refund_of, refund.method, refund.amount, refund.waived) == (
+        paid,
+        "card",
+        Decimal("20.00"),
+        True,
+    )
     with pytest.raises(ClinicError) as too_much:
-        payment_refund(paid, amount="90", reason="Complaint", by=world.manager)
+        payment_refund(paid, amount="90", reason="Complaint", waive=True, by=world.manager)
     assert too_much.value.message == "At most £80 of this payment can be given back (£20 was already)."
     with pytest.raises(ClinicError, match="is a refund already"):
-        payment_refund(refund, amount="1", reason="Again", by=world.manager)
+        payment_refund(refund, amount="1", reason="Again", waive=True, by=world.manager)
     money = visit_money(booked)
-    assert (money.paid, money.owed) == (Decimal("80.00"), Decimal("20.00"))
+    assert (money.waived, money.paid, money.owed) == (Decimal("20.00"), Decimal("80.00"), Decimal("0"))
     assert [p.refundable for p in money.payments] == [Decimal("80.00"), Decimal("0")]
-    payment_refund(paid, amount="80", reason="Complaint", by=world.manager)
+    with pytest.raises(ClinicError, match=r"its price, £100, is paid \(£20 of it let go\)\."):
+        payment_take(booked, amount="1", method="cash", by=world.desk)
+    # taken the wrong way: given back, and owed again, to be taken in cash
+    payment_refund(paid, amount="80", reason="Paid cash, rung up as card", waive=False, by=world.manager)
     with pytest.raises(ClinicError, match="given back in full already"):
-        payment_refund(paid, amount="1", reason="Again", by=world.manager)
-    # what was given back is owed again, and can be taken again
-    payment_take(booked, amount="100", method="cash", by=world.desk)
+        payment_refund(paid, amount="1", reason="Again", waive=True, by=world.manager)
+    assert visit_money(booked).owed == Decimal("80.00")
+    with pytest.raises(ClinicError, match="This visit owes £80"):
+        payment_take(booked, amount="100", method="cash", by=world.desk)
+    payment_take(booked, amount="80", method="cash", by=world.desk)
+    assert visit_money(booked).owed == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -161,7 +174,9 @@ def test_a_receipt_reaches_the_client_once_through_smtp(world, smtp_settings, sm
     paid = payment_take(
         booked, amount="40", method="card", reference="004512", email_receipt=True, by=world.desk
     )
-    payment_refund(paid, amount="15", reason="the serum was not used", email_receipt=True, by=world.manager)
+    payment_refund(
+        paid, amount="15", reason="the serum was not used", waive=True, email_receipt=True, by=world.manager
+    )
     receipts = OutboxMessage.objects.filter(template_key=RECEIPT).order_by("id")
     assert [m.topic for m in receipts] == [f"appointment:{booked.pk}"] * 2
     assert all(m.is_essential for m in receipts)
@@ -181,7 +196,7 @@ def test_a_receipt_reaches_the_client_once_through_smtp(world, smtp_settings, sm
     refund_body = second.get_body(preferencelist=("plain",)).get_content()
     assert "We have given you back £15 for your Microcurrent workout visit" in refund_body
     assert "by card: the serum was not used." in refund_body
-    assert "Still to pay for this visit: £75" in refund_body
+    assert "Still to pay for this visit: £60" in refund_body  # £100, £15 let go, £25 paid
 
 
 @pytest.mark.django_db
@@ -197,7 +212,7 @@ def test_the_days_takings_add_up_by_method_in_the_clinics_day(world, django_asse
     had = visit(world, hour=9)
     appointment_set_status(had, status=AppointmentStatus.ARRIVED)
     paid = payment_take(had, amount="60", method="card", by=world.desk)
-    payment_refund(paid, amount="10", reason="Goodwill", by=world.manager)
+    payment_refund(paid, amount="10", reason="Goodwill", waive=True, by=world.manager)
     full = visit(world, hour=11)
     appointment_set_status(full, status=AppointmentStatus.ARRIVED)
     payment_take(full, amount="100", method="cash", by=world.manager)
@@ -219,7 +234,8 @@ def test_the_days_takings_add_up_by_method_in_the_clinics_day(world, django_asse
     ]
     assert day.net == Decimal("150.00")
     assert day.by_person == [("Jo Carter", Decimal("60.00")), ("Morgan Ellis", Decimal("90.00"))]
-    assert [(v.pk, v.paid, v.owed) for v in day.to_collect] == [(had.pk, Decimal("50.00"), Decimal("50.00"))]
+    # £100, £10 let go, £50 paid
+    assert [(v.pk, v.paid, v.owed) for v in day.to_collect] == [(had.pk, Decimal("50.00"), Decimal("40.00"))]
     assert takings_of_day(world.clinic, dt.date(2026, 11, 30)).net == Decimal("5.00")
 
 
@@ -259,16 +275,33 @@ def test_the_visit_page_takes_a_payment_and_a_manager_refunds_it(world, desk):
         == 302
     )
     assert Payment.objects.count() == 1
+    refused = desk.post(
+        reverse("payment-refund", args=[paid.pk]), {"amount": "10", "reason": "x"}, follow=True
+    )
+    assert "Only a manager of the clinic can give a refund." in refused.content.decode()
 
     manager = BrowserClient()
     manager.force_login(world.manager.user)
     assert "Give back" in manager.get(page_url).content.decode()
-    response = manager.post(
+    unanswered = manager.post(
         reverse("payment-refund", args=[paid.pk]), {"amount": "25", "reason": "Shorter session"}, follow=True
+    )
+    assert "Say whether the client still owes what is given back." in unanswered.content.decode()
+    response = manager.post(
+        reverse("payment-refund", args=[paid.pk]),
+        {"amount": "25", "reason": "Rung up too much", "waive": "no"},
+        follow=True,
     )
     page = response.content.decode()
     assert "Gave back £25 to Ann Hale by card." in page
-    assert "still owed £25" in page and "Refund by card: Shorter session" in page
+    assert "still owed £25" in page and "Refund by card, owed again: Rung up too much" in page
+    response = manager.post(
+        reverse("payment-refund", args=[paid.pk]),
+        {"amount": "10", "reason": "Shorter session", "waive": "yes"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Price £100 · £10 let go · paid £65 ·" in page and "still owed £25" in page
 
 
 @pytest.mark.django_db
@@ -307,7 +340,13 @@ def test_the_api_reads_takes_and_refunds(world):
     desk_api.force_authenticate(world.desk.user)
     manager_api.force_authenticate(world.manager.user)
     url = f"/api/v1/appointments/{booked.pk}/payments/"
-    assert desk_api.get(url).json() == {"price": "100.00", "paid": "0.00", "owed": "100.00", "payments": []}
+    assert desk_api.get(url).json() == {
+        "price": "100.00",
+        "waived": "0.00",
+        "paid": "0.00",
+        "owed": "100.00",
+        "payments": [],
+    }
     refused = desk_api.post(url, {"amount": "120", "method": "card"}, format="json")
     assert refused.status_code == 400 and refused.json()["code"] == "more_than_owed"
     assert desk_api.post(url, {"amount": "10", "method": "bitcoin"}, format="json").status_code == 400
@@ -321,9 +360,16 @@ def test_the_api_reads_takes_and_refunds(world):
     }
     refund_url = f"/api/v1/payments/{taken.json()['id']}/refund/"
     assert desk_api.post(refund_url, {"amount": "5", "reason": "x"}, format="json").status_code == 403
-    given = manager_api.post(refund_url, {"amount": "5", "reason": "Goodwill"}, format="json")
-    assert given.status_code == 201 and given.json()["kind"] == "refund"
-    assert desk_api.get(url).json()["owed"] == "5.00"
+    assert (
+        manager_api.post(refund_url, {"amount": "5", "reason": "Goodwill"}, format="json").status_code == 400
+    )
+    given = manager_api.post(refund_url, {"amount": "5", "reason": "Goodwill", "waive": True}, format="json")
+    assert given.status_code == 201 and given.json()["kind"] == "refund" and given.json()["waived"] is True
+    assert {k: desk_api.get(url).json()[k] for k in ("waived", "paid", "owed")} == {
+        "waived": "5.00",
+        "paid": "95.00",
+        "owed": "0.00",
+    }
     other = APIClient()
     other.force_authenticate(StaffMemberFactory(role="manager").user)
     assert other.get(url).status_code == 404
@@ -360,7 +406,7 @@ def test_the_days_list_marks_a_visit_had_and_not_paid(world, desk):
     payment_take(ahead, amount="20", method="card", by=world.desk)  # a deposit: nothing to ask yet
     page = desk.get(reverse("home") + "?date=2026-12-01").content.decode()
     assert page.count('class="badge warn owes"') == 1
-    assert f'href="/appointments/{had.pk}/#payments" title="Price £100, paid £40">To pay</a>' in page
+    assert f'href="/appointments/{had.pk}/#payments" title="Price £100, paid £40">To pay £60</a>' in page
 
 
 @pytest.mark.django_db
@@ -368,7 +414,7 @@ def test_the_report_adds_up_the_money_taken_in_its_days(world):
     from treatments.report import clinic_report
 
     paid = payment_take(visit(world, hour=9), amount="100", method="card", by=world.desk)
-    payment_refund(paid, amount="30", reason="Goodwill", by=world.manager)
+    payment_refund(paid, amount="30", reason="Goodwill", waive=True, by=world.manager)
     payment_take(visit(world, hour=11), amount="25", method="cash", by=world.desk)
     report = clinic_report(world.clinic, first_day=dt.date(2026, 11, 25), last_day=dt.date(2026, 12, 1))
     assert [(m.label, m.taken, m.given_back) for m in report.money_taken] == [
@@ -382,3 +428,16 @@ def test_the_report_adds_up_the_money_taken_in_its_days(world):
     manager.force_login(world.manager.user)
     page = manager.get(reverse("report") + "?start=2026-11-25&end=2026-12-01").content.decode()
     assert '<td id="money-taken-net">£95</td>' in page
+
+
+@pytest.mark.django_db
+def test_the_clients_page_marks_a_past_visit_still_to_pay(world, desk):
+    had = visit(world, hour=9, first_name="Ann")
+    appointment_set_status(had, status=AppointmentStatus.ARRIVED)
+    payment_take(had, amount="70", method="cash", by=world.desk)
+    with time_machine.travel(local(world, 2026, 12, 1, 12)):  # the visit is past
+        page = desk.get(reverse("client-detail", args=[had.client_id])).content.decode()
+    assert f'href="/appointments/{had.pk}/#payments" title="Price £100, paid £70">To pay £30</a>' in page
+    payment_take(had, amount="30", method="cash", by=world.desk)
+    with time_machine.travel(local(world, 2026, 12, 1, 12)):
+        assert "To pay" not in desk.get(reverse("client-detail", args=[had.client_id])).content.decode()

@@ -549,3 +549,21 @@ def test_demo_clients_said_how_their_visits_went_and_one_was_unhappy(seeded):
     assert all(f.appointment.status == "fulfilled" and f.given_at <= timezone.now() for f in given)
     [unhappy] = low_ratings_since(clinic, since=timezone.now() - dt.timedelta(days=7))
     assert unhappy.rating == 2 and "waited" in unhappy.comment
+
+
+def test_the_demo_visits_had_were_paid_and_never_past_their_price(seeded):
+    from treatments.models import AppointmentStatus, Payment
+    from treatments.payments import visit_money
+
+    clinic = Clinic.objects.get(slug="lumen")
+    had = Appointment.objects.filter(clinic=clinic, status=AppointmentStatus.FULFILLED, price__gt=0)
+    assert had.exists()
+    owing = [v for v in had if visit_money(v).owed]
+    assert len(owing) <= 1  # at most the latest visit had today, still to pay
+    for payment in Payment.objects.filter(clinic=clinic).select_related("appointment"):
+        money = visit_money(payment.appointment)
+        assert 0 <= money.paid <= money.price
+    refund = Payment.objects.get(clinic=clinic, refund_of__isnull=False)
+    assert refund.amount < refund.refund_of.amount and refund.reason
+    deposits = Payment.objects.filter(clinic=clinic, appointment__status=AppointmentStatus.BOOKED)
+    assert deposits.count() == 3

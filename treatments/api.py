@@ -23,6 +23,7 @@ from clinic.permissions import (
     IsClinicStaff,
     MayReadHealthData,
     clinic_of,
+    require_manager_of,
     staff_member_of,
 )
 from treatments.availability import Slot, available_slots
@@ -335,6 +336,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "reference",
             "refund_of",
             "reason",
+            "waived",
             "taken_by",
             "taken_at",
         ]
@@ -345,6 +347,9 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 class VisitMoneySerializer(serializers.Serializer):
     price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    waived = serializers.DecimalField(
+        max_digits=10, decimal_places=2, help_text="Given back and let go: the price is lowered by it."
+    )
     paid = serializers.DecimalField(max_digits=10, decimal_places=2)
     owed = serializers.DecimalField(max_digits=10, decimal_places=2)
     payments = PaymentSerializer(many=True)
@@ -360,6 +365,10 @@ class PaymentTakeSerializer(serializers.Serializer):
 class RefundSerializer(serializers.Serializer):
     amount = serializers.CharField(help_text="At most what is left of the payment, e.g. 45 or 45.50.")
     reason = serializers.CharField(max_length=PAYMENT_REASON_MAX_CHARACTERS)
+    waive = serializers.BooleanField(
+        help_text="true: the client need not pay it again (goodwill, a treatment not given), the visit's "
+        "price is lowered by it; false: it was taken by mistake and the visit owes it again."
+    )
     email_receipt = serializers.BooleanField(required=False, default=False)
 
 
@@ -504,8 +513,10 @@ class PaymentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def refund(self, request, pk=None):
+        payment, member = self.get_object(), staff_member_of(request.user)
+        require_manager_of(payment.clinic, member, to="give a refund")  # before the body is read
         data = validated(RefundSerializer, request)
-        refund = payment_refund(self.get_object(), **data, by=staff_member_of(request.user))
+        refund = payment_refund(payment, **data, by=member)
         return Response(PaymentSerializer(refund).data, status=status.HTTP_201_CREATED)
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from clients.models import Client
 from clinic.models import Clinic
 from treatments.models import Appointment
-from treatments.payments import with_paid
+from treatments.selectors import with_paid
 
 CLIENT_COLUMNS = [
     "Client id",

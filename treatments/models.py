@@ -898,6 +898,10 @@ class Payment(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
     )
     reason = models.CharField(max_length=PAYMENT_REASON_MAX_CHARACTERS, blank=True)
+    # A refund the client does not have to pay again (goodwill, a treatment not given): the visit's
+    # price is lowered by it. A refund of money taken by mistake (the wrong way, the wrong amount)
+    # is not: the visit owes it again.
+    waived = models.BooleanField(default=False)
     taken_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
     taken_at = models.DateTimeField(default=timezone.now)
 
@@ -914,6 +918,11 @@ class Payment(models.Model):
                 condition=Q(refund_of__isnull=True) | ~Q(reason=""),
                 name="refund_says_why",
                 violation_error_message="A refund says why.",
+            ),
+            models.CheckConstraint(
+                condition=Q(waived=False) | Q(refund_of__isnull=False),
+                name="only_a_refund_is_waived",
+                violation_error_message="Only a refund lowers what a visit owes.",
             ),
         ]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -34,13 +34,11 @@ from treatments.models import (
     Payment,
     PaymentMethod,
 )
-from treatments.selectors import local_day_bounds
+from treatments.selectors import NO_MONEY, local_day_bounds, with_paid
 
 RECEIPT = "payment_receipt"
 # A visit's price is at most 999,999.99 (`Appointment.price`): no payment is larger.
 LARGEST_AMOUNT = Decimal("999999.99")
-MONEY = DecimalField(max_digits=10, decimal_places=2)
-NOTHING = Value(Decimal("0.00"), output_field=MONEY)
 
 
 def amount_given(text) -> Decimal:
@@ -60,27 +58,35 @@ def amount_given(text) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _net_paid(appointment_id: int) -> Decimal:
-    """What was taken for a visit less what was given back (one query)."""
+def _paid_and_waived(appointment_id: int) -> tuple[Decimal, Decimal]:
+    """What was taken for a visit less what was given back, and the refunds it need not pay again
+    (one query)."""
     sums = Payment.objects.filter(appointment_id=appointment_id).aggregate(
-        taken=Coalesce(Sum("amount", filter=Q(refund_of=None)), NOTHING),
-        given_back=Coalesce(Sum("amount", filter=~Q(refund_of=None)), NOTHING),
+        taken=Coalesce(Sum("amount", filter=Q(refund_of=None)), NO_MONEY),
+        given_back=Coalesce(Sum("amount", filter=~Q(refund_of=None)), NO_MONEY),
+        waived=Coalesce(Sum("amount", filter=Q(waived=True)), NO_MONEY),
     )
-    return sums["taken"] - sums["given_back"]
+    return sums["taken"] - sums["given_back"], sums["waived"]
+
+
+def _owed(visit: Appointment) -> Decimal:
+    paid, waived = _paid_and_waived(visit.pk)
+    return visit.price - waived - paid
 
 
 @dataclass(frozen=True)
 class VisitMoney:
-    """A visit's price as booked, what was paid for it (net of refunds), what it still owes, and each
-    payment with what can still be refunded of it."""
+    """A visit's price as booked, the refunds it need not pay again, what was paid for it (net of
+    refunds), what it still owes, and each payment with what can still be given back of it."""
 
     price: Decimal
+    waived: Decimal
     paid: Decimal
     payments: list[Payment] = field(default_factory=list)
 
     @property
     def owed(self) -> Decimal:
-        return max(self.price - self.paid, Decimal("0.00"))
+        return max(self.price - self.waived - self.paid, Decimal("0.00"))
 
 
 def visit_money(appointment: Appointment) -> VisitMoney:
@@ -98,8 +104,12 @@ def visit_money(appointment: Appointment) -> VisitMoney:
         row.refundable = (
             Decimal("0") if row.refund_of_id else row.amount - given_back.get(row.pk, Decimal("0"))
         )
-    paid = sum((-r.amount if r.refund_of_id else r.amount for r in rows), Decimal("0.00"))
-    return VisitMoney(price=appointment.price, paid=paid, payments=rows)
+    return VisitMoney(
+        price=appointment.price,
+        waived=sum((r.amount for r in rows if r.waived), Decimal("0.00")),
+        paid=sum((-r.amount if r.refund_of_id else r.amount for r in rows), Decimal("0.00")),
+        payments=rows,
+    )
 
 
 def _method(method: str) -> str:
@@ -136,11 +146,13 @@ def payment_take(
     if by.clinic_id != visit.clinic_id:
         raise ClinicError("This visit is another clinic's.", code="other_clinic")
     amount, method, reference = amount_given(amount), _method(method), _reference(reference)
-    owed = visit.price - _net_paid(visit.pk)
+    paid, waived = _paid_and_waived(visit.pk)
+    owed = visit.price - waived - paid
     clinic = visit.clinic
     if owed <= 0:
         raise ClinicError(
-            f"Nothing is owed for this visit: its price, {clinic.price_text(visit.price)}, is paid.",
+            f"Nothing is owed for this visit: its price, {clinic.price_text(visit.price)}, is paid"
+            + (f" ({clinic.price_text(waived)} of it let go)." if waived else "."),
             code="nothing_owed",
         )
     if amount > owed:
@@ -164,10 +176,16 @@ def payment_refund(
     amount,
     reason: str,
     by: StaffMember,
+    waive: bool,
     method: str | None = None,
     email_receipt: bool = False,
 ) -> Payment:
-    """Give back part or all of one payment, saying why; a manager's to do. Or raise ClinicError."""
+    """Give back part or all of one payment, saying why; a manager's to do. Or raise ClinicError.
+
+    `waive`: the client need not pay it again (goodwill, a treatment not given), so the visit's
+    price is lowered by it; otherwise (taken by mistake, the wrong way or amount) the visit owes it
+    again, to be taken the right way.
+    """
     require_manager_of(payment.clinic, by, to="give a refund")
     visit = (
         Appointment.objects.select_for_update(of=("self",))
@@ -189,7 +207,7 @@ def payment_refund(
         raise ClinicError(
             f"Keep the reason to {PAYMENT_REASON_MAX_CHARACTERS} characters.", code="reason_too_long"
         )
-    refunded = Payment.objects.filter(refund_of=original).aggregate(total=Coalesce(Sum("amount"), NOTHING))[
+    refunded = Payment.objects.filter(refund_of=original).aggregate(total=Coalesce(Sum("amount"), NO_MONEY))[
         "total"
     ]
     left = original.amount - refunded
@@ -209,10 +227,11 @@ def payment_refund(
         method=_method(method or original.method),
         refund_of=original,
         reason=reason,
+        waived=bool(waive),
         taken_by=by,
     )
     if email_receipt:
-        _receipt(refund, visit, owed_after=max(visit.price - _net_paid(visit.pk), Decimal("0.00")))
+        _receipt(refund, visit, owed_after=max(_owed(visit), Decimal("0.00")))
     return refund
 
 
@@ -322,8 +341,8 @@ def taken_by_method(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> lis
         for row in Payment.objects.filter(clinic=clinic, taken_at__gte=start, taken_at__lt=end)
         .values("method")
         .annotate(
-            taken=Coalesce(Sum("amount", filter=Q(refund_of=None)), NOTHING),
-            given_back=Coalesce(Sum("amount", filter=~Q(refund_of=None)), NOTHING),
+            taken=Coalesce(Sum("amount", filter=Q(refund_of=None)), NO_MONEY),
+            given_back=Coalesce(Sum("amount", filter=~Q(refund_of=None)), NO_MONEY),
         )
         .order_by()
     }
@@ -334,33 +353,22 @@ def taken_by_method(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> lis
     ]
 
 
-def with_paid(visits):
-    """Annotate a queryset of visits with `paid`: taken less given back (a subquery each, no more queries)."""
-    taken = (
-        Payment.objects.filter(appointment=OuterRef("pk"))
-        .order_by()
-        .values("appointment")
-        .annotate(
-            net=Sum("amount", filter=Q(refund_of=None))
-            - Coalesce(Sum("amount", filter=~Q(refund_of=None)), NOTHING)
-        )
-        .values("net")
-    )
-    return visits.annotate(paid=Coalesce(Subquery(taken, output_field=MONEY), NOTHING))
-
-
 def visits_owing(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
     """The visits starting in [start, end) that were had (checked in or completed) and owe something."""
-    visits = with_paid(
-        Appointment.objects.filter(
-            clinic=clinic,
-            start__gte=start,
-            start__lt=end,
-            status__in=[AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN, AppointmentStatus.FULFILLED],
-            price__gt=0,
-        ).select_related("client", "service", "practitioner")
-    ).order_by("start", "id")
-    owing = [v for v in visits if v.paid < v.price]
-    for visit in owing:
-        visit.owed = visit.price - visit.paid
-    return owing
+    return list(
+        with_paid(
+            Appointment.objects.filter(
+                clinic=clinic,
+                start__gte=start,
+                start__lt=end,
+                status__in=[
+                    AppointmentStatus.ARRIVED,
+                    AppointmentStatus.CHECKED_IN,
+                    AppointmentStatus.FULFILLED,
+                ],
+                price__gt=0,
+            ).select_related("client", "service", "practitioner")
+        )
+        .filter(owed__gt=0)
+        .order_by("start", "id")
+    )

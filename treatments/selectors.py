@@ -2,10 +2,14 @@
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db.models import (
     Count,
+    DecimalField,
     Exists,
+    ExpressionWrapper,
+    F,
     Max,
     Min,
     OuterRef,
@@ -13,9 +17,11 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     prefetch_related_objects,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from clients.models import Client
@@ -48,6 +54,7 @@ from treatments.models import (
     MesotherapyRecord,
     MicrocurrentRecord,
     MicroneedlingRecord,
+    Payment,
     ProductLot,
     Protocol,
     SessionPhoto,
@@ -489,9 +496,32 @@ def appointment_messages(appointment: Appointment) -> QuerySet[OutboxMessage]:
     return OutboxMessage.objects.filter(about, clinic_id=appointment.clinic_id).order_by("-due_at", "-id")
 
 
+MONEY = DecimalField(max_digits=10, decimal_places=2)
+NO_MONEY = Value(Decimal("0.00"), output_field=MONEY)
+
+
+def with_paid(visits: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    """Annotate visits with `paid` (what was taken for each less what was given back) and `owed` (its
+    price less the refunds it need not pay again, less `paid`): subqueries, so no more queries.
+    `treatments.payments` writes what they add up."""
+    payments = Payment.objects.filter(appointment=OuterRef("pk")).order_by().values("appointment")
+    taken = Coalesce(Sum("amount", filter=Q(refund_of=None)), NO_MONEY)
+    given_back = Coalesce(Sum("amount", filter=~Q(refund_of=None)), NO_MONEY)
+    waived = Coalesce(Sum("amount", filter=Q(waived=True)), NO_MONEY)
+    return visits.annotate(
+        paid=Coalesce(
+            Subquery(payments.annotate(net=taken - given_back).values("net"), output_field=MONEY), NO_MONEY
+        ),
+        waived=Coalesce(Subquery(payments.annotate(sum=waived).values("sum"), output_field=MONEY), NO_MONEY),
+    ).annotate(owed=ExpressionWrapper(F("price") - F("waived") - F("paid"), output_field=MONEY))
+
+
 def client_visits(client: Client, *, now: dt.datetime, limit: int = 50) -> tuple[list, list]:
-    """Return (upcoming, past) appointments of a client: soonest first, then most recent first."""
-    visits = Appointment.objects.filter(client=client).select_related("service", "practitioner", "room")
+    """Return (upcoming, past) appointments of a client: soonest first, then most recent first; each
+    with what was paid for it (`with_paid`)."""
+    visits = with_paid(
+        Appointment.objects.filter(client=client).select_related("service", "practitioner", "room")
+    )
     upcoming = list(visits.filter(start__gte=now).order_by("start", "id")[:limit])
     past = list(visits.filter(start__lt=now).order_by("-start", "-id")[:limit])
     return upcoming, past

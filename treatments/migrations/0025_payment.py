@@ -70,6 +70,7 @@ class Migration(migrations.Migration):
                 ),
                 ("reference", models.CharField(blank=True, max_length=60)),
                 ("reason", models.CharField(blank=True, max_length=300)),
+                ("waived", models.BooleanField(default=False)),
                 ("taken_at", models.DateTimeField(default=django.utils.timezone.now)),
                 (
                     "appointment",
@@ -121,6 +122,11 @@ class Migration(migrations.Migration):
                         ),
                         name="refund_says_why",
                         violation_error_message="A refund says why.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("waived", False), ("refund_of__isnull", False), _connector="OR"),
+                        name="only_a_refund_is_waived",
+                        violation_error_message="Only a refund lowers what a visit owes.",
                     ),
                 ],
             },

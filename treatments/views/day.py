@@ -25,7 +25,6 @@ from treatments.booking import (
 from treatments.feedback import low_ratings_since
 from treatments.forms import parse_local_date
 from treatments.models import INACTIVE_STATUSES, AppointmentEvent, AppointmentStatus
-from treatments.payments import with_paid
 from treatments.selectors import (
     active_practitioners,
     appointments_between,
@@ -37,6 +36,7 @@ from treatments.selectors import (
     records_to_sign_off,
     visits_later_today,
     visits_left_without_their_practitioner,
+    with_paid,
 )
 from treatments.sessions import may_record
 from treatments.views.flags import flag_refused_addresses, flag_visits

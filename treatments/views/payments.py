@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.errors import ClinicError
-from clinic.permissions import staff_required
+from clinic.permissions import require_manager_of, staff_required
 from treatments.exports import cell
 from treatments.forms import parse_local_date
 from treatments.models import Payment
@@ -61,10 +61,14 @@ def payment_refund_view(request, pk):
         clinic=request.staff_member.clinic,
     )
     try:
+        require_manager_of(
+            payment.clinic, request.staff_member, to="give a refund"
+        )  # before the form is read
         refund = payment_refund(
             payment,
             amount=request.POST.get("amount"),
             reason=request.POST.get("reason", ""),
+            waive=_waive(request.POST.get("waive")),
             email_receipt=request.POST.get("email_receipt") == "on",
             by=request.staff_member,
         )
@@ -77,6 +81,12 @@ def payment_refund_view(request, pk):
             f"by {refund.get_method_display().lower()}.",
         )
     return _to_payments(payment.appointment_id)
+
+
+def _waive(answer: str | None) -> bool:
+    if answer not in ("yes", "no"):
+        raise ClinicError("Say whether the client still owes what is given back.", code="waive_unanswered")
+    return answer == "yes"
 
 
 @staff_required

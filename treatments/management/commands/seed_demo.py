@@ -69,6 +69,8 @@ from treatments.models import (
     MesotherapyRecord,
     MicrocurrentRecord,
     MicroneedlingRecord,
+    Payment,
+    PaymentMethod,
     Product,
     ProductLot,
     Protocol,
@@ -476,6 +478,7 @@ class Command(BaseCommand):
             self._a_consent_withdrawn(clinic)
             self._a_plan_changed(clinic)
             self._waitlist(clinic, clients)
+        self._payments(clinic)
         self._messages(clinic)
 
     def _intake_and_consent(self, clinic: Clinic, clients: list[Client], rng: random.Random) -> None:
@@ -774,6 +777,69 @@ class Command(BaseCommand):
                 given_at=min(visit.end + dt.timedelta(hours=4), now),
             )
             for visit, (rating, comment) in zip(had[::2], said, strict=False)
+        )
+
+    @staticmethod
+    def _payments(clinic: Clinic) -> None:
+        """The visits had were paid at the desk as they ended, mostly by card; the latest one had
+        today is still to pay (the day's list and the takings say so); one client was given part back;
+        a few visits ahead have a deposit."""
+        now = timezone.now()
+        desk = (
+            StaffMember.objects.filter(clinic=clinic, role=StaffRole.FRONT_DESK).first()
+            or StaffMember.objects.filter(clinic=clinic).order_by("id").first()
+        )
+        manager = StaffMember.objects.filter(clinic=clinic, role=StaffRole.MANAGER).first() or desk
+        had = list(
+            Appointment.objects.filter(
+                clinic=clinic,
+                status__in=[AppointmentStatus.FULFILLED, AppointmentStatus.ARRIVED],
+                start__lt=now,
+                price__gt=0,
+            ).order_by("start", "id")
+        )
+        today = timezone.localdate(timezone=clinic.zone)
+        to_pay = [v for v in had if timezone.localdate(v.start, clinic.zone) == today][-1:]
+        methods = [PaymentMethod.CARD, PaymentMethod.CARD, PaymentMethod.CARD, PaymentMethod.CASH]
+        paid = Payment.objects.bulk_create(
+            Payment(
+                clinic=clinic,
+                appointment=visit,
+                amount=visit.price,
+                method=methods[n % len(methods)],
+                reference=f"{4100 + n:06d}" if methods[n % len(methods)] == PaymentMethod.CARD else "",
+                taken_by=desk,
+                taken_at=min(visit.end + dt.timedelta(minutes=5), now),
+            )
+            for n, visit in enumerate(v for v in had if v not in to_pay)
+        )
+        if len(paid) > 3:
+            given_back = paid[-3]
+            Payment.objects.create(
+                clinic=clinic,
+                appointment=given_back.appointment,
+                amount=(given_back.amount / 5).quantize(Decimal("0.01")),
+                method=given_back.method,
+                refund_of=given_back,
+                reason="Goodwill: the session started 20 minutes late",
+                waived=True,
+                taken_by=manager,
+                taken_at=min(given_back.taken_at + dt.timedelta(hours=2), now),
+            )
+        ahead = Appointment.objects.filter(
+            clinic=clinic, status=AppointmentStatus.BOOKED, start__gt=now, price__gt=0
+        ).order_by("start", "id")[:12:4]
+        Payment.objects.bulk_create(
+            Payment(
+                clinic=clinic,
+                appointment=visit,
+                amount=min(Decimal("30"), visit.price),
+                method=PaymentMethod.CARD,
+                reference=f"{5200 + n:06d}",
+                taken_by=desk,
+                taken_at=min(visit.created_at, now),
+            )
+            for n, visit in enumerate(ahead)
         )
 
     @staticmethod
