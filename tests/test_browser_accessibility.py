@@ -229,6 +229,9 @@ def test_a_lot_recall_passes_both_ways(live_server, demo, browser_page):
     )
     assert audit(page, live_server.url, [lot_page]) == {}
     assert page.locator("#recall-notify-form").count() == 1
+    # the stock page, with the recalled lot to throw away, and today's list saying so
+    assert audit(page, live_server.url, [reverse("stock"), "/"]) == {}
+    assert page.locator("#stock-alerts").count() == 1
 
 
 def test_the_practitioners_pages_pass(live_server, demo, browser_page):

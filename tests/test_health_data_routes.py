@@ -45,6 +45,9 @@ SHOWS_NONE = {
         "api-waitlist-list", "api-waitlist-detail", "api-waitlist-free-times", "api-waitlist-remove",
         "availability",
     },
+    "the clinic's products: lots, what is left of them, write-offs; no client named": {
+        "stock", "lot-write-off", "lot-count",
+    },
     "money taken for visits: amounts, how paid, who took it, a refund's reason": {
         "payment-take", "payment-refund", "takings",
         "api-appointment-payments", "api-payment-detail", "api-payment-refund",

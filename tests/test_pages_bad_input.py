@@ -45,6 +45,8 @@ QUERY_NAMES = [
     "status",
     "next",
     "with",
+    "day",
+    "format",
 ]
 FORM_NAMES = [
     *QUERY_NAMES,
@@ -84,6 +86,13 @@ FORM_NAMES = [
     "old_password",
     "new_password1",
     "new_password2",
+    "amount",
+    "method",
+    "reference",
+    "waive",
+    "email_receipt",
+    "volume_ml",
+    "counted_ml",
 ]
 
 
@@ -129,12 +138,35 @@ def _staff_pages(world, visit):
         "/day/running-late/",
         "/manage/staff/",
         "/accounts/password/",
+        "/takings/",
+        "/records/stock/",
     ]
 
 
 def _other_record(world, visit) -> int:
     """Another record of the visit's client (the same email), to compare and merge."""
     return world.client(first_name="Olivia", email=visit.client.email).pk
+
+
+def _a_payment(world, visit) -> int:
+    from treatments.payments import payment_take
+
+    return payment_take(visit, amount="10", method="card", by=world.desk).pk
+
+
+def _a_lot(world) -> int:
+    import datetime as dt
+    from decimal import Decimal
+
+    from treatments.models import Product, ProductLot
+
+    product, _ = Product.objects.get_or_create(clinic=world.clinic, name="HA cocktail")
+    lot, _ = ProductLot.objects.get_or_create(
+        product=product,
+        lot_number="A-1",
+        defaults={"expiry_date": dt.date(2027, 6, 30), "received_ml": Decimal("10")},
+    )
+    return lot.pk
 
 
 def _public_pages(world, visit):
@@ -199,6 +231,10 @@ def test_forms_take_odd_values(client, world, visit):
         "/waitlist/",
         "/my-calendar/",
         f"/clients/{visit.client_id}/same-as/{_other_record(world, visit)}/",
+        f"/appointments/{visit.pk}/payments/",
+        f"/payments/{_a_payment(world, visit)}/refund/",
+        f"/records/stock/lots/{_a_lot(world)}/write-off/",
+        f"/records/stock/lots/{_a_lot(world)}/count/",
         *_public_pages(world, visit),
     ]
     for path in posted:

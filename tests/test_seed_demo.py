@@ -567,3 +567,19 @@ def test_the_demo_visits_had_were_paid_and_never_past_their_price(seeded):
     assert refund.amount < refund.refund_of.amount and refund.reason
     deposits = Payment.objects.filter(clinic=clinic, appointment__status=AppointmentStatus.BOOKED)
     assert deposits.count() == 3
+
+
+def test_the_demo_stock_has_something_to_use_first_and_none_given_past_what_it_held(seeded):
+    from treatments.stock import product_stock
+
+    clinic = Clinic.objects.get(slug="lumen")
+    stock = product_stock(clinic, on=timezone.localdate(timezone=clinic.zone))
+    assert [p.product.name for p in stock] == [
+        "HA Revitalising Complex",
+        "Scalp Growth Formula",
+        "Vitamin & Amino Cocktail",
+    ]
+    lots = [s for p in stock for s in p.lots]
+    assert all(s.lot.received_ml and not s.over_given for s in lots)
+    assert sum(s.given for s in lots) > 0  # the demo's records gave some
+    assert [s.lot.lot_number for s in lots if s.expires_soon] == ["VAC-87990"]

@@ -227,11 +227,21 @@ PROTOCOLS = [
     },
 ]
 
-# name, manufacturer, [(lot, expiry)]
+# name, manufacturer, order more below (mL), [(lot, expiry: a date, or days from the day seeded, mL received)]
 PRODUCTS = [
-    ("HA Revitalising Complex", "DermaLab", [("HA24-1187", "2027-06-30"), ("HA25-0412", "2027-11-30")]),
-    ("Vitamin & Amino Cocktail", "MesoPharm", [("VAC-88213", "2027-03-31")]),
-    ("Scalp Growth Formula", "MesoPharm", [("SGF-5520", "2027-09-30")]),
+    (
+        "HA Revitalising Complex",
+        "DermaLab",
+        D("10"),
+        [("HA24-1187", "2027-06-30", D("20")), ("HA25-0412", "2027-11-30", D("20"))],
+    ),
+    (
+        "Vitamin & Amino Cocktail",
+        "MesoPharm",
+        D("10"),
+        [("VAC-88213", "2027-03-31", D("15")), ("VAC-87990", 20, D("5"))],  # to use first
+    ),
+    ("Scalp Growth Formula", "MesoPharm", D("25"), [("SGF-5520", "2027-09-30", D("24"))]),
 ]
 
 # name, protocols, minutes, before, after, price, device kind, max depth, online, description

@@ -65,6 +65,16 @@ class Product(models.Model):
     manufacturer = models.CharField(max_length=150, blank=True)
     ingredients = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
+    # The stock page asks for more once the usable lots hold less than this (`treatments.stock`).
+    reorder_below_ml = models.DecimalField(
+        "Order more below (mL)",
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="The stock page asks for more once the lots that can still be given hold less than this.",
+    )
 
     class Meta:
         ordering = ["clinic_id", "name", "id"]
@@ -90,6 +100,17 @@ class ProductLot(models.Model):
     lot_number = models.CharField(max_length=60)
     expiry_date = models.DateField()
     received_on = models.DateField(null=True, blank=True)
+    # What the lot held when it came (all its vials or ampoules, in mL): the stock page takes away what
+    # the treatment records gave of it and what was written off (`LotWriteOff`). Unknown when empty.
+    received_ml = models.DecimalField(
+        "Received (mL)",
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="All the lot's vials or ampoules together, in mL, for the stock page.",
+    )
     # The manufacturer recalled it (`treatments.lot_recalls`): never given again, its clients told.
     recalled_on = models.DateField(null=True, blank=True, editable=False)
     recall_note = models.CharField(max_length=RECALL_NOTE_MAX_CHARACTERS, blank=True, editable=False)
@@ -111,10 +132,45 @@ class ProductLot(models.Model):
                 name="lot_recall_says_why",
                 violation_error_message="A recalled lot says what the manufacturer said.",
             ),
+            models.CheckConstraint(
+                condition=Q(received_ml__isnull=True) | Q(received_ml__gt=0),
+                name="lot_received_more_than_nothing",
+                violation_error_message="A lot received holds more than nothing: leave it empty if unknown.",
+            ),
         ]
 
     def __str__(self):
         return f"{self.product} lot {self.lot_number} (exp. {self.expiry_date:%Y-%m-%d})"
+
+
+WRITE_OFF_REASON_MAX_CHARACTERS = 200
+
+
+class LotWriteOff(models.Model):
+    """Stock of a lot that will not be given: a vial broken or spilt, the rest of an expired or
+    recalled lot thrown away, a count that found less than the records say (`treatments.stock`)."""
+
+    lot = models.ForeignKey(ProductLot, on_delete=models.PROTECT, related_name="write_offs")
+    volume_ml = models.DecimalField(max_digits=8, decimal_places=2)
+    reason = models.CharField(max_length=WRITE_OFF_REASON_MAX_CHARACTERS)
+    by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["lot_id", "at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(volume_ml__gt=0),
+                name="write_off_more_than_nothing",
+                violation_error_message="Write off more than nothing.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="write_off_says_why", violation_error_message="Say why."
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.volume_ml} mL of lot {self.lot_id} written off"
 
 
 class Protocol(models.Model):

@@ -39,6 +39,7 @@ from treatments.selectors import (
     with_paid,
 )
 from treatments.sessions import may_record
+from treatments.stock import stock_alerts
 from treatments.views.flags import flag_refused_addresses, flag_visits
 
 # What the desk does next with a visit, in the order they come: action, status, button, spoken label.
@@ -155,6 +156,8 @@ def home(request):
             # visits still to start today: someone running late can tell their clients
             "later_today": day == today
             and any(a.status == AppointmentStatus.BOOKED and a.start > now for a in appointments),
+            # products to order, lots to use first or throw away: for those who give them
+            "stock_alerts": stock_alerts(clinic, on=today) if day == today and may_record(member) else None,
             # a client unhappy with a visit this week: for the managers to call back
             "low_ratings": low_ratings_since(clinic, since=now - LOW_RATINGS_SHOWN)
             if day == today and member.is_manager

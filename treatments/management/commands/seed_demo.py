@@ -316,14 +316,22 @@ class Command(BaseCommand):
                 clinic=clinic, name=name, defaults={"kind": kind, "max_depth_mm": depth}
             )
         products = {}
-        for name, maker, lots in data.PRODUCTS:
+        today = timezone.localdate(timezone=clinic.zone)
+        for name, maker, reorder_below, lots in data.PRODUCTS:
             product, _ = Product.objects.get_or_create(
-                clinic=clinic, name=name, defaults={"manufacturer": maker}
+                clinic=clinic, name=name, defaults={"manufacturer": maker, "reorder_below_ml": reorder_below}
             )
             products[name] = product
-            for lot, expiry in lots:
+            for lot, expiry, received in lots:
                 ProductLot.objects.get_or_create(
-                    product=product, lot_number=lot, defaults={"expiry_date": dt.date.fromisoformat(expiry)}
+                    product=product,
+                    lot_number=lot,
+                    defaults={
+                        "expiry_date": today + dt.timedelta(days=expiry)
+                        if isinstance(expiry, int)
+                        else dt.date.fromisoformat(expiry),
+                        "received_ml": received,
+                    },
                 )
         areas = {a.code: a for a in BodyArea.objects.all()}
         protocols = {}
