@@ -172,3 +172,18 @@ def test_the_stock_page_and_todays_list(world, cocktail, desk):
     outsider = BrowserClient()
     outsider.force_login(other.dr_lee.user)
     assert outsider.post(reverse("lot-count", args=[lots["A"].pk]), {"counted_ml": "1"}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_keeps_a_write_off_as_it_was_written():
+    from django.db import DatabaseError
+
+    world = build_world()
+    product = Product.objects.create(clinic=world.clinic, name="HA cocktail")
+    lot = ProductLot.objects.create(
+        product=product, lot_number="A-1", expiry_date=dt.date(2027, 6, 30), received_ml=Decimal("10")
+    )
+    written = lot_write_off(lot, volume_ml="1", reason="A vial broke", by=world.dr_lee, on=TODAY)
+    with pytest.raises(DatabaseError, match="a write-off can never be changed"), transaction.atomic():
+        LotWriteOff.objects.filter(pk=written.pk).update(volume_ml=Decimal("0.5"))
+    assert LotWriteOff.objects.get().volume_ml == Decimal("1.00")
