@@ -264,6 +264,10 @@ SAMPLE_CONTEXT = {
     "visit_day": "Monday 7 December 2026 at 10:00",
     "owed": "£60",
     "receipt_number": "1-42",
+    "code": "K7PD-3QXM",
+    "bought_by": "Sarah Smith",
+    "for_whom": "Olivia Smith",
+    "expires_on": "7 December 2027",
     "taken_on": "07/12/2026 09:55",
     "protocol_names": ["Microneedling", "Microcurrent"],
     "parts": [

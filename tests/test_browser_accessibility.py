@@ -113,6 +113,12 @@ def _the_client_twice() -> tuple[int, int]:
     return pair.older.pk, pair.newer.pk
 
 
+def _a_voucher_spent() -> int:
+    from treatments.models import GiftVoucher
+
+    return GiftVoucher.objects.get(code="XMAS-2DEC", clinic__slug="lumen").pk
+
+
 def _yesterday(clinic) -> dt.date:
     return timezone.localdate(timezone=clinic.zone) - dt.timedelta(days=1)
 
@@ -159,6 +165,8 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             # the day's money: today's, and yesterday's with its payments and a refund
             reverse("takings"),
             f"{reverse('takings')}?day={_yesterday(visit.clinic)}",
+            reverse("vouchers"),
+            reverse("voucher-detail", args=[_a_voucher_spent()]),
         ],
     )
     # and a booking form, opened from a free time on the next day that has one (tomorrow may be a

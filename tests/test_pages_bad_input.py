@@ -93,6 +93,10 @@ FORM_NAMES = [
     "email_receipt",
     "volume_ml",
     "counted_ml",
+    "bought_by",
+    "for_whom",
+    "email",
+    "expires_on",
 ]
 
 
@@ -140,6 +144,7 @@ def _staff_pages(world, visit):
         "/accounts/password/",
         "/takings/",
         "/records/stock/",
+        "/vouchers/",
     ]
 
 
@@ -232,6 +237,7 @@ def test_forms_take_odd_values(client, world, visit):
         "/my-calendar/",
         f"/clients/{visit.client_id}/same-as/{_other_record(world, visit)}/",
         f"/appointments/{visit.pk}/payments/",
+        "/vouchers/",
         f"/payments/{_a_payment(world, visit)}/refund/",
         f"/records/stock/lots/{_a_lot(world)}/write-off/",
         f"/records/stock/lots/{_a_lot(world)}/count/",

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -560,13 +561,20 @@ def test_the_demo_visits_had_were_paid_and_never_past_their_price(seeded):
     assert had.exists()
     owing = [v for v in had if visit_money(v).owed]
     assert len(owing) <= 1  # at most the latest visit had today, still to pay
-    for payment in Payment.objects.filter(clinic=clinic).select_related("appointment"):
+    for payment in Payment.objects.filter(clinic=clinic, appointment__isnull=False).select_related(
+        "appointment"
+    ):
         money = visit_money(payment.appointment)
         assert 0 <= money.paid <= money.price
     refund = Payment.objects.get(clinic=clinic, refund_of__isnull=False)
     assert refund.amount < refund.refund_of.amount and refund.reason
     deposits = Payment.objects.filter(clinic=clinic, appointment__status=AppointmentStatus.BOOKED)
     assert deposits.count() == 3
+    from treatments.models import GiftVoucher
+    from treatments.vouchers import left_on
+
+    vouchers = {v.code: left_on(v) for v in GiftVoucher.objects.filter(clinic=clinic)}
+    assert vouchers == {"XMAS-2DEC": Decimal("60.00"), "GLAM-4YQU": Decimal("250.00")}
 
 
 def test_the_demo_stock_has_something_to_use_first_and_none_given_past_what_it_held(seeded):

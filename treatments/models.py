@@ -936,6 +936,48 @@ class PaymentMethod(models.TextChoices):
 PAYMENT_REASON_MAX_CHARACTERS = 300
 
 
+class GiftVoucher(models.Model):
+    """A gift voucher the clinic sold: a code, the amount it was bought for, until when it is good.
+
+    Its sale is a `Payment` (`voucher_sold`), and each time it pays toward a visit a `Payment` with
+    method "voucher" (`voucher`); what is left on it is worked out from those (`treatments.vouchers`),
+    never kept in a column that could drift from them.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="gift_vouchers")
+    code = models.CharField(max_length=20)
+    amount = models.DecimalField(max_digits=8, decimal_places=2)
+    bought_by = models.CharField(max_length=150)
+    for_whom = models.CharField(max_length=150, blank=True)
+    email = models.EmailField(blank=True, help_text="Where the voucher was emailed, if it was.")
+    expires_on = models.DateField()
+    sold_at = models.DateTimeField(default=timezone.now)
+    sold_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["clinic_id", "-sold_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "code"],
+                name="voucher_code_unique_per_clinic",
+                violation_error_message="There is already a voucher with this code.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="voucher_amount_positive",
+                violation_error_message="A voucher is worth more than nothing.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(code="") & ~Q(bought_by=""),
+                name="voucher_has_code_and_buyer",
+                violation_error_message="A voucher has a code and says who bought it.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Gift voucher {self.code}"
+
+
 class Payment(models.Model):
     """Money taken at the desk for a visit, or given back: a refund of one payment.
 
@@ -945,7 +987,17 @@ class Payment(models.Model):
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="payments")
-    appointment = models.ForeignKey(Appointment, on_delete=models.PROTECT, related_name="payments")
+    # what it was for: a visit, or a gift voucher bought (`treatments.vouchers`); a refund, its payment's
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
+    voucher_sold = models.ForeignKey(
+        GiftVoucher, on_delete=models.PROTECT, null=True, blank=True, related_name="sale_payments"
+    )
+    # paid with a gift voucher (method "voucher"): the one it was taken from (or given back to)
+    voucher = models.ForeignKey(
+        GiftVoucher, on_delete=models.PROTECT, null=True, blank=True, related_name="payments"
+    )
     amount = models.DecimalField(max_digits=8, decimal_places=2)
     method = models.CharField(max_length=20, choices=PaymentMethod.choices)
     # the card slip's or the voucher's number, to match the terminal's own list at the end of the day
@@ -979,6 +1031,19 @@ class Payment(models.Model):
                 condition=Q(waived=False) | Q(refund_of__isnull=False),
                 name="only_a_refund_is_waived",
                 violation_error_message="Only a refund lowers what a visit owes.",
+            ),
+            models.CheckConstraint(
+                condition=Q(appointment__isnull=False, voucher_sold__isnull=True)
+                | Q(appointment__isnull=True, voucher_sold__isnull=False),
+                name="payment_for_a_visit_or_a_voucher",
+                violation_error_message="A payment is for a visit or for a gift voucher bought.",
+            ),
+            models.CheckConstraint(
+                condition=Q(method="voucher", voucher__isnull=False, voucher_sold__isnull=True)
+                | (~Q(method="voucher") & Q(voucher__isnull=True)),
+                name="voucher_payment_names_its_voucher",
+                violation_error_message="A payment by gift voucher names the voucher; a voucher is not "
+                "bought with another.",
             ),
         ]
 

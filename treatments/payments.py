@@ -31,10 +31,12 @@ from treatments.models import (
     PAYMENT_REASON_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
+    GiftVoucher,
     Payment,
     PaymentMethod,
 )
 from treatments.selectors import NO_MONEY, local_day_bounds, with_paid
+from treatments.vouchers import voucher_sale_refundable, voucher_to_spend
 
 RECEIPT = "payment_receipt"
 # A visit's price is at most 999,999.99 (`Appointment.price`): no payment is larger.
@@ -93,7 +95,7 @@ def visit_money(appointment: Appointment) -> VisitMoney:
     """The visit's payments and refunds in one query, each payment with `refundable` set."""
     rows = list(
         Payment.objects.filter(appointment=appointment)
-        .select_related("taken_by", "refund_of")
+        .select_related("taken_by", "refund_of", "voucher")
         .order_by("taken_at", "id")
     )
     given_back: dict[int, Decimal] = {}
@@ -112,7 +114,7 @@ def visit_money(appointment: Appointment) -> VisitMoney:
     )
 
 
-def _method(method: str) -> str:
+def payment_method(method: str) -> str:
     if method not in PaymentMethod.values:
         raise ClinicError(
             "Choose how it was paid: card, cash, bank transfer, gift voucher or other.", code="method"
@@ -120,7 +122,7 @@ def _method(method: str) -> str:
     return method
 
 
-def _reference(reference: str) -> str:
+def payment_reference(reference: str) -> str:
     reference = (reference or "").strip()
     if len(reference) > Payment._meta.get_field("reference").max_length:
         raise ClinicError("Keep the slip or voucher number to 60 characters.", code="reference_too_long")
@@ -137,7 +139,11 @@ def payment_take(
     reference: str = "",
     email_receipt: bool = False,
 ) -> Payment:
-    """Take a payment toward a visit's price, or raise ClinicError saying why not."""
+    """Take a payment toward a visit's price, or raise ClinicError saying why not.
+
+    Paid with a gift voucher (method "voucher"), `reference` is its code: the voucher is locked
+    after the visit and must hold the amount (`treatments.vouchers.voucher_to_spend`).
+    """
     visit = (
         Appointment.objects.select_for_update(of=("self",))
         .select_related("clinic", "client", "service")
@@ -145,7 +151,7 @@ def payment_take(
     )
     if by.clinic_id != visit.clinic_id:
         raise ClinicError("This visit is another clinic's.", code="other_clinic")
-    amount, method, reference = amount_given(amount), _method(method), _reference(reference)
+    amount, method, reference = amount_given(amount), payment_method(method), payment_reference(reference)
     paid, waived = _paid_and_waived(visit.pk)
     owed = visit.price - waived - paid
     clinic = visit.clinic
@@ -161,8 +167,15 @@ def payment_take(
             "Take at most what it owes.",
             code="more_than_owed",
         )
+    voucher = voucher_to_spend(clinic, reference, amount) if method == PaymentMethod.VOUCHER else None
     payment = Payment.objects.create(
-        clinic=clinic, appointment=visit, amount=amount, method=method, reference=reference, taken_by=by
+        clinic=clinic,
+        appointment=visit,
+        voucher=voucher,
+        amount=amount,
+        method=method,
+        reference=voucher.code if voucher else reference,
+        taken_by=by,
     )
     if email_receipt:
         _receipt(payment, visit, owed_after=owed - amount)
@@ -184,15 +197,24 @@ def payment_refund(
 
     `waive`: the client need not pay it again (goodwill, a treatment not given), so the visit's
     price is lowered by it; otherwise (taken by mistake, the wrong way or amount) the visit owes it
-    again, to be taken the right way.
+    again, to be taken the right way. A payment made with a gift voucher is given back onto it. The
+    sale of a gift voucher is given back at most what is left on the voucher (`waive` means nothing
+    there).
     """
     require_manager_of(payment.clinic, by, to="give a refund")
-    visit = (
-        Appointment.objects.select_for_update(of=("self",))
-        .select_related("clinic", "client", "service")
-        .get(pk=payment.appointment_id)
-    )
-    original = Payment.objects.get(pk=payment.pk)
+    original = Payment.objects.select_related("clinic").get(pk=payment.pk)
+    visit = sold = None
+    if original.appointment_id:  # the visit first, as taking a payment locks it
+        visit = (
+            Appointment.objects.select_for_update(of=("self",))
+            .select_related("clinic", "client", "service")
+            .get(pk=original.appointment_id)
+        )
+    if original.voucher_sold_id or original.voucher_id:
+        locked = GiftVoucher.objects.select_for_update().get(
+            pk=original.voucher_sold_id or original.voucher_id
+        )
+        sold = locked if original.voucher_sold_id else None
     if original.refund_of_id:
         raise ClinicError(
             "This is a refund already: refund the payment it gave back.", code="refund_of_refund"
@@ -211,9 +233,21 @@ def payment_refund(
         "total"
     ]
     left = original.amount - refunded
-    clinic = visit.clinic
+    clinic = original.clinic
     if left <= 0:
         raise ClinicError("This payment was given back in full already.", code="refunded_already")
+    if sold is not None and voucher_sale_refundable(sold) < left:
+        left = voucher_sale_refundable(sold)
+        if left <= 0:
+            raise ClinicError(
+                f"Gift voucher {sold.code} has been spent: nothing of its sale can be given back.",
+                code="voucher_spent",
+            )
+        if amount > left:
+            raise ClinicError(
+                f"Gift voucher {sold.code} has {clinic.price_text(left)} left: give back at most that.",
+                code="more_than_left_on_voucher",
+            )
     if amount > left:
         raise ClinicError(
             f"At most {clinic.price_text(left)} of this payment can be given back"
@@ -223,14 +257,17 @@ def payment_refund(
     refund = Payment.objects.create(
         clinic=clinic,
         appointment=visit,
+        voucher_sold=sold,
+        voucher=original.voucher,
         amount=amount,
-        method=_method(method or original.method),
+        # back the way it came: onto the voucher it was taken from
+        method=original.method if original.voucher_id else payment_method(method or original.method),
         refund_of=original,
         reason=reason,
-        waived=bool(waive),
+        waived=bool(waive) and visit is not None,
         taken_by=by,
     )
-    if email_receipt:
+    if email_receipt and visit is not None:
         _receipt(refund, visit, owed_after=max(_owed(visit), Decimal("0.00")))
     return refund
 
@@ -287,14 +324,16 @@ class MethodTotal:
 
 @dataclass(frozen=True)
 class Takings:
-    """One local day's money: each payment and refund, the totals by method and by whoever took it,
-    and the visits of the day that were had and still owe something."""
+    """One local day's money: each payment and refund, the money's totals by method and by whoever
+    took it, what gift vouchers paid (their money was taken when they were sold), and the visits of
+    the day that were had and still owe something."""
 
     day: dt.date
     rows: list[Payment]
-    by_method: list[MethodTotal]
+    by_method: list[MethodTotal]  # money: not the gift vouchers spent
     by_person: list[tuple[str, Decimal]]
     to_collect: list[Appointment]
+    vouchers_spent: MethodTotal | None = None
 
     @property
     def net(self) -> Decimal:
@@ -306,7 +345,9 @@ def takings_of_day(clinic: Clinic, day: dt.date) -> Takings:
     start, end = local_day_bounds(clinic, day)
     rows = list(
         Payment.objects.filter(clinic=clinic, taken_at__gte=start, taken_at__lt=end)
-        .select_related("taken_by", "appointment__client", "appointment__service", "refund_of")
+        .select_related(
+            "taken_by", "appointment__client", "appointment__service", "refund_of", "voucher_sold"
+        )
         .order_by("taken_at", "id")
     )
     by_method = []
@@ -323,22 +364,26 @@ def takings_of_day(clinic: Clinic, day: dt.date) -> Takings:
             )
     people: dict[str, Decimal] = {}
     for r in rows:
-        name = r.taken_by.display_name
-        people[name] = people.get(name, Decimal("0.00")) + (-r.amount if r.refund_of_id else r.amount)
+        if r.method != PaymentMethod.VOUCHER:
+            name = r.taken_by.display_name
+            people[name] = people.get(name, Decimal("0.00")) + (-r.amount if r.refund_of_id else r.amount)
     return Takings(
         day=day,
         rows=rows,
-        by_method=by_method,
+        by_method=[m for m in by_method if m.method != PaymentMethod.VOUCHER],
         by_person=sorted(people.items()),
         to_collect=visits_owing(clinic, start, end),
+        vouchers_spent=next((m for m in by_method if m.method == PaymentMethod.VOUCHER), None),
     )
 
 
 def taken_by_method(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> list[MethodTotal]:
-    """Money taken and given back in [start, end), by method, in one grouped query (the report's)."""
+    """Money taken and given back in [start, end), by method, in one grouped query (the report's); not
+    what gift vouchers paid (their money was taken when they were sold, and is here then)."""
     sums = {
         row["method"]: row
         for row in Payment.objects.filter(clinic=clinic, taken_at__gte=start, taken_at__lt=end)
+        .exclude(method=PaymentMethod.VOUCHER)
         .values("method")
         .annotate(
             taken=Coalesce(Sum("amount", filter=Q(refund_of=None)), NO_MONEY),

@@ -16,6 +16,7 @@ from treatments.views import (
     sessions,
     stock,
     time_off,
+    vouchers,
     waitlist,
     zone,
 )
@@ -66,6 +67,8 @@ urlpatterns = [
     path("appointments/<int:pk>/payments/", payments.payment_take_view, name="payment-take"),
     path("payments/<int:pk>/refund/", payments.payment_refund_view, name="payment-refund"),
     path("takings/", payments.takings, name="takings"),
+    path("vouchers/", vouchers.vouchers, name="vouchers"),
+    path("vouchers/<int:pk>/", vouchers.voucher_detail, name="voucher-detail"),
     path(
         "appointments/<int:pk>/<str:action>/",
         booking.appointment_action,

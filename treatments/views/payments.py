@@ -56,14 +56,14 @@ def payment_take_view(request, pk):
 def payment_refund_view(request, pk):
     """A manager gives back part or all of one payment, saying why."""
     payment = get_object_or_404(
-        Payment.objects.select_related("clinic", "appointment__client"),
+        Payment.objects.select_related("clinic", "appointment__client", "voucher_sold"),
         pk=pk,
         clinic=request.staff_member.clinic,
     )
+    who = payment.appointment.client.full_name if payment.appointment_id else payment.voucher_sold.bought_by
     try:
-        require_manager_of(
-            payment.clinic, request.staff_member, to="give a refund"
-        )  # before the form is read
+        # a manager's, said before anything typed is read
+        require_manager_of(payment.clinic, request.staff_member, to="give a refund")
         refund = payment_refund(
             payment,
             amount=request.POST.get("amount"),
@@ -77,9 +77,15 @@ def payment_refund_view(request, pk):
     else:
         messages.success(
             request,
-            f"Gave back {payment.clinic.price_text(refund.amount)} to {payment.appointment.client.full_name} "
-            f"by {refund.get_method_display().lower()}.",
+            f"Gave back {payment.clinic.price_text(refund.amount)} to {who} "
+            + (
+                "onto the gift voucher."
+                if refund.voucher_id
+                else f"by {refund.get_method_display().lower()}."
+            ),
         )
+    if payment.voucher_sold_id:
+        return redirect("voucher-detail", payment.voucher_sold_id)
     return _to_payments(payment.appointment_id)
 
 
@@ -108,16 +114,16 @@ def _takings_csv(clinic, money) -> HttpResponse:
         ["time", "kind", "method", "amount", "currency", "client", "visit", "reference", "reason", "by"]
     )
     for row in money.rows:
-        visit = row.appointment
+        visit, sold = row.appointment, row.voucher_sold
         writer.writerow(
             [
                 timezone.localtime(row.taken_at, clinic.zone).isoformat(timespec="seconds"),
-                "refund" if row.refund_of_id else "payment",
+                ("voucher sale " if sold else "") + ("refund" if row.refund_of_id else "payment"),
                 row.method,
                 f"-{row.amount}" if row.refund_of_id else f"{row.amount}",
                 clinic.currency,
-                cell(visit.client.full_name),
-                timezone.localtime(visit.start, clinic.zone).isoformat(timespec="minutes"),
+                cell(visit.client.full_name if visit else sold.bought_by),
+                timezone.localtime(visit.start, clinic.zone).isoformat(timespec="minutes") if visit else "",
                 cell(row.reference),
                 cell(row.reason),
                 cell(row.taken_by.display_name),

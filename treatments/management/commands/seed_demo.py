@@ -66,6 +66,7 @@ from treatments.models import (
     BodyArea,
     ContraindicationRule,
     Course,
+    GiftVoucher,
     MesotherapyRecord,
     MicrocurrentRecord,
     MicroneedlingRecord,
@@ -788,6 +789,68 @@ class Command(BaseCommand):
         )
 
     @staticmethod
+    def _gift_vouchers(clinic: Clinic, desk: StaffMember, had: list[Appointment], now) -> list[Appointment]:
+        """Two gift vouchers sold for Christmas: one paid part of a visit had since (the rest by card),
+        the other, emailed to its buyer, not spent yet. Returns the visit it paid for (paid here)."""
+        today = timezone.localdate(timezone=clinic.zone)
+        sold = [
+            GiftVoucher.objects.create(
+                clinic=clinic,
+                code=code,
+                amount=amount,
+                bought_by=buyer,
+                for_whom=for_whom,
+                email=email,
+                expires_on=today + dt.timedelta(days=365 - days_ago),
+                sold_at=now - dt.timedelta(days=days_ago),
+                sold_by=desk,
+            )
+            for code, amount, buyer, for_whom, email, days_ago in (
+                ("XMAS-2DEC", Decimal("100"), "Sarah Jones", "Emma Jones", "", 10),
+                ("GLAM-4YQU", Decimal("250"), "Tom Baker", "", "tom.baker@example.com", 3),
+            )
+        ]
+        Payment.objects.bulk_create(
+            Payment(
+                clinic=clinic,
+                voucher_sold=voucher,
+                amount=voucher.amount,
+                method=PaymentMethod.CARD,
+                taken_by=desk,
+                taken_at=voucher.sold_at,
+            )
+            for voucher in sold
+        )
+        after = [v for v in had if v.start > sold[0].sold_at and v.price > Decimal("40")]
+        if not after:
+            return []
+        visit = after[0]
+        taken_at = min(visit.end + dt.timedelta(minutes=5), now)
+        Payment.objects.bulk_create(
+            [
+                Payment(
+                    clinic=clinic,
+                    appointment=visit,
+                    voucher=sold[0],
+                    amount=Decimal("40"),
+                    method=PaymentMethod.VOUCHER,
+                    reference=sold[0].code,
+                    taken_by=desk,
+                    taken_at=taken_at,
+                ),
+                Payment(
+                    clinic=clinic,
+                    appointment=visit,
+                    amount=visit.price - Decimal("40"),
+                    method=PaymentMethod.CARD,
+                    taken_by=desk,
+                    taken_at=taken_at,
+                ),
+            ]
+        )
+        return [visit]
+
+    @staticmethod
     def _payments(clinic: Clinic) -> None:
         """The visits had were paid at the desk as they ended, mostly by card; the latest one had
         today is still to pay (the day's list and the takings say so); one client was given part back;
@@ -808,6 +871,7 @@ class Command(BaseCommand):
         )
         today = timezone.localdate(timezone=clinic.zone)
         to_pay = [v for v in had if timezone.localdate(v.start, clinic.zone) == today][-1:]
+        to_pay += Command._gift_vouchers(clinic, desk, [v for v in had if v not in to_pay], now)
         methods = [PaymentMethod.CARD, PaymentMethod.CARD, PaymentMethod.CARD, PaymentMethod.CASH]
         paid = Payment.objects.bulk_create(
             Payment(
