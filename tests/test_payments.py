@@ -313,6 +313,26 @@ def test_a_cancelled_visit_paid_for_says_so(world, desk):
     appointment_cancel(booked, reason="Unwell")
     page = desk.get(reverse("appointment-detail", args=[booked.pk])).content.decode()
     assert "£30 was paid for this visit, which was cancelled: a manager gives it back" in page
+    assert "paid £30 ·\n    kept as a fee" in page and "still owed" not in page
+    booked.refresh_from_db()
+    assert visit_money(booked).owed == 0 and visit_money(booked).chargeable == Decimal("70.00")
+
+
+@pytest.mark.django_db
+def test_a_missed_visit_owes_nothing_but_a_fee_can_be_charged(world, desk):
+    booked = visit(world)
+    appointment_set_status(booked, status=AppointmentStatus.NOSHOW, now=local(world, 2026, 12, 1, 10, 30))
+    page = desk.get(reverse("appointment-detail", args=[booked.pk])).content.decode()
+    assert "nothing owed: missed, unless the clinic charges a fee" in page and "still owed" not in page
+    assert (
+        "Charge a fee" in page
+        and "The clinic's fee for a missed visit, at most the visit's price (£100)." in page
+    )
+    assert 'name="amount" inputmode="decimal" value=""' in page  # no amount offered
+    response = desk.post(
+        reverse("payment-take", args=[booked.pk]), {"amount": "25", "method": "card"}, follow=True
+    )
+    assert "Took £25 by card" in response.content.decode() and "kept as a fee" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -345,6 +365,7 @@ def test_the_api_reads_takes_and_refunds(world):
         "waived": "0.00",
         "paid": "0.00",
         "owed": "100.00",
+        "chargeable": "100.00",
         "payments": [],
     }
     refused = desk_api.post(url, {"amount": "120", "method": "card"}, format="json")

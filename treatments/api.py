@@ -351,7 +351,17 @@ class VisitMoneySerializer(serializers.Serializer):
         max_digits=10, decimal_places=2, help_text="Given back and let go: the price is lowered by it."
     )
     paid = serializers.DecimalField(max_digits=10, decimal_places=2)
-    owed = serializers.DecimalField(max_digits=10, decimal_places=2)
+    owed = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        help_text="Nothing for a visit cancelled or missed: see `chargeable`.",
+    )
+    chargeable = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        help_text="What can still be taken for it: what it owes, or for a visit cancelled or missed, a fee "
+        "up to its price.",
+    )
     payments = PaymentSerializer(many=True)
 
 

@@ -28,6 +28,7 @@ from clinic.models import Clinic, StaffMember
 from clinic.outbox import outbox_message, outbox_write
 from clinic.permissions import require_manager_of
 from treatments.models import (
+    INACTIVE_STATUSES,
     PAYMENT_REASON_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
@@ -79,16 +80,25 @@ def _owed(visit: Appointment) -> Decimal:
 @dataclass(frozen=True)
 class VisitMoney:
     """A visit's price as booked, the refunds it need not pay again, what was paid for it (net of
-    refunds), what it still owes, and each payment with what can still be given back of it."""
+    refunds), what it still owes, and each payment with what can still be given back of it.
+
+    A visit cancelled or missed owes nothing: what can still be taken for it (`chargeable`, up to
+    its price) is a fee the clinic chooses to charge.
+    """
 
     price: Decimal
     waived: Decimal
     paid: Decimal
     payments: list[Payment] = field(default_factory=list)
+    had_or_ahead: bool = True
+
+    @property
+    def chargeable(self) -> Decimal:
+        return max(self.price - self.waived - self.paid, Decimal("0.00"))
 
     @property
     def owed(self) -> Decimal:
-        return max(self.price - self.waived - self.paid, Decimal("0.00"))
+        return self.chargeable if self.had_or_ahead else Decimal("0.00")
 
 
 def visit_money(appointment: Appointment) -> VisitMoney:
@@ -111,6 +121,7 @@ def visit_money(appointment: Appointment) -> VisitMoney:
         waived=sum((r.amount for r in rows if r.waived), Decimal("0.00")),
         paid=sum((-r.amount if r.refund_of_id else r.amount for r in rows), Decimal("0.00")),
         payments=rows,
+        had_or_ahead=appointment.status not in INACTIVE_STATUSES,
     )
 
 
