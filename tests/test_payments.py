@@ -462,3 +462,50 @@ def test_the_clients_page_marks_a_past_visit_still_to_pay(world, desk):
     payment_take(had, amount="30", method="cash", by=world.desk)
     with time_machine.travel(local(world, 2026, 12, 1, 12)):
         assert "To pay" not in desk.get(reverse("client-detail", args=[had.client_id])).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_visits_price_changes_with_a_reason_and_never_below_what_was_paid(world, desk):
+    from treatments.booking import appointment_price_change
+
+    booked = visit(world)
+    payment_take(booked, amount="30", method="card", by=world.desk)
+    with pytest.raises(ClinicError, match="Say why the price changes"):
+        appointment_price_change(booked, price="80", reason=" ")
+    with pytest.raises(ClinicError, match="£100 is its price already"):
+        appointment_price_change(booked, price="100.00", reason="Offer")
+    with pytest.raises(ClinicError) as below:
+        appointment_price_change(booked, price="20", reason="Offer")
+    assert below.value.code == "price_below_paid"
+    assert below.value.message == (
+        "£30 of this visit was paid or let go already: its price cannot go below that. Give money back first."
+    )
+    response = desk.post(
+        reverse("appointment-action", args=[booked.pk, "price"]),
+        {"price-price": "£79.50", "price-reason": "Winter offer"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "price is £79.50 now." in page
+    assert "still owed £49.50" in page
+    assert "Price changed from £100 to £79.50</strong> by Jo Carter: Winter offer" in page
+    booked.refresh_from_db()
+    assert booked.price == Decimal("79.50")
+    refused = desk.post(
+        reverse("appointment-action", args=[booked.pk, "price"]),
+        {"price-price": "x", "price-reason": "Offer"},
+        follow=True,
+    )
+    assert "“x” is not an amount" in refused.content.decode()
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    free = api.post(
+        f"/api/v1/appointments/{booked.pk}/price/", {"price": "0", "reason": "Free"}, format="json"
+    )
+    assert free.status_code == 400 and free.json()["code"] == "price_below_paid"
+    changed = api.post(
+        f"/api/v1/appointments/{booked.pk}/price/", {"price": "30", "reason": "Staff"}, format="json"
+    )
+    assert changed.status_code == 200 and changed.json()["price"] == "30.00"
+    booked.refresh_from_db()
+    assert visit_money(booked).owed == 0

@@ -28,9 +28,11 @@ from clinic.permissions import (
 )
 from treatments.availability import Slot, available_slots
 from treatments.booking import (
+    PRICE_REASON_MAX_CHARACTERS,
     BookingRequest,
     appointment_book,
     appointment_cancel,
+    appointment_price_change,
     appointment_reschedule,
     appointment_set_status,
     appointment_undo_status,
@@ -372,6 +374,13 @@ class PaymentTakeSerializer(serializers.Serializer):
     email_receipt = serializers.BooleanField(required=False, default=False)
 
 
+class PriceChangeSerializer(serializers.Serializer):
+    price = serializers.CharField(
+        help_text="In the clinic's currency, e.g. 80 or 79.50; 0 for a visit given free."
+    )
+    reason = serializers.CharField(max_length=PRICE_REASON_MAX_CHARACTERS)
+
+
 class RefundSerializer(serializers.Serializer):
     amount = serializers.CharField(help_text="At most what is left of the payment, e.g. 45 or 45.50.")
     reason = serializers.CharField(max_length=PAYMENT_REASON_MAX_CHARACTERS)
@@ -480,6 +489,18 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
 
     def _set_status(self, new_status):
         appointment = appointment_set_status(self.get_object(), status=new_status, actor=self.request.user)
+        return Response(AppointmentSerializer(appointment).data)
+
+    @extend_schema(
+        request=PriceChangeSerializer,
+        responses=AppointmentSerializer,
+        description="Change what the visit costs, saying why (the history keeps the price before); never "
+        "below what was paid for it or let go (400 `price_below_paid`).",
+    )
+    @action(detail=True, methods=["post"])
+    def price(self, request, pk=None):
+        data = validated(PriceChangeSerializer, request)
+        appointment = appointment_price_change(self.get_object(), **data, actor=request.user)
         return Response(AppointmentSerializer(appointment).data)
 
     @extend_schema(

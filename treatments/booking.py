@@ -780,6 +780,47 @@ def _note_change(
     )
 
 
+PRICE_REASON_MAX_CHARACTERS = 300
+
+
+@transaction.atomic
+def appointment_price_change(appointment: Appointment, *, price, reason: str, actor=None) -> Appointment:
+    """Change what a visit costs (an offer, a course's price, a mistake at booking), saying why; the
+    history keeps the price before, who changed it and why. Never below what was paid for it and let
+    go (`treatments.payments`): give money back first."""
+    from treatments.payments import amount_given, paid_and_waived  # payments reads visits, not this
+
+    current = _locked(appointment)
+    clinic = current.clinic
+    new_price = amount_given(price, may_be_nothing=True)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClinicError("Say why the price changes: the visit's history keeps it.", code="reason_missing")
+    if len(reason) > PRICE_REASON_MAX_CHARACTERS:
+        raise ClinicError(
+            f"Keep the reason to {PRICE_REASON_MAX_CHARACTERS} characters.", code="reason_too_long"
+        )
+    if new_price == current.price:
+        raise ClinicError(f"{clinic.price_text(new_price)} is its price already.", code="price_unchanged")
+    paid, waived = paid_and_waived(current.pk)
+    if new_price < paid + waived:
+        raise ClinicError(
+            f"{clinic.price_text(paid + waived)} of this visit was paid or let go already: its price cannot "
+            "go below that. Give money back first.",
+            code="price_below_paid",
+        )
+    before = current.price
+    current.price = new_price
+    current.save(update_fields=["price"])
+    AppointmentEvent.objects.create(
+        appointment=current,
+        actor=acting_user(actor),
+        action="price_changed",
+        details={"from": str(before), "to": str(new_price), "reason": reason},
+    )
+    return current
+
+
 def still_ahead_for_the_client(appointment: Appointment, *, now: dt.datetime) -> bool:
     """Booked and not begun: a visit the client may still confirm, or write the clinic a note about."""
     return appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.PENDING) and (

@@ -44,8 +44,9 @@ RECEIPT = "payment_receipt"
 LARGEST_AMOUNT = Decimal("999999.99")
 
 
-def amount_given(text) -> Decimal:
-    """An amount as someone types it ("45", "45.5", "£1,250.00") as a Decimal, or ClinicError."""
+def amount_given(text, *, may_be_nothing: bool = False) -> Decimal:
+    """An amount as someone types it ("45", "45.5", "£1,250.00") as a Decimal, or ClinicError; nothing
+    ("0") only where `may_be_nothing` (a visit's price)."""
     cleaned = str(text if text is not None else "").strip().replace(",", "").lstrip("£$€ ")
     unreadable = ClinicError(f"“{text}” is not an amount: type it as 45 or 45.50.", code="amount_unreadable")
     try:
@@ -54,14 +55,14 @@ def amount_given(text) -> Decimal:
         raise unreadable from None
     if not amount.is_finite() or amount.as_tuple().exponent < -2:
         raise unreadable
-    if amount <= 0:
+    if amount < 0 or (amount == 0 and not may_be_nothing):
         raise ClinicError("Give an amount of more than nothing.", code="amount_not_positive")
     if amount > LARGEST_AMOUNT:
         raise ClinicError("That amount is more than any visit's price.", code="amount_too_large")
     return amount.quantize(Decimal("0.01"))
 
 
-def _paid_and_waived(appointment_id: int) -> tuple[Decimal, Decimal]:
+def paid_and_waived(appointment_id: int) -> tuple[Decimal, Decimal]:
     """What was taken for a visit less what was given back, and the refunds it need not pay again
     (one query)."""
     sums = Payment.objects.filter(appointment_id=appointment_id).aggregate(
@@ -73,7 +74,7 @@ def _paid_and_waived(appointment_id: int) -> tuple[Decimal, Decimal]:
 
 
 def _owed(visit: Appointment) -> Decimal:
-    paid, waived = _paid_and_waived(visit.pk)
+    paid, waived = paid_and_waived(visit.pk)
     return visit.price - waived - paid
 
 
@@ -91,6 +92,11 @@ class VisitMoney:
     paid: Decimal
     payments: list[Payment] = field(default_factory=list)
     had_or_ahead: bool = True
+
+    @property
+    def settled(self) -> Decimal:
+        """Paid or let go: what the price cannot go below."""
+        return self.paid + self.waived
 
     @property
     def chargeable(self) -> Decimal:
@@ -163,7 +169,7 @@ def payment_take(
     if by.clinic_id != visit.clinic_id:
         raise ClinicError("This visit is another clinic's.", code="other_clinic")
     amount, method, reference = amount_given(amount), payment_method(method), payment_reference(reference)
-    paid, waived = _paid_and_waived(visit.pk)
+    paid, waived = paid_and_waived(visit.pk)
     owed = visit.price - waived - paid
     clinic = visit.clinic
     if owed <= 0:

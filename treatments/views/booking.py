@@ -41,6 +41,7 @@ from treatments.booking import (
     appointment_cancel,
     appointment_change_room_and_device,
     appointment_notes_change,
+    appointment_price_change,
     appointment_request_forms,
     appointment_reschedule,
     appointment_set_status,
@@ -392,6 +393,7 @@ HISTORY_LABELS = {
     "notes_changed": "Note",
     "client_note_changed": "The client's note",
     "running_late": "Running late",
+    "price_changed": "Price changed",
 }
 # How much of a note's old and new words a history line quotes.
 NOTE_QUOTED = 120
@@ -445,6 +447,9 @@ def _history_line(event: AppointmentEvent, zone) -> dict:
             if details.get("emailed")
             else "no email reaches the client, to call"
         )
+    elif event.action == "price_changed" and details.get("from") and details.get("to"):
+        clinic = event.appointment.clinic
+        label += f" from {clinic.price_text(details['from'])} to {clinic.price_text(details['to'])}"
     elif event.action == "status:booked" and details.get("undo"):
         label = f"{UNDOABLE.get(details.get('from'), 'status').capitalize()} undone"
     actor = event.actor
@@ -666,6 +671,15 @@ def appointment_action(request, pk, action):
                     appointment, notes=form.cleaned_data["notes"], actor=request.user
                 )
                 messages.success(request, "Note saved." if noted.notes else "Note cleared.")
+        elif action == "price":
+            changed = appointment_price_change(
+                appointment,
+                price=request.POST.get("price-price"),
+                reason=request.POST.get("price-reason", ""),
+                actor=request.user,
+            )
+            messages.success(request, f"The visit's price is {changed.clinic.price_text(changed.price)} now.")
+            return redirect(reverse("appointment-detail", args=[pk]) + "#payments")
         elif action == "undo":
             undone = UNDOABLE.get(appointment.status, "status")
             appointment_undo_status(appointment, actor=request.user)
