@@ -97,6 +97,8 @@ FORM_NAMES = [
     "for_whom",
     "email",
     "expires_on",
+    "price-price",
+    "price-reason",
 ]
 
 
@@ -218,6 +220,7 @@ def test_forms_take_odd_values(client, world, visit):
         f"/appointments/{visit.pk}/cancel/",
         f"/appointments/{visit.pk}/check-in/",
         f"/appointments/{visit.pk}/notes/",
+        f"/appointments/{visit.pk}/price/",
         "/day/running-late/",
         "/manage/staff/",
         f"/manage/staff/{world.desk.pk}/password/",
