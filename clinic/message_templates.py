@@ -264,6 +264,7 @@ SAMPLE_CONTEXT = {
     "visit_day": "Monday 7 December 2026 at 10:00",
     "owed": "£60",
     "receipt_number": "1-42",
+    "sessions": [],
     "code": "K7PD-3QXM",
     "bought_by": "Sarah Smith",
     "for_whom": "Olivia Smith",

@@ -49,7 +49,7 @@ SHOWS_NONE = {
         "stock", "lot-write-off", "lot-count",
     },
     "money taken for visits: amounts, how paid, who took it, a refund's reason": {
-        "payment-take", "payment-refund", "takings", "vouchers", "voucher-detail",
+        "payment-take", "payment-refund", "course-pay", "takings", "vouchers", "voucher-detail",
         "api-appointment-payments", "api-payment-detail", "api-payment-refund", "api-appointment-price",
     },
     "the clinic's rota, rooms, devices, staff and settings": {

@@ -227,6 +227,7 @@ def test_forms_take_odd_values(client, world, visit):
         f"/manage/staff/{world.desk.pk}/unpause/",
         "/accounts/password/",
         f"/courses/{visit.pk}/cancel/",
+        f"/courses/{visit.pk}/pay/",
         "/manage/emails/booking_reminder/",
         f"/clients/{visit.client_id}/edit/",
         "/time-off/",

@@ -509,3 +509,119 @@ def test_a_visits_price_changes_with_a_reason_and_never_below_what_was_paid(worl
     assert changed.status_code == 200 and changed.json()["price"] == "30.00"
     booked.refresh_from_db()
     assert visit_money(booked).owed == 0
+
+
+@pytest.mark.django_db
+def test_a_course_sold_at_a_package_price_shares_it_between_its_sessions(world):
+    from treatments.booking import course_book
+
+    course = course_book(
+        client=world.client(),
+        service=world.microcurrent,
+        practitioner=world.dr_lee,
+        starts=[local(world, 2026, 12, day, 10) for day in (2, 4, 7)],
+        price_total="250",
+        actor=world.desk.user,
+    )
+    sessions = list(course.appointments.order_by("start"))
+    assert [s.price for s in sessions] == [Decimal("83.34"), Decimal("83.33"), Decimal("83.33")]
+    event = sessions[0].events.get(action="price_changed")
+    assert event.details == {
+        "from": "100.00",
+        "to": "83.34",
+        "reason": "The course's price: £250 for 3 sessions",
+    }
+    with pytest.raises(ClinicError, match="is not an amount"):
+        course_book(
+            client=world.client(),
+            service=world.microcurrent,
+            practitioner=world.sam,
+            starts=[local(world, 2026, 12, 3, 10)],
+            price_total="lots",
+        )
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    booked = api.post(
+        "/api/v1/courses/",
+        {
+            "client": world.client().pk,
+            "service": world.microcurrent.pk,
+            "practitioner": world.sam.pk,
+            "starts": [local(world, 2026, 12, day, 12).isoformat() for day in (2, 4)],
+            "price_total": "150",
+        },
+        format="json",
+    )
+    assert booked.status_code == 201, booked.json()
+    assert [a["price"] for a in booked.json()["appointments"]] == ["75.00", "75.00"]
+
+
+@pytest.mark.django_db
+def test_a_course_is_paid_up_front_in_one_go_with_one_receipt(world, desk, smtp_settings, smtp_server):
+    from treatments.booking import appointment_cancel, course_book
+    from treatments.payments import course_pay, course_to_pay
+
+    course = course_book(
+        client=world.client(first_name="Ann", last_name="Hale", email="ann@example.com"),
+        service=world.microcurrent,
+        practitioner=world.dr_lee,
+        starts=[local(world, 2026, 12, day, 10) for day in (2, 4, 7, 9)],
+        price_total="300",
+    )
+    first, second, third, fourth = course.appointments.order_by("start")
+    payment_take(first, amount="25", method="cash", by=world.desk)  # a deposit on the first
+    appointment_cancel(fourth, reason="Away")  # not paid for: cancelled
+    assert [(v.pk, owed) for v, owed in course_to_pay(course)] == [
+        (first.pk, Decimal("50.00")),
+        (second.pk, Decimal("75.00")),
+        (third.pk, Decimal("75.00")),
+    ]
+    page = desk.get(reverse("appointment-detail", args=[first.pk])).content.decode()
+    assert "Take £200 for the course" in page
+    response = desk.post(
+        reverse("course-pay", args=[course.pk]),
+        {"method": "card", "reference": "778", "email_receipt": "on", "appointment": first.pk},
+        follow=True,
+    )
+    assert "Took £200 from Ann Hale for 3 sessions of the course." in response.content.decode()
+    assert course_to_pay(course) == [] and 'id="course-pay"' not in response.content.decode()
+    with pytest.raises(ClinicError, match="Every session of this course is paid"):
+        course_pay(course, method="card", by=world.desk)
+    assert Payment.objects.filter(method="card", reference="778").count() == 3
+    deliver_due_messages_task()
+    [receipt] = [m for m in smtp_server.messages if m["Subject"].startswith("Your receipt")]
+    assert receipt["Subject"] == "Your receipt from Lumen Skin Clinic: £200"
+    body = receipt.get_body(preferencelist=("plain",)).get_content()
+    assert "we received £200 by card for your course of Microcurrent workout:" in body
+    assert "- Wednesday 2 December 2026 at 10:00: £50" in body
+    assert "- Monday 7 December 2026 at 10:00: £75" in body
+    assert "Nothing more to pay for these sessions." in body
+
+
+@pytest.mark.django_db
+def test_a_course_paid_with_a_voucher_short_of_it_takes_nothing(world):
+    from treatments.booking import course_book
+    from treatments.payments import course_pay
+    from treatments.vouchers import voucher_sell
+
+    voucher = voucher_sell(
+        clinic=world.clinic,
+        amount="150",
+        method="card",
+        bought_by="Sarah",
+        expires_on=dt.date(2027, 12, 1),
+        by=world.desk,
+    )
+    course = course_book(
+        client=world.client(),
+        service=world.microcurrent,
+        practitioner=world.dr_lee,
+        starts=[local(world, 2026, 12, day, 10) for day in (2, 4)],
+    )
+    with pytest.raises(ClinicError) as short:
+        course_pay(course, method="voucher", reference=voucher.code, by=world.desk)
+    assert short.value.message == (
+        f"The session of Fri 4 Dec 10:00: Gift voucher {voucher.code} has £50 left: take that from it, "
+        "and the rest another way."
+    )
+    assert not Payment.objects.filter(appointment__course=course).exists()

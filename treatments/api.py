@@ -559,6 +559,13 @@ class CourseCreateSerializer(serializers.Serializer):
     starts = serializers.ListField(child=serializers.DateTimeField(), min_length=1, max_length=52)
     relative_contraindication_reason = serializers.CharField(required=False, allow_blank=True, default="")
     interval_override_reason = serializers.CharField(required=False, allow_blank=True, default="")
+    price_total = serializers.CharField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="What the whole course costs, shared between its sessions (each its service's price "
+        "when left out).",
+    )
 
 
 CourseSchema = inline_serializer(

@@ -14,6 +14,7 @@ import datetime as dt
 import random
 import zoneinfo
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.core.files.storage import default_storage
@@ -816,7 +817,7 @@ def appointment_price_change(appointment: Appointment, *, price, reason: str, ac
         appointment=current,
         actor=acting_user(actor),
         action="price_changed",
-        details={"from": str(before), "to": str(new_price), "reason": reason},
+        details={"from": f"{before:.2f}", "to": f"{new_price:.2f}", "reason": reason},
     )
     return current
 
@@ -1363,13 +1364,16 @@ def _new_course(requests: list[BookingRequest]) -> Course:
     )
 
 
-def course_book(*, actor=None, **course) -> Course:
+def course_book(*, actor=None, price_total=None, **course) -> Course:
     """Book every session of a course or none; the error names the session that could not be booked.
 
     `course`: client, service, practitioner, starts, and optionally relative_contraindication_reason
-    and interval_override_reason (as for one visit).
+    and interval_override_reason (as for one visit). `price_total`: what the whole course costs (a
+    course sold for less than its sessions one by one), shared between the sessions to the penny, the
+    first ones taking any odd pennies; each session's history says so.
     """
     requests = _course_requests(**course)
+    total = None if price_total in (None, "") else course_price_given(price_total)
     sessions: list[Appointment] = []
     with transaction.atomic():
         booked = _new_course(requests)
@@ -1380,11 +1384,38 @@ def course_book(*, actor=None, **course) -> Course:
                 when = _local_day(request.service.clinic, request.start)
                 error.message = f"Session {number} of {len(requests)} ({when}): {error.message}"
                 raise
+        if total is not None:
+            _share_course_price(sessions, total, actor=actor)
         notify_course_booked(booked, sessions)
     return booked
 
 
-def course_check(*, actor=None, **course) -> list[str]:
+def course_price_given(text) -> Decimal:
+    from treatments.payments import amount_given  # payments reads visits, not this
+
+    return amount_given(text, may_be_nothing=True)
+
+
+def _share_course_price(sessions: list[Appointment], total: Decimal, *, actor=None) -> None:
+    clinic = sessions[0].clinic
+    pennies = int(total * 100)
+    each, odd = divmod(pennies, len(sessions))
+    reason = f"The course's price: {clinic.price_text(total)} for {len(sessions)} sessions"
+    for number, session in enumerate(sessions):
+        price = Decimal(each + (1 if number < odd else 0)) / 100
+        if price == session.price:
+            continue
+        before, session.price = session.price, price.quantize(Decimal("0.01"))
+        session.save(update_fields=["price"])
+        AppointmentEvent.objects.create(
+            appointment=session,
+            actor=acting_user(actor),
+            action="price_changed",
+            details={"from": f"{before:.2f}", "to": f"{session.price:.2f}", "reason": reason},
+        )
+
+
+def course_check(*, actor=None, price_total=None, **course) -> list[str]:
     """Say, for each session in time order, what would stop `course_book` booking it ('' when nothing).
 
     A dry run of the real thing: every session is booked as `course_book` would (each later one
@@ -1392,6 +1423,8 @@ def course_check(*, actor=None, **course) -> list[str]:
     next, and then everything is rolled back. So the answer cannot drift from the booking rules.
     """
     requests = _course_requests(**course)
+    if price_total not in (None, ""):
+        course_price_given(price_total)  # a price that could not be read: said before the dates
     problems = []
     with transaction.atomic():
         checked = _new_course(requests)

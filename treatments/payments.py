@@ -32,6 +32,7 @@ from treatments.models import (
     PAYMENT_REASON_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
+    Course,
     GiftVoucher,
     Payment,
     PaymentMethod,
@@ -287,6 +288,84 @@ def payment_refund(
     if email_receipt and visit is not None:
         _receipt(refund, visit, owed_after=max(_owed(visit), Decimal("0.00")))
     return refund
+
+
+def course_to_pay(course: Course) -> list[tuple[Appointment, Decimal]]:
+    """The sessions of a course that still owe something (not cancelled or missed), with what each
+    owes; two queries."""
+    sessions = with_paid(
+        course.appointments.exclude(status__in=INACTIVE_STATUSES).select_related(
+            "clinic", "client", "service"
+        )
+    ).order_by("start", "id")
+    return [(s, s.owed) for s in sessions if s.owed > 0]
+
+
+@transaction.atomic
+def course_pay(
+    course: Course, *, method: str, by: StaffMember, reference: str = "", email_receipt: bool = False
+) -> list[Payment]:
+    """Take what every session of a course still owes, in one go (a package paid up front): one
+    payment per session, each as `payment_take` takes it, all or none; one receipt for them."""
+    owing = course_to_pay(course)
+    if not owing:
+        raise ClinicError("Every session of this course is paid.", code="nothing_owed")
+    payments = []
+    for visit, owed in owing:
+        try:
+            payments.append(payment_take(visit, amount=owed, method=method, reference=reference, by=by))
+        except ClinicError as refusal:
+            when = timezone.localtime(visit.start, visit.clinic.zone)
+            refusal.message = f"The session of {when:%a} {when.day} {when:%b %H:%M}: {refusal.message}"
+            raise
+    if email_receipt:
+        _course_receipt(course, payments)
+    return payments
+
+
+def _course_receipt(course: Course, payments: list[Payment]) -> None:
+    first = payments[0].appointment
+    client, clinic = first.client, first.clinic
+    if not client.email or client.erased_at:
+        raise ClinicError(
+            f"{client.full_name} has no email address for a receipt: print or write one instead.",
+            code="no_address",
+        )
+
+    def said(visit):
+        local = timezone.localtime(visit.start, clinic.zone)
+        return f"{local:%A} {local.day} {local:%B %Y at %H:%M}"
+
+    outbox_write(
+        [
+            outbox_message(
+                clinic=clinic,
+                recipient_email=client.email,
+                recipient_name=client.full_name,
+                template_key=RECEIPT,
+                dedupe_key=f"payment-receipt:{payments[0].pk}",
+                topic=f"course:{course.pk}",
+                client_id=client.pk,
+                context={
+                    "client_first_name": client.first_name,
+                    "is_refund": False,
+                    "amount": clinic.price_text(sum((p.amount for p in payments), Decimal("0"))),
+                    "method": payments[0].get_method_display().lower(),
+                    "reference": payments[0].reference,
+                    "reason": "",
+                    "service_name": first.service.name,
+                    "visit_day": "",
+                    "sessions": [f"{said(p.appointment)}: {clinic.price_text(p.amount)}" for p in payments],
+                    "price": clinic.price_text(sum((p.appointment.price for p in payments), Decimal("0"))),
+                    "owed": "",
+                    "receipt_number": f"{clinic.pk}-{payments[0].pk}",
+                    "taken_on": timezone.localtime(payments[0].taken_at, clinic.zone).strftime(
+                        "%d/%m/%Y %H:%M"
+                    ),
+                },
+            )
+        ]
+    )
 
 
 def _receipt(payment: Payment, visit: Appointment, *, owed_after: Decimal) -> None:

@@ -53,6 +53,7 @@ urlpatterns = [
     path("appointments/<int:pk>/wait-to-move/", waitlist.waitlist_move, name="waitlist-move"),
     path("book/course/", courses.book_course, name="book-course"),
     path("courses/<int:pk>/cancel/", courses.cancel_remaining, name="course-cancel"),
+    path("courses/<int:pk>/pay/", payments.course_pay_view, name="course-pay"),
     path("clients/duplicates/", duplicates.duplicates, name="client-duplicates"),
     path("clients/<int:pk>/same-as/<int:other>/", duplicates.client_same_as, name="client-same-as"),
     path("clients/merges/<int:pk>/undo/", duplicates.merge_undo, name="merge-undo"),

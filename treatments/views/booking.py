@@ -1,6 +1,7 @@
 """Staff pages to book a visit and to act on one: check in, complete, no-show, reschedule, cancel."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.contrib import messages
 from django.db import transaction
@@ -74,7 +75,7 @@ from treatments.models import (
     VisitFeedback,
     WaitlistEntry,
 )
-from treatments.payments import visit_money
+from treatments.payments import course_to_pay, visit_money
 from treatments.selectors import (
     appointment_messages,
     client_attendance,
@@ -483,6 +484,7 @@ def appointment_detail(request, pk):
     )
     can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
     now = timezone.now()
+    course_owing = course_to_pay(appointment.course) if appointment.course else []
     sessions_ahead = [s for s in course_sessions if is_ahead(s, now)]
     check_in_refusal = status_refusal(appointment, AppointmentStatus.ARRIVED, now=now)
     move_day, move_day_error = parse_local_date(
@@ -557,6 +559,8 @@ def appointment_detail(request, pk):
             "attendance": client_attendance(appointment.client, now=now),
             "email_refused": refused_address(appointment.client),
             "money": visit_money(appointment),
+            "course_owing": course_owing,
+            "course_owing_total": sum((owed for _, owed in course_owing), Decimal("0")),
             "payment_methods": PaymentMethod.choices,
             "events": [
                 _history_line(e, zone)

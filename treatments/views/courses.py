@@ -168,7 +168,10 @@ def _book(request, clinic, order: _Order):
     """Book every session (and register a client typed in), then show the first with the course."""
     with transaction.atomic():
         client = order.client(clinic)
-        course = course_book(**order.arguments(request, client))
+        course = course_book(
+            **order.arguments(request, client),
+            price_total=request.POST.get("course_price", "").strip() or None,
+        )
     booked = list(course.appointments.order_by("start"))
     first = timezone.localtime(booked[0].start, clinic.zone)
     last = timezone.localtime(booked[-1].start, clinic.zone)

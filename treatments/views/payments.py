@@ -1,6 +1,7 @@
 """Taking a payment on a visit's page, a manager's refund, and the day's takings (`treatments.payments`)."""
 
 import csv
+from decimal import Decimal
 
 from django.contrib import messages
 from django.http import HttpResponse
@@ -10,11 +11,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from clinic.errors import ClinicError
+from clinic.parsing import parse_id
 from clinic.permissions import require_manager_of, staff_required
 from treatments.exports import cell
 from treatments.forms import parse_local_date
-from treatments.models import Payment
-from treatments.payments import payment_refund, payment_take, takings_of_day
+from treatments.models import Course, Payment
+from treatments.payments import course_pay, payment_refund, payment_take, takings_of_day
 from treatments.views.booking import visit_of_this_clinic
 
 
@@ -49,6 +51,36 @@ def payment_take_view(request, pk):
             f"from {visit.client.full_name}.{receipt}",
         )
     return _to_payments(pk)
+
+
+@staff_required
+@require_POST
+def course_pay_view(request, pk):
+    """Take what every session of a course still owes, from the course's part of a visit's page."""
+    course = get_object_or_404(
+        Course.objects.select_related("client"), pk=pk, clinic=request.staff_member.clinic
+    )
+    back_to = course.appointments.filter(pk=parse_id(request.POST.get("appointment"))).first()
+    try:
+        taken = course_pay(
+            course,
+            method=request.POST.get("method", ""),
+            reference=request.POST.get("reference", ""),
+            email_receipt=request.POST.get("email_receipt") == "on",
+            by=request.staff_member,
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        total = sum((p.amount for p in taken), Decimal("0"))
+        messages.success(
+            request,
+            f"Took {course.clinic.price_text(total)} from {course.client.full_name} for "
+            f"{len(taken)} session{'s' if len(taken) != 1 else ''} of the course.",
+        )
+    if back_to is not None:
+        return redirect(reverse("appointment-detail", args=[back_to.pk]) + "?show=course#course-sessions")
+    return redirect("client-detail", course.client_id)
 
 
 @staff_required
