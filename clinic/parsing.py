@@ -9,3 +9,9 @@ def parse_id(raw: str | None) -> int:
     """
     text = (raw or "").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else 0
+
+
+def text_typed(raw: str | None) -> str:
+    """Words typed into a form, trimmed, without NUL characters: no stored text holds one, and
+    PostgreSQL refuses one in a query or a row (a 500 instead of the answer)."""
+    return (raw or "").replace("\x00", "").strip()

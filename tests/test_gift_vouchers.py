@@ -283,3 +283,10 @@ def test_the_api_takes_a_payment_from_a_voucher(world):
     taken = api.post(url, {"amount": "60", "method": "voucher", "reference": voucher.code}, format="json")
     assert taken.status_code == 201 and taken.json()["method"] == "voucher"
     assert api.get(url).json()["owed"] == "40.00" and left_on(voucher) == 0
+
+
+def test_a_nul_typed_or_sent_is_dropped_not_a_server_error(world, desk):
+    voucher = sell(world, bought_by="Sarah\x00 Smith", for_whom="\x00", reference="12\x0034")
+    assert (voucher.bought_by, voucher.for_whom) == ("Sarah Smith", "")
+    assert Payment.objects.get().reference == "1234"
+    assert desk.get(reverse("vouchers"), {"q": "Sarah\x00"}).status_code == 200

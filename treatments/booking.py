@@ -39,6 +39,7 @@ from clinic.models import (
     TimeOff,
 )
 from clinic.out_of_service import out_of_service_said
+from clinic.parsing import text_typed
 from clinic.permissions import acting_user
 from treatments.availability import extra_hours_by_practitioner
 from treatments.contraindications import absolute, contraindication_findings, relative
@@ -794,7 +795,7 @@ def appointment_price_change(appointment: Appointment, *, price, reason: str, ac
     current = _locked(appointment)
     clinic = current.clinic
     new_price = amount_given(price, may_be_nothing=True)
-    reason = (reason or "").strip()
+    reason = text_typed(reason)
     if not reason:
         raise ClinicError("Say why the price changes: the visit's history keeps it.", code="reason_missing")
     if len(reason) > PRICE_REASON_MAX_CHARACTERS:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from clinic.errors import ClinicError
 from clinic.models import Clinic, StaffMember
 from clinic.outbox import outbox_message, outbox_write
+from clinic.parsing import text_typed
 from clinic.permissions import require_manager_of
 from treatments.models import (
     INACTIVE_STATUSES,
@@ -141,7 +142,7 @@ def payment_method(method: str) -> str:
 
 
 def payment_reference(reference: str) -> str:
-    reference = (reference or "").strip()
+    reference = text_typed(reference)
     if len(reference) > Payment._meta.get_field("reference").max_length:
         raise ClinicError("Keep the slip or voucher number to 60 characters.", code="reference_too_long")
     return reference
@@ -238,7 +239,7 @@ def payment_refund(
             "This is a refund already: refund the payment it gave back.", code="refund_of_refund"
         )
     amount = amount_given(amount)
-    reason = (reason or "").strip()
+    reason = text_typed(reason)
     if not reason:
         raise ClinicError(
             "Say why the money is given back: the day's takings show it.", code="reason_missing"

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 
 from clinic.errors import ClinicError, NotAllowedError
 from clinic.models import Clinic, StaffMember
+from clinic.parsing import text_typed
 from clinic.permissions import may_read_health_data
 from treatments.models import (
     WRITE_OFF_REASON_MAX_CHARACTERS,
@@ -157,7 +158,7 @@ def lot_write_off(lot: ProductLot, *, volume_ml, reason: str, by: StaffMember, o
     lot = ProductLot.objects.select_for_update().select_related("product").get(pk=lot.pk)
     _refuse_unless_keeper(lot, by)
     volume = volume_given(volume_ml)
-    reason = (reason or "").strip()
+    reason = text_typed(reason)
     if volume <= 0:
         raise ClinicError("Write off more than nothing.", code="volume_not_positive")
     if not reason:

@@ -25,6 +25,7 @@ from django.utils import timezone
 from clinic.errors import ClinicError
 from clinic.models import Clinic, StaffMember
 from clinic.outbox import outbox_message, outbox_write
+from clinic.parsing import text_typed
 from clinic.wording import day_said
 from treatments.models import GiftVoucher, Payment, PaymentMethod
 from treatments.selectors import MONEY, NO_MONEY
@@ -41,7 +42,7 @@ def new_code() -> str:
 
 def code_typed(text: str | None) -> str:
     """A code as someone reads it out or types it ("abcd efgh", "ABCD-EFGH") as it is stored."""
-    cleaned = re.sub(r"[\s\-]", "", (text or "").upper())
+    cleaned = re.sub(r"[\s\-]", "", text_typed(text).upper())
     return f"{cleaned[:4]}-{cleaned[4:]}" if len(cleaned) == 8 else cleaned
 
 
@@ -111,7 +112,7 @@ def voucher_sell(
     method = payment_method(method)
     if method == PaymentMethod.VOUCHER:
         raise ClinicError("A gift voucher is bought with money, not with another voucher.", code="method")
-    bought_by, for_whom, email = (bought_by or "").strip(), (for_whom or "").strip(), (email or "").strip()
+    bought_by, for_whom, email = text_typed(bought_by), text_typed(for_whom), text_typed(email)
     if not bought_by:
         raise ClinicError("Say who bought it, for the voucher's record.", code="buyer_missing")
     if len(bought_by) > NAME_MAX_CHARACTERS or len(for_whom) > NAME_MAX_CHARACTERS:

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
 from clinic.errors import ClinicError
+from clinic.parsing import text_typed
 from clinic.permissions import staff_required
 from treatments.forms import parse_local_date
 from treatments.models import GiftVoucher, Payment, PaymentMethod
@@ -59,7 +60,7 @@ def vouchers(request):
 
 
 def _page(request, clinic, today, typed=None) -> dict:
-    query = (request.GET.get("q") or "").strip()[:100]
+    query = text_typed(request.GET.get("q"))[:100]
     found = with_left(GiftVoucher.objects.filter(clinic=clinic))
     if query:
         found = found.filter(
