@@ -187,3 +187,20 @@ def test_the_database_keeps_a_write_off_as_it_was_written():
     with pytest.raises(DatabaseError, match="a write-off can never be changed"), transaction.atomic():
         LotWriteOff.objects.filter(pk=written.pk).update(volume_ml=Decimal("0.5"))
     assert LotWriteOff.objects.get().volume_ml == Decimal("1.00")
+
+
+def test_the_record_page_says_what_is_left_of_each_lot(world, cocktail):
+    from treatments.forms import MesotherapyEntryForm
+    from treatments.selectors import usable_lots
+    from treatments.stock import with_stock_left
+
+    _, lots = cocktail
+    ProductLot.objects.filter(pk=lots["B"].pk).update(received_ml=Decimal("0.5"))
+    LotWriteOff.objects.create(lot=lots["B"], volume_ml=Decimal("0.5"), reason="Broke", by=world.dr_lee)
+    form = MesotherapyEntryForm(lots=with_stock_left(usable_lots(world.clinic, on=TODAY)), protocol_areas={})
+    labels = [label for value, label in form.fields["lot"].choices if value]
+    assert labels == [
+        "HA cocktail · lot B-1 · expires 21 Dec 2026 · none left by the records",
+        "HA cocktail · lot A-1 · expires 30 Jun 2027 · 8 mL left",
+        "HA cocktail · lot C-1 · expires 30 Sep 2027",
+    ]

@@ -24,6 +24,7 @@ from treatments.models import (
     Waveform,
 )
 from treatments.selectors import within_calendar
+from treatments.stock import stock_said
 
 
 class NewClientForm(EmailTypoMixin, ReachableClientMixin, forms.Form):
@@ -430,7 +431,7 @@ class MesotherapyEntryForm(RecordEntryForm):
         super().__init__(*args, **kwargs)
         self.fields["lot"].queryset = lots if lots is not None else ProductLot.objects.none()
         self.fields["lot"].label_from_instance = lambda lot: (
-            f"{lot.product.name} · lot {lot.lot_number} · expires {lot.expiry_date:%d %b %Y}"
+            f"{lot.product.name} · lot {lot.lot_number} · expires {lot.expiry_date:%d %b %Y}{stock_said(lot)}"
         )
         self.fields["lot"].empty_label = "Choose the product and lot"
 

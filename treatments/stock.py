@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from clinic.errors import ClinicError, NotAllowedError
@@ -84,6 +84,22 @@ def _summed(model, field_name: str):
     return Coalesce(
         Subquery(rows.annotate(total=Sum(field_name)).values("total"), output_field=VOLUME), NO_VOLUME
     )
+
+
+def with_stock_left(lots: QuerySet[ProductLot]) -> QuerySet[ProductLot]:
+    """Annotate each lot with `left_ml`: what it held less what was given and written off (never
+    below nothing shown; NULL when what it held is unknown). No more queries."""
+    left = F("received_ml") - _summed(MesotherapyRecord, "volume_ml") - _summed(LotWriteOff, "volume_ml")
+    return lots.annotate(left_ml=ExpressionWrapper(left, output_field=VOLUME))
+
+
+def stock_said(lot: ProductLot) -> str:
+    """What is left of a lot `with_stock_left` annotated, as the record's list of lots says it:
+    " · 7 mL left", " · none left by the records", or nothing when unknown."""
+    left = getattr(lot, "left_ml", None)
+    if left is None:
+        return ""
+    return f" · {left.normalize():f} mL left" if left > 0 else " · none left by the records"
 
 
 def product_stock(clinic: Clinic, *, on: dt.date) -> list[ProductStock]:

@@ -70,6 +70,7 @@ from treatments.sessions import (
     treatment_session_start,
     write_refusal,
 )
+from treatments.stock import with_stock_left
 from treatments.views.booking import before_the_session, visit_of_this_clinic
 
 ENTRY_FORMS = {
@@ -145,7 +146,11 @@ def _entry_form(modality, protocol, session, data=None, last=None):
     if modality == Modality.MICROCURRENT and protocol and protocol.waveforms:
         initial["waveform"] = protocol.waveforms[0]
     if modality == Modality.MESOTHERAPY:
-        kwargs["lots"] = usable_lots(clinic, on=timezone.localdate(session.started_at, clinic.zone))
+        # each with what is left of it by the records: a lot that ran out is still offered (a count may
+        # be wrong), and says so
+        kwargs["lots"] = with_stock_left(
+            usable_lots(clinic, on=timezone.localdate(session.started_at, clinic.zone))
+        )
         if protocol and protocol.techniques:
             initial["technique"] = protocol.techniques[0]
     if last is not None:
