@@ -458,6 +458,10 @@ def test_the_clients_page_marks_a_past_visit_still_to_pay(world, desk):
     payment_take(had, amount="70", method="cash", by=world.desk)
     with time_machine.travel(local(world, 2026, 12, 1, 12)):  # the visit is past
         page = desk.get(reverse("client-detail", args=[had.client_id])).content.decode()
+    assert (
+        "<strong>£30</strong> for " in page
+        and f'href="/appointments/{had.pk}/#payments">Microcurrent workout, 1 Dec 2026 (£30)</a>' in page
+    )
     assert f'href="/appointments/{had.pk}/#payments" title="Price £100, paid £70">To pay £30</a>' in page
     payment_take(had, amount="30", method="cash", by=world.desk)
     with time_machine.travel(local(world, 2026, 12, 1, 12)):

@@ -42,6 +42,8 @@ from treatments.selectors import NO_MONEY, local_day_bounds, with_paid
 from treatments.vouchers import voucher_sale_refundable, voucher_to_spend
 
 RECEIPT = "payment_receipt"
+# A visit the client came to: what it costs is owed from then on.
+HAD = (AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN, AppointmentStatus.FULFILLED)
 # A visit's price is at most 999,999.99 (`Appointment.price`): no payment is larger.
 LARGEST_AMOUNT = Decimal("999999.99")
 
@@ -495,6 +497,18 @@ def taken_by_method(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> lis
     ]
 
 
+def client_owing(client) -> list[Appointment]:
+    """The visits a client had (checked in or completed) that still owe something, oldest first; one
+    query however many."""
+    return list(
+        with_paid(
+            Appointment.objects.filter(client=client, status__in=HAD, price__gt=0).select_related("service")
+        )
+        .filter(owed__gt=0)
+        .order_by("start", "id")
+    )
+
+
 def visits_owing(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
     """The visits starting in [start, end) that were had (checked in or completed) and owe something."""
     return list(
@@ -503,11 +517,7 @@ def visits_owing(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> list[A
                 clinic=clinic,
                 start__gte=start,
                 start__lt=end,
-                status__in=[
-                    AppointmentStatus.ARRIVED,
-                    AppointmentStatus.CHECKED_IN,
-                    AppointmentStatus.FULFILLED,
-                ],
+                status__in=HAD,
                 price__gt=0,
             ).select_related("client", "service", "practitioner")
         )

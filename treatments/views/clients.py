@@ -4,6 +4,8 @@ It lives in the treatments layer, the lowest one that knows both clients and the
 URL stays under /clients/.
 """
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -26,6 +28,7 @@ from clinic.models import Modality, OutboxMessage
 from clinic.outbox import with_resend_refusals
 from clinic.permissions import may_read_health_data, staff_required
 from treatments.consents import consent_plan_change
+from treatments.payments import client_owing
 from treatments.selectors import (
     client_attendance,
     client_courses,
@@ -55,6 +58,7 @@ def client_detail(request, pk):
     if client.erased_at:  # nothing of theirs is left to show but the schedule's times
         return render(request, "clients/client_erased.html", {"client": client, "visits": upcoming + past})
     flag_visits(upcoming, client.clinic)
+    owing = client_owing(client)
     timeline = with_resend_refusals(
         OutboxMessage.objects.filter(clinic=client.clinic, client_id=client.pk).order_by("-due_at", "-id")[
             :TIMELINE_LENGTH
@@ -78,6 +82,9 @@ def client_detail(request, pk):
                 for entry in open_entries(client.clinic).filter(client=client).select_related(*ENTRY_RELATED)
             ],
             "attendance": client_attendance(client, now=now),
+            # visits had and not paid for in full: said at the top, where the desk looks first
+            "owing": owing,
+            "owing_total": sum((v.owed for v in owing), Decimal("0")),
             "forms": client_forms(client, now=now),
             "email_refused": refused_address(client),
             "photo_consents": list(standing_photo_consents(client).order_by("scope")),
