@@ -211,7 +211,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # A service's device kind and its second device kind are one set of choices, named once.
-    "ENUM_NAME_OVERRIDES": {"DeviceKindEnum": "clinic.models.DeviceKind.choices"},
+    "ENUM_NAME_OVERRIDES": {
+        "DeviceKindEnum": "clinic.models.DeviceKind.choices",
+        # named by string: the settings import no app's models
+        "PaymentMethodEnum": "treatments.models.PaymentMethod.choices",
+        "MoneyPaymentMethodEnum": "treatments.models.MONEY_PAYMENT_METHODS",
+    },
     # The 400, 403, 404 and 415 answers the views cannot declare one by one (clinic/api_schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

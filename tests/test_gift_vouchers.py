@@ -290,3 +290,40 @@ def test_a_nul_typed_or_sent_is_dropped_not_a_server_error(world, desk):
     assert (voucher.bought_by, voucher.for_whom) == ("Sarah Smith", "")
     assert Payment.objects.get().reference == "1234"
     assert desk.get(reverse("vouchers"), {"q": "Sarah\x00"}).status_code == 200
+
+
+def test_the_api_finds_and_sells_vouchers(world):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    sold = api.post(
+        "/api/v1/vouchers/",
+        {"amount": "75", "method": "cash", "bought_by": "Sarah Smith", "expires_on": "2027-12-01"},
+        format="json",
+    )
+    assert sold.status_code == 201, sold.json()
+    code = sold.json()["code"]
+    assert {k: sold.json()[k] for k in ("amount", "left", "bought_by")} == {
+        "amount": "75.00",
+        "left": "75.00",
+        "bought_by": "Sarah Smith",
+    }
+    by_voucher = api.post(
+        "/api/v1/vouchers/",
+        {"amount": "75", "method": "voucher", "bought_by": "X", "expires_on": "2027-12-01"},
+        format="json",
+    )
+    assert by_voucher.status_code == 400
+    refused = api.post(
+        "/api/v1/vouchers/",
+        {"amount": "75", "method": "cash", "bought_by": "X", "expires_on": "2026-11-01"},
+        format="json",
+    )
+    assert refused.status_code == 400 and refused.json()["code"] == "expiry"
+    found = api.get("/api/v1/vouchers/", {"code": code.replace("-", " ").lower()}).json()
+    assert [v["code"] for v in found["results"]] == [code]
+    assert api.get("/api/v1/vouchers/", {"code": "ZZZZ-ZZZZ"}).json()["results"] == []
+    other = APIClient()
+    other.force_authenticate(build_world(slug="other").desk.user)
+    assert other.get(f"/api/v1/vouchers/{sold.json()['id']}/").status_code == 404

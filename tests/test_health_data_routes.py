@@ -50,6 +50,7 @@ SHOWS_NONE = {
     },
     "money taken for visits: amounts, how paid, who took it, a refund's reason": {
         "payment-take", "payment-refund", "course-pay", "takings", "vouchers", "voucher-detail",
+        "api-voucher-list", "api-voucher-detail",
         "api-appointment-payments", "api-payment-detail", "api-payment-refund", "api-appointment-price",
     },
     "the clinic's rota, rooms, devices, staff and settings": {

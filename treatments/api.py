@@ -48,11 +48,13 @@ from treatments.fhir import (
     record_as_fhir_bundle,
 )
 from treatments.models import (
+    MONEY_PAYMENT_METHODS,
     NOTE_MAX_CHARACTERS,
     PAYMENT_REASON_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
     Course,
+    GiftVoucher,
     MesotherapyRecord,
     MicrocurrentRecord,
     MicroneedlingRecord,
@@ -72,6 +74,7 @@ from treatments.selectors import (
     with_recorded_areas,
     within_calendar,
 )
+from treatments.vouchers import code_typed, voucher_sell, with_left
 from treatments.waitlist import ENTRY_RELATED, free_times_for, open_entries, waitlist_add, waitlist_end
 
 # What a 409 carries: the time, room, device or client that is taken, in words.
@@ -524,6 +527,62 @@ class AppointmentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         data = validated(PaymentTakeSerializer, request)
         payment = payment_take(appointment, **data, by=staff_member_of(request.user))
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class GiftVoucherSerializer(serializers.ModelSerializer):
+    left = serializers.DecimalField(max_digits=10, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = GiftVoucher
+        fields = ["id", "code", "amount", "left", "bought_by", "for_whom", "email", "expires_on", "sold_at"]
+
+
+class VoucherSellSerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="What it is worth, in the clinic's currency.")
+    method = serializers.ChoiceField(choices=MONEY_PAYMENT_METHODS, help_text="How it was paid.")
+    reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+    bought_by = serializers.CharField(max_length=150)
+    for_whom = serializers.CharField(required=False, allow_blank=True, default="", max_length=150)
+    email = serializers.EmailField(
+        required=False, allow_blank=True, default="", help_text="Emailed there if given."
+    )
+    expires_on = serializers.DateField()
+
+
+class VoucherQuerySerializer(serializers.Serializer):
+    code = serializers.CharField(required=False, help_text="Find one by its code, however typed.")
+
+
+class GiftVoucherViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
+    """Gift vouchers: find one by its code (what is left on it, until when), sell one."""
+
+    queryset = GiftVoucher.objects.all()
+    serializer_class = GiftVoucherSerializer
+
+    def get_queryset(self):
+        return with_left(super().get_queryset())
+
+    @extend_schema(parameters=[VoucherQuerySerializer], responses=GiftVoucherSerializer(many=True))
+    def list(self, request):
+        query = VoucherQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        vouchers = self.get_queryset().order_by("-sold_at", "-id")
+        if query.validated_data.get("code"):
+            vouchers = vouchers.filter(code=code_typed(query.validated_data["code"]))
+        page = self.paginate_queryset(vouchers)
+        return self.get_paginated_response(GiftVoucherSerializer(page, many=True).data)
+
+    @extend_schema(responses=GiftVoucherSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(GiftVoucherSerializer(self.get_object()).data)
+
+    @extend_schema(request=VoucherSellSerializer, responses={201: GiftVoucherSerializer})
+    def create(self, request):
+        member = staff_member_of(request.user)
+        voucher = voucher_sell(clinic=member.clinic, **validated(VoucherSellSerializer, request), by=member)
+        return Response(
+            GiftVoucherSerializer(self.get_queryset().get(pk=voucher.pk)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class PaymentViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):

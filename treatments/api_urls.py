@@ -6,6 +6,7 @@ from treatments.api import (
     AvailabilityView,
     ClientEverythingView,
     CourseViewSet,
+    GiftVoucherViewSet,
     PaymentViewSet,
     ServiceViewSet,
     TreatmentRecordViewSet,
@@ -17,6 +18,7 @@ router.register("services", ServiceViewSet, basename="api-service")
 router.register("appointments", AppointmentViewSet, basename="api-appointment")
 router.register("courses", CourseViewSet, basename="api-course")
 router.register("payments", PaymentViewSet, basename="api-payment")
+router.register("vouchers", GiftVoucherViewSet, basename="api-voucher")
 router.register("waitlist", WaitlistViewSet, basename="api-waitlist")
 router.register("treatment-records", TreatmentRecordViewSet, basename="api-treatment-record")
 urlpatterns = [

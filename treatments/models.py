@@ -933,6 +933,10 @@ class PaymentMethod(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# What a gift voucher is bought with: money, not another voucher.
+MONEY_PAYMENT_METHODS = [
+    (value, label) for value, label in PaymentMethod.choices if value != PaymentMethod.VOUCHER
+]
 PAYMENT_REASON_MAX_CHARACTERS = 300
 
 

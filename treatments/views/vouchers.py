@@ -12,13 +12,12 @@ from clinic.errors import ClinicError
 from clinic.parsing import text_typed
 from clinic.permissions import staff_required
 from treatments.forms import parse_local_date
-from treatments.models import GiftVoucher, Payment, PaymentMethod
+from treatments.models import MONEY_PAYMENT_METHODS, GiftVoucher, Payment
 from treatments.vouchers import code_typed, voucher_sell, with_left
 
 # The day a voucher sold today is offered as good until (the seller may change it): a year on.
 OFFERED_VALIDITY = dt.timedelta(days=365)
 LISTED = 50
-MONEY_METHODS = [(value, label) for value, label in PaymentMethod.choices if value != PaymentMethod.VOUCHER]
 
 
 @staff_required
@@ -70,7 +69,7 @@ def _page(request, clinic, today, typed=None) -> dict:
         "vouchers": list(found.order_by("-sold_at", "-id")[:LISTED]),
         "query": query,
         "today": today,
-        "methods": MONEY_METHODS,
+        "methods": MONEY_PAYMENT_METHODS,
         "typed": typed or {},
         "offered_expiry": today + OFFERED_VALIDITY,
     }
