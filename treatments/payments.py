@@ -1,17 +1,19 @@
 """Money taken at the desk for visits, and given back: the one door for payments and refunds.
 
 A payment is taken for one visit (`payment_take`), by whoever is at the desk, in the clinic's
-currency, and never for more than the visit still owes: its price as booked (`Appointment.price`)
-less what was taken for it, net of refunds. A deposit before the visit, the rest after it, or a
-no-show's fee are all payments toward that price. A refund (`payment_refund`) gives back part or
-all of one payment, says why, and is a manager's to give. Neither is ever changed once written (a
-database trigger refuses an UPDATE): a payment taken by mistake is refunded, so the day's takings
+currency (card, cash, bank transfer, a gift voucher: `treatments.vouchers`, or other), and never for
+more than the visit still owes: its price as booked (`Appointment.price`), less the refunds it need
+not pay again, less what was taken for it net of refunds. A deposit before the visit, the rest after
+it, a course paid up front (`course_pay`) or a fee for a visit cancelled or missed are all payments
+toward that price. A refund (`payment_refund`) gives back part or all of one payment, says why and
+whether the client still owes it, and is a manager's to give. Neither is ever changed once written
+(a database trigger refuses an UPDATE): a payment taken by mistake is refunded, so the day's takings
 (`takings_of_day`) add up to what the drawer and the card terminal say.
 
-Each write locks the visit's row first, so two people taking the rest of a visit at once cannot
-take it twice; a refund also reads its payment's refunds under that lock. A receipt, when the
-client has an address and the desk asks for one, is an outbox row written in the same transaction
-(`payment_receipt`, essential mail: it concerns money already taken).
+Each write locks the visit's row first (then a voucher's), so two people taking the rest of a visit
+at once cannot take it twice. A receipt, when the client has an address and the desk asks for one,
+is an outbox row written in the same transaction (`payment_receipt`, essential mail: it concerns
+money already taken).
 """
 
 import datetime as dt
