@@ -99,6 +99,8 @@ FORM_NAMES = [
     "expires_on",
     "price-price",
     "price-reason",
+    "cash_counted",
+    "card_counted",
 ]
 
 
@@ -242,6 +244,7 @@ def test_forms_take_odd_values(client, world, visit):
         f"/clients/{visit.client_id}/same-as/{_other_record(world, visit)}/",
         f"/appointments/{visit.pk}/payments/",
         "/vouchers/",
+        "/takings/",
         f"/payments/{_a_payment(world, visit)}/refund/",
         f"/records/stock/lots/{_a_lot(world)}/write-off/",
         f"/records/stock/lots/{_a_lot(world)}/count/",

@@ -33,6 +33,8 @@ from treatments.payments import (
     visit_money,
 )
 
+TODAY = dt.date(2026, 12, 1)
+
 
 @pytest.fixture
 def world(db):
@@ -629,3 +631,61 @@ def test_a_course_paid_with_a_voucher_short_of_it_takes_nothing(world):
         "and the rest another way."
     )
     assert not Payment.objects.filter(appointment__course=course).exists()
+
+
+@pytest.mark.django_db
+def test_the_day_is_counted_beside_what_its_payments_say(world, desk):
+    from treatments.models import DayClose
+    from treatments.payments import day_close
+
+    payment_take(visit(world, hour=9), amount="100", method="cash", by=world.desk)
+    payment_take(visit(world, hour=11), amount="60", method="card", by=world.desk)
+    with pytest.raises(ClinicError) as short:
+        day_close(world.clinic, TODAY, cash_counted="90", card_counted="60", by=world.desk)
+    assert short.value.code == "difference_unexplained"
+    assert short.value.message == (
+        "By the day's payments the cash is £10 short: count again, or say why in the note."
+    )
+    with pytest.raises(ClinicError, match="this one is ahead"):
+        day_close(world.clinic, TODAY + dt.timedelta(days=1), cash_counted="0", by=world.desk)
+    counted = day_close(world.clinic, TODAY, cash_counted="100", card_counted="60", by=world.desk)
+    assert (counted.cash_expected, counted.card_expected, counted.cash_difference) == (
+        Decimal("100.00"),
+        Decimal("60.00"),
+        Decimal("0.00"),
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():  # a difference says why
+        DayClose.objects.create(
+            clinic=world.clinic,
+            day=TODAY,
+            cash_counted=1,
+            cash_expected=2,
+            card_expected=0,
+            closed_by=world.desk,
+        )
+    # a payment after the count: the page asks for another
+    payment_take(visit(world, hour=13), amount="20", method="cash", by=world.desk)
+    page = desk.get(reverse("takings") + "?day=2026-12-01").content.decode()
+    assert "£20 in cash and card was taken or given back after the last count: count again." in page
+    response = desk.post(
+        reverse("takings") + "?day=2026-12-01",
+        {"cash_counted": "115", "card_counted": "", "note": "A £5 note fell behind the drawer"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "is recorded, with your note: A £5 note fell behind the drawer" in page
+    assert "cash £115 for £120 expected (−£5)" in page and "after the last count" not in page
+    refused = desk.post(reverse("takings") + "?day=2026-12-01", {"cash_counted": "100"})
+    assert refused.status_code == 400 and "the cash is £20 short" in refused.content.decode()
+    assert DayClose.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_keeps_a_days_count_as_it_was_recorded():
+    from treatments.models import DayClose
+    from treatments.payments import day_close
+
+    world = build_world()
+    counted = day_close(world.clinic, TODAY, cash_counted="0", by=world.desk)
+    with pytest.raises(DatabaseError, match="the count of a day can never be changed"), transaction.atomic():
+        DayClose.objects.filter(pk=counted.pk).update(cash_counted=Decimal("5"))

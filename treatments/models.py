@@ -1058,3 +1058,53 @@ class Payment(models.Model):
     @property
     def is_refund(self) -> bool:
         return self.refund_of_id is not None
+
+
+DAY_CLOSE_NOTE_MAX_CHARACTERS = 300
+
+
+class DayClose(models.Model):
+    """The desk's count at the end of a day: the cash in the drawer and the card terminal's total,
+    beside what the day's payments say each should be then (`treatments.payments.day_close`). A
+    difference says why. Never changed: a count done again is another row, the latest one stands."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="day_closes")
+    day = models.DateField()
+    cash_counted = models.DecimalField(max_digits=10, decimal_places=2)
+    cash_expected = models.DecimalField(max_digits=10, decimal_places=2)
+    card_counted = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    card_expected = models.DecimalField(max_digits=10, decimal_places=2)
+    note = models.CharField(max_length=DAY_CLOSE_NOTE_MAX_CHARACTERS, blank=True)
+    closed_by = models.ForeignKey(StaffMember, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["clinic_id", "day", "closed_at", "id"]
+        indexes = [models.Index(fields=["clinic", "day"], name="day_close_clinic_day")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cash_counted__gte=0) & (Q(card_counted__isnull=True) | Q(card_counted__gte=0)),
+                name="day_close_counts_not_negative",
+                violation_error_message="A count is nothing or more.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(cash_counted=F("cash_expected"))
+                    & (Q(card_counted__isnull=True) | Q(card_counted=F("card_expected")))
+                )
+                | ~Q(note=""),
+                name="day_close_difference_says_why",
+                violation_error_message="A count that differs from the payments says why.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.day} closed at {self.closed_at:%H:%M}"
+
+    @property
+    def cash_difference(self) -> Decimal:
+        return self.cash_counted - self.cash_expected
+
+    @property
+    def card_difference(self) -> Decimal | None:
+        return None if self.card_counted is None else self.card_counted - self.card_expected

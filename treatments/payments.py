@@ -31,11 +31,13 @@ from clinic.outbox import outbox_message, outbox_write
 from clinic.parsing import text_typed
 from clinic.permissions import require_manager_of
 from treatments.models import (
+    DAY_CLOSE_NOTE_MAX_CHARACTERS,
     INACTIVE_STATUSES,
     PAYMENT_REASON_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
     Course,
+    DayClose,
     GiftVoucher,
     Payment,
     PaymentMethod,
@@ -525,4 +527,61 @@ def visits_owing(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> list[A
         )
         .filter(owed__gt=0)
         .order_by("start", "id")
+    )
+
+
+@transaction.atomic
+def day_close(
+    clinic: Clinic, day: dt.date, *, cash_counted, by: StaffMember, card_counted=None, note: str = ""
+) -> DayClose:
+    """Record the desk's count at the end of a day beside what the day's payments say it should be;
+    a difference needs a note. The clinic's row is locked, so two counts at once are one after the
+    other; a day ahead cannot be counted."""
+    Clinic.objects.select_for_update().filter(pk=clinic.pk).first()
+    if by.clinic_id != clinic.pk:
+        raise ClinicError("This is another clinic's.", code="other_clinic")
+    if day > timezone.localdate(timezone=clinic.zone):
+        raise ClinicError("A day is counted once it has come: this one is ahead.", code="day_ahead")
+    cash = amount_given(cash_counted, may_be_nothing=True)
+    card = None if card_counted in (None, "") else amount_given(card_counted, may_be_nothing=True)
+    note = text_typed(note)
+    if len(note) > DAY_CLOSE_NOTE_MAX_CHARACTERS:
+        raise ClinicError(
+            f"Keep the note to {DAY_CLOSE_NOTE_MAX_CHARACTERS} characters.", code="note_too_long"
+        )
+    nets = {m.method: m.net for m in takings_of_day(clinic, day).by_method}
+    cash_expected = nets.get(PaymentMethod.CASH, Decimal("0.00"))
+    card_expected = nets.get(PaymentMethod.CARD, Decimal("0.00"))
+    differences = []
+    if cash != cash_expected:
+        differences.append(f"the cash is {_over_or_short(clinic, cash - cash_expected)}")
+    if card is not None and card != card_expected:
+        differences.append(f"the card terminal is {_over_or_short(clinic, card - card_expected)}")
+    if differences and not note:
+        raise ClinicError(
+            f"By the day's payments {' and '.join(differences)}: count again, or say why in the note.",
+            code="difference_unexplained",
+        )
+    return DayClose.objects.create(
+        clinic=clinic,
+        day=day,
+        cash_counted=cash,
+        cash_expected=cash_expected,
+        card_counted=card,
+        card_expected=card_expected,
+        note=note,
+        closed_by=by,
+    )
+
+
+def _over_or_short(clinic: Clinic, difference: Decimal) -> str:
+    return f"{clinic.price_text(abs(difference))} {'over' if difference > 0 else 'short'}"
+
+
+def day_closes(clinic: Clinic, day: dt.date) -> list[DayClose]:
+    """The day's counts, the latest last (one query)."""
+    return list(
+        DayClose.objects.filter(clinic=clinic, day=day)
+        .select_related("closed_by")
+        .order_by("closed_at", "id")
     )

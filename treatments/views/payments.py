@@ -8,15 +8,22 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from clinic.errors import ClinicError
 from clinic.parsing import parse_id
 from clinic.permissions import require_manager_of, staff_required
 from treatments.exports import cell
 from treatments.forms import parse_local_date
-from treatments.models import Course, Payment
-from treatments.payments import course_pay, payment_refund, payment_take, takings_of_day
+from treatments.models import Course, Payment, PaymentMethod
+from treatments.payments import (
+    course_pay,
+    day_close,
+    day_closes,
+    payment_refund,
+    payment_take,
+    takings_of_day,
+)
 from treatments.views.booking import visit_of_this_clinic
 
 
@@ -128,14 +135,57 @@ def _waive(answer: str | None) -> bool:
 
 
 @staff_required
+@require_http_methods(["GET", "POST"])
 def takings(request):
     """One day's payments and refunds, totals by method and person, and the visits still owing; CSV too."""
     clinic = request.staff_member.clinic
     day, day_error = parse_local_date(request.GET.get("day"), timezone.localdate(timezone=clinic.zone))
+    if request.method == "POST":
+        try:
+            counted = day_close(
+                clinic,
+                day,
+                cash_counted=request.POST.get("cash_counted"),
+                card_counted=request.POST.get("card_counted", "").strip() or None,
+                note=request.POST.get("note", ""),
+                by=request.staff_member,
+            )
+        except ClinicError as refusal:
+            messages.error(request, refusal.message)
+        else:
+            messages.success(
+                request,
+                f"The count of {counted.day.day} {counted.day:%B} is recorded"
+                + ("." if not counted.note else f", with your note: {counted.note}"),
+            )
+            return redirect(reverse("takings") + f"?day={day:%Y-%m-%d}#day-close")
     money = takings_of_day(clinic, day)
     if request.GET.get("format") == "csv":
         return _takings_csv(clinic, money)
-    return render(request, "treatments/takings.html", {"takings": money, "day_error": day_error})
+    closes = day_closes(clinic, day)
+    last = closes[-1] if closes else None
+    taken_since = (
+        sum(
+            (-p.amount if p.refund_of_id else p.amount)
+            for p in money.rows
+            if p.taken_at > last.closed_at and p.method in (PaymentMethod.CASH, PaymentMethod.CARD)
+        )
+        if last
+        else 0
+    )
+    return render(
+        request,
+        "treatments/takings.html",
+        {
+            "takings": money,
+            "day_error": day_error,
+            "closes": closes,
+            "taken_since_count": taken_since,
+            "today": timezone.localdate(timezone=clinic.zone),
+            "typed": request.POST if request.method == "POST" else {},
+        },
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 def _takings_csv(clinic, money) -> HttpResponse:
