@@ -811,16 +811,20 @@ def appointment_price_change(appointment: Appointment, *, price, reason: str, ac
             "go below that. Give money back first.",
             code="price_below_paid",
         )
-    before = current.price
-    current.price = new_price
-    current.save(update_fields=["price"])
+    _price_set(current, new_price, reason=reason, actor=actor)
+    return current
+
+
+def _price_set(visit: Appointment, price: Decimal, *, reason: str, actor=None) -> None:
+    """Keep the visit's new price, with a history event saying from what, why and by whom."""
+    before, visit.price = visit.price, price
+    visit.save(update_fields=["price"])
     AppointmentEvent.objects.create(
-        appointment=current,
+        appointment=visit,
         actor=acting_user(actor),
         action="price_changed",
-        details={"from": f"{before:.2f}", "to": f"{new_price:.2f}", "reason": reason},
+        details={"from": f"{before:.2f}", "to": f"{price:.2f}", "reason": reason},
     )
-    return current
 
 
 def still_ahead_for_the_client(appointment: Appointment, *, now: dt.datetime) -> bool:
@@ -1403,17 +1407,9 @@ def _share_course_price(sessions: list[Appointment], total: Decimal, *, actor=No
     each, odd = divmod(pennies, len(sessions))
     reason = f"The course's price: {clinic.price_text(total)} for {len(sessions)} sessions"
     for number, session in enumerate(sessions):
-        price = Decimal(each + (1 if number < odd else 0)) / 100
-        if price == session.price:
-            continue
-        before, session.price = session.price, price.quantize(Decimal("0.01"))
-        session.save(update_fields=["price"])
-        AppointmentEvent.objects.create(
-            appointment=session,
-            actor=acting_user(actor),
-            action="price_changed",
-            details={"from": f"{before:.2f}", "to": f"{session.price:.2f}", "reason": reason},
-        )
+        price = (Decimal(each + (1 if number < odd else 0)) / 100).quantize(Decimal("0.01"))
+        if price != session.price:
+            _price_set(session, price, reason=reason, actor=actor)
 
 
 def course_check(*, actor=None, price_total=None, **course) -> list[str]:

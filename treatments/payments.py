@@ -332,58 +332,51 @@ def course_pay(
 
 def _course_receipt(course: Course, payments: list[Payment]) -> None:
     first = payments[0].appointment
-    client, clinic = first.client, first.clinic
-    if not client.email or client.erased_at:
-        raise ClinicError(
-            f"{client.full_name} has no email address for a receipt: print or write one instead.",
-            code="no_address",
-        )
+    clinic = first.clinic
 
     def said(visit):
         local = timezone.localtime(visit.start, clinic.zone)
         return f"{local:%A} {local.day} {local:%B %Y at %H:%M}"
 
-    outbox_write(
-        [
-            outbox_message(
-                clinic=clinic,
-                recipient_email=client.email,
-                recipient_name=client.full_name,
-                template_key=RECEIPT,
-                dedupe_key=f"payment-receipt:{payments[0].pk}",
-                topic=f"course:{course.pk}",
-                client_id=client.pk,
-                context={
-                    "client_first_name": client.first_name,
-                    "is_refund": False,
-                    "amount": clinic.price_text(sum((p.amount for p in payments), Decimal("0"))),
-                    "method": payments[0].get_method_display().lower(),
-                    "reference": payments[0].reference,
-                    "reason": "",
-                    "service_name": first.service.name,
-                    "visit_day": "",
-                    "sessions": [f"{said(p.appointment)}: {clinic.price_text(p.amount)}" for p in payments],
-                    "price": clinic.price_text(sum((p.appointment.price for p in payments), Decimal("0"))),
-                    "owed": "",
-                    "receipt_number": f"{clinic.pk}-{payments[0].pk}",
-                    "taken_on": timezone.localtime(payments[0].taken_at, clinic.zone).strftime(
-                        "%d/%m/%Y %H:%M"
-                    ),
-                },
-            )
-        ]
+    _write_receipt(
+        payments[0],
+        first,
+        topic=f"course:{course.pk}",
+        amount=sum((p.amount for p in payments), Decimal("0")),
+        said={
+            "visit_day": "",
+            "sessions": [f"{said(p.appointment)}: {clinic.price_text(p.amount)}" for p in payments],
+            "price": clinic.price_text(sum((p.appointment.price for p in payments), Decimal("0"))),
+            "owed": "",
+        },
     )
 
 
 def _receipt(payment: Payment, visit: Appointment, *, owed_after: Decimal) -> None:
     """Write the client's receipt for a payment or refund to the outbox, once per payment."""
+    clinic = visit.clinic
+    local = timezone.localtime(visit.start, clinic.zone)
+    _write_receipt(
+        payment,
+        visit,
+        topic=f"appointment:{visit.pk}",
+        amount=payment.amount,
+        said={
+            "visit_day": f"{local:%A} {local.day} {local:%B %Y at %H:%M}",
+            "price": clinic.price_text(visit.price),
+            "owed": clinic.price_text(owed_after) if owed_after > 0 else "",
+        },
+    )
+
+
+def _write_receipt(payment: Payment, visit: Appointment, *, topic: str, amount: Decimal, said: dict) -> None:
+    """One receipt in the outbox, keyed by its (first) payment; refused in words without an address."""
     client, clinic = visit.client, visit.clinic
     if not client.email or client.erased_at:
         raise ClinicError(
             f"{client.full_name} has no email address for a receipt: print or write one instead.",
             code="no_address",
         )
-    local = timezone.localtime(visit.start, clinic.zone)
     outbox_write(
         [
             outbox_message(
@@ -392,21 +385,20 @@ def _receipt(payment: Payment, visit: Appointment, *, owed_after: Decimal) -> No
                 recipient_name=client.full_name,
                 template_key=RECEIPT,
                 dedupe_key=f"payment-receipt:{payment.pk}",
-                topic=f"appointment:{visit.pk}",
+                topic=topic,
                 client_id=client.pk,
                 context={
                     "client_first_name": client.first_name,
                     "is_refund": payment.is_refund,
-                    "amount": clinic.price_text(payment.amount),
+                    "amount": clinic.price_text(amount),
                     "method": payment.get_method_display().lower(),
                     "reference": payment.reference,
                     "reason": payment.reason,
                     "service_name": visit.service.name,
-                    "visit_day": f"{local:%A} {local.day} {local:%B %Y at %H:%M}",
-                    "price": clinic.price_text(visit.price),
-                    "owed": clinic.price_text(owed_after) if owed_after > 0 else "",
+                    "sessions": [],
                     "receipt_number": f"{clinic.pk}-{payment.pk}",
                     "taken_on": timezone.localtime(payment.taken_at, clinic.zone).strftime("%d/%m/%Y %H:%M"),
+                    **said,
                 },
             )
         ]
