@@ -887,6 +887,7 @@ class AccountAction(models.TextChoices):
     RETURNED = "returned", "Back at the clinic: can sign in again"
     EXPORTED_CLIENTS = "exported_clients", "Downloaded the clinic's clients"
     EXPORTED_VISITS = "exported_visits", "Downloaded the clinic's visits"
+    EXPORTED_PAYMENTS = "exported_payments", "Downloaded the clinic's payments"
 
 
 class AccountEvent(models.Model):

@@ -18,6 +18,8 @@ from clinic.models import AccountAction, AccountEvent
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel
 from treatments.exports import cell
+from treatments.models import Appointment
+from treatments.payments import payment_take
 
 pytestmark = pytest.mark.django_db
 
@@ -88,10 +90,40 @@ def test_a_manager_downloads_every_client_and_visit(world):
     assert visits[0][11:13] == ["Price (GBP)", "Paid (GBP)"]
     assert visits[1][11:13] == ["100.00", "0.00"]
 
+    from treatments.payments import payment_refund, payment_take
+    from treatments.vouchers import voucher_sell
+
+    paid = payment_take(summer, amount="100", method="card", reference="+77", by=world.desk)
+    payment_refund(paid, amount="20", reason="=goodwill", waive=True, by=world.manager)
+    voucher = voucher_sell(
+        clinic=world.clinic,
+        amount="50",
+        method="cash",
+        bought_by="Sarah",
+        expires_on=dt.date(2027, 12, 1),
+        by=world.desk,
+    )
+    payments = download(manager, "payments")
+    assert payments[0][:5] == ["Payment id", "Taken", "Kind", "Method", "Amount (GBP)"]
+    assert [row[2:5] for row in payments[1:]] == [
+        ["payment", "card", "100.00"],
+        ["refund", "card", "-20.00"],  # a number, not text to guard
+        ["voucher sale payment", "cash", "50.00"],
+    ]
+    assert payments[1][7:11] == [
+        str(summer.pk),
+        "Olivia Smith",
+        world.microcurrent.name,
+        "2027-07-05T10:00+01:00",
+    ]
+    assert payments[1][13] == "'+77" and payments[2][14] == "'=goodwill" and payments[2][6] == "yes"
+    assert payments[3][8] == "Sarah" and payments[3][11] == voucher.code
+
     downloads = AccountEvent.objects.filter(user=world.manager.user, action__startswith="exported")
     assert list(downloads.order_by("at", "id").values_list("action", flat=True)) == [
         AccountAction.EXPORTED_CLIENTS,
         AccountAction.EXPORTED_VISITS,
+        AccountAction.EXPORTED_PAYMENTS,
     ]
 
 
@@ -118,7 +150,7 @@ def test_the_same_queries_for_few_and_many_rows(world):
             start=local(world, 2026, 12, 7, 9),
         )
     )
-    few = (queries("clients"), queries("visits"))
+    few = (queries("clients"), queries("visits"), queries("payments"))
     for hour in range(10, 16):
         appointment_book(
             BookingRequest(
@@ -128,7 +160,9 @@ def test_the_same_queries_for_few_and_many_rows(world):
                 start=local(world, 2026, 12, 7, hour),
             )
         )
-    assert (queries("clients"), queries("visits")) == few
+    for visit in Appointment.objects.all():
+        payment_take(visit, amount="10", method="card", by=world.desk)
+    assert (queries("clients"), queries("visits"), queries("payments")) == few
 
 
 def test_a_cell_that_begins_like_a_formula_is_shown_not_run():
@@ -141,3 +175,7 @@ def test_a_cell_that_begins_like_a_formula_is_shown_not_run():
         "7",
         "",
     ]
+    # an amount given back is a number a spreadsheet adds up; the same words typed are guarded
+    from decimal import Decimal
+
+    assert (cell(Decimal("-20.00")), cell("-20.00")) == ("-20.00", "'-20.00")

@@ -2,8 +2,9 @@
 to move to other software (a clinic's data is its own, and tools that make leaving hard are one of the
 complaints about the paid ones).
 
-Two CSV files, written row by row as they are read (`iterator()`, a fixed number of queries however
-many rows), so a clinic with years of visits downloads them without the server holding them in memory.
+Three CSV files (clients, visits, payments), written row by row as they are read (`iterator()`, a
+fixed number of queries however many rows), so a clinic with years of visits downloads them without
+the server holding them in memory.
 Times are the clinic's local time with the offset, so a spreadsheet reads them as the calendar shows
 them and no daylight-saving change is ambiguous. Health records are not in them: each client's are
 exported whole as FHIR from their page (`/clients/<id>/fhir/everything/`).
@@ -14,12 +15,13 @@ an apostrophe first, so a spreadsheet shows it rather than running it (CSV injec
 
 import datetime as dt
 from collections.abc import Iterator
+from decimal import Decimal
 
 from django.utils import timezone
 
 from clients.models import Client
 from clinic.models import Clinic
-from treatments.models import Appointment
+from treatments.models import Appointment, Payment
 from treatments.selectors import with_paid
 
 CLIENT_COLUMNS = [
@@ -56,13 +58,34 @@ VISIT_COLUMNS = [
     "Booked",
     "Cancellation reason",
 ]
+PAYMENT_COLUMNS = [
+    "Payment id",
+    "Taken",
+    "Kind",
+    "Method",
+    "Amount",
+    "Refund of",
+    "Let go",
+    "Visit id",
+    "Client",
+    "Service",
+    "Visit start",
+    "Gift voucher sold",
+    "Gift voucher used",
+    "Reference",
+    "Reason",
+    "Taken by",
+]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value) -> str:
-    """A value as a CSV cell a spreadsheet shows as written (see the module's note on formulas)."""
+    """A value as a CSV cell a spreadsheet shows as written (see the module's note on formulas); a
+    number (an amount given back, -20.00) is a number, not text to guard."""
     if value is None:
         return ""
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
@@ -134,5 +157,41 @@ def visit_rows(clinic: Clinic) -> Iterator[list[str]]:
                 visit.course_id or "",
                 _local(visit.created_at, zone),
                 visit.cancellation_reason,
+            )
+        ]
+
+
+def payment_rows(clinic: Clinic) -> Iterator[list[str]]:
+    """Every payment and refund, gift vouchers sold included, in the order taken; a refund's amount
+    negative, so a column's sum is the money kept. One query."""
+    zone = clinic.zone
+    yield [f"{name} ({clinic.currency})" if name == "Amount" else name for name in PAYMENT_COLUMNS]
+    payments = (
+        Payment.objects.filter(clinic=clinic)
+        .select_related("appointment__client", "appointment__service", "voucher_sold", "voucher", "taken_by")
+        .order_by("taken_at", "id")
+    )
+    for payment in payments.iterator(chunk_size=2000):
+        visit = payment.appointment
+        yield [
+            cell(value)
+            for value in (
+                payment.pk,
+                _local(payment.taken_at, zone),
+                ("voucher sale " if payment.voucher_sold_id else "")
+                + ("refund" if payment.refund_of_id else "payment"),
+                payment.method,
+                (-payment.amount if payment.refund_of_id else payment.amount).quantize(Decimal("0.01")),
+                payment.refund_of_id or "",
+                _yes_no(payment.waived) if payment.refund_of_id and visit else "",
+                visit.pk if visit else "",
+                visit.client.full_name if visit else payment.voucher_sold.bought_by,
+                visit.service.name if visit else "",
+                _local(visit.start, zone) if visit else "",
+                payment.voucher_sold.code if payment.voucher_sold_id else "",
+                payment.voucher.code if payment.voucher_id else "",
+                payment.reference,
+                payment.reason,
+                payment.taken_by.display_name,
             )
         ]
