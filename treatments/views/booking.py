@@ -87,6 +87,7 @@ from treatments.selectors import (
     recorded_area_count,
     room_and_devices_to_change,
     time_off_clashes,
+    with_paid,
 )
 from treatments.sessions import may_record, may_write, record_start_refusal
 from treatments.waitlist import ENTRY_RELATED, sooner_days, waiting_for_said, waitlist_told_of
@@ -480,7 +481,7 @@ def appointment_detail(request, pk):
     appointment = visit_of_this_clinic(request, pk)
     zone = request.staff_member.clinic.zone
     course_sessions = (
-        list(appointment.course.appointments.order_by("start", "id")) if appointment.course else []
+        list(with_paid(appointment.course.appointments.order_by("start", "id"))) if appointment.course else []
     )
     can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
     now = timezone.now()
