@@ -188,6 +188,7 @@ SAMPLE_CONTEXT = {
     "manage_url": "https://clinic.example/p/manage/sample/",
     "visits_url": "https://clinic.example/p/visits/sample/",
     "cancellation_window_hours": 24,
+    "missed_visit_fee": "£25",
     "protocol_name": "Microneedling",
     "session_date": "Monday 7 December 2026",
     "deepest_needle_mm": "1.5",

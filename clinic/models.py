@@ -102,6 +102,16 @@ class Clinic(models.Model):
     cancellation_window_hours = models.PositiveIntegerField(
         default=24, help_text="Clients may cancel or reschedule themselves up to this many hours before."
     )
+    missed_visit_fee = models.DecimalField(
+        "Fee for a missed or late-cancelled visit",
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Said in the booking emails, and offered on a visit missed or cancelled within the "
+        "cancellation window (never more than its price). Leave empty for none.",
+    )
     reminder_lead_hours = models.JSONField(
         default=default_reminder_lead_hours,
         blank=True,
@@ -242,6 +252,11 @@ class Clinic(models.Model):
                 condition=Q(currency__in=Currency.values),
                 name="clinic_currency_known",
                 violation_error_message="Choose the currency the clinic's prices are in.",
+            ),
+            models.CheckConstraint(
+                condition=Q(missed_visit_fee__isnull=True) | Q(missed_visit_fee__gt=0),
+                name="clinic_missed_visit_fee_positive",
+                violation_error_message="Leave the fee empty for none, or give more than nothing.",
             ),
             models.CheckConstraint(
                 condition=Q(health_records_kept_years__gte=1, minor_records_until_age__gte=18),

@@ -514,3 +514,17 @@ def test_the_link_says_where_the_visit_is(client, world):
     appointment = _book(world, local(world, 2026, 12, 7, 10))
     page = client.get(f"/p/manage/{manage_token(appointment)}/").content.decode()
     assert f'<p id="where">{world.clinic.name}, 12 Marylebone Lane<br>London W1U 2NE</p>' in page
+
+
+def test_the_public_details_page_says_the_clinics_fee_for_a_missed_visit(client, world):
+    from decimal import Decimal
+
+    world.microcurrent.bookable_online = True
+    world.microcurrent.save(update_fields=["bookable_online"])
+    url = f"/p/lumen/book/{world.microcurrent.id}/details/"
+    url += f"?start=2026-12-07T10:00&practitioner={world.dr_lee.id}"
+    assert "is charged" not in client.get(url).content.decode()
+    world.clinic.missed_visit_fee = Decimal("25")
+    world.clinic.save(update_fields=["missed_visit_fee"])
+    page = client.get(url).content.decode()
+    assert "A visit missed, or cancelled less than 24 hours before, is charged £25." in page

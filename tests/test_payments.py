@@ -328,13 +328,50 @@ def test_a_missed_visit_owes_nothing_but_a_fee_can_be_charged(world, desk):
     assert "nothing owed: missed, unless the clinic charges a fee" in page and "still owed" not in page
     assert (
         "Charge a fee" in page
-        and "The clinic's fee for a missed visit, at most the visit's price (£100)." in page
+        and "A fee, if the clinic charges one, at most the visit's price (£100)." in page
     )
-    assert 'name="amount" inputmode="decimal" value=""' in page  # no amount offered
+    assert 'name="amount" inputmode="decimal" value=""' in page  # no amount offered: the clinic set no fee
+    world.clinic.missed_visit_fee = Decimal("25")
+    world.clinic.save(update_fields=["missed_visit_fee"])
+    page = desk.get(reverse("appointment-detail", args=[booked.pk])).content.decode()
+    assert 'name="amount" inputmode="decimal" value="25.00"' in page
+    assert "The clinic's fee for a visit missed or cancelled late is £25." in page
     response = desk.post(
         reverse("payment-take", args=[booked.pk]), {"amount": "25", "method": "card"}, follow=True
     )
     assert "Took £25 by card" in response.content.decode() and "kept as a fee" in response.content.decode()
+    assert 'id="take-payment"' in response.content.decode()  # more can be taken, but no fee is offered
+    assert 'name="amount" inputmode="decimal" value=""' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_fee_is_offered_for_a_late_cancellation_only_and_said_in_the_emails(world):
+    from clinic.outbox import render_outbox_message
+    from treatments.booking import appointment_cancel
+    from treatments.payments import fee_offered
+
+    world.clinic.missed_visit_fee = Decimal("40")
+    world.clinic.save(update_fields=["missed_visit_fee"])
+    late = visit(world, hour=10)  # within 24 hours of the suite's 07:00
+    ahead = appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=local(world, 2026, 12, 9, 10),
+        )
+    )
+    for cancelled in (late, ahead):
+        appointment_cancel(cancelled, reason="Unwell")
+        cancelled.refresh_from_db()
+    assert fee_offered(late, visit_money(late)) == Decimal("40")
+    assert fee_offered(ahead, visit_money(ahead)) is None  # cancelled in good time
+    confirmation = OutboxMessage.objects.get(
+        template_key="booking_confirmation", topic=f"appointment:{ahead.pk}"
+    )
+    assert confirmation.context["missed_visit_fee"] == "£40"
+    body = render_outbox_message(confirmation).body
+    assert "A visit missed, or cancelled less than 24 hours before, is charged £40." in body
 
 
 @pytest.mark.django_db

@@ -15,6 +15,7 @@ CLINIC = {
     "phone": "+44 20 7946 0000",
     "address": "12 Marylebone Lane, London W1U 2NE",
     "consent_signed_by_practitioner": True,
+    "missed_visit_fee": D("30"),
 }
 OTHER_CLINIC = {
     "slug": "harbour",

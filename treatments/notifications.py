@@ -57,6 +57,11 @@ def _said_of_the_visit(appointment: Appointment) -> dict:
     }
 
 
+def missed_visit_fee_said(clinic) -> str:
+    """The clinic's fee for a visit missed or cancelled late, as the emails write it ('' for none)."""
+    return clinic.price_text(clinic.missed_visit_fee) if clinic.missed_visit_fee else ""
+
+
 def _context(appointment: Appointment) -> dict:
     return {
         "appointment_id": appointment.pk,
@@ -65,6 +70,7 @@ def _context(appointment: Appointment) -> dict:
         "manage_url": manage_url(appointment),
         "visits_url": client_visits_url(appointment.client, until=appointment.end),
         "cancellation_window_hours": appointment.clinic.cancellation_window_hours,
+        "missed_visit_fee": missed_visit_fee_said(appointment.clinic),
         "sequence": appointment.sequence,
         # as booked (a free consultation says none)
         "price": appointment.clinic.price_text(appointment.price) if appointment.price else "",

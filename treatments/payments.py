@@ -42,7 +42,7 @@ from treatments.models import (
     Payment,
     PaymentMethod,
 )
-from treatments.selectors import NO_MONEY, local_day_bounds, with_paid
+from treatments.selectors import NO_MONEY, cancelled_late, local_day_bounds, with_paid
 from treatments.vouchers import voucher_sale_refundable, voucher_to_spend
 
 RECEIPT = "payment_receipt"
@@ -137,6 +137,19 @@ def visit_money(appointment: Appointment) -> VisitMoney:
         payments=rows,
         had_or_ahead=appointment.status not in INACTIVE_STATUSES,
     )
+
+
+def fee_offered(visit: Appointment, money: VisitMoney) -> Decimal | None:
+    """The clinic's fee for a visit missed, or cancelled within its cancellation window, less what was
+    paid for it, at most what can still be taken: what its page offers to charge (None: no fee)."""
+    fee = visit.clinic.missed_visit_fee
+    if not fee or money.had_or_ahead or money.paid >= fee or not money.chargeable:
+        return None
+    late = visit.status == AppointmentStatus.NOSHOW or (
+        visit.status == AppointmentStatus.CANCELLED
+        and Appointment.objects.filter(pk=visit.pk).filter(cancelled_late(visit.clinic)).exists()
+    )
+    return min(fee - money.paid, money.chargeable) if late else None
 
 
 def payment_method(method: str) -> str:

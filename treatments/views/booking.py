@@ -75,7 +75,7 @@ from treatments.models import (
     VisitFeedback,
     WaitlistEntry,
 )
-from treatments.payments import course_to_pay, visit_money
+from treatments.payments import course_to_pay, fee_offered, visit_money
 from treatments.selectors import (
     appointment_messages,
     client_attendance,
@@ -486,6 +486,7 @@ def appointment_detail(request, pk):
     can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
     now = timezone.now()
     course_owing = course_to_pay(appointment.course) if appointment.course else []
+    money = visit_money(appointment)
     sessions_ahead = [s for s in course_sessions if is_ahead(s, now)]
     check_in_refusal = status_refusal(appointment, AppointmentStatus.ARRIVED, now=now)
     move_day, move_day_error = parse_local_date(
@@ -559,7 +560,8 @@ def appointment_detail(request, pk):
             "can_start_record": startable and record_refusal is None,
             "attendance": client_attendance(appointment.client, now=now),
             "email_refused": refused_address(appointment.client),
-            "money": visit_money(appointment),
+            "money": money,
+            "fee_offered": fee_offered(appointment, money),
             "course_owing": course_owing,
             "course_owing_total": sum((owed for _, owed in course_owing), Decimal("0")),
             "payment_methods": PaymentMethod.choices,
