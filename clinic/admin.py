@@ -32,6 +32,7 @@ class ClinicAdmin(ClinicScopedAdmin):
                     "min_booking_notice_minutes",
                     "online_booking_days_ahead",
                     "cancellation_window_hours",
+                    "missed_visit_fee",
                     "phone_booking_after_no_shows",
                     "reminder_lead_hours",
                     "feedback_request_hours",

@@ -114,6 +114,7 @@ def test_a_manager_opens_and_saves_their_clinics_settings(client, world):
     assert world.clinic.name in page and other.name not in page
     change = reverse("admin:clinic_clinic_change", args=[world.clinic.pk])
     assert client.get(change).status_code == 200
+    assert 'name="missed_visit_fee"' in client.get(change).content.decode()  # the booking policy's fee
     assert client.get(reverse("admin:clinic_clinic_change", args=[other.pk])).status_code == 302
 
 
