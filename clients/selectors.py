@@ -25,6 +25,7 @@ from clients.models import (
     sha256_hex,
 )
 from clinic.models import Clinic, OutboxMessage, OutboxStatus, StaffMember
+from clinic.parsing import text_typed
 
 # What people type between the digits of a phone number: "+44 7700-900.123", "(555) 010 2000".
 PHONE_PUNCTUATION = " -().+/"
@@ -73,10 +74,9 @@ def search_clients(clients: QuerySet[Client], query: str) -> QuerySet[Client]:
 
     A query that is a phone number (digits and the punctuation around them) matches the phone's
     digits however either was written: "07700 900123" finds "+44 7700 900123", "(555) 010-2000"
-    finds "+1 555 010 2000". A NUL character is dropped: no stored text holds one (PostgreSQL
-    refuses it in a query, a 500).
+    finds "+1 555 010 2000". A NUL character is dropped (`clinic.parsing.text_typed`).
     """
-    query = query.replace("\x00", "")
+    query = text_typed(query)
     if dates := dates_written(query.strip()):
         return clients.filter(date_of_birth__in=dates).order_by("last_name", "first_name", "id")
     digits = "".join(ch for ch in query if ch.isdigit())

@@ -43,7 +43,7 @@ from treatments.models import (
     PaymentMethod,
 )
 from treatments.selectors import NO_MONEY, cancelled_late, local_day_bounds, with_paid
-from treatments.vouchers import voucher_sale_refundable, voucher_to_spend
+from treatments.vouchers import left_on, voucher_to_spend
 
 RECEIPT = "payment_receipt"
 # A visit the client came to: what it costs is owed from then on.
@@ -72,13 +72,9 @@ def amount_given(text, *, may_be_nothing: bool = False) -> Decimal:
 
 def paid_and_waived(appointment_id: int) -> tuple[Decimal, Decimal]:
     """What was taken for a visit less what was given back, and the refunds it need not pay again
-    (one query)."""
-    sums = Payment.objects.filter(appointment_id=appointment_id).aggregate(
-        taken=Coalesce(Sum("amount", filter=Q(refund_of=None)), NO_MONEY),
-        given_back=Coalesce(Sum("amount", filter=~Q(refund_of=None)), NO_MONEY),
-        waived=Coalesce(Sum("amount", filter=Q(waived=True)), NO_MONEY),
-    )
-    return sums["taken"] - sums["given_back"], sums["waived"]
+    (one query, as `selectors.with_paid` adds them up)."""
+    sums = with_paid(Appointment.objects.filter(pk=appointment_id)).values("paid", "waived").get()
+    return sums["paid"], sums["waived"]
 
 
 def _owed(visit: Appointment) -> Decimal:
@@ -274,8 +270,9 @@ def payment_refund(
     clinic = original.clinic
     if left <= 0:
         raise ClinicError("This payment was given back in full already.", code="refunded_already")
-    if sold is not None and voucher_sale_refundable(sold) < left:
-        left = voucher_sale_refundable(sold)
+    on_voucher = max(left_on(sold), Decimal("0.00")) if sold is not None else None
+    if on_voucher is not None and on_voucher < left:
+        left = on_voucher
         if left <= 0:
             raise ClinicError(
                 f"Gift voucher {sold.code} has been spent: nothing of its sale can be given back.",
@@ -312,13 +309,15 @@ def payment_refund(
 
 def course_to_pay(course: Course) -> list[tuple[Appointment, Decimal]]:
     """The sessions of a course that still owe something (not cancelled or missed), with what each
-    owes; two queries."""
-    sessions = with_paid(
-        course.appointments.exclude(status__in=INACTIVE_STATUSES).select_related(
-            "clinic", "client", "service"
-        )
-    ).order_by("start", "id")
-    return [(s, s.owed) for s in sessions if s.owed > 0]
+    owes; one query."""
+    return sessions_owing(
+        with_paid(course.appointments.select_related("clinic", "client", "service")).order_by("start", "id")
+    )
+
+
+def sessions_owing(sessions) -> list[tuple[Appointment, Decimal]]:
+    """Of a course's sessions read `with_paid`, those not cancelled or missed that still owe, with what."""
+    return [(s, s.owed) for s in sessions if s.status not in INACTIVE_STATUSES and s.owed > 0]
 
 
 @transaction.atomic
@@ -506,32 +505,25 @@ def taken_by_method(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> lis
     ]
 
 
-def client_owing(client) -> list[Appointment]:
-    """The visits a client had (checked in or completed) that still owe something, oldest first; one
-    query however many."""
+def _had_and_owing(visits) -> list[Appointment]:
+    """Of these visits, the ones had (checked in or completed) that still owe something, in time
+    order; one query however many."""
     return list(
-        with_paid(
-            Appointment.objects.filter(client=client, status__in=HAD, price__gt=0).select_related("service")
-        )
-        .filter(owed__gt=0)
-        .order_by("start", "id")
+        with_paid(visits.filter(status__in=HAD, price__gt=0)).filter(owed__gt=0).order_by("start", "id")
     )
 
 
+def client_owing(client) -> list[Appointment]:
+    """The visits a client had that still owe something, oldest first."""
+    return _had_and_owing(Appointment.objects.filter(client=client).select_related("service"))
+
+
 def visits_owing(clinic: Clinic, start: dt.datetime, end: dt.datetime) -> list[Appointment]:
-    """The visits starting in [start, end) that were had (checked in or completed) and owe something."""
-    return list(
-        with_paid(
-            Appointment.objects.filter(
-                clinic=clinic,
-                start__gte=start,
-                start__lt=end,
-                status__in=HAD,
-                price__gt=0,
-            ).select_related("client", "service", "practitioner")
+    """The visits starting in [start, end) that were had and still owe something."""
+    return _had_and_owing(
+        Appointment.objects.filter(clinic=clinic, start__gte=start, start__lt=end).select_related(
+            "client", "service", "practitioner"
         )
-        .filter(owed__gt=0)
-        .order_by("start", "id")
     )
 
 

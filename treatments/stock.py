@@ -86,11 +86,18 @@ def _summed(model, field_name: str):
     )
 
 
+def _with_amounts(lots: QuerySet[ProductLot]) -> QuerySet[ProductLot]:
+    """Annotate each lot with `given` (by the mesotherapy records) and `written_off`: no more queries."""
+    return lots.annotate(
+        given=_summed(MesotherapyRecord, "volume_ml"), written_off=_summed(LotWriteOff, "volume_ml")
+    )
+
+
 def with_stock_left(lots: QuerySet[ProductLot]) -> QuerySet[ProductLot]:
     """Annotate each lot with `left_ml`: what it held less what was given and written off (never
     below nothing shown; NULL when what it held is unknown). No more queries."""
-    left = F("received_ml") - _summed(MesotherapyRecord, "volume_ml") - _summed(LotWriteOff, "volume_ml")
-    return lots.annotate(left_ml=ExpressionWrapper(left, output_field=VOLUME))
+    left = F("received_ml") - F("given") - F("written_off")
+    return _with_amounts(lots).annotate(left_ml=ExpressionWrapper(left, output_field=VOLUME))
 
 
 def stock_said(lot: ProductLot) -> str:
@@ -102,29 +109,30 @@ def stock_said(lot: ProductLot) -> str:
     return f" · {left.normalize():f} mL left" if left > 0 else " · none left by the records"
 
 
+def _stock_of(lot: ProductLot, on: dt.date) -> LotStock:
+    """A lot read `_with_amounts`, as it stands on the day `on`."""
+    usable = lot.expiry_date >= on and lot.recalled_on is None
+    return LotStock(
+        lot=lot,
+        given=lot.given,
+        written_off=lot.written_off,
+        usable=usable,
+        expires_soon=usable and lot.expiry_date < on + EXPIRES_SOON,
+    )
+
+
 def product_stock(clinic: Clinic, *, on: dt.date) -> list[ProductStock]:
     """The clinic's active products, by name, each with its lots' stock on the day `on`; two queries."""
     products = {
         p.pk: ProductStock(p) for p in Product.objects.filter(clinic=clinic, is_active=True).order_by("name")
     }
-    lots = (
-        ProductLot.objects.filter(product_id__in=list(products))
-        .annotate(
-            given=_summed(MesotherapyRecord, "volume_ml"), written_off=_summed(LotWriteOff, "volume_ml")
-        )
-        .order_by("expiry_date", "lot_number", "id")
+    lots = _with_amounts(ProductLot.objects.filter(product_id__in=list(products))).order_by(
+        "expiry_date", "lot_number", "id"
     )
     for lot in lots:
         lot.product = products[lot.product_id].product
-        usable = lot.expiry_date >= on and lot.recalled_on is None
-        stock = LotStock(
-            lot=lot,
-            given=lot.given,
-            written_off=lot.written_off,
-            usable=usable,
-            expires_soon=usable and lot.expiry_date < on + EXPIRES_SOON,
-        )
-        if usable:
+        stock = _stock_of(lot, on)
+        if stock.usable:
             products[lot.product_id].lots.append(stock)
         elif stock.left:
             products[lot.product_id].to_throw_away.append(stock)
@@ -132,18 +140,9 @@ def product_stock(clinic: Clinic, *, on: dt.date) -> list[ProductStock]:
 
 
 def lot_stock(lot: ProductLot, *, on: dt.date) -> LotStock:
-    """One lot's stock (one query), locked first when called in a transaction that writes."""
-    found = (
-        ProductLot.objects.filter(pk=lot.pk)
-        .annotate(
-            given=_summed(MesotherapyRecord, "volume_ml"), written_off=_summed(LotWriteOff, "volume_ml")
-        )
-        .select_related("product__clinic")
-        .get()
-    )
-    usable = found.expiry_date >= on and found.recalled_on is None
-    return LotStock(
-        found, found.given, found.written_off, usable, usable and found.expiry_date < on + EXPIRES_SOON
+    """One lot's stock (one query); the writes below lock the lot's row before they read it."""
+    return _stock_of(
+        _with_amounts(ProductLot.objects.filter(pk=lot.pk)).select_related("product__clinic").get(), on
     )
 
 

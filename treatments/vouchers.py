@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Exists, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -46,20 +46,9 @@ def code_typed(text: str | None) -> str:
     return f"{cleaned[:4]}-{cleaned[4:]}" if len(cleaned) == 8 else cleaned
 
 
-def _sums(voucher_id: int) -> dict:
-    return Payment.objects.filter(Q(voucher_id=voucher_id) | Q(voucher_sold_id=voucher_id)).aggregate(
-        sale_given_back=Coalesce(
-            Sum("amount", filter=Q(voucher_sold_id=voucher_id) & ~Q(refund_of=None)), NO_MONEY
-        ),
-        spent=Coalesce(Sum("amount", filter=Q(voucher_id=voucher_id, refund_of=None)), NO_MONEY),
-        put_back=Coalesce(Sum("amount", filter=Q(voucher_id=voucher_id) & ~Q(refund_of=None)), NO_MONEY),
-    )
-
-
 def left_on(voucher: GiftVoucher) -> Decimal:
-    """What is left to spend on the voucher (one query)."""
-    sums = _sums(voucher.pk)
-    return voucher.amount - sums["sale_given_back"] - sums["spent"] + sums["put_back"]
+    """What is left to spend on the voucher (one query), as `with_left` works it out."""
+    return with_left(GiftVoucher.objects.filter(pk=voucher.pk)).values_list("left", flat=True).get()
 
 
 def with_left(vouchers: QuerySet[GiftVoucher]) -> QuerySet[GiftVoucher]:
@@ -193,8 +182,3 @@ def voucher_to_spend(clinic: Clinic, code: str, amount: Decimal) -> GiftVoucher:
             code="voucher_short",
         )
     return voucher
-
-
-def voucher_sale_refundable(voucher: GiftVoucher) -> Decimal:
-    """What of a voucher's sale can still be given back: what is left on it (it is locked by the caller)."""
-    return max(left_on(voucher), Decimal("0.00"))

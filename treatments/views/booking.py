@@ -75,7 +75,7 @@ from treatments.models import (
     VisitFeedback,
     WaitlistEntry,
 )
-from treatments.payments import course_to_pay, fee_offered, visit_money
+from treatments.payments import fee_offered, sessions_owing, visit_money
 from treatments.selectors import (
     appointment_messages,
     client_attendance,
@@ -485,7 +485,7 @@ def appointment_detail(request, pk):
     )
     can_change = appointment.is_active and appointment.status != AppointmentStatus.FULFILLED
     now = timezone.now()
-    course_owing = course_to_pay(appointment.course) if appointment.course else []
+    course_owing = sessions_owing(course_sessions)  # read with what each was paid
     money = visit_money(appointment)
     sessions_ahead = [s for s in course_sessions if is_ahead(s, now)]
     check_in_refusal = status_refusal(appointment, AppointmentStatus.ARRIVED, now=now)

@@ -107,11 +107,14 @@ def _last_time(modality, earlier, recorded_area_ids):
     return None, None
 
 
-def _recorder(request):
+RECORDERS_ONLY = "Treatment records are written and read by the clinic's practitioners and managers."
+
+
+def recorder(request, *, why: str = RECORDERS_ONLY):
+    """The signed-in practitioner or manager (who write treatment records and keep the products they
+    give), or a 403 saying `why`."""
     if not may_record(request.staff_member):
-        raise PermissionDenied(
-            "Treatment records are written and read by the clinic's practitioners and managers."
-        )
+        raise PermissionDenied(why)
     return request.staff_member
 
 
@@ -119,7 +122,7 @@ def _recorder(request):
 @require_POST
 def record_start(request, pk):
     """Start the visit's record (checking the client in if they are still booked), then open it."""
-    by = _recorder(request)
+    by = recorder(request)
     appointment = visit_of_this_clinic(request, pk)
     try:
         treatment_session_start(appointment=appointment, by=by)
@@ -289,7 +292,7 @@ def _add_area(request, appointment, session, by, modality):
 @staff_required
 def session_record(request, pk):
     """Show the visit's record and take its writes: an area, a removal, the notes, the sign-off."""
-    by = _recorder(request)
+    by = recorder(request)
     appointment = visit_of_this_clinic(request, pk)
     session = TreatmentSession.objects.filter(appointment=appointment).first()
     if session is None:
@@ -373,7 +376,7 @@ def session_record(request, pk):
 @staff_required
 def session_photo(request, pk, photo_id):
     """One photo of a record, to the clinic's practitioners and managers only, never cached."""
-    _recorder(request)
+    recorder(request)
     appointment = visit_of_this_clinic(request, pk)
     photo = get_object_or_404(SessionPhoto, pk=photo_id, session__appointment=appointment)
     return _photo_file(request, photo, appointment.client_id)
@@ -395,7 +398,7 @@ def _photo_file(request, photo: SessionPhoto, client_id: int):
 def client_photos(request, pk):
     """A client's treatment photos over time, by area, and two of them side by side (before and after),
     for practitioners and managers only."""
-    _recorder(request)
+    recorder(request)
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
     album = client_photo_album(client)
     chosen = [photo_id for raw in request.GET.getlist("photo") if (photo_id := parse_id(raw)) is not None]
@@ -414,7 +417,7 @@ def client_photos(request, pk):
 @staff_required
 def client_photo(request, pk, photo_id):
     """One of a client's photos, by the client (a record need not belong to a visit)."""
-    _recorder(request)
+    recorder(request)
     photo = get_object_or_404(
         SessionPhoto, pk=photo_id, session__client_id=pk, session__clinic=request.staff_member.clinic
     )
@@ -424,7 +427,7 @@ def client_photo(request, pk, photo_id):
 @staff_required
 def lot_recall(request):
     """Who was given a product lot: for a manufacturer's recall, with each client's contact details."""
-    _recorder(request)
+    recorder(request)
     clinic = request.staff_member.clinic
     lots = ProductLot.objects.filter(product__clinic=clinic).select_related("product", "recalled_by")
     lots = list(lots.order_by("product__name", "lot_number"))

@@ -2,7 +2,6 @@
 (`treatments.stock`); for the practitioners and managers who give the products."""
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -11,16 +10,10 @@ from django.views.decorators.http import require_POST
 from clinic.errors import ClinicError
 from clinic.permissions import staff_required
 from treatments.models import ProductLot
-from treatments.sessions import may_record
 from treatments.stock import EXPIRES_SOON, lot_count, lot_write_off, product_stock
+from treatments.views.sessions import recorder
 
 KEEPERS_ONLY = "Stock is kept by the clinic's practitioners and managers."
-
-
-def _keeper(request):
-    if not may_record(request.staff_member):
-        raise PermissionDenied(KEEPERS_ONLY)
-    return request.staff_member
 
 
 def _today(clinic):
@@ -30,7 +23,7 @@ def _today(clinic):
 @staff_required
 def stock(request):
     """Every active product's lots with what is left, soonest to expire first."""
-    member = _keeper(request)
+    member = recorder(request, why=KEEPERS_ONLY)
     clinic = member.clinic
     return render(
         request,
@@ -48,7 +41,7 @@ def _lot_of_this_clinic(request, pk) -> ProductLot:
 @staff_required
 @require_POST
 def lot_write_off_view(request, pk):
-    member = _keeper(request)
+    member = recorder(request, why=KEEPERS_ONLY)
     lot = _lot_of_this_clinic(request, pk)
     try:
         written = lot_write_off(
@@ -71,7 +64,7 @@ def lot_write_off_view(request, pk):
 @staff_required
 @require_POST
 def lot_count_view(request, pk):
-    member = _keeper(request)
+    member = recorder(request, why=KEEPERS_ONLY)
     lot = _lot_of_this_clinic(request, pk)
     try:
         written = lot_count(
