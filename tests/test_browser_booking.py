@@ -312,6 +312,160 @@ def test_front_desk_moves_a_sick_practitioners_visit_to_a_colleague(live_server,
     )
 
 
+def _drag(page, block, column, *, to_minutes, let_go=True):
+    """Press on a visit's block 6 pixels below its top, drag it so its top lands `to_minutes` after the
+    column's first pixel (the day's opening, 1.2 pixels a minute), and let go."""
+    block.scroll_into_view_if_needed()
+    start = block.bounding_box()
+    target = column.bounding_box()
+    page.mouse.move(start["x"] + 20, start["y"] + 6)
+    page.mouse.down()
+    page.mouse.move(target["x"] + 30, target["y"] + to_minutes * 1.2 + 6, steps=12)
+    if let_go:
+        page.mouse.up()
+
+
+def test_front_desk_drags_a_visit_to_a_colleague_later_that_morning(live_server, world, browser_page):
+    from clinic.models import OutboxMessage
+    from treatments.booking import BookingRequest, appointment_book
+
+    page = browser_page
+    day = next_week(world)
+    zone = world.clinic.zone
+    olivia = Client.objects.get(last_name="Smith")
+    # given Olivia's microcurrent visit with Dr Lee at 10:00, and Sam booked at 14:00
+    visit = appointment_book(
+        BookingRequest(
+            client=olivia,
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=dt.datetime.combine(day, dt.time(10), tzinfo=zone),
+        )
+    )
+    appointment_book(
+        BookingRequest(
+            client=world.client(),
+            service=world.microcurrent,
+            practitioner=world.sam,
+            start=dt.datetime.combine(day, dt.time(14), tzinfo=zone),
+        )
+    )
+    sign_in(page, live_server, world.desk.user.username)
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    block = page.locator(f"[data-appointment-id='{visit.id}']")
+    sams = page.locator(f".column-body[data-practitioner='{world.sam.id}']")
+    # when the front desk drags it to Sam's column, to 14:10, the shadow snaps to 14:15 and says taken
+    _drag(page, block, sams, to_minutes=5 * 60 + 10, let_go=False)
+    shadow = sams.locator(".move-ghost")
+    assert shadow.inner_text() == "14:15–15:00 · taken"
+    assert "taken" in shadow.get_attribute("class")
+    page.mouse.up()
+    dialog = page.get_by_role("dialog", name="Move this visit?")
+    assert dialog.is_visible()
+    said = page.locator("#move-said").inner_text()
+    when = f"{day:%a} {day.day} {day:%b}"
+    assert f"From {when} 10:00 with Dr Amara Lee" in said and f"To {when} 14:15 with Sam Rivera" in said
+    assert dialog.locator("#move-taken").inner_text() == "Sam Rivera has another visit then."
+    # and moving there anyway is refused in words, the visit where it was
+    dialog.get_by_role("button", name="Move").click()
+    assert "Sam Rivera is already booked" in page.locator(".flash").inner_text()
+    visit.refresh_from_db()
+    assert (visit.practitioner, visit.start) == (
+        world.dr_lee,
+        dt.datetime.combine(day, dt.time(10), tzinfo=zone),
+    )
+    # when it is dragged to Sam at 11:30 instead, with a reason
+    _drag(page, page.locator(f"[data-appointment-id='{visit.id}']"), sams, to_minutes=150)
+    assert f"To {when} 11:30 with Sam Rivera" in page.locator("#move-said").inner_text()
+    assert not dialog.locator("#move-taken").is_visible()
+    dialog.get_by_label("Reason (optional)").fill("Dr Lee's clinic overran")
+    dialog.get_by_role("button", name="Move").click()
+    # then the calendar says where it went and shows it in Sam's column
+    assert f"Moved to {day:%a %d %b} 11:30 with Sam Rivera." in page.locator(".flash").inner_text()
+    assert sams.locator(f"[data-appointment-id='{visit.id}']").count() == 1
+    visit.refresh_from_db()
+    assert (visit.practitioner, visit.start) == (
+        world.sam,
+        dt.datetime.combine(day, dt.time(11, 30), tzinfo=zone),
+    )
+    assert visit.events.filter(action="rescheduled", details__reason="Dr Lee's clinic overran").exists()
+    notice = OutboxMessage.objects.get(dedupe_key=f"appointment:{visit.id}:rescheduled:{visit.sequence}")
+    assert notice.template_key == "booking_rescheduled" and notice.status == "pending"
+    # when it is dragged again and the desk keeps it where it was, nothing moves
+    _drag(page, page.locator(f"[data-appointment-id='{visit.id}']"), sams, to_minutes=4 * 60)
+    dialog.get_by_role("button", name="Keep it where it was").click()
+    assert not dialog.is_visible()
+    # and a click (no drag) still opens the visit
+    page.locator(f"[data-appointment-id='{visit.id}']").click()
+    page.wait_for_url(re.compile(rf"/appointments/{visit.id}/$"))
+    visit.refresh_from_db()
+    assert visit.start == dt.datetime.combine(day, dt.time(11, 30), tzinfo=zone) and visit.sequence == 1
+
+
+def test_on_a_tablet_a_visit_is_held_before_it_is_dragged_and_a_swipe_only_scrolls(
+    live_server, world, browser_page
+):
+    from treatments.booking import BookingRequest, appointment_book
+
+    page = browser_page
+    day = next_week(world)
+    zone = world.clinic.zone
+    visit = appointment_book(
+        BookingRequest(
+            client=Client.objects.get(last_name="Smith"),
+            service=world.microcurrent,
+            practitioner=world.dr_lee,
+            start=dt.datetime.combine(day, dt.time(10), tzinfo=zone),
+        )
+    )
+    sign_in(page, live_server, world.desk.user.username)
+    # a touch screen, its fingers sent through Chromium's input pipeline as a tablet's would be
+    touch = page.context.new_cdp_session(page)
+    touch.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    block = page.locator(f"[data-appointment-id='{visit.id}']")
+    block.scroll_into_view_if_needed()
+    box = block.bounding_box()
+    sams = page.locator(f".column-body[data-practitioner='{world.sam.id}']").bounding_box()
+    x, y = box["x"] + 20, box["y"] + 6
+
+    def finger(kind, at=None):
+        points = [{"x": at[0], "y": at[1]}] if at else []
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    # when a finger swipes across the visit straight away, it is a swipe: nothing is dragged
+    finger("touchStart", (x, y))
+    for step in range(1, 6):
+        finger("touchMove", (x, y - 12 * step))
+    finger("touchEnd")
+    page.wait_for_timeout(500)
+    assert page.locator(".move-ghost").count() == 0
+    assert not page.locator("#move-dialog").is_visible()
+    assert page.url.startswith(f"{live_server.url}/calendar/")
+    # when the finger holds the visit a moment, then drags it to Sam at 11:30
+    block.scroll_into_view_if_needed()
+    box = block.bounding_box()
+    sams = page.locator(f".column-body[data-practitioner='{world.sam.id}']").bounding_box()
+    x, y = box["x"] + 20, box["y"] + 6
+    finger("touchStart", (x, y))
+    page.wait_for_timeout(600)
+    target = (sams["x"] + 30, sams["y"] + 150 * 1.2 + 6)
+    for step in range(1, 9):
+        finger("touchMove", (x + (target[0] - x) * step / 8, y + (target[1] - y) * step / 8))
+    assert page.locator(".move-ghost").inner_text() == "11:30–12:15"
+    finger("touchEnd")
+    # then it asks, and the move is made
+    when = f"{day:%a} {day.day} {day:%b}"
+    assert f"To {when} 11:30 with Sam Rivera" in page.locator("#move-said").inner_text()
+    page.get_by_role("button", name="Move").click()
+    assert f"Moved to {day:%a %d %b} 11:30 with Sam Rivera." in page.locator(".flash").inner_text()
+    visit.refresh_from_db()
+    assert (visit.practitioner, visit.start) == (
+        world.sam,
+        dt.datetime.combine(day, dt.time(11, 30), tzinfo=zone),
+    )
+
+
 def test_the_desk_puts_a_client_on_the_waitlist_and_she_books_the_time_a_cancellation_frees(
     live_server, world, browser_page, smtp_settings, smtp_server
 ):

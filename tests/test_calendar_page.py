@@ -108,7 +108,11 @@ def test_a_practitioner_with_no_hours_that_day_is_shown_as_not_working(desk, wor
         page = desk.get("/calendar/?date=2026-12-08").content.decode()
     # then Sam's column says why it is grey, in words and not as a warning, and offers nothing
     headings = dict(
-        re.findall(r"<h2[^>]*>([^<]+?)( <span class=\"muted rest-note\">Not working</span>)?</h2>", page)
+        re.findall(
+            r"<section class=\"column\"[^>]*>\s*<h2[^>]*>([^<]+?)"
+            r"( <span class=\"muted rest-note\">Not working</span>)?</h2>",
+            page,
+        )
     )
     assert headings == {"Dr Amara Lee": "", "Sam Rivera": ' <span class="muted rest-note">Not working</span>'}
     assert _offered(page, "Sam Rivera") == [] and _offered(page, "Dr Amara Lee")
@@ -116,3 +120,108 @@ def test_a_practitioner_with_no_hours_that_day_is_shown_as_not_working(desk, wor
     # and the calendar can be scrolled from the keyboard whatever it holds
     assert '<div class="calendar" style="--calendar-height: ' in page
     assert 'tabindex="0" role="region" aria-label="Calendar, Tuesday 8 December 2026"' in page
+
+
+def _movable(page: str) -> set[int]:
+    """The visits the calendar lets the desk drag: those with the visit page's reschedule address."""
+    return {
+        int(visit)
+        for visit, move_pk in re.findall(
+            r'data-appointment-id="(\d+)"[^>]*?data-move-url="/appointments/(\d+)/reschedule/"', page
+        )
+        if visit == move_pk
+    }
+
+
+def test_a_visit_still_to_be_had_can_be_dragged_and_one_over_or_cancelled_cannot(desk, world):
+    from treatments.booking import appointment_cancel
+
+    with time_machine.travel(local(world, 2026, 12, 7, 8, 0), tick=False):
+        over = appointment_book(_request(world, local(world, 2026, 12, 7, 9, 0)))
+        ahead = appointment_book(_request(world, local(world, 2026, 12, 7, 12, 0)))
+        cancelled = appointment_cancel(appointment_book(_request(world, local(world, 2026, 12, 7, 14, 0))))
+    # given it is 11:35 on the day: the 09:00 is over, the 12:00 to come, the 14:00 cancelled
+    with time_machine.travel(local(world, 2026, 12, 7, 11, 35), tick=False):
+        page = desk.get("/calendar/?date=2026-12-07").content.decode()
+        rooms = desk.get("/calendar/?date=2026-12-07&by=room").content.decode()
+    # then only the 12:00 can be dragged
+    assert _movable(page) == {ahead.id}
+    assert f'data-appointment-id="{over.id}"' in page and f'data-appointment-id="{cancelled.id}"' in page
+    # and what is held (the visit and its buffers, as epoch seconds) is given for the active ones only,
+    # so the dragged visit can show where it would overlap another
+    held = f'data-held="{int(ahead.blocked_start.timestamp())} {int(ahead.blocked_end.timestamp())}"'
+    assert held in page
+    assert page.count("data-held=") == 2  # the 09:00 and the 12:00: a cancelled visit holds nothing
+    # and each practitioner's column says whose it is and when its first pixel is (09:00 in London)
+    opening = int(local(world, 2026, 12, 7, 9, 0).timestamp())
+    for practitioner in (world.dr_lee, world.sam):
+        assert (
+            f'data-practitioner="{practitioner.id}" data-practitioner-name="{practitioner.display_name}" '
+            f'data-open="{opening}"'
+        ) in page
+    assert 'data-step="900" data-pixels-per-minute="1.2" data-zone="Europe/London"' in page
+    assert '<dialog id="move-dialog"' in page and "js/calendar-move.js" in page
+    # and by room, where a drop would change the room (the visit's page does that), nothing is dragged
+    assert _movable(rooms) == set()
+    assert "move-dialog" not in rooms and "data-step=" not in rooms
+
+
+def test_the_columns_of_a_clock_change_day_open_at_the_local_opening(desk, world):
+    # Sunday 25 October 2026: London goes back to GMT at 02:00; the day still opens at 09:00 local
+    page = desk.get(f"/calendar/?view=week&practitioner={world.sam.id}&date=2026-10-25").content.decode()
+    opens = [int(epoch) for epoch in re.findall(r'data-open="(\d+)"', page)]
+    assert opens == [int(local(world, 2026, 10, day, 9, 0).timestamp()) for day in range(19, 26)]
+    assert opens[-1] - opens[-2] == 25 * 3600  # the Sunday is an hour longer
+    assert set(re.findall(r'class="column-body" data-practitioner="(\d+)"', page)) == {str(world.sam.id)}
+
+
+def test_no_visit_is_dropped_on_someone_who_left(desk, world):
+    with time_machine.travel(local(world, 2026, 12, 7, 8, 0), tick=False):
+        ahead = appointment_book(_request(world, local(world, 2026, 12, 8, 12, 0)))
+    world.dr_lee.is_active = False
+    world.dr_lee.save(update_fields=["is_active"])
+    with time_machine.travel(local(world, 2026, 12, 7, 11, 35), tick=False):
+        page = desk.get("/calendar/?date=2026-12-08").content.decode()
+    # Dr Lee keeps a column while her visit is to be moved, the visit can be dragged out of it,
+    # and nothing can be dropped into it
+    assert "No longer active: move these visits" in page
+    assert _movable(page) == {ahead.id}
+    assert set(re.findall(r'class="column-body" data-practitioner="(\d+)"', page)) == {str(world.sam.id)}
+
+
+def test_a_move_asked_from_the_calendar_comes_back_to_it_saying_what_happened(desk, world):
+    with time_machine.travel(local(world, 2026, 12, 7, 8, 0), tick=False):
+        visit = appointment_book(_request(world, local(world, 2026, 12, 8, 10, 0)))
+        world.keep_lee_busy(local(world, 2026, 12, 8, 14, 0))
+        back_to = "/calendar/?date=2026-12-08"
+        # when the dialog the drop opened posts the visit's move to Sam at 11:30
+        moved = desk.post(
+            f"/appointments/{visit.id}/reschedule/",
+            {
+                "reschedule-start": "2026-12-08T11:30",
+                "reschedule-practitioner": world.sam.id,
+                "reschedule-reason": "Dr Lee's clinic overran",
+                "next": back_to,
+            },
+            follow=True,
+        )
+        # then the calendar shows again, saying where the visit went
+        assert moved.redirect_chain[-1] == (back_to, 302)
+        assert "Moved to Tue 08 Dec 11:30 with Sam Rivera." in moved.content.decode()
+        visit.refresh_from_db()
+        assert (visit.start, visit.practitioner) == (local(world, 2026, 12, 8, 11, 30), world.sam)
+        assert visit.events.filter(action="rescheduled", details__reason="Dr Lee's clinic overran").exists()
+        # and a drop on a time that is taken comes back saying why, moving nothing
+        refused = desk.post(
+            f"/appointments/{visit.id}/reschedule/",
+            {
+                "reschedule-start": "2026-12-08T14:15",
+                "reschedule-practitioner": world.dr_lee.id,
+                "next": back_to,
+            },
+            follow=True,
+        )
+    assert refused.redirect_chain[-1] == (back_to, 302)
+    assert "Dr Amara Lee is already booked" in refused.content.decode()
+    visit.refresh_from_db()
+    assert (visit.start, visit.practitioner) == (local(world, 2026, 12, 8, 11, 30), world.sam)

@@ -7,6 +7,7 @@
     if (event.ctrlKey || event.altKey || event.metaKey || event.defaultPrevented) return;
     const target = event.target;
     if (target.closest("input, select, textarea, [contenteditable]")) return;
+    if (document.querySelector("dialog[open]")) return; // a question on screen (moving a visit) keeps the day
     const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
     const link = document.querySelector(`a[data-key="${key}"]`);
     if (!link) return;

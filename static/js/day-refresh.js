@@ -26,6 +26,8 @@
     const focused = document.activeElement;
     return (
       Date.now() - lastUsed < quietFor ||
+      document.querySelector("dialog[open]") || // asked whether to move a visit
+      document.body.classList.contains("dragging-visit") ||
       (focused && focused.matches("input, textarea, select")) ||
       Array.from(document.querySelectorAll("input, textarea, select")).some(changedByHand)
     );

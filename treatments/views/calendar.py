@@ -15,7 +15,7 @@ from clinic.time_off import closures_said
 from treatments.availability import extra_hours_by_practitioner, working_windows
 from treatments.booking import PAST_GRACE
 from treatments.forms import parse_local_date
-from treatments.models import INACTIVE_STATUSES, Appointment
+from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentStatus
 from treatments.selectors import (
     day_version,
     local_day_bounds,
@@ -61,7 +61,17 @@ def _column(
     for appointment in appointments:
         top = _minutes(appointment.start, day_open) * PIXELS_PER_MINUTE
         height = max(18.0, (appointment.end - appointment.start).total_seconds() / 60 * PIXELS_PER_MINUTE)
-        blocks.append({"appointment": appointment, "top": top, "height": height})
+        blocks.append(
+            {
+                "appointment": appointment,
+                "top": top,
+                "height": height,
+                # what the desk may drag to another time or practitioner: a visit not over, still to be had
+                "movable": appointment.is_active
+                and appointment.status != AppointmentStatus.FULFILLED
+                and appointment.end > now,
+            }
+        )
     free, past = [], []
     for window_start, window_end in windows:
         start = dt.datetime.combine(day, window_start, tzinfo=zone).astimezone(dt.UTC)
@@ -86,6 +96,8 @@ def _column(
     now_top = _minutes(now, day_open) * PIXELS_PER_MINUTE if timezone.localdate(now, zone) == day else None
     return {
         "title": title,
+        # where a visit dropped on the column lands: seconds since the day's opening, snapped to the step
+        "open_epoch": int(day_open.timestamp()),
         "subtitle": subtitle,
         "quiet_note": quiet_note,
         "day": day,
@@ -253,7 +265,7 @@ def calendar(request):
         for_day = on_day(appointments, on_day_date)
         if by == "practitioner":
             hours = windows(resource, on_day_date)
-            return _column(
+            shown = _column(
                 title=title,
                 day=on_day_date,
                 zone=zone,
@@ -273,6 +285,9 @@ def calendar(request):
                 else LEFT_NOTE,
                 quiet_note=NOT_WORKING_NOTE if resource.is_active and not hours else "",
             )
+            # a visit dragged here goes to them; not to someone who left
+            shown["drop_practitioner"] = resource if resource.is_active else None
+            return shown
         return _column(
             title=title,
             day=on_day_date,
@@ -323,6 +338,11 @@ def calendar(request):
             "version_query": f"date={days[0].isoformat()}&days={len(days)}",
             "refresh_seconds": settings.DAY_REFRESH_SECONDS,
             "columns": columns,
+            # a visit is dragged to another time or practitioner in the practitioners' columns only: a
+            # room's column would change the room, which the visit's page does
+            "drag_to_move": by == "practitioner",
+            "step_seconds": int(step.total_seconds()),
+            "pixels_per_minute": PIXELS_PER_MINUTE,
             "view": view,
             "by": by,
             "day": day,
