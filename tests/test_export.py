@@ -15,9 +15,9 @@ from django.urls import reverse
 
 from clients.erasure import client_erase
 from clinic.models import AccountAction, AccountEvent
+from clinic.spreadsheets import cell
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel
-from treatments.exports import cell
 from treatments.models import Appointment
 from treatments.payments import payment_take
 

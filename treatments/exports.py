@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from clients.models import Client
 from clinic.models import Clinic
+from clinic.spreadsheets import cell
 from treatments.models import Appointment, Payment
 from treatments.selectors import with_paid
 
@@ -76,18 +77,6 @@ PAYMENT_COLUMNS = [
     "Reason",
     "Taken by",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell(value) -> str:
-    """A value as a CSV cell a spreadsheet shows as written (see the module's note on formulas); a
-    number (an amount given back, -20.00) is a number, not text to guard."""
-    if value is None:
-        return ""
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _local(instant: dt.datetime | None, zone) -> str:

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from clinic.errors import ClinicError
 from clinic.parsing import parse_id
 from clinic.permissions import require_manager_of, staff_required
-from treatments.exports import cell
+from clinic.spreadsheets import cell
 from treatments.forms import parse_local_date
 from treatments.models import Course, Payment, PaymentMethod
 from treatments.payments import (
