@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.rfc1047_window
 	$(BIN)/python -m bench.duplicates
 	$(BIN)/python -m bench.keeping
+	$(BIN)/python -m bench.client_import
 
 ci:
 	bash .ci/run

@@ -6,6 +6,7 @@ typing costs one question; the list is local, so nothing is looked up on the int
 """
 
 import difflib
+import functools
 
 # The providers most clients' addresses are at (UK, US and the big international ones). A domain on
 # this list is never questioned, so look-alikes that are real providers (mail.com, ymail.com, gmx.com)
@@ -52,5 +53,12 @@ def likely_typo(email: str) -> str | None:
     domain = domain.lower()
     if not at or not local or not domain or domain in COMMON_DOMAINS:
         return None
+    meant = _domain_meant(domain)
+    return f"{local}@{meant}" if meant else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _domain_meant(domain: str) -> str | None:
+    """The common domain this one is a near miss of (remembered: a file of clients repeats domains)."""
     close = difflib.get_close_matches(domain, COMMON_DOMAINS, n=1, cutoff=SIMILARITY)
-    return f"{local}@{close[0]}" if close else None
+    return close[0] if close else None

@@ -29,6 +29,7 @@ from django.db.models import Max
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from clients.imports import imports_forget_client
 from clients.merging import held_said, rows_held
 from clients.models import (
     Client,
@@ -211,6 +212,8 @@ def client_erase(*, client: Client, by: StaffMember, because: str = ErasureReaso
         model.objects.filter(client=client).delete()
     # the emails they were sent or were to be sent: addresses, names and what they said
     OutboxMessage.objects.filter(clinic_id=client.clinic_id, client_id=client.pk).delete()
+    # a file of clients imported later that held them again kept their row, left out: gone too
+    imports_forget_client(client)
     # merges of their records kept the details each record had, to undo them: gone with the rest
     ClientMerge.objects.filter(clinic_id=client.clinic_id, kept=client).update(
         merged_name=f"{ERASED_FIRST_NAME} {ERASED_LAST_NAME}", merged_details={}, kept_details={}

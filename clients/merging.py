@@ -63,6 +63,18 @@ def _name_key(first_name: str, last_name: str, date_of_birth) -> tuple | None:
     return (first_name.strip().casefold(), last_name.strip().casefold(), date_of_birth)
 
 
+def identity_keys(first_name: str, last_name: str, email: str, phone: str, date_of_birth) -> list[tuple]:
+    """What two records of one person would share: ("email", …), ("phone", last digits), ("name", …)."""
+    keys = []
+    if email:
+        keys.append(("email", email.lower()))
+    if key := phone_key(phone):
+        keys.append(("phone", key))
+    if key := _name_key(first_name, last_name, date_of_birth):
+        keys.append(("name", key))
+    return keys
+
+
 @dataclass(frozen=True)
 class LikelyMatch:
     """A record that may be the same person, and what the two share ("the same email", …)."""
@@ -192,12 +204,8 @@ def likely_duplicates(clinic: Clinic, *, limit: int = LIKELY_DUPLICATES_SHOWN) -
     )
     groups: dict[tuple, list[int]] = defaultdict(list)
     for client_id, first_name, last_name, email, phone, date_of_birth in rows:
-        if email:
-            groups[("email", email.lower())].append(client_id)
-        if key := phone_key(phone):
-            groups[("phone", key)].append(client_id)
-        if key := _name_key(first_name, last_name, date_of_birth):
-            groups[("name", key)].append(client_id)
+        for key in identity_keys(first_name, last_name, email, phone, date_of_birth):
+            groups[key].append(client_id)
     reasons_by_pair: dict[tuple[int, int], list[str]] = defaultdict(list)
     said = {"email": SAME_EMAIL, "phone": SAME_PHONE, "name": SAME_NAME_AND_BIRTHDAY}
     for (kind, _), ids in groups.items():

@@ -91,6 +91,15 @@ class Client(models.Model):
         editable=False,
         related_name="+",
     )
+    # Registered from a file of clients the clinic had in other software (`clients.imports`).
+    imported_in = models.ForeignKey(
+        "ClientImport",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="clients",
+    )
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -792,3 +801,65 @@ class HealthDataAccess(models.Model):
 
     def __str__(self):
         return f"{self.staff_member} read {self.what} of client {self.client_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ClientImportStatus(models.TextChoices):
+    READ = "read", "Read, not imported yet"
+    IMPORTED = "imported", "Imported"
+    DISCARDED = "discarded", "Put aside"
+
+
+class DateOrder(models.TextChoices):
+    """How the old software wrote a date like 03/04/1985."""
+
+    DAY_FIRST = "dmy", "day/month/year (03/04/1985 is 3 April)"
+    MONTH_FIRST = "mdy", "month/day/year (03/04/1985 is March 4)"
+
+
+class ClientImport(models.Model):
+    """A CSV file of the clients a clinic had in the software it used before, read, checked and imported
+    once (`clients.imports`).
+
+    The file's text is kept only until it is imported or put aside (a file left unimported is put aside
+    after a week); then `left_out` keeps the rows not imported (already a client, the same person twice,
+    or refused) with why, to fix and import again, for 90 days.
+    """
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    file_name = models.CharField(max_length=200)
+    uploaded_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    text = models.TextField(blank=True)
+    delimiter = models.CharField(max_length=1, default=",")
+    # the file's first line, and for each of its columns the client's detail it holds ("" for none)
+    columns = models.JSONField(default=list)
+    mapping = models.JSONField(default=list)
+    date_order = models.CharField(max_length=3, choices=DateOrder.choices, default=DateOrder.DAY_FIRST)
+    status = models.CharField(
+        max_length=10, choices=ClientImportStatus.choices, default=ClientImportStatus.READ
+    )
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    imported_count = models.PositiveIntegerField(default=0)
+    # the rows not imported, with why; forgotten after a while (`imports.imports_forget_old`), counted still
+    left_out = models.JSONField(default=list, blank=True)
+    left_out_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ClientImportStatus.values), name="client_import_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ClientImportStatus.READ, done_at__isnull=True)
+                | (~Q(status=ClientImportStatus.READ) & Q(done_at__isnull=False, text="")),
+                name="client_import_text_kept_until_done",
+                violation_error_message="An import done or put aside keeps no file.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_status_display().lower()})"

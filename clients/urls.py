@@ -1,10 +1,15 @@
 from django.urls import path
 
-from clients import public_views, views
+from clients import import_views, public_views, views
 
 urlpatterns = [
     path("", views.client_list, name="client-list"),
     # A client's own page (client-detail) shows their visits, so the treatments layer serves it.
+    path("import/", import_views.client_import_start, name="client-import-start"),
+    path("import/<int:pk>/", import_views.client_import_detail, name="client-import"),
+    path(
+        "import/<int:pk>/not-imported.csv", import_views.client_import_left_out, name="client-import-left-out"
+    ),
     path("<int:pk>/edit/", views.client_edit, name="client-edit"),
     path("<int:pk>/erase/", views.client_erase_view, name="client-erase"),
     path("<int:pk>/intake-and-consent/", views.client_intake_and_consent, name="client-intake-and-consent"),

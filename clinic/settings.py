@@ -177,6 +177,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "treatments.tasks.remind_records_past_keeping_task",
         "schedule": 6 * 3600.0,
     },
+    # files of clients left unimported, and the rows an import left out, forgotten after a while
+    "forget-old-client-imports": {
+        "task": "clients.tasks.forget_old_client_imports_task",
+        "schedule": 6 * 3600.0,
+    },
 }
 
 # Email: SMTP when EMAIL_HOST is set, otherwise one .eml file per message under var/mail/.

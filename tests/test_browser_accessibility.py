@@ -393,3 +393,51 @@ def test_on_a_phone_each_answer_box_sits_before_its_words_at_a_thumbs_size(live_
         assert box["boxTop"] <= box["textTop"] + 12 and box["textTop"] < box["boxBottom"], box
     yes_no = [b for b in boxes if b["type"] == "radio"]
     assert yes_no and max(b["labelHeight"] for b in yes_no) < 60
+
+
+def test_importing_clients_passes_from_upload_to_done(live_server, demo, browser_page):
+    """A file of every kind of row: new, already a client, twice, refused, an address to check."""
+    from clients.imports import client_import_apply, client_import_read
+
+    manager = StaffMember.objects.get(user__username="manager")
+    known = Client.objects.filter(clinic=manager.clinic, email__gt="").order_by("id").first()
+    rows = [
+        "First name,Last name,Email,Mobile,DOB,Marketing",
+        "Jane,Doe,jane@example.com,07700 900001,25/03/1985,yes",
+        f"{known.first_name},{known.last_name},{known.email},,,",
+        "Jane,Again,jane@example.com,,,",
+        "No,Contact,,n/a,,",
+        "Amy,Typo,amy@gmial.com,,,maybe",
+        "Amy,Typo,amy@gmial.com,,,no",
+    ]
+    client_import = client_import_read(
+        clinic=manager.clinic, uploaded_by=manager, file_name="old.csv", data="\r\n".join(rows).encode()
+    )
+    page = browser_page
+    sign_in(page, live_server, "manager")
+    preview = reverse("client-import", args=[client_import.pk])
+    assert audit(page, live_server.url, [reverse("client-import-start"), preview]) == {}
+    assert page.locator("#rows-refused").count() == page.locator("#rows-warned").count() == 1
+    client_import_apply(client_import, actor=manager)
+    assert audit(page, live_server.url, [preview, reverse("client-import-start")]) == {}
+    assert page.locator("#imports").count() == 1
+
+
+def test_the_calendars_move_dialog_passes(live_server, demo, browser_page):
+    page = browser_page
+    sign_in(page, live_server, "frontdesk")
+    visit = _a_visit_ahead()
+    day = timezone.localtime(visit.start, visit.clinic.zone).date()
+    page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
+    block = page.locator(f"[data-appointment-id='{visit.pk}']")
+    other = page.locator(
+        f".column-body[data-practitioner]:not([data-practitioner='{visit.practitioner_id}'])"
+    ).first
+    block.scroll_into_view_if_needed()
+    start, target = block.bounding_box(), other.bounding_box()
+    page.mouse.move(start["x"] + 10, start["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(target["x"] + 20, target["y"] + 60, steps=8)
+    page.mouse.up()
+    assert page.get_by_role("dialog", name="Move this visit?").is_visible()
+    assert violations(page) == []

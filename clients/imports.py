@@ -1,0 +1,730 @@
+"""Clients brought over from the software a clinic used before, as a CSV file.
+
+A clinic leaving another booking tool takes its clients with it as a spreadsheet. A manager uploads it
+(`client_import_read`), sees what each column was taken to hold and what each row will become
+(`import_preview`: a new client, already a client, the same person twice in the file, or refused and
+why), may say otherwise what a column holds or how its dates are written (`client_import_settings`),
+then imports it, once (`client_import_apply`), or puts it aside (`client_import_discard`).
+
+- The file's first line names its columns. Common names are recognised (First name, Surname, Mobile,
+  DOB, Email address, …, and the clinic's own clients export); a column nobody recognised is left out
+  unless the manager says what it holds.
+- UTF-8 (with or without a spreadsheet's byte-order mark) or Windows-1252; commas, semicolons or tabs.
+  A workbook (.xlsx) is refused with how to save it as CSV.
+- Each row is checked as a client typed in at the desk is: first and last name, an email or a phone,
+  a date of birth neither ahead nor longer ago than anyone lives. A date like 03/04/1985 is read in the
+  order the file shows (a day above 12 settles it) or, if none does, the clinic's custom.
+- A row whose email, phone (however written), or name and date of birth a client of the clinic has is
+  not imported again: the preview names the client. The same person twice in the file: the first row
+  is imported. A detail more than `LARGEST_SHARED_GROUP` records share is a placeholder
+  ("none@none.com"), not a person, as on the duplicates page.
+- Importing is one transaction under the import's row lock: every new client or none, and once.
+- What an import keeps of people goes when it is no use: a file left unimported for a week is put
+  aside (its text deleted); the rows left out are forgotten 90 days after the import.
+- Reading the clinic's clients for the comparison is one query, whatever the file's size.
+"""
+
+import csv
+import datetime as dt
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from clients.addresses import likely_typo
+from clients.merging import LARGEST_SHARED_GROUP, identity_keys
+from clients.models import (
+    NO_WAY_TO_REACH,
+    Client,
+    ClientImport,
+    ClientImportStatus,
+    DateOrder,
+    validate_date_of_birth,
+    validate_phone_number,
+    validate_printable,
+)
+from clinic.account_events import account_event_record
+from clinic.errors import ClinicError
+from clinic.models import AccountAction, Clinic, StaffMember
+from clinic.spreadsheets import cell_read
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_IMPORT_ROWS = 20_000
+NOTES_LONGEST = 5000
+# what an import keeps of people, and for how long (`imports_forget_old`, every few hours)
+KEEP_UNIMPORTED_DAYS = 7
+KEEP_LEFT_OUT_DAYS = 90
+
+# What a column can hold, as the preview's choices say it.
+IMPORT_FIELDS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "full_name": "Full name (first and last together)",
+    "email": "Email",
+    "phone": "Phone",
+    "date_of_birth": "Date of birth",
+    "emergency_contact_name": "Emergency contact",
+    "emergency_contact_phone": "Emergency contact phone",
+    "gp_details": "GP",
+    "notes": "Notes",
+    "accepts_marketing_email": "Marketing emails (yes or no)",
+    "accepts_aftercare_email": "Aftercare emails (yes or no)",
+}
+
+# Column names as other software writes them, lower case, letters and digits only; for a detail two
+# columns may hold (a mobile and a home phone), the earlier name in its list wins.
+COLUMN_NAMES = {
+    "first_name": ["firstname", "forename", "forenames", "givenname", "first", "fname", "firstnames"],
+    "last_name": ["lastname", "surname", "familyname", "last", "lname"],
+    "full_name": ["fullname", "name", "clientname", "customername", "patientname"],
+    "email": ["email", "emailaddress", "mail", "emailid"],
+    "phone": [
+        "mobile",
+        "mobilephone",
+        "mobilenumber",
+        "mobileno",
+        "cell",
+        "cellphone",
+        "cellnumber",
+        "phone",
+        "phonenumber",
+        "phoneno",
+        "primaryphone",
+        "telephone",
+        "tel",
+        "contactnumber",
+        "homephone",
+        "landline",
+        "workphone",
+    ],
+    "date_of_birth": ["dateofbirth", "dob", "birthday", "birthdate", "born"],
+    "emergency_contact_name": ["emergencycontact", "emergencycontactname", "nextofkin", "nextofkinname"],
+    "emergency_contact_phone": [
+        "emergencycontactphone",
+        "emergencycontactnumber",
+        "emergencyphone",
+        "nextofkinphone",
+    ],
+    "gp_details": ["gp", "gpdetails", "gpname", "familydoctor", "doctor"],
+    "notes": ["notes", "note", "comments", "comment", "clientnotes", "alerts"],
+    "accepts_marketing_email": [
+        "marketingemails",
+        "marketing",
+        "emailmarketing",
+        "acceptsmarketing",
+        "acceptsmarketingemails",
+        "marketingconsent",
+        "marketingoptin",
+        "newsletter",
+    ],
+    "accepts_aftercare_email": ["aftercareemails", "aftercare"],
+}
+NAME_PREFIXES = ("client", "customer", "patient", "contact")
+_FIELD_OF_NAME = {
+    name: (detail, rank) for detail, names in COLUMN_NAMES.items() for rank, name in enumerate(names)
+}
+
+YES = {"yes", "y", "true", "1", "x", "opted in", "optedin", "subscribed", "on"}
+NO = {"", "no", "n", "false", "0", "opted out", "optedout", "unsubscribed", "off"}
+# What old software writes for "no phone": taken as none, not refused as a number
+NO_PHONE = {"", "-", "--", "n/a", "na", "none", "nil", "unknown", "0", "tbc", "."}
+
+NEW, ALREADY, TWICE, REFUSED = "new", "already", "twice", "refused"
+
+
+def _column_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.casefold())
+
+
+def column_detail(name: str) -> tuple[str, int] | None:
+    """The client's detail a column of this name holds, and how sure (lower is surer), or None."""
+    key = _column_key(name)
+    if key in _FIELD_OF_NAME:
+        return _FIELD_OF_NAME[key]
+    for prefix in NAME_PREFIXES:
+        if key.startswith(prefix) and key[len(prefix) :] in _FIELD_OF_NAME:
+            return _FIELD_OF_NAME[key[len(prefix) :]]
+    return None
+
+
+def guess_mapping(columns: list[str]) -> list[str]:
+    """For each column, the detail it holds by its name ("" for none); a detail goes to one column."""
+    best: dict[str, tuple[int, int]] = {}
+    for index, name in enumerate(columns):
+        found = column_detail(name)
+        if found and (found[0] not in best or found[1] < best[found[0]][0]):
+            best[found[0]] = (found[1], index)
+    mapping = [""] * len(columns)
+    for detail, (_rank, index) in best.items():
+        mapping[index] = detail
+    return mapping
+
+
+def mapping_problems(mapping: list[str]) -> list[str]:
+    """What stops any row being imported with this mapping, in words; none when it will do."""
+    problems = []
+    chosen = [detail for detail in mapping if detail]
+    for detail in sorted({d for d in chosen if chosen.count(d) > 1}, key=list(IMPORT_FIELDS).index):
+        problems.append(f"Two columns are said to hold the {IMPORT_FIELDS[detail].lower()}: choose one.")
+    names = {"first_name", "last_name"} <= set(chosen) or "full_name" in chosen
+    if not names:
+        problems.append("Say which columns hold the first and last names (or one column with the full name).")
+    if not {"email", "phone"} & set(chosen):
+        problems.append("Say which column holds the email or the phone: each client needs one of them.")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ClinicError(
+            "This is a spreadsheet workbook, not a CSV file. Open it in your spreadsheet program, "
+            "save it as “CSV UTF-8 (comma delimited)”, and upload that file.",
+            code="not_csv",
+        )
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in text:
+            return text
+    raise ClinicError(
+        "This file is not text we can read. Save it from your spreadsheet program as "
+        "“CSV UTF-8 (comma delimited)” and upload that.",
+        code="not_csv",
+    )
+
+
+def _delimiter(text: str) -> str:
+    first_line = text.split("\n", 1)[0]
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    chosen = max(counts, key=lambda d: (counts[d], d == ","))
+    return chosen if counts[chosen] else ","
+
+
+def _rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The file's rows with their line numbers, blank rows left out."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows = []
+    last_line = 0
+    try:
+        for cells in reader:
+            last_line = reader.line_num
+            if any(c.strip() for c in cells):
+                rows.append((reader.line_num, cells))
+                if len(rows) > MAX_IMPORT_ROWS + 1:
+                    raise ClinicError(
+                        f"This file has more than {MAX_IMPORT_ROWS:,} clients. Split it into files of "
+                        f"{MAX_IMPORT_ROWS:,} rows or fewer (each with the first line) and import each.",
+                        code="too_many_rows",
+                    )
+    except csv.Error as error:
+        raise ClinicError(
+            f"The row that starts on line {last_line + 1} cannot be read as CSV ({error}): a quote mark "
+            "never closed? Check it in your spreadsheet program and save the file as CSV again.",
+            code="not_csv",
+        ) from error
+    return rows
+
+
+def refuse_if_too_big(size: int) -> None:
+    """Refuse a file over `MAX_IMPORT_BYTES`, saying how big it is (checked before it is read)."""
+    if size > MAX_IMPORT_BYTES:
+        raise ClinicError(
+            f"This file is {size / 1024 / 1024:.1f} MB: at most {MAX_IMPORT_BYTES // 1024 // 1024} MB "
+            "can be imported at once. Split it into smaller files.",
+            code="too_big",
+        )
+
+
+@transaction.atomic
+def client_import_read(
+    *, clinic: Clinic, uploaded_by: StaffMember, file_name: str, data: bytes
+) -> ClientImport:
+    """Read an uploaded file, guess what each column holds and how dates are written, and keep it to
+    preview. Refuses, in words, a file that is empty, too big, not CSV, or has no names to read."""
+    refuse_if_too_big(len(data))
+    text = _decode(data)
+    delimiter = _delimiter(text)
+    rows = _rows(text, delimiter)
+    if len(rows) < 2:
+        raise ClinicError(
+            "This file has no clients in it: it needs a first line naming the columns, then a line for each "
+            "client.",
+            code="empty",
+        )
+    columns = [name.strip() for name in rows[0][1]]
+    mapping = guess_mapping(columns)
+    client_import = ClientImport(
+        clinic=clinic,
+        uploaded_by=uploaded_by,
+        file_name=(file_name or "clients.csv")[:200],
+        text=text,
+        delimiter=delimiter,
+        columns=columns,
+        mapping=mapping,
+        date_order=date_order_of(rows[1:], mapping, default=_clinic_date_order(clinic))[0],
+    )
+    client_import.save()
+    return client_import
+
+
+def _clinic_date_order(clinic: Clinic) -> str:
+    """Month first where the clinic's zone is in the Americas' month-first countries, else day first."""
+    return DateOrder.MONTH_FIRST if clinic.time_zone.startswith("America/") else DateOrder.DAY_FIRST
+
+
+# ---------------------------------------------------------------------------------------- dates
+
+_NUMERIC_DATE = re.compile(
+    r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?)?$"
+)
+_WORDED_FORMATS = (
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%d-%b-%Y",
+    "%d-%B-%Y",
+    "%d %b %y",
+    "%d-%b-%y",
+)
+
+
+def _full_year(year: str, today: dt.date) -> int:
+    """A year as written: two digits are this century's if not ahead, else the last's (a birth year)."""
+    number = int(year)
+    if len(year) > 2:
+        return number
+    return 2000 + number if 2000 + number <= today.year else 1900 + number
+
+
+def date_read(text: str, order: str, *, today: dt.date) -> dt.date:
+    """A date of birth as written in an export: 1985-04-03, 03/04/1985 (in `order`), 3 Apr 1985, …
+
+    Raises ValueError with what to check, in words.
+    """
+    text = " ".join(text.replace(",", " ").split())
+    if match := _NUMERIC_DATE.match(text):
+        first, second, third = match.groups()
+        if len(first) == 4:  # year first, as ISO writes it
+            year, month, day = int(first), int(second), int(third)
+        elif len(third) in (2, 4) and len(first) <= 2:
+            year = _full_year(third, today)
+            day, month = (
+                (int(first), int(second)) if order == DateOrder.DAY_FIRST else (int(second), int(first))
+            )
+        else:
+            raise ValueError(f"“{text}” is not a date we can read: write it as 1985-04-03.")
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            said = "day/month/year" if order == DateOrder.DAY_FIRST else "month/day/year"
+            raise ValueError(
+                f"“{text}” is not a date read as {said}. Check it, or how the file writes dates."
+            ) from None
+    for pattern in _WORDED_FORMATS:
+        try:
+            read = dt.datetime.strptime(text, pattern).date()  # noqa: DTZ007 (a date: no time, no zone)
+        except ValueError:
+            continue
+        if pattern.endswith("%y"):
+            read = read.replace(year=_full_year(f"{read.year % 100:02d}", today))
+        return read
+    raise ValueError(f"“{text}” is not a date we can read: write it as 1985-04-03.")
+
+
+def date_order_of(rows, mapping: list[str], *, default: str) -> tuple[str, str]:
+    """How the file writes dates, and why we think so: a day above 12 first (25/03/1985) says day
+    first; in second place, month first. With neither, or both, the clinic's custom (`default`)."""
+    if "date_of_birth" not in mapping:
+        return default, ""
+    column = mapping.index("date_of_birth")
+    day_first = month_first = None
+    for number, cells in rows:
+        text = cells[column].strip() if column < len(cells) else ""
+        match = _NUMERIC_DATE.match(text)
+        if not match or len(match.group(1)) == 4:
+            continue
+        first, second = int(match.group(1)), int(match.group(2))
+        if first > 12 and second <= 12 and day_first is None:
+            day_first = (number, text)
+        if second > 12 and first <= 12 and month_first is None:
+            month_first = (number, text)
+        if day_first and month_first:
+            break
+    if day_first and not month_first:
+        return DateOrder.DAY_FIRST, f"{day_first[1]} on line {day_first[0]} can only be read day first."
+    if month_first and not day_first:
+        return (
+            DateOrder.MONTH_FIRST,
+            f"{month_first[1]} on line {month_first[0]} can only be read month first.",
+        )
+    if day_first and month_first:
+        return default, (
+            f"The file writes dates both ways ({day_first[1]} on line {day_first[0]}, {month_first[1]} on "
+            f"line {month_first[0]}): the dates that cannot be read one way are refused."
+        )
+    return default, "No date in the file says which comes first, the day or the month: check a few below."
+
+
+# ---------------------------------------------------------------------------------------- rows
+
+
+class ImportedClientForm(forms.Form):
+    """One row's details, checked as the desk's new-client form checks a client typed in (its fields'
+    rules; `_row_details` runs each field's clean itself, and asks for an email or a phone)."""
+
+    first_name = forms.CharField(max_length=100, validators=[validate_printable])
+    last_name = forms.CharField(max_length=100, validators=[validate_printable])
+    email = forms.EmailField(required=False)
+    phone = forms.CharField(
+        max_length=40, required=False, validators=[validate_printable, validate_phone_number]
+    )
+    date_of_birth = forms.DateField(required=False, validators=[validate_date_of_birth])
+    emergency_contact_name = forms.CharField(max_length=200, required=False, validators=[validate_printable])
+    emergency_contact_phone = forms.CharField(
+        max_length=40, required=False, validators=[validate_printable, validate_phone_number]
+    )
+    gp_details = forms.CharField(max_length=200, required=False, validators=[validate_printable])
+    notes = forms.CharField(max_length=NOTES_LONGEST, required=False)
+    accepts_marketing_email = forms.BooleanField(required=False)
+    accepts_aftercare_email = forms.BooleanField(required=False)
+
+
+_ROW_FIELDS = ImportedClientForm.base_fields
+
+
+def _split_name(full: str) -> tuple[str, str]:
+    """ "Smith, Olivia" and "Olivia Smith" alike; the last word is the last name."""
+    if "," in full:
+        last, _, first = full.partition(",")
+        return first.strip(), last.strip()
+    first, _, last = full.strip().rpartition(" ")
+    return first.strip(), last.strip()
+
+
+def _yes_no(text: str) -> bool:
+    said = text.strip().casefold()
+    if said in YES:
+        return True
+    if said in NO:
+        return False
+    raise ValueError(f"“{text}” is neither yes nor no.")
+
+
+def _row_details(cells: list[str], mapping: list[str], order: str, today: dt.date) -> tuple[dict, str]:
+    """A row's client details, checked; or what is wrong with it, in words ("" when nothing is)."""
+    if len(cells) > len(mapping) and any(c.strip() for c in cells[len(mapping) :]):
+        return {}, (
+            "This line has more cells than the first line names columns: a comma in a value without "
+            "quotes around it?"
+        )
+    raw = {
+        detail: cell_read(cells[i].strip()) for i, detail in enumerate(mapping) if detail and i < len(cells)
+    }
+    data = {name: raw.get(name, "") for name in ImportedClientForm.base_fields}
+    problems = []
+    if not data["first_name"] and not data["last_name"] and raw.get("full_name"):
+        data["first_name"], data["last_name"] = _split_name(raw["full_name"])
+    for phone in ("phone", "emergency_contact_phone"):
+        if data[phone].casefold() in NO_PHONE:
+            data[phone] = ""
+    data["email"] = data["email"].lower()
+    if data["date_of_birth"]:
+        try:
+            data["date_of_birth"] = date_read(data["date_of_birth"], order, today=today)
+        except ValueError as error:
+            problems.append(f"Date of birth: {error}")
+            data["date_of_birth"] = None
+    else:
+        data["date_of_birth"] = None
+    for flag in ("accepts_marketing_email", "accepts_aftercare_email"):
+        if flag not in raw:
+            data[flag] = flag == "accepts_aftercare_email"  # as for a client typed in at the desk
+            continue
+        try:
+            data[flag] = _yes_no(raw[flag])
+        except ValueError as error:
+            problems.append(f"{IMPORT_FIELDS[flag].split(' (')[0]}: {error}")
+    # each field's own clean, as the form would run it, without a form (and its copies) per row
+    cleaned = {}
+    for name, form_field in _ROW_FIELDS.items():
+        try:
+            cleaned[name] = form_field.clean(data[name])
+        except ValidationError as error:
+            cleaned[name] = None
+            label, messages = f"{IMPORT_FIELDS[name]}: ", error.messages
+            if name == "first_name" and "full_name" in raw and not data["first_name"]:
+                label, messages = f"Full name “{raw['full_name']}”: ", ["give both a first and a last name."]
+            problems.extend(f"{label}{message}" for message in messages)
+    if not data["email"] and not data["phone"]:
+        problems.append(NO_WAY_TO_REACH)
+    if problems:
+        return {}, " ".join(dict.fromkeys(problems))
+    return cleaned, ""
+
+
+def row_said(cells: list[str]) -> str:
+    """A row's cells that hold something, as a person reads them: "Jane · Doe · jane@example.com"."""
+    return " · ".join(text.strip() for text in cells if text.strip())
+
+
+@dataclass
+class ImportRow:
+    """One line of the file and what importing it does."""
+
+    line: int
+    cells: list[str]
+    outcome: str
+    reason: str = ""
+    details: dict = field(default_factory=dict)
+    warning: str = ""
+    client_id: int | None = None  # the client it already is
+    same_as_line: int | None = None  # the earlier line of the same person
+
+    @property
+    def said(self) -> str:
+        return row_said(self.cells)
+
+
+@dataclass
+class ImportPreview:
+    rows: list[ImportRow]
+    problems: list[str]  # what stops the import as a whole (the columns chosen)
+    date_order_why: str
+
+    def of(self, outcome: str) -> list[ImportRow]:
+        return [row for row in self.rows if row.outcome == outcome]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = defaultdict(int)
+        for row in self.rows:
+            counted[row.outcome] += 1
+        return {outcome: counted[outcome] for outcome in (NEW, ALREADY, TWICE, REFUSED)}
+
+
+def _keys(details: dict) -> list[tuple]:
+    return identity_keys(
+        details["first_name"],
+        details["last_name"],
+        details["email"],
+        details["phone"],
+        details["date_of_birth"],
+    )
+
+
+def import_preview(client_import: ClientImport) -> ImportPreview:
+    """What importing the file as the manager set it up would do, row by row (one query)."""
+    rows = _rows(client_import.text, client_import.delimiter)[1:]
+    mapping = client_import.mapping
+    problems = mapping_problems(mapping)
+    _order, why = date_order_of(rows, mapping, default=client_import.date_order)
+    if problems:
+        return ImportPreview(rows=[], problems=problems, date_order_why=why)
+    today = timezone.localdate(timezone=client_import.clinic.zone)
+    read = []
+    for line, cells in rows:
+        details, reason = _row_details(cells, mapping, client_import.date_order, today)
+        read.append((line, cells, details, reason))
+    # the clinic's clients by what identifies them, and how many records (theirs and the file's) share each
+    clients_by_key: dict[tuple, list[int]] = defaultdict(list)
+    names: dict[int, str] = {}
+    for client_id, first, last, email, phone, born in Client.objects.filter(
+        clinic=client_import.clinic, erased_at=None
+    ).values_list("id", "first_name", "last_name", "email", "phone", "date_of_birth"):
+        names[client_id] = f"{first} {last}"
+        for key in identity_keys(first, last, email, phone, born):
+            clients_by_key[key].append(client_id)
+    shared = defaultdict(int, {key: len(ids) for key, ids in clients_by_key.items()})
+    for *_, details, _reason in read:
+        if details:
+            for key in _keys(details):
+                shared[key] += 1
+    said = {"email": "the same email", "phone": "the same phone", "name": "the same name and date of birth"}
+    first_line_of: dict[tuple, int] = {}
+    preview_rows = []
+    for line, cells, details, reason in read:
+        if reason:
+            preview_rows.append(ImportRow(line=line, cells=cells, outcome=REFUSED, reason=reason))
+            continue
+        keys = [key for key in _keys(details) if shared[key] <= LARGEST_SHARED_GROUP]
+        known = next((key for key in keys if key in clients_by_key), None)
+        if known:
+            client_id = clients_by_key[known][0]
+            preview_rows.append(
+                ImportRow(
+                    line=line,
+                    cells=cells,
+                    outcome=ALREADY,
+                    reason=f"Already a client: {names[client_id]} ({said[known[0]]}).",
+                    client_id=client_id,
+                )
+            )
+            continue
+        earlier = next((first_line_of[key] for key in keys if key in first_line_of), None)
+        if earlier:
+            preview_rows.append(
+                ImportRow(
+                    line=line,
+                    cells=cells,
+                    outcome=TWICE,
+                    reason=f"The same person as line {earlier}.",
+                    same_as_line=earlier,
+                )
+            )
+            continue
+        for key in keys:
+            first_line_of[key] = line
+        suggestion = likely_typo(details["email"]) if details["email"] else None
+        preview_rows.append(
+            ImportRow(
+                line=line,
+                cells=cells,
+                outcome=NEW,
+                details=details,
+                warning=f"Did you mean {suggestion}? Imported as written." if suggestion else "",
+            )
+        )
+    return ImportPreview(rows=preview_rows, problems=[], date_order_why=why)
+
+
+# ---------------------------------------------------------------------------------------- writes
+
+
+def _refuse_if_done(client_import: ClientImport) -> None:
+    if client_import.status == ClientImportStatus.IMPORTED:
+        raise ClinicError(
+            f"This file was imported already ({client_import.imported_count} clients): nothing was imported "
+            "again.",
+            code="already_imported",
+        )
+    if client_import.status == ClientImportStatus.DISCARDED:
+        raise ClinicError("This file was put aside: upload it again to import it.", code="discarded")
+
+
+@transaction.atomic
+def client_import_settings(
+    client_import: ClientImport, *, mapping: list[str], date_order: str
+) -> ClientImport:
+    """Say what each column holds and how the file writes dates."""
+    locked = ClientImport.objects.select_for_update().get(pk=client_import.pk)
+    _refuse_if_done(locked)
+    if len(mapping) != len(locked.columns) or any(m and m not in IMPORT_FIELDS for m in mapping):
+        raise ClinicError("Choose what each column holds from its list.", code="bad_mapping")
+    if date_order not in DateOrder.values:
+        raise ClinicError("Choose how the file writes dates from the list.", code="bad_date_order")
+    locked.mapping, locked.date_order = mapping, date_order
+    locked.save(update_fields=["mapping", "date_order"])
+    return locked
+
+
+@transaction.atomic
+def client_import_apply(client_import: ClientImport, *, actor: StaffMember) -> ClientImport:
+    """Register every new client of the file, all or none, once; keep the rows not imported and why.
+
+    Under the import's row lock, so a second click, or a colleague importing the same upload, finds it
+    imported and adds nobody. The file is checked again against the clinic's clients as they are now.
+    """
+    locked = ClientImport.objects.select_for_update().select_related("clinic").get(pk=client_import.pk)
+    _refuse_if_done(locked)
+    preview = import_preview(locked)
+    if preview.problems:
+        raise ClinicError(preview.problems[0], code="bad_mapping")
+    new_rows = preview.of(NEW)
+    if not new_rows:
+        raise ClinicError(
+            "Nobody in this file is new to the clinic: nothing to import. The rows below say why.",
+            code="nothing_new",
+        )
+    now = timezone.now()
+    created = Client.objects.bulk_create(
+        [Client(clinic=locked.clinic, imported_in=locked, created_at=now, **row.details) for row in new_rows],
+        batch_size=1000,
+    )
+    client_of_line = {row.line: client.pk for row, client in zip(new_rows, created, strict=True)}
+    locked.status = ClientImportStatus.IMPORTED
+    locked.done_at, locked.done_by = now, actor
+    locked.imported_count = len(new_rows)
+    locked.left_out_count = len(preview.rows) - len(new_rows)
+    # each row left out names the client it is, if any, so that client's erasure takes it out too
+    locked.left_out = [
+        {
+            "line": row.line,
+            "cells": row.cells,
+            "reason": row.reason,
+            "client": row.client_id or client_of_line.get(row.same_as_line),
+        }
+        for row in preview.rows
+        if row.outcome != NEW
+    ]
+    locked.text = ""
+    locked.save()
+    account_event_record(actor.user, AccountAction.IMPORTED_CLIENTS)
+    return locked
+
+
+@transaction.atomic
+def client_import_discard(client_import: ClientImport, *, actor: StaffMember) -> ClientImport:
+    """Put a file aside without importing it: its text is not kept."""
+    locked = ClientImport.objects.select_for_update().get(pk=client_import.pk)
+    _refuse_if_done(locked)
+    locked.status = ClientImportStatus.DISCARDED
+    locked.done_at, locked.done_by = timezone.now(), actor
+    locked.text = ""
+    locked.save(update_fields=["status", "done_at", "done_by", "text"])
+    return locked
+
+
+def imports_forget_old(*, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Forget what imports keep of people once it is no use: a file read and left unimported for
+    `KEEP_UNIMPORTED_DAYS` is put aside (its text gone), and the rows an import left out are forgotten
+    `KEEP_LEFT_OUT_DAYS` after it (their count stays). Safe to run twice. Returns (put aside, forgotten)."""
+    now = now or timezone.now()
+    put_aside = ClientImport.objects.filter(
+        status=ClientImportStatus.READ, uploaded_at__lt=now - dt.timedelta(days=KEEP_UNIMPORTED_DAYS)
+    ).update(status=ClientImportStatus.DISCARDED, done_at=now, text="")
+    forgotten = (
+        ClientImport.objects.filter(
+            status=ClientImportStatus.IMPORTED, done_at__lt=now - dt.timedelta(days=KEEP_LEFT_OUT_DAYS)
+        )
+        .exclude(left_out=[])
+        .update(left_out=[])
+    )
+    return put_aside, forgotten
+
+
+def imports_forget_client(client: Client) -> int:
+    """Take out of what imports left out the rows that were this client (already a client, or the
+    same person as a row imported): part of erasing them (`clients.erasure`). Returns imports changed."""
+    changed = []
+    for client_import in (
+        ClientImport.objects.filter(clinic_id=client.clinic_id, status=ClientImportStatus.IMPORTED)
+        .exclude(left_out=[])
+        .only("id", "left_out")
+    ):
+        kept = [row for row in client_import.left_out if row.get("client") != client.pk]
+        if len(kept) < len(client_import.left_out):
+            client_import.left_out = kept
+            changed.append(client_import)
+    ClientImport.objects.bulk_update(changed, ["left_out"])
+    return len(changed)
+
+
+def left_out_rows(client_import: ClientImport):
+    """The rows not imported, as a CSV the manager fixes and imports again: the file's own columns,
+    then the line it was on and why."""
+    yield [*client_import.columns, "Line", "Why not imported"]
+    width = len(client_import.columns)
+    for row in client_import.left_out:
+        cells = (row["cells"] + [""] * width)[:width] if len(row["cells"]) <= width else row["cells"]
+        yield [*cells, row["line"], row["reason"]]
