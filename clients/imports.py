@@ -647,8 +647,20 @@ def client_import_apply(client_import: ClientImport, *, actor: StaffMember) -> C
             code="nothing_new",
         )
     now = timezone.now()
+    # a yes to the clinic's news comes from the file: said so, with the consent's record
+    news_how = f"Said yes in {locked.file_name}, imported by {actor.display_name}"[:200]
     created = Client.objects.bulk_create(
-        [Client(clinic=locked.clinic, imported_in=locked, created_at=now, **row.details) for row in new_rows],
+        [
+            Client(
+                clinic=locked.clinic,
+                imported_in=locked,
+                created_at=now,
+                news_choice_at=now if row.details["accepts_marketing_email"] else None,
+                news_choice_how=news_how if row.details["accepts_marketing_email"] else "",
+                **row.details,
+            )
+            for row in new_rows
+        ],
         batch_size=1000,
     )
     client_of_line = {row.line: client.pk for row, client in zip(new_rows, created, strict=True)}

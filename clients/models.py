@@ -67,7 +67,10 @@ class Client(models.Model):
     gp_details = models.CharField("GP", max_length=200, blank=True, validators=[validate_printable])
     # Email preferences: booking mail is always sent; these cover non-essential mail.
     accepts_aftercare_email = models.BooleanField(default=True)
-    accepts_marketing_email = models.BooleanField(default=False)
+    accepts_marketing_email = models.BooleanField(default=False)  # the clinic's news (`treatments.news`)
+    # when and how the client last said yes or no to the clinic's news ("Ticked on the booking page")
+    news_choice_at = models.DateTimeField(null=True, blank=True, editable=False)
+    news_choice_how = models.CharField(max_length=200, blank=True, editable=False)
     unsubscribed_at = models.DateTimeField(null=True, blank=True, help_text="Set by one-click unsubscribe.")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

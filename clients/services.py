@@ -35,7 +35,7 @@ from clients.selectors import (
     withdrawals_by_treatment,
 )
 from clinic.errors import ClinicError
-from clinic.models import Clinic, Modality, StaffMember
+from clinic.models import Clinic, Modality, OutboxMessage, OutboxStatus, StaffMember
 from clinic.outbox import outbox_cancel_non_essential, outbox_message, outbox_readdress, outbox_write
 
 
@@ -136,9 +136,60 @@ def client_unsubscribe(*, client: Client) -> bool:
     if changed:
         client.unsubscribed_at = client.unsubscribed_at or timezone.now()
         client.accepts_aftercare_email = False
+        if client.accepts_marketing_email:
+            client.news_choice_at, client.news_choice_how = client.unsubscribed_at, UNSUBSCRIBED_FROM_NEWS
         client.accepts_marketing_email = False
-        client.save(update_fields=["unsubscribed_at", "accepts_aftercare_email", "accepts_marketing_email"])
+        client.save(
+            update_fields=[
+                "unsubscribed_at",
+                "accepts_aftercare_email",
+                "accepts_marketing_email",
+                "news_choice_at",
+                "news_choice_how",
+            ]
+        )
     outbox_cancel_non_essential(client_id=client.pk)
+    return changed
+
+
+UNSUBSCRIBED_FROM_NEWS = "Stopped them with the link in an email"
+
+
+@transaction.atomic
+def client_email_choices(client: Client, *, aftercare: bool, news: bool, how: str) -> list[str]:
+    """Record what the client said of the optional emails (aftercare advice, the clinic's news): at the
+    desk, or ticked on the booking page. Saying yes to either after unsubscribing is subscribing again.
+    `how` says where they said it, kept with a change of the news choice (the consent's record).
+    Returns what changed, in words, for the page ("aftercare emails on")."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    refuse_if_erased(client)
+    changed = []
+    if aftercare != client.accepts_aftercare_email:
+        client.accepts_aftercare_email = aftercare
+        changed.append("aftercare emails " + ("on" if aftercare else "off"))
+    if news != client.accepts_marketing_email:
+        client.accepts_marketing_email = news
+        client.news_choice_at, client.news_choice_how = timezone.now(), how[:200]
+        changed.append("the clinic's news " + ("on" if news else "off"))
+    if (aftercare or news) and client.unsubscribed_at:
+        client.unsubscribed_at = None
+    if not aftercare and "aftercare emails off" in changed:
+        # the aftercare still to go stops now, as an unsubscribe stops it (news rows are checked as
+        # they go: `treatments.news.out_of_date_news`)
+        OutboxMessage.objects.filter(
+            client_id=client.pk, is_essential=False, status=OutboxStatus.PENDING
+        ).exclude(topic__startswith="news:").update(
+            status=OutboxStatus.CANCELLED, last_error="The client asked for no aftercare emails."
+        )
+    client.save(
+        update_fields=[
+            "accepts_aftercare_email",
+            "accepts_marketing_email",
+            "news_choice_at",
+            "news_choice_how",
+            "unsubscribed_at",
+        ]
+    )
     return changed
 
 

@@ -11,6 +11,7 @@ urlpatterns = [
         "import/<int:pk>/not-imported.csv", import_views.client_import_left_out, name="client-import-left-out"
     ),
     path("<int:pk>/edit/", views.client_edit, name="client-edit"),
+    path("<int:pk>/email-choices/", views.client_email_choices_view, name="client-email-choices"),
     path("<int:pk>/erase/", views.client_erase_view, name="client-erase"),
     path("<int:pk>/intake-and-consent/", views.client_intake_and_consent, name="client-intake-and-consent"),
     path(

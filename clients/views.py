@@ -20,7 +20,12 @@ from clients.selectors import (
     consents_to_ask_again,
     refused_address,
 )
-from clients.services import client_update_details, consent_countersign, photo_consent_withdraw
+from clients.services import (
+    client_email_choices,
+    client_update_details,
+    consent_countersign,
+    photo_consent_withdraw,
+)
 from clinic.errors import ClinicError
 from clinic.models import OutboxMessage
 from clinic.outbox import outbox_resend
@@ -54,6 +59,27 @@ def outbox_message_resend(request, pk):
     else:
         messages.success(request, "Queued to send again now.")
     return redirect_back(request, "/")
+
+
+@staff_required
+@require_POST
+def client_email_choices_view(request, pk):
+    """Record what the client said, at the desk, of the optional emails: aftercare advice, the news."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    try:
+        changed = client_email_choices(
+            client,
+            aftercare=request.POST.get("aftercare") == "on",
+            news=request.POST.get("news") == "on",
+            how=f"Told {request.staff_member.display_name}",
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request, f"{client.first_name}: {', '.join(changed)}." if changed else "Nothing changed."
+        )
+    return redirect(reverse("client-detail", args=[pk]) + "#email-choices")
 
 
 @staff_required

@@ -198,6 +198,8 @@ SAMPLE_CONTEXT = {
     ],
     "rebook_url": "https://clinic.example/p/lumen/",
     "unsubscribe_url": "https://clinic.example/clients/u/sample/",
+    "news_subject": "Our new LED treatment",
+    "news_text": "From January we offer LED light therapy after microneedling.\n\nAsk us at your next visit.",
     "forms_url": "https://clinic.example/clients/forms/sample/",
     "forms_needed": ["Health questionnaire", "Microneedling consent"],
     "note": "A test note.",

@@ -441,3 +441,26 @@ def test_the_calendars_move_dialog_passes(live_server, demo, browser_page):
     page.mouse.up()
     assert page.get_by_role("dialog", name="Move this visit?").is_visible()
     assert violations(page) == []
+
+
+def test_the_clinics_news_passes_written_and_sent(live_server, demo, browser_page):
+    from treatments.models import NewsAudience
+    from treatments.news import news_send, news_write
+
+    manager = StaffMember.objects.get(user__username="manager")
+    Client.objects.filter(clinic=manager.clinic, email__gt="").update(accepts_marketing_email=True)
+    news = news_write(
+        clinic=manager.clinic,
+        by=manager,
+        subject="Our new LED treatment",
+        text="From January we offer LED light therapy.",
+        audience=NewsAudience.EVERYONE,
+    )
+    page = browser_page
+    sign_in(page, live_server, "manager")
+    detail = reverse("news-detail", args=[news.pk])
+    assert audit(page, live_server.url, [reverse("news"), detail]) == {}
+    assert page.locator("#news-recipients").count() == 1
+    news_send(news, by=manager)
+    assert audit(page, live_server.url, [detail, reverse("news")]) == {}
+    assert page.locator("#news-written").count() == 1

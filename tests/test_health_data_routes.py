@@ -65,6 +65,7 @@ SHOWS_NONE = {
     "a client's contact details, what records they hold counted, not read": {
         "client-list", "client-edit", "client-erase", "records-past-keeping", "export", "export-file",
         "client-duplicates", "client-import-start", "client-import", "client-import-left-out",
+        "news", "news-detail", "client-email-choices",
         "client-same-as", "merge-undo", "api-client-list", "api-client-detail", "api-client-erase",
         "outbox-resend",
     },

@@ -16,6 +16,10 @@ class TreatmentsConfig(AppConfig):
         register_out_of_date_check(out_of_date_waitlist_messages)
         register_context_refresh(waitlist_offers_as_they_stand)
 
+        from treatments.news import out_of_date_news
+
+        register_out_of_date_check(out_of_date_news)
+
         from clients.merging import register_after_merge, register_after_undo, register_merge_check
         from treatments.aftercare import rebooking_after_merge, rebooking_after_undo
         from treatments.booking import merge_refusal, visits_after_undo

@@ -17,10 +17,13 @@ from treatments.feedback import RATINGS as FEEDBACK_RATINGS
 from treatments.models import (
     MAX_MESO_DEPTH_MM,
     MAX_MICROCURRENT_UA,
+    NEWS_MONTHS_LONGEST,
     NOTE_MAX_CHARACTERS,
     BodyArea,
     MesoTechnique,
+    NewsAudience,
     ProductLot,
+    Service,
     Waveform,
 )
 from treatments.selectors import within_calendar
@@ -93,6 +96,11 @@ class PublicBookingForm(NewClientForm):
     note = NoteField(
         label="Anything we should know before your visit? (optional)",
         help_text="Read by the clinic's team before your visit.",
+    )
+    wants_news = forms.BooleanField(
+        required=False,
+        label="Email me the clinic's news too",
+        help_text="New treatments and offers, now and then. Stop them any time with the link in each email.",
     )
 
 
@@ -478,3 +486,35 @@ class AddendumForm(PlainLabelsForm):
         help_text="What was learnt after sign-off: a reaction the client reported, a correction.",
         validators=[validate_printable],
     )
+
+
+class NewsForm(PlainLabelsForm):
+    """The clinic's news: what it says and who it is for (`treatments.news`)."""
+
+    subject = forms.CharField(max_length=150, label="Subject")
+    text = forms.CharField(
+        max_length=5000,
+        label="What it says",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Plain text. Each client's email begins with “Hello” and their first name, and ends with "
+        "the clinic's name and a link to stop these emails.",
+    )
+    audience = forms.ChoiceField(
+        choices=NewsAudience.choices, label="Who it is for", widget=forms.RadioSelect
+    )
+    service = forms.ModelChoiceField(queryset=None, required=False, label="The service they had")
+    months = forms.IntegerField(
+        min_value=1, max_value=NEWS_MONTHS_LONGEST, required=False, label="Not seen for (months)"
+    )
+
+    def __init__(self, *args, clinic, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = Service.objects.filter(clinic=clinic).order_by("name")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("audience") == NewsAudience.HAD_SERVICE and not cleaned.get("service"):
+            self.add_error("service", "Choose the service they had.")
+        if cleaned.get("audience") == NewsAudience.NOT_SEEN and not cleaned.get("months"):
+            self.add_error("months", f"Say how many months, 1 to {NEWS_MONTHS_LONGEST}.")
+        return cleaned

@@ -1108,3 +1108,62 @@ class DayClose(models.Model):
     @property
     def card_difference(self) -> Decimal | None:
         return None if self.card_counted is None else self.card_counted - self.card_expected
+
+
+class NewsAudience(models.TextChoices):
+    """Who of the clients who said yes to the clinic's news an email of news goes to."""
+
+    EVERYONE = "everyone", "Everyone who said yes to the clinic's news"
+    HAD_SERVICE = "had_service", "Those who had a service"
+    NOT_SEEN = "not_seen", "Those not seen for a while, with nothing booked"
+
+
+NEWS_MONTHS_LONGEST = 60
+
+
+class ClinicNews(models.Model):
+    """An email of the clinic's news (a new treatment, opening hours, an offer), written by a manager
+    and sent once to the clients who said yes to the clinic's news (`treatments.news`)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="+")
+    subject = models.CharField(max_length=150)
+    text = models.TextField(max_length=5000)
+    audience = models.CharField(max_length=20, choices=NewsAudience.choices, default=NewsAudience.EVERYONE)
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    months = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(NEWS_MONTHS_LONGEST)]
+    )
+    written_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, related_name="+")
+    written_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recipients = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-written_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(audience__in=NewsAudience.values), name="clinic_news_audience_known"
+            ),
+            models.CheckConstraint(
+                condition=~Q(audience=NewsAudience.HAD_SERVICE) | Q(service__isnull=False),
+                name="clinic_news_service_named",
+                violation_error_message="Choose the service they had.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(audience=NewsAudience.NOT_SEEN)
+                | Q(months__gte=1, months__lte=NEWS_MONTHS_LONGEST),
+                name="clinic_news_months_named",
+                violation_error_message=f"Say how many months, 1 to {NEWS_MONTHS_LONGEST}.",
+            ),
+            models.CheckConstraint(
+                condition=Q(sent_at__isnull=True, recipients=0) | Q(sent_at__isnull=False),
+                name="clinic_news_recipients_once_sent",
+            ),
+            models.CheckConstraint(condition=~Q(subject="") & ~Q(text=""), name="clinic_news_says_something"),
+        ]
+
+    def __str__(self):
+        return self.subject

@@ -15,7 +15,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from clients.links import absolute_url
 from clients.models import Client, PhotoConsentScope
 from clients.selectors import latest_standing_consents, standing_photo_consents
-from clients.services import client_register, consent_withdraw_by_client, photo_consent_withdraw_by_client
+from clients.services import (
+    client_email_choices,
+    client_register,
+    consent_withdraw_by_client,
+    photo_consent_withdraw_by_client,
+)
 from clinic.errors import ClinicError, ConflictError
 from clinic.middleware import show_times_in_clinic_zone
 from clinic.models import Clinic, Modality, StaffMember
@@ -276,9 +281,17 @@ def public_details(request, slug, service_id):
         else:
             details = dict(form.cleaned_data)
             note = details.pop("note")
+            wants_news = details.pop("wants_news")
             try:
                 with transaction.atomic():
                     client = _find_or_register(clinic, details)
+                    if wants_news and not client.accepts_marketing_email:
+                        client_email_choices(
+                            client,
+                            aftercare=client.accepts_aftercare_email,
+                            news=True,
+                            how=NEWS_TICKED_ONLINE,
+                        )
                     appointment = appointment_book(
                         BookingRequest(
                             client=client,
@@ -348,6 +361,8 @@ def _can_change(appointment) -> bool:
 
 # The visits the page lists: a client's whole course fits, and more is a mistake to call about.
 VISITS_SHOWN = 50
+# how a client said yes to the clinic's news on the booking page, kept with their choice
+NEWS_TICKED_ONLINE = "Ticked on the online booking page"
 
 
 @require_safe

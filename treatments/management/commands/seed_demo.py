@@ -471,6 +471,7 @@ class Command(BaseCommand):
                     emergency_contact_name=f"{rng.choice(data.FIRST_NAMES)} {last}",
                     emergency_contact_phone=f"+44 7700 8{i:05d}",
                     accepts_aftercare_email=i % 9 != 0,
+                    accepts_marketing_email=i % 3 == 0,  # a third said yes to the clinic's news
                     created_at=now - dt.timedelta(days=rng.randrange(20, 900)),
                 )
             )
