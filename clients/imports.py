@@ -385,7 +385,7 @@ class ImportedClientForm(forms.Form):
 
     first_name = forms.CharField(max_length=100, validators=[validate_printable])
     last_name = forms.CharField(max_length=100, validators=[validate_printable])
-    email = forms.EmailField(required=False)
+    email = forms.EmailField(required=False, max_length=254)  # as the column holds
     phone = forms.CharField(
         max_length=40, required=False, validators=[validate_printable, validate_phone_number]
     )

@@ -383,6 +383,9 @@ def test_front_desk_drags_a_visit_to_a_colleague_later_that_morning(live_server,
     # then the calendar says where it went and shows it in Sam's column
     assert f"Moved to {day:%a %d %b} 11:30 with Sam Rivera." in page.locator(".flash").inner_text()
     assert sams.locator(f"[data-appointment-id='{visit.id}']").count() == 1
+    # and offers to put it back, in case the drop was a slip
+    put_back = f"Put Olivia Smith back to {day:%a %d %b} 10:00 with Dr Amara Lee"
+    assert page.get_by_role("button", name=put_back).is_visible()
     visit.refresh_from_db()
     assert (visit.practitioner, visit.start) == (
         world.sam,

@@ -225,3 +225,46 @@ def test_a_move_asked_from_the_calendar_comes_back_to_it_saying_what_happened(de
     assert "Dr Amara Lee is already booked" in refused.content.decode()
     visit.refresh_from_db()
     assert (visit.start, visit.practitioner) == (local(world, 2026, 12, 8, 11, 30), world.sam)
+
+
+def test_a_visit_dragged_by_mistake_is_put_back_from_the_calendar(desk, world):
+    back_to = "/calendar/?date=2026-12-08"
+
+    def move(visit, start, practitioner, **more):
+        return desk.post(
+            f"/appointments/{visit.id}/reschedule/",
+            {"reschedule-start": start, "reschedule-practitioner": practitioner.id, "next": back_to, **more},
+            follow=True,
+        ).content.decode()
+
+    with time_machine.travel(local(world, 2026, 12, 7, 8, 0), tick=False):
+        visit = appointment_book(_request(world, local(world, 2026, 12, 8, 10, 0)))
+        name = visit.client.full_name
+        # when the desk drops it on Sam at 11:30, the calendar offers to put it back, as long as it stands
+        page = move(visit, "2026-12-08T11:30", world.sam)
+        offer = f"Put {name} back to Tue 08 Dec 10:00 with Dr Amara Lee</button>"
+        assert offer in page
+        assert 'name="reschedule-start" value="2026-12-08T10:00"' in page
+        assert offer in desk.get(back_to).content.decode()  # a reload keeps it
+        # when it is put back, it is back, and nothing more is offered
+        page = move(visit, "2026-12-08T10:00", world.dr_lee, undo="1", **{"reschedule-reason": "Put back"})
+        assert "Moved to Tue 08 Dec 10:00 with Dr Amara Lee." in page and 'id="move-undo"' not in page
+        visit.refresh_from_db()
+        assert (visit.start, visit.practitioner) == (local(world, 2026, 12, 8, 10, 0), world.dr_lee)
+        # a visit moved again since, or cancelled, is not offered back
+        move(visit, "2026-12-08T12:00", world.sam)
+        from treatments.booking import appointment_cancel
+
+        appointment_cancel(visit)
+        assert 'id="move-undo"' not in desk.get(back_to).content.decode()
+        # a move made on the visit's own page offers nothing on the calendar
+        other = appointment_book(_request(world, local(world, 2026, 12, 8, 15, 0)))
+        desk.post(
+            f"/appointments/{other.id}/reschedule/",
+            {"reschedule-start": "2026-12-08T16:00", "reschedule-practitioner": world.dr_lee.id},
+        )
+        assert 'id="move-undo"' not in desk.get(back_to).content.decode()
+        move(other, "2026-12-08T15:00", world.dr_lee)
+    # ten minutes on, the offer is gone
+    with time_machine.travel(local(world, 2026, 12, 7, 8, 11), tick=False):
+        assert 'id="move-undo"' not in desk.get(back_to).content.decode()

@@ -370,6 +370,16 @@ def test_a_date_of_birth_ahead_or_long_ago_is_refused_as_at_the_desk(world):
     ]
 
 
+def test_a_value_longer_than_its_column_is_refused_in_words_not_cut(world):
+    long_email = "a" * 250 + "@example.com"
+    rows = [["First name", "Last name", "Email"], ["Jane", "Doe" * 40, long_email]]
+    (refused,) = import_preview(read(world, rows)).of(REFUSED)
+    assert refused.reason == (
+        "Last name: Ensure this value has at most 100 characters (it has 120). "
+        "Email: Ensure this value has at most 254 characters (it has 262)."
+    )
+
+
 def test_a_row_with_more_cells_than_columns_is_refused_not_cut(world):
     rows = [["First name", "Last name", "Email"], ["Jane", "Doe", "jane@example.com", "Smith"]]
     assert (

@@ -641,6 +641,41 @@ def appointment_detail(request, pk):
     )
 
 
+# A visit dragged on the calendar can be put back from the calendar for a while (`calendar.py`).
+MOVED_VISIT = "moved_visit"
+UNDO_MOVE_FOR = dt.timedelta(minutes=10)
+
+
+def remember_move_to_undo(request, moved, *, was_start, was_with) -> None:
+    """Keep, in the sign-in's session, where a visit moved on the calendar was, to offer putting it back."""
+    zone = request.staff_member.clinic.zone
+    was = timezone.localtime(was_start, zone)
+    request.session[MOVED_VISIT] = {
+        "visit": moved.pk,
+        "sequence": moved.sequence,
+        "until": (timezone.now() + UNDO_MOVE_FOR).timestamp(),
+        "start": was.strftime("%Y-%m-%dT%H:%M"),
+        "practitioner": was_with.pk,
+        "said": f"{moved.client.full_name} back to {was:%a %d %b %H:%M} with {was_with.display_name}",
+    }
+
+
+def move_to_undo(request) -> dict | None:
+    """The calendar's last move while it is recent and the visit has not changed since (put back,
+    moved again, cancelled); then it is forgotten."""
+    moved = request.session.get(MOVED_VISIT)
+    if not moved:
+        return None
+    if moved.get("until", 0) >= timezone.now().timestamp() and (
+        Appointment.objects.filter(
+            pk=moved["visit"], clinic=request.staff_member.clinic, sequence=moved["sequence"]
+        ).exists()
+    ):
+        return moved
+    del request.session[MOVED_VISIT]
+    return None
+
+
 STATUS_ACTIONS = {
     "check_in": (AppointmentStatus.ARRIVED, "Checked in."),
     "complete": (AppointmentStatus.FULFILLED, "Marked as completed."),
@@ -717,6 +752,7 @@ def appointment_action(request, pk, action):
                     else "Give the new start as a date and time.",
                 )
                 return redirect("appointment-detail", pk)
+            was_start, was_with = appointment.start, appointment.practitioner
             moved = appointment_reschedule(
                 appointment,
                 start=form.cleaned_data["start"],
@@ -725,6 +761,8 @@ def appointment_action(request, pk, action):
                 reason=form.cleaned_data["reason"],
             )
             local = timezone.localtime(moved.start, request.staff_member.clinic.zone)
+            if request.POST.get("next", "").startswith("/calendar/") and not request.POST.get("undo"):
+                remember_move_to_undo(request, moved, was_start=was_start, was_with=was_with)
             messages.success(
                 request,
                 f"Moved to {local:%a %d %b %H:%M} with {moved.practitioner.display_name}."

@@ -21,6 +21,7 @@ from treatments.selectors import (
     local_day_bounds,
     still_to_be_had,
 )
+from treatments.views.booking import move_to_undo
 from treatments.views.flags import flag_visits
 
 PIXELS_PER_MINUTE = 1.2
@@ -341,6 +342,8 @@ def calendar(request):
             # a visit is dragged to another time or practitioner in the practitioners' columns only: a
             # room's column would change the room, which the visit's page does
             "drag_to_move": by == "practitioner",
+            # the visit just dragged, to put back if that was a slip
+            "moved": move_to_undo(request),
             "step_seconds": int(step.total_seconds()),
             "pixels_per_minute": PIXELS_PER_MINUTE,
             "view": view,
