@@ -21,7 +21,16 @@ from clinic.tasks import deliver_due_messages_task
 from tests.booking_world import build_world, local
 from treatments.booking import BookingRequest, appointment_book, appointment_set_status
 from treatments.models import AppointmentStatus, ClinicNews, NewsAudience
-from treatments.news import NEWS_EMAIL, months_before, news_audience, news_recipients, news_send, news_write
+from treatments.news import (
+    NEWS_EMAIL,
+    months_before,
+    news_audience,
+    news_delivery,
+    news_recipients,
+    news_send,
+    news_send_test,
+    news_write,
+)
 
 NOW = dt.datetime(2026, 12, 1, 7, 0, tzinfo=dt.UTC)  # the suite's fixed clock
 
@@ -399,3 +408,33 @@ def test_a_yes_in_an_imported_file_is_kept_with_where_it_came_from(world):
     assert ada.news_choice_how == f"Said yes in old.csv, imported by {world.manager.display_name}"
     assert (bea.news_choice_how, bea.news_choice_at) == ("", None)
     assert names(news_recipients(write(world), now=NOW)) == {"Ada"}
+
+
+def test_the_manager_emails_themselves_a_test_before_anyone_else_gets_it(world, smtp_settings, smtp_server):
+    world.manager.user.email = "morgan@lumen.example"
+    world.manager.user.save(update_fields=["email"])
+    yes(world, "Ada")
+    news = write(world)
+    manager = signed_in(world.manager)
+    page = manager.get(reverse("news-detail", args=[news.pk])).content.decode()
+    assert ">Email me a test (morgan@lumen.example)</button>" in page
+    said = manager.post(reverse("news-detail", args=[news.pk]), {"action": "test"}, follow=True)
+    assert "A test is on its way to morgan@lumen.example." in said.content.decode()
+    deliver_due_messages_task()
+    (test,) = smtp_server.messages
+    assert test["To"] == f"{world.manager.display_name} <morgan@lumen.example>"
+    assert (
+        test["Subject"] == "Our new LED treatment"
+        and test["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    )
+    first_name = world.manager.display_name.split()[0]
+    assert test.get_body(preferencelist=("plain",)).get_content().startswith(f"Hello {first_name},")
+    # the news itself is not sent, nor counted as sent
+    news.refresh_from_db()
+    assert news.sent_at is None and news_delivery(news) == {}
+    # a manager without an address is told where to get one
+    world.manager.user.email = ""
+    world.manager.user.save(update_fields=["email"])
+    with pytest.raises(ClinicError) as no_email:
+        news_send_test(news, by=world.manager)
+    assert no_email.value.code == "no_email"

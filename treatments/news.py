@@ -22,8 +22,9 @@ from clients.links import unsubscribe_url
 from clients.models import Client
 from clients.selectors import refused_addresses
 from clinic.errors import ClinicError
+from clinic.message_templates import SAMPLE_CONTEXT
 from clinic.models import OutboxMessage, StaffMember
-from clinic.outbox import outbox_message, outbox_write
+from clinic.outbox import outbox_enqueue, outbox_message, outbox_write
 from clinic.wording import day_said
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentStatus, ClinicNews, NewsAudience
 
@@ -146,6 +147,35 @@ def news_send(
     locked.sent_at, locked.sent_by, locked.recipients = now, by, len(recipients)
     locked.save(update_fields=["sent_at", "sent_by", "recipients"])
     return locked
+
+
+@transaction.atomic
+def news_send_test(news: ClinicNews, *, by: StaffMember, now: dt.datetime | None = None) -> OutboxMessage:
+    """Email the manager the news as a client gets it (their name in the greeting), through the outbox
+    like the news itself, before it goes to anyone else."""
+    _require_manager(news.clinic_id, by)
+    if not by.user.email:
+        raise ClinicError(
+            "Your sign-in has no email address to send the test to: another manager gives it one on the "
+            "staff page.",
+            code="no_email",
+        )
+    now = now or timezone.now()
+    return outbox_enqueue(
+        clinic=news.clinic,
+        recipient_email=by.user.email,
+        recipient_name=by.display_name,
+        template_key=NEWS_EMAIL,
+        dedupe_key=f"news-test:{news.pk}:{by.pk}:{now.isoformat()}",
+        topic=f"news-test:{news.pk}",
+        is_essential=False,  # as the news goes: with its unsubscribe headers (no client: nobody to check)
+        context={
+            "client_first_name": (by.display_name.split() or [SAMPLE_CONTEXT["client_first_name"]])[0],
+            "news_subject": news.subject,
+            "news_text": news.text,
+            "unsubscribe_url": SAMPLE_CONTEXT["unsubscribe_url"],
+        },
+    )
 
 
 @transaction.atomic

@@ -11,7 +11,15 @@ from clinic.parsing import parse_id
 from clinic.permissions import manager_required
 from treatments.forms import NewsForm
 from treatments.models import ClinicNews
-from treatments.news import NEWS_EMAIL, news_delete, news_delivery, news_recipients, news_send, news_write
+from treatments.news import (
+    NEWS_EMAIL,
+    news_delete,
+    news_delivery,
+    news_recipients,
+    news_send,
+    news_send_test,
+    news_write,
+)
 
 ONLY_MANAGERS = "Emailing the clinic's news is for its managers."
 NAMES_SHOWN = 50
@@ -53,6 +61,9 @@ def news_detail(request, pk):
             if action == "send":
                 sent = news_send(news, by=member, expected=parse_id(request.POST.get("expected")))
                 messages.success(request, f"Sent to {sent.recipients} clients: the emails are on their way.")
+            elif action == "test":
+                test = news_send_test(news, by=member)
+                messages.success(request, f"A test is on its way to {test.recipient_email}.")
             elif action == "delete":
                 news_delete(news, by=member)
                 messages.success(request, "Thrown away: it was not sent.")
