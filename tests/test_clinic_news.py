@@ -438,3 +438,56 @@ def test_the_manager_emails_themselves_a_test_before_anyone_else_gets_it(world, 
     with pytest.raises(ClinicError) as no_email:
         news_send_test(news, by=world.manager)
     assert no_email.value.code == "no_email"
+
+
+def test_news_set_to_go_later_waits_in_the_outbox_and_can_be_stopped(world, smtp_settings, smtp_server):
+    yes(world, "Ada")
+    yes(world, "Bea")
+    manager = signed_in(world.manager)
+    news = write(world)
+    url = reverse("news-detail", args=[news.pk])
+    # a time gone by, or not a time, sends nothing
+    for typed, said in (
+        ("2026-11-30T09:00", "Choose a time to send it between now and 60 days ahead, or send it now."),
+        ("next tuesday", "Give the time to send it as a date and a time, or leave it empty."),
+    ):
+        answer = manager.post(url, {"action": "send", "expected": "2", "goes_at": typed}, follow=True)
+        assert said in answer.content.decode()
+    assert not OutboxMessage.objects.filter(topic=f"news:{news.pk}").exists()
+    # set for Tuesday 09:00 in London
+    sent = manager.post(url, {"action": "send", "expected": "2", "goes_at": "2026-12-08T09:00"}, follow=True)
+    page = sent.content.decode()
+    assert "Sent to 2 clients: the emails go out Tue 08 Dec at 09:00." in page
+    assert "to go out Tue 8 Dec 2026 09:00" in page and 'id="news-stop"' in page
+    rows = OutboxMessage.objects.filter(topic=f"news:{news.pk}")
+    assert set(rows.values_list("due_at", flat=True)) == {local(world, 2026, 12, 8, 9)}
+    deliver_due_messages_task()
+    assert smtp_server.messages == []  # not before Tuesday
+    with time_machine.travel(local(world, 2026, 12, 8, 9, 1), tick=False):
+        deliver_due_messages_task()
+    assert len(smtp_server.messages) == 2
+
+
+def test_news_stopped_before_it_goes_sends_nothing_more(world, smtp_settings, smtp_server):
+    from treatments.news import STOPPED, news_stop
+
+    yes(world, "Ada")
+    news = news_send(write(world), by=world.manager, goes_at=local(world, 2026, 12, 8, 9))
+    manager = signed_in(world.manager)
+    stopped = manager.post(reverse("news-detail", args=[news.pk]), {"action": "stop"}, follow=True)
+    page = stopped.content.decode()
+    assert (
+        "Stopped: 1 email will not go." in page
+        and 'id="news-stopped"' in page
+        and 'id="news-stop"' not in page
+    )
+    row = OutboxMessage.objects.get(topic=f"news:{news.pk}")
+    assert (row.status, row.last_error) == (OutboxStatus.CANCELLED, STOPPED)
+    with time_machine.travel(local(world, 2026, 12, 8, 9, 1), tick=False):
+        deliver_due_messages_task()
+    assert smtp_server.messages == []
+    with pytest.raises(ClinicError) as again:
+        news_stop(news, by=world.manager)
+    assert again.value.code == "not_going"
+    with pytest.raises(ClinicError):
+        news_stop(write(world, subject="Not sent"), by=world.manager)

@@ -1140,6 +1140,10 @@ class ClinicNews(models.Model):
         StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     recipients = models.PositiveIntegerField(default=0)
+    # when its emails fall due: when it was sent, or the later time the manager chose
+    goes_at = models.DateTimeField(null=True, blank=True)
+    # stopped before it went: its emails still to go were not sent
+    stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-written_at", "-id"]

@@ -23,7 +23,7 @@ from clients.models import Client
 from clients.selectors import refused_addresses
 from clinic.errors import ClinicError
 from clinic.message_templates import SAMPLE_CONTEXT
-from clinic.models import OutboxMessage, StaffMember
+from clinic.models import OutboxMessage, OutboxStatus, StaffMember
 from clinic.outbox import outbox_enqueue, outbox_message, outbox_write
 from clinic.wording import day_said
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentStatus, ClinicNews, NewsAudience
@@ -99,19 +99,36 @@ def news_write(*, clinic, by: StaffMember, subject: str, text: str, audience: st
     return news
 
 
+# How far ahead news can be set to go.
+LATEST_SEND_DAYS = 60
+STOPPED = "The clinic stopped this news before it went."
+
+
 @transaction.atomic
 def news_send(
-    news: ClinicNews, *, by: StaffMember, expected: int | None = None, now: dt.datetime | None = None
+    news: ClinicNews,
+    *,
+    by: StaffMember,
+    expected: int | None = None,
+    goes_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
 ):
     """Send the news to everyone it is for, once: one outbox row each, with the news marked sent.
 
     `expected`: how many the manager was shown; if the audience changed since, nothing is sent and
-    they are told, so nobody emails 900 clients thinking it was 90.
+    they are told, so nobody emails 900 clients thinking it was 90. `goes_at`: a later time for the
+    emails to go (a Tuesday morning, say): they wait in the outbox, due then, and anyone who says no
+    to news meanwhile is left out as they go.
     """
     now = now or timezone.now()
     locked = ClinicNews.objects.select_for_update().select_related("clinic").get(pk=news.pk)
     _require_manager(locked.clinic_id, by)
     _refuse_if_sent(locked)
+    if goes_at is not None and not now < goes_at <= now + dt.timedelta(days=LATEST_SEND_DAYS):
+        raise ClinicError(
+            f"Choose a time to send it between now and {LATEST_SEND_DAYS} days ahead, or send it now.",
+            code="bad_time",
+        )
     recipients = news_recipients(locked, now=now)
     if not recipients:
         raise ClinicError(
@@ -132,6 +149,7 @@ def news_send(
                 template_key=NEWS_EMAIL,
                 dedupe_key=f"news:{locked.pk}:client:{client.pk}",
                 topic=f"news:{locked.pk}",
+                due_at=goes_at or now,
                 is_essential=False,
                 client_id=client.pk,
                 context={
@@ -145,8 +163,26 @@ def news_send(
         ]
     )
     locked.sent_at, locked.sent_by, locked.recipients = now, by, len(recipients)
-    locked.save(update_fields=["sent_at", "sent_by", "recipients"])
+    locked.goes_at = goes_at or now
+    locked.save(update_fields=["sent_at", "sent_by", "recipients", "goes_at"])
     return locked
+
+
+@transaction.atomic
+def news_stop(news: ClinicNews, *, by: StaffMember, now: dt.datetime | None = None) -> int:
+    """Stop news sent for later (or still going out): its emails no worker has taken yet are not
+    sent. Returns how many were stopped; those already sent stay sent."""
+    now = now or timezone.now()
+    locked = ClinicNews.objects.select_for_update().get(pk=news.pk)
+    _require_manager(locked.clinic_id, by)
+    if not locked.sent_at or locked.stopped_at:
+        raise ClinicError("This news is not on its way: there is nothing to stop.", code="not_going")
+    stopped = OutboxMessage.objects.filter(
+        clinic_id=locked.clinic_id, topic=f"news:{locked.pk}", status=OutboxStatus.PENDING, claimed_at=None
+    ).update(status=OutboxStatus.CANCELLED, last_error=STOPPED)
+    locked.stopped_at = now
+    locked.save(update_fields=["stopped_at"])
+    return stopped
 
 
 @transaction.atomic

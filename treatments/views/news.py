@@ -9,7 +9,7 @@ from clinic.errors import ClinicError
 from clinic.message_templates import render_wording, wording_for
 from clinic.parsing import parse_id
 from clinic.permissions import manager_required
-from treatments.forms import NewsForm
+from treatments.forms import NewsForm, parse_local_datetime
 from treatments.models import ClinicNews
 from treatments.news import (
     NEWS_EMAIL,
@@ -18,6 +18,7 @@ from treatments.news import (
     news_recipients,
     news_send,
     news_send_test,
+    news_stop,
     news_write,
 )
 
@@ -59,8 +60,25 @@ def news_detail(request, pk):
         action = request.POST.get("action")
         try:
             if action == "send":
-                sent = news_send(news, by=member, expected=parse_id(request.POST.get("expected")))
-                messages.success(request, f"Sent to {sent.recipients} clients: the emails are on their way.")
+                typed = request.POST.get("goes_at", "").strip()
+                goes_at = parse_local_datetime(typed, news.clinic.zone) if typed else None
+                if typed and goes_at is None:
+                    raise ClinicError("Give the time to send it as a date and a time, or leave it empty.")
+                sent = news_send(
+                    news, by=member, expected=parse_id(request.POST.get("expected")), goes_at=goes_at
+                )
+                when = timezone.localtime(sent.goes_at, news.clinic.zone)
+                messages.success(
+                    request,
+                    f"Sent to {sent.recipients} clients: the emails go out {when:%a %d %b at %H:%M}."
+                    if goes_at
+                    else f"Sent to {sent.recipients} clients: the emails are on their way.",
+                )
+            elif action == "stop":
+                stopped = news_stop(news, by=member)
+                messages.success(
+                    request, f"Stopped: {stopped} email{'' if stopped == 1 else 's'} will not go."
+                )
             elif action == "test":
                 test = news_send_test(news, by=member)
                 messages.success(request, f"A test is on its way to {test.recipient_email}.")
