@@ -19,6 +19,7 @@ from clients.imports import (
     client_import_discard,
     client_import_read,
     client_import_settings,
+    column_samples,
     import_preview,
     left_out_rows,
     refuse_if_too_big,
@@ -115,14 +116,7 @@ def client_import_detail(request, pk):
     }
     if client_import.status == ClientImportStatus.READ:
         preview = import_preview(client_import)
-        samples = [
-            [
-                row.cells[i].strip()
-                for row in preview.rows[:20]
-                if i < len(row.cells) and row.cells[i].strip()
-            ][:3]
-            for i in range(len(client_import.columns))
-        ]
+        samples = column_samples(client_import)
         context.update(
             preview=preview,
             counts=preview.counts,

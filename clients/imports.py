@@ -523,6 +523,16 @@ def _keys(details: dict) -> list[tuple]:
     )
 
 
+def column_samples(client_import: ClientImport, *, each: int = 3, looked_at: int = 20) -> list[list[str]]:
+    """For each column, its first few values that hold something (in the first rows), to say what
+    a column holds however it was named."""
+    rows = [cells for _line, cells in _rows(client_import.text, client_import.delimiter)[1 : looked_at + 1]]
+    return [
+        [cells[i].strip() for cells in rows if i < len(cells) and cells[i].strip()][:each]
+        for i in range(len(client_import.columns))
+    ]
+
+
 def import_preview(client_import: ClientImport) -> ImportPreview:
     """What importing the file as the manager set it up would do, row by row (one query)."""
     rows = _rows(client_import.text, client_import.delimiter)[1:]

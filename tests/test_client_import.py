@@ -261,6 +261,9 @@ def test_columns_nobody_recognised_are_said_and_then_chosen(world):
     rows = [["Given", "Family", "Contact"], ["Jane", "Doe", "jane@example.com"]]
     client_import = read(world, rows)
     assert client_import.mapping == ["", "", ""]
+    # the page shows what each column holds, to choose by
+    page = signed_in(world.manager).get(reverse("client-import", args=[client_import.pk])).content.decode()
+    assert '<td class="muted">jane@example.com</td>' in page
     preview = import_preview(client_import)
     assert preview.rows == [] and preview.problems == [
         "Say which columns hold the first and last names (or one column with the full name).",
