@@ -99,8 +99,9 @@ class PublicBookingForm(NewClientForm):
     )
     wants_news = forms.BooleanField(
         required=False,
-        label="Email me the clinic's news too",
-        help_text="New treatments and offers, now and then. Stop them any time with the link in each email.",
+        label="Send me the clinic's news too",
+        help_text="By email, now and then: new treatments and offers. "
+        "Stop them any time with the link in each.",
     )
 
 
