@@ -222,6 +222,16 @@ def test_only_a_manager_of_the_clinic_writes_or_sends_and_the_database_keeps_its
     news = write(world)
     with pytest.raises(ClinicError):
         news_send(news, by=world.desk)
+    # what the form would refuse is refused in words, not as a 500, when the service is called directly
+    from tests.factories import ClinicFactory, ServiceFactory
+
+    elsewhere = ServiceFactory(clinic=ClinicFactory())
+    with pytest.raises(ClinicError) as other_clinics:
+        write(world, audience=NewsAudience.HAD_SERVICE, service=elsewhere)
+    assert other_clinics.value.message == "Choose one of the clinic's services."
+    with pytest.raises(ClinicError) as too_long:
+        write(world, subject="x" * 151)
+    assert too_long.value.code == "bad_news"
     with pytest.raises(IntegrityError), transaction.atomic():
         ClinicNews.objects.create(
             clinic=world.clinic, subject="x", text="y", audience=NewsAudience.HAD_SERVICE

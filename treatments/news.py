@@ -14,6 +14,7 @@ whose address their mail server refused. Finding them is two queries, however ma
 import calendar
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
@@ -94,7 +95,12 @@ def news_write(*, clinic, by: StaffMember, subject: str, text: str, audience: st
         service=service if audience == NewsAudience.HAD_SERVICE else None,
         months=months if audience == NewsAudience.NOT_SEEN else None,
     )
-    news.full_clean(exclude=["written_by", "sent_by"])
+    if news.service is not None and news.service.clinic_id != clinic.pk:
+        raise ClinicError("Choose one of the clinic's services.", code="bad_service")
+    try:
+        news.full_clean(exclude=["written_by", "sent_by"])
+    except ValidationError as error:
+        raise ClinicError(" ".join(error.messages), code="bad_news") from error
     news.save()
     return news
 
