@@ -501,3 +501,25 @@ def test_news_stopped_before_it_goes_sends_nothing_more(world, smtp_settings, sm
     assert again.value.code == "not_going"
     with pytest.raises(ClinicError):
         news_stop(write(world, subject="Not sent"), by=world.manager)
+
+
+def test_what_a_manager_mistypes_in_the_news_form_is_said_beside_it(world):
+    manager = signed_in(world.manager)
+    for sent, said in (
+        ({"subject": "", "text": "x", "audience": "everyone"}, "This field is required."),
+        ({"subject": "Hi", "text": "x", "audience": "not_seen", "months": "six"}, "Enter a whole number."),
+        ({"subject": "Hi", "text": "x", "audience": "not_seen", "months": "61"}, "less than or equal to 60"),
+        ({"subject": "Hi", "text": "x", "audience": "not_seen"}, "Say how many months, 1 to 60."),
+        (
+            {"subject": "Hi", "text": "x", "audience": "had_service", "service": "999999"},
+            "Select a valid choice.",
+        ),
+        ({"subject": "Hi", "text": "x", "audience": "someone"}, "Select a valid choice."),
+    ):
+        answer = manager.post(reverse("news"), sent)
+        assert answer.status_code == 400 and said in answer.content.decode(), sent
+    assert not ClinicNews.objects.exists()
+    assert (
+        signed_in(world.desk).get(reverse("client-email-choices", args=[world.client().pk])).status_code
+        == 405
+    )
