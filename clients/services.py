@@ -35,7 +35,7 @@ from clients.selectors import (
     withdrawals_by_treatment,
 )
 from clinic.errors import ClinicError
-from clinic.models import Clinic, Modality, OutboxMessage, OutboxStatus, StaffMember
+from clinic.models import Clinic, Modality, StaffMember
 from clinic.outbox import outbox_cancel_non_essential, outbox_message, outbox_readdress, outbox_write
 
 
@@ -176,10 +176,8 @@ def client_email_choices(client: Client, *, aftercare: bool, news: bool, how: st
     if not aftercare and "aftercare emails off" in changed:
         # the aftercare still to go stops now, as an unsubscribe stops it (news rows are checked as
         # they go: `treatments.news.out_of_date_news`)
-        OutboxMessage.objects.filter(
-            client_id=client.pk, is_essential=False, status=OutboxStatus.PENDING
-        ).exclude(topic__startswith="news:").update(
-            status=OutboxStatus.CANCELLED, last_error="The client asked for no aftercare emails."
+        outbox_cancel_non_essential(
+            client_id=client.pk, why="The client asked for no aftercare emails.", news_too=False
         )
     client.save(
         update_fields=[

@@ -360,6 +360,16 @@ TEST_PARTS = [
 ]
 
 
+def refuse_without_test_address(by: StaffMember) -> None:
+    """Refuse a test email to someone whose sign-in has no address, saying how to get one."""
+    if not by.user.email:
+        raise ClinicError(
+            "Your sign-in has no email address to send the test to: another manager gives it one on the "
+            "staff page.",
+            code="no_email",
+        )
+
+
 @transaction.atomic
 def message_template_send_test(*, clinic: Clinic, key: str, by: StaffMember, now=None):
     """Email the manager the message `key` as the clinic's clients get it now (its saved wording, else
@@ -367,12 +377,7 @@ def message_template_send_test(*, clinic: Clinic, key: str, by: StaffMember, now
     from clinic.outbox import outbox_enqueue  # the outbox renders with this module: imported when used
 
     require_manager_of(clinic, by, to="change its emails")
-    if not by.user.email:
-        raise ClinicError(
-            "Your sign-in has no email address to send the test to: another manager gives it one on the "
-            "staff page.",
-            code="no_email",
-        )
+    refuse_without_test_address(by)
     if not MessageTemplate.objects.filter(clinic=clinic, key=key).exists():
         try:
             default_wording(key)

@@ -512,11 +512,22 @@ def outbox_cancel(*topics: str) -> int:
     )
 
 
-def outbox_cancel_non_essential(*, client_id: int) -> int:
-    """Cancel a client's pending aftercare and other non-essential mail (they unsubscribed)."""
-    return OutboxMessage.objects.filter(
+# The topic of the clinic's news (`treatments.news`, "news:<id>"): a client says yes or no to it apart
+# from their aftercare emails.
+NEWS_TOPIC_PREFIX = "news:"
+
+
+def outbox_cancel_non_essential(
+    *, client_id: int, why: str = "The client unsubscribed.", news_too: bool = True
+) -> int:
+    """Cancel a client's pending aftercare and other non-essential mail (they unsubscribed), saying
+    `why`; with `news_too` False, their news still goes (they stopped only the aftercare)."""
+    pending = OutboxMessage.objects.filter(
         client_id=client_id, is_essential=False, status=OutboxStatus.PENDING
-    ).update(status=OutboxStatus.CANCELLED, last_error="The client unsubscribed.")
+    )
+    if not news_too:
+        pending = pending.exclude(topic__startswith=NEWS_TOPIC_PREFIX)
+    return pending.update(status=OutboxStatus.CANCELLED, last_error=why)
 
 
 @transaction.atomic

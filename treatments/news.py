@@ -23,14 +23,21 @@ from clients.links import unsubscribe_url
 from clients.models import Client
 from clients.selectors import refused_addresses
 from clinic.errors import ClinicError
-from clinic.message_templates import SAMPLE_CONTEXT
+from clinic.message_templates import SAMPLE_CONTEXT, refuse_without_test_address
 from clinic.models import OutboxMessage, OutboxStatus, StaffMember
-from clinic.outbox import outbox_enqueue, outbox_message, outbox_write
+from clinic.outbox import NEWS_TOPIC_PREFIX, outbox_enqueue, outbox_message, outbox_write
+from clinic.permissions import require_manager_of
 from clinic.wording import day_said
 from treatments.models import INACTIVE_STATUSES, Appointment, AppointmentStatus, ClinicNews, NewsAudience
 
 NEWS_EMAIL = "clinic_news"
+EMAIL_THE_NEWS = "email the clinic's news"  # what only a manager may do
 NO_LONGER_WANTED = "the client no longer wants the clinic's news"
+
+
+def _topic(news: ClinicNews) -> str:
+    """The outbox topic of the news's emails (its dedupe keys begin with it)."""
+    return f"{NEWS_TOPIC_PREFIX}{news.pk}"
 
 
 def months_before(moment: dt.datetime, months: int) -> dt.datetime:
@@ -77,15 +84,10 @@ def _refuse_if_sent(news: ClinicNews) -> None:
         )
 
 
-def _require_manager(clinic_id: int, by: StaffMember) -> None:
-    if not (by.is_manager and by.clinic_id == clinic_id):
-        raise ClinicError("Emailing the clinic's news is for its managers.", code="not_a_manager")
-
-
 @transaction.atomic
 def news_write(*, clinic, by: StaffMember, subject: str, text: str, audience: str, service=None, months=None):
     """Keep a manager's news, not sent yet, after the checks the database also makes."""
-    _require_manager(clinic.pk, by)
+    require_manager_of(clinic, by, to=EMAIL_THE_NEWS)
     news = ClinicNews(
         clinic=clinic,
         written_by=by,
@@ -128,7 +130,7 @@ def news_send(
     """
     now = now or timezone.now()
     locked = ClinicNews.objects.select_for_update().select_related("clinic").get(pk=news.pk)
-    _require_manager(locked.clinic_id, by)
+    require_manager_of(locked.clinic, by, to=EMAIL_THE_NEWS)
     _refuse_if_sent(locked)
     if goes_at is not None and not now < goes_at <= now + dt.timedelta(days=LATEST_SEND_DAYS):
         raise ClinicError(
@@ -153,8 +155,8 @@ def news_send(
                 recipient_email=client.email,
                 recipient_name=client.full_name,
                 template_key=NEWS_EMAIL,
-                dedupe_key=f"news:{locked.pk}:client:{client.pk}",
-                topic=f"news:{locked.pk}",
+                dedupe_key=f"{_topic(locked)}:client:{client.pk}",
+                topic=_topic(locked),
                 due_at=goes_at or now,
                 is_essential=False,
                 client_id=client.pk,
@@ -179,12 +181,12 @@ def news_stop(news: ClinicNews, *, by: StaffMember, now: dt.datetime | None = No
     """Stop news sent for later (or still going out): its emails no worker has taken yet are not
     sent. Returns how many were stopped; those already sent stay sent."""
     now = now or timezone.now()
-    locked = ClinicNews.objects.select_for_update().get(pk=news.pk)
-    _require_manager(locked.clinic_id, by)
+    locked = ClinicNews.objects.select_for_update().select_related("clinic").get(pk=news.pk)
+    require_manager_of(locked.clinic, by, to=EMAIL_THE_NEWS)
     if not locked.sent_at or locked.stopped_at:
         raise ClinicError("This news is not on its way: there is nothing to stop.", code="not_going")
     stopped = OutboxMessage.objects.filter(
-        clinic_id=locked.clinic_id, topic=f"news:{locked.pk}", status=OutboxStatus.PENDING, claimed_at=None
+        clinic_id=locked.clinic_id, topic=_topic(locked), status=OutboxStatus.PENDING, claimed_at=None
     ).update(status=OutboxStatus.CANCELLED, last_error=STOPPED)
     locked.stopped_at = now
     locked.save(update_fields=["stopped_at"])
@@ -195,13 +197,8 @@ def news_stop(news: ClinicNews, *, by: StaffMember, now: dt.datetime | None = No
 def news_send_test(news: ClinicNews, *, by: StaffMember, now: dt.datetime | None = None) -> OutboxMessage:
     """Email the manager the news as a client gets it (their name in the greeting), through the outbox
     like the news itself, before it goes to anyone else."""
-    _require_manager(news.clinic_id, by)
-    if not by.user.email:
-        raise ClinicError(
-            "Your sign-in has no email address to send the test to: another manager gives it one on the "
-            "staff page.",
-            code="no_email",
-        )
+    require_manager_of(news.clinic, by, to=EMAIL_THE_NEWS)
+    refuse_without_test_address(by)
     now = now or timezone.now()
     return outbox_enqueue(
         clinic=news.clinic,
@@ -224,7 +221,7 @@ def news_send_test(news: ClinicNews, *, by: StaffMember, now: dt.datetime | None
 def news_delete(news: ClinicNews, *, by: StaffMember) -> None:
     """Throw away news not sent yet."""
     locked = ClinicNews.objects.select_for_update().select_related("clinic").get(pk=news.pk)
-    _require_manager(locked.clinic_id, by)
+    require_manager_of(locked.clinic, by, to=EMAIL_THE_NEWS)
     _refuse_if_sent(locked)
     locked.delete()
 
@@ -232,7 +229,7 @@ def news_delete(news: ClinicNews, *, by: StaffMember) -> None:
 def news_delivery(news: ClinicNews) -> dict[str, int]:
     """How its emails stand: sent, still to go, failed, not sent (one grouped query)."""
     return dict(
-        OutboxMessage.objects.filter(clinic_id=news.clinic_id, topic=f"news:{news.pk}")
+        OutboxMessage.objects.filter(clinic_id=news.clinic_id, topic=_topic(news))
         .values_list("status")
         .annotate(count=Count("id"))
         .order_by()
