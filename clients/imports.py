@@ -210,8 +210,8 @@ def _delimiter(text: str) -> str:
     return chosen if counts[chosen] else ","
 
 
-def _rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """The file's rows with their line numbers, blank rows left out."""
+def _rows(text: str, delimiter: str, *, first: int | None = None) -> list[tuple[int, list[str]]]:
+    """The file's rows with their line numbers, blank rows left out; only the `first` so many if given."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows = []
     last_line = 0
@@ -220,6 +220,8 @@ def _rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
             last_line = reader.line_num
             if any(c.strip() for c in cells):
                 rows.append((reader.line_num, cells))
+                if len(rows) == first:
+                    break
                 if len(rows) > MAX_IMPORT_ROWS + 1:
                     raise ClinicError(
                         f"This file has more than {MAX_IMPORT_ROWS:,} clients. Split it into files of "
@@ -526,7 +528,8 @@ def _keys(details: dict) -> list[tuple]:
 def column_samples(client_import: ClientImport, *, each: int = 3, looked_at: int = 20) -> list[list[str]]:
     """For each column, its first few values that hold something (in the first rows), to say what
     a column holds however it was named."""
-    rows = [cells for _line, cells in _rows(client_import.text, client_import.delimiter)[1 : looked_at + 1]]
+    head = _rows(client_import.text, client_import.delimiter, first=looked_at + 1)  # not the whole file
+    rows = [cells for _line, cells in head[1:]]
     return [
         [cells[i].strip() for cells in rows if i < len(cells) and cells[i].strip()][:each]
         for i in range(len(client_import.columns))
