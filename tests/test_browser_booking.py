@@ -34,6 +34,16 @@ def next_week(world) -> dt.date:
     return timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=7)
 
 
+def microcurrent_next_week(world, client, practitioner, hour: int):
+    """Book `client` a microcurrent workout with `practitioner` at `hour` o'clock a week from today."""
+    from treatments.booking import BookingRequest, appointment_book
+
+    start = dt.datetime.combine(next_week(world), dt.time(hour), tzinfo=world.clinic.zone)
+    return appointment_book(
+        BookingRequest(client=client, service=world.microcurrent, practitioner=practitioner, start=start)
+    )
+
+
 def sign_in(page, live_server, username):
     page.goto(live_server.url + "/accounts/login/")
     page.get_by_label("Username").fill(username)
@@ -274,21 +284,13 @@ def test_a_tampered_link_is_refused(live_server, world, browser_page):
 
 def test_front_desk_moves_a_sick_practitioners_visit_to_a_colleague(live_server, world, browser_page):
     from clinic.models import TimeOff
-    from treatments.booking import BookingRequest, appointment_book
 
     page = browser_page
     day = next_week(world)
     zone = world.clinic.zone
     olivia = Client.objects.get(last_name="Smith")
     # given Olivia's microcurrent visit with Dr Lee at 10:00, and then Dr Lee off sick that day
-    visit = appointment_book(
-        BookingRequest(
-            client=olivia,
-            service=world.microcurrent,
-            practitioner=world.dr_lee,
-            start=dt.datetime.combine(day, dt.time(10), tzinfo=zone),
-        )
-    )
+    visit = microcurrent_next_week(world, olivia, world.dr_lee, 10)
     TimeOff.objects.create(
         staff_member=world.dr_lee,
         start=dt.datetime.combine(day, dt.time(0), tzinfo=zone),
@@ -327,29 +329,14 @@ def _drag(page, block, column, *, to_minutes, let_go=True):
 
 def test_front_desk_drags_a_visit_to_a_colleague_later_that_morning(live_server, world, browser_page):
     from clinic.models import OutboxMessage
-    from treatments.booking import BookingRequest, appointment_book
 
     page = browser_page
     day = next_week(world)
     zone = world.clinic.zone
     olivia = Client.objects.get(last_name="Smith")
     # given Olivia's microcurrent visit with Dr Lee at 10:00, and Sam booked at 14:00
-    visit = appointment_book(
-        BookingRequest(
-            client=olivia,
-            service=world.microcurrent,
-            practitioner=world.dr_lee,
-            start=dt.datetime.combine(day, dt.time(10), tzinfo=zone),
-        )
-    )
-    appointment_book(
-        BookingRequest(
-            client=world.client(),
-            service=world.microcurrent,
-            practitioner=world.sam,
-            start=dt.datetime.combine(day, dt.time(14), tzinfo=zone),
-        )
-    )
+    visit = microcurrent_next_week(world, olivia, world.dr_lee, 10)
+    microcurrent_next_week(world, world.client(), world.sam, 14)
     sign_in(page, live_server, world.desk.user.username)
     page.goto(f"{live_server.url}/calendar/?date={day.isoformat()}")
     block = page.locator(f"[data-appointment-id='{visit.id}']")
@@ -408,19 +395,11 @@ def test_front_desk_drags_a_visit_to_a_colleague_later_that_morning(live_server,
 def test_on_a_tablet_a_visit_is_held_before_it_is_dragged_and_a_swipe_only_scrolls(
     live_server, world, browser_page
 ):
-    from treatments.booking import BookingRequest, appointment_book
 
     page = browser_page
     day = next_week(world)
     zone = world.clinic.zone
-    visit = appointment_book(
-        BookingRequest(
-            client=Client.objects.get(last_name="Smith"),
-            service=world.microcurrent,
-            practitioner=world.dr_lee,
-            start=dt.datetime.combine(day, dt.time(10), tzinfo=zone),
-        )
-    )
+    visit = microcurrent_next_week(world, Client.objects.get(last_name="Smith"), world.dr_lee, 10)
     sign_in(page, live_server, world.desk.user.username)
     # a touch screen, its fingers sent through Chromium's input pipeline as a tablet's would be
     touch = page.context.new_cdp_session(page)
@@ -516,18 +495,10 @@ def test_the_desk_puts_a_client_on_the_waitlist_and_she_books_the_time_a_cancell
 
 
 def test_front_desk_takes_a_deposit_then_the_rest_from_the_visits_page(live_server, world, browser_page):
-    from treatments.booking import BookingRequest, appointment_book
 
     page = browser_page
     olivia = Client.objects.get(last_name="Smith")
-    visit = appointment_book(
-        BookingRequest(
-            client=olivia,
-            service=world.microcurrent,
-            practitioner=world.dr_lee,
-            start=dt.datetime.combine(next_week(world), dt.time(10), tzinfo=world.clinic.zone),
-        )
-    )
+    visit = microcurrent_next_week(world, olivia, world.dr_lee, 10)
     sign_in(page, live_server, world.desk.user.username)
     page.goto(f"{live_server.url}/appointments/{visit.pk}/")
     assert "still owed £100" in page.locator("#payment-state").inner_text()
