@@ -17,15 +17,15 @@ from clients.imports import (
     TWICE,
     client_import_apply,
     client_import_discard,
-    client_import_read,
     client_import_settings,
     column_samples,
+    import_file_read,
     import_preview,
     left_out_rows,
     refuse_if_too_big,
     row_said,
 )
-from clients.models import ClientImport, ClientImportStatus, DateOrder
+from clients.models import ClientImport, ClientImportStatus, DateOrder, ImportKind
 from clinic.errors import ClinicError
 from clinic.permissions import manager_required
 from clinic.spreadsheets import cell
@@ -35,9 +35,9 @@ ONLY_MANAGERS = "Importing clients is for the clinic's managers."
 ROWS_SHOWN = 200
 
 
-@manager_required(ONLY_MANAGERS)
-def client_import_start(request):
-    """Upload a CSV of clients; the imports made or put aside before."""
+def import_start_page(request, *, kind: str, template: str, detail_url: str, context: dict):
+    """Upload a CSV file of a kind (`clients.imports.FILE_KINDS`) and go to its preview; the files of
+    that kind read before. The clients' and the visits' pages."""
     member = request.staff_member
     error = ""
     if request.method == "POST":
@@ -46,38 +46,50 @@ def client_import_start(request):
             if upload is None:
                 raise ClinicError("Choose the CSV file to import.", code="no_file")
             refuse_if_too_big(upload.size)
-            client_import = client_import_read(
-                clinic=member.clinic, uploaded_by=member, file_name=upload.name, data=upload.read()
+            client_import = import_file_read(
+                clinic=member.clinic, uploaded_by=member, file_name=upload.name, data=upload.read(), kind=kind
             )
         except ClinicError as refusal:
             error = refusal.message
         else:
-            return redirect("client-import", client_import.pk)
+            return redirect(detail_url, client_import.pk)
     imports = (
-        ClientImport.objects.filter(clinic=member.clinic)
+        ClientImport.objects.filter(clinic=member.clinic, kind=kind)
         .select_related("uploaded_by", "done_by")
         .defer("text", "left_out")[:20]
     )
     return render(
-        request,
-        "clients/client_import_start.html",
-        {"error": error, "imports": imports, "max_rows": MAX_IMPORT_ROWS},
-        status=400 if error else 200,
+        request, template, {**context, "error": error, "imports": imports}, status=400 if error else 200
     )
 
 
-def _import_of_clinic(request, pk) -> ClientImport:
+@manager_required(ONLY_MANAGERS)
+def client_import_start(request):
+    """Upload a CSV of clients; the imports made or put aside before."""
+    return import_start_page(
+        request,
+        kind=ImportKind.CLIENTS,
+        template="clients/client_import_start.html",
+        detail_url="client-import",
+        context={"max_rows": MAX_IMPORT_ROWS},
+    )
+
+
+def import_of_clinic(request, pk, *, kind: str | None = ImportKind.CLIENTS) -> ClientImport:
+    """The clinic's import `pk` (of `kind`, if given), or 404."""
+    kinds = {"kind": kind} if kind else {}
     return get_object_or_404(
         ClientImport.objects.select_related("clinic", "uploaded_by", "done_by"),
         pk=pk,
         clinic=request.staff_member.clinic,
+        **kinds,
     )
 
 
 @manager_required(ONLY_MANAGERS)
 def client_import_detail(request, pk):
     """What the file holds and what importing it does; the columns and date order to change; import."""
-    client_import = _import_of_clinic(request, pk)
+    client_import = import_of_clinic(request, pk)
     if request.method == "POST":
         action = request.POST.get("action")
         try:
@@ -140,8 +152,8 @@ def client_import_detail(request, pk):
 
 @manager_required(ONLY_MANAGERS)
 def client_import_left_out(request, pk):
-    """The rows an import left out, as a CSV to fix and import again."""
-    client_import = _import_of_clinic(request, pk)
+    """The rows an import (of clients or of visits) left out, as a CSV to fix and import again."""
+    client_import = import_of_clinic(request, pk, kind=None)
     if client_import.status != ClientImportStatus.IMPORTED:
         raise Http404("This file was not imported: there is no list of rows left out yet.")
     if not client_import.left_out:
@@ -150,8 +162,7 @@ def client_import_left_out(request, pk):
     writer = csv.writer(response)
     for row in left_out_rows(client_import):
         writer.writerow([cell(value) for value in row])
-    stem = (
-        re.sub(r"[^A-Za-z0-9._-]+", "-", client_import.file_name.rsplit(".", 1)[0]).strip("-.") or "clients"
-    )
+    name = client_import.file_name.rsplit(".", 1)[0]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or client_import.kind
     response["Content-Disposition"] = f'attachment; filename="{stem}-not-imported.csv"'
     return response

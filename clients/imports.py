@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django import forms
@@ -44,6 +45,7 @@ from clients.models import (
     ClientImport,
     ClientImportStatus,
     DateOrder,
+    ImportKind,
     validate_date_of_birth,
     validate_phone_number,
     validate_printable,
@@ -152,11 +154,12 @@ def column_detail(name: str) -> tuple[str, int] | None:
     return None
 
 
-def guess_mapping(columns: list[str]) -> list[str]:
-    """For each column, the detail it holds by its name ("" for none); a detail goes to one column."""
+def guess_mapping(columns: list[str], *, detail_of=column_detail) -> list[str]:
+    """For each column, the detail it holds by its name ("" for none); a detail goes to one column,
+    the surest (`detail_of` says which detail a name holds, and how sure)."""
     best: dict[str, tuple[int, int]] = {}
     for index, name in enumerate(columns):
-        found = column_detail(name)
+        found = detail_of(name)
         if found and (found[0] not in best or found[1] < best[found[0]][0]):
             best[found[0]] = (found[1], index)
     mapping = [""] * len(columns)
@@ -165,12 +168,19 @@ def guess_mapping(columns: list[str]) -> list[str]:
     return mapping
 
 
+def columns_twice(mapping: list[str], fields: dict[str, str]) -> list[str]:
+    """A detail two columns are said to hold, in words, each once, in the order of `fields`."""
+    chosen = [detail for detail in mapping if detail]
+    return [
+        f"Two columns are said to hold the {fields[detail].lower()}: choose one."
+        for detail in sorted({d for d in chosen if chosen.count(d) > 1}, key=list(fields).index)
+    ]
+
+
 def mapping_problems(mapping: list[str]) -> list[str]:
     """What stops any row being imported with this mapping, in words; none when it will do."""
-    problems = []
+    problems = columns_twice(mapping, IMPORT_FIELDS)
     chosen = [detail for detail in mapping if detail]
-    for detail in sorted({d for d in chosen if chosen.count(d) > 1}, key=list(IMPORT_FIELDS).index):
-        problems.append(f"Two columns are said to hold the {IMPORT_FIELDS[detail].lower()}: choose one.")
     names = {"first_name", "last_name"} <= set(chosen) or "full_name" in chosen
     if not names:
         problems.append("Say which columns hold the first and last names (or one column with the full name).")
@@ -182,7 +192,8 @@ def mapping_problems(mapping: list[str]) -> list[str]:
 # ---------------------------------------------------------------------------------------- reading
 
 
-def _decode(data: bytes) -> str:
+def file_text(data: bytes) -> str:
+    """An uploaded file's text; a workbook or a file that is not text refused, saying how to save it."""
     if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
         raise ClinicError(
             "This is a spreadsheet workbook, not a CSV file. Open it in your spreadsheet program, "
@@ -203,15 +214,19 @@ def _decode(data: bytes) -> str:
     )
 
 
-def _delimiter(text: str) -> str:
+def file_delimiter(text: str) -> str:
+    """Commas, semicolons or tabs: what the first line holds most of (a comma when it holds none)."""
     first_line = text.split("\n", 1)[0]
     counts = {d: first_line.count(d) for d in (",", ";", "\t")}
     chosen = max(counts, key=lambda d: (counts[d], d == ","))
     return chosen if counts[chosen] else ","
 
 
-def _rows(text: str, delimiter: str, *, first: int | None = None) -> list[tuple[int, list[str]]]:
-    """The file's rows with their line numbers, blank rows left out; only the `first` so many if given."""
+def file_rows(
+    text: str, delimiter: str, *, first: int | None = None, most: int = MAX_IMPORT_ROWS, what: str = "clients"
+) -> list[tuple[int, list[str]]]:
+    """The file's rows with their line numbers, blank rows left out; only the `first` so many if given.
+    A file of more than `most` rows (of `what`) is refused, saying how to split it."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows = []
     last_line = 0
@@ -222,10 +237,10 @@ def _rows(text: str, delimiter: str, *, first: int | None = None) -> list[tuple[
                 rows.append((reader.line_num, cells))
                 if len(rows) == first:
                     break
-                if len(rows) > MAX_IMPORT_ROWS + 1:
+                if len(rows) > most + 1:
                     raise ClinicError(
-                        f"This file has more than {MAX_IMPORT_ROWS:,} clients. Split it into files of "
-                        f"{MAX_IMPORT_ROWS:,} rows or fewer (each with the first line) and import each.",
+                        f"This file has more than {most:,} {what}. Split it into files of "
+                        f"{most:,} rows or fewer (each with the first line) and import each.",
                         code="too_many_rows",
                     )
     except csv.Error as error:
@@ -247,33 +262,62 @@ def refuse_if_too_big(size: int) -> None:
         )
 
 
-@transaction.atomic
 def client_import_read(
     *, clinic: Clinic, uploaded_by: StaffMember, file_name: str, data: bytes
 ) -> ClientImport:
-    """Read an uploaded file, guess what each column holds and how dates are written, and keep it to
-    preview. Refuses, in words, a file that is empty, too big, not CSV, or has no names to read."""
+    """Read an uploaded file of clients, guess what each column holds and how dates are written, and
+    keep it to preview. Refuses, in words, a file that is empty, too big, not CSV, or has no names to
+    read."""
+    return import_file_read(
+        clinic=clinic, uploaded_by=uploaded_by, file_name=file_name, data=data, kind=ImportKind.CLIENTS
+    )
+
+
+@dataclass(frozen=True)
+class ImportFileKind:
+    """How a kind of file is read: what a row is, how many a file holds at most, what its columns
+    hold by their names, and which column's dates say how the file writes them."""
+
+    rows_are: str
+    most_rows: int
+    guess: Callable[[list[str]], list[str]]
+    date_details: tuple[str, ...]
+
+
+FILE_KINDS: dict[str, ImportFileKind] = {}
+
+
+@transaction.atomic
+def import_file_read(
+    *, clinic: Clinic, uploaded_by: StaffMember, file_name: str, data: bytes, kind: str
+) -> ClientImport:
+    """Read an uploaded file of a kind (`FILE_KINDS`) and keep it to preview, its columns guessed."""
+    how = FILE_KINDS[kind]
     refuse_if_too_big(len(data))
-    text = _decode(data)
-    delimiter = _delimiter(text)
-    rows = _rows(text, delimiter)
+    text = file_text(data)
+    delimiter = file_delimiter(text)
+    rows = file_rows(text, delimiter, most=how.most_rows, what=how.rows_are)
     if len(rows) < 2:
+        one = how.rows_are.removesuffix("s")
         raise ClinicError(
-            "This file has no clients in it: it needs a first line naming the columns, then a line for each "
-            "client.",
+            f"This file has no {how.rows_are} in it: it needs a first line naming the columns, then a line "
+            f"for each {one}.",
             code="empty",
         )
     columns = [name.strip() for name in rows[0][1]]
-    mapping = guess_mapping(columns)
+    mapping = how.guess(columns)
     client_import = ClientImport(
         clinic=clinic,
+        kind=kind,
         uploaded_by=uploaded_by,
-        file_name=(file_name or "clients.csv")[:200],
+        file_name=(file_name or f"{how.rows_are}.csv")[:200],
         text=text,
         delimiter=delimiter,
         columns=columns,
         mapping=mapping,
-        date_order=date_order_of(rows[1:], mapping, default=_clinic_date_order(clinic))[0],
+        date_order=date_order_of(
+            rows[1:], mapping, default=_clinic_date_order(clinic), date_details=how.date_details
+        )[0],
     )
     client_import.save()
     return client_import
@@ -301,16 +345,17 @@ _WORDED_FORMATS = (
 )
 
 
-def _full_year(year: str, today: dt.date) -> int:
-    """A year as written: two digits are this century's if not ahead, else the last's (a birth year)."""
+def _full_year(year: str, today: dt.date, *, birth: bool) -> int:
+    """A year as written: two digits are this century's, for a birth year only if not ahead."""
     number = int(year)
     if len(year) > 2:
         return number
-    return 2000 + number if 2000 + number <= today.year else 1900 + number
+    return 2000 + number if 2000 + number <= today.year or not birth else 1900 + number
 
 
-def date_read(text: str, order: str, *, today: dt.date) -> dt.date:
-    """A date of birth as written in an export: 1985-04-03, 03/04/1985 (in `order`), 3 Apr 1985, …
+def date_read(text: str, order: str, *, today: dt.date, birth: bool = True) -> dt.date:
+    """A date as written in an export: 1985-04-03, 03/04/1985 (in `order`), 3 Apr 1985, …; a year of
+    two digits is a `birth` year (85 is 1985) or not (27 is 2027).
 
     Raises ValueError with what to check, in words.
     """
@@ -320,7 +365,7 @@ def date_read(text: str, order: str, *, today: dt.date) -> dt.date:
         if len(first) == 4:  # year first, as ISO writes it
             year, month, day = int(first), int(second), int(third)
         elif len(third) in (2, 4) and len(first) <= 2:
-            year = _full_year(third, today)
+            year = _full_year(third, today, birth=birth)
             day, month = (
                 (int(first), int(second)) if order == DateOrder.DAY_FIRST else (int(second), int(first))
             )
@@ -339,17 +384,20 @@ def date_read(text: str, order: str, *, today: dt.date) -> dt.date:
         except ValueError:
             continue
         if pattern.endswith("%y"):
-            read = read.replace(year=_full_year(f"{read.year % 100:02d}", today))
+            read = read.replace(year=_full_year(f"{read.year % 100:02d}", today, birth=birth))
         return read
     raise ValueError(f"“{text}” is not a date we can read: write it as 1985-04-03.")
 
 
-def date_order_of(rows, mapping: list[str], *, default: str) -> tuple[str, str]:
+def date_order_of(
+    rows, mapping: list[str], *, default: str, date_details: tuple[str, ...] = ("date_of_birth",)
+) -> tuple[str, str]:
     """How the file writes dates, and why we think so: a day above 12 first (25/03/1985) says day
-    first; in second place, month first. With neither, or both, the clinic's custom (`default`)."""
-    if "date_of_birth" not in mapping:
+    first; in second place, month first. With neither, or both, the clinic's custom (`default`). The
+    dates looked at are the first column of `date_details` the file has."""
+    column = next((mapping.index(detail) for detail in date_details if detail in mapping), None)
+    if column is None:
         return default, ""
-    column = mapping.index("date_of_birth")
     day_first = month_first = None
     for number, cells in rows:
         text = cells[column].strip() if column < len(cells) else ""
@@ -405,7 +453,7 @@ class ImportedClientForm(forms.Form):
 _ROW_FIELDS = ImportedClientForm.base_fields
 
 
-def _split_name(full: str) -> tuple[str, str]:
+def split_full_name(full: str) -> tuple[str, str]:
     """ "Smith, Olivia" and "Olivia Smith" alike; the last word is the last name."""
     if "," in full:
         last, _, first = full.partition(",")
@@ -436,7 +484,7 @@ def _row_details(cells: list[str], mapping: list[str], order: str, today: dt.dat
     data = {name: raw.get(name, "") for name in ImportedClientForm.base_fields}
     problems = []
     if not data["first_name"] and not data["last_name"] and raw.get("full_name"):
-        data["first_name"], data["last_name"] = _split_name(raw["full_name"])
+        data["first_name"], data["last_name"] = split_full_name(raw["full_name"])
     for phone in ("phone", "emergency_contact_phone"):
         if data[phone].casefold() in NO_PHONE:
             data[phone] = ""
@@ -528,7 +576,7 @@ def _keys(details: dict) -> list[tuple]:
 def column_samples(client_import: ClientImport, *, each: int = 3, looked_at: int = 20) -> list[list[str]]:
     """For each column, its first few values that hold something (in the first rows), to say what
     a column holds however it was named."""
-    head = _rows(client_import.text, client_import.delimiter, first=looked_at + 1)  # not the whole file
+    head = file_rows(client_import.text, client_import.delimiter, first=looked_at + 1)  # not the whole file
     rows = [cells for _line, cells in head[1:]]
     return [
         [cells[i].strip() for cells in rows if i < len(cells) and cells[i].strip()][:each]
@@ -538,7 +586,7 @@ def column_samples(client_import: ClientImport, *, each: int = 3, looked_at: int
 
 def import_preview(client_import: ClientImport) -> ImportPreview:
     """What importing the file as the manager set it up would do, row by row (one query)."""
-    rows = _rows(client_import.text, client_import.delimiter)[1:]
+    rows = file_rows(client_import.text, client_import.delimiter)[1:]
     mapping = client_import.mapping
     problems = mapping_problems(mapping)
     _order, why = date_order_of(rows, mapping, default=client_import.date_order)
@@ -614,11 +662,22 @@ def import_preview(client_import: ClientImport) -> ImportPreview:
 # ---------------------------------------------------------------------------------------- writes
 
 
+def import_locked(client_import: ClientImport) -> ClientImport:
+    """The import's row, locked for the transaction, if it is still to import; else why not, in words."""
+    locked = ClientImport.objects.select_for_update().select_related("clinic").get(pk=client_import.pk)
+    _refuse_if_done(locked)
+    return locked
+
+
 def _refuse_if_done(client_import: ClientImport) -> None:
+    if client_import.status == ClientImportStatus.BOOKING:
+        raise ClinicError(
+            "This file's visits are being booked now: its page says when they are.", code="booking"
+        )
     if client_import.status == ClientImportStatus.IMPORTED:
         raise ClinicError(
-            f"This file was imported already ({client_import.imported_count} clients): nothing was imported "
-            "again.",
+            f"This file was imported already ({client_import.imported_count} {client_import.kind}): nothing "
+            "was imported again.",
             code="already_imported",
         )
     if client_import.status == ClientImportStatus.DISCARDED:
@@ -630,8 +689,7 @@ def client_import_settings(
     client_import: ClientImport, *, mapping: list[str], date_order: str
 ) -> ClientImport:
     """Say what each column holds and how the file writes dates."""
-    locked = ClientImport.objects.select_for_update().get(pk=client_import.pk)
-    _refuse_if_done(locked)
+    locked = import_locked(client_import)
     if len(mapping) != len(locked.columns) or any(m and m not in IMPORT_FIELDS for m in mapping):
         raise ClinicError("Choose what each column holds from its list.", code="bad_mapping")
     if date_order not in DateOrder.values:
@@ -648,8 +706,7 @@ def client_import_apply(client_import: ClientImport, *, actor: StaffMember) -> C
     Under the import's row lock, so a second click, or a colleague importing the same upload, finds it
     imported and adds nobody. The file is checked again against the clinic's clients as they are now.
     """
-    locked = ClientImport.objects.select_for_update().select_related("clinic").get(pk=client_import.pk)
-    _refuse_if_done(locked)
+    locked = import_locked(client_import)
     preview = import_preview(locked)
     if preview.problems:
         raise ClinicError(preview.problems[0], code="bad_mapping")
@@ -701,8 +758,7 @@ def client_import_apply(client_import: ClientImport, *, actor: StaffMember) -> C
 @transaction.atomic
 def client_import_discard(client_import: ClientImport, *, actor: StaffMember) -> ClientImport:
     """Put a file aside without importing it: its text is not kept."""
-    locked = ClientImport.objects.select_for_update().get(pk=client_import.pk)
-    _refuse_if_done(locked)
+    locked = import_locked(client_import)
     locked.status = ClientImportStatus.DISCARDED
     locked.done_at, locked.done_by = timezone.now(), actor
     locked.text = ""
@@ -753,3 +809,8 @@ def left_out_rows(client_import: ClientImport):
     for row in client_import.left_out:
         cells = (row["cells"] + [""] * width)[:width] if len(row["cells"]) <= width else row["cells"]
         yield [*cells, row["line"], row["reason"]]
+
+
+FILE_KINDS[ImportKind.CLIENTS] = ImportFileKind(
+    rows_are="clients", most_rows=MAX_IMPORT_ROWS, guess=guess_mapping, date_details=("date_of_birth",)
+)

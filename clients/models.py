@@ -808,8 +808,20 @@ class HealthDataAccess(models.Model):
 
 class ClientImportStatus(models.TextChoices):
     READ = "read", "Read, not imported yet"
+    BOOKING = "booking", "Being booked"  # a file of visits, booked by a worker (treatments.visit_imports)
     IMPORTED = "imported", "Imported"
     DISCARDED = "discarded", "Put aside"
+
+
+# an import's file is kept while it is read and not imported, and while its visits are being booked
+FILE_KEPT = [ClientImportStatus.READ, ClientImportStatus.BOOKING]
+
+
+class ImportKind(models.TextChoices):
+    """What a file brought from other software holds."""
+
+    CLIENTS = "clients", "Clients"
+    VISITS = "visits", "Visits still ahead"
 
 
 class DateOrder(models.TextChoices):
@@ -820,8 +832,8 @@ class DateOrder(models.TextChoices):
 
 
 class ClientImport(models.Model):
-    """A CSV file of the clients a clinic had in the software it used before, read, checked and imported
-    once (`clients.imports`).
+    """A CSV file of the clients a clinic had in the software it used before, or of their visits still
+    ahead there, read, checked and imported once (`clients.imports`, `treatments.visit_imports`).
 
     The file's text is kept only until it is imported or put aside (a file left unimported is put aside
     after a week); then `left_out` keeps the rows not imported (already a client, the same person twice,
@@ -829,6 +841,7 @@ class ClientImport(models.Model):
     """
 
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=ImportKind.choices, default=ImportKind.CLIENTS)
     file_name = models.CharField(max_length=200)
     uploaded_by = models.ForeignKey(StaffMember, on_delete=models.SET_NULL, null=True, related_name="+")
     uploaded_at = models.DateTimeField(default=timezone.now)
@@ -838,6 +851,15 @@ class ClientImport(models.Model):
     columns = models.JSONField(default=list)
     mapping = models.JSONField(default=list)
     date_order = models.CharField(max_length=3, choices=DateOrder.choices, default=DateOrder.DAY_FIRST)
+    # visits: which service and practitioner here a name in the file is, where the manager said so
+    # ({"service": {"Microneedling - face": 3}, "practitioner": {…}}), and whether clients are emailed
+    # their visit's confirmation (reminders go either way)
+    names_chosen = models.JSONField(default=dict, blank=True)
+    confirmations_sent = models.BooleanField(default=False)
+    # when the manager asked for a file of visits to be booked (by `done_by`), which a worker does
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # the lines of a file of visits booked so far (a worker books them a batch at a time)
+    booked_lines = models.JSONField(default=list, blank=True)
     status = models.CharField(
         max_length=10, choices=ClientImportStatus.choices, default=ClientImportStatus.READ
     )
@@ -856,9 +878,10 @@ class ClientImport(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=ClientImportStatus.values), name="client_import_status_known"
             ),
+            models.CheckConstraint(condition=Q(kind__in=ImportKind.values), name="client_import_kind_known"),
             models.CheckConstraint(
-                condition=Q(status=ClientImportStatus.READ, done_at__isnull=True)
-                | (~Q(status=ClientImportStatus.READ) & Q(done_at__isnull=False, text="")),
+                condition=Q(status__in=FILE_KEPT, done_at__isnull=True)
+                | (~Q(status__in=FILE_KEPT) & Q(done_at__isnull=False, text="")),
                 name="client_import_text_kept_until_done",
                 violation_error_message="An import done or put aside keeps no file.",
             ),

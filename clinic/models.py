@@ -904,6 +904,7 @@ class AccountAction(models.TextChoices):
     EXPORTED_VISITS = "exported_visits", "Downloaded the clinic's visits"
     EXPORTED_PAYMENTS = "exported_payments", "Downloaded the clinic's payments"
     IMPORTED_CLIENTS = "imported_clients", "Imported clients from a file"
+    IMPORTED_VISITS = "imported_visits", "Imported visits from a file"
 
 
 class AccountEvent(models.Model):

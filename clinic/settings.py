@@ -182,6 +182,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clients.tasks.forget_old_client_imports_task",
         "schedule": 6 * 3600.0,
     },
+    # files of visits asked to be booked whose worker died (or whose broker was down)
+    "book-unfinished-visit-imports": {
+        "task": "treatments.tasks.book_unfinished_visit_imports_task",
+        "schedule": 300.0,
+    },
 }
 
 # Email: SMTP when EMAIL_HOST is set, otherwise one .eml file per message under var/mail/.

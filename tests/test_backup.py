@@ -39,7 +39,7 @@ def test_a_backup_holds_the_database_and_the_photos_and_the_newest_are_kept(tmp_
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["database"] == connection.vendor
     assert manifest["counts"]["clients.client"] == Client.objects.count() == 1
-    assert manifest["migrations"]["clients"] == "0021_client_news_choice"
+    assert manifest["migrations"]["clients"] == "0022_client_import_visits"
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
     with tarfile.open(folder / "media.tar.gz") as archive:

@@ -464,3 +464,38 @@ def test_the_clinics_news_passes_written_and_sent(live_server, demo, browser_pag
     news_send(news, by=manager)
     assert audit(page, live_server.url, [detail, reverse("news")]) == {}
     assert page.locator("#news-written").count() == 1
+
+
+def test_importing_visits_passes_from_upload_to_done(live_server, demo, browser_page):
+    """A file with a visit to book, a name to say, a cancelled row and one over: every state of the page."""
+    from django.utils import timezone
+
+    from treatments.visit_imports import visit_import_book, visit_import_queue, visit_import_read
+
+    manager = StaffMember.objects.get(user__username="manager")
+    clinic = manager.clinic
+    known = Client.objects.filter(clinic=clinic, email__gt="").order_by("id").first()
+    ahead = timezone.localdate(timezone=clinic.zone) + dt.timedelta(days=40)
+    who, day = f"{known.full_name},{known.email}", f"{ahead:%d/%m/%Y}"
+    rows = [
+        "Client,Email,Service,Staff,Date,Time,Status",
+        f"{who},Microcurrent face workout,Sam Rivera,{day},23:00,",
+        f"{who},MN facial,Sam Rivera,{day},10:00,",
+        f"{who},Microcurrent face workout,Sam Rivera,{day},12:00,Cancelled",
+        f"{who},Microcurrent face workout,Sam Rivera,01/01/2020,12:00,",
+    ]
+    client_import = visit_import_read(
+        clinic=clinic, uploaded_by=manager, file_name="diary.csv", data="\r\n".join(rows).encode()
+    )
+    page = browser_page
+    sign_in(page, live_server, "manager")
+    preview = reverse("visit-import", args=[client_import.pk])
+    assert audit(page, live_server.url, [reverse("visit-import-start"), preview]) == {}
+    assert page.locator("#service-names").count() == page.locator("#rows-not-coming").count() == 1
+    visit_import_queue(client_import, actor=manager)
+    assert audit(page, live_server.url, [preview]) == {}
+    assert page.locator("#import-booking").count() == 1
+    visit_import_book(client_import.pk)
+    page.wait_for_selector("#import-done", timeout=15_000)  # the waiting page shows the result itself
+    assert audit(page, live_server.url, [reverse("visit-import-start"), preview]) == {}
+    assert page.locator("#rows-left-out").count() == 1

@@ -3,6 +3,7 @@ way dates are written are recognised (or said), each row is checked as the desk 
 in, someone already a client is not added again, and the import happens once, all or nothing."""
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import threading
@@ -27,7 +28,7 @@ from clients.imports import (
     guess_mapping,
     import_preview,
 )
-from clients.models import Client, ClientImport, ClientImportStatus, DateOrder
+from clients.models import Client, ClientImport, ClientImportStatus, DateOrder, ImportKind
 from clinic.errors import ClinicError
 from clinic.models import AccountAction, AccountEvent
 from tests.booking_world import build_world
@@ -242,7 +243,10 @@ def test_a_file_that_is_not_a_list_of_clients_is_refused_in_words(world, data, c
 
 
 def test_too_big_and_too_long_files_are_refused(world, monkeypatch):
-    monkeypatch.setattr(imports, "MAX_IMPORT_ROWS", 3)
+    clients_file = imports.FILE_KINDS[ImportKind.CLIENTS]
+    monkeypatch.setitem(
+        imports.FILE_KINDS, ImportKind.CLIENTS, dataclasses.replace(clients_file, most_rows=3)
+    )
     rows = [["First name", "Last name", "Phone"]] + [["A", f"B{i}", f"0770090{i:04d}"] for i in range(4)]
     with pytest.raises(ClinicError) as long_file:
         read(world, rows)

@@ -43,7 +43,7 @@ SHOWS_NONE = {
         "api-appointment-reschedule", "api-appointment-undo-status", "api-appointment-fhir",
         "api-course-list", "api-course-check", "api-course-detail", "api-course-cancel",
         "api-waitlist-list", "api-waitlist-detail", "api-waitlist-free-times", "api-waitlist-remove",
-        "availability",
+        "availability", "visit-import-start", "visit-import", "visit-import-sample",
     },
     "the clinic's products: lots, what is left of them, write-offs; no client named": {
         "stock", "lot-write-off", "lot-count",

@@ -129,6 +129,9 @@ class BookingRequest:
     # what the client wrote for the clinic, booking online
     client_note: str = ""
     source: str = "staff"
+    # the client emailed the confirmation with its invite (reminders go either way): not for a visit
+    # the old software confirmed, imported from it
+    confirmed: bool = True
 
 
 def _local(clinic, instant: dt.datetime) -> str:
@@ -672,7 +675,7 @@ def appointment_book(request: BookingRequest, *, actor=None, course: Course | No
                 details={"source": request.source, "accepted": accepted, "start": request.start.isoformat()},
             )
             if course is None:  # a course's sessions are announced together, by course_book
-                notify_booked(appointment)
+                notify_booked(appointment, confirmed=request.confirmed)
             if request.source in CLIENTS_OWN_SOURCES:
                 notify_practitioners_of_client_change(appointment, "booked", event_id=event.pk)
             waitlist_close_for(appointment)

@@ -125,15 +125,16 @@ def _reminders(appointment: Appointment, context: dict, *, written_at=None) -> l
     return reminders
 
 
-def notify_booked(appointment: Appointment, *, booked_at=None) -> None:
+def notify_booked(appointment: Appointment, *, booked_at=None, confirmed: bool = True) -> None:
     """Queue the confirmation with its invite, and the reminders (call inside the booking transaction).
 
     `booked_at` (default now) is for a booking recorded after it was made, such as the demo's
-    history: its messages fall due then, and reminders already past then are left out.
+    history: its messages fall due then, and reminders already past then are left out. Without
+    `confirmed` (a visit imported from software that confirmed it) only the reminders and form requests.
     """
     context = _context(appointment)
     protocols = list(appointment.service.protocols.all())
-    outbox_write(
+    confirmation = (
         _message(
             appointment,
             "booking_confirmation",
@@ -142,6 +143,11 @@ def notify_booked(appointment: Appointment, *, booked_at=None) -> None:
             invite="REQUEST",
             due_at=booked_at,
         )
+        if confirmed
+        else []
+    )
+    outbox_write(
+        confirmation
         + _reminders(appointment, context, written_at=booked_at)
         + _forms_request(appointment, {p.modality for p in protocols}, context, due_at=booked_at)
     )

@@ -404,6 +404,7 @@ BOOKED_THROUGH = {
     "waitlist": " by the client, from the waitlist",
     "course": " with a course",
     "api": " through the API",
+    "imported": " from the file of the software used before",
 }
 
 
