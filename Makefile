@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.duplicates
 	$(BIN)/python -m bench.keeping
 	$(BIN)/python -m bench.client_import
+	$(BIN)/python -m bench.visit_import
 
 ci:
 	bash .ci/run
