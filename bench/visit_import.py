@@ -14,7 +14,7 @@ Python allocated (tracemalloc), and the preview's queries:
   books one (`visit_import_book`, what the worker runs), in one transaction, then rolled back.
 Targets (ours: the issue sets none): preview ≤ 2 s and its page ≤ 3 s (the manager waits for them),
 peak ≤ 200 MB; the import, by a worker while the page waits, well inside the 10 minutes after which
-beat hands a file to another worker (`BOOKING_STALE_AFTER`).
+beat hands a file to another worker (`VISIT_IMPORT_STALE_SECONDS`).
 """
 
 import csv

@@ -167,6 +167,10 @@ OUTBOX_TICK_SECONDS = env_int("OUTBOX_TICK_SECONDS", 60)
 OUTBOX_FIRST_RETRY_SECONDS = env_int("OUTBOX_FIRST_RETRY_SECONDS", 60)
 # A message claimed longer ago than this belongs to a worker that died and is handed out again.
 OUTBOX_STALE_CLAIM_SECONDS = env_int("OUTBOX_STALE_CLAIM_SECONDS", 600)
+# A file of visits asked to be booked this long ago and not booked lost its worker: beat, looking this
+# often, hands it to another (a file of 3,000 takes about two minutes: docs/benchmarks.md).
+VISIT_IMPORT_STALE_SECONDS = env_int("VISIT_IMPORT_STALE_SECONDS", 600)
+VISIT_IMPORT_TICK_SECONDS = env_int("VISIT_IMPORT_TICK_SECONDS", 300)
 CELERY_BEAT_SCHEDULE = {
     "deliver-due-messages": {
         "task": "clinic.tasks.deliver_due_messages_task",
@@ -185,7 +189,7 @@ CELERY_BEAT_SCHEDULE = {
     # files of visits asked to be booked whose worker died (or whose broker was down)
     "book-unfinished-visit-imports": {
         "task": "treatments.tasks.book_unfinished_visit_imports_task",
-        "schedule": 300.0,
+        "schedule": float(VISIT_IMPORT_TICK_SECONDS),
     },
 }
 

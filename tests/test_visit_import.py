@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client as BrowserClient
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.erasure import client_erase
 from clients.imports import client_import_discard
@@ -20,6 +21,7 @@ from clinic.errors import ClinicError
 from clinic.models import AccountAction, AccountEvent, OutboxMessage
 from clinic.spreadsheets import cell_read
 from tests.booking_world import build_world, local
+from tests.conftest import wait_until
 from tests.factories import ClinicFactory, StaffMemberFactory
 from treatments import visit_imports
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel
@@ -752,3 +754,28 @@ def test_a_file_whose_worker_died_is_handed_to_a_worker_again(world, clients):
     assert visit_imports_unfinished(now=later + dt.timedelta(minutes=1)) == []  # asked again, not twice
     assert visit_import_book(client_import.pk).imported_count == 1
     assert visit_imports_unfinished(now=later + dt.timedelta(hours=1)) == []
+
+
+@pytest.mark.worker
+def test_a_real_worker_books_the_file_once_the_manager_asks(celery_stack):
+    """Not eager mode: "Book" commits the file as being booked, and a real worker books it."""
+    world = build_world()
+    world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    day = timezone.localdate(timezone=world.clinic.zone) + dt.timedelta(days=10)
+    client_import = read(
+        world, [HEADER, olivia(f"{day:%d/%m/%Y}", "10:00"), olivia(f"{day:%d/%m/%Y}", "18:00")]
+    )
+    # the kick on commit goes to this process's broker: beat, looking every second, hands the file to
+    # the stack's worker (and keeps handing it while it is booked: a task run twice books once)
+    celery_stack.extra_env = {"VISIT_IMPORT_TICK_SECONDS": "1", "VISIT_IMPORT_STALE_SECONDS": "0"}
+    celery_stack.start("worker", "beat")
+    visit_import_queue(client_import, actor=world.manager)
+    wait_until(
+        lambda: ClientImport.objects.get(pk=client_import.pk).status == ClientImportStatus.IMPORTED,
+        timeout=90,
+        message=f"the worker to book the file; logs:\n{celery_stack.logs()}",
+    )
+    done = ClientImport.objects.get(pk=client_import.pk)
+    assert done.imported_count == 1 and [row["line"] for row in done.left_out] == [3]
+    visit = Appointment.objects.get(clinic=world.clinic)
+    assert timezone.localtime(visit.start, world.clinic.zone).time() == dt.time(10)

@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -661,18 +662,16 @@ def _left_out(row: VisitRow) -> dict:
     }
 
 
-# a file being booked longer ago than this lost its worker (a big file takes about two minutes)
-BOOKING_STALE_AFTER = dt.timedelta(minutes=10)
-
-
 def visit_imports_unfinished(*, now: dt.datetime | None = None) -> list[int]:
-    """Hand to a worker again each file of visits asked to be booked `BOOKING_STALE_AFTER` ago and
-    not booked yet (its worker died, or the broker was down). Returns their ids."""
+    """Hand to a worker again each file of visits asked to be booked `VISIT_IMPORT_STALE_SECONDS`
+    ago (ten minutes) and not booked yet (its worker died, or the broker was down); the worker goes on
+    from the lines not done. Returns their ids."""
     now = now or timezone.now()
+    stale_after = dt.timedelta(seconds=settings.VISIT_IMPORT_STALE_SECONDS)
     with transaction.atomic():
         stale = list(
             ClientImport.objects.filter(
-                status=ClientImportStatus.BOOKING, queued_at__lt=now - BOOKING_STALE_AFTER
+                status=ClientImportStatus.BOOKING, queued_at__lte=now - stale_after
             ).values_list("pk", flat=True)
         )
         ClientImport.objects.filter(pk__in=stale).update(queued_at=now)
