@@ -388,7 +388,8 @@ def _chosen(client_import: ClientImport, kind: str, candidates: dict, name: str)
 
 
 def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None = None) -> VisitPreview:
-    """What importing the file as the manager set it up would do, row by row (five queries)."""
+    """What importing the file as the manager set it up would do, row by row (four queries: the
+    clinic's clients, services, practitioners, and the visits it holds in the file's days)."""
     now = now or timezone.now()
     clinic = client_import.clinic
     zone = clinic.zone
