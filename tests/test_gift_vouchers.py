@@ -327,3 +327,27 @@ def test_the_api_finds_and_sells_vouchers(world):
     other = APIClient()
     other.force_authenticate(build_world(slug="other").desk.user)
     assert other.get(f"/api/v1/vouchers/{sold.json()['id']}/").status_code == 404
+
+
+def test_erasing_a_client_takes_their_name_and_email_off_vouchers_and_keeps_the_money(world):
+    from clients.erasure import client_erase
+    from treatments.booking import appointment_cancel
+
+    ann_visit = visit(world)  # Ann Hale, ann@example.com
+    ann = ann_visit.client
+    for_ann = sell(world, bought_by="Sarah Smith", for_whom="Ann Hale", email="ANN@example.com")
+    annes_own = sell(world, amount="40", bought_by="Ann Hale")  # no email: known as hers by what it paid
+    payment_take(ann_visit, amount="40", method="voucher", reference=annes_own.code, by=world.desk)
+    namesake = sell(world, amount="60", bought_by="Ann Hale", email="another.ann@example.com")
+    appointment_cancel(ann_visit, reason="Moving away")  # nothing ahead: the record can be erased
+    client_erase(client=ann, by=world.manager)
+    for_ann.refresh_from_db(), annes_own.refresh_from_db(), namesake.refresh_from_db()
+    assert (for_ann.bought_by, for_ann.for_whom, for_ann.email) == ("Sarah Smith", "Erased client", "")
+    assert (annes_own.bought_by, annes_own.for_whom) == ("Erased client", "")
+    assert (namesake.bought_by, namesake.email) == ("Ann Hale", "another.ann@example.com")
+    # the money stays to the penny
+    assert (left_on(for_ann), left_on(annes_own), left_on(namesake)) == (
+        Decimal("150.00"),
+        Decimal("0.00"),
+        Decimal("60.00"),
+    )

@@ -44,6 +44,10 @@ class TreatmentsConfig(AppConfig):
         register_latest_health_record(latest_treatment_record)
         register_after_erasure(visits_after_erasure)
 
+        from treatments.vouchers import vouchers_after_erasure
+
+        register_after_erasure(vouchers_after_erasure)
+
         from treatments.device_holds import repair_device_hold_triggers
 
         # A migration that rebuilt the appointment table (SQLite) dropped its triggers: put them back.

@@ -182,3 +182,28 @@ def voucher_to_spend(clinic: Clinic, code: str, amount: Decimal) -> GiftVoucher:
             code="voucher_short",
         )
     return voucher
+
+
+ERASED_NAME = "Erased client"
+
+
+def vouchers_after_erasure(client) -> int:
+    """Take an erased client's name and email off the gift vouchers that hold them, keeping the
+    vouchers (the money sold, spent and left stays to the penny). Registered with `clients.erasure`,
+    in its transaction, before the client's own details are wiped. Returns the vouchers changed.
+
+    Their email goes wherever a voucher holds it. Their name goes where a voucher holds it as the buyer
+    or for whom and is theirs by more than the name: the voucher holds their email too, or paid for
+    one of their visits. A namesake's voucher keeps its name.
+    """
+    vouchers = GiftVoucher.objects.filter(clinic_id=client.clinic_id)
+    theirs = vouchers.filter(payments__appointment__client_id=client.pk)
+    if client.email:
+        theirs = theirs | vouchers.filter(email__iexact=client.email)
+    ids = set(theirs.values_list("pk", flat=True))
+    name = f"{client.first_name} {client.last_name}".strip()
+    changed = vouchers.filter(pk__in=ids, bought_by__iexact=name).update(bought_by=ERASED_NAME)
+    changed += vouchers.filter(pk__in=ids, for_whom__iexact=name).update(for_whom=ERASED_NAME)
+    if client.email:
+        changed += vouchers.filter(email__iexact=client.email).update(email="")
+    return changed
