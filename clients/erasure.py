@@ -15,8 +15,8 @@ health records with them; the row stays as "Erased client", so the schedule's pa
 Higher layers say what else stops it (`treatments`: visits still ahead), when their latest health
 record was (`treatments`: treatment records), and wipe their own rows about the client (visits' notes,
 feedback comments, waitlist places, their name and email on gift vouchers; treatment records and their
-photos once their time has passed) in
-the erasure's transaction, registered at start-up as the merge's checks and hooks are. A booking locks
+photos once their time has passed) in the erasure's transaction, registered at start-up as the merge's
+checks and hooks are. A booking locks
 the client's row and finds it erased (`refuse_if_erased`), so an erasure and a booking at once never
 leave a visit ahead.
 """
