@@ -424,6 +424,17 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
             if detail and i < len(cells)
         }
         details = {name: raw.get(name, "") for name in VISIT_FIELDS}
+        # the client first, whatever becomes of the row: one left out still names them (for erasure)
+        if details["date_of_birth"]:
+            try:
+                details["date_of_birth"] = date_read(
+                    details["date_of_birth"], client_import.date_order, today=today
+                )
+            except ValueError:
+                details["date_of_birth"] = None
+        else:
+            details["date_of_birth"] = None
+        row.client, why_not = clients.find(details)
         if _key(details["status"]) in NOT_HAPPENING:
             row.outcome, row.reason = NOT_COMING, f"“{details['status']}” in the old software: not booked."
             continue
@@ -442,16 +453,6 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
         if row.start and row.start <= now:
             row.outcome, row.reason = PAST, "Over already: only visits still ahead are imported."
             continue
-        if details["date_of_birth"]:
-            try:
-                details["date_of_birth"] = date_read(
-                    details["date_of_birth"], client_import.date_order, today=today
-                )
-            except ValueError:
-                details["date_of_birth"] = None
-        else:
-            details["date_of_birth"] = None
-        row.client, why_not = clients.find(details)
         if why_not:
             reasons.append(why_not)
         for kind, candidates, label in (
@@ -692,29 +693,40 @@ SAMPLE_CLIENTS = [
 
 
 def sample_rows(clinic: Clinic, *, today: dt.date):
-    """A file of visits as another booking tool writes one, for this clinic's own services and
-    practitioners, on its weekdays ahead (the clients are the clients' sample file's); its last row
-    cancelled, which an import leaves out."""
-    services = list(Service.objects.filter(clinic=clinic, is_active=True).order_by("name")[:3])
+    """A file of visits as another booking tool writes one, for this clinic's own services (each with a
+    practitioner qualified for it), late mornings and afternoons on Tuesdays to Thursdays ahead (the
+    clients are the clients' sample file's); its last row cancelled, which an import leaves out."""
+    from treatments.eligibility import is_qualified
+
     practitioners = list(
-        StaffMember.objects.filter(clinic=clinic, is_active=True, role=StaffRole.PRACTITIONER)[:3]
+        StaffMember.objects.filter(clinic=clinic, is_active=True, role=StaffRole.PRACTITIONER)
+        .prefetch_related("qualifications")
+        .order_by("display_name")
     )
+    pairs = []
+    for service in (
+        Service.objects.filter(clinic=clinic, is_active=True).order_by("name").prefetch_related("protocols")
+    ):
+        qualified = [p for p in practitioners if is_qualified(p, service)]
+        if qualified:
+            pairs.append((service, qualified[len(pairs) % len(qualified)]))
     month_first = clinic.time_zone.startswith("America/")
-    ahead = (today + dt.timedelta(days=n) for n in range(7, 21))
-    days = [day for day in ahead if day.weekday() < 5]
+    ahead = (today + dt.timedelta(days=n) for n in range(7, 35))
+    days = [day for day in ahead if day.weekday() in (1, 2, 3)]
     yield ["Client", "Client Email", "Client Mobile", "Service", "Staff", "Date", "Time", "Status", "Notes"]
+    if not pairs:
+        return
+    rows = len(SAMPLE_CLIENTS) * 2
     for index, (name, email, phone) in enumerate(SAMPLE_CLIENTS * 2):
-        if not services or not practitioners:
-            return
-        day = days[index * 2 % len(days)]
+        service, practitioner = pairs[index % len(pairs)]
         yield [
             name,
             email,
             phone,
-            services[index % len(services)].name,
-            practitioners[index % len(practitioners)].display_name,
-            day.strftime("%m/%d/%Y" if month_first else "%d/%m/%Y"),
-            ("10:00", "11:30", "2:00 PM")[index % 3],
-            "Cancelled" if index == len(SAMPLE_CLIENTS) * 2 - 1 else "Booked",
+            service.name,
+            practitioner.display_name,
+            days[index * 2 % len(days)].strftime("%m/%d/%Y" if month_first else "%d/%m/%Y"),
+            ("11:00", "12:30", "3:00 PM")[index % 3],
+            "Cancelled" if index == rows - 1 else "Booked",
             "Booked in the old software" if index == 0 else "",
         ]
