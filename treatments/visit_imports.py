@@ -36,7 +36,6 @@ from django.utils import timezone
 from clients.imports import (
     FILE_KINDS,
     NAME_PREFIXES,
-    NO_PHONE,
     ImportFileKind,
     column_detail,
     columns_twice,
@@ -49,7 +48,7 @@ from clients.imports import (
     row_said,
     split_full_name,
 )
-from clients.merging import identity_keys, phone_key
+from clients.merging import identity_keys
 from clients.models import Client, ClientImport, ClientImportStatus, DateOrder, ImportKind
 from clinic.account_events import account_event_record
 from clinic.errors import ClinicError
@@ -311,15 +310,7 @@ class _Clients:
         if not (first or last) and details["full_name"]:
             first, last = split_full_name(details["full_name"])
         name = f"{first.strip()} {last.strip()}".strip()
-        keys = []
-        if details["email"]:
-            keys.append(("email", details["email"].lower()))
-        if details["phone"].casefold() not in NO_PHONE and (key := phone_key(details["phone"])):
-            keys.append(("phone", key))
-        if details["date_of_birth"] and name:
-            keys.append(
-                ("name", (first.strip().casefold(), last.strip().casefold(), details["date_of_birth"]))
-            )
+        keys = identity_keys(first, last, details["email"], details["phone"], details["date_of_birth"])
         if name:
             keys.append(("full", _key(name)))
         for key in keys:
@@ -345,8 +336,19 @@ def _names(queryset, name_of) -> dict[str, list]:
     return by_name
 
 
+def offered_services(clinic: Clinic):
+    """The services a visit may be imported for: the clinic's active ones, by name."""
+    return Service.objects.filter(clinic=clinic, is_active=True).order_by("name")
+
+
+def bookable_practitioners(clinic: Clinic):
+    """The practitioners a visit may be imported with: the clinic's active ones, by name."""
+    active = StaffMember.objects.filter(clinic=clinic, is_active=True, role=StaffRole.PRACTITIONER)
+    return active.order_by("display_name")
+
+
 def services_by_name(clinic: Clinic) -> dict[str, list[Service]]:
-    return _names(Service.objects.filter(clinic=clinic, is_active=True).order_by("name"), lambda s: [s.name])
+    return _names(offered_services(clinic), lambda s: [s.name])
 
 
 TITLES = {"dr", "doctor", "nurse", "mr", "mrs", "ms", "miss", "mx", "prof", "professor"}
@@ -360,11 +362,7 @@ def _first_word(display_name: str) -> str:
 def practitioners_by_name(clinic: Clinic) -> dict[str, list[StaffMember]]:
     """Each active practitioner by the names a file may give them: as clients see it ("Dr Amara
     Lee"), their first and last name, and their first name alone where only they have it."""
-    practitioners = list(
-        StaffMember.objects.filter(clinic=clinic, is_active=True, role=StaffRole.PRACTITIONER)
-        .select_related("user")
-        .order_by("display_name")
-    )
+    practitioners = list(bookable_practitioners(clinic).select_related("user"))
     by_name = _names(
         practitioners,
         lambda p: [
@@ -524,14 +522,8 @@ def visit_import_settings(
             raise ClinicError("Choose how the file writes dates from the list.", code="bad_date_order")
         clinic = locked.clinic
         allowed = {
-            "service": set(
-                Service.objects.filter(clinic=clinic, is_active=True).values_list("pk", flat=True)
-            ),
-            "practitioner": set(
-                StaffMember.objects.filter(
-                    clinic=clinic, is_active=True, role=StaffRole.PRACTITIONER
-                ).values_list("pk", flat=True)
-            ),
+            "service": set(offered_services(clinic).values_list("pk", flat=True)),
+            "practitioner": set(bookable_practitioners(clinic).values_list("pk", flat=True)),
         }
         kept = {kind: dict(locked.names_chosen.get(kind, {})) for kind in allowed}
         for kind, said in names_chosen.items():
@@ -698,15 +690,9 @@ def sample_rows(clinic: Clinic, *, today: dt.date):
     clients are the clients' sample file's); its last row cancelled, which an import leaves out."""
     from treatments.eligibility import is_qualified
 
-    practitioners = list(
-        StaffMember.objects.filter(clinic=clinic, is_active=True, role=StaffRole.PRACTITIONER)
-        .prefetch_related("qualifications")
-        .order_by("display_name")
-    )
+    practitioners = list(bookable_practitioners(clinic).prefetch_related("qualifications"))
     pairs = []
-    for service in (
-        Service.objects.filter(clinic=clinic, is_active=True).order_by("name").prefetch_related("protocols")
-    ):
+    for service in offered_services(clinic).prefetch_related("protocols"):
         qualified = [p for p in practitioners if is_qualified(p, service)]
         if qualified:
             pairs.append((service, qualified[len(pairs) % len(qualified)]))

@@ -12,10 +12,8 @@ from clients.import_views import ROWS_SHOWN, import_of_clinic, import_start_page
 from clients.imports import KEEP_LEFT_OUT_DAYS, client_import_discard, column_samples, row_said
 from clients.models import ClientImportStatus, DateOrder, ImportKind
 from clinic.errors import ClinicError
-from clinic.models import StaffMember, StaffRole
 from clinic.permissions import manager_required
 from clinic.spreadsheets import cell
-from treatments.models import Service
 from treatments.visit_imports import (
     ALREADY,
     BOOK,
@@ -24,6 +22,8 @@ from treatments.visit_imports import (
     PAST,
     REFUSED,
     VISIT_FIELDS,
+    bookable_practitioners,
+    offered_services,
     sample_rows,
     visit_import_preview,
     visit_import_queue,
@@ -105,10 +105,8 @@ def visit_import_detail(request, pk):
         samples = column_samples(client_import)
         chosen = client_import.names_chosen
         choices = {
-            "service": list(Service.objects.filter(clinic=clinic, is_active=True).order_by("name")),
-            "practitioner": list(
-                StaffMember.objects.filter(clinic=clinic, is_active=True, role=StaffRole.PRACTITIONER)
-            ),
+            "service": list(offered_services(clinic)),
+            "practitioner": list(bookable_practitioners(clinic)),
         }
         # each name in the file not found here, and each said before, with the choices to say it by
         names = [
