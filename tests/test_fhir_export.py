@@ -18,6 +18,7 @@ from clinic.models import OutboxMessage, OutboxStatus
 from tests.booking_world import build_world, give_face_depth_ranges, local
 from tests.factories import ConsentTemplateFactory, sign_consent
 from treatments.booking import BookingRequest, appointment_book, appointment_cancel
+from treatments.earlier_sessions import earlier_session_record
 from treatments.models import BodyArea, Product, ProductLot, Service, VisitFeedback
 from treatments.sessions import (
     treatment_session_add_addendum,
@@ -625,6 +626,14 @@ def test_everything_about_a_client_is_one_bundle_each_resource_once_every_refere
     )
     waitlist_end(left, because="left")
     VisitFeedback.objects.create(appointment=session.appointment, rating=4, comment="Calm and clear.")
+    earlier_session_record(
+        client=olivia,
+        service=world.microneedling,
+        given_on=dt.date(2026, 10, 2),
+        given_by="Glow Clinic, Leeds",
+        notes="0.5 mm, forehead and cheeks",
+        by=world.desk,
+    )
 
     bundle = everything_of(world, olivia)
     [patient_ref] = [e["fullUrl"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"]
@@ -643,7 +652,16 @@ def test_everything_about_a_client_is_one_bundle_each_resource_once_every_refere
     assert [p["actor"]["display"] for p in wait["participant"] if "display" in p["actor"]] == ["Sam Rivera"]
     [ended] = [a for a in appointments if a.get("cancelationReason", {}).get("text") == "Left by the client"]
     assert ended["identifier"][0]["value"] == str(left.pk)
-    assert len(resources(bundle, "Procedure")) == 1
+    procedures = resources(bundle, "Procedure")
+    assert len(procedures) == 2
+    # the session had before coming here: known by its day, given by someone outside the clinic
+    [had] = [p for p in procedures if p["identifier"][0]["system"].endswith("earlier-session")]
+    assert had["performedDateTime"] == "2026-10-02" and had["status"] == "completed"
+    assert had["code"]["text"] == "Microneedling facial"
+    assert had["code"]["coding"][0]["code"] == "microneedling"
+    assert had["performer"] == [{"actor": {"display": "Glow Clinic, Leeds"}}]
+    assert had["location"] == {"display": "Before coming here"}
+    assert had["note"] == [{"text": "0.5 mm, forehead and cheeks"}]
     assert {m["batch"]["lotNumber"] for m in resources(bundle, "Medication")} == {"HA-2291"}
     assert waiting.pk  # still waiting: listed as such
     # what they said of the visit had, authored by them
@@ -662,6 +680,11 @@ def test_everything_takes_a_fixed_number_of_queries(record):
     api = APIClient()
     api.force_authenticate(world.dr_lee.user)
     path = f"/api/v1/clients/{olivia.pk}/fhir/everything/"
+
+    def had_on(day):
+        earlier_session_record(client=olivia, service=world.microneedling, given_on=day, by=world.desk)
+
+    had_on(dt.date(2026, 9, 1))
     with CaptureQueriesContext(connection) as few:
         assert api.get(path).status_code == 200
     for day in (8, 11, 14, 17):
@@ -673,6 +696,8 @@ def test_everything_takes_a_fixed_number_of_queries(record):
                 start=local(world, 2026, 12, day, 10),
             )
         )
+    for month in (10, 11):
+        had_on(dt.date(2026, month, 1))
     with CaptureQueriesContext(connection) as many:
         assert len(resources(api.get(path).json(), "Appointment")) == 5
     assert len(many) == len(few)

@@ -44,6 +44,8 @@ SHOWS_NONE = {
         "api-course-list", "api-course-check", "api-course-detail", "api-course-cancel",
         "api-waitlist-list", "api-waitlist-detail", "api-waitlist-free-times", "api-waitlist-remove",
         "availability", "visit-import-start", "visit-import", "visit-import-sample",
+        # a session had before, as a visit here is listed: which service, which day
+        "earlier-session-add", "earlier-session-remove",
     },
     "the clinic's products: lots, what is left of them, write-offs; no client named": {
         "stock", "lot-write-off", "lot-count",

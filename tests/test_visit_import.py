@@ -30,8 +30,8 @@ from treatments.models import Appointment, AppointmentEvent, AppointmentStatus
 from treatments.visit_imports import (
     ALREADY,
     BOOK,
+    HISTORY,
     NOT_COMING,
-    PAST,
     REFUSED,
     clock_read,
     guess_visit_mapping,
@@ -231,7 +231,7 @@ def test_the_preview_says_what_each_row_becomes(world, clients):
     assert outcomes(preview) == {
         2: BOOK,
         3: BOOK,
-        4: PAST,
+        4: HISTORY,
         5: NOT_COMING,
         6: ALREADY,
         7: ALREADY,
@@ -441,7 +441,9 @@ def test_a_file_imported_twice_books_nothing_twice_and_once_is_once(world, clien
         book(first, actor=world.manager)
     second = read(world, rows, name="again.csv")
     assert outcomes(visit_import_preview(second)) == {2: ALREADY}
-    with pytest.raises(ClinicError, match="No visit in this file can be booked: nothing was imported."):
+    with pytest.raises(
+        ClinicError, match="No visit in this file can be booked or kept: nothing was imported."
+    ):
         book(second, actor=world.manager)
     assert Appointment.objects.filter(clinic=world.clinic).count() == 1
     # once cancelled here, the same row books it again
@@ -609,7 +611,8 @@ def test_a_manager_uploads_says_the_names_and_books_from_the_pages(world, client
     assert read_page["Location"] == reverse("visit-import", args=[client_import.pk])
     page = manager.get(read_page["Location"]).content.decode()
     assert '<li id="count-book"><strong>1</strong> visit to book' in page
-    assert '<li id="count-past"><strong>1</strong> over already: left out</li>' in page
+    assert '<li id="count-history"><strong>1</strong> visit had already: kept in the client' in page
+    assert '<li id="count-past"><strong>0</strong> over already and not kept' in page
     assert '<li id="count-refused"><strong>1</strong> row that cannot be booked' in page
     assert 'MN facial <span class="muted">(1 row)</span>' in page
     # the clients' import pages do not show a file of visits
@@ -639,7 +642,10 @@ def test_a_manager_uploads_says_the_names_and_books_from_the_pages(world, client
     assert "Being booked" in manager.get(reverse("visit-import-start")).content.decode()
     visit_import_book(client_import.pk)  # the worker's task
     said = manager.get(reverse("visit-import", args=[client_import.pk])).content.decode()
-    assert "<strong>1 visit booked</strong>" in said and "2 rows of the file were not booked." in said
+    assert "<strong>1 visit booked</strong>" in said and "1 row of the file was not booked." in said
+    assert (
+        """<p id="history-kept"><strong>1 visit had already</strong> kept in the clients' histories""" in said
+    )
     assert 'id="wait-until-done"' not in said
     asking = manager.get(reverse("visit-import", args=[client_import.pk]), {"status": "1"})
     assert asking.json() == {"status": "imported"}
@@ -647,9 +653,9 @@ def test_a_manager_uploads_says_the_names_and_books_from_the_pages(world, client
     assert left_out["Content-Disposition"] == 'attachment; filename="old-diary-not-imported.csv"'
     rows = list(csv.reader(io.StringIO(left_out.content.decode())))
     assert rows[0] == [*HEADER, "Line", "Why not imported"]
-    assert [row[-2] for row in rows[1:]] == ["3", "4"]
+    assert [row[-2] for row in rows[1:]] == ["3"]
     listed = manager.get(reverse("visit-import-start")).content.decode()
-    assert "1 visit booked, 2 rows not" in listed
+    assert "1 visit booked, 1 row not" in listed
     history = manager.get(reverse("appointment-detail", args=[Appointment.objects.get().pk])).content.decode()
     assert "from the file of the software used before" in history
 

@@ -53,6 +53,8 @@ from treatments.models import (
     AppointmentEvent,
     AppointmentStatus,
     Course,
+    EarlierSession,
+    EarlierSessionSource,
     Protocol,
     Service,
     SessionAddendum,
@@ -310,18 +312,28 @@ def relative_accepted_note(warnings, reason: str) -> str:
     return f"Relative contraindication accepted ({listed}): {reason}"
 
 
+class EarlierStart(NamedTuple):
+    """A session the client had before this calendar held it (`EarlierSession`), as the interval rule
+    sees it: from the start of its day in the clinic's zone, so the day `min_interval_days` after it
+    is the first allowed."""
+
+    start: dt.datetime
+    earlier: EarlierSession
+
+
 def too_soon_after(
     client: Client, service: Service, first: dt.datetime, last: dt.datetime, *, ignore_id=None
-) -> list[tuple[Appointment, Protocol]]:
-    """The client's active sessions whose protocol interval rules out starts of `service` between
-    `first` and `last` (one query): [(session, its protocol)], by start. A start within a protocol's
-    interval of one of its sessions is refused at booking (`_check_interval`) unless a manager
-    overrides, and the finder leaves it out. `ignore_id`: the visit being moved."""
+) -> list[tuple[Appointment | EarlierStart, Protocol]]:
+    """The client's active sessions (and those had before, `EarlierSession`) whose protocol interval
+    rules out starts of `service` between `first` and `last` (two queries): [(session, its protocol)],
+    by start. A start within a protocol's interval of one of its sessions is refused at booking
+    (`_check_interval`) unless a manager overrides, and the finder leaves it out. `ignore_id`: the
+    visit being moved."""
     protocols = {p.pk: p for p in service.protocols.all() if p.min_interval_days}
     if not protocols:
         return []
     widest = dt.timedelta(days=max(p.min_interval_days for p in protocols.values()))
-    sessions = (
+    sessions = list(
         Appointment.objects.filter(
             client=client,
             service__protocols__in=list(protocols),
@@ -333,13 +345,32 @@ def too_soon_after(
         .annotate(protocol_id=F("service__protocols"))
         .order_by("start", "id")
     )
+    zone = service.clinic.zone
+    earlier = EarlierSession.objects.filter(
+        client=client,
+        service__protocols__in=list(protocols),
+        given_on__gt=timezone.localdate(first - widest, zone) - dt.timedelta(days=1),
+        given_on__lt=timezone.localdate(last + widest, zone) + dt.timedelta(days=1),
+    ).annotate(protocol_id=F("service__protocols"))
+    for had in earlier:
+        start = dt.datetime.combine(had.given_on, dt.time(), tzinfo=zone)
+        sessions.append(_EarlierFound(EarlierStart(start, had), had.protocol_id))
     found = []
-    for session in sessions:
+    for session in sorted(sessions, key=lambda s: (s.start, isinstance(s, _EarlierFound))):
         protocol = protocols[session.protocol_id]
         gap = dt.timedelta(days=protocol.min_interval_days)
         if session.start - gap < last and session.start + gap > first:
-            found.append((session, protocol))
+            found.append((session.found if isinstance(session, _EarlierFound) else session, protocol))
     return found
+
+
+class _EarlierFound(NamedTuple):
+    found: EarlierStart
+    protocol_id: int
+
+    @property
+    def start(self) -> dt.datetime:
+        return self.found.start
 
 
 def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:
@@ -351,10 +382,12 @@ def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[s
     # named: the first of the service's protocols that refuses it, and its earliest session in the way
     protocol = next(p for p in service.protocols.all() if any(q.pk == p.pk for _, q in too_soon))
     nearby = next(session for session, q in too_soon if q.pk == protocol.pk)
-    message = (
-        f"{client.full_name} has “{protocol.name}” on {_local_day(service.clinic, nearby.start)}; "
-        f"sessions must be at least {protocol.min_interval_days} days apart."
-    )
+    if isinstance(nearby, EarlierStart):
+        where = EarlierSessionSource(nearby.earlier.source).label.lower()
+        had = f"had “{protocol.name}” on {nearby.start:%a %d %b %Y} ({where})"
+    else:
+        had = f"has “{protocol.name}” on {_local_day(service.clinic, nearby.start)}"
+    message = f"{client.full_name} {had}; sessions must be at least {protocol.min_interval_days} days apart."
     if not request.interval_override_reason.strip():
         raise ClinicError(message + " A manager can override with a reason.", code="too_soon")
     member = getattr(actor, "staff", None) if actor else None
@@ -1667,6 +1700,8 @@ def visits_after_erasure(client: Client) -> None:
         ended_at=now, ended_because=WaitlistEnded.REMOVED
     )
     WaitlistEntry.objects.filter(client=client).update(note="")
+    # the sessions they had before (a line each: service, day), with what was noted of them
+    EarlierSession.objects.filter(client=client).delete()
     # their treatment records, whose time to be kept has passed (the erasure refuses them before),
     # with their areas, addenda and photos; the photos' files once the erasure has committed
     records = TreatmentSession.objects.filter(client=client)

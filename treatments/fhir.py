@@ -38,6 +38,7 @@ from clinic.fhir import (
 from treatments.models import (
     Appointment,
     AppointmentStatus,
+    EarlierSession,
     SessionPhoto,
     TreatmentSession,
     VisitFeedback,
@@ -403,13 +404,36 @@ def feedback_resource(feedback: VisitFeedback, patient_ref: str, zone) -> dict:
     }
 
 
+def earlier_session_resource(earlier: EarlierSession, patient_ref: str) -> dict:
+    """A session the client had before this clinic's calendar held it, as a FHIR Procedure known by
+    its day (`performedDateTime` a date), performed elsewhere or in the software used before."""
+    modalities = [p.modality for p in earlier.service.protocols.all()]
+    resource = {
+        "resourceType": "Procedure",
+        "identifier": [fhir_identifier(earlier.clinic, "earlier-session", earlier.pk)],
+        "status": "completed",
+        "code": {
+            "coding": [{"system": MODALITY_SYSTEM, "code": m} for m in dict.fromkeys(modalities)],
+            "text": earlier.service.name,
+        },
+        "subject": {"reference": patient_ref},
+        "performedDateTime": earlier.given_on.isoformat(),
+        "location": {"display": earlier.get_source_display()},
+    }
+    if earlier.given_by:
+        resource["performer"] = [{"actor": {"display": earlier.given_by}}]
+    if earlier.notes:
+        resource["note"] = [{"text": earlier.notes}]
+    return resource
+
+
 def client_everything_as_fhir_bundle(client: Client, *, embed_photos: bool = False) -> dict:
     """Everything the clinic holds about a client as one FHIR R4 Bundle (FHIR's Patient `$everything`):
     the client's own Bundle (Patient, intake forms, consents, emails), then each visit with its
-    participants, each place on the waitlist, each treatment record with its settings and products, and
-    what the client said of their visits, oldest first; a resource named more than once (the Patient, a
-    practitioner, a device) comes once, as first given. A fixed number of queries whatever the number of
-    visits and records."""
+    participants, each place on the waitlist, each treatment record with its settings and products,
+    each session had before this calendar held it, and what the client said of their visits, oldest
+    first; a resource named more than once (the Patient, a practitioner, a device) comes once, as first
+    given. A fixed number of queries whatever the number of visits and records."""
     clinic = client.clinic
     entries: dict[str, dict] = {}
 
@@ -448,6 +472,14 @@ def client_everything_as_fhir_bundle(client: Client, *, embed_photos: bool = Fal
     for session in sessions:
         take(record_as_fhir_bundle(session, embed_photos=embed_photos))
     patient_ref = fhir_urn(clinic, "Patient", client.pk)
+    for earlier in (
+        EarlierSession.objects.filter(client=client)
+        .select_related("clinic", "service")
+        .prefetch_related("service__protocols")
+        .order_by("given_on", "pk")
+    ):
+        earlier_ref = fhir_urn(clinic, "Procedure", f"earlier/{earlier.pk}")
+        entries.setdefault(earlier_ref, earlier_session_resource(earlier, patient_ref))
     for feedback in (
         VisitFeedback.objects.filter(appointment__client=client)
         .select_related("appointment__clinic", "appointment__service")

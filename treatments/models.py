@@ -757,6 +757,59 @@ class AppointmentEvent(models.Model):
         return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class EarlierSessionSource(models.TextChoices):
+    IMPORTED = "imported", "In the software used before"
+    ELSEWHERE = "elsewhere", "Before coming here"
+
+
+EARLIER_SESSION_NOTE_MAX_CHARACTERS = 500
+
+
+class EarlierSession(models.Model):
+    """A treatment the client had before this clinic's calendar held it: a visit already over in the
+    software the clinic used before (a visits' import keeps it, `treatments.visit_imports`), or one the
+    client says they had elsewhere ("microneedling at another clinic on 20 November"). Known by its day.
+
+    The protocol's interval between sessions counts it as it counts a visit here
+    (`treatments.booking.too_soon_after`): a client treated a week before the move is not booked again
+    three days after it. No unique constraint on (client, service, day): a merge moves rows as they
+    are, and two records of one person may both hold the same session; an import leaves out a row
+    whose session is kept already."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="earlier_sessions")
+    service = models.ForeignKey("Service", on_delete=models.PROTECT, related_name="earlier_sessions")
+    given_on = models.DateField()
+    # who gave it, as the old software or the client named them (they may never have worked here)
+    given_by = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=10, choices=EarlierSessionSource.choices)
+    notes = models.CharField(max_length=EARLIER_SESSION_NOTE_MAX_CHARACTERS, blank=True)
+    client_import = models.ForeignKey(
+        "clients.ClientImport", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    import_line = models.PositiveIntegerField(null=True, blank=True)  # its line in that file
+    recorded_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-given_on", "-id"]
+        indexes = [models.Index(fields=["client", "given_on"], name="earlier_session_client_day")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=EarlierSessionSource.values), name="earlier_session_source_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(client_import__isnull=True) | Q(source=EarlierSessionSource.IMPORTED),
+                name="earlier_session_import_is_imported",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.service} on {self.given_on} (earlier)"
+
+
 class TreatmentSession(models.Model):
     """What was done at a visit, recorded per area; signed off by the practitioner, then read-only."""
 

@@ -66,6 +66,12 @@ urlpatterns = [
     path("clients/merges/<int:pk>/undo/", duplicates.merge_undo, name="merge-undo"),
     path("clients/<int:pk>/", clients.client_detail, name="client-detail"),
     path("clients/<int:pk>/consent-withdrawal/", clients.consent_withdrawal, name="consent-withdrawal"),
+    path("clients/<int:pk>/earlier-sessions/", clients.earlier_session_add, name="earlier-session-add"),
+    path(
+        "clients/<int:pk>/earlier-sessions/<int:earlier_id>/remove/",
+        clients.earlier_session_delete,
+        name="earlier-session-remove",
+    ),
     path("clients/<int:pk>/consent-plan-changed/", clients.consent_plan_changed, name="consent-plan-changed"),
     path("appointments/<int:pk>/", booking.appointment_detail, name="appointment-detail"),
     # the treatment record, before the visit's generic actions (whose <action> would take "record")

@@ -55,7 +55,15 @@ from clinic.errors import ClinicError
 from clinic.models import AccountAction, Clinic, StaffMember, StaffRole
 from clinic.spreadsheets import cell_read
 from treatments.booking import BookingRequest, appointment_book
-from treatments.models import INACTIVE_STATUSES, Appointment, Service
+from treatments.earlier_sessions import EARLIEST_NOTED_YEARS
+from treatments.models import (
+    EARLIER_SESSION_NOTE_MAX_CHARACTERS,
+    INACTIVE_STATUSES,
+    Appointment,
+    EarlierSession,
+    EarlierSessionSource,
+    Service,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +143,15 @@ NOT_HAPPENING = {
     "enteredinerror",
 }
 
-BOOK, ALREADY, PAST, NOT_COMING, REFUSED = "book", "already", "past", "not_coming", "refused"
-OUTCOMES = (BOOK, ALREADY, PAST, NOT_COMING, REFUSED)
+BOOK, HISTORY, ALREADY, PAST, NOT_COMING, REFUSED = (
+    "book",
+    "history",
+    "already",
+    "past",
+    "not_coming",
+    "refused",
+)
+OUTCOMES = (BOOK, HISTORY, ALREADY, PAST, NOT_COMING, REFUSED)
 
 
 def _key(name: str) -> str:
@@ -265,10 +280,18 @@ class VisitRow:
     practitioner: StaffMember | None = None
     start: dt.datetime | None = None
     notes: str = ""
+    given_by: str = ""  # a visit had already: who gave it, as the file names them
 
     @property
     def said(self) -> str:
         return row_said(self.cells)
+
+    def given_on(self, zone: ZoneInfo) -> dt.date:
+        return timezone.localdate(self.start, zone)
+
+    def history_key(self, zone: ZoneInfo) -> tuple:
+        """A session had, as a client's history holds it: who, what, which day."""
+        return (self.client.pk, self.service.pk, self.given_on(zone))
 
 
 @dataclass
@@ -400,6 +423,7 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
     if problems:
         return VisitPreview(rows=[], problems=problems, date_order_why=why)
     today = timezone.localdate(now, timezone=zone)
+    history_from = today.replace(year=today.year - EARLIEST_NOTED_YEARS, day=min(today.day, 28))
     clients = _Clients(clinic)
     services, practitioners = services_by_name(clinic), practitioners_by_name(clinic)
     unknown: dict[str, dict[str, int]] = {"service": defaultdict(int), "practitioner": defaultdict(int)}
@@ -448,15 +472,22 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
             )
         except ValueError as error:
             reasons.append(f"When: {error}")
-        if row.start and row.start <= now:
-            row.outcome, row.reason = PAST, "Over already: only visits still ahead are imported."
-            continue
+        over = row.start is not None and row.start <= now
+        if over:
+            # a visit had: kept in the client's history, for the interval between sessions
+            row.outcome = HISTORY
+            kinds = (("service", services, "service"),)
+            if timezone.localdate(row.start, zone) < history_from:
+                row.outcome, row.reason = (
+                    PAST,
+                    (f"Over more than {EARLIEST_NOTED_YEARS} years ago: not kept (no interval reaches it)."),
+                )
+                continue
+        else:
+            kinds = (("service", services, "service"), ("practitioner", practitioners, "practitioner"))
         if why_not:
             reasons.append(why_not)
-        for kind, candidates, label in (
-            ("service", services, "service"),
-            ("practitioner", practitioners, "practitioner"),
-        ):
+        for kind, candidates, label in kinds:
             name = details[kind]
             found = _chosen(client_import, kind, candidates, name) if name else None
             if found is None and name:
@@ -466,10 +497,18 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
                 reasons.append(f"No {label} given.")
             setattr(row, kind, found)
         row.notes = details["notes"][:2000]
-        if reasons:
+        if over:
+            # who gave it, as the file names them: they may never have worked here
+            name = details["practitioner"]
+            known = _chosen(client_import, "practitioner", practitioners, name) if name else None
+            row.given_by = known.display_name if known else name[:200]
+            if reasons:
+                row.outcome, row.reason = PAST, "Over already, and not kept: " + " ".join(reasons)
+        elif reasons:
             row.outcome, row.reason = REFUSED, " ".join(reasons)
-    # a visit the clinic holds already: the same client at the same start (a file imported twice)
-    to_book = [row for row in read if row.outcome == BOOK]
+    # a visit the clinic holds already: the same client at the same start (a file imported twice),
+    # and a session had that a client's history holds already (the same client, service and day)
+    to_book = [row for row in read if row.outcome in (BOOK, HISTORY)]
     if to_book:
         held = set(
             Appointment.objects.filter(
@@ -480,19 +519,29 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
             .exclude(status__in=INACTIVE_STATUSES)
             .values_list("client_id", "start")
         )
+        had = [row for row in to_book if row.outcome == HISTORY]
+        kept = set()
+        if had:
+            kept = set(
+                EarlierSession.objects.filter(
+                    clinic=clinic,
+                    given_on__gte=min(row.given_on(zone) for row in had),
+                    given_on__lte=max(row.given_on(zone) for row in had),
+                ).values_list("client_id", "service_id", "given_on")
+            )
         for row in to_book:
             if (row.client.pk, row.start) in held:
                 row.outcome, row.reason = ALREADY, "Booked here already."
+            elif row.outcome == HISTORY and row.history_key(zone) in kept:
+                row.outcome, row.reason = ALREADY, "In the client's history already."
     seen: dict[tuple, int] = {}
     for row in read:
-        if row.outcome == BOOK:
-            if (row.client.pk, row.start) in seen:
-                row.outcome, row.reason = (
-                    ALREADY,
-                    f"The same visit as line {seen[(row.client.pk, row.start)]}.",
-                )
+        if row.outcome in (BOOK, HISTORY):
+            key = (row.client.pk, row.start) if row.outcome == BOOK else row.history_key(zone)
+            if key in seen:
+                row.outcome, row.reason = ALREADY, f"The same visit as line {seen[key]}."
             else:
-                seen[(row.client.pk, row.start)] = row.line
+                seen[key] = row.line
     return VisitPreview(
         rows=read,
         problems=[],
@@ -544,9 +593,9 @@ def visit_import_settings(
 def _refuse_unless_bookable(preview: VisitPreview) -> None:
     if preview.problems:
         raise ClinicError(preview.problems[0], code="bad_mapping")
-    if not preview.of(BOOK):
+    if not preview.of(BOOK) and not preview.of(HISTORY):
         raise ClinicError(
-            "No visit in this file can be booked: nothing was imported. The rows below say why.",
+            "No visit in this file can be booked or kept: nothing was imported. The rows below say why.",
             code="nothing_to_book",
         )
 
@@ -603,13 +652,18 @@ def visit_import_book(import_id: int, *, batch: int = BOOKING_BATCH) -> ClientIm
             )
             if locked is None:
                 return None
-            done_lines = set(locked.booked_lines) | {row["line"] for row in locked.left_out}
+            kept_lines = set(
+                EarlierSession.objects.filter(client_import=locked).values_list("import_line", flat=True)
+            )
+            done_lines = set(locked.booked_lines) | {row["line"] for row in locked.left_out} | kept_lines
             preview = visit_import_preview(locked)
             rows = [row for row in preview.rows if row.line not in done_lines]
+            # the visits had first, in their clients' histories: the bookings' interval rule sees them
+            _history_keep([row for row in rows if row.outcome == HISTORY], locked)
             to_book = sorted(
                 (row for row in rows if row.outcome == BOOK), key=lambda row: (row.start, row.line)
             )
-            not_to_book = [row for row in rows if row.outcome != BOOK]
+            not_to_book = [row for row in rows if row.outcome not in (BOOK, HISTORY)]
             actor = locked.done_by.user if locked.done_by else None
             for row in to_book[:batch]:
                 try:
@@ -631,6 +685,28 @@ def visit_import_book(import_id: int, *, batch: int = BOOKING_BATCH) -> ClientIm
             locked.save()
             if locked.status == ClientImportStatus.IMPORTED:
                 return locked
+
+
+def _history_keep(rows: list[VisitRow], client_import: ClientImport) -> None:
+    """Keep the visits over already in their clients' histories, where the interval between sessions
+    counts them (`EarlierSession`), each with its line: in the first batch's transaction, so a run that
+    dies before it commits keeps none, and the next keeps each once (its lines are done)."""
+    zone = client_import.clinic.zone
+    EarlierSession.objects.bulk_create(
+        EarlierSession(
+            clinic_id=client_import.clinic_id,
+            client=row.client,
+            service=row.service,
+            given_on=row.given_on(zone),
+            given_by=row.given_by,
+            notes=row.notes[:EARLIER_SESSION_NOTE_MAX_CHARACTERS],
+            source=EarlierSessionSource.IMPORTED,
+            client_import=client_import,
+            import_line=row.line,
+            recorded_by=client_import.done_by,
+        )
+        for row in rows
+    )
 
 
 def _booking_request(row: VisitRow, client_import: ClientImport) -> BookingRequest:

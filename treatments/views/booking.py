@@ -38,6 +38,7 @@ from treatments.availability import available_slots, free_times_from, free_times
 from treatments.booking import (
     UNDOABLE,
     BookingRequest,
+    EarlierStart,
     appointment_book,
     appointment_cancel,
     appointment_change_room_and_device,
@@ -69,6 +70,7 @@ from treatments.models import (
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
+    EarlierSessionSource,
     PaymentMethod,
     Service,
     TreatmentSession,
@@ -227,7 +229,11 @@ def _finder(request, clinic, service, practitioner):
                 s
                 for s in slots
                 if not any(
-                    abs(s.start - v.start) < dt.timedelta(days=p.min_interval_days) for v, p in too_soon
+                    # as the booking reckons it (a session had before: from its day's start, local)
+                    v.start - dt.timedelta(days=p.min_interval_days)
+                    < s.start
+                    < v.start + dt.timedelta(days=p.min_interval_days)
+                    for v, p in too_soon
                 )
             ]
         slots = slots[:MAX_SLOTS_SHOWN]
@@ -253,7 +259,14 @@ def _finder(request, clinic, service, practitioner):
             "for_client": for_client,
             "client_visits": [timezone.localtime(v.start, clinic.zone) for v in client_visits],
             "too_soon": [
-                {"start": timezone.localtime(v.start, clinic.zone), "days": p.min_interval_days}
+                {
+                    "start": timezone.localtime(v.start, clinic.zone),
+                    "days": p.min_interval_days,
+                    # a session had before this calendar: known by its day, and where
+                    "earlier": EarlierSessionSource(v.earlier.source).label.lower()
+                    if isinstance(v, EarlierStart)
+                    else "",
+                }
                 for v, p in too_soon
             ],
             "day": day,

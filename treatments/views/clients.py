@@ -4,12 +4,14 @@ It lives in the treatments layer, the lowest one that knows both clients and the
 URL stays under /clients/.
 """
 
+import datetime as dt
 from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -26,8 +28,15 @@ from clients.services import consent_withdraw
 from clinic.errors import ClinicError
 from clinic.models import Modality, OutboxMessage
 from clinic.outbox import with_resend_refusals
+from clinic.parsing import parse_id
 from clinic.permissions import may_read_health_data, staff_required
 from treatments.consents import consent_plan_change
+from treatments.earlier_sessions import (
+    client_earlier_sessions,
+    earlier_session_record,
+    earlier_session_remove,
+)
+from treatments.models import EarlierSession, Service
 from treatments.payments import client_owing
 from treatments.selectors import (
     client_attendance,
@@ -76,6 +85,9 @@ def client_detail(request, pk):
             "client": client,
             "upcoming": upcoming,
             "past": past,
+            # sessions had before this calendar held them: the interval between sessions counts them
+            "earlier_sessions": client_earlier_sessions(client),
+            "services": Service.objects.filter(clinic=client.clinic, is_active=True).order_by("name"),
             "courses": client_courses(client, now=now),
             "waiting": [
                 waiting_for_said(entry)
@@ -166,3 +178,48 @@ def consent_plan_changed(request, pk):
         note += f" {client.full_name} has no email address: have them sign at the desk before the visit."
     messages.success(request, note)
     return redirect("client-intake-and-consent", pk=client.pk)
+
+
+@staff_required
+@require_POST
+def earlier_session_add(request, pk):
+    """Note a session the client says they had before coming here (another clinic, last month): the
+    interval between sessions counts it. Back to the client's page."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    service = Service.objects.filter(clinic=client.clinic, pk=parse_id(request.POST.get("service"))).first()
+    try:
+        given_on = dt.date.fromisoformat(request.POST.get("given_on", "").strip())
+    except ValueError:
+        given_on = None
+    try:
+        earlier = earlier_session_record(
+            client=client,
+            service=service,
+            given_on=given_on,
+            given_by=request.POST.get("given_by", ""),
+            notes=request.POST.get("notes", ""),
+            by=request.staff_member,
+        )
+    except ClinicError as refusal:
+        messages.error(request, refusal.message)
+        return redirect(reverse("client-detail", args=[client.pk]) + "#earlier-sessions")
+    messages.success(
+        request,
+        f"Noted: {client.full_name} had {earlier.service.name} on {earlier.given_on:%a %d %b %Y}. "
+        "Booking counts it for the time between sessions.",
+    )
+    return redirect(reverse("client-detail", args=[client.pk]) + "#earlier-sessions")
+
+
+@staff_required
+@require_POST
+def earlier_session_delete(request, pk, earlier_id):
+    """Take off a session noted by mistake."""
+    client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
+    noted = EarlierSession.objects.select_related("service")
+    earlier = get_object_or_404(noted, pk=earlier_id, client=client)
+    earlier_session_remove(earlier=earlier, by=request.staff_member)
+    messages.success(
+        request, f"Taken off: {earlier.service.name} on {earlier.given_on:%a %d %b %Y} (noted by mistake)."
+    )
+    return redirect(reverse("client-detail", args=[client.pk]) + "#earlier-sessions")

@@ -14,9 +14,11 @@ from clients.models import ClientImportStatus, DateOrder, ImportKind
 from clinic.errors import ClinicError
 from clinic.permissions import manager_required
 from clinic.spreadsheets import cell
+from treatments.models import EarlierSession
 from treatments.visit_imports import (
     ALREADY,
     BOOK,
+    HISTORY,
     MAX_VISIT_ROWS,
     NOT_COMING,
     PAST,
@@ -139,11 +141,14 @@ def visit_import_detail(request, pk):
             refused=preview.of(REFUSED)[:ROWS_SHOWN],
             already=preview.of(ALREADY)[:ROWS_SHOWN],
             not_coming=preview.of(NOT_COMING)[:ROWS_SHOWN],
-            past_count=len(preview.of(PAST)),
+            history=preview.of(HISTORY)[:ROWS_SHOWN],
+            past=preview.of(PAST)[:ROWS_SHOWN],
             rows_shown=ROWS_SHOWN,
             zone=clinic.zone,
         )
     else:
+        # the visits over already it kept in clients' histories (an erasure since takes theirs off)
+        context["history_kept"] = EarlierSession.objects.filter(client_import=client_import).count()
         context["left_out"] = [
             {**row, "said": row_said(row["cells"])} for row in client_import.left_out[:ROWS_SHOWN]
         ]
