@@ -732,11 +732,11 @@ def test_a_worker_dying_mid_file_loses_only_its_batch_and_the_next_books_the_res
     def dies_on_the_second(request, **kwargs):
         calls.append(request.start)
         if len(calls) == 2:
-            raise RuntimeError("the worker was killed")
+            raise SystemExit("the worker was killed")  # as a kill: nothing in the worker catches it
         return real_book(request, **kwargs)
 
     monkeypatch.setattr(visit_imports, "appointment_book", dies_on_the_second)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SystemExit):
         visit_import_book(client_import.pk, batch=1)
     # the first batch stays booked, and recorded; the second left nothing
     client_import.refresh_from_db()
@@ -753,6 +753,46 @@ def test_a_worker_dying_mid_file_loses_only_its_batch_and_the_next_books_the_res
         )
     ]
     assert Appointment.objects.count() == 3  # each visit once
+
+
+def test_a_fault_of_ours_in_one_row_leaves_it_out_to_book_by_hand_and_the_file_goes_on(
+    world, clients, monkeypatch, caplog
+):
+    client_import = read(
+        world,
+        [
+            HEADER,
+            olivia("08/12/2026", "10:00"),
+            ["Priya Patel", "priya@example.com", "", "Microcurrent workout", "Sam", "08/12/2026", "11:00"]
+            + [""],
+        ],
+    )
+    visit_import_queue(client_import, actor=world.manager)
+    real_book = visit_imports.appointment_book
+
+    def fails_for_priya(request, **kwargs):
+        if request.client.first_name == "Priya":
+            raise KeyError("a bug")
+        return real_book(request, **kwargs)
+
+    monkeypatch.setattr(visit_imports, "appointment_book", fails_for_priya)
+    done = visit_import_book(client_import.pk)
+    assert done.status == ClientImportStatus.IMPORTED and done.booked_lines == [2]
+    assert [(row["line"], row["reason"]) for row in done.left_out] == [(3, visit_imports.UNEXPECTED_FAULT)]
+    assert "line 3 could not be booked" in caplog.text and "KeyError: 'a bug'" in caplog.text
+    assert visit_imports_unfinished(now=timezone.now() + dt.timedelta(hours=1)) == []
+    # the database gone away is not a row's fault: the batch stops, and the file waits for the next run
+    again = read(world, [HEADER, olivia("09/12/2026", "10:00")], name="again.csv")
+    visit_import_queue(again, actor=world.manager)
+
+    def database_gone(request, **kwargs):
+        raise visit_imports.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(visit_imports, "appointment_book", database_gone)
+    with pytest.raises(visit_imports.OperationalError):
+        visit_import_book(again.pk)
+    again.refresh_from_db()
+    assert again.status == ClientImportStatus.BOOKING and again.left_out == [] and again.booked_lines == []
 
 
 def test_a_file_whose_worker_died_is_handed_to_a_worker_again(world, clients):

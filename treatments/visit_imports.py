@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from clients.imports import (
@@ -627,6 +627,11 @@ def _kick_booking(import_id: int) -> None:
         logger.warning("could not reach the broker; import %s waits for beat", import_id, exc_info=True)
 
 
+# What a row is left out with when booking it failed on a fault of ours, not one of the booking's rules
+UNEXPECTED_FAULT = (
+    "Not booked: something went wrong on our side with this visit (the clinic's administrator can see "
+    "it in the logs). Book it by hand."
+)
 # visits booked in one transaction: a batch holds its clients' rows and its times while it books
 BOOKING_BATCH = 100
 
@@ -640,7 +645,9 @@ def visit_import_book(import_id: int, *, batch: int = BOOKING_BATCH) -> ClientIm
     which lines it booked (`booked_lines`) or left out: the desk's own bookings wait for a batch at
     most, never for the whole file, and a worker that dies loses only its batch, which the next
     worker books (the lines done are not read again). A visit the booking refuses (the time taken
-    since the preview, outside the practitioner's hours, …) is left out with its reason.
+    since the preview, outside the practitioner's hours, …) is left out with its reason; one whose
+    booking fails on a fault of ours is left out to book by hand, logged, and the file goes on (it is
+    not handed to a worker every ten minutes for ever). A database gone away stops the batch.
     """
     while True:
         with transaction.atomic():
@@ -671,6 +678,12 @@ def visit_import_book(import_id: int, *, batch: int = BOOKING_BATCH) -> ClientIm
                         appointment_book(_booking_request(row, locked), actor=actor)
                 except ClinicError as refusal:
                     row.outcome, row.reason = REFUSED, refusal.message
+                    locked.left_out.append(_left_out(row))
+                except (OperationalError, InterfaceError):
+                    raise  # the database went away: the batch is lost, and beat hands the file on
+                except Exception:  # noqa: BLE001 (a fault of ours in one row: the others still book)
+                    logger.exception("visit import %s: line %s could not be booked", import_id, row.line)
+                    row.outcome, row.reason = REFUSED, UNEXPECTED_FAULT
                     locked.left_out.append(_left_out(row))
                 else:
                     locked.booked_lines.append(row.line)
