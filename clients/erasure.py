@@ -213,7 +213,8 @@ def client_erase(*, client: Client, by: StaffMember, because: str = ErasureReaso
         model.objects.filter(client=client).delete()
     # the emails they were sent or were to be sent: addresses, names and what they said
     OutboxMessage.objects.filter(clinic_id=client.clinic_id, client_id=client.pk).delete()
-    # a file of clients imported later that held them again kept their row, left out: gone too
+    # a file imported that held them kept their row, left out: gone too; and a file still to import
+    # (or being booked) loses the rows naming them, or importing it would register them again
     imports_forget_client(client)
     # merges of their records kept the details each record had, to undo them: gone with the rest
     ClientMerge.objects.filter(clinic_id=client.clinic_id, kept=client).update(

@@ -40,6 +40,7 @@ from django.utils import timezone
 from clients.addresses import likely_typo
 from clients.merging import LARGEST_SHARED_GROUP, identity_keys
 from clients.models import (
+    FILE_KEPT,
     NO_WAY_TO_REACH,
     Client,
     ClientImport,
@@ -784,9 +785,88 @@ def imports_forget_old(*, now: dt.datetime | None = None) -> tuple[int, int]:
     return put_aside, forgotten
 
 
+def _name_said(first_name: str, last_name: str) -> str:
+    return " ".join(f"{first_name} {last_name}".casefold().split())
+
+
+def lines_naming(client_import: ClientImport, client: Client, *, name_is_theirs: bool) -> set[int]:
+    """The lines of a file (of clients or of visits) that name this client: by email, phone, or name
+    and date of birth, as one person's records are known (`identity_keys`); by their name alone, in a
+    row that gives nothing else, if `name_is_theirs` (no other client has it)."""
+    theirs = set(
+        identity_keys(client.first_name, client.last_name, client.email, client.phone, client.date_of_birth)
+    )
+    name = _name_said(client.first_name, client.last_name)
+    today = timezone.localdate(timezone=client_import.clinic.zone)
+    # a file kept was read within its kind's limit already: no limit here
+    rows = file_rows(client_import.text, client_import.delimiter, most=len(client_import.text))
+    found = set()
+    for line, cells in rows[1:]:
+        raw = {
+            detail: cell_read(cells[i].strip())
+            for i, detail in enumerate(client_import.mapping)
+            if detail and i < len(cells)
+        }
+        first, last = raw.get("first_name", ""), raw.get("last_name", "")
+        if not first and not last and raw.get("full_name"):
+            first, last = split_full_name(raw["full_name"])
+        try:
+            born = date_read(raw["date_of_birth"], client_import.date_order, today=today)
+        except (KeyError, ValueError):
+            born = None
+        keys = identity_keys(first, last, raw.get("email", ""), raw.get("phone", ""), born)
+        if theirs & set(keys) or (name_is_theirs and not keys and name and _name_said(first, last) == name):
+            found.add(line)
+    return found
+
+
+def text_without_lines(text: str, delimiter: str, lines: set[int]) -> str:
+    """The file's text with the rows on `lines` (as `file_rows` numbers them) made blank: every other
+    row keeps its line number, which an import's progress names (`booked_lines`, `left_out`)."""
+    physical = list(io.StringIO(text, newline=""))
+    read = 0
+
+    def feed():
+        nonlocal read
+        for piece in physical:
+            read += 1
+            yield piece
+
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+    kept, start = [], 0
+    for _cells in reader:
+        end = read  # this row is physical lines [start, end)
+        kept.extend(["\n"] * (end - start) if reader.line_num in lines else physical[start:end])
+        start = end
+    return "".join(kept + physical[start:])
+
+
 def imports_forget_client(client: Client) -> int:
     """Take out of what imports left out the rows that were this client (already a client, or the
-    same person as a row imported): part of erasing them (`clients.erasure`). Returns imports changed."""
+    same person as a row imported), and out of the files still to import or being booked the rows that
+    name them (a file of clients would register them again, a file of visits keep their row): part of
+    erasing them (`clients.erasure`), before their details are emptied. Returns imports changed."""
+    pending = (
+        ClientImport.objects.select_for_update()
+        .filter(clinic_id=client.clinic_id, status__in=FILE_KEPT)
+        .exclude(text="")
+    )
+    name_is_theirs = not (
+        Client.objects.filter(
+            clinic_id=client.clinic_id,
+            erased_at=None,
+            first_name__iexact=client.first_name.strip(),
+            last_name__iexact=client.last_name.strip(),
+        )
+        .exclude(pk=client.pk)
+        .exists()
+    )
+    scrubbed = 0
+    for client_import in pending.select_related("clinic"):
+        if lines := lines_naming(client_import, client, name_is_theirs=name_is_theirs):
+            client_import.text = text_without_lines(client_import.text, client_import.delimiter, lines)
+            client_import.save(update_fields=["text"])
+            scrubbed += 1
     changed = []
     for client_import in (
         ClientImport.objects.filter(clinic_id=client.clinic_id, status=ClientImportStatus.IMPORTED)
@@ -798,7 +878,7 @@ def imports_forget_client(client: Client) -> int:
             client_import.left_out = kept
             changed.append(client_import)
     ClientImport.objects.bulk_update(changed, ["left_out"])
-    return len(changed)
+    return scrubbed + len(changed)
 
 
 def left_out_rows(client_import: ClientImport):

@@ -677,6 +677,23 @@ def test_erasing_a_client_takes_their_rows_out_of_what_imports_left_out(world):
     assert done.left_out_count == 5  # how many were left out is no one's detail
 
 
+def test_erasing_a_client_takes_the_rows_naming_them_out_of_a_file_not_imported_yet(world):
+    """A file read before the erasure, imported after it, must not register the erased client again."""
+    from clients.erasure import client_erase
+
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    waiting = read(world, OTHER_SOFTWARE)
+    assert import_preview(waiting).of(ALREADY)[0].line == 3
+    client_erase(client=olivia, by=world.manager)
+    waiting.refresh_from_db()
+    assert "olivia@example.com" not in waiting.text and "Olivia" not in waiting.text
+    # the other rows keep their lines
+    assert [row.line for row in import_preview(waiting).rows] == [2, 4, 5, 6, 7, 8, 9]
+    client_import_apply(waiting, actor=world.manager)
+    assert not Client.objects.filter(email="olivia@example.com").exists()
+    assert Client.objects.filter(first_name="Olivia").count() == 0
+
+
 def test_the_sample_file_the_page_offers_imports_as_it_is(world):
     from django.conf import settings
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clients.erasure import client_erase
-from clients.imports import client_import_discard
+from clients.imports import client_import_discard, file_rows, text_without_lines
 from clients.models import ClientImport, ClientImportStatus, ImportKind
 from clinic.errors import ClinicError
 from clinic.models import AccountAction, AccountEvent, OutboxMessage
@@ -562,6 +562,63 @@ def test_erasing_a_client_takes_their_rows_out_of_what_an_import_left_out(world,
     client_erase(client=clients["olivia"], by=world.manager)
     done.refresh_from_db()
     assert done.left_out == [] and done.left_out_count == 1
+
+
+def test_erasing_a_client_takes_the_rows_naming_them_out_of_files_still_to_import_or_being_booked(
+    world, clients
+):
+    priya = ["Priya Patel", "priya@example.com", "", "Microneedling facial", "Dr Amara Lee", "09/12/2026"]
+    rows = [
+        HEADER,
+        olivia("08/12/2026", "10:00"),  # by her email
+        [*priya, "10:00", ""],
+        # by her name only, which no other client has
+        [
+            "Olivia Smith",
+            "",
+            "",
+            "Microneedling facial",
+            "Dr Amara Lee",
+            "10/12/2026",
+            "10:00",
+            "",
+        ],
+        [*priya, "14:00", "Cancelled"],
+        # a namesake with an address of her own
+        [
+            "Olivia Smith",
+            "olivia.other@example.com",
+            "",
+            "Microcurrent workout",
+            "Sam",
+            "11/12/2026",
+            "10:00",
+            "",
+        ],
+    ]
+    waiting = read(world, rows, name="waiting.csv")
+    being_booked = read(world, rows, name="being-booked.csv")
+    visit_import_queue(being_booked, actor=world.manager)
+    client_erase(client=clients["olivia"], by=world.manager)
+    for client_import in (waiting, being_booked):
+        client_import.refresh_from_db()
+        assert "olivia@example.com" not in client_import.text
+        # the other rows keep their lines; a namesake with an address of her own is not her
+        assert [row.line for row in visit_import_preview(client_import).rows] == [3, 5, 6]
+        assert client_import.text.count("Olivia Smith") == 1
+    done = visit_import_book(being_booked.pk)
+    assert done.booked_lines == [3]
+    assert [row["line"] for row in done.left_out] == [5, 6]
+    assert "olivia@example.com" not in str(done.left_out)
+
+
+def test_a_files_rows_taken_out_keep_the_other_rows_lines_whatever_their_line_ends_and_quotes():
+    text = 'Name;Notes\r\nAna;"two\r\nlines"\r\nBea;one\r\n\r\nCai;"three\nmore\nlines"\nDee;x'
+    before = file_rows(text, ";")
+    assert [line for line, _ in before] == [1, 3, 4, 8, 9]
+    after = text_without_lines(text, ";", {3, 8})
+    assert file_rows(after, ";") == [row for row in before if row[0] not in (3, 8)]
+    assert "Ana" not in after and "Cai" not in after and "lines" not in after
 
 
 # ---------------------------------------------------------------------------------------- pages
