@@ -30,7 +30,7 @@ from django.db.models import Max
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from clients.imports import imports_forget_client
+from clients.imports import imports_forget_client, imports_pending_locked
 from clients.merging import held_said, rows_held
 from clients.models import (
     Client,
@@ -202,6 +202,9 @@ def client_erase(*, client: Client, by: StaffMember, because: str = ErasureReaso
     or goes first and refuses the erasure (a visit ahead).
     """
     require_manager_of(client.clinic, by, to="erase a client's record")
+    # the files still to import first, as a worker booking one locks it before the clients it books:
+    # the same order, so the two wait for each other (a batch at most) and never deadlock
+    imports_pending_locked(client.clinic_id)
     client = Client.objects.select_for_update(no_key=True).select_related("clinic").get(pk=client.pk)
     if refusal := erasure_refusal(client):
         raise ClinicError(refusal, code="cannot_erase")

@@ -841,16 +841,19 @@ def text_without_lines(text: str, delimiter: str, lines: set[int]) -> str:
     return "".join(kept + physical[start:])
 
 
+def imports_pending_locked(clinic_id: int):
+    """The clinic's files still to import or being booked, locked until the transaction ends."""
+    pending = ClientImport.objects.select_for_update().filter(clinic_id=clinic_id, status__in=FILE_KEPT)
+    list(pending.values_list("pk", flat=True))
+    return pending
+
+
 def imports_forget_client(client: Client) -> int:
     """Take out of what imports left out the rows that were this client (already a client, or the
     same person as a row imported), and out of the files still to import or being booked the rows that
     name them (a file of clients would register them again, a file of visits keep their row): part of
     erasing them (`clients.erasure`), before their details are emptied. Returns imports changed."""
-    pending = (
-        ClientImport.objects.select_for_update()
-        .filter(clinic_id=client.clinic_id, status__in=FILE_KEPT)
-        .exclude(text="")
-    )
+    pending = imports_pending_locked(client.clinic_id).exclude(text="")
     name_is_theirs = not (
         Client.objects.filter(
             clinic_id=client.clinic_id,
