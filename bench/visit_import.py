@@ -4,9 +4,10 @@ Usage: .venv/bin/python -m bench.setup_data && .venv/bin/python -m bench.visit_i
 The bench clinic: 10 practitioners, 500 clients, 5,000 visits in its next 30 days. The file: 3,000
 visits as another tool exports them (client name and email, service, staff, day-first date, a 12-hour
 time, a status) on the 13 days after those 30, a "Quick check" every 30 minutes 08:00–20:00 for each
-practitioner; of which 150 cancelled, 150 over already, and 150 at 20:30 (after the practitioner's
-hours, refused by the booking). Prints, for the manager's steps, the seconds and the peak memory
-Python allocated (tracemalloc), and the preview's queries:
+practitioner; of which 150 cancelled, 150 over already (kept in the clients' histories, for the
+interval between sessions), and 150 at 20:30 (after the practitioner's hours, refused by the booking).
+Prints, for the manager's steps, the seconds and the peak memory Python allocated (tracemalloc), and
+the preview's queries:
 - read: the upload decoded, its columns and date order guessed, kept (`visit_import_read`);
 - preview: every row's client, service, practitioner and time read, visits held already looked up
   (`visit_import_preview`), and the page that shows it;
@@ -84,9 +85,10 @@ def main():
 
     from clients.models import Client, ClientImport
     from clinic.models import Clinic, StaffMember, StaffRole
-    from treatments.models import Appointment
+    from treatments.models import Appointment, EarlierSession
     from treatments.visit_imports import (
         BOOK,
+        HISTORY,
         visit_import_book,
         visit_import_preview,
         visit_import_queue,
@@ -128,7 +130,7 @@ def main():
         f"queries {len(queries)}; counts {preview.counts}"
     )
     expected_book = ROWS - CANCELLED - PAST
-    assert preview.counts[BOOK] == expected_book, preview.counts
+    assert preview.counts[BOOK] == expected_book and preview.counts[HISTORY] == PAST, preview.counts
     browser = Client_()
     browser.force_login(manager.user)
     page, seconds = _timed(lambda: browser.get(f"/visits/import/{client_import.pk}/", HTTP_HOST="localhost"))
@@ -144,6 +146,7 @@ def main():
             visit_import_queue(client_import, actor=manager)
             outcome["done"] = visit_import_book(client_import.pk)
             outcome["visits"] = Appointment.objects.filter(clinic=clinic).count() - visits_before
+            outcome["kept"] = EarlierSession.objects.filter(client_import=client_import).count()
             raise RolledBack
 
     started = time.perf_counter()
@@ -155,10 +158,11 @@ def main():
     done = outcome["done"]
     print(
         f"import:  {seconds:6.2f} s, {done.imported_count} visits booked "
-        f"({seconds / done.imported_count * 1000:.1f} ms each), {done.left_out_count} rows left out; "
-        "rolled back"
+        f"({seconds / done.imported_count * 1000:.1f} ms each), {outcome['kept']} visits had kept, "
+        f"{done.left_out_count} rows left out; rolled back"
     )
     assert done.imported_count == ROWS - CANCELLED - PAST - LATE == outcome["visits"], outcome
+    assert outcome["kept"] == PAST and done.left_out_count == CANCELLED + LATE, outcome
     client_import.delete()
 
 

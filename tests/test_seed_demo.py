@@ -591,3 +591,30 @@ def test_the_demo_stock_has_something_to_use_first_and_none_given_past_what_it_h
     assert all(s.lot.received_ml and not s.over_given for s in lots)
     assert sum(s.given for s in lots) > 0  # the demo's records gave some
     assert [s.lot.lot_number for s in lots if s.expires_soon] == ["VAC-87990"]
+
+
+def test_one_demo_client_had_microneedling_elsewhere_and_booking_them_it_too_soon_is_refused(seeded):
+    from treatments.booking import EarlierStart, too_soon_after
+    from treatments.models import EarlierSession
+
+    clinic = Clinic.objects.get(slug="lumen")
+    [earlier] = EarlierSession.objects.filter(clinic=clinic).select_related("client", "service")
+    today = timezone.localdate(timezone=clinic.zone)
+    assert earlier.given_on == today - dt.timedelta(days=10) and earlier.recorded_by is not None
+    # no visit of theirs for it is booked within the interval, either side
+    gap = max(p.min_interval_days for p in earlier.service.protocols.all())
+    assert gap
+    assert (
+        not Appointment.objects.filter(
+            client=earlier.client,
+            service__protocols__in=earlier.service.protocols.all(),
+            start__date__gt=earlier.given_on - dt.timedelta(days=gap),
+            start__date__lt=earlier.given_on + dt.timedelta(days=gap),
+        )
+        .exclude(status__in=INACTIVE_STATUSES)
+        .exists()
+    )
+    # booking them it before the interval has passed is too soon (the rule the booking runs)
+    start = dt.datetime.combine(today + dt.timedelta(days=3), dt.time(11), tzinfo=clinic.zone)
+    [(found, protocol)] = too_soon_after(earlier.client, earlier.service, start, start)
+    assert isinstance(found, EarlierStart) and found.earlier == earlier and protocol.min_interval_days == gap

@@ -66,6 +66,8 @@ from treatments.models import (
     BodyArea,
     ContraindicationRule,
     Course,
+    EarlierSession,
+    EarlierSessionSource,
     GiftVoucher,
     MesotherapyRecord,
     MicrocurrentRecord,
@@ -120,12 +122,52 @@ class Command(BaseCommand):
                 self._device_away_for_servicing(clinic)
                 self._records_past_keeping(clinic)
                 self._a_new_rota(clinic)
+                self._a_session_had_elsewhere(clinic)
             if other_created:
                 self._other_clinic_config(other)
                 self._clients_and_history(other, rng, 6, with_forms=False)
         if created or not options["quiet_if_present"]:
             self.stdout.write(self.style.SUCCESS(f"Demo clinic: {clinic.name} ({clinic.time_zone})"))
         self._print_logins()
+
+    @staticmethod
+    def _a_session_had_elsewhere(clinic: Clinic) -> None:
+        """A client who told the desk they had microneedling at another clinic ten days ago: their page
+        lists it under "Had before", and booking them microneedling before its interval has passed is
+        refused, saying so."""
+        service = (
+            Service.objects.filter(clinic=clinic, is_active=True, protocols__modality=Modality.MICRONEEDLING)
+            .exclude(protocols__min_interval_days=0)
+            .order_by("name")
+            .first()
+        )
+        if service is None:
+            return
+        gap = dt.timedelta(days=max(p.min_interval_days for p in service.protocols.all()))
+        had_on = timezone.localdate(timezone=clinic.zone) - dt.timedelta(days=10)
+        near = Appointment.objects.filter(
+            service__protocols__in=service.protocols.all(),
+            start__date__gt=had_on - gap,
+            start__date__lt=had_on + gap,
+        ).exclude(status__in=INACTIVE_STATUSES)
+        client = (
+            Client.objects.filter(clinic=clinic, erased_at=None)
+            .exclude(pk__in=near.values("client_id"))
+            .order_by("id")
+            .first()
+        )
+        if client is None:
+            return
+        EarlierSession.objects.create(
+            clinic=clinic,
+            client=client,
+            service=service,
+            given_on=had_on,
+            given_by="Glow Skin Studio, Leeds",
+            notes="0.5 mm, forehead and cheeks; skin settled in three days",
+            source=EarlierSessionSource.ELSEWHERE,
+            recorded_by=StaffMember.objects.filter(clinic=clinic, role=StaffRole.FRONT_DESK).first(),
+        )
 
     @staticmethod
     def _a_new_rota(clinic: Clinic) -> None:
