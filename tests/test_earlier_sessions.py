@@ -327,3 +327,60 @@ def test_taking_off_a_session_noted_twice_is_once(world, olivia_smith):
     earlier_session_remove(earlier=earlier, by=world.desk)
     earlier_session_remove(earlier=earlier, by=world.desk)
     assert EarlierSession.objects.count() == 0
+
+
+def test_the_api_notes_lists_and_takes_off_sessions_had_before(world, olivia_smith):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(world.desk.user)
+    made = api.post(
+        "/api/v1/earlier-sessions/",
+        {
+            "client": olivia_smith.pk,
+            "service": world.microneedling.pk,
+            "given_on": "2026-11-20",
+            "given_by": "Glow",
+        },
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert (body["client"], body["service"], body["given_on"], body["source"], body["recorded_by"]) == (
+        olivia_smith.pk,
+        world.microneedling.pk,
+        "2026-11-20",
+        "elsewhere",
+        world.desk.pk,
+    )
+    # a day ahead is a 400 the desk understands; another clinic's client is not found
+    ahead = api.post(
+        "/api/v1/earlier-sessions/",
+        {"client": olivia_smith.pk, "service": world.microneedling.pk, "given_on": "2026-12-20"},
+        format="json",
+    )
+    assert ahead.status_code == 400 and ahead.json()["code"] == "day_ahead"
+    stranger = build_world(slug="other").client(first_name="Ana", last_name="Reyes")
+    elsewhere = api.post(
+        "/api/v1/earlier-sessions/",
+        {"client": stranger.pk, "service": world.microneedling.pk, "given_on": "2026-11-20"},
+        format="json",
+    )
+    assert elsewhere.status_code == 400 and "client" in elsewhere.json()
+    listed = api.get(f"/api/v1/earlier-sessions/?client={olivia_smith.pk}").json()
+    assert [row["id"] for row in listed["results"]] == [body["id"]]
+    # booking through the API is refused as too soon, saying where it was had
+    booked = api.post(
+        "/api/v1/appointments/",
+        {
+            "client": olivia_smith.pk,
+            "service": world.microneedling.pk,
+            "practitioner": world.dr_lee.pk,
+            "start": "2026-12-10T10:00:00+00:00",
+        },
+        format="json",
+    )
+    assert booked.status_code == 400 and booked.json()["code"] == "too_soon"
+    assert "(before coming here)" in booked.json()["detail"]
+    assert api.post(f"/api/v1/earlier-sessions/{body['id']}/remove/").status_code == 204
+    assert api.get(f"/api/v1/earlier-sessions/{body['id']}/").status_code == 404

@@ -45,7 +45,8 @@ SHOWS_NONE = {
         "api-waitlist-list", "api-waitlist-detail", "api-waitlist-free-times", "api-waitlist-remove",
         "availability", "visit-import-start", "visit-import", "visit-import-sample",
         # a session had before, as a visit here is listed: which service, which day
-        "earlier-session-add", "earlier-session-remove",
+        "earlier-session-add", "earlier-session-remove", "api-earlier-session-list",
+        "api-earlier-session-detail", "api-earlier-session-remove",
     },
     "the clinic's products: lots, what is left of them, write-offs; no client named": {
         "stock", "lot-write-off", "lot-count",

@@ -41,6 +41,11 @@ from treatments.booking import (
     course_check,
     course_progress,
 )
+from treatments.earlier_sessions import (
+    GIVEN_BY_MAX_CHARACTERS,
+    earlier_session_record,
+    earlier_session_remove,
+)
 from treatments.fhir import (
     RECORD_PHOTOS,
     appointment_as_fhir_bundle,
@@ -48,12 +53,14 @@ from treatments.fhir import (
     record_as_fhir_bundle,
 )
 from treatments.models import (
+    EARLIER_SESSION_NOTE_MAX_CHARACTERS,
     MONEY_PAYMENT_METHODS,
     NOTE_MAX_CHARACTERS,
     PAYMENT_REASON_MAX_CHARACTERS,
     Appointment,
     AppointmentStatus,
     Course,
+    EarlierSession,
     GiftVoucher,
     MesotherapyRecord,
     MicrocurrentRecord,
@@ -932,6 +939,79 @@ class WaitlistViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
         waiting = entry.ended_at is None and entry.last_day >= timezone.localdate(timezone=entry.clinic.zone)
         slots = free_times_for([entry])[entry.pk] if waiting else []
         return Response({"slots": slots_as_json(slots, entry.clinic.zone)})
+
+
+# --- sessions had before this calendar ------------------------------------------------------------
+class EarlierSessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EarlierSession
+        fields = [
+            "id",
+            "client",
+            "service",
+            "given_on",
+            "given_by",
+            "source",
+            "notes",
+            "client_import",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+
+class EarlierSessionCreateSerializer(serializers.Serializer):
+    client = ClinicScopedPrimaryKeyField(model=Client)
+    service = ClinicScopedPrimaryKeyField(model=Service)
+    given_on = CalendarDateField(help_text="The day the client had it (not ahead, at most 10 years ago).")
+    given_by = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=GIVEN_BY_MAX_CHARACTERS
+    )
+    notes = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=EARLIER_SESSION_NOTE_MAX_CHARACTERS
+    )
+
+
+class EarlierSessionQuerySerializer(serializers.Serializer):
+    client = ClinicScopedPrimaryKeyField(model=Client, required=False)
+
+
+class EarlierSessionViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
+    """Sessions clients had before this calendar held them (in the software used before, or at another
+    clinic): the interval between a protocol's sessions counts them as it counts visits here."""
+
+    queryset = EarlierSession.objects.select_related("service")
+    serializer_class = EarlierSessionSerializer
+
+    @extend_schema(parameters=[EarlierSessionQuerySerializer], responses=EarlierSessionSerializer(many=True))
+    def list(self, request):
+        """The sessions had before, the latest first; of one client with `?client=`."""
+        query = EarlierSessionQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        sessions = self.get_queryset().order_by("-given_on", "-id")
+        if query.validated_data.get("client"):
+            sessions = sessions.filter(client=query.validated_data["client"])
+        page = self.paginate_queryset(sessions)
+        return self.get_paginated_response(EarlierSessionSerializer(page, many=True).data)
+
+    @extend_schema(request=EarlierSessionCreateSerializer, responses={201: EarlierSessionSerializer})
+    def create(self, request):
+        """Note a session the client had elsewhere; a day ahead or more than 10 years ago is a 400."""
+        earlier = earlier_session_record(
+            **validated(EarlierSessionCreateSerializer, request), by=staff_member_of(request.user)
+        )
+        return Response(EarlierSessionSerializer(earlier).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=EarlierSessionSerializer)
+    def retrieve(self, request, pk=None):
+        return Response(EarlierSessionSerializer(self.get_object()).data)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(detail=True, methods=["post"])
+    def remove(self, request, pk=None):
+        """Take off a session noted by mistake: the interval no longer counts it."""
+        earlier_session_remove(earlier=self.get_object(), by=staff_member_of(request.user))
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ClientEverythingView(APIView):

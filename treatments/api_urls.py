@@ -6,6 +6,7 @@ from treatments.api import (
     AvailabilityView,
     ClientEverythingView,
     CourseViewSet,
+    EarlierSessionViewSet,
     GiftVoucherViewSet,
     PaymentViewSet,
     ServiceViewSet,
@@ -20,6 +21,7 @@ router.register("courses", CourseViewSet, basename="api-course")
 router.register("payments", PaymentViewSet, basename="api-payment")
 router.register("vouchers", GiftVoucherViewSet, basename="api-voucher")
 router.register("waitlist", WaitlistViewSet, basename="api-waitlist")
+router.register("earlier-sessions", EarlierSessionViewSet, basename="api-earlier-session")
 router.register("treatment-records", TreatmentRecordViewSet, basename="api-treatment-record")
 urlpatterns = [
     path("availability/", AvailabilityView.as_view(), name="availability"),
