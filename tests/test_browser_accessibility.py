@@ -113,6 +113,12 @@ def _the_client_twice() -> tuple[int, int]:
     return pair.older.pk, pair.newer.pk
 
 
+def _the_client_who_had_a_session_elsewhere() -> int:
+    from treatments.models import EarlierSession
+
+    return EarlierSession.objects.get(clinic__slug="lumen").client_id
+
+
 def _a_voucher_spent() -> int:
     from treatments.models import GiftVoucher
 
@@ -158,6 +164,8 @@ def test_the_front_desks_pages_pass(live_server, demo, browser_page):
             "/clients/duplicates/",
             reverse("client-detail", args=[_the_client_twice()[1]]),
             reverse("client-same-as", args=_the_client_twice()),
+            # a client who had a treatment elsewhere: listed under "Had before"
+            reverse("client-detail", args=[_the_client_who_had_a_session_elsewhere()]),
             # telling a practitioner's clients they run late: whose, then their visits later today
             reverse("running-late"),
             reverse("own-password"),
@@ -467,7 +475,8 @@ def test_the_clinics_news_passes_written_and_sent(live_server, demo, browser_pag
 
 
 def test_importing_visits_passes_from_upload_to_done(live_server, demo, browser_page):
-    """A file with a visit to book, a name to say, a cancelled row and one over: every state of the page."""
+    """A file with a visit to book, a name to say, a cancelled row, one had (kept) and one over that is
+    not kept: every state of the page."""
     from django.utils import timezone
 
     from treatments.visit_imports import visit_import_book, visit_import_queue, visit_import_read
@@ -482,7 +491,8 @@ def test_importing_visits_passes_from_upload_to_done(live_server, demo, browser_
         f"{who},Microcurrent face workout,Sam Rivera,{day},23:00,",
         f"{who},MN facial,Sam Rivera,{day},10:00,",
         f"{who},Microcurrent face workout,Sam Rivera,{day},12:00,Cancelled",
-        f"{who},Microcurrent face workout,Sam Rivera,01/01/2020,12:00,",
+        f"{who},Microcurrent face workout,Sam Rivera,01/01/2020,12:00,",  # had: kept in their history
+        "Nobody Known,nobody@example.com,Microcurrent face workout,Sam Rivera,01/02/2020,12:00,",  # not kept
     ]
     client_import = visit_import_read(
         clinic=clinic, uploaded_by=manager, file_name="diary.csv", data="\r\n".join(rows).encode()
@@ -492,10 +502,11 @@ def test_importing_visits_passes_from_upload_to_done(live_server, demo, browser_
     preview = reverse("visit-import", args=[client_import.pk])
     assert audit(page, live_server.url, [reverse("visit-import-start"), preview]) == {}
     assert page.locator("#service-names").count() == page.locator("#rows-not-coming").count() == 1
+    assert page.locator("#rows-history").count() == page.locator("#rows-past").count() == 1
     visit_import_queue(client_import, actor=manager)
     assert audit(page, live_server.url, [preview]) == {}
     assert page.locator("#import-booking").count() == 1
     visit_import_book(client_import.pk)
     page.wait_for_selector("#import-done", timeout=15_000)  # the waiting page shows the result itself
     assert audit(page, live_server.url, [reverse("visit-import-start"), preview]) == {}
-    assert page.locator("#rows-left-out").count() == 1
+    assert page.locator("#rows-left-out").count() == page.locator("#history-kept").count() == 1
