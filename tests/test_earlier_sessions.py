@@ -145,7 +145,7 @@ def test_noting_a_session_had_refuses_what_cannot_be_with_words_the_desk_underst
         ({"given_on": dt.date(2015, 1, 1)}, "01 Jan 2015 is more than 10 years ago: no interval reaches it."),
         ({"given_on": None}, "Give the day they had it, as 20/11/2026 or 2026-11-20."),
         ({"service": None}, "Choose the treatment they had from the list."),
-        ({"notes": "x" * 501}, "The note: at most 500 characters."),
+        ({"notes": "x" * 501}, "The note is 501 characters long: please keep it to 500."),
     ]
     for change, message in cases:
         details = {

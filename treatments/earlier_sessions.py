@@ -59,12 +59,14 @@ def earlier_session_record(
             code="day_long_ago",
         )
     given_by, notes = text_typed(given_by), text_typed(notes)
-    if len(given_by) > GIVEN_BY_MAX_CHARACTERS:
-        raise ClinicError(f"Who gave it: at most {GIVEN_BY_MAX_CHARACTERS} characters.", code="too_long")
-    if len(notes) > EARLIER_SESSION_NOTE_MAX_CHARACTERS:
-        raise ClinicError(
-            f"The note: at most {EARLIER_SESSION_NOTE_MAX_CHARACTERS} characters.", code="too_long"
-        )
+    for what, text, most in (
+        ("Who gave it", given_by, GIVEN_BY_MAX_CHARACTERS),
+        ("The note", notes, EARLIER_SESSION_NOTE_MAX_CHARACTERS),
+    ):
+        if len(text) > most:
+            raise ClinicError(
+                f"{what} is {len(text):,} characters long: please keep it to {most:,}.", code="too_long"
+            )
     with transaction.atomic():
         refuse_if_erased(client)
         return EarlierSession.objects.create(
