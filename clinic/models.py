@@ -903,6 +903,7 @@ class AccountAction(models.TextChoices):
     EXPORTED_CLIENTS = "exported_clients", "Downloaded the clinic's clients"
     EXPORTED_VISITS = "exported_visits", "Downloaded the clinic's visits"
     EXPORTED_PAYMENTS = "exported_payments", "Downloaded the clinic's payments"
+    EXPORTED_EARLIER_SESSIONS = "exported_earlier", "Downloaded the sessions clients had before"
     IMPORTED_CLIENTS = "imported_clients", "Imported clients from a file"
     IMPORTED_VISITS = "imported_visits", "Imported visits from a file"
 

@@ -127,6 +127,43 @@ def test_a_manager_downloads_every_client_and_visit(world):
     ]
 
 
+def test_a_manager_downloads_the_sessions_clients_had_before(world):
+    from treatments.earlier_sessions import earlier_session_record
+
+    olivia = world.client(first_name="Olivia", last_name="Smith", email="olivia@example.com")
+    earlier_session_record(
+        client=olivia,
+        service=world.microneedling,
+        given_on=dt.date(2026, 11, 20),
+        given_by="=Glow Clinic",
+        notes="0.5 mm",
+        by=world.desk,
+    )
+    earlier_session_record(
+        client=olivia, service=world.microcurrent, given_on=dt.date(2026, 10, 2), by=world.desk
+    )
+    other = build_world(slug="other-export")
+    earlier_session_record(
+        client=other.client(), service=other.microneedling, given_on=dt.date(2026, 11, 1), by=other.desk
+    )
+    rows = download(signed_in(world.manager), "had-before")
+    assert rows[0] == ["Client id", "Client", "Service", "Day", "Where", "Given by", "Notes", "Noted"]
+    assert [row[:7] for row in rows[1:]] == [
+        [str(olivia.pk), "Olivia Smith", "Microcurrent workout", "2026-10-02", "Before coming here", "", ""],
+        [
+            str(olivia.pk),
+            "Olivia Smith",
+            "Microneedling facial",
+            "2026-11-20",
+            "Before coming here",
+            "'=Glow Clinic",
+            "0.5 mm",
+        ],
+    ]
+    assert rows[1][7].startswith("2026-12-01T07:")  # noted today, the clinic's time with its offset
+    assert AccountEvent.objects.filter(action=AccountAction.EXPORTED_EARLIER_SESSIONS).count() == 1
+
+
 def test_the_downloads_are_for_managers(world):
     desk = signed_in(world.desk)
     assert desk.get(reverse("export")).status_code == 403
@@ -150,7 +187,7 @@ def test_the_same_queries_for_few_and_many_rows(world):
             start=local(world, 2026, 12, 7, 9),
         )
     )
-    few = (queries("clients"), queries("visits"), queries("payments"))
+    few = (queries("clients"), queries("visits"), queries("payments"), queries("had-before"))
     for hour in range(10, 16):
         appointment_book(
             BookingRequest(
@@ -162,7 +199,13 @@ def test_the_same_queries_for_few_and_many_rows(world):
         )
     for visit in Appointment.objects.all():
         payment_take(visit, amount="10", method="card", by=world.desk)
-    assert (queries("clients"), queries("visits"), queries("payments")) == few
+    from treatments.earlier_sessions import earlier_session_record
+
+    for day in range(1, 6):
+        earlier_session_record(
+            client=world.client(), service=world.microneedling, given_on=dt.date(2026, 11, day), by=world.desk
+        )
+    assert (queries("clients"), queries("visits"), queries("payments"), queries("had-before")) == few
 
 
 def test_a_cell_that_begins_like_a_formula_is_shown_not_run():

@@ -2,9 +2,9 @@
 to move to other software (a clinic's data is its own, and tools that make leaving hard are one of the
 complaints about the paid ones).
 
-Three CSV files (clients, visits, payments), written row by row as they are read (`iterator()`, a
-fixed number of queries however many rows), so a clinic with years of visits downloads them without
-the server holding them in memory.
+Four CSV files (clients, visits, payments, sessions had before), written row by row as they are read
+(`iterator()`, a fixed number of queries however many rows), so a clinic with years of visits downloads
+them without the server holding them in memory.
 Times are the clinic's local time with the offset, so a spreadsheet reads them as the calendar shows
 them and no daylight-saving change is ambiguous. Health records are not in them: each client's are
 exported whole as FHIR from their page (`/clients/<id>/fhir/everything/`).
@@ -22,7 +22,7 @@ from django.utils import timezone
 from clients.models import Client
 from clinic.models import Clinic
 from clinic.spreadsheets import cell
-from treatments.models import Appointment, Payment
+from treatments.models import Appointment, EarlierSession, Payment
 from treatments.selectors import with_paid
 
 CLIENT_COLUMNS = [
@@ -58,6 +58,16 @@ VISIT_COLUMNS = [
     "Course id",
     "Booked",
     "Cancellation reason",
+]
+EARLIER_SESSION_COLUMNS = [
+    "Client id",
+    "Client",
+    "Service",
+    "Day",
+    "Where",
+    "Given by",
+    "Notes",
+    "Noted",
 ]
 PAYMENT_COLUMNS = [
     "Payment id",
@@ -146,6 +156,32 @@ def visit_rows(clinic: Clinic) -> Iterator[list[str]]:
                 visit.course_id or "",
                 _local(visit.created_at, zone),
                 visit.cancellation_reason,
+            )
+        ]
+
+
+def earlier_session_rows(clinic: Clinic) -> Iterator[list[str]]:
+    """The sessions clients had before this calendar held them (imported from the software used
+    before, or noted from what they said), by day. One query."""
+    zone = clinic.zone
+    yield EARLIER_SESSION_COLUMNS
+    sessions = (
+        EarlierSession.objects.filter(clinic=clinic)
+        .select_related("client", "service")
+        .order_by("given_on", "id")
+    )
+    for earlier in sessions.iterator(chunk_size=2000):
+        yield [
+            cell(value)
+            for value in (
+                earlier.client_id,
+                earlier.client.full_name,
+                earlier.service.name,
+                earlier.given_on.isoformat(),
+                earlier.get_source_display(),
+                earlier.given_by,
+                earlier.notes,
+                _local(earlier.recorded_at, zone),
             )
         ]
 

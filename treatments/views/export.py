@@ -9,12 +9,13 @@ from django.utils import timezone
 from clinic.account_events import account_event_record
 from clinic.models import AccountAction
 from clinic.permissions import manager_required
-from treatments.exports import client_rows, payment_rows, visit_rows
+from treatments.exports import client_rows, earlier_session_rows, payment_rows, visit_rows
 
 FILES = {
     "clients": (client_rows, AccountAction.EXPORTED_CLIENTS),
     "visits": (visit_rows, AccountAction.EXPORTED_VISITS),
     "payments": (payment_rows, AccountAction.EXPORTED_PAYMENTS),
+    "had-before": (earlier_session_rows, AccountAction.EXPORTED_EARLIER_SESSIONS),
 }
 
 
@@ -39,7 +40,7 @@ def export_file(request, name):
     """One file, streamed as it is read; the download is noted in the manager's sign-in activity."""
     member = request.staff_member
     if name not in FILES:
-        raise Http404("There is no such file: choose clients, visits or payments.")
+        raise Http404("There is no such file: choose clients, visits, payments or had-before.")
     rows, action = FILES[name]
     clinic = member.clinic
     account_event_record(request.user, action)
