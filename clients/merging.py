@@ -662,6 +662,7 @@ HELD_SAID = {
     "consent withdrawals": ("consent withdrawal", "consent withdrawals"),
     "photo consents": ("photo consent", "photo consents"),
     "treatment sessions": ("treatment record", "treatment records"),
+    "sessions had before": ("session had before", "sessions had before"),
     "waitlist entries": ("waitlist place", "waitlist places"),
     "client merges": ("earlier merge", "earlier merges"),
     "emails": ("email", "emails"),

@@ -10,7 +10,7 @@ from django.test import Client as BrowserClient
 from django.urls import reverse
 
 from clients.erasure import client_erase
-from clients.merging import client_merge
+from clients.merging import client_merge, held_said, rows_held
 from clinic.errors import ClinicError, NotAllowedError
 from tests.booking_world import build_world, local
 from tests.factories import ClinicFactory, ServiceFactory
@@ -312,8 +312,11 @@ def test_a_file_of_visits_had_only_is_kept_and_its_page_says_so(world, olivia_sm
 def test_erasure_takes_the_sessions_had_off_and_a_merge_moves_them(world, olivia_smith):
     again = world.client(first_name="Olivia", last_name="Smith", email="olivia.s@example.com", phone="")
     noted(world, again, dt.date(2026, 11, 20))
-    client_merge(kept=olivia_smith, merged=again, by=world.manager)
+    # the merge page says what each record holds, the session had before among it
+    assert held_said(rows_held([again])[again.pk]) == "1 session had before"
+    merge = client_merge(kept=olivia_smith, merged=again, by=world.manager)
     assert list(EarlierSession.objects.values_list("client", flat=True)) == [olivia_smith.pk]
+    assert merge.moved == {"sessions had before": 1}
     with pytest.raises(ClinicError, match="had “Microneedling” on Fri 20 Nov 2026"):
         appointment_book(booking(world, olivia_smith, local(world, 2026, 12, 10, 10)))
     client_erase(client=olivia_smith, by=world.manager)

@@ -794,6 +794,8 @@ class EarlierSession(models.Model):
     recorded_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "session had before"  # as a merge or an erasure counts them
+        verbose_name_plural = "sessions had before"
         ordering = ["-given_on", "-id"]
         indexes = [models.Index(fields=["client", "given_on"], name="earlier_session_client_day")]
         constraints = [
