@@ -872,7 +872,7 @@ def imports_forget_client(client: Client) -> int:
             scrubbed += 1
     changed = []
     for client_import in (
-        ClientImport.objects.filter(clinic_id=client.clinic_id, status=ClientImportStatus.IMPORTED)
+        ClientImport.objects.filter(clinic_id=client.clinic_id)  # a file being booked has some too
         .exclude(left_out=[])
         .only("id", "left_out")
     ):

@@ -599,7 +599,16 @@ def test_erasing_a_client_takes_the_rows_naming_them_out_of_files_still_to_impor
     waiting = read(world, rows, name="waiting.csv")
     being_booked = read(world, rows, name="being-booked.csv")
     visit_import_queue(being_booked, actor=world.manager)
+    # a file whose first batch left a row of hers out (the booking refused it), still being booked
+    half_done = read(world, [HEADER, olivia("08/12/2026", "18:30"), [*priya, "11:00", ""]], name="half.csv")
+    visit_import_queue(half_done, actor=world.manager)
+    refused = {"line": 2, "cells": olivia("08/12/2026", "18:30"), "reason": "Outside hours.", "client": None}
+    ClientImport.objects.filter(pk=half_done.pk).update(
+        left_out=[{**refused, "client": clients["olivia"].pk}]
+    )
     client_erase(client=clients["olivia"], by=world.manager)
+    half_done.refresh_from_db()
+    assert half_done.left_out == [] and "olivia@example.com" not in half_done.text
     for client_import in (waiting, being_booked):
         client_import.refresh_from_db()
         assert "olivia@example.com" not in client_import.text
