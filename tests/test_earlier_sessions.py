@@ -208,7 +208,11 @@ def test_the_desk_notes_a_session_had_elsewhere_on_the_clients_page_and_takes_on
     assert stranger.post(remove_url).status_code == 404
     removed = desk.post(remove_url, follow=True).content.decode()
     assert "Taken off: Microneedling facial on Fri 20 Nov 2026 (noted by mistake)." in removed
-    assert EarlierSession.objects.count() == 0
+    # kept, and said, with who took it off: it may have let a booking through
+    assert "Taken off 1 Dec 2026 by Jo Carter: noted by mistake, not counted" in removed
+    earlier.refresh_from_db()
+    assert earlier.removed_by == world.desk and earlier.removed_at is not None
+    assert desk.post(remove_url).status_code == 404  # taken off already
     assert appointment_book(booking(world, olivia_smith, local(world, 2026, 12, 17, 14))).pk
 
 
@@ -325,11 +329,26 @@ def test_erasure_takes_the_sessions_had_off_and_a_merge_moves_them(world, olivia
         noted(world, olivia_smith, dt.date(2026, 11, 20))
 
 
-def test_taking_off_a_session_noted_twice_is_once(world, olivia_smith):
+def test_taking_off_a_session_noted_twice_is_once_and_what_reads_it_then_leaves_it_out(world, olivia_smith):
+    from treatments.exports import earlier_session_rows
+    from treatments.fhir import client_everything_as_fhir_bundle
+
     earlier = noted(world, olivia_smith, dt.date(2026, 11, 20))
-    earlier_session_remove(earlier=earlier, by=world.desk)
-    earlier_session_remove(earlier=earlier, by=world.desk)
-    assert EarlierSession.objects.count() == 0
+    first = earlier_session_remove(earlier=earlier, by=world.desk)
+    again = earlier_session_remove(earlier=earlier, by=world.manager)
+    assert again.removed_by == world.desk and again.removed_at == first.removed_at
+    start = local(world, 2026, 12, 10, 10)
+    assert too_soon_after(olivia_smith, world.microneedling, start, start) == []
+    assert len(list(earlier_session_rows(world.clinic))) == 1  # the heading only
+    [procedure] = [
+        e["resource"]
+        for e in client_everything_as_fhir_bundle(olivia_smith)["entry"]
+        if e["resource"]["resourceType"] == "Procedure"
+    ]
+    assert procedure["status"] == "entered-in-error"
+    # an import of the same session keeps it again: the one taken off does not count
+    client_import = read(world, [HEADER, olivia("20/11/2026", "10:00")])
+    assert [row.outcome for row in visit_import_preview(client_import).rows] == [HISTORY]
 
 
 def test_the_api_notes_lists_and_takes_off_sessions_had_before(world, olivia_smith):

@@ -980,7 +980,7 @@ class EarlierSessionViewSet(ClinicScopedQuerysetMixin, viewsets.GenericViewSet):
     """Sessions clients had before this calendar held them (in the software used before, or at another
     clinic): the interval between a protocol's sessions counts them as it counts visits here."""
 
-    queryset = EarlierSession.objects.select_related("service")
+    queryset = EarlierSession.objects.filter(removed_at=None).select_related("service")
     serializer_class = EarlierSessionSerializer
 
     @extend_schema(parameters=[EarlierSessionQuerySerializer], responses=EarlierSessionSerializer(many=True))

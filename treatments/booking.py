@@ -348,6 +348,7 @@ def too_soon_after(
     zone = service.clinic.zone
     earlier = EarlierSession.objects.filter(
         client=client,
+        removed_at=None,
         service__protocols__in=list(protocols),
         given_on__gt=timezone.localdate(first - widest, zone) - dt.timedelta(days=1),
         given_on__lt=timezone.localdate(last + widest, zone) + dt.timedelta(days=1),

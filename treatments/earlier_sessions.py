@@ -9,7 +9,6 @@ by mistake (`earlier_session_remove`).
 """
 
 import datetime as dt
-import logging
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,8 +24,6 @@ from treatments.models import (
     EarlierSessionSource,
     Service,
 )
-
-logger = logging.getLogger(__name__)
 
 # A session noted as had earlier is at most this long ago: older ones no interval reaches.
 EARLIEST_NOTED_YEARS = 10
@@ -81,26 +78,21 @@ def earlier_session_record(
         )
 
 
-def earlier_session_remove(*, earlier: EarlierSession, by: StaffMember) -> None:
+def earlier_session_remove(*, earlier: EarlierSession, by: StaffMember) -> EarlierSession:
     """Take off a session noted by mistake (the wrong client, the wrong day): the interval no longer
-    counts it. Logged with who took it off, as it may have let a booking through."""
+    counts it. Kept, with who took it off and when, as the client's page says (it may have let a
+    booking through); once: a second time finds it taken off already."""
+    now = timezone.now()
     with transaction.atomic():
-        deleted, _ = EarlierSession.objects.filter(pk=earlier.pk).delete()
-    if deleted:
-        logger.info(
-            "earlier session %s (client %s, %s on %s) taken off by staff member %s",
-            earlier.pk,
-            earlier.client_id,
-            earlier.service_id,
-            earlier.given_on,
-            by.pk,
-        )
+        EarlierSession.objects.filter(pk=earlier.pk, removed_at=None).update(removed_at=now, removed_by=by)
+    earlier.refresh_from_db()
+    return earlier
 
 
 def client_earlier_sessions(client: Client) -> list[EarlierSession]:
-    """The sessions the client had before, the latest first (one query)."""
+    """The sessions the client had before, the latest first, those taken off too (one query)."""
     return list(
         EarlierSession.objects.filter(client=client)
-        .select_related("service", "recorded_by")
+        .select_related("service", "recorded_by", "removed_by")
         .order_by("-given_on", "-id")
     )

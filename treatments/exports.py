@@ -166,7 +166,7 @@ def earlier_session_rows(clinic: Clinic) -> Iterator[list[str]]:
     zone = clinic.zone
     yield EARLIER_SESSION_COLUMNS
     sessions = (
-        EarlierSession.objects.filter(clinic=clinic)
+        EarlierSession.objects.filter(clinic=clinic, removed_at=None)
         .select_related("client", "service")
         .order_by("given_on", "id")
     )

@@ -411,7 +411,8 @@ def earlier_session_resource(earlier: EarlierSession, patient_ref: str) -> dict:
     resource = {
         "resourceType": "Procedure",
         "identifier": [fhir_identifier(earlier.clinic, "earlier-session", earlier.pk)],
-        "status": "completed",
+        # taken off as noted by mistake: FHIR's word for it
+        "status": "entered-in-error" if earlier.removed_at else "completed",
         "code": {
             "coding": [{"system": MODALITY_SYSTEM, "code": m} for m in dict.fromkeys(modalities)],
             "text": earlier.service.name,

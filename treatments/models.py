@@ -792,6 +792,11 @@ class EarlierSession(models.Model):
         StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now)
+    # taken off as noted by mistake: kept, and said on the client's page, but no interval counts it
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         verbose_name = "session had before"  # as a merge or an erasure counts them
@@ -805,6 +810,10 @@ class EarlierSession(models.Model):
             models.CheckConstraint(
                 condition=Q(client_import__isnull=True) | Q(source=EarlierSessionSource.IMPORTED),
                 name="earlier_session_import_is_imported",
+            ),
+            models.CheckConstraint(
+                condition=Q(removed_by__isnull=True) | Q(removed_at__isnull=False),
+                name="earlier_session_removed_by_when_removed",
             ),
         ]
 

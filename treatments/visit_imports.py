@@ -525,6 +525,7 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
             kept = set(
                 EarlierSession.objects.filter(
                     clinic=clinic,
+                    removed_at=None,
                     given_on__gte=min(row.given_on(zone) for row in had),
                     given_on__lte=max(row.given_on(zone) for row in had),
                 ).values_list("client_id", "service_id", "given_on")

@@ -216,7 +216,7 @@ def earlier_session_add(request, pk):
 def earlier_session_delete(request, pk, earlier_id):
     """Take off a session noted by mistake."""
     client = get_object_or_404(Client, pk=pk, clinic=request.staff_member.clinic)
-    noted = EarlierSession.objects.select_related("service")
+    noted = EarlierSession.objects.filter(removed_at=None).select_related("service")
     earlier = get_object_or_404(noted, pk=earlier_id, client=client)
     earlier_session_remove(earlier=earlier, by=request.staff_member)
     messages.success(

@@ -148,7 +148,9 @@ def visit_import_detail(request, pk):
         )
     else:
         # the visits over already it kept in clients' histories (an erasure since takes theirs off)
-        context["history_kept"] = EarlierSession.objects.filter(client_import=client_import).count()
+        context["history_kept"] = EarlierSession.objects.filter(
+            client_import=client_import, removed_at=None
+        ).count()
         context["left_out"] = [
             {**row, "said": row_said(row["cells"])} for row in client_import.left_out[:ROWS_SHOWN]
         ]
