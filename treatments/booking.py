@@ -54,7 +54,6 @@ from treatments.models import (
     AppointmentStatus,
     Course,
     EarlierSession,
-    EarlierSessionSource,
     Protocol,
     Service,
     SessionAddendum,
@@ -319,6 +318,20 @@ class EarlierStart(NamedTuple):
 
     start: dt.datetime
     earlier: EarlierSession
+    protocol_id: int  # the protocol it was found for, as an Appointment is annotated
+
+    @property
+    def where(self) -> str:
+        """ "before coming here", "in the software used before" """
+        return self.earlier.get_source_display().lower()
+
+
+def interval_rules_out(session, protocol: Protocol, first: dt.datetime, last: dt.datetime) -> bool:
+    """Whether a session's protocol interval rules out a start between `first` and `last`. A session
+    had before (`EarlierStart`) starts at local midnight, and the arithmetic on its aware local time is
+    on the wall clock: the first allowed day is the same either side of a clock change."""
+    gap = dt.timedelta(days=protocol.min_interval_days)
+    return session.start - gap < last and session.start + gap > first
 
 
 def too_soon_after(
@@ -333,7 +346,7 @@ def too_soon_after(
     if not protocols:
         return []
     widest = dt.timedelta(days=max(p.min_interval_days for p in protocols.values()))
-    sessions = list(
+    sessions: list[Appointment | EarlierStart] = list(
         Appointment.objects.filter(
             client=client,
             service__protocols__in=list(protocols),
@@ -353,25 +366,15 @@ def too_soon_after(
         given_on__gt=timezone.localdate(first - widest, zone) - dt.timedelta(days=1),
         given_on__lt=timezone.localdate(last + widest, zone) + dt.timedelta(days=1),
     ).annotate(protocol_id=F("service__protocols"))
-    for had in earlier:
-        start = dt.datetime.combine(had.given_on, dt.time(), tzinfo=zone)
-        sessions.append(_EarlierFound(EarlierStart(start, had), had.protocol_id))
-    found = []
-    for session in sorted(sessions, key=lambda s: (s.start, isinstance(s, _EarlierFound))):
-        protocol = protocols[session.protocol_id]
-        gap = dt.timedelta(days=protocol.min_interval_days)
-        if session.start - gap < last and session.start + gap > first:
-            found.append((session.found if isinstance(session, _EarlierFound) else session, protocol))
-    return found
-
-
-class _EarlierFound(NamedTuple):
-    found: EarlierStart
-    protocol_id: int
-
-    @property
-    def start(self) -> dt.datetime:
-        return self.found.start
+    sessions += [
+        EarlierStart(dt.datetime.combine(had.given_on, dt.time(), tzinfo=zone), had, had.protocol_id)
+        for had in earlier
+    ]
+    return [
+        (session, protocols[session.protocol_id])
+        for session in sorted(sessions, key=lambda s: (s.start, isinstance(s, EarlierStart)))
+        if interval_rules_out(session, protocols[session.protocol_id], first, last)
+    ]
 
 
 def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[str]:
@@ -384,8 +387,7 @@ def _check_interval(request: BookingRequest, *, actor, ignore_id=None) -> list[s
     protocol = next(p for p in service.protocols.all() if any(q.pk == p.pk for _, q in too_soon))
     nearby = next(session for session, q in too_soon if q.pk == protocol.pk)
     if isinstance(nearby, EarlierStart):
-        where = EarlierSessionSource(nearby.earlier.source).label.lower()
-        had = f"had “{protocol.name}” on {nearby.start:%a %d %b %Y} ({where})"
+        had = f"had “{protocol.name}” on {nearby.start:%a %d %b %Y} ({nearby.where})"
     else:
         had = f"has “{protocol.name}” on {_local_day(service.clinic, nearby.start)}"
     message = f"{client.full_name} {had}; sessions must be at least {protocol.min_interval_days} days apart."

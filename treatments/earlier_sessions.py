@@ -30,6 +30,11 @@ EARLIEST_NOTED_YEARS = 10
 GIVEN_BY_MAX_CHARACTERS = 200
 
 
+def earliest_noted(today: dt.date) -> dt.date:
+    """The first day a session had before may be noted on: `EARLIEST_NOTED_YEARS` before today."""
+    return today.replace(year=today.year - EARLIEST_NOTED_YEARS, day=min(today.day, 28))
+
+
 def earlier_session_record(
     *,
     client: Client,
@@ -50,7 +55,7 @@ def earlier_session_record(
             f"{given_on:%d %b %Y} is still ahead: note a session they had already; book one ahead.",
             code="day_ahead",
         )
-    if given_on < today.replace(year=today.year - EARLIEST_NOTED_YEARS, day=min(today.day, 28)):
+    if given_on < earliest_noted(today):
         raise ClinicError(
             f"{given_on:%d %b %Y} is more than {EARLIEST_NOTED_YEARS} years ago: no interval reaches it.",
             code="day_long_ago",

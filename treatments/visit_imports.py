@@ -55,7 +55,7 @@ from clinic.errors import ClinicError
 from clinic.models import AccountAction, Clinic, StaffMember, StaffRole
 from clinic.spreadsheets import cell_read
 from treatments.booking import BookingRequest, appointment_book
-from treatments.earlier_sessions import EARLIEST_NOTED_YEARS
+from treatments.earlier_sessions import EARLIEST_NOTED_YEARS, earliest_noted
 from treatments.models import (
     EARLIER_SESSION_NOTE_MAX_CHARACTERS,
     INACTIVE_STATUSES,
@@ -423,7 +423,7 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
     if problems:
         return VisitPreview(rows=[], problems=problems, date_order_why=why)
     today = timezone.localdate(now, timezone=zone)
-    history_from = today.replace(year=today.year - EARLIEST_NOTED_YEARS, day=min(today.day, 28))
+    history_from = earliest_noted(today)
     clients = _Clients(clinic)
     services, practitioners = services_by_name(clinic), practitioners_by_name(clinic)
     unknown: dict[str, dict[str, int]] = {"service": defaultdict(int), "practitioner": defaultdict(int)}
@@ -477,7 +477,7 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
             # a visit had: kept in the client's history, for the interval between sessions
             row.outcome = HISTORY
             kinds = (("service", services, "service"),)
-            if timezone.localdate(row.start, zone) < history_from:
+            if row.given_on(zone) < history_from:
                 row.outcome, row.reason = (
                     PAST,
                     (f"Over more than {EARLIEST_NOTED_YEARS} years ago: not kept (no interval reaches it)."),

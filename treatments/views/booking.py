@@ -49,6 +49,7 @@ from treatments.booking import (
     appointment_set_status,
     appointment_undo_status,
     course_progress,
+    interval_rules_out,
     is_ahead,
     status_refusal,
     too_soon_after,
@@ -70,7 +71,6 @@ from treatments.models import (
     Appointment,
     AppointmentEvent,
     AppointmentStatus,
-    EarlierSessionSource,
     PaymentMethod,
     Service,
     TreatmentSession,
@@ -226,15 +226,7 @@ def _finder(request, clinic, service, practitioner):
             # nor a time too soon after (or before) another session of the same protocol
             too_soon = too_soon_after(for_client, service, first, last)
             slots = [
-                s
-                for s in slots
-                if not any(
-                    # as the booking reckons it (a session had before: from its day's start, local)
-                    v.start - dt.timedelta(days=p.min_interval_days)
-                    < s.start
-                    < v.start + dt.timedelta(days=p.min_interval_days)
-                    for v, p in too_soon
-                )
+                s for s in slots if not any(interval_rules_out(v, p, s.start, s.start) for v, p in too_soon)
             ]
         slots = slots[:MAX_SLOTS_SHOWN]
         if not slots:
@@ -263,9 +255,7 @@ def _finder(request, clinic, service, practitioner):
                     "start": timezone.localtime(v.start, clinic.zone),
                     "days": p.min_interval_days,
                     # a session had before this calendar: known by its day, and where
-                    "earlier": EarlierSessionSource(v.earlier.source).label.lower()
-                    if isinstance(v, EarlierStart)
-                    else "",
+                    "earlier": v.where if isinstance(v, EarlierStart) else "",
                 }
                 for v, p in too_soon
             ],
