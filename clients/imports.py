@@ -140,13 +140,15 @@ NO_PHONE = {"", "-", "--", "n/a", "na", "none", "nil", "unknown", "0", "tbc", ".
 NEW, ALREADY, TWICE, REFUSED = "new", "already", "twice", "refused"
 
 
-def _column_key(name: str) -> str:
+def name_key(name: str) -> str:
+    """A name as two spellings of it compare: letters and digits only, any case ("Date of birth",
+    "DOB"-style columns; "MN facial" and "mn-facial")."""
     return re.sub(r"[^a-z0-9]", "", name.casefold())
 
 
 def column_detail(name: str) -> tuple[str, int] | None:
     """The client's detail a column of this name holds, and how sure (lower is surer), or None."""
-    key = _column_key(name)
+    key = name_key(name)
     if key in _FIELD_OF_NAME:
         return _FIELD_OF_NAME[key]
     for prefix in NAME_PREFIXES:
@@ -454,6 +456,11 @@ class ImportedClientForm(forms.Form):
 _ROW_FIELDS = ImportedClientForm.base_fields
 
 
+def first_and_last(first: str, last: str, full: str) -> tuple[str, str]:
+    """A row's first and last name: as given, or, neither given, read from its full name."""
+    return split_full_name(full) if not first and not last and full else (first, last)
+
+
 def split_full_name(full: str) -> tuple[str, str]:
     """ "Smith, Olivia" and "Olivia Smith" alike; the last word is the last name."""
     if "," in full:
@@ -472,6 +479,14 @@ def _yes_no(text: str) -> bool:
     raise ValueError(f"“{text}” is neither yes nor no.")
 
 
+def row_cells(cells: list[str], mapping: list[str]) -> dict[str, str]:
+    """A row's cells by the detail the manager said each column holds (the columns said to hold
+    nothing left out), each as a person typed it (`cell_read`)."""
+    return {
+        detail: cell_read(cells[i].strip()) for i, detail in enumerate(mapping) if detail and i < len(cells)
+    }
+
+
 def _row_details(cells: list[str], mapping: list[str], order: str, today: dt.date) -> tuple[dict, str]:
     """A row's client details, checked; or what is wrong with it, in words ("" when nothing is)."""
     if len(cells) > len(mapping) and any(c.strip() for c in cells[len(mapping) :]):
@@ -479,13 +494,12 @@ def _row_details(cells: list[str], mapping: list[str], order: str, today: dt.dat
             "This line has more cells than the first line names columns: a comma in a value without "
             "quotes around it?"
         )
-    raw = {
-        detail: cell_read(cells[i].strip()) for i, detail in enumerate(mapping) if detail and i < len(cells)
-    }
+    raw = row_cells(cells, mapping)
     data = {name: raw.get(name, "") for name in ImportedClientForm.base_fields}
     problems = []
-    if not data["first_name"] and not data["last_name"] and raw.get("full_name"):
-        data["first_name"], data["last_name"] = split_full_name(raw["full_name"])
+    data["first_name"], data["last_name"] = first_and_last(
+        data["first_name"], data["last_name"], raw.get("full_name", "")
+    )
     for phone in ("phone", "emergency_contact_phone"):
         if data[phone].casefold() in NO_PHONE:
             data[phone] = ""
@@ -802,14 +816,10 @@ def lines_naming(client_import: ClientImport, client: Client, *, name_is_theirs:
     rows = file_rows(client_import.text, client_import.delimiter, most=len(client_import.text))
     found = set()
     for line, cells in rows[1:]:
-        raw = {
-            detail: cell_read(cells[i].strip())
-            for i, detail in enumerate(client_import.mapping)
-            if detail and i < len(cells)
-        }
-        first, last = raw.get("first_name", ""), raw.get("last_name", "")
-        if not first and not last and raw.get("full_name"):
-            first, last = split_full_name(raw["full_name"])
+        raw = row_cells(cells, client_import.mapping)
+        first, last = first_and_last(
+            raw.get("first_name", ""), raw.get("last_name", ""), raw.get("full_name", "")
+        )
         try:
             born = date_read(raw["date_of_birth"], client_import.date_order, today=today)
         except (KeyError, ValueError):

@@ -42,18 +42,19 @@ from clients.imports import (
     date_order_of,
     date_read,
     file_rows,
+    first_and_last,
     guess_mapping,
     import_file_read,
     import_locked,
+    name_key,
+    row_cells,
     row_said,
-    split_full_name,
 )
 from clients.merging import identity_keys
 from clients.models import Client, ClientImport, ClientImportStatus, DateOrder, ImportKind
 from clinic.account_events import account_event_record
 from clinic.errors import ClinicError
 from clinic.models import AccountAction, Clinic, StaffMember, StaffRole
-from clinic.spreadsheets import cell_read
 from treatments.booking import BookingRequest, appointment_book
 from treatments.earlier_sessions import EARLIEST_NOTED_YEARS, earliest_noted
 from treatments.models import (
@@ -154,14 +155,10 @@ BOOK, HISTORY, ALREADY, PAST, NOT_COMING, REFUSED = (
 OUTCOMES = (BOOK, HISTORY, ALREADY, PAST, NOT_COMING, REFUSED)
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", name.casefold())
-
-
 def visit_column_detail(name: str) -> tuple[str, int] | None:
     """The detail of a visit a column of this name holds, and how sure (lower is surer), or None: a
     visit's own names first, then the client's ("Customer Email"), then a visit's after a prefix."""
-    key = _key(name)
+    key = name_key(name)
     if key in _VISIT_NAME:
         return _VISIT_NAME[key]
     client = column_detail(name)
@@ -325,17 +322,15 @@ class _Clients:
                 client.first_name, client.last_name, client.email, client.phone, client.date_of_birth
             ):
                 self.by_key[key].append(client)
-            self.by_key[("full", _key(client.full_name))].append(client)
+            self.by_key[("full", name_key(client.full_name))].append(client)
 
     def find(self, details: dict) -> tuple[Client | None, str]:
         """The one client the row's details name, or None and why not."""
-        first, last = details["first_name"], details["last_name"]
-        if not (first or last) and details["full_name"]:
-            first, last = split_full_name(details["full_name"])
+        first, last = first_and_last(details["first_name"], details["last_name"], details["full_name"])
         name = f"{first.strip()} {last.strip()}".strip()
         keys = identity_keys(first, last, details["email"], details["phone"], details["date_of_birth"])
         if name:
-            keys.append(("full", _key(name)))
+            keys.append(("full", name_key(name)))
         for key in keys:
             found = {client.pk: client for client in self.by_key.get(key, [])}
             if len(found) == 1:
@@ -354,8 +349,8 @@ def _names(queryset, name_of) -> dict[str, list]:
     by_name = defaultdict(list)
     for item in queryset:
         for name in name_of(item):
-            if name and item not in by_name[_key(name)]:
-                by_name[_key(name)].append(item)
+            if name and item not in by_name[name_key(name)]:
+                by_name[name_key(name)].append(item)
     return by_name
 
 
@@ -379,7 +374,7 @@ TITLES = {"dr", "doctor", "nurse", "mr", "mrs", "ms", "miss", "mx", "prof", "pro
 
 def _first_word(display_name: str) -> str:
     """A name's first word that is not a title: "Sam" of "Sam Rivera", "Priya" of "Nurse Priya Shah"."""
-    return next((word for word in display_name.split() if _key(word) not in TITLES), "")
+    return next((word for word in display_name.split() if name_key(word) not in TITLES), "")
 
 
 def practitioners_by_name(clinic: Clinic) -> dict[str, list[StaffMember]]:
@@ -404,7 +399,7 @@ def _chosen(client_import: ClientImport, kind: str, candidates: dict, name: str)
     said = client_import.names_chosen.get(kind, {}).get(name)
     if said is not None:
         return next((c for found in candidates.values() for c in found if c.pk == said), None)
-    found = candidates.get(_key(name), [])
+    found = candidates.get(name_key(name), [])
     return found[0] if len(found) == 1 else None
 
 
@@ -440,11 +435,7 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
                 ),
             )
             continue
-        raw = {
-            detail: cell_read(cells[i].strip())
-            for i, detail in enumerate(mapping)
-            if detail and i < len(cells)
-        }
+        raw = row_cells(cells, mapping)
         details = {name: raw.get(name, "") for name in VISIT_FIELDS}
         # the client first, whatever becomes of the row: one left out still names them (for erasure)
         if details["date_of_birth"]:
@@ -457,7 +448,7 @@ def visit_import_preview(client_import: ClientImport, *, now: dt.datetime | None
         else:
             details["date_of_birth"] = None
         row.client, why_not = clients.find(details)
-        if _key(details["status"]) in NOT_HAPPENING:
+        if name_key(details["status"]) in NOT_HAPPENING:
             row.outcome, row.reason = NOT_COMING, f"“{details['status']}” in the old software: not booked."
             continue
         reasons = []
