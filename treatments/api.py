@@ -42,6 +42,7 @@ from treatments.booking import (
     course_progress,
 )
 from treatments.earlier_sessions import (
+    EARLIEST_NOTED_YEARS,
     GIVEN_BY_MAX_CHARACTERS,
     earlier_session_record,
     earlier_session_remove,
@@ -963,7 +964,9 @@ class EarlierSessionSerializer(serializers.ModelSerializer):
 class EarlierSessionCreateSerializer(serializers.Serializer):
     client = ClinicScopedPrimaryKeyField(model=Client)
     service = ClinicScopedPrimaryKeyField(model=Service)
-    given_on = CalendarDateField(help_text="The day the client had it (not ahead, at most 10 years ago).")
+    given_on = CalendarDateField(
+        help_text=f"The day the client had it (not ahead, at most {EARLIEST_NOTED_YEARS} years ago)."
+    )
     given_by = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=GIVEN_BY_MAX_CHARACTERS
     )
